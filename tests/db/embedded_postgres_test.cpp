@@ -1,0 +1,245 @@
+#include "chargegrid/db/embedded_postgres.hpp"
+
+#include <pwd.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <pqxx/pqxx>
+#include <string>
+
+#include "temp_folder.hpp"
+
+namespace fs = std::filesystem;
+using chargegrid::db::EmbeddedPostgres;
+using chargegrid::db::EmbeddedPostgresError;
+using chargegrid::db::EmbeddedPostgresOptions;
+using chargegrid::testing::TempFolder;
+
+namespace {
+
+EmbeddedPostgresOptions test_options(const fs::path& data_dir) {
+  EmbeddedPostgresOptions options;
+  options.data_dir = data_dir;
+  options.durable = false;
+  return options;
+}
+
+std::string query_one(const std::string& url, const std::string& sql) {
+  pqxx::connection connection(url);
+  pqxx::nontransaction txn(connection);
+  return txn.exec1(sql)[0].as<std::string>();
+}
+
+uid_t process_uid(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.starts_with("Uid:")) return static_cast<uid_t>(std::stoul(line.substr(4)));
+  FAIL("no Uid line for pid " << pid);
+  return 0;
+}
+
+uid_t expected_server_uid() {
+  if (::geteuid() != 0) return ::geteuid();
+  for (const char* name : {"postgres", "nobody"})
+    if (const passwd* pw = ::getpwnam(name)) return pw->pw_uid;
+  FAIL("no unprivileged user");
+  return 0;
+}
+
+}  // namespace
+
+TEST_CASE("EmbeddedPostgres initialises, starts, serves and stops a cluster", "[db][embedded]") {
+  TempFolder folder;
+  const auto data_dir = folder.path() / "pg";
+  EmbeddedPostgres pg(test_options(data_dir));
+  CHECK_FALSE(pg.running());
+  CHECK_THROWS_AS(pg.connection_url(), std::logic_error);
+
+  pg.start();
+  CHECK(pg.running());
+  CHECK(fs::exists(data_dir / "PG_VERSION"));
+  CHECK(pg.socket_dir() == data_dir);
+  const std::string url = pg.connection_url();
+  CHECK(url.starts_with("postgresql:///chargegrid?host=" + data_dir.string()));
+  CHECK(query_one(url, "SELECT current_database()") == "chargegrid");
+  CHECK(query_one(url, "SHOW server_encoding") == "UTF8");
+  CHECK(query_one(url, "SHOW fsync") == "off");
+  CHECK(query_one(url, "SHOW listen_addresses") == "");
+  CHECK(query_one(url, "SELECT current_user") == "postgres");
+
+  pg.stop();
+  CHECK_FALSE(pg.running());
+  CHECK_FALSE(pg.postmaster_pid().has_value());
+  CHECK_THROWS_AS(pqxx::connection(url), pqxx::broken_connection);
+  pg.stop();  // idempotent
+}
+
+TEST_CASE("EmbeddedPostgres keeps data across a restart on the same folder", "[db][embedded]") {
+  TempFolder folder;
+  const auto data_dir = folder.path() / "pg";
+  {
+    EmbeddedPostgres pg(test_options(data_dir));
+    pg.start();
+    pg.start();  // idempotent while running
+    pqxx::connection connection(pg.connection_url());
+    pqxx::work txn(connection);
+    txn.exec("CREATE TABLE kept (value text)");
+    txn.exec("INSERT INTO kept VALUES ('still here')");
+    txn.commit();
+  }  // the destructor stops the server
+  {
+    EmbeddedPostgres pg(test_options(data_dir));
+    CHECK_FALSE(pg.running());
+    pg.start();
+    CHECK(query_one(pg.connection_url(), "SELECT value FROM kept") == "still here");
+  }
+}
+
+TEST_CASE("EmbeddedPostgres durable mode keeps fsync on", "[db][embedded]") {
+  TempFolder folder;
+  auto options = test_options(folder.path() / "pg");
+  options.durable = true;
+  options.database = "fleet";
+  options.settings["work_mem"] = "8MB";
+  EmbeddedPostgres pg(options);
+  pg.start();
+  CHECK(query_one(pg.connection_url(), "SHOW fsync") == "on");
+  CHECK(query_one(pg.connection_url(), "SHOW work_mem") == "8MB");
+  CHECK(query_one(pg.connection_url(), "SELECT current_database()") == "fleet");
+}
+
+TEST_CASE("EmbeddedPostgres runs the server as an unprivileged user", "[db][embedded]") {
+  TempFolder folder;
+  const auto data_dir = folder.path() / "pg";
+  EmbeddedPostgres pg(test_options(data_dir));
+  pg.start();
+  const auto pid = pg.postmaster_pid();
+  REQUIRE(pid.has_value());
+  const uid_t server_uid = process_uid(*pid);
+  CHECK(server_uid == expected_server_uid());
+  CHECK(server_uid != 0);
+  struct stat info {};
+  REQUIRE(::stat(data_dir.c_str(), &info) == 0);
+  CHECK(info.st_uid == server_uid);
+  CHECK((info.st_mode & 0777) == 0700);
+  // The caller reaches the socket regardless.
+  CHECK(query_one(pg.connection_url(), "SELECT 1") == "1");
+}
+
+TEST_CASE("EmbeddedPostgres adopts the server of an owner killed with SIGKILL", "[db][embedded]") {
+  TempFolder folder;
+  const auto data_dir = folder.path() / "pg";
+  int ready[2];
+  REQUIRE(::pipe(ready) == 0);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::close(ready[0]);
+    try {
+      EmbeddedPostgres pg(test_options(data_dir));
+      pg.start();
+      const pid_t postmaster = pg.postmaster_pid().value_or(0);
+      [[maybe_unused]] auto n = ::write(ready[1], &postmaster, sizeof postmaster);
+      for (;;) ::pause();
+    } catch (...) {
+      ::_exit(3);
+    }
+  }
+  ::close(ready[1]);
+  pid_t first_postmaster = 0;
+  const auto got = ::read(ready[0], &first_postmaster, sizeof first_postmaster);
+  ::close(ready[0]);
+  ::kill(child, SIGKILL);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  REQUIRE(got == static_cast<ssize_t>(sizeof first_postmaster));
+  REQUIRE(first_postmaster > 0);
+  CHECK(WIFSIGNALED(status));
+
+  EmbeddedPostgres pg(test_options(data_dir));
+  CHECK(pg.running());  // the postmaster outlived its owner
+  pg.start();
+  CHECK(pg.postmaster_pid() == first_postmaster);  // adopted, not a second server
+  CHECK(query_one(pg.connection_url(), "SELECT current_database()") == "chargegrid");
+  pg.stop();
+  CHECK_FALSE(pg.running());
+}
+
+TEST_CASE("EmbeddedPostgres starts over a stale postmaster.pid of a dead process",
+          "[db][embedded]") {
+  TempFolder folder;
+  const auto data_dir = folder.path() / "pg";
+  EmbeddedPostgres pg(test_options(data_dir));
+  pg.start();
+  std::string pid_file_text;
+  {
+    std::ifstream in(data_dir / "postmaster.pid");
+    pid_file_text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  pg.stop();
+  // A process id that is certainly dead: a child that already exited and was reaped.
+  const pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  ::waitpid(dead, nullptr, 0);
+  pid_file_text = std::to_string(dead) + pid_file_text.substr(pid_file_text.find('\n'));
+  {
+    std::ofstream out(data_dir / "postmaster.pid", std::ios::trunc);
+    out << pid_file_text;
+  }
+  CHECK_FALSE(pg.running());
+  pg.start();
+  CHECK(pg.running());
+  CHECK(pg.postmaster_pid() != dead);
+  CHECK(query_one(pg.connection_url(), "SELECT 1") == "1");
+}
+
+TEST_CASE("EmbeddedPostgres moves the socket to /tmp when the data path is too long",
+          "[db][embedded]") {
+  TempFolder folder;
+  const auto data_dir = folder.path() / std::string(90, 'd') / "pg";
+  REQUIRE((data_dir / ".s.PGSQL.5432").string().size() > 107);
+  EmbeddedPostgres pg(test_options(data_dir));
+  pg.start();
+  const auto socket_dir = pg.socket_dir();
+  CHECK(socket_dir.string().starts_with("/tmp/chargegrid-pg-"));
+  CHECK(fs::exists(socket_dir / ".s.PGSQL.5432"));
+  CHECK(query_one(pg.connection_url(), "SELECT 1") == "1");
+  pg.stop();
+  CHECK_FALSE(fs::exists(socket_dir));
+}
+
+TEST_CASE("EmbeddedPostgres reports bad data folders clearly", "[db][embedded]") {
+  TempFolder folder;
+  SECTION("a regular file where the folder should be") {
+    const auto path = folder.path() / "file";
+    std::ofstream(path) << "not a folder";
+    EmbeddedPostgres pg(test_options(path));
+    CHECK_THROWS_WITH(pg.start(), Catch::Contains("cannot create"));
+  }
+  SECTION("a folder holding other files but no cluster") {
+    const auto path = folder.path() / "busy";
+    fs::create_directories(path);
+    std::ofstream(path / "notes.txt") << "mine";
+    EmbeddedPostgres pg(test_options(path));
+    CHECK_THROWS_WITH(pg.start(), Catch::Contains("initdb failed") && Catch::Contains("not empty"));
+  }
+  SECTION("options out of range") {
+    auto options = test_options(folder.path() / "pg");
+    options.port = 70000;
+    CHECK_THROWS_AS(EmbeddedPostgres(options), std::invalid_argument);
+    options.port = 5432;
+    options.settings["bad name; DROP"] = "x";
+    CHECK_THROWS_AS(EmbeddedPostgres(options), std::invalid_argument);
+  }
+  SECTION("no PostgreSQL binaries in the given folder") {
+    auto options = test_options(folder.path() / "pg");
+    options.bin_dir = folder.path();
+    EmbeddedPostgres pg(options);
+    CHECK_THROWS_AS(pg.start(), EmbeddedPostgresError);
+  }
+}
