@@ -1,0 +1,95 @@
+#pragma once
+// The charging and V2G planner: power per connected vehicle per slot for one site, inside the
+// site's grid limits, at the lowest cost, delivering as much of each vehicle's need as possible.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "chargegrid/scheduler/sessions.hpp"
+
+namespace chargegrid::scheduler {
+
+// The vehicle operator's price for discharged energy: applies while the state of charge is at
+// or above soc_wh (the point with the highest soc_wh not above the current SoC applies).
+struct DischargePricePoint {
+  std::int64_t soc_wh = 0;
+  std::int64_t price_minor_per_kwh = 0;
+};
+
+struct PlannedVehicle {
+  std::string id;
+  Time arrival{};                   // connected from (may lie before the horizon start)
+  Time departure{};                 // planning departure: a conservative quantile of the prediction
+  std::int64_t energy_need_wh = 0;  // energy still to deliver by departure
+  std::int64_t max_charge_w = 0;    // min of EVSE and vehicle limits
+  std::int64_t max_discharge_w = 0;         // min of EVSE and vehicle limits; 0 = no V2G hardware
+  std::optional<std::int64_t> soc_wh;       // state of charge now, when known
+  std::optional<std::int64_t> capacity_wh;  // battery capacity, when known
+  bool discharge_allowed = false;           // operator's permission for V2G
+  std::int64_t min_soc_wh = 0;              // never discharge below this
+  std::vector<DischargePricePoint> discharge_price;  // empty = discharge free of charge
+};
+
+struct SiteSlots {
+  Time start{};
+  std::chrono::minutes slot_length{15};
+  // One entry per slot; the horizon is import_limit_w.size() slots.
+  std::vector<std::int64_t> import_limit_w;
+  std::vector<std::int64_t> export_limit_w;
+  std::vector<std::int64_t> import_price_minor_per_kwh;
+  std::vector<std::int64_t> export_price_minor_per_kwh;
+  std::vector<std::int64_t> building_load_w;  // forecast; empty = none (negative = generation)
+};
+
+struct PlanRequest {
+  SiteSlots site;
+  std::vector<PlannedVehicle> vehicles;
+};
+
+struct Plan {
+  bool ok = false;
+  std::string error;  // why no plan could be made (bad request or solver failure)
+  std::vector<std::vector<std::int64_t>> power_w;  // [vehicle][slot]; + charge, - discharge
+};
+
+// Figures of a plan, computed from its integer powers.
+struct PlanFigures {
+  std::int64_t delivered_wh = 0;  // net energy toward the needs, capped at each need
+  std::int64_t unmet_wh = 0;
+  std::int64_t peak_import_w = 0;
+  std::int64_t import_cost_minor = 0;
+  std::int64_t export_revenue_minor = 0;
+  std::int64_t discharge_payment_minor = 0;  // paid to vehicle operators for V2G energy
+  double max_unmet_share = 0;                // worst vehicle's unmet share of its need
+};
+
+// The production planner: exact LP optimum (COIN-OR CLP) turned into integer watts that keep
+// every constraint.
+Plan plan_charging(const PlanRequest& request);
+
+// The continuous LP optimum's objective and figures, for comparison (no rounding).
+struct LpOptimum {
+  bool ok = false;
+  double objective = 0;
+  double unmet_wh = 0;
+  double cost_minor = 0;  // import cost - export revenue + discharge payments
+};
+LpOptimum solve_reference_lp(const PlanRequest& request);
+
+// Objective of an integer plan under the same weights as the LP.
+double plan_objective(const PlanRequest& request, const Plan& plan);
+PlanFigures plan_figures(const PlanRequest& request, const Plan& plan);
+
+// Every constraint the plan breaks, one readable line each; empty when the plan is valid.
+std::vector<std::string> check_plan(const PlanRequest& request, const Plan& plan);
+
+// Which slots a vehicle is connected for the whole of (arrival <= slot start, departure >= end).
+bool connected_in_slot(const SiteSlots& site, const PlannedVehicle& vehicle, std::size_t slot);
+// Whether the planner may discharge this vehicle in this slot at all (permission, hardware,
+// known SoC, and the slot's export price strictly above the vehicle's discharge price).
+bool discharge_permitted(const SiteSlots& site, const PlannedVehicle& vehicle, std::size_t slot);
+
+}  // namespace chargegrid::scheduler

@@ -1,0 +1,432 @@
+#include "chargegrid/scheduler/planner.hpp"
+
+#include <ClpSimplex.hpp>
+#include <CoinPackedMatrix.hpp>
+#include <algorithm>
+#include <cmath>
+
+namespace chargegrid::scheduler {
+namespace {
+
+using namespace std::chrono;
+
+// Lexicographic objective as weights: unmet energy dominates cost, cost dominates flatness.
+constexpr double flatness_weight = 1e-3;  // per kW of peak import and per unit of unfairness
+
+double slot_hours(const SiteSlots& site) {
+  return duration<double, std::ratio<3600>>(site.slot_length).count();
+}
+
+std::size_t slot_count(const SiteSlots& site) {
+  return site.import_limit_w.size();
+}
+
+std::int64_t building(const SiteSlots& site, std::size_t t) {
+  return site.building_load_w.empty() ? 0 : site.building_load_w[t];
+}
+
+std::int64_t price_at_soc(const PlannedVehicle& v, std::int64_t soc) {
+  if (v.discharge_price.empty()) return 0;
+  const DischargePricePoint* best = nullptr;
+  const DischargePricePoint* lowest = &v.discharge_price.front();
+  for (const auto& p : v.discharge_price) {
+    if (p.soc_wh < lowest->soc_wh) lowest = &p;
+    if (p.soc_wh <= soc && (!best || p.soc_wh > best->soc_wh)) best = &p;
+  }
+  return (best ? best : lowest)->price_minor_per_kwh;
+}
+
+// Energy the vehicle can still take: its need, clamped to the room left in the battery.
+std::int64_t effective_need(const PlannedVehicle& v) {
+  std::int64_t need = std::max<std::int64_t>(v.energy_need_wh, 0);
+  if (v.soc_wh && v.capacity_wh)
+    need = std::min(need, std::max<std::int64_t>(*v.capacity_wh - *v.soc_wh, 0));
+  return need;
+}
+
+// Integer rounding loses at most 1 W per vehicle per slot; the LP keeps this much room.
+double soc_margin_wh(const SiteSlots& site) {
+  return slot_count(site) * slot_hours(site) + 1.0;
+}
+
+std::string validate(const PlanRequest& r) {
+  const auto& s = r.site;
+  std::size_t n = slot_count(s);
+  if (n == 0) return "the horizon has no slots";
+  if (s.slot_length <= minutes{0}) return "slot length must be positive";
+  if (s.export_limit_w.size() != n || s.import_price_minor_per_kwh.size() != n ||
+      s.export_price_minor_per_kwh.size() != n)
+    return "every per-slot series must have one entry per slot";
+  if (!s.building_load_w.empty() && s.building_load_w.size() != n)
+    return "building load forecast must be empty or have one entry per slot";
+  for (std::size_t t = 0; t < n; ++t) {
+    if (s.import_limit_w[t] < 0 || s.export_limit_w[t] < 0)
+      return "site limits must not be negative";
+    // Otherwise importing and exporting at once would look profitable.
+    if (s.export_price_minor_per_kwh[t] > s.import_price_minor_per_kwh[t])
+      return "slot " + std::to_string(t) + ": export price above import price";
+  }
+  for (const auto& v : r.vehicles) {
+    if (v.max_charge_w < 0 || v.max_discharge_w < 0)
+      return "vehicle " + v.id + ": negative power limit";
+    if (v.energy_need_wh < 0) return "vehicle " + v.id + ": negative energy need";
+    if (v.capacity_wh && *v.capacity_wh <= 0)
+      return "vehicle " + v.id + ": capacity must be positive";
+    if (v.soc_wh && (*v.soc_wh < 0 || (v.capacity_wh && *v.soc_wh > *v.capacity_wh)))
+      return "vehicle " + v.id + ": state of charge outside the battery";
+    if (v.min_soc_wh < 0) return "vehicle " + v.id + ": negative minimum state of charge";
+  }
+  return {};
+}
+
+struct Lp {
+  std::vector<double> col_lb, col_ub, obj, row_lb, row_ub;
+  std::vector<int> rows, cols;
+  std::vector<double> values;
+  int add_col(double lb, double ub, double cost) {
+    col_lb.push_back(lb);
+    col_ub.push_back(ub);
+    obj.push_back(cost);
+    return static_cast<int>(col_lb.size()) - 1;
+  }
+  int add_row(double lb, double ub) {
+    row_lb.push_back(lb);
+    row_ub.push_back(ub);
+    return static_cast<int>(row_lb.size()) - 1;
+  }
+  void set(int row, int col, double value) {
+    rows.push_back(row);
+    cols.push_back(col);
+    values.push_back(value);
+  }
+};
+
+// Column indices of one vehicle's variables (-1 where the variable does not exist).
+struct VehicleColumns {
+  std::vector<int> charge, discharge;
+};
+
+double energy_weight(const PlanRequest& r) {
+  double biggest = 1;
+  for (std::size_t t = 0; t < slot_count(r.site); ++t)
+    biggest = std::max({biggest, std::abs(double(r.site.import_price_minor_per_kwh[t])),
+                        std::abs(double(r.site.export_price_minor_per_kwh[t]))});
+  for (const auto& v : r.vehicles)
+    for (const auto& p : v.discharge_price)
+      biggest = std::max(biggest, std::abs(double(p.price_minor_per_kwh)));
+  return 100 * biggest;  // per kWh unmet: far above any cost one kWh can save
+}
+
+bool v2g_planned(const SiteSlots& site, const PlannedVehicle& v) {
+  if (!v.soc_wh) return false;
+  if (*v.soc_wh <= v.min_soc_wh + soc_margin_wh(site)) return false;
+  for (std::size_t t = 0; t < slot_count(site); ++t)
+    if (discharge_permitted(site, v, t)) return true;
+  return false;
+}
+
+struct BuiltLp {
+  Lp lp;
+  std::vector<VehicleColumns> vehicles;
+  std::vector<int> unmet;
+};
+
+// Units inside the LP: kW and kWh, money in minor units.
+BuiltLp build(const PlanRequest& r, bool with_rounding_margins) {
+  BuiltLp b;
+  Lp& lp = b.lp;
+  const auto& s = r.site;
+  const std::size_t n = slot_count(s);
+  const double dt = slot_hours(s);
+  const double w_energy = energy_weight(r);
+  b.vehicles.resize(r.vehicles.size());
+
+  std::vector<int> balance(n);
+  int peak = lp.add_col(0, COIN_DBL_MAX, flatness_weight);
+  int fairness = lp.add_col(0, 1, flatness_weight);
+  for (std::size_t t = 0; t < n; ++t) {
+    // Site balance: sum of vehicle power - import + export = -building load.
+    double load = building(s, t) / 1000.0;
+    balance[t] = lp.add_row(-load, -load);
+    double import_cap =
+        std::max<double>(s.import_limit_w[t], std::max<double>(building(s, t), 0)) / 1000;
+    double export_cap = std::max<double>(s.export_limit_w[t], std::max<double>(-building(s, t), 0));
+    if (with_rounding_margins) {
+      // Rounding down each vehicle's power can add 1 W of export per connected vehicle.
+      std::size_t connected = 0;
+      for (const auto& v : r.vehicles) connected += connected_in_slot(s, v, t);
+      export_cap = std::max(export_cap - connected, std::max<double>(-building(s, t), 0));
+    }
+    int imp = lp.add_col(0, import_cap, dt * s.import_price_minor_per_kwh[t]);
+    int exp = lp.add_col(0, export_cap / 1000, -dt * s.export_price_minor_per_kwh[t]);
+    lp.set(balance[t], imp, -1);
+    lp.set(balance[t], exp, 1);
+    int peak_row = lp.add_row(0, COIN_DBL_MAX);
+    lp.set(peak_row, peak, 1);
+    lp.set(peak_row, imp, -1);
+  }
+
+  for (std::size_t i = 0; i < r.vehicles.size(); ++i) {
+    const auto& v = r.vehicles[i];
+    auto& cols = b.vehicles[i];
+    cols.charge.assign(n, -1);
+    cols.discharge.assign(n, -1);
+    const double need = effective_need(v) / 1000.0;
+    const bool v2g = v2g_planned(s, v);
+    const double discharge_cost = v2g ? price_at_soc(v, *v.soc_wh) : 0;
+    int energy_row = lp.add_row(need, need);  // delivered + unmet = need
+    int unmet = lp.add_col(0, need, w_energy);
+    b.unmet.push_back(unmet);
+    lp.set(energy_row, unmet, 1);
+    if (need > 0) {
+      int fair_row = lp.add_row(0, COIN_DBL_MAX);  // fairness >= unmet share
+      lp.set(fair_row, fairness, 1);
+      lp.set(fair_row, unmet, -1 / need);
+    }
+    for (std::size_t t = 0; t < n; ++t) {
+      if (!connected_in_slot(s, v, t)) continue;
+      if (v.max_charge_w > 0 && (need > 0 || v2g)) {
+        cols.charge[t] = lp.add_col(0, v.max_charge_w / 1000.0, 0);
+        lp.set(balance[t], cols.charge[t], 1);
+        lp.set(energy_row, cols.charge[t], dt);
+      }
+      if (v2g && discharge_permitted(s, v, t)) {
+        cols.discharge[t] = lp.add_col(0, v.max_discharge_w / 1000.0, dt * discharge_cost);
+        lp.set(balance[t], cols.discharge[t], -1);
+        lp.set(energy_row, cols.discharge[t], -dt);
+      }
+    }
+    if (v2g) {
+      // State of charge stays within [min SoC, capacity] after every slot.
+      double soc0 = *v.soc_wh / 1000.0;
+      double margin = with_rounding_margins ? soc_margin_wh(s) / 1000 : 0;
+      double low = v.min_soc_wh / 1000.0 + margin - soc0;
+      double high = v.capacity_wh ? *v.capacity_wh / 1000.0 - soc0 : COIN_DBL_MAX;
+      std::vector<std::pair<int, double>> so_far;
+      for (std::size_t t = 0; t < n; ++t) {
+        if (cols.charge[t] >= 0) so_far.emplace_back(cols.charge[t], dt);
+        if (cols.discharge[t] >= 0) so_far.emplace_back(cols.discharge[t], -dt);
+        if (cols.charge[t] < 0 && cols.discharge[t] < 0) continue;
+        int row = lp.add_row(low, high);  // low < 0: v2g_planned() leaves room above min SoC
+        for (auto [c, coef] : so_far) lp.set(row, c, coef);
+      }
+    }
+  }
+  return b;
+}
+
+struct Solved {
+  bool ok = false;
+  std::string error;
+  double objective = 0;
+  std::vector<double> solution;
+};
+
+Solved solve(const Lp& lp) {
+  Solved out;
+  ClpSimplex model;
+  model.setLogLevel(0);
+  CoinPackedMatrix matrix(true, lp.rows.data(), lp.cols.data(), lp.values.data(),
+                          static_cast<CoinBigIndex>(lp.values.size()));
+  // The triplet constructor sizes the matrix by the largest index used; pad to the full size.
+  matrix.setDimensions(static_cast<int>(lp.row_lb.size()), static_cast<int>(lp.col_lb.size()));
+  model.loadProblem(matrix, lp.col_lb.data(), lp.col_ub.data(), lp.obj.data(), lp.row_lb.data(),
+                    lp.row_ub.data());
+  model.dual();
+  if (!model.isProvenOptimal()) {
+    out.error = "LP solver status " + std::to_string(model.status());
+    return out;
+  }
+  out.ok = true;
+  out.objective = model.objectiveValue();
+  const double* x = model.getColSolution();
+  out.solution.assign(x, x + lp.col_lb.size());
+  return out;
+}
+
+}  // namespace
+
+bool connected_in_slot(const SiteSlots& site, const PlannedVehicle& v, std::size_t slot) {
+  Time begin = site.start + site.slot_length * static_cast<int>(slot);
+  Time end = begin + site.slot_length;
+  return v.arrival <= begin && v.departure >= end;
+}
+
+bool discharge_permitted(const SiteSlots& site, const PlannedVehicle& v, std::size_t slot) {
+  if (!v.discharge_allowed || v.max_discharge_w <= 0 || !v.soc_wh) return false;
+  if (slot >= slot_count(site) || !connected_in_slot(site, v, slot)) return false;
+  return site.export_price_minor_per_kwh[slot] > price_at_soc(v, *v.soc_wh);
+}
+
+Plan plan_charging(const PlanRequest& request) {
+  Plan plan;
+  if (auto error = validate(request); !error.empty()) {
+    plan.error = error;
+    return plan;
+  }
+  BuiltLp built = build(request, true);
+  Solved solved = solve(built.lp);
+  if (!solved.ok) {
+    plan.error = solved.error;
+    return plan;
+  }
+  const std::size_t n = slot_count(request.site);
+  plan.power_w.assign(request.vehicles.size(), std::vector<std::int64_t>(n, 0));
+  for (std::size_t i = 0; i < request.vehicles.size(); ++i) {
+    const auto& v = request.vehicles[i];
+    for (std::size_t t = 0; t < n; ++t) {
+      double kw = 0;
+      if (built.vehicles[i].charge[t] >= 0) kw += solved.solution[built.vehicles[i].charge[t]];
+      if (built.vehicles[i].discharge[t] >= 0)
+        kw -= solved.solution[built.vehicles[i].discharge[t]];
+      double w = kw * 1000;
+      // Round down (never adds import); values within solver tolerance of an integer snap to it.
+      double nearest = std::round(w);
+      std::int64_t p = std::abs(w - nearest) < 1e-4 ? static_cast<std::int64_t>(nearest)
+                                                    : static_cast<std::int64_t>(std::floor(w));
+      std::int64_t lowest = built.vehicles[i].discharge[t] >= 0 ? -v.max_discharge_w : 0;
+      plan.power_w[i][t] = std::clamp(p, lowest, v.max_charge_w);
+    }
+  }
+  plan.ok = true;
+  return plan;
+}
+
+LpOptimum solve_reference_lp(const PlanRequest& request) {
+  LpOptimum out;
+  if (!validate(request).empty()) return out;
+  BuiltLp built = build(request, false);
+  Solved solved = solve(built.lp);
+  if (!solved.ok) return out;
+  out.ok = true;
+  out.objective = solved.objective;
+  double unmet_kwh = 0;
+  for (int c : built.unmet) unmet_kwh += solved.solution[c];
+  const double w_energy = energy_weight(request);
+  out.unmet_wh = unmet_kwh * 1000;
+  // Columns 0 and 1 are the peak and fairness terms (see build()).
+  out.cost_minor = solved.objective - w_energy * unmet_kwh -
+                   flatness_weight * (solved.solution[0] + solved.solution[1]);
+  return out;
+}
+
+PlanFigures plan_figures(const PlanRequest& request, const Plan& plan) {
+  PlanFigures f;
+  if (!plan.ok) return f;
+  const auto& s = request.site;
+  const std::size_t n = slot_count(s);
+  const double dt = slot_hours(s);
+  double import_cost = 0, export_revenue = 0, discharge_payment = 0;
+  for (std::size_t t = 0; t < n; ++t) {
+    std::int64_t net = building(s, t);
+    for (std::size_t i = 0; i < request.vehicles.size(); ++i) net += plan.power_w[i][t];
+    if (net > 0) {
+      f.peak_import_w = std::max(f.peak_import_w, net);
+      import_cost += net * dt / 1000 * s.import_price_minor_per_kwh[t];
+    } else {
+      export_revenue += -net * dt / 1000 * s.export_price_minor_per_kwh[t];
+    }
+  }
+  for (std::size_t i = 0; i < request.vehicles.size(); ++i) {
+    const auto& v = request.vehicles[i];
+    double net_wh = 0;
+    for (std::size_t t = 0; t < n; ++t) {
+      net_wh += plan.power_w[i][t] * dt;
+      if (plan.power_w[i][t] < 0 && v.soc_wh)
+        discharge_payment += -plan.power_w[i][t] * dt / 1000 * price_at_soc(v, *v.soc_wh);
+    }
+    std::int64_t need = effective_need(v);
+    auto delivered = std::clamp<std::int64_t>(std::llround(std::floor(net_wh + 1e-9)), 0, need);
+    f.delivered_wh += delivered;
+    f.unmet_wh += need - delivered;
+    if (need > 0) f.max_unmet_share = std::max(f.max_unmet_share, double(need - delivered) / need);
+  }
+  f.import_cost_minor = std::llround(import_cost);
+  f.export_revenue_minor = std::llround(export_revenue);
+  f.discharge_payment_minor = std::llround(discharge_payment);
+  return f;
+}
+
+double plan_objective(const PlanRequest& request, const Plan& plan) {
+  const auto& s = request.site;
+  const double dt = slot_hours(s);
+  double cost = 0, peak = 0, unmet_kwh = 0, unfair = 0;
+  for (std::size_t t = 0; t < slot_count(s); ++t) {
+    double net = building(s, t);
+    for (std::size_t i = 0; i < request.vehicles.size(); ++i) net += plan.power_w[i][t];
+    net /= 1000;
+    if (net > 0)
+      cost += net * dt * s.import_price_minor_per_kwh[t];
+    else
+      cost += net * dt * s.export_price_minor_per_kwh[t];
+    peak = std::max(peak, net);
+  }
+  for (std::size_t i = 0; i < request.vehicles.size(); ++i) {
+    const auto& v = request.vehicles[i];
+    double delivered = 0;
+    for (std::size_t t = 0; t < slot_count(s); ++t) {
+      delivered += plan.power_w[i][t] * dt / 1000;
+      if (plan.power_w[i][t] < 0 && v.soc_wh)
+        cost += -plan.power_w[i][t] / 1000.0 * dt * price_at_soc(v, *v.soc_wh);
+    }
+    double need = effective_need(v) / 1000.0;
+    double missing = std::max(0.0, need - delivered);
+    unmet_kwh += missing;
+    if (need > 0) unfair = std::max(unfair, missing / need);
+  }
+  return energy_weight(request) * unmet_kwh + cost + flatness_weight * (peak + unfair);
+}
+
+std::vector<std::string> check_plan(const PlanRequest& request, const Plan& plan) {
+  std::vector<std::string> problems;
+  const auto& s = request.site;
+  const std::size_t n = slot_count(s);
+  const double dt = slot_hours(s);
+  if (!plan.ok) return {"no plan: " + plan.error};
+  if (plan.power_w.size() != request.vehicles.size())
+    return {"plan has the wrong number of vehicles"};
+  for (const auto& row : plan.power_w)
+    if (row.size() != n) return {"plan has the wrong number of slots"};
+  auto slot_text = [](std::size_t t) { return "slot " + std::to_string(t); };
+  for (std::size_t t = 0; t < n; ++t) {
+    std::int64_t vehicles = 0;
+    for (std::size_t i = 0; i < request.vehicles.size(); ++i) vehicles += plan.power_w[i][t];
+    std::int64_t net = building(s, t) + vehicles;
+    // Vehicles may not push the site over a limit; where the building alone is over, they may
+    // not add to it.
+    if (net > s.import_limit_w[t] && vehicles > 0)
+      problems.push_back(slot_text(t) + ": import " + std::to_string(net) + " W over limit " +
+                         std::to_string(s.import_limit_w[t]));
+    if (-net > s.export_limit_w[t] && vehicles < 0)
+      problems.push_back(slot_text(t) + ": export " + std::to_string(-net) + " W over limit " +
+                         std::to_string(s.export_limit_w[t]));
+  }
+  for (std::size_t i = 0; i < request.vehicles.size(); ++i) {
+    const auto& v = request.vehicles[i];
+    const std::string who = "vehicle " + v.id + " ";
+    double soc = v.soc_wh ? double(*v.soc_wh) : 0;
+    for (std::size_t t = 0; t < n; ++t) {
+      std::int64_t p = plan.power_w[i][t];
+      if (p != 0 && !connected_in_slot(s, v, t))
+        problems.push_back(who + slot_text(t) + ": power while not connected");
+      if (p > v.max_charge_w) problems.push_back(who + slot_text(t) + ": above charge limit");
+      if (p < 0) {
+        if (-p > v.max_discharge_w)
+          problems.push_back(who + slot_text(t) + ": above discharge limit");
+        if (!discharge_permitted(s, v, t))
+          problems.push_back(who + slot_text(t) +
+                             ": discharge not permitted or not worth its price");
+      }
+      soc += p * dt;
+      if (v.soc_wh) {
+        if (p < 0 && soc < v.min_soc_wh)
+          problems.push_back(who + slot_text(t) + ": discharged below minimum state of charge");
+        if (v.capacity_wh && soc > *v.capacity_wh + 1e-6)
+          problems.push_back(who + slot_text(t) + ": state of charge above capacity");
+      }
+    }
+  }
+  return problems;
+}
+
+}  // namespace chargegrid::scheduler

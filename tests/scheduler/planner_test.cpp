@@ -1,0 +1,251 @@
+#include "chargegrid/scheduler/planner.hpp"
+
+#include <catch2/catch.hpp>
+#include <random>
+
+using namespace chargegrid::scheduler;
+using namespace std::chrono;
+
+namespace {
+
+const Time t0 = sys_days{2024y / 1 / 15} + 16h;
+
+SiteSlots flat_site(std::size_t slots, std::int64_t import_w, std::int64_t price = 100) {
+  SiteSlots s;
+  s.start = t0;
+  s.slot_length = 15min;
+  s.import_limit_w.assign(slots, import_w);
+  s.export_limit_w.assign(slots, 0);
+  s.import_price_minor_per_kwh.assign(slots, price);
+  s.export_price_minor_per_kwh.assign(slots, 0);
+  return s;
+}
+
+PlannedVehicle car(std::string id, int arrive_slot, int depart_slot, std::int64_t need_wh,
+                   std::int64_t max_w = 11000) {
+  PlannedVehicle v;
+  v.id = std::move(id);
+  v.arrival = t0 + 15min * arrive_slot;
+  v.departure = t0 + 15min * depart_slot;
+  v.energy_need_wh = need_wh;
+  v.max_charge_w = max_w;
+  return v;
+}
+
+std::int64_t delivered(const PlanRequest& r, const Plan& p, std::size_t i) {
+  double wh = 0;
+  for (auto w : p.power_w[i])
+    wh += w * duration<double, std::ratio<3600>>(r.site.slot_length).count();
+  return static_cast<std::int64_t>(wh);
+}
+
+// A random site and fleet: binding import limits, demand-response cuts, export calls, V2G.
+PlanRequest random_scenario(std::mt19937_64& rng) {
+  auto uniform = [&](std::int64_t lo, std::int64_t hi) {
+    return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
+  };
+  std::size_t slots = uniform(4, 32);
+  PlanRequest r;
+  r.site = flat_site(slots, uniform(3000, 40000));
+  for (std::size_t t = 0; t < slots; ++t) {
+    r.site.import_price_minor_per_kwh[t] = uniform(5, 300);
+    r.site.export_price_minor_per_kwh[t] = uniform(0, r.site.import_price_minor_per_kwh[t]);
+    r.site.export_limit_w[t] = uniform(0, 1) ? uniform(0, 30000) : 0;
+  }
+  if (uniform(0, 1)) {  // a demand-response window: lower import, maybe an export call
+    std::size_t from = uniform(0, slots - 1),
+                to = std::min<std::size_t>(slots, from + uniform(1, 12));
+    std::int64_t cut = uniform(0, r.site.import_limit_w[0]);
+    bool export_call = uniform(0, 1);
+    for (std::size_t t = from; t < to; ++t) {
+      r.site.import_limit_w[t] = cut;
+      if (export_call) {
+        r.site.export_limit_w[t] = uniform(5000, 40000);
+        r.site.import_price_minor_per_kwh[t] = uniform(300, 900);
+        r.site.export_price_minor_per_kwh[t] = uniform(200, r.site.import_price_minor_per_kwh[t]);
+      }
+    }
+  }
+  if (uniform(0, 2) == 0) {
+    r.site.building_load_w.resize(slots);
+    for (auto& b : r.site.building_load_w) b = uniform(-5000, 15000);
+  }
+  std::size_t vehicles = uniform(0, 10);
+  for (std::size_t i = 0; i < vehicles; ++i) {
+    int a = static_cast<int>(uniform(-4, slots - 1));
+    int d = static_cast<int>(uniform(a + 1, slots + 6));
+    PlannedVehicle v = car("v" + std::to_string(i), a, d, uniform(0, 50000), uniform(1, 22000));
+    if (uniform(0, 2) == 0) v.max_charge_w = uniform(1400, 7400);
+    if (uniform(0, 1)) {
+      v.capacity_wh = uniform(20000, 90000);
+      v.soc_wh = uniform(0, *v.capacity_wh);
+      v.min_soc_wh = uniform(0, *v.capacity_wh / 2);
+    }
+    if (uniform(0, 1)) {
+      v.discharge_allowed = true;
+      v.max_discharge_w = uniform(0, 11000);
+      if (uniform(0, 1)) {
+        v.discharge_price.push_back({0, uniform(100, 800)});
+        v.discharge_price.push_back({uniform(0, 60000), uniform(0, 300)});
+      }
+    }
+    r.vehicles.push_back(v);
+  }
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("the planner meets every need when the site allows it", "[scheduler][planner]") {
+  PlanRequest r;
+  r.site = flat_site(16, 50000);
+  r.vehicles = {car("a", 0, 16, 20000), car("b", -3, 8, 5000)};
+  Plan p = plan_charging(r);
+  REQUIRE(p.ok);
+  CHECK(check_plan(r, p).empty());
+  CHECK(delivered(r, p, 0) == Approx(20000).margin(16));
+  CHECK(delivered(r, p, 1) == Approx(5000).margin(16));
+  CHECK(plan_figures(r, p).unmet_wh <= 32);
+}
+
+TEST_CASE("a binding limit serves the vehicle that leaves first", "[scheduler][planner]") {
+  PlanRequest r;
+  r.site = flat_site(8, 7000);
+  r.vehicles = {car("late", 0, 8, 7000), car("early", 0, 4, 7000)};
+  Plan p = plan_charging(r);
+  REQUIRE(p.ok);
+  CHECK(check_plan(r, p).empty());
+  // 8 slots x 7 kW x 0.25 h = 14 kWh in all: both needs fit only if "early" goes first.
+  CHECK(delivered(r, p, 1) >= 6990);
+  CHECK(delivered(r, p, 0) >= 6990);
+  for (std::size_t t = 0; t < 8; ++t) CHECK(p.power_w[0][t] + p.power_w[1][t] <= 7000);
+}
+
+TEST_CASE("the planner charges in the cheapest slots", "[scheduler][planner]") {
+  PlanRequest r;
+  r.site = flat_site(8, 50000);
+  for (std::size_t t = 0; t < 8; ++t) r.site.import_price_minor_per_kwh[t] = t < 4 ? 300 : 50;
+  r.vehicles = {car("a", 0, 8, 11000, 11000)};
+  Plan p = plan_charging(r);
+  REQUIRE(p.ok);
+  for (std::size_t t = 0; t < 4; ++t) CHECK(p.power_w[0][t] == 0);
+  CHECK(delivered(r, p, 0) >= 10990);
+}
+
+TEST_CASE("V2G discharges into an export call only when it pays", "[scheduler][planner]") {
+  PlanRequest r;
+  r.site = flat_site(8, 20000);
+  for (std::size_t t = 0; t < 8; ++t) r.site.export_limit_w[t] = 10000;
+  for (std::size_t t = 2; t < 4; ++t) {
+    r.site.import_price_minor_per_kwh[t] = 800;
+    r.site.export_price_minor_per_kwh[t] = 600;
+  }
+  PlannedVehicle v = car("v2g", 0, 8, 0, 11000);
+  v.discharge_allowed = true;
+  v.max_discharge_w = 10000;
+  v.soc_wh = 40000;
+  v.capacity_wh = 60000;
+  v.min_soc_wh = 20000;
+  v.discharge_price = {{0, 900}, {30000, 200}};
+  r.vehicles = {v};
+  Plan p = plan_charging(r);
+  REQUIRE(p.ok);
+  CHECK(check_plan(r, p).empty());
+  CHECK(p.power_w[0][2] < -9000);
+  CHECK(p.power_w[0][3] < -9000);
+  CHECK(plan_figures(r, p).export_revenue_minor > 0);
+  // The same vehicle with a price above the export price stays put.
+  r.vehicles[0].discharge_price = {{0, 700}};
+  Plan q = plan_charging(r);
+  REQUIRE(q.ok);
+  for (auto w : q.power_w[0]) CHECK(w >= 0);
+}
+
+TEST_CASE("the planner rejects malformed requests with a reason", "[scheduler][planner]") {
+  PlanRequest r;
+  r.site = flat_site(4, 10000);
+  r.vehicles = {car("a", 0, 4, 1000)};
+  auto broken = [&](auto change) {
+    PlanRequest copy = r;
+    change(copy);
+    Plan p = plan_charging(copy);
+    CHECK_FALSE(p.ok);
+    CHECK_FALSE(p.error.empty());
+    CHECK_FALSE(solve_reference_lp(copy).ok);
+  };
+  broken([](PlanRequest& x) { x.site.export_limit_w.pop_back(); });
+  broken([](PlanRequest& x) { x.site.import_limit_w.clear(); });
+  broken([](PlanRequest& x) { x.site.slot_length = 0min; });
+  broken([](PlanRequest& x) { x.site.import_limit_w[1] = -1; });
+  broken([](PlanRequest& x) { x.site.building_load_w = {1, 2}; });
+  broken([](PlanRequest& x) { x.site.export_price_minor_per_kwh[0] = 1000; });
+  broken([](PlanRequest& x) { x.vehicles[0].max_charge_w = -5; });
+  broken([](PlanRequest& x) { x.vehicles[0].energy_need_wh = -5; });
+  broken([](PlanRequest& x) { x.vehicles[0].capacity_wh = 1000, x.vehicles[0].soc_wh = 2000; });
+}
+
+TEST_CASE("the checker catches broken plans", "[scheduler][planner]") {
+  PlanRequest r;
+  r.site = flat_site(4, 10000);
+  r.vehicles = {car("a", 1, 4, 10000, 7000)};
+  Plan p = plan_charging(r);
+  REQUIRE(check_plan(r, p).empty());
+  Plan bad = p;
+  bad.power_w[0][0] = 1000;  // before arrival
+  CHECK_FALSE(check_plan(r, bad).empty());
+  bad = p;
+  bad.power_w[0][2] = 8000;  // above the vehicle's limit
+  CHECK_FALSE(check_plan(r, bad).empty());
+  bad = p;
+  bad.power_w[0][2] = -1000;  // discharge without permission
+  CHECK_FALSE(check_plan(r, bad).empty());
+  r.site.import_limit_w[3] = 2000;
+  bad = p;
+  bad.power_w[0][3] = 5000;  // over the site limit
+  CHECK_FALSE(check_plan(r, bad).empty());
+}
+
+TEST_CASE("property: random scenarios keep every constraint and reach the CLP optimum",
+          "[scheduler][planner][property]") {
+  std::mt19937_64 rng(20240115);
+  int planned = 0;
+  for (int round = 0; round < 3000; ++round) {
+    PlanRequest r = random_scenario(rng);
+    INFO("scenario " << round << ": " << r.vehicles.size() << " vehicles, "
+                     << r.site.import_limit_w.size() << " slots");
+    Plan p = plan_charging(r);
+    REQUIRE(p.ok);
+    auto problems = check_plan(r, p);
+    INFO((problems.empty() ? std::string() : problems.front()));
+    REQUIRE(problems.empty());
+    LpOptimum lp = solve_reference_lp(r);
+    REQUIRE(lp.ok);
+    double dt_h = 0.25, slots = static_cast<double>(r.site.import_limit_w.size());
+    double n = static_cast<double>(r.vehicles.size());
+    // Integer watts lose at most 1 W per vehicle per slot, plus the SoC safety margin.
+    double rounding_wh = n * (2 * slots * dt_h + slots * dt_h + 1) + 1;
+    PlanFigures f = plan_figures(r, p);
+    CHECK(f.unmet_wh <= lp.unmet_wh + rounding_wh);
+    double objective = plan_objective(r, p);
+    // The integer plan is feasible for the LP, so it cannot beat the optimum ...
+    CHECK(objective >= lp.objective - 1e-6 * (1 + std::abs(lp.objective)));
+    // ... and it stays within the rounding tolerance of it.
+    double w_energy = 100 * 900.0;  // bound on the energy weight for these prices
+    CHECK(objective <=
+          lp.objective + w_energy * rounding_wh / 1000 + 1e-3 * std::abs(lp.objective) + 1);
+    ++planned;
+  }
+  CHECK(planned == 3000);
+}
+
+TEST_CASE("when the need cannot be met, the shortfall is shared fairly", "[scheduler][planner]") {
+  PlanRequest r;
+  r.site = flat_site(8, 7000);
+  r.vehicles = {car("late", 0, 8, 14000), car("early", 0, 4, 7000)};
+  Plan p = plan_charging(r);
+  REQUIRE(p.ok);
+  CHECK(check_plan(r, p).empty());
+  // 14 kWh available for 21 kWh of needs: each vehicle misses a third of its need.
+  CHECK(delivered(r, p, 0) == Approx(9333).margin(20));
+  CHECK(delivered(r, p, 1) == Approx(4667).margin(20));
+}
