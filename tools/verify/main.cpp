@@ -1,0 +1,262 @@
+// chargegrid-verify: checks the ledger's evidence with nothing but the log's public key.
+//
+// Exit status: 0 verified; 1 a verification check failed; 2 usage error or malformed input.
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "chargegrid/ledger/jcs.hpp"
+#include "chargegrid/ledger/merkle.hpp"
+#include "chargegrid/ledger/note.hpp"
+#include "chargegrid/ledger/ocmf.hpp"
+
+namespace {
+
+using namespace chargegrid::ledger;
+
+constexpr int kVerified = 0;
+constexpr int kFailed = 1;
+constexpr int kMalformed = 2;
+
+std::string read_file(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw MalformedInput(std::string("cannot read ") + what + " " + path);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+// VKEY is the key text itself or a file holding it.
+NoteVerifier load_vkey(const std::string& argument) {
+  std::error_code error;
+  if (std::filesystem::is_regular_file(argument, error)) {
+    return NoteVerifier::parse(read_file(argument, "verifier key"));
+  }
+  return NoteVerifier::parse(argument);
+}
+
+std::uint64_t json_size(const nlohmann::json& proof, const char* name) {
+  auto it = proof.find(name);
+  if (it == proof.end() || !it->is_number_unsigned()) {
+    throw MalformedInput(std::string("proof: \"") + name + "\" must be a non-negative integer");
+  }
+  return it->get<std::uint64_t>();
+}
+
+std::vector<Hash> json_hashes(const nlohmann::json& proof) {
+  auto it = proof.find("hashes");
+  if (it == proof.end() || !it->is_array())
+    throw MalformedInput("proof: \"hashes\" must be an array");
+  std::vector<Hash> out;
+  for (const auto& item : *it) {
+    if (!item.is_string()) throw MalformedInput("proof: hashes must be base64 strings");
+    auto bytes = base64_decode(item.get<std::string>());
+    if (!bytes) throw MalformedInput("proof: a hash is not base64");
+    auto hash = to_hash(*bytes);
+    if (!hash) throw MalformedInput("proof: a hash is not 32 bytes long");
+    out.push_back(*hash);
+  }
+  return out;
+}
+
+nlohmann::json read_json(const std::string& path, const char* what) {
+  try {
+    return nlohmann::json::parse(read_file(path, what));
+  } catch (const nlohmann::json::parse_error& e) {
+    throw MalformedInput(std::string(what) + " is not JSON: " + e.what());
+  }
+}
+
+// Reads and checks a checkpoint; prints why and returns nullopt when it does not verify.
+std::optional<Checkpoint> checked_checkpoint(const std::string& path, const NoteVerifier& vkey,
+                                             const char* label) {
+  auto verified = verify_checkpoint(read_file(path, "checkpoint"), vkey);
+  if (!verified.result.ok) {
+    std::cout << "FAILED: " << label << " checkpoint: " << verified.result.reason << "\n";
+    return std::nullopt;
+  }
+  return verified.checkpoint;
+}
+
+int run_checkpoint(const std::string& vkey_arg, const std::string& path) {
+  auto vkey = load_vkey(vkey_arg);
+  auto checkpoint = checked_checkpoint(path, vkey, "the");
+  if (!checkpoint) return kFailed;
+  std::cout << "OK: checkpoint of " << checkpoint->origin << " signed by " << vkey.name()
+            << ", tree size " << checkpoint->size << ", root " << base64_encode(checkpoint->root)
+            << "\n";
+  return kVerified;
+}
+
+int run_inclusion(const std::string& vkey_arg, const std::string& checkpoint_path,
+                  const std::string& record_path, const std::string& proof_path) {
+  auto vkey = load_vkey(vkey_arg);
+  std::string canonical;
+  try {
+    canonical = canonicalize(read_file(record_path, "record"));
+  } catch (const nlohmann::json::exception& e) {
+    throw MalformedInput(std::string("record is not JSON: ") + e.what());
+  } catch (const CanonicalJsonError& e) {
+    throw MalformedInput(std::string("record has no canonical form: ") + e.what());
+  }
+  auto proof = read_json(proof_path, "proof");
+  if (!proof.is_object()) throw MalformedInput("proof must be a JSON object");
+  auto index = json_size(proof, "index");
+  auto size = json_size(proof, "size");
+  auto hashes = json_hashes(proof);
+
+  auto checkpoint = checked_checkpoint(checkpoint_path, vkey, "the");
+  if (!checkpoint) return kFailed;
+  if (size != checkpoint->size) {
+    std::cout << "FAILED: the proof is for tree size " << size << " but the checkpoint has size "
+              << checkpoint->size << "\n";
+    return kFailed;
+  }
+  Hash leaf = leaf_hash(canonical);
+  auto result = verify_inclusion(leaf, index, size, hashes, checkpoint->root);
+  if (!result.ok) {
+    std::cout << "FAILED: inclusion of the record (leaf hash " << base64_encode(leaf)
+              << ") at index " << index << ": " << result.reason << "\n";
+    return kFailed;
+  }
+  std::cout << "OK: record with leaf hash " << base64_encode(leaf) << " is entry " << index
+            << " of the log's tree of size " << size << "\n";
+  return kVerified;
+}
+
+int run_consistency(const std::string& vkey_arg, const std::string& old_path,
+                    const std::string& new_path, const std::string& proof_path) {
+  auto vkey = load_vkey(vkey_arg);
+  auto proof = read_json(proof_path, "proof");
+  if (!proof.is_object()) throw MalformedInput("proof must be a JSON object");
+  auto old_size = json_size(proof, "old_size");
+  auto new_size = json_size(proof, "new_size");
+  auto hashes = json_hashes(proof);
+
+  auto old_checkpoint = checked_checkpoint(old_path, vkey, "the old");
+  if (!old_checkpoint) return kFailed;
+  auto new_checkpoint = checked_checkpoint(new_path, vkey, "the new");
+  if (!new_checkpoint) return kFailed;
+  if (old_size != old_checkpoint->size || new_size != new_checkpoint->size) {
+    std::cout << "FAILED: the proof is between sizes " << old_size << " and " << new_size
+              << " but the checkpoints have sizes " << old_checkpoint->size << " and "
+              << new_checkpoint->size << "\n";
+    return kFailed;
+  }
+  auto result =
+      verify_consistency(old_size, new_size, hashes, old_checkpoint->root, new_checkpoint->root);
+  if (!result.ok) {
+    std::cout << "FAILED: consistency between tree sizes " << old_size << " and " << new_size
+              << ": " << result.reason << "\n";
+    return kFailed;
+  }
+  std::cout << "OK: the tree of size " << new_size << " extends the tree of size " << old_size
+            << " without rewriting it\n";
+  return kVerified;
+}
+
+int report(const std::string& label, const ocmf::Verification& v) {
+  std::cout << (v.verified() ? "OK: " : "FAILED: ") << label << ": " << ocmf::to_string(v.outcome);
+  if (!v.message.empty()) std::cout << " (" << v.message << ")";
+  std::cout << "\n";
+  if (v.verified()) {
+    for (const auto& r : v.document->payload.readings) {
+      std::cout << "    " << r.time_text << "  " << (r.transaction ? *r.transaction : "-") << "  "
+                << r.obis << " = " << r.value_text << " " << r.unit;
+      if (r.wh()) std::cout << " (" << *r.wh() << " Wh)";
+      if (r.has_error()) std::cout << "  ERROR FLAGS " << r.error_flags << "/" << r.status;
+      if (!r.time_synchronized()) std::cout << "  time not synchronised";
+      std::cout << "\n";
+    }
+  }
+  if (v.verified()) return kVerified;
+  return v.outcome == ocmf::Outcome::kMalformed ? kMalformed : kFailed;
+}
+
+int run_ocmf(const std::optional<std::string>& public_key, const std::string& path) {
+  std::string content = read_file(path, "OCMF file");
+  auto start = content.find_first_not_of(" \t\r\n");
+  if (start != std::string::npos && content.compare(start, 5, "OCMF|") == 0) {
+    if (!public_key) throw MalformedInput("--public-key is required for a bare OCMF string");
+    return report("OCMF", ocmf::verify(content, *public_key));
+  }
+  std::vector<ocmf::SafeValue> values;
+  try {
+    values = ocmf::parse_safe_xml(content);
+  } catch (const ocmf::ParseError& e) {
+    throw MalformedInput(std::string("not an OCMF string nor transparency-software XML: ") +
+                         e.what());
+  }
+  int worst = kVerified;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const auto& value = values[i];
+    std::string label = "value " + std::to_string(i + 1) + " (transaction " + value.transaction_id +
+                        ", " + value.context + ")";
+    std::optional<std::string_view> registered;
+    if (public_key) registered = *public_key;
+    int status = report(label, ocmf::verify(value.signed_data, value.public_key, registered));
+    worst = std::max(worst, status);
+  }
+  return worst;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Verifies ChargeGrid ledger checkpoints, proofs and OCMF meter data offline."};
+  app.require_subcommand(1);
+
+  std::string vkey, checkpoint, record, proof, old_checkpoint, new_checkpoint, ocmf_file;
+  std::optional<std::string> public_key;
+
+  auto* checkpoint_cmd = app.add_subcommand("checkpoint", "check a checkpoint's signature");
+  checkpoint_cmd->add_option("--vkey", vkey, "the log's verifier key, inline or a file")
+      ->required();
+  checkpoint_cmd->add_option("CHECKPOINT", checkpoint, "checkpoint note file")->required();
+
+  auto* inclusion_cmd = app.add_subcommand("inclusion", "prove a record is in the log");
+  inclusion_cmd->add_option("--vkey", vkey, "the log's verifier key, inline or a file")->required();
+  inclusion_cmd->add_option("--checkpoint", checkpoint, "checkpoint note file")->required();
+  inclusion_cmd->add_option("--record", record, "the record's JSON")->required();
+  inclusion_cmd->add_option("--proof", proof, "inclusion proof JSON")->required();
+
+  auto* consistency_cmd =
+      app.add_subcommand("consistency", "prove a newer checkpoint extends an older one");
+  consistency_cmd->add_option("--vkey", vkey, "the log's verifier key, inline or a file")
+      ->required();
+  consistency_cmd->add_option("--old", old_checkpoint, "older checkpoint note file")->required();
+  consistency_cmd->add_option("--new", new_checkpoint, "newer checkpoint note file")->required();
+  consistency_cmd->add_option("--proof", proof, "consistency proof JSON")->required();
+
+  auto* ocmf_cmd = app.add_subcommand("ocmf", "verify signed meter data (OCMF)");
+  ocmf_cmd->add_option("--public-key", public_key,
+                       "the meter's public key (hex or base64 DER); for XML files, the key the "
+                       "meter is registered with");
+  ocmf_cmd->add_option("OCMF_FILE", ocmf_file, "an OCMF string or transparency-software XML")
+      ->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kMalformed;
+  }
+
+  try {
+    if (*checkpoint_cmd) return run_checkpoint(vkey, checkpoint);
+    if (*inclusion_cmd) return run_inclusion(vkey, checkpoint, record, proof);
+    if (*consistency_cmd) return run_consistency(vkey, old_checkpoint, new_checkpoint, proof);
+    if (*ocmf_cmd) return run_ocmf(public_key, ocmf_file);
+  } catch (const MalformedInput& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return kMalformed;
+  }
+  return kMalformed;
+}
