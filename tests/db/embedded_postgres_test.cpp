@@ -11,6 +11,7 @@
 #include <fstream>
 #include <pqxx/pqxx>
 #include <string>
+#include <thread>
 
 #include "temp_folder.hpp"
 
@@ -242,4 +243,34 @@ TEST_CASE("EmbeddedPostgres reports bad data folders clearly", "[db][embedded]")
     EmbeddedPostgres pg(options);
     CHECK_THROWS_AS(pg.start(), EmbeddedPostgresError);
   }
+}
+
+TEST_CASE("EmbeddedPostgres started twice at once on one folder runs one server",
+          "[db][embedded]") {
+  TempFolder folder;
+  const auto data_dir = folder.path() / "pg";
+  EmbeddedPostgres first(test_options(data_dir));
+  EmbeddedPostgres second(test_options(data_dir));
+  std::string first_error, second_error;
+  std::thread racer([&] {
+    try {
+      second.start();
+    } catch (const std::exception& e) {
+      second_error = e.what();
+    }
+  });
+  try {
+    first.start();
+  } catch (const std::exception& e) {
+    first_error = e.what();
+  }
+  racer.join();
+  CHECK(first_error.empty());
+  CHECK(second_error.empty());
+  CHECK(first.postmaster_pid() == second.postmaster_pid());
+  CHECK(first.connection_url() == second.connection_url());
+  CHECK(query_one(second.connection_url(),
+                  "SELECT count(*) FROM pg_database WHERE datname = "
+                  "'chargegrid'") == "1");
+  second.detach();  // first owns the shutdown
 }
