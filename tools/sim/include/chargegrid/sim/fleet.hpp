@@ -1,0 +1,87 @@
+#pragma once
+// Runs simulated OCPP stations against a CSMS: N stations, several per thread, each
+// one WebSocket connection with its own strand. Usable from the command line
+// (chargegrid-sim) and in-process from integration tests.
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "chargegrid/sim/messages.hpp"
+#include "chargegrid/sim/meter.hpp"
+#include "chargegrid/sim/stats.hpp"
+
+namespace chargegrid::sim {
+
+// Where stations connect: ws[s]://host[:port]/path; a station appends "/{stationId}".
+struct Endpoint {
+  bool tls = false;
+  std::string host;
+  std::string port;  // service or number; defaults to 80 / 443
+  std::string path;  // without trailing slash, e.g. "/ocpp"
+};
+// Throws std::invalid_argument with a reason for anything that is not a ws/wss URL.
+Endpoint parse_url(const std::string& url);
+
+struct StationOptions {
+  OcppVersion version = OcppVersion::v16;
+  Endpoint endpoint;
+  std::optional<std::string> password;  // HTTP Basic auth (security profile 1/2)
+  std::string ca_file;                  // wss: CA bundle; empty means system default
+  bool verify_peer = true;              // wss: verify the server certificate
+  int connectors = 2;                   // 1.6 connectors / 2.0.1 EVSEs (one connector each)
+  int sessions = 1;                     // sessions to complete; 0 = only boot and heartbeat
+  // Simulated seconds; time_scale divides every wait, so 60 turns minutes into seconds.
+  double time_scale = 1.0;
+  double meter_interval_s = 60.0;
+  double session_length_s = 1800.0;
+  double idle_between_sessions_s = 60.0;
+  double first_session_delay_s = 5.0;
+  int default_heartbeat_s = 300;     // until the CSMS gives an interval
+  double response_timeout_s = 30.0;  // real seconds to wait for a CALLRESULT
+  double reconnect_min_s = 1.0;      // real seconds; doubles up to reconnect_max_s
+  double reconnect_max_s = 30.0;
+  std::string id_tag = "SIMTAG";  // a station suffix is appended
+  MeterConfig meter;
+  StationIdentity identity;
+};
+
+struct FleetOptions {
+  StationOptions station;
+  int stations = 1;
+  std::string id_prefix = "SIM";  // station ids are prefix + zero-padded number
+  int first_index = 1;
+  int threads = 1;
+  // Spread source addresses over 127.0.0.2 .. 127.0.0.(1+N) (loopback targets only),
+  // to get past one source address's ephemeral-port limit.
+  int source_address_spread = 0;
+  // Real seconds between station starts, so a large fleet does not connect at once.
+  double ramp_up_s = 0.0;
+};
+
+// Station id for the i-th station, e.g. "SIM0001".
+std::string station_id(const FleetOptions& options, int index);
+
+class Fleet {
+ public:
+  explicit Fleet(FleetOptions options);
+  ~Fleet();
+  Fleet(const Fleet&) = delete;
+  Fleet& operator=(const Fleet&) = delete;
+
+  // Runs until every station finished its sessions (then they disconnect), until
+  // `limit` elapses, or until stop(); returns the merged statistics.
+  Stats run(std::optional<std::chrono::milliseconds> limit = std::nullopt);
+  // Thread-safe; makes run() return soon.
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace chargegrid::sim

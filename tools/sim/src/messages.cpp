@@ -1,0 +1,247 @@
+#include "chargegrid/sim/messages.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+
+namespace chargegrid::sim {
+
+std::string to_string(OcppVersion version) {
+  return version == OcppVersion::v16 ? "1.6" : "2.0.1";
+}
+
+std::string subprotocol(OcppVersion version) {
+  return "ocpp" + to_string(version);
+}
+
+std::optional<OcppVersion> parse_version(const std::string& text) {
+  if (text == "1.6" || text == "1.6J" || text == "1.6j" || text == "ocpp1.6") {
+    return OcppVersion::v16;
+  }
+  if (text == "2.0.1" || text == "ocpp2.0.1") return OcppVersion::v201;
+  return std::nullopt;
+}
+
+std::string format_timestamp(Timestamp time) {
+  const auto ms = std::chrono::time_point_cast<std::chrono::milliseconds>(time);
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(ms);
+  const auto millis = static_cast<int>(ms.time_since_epoch().count() % 1000 + 1000) % 1000;
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+  return buffer;
+}
+
+std::string make_call(const std::string& message_id, const std::string& action,
+                      const Json& payload) {
+  return Json::array({2, message_id, action, payload}).dump();
+}
+
+std::string make_call_result(const std::string& message_id, const Json& payload) {
+  return Json::array({3, message_id, payload}).dump();
+}
+
+std::string make_call_error(const std::string& message_id, const std::string& error_code,
+                            const std::string& description, const Json& details) {
+  return Json::array({4, message_id, error_code, description, details}).dump();
+}
+
+std::optional<Frame> parse_frame(const std::string& text) {
+  Json doc = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_array() || doc.size() < 3 || !doc[0].is_number_integer() || !doc[1].is_string()) {
+    return std::nullopt;
+  }
+  Frame frame;
+  frame.message_id = doc[1].get<std::string>();
+  switch (doc[0].get<int>()) {
+    case 2:
+      if (doc.size() != 4 || !doc[2].is_string() || !doc[3].is_object()) return std::nullopt;
+      frame.type = MessageType::call;
+      frame.action = doc[2].get<std::string>();
+      frame.payload = std::move(doc[3]);
+      return frame;
+    case 3:
+      if (doc.size() != 3) return std::nullopt;
+      frame.type = MessageType::call_result;
+      frame.payload = std::move(doc[2]);
+      return frame;
+    case 4:
+      if (doc.size() != 5 || !doc[2].is_string() || !doc[3].is_string()) return std::nullopt;
+      frame.type = MessageType::call_error;
+      frame.error_code = doc[2].get<std::string>();
+      frame.error_description = doc[3].get<std::string>();
+      frame.payload = std::move(doc[4]);
+      return frame;
+    default:
+      return std::nullopt;
+  }
+}
+
+namespace {
+// OCPP 2.0.1 serialNumber / firmwareVersion limits; 1.6 is shorter (25) for serials.
+std::string truncate(const std::string& text, std::size_t max) {
+  return text.size() > max ? text.substr(0, max) : text;
+}
+
+std::string format_number(double value) {
+  // Integral values without a decimal point, others with one decimal, as meters print them.
+  if (std::floor(value) == value && std::abs(value) < 1e15) {
+    return std::to_string(static_cast<long long>(value));
+  }
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.1f", value);
+  return buffer;
+}
+}  // namespace
+
+namespace v16 {
+
+Json boot_notification(const StationIdentity& identity) {
+  Json payload = {{"chargePointVendor", truncate(identity.vendor, 20)},
+                  {"chargePointModel", truncate(identity.model, 20)}};
+  if (!identity.serial_number.empty()) {
+    payload["chargePointSerialNumber"] = truncate(identity.serial_number, 25);
+  }
+  if (!identity.firmware_version.empty()) {
+    payload["firmwareVersion"] = truncate(identity.firmware_version, 50);
+  }
+  return payload;
+}
+
+Json heartbeat() {
+  return Json::object();
+}
+
+Json status_notification(int connector_id, const std::string& status, Timestamp time,
+                         const std::string& error_code) {
+  return {{"connectorId", connector_id},
+          {"errorCode", error_code},
+          {"status", status},
+          {"timestamp", format_timestamp(time)}};
+}
+
+Json authorize(const std::string& id_tag) {
+  return {{"idTag", truncate(id_tag, 20)}};
+}
+
+Json start_transaction(int connector_id, const std::string& id_tag, std::int64_t meter_start_wh,
+                       Timestamp time) {
+  return {{"connectorId", connector_id},
+          {"idTag", truncate(id_tag, 20)},
+          {"meterStart", meter_start_wh},
+          {"timestamp", format_timestamp(time)}};
+}
+
+namespace {
+Json sampled_values(const std::vector<SampledValue>& values, const std::string& context) {
+  Json out = Json::array();
+  for (const auto& v : values) {
+    Json item = {{"value", format_number(v.value)},
+                 {"context", context},
+                 {"format", "Raw"},
+                 {"measurand", v.measurand},
+                 {"unit", v.unit}};
+    if (!v.phase.empty()) item["phase"] = v.phase;
+    if (!v.location.empty()) item["location"] = v.location;
+    out.push_back(std::move(item));
+  }
+  return out;
+}
+}  // namespace
+
+Json meter_values(int connector_id, std::optional<int> transaction_id,
+                  const std::vector<SampledValue>& values, Timestamp time,
+                  const std::string& context) {
+  Json payload = {
+      {"connectorId", connector_id},
+      {"meterValue", Json::array({{{"timestamp", format_timestamp(time)},
+                                   {"sampledValue", sampled_values(values, context)}}})}};
+  if (transaction_id) payload["transactionId"] = *transaction_id;
+  return payload;
+}
+
+Json stop_transaction(int transaction_id, const std::string& id_tag, std::int64_t meter_stop_wh,
+                      Timestamp time, const std::string& reason,
+                      const std::vector<SampledValue>& final_values) {
+  Json payload = {{"transactionId", transaction_id},
+                  {"meterStop", meter_stop_wh},
+                  {"timestamp", format_timestamp(time)},
+                  {"reason", reason}};
+  if (!id_tag.empty()) payload["idTag"] = truncate(id_tag, 20);
+  if (!final_values.empty()) {
+    payload["transactionData"] =
+        Json::array({{{"timestamp", format_timestamp(time)},
+                      {"sampledValue", sampled_values(final_values, "Transaction.End")}}});
+  }
+  return payload;
+}
+
+}  // namespace v16
+
+namespace v201 {
+
+Json boot_notification(const StationIdentity& identity, const std::string& reason) {
+  Json station = {{"model", truncate(identity.model, 20)},
+                  {"vendorName", truncate(identity.vendor, 50)}};
+  if (!identity.serial_number.empty()) {
+    station["serialNumber"] = truncate(identity.serial_number, 25);
+  }
+  if (!identity.firmware_version.empty()) {
+    station["firmwareVersion"] = truncate(identity.firmware_version, 50);
+  }
+  return {{"chargingStation", station}, {"reason", reason}};
+}
+
+Json heartbeat() {
+  return Json::object();
+}
+
+Json status_notification(int evse_id, int connector_id, const std::string& status, Timestamp time) {
+  return {{"timestamp", format_timestamp(time)},
+          {"connectorStatus", status},
+          {"evseId", evse_id},
+          {"connectorId", connector_id}};
+}
+
+Json authorize(const std::string& id_token, const std::string& token_type) {
+  return {{"idToken", {{"idToken", truncate(id_token, 36)}, {"type", token_type}}}};
+}
+
+Json transaction_event(const TransactionEvent& event) {
+  Json info = {{"transactionId", truncate(event.transaction_id, 36)}};
+  if (event.charging_state) info["chargingState"] = *event.charging_state;
+  if (event.stopped_reason) info["stoppedReason"] = *event.stopped_reason;
+  if (event.remote_start_id) info["remoteStartId"] = *event.remote_start_id;
+
+  Json payload = {{"eventType", event.event_type},
+                  {"timestamp", format_timestamp(event.time)},
+                  {"triggerReason", event.trigger_reason},
+                  {"seqNo", event.seq_no},
+                  {"transactionInfo", info}};
+  if (event.offline) payload["offline"] = true;
+  if (event.id_token) {
+    payload["idToken"] = {{"idToken", truncate(*event.id_token, 36)}, {"type", "ISO14443"}};
+  }
+  if (event.evse_id) payload["evse"] = {{"id", *event.evse_id}, {"connectorId", 1}};
+  if (!event.meter_values.empty()) {
+    Json sampled = Json::array();
+    for (const auto& v : event.meter_values) {
+      Json item = {{"value", v.value},
+                   {"context", event.context},
+                   {"measurand", v.measurand},
+                   {"unitOfMeasure", {{"unit", v.unit}}}};
+      if (!v.phase.empty()) item["phase"] = v.phase;
+      if (!v.location.empty()) item["location"] = v.location;
+      sampled.push_back(std::move(item));
+    }
+    payload["meterValue"] =
+        Json::array({{{"timestamp", format_timestamp(event.time)}, {"sampledValue", sampled}}});
+  }
+  return payload;
+}
+
+}  // namespace v201
+
+}  // namespace chargegrid::sim
