@@ -186,7 +186,9 @@ BuiltLp build(const PlanRequest& r, bool with_rounding_margins) {
     for (std::size_t t = 0; t < n; ++t) {
       if (!connected_in_slot(s, v, t)) continue;
       if (v.max_charge_w > 0 && (need > 0 || v2g)) {
-        cols.charge[t] = lp.add_col(0, v.max_charge_w / 1000.0, 0);
+        // Energy that may arrive after the vehicle has left is worth less (expected energy).
+        double at_risk = 1 - presence_probability(s, v, t);
+        cols.charge[t] = lp.add_col(0, v.max_charge_w / 1000.0, w_energy * at_risk * dt);
         lp.set(balance[t], cols.charge[t], 1);
         lp.set(energy_row, cols.charge[t], dt);
       }
@@ -250,6 +252,32 @@ bool connected_in_slot(const SiteSlots& site, const PlannedVehicle& v, std::size
   Time begin = site.start + site.slot_length * static_cast<int>(slot);
   Time end = begin + site.slot_length;
   return v.arrival <= begin && v.departure >= end;
+}
+
+double presence_probability(const SiteSlots& site, const PlannedVehicle& v, std::size_t slot) {
+  if (!v.departure_quantiles) return 1;
+  const auto& q = *v.departure_quantiles;
+  if (!(q.p10 <= q.p50 && q.p50 <= q.p90)) return 1;  // inconsistent quantiles carry no risk
+  // Survival curve through the quantiles, linear in between, zero one P50-P90 gap after P90.
+  Time after = q.p90 + (q.p90 - q.p50) + site.slot_length;
+  auto survival = [&](Time t) {
+    auto hours_between = [](Time a, Time b) { return duration<double>(b - a).count(); };
+    const std::pair<Time, double> points[] = {
+        {v.arrival, 1.0}, {q.p10, 0.9}, {q.p50, 0.5}, {q.p90, 0.1}, {after, 0.0}};
+    if (t <= points[0].first) return 1.0;
+    for (std::size_t k = 1; k < 5; ++k) {
+      if (t <= points[k].first) {
+        double span = hours_between(points[k - 1].first, points[k].first);
+        double f = span > 0 ? hours_between(points[k - 1].first, t) / span : 1;
+        return points[k - 1].second + f * (points[k].second - points[k - 1].second);
+      }
+    }
+    return 0.0;
+  };
+  double now = survival(site.start);
+  if (now < 1e-3) return 1;  // already past every quantile: plan as if it stays
+  Time end = site.start + site.slot_length * static_cast<int>(slot + 1);
+  return std::clamp(survival(end) / now, 0.0, 1.0);
 }
 
 bool discharge_permitted(const SiteSlots& site, const PlannedVehicle& v, std::size_t slot) {
@@ -366,6 +394,9 @@ double plan_objective(const PlanRequest& request, const Plan& plan) {
     double delivered = 0;
     for (std::size_t t = 0; t < slot_count(s); ++t) {
       delivered += plan.power_w[i][t] * dt / 1000;
+      if (plan.power_w[i][t] > 0)
+        cost += energy_weight(request) * (1 - presence_probability(s, v, t)) * plan.power_w[i][t] /
+                1000.0 * dt;
       if (plan.power_w[i][t] < 0 && v.soc_wh)
         cost += -plan.power_w[i][t] / 1000.0 * dt * price_at_soc(v, *v.soc_wh);
     }

@@ -89,6 +89,12 @@ PlanRequest random_scenario(std::mt19937_64& rng) {
         v.discharge_price.push_back({uniform(0, 60000), uniform(0, 300)});
       }
     }
+    if (uniform(0, 2) == 0) {
+      Time p10 = v.arrival + 15min * uniform(0, 20);
+      Time p50 = p10 + 15min * uniform(0, 20);
+      v.departure_quantiles =
+          PlannedVehicle::DepartureQuantiles{p10, p50, p50 + 15min * uniform(0, 20)};
+    }
     r.vehicles.push_back(v);
   }
   return r;
@@ -248,4 +254,20 @@ TEST_CASE("when the need cannot be met, the shortfall is shared fairly", "[sched
   // 14 kWh available for 21 kWh of needs: each vehicle misses a third of its need.
   CHECK(delivered(r, p, 0) == Approx(9333).margin(20));
   CHECK(delivered(r, p, 1) == Approx(4667).margin(20));
+}
+
+TEST_CASE("energy at risk of an early departure is delivered first", "[scheduler][planner]") {
+  PlanRequest r;
+  r.site = flat_site(8, 7000);
+  // Both may stay all 8 slots, but "risky" will probably leave after 4.
+  r.vehicles = {car("safe", 0, 8, 7000), car("risky", 0, 8, 7000)};
+  r.vehicles[1].departure_quantiles =
+      PlannedVehicle::DepartureQuantiles{t0 + 30min, t0 + 60min, t0 + 2h};
+  Plan p = plan_charging(r);
+  REQUIRE(p.ok);
+  CHECK(check_plan(r, p).empty());
+  for (std::size_t t = 0; t < 4; ++t) CHECK(p.power_w[1][t] == 7000);
+  CHECK(presence_probability(r.site, r.vehicles[1], 0) >
+        presence_probability(r.site, r.vehicles[1], 5));
+  CHECK(presence_probability(r.site, r.vehicles[0], 5) == 1.0);
 }

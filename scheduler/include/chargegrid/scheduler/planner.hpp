@@ -31,6 +31,13 @@ struct PlannedVehicle {
   bool discharge_allowed = false;           // operator's permission for V2G
   std::int64_t min_soc_wh = 0;              // never discharge below this
   std::vector<DischargePricePoint> discharge_price;  // empty = discharge free of charge
+  // Predicted departure quantiles. When set, energy counts by the chance that the vehicle is
+  // still connected when it is delivered (expected delivered energy), so energy at risk of an
+  // early departure goes first; `departure` stays the hard end of the plan.
+  struct DepartureQuantiles {
+    Time p10{}, p50{}, p90{};
+  };
+  std::optional<DepartureQuantiles> departure_quantiles;
 };
 
 struct SiteSlots {
@@ -88,6 +95,9 @@ std::vector<std::string> check_plan(const PlanRequest& request, const Plan& plan
 
 // Which slots a vehicle is connected for the whole of (arrival <= slot start, departure >= end).
 bool connected_in_slot(const SiteSlots& site, const PlannedVehicle& vehicle, std::size_t slot);
+// Chance that the vehicle is still connected at the end of the slot, given that it is connected
+// at the start of the horizon (1 without departure quantiles).
+double presence_probability(const SiteSlots& site, const PlannedVehicle& vehicle, std::size_t slot);
 // Whether the planner may discharge this vehicle in this slot at all (permission, hardware,
 // known SoC, and the slot's export price strictly above the vehicle's discharge price).
 bool discharge_permitted(const SiteSlots& site, const PlannedVehicle& vehicle, std::size_t slot);

@@ -1,0 +1,54 @@
+#pragma once
+// Replays real sessions through the planner and through classic charging policies, slot by
+// slot, with vehicles leaving at their real departure times.
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "chargegrid/scheduler/prediction.hpp"
+#include "chargegrid/scheduler/sessions.hpp"
+
+namespace chargegrid::scheduler {
+
+struct SimulationOptions {
+  std::chrono::minutes slot_length{15};
+  int days = 7;  // simulate N days of plug-ins: the busiest N days of the file unless `end` is set
+  std::optional<Time> end;
+  double evse_kw = 7.4;           // charge power of every EVSE (and V2G discharge power)
+  double site_limit_share = 0.5;  // site import limit as a share of the uncontrolled peak
+  double v2g_share = 0.0;         // share of vehicles that may discharge
+  int vehicle_multiplier = 1;     // each session is replayed this many times (more vehicles)
+  // Demand-response window every day, local time: import limit cut to a share of the site
+  // limit, and optionally an export request (export limit and a high export price).
+  int dr_start_hour = 18;
+  int dr_hours = 0;  // 0 = no demand-response window
+  double dr_import_share = 0.5;
+  double dr_export_kw = 0;
+  double departure_quantile = 0.1;  // 0.1, 0.5 or 0.9: which predicted departure to plan for
+  int horizon_slots = 96;           // planning horizon of the online planner
+};
+
+struct PolicyResult {
+  double requested_kwh = 0, delivered_kwh = 0;
+  double unmet_kwh = 0;
+  std::int64_t peak_import_w = 0;  // highest site import over all sites and slots
+  std::int64_t violations = 0;     // site-slots over the import or export limit
+  std::int64_t cost_minor = 0;
+  std::int64_t export_revenue_minor = 0;
+  std::size_t replans = 0;
+  double delivered_share() const { return requested_kwh > 0 ? delivered_kwh / requested_kwh : 1; }
+};
+
+struct SimulationReport {
+  Time window_start{}, window_end{};  // plug-ins replayed
+  std::size_t sites = 0, sessions = 0, slots = 0;
+  double limit_binding_share = 0;  // share of site-slots where uncontrolled demand > limit
+  std::map<std::string, PolicyResult> policies;  // chargegrid, chargegrid_exact_departures, ...
+};
+
+SimulationReport simulate_planning(const std::vector<FinishedSession>& sessions,
+                                   const SimulationOptions& options);
+
+}  // namespace chargegrid::scheduler

@@ -1,0 +1,399 @@
+#include "chargegrid/scheduler/plan_simulation.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <queue>
+#include <unordered_map>
+
+#include "chargegrid/scheduler/planner.hpp"
+
+namespace chargegrid::scheduler {
+namespace {
+
+using namespace std::chrono;
+
+struct SimVehicle {
+  std::string id;
+  int arrive = 0, depart = 0;     // usable slots [arrive, depart), relative to the site start
+  int p10 = 0, p50 = 0, p90 = 0;  // predicted departure slots (exclusive end)
+  double need_wh = 0;
+  bool v2g = false;
+  double capacity_wh = 0, soc0_wh = 0, min_soc_wh = 0;
+};
+
+struct Site {
+  std::string id;
+  Time start{};
+  minutes utc_offset{0};
+  int slots = 0;
+  std::vector<SimVehicle> vehicles;
+  std::vector<std::int64_t> import_limit, export_limit, import_price, export_price;
+  std::vector<bool> in_dr_window;
+};
+
+constexpr std::int64_t v2g_price_minor_per_kwh = 100;  // what V2G operators ask in the replay
+
+int local_hour(const Site& s, int slot, minutes slot_length) {
+  auto local = s.start + s.utc_offset + slot_length * slot;
+  return static_cast<int>(duration_cast<hours>(local - floor<days>(local)).count());
+}
+
+std::int64_t tariff(int hour) {  // minor units per kWh: night, day, evening peak
+  if (hour < 6) return 60;
+  if (hour >= 17 && hour < 21) return 250;
+  return 100;
+}
+
+struct Outcome {
+  std::vector<std::vector<std::int64_t>> power;  // [vehicle][slot], absolute slots
+};
+
+void score(const Site& site, const Outcome& o, double dt_h, PolicyResult& r) {
+  for (std::size_t i = 0; i < site.vehicles.size(); ++i) {
+    const auto& v = site.vehicles[i];
+    double net = 0;
+    for (int t = v.arrive; t < v.depart; ++t) net += o.power[i][t] * dt_h;
+    r.requested_kwh += v.need_wh / 1000;
+    double delivered = std::clamp(net, 0.0, v.need_wh);
+    r.delivered_kwh += delivered / 1000;
+    r.unmet_kwh += (v.need_wh - delivered) / 1000;
+  }
+  double cost = 0, revenue = 0;
+  for (int t = 0; t < site.slots; ++t) {
+    std::int64_t net = 0;
+    for (std::size_t i = 0; i < site.vehicles.size(); ++i) net += o.power[i][t];
+    r.peak_import_w = std::max(r.peak_import_w, net);
+    if (net > site.import_limit[t] || -net > site.export_limit[t]) ++r.violations;
+    if (net > 0)
+      cost += net * dt_h / 1000 * site.import_price[t];
+    else
+      revenue += -net * dt_h / 1000 * site.export_price[t];
+  }
+  r.cost_minor += std::llround(cost);
+  r.export_revenue_minor += std::llround(revenue);
+}
+
+// Classic policies: every slot, share the import limit among the connected vehicles.
+enum class Classic { uncontrolled, round_robin, edf, llf };
+
+Outcome run_classic(const Site& site, Classic policy, std::int64_t max_w, double dt_h,
+                    double departure_quantile) {
+  Outcome o;
+  o.power.assign(site.vehicles.size(), std::vector<std::int64_t>(site.slots, 0));
+  std::vector<double> remaining(site.vehicles.size());
+  for (std::size_t i = 0; i < site.vehicles.size(); ++i) remaining[i] = site.vehicles[i].need_wh;
+  auto estimate = [&](const SimVehicle& v) {
+    return departure_quantile <= 0.1 ? v.p10 : departure_quantile <= 0.5 ? v.p50 : v.p90;
+  };
+  for (int t = 0; t < site.slots; ++t) {
+    std::vector<std::size_t> present;
+    for (std::size_t i = 0; i < site.vehicles.size(); ++i)
+      if (site.vehicles[i].arrive <= t && t < site.vehicles[i].depart && remaining[i] > 0.5)
+        present.push_back(i);
+    auto want = [&](std::size_t i) {
+      return std::min<std::int64_t>(max_w, static_cast<std::int64_t>(remaining[i] / dt_h));
+    };
+    std::int64_t budget = site.import_limit[t];
+    if (policy == Classic::uncontrolled) {
+      for (auto i : present) o.power[i][t] = want(i);
+    } else if (policy == Classic::round_robin) {
+      // Equal shares, handing what a vehicle cannot take to the others.
+      std::vector<std::size_t> open = present;
+      while (!open.empty() && budget > 0) {
+        std::int64_t share = budget / static_cast<std::int64_t>(open.size());
+        if (share == 0) break;
+        std::vector<std::size_t> still;
+        for (auto i : open) {
+          std::int64_t give = std::min(share, want(i) - o.power[i][t]);
+          o.power[i][t] += give;
+          budget -= give;
+          if (o.power[i][t] < want(i)) still.push_back(i);
+        }
+        if (still.size() == open.size() && share * static_cast<std::int64_t>(open.size()) == 0)
+          break;
+        open.swap(still);
+      }
+    } else {
+      auto key = [&](std::size_t i) {
+        const auto& v = site.vehicles[i];
+        double slots_left = std::max(estimate(v) - t, 1);
+        if (policy == Classic::edf) return slots_left;
+        return slots_left - remaining[i] / (max_w * dt_h);  // laxity in slots
+      };
+      std::stable_sort(present.begin(), present.end(),
+                       [&](auto a, auto b) { return key(a) < key(b); });
+      for (auto i : present) {
+        std::int64_t give = std::min(want(i), budget);
+        o.power[i][t] = give;
+        budget -= give;
+      }
+    }
+    for (auto i : present) remaining[i] -= o.power[i][t] * dt_h;
+  }
+  return o;
+}
+
+PlannedVehicle planned(const SimVehicle& v, const SiteSlots& slots, int plan_start, int depart,
+                       double remaining_wh, double soc_wh, std::int64_t max_w) {
+  PlannedVehicle p;
+  p.id = v.id;
+  p.arrival = slots.start + slots.slot_length * (std::max(v.arrive, plan_start) - plan_start);
+  p.departure = slots.start + slots.slot_length * (depart - plan_start);
+  p.energy_need_wh = static_cast<std::int64_t>(std::max(remaining_wh, 0.0));
+  p.max_charge_w = max_w;
+  if (v.v2g) {
+    p.discharge_allowed = true;
+    p.max_discharge_w = max_w;
+    p.capacity_wh = static_cast<std::int64_t>(v.capacity_wh);
+    p.soc_wh = std::clamp<std::int64_t>(static_cast<std::int64_t>(soc_wh), 0, *p.capacity_wh);
+    p.min_soc_wh = static_cast<std::int64_t>(v.min_soc_wh);
+    p.discharge_price = {{0, v2g_price_minor_per_kwh}};
+  }
+  return p;
+}
+
+SiteSlots slots_of(const Site& site, int from, int count, minutes slot_length) {
+  SiteSlots s;
+  s.start = site.start + slot_length * from;
+  s.slot_length = slot_length;
+  auto take = [&](const std::vector<std::int64_t>& all) {
+    return std::vector<std::int64_t>(all.begin() + from, all.begin() + from + count);
+  };
+  s.import_limit_w = take(site.import_limit);
+  s.export_limit_w = take(site.export_limit);
+  s.import_price_minor_per_kwh = take(site.import_price);
+  s.export_price_minor_per_kwh = take(site.export_price);
+  return s;
+}
+
+Outcome run_hindsight(const Site& site, std::int64_t max_w, minutes slot_length) {
+  Outcome o;
+  o.power.assign(site.vehicles.size(), std::vector<std::int64_t>(site.slots, 0));
+  PlanRequest r;
+  r.site = slots_of(site, 0, site.slots, slot_length);
+  for (const auto& v : site.vehicles)
+    r.vehicles.push_back(planned(v, r.site, 0, v.depart, v.need_wh, v.soc0_wh, max_w));
+  Plan plan = plan_charging(r);
+  if (!plan.ok) return o;
+  for (std::size_t i = 0; i < site.vehicles.size(); ++i) o.power[i] = plan.power_w[i];
+  return o;
+}
+
+// The online planner: replans at every arrival, departure, signal change and whenever a
+// vehicle outstays the departure it was planned for; follows the latest plan in between.
+Outcome run_online(const Site& site, std::int64_t max_w, minutes slot_length, double dt_h,
+                   const SimulationOptions& opt, bool exact_departures, std::size_t& replans) {
+  Outcome o;
+  const std::size_t n = site.vehicles.size();
+  o.power.assign(n, std::vector<std::int64_t>(site.slots, 0));
+  std::vector<double> remaining(n), soc(n);
+  std::vector<int> plan_depart(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto& v = site.vehicles[i];
+    remaining[i] = v.need_wh;
+    soc[i] = v.soc0_wh;
+    // With predictions, plan up to where the predicted presence reaches zero and let the
+    // planner weigh energy by the chance the vehicle is still there.
+    int predicted = v.p90 + (v.p90 - v.p50) + 1;
+    plan_depart[i] = exact_departures ? v.depart : std::max(predicted, v.arrive + 1);
+  }
+  std::vector<std::vector<std::int64_t>> plan;  // [vehicle][slot - plan_start]
+  std::vector<std::size_t> plan_vehicles;
+  int plan_start = 0, plan_slots = 0;
+  for (int t = 0; t < site.slots; ++t) {
+    bool event = t == 0 || t >= plan_start + plan_slots ||
+                 (t > 0 && site.in_dr_window[t] != site.in_dr_window[t - 1]);
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto& v = site.vehicles[i];
+      if (v.arrive == t || v.depart == t) event = true;
+      if (v.arrive <= t && t < v.depart && plan_depart[i] <= t) {
+        // Still here after the planned departure: plan for the next quantile, then hourly.
+        plan_depart[i] = t + static_cast<int>(hours{1} / slot_length);
+        event = true;
+      }
+    }
+    if (event) {
+      ++replans;
+      plan_start = t;
+      plan_slots = std::min(opt.horizon_slots, site.slots - t);
+      PlanRequest r;
+      r.site = slots_of(site, t, plan_slots, slot_length);
+      plan_vehicles.clear();
+      for (std::size_t i = 0; i < n; ++i) {
+        const auto& v = site.vehicles[i];
+        if (v.arrive > t || v.depart <= t) continue;
+        if (remaining[i] <= 0.5 && !v.v2g) continue;
+        int depart = std::clamp(plan_depart[i], t + 1, t + plan_slots);
+        r.vehicles.push_back(planned(v, r.site, t, depart, remaining[i], soc[i], max_w));
+        if (!exact_departures) {
+          auto at = [&](int slot) { return site.start + slot_length * slot; };
+          r.vehicles.back().departure_quantiles = {at(v.p10), at(v.p50), at(v.p90)};
+          // Presence is conditional on being here now; the arrival anchors the curve.
+          r.vehicles.back().arrival = at(v.arrive);
+        }
+        plan_vehicles.push_back(i);
+      }
+      Plan p = plan_charging(r);
+      plan.assign(n, std::vector<std::int64_t>(plan_slots, 0));
+      if (p.ok)
+        for (std::size_t k = 0; k < plan_vehicles.size(); ++k)
+          plan[plan_vehicles[k]] = p.power_w[k];
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto& v = site.vehicles[i];
+      if (v.arrive > t || v.depart <= t) continue;
+      std::int64_t w = plan[i][t - plan_start];
+      o.power[i][t] = w;
+      remaining[i] -= w * dt_h;
+      soc[i] += w * dt_h;
+    }
+  }
+  (void)dt_h;
+  return o;
+}
+
+}  // namespace
+
+SimulationReport simulate_planning(const std::vector<FinishedSession>& input,
+                                   const SimulationOptions& opt) {
+  SimulationReport report;
+  std::vector<FinishedSession> sessions = input;
+  std::stable_sort(sessions.begin(), sessions.end(),
+                   [](const auto& a, const auto& b) { return a.plugin < b.plugin; });
+  if (sessions.empty() || opt.slot_length <= minutes{0}) return report;
+  const minutes L = opt.slot_length;
+  const double dt_h = duration<double, std::ratio<3600>>(L).count();
+  const auto max_w = static_cast<std::int64_t>(opt.evse_kw * 1000);
+  Time window_end = sessions.back().plugin + seconds{1};
+  if (opt.end) {
+    window_end = *opt.end;
+  } else {
+    // The busiest window of the file: most plug-ins within `days` days.
+    std::size_t best = 0;
+    for (std::size_t first = 0, last = 0; last < sessions.size(); ++last) {
+      while (sessions[last].plugin - sessions[first].plugin >= days{opt.days}) ++first;
+      if (last - first + 1 > best) {
+        best = last - first + 1;
+        window_end = sessions[first].plugin + days{opt.days};
+      }
+    }
+  }
+  const Time window_start = window_end - days{opt.days};
+  report.window_start = window_start;
+  report.window_end = window_end;
+
+  // Predict each simulated session's departure from the sessions ended before it plugged in.
+  DeparturePredictor predictor;
+  auto later = [&](std::size_t a, std::size_t b) {
+    return sessions[a].plugout > sessions[b].plugout;
+  };
+  std::priority_queue<std::size_t, std::vector<std::size_t>, decltype(later)> connected(later);
+  std::map<std::string, Site> sites;
+  auto slot_at = [&](Time start, Time t, bool up) {
+    auto d = t - start;
+    auto q = d / L;
+    return static_cast<int>(up && q * L < d ? q + 1 : q);
+  };
+  std::uint64_t hash = 1469598103934665603ULL;
+  for (std::size_t i = 0; i < sessions.size(); ++i) {
+    const auto& s = sessions[i];
+    while (!connected.empty() && sessions[connected.top()].plugout <= s.plugin) {
+      predictor.observe(sessions[connected.top()]);
+      connected.pop();
+    }
+    connected.push(i);
+    if (s.plugin < window_start || s.plugin >= window_end) continue;
+    Prediction p = predictor.predict({s.user_id, s.site_id, s.plugin, s.utc_offset, {}, {}});
+    Site& site = sites[s.site_id];
+    if (site.id.empty()) {
+      site.id = s.site_id;
+      site.start = floor<days>(window_start);
+      site.utc_offset = s.utc_offset;
+    }
+    for (int copy = 0; copy < std::max(1, opt.vehicle_multiplier); ++copy) {
+      SimVehicle v;
+      v.id = s.user_id + "#" + std::to_string(i) + "." + std::to_string(copy);
+      v.arrive = slot_at(site.start, s.plugin, true);
+      v.depart = std::max(v.arrive, slot_at(site.start, s.plugout, false));
+      v.p10 = slot_at(site.start, p.departure_p10, false);
+      v.p50 = slot_at(site.start, p.departure_p50, false);
+      v.p90 = slot_at(site.start, p.departure_p90, false);
+      // The energy the vehicle took, capped at what the EVSE can deliver while it stays.
+      v.need_wh = std::min<double>(s.energy_wh, (v.depart - v.arrive) * max_w * dt_h);
+      hash = (hash ^ (i * 31 + copy)) * 1099511628211ULL;
+      v.v2g = (hash % 10000) < opt.v2g_share * 10000;
+      if (v.v2g) {
+        v.capacity_wh = 60000;
+        v.min_soc_wh = 12000;
+        v.soc0_wh =
+            std::clamp(v.capacity_wh - v.need_wh - 10000, v.min_soc_wh, v.capacity_wh - v.need_wh);
+      }
+      if (v.depart > v.arrive) site.vehicles.push_back(v);
+      ++report.sessions;
+    }
+  }
+
+  std::vector<std::string> names = {"chargegrid",
+                                    "chargegrid_exact_departures",
+                                    "hindsight_optimum",
+                                    "uncontrolled",
+                                    "round_robin",
+                                    "edf",
+                                    "llf"};
+  for (const auto& name : names) report.policies[name];
+  std::size_t binding = 0;
+  for (auto& [id, site] : sites) {
+    if (site.vehicles.empty()) continue;
+    ++report.sites;
+    for (const auto& v : site.vehicles) site.slots = std::max(site.slots, v.depart);
+    report.slots += site.slots;
+    site.import_limit.assign(site.slots, std::numeric_limits<std::int32_t>::max());
+    site.export_limit.assign(site.slots, 0);
+    site.import_price.resize(site.slots);
+    site.export_price.resize(site.slots);
+    site.in_dr_window.assign(site.slots, false);
+    Outcome free = run_classic(site, Classic::uncontrolled, max_w, dt_h, opt.departure_quantile);
+    std::vector<std::int64_t> demand(site.slots, 0);
+    for (const auto& row : free.power)
+      for (int t = 0; t < site.slots; ++t) demand[t] += row[t];
+    std::int64_t peak = *std::max_element(demand.begin(), demand.end());
+    auto limit = std::max<std::int64_t>(max_w, std::llround(peak * opt.site_limit_share));
+    for (int t = 0; t < site.slots; ++t) {
+      int hour = local_hour(site, t, L);
+      site.import_limit[t] = limit;
+      site.import_price[t] = tariff(hour);
+      site.export_price[t] = 40;
+      int into_window = (hour - opt.dr_start_hour + 24) % 24;
+      if (opt.dr_hours > 0 && into_window < opt.dr_hours) {
+        site.in_dr_window[t] = true;
+        site.import_limit[t] = std::llround(limit * opt.dr_import_share);
+        if (opt.dr_export_kw > 0) {
+          site.export_limit[t] = std::llround(opt.dr_export_kw * 1000);
+          site.export_price[t] = site.import_price[t] - 10;
+        }
+      }
+      if (demand[t] > site.import_limit[t]) ++binding;
+    }
+    std::size_t replans = 0, exact_replans = 0;
+    score(site, run_online(site, max_w, L, dt_h, opt, false, replans), dt_h,
+          report.policies["chargegrid"]);
+    score(site, run_online(site, max_w, L, dt_h, opt, true, exact_replans), dt_h,
+          report.policies["chargegrid_exact_departures"]);
+    report.policies["chargegrid"].replans += replans;
+    report.policies["chargegrid_exact_departures"].replans += exact_replans;
+    score(site, run_hindsight(site, max_w, L), dt_h, report.policies["hindsight_optimum"]);
+    score(site, free, dt_h, report.policies["uncontrolled"]);
+    score(site, run_classic(site, Classic::round_robin, max_w, dt_h, opt.departure_quantile), dt_h,
+          report.policies["round_robin"]);
+    score(site, run_classic(site, Classic::edf, max_w, dt_h, opt.departure_quantile), dt_h,
+          report.policies["edf"]);
+    score(site, run_classic(site, Classic::llf, max_w, dt_h, opt.departure_quantile), dt_h,
+          report.policies["llf"]);
+  }
+  report.limit_binding_share = report.slots ? double(binding) / report.slots : 0;
+  return report;
+}
+
+}  // namespace chargegrid::scheduler

@@ -1,0 +1,86 @@
+#include "chargegrid/scheduler/plan_simulation.hpp"
+
+#include <array>
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+using namespace chargegrid::scheduler;
+
+namespace {
+
+const std::string slice =
+    std::string(CHARGEGRID_TEST_DATA_DIR) + "/ev-sessions/norway_slice_2000.csv";
+
+std::vector<FinishedSession> load_slice() {
+  std::ifstream in(slice);
+  REQUIRE(in);
+  return read_norway_csv(in).sessions;
+}
+
+}  // namespace
+
+TEST_CASE("the replay keeps the limits and ranks the policies sensibly",
+          "[scheduler][simulation]") {
+  SimulationOptions opt;
+  opt.days = 3;
+  SimulationReport report = simulate_planning(load_slice(), opt);
+  REQUIRE(report.sessions > 10);
+  CHECK(report.limit_binding_share > 0);
+  const auto& optimum = report.policies.at("hindsight_optimum");
+  for (const char* name : {"chargegrid", "chargegrid_exact_departures", "hindsight_optimum",
+                           "round_robin", "edf", "llf"}) {
+    INFO(name);
+    const auto& r = report.policies.at(name);
+    CHECK(r.violations == 0);
+    CHECK(r.requested_kwh == Approx(optimum.requested_kwh));
+    // Nobody delivers more than the physical limit (up to integer-watt rounding).
+    CHECK(r.delivered_kwh <= optimum.delivered_kwh + 0.01 * report.sessions);
+  }
+  CHECK(report.policies.at("uncontrolled").violations > 0);
+  CHECK(report.policies.at("uncontrolled").delivered_share() == Approx(1.0));
+  CHECK(report.policies.at("chargegrid_exact_departures").delivered_share() >=
+        0.995 * optimum.delivered_share());
+}
+
+TEST_CASE("V2G vehicles answer an export request without breaking limits",
+          "[scheduler][simulation]") {
+  SimulationOptions opt;
+  opt.days = 3;
+  opt.v2g_share = 0.5;
+  opt.dr_hours = 3;
+  opt.dr_start_hour = 18;
+  opt.dr_import_share = 0.3;
+  opt.dr_export_kw = 20;
+  SimulationReport report = simulate_planning(load_slice(), opt);
+  for (const char* name : {"chargegrid", "chargegrid_exact_departures", "hindsight_optimum"}) {
+    INFO(name);
+    CHECK(report.policies.at(name).violations == 0);
+  }
+  CHECK(report.policies.at("hindsight_optimum").export_revenue_minor > 0);
+  CHECK(report.policies.at("edf").export_revenue_minor == 0);
+}
+
+TEST_CASE("chargegrid-plan-eval prints every policy as JSON", "[scheduler][simulation]") {
+  std::string cmd =
+      std::string(CHARGEGRID_PLAN_EVAL) + " --format norway " + slice + " --days 2 --json";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  REQUIRE(pipe);
+  std::string out;
+  std::array<char, 4096> buf;
+  while (std::size_t n = fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
+  CHECK(pclose(pipe) == 0);
+  auto j = nlohmann::json::parse(out);
+  for (const char* name :
+       {"chargegrid", "hindsight_optimum", "uncontrolled", "round_robin", "edf", "llf"})
+    for (const char* key : {"delivered_share", "unmet_kwh", "peak_import_w", "violations",
+                            "cost_minor", "export_revenue_minor"}) {
+      INFO(name << " " << key);
+      CHECK(j["policies"][name].contains(key));
+    }
+  std::string bad = std::string(CHARGEGRID_PLAN_EVAL) + " /nonexistent.csv 2>/dev/null";
+  FILE* failing = popen(bad.c_str(), "r");
+  REQUIRE(failing);
+  CHECK(pclose(failing) != 0);
+}
