@@ -250,8 +250,7 @@ void Station::enqueue_frame(std::string frame) {
   write_signal_.cancel();
 }
 
-awaitable<Frame> Station::call(const std::string& action, const Json& payload,
-                               std::string message_id) {
+awaitable<Frame> Station::call(std::string action, Json payload, std::string message_id) {
   if (message_id.empty()) message_id = next_message_id();
   pending_call_id_ = message_id;
   pending_response_.reset();
@@ -330,11 +329,11 @@ std::string Station::connector_status_name(int connector) const {
 awaitable<void> Station::send_status(int connector) {
   const auto now = std::chrono::system_clock::now();
   if (options_.version == OcppVersion::v16) {
-    co_await call("StatusNotification",
-                  v16::status_notification(connector, connector_status_name(connector), now));
+    Json payload = v16::status_notification(connector, connector_status_name(connector), now);
+    co_await call("StatusNotification", std::move(payload));
   } else {
-    co_await call("StatusNotification",
-                  v201::status_notification(connector, 1, connector_status_name(connector), now));
+    Json payload = v201::status_notification(connector, 1, connector_status_name(connector), now);
+    co_await call("StatusNotification", std::move(payload));
   }
 }
 
@@ -363,8 +362,8 @@ awaitable<void> Station::behaviour() {
     if (sessions_complete() && transaction_queue_.empty()) co_return;
 
     if (SteadyClock::now() >= next_heartbeat_) {
-      co_await call("Heartbeat",
-                    options_.version == OcppVersion::v16 ? v16::heartbeat() : v201::heartbeat());
+      Json payload = Json::object();  // empty in both versions
+      co_await call("Heartbeat", std::move(payload));
       next_heartbeat_ = SteadyClock::now() + real(heartbeat_interval_s_);
     }
     if (!session_ && remote_start_) {
@@ -372,7 +371,8 @@ awaitable<void> Station::behaviour() {
       remote_start_.reset();
       std::optional<int> remote_start_id;
       if (request.contains("remoteStartId")) remote_start_id = request["remoteStartId"].get<int>();
-      co_await start_session(request["idTag"].get<std::string>(), true, remote_start_id);
+      std::string id_tag = request["idTag"].get<std::string>();
+      co_await start_session(std::move(id_tag), true, remote_start_id);
       continue;
     }
     const bool more_sessions = options_.sessions > 0 && sessions_begun_ < options_.sessions;
@@ -445,19 +445,21 @@ awaitable<void> Station::start_session(std::string id_tag, bool remote,
   session_->meter.set_power_limit_w(power_limit_w_);
   const auto wall = std::chrono::system_clock::now();
   if (options_.version == OcppVersion::v16) {
-    co_await call("StatusNotification", v16::status_notification(connector, "Preparing", wall));
+    Json preparing = v16::status_notification(connector, "Preparing", wall);
+    co_await call("StatusNotification", std::move(preparing));
     enqueue_transaction(
         "StartTransaction",
         v16::start_transaction(connector, id_tag, session_->meter.import_register_whole_wh(), wall),
         session_->local_id);
     co_await flush_transaction_queue();
     if (session_) {
-      co_await call(
-          "StatusNotification",
-          v16::status_notification(connector, "Charging", std::chrono::system_clock::now()));
+      Json charging =
+          v16::status_notification(connector, "Charging", std::chrono::system_clock::now());
+      co_await call("StatusNotification", std::move(charging));
     }
   } else {
-    co_await call("StatusNotification", v201::status_notification(connector, 1, "Occupied", wall));
+    Json occupied = v201::status_notification(connector, 1, "Occupied", wall);
+    co_await call("StatusNotification", std::move(occupied));
     v201::TransactionEvent event;
     event.event_type = "Started";
     event.trigger_reason = remote ? "RemoteStart" : "Authorized";
@@ -615,7 +617,8 @@ awaitable<void> Station::handle_triggers() {
     const std::string what = triggered_.front();
     triggered_.pop_front();
     if (what == "Heartbeat") {
-      co_await call("Heartbeat", Json::object());
+      Json payload = Json::object();
+      co_await call("Heartbeat", std::move(payload));
     } else if (what == "StatusNotification") {
       co_await send_all_status();
     } else if (what == "BootNotification") {
@@ -628,9 +631,9 @@ awaitable<void> Station::handle_triggers() {
       if (options_.version == OcppVersion::v16) {
         MeterModel idle(options_.meter);
         const auto& meter = session_ ? session_->meter : idle;
-        co_await call("MeterValues",
-                      v16::meter_values(session_ ? session_->connector : 1, std::nullopt,
-                                        meter.sample(), now, "Trigger"));
+        const int connector = session_ ? session_->connector : 1;
+        Json payload = v16::meter_values(connector, std::nullopt, meter.sample(), now, "Trigger");
+        co_await call("MeterValues", std::move(payload));
       } else {
         MeterModel idle(options_.meter);
         const auto& meter = session_ ? session_->meter : idle;

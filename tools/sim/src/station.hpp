@@ -70,7 +70,8 @@ class Station : public std::enable_shared_from_this<Station> {
   boost::asio::awaitable<void> reader(Connection& connection);
   boost::asio::awaitable<void> writer(Connection& connection);
   boost::asio::awaitable<void> behaviour();
-  boost::asio::awaitable<Frame> call(const std::string& action, const Json& payload,
+  // Arguments by value: they live in the coroutine frame for the whole call.
+  boost::asio::awaitable<Frame> call(std::string action, Json payload,
                                      std::string message_id = {});
   boost::asio::awaitable<void> boot();
   boost::asio::awaitable<void> send_all_status();
