@@ -1,6 +1,7 @@
 #include "chargegrid/scheduler/planner.hpp"
 
 #include <ClpSimplex.hpp>
+#include <ClpSolve.hpp>
 #include <CoinPackedMatrix.hpp>
 #include <algorithm>
 #include <cmath>
@@ -204,13 +205,17 @@ BuiltLp build(const PlanRequest& r, bool with_rounding_margins) {
       double margin = with_rounding_margins ? soc_margin_wh(s) / 1000 : 0;
       double low = v.min_soc_wh / 1000.0 + margin - soc0;
       double high = v.capacity_wh ? *v.capacity_wh / 1000.0 - soc0 : COIN_DBL_MAX;
-      std::vector<std::pair<int, double>> so_far;
+      // Cumulative net energy as a chain of bounded state variables keeps the matrix sparse.
+      int previous = -1;
       for (std::size_t t = 0; t < n; ++t) {
-        if (cols.charge[t] >= 0) so_far.emplace_back(cols.charge[t], dt);
-        if (cols.discharge[t] >= 0) so_far.emplace_back(cols.discharge[t], -dt);
         if (cols.charge[t] < 0 && cols.discharge[t] < 0) continue;
-        int row = lp.add_row(low, high);  // low < 0: v2g_planned() leaves room above min SoC
-        for (auto [c, coef] : so_far) lp.set(row, c, coef);
+        int state = lp.add_col(low, high, 0);
+        int row = lp.add_row(0, 0);
+        lp.set(row, state, 1);
+        if (previous >= 0) lp.set(row, previous, -1);
+        if (cols.charge[t] >= 0) lp.set(row, cols.charge[t], -dt);
+        if (cols.discharge[t] >= 0) lp.set(row, cols.discharge[t], dt);
+        previous = state;
       }
     }
   }
@@ -224,7 +229,9 @@ struct Solved {
   std::vector<double> solution;
 };
 
-Solved solve(const Lp& lp) {
+enum class Method { presolved, plain_dual };
+
+Solved solve(const Lp& lp, Method method) {
   Solved out;
   ClpSimplex model;
   model.setLogLevel(0);
@@ -234,7 +241,14 @@ Solved solve(const Lp& lp) {
   matrix.setDimensions(static_cast<int>(lp.row_lb.size()), static_cast<int>(lp.col_lb.size()));
   model.loadProblem(matrix, lp.col_lb.data(), lp.col_ub.data(), lp.obj.data(), lp.row_lb.data(),
                     lp.row_ub.data());
-  model.dual();
+  if (method == Method::presolved) {
+    ClpSolve options;
+    options.setPresolveType(ClpSolve::presolveOn);
+    options.setSolveType(ClpSolve::usePrimal);
+    model.initialSolve(options);
+  } else {
+    model.dual();
+  }
   if (!model.isProvenOptimal()) {
     out.error = "LP solver status " + std::to_string(model.status());
     return out;
@@ -293,7 +307,7 @@ Plan plan_charging(const PlanRequest& request) {
     return plan;
   }
   BuiltLp built = build(request, true);
-  Solved solved = solve(built.lp);
+  Solved solved = solve(built.lp, Method::presolved);
   if (!solved.ok) {
     plan.error = solved.error;
     return plan;
@@ -324,7 +338,7 @@ LpOptimum solve_reference_lp(const PlanRequest& request) {
   LpOptimum out;
   if (!validate(request).empty()) return out;
   BuiltLp built = build(request, false);
-  Solved solved = solve(built.lp);
+  Solved solved = solve(built.lp, Method::plain_dual);
   if (!solved.ok) return out;
   out.ok = true;
   out.objective = solved.objective;

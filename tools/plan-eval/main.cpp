@@ -1,14 +1,98 @@
 // chargegrid-plan-eval: replays sessions per site through the online planner, the hindsight
 // optimum and classic charging policies, and reports energy, limits, cost and V2G revenue.
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "chargegrid/scheduler/plan_simulation.hpp"
+#include "chargegrid/scheduler/planner.hpp"
 
 using namespace chargegrid::scheduler;
+
+namespace {
+
+// A site with `vehicles` connected vehicles over 96 quarter-hours whose limit binds in the
+// evening; a tenth may discharge. Deterministic, so runs can be compared.
+PlanRequest speed_scenario(int vehicles, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  auto uniform = [&](std::int64_t lo, std::int64_t hi) {
+    return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
+  };
+  using namespace std::chrono;
+  PlanRequest r;
+  r.site.start = sys_days{2024y / 1 / 15} + 16h;
+  r.site.slot_length = 15min;
+  const std::size_t slots = 96;
+  for (std::size_t t = 0; t < slots; ++t) {
+    bool evening = t < 20;
+    r.site.import_limit_w.push_back(vehicles * (evening ? 2500 : 4000));
+    r.site.export_limit_w.push_back(evening ? vehicles * 1000 : 0);
+    r.site.import_price_minor_per_kwh.push_back(evening ? 250 : t > 32 && t < 56 ? 60 : 100);
+    r.site.export_price_minor_per_kwh.push_back(evening ? 200 : 40);
+  }
+  for (int i = 0; i < vehicles; ++i) {
+    PlannedVehicle v;
+    v.id = "v" + std::to_string(i);
+    v.arrival = r.site.start + 15min * uniform(-8, 40);
+    v.departure = v.arrival + 15min * uniform(8, 80);
+    v.energy_need_wh = uniform(2000, 40000);
+    v.max_charge_w = uniform(0, 1) ? 7400 : 11000;
+    if (uniform(0, 9) == 0) {
+      v.discharge_allowed = true;
+      v.max_discharge_w = v.max_charge_w;
+      v.capacity_wh = 60000;
+      v.soc_wh = uniform(15000, 20000);
+      v.min_soc_wh = 10000;
+      v.discharge_price = {{0, 120}};
+    }
+    r.vehicles.push_back(v);
+  }
+  return r;
+}
+
+template <class F>
+double seconds_of(F&& f) {
+  auto start = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+int run_speed(int vehicles, bool json) {
+  PlanRequest full = speed_scenario(vehicles, 42);
+  PlanRequest before = full;
+  before.vehicles.pop_back();  // the incremental case: one vehicle arrives
+  Plan plan;
+  LpOptimum lp;
+  double planner_s = seconds_of([&] { plan = plan_charging(full); });
+  double lp_s = seconds_of([&] { lp = solve_reference_lp(full); });
+  plan_charging(before);
+  Plan after;
+  double incremental_s = seconds_of([&] { after = plan_charging(full); });
+  auto problems = check_plan(full, plan);
+  double objective = plan.ok ? plan_objective(full, plan) : 0;
+  if (json) {
+    nlohmann::json j = {
+        {"vehicles", vehicles},           {"slots", 96},
+        {"planner_s", planner_s},         {"clp_from_scratch_s", lp_s},
+        {"speedup", lp_s / planner_s},    {"replan_after_one_arrival_s", incremental_s},
+        {"planner_objective", objective}, {"clp_objective", lp.objective},
+        {"violations", problems.size()}};
+    std::cout << j.dump() << "\n";
+  } else {
+    std::printf(
+        "%d vehicles x 96 slots: planner %.3f s, CLP from scratch %.3f s (ratio %.2f), "
+        "replan after one arrival %.3f s\nobjective planner %.2f, CLP %.2f; %zu violations\n",
+        vehicles, planner_s, lp_s, lp_s / planner_s, incremental_s, objective, lp.objective,
+        problems.size());
+  }
+  return plan.ok && lp.ok && problems.empty() ? 0 : 1;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"Replays sessions through ChargeGrid's planner and classic charging policies"};
@@ -17,7 +101,7 @@ int main(int argc, char** argv) {
   SimulationOptions opt;
   int slot_minutes = 15;
   app.add_option("--format", format, "Input format")->check(CLI::IsMember({"generic", "norway"}));
-  app.add_option("SESSIONS", input, "Sessions CSV")->required();
+  app.add_option("SESSIONS", input, "Sessions CSV");
   app.add_flag("--json", json, "Print the summary as one JSON object");
   app.add_option("--slot-minutes", slot_minutes, "Slot length")
       ->check(CLI::Range(1, 60))
@@ -57,6 +141,10 @@ int main(int argc, char** argv) {
                  "Predicted departure the planner plans for")
       ->check(CLI::IsMember({0.1, 0.5, 0.9}))
       ->capture_default_str();
+  int speed_vehicles = 0;
+  app.add_option("--speed", speed_vehicles,
+                 "Instead of a replay, time a full replan of N vehicles x 96 slots against CLP")
+      ->check(CLI::Range(1, 100000));
   std::string end;
   app.add_option("--end", end,
                  "End of the replayed plug-ins (ISO 8601); default: the busiest window");
@@ -69,6 +157,11 @@ int main(int argc, char** argv) {
       return 2;
     }
     opt.end = t;
+  }
+  if (speed_vehicles > 0) return run_speed(speed_vehicles, json);
+  if (input.empty()) {
+    std::cerr << "SESSIONS is required\n";
+    return 2;
   }
   opt.slot_length = std::chrono::minutes{slot_minutes};
   opt.horizon_slots = 24 * 60 / slot_minutes;
