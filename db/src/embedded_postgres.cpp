@@ -155,6 +155,18 @@ bool process_alive(pid_t pid) {
   return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM);
 }
 
+// Whether `pid` is a postmaster serving `data_dir`: a postmaster works in its data folder.
+// Guards against a stale postmaster.pid whose number now belongs to another process (after
+// a reboot, say), which must neither be adopted nor signalled.
+bool is_postmaster_of(pid_t pid, const fs::path& data_dir) {
+  if (!process_alive(pid)) return false;
+  std::error_code ec;
+  const fs::path cwd = fs::read_symlink("/proc/" + std::to_string(pid) + "/cwd", ec);
+  if (ec) return true;  // no /proc to ask: trust the pid file, as pg_ctl does
+  const fs::path canonical = fs::weakly_canonical(data_dir, ec);
+  return cwd == (ec ? data_dir : canonical);
+}
+
 }  // namespace
 
 bool server_user_can_reach(const fs::path& folder) {
@@ -279,6 +291,7 @@ void EmbeddedPostgres::start() {
 
   if (!fs::exists(data_dir_ / "PG_VERSION")) initialise_cluster();
 
+  remove_stale_pid_file();
   if (!adopt_running_server()) {
     start_server();
   }
@@ -483,19 +496,24 @@ void EmbeddedPostgres::stop() {
 }
 
 bool EmbeddedPostgres::running() const {
-  if (!fs::exists(data_dir_ / "postmaster.pid")) return false;
-  std::vector<std::string> argv{(bin_dir_ / "pg_ctl").string(), "status", "-D", data_dir_.string()};
-  const auto result = run_step("pg_ctl status", argv, server_account());
-  // 0: running; 3: not running; 4: no accessible data folder.
-  if (result.exit_code == 0) return true;
-  if (result.exit_code == 3 || result.exit_code == 4) return false;
-  fail_step("pg_ctl status", argv, result);
+  return postmaster_pid().has_value();
 }
 
 std::optional<pid_t> EmbeddedPostgres::postmaster_pid() const {
   const auto pid_file = read_pid_file(data_dir_);
-  if (!pid_file || !process_alive(pid_file->pid)) return std::nullopt;
+  if (!pid_file || !is_postmaster_of(pid_file->pid, data_dir_)) return std::nullopt;
   return pid_file->pid;
+}
+
+void EmbeddedPostgres::remove_stale_pid_file() {
+  const auto pid_file = read_pid_file(data_dir_);
+  if (!pid_file || !process_alive(pid_file->pid) || is_postmaster_of(pid_file->pid, data_dir_))
+    return;
+  // A live process that is not this folder's postmaster: PostgreSQL would refuse to start.
+  spdlog::warn("embedded_postgres event=stale_pid_file data_dir={} pid={}", data_dir_.string(),
+               pid_file->pid);
+  std::error_code ec;
+  fs::remove(data_dir_ / "postmaster.pid", ec);
 }
 
 std::string EmbeddedPostgres::connection_url() const {

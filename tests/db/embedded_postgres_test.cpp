@@ -274,3 +274,35 @@ TEST_CASE("EmbeddedPostgres started twice at once on one folder runs one server"
                   "'chargegrid'") == "1");
   second.detach();  // first owns the shutdown
 }
+
+TEST_CASE("EmbeddedPostgres ignores a postmaster.pid naming an unrelated live process",
+          "[db][embedded]") {
+  TempFolder folder;
+  const auto data_dir = folder.path() / "pg";
+  EmbeddedPostgres pg(test_options(data_dir));
+  pg.start();
+  std::string pid_file_text;
+  {
+    std::ifstream in(data_dir / "postmaster.pid");
+    pid_file_text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  pg.stop();
+  // As after a reboot: the recorded number now belongs to some other process.
+  const pid_t unrelated = ::fork();
+  REQUIRE(unrelated >= 0);
+  if (unrelated == 0) {
+    for (;;) ::pause();
+  }
+  {
+    std::ofstream out(data_dir / "postmaster.pid", std::ios::trunc);
+    out << std::to_string(unrelated) + pid_file_text.substr(pid_file_text.find('\n'));
+  }
+  CHECK_FALSE(pg.running());
+  CHECK_NOTHROW(pg.start());
+  CHECK(pg.postmaster_pid() != unrelated);
+  CHECK(query_one(pg.connection_url(), "SELECT 1") == "1");
+  pg.stop();
+  CHECK(::kill(unrelated, 0) == 0);  // neither adopted nor signalled
+  ::kill(unrelated, SIGKILL);
+  ::waitpid(unrelated, nullptr, 0);
+}

@@ -59,7 +59,8 @@ class EmbeddedPostgres {
   void start();
   // Stops the server (fast shutdown: open sessions are ended). Idempotent.
   void stop();
-  // Whether a server is running on the data folder (asks pg_ctl status).
+  // Whether a server is running on the data folder: postmaster.pid names a live postmaster
+  // working in this folder.
   bool running() const;
   // Leaves the server running when this object is destroyed.
   void detach() noexcept { detached_ = true; }
@@ -81,6 +82,7 @@ class EmbeddedPostgres {
   void start_server();
   bool adopt_running_server();
   void wait_until_accepting();
+  void remove_stale_pid_file();
   void create_database();
   void prepare_socket_dir();
   void remove_private_socket_dir();
