@@ -55,24 +55,32 @@ Hash hash_from_hex(const std::string& text) {
 
 using NodeKey = std::pair<unsigned, std::uint64_t>;
 
-std::map<NodeKey, Hash> fetch_nodes(pqxx::transaction_base& tx, const std::vector<NodeKey>& keys) {
+// Reads the given subtree hashes in one statement; when `head` is given it also reads the
+// tree size in the same statement (one snapshot, one round trip).
+std::map<NodeKey, Hash> fetch_nodes(pqxx::transaction_base& tx, const std::vector<NodeKey>& keys,
+                                    std::uint64_t* head = nullptr) {
   std::map<NodeKey, Hash> out;
-  if (keys.empty()) return out;
+  if (keys.empty()) {
+    if (head != nullptr)
+      *head = tx.exec1("SELECT size FROM ledger_log_head")[0].as<std::uint64_t>();
+    return out;
+  }
   std::string list;
   for (const auto& [level, index] : keys) {
     if (!list.empty()) list += ",";
     list += "(" + std::to_string(level) + "," + std::to_string(index) + ")";
   }
   auto rows = tx.exec(
-      "SELECT level, idx, encode(hash, 'hex') FROM ledger_log_node "
-      "WHERE (level, idx) IN (" +
+      "SELECT level, idx, encode(hash, 'hex'), (SELECT size FROM ledger_log_head) "
+      "FROM ledger_log_node WHERE (level, idx) IN (" +
       list + ")");
   for (const auto& row : rows) {
     out[{row[0].as<unsigned>(), row[1].as<std::uint64_t>()}] =
         hash_from_hex(row[2].as<std::string>());
+    if (head != nullptr) *head = row[3].as<std::uint64_t>();
   }
   if (out.size() != std::set<NodeKey>(keys.begin(), keys.end()).size()) {
-    throw std::runtime_error("ledger log: a subtree hash is missing from storage");
+    throw std::out_of_range("ledger log: the tree does not hold those subtrees (size too large?)");
   }
   return out;
 }
@@ -80,13 +88,14 @@ std::map<NodeKey, Hash> fetch_nodes(pqxx::transaction_base& tx, const std::vecto
 // Runs a proof computation twice: once to learn which subtrees it reads, then on those
 // subtrees fetched in a single query.
 std::vector<Hash> with_nodes(pqxx::transaction_base& tx,
-                             const std::function<std::vector<Hash>(const NodeReader&)>& make) {
+                             const std::function<std::vector<Hash>(const NodeReader&)>& make,
+                             std::uint64_t* head = nullptr) {
   std::vector<NodeKey> wanted;
   make([&](unsigned level, std::uint64_t index) {
     wanted.emplace_back(level, index);
     return Hash{};
   });
-  auto nodes = fetch_nodes(tx, wanted);
+  auto nodes = fetch_nodes(tx, wanted, head);
   return make([&](unsigned level, std::uint64_t index) { return nodes.at({level, index}); });
 }
 
@@ -277,11 +286,13 @@ std::vector<StoredCheckpoint> PostgresLog::checkpoints() {
 }
 
 InclusionProof PostgresLog::inclusion(std::uint64_t index, std::uint64_t tree_size) {
-  pqxx::read_transaction tx(connection_);
-  if (tree_size > head_size(tx, false)) throw std::out_of_range("tree size beyond the log");
   if (index >= tree_size) throw std::out_of_range("index is not below the tree size");
+  // One statement: the subtrees and the committed size, from the same snapshot.
+  pqxx::nontransaction tx(connection_);
+  std::uint64_t head = 0;
   auto hashes = with_nodes(
-      tx, [&](const NodeReader& read) { return inclusion_proof(read, index, tree_size); });
+      tx, [&](const NodeReader& read) { return inclusion_proof(read, index, tree_size); }, &head);
+  if (tree_size > head) throw std::out_of_range("tree size beyond the log");
   return InclusionProof{index, tree_size, std::move(hashes)};
 }
 
@@ -297,13 +308,15 @@ InclusionProof PostgresLog::inclusion_by_leaf(const Hash& leaf, std::uint64_t tr
 }
 
 ConsistencyProof PostgresLog::consistency(std::uint64_t old_size, std::uint64_t new_size) {
-  pqxx::read_transaction tx(connection_);
-  if (new_size > head_size(tx, false)) throw std::out_of_range("tree size beyond the log");
   if (old_size == 0 || old_size > new_size) {
     throw std::out_of_range("consistency proof: sizes must satisfy 0 < old <= new");
   }
+  pqxx::nontransaction tx(connection_);
+  std::uint64_t head = 0;
   auto hashes = with_nodes(
-      tx, [&](const NodeReader& read) { return consistency_proof(read, old_size, new_size); });
+      tx, [&](const NodeReader& read) { return consistency_proof(read, old_size, new_size); },
+      &head);
+  if (new_size > head) throw std::out_of_range("tree size beyond the log");
   return ConsistencyProof{old_size, new_size, std::move(hashes)};
 }
 
