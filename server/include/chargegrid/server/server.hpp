@@ -1,0 +1,52 @@
+#pragma once
+// The ChargeGrid server: OCPP WebSocket and HTTP listeners on one io_context
+// with a thread per core, the database pool, and the OCPP handlers. Used by
+// chargegridd and, in-process, by the integration tests.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "chargegrid/server/config.hpp"
+
+namespace chargegrid::server {
+
+// The answer of a station to a CALL the server sent it.
+struct StationCallResult {
+  enum class Status { Result, Error, Timeout, Offline, Refused } status;
+  nlohmann::json payload;
+};
+
+class Server {
+ public:
+  // `database_url` must name a reachable database whose schema is migrated.
+  Server(Config config, std::string database_url);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds the listeners and starts serving on background threads.
+  void start();
+  // Stops accepting, closes station connections (1001 going away), lets queued
+  // database work finish, and joins the threads. Idempotent.
+  void stop();
+  // Blocks until stop() has completed (or SIGINT/SIGTERM when handle_signals()).
+  void wait();
+  void handle_signals();
+
+  std::uint16_t ocpp_port() const;
+  std::uint16_t http_port() const;
+  bool station_connected(const std::string& station_id) const;
+
+  // Sends a CALL to a connected station; `done` runs on a server thread.
+  void call_station(const std::string& station_id, const std::string& action,
+                    nlohmann::json payload, std::function<void(StationCallResult)> done);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace chargegrid::server

@@ -1,0 +1,84 @@
+#include "chargegrid/server/config.hpp"
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
+#include <map>
+
+namespace chargegrid::server {
+namespace {
+
+std::string env_name(const std::string& flag) {
+  std::string name = "CHARGEGRID_";
+  for (char c : flag) name += c == '-' ? '_' : static_cast<char>(std::toupper(c));
+  return name;
+}
+
+}  // namespace
+
+std::optional<Config> parse_config(int argc, const char* const* argv, int& exit_code) {
+  Config config;
+  CLI::App app{"chargegridd: ChargeGrid charge point management server (OCPP 1.6J, 2.0.1, 2.1)"};
+  app.set_help_all_flag("--help-all");
+
+  auto add = [&](const std::string& flag, auto& value, const std::string& help) {
+    return app.add_option("--" + flag, value, help)->envname(env_name(flag))->capture_default_str();
+  };
+  add("bind", config.bind_address, "Address the listeners bind to");
+  add("ocpp-port", config.ocpp_port, "OCPP WebSocket port (ws://HOST:PORT/ocpp/{stationId}); 0 = any");
+  add("http-port", config.http_port, "HTTP port for /healthz, /metrics and the API; 0 = any");
+  add("database-url", config.database_url,
+      "PostgreSQL URL; empty runs an embedded cluster in DATA_DIR/pg");
+  add("data-dir", config.data_dir, "Folder for the embedded database and other state");
+  add("ready-file", config.ready_file,
+      "Write {\"ocpp_port\":N,\"http_port\":N} here once serving");
+  const std::map<std::string, UnknownStationPolicy> policies{
+      {"accept", UnknownStationPolicy::Accept},
+      {"pending", UnknownStationPolicy::Pending},
+      {"reject", UnknownStationPolicy::Reject}};
+  add("unknown-stations", config.unknown_stations,
+      "BootNotification answer for a station not yet registered: accept (and register), "
+      "pending or reject")
+      ->transform(CLI::CheckedTransformer(policies, CLI::ignore_case));
+  add("threads", config.threads, "I/O threads; 0 = one per core");
+  add("db-connections", config.db_connections, "Database connections in the pool")
+      ->check(CLI::Range(1, 256));
+  add("db-queue-capacity", config.db_queue_capacity,
+      "Database jobs that may wait before stations are told to retry");
+  add("meter-batch-rows", config.meter_batch_rows, "Meter rows written in one batch at most")
+      ->check(CLI::Range(1, 100000));
+  add("meter-batch-delay-ms", config.meter_batch_delay_ms,
+      "Longest a meter row waits for its batch")
+      ->check(CLI::Range(0, 1000));
+  add("max-frame-bytes", config.max_frame_bytes,
+      "Largest WebSocket message accepted; larger closes with 1009")
+      ->check(CLI::Range(1024, 16 * 1024 * 1024));
+  add("heartbeat-interval", config.heartbeat_interval_s,
+      "Heartbeat interval given to stations, seconds")
+      ->check(CLI::Range(1, 86400));
+  add("call-timeout", config.call_timeout_s, "Seconds to wait for a station's answer to a CALL")
+      ->check(CLI::Range(1, 3600));
+  add("handshake-timeout", config.handshake_timeout_s,
+      "Seconds a client has to complete the WebSocket handshake")
+      ->check(CLI::Range(1, 600));
+  add("keepalive", config.keepalive_s, "Seconds of silence before a WebSocket ping")
+      ->check(CLI::Range(1, 3600));
+  add("pending-calls-per-station", config.pending_calls_per_station,
+      "Server CALLs that may await a station's answer at once")
+      ->check(CLI::Range(1, 1024));
+  add("log-level", config.log_level, "trace, debug, info, warn, error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  add("log-format", config.log_format, "text (key=value) or json")
+      ->check(CLI::IsMember({"text", "json"}));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    exit_code = app.exit(e);
+    return std::nullopt;
+  }
+  exit_code = 0;
+  return config;
+}
+
+}  // namespace chargegrid::server

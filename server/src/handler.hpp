@@ -1,0 +1,62 @@
+#pragma once
+// What a functional-block handler sees and returns. Handlers are registered per
+// OCPP version and action; the payload has already passed schema validation.
+
+#include <boost/asio/awaitable.hpp>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "chargegrid/protocols/rpc.hpp"
+#include "chargegrid/protocols/version.hpp"
+
+namespace chargegrid::server {
+
+class StationSession;
+
+struct CallContext {
+  std::string station_id;
+  protocols::OcppVersion version;
+  std::string action;
+  const nlohmann::json& payload;
+  std::shared_ptr<StationSession> session;
+};
+
+struct CallReply {
+  nlohmann::json payload = nlohmann::json::object();
+  std::optional<protocols::RpcErrorCode> error;
+  std::string description;
+
+  static CallReply ok(nlohmann::json payload) { return {std::move(payload), std::nullopt, {}}; }
+  static CallReply fail(protocols::RpcErrorCode code, std::string description) {
+    return {nlohmann::json::object(), code, std::move(description)};
+  }
+};
+
+using Handler = std::function<boost::asio::awaitable<CallReply>(CallContext&)>;
+
+class HandlerRegistry {
+ public:
+  void add(protocols::OcppVersion version, std::string action, Handler handler) {
+    handlers_[{version, std::move(action)}] = std::move(handler);
+  }
+  // The 2.1 handlers reuse 2.0.1's where the message is the same.
+  const Handler* find(protocols::OcppVersion version, std::string_view action) const {
+    auto it = handlers_.find({version, std::string(action)});
+    return it == handlers_.end() ? nullptr : &it->second;
+  }
+  std::vector<std::pair<protocols::OcppVersion, std::string>> list() const {
+    std::vector<std::pair<protocols::OcppVersion, std::string>> out;
+    for (const auto& [key, _] : handlers_) out.push_back(key);
+    return out;
+  }
+
+ private:
+  std::map<std::pair<protocols::OcppVersion, std::string>, Handler> handlers_;
+};
+
+}  // namespace chargegrid::server

@@ -1,0 +1,170 @@
+#include "common.hpp"
+
+#include <charconv>
+#include <cstdio>
+#include <ctime>
+#include <pqxx/pqxx>
+
+#include "../units.hpp"
+
+namespace chargegrid::server::handlers {
+
+std::string now_rfc3339() {
+  const auto now = std::chrono::system_clock::now();
+  const auto seconds = std::chrono::system_clock::to_time_t(now);
+  const auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[64];
+  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
+                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                static_cast<int>(millis));
+  return text;
+}
+
+void add_201_and_21(HandlerRegistry& registry, const std::string& action, Handler handler) {
+  registry.add(protocols::OcppVersion::v201, action, handler);
+  registry.add(protocols::OcppVersion::v21, action, std::move(handler));
+}
+
+TokenCheck check_token(pqxx::transaction_base& tx, const std::string& id_token) {
+  auto rows = tx.exec_params(
+      "SELECT status, "
+      "       to_char(valid_until AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+      "       parent_id_tag, driver_id, "
+      "       valid_until IS NOT NULL AND valid_until < now(), "
+      "       valid_from IS NOT NULL AND valid_from > now() "
+      "FROM id_tokens WHERE id_token = $1",
+      id_token);
+  TokenCheck check;
+  if (rows.empty()) {
+    check.status = "Unknown";
+    return check;
+  }
+  const auto& row = rows[0];
+  check.status = row[0].as<std::string>();
+  if (!row[1].is_null()) check.expiry = row[1].as<std::string>();
+  if (!row[2].is_null()) check.parent = row[2].as<std::string>();
+  if (!row[3].is_null()) check.driver_id = row[3].as<long long>();
+  if (check.status == "Accepted" && row[4].as<bool>()) check.status = "Expired";
+  if (check.status == "Accepted" && row[5].as<bool>()) check.status = "NotAtThisTime";
+  return check;
+}
+
+nlohmann::json id_tag_info_16(const TokenCheck& check) {
+  // 1.6 knows Accepted, Blocked, Expired, Invalid, ConcurrentTx.
+  std::string status = check.status;
+  if (status == "Unknown" || status == "NotAtThisTime") status = "Invalid";
+  nlohmann::json info{{"status", status}};
+  if (check.expiry) info["expiryDate"] = *check.expiry;
+  if (check.parent) info["parentIdTag"] = *check.parent;
+  return info;
+}
+
+nlohmann::json id_token_info_201(const TokenCheck& check) {
+  nlohmann::json info{{"status", check.status}};
+  if (check.expiry) info["cacheExpiryDateTime"] = *check.expiry;
+  return info;
+}
+
+namespace {
+
+MeterRow base_row(const std::string& station_id, int evse_id, std::optional<int> transaction_id,
+                  const nlohmann::json& sample, const std::string& timestamp) {
+  MeterRow row;
+  row.station_id = station_id;
+  row.evse_id = evse_id;
+  row.sampled_at = timestamp;
+  row.measurand = sample.value("measurand", "Energy.Active.Import.Register");
+  row.phase = sample.value("phase", "");
+  row.location = sample.value("location", "");
+  row.context = sample.value("context", "");
+  row.transaction_id = transaction_id;
+  return row;
+}
+
+}  // namespace
+
+std::vector<MeterRow> meter_rows_16(const std::string& station_id, int connector_id,
+                                    std::optional<int> transaction_id,
+                                    const nlohmann::json& meter_values, const std::string& path) {
+  std::vector<MeterRow> rows;
+  for (std::size_t i = 0; i < meter_values.size(); ++i) {
+    const auto& mv = meter_values[i];
+    const auto timestamp = mv.at("timestamp").get<std::string>();
+    const auto& samples = mv.at("sampledValue");
+    for (std::size_t j = 0; j < samples.size(); ++j) {
+      const auto& sample = samples[j];
+      const auto where = path + "/" + std::to_string(i) + "/sampledValue/" + std::to_string(j);
+      auto row = base_row(station_id, connector_id, transaction_id, sample, timestamp);
+      row.format = sample.value("format", "Raw");
+      const auto text = sample.at("value").get<std::string>();
+      if (row.format == "SignedData") {
+        row.signed_data = text;
+        row.unit = std::string(default_unit(row.measurand));
+        rows.push_back(std::move(row));
+        continue;
+      }
+      double number = 0;
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+      if (ec != std::errc() || end != text.data() + text.size())
+        throw BadMeterValue(where + "/value", "'" + text + "' is not a number");
+      auto normalised = normalise(row.measurand, sample.value("unit", ""), number);
+      if (!normalised)
+        throw BadMeterValue(where + "/unit", "unknown unit '" + sample.value("unit", "") + "'");
+      row.value = normalised->value;
+      row.unit = normalised->unit;
+      rows.push_back(std::move(row));
+    }
+  }
+  return rows;
+}
+
+std::vector<MeterRow> meter_rows_201(const std::string& station_id, int evse_id,
+                                     std::optional<int> transaction_id,
+                                     const nlohmann::json& meter_values, const std::string& path) {
+  std::vector<MeterRow> rows;
+  for (std::size_t i = 0; i < meter_values.size(); ++i) {
+    const auto& mv = meter_values[i];
+    const auto timestamp = mv.at("timestamp").get<std::string>();
+    const auto& samples = mv.at("sampledValue");
+    for (std::size_t j = 0; j < samples.size(); ++j) {
+      const auto& sample = samples[j];
+      const auto where = path + "/" + std::to_string(i) + "/sampledValue/" + std::to_string(j);
+      auto row = base_row(station_id, evse_id, transaction_id, sample, timestamp);
+      std::string unit;
+      int multiplier = 0;
+      if (auto uom = sample.find("unitOfMeasure"); uom != sample.end()) {
+        unit = uom->value("unit", "Wh");
+        multiplier = uom->value("multiplier", 0);
+      }
+      auto normalised = normalise(row.measurand, unit, sample.at("value").get<double>(), multiplier);
+      if (!normalised)
+        throw BadMeterValue(where + "/unitOfMeasure/unit", "unknown unit '" + unit + "'");
+      row.value = normalised->value;
+      row.unit = normalised->unit;
+      if (auto signed_value = sample.find("signedMeterValue"); signed_value != sample.end())
+        row.signed_data = signed_value->dump();
+      rows.push_back(std::move(row));
+    }
+  }
+  return rows;
+}
+
+boost::asio::awaitable<void> store_notification(Services& services, const std::string& station_id,
+                                                std::string kind, std::optional<std::string> status,
+                                                std::optional<int> request_id,
+                                                nlohmann::json payload) {
+  co_await services.database.run([&station_id, kind = std::move(kind), status = std::move(status),
+                                  request_id, text = payload.dump()](pqxx::connection& c) {
+    pqxx::work tx(c);
+    tx.exec_params(
+        "INSERT INTO station_notifications (station_id, kind, status, request_id, payload) "
+        "VALUES ($1, $2, $3, $4, $5::jsonb)",
+        station_id, kind, status, request_id, text);
+    tx.commit();
+  });
+}
+
+}  // namespace chargegrid::server::handlers

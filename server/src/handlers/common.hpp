@@ -1,0 +1,68 @@
+#pragma once
+// Small helpers shared by the functional-block handlers.
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "../handler.hpp"
+#include "../meter_writer.hpp"
+#include "../services.hpp"
+
+namespace chargegrid::server::handlers {
+
+// Now as RFC 3339 UTC with milliseconds, as OCPP's dateTime.
+std::string now_rfc3339();
+
+template <class T>
+std::optional<T> optional_field(const nlohmann::json& object, const char* key) {
+  auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return std::nullopt;
+  return it->get<T>();
+}
+
+// A token's standing, as both OCPP versions can express it.
+struct TokenCheck {
+  std::string status;  // Accepted, Blocked, Expired, Invalid, Unknown, NotAtThisTime
+  std::optional<std::string> expiry;
+  std::optional<std::string> parent;
+  std::optional<long long> driver_id;
+};
+TokenCheck check_token(pqxx::transaction_base& tx, const std::string& id_token);
+nlohmann::json id_tag_info_16(const TokenCheck& check);
+nlohmann::json id_token_info_201(const TokenCheck& check);
+
+// Sampled values of a MeterValues-like array as rows; throws BadMeterValue for
+// a value the station sent that cannot be read.
+struct BadMeterValue : std::runtime_error {
+  BadMeterValue(std::string where, std::string message)
+      : std::runtime_error(message), path(std::move(where)) {}
+  std::string path;
+};
+std::vector<MeterRow> meter_rows_16(const std::string& station_id, int connector_id,
+                                    std::optional<int> transaction_id,
+                                    const nlohmann::json& meter_values, const std::string& path);
+std::vector<MeterRow> meter_rows_201(const std::string& station_id, int evse_id,
+                                     std::optional<int> transaction_id,
+                                     const nlohmann::json& meter_values, const std::string& path);
+
+// Keeps a station report as sent (firmware/log status, events, data transfer ...).
+boost::asio::awaitable<void> store_notification(Services& services, const std::string& station_id,
+                                                std::string kind, std::optional<std::string> status,
+                                                std::optional<int> request_id,
+                                                nlohmann::json payload);
+
+void register_provisioning(HandlerRegistry&, Services&);
+void register_authorization(HandlerRegistry&, Services&);
+void register_availability(HandlerRegistry&, Services&);
+void register_transactions(HandlerRegistry&, Services&);
+void register_diagnostics(HandlerRegistry&, Services&);
+void register_security(HandlerRegistry&, Services&);
+void register_data_transfer(HandlerRegistry&, Services&);
+
+// Registers a 2.0.1 handler for 2.1 too, where the action is the same.
+void add_201_and_21(HandlerRegistry& registry, const std::string& action, Handler handler);
+
+}  // namespace chargegrid::server::handlers

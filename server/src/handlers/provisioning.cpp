@@ -1,0 +1,136 @@
+// Provisioning: BootNotification, Heartbeat, NotifyReport.
+
+#include <pqxx/pqxx>
+
+#include "../logging.hpp"
+#include "../station_session.hpp"
+#include "common.hpp"
+
+namespace chargegrid::server::handlers {
+
+using protocols::OcppVersion;
+
+namespace {
+
+struct BootInfo {
+  std::string reason;
+  std::optional<std::string> vendor, model, serial, firmware, iccid, imsi, meter_type, meter_serial;
+};
+
+BootInfo boot_info(OcppVersion version, const nlohmann::json& p) {
+  BootInfo info;
+  if (version == OcppVersion::v16) {
+    info.reason = "PowerUp";
+    info.vendor = optional_field<std::string>(p, "chargePointVendor");
+    info.model = optional_field<std::string>(p, "chargePointModel");
+    info.serial = optional_field<std::string>(p, "chargePointSerialNumber");
+    if (!info.serial) info.serial = optional_field<std::string>(p, "chargeBoxSerialNumber");
+    info.firmware = optional_field<std::string>(p, "firmwareVersion");
+    info.iccid = optional_field<std::string>(p, "iccid");
+    info.imsi = optional_field<std::string>(p, "imsi");
+    info.meter_type = optional_field<std::string>(p, "meterType");
+    info.meter_serial = optional_field<std::string>(p, "meterSerialNumber");
+    return info;
+  }
+  info.reason = p.value("reason", "Unknown");
+  const auto& station = p.at("chargingStation");
+  info.vendor = optional_field<std::string>(station, "vendorName");
+  info.model = optional_field<std::string>(station, "model");
+  info.serial = optional_field<std::string>(station, "serialNumber");
+  info.firmware = optional_field<std::string>(station, "firmwareVersion");
+  if (auto modem = station.find("modem"); modem != station.end()) {
+    info.iccid = optional_field<std::string>(*modem, "iccid");
+    info.imsi = optional_field<std::string>(*modem, "imsi");
+  }
+  return info;
+}
+
+std::string_view policy_registration(UnknownStationPolicy policy) {
+  switch (policy) {
+    case UnknownStationPolicy::Accept: return "accepted";
+    case UnknownStationPolicy::Pending: return "pending";
+    case UnknownStationPolicy::Reject: return "rejected";
+  }
+  return "rejected";
+}
+
+Handler boot_notification(Services& services) {
+  return [&services](CallContext& ctx) -> boost::asio::awaitable<CallReply> {
+    auto info = boot_info(ctx.version, ctx.payload);
+    const std::string initial(policy_registration(services.config.unknown_stations));
+    const std::string protocol(protocols::subprotocol(ctx.version));
+    auto registration = co_await services.database.run([&](pqxx::connection& c) {
+      pqxx::work tx(c);
+      // A station not seen before is registered under the configured policy;
+      // a known one keeps the registration an operator gave it.
+      auto rows = tx.exec_params(
+          R"(INSERT INTO stations (id, registration, protocol, vendor, model, serial_number,
+                                   firmware_version, iccid, imsi, meter_type, meter_serial_number,
+                                   boot_reason, last_boot_at, last_seen_at, connected_since)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now(), now(), now())
+             ON CONFLICT (id) DO UPDATE SET
+               protocol = excluded.protocol, vendor = excluded.vendor, model = excluded.model,
+               serial_number = excluded.serial_number,
+               firmware_version = excluded.firmware_version, iccid = excluded.iccid,
+               imsi = excluded.imsi, meter_type = excluded.meter_type,
+               meter_serial_number = excluded.meter_serial_number,
+               boot_reason = excluded.boot_reason, last_boot_at = now(), last_seen_at = now(),
+               connected_since = COALESCE(stations.connected_since, now())
+             RETURNING registration)",
+          ctx.station_id, initial, protocol, info.vendor, info.model, info.serial, info.firmware,
+          info.iccid, info.imsi, info.meter_type, info.meter_serial, info.reason);
+      tx.commit();
+      return rows[0][0].as<std::string>();
+    });
+
+    std::string status = "Rejected";
+    auto session_registration = StationSession::Registration::Rejected;
+    int interval = services.config.heartbeat_interval_s;
+    if (registration == "accepted") {
+      status = "Accepted";
+      session_registration = StationSession::Registration::Accepted;
+    } else if (registration == "pending") {
+      status = "Pending";
+      session_registration = StationSession::Registration::Pending;
+      interval = std::min(interval, 60);  // ask again soon: an operator may accept it
+    } else {
+      interval = std::max(interval, 600);  // retry after a while, not in a loop
+    }
+    ctx.session->set_registration(session_registration);
+    log::info("station_booted", {{"station", ctx.station_id},
+                                 {"status", status},
+                                 {"vendor", info.vendor.value_or("")},
+                                 {"model", info.model.value_or("")},
+                                 {"firmware", info.firmware.value_or("")}});
+    co_return CallReply::ok(
+        {{"status", status}, {"currentTime", now_rfc3339()}, {"interval", interval}});
+  };
+}
+
+// Heartbeats are answered from memory, so they keep flowing while the database is
+// away; the station's last-seen time is written in batches by the server.
+Handler heartbeat() {
+  return [](CallContext&) -> boost::asio::awaitable<CallReply> {
+    co_return CallReply::ok({{"currentTime", now_rfc3339()}});
+  };
+}
+
+Handler notify_report(Services& services) {
+  return [&services](CallContext& ctx) -> boost::asio::awaitable<CallReply> {
+    co_await store_notification(services, ctx.station_id, "NotifyReport", std::nullopt,
+                                ctx.payload.at("requestId").get<int>(), ctx.payload);
+    co_return CallReply::ok(nlohmann::json::object());
+  };
+}
+
+}  // namespace
+
+void register_provisioning(HandlerRegistry& registry, Services& services) {
+  registry.add(OcppVersion::v16, "BootNotification", boot_notification(services));
+  registry.add(OcppVersion::v16, "Heartbeat", heartbeat());
+  add_201_and_21(registry, "BootNotification", boot_notification(services));
+  add_201_and_21(registry, "Heartbeat", heartbeat());
+  add_201_and_21(registry, "NotifyReport", notify_report(services));
+}
+
+}  // namespace chargegrid::server::handlers

@@ -1,0 +1,69 @@
+#include "http_session.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <nlohmann/json.hpp>
+
+namespace chargegrid::server {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+HttpResponse json_response(const HttpRequest& request, http::status status, std::string body) {
+  HttpResponse response{status, request.version()};
+  response.set(http::field::server, "ChargeGrid");
+  response.set(http::field::content_type, "application/json");
+  response.keep_alive(request.keep_alive());
+  response.body() = std::move(body);
+  response.prepare_payload();
+  return response;
+}
+
+HttpResponse problem(const HttpRequest& request, http::status status, std::string title,
+                     std::string detail) {
+  nlohmann::json body{{"type", "about:blank"},
+                      {"title", std::move(title)},
+                      {"status", static_cast<int>(status)},
+                      {"detail", std::move(detail)},
+                      {"instance", std::string(request.target())}};
+  auto response = json_response(request, status, body.dump());
+  response.set(http::field::content_type, "application/problem+json");
+  return response;
+}
+
+asio::awaitable<void> serve_http(asio::ip::tcp::socket socket, const HttpRouter& router,
+                                 std::size_t body_limit) {
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  for (;;) {
+    stream.expires_after(std::chrono::seconds(30));
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(body_limit);
+    auto [ec, n] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout) break;
+    if (ec) {
+      if (ec == http::error::body_limit) {
+        HttpRequest request;
+        auto response = problem(request, http::status::payload_too_large, "Request too large",
+                                "the request body exceeds " + std::to_string(body_limit) + " bytes");
+        response.keep_alive(false);
+        co_await http::async_write(stream, response, asio::as_tuple(asio::use_awaitable));
+      }
+      break;
+    }
+    auto request = parser.release();
+    auto response = co_await router(request);
+    const bool keep_alive = response.keep_alive();
+    auto [wec, wn] = co_await http::async_write(stream, response, asio::as_tuple(asio::use_awaitable));
+    if (wec || !keep_alive) break;
+  }
+  beast::error_code ignored;
+  stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+}
+
+}  // namespace chargegrid::server

@@ -1,0 +1,27 @@
+#pragma once
+// One HTTP client connection (health, metrics, and later the REST API):
+// read a request, route it, write the answer, keep alive.
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <functional>
+
+namespace chargegrid::server {
+
+using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
+using HttpResponse = boost::beast::http::response<boost::beast::http::string_body>;
+using HttpRouter = std::function<boost::asio::awaitable<HttpResponse>(const HttpRequest&)>;
+
+// Serves one connection until the client closes it or it idles out.
+boost::asio::awaitable<void> serve_http(boost::asio::ip::tcp::socket socket, const HttpRouter& router,
+                                        std::size_t body_limit);
+
+// An RFC 9457 problem+json answer.
+HttpResponse problem(const HttpRequest& request, boost::beast::http::status status,
+                     std::string title, std::string detail);
+HttpResponse json_response(const HttpRequest& request, boost::beast::http::status status,
+                           std::string body);
+
+}  // namespace chargegrid::server

@@ -1,0 +1,47 @@
+// chargegridd: the ChargeGrid daemon.
+
+#include <filesystem>
+#include <iostream>
+#include <optional>
+#include <pqxx/pqxx>
+
+#include "chargegrid/db/embedded_postgres.hpp"
+#include "chargegrid/db/migrations.hpp"
+#include "chargegrid/server/config.hpp"
+#include "chargegrid/server/server.hpp"
+#include "logging.hpp"
+
+namespace cg = chargegrid;
+
+int main(int argc, char** argv) {
+  int exit_code = 0;
+  auto config = cg::server::parse_config(argc, argv, exit_code);
+  if (!config) return exit_code;
+  cg::server::log::setup(config->log_level, config->log_format);
+
+  try {
+    std::optional<cg::db::EmbeddedPostgres> embedded;
+    std::string url = config->database_url;
+    if (url.empty()) {
+      cg::db::EmbeddedPostgresOptions options;
+      options.data_dir = std::filesystem::path(config->data_dir) / "pg";
+      embedded.emplace(options);
+      embedded->start();
+      url = embedded->connection_url();
+      cg::server::log::info("embedded_database_started",
+                            {{"data_dir", options.data_dir.string()}, {"url", url}});
+    }
+    {
+      pqxx::connection connection(url);
+      cg::db::migrate(connection, cg::db::builtin_migrations());
+    }
+    cg::server::Server server(*config, url);
+    server.handle_signals();
+    server.start();
+    server.wait();
+  } catch (const std::exception& e) {
+    cg::server::log::error("server_failed", {{"error", e.what()}});
+    return 1;
+  }
+  return 0;
+}

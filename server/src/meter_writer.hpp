@@ -1,0 +1,71 @@
+#pragma once
+// Meter samples from all stations are written together: rows queue up and go
+// to PostgreSQL in one statement per batch (when enough rows wait or the
+// oldest has waited long enough). A station's MeterValues is answered only
+// after its rows are committed.
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <pqxx/connection>
+#include <string>
+#include <vector>
+
+namespace chargegrid::db {
+class ConnectionPool;
+}
+
+namespace chargegrid::server {
+
+class Metrics;
+
+struct MeterRow {
+  std::string station_id;
+  int evse_id = 0;
+  std::string sampled_at;  // RFC 3339
+  std::string measurand;
+  std::string phase;
+  std::string location;
+  std::string context;
+  std::string format = "Raw";
+  std::optional<double> value;  // normalised
+  std::string unit;
+  std::optional<int> transaction_id;
+  std::optional<std::string> signed_data;
+};
+
+class MeterWriter {
+ public:
+  MeterWriter(boost::asio::io_context& io, db::ConnectionPool& pool, Metrics& metrics,
+              std::size_t batch_rows, int batch_delay_ms);
+
+  // Completes once the rows are committed; throws if they could not be.
+  boost::asio::awaitable<void> write(std::vector<MeterRow> rows);
+
+  // Writes whatever waits now (used at shutdown).
+  void flush();
+
+ private:
+  using Done = std::function<void(std::exception_ptr)>;
+  void enqueue(std::vector<MeterRow> rows, Done done);
+  void flush_locked(std::unique_lock<std::mutex>& lock);
+
+  db::ConnectionPool& pool_;
+  Metrics& metrics_;
+  const std::size_t batch_rows_;
+  const int batch_delay_ms_;
+  boost::asio::steady_timer timer_;
+  std::mutex mutex_;
+  std::vector<MeterRow> rows_;
+  std::vector<Done> waiters_;
+  bool timer_armed_ = false;
+};
+
+// Writes one batch in a transaction (exposed for tests and tools).
+void write_meter_rows(pqxx::connection& connection, const std::vector<MeterRow>& rows);
+
+}  // namespace chargegrid::server

@@ -1,0 +1,306 @@
+#include "chargegrid/server/server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <condition_variable>
+#include <fstream>
+#include <pqxx/pqxx>
+#include <thread>
+
+#include "chargegrid/db/pool.hpp"
+#include "handlers/common.hpp"
+#include "http_session.hpp"
+#include "logging.hpp"
+#include "station_session.hpp"
+
+namespace chargegrid::server {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using asio::ip::tcp;
+
+struct Server::Impl {
+  Impl(Config c, std::string url)
+      : config(std::move(c)),
+        pool(std::move(url), db::PoolOptions{.connections = config.db_connections,
+                                             .queue_capacity = config.db_queue_capacity}),
+        database(pool),
+        meters(io, pool, metrics, config.meter_batch_rows, config.meter_batch_delay_ms),
+        services{config, database, meters, metrics, stations, handlers},
+        ocpp_acceptor(io),
+        http_acceptor(io),
+        signals(io) {
+    handlers::register_provisioning(handlers, services);
+    handlers::register_authorization(handlers, services);
+    handlers::register_availability(handlers, services);
+    handlers::register_transactions(handlers, services);
+    handlers::register_diagnostics(handlers, services);
+    handlers::register_security(handlers, services);
+    handlers::register_data_transfer(handlers, services);
+    register_gauges();
+  }
+
+  void register_gauges() {
+    metrics.add_gauge_source([this](std::string& out) {
+      out += "# HELP chargegrid_stations_connected Stations connected, by OCPP version\n";
+      out += "# TYPE chargegrid_stations_connected gauge\n";
+      for (auto v : {protocols::OcppVersion::v16, protocols::OcppVersion::v201,
+                     protocols::OcppVersion::v21})
+        out += "chargegrid_stations_connected{protocol=\"" +
+               std::string(protocols::subprotocol(v)) + "\"} " +
+               std::to_string(stations.connected(v)) + "\n";
+      auto s = pool.stats();
+      out += "# HELP chargegrid_db_pool_connections Database pool connections by state\n";
+      out += "# TYPE chargegrid_db_pool_connections gauge\n";
+      out += "chargegrid_db_pool_connections{state=\"configured\"} " + std::to_string(s.size) + "\n";
+      out += "chargegrid_db_pool_connections{state=\"connected\"} " + std::to_string(s.connected) + "\n";
+      out += "chargegrid_db_pool_connections{state=\"busy\"} " + std::to_string(s.busy) + "\n";
+      out += "# HELP chargegrid_db_pool_queued_jobs Database jobs waiting for a connection\n";
+      out += "# TYPE chargegrid_db_pool_queued_jobs gauge\n";
+      out += "chargegrid_db_pool_queued_jobs " + std::to_string(s.queued) + "\n";
+      out += "# HELP chargegrid_db_jobs_total Database jobs run, by result\n";
+      out += "# TYPE chargegrid_db_jobs_total counter\n";
+      out += "chargegrid_db_jobs_total{result=\"done\"} " + std::to_string(s.jobs_total - s.jobs_failed) + "\n";
+      out += "chargegrid_db_jobs_total{result=\"failed\"} " + std::to_string(s.jobs_failed) + "\n";
+      out += "# HELP chargegrid_db_reconnects_total Database connections re-established\n";
+      out += "# TYPE chargegrid_db_reconnects_total counter\n";
+      out += "chargegrid_db_reconnects_total " + std::to_string(s.reconnects) + "\n";
+    });
+  }
+
+  void listen(tcp::acceptor& acceptor, std::uint16_t port) {
+    tcp::endpoint endpoint(asio::ip::make_address(config.bind_address), port);
+    acceptor.open(endpoint.protocol());
+    acceptor.set_option(asio::socket_base::reuse_address(true));
+    acceptor.bind(endpoint);
+    acceptor.listen(asio::socket_base::max_listen_connections);
+  }
+
+  asio::awaitable<void> accept_stations() {
+    for (;;) {
+      auto [ec, socket] = co_await ocpp_acceptor.async_accept(asio::make_strand(io),
+                                                              asio::as_tuple(asio::use_awaitable));
+      if (ec == asio::error::operation_aborted) co_return;
+      if (ec) {
+        // Out of descriptors and the like: wait a little instead of spinning.
+        log::warn("accept_failed", {{"listener", "ocpp"}, {"error", ec.message()}});
+        asio::steady_timer pause(io, std::chrono::milliseconds(50));
+        co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+        continue;
+      }
+      socket.set_option(tcp::no_delay(true));
+      std::make_shared<StationSession>(std::move(socket), services)->start();
+    }
+  }
+
+  asio::awaitable<void> accept_http() {
+    for (;;) {
+      auto [ec, socket] = co_await http_acceptor.async_accept(asio::make_strand(io),
+                                                              asio::as_tuple(asio::use_awaitable));
+      if (ec == asio::error::operation_aborted) co_return;
+      if (ec) {
+        log::warn("accept_failed", {{"listener", "http"}, {"error", ec.message()}});
+        asio::steady_timer pause(io, std::chrono::milliseconds(50));
+        co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+        continue;
+      }
+      auto executor = socket.get_executor();
+      asio::co_spawn(executor, serve_http(std::move(socket), router, 1024 * 1024), asio::detached);
+    }
+  }
+
+  asio::awaitable<HttpResponse> route(const HttpRequest& request) {
+    const auto target = std::string(request.target().substr(0, request.target().find('?')));
+    if (target == "/healthz") {
+      if (request.method() != http::verb::get)
+        co_return problem(request, http::status::method_not_allowed, "Method not allowed",
+                          "use GET");
+      const bool ready = pool.healthy();
+      nlohmann::json body{{"status", ready ? "ok" : "unavailable"},
+                          {"database", ready ? "ready" : "unreachable"},
+                          {"stations_connected", stations.all().size()}};
+      co_return json_response(request, ready ? http::status::ok : http::status::service_unavailable,
+                              body.dump());
+    }
+    if (target == "/metrics") {
+      auto response = json_response(request, http::status::ok, metrics.render());
+      response.set(http::field::content_type, "text/plain; version=0.0.4");
+      co_return response;
+    }
+    co_return problem(request, http::status::not_found, "Not found",
+                      "no resource at " + target);
+  }
+
+  // Last-seen times go to the database in one statement every few seconds.
+  asio::awaitable<void> flush_last_seen() {
+    asio::steady_timer timer(io);
+    for (;;) {
+      timer.expires_after(std::chrono::seconds(5));
+      auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+      auto seen = stations.take_seen();
+      if (seen.empty()) continue;
+      std::string ids = "{";
+      for (std::size_t i = 0; i < seen.size(); ++i) {
+        if (i) ids += ',';
+        ids += '"';
+        for (char ch : seen[i].first) {
+          if (ch == '"' || ch == '\\') ids += '\\';
+          ids += ch;
+        }
+        ids += '"';
+      }
+      ids += '}';
+      pool.try_submit([ids](pqxx::connection& c) {
+        pqxx::work tx(c);
+        tx.exec_params(
+            "UPDATE stations SET last_seen_at = now() WHERE id = ANY($1::text[])", ids);
+        tx.commit();
+      });
+    }
+  }
+
+  void write_ready_file() {
+    if (config.ready_file.empty()) return;
+    const auto tmp = config.ready_file + ".tmp";
+    {
+      std::ofstream out(tmp);
+      out << nlohmann::json{{"ocpp_port", bound_ocpp_port}, {"http_port", bound_http_port}}.dump();
+    }
+    std::rename(tmp.c_str(), config.ready_file.c_str());
+  }
+
+  Config config;
+  asio::io_context io;
+  Metrics metrics;
+  StationRegistry stations;
+  HandlerRegistry handlers;
+  db::ConnectionPool pool;
+  Database database;
+  MeterWriter meters;
+  Services services;
+  tcp::acceptor ocpp_acceptor;
+  tcp::acceptor http_acceptor;
+  asio::signal_set signals;
+  HttpRouter router = [this](const HttpRequest& r) { return route(r); };
+  std::vector<std::thread> threads;
+  std::mutex state_mutex;
+  std::condition_variable state_changed;
+  bool started = false;
+  bool stopped = false;
+  bool finished = false;
+  std::uint16_t bound_ocpp_port = 0;
+  std::uint16_t bound_http_port = 0;
+};
+
+Server::Server(Config config, std::string database_url)
+    : impl_(std::make_unique<Impl>(std::move(config), std::move(database_url))) {}
+
+Server::~Server() { stop(); }
+
+void Server::start() {
+  auto& s = *impl_;
+  s.listen(s.ocpp_acceptor, s.config.ocpp_port);
+  s.listen(s.http_acceptor, s.config.http_port);
+  s.bound_ocpp_port = s.ocpp_acceptor.local_endpoint().port();
+  s.bound_http_port = s.http_acceptor.local_endpoint().port();
+  asio::co_spawn(s.io, s.accept_stations(), asio::detached);
+  asio::co_spawn(s.io, s.accept_http(), asio::detached);
+  asio::co_spawn(s.io, s.flush_last_seen(), asio::detached);
+  const int n = s.config.threads > 0 ? s.config.threads
+                                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (int i = 0; i < n; ++i) s.threads.emplace_back([&s] { s.io.run(); });
+  {
+    std::lock_guard lock(s.state_mutex);
+    s.started = true;
+  }
+  s.write_ready_file();
+  log::info("server_started", {{"ocpp_port", ocpp_port()},
+                               {"http_port", http_port()},
+                               {"threads", n},
+                               {"db_connections", s.config.db_connections}});
+}
+
+void Server::handle_signals() {
+  auto& s = *impl_;
+  s.signals.add(SIGINT);
+  s.signals.add(SIGTERM);
+  s.signals.async_wait([this](boost::system::error_code ec, int signal) {
+    if (ec) return;
+    log::info("server_stopping", {{"signal", signal}});
+    std::thread([this] { stop(); }).detach();
+  });
+}
+
+void Server::stop() {
+  auto& s = *impl_;
+  {
+    std::lock_guard lock(s.state_mutex);
+    if (s.stopped) return;
+    s.stopped = true;
+  }
+  // Stop taking new connections, then say goodbye to the stations.
+  asio::post(s.io, [&s] {
+    boost::system::error_code ignored;
+    s.ocpp_acceptor.close(ignored);
+    s.http_acceptor.close(ignored);
+    s.signals.cancel(ignored);
+  });
+  for (auto& station : s.stations.all())
+    station->close(boost::beast::websocket::close_code::going_away, "server shutting down");
+  // Give in-flight messages a moment to finish, then write what waits.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  s.meters.flush();
+  s.pool.stop(std::chrono::seconds(10));
+  s.io.stop();
+  for (auto& t : s.threads)
+    if (t.joinable()) t.join();
+  log::info("server_stopped");
+  std::lock_guard lock(s.state_mutex);
+  s.finished = true;
+  s.state_changed.notify_all();
+}
+
+void Server::wait() {
+  auto& s = *impl_;
+  std::unique_lock lock(s.state_mutex);
+  s.state_changed.wait(lock, [&s] { return s.finished; });
+}
+
+std::uint16_t Server::ocpp_port() const { return impl_->bound_ocpp_port; }
+std::uint16_t Server::http_port() const { return impl_->bound_http_port; }
+
+bool Server::station_connected(const std::string& station_id) const {
+  return impl_->stations.find(station_id) != nullptr;
+}
+
+void Server::call_station(const std::string& station_id, const std::string& action,
+                          nlohmann::json payload, std::function<void(StationCallResult)> done) {
+  auto session = impl_->stations.find(station_id);
+  if (!session) {
+    done({StationCallResult::Status::Offline, nlohmann::json::object()});
+    return;
+  }
+  session->call(action, std::move(payload), [done = std::move(done)](CallOutcome outcome) {
+    using Kind = CallOutcome::Kind;
+    using Status = StationCallResult::Status;
+    Status status = Status::Result;
+    switch (outcome.kind) {
+      case Kind::Result: status = Status::Result; break;
+      case Kind::Error: status = Status::Error; break;
+      case Kind::Timeout: status = Status::Timeout; break;
+      case Kind::Disconnected: status = Status::Offline; break;
+      case Kind::Refused: status = Status::Refused; break;
+    }
+    done({status, std::move(outcome.payload)});
+  });
+}
+
+}  // namespace chargegrid::server

@@ -1,0 +1,22 @@
+#pragma once
+// The shared parts every connection and handler uses, owned by the Server.
+
+#include "chargegrid/server/config.hpp"
+#include "database.hpp"
+#include "handler.hpp"
+#include "meter_writer.hpp"
+#include "metrics.hpp"
+#include "station_registry.hpp"
+
+namespace chargegrid::server {
+
+struct Services {
+  const Config& config;
+  Database& database;
+  MeterWriter& meters;
+  Metrics& metrics;
+  StationRegistry& stations;
+  HandlerRegistry& handlers;
+};
+
+}  // namespace chargegrid::server

@@ -1,0 +1,484 @@
+#include "station_session.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <pqxx/pqxx>
+
+#include "chargegrid/protocols/validation.hpp"
+#include "logging.hpp"
+
+namespace chargegrid::server {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using protocols::OcppVersion;
+using protocols::RpcErrorCode;
+
+namespace {
+
+constexpr std::size_t kMaxStationIdLength = 48;  // OCPP 2.0.1 identity limit
+constexpr std::string_view kPathPrefix = "/ocpp/";
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return std::string(s);
+}
+
+}  // namespace
+
+std::optional<std::string> percent_decode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out += text[i];
+      continue;
+    }
+    if (i + 2 >= text.size()) return std::nullopt;
+    int hi = hex_value(text[i + 1]);
+    int lo = hex_value(text[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  return out;
+}
+
+std::optional<std::string> station_id_from_target(std::string_view target) {
+  if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+  if (!target.starts_with(kPathPrefix)) return std::nullopt;
+  target.remove_prefix(kPathPrefix.size());
+  if (target.empty() || target.find('/') != std::string_view::npos) return std::nullopt;
+  auto id = percent_decode(target);
+  if (!id || id->empty() || id->size() > kMaxStationIdLength) return std::nullopt;
+  for (unsigned char c : *id)
+    if (c < 0x21 || c > 0x7e || c == ':' || c == '/') return std::nullopt;
+  return id;
+}
+
+std::optional<OcppVersion> negotiate_subprotocol(std::string_view offered) {
+  while (!offered.empty()) {
+    auto comma = offered.find(',');
+    auto item = trim(offered.substr(0, comma));
+    if (auto v = protocols::version_from_subprotocol(item)) return v;
+    if (comma == std::string_view::npos) break;
+    offered.remove_prefix(comma + 1);
+  }
+  return std::nullopt;
+}
+
+StationSession::StationSession(asio::ip::tcp::socket socket, Services& services)
+    : services_(services), ws_(std::move(socket)), outbox_signal_(ws_.get_executor()) {
+  beast::error_code ec;
+  auto endpoint = beast::get_lowest_layer(ws_).socket().remote_endpoint(ec);
+  if (!ec) remote_address_ = endpoint.address().to_string();
+}
+
+void StationSession::start() {
+  asio::co_spawn(ws_.get_executor(), run(), [self = shared_from_this()](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      log::error("station_session_failed", {{"station", self->station_id_}, {"error", ex.what()}});
+    }
+  });
+}
+
+asio::awaitable<void> StationSession::run() {
+  if (!co_await handshake()) co_return;
+
+  auto self = shared_from_this();
+  if (auto previous = services_.stations.attach(station_id_, self)) {
+    log::info("station_replaced", {{"station", station_id_}, {"remote", remote_address_}});
+    services_.metrics.count_connection("replaced");
+    previous->close(websocket::close_code::policy_error, "replaced by a newer connection");
+  }
+  services_.metrics.count_connection("connected");
+  log::info("station_connected", {{"station", station_id_},
+                                  {"protocol", std::string(protocols::subprotocol(version_))},
+                                  {"remote", remote_address_}});
+
+  asio::co_spawn(ws_.get_executor(), write_loop(), asio::detached);
+  co_await load_registration();
+  co_await serve();
+
+  closing_ = true;
+  outbox_signal_.cancel();
+  finish_pending_calls();
+  services_.metrics.count_connection("disconnected");
+  if (services_.stations.detach(station_id_, this)) {
+    // Only the current connection marks the station offline.
+    services_.database.pool().try_submit([id = station_id_](pqxx::connection& c) {
+      pqxx::work tx(c);
+      tx.exec_params("UPDATE stations SET connected_since = NULL WHERE id = $1", id);
+      tx.commit();
+    });
+  }
+}
+
+void StationSession::refuse(http::status status, std::string reason) {
+  log::warn("station_handshake_refused", {{"station", station_id_},
+                                          {"remote", remote_address_},
+                                          {"status", static_cast<int>(status)},
+                                          {"reason", reason}});
+  services_.metrics.count_connection("refused");
+  auto response = std::make_shared<http::response<http::string_body>>(status, 11);
+  response->set(http::field::server, "ChargeGrid");
+  response->set(http::field::content_type, "text/plain");
+  response->set(http::field::connection, "close");
+  response->body() = std::move(reason) + "\n";
+  response->prepare_payload();
+  http::async_write(ws_.next_layer(), *response,
+                    [self = shared_from_this(), response](beast::error_code, std::size_t) {
+                      beast::error_code ignored;
+                      self->ws_.next_layer().socket().shutdown(asio::ip::tcp::socket::shutdown_send,
+                                                               ignored);
+                    });
+}
+
+asio::awaitable<bool> StationSession::handshake() {
+  const auto& config = services_.config;
+  auto& stream = ws_.next_layer();
+  stream.expires_after(std::chrono::seconds(config.handshake_timeout_s));
+
+  http::request_parser<http::string_body> parser;
+  parser.header_limit(8 * 1024);
+  parser.body_limit(0);
+  auto [ec, n] = co_await http::async_read(stream, buffer_, parser, asio::as_tuple(asio::use_awaitable));
+  if (ec) {
+    log::debug("station_handshake_failed", {{"remote", remote_address_}, {"error", ec.message()}});
+    co_return false;
+  }
+  upgrade_ = parser.release();
+
+  auto id = station_id_from_target(upgrade_.target());
+  if (!id) {
+    refuse(http::status::not_found,
+           "expected ws://HOST:PORT/ocpp/{stationId} with a station id of 1 to 48 printable "
+           "characters");
+    co_return false;
+  }
+  station_id_ = *id;
+  if (!websocket::is_upgrade(upgrade_)) {
+    refuse(http::status::upgrade_required, "this port serves OCPP WebSocket connections only");
+    co_return false;
+  }
+  auto offered = upgrade_[http::field::sec_websocket_protocol];
+  auto version = negotiate_subprotocol(offered);
+  if (!version) {
+    refuse(http::status::bad_request,
+           "no supported OCPP subprotocol offered (Sec-WebSocket-Protocol: \"" +
+               std::string(offered) + "\"); supported: ocpp2.1, ocpp2.0.1, ocpp1.6");
+    co_return false;
+  }
+  version_ = *version;
+
+  stream.expires_never();
+  ws_.set_option(websocket::stream_base::timeout{
+      std::chrono::seconds(config.handshake_timeout_s),
+      std::chrono::seconds(2 * config.keepalive_s), true});
+  ws_.read_message_max(config.max_frame_bytes);
+  ws_.set_option(websocket::stream_base::decorator(
+      [proto = std::string(protocols::subprotocol(version_))](websocket::response_type& res) {
+        res.set(http::field::server, "ChargeGrid");
+        res.set(http::field::sec_websocket_protocol, proto);
+      }));
+  auto [accept_ec] = co_await ws_.async_accept(upgrade_, asio::as_tuple(asio::use_awaitable));
+  if (accept_ec) {
+    log::warn("station_handshake_failed",
+              {{"station", station_id_}, {"remote", remote_address_}, {"error", accept_ec.message()}});
+    co_return false;
+  }
+  ws_.text(true);
+  co_return true;
+}
+
+asio::awaitable<void> StationSession::load_registration() {
+  try {
+    auto registration = co_await services_.database.run(
+        [id = station_id_, protocol = std::string(protocols::subprotocol(version_))](
+            pqxx::connection& c) -> std::string {
+          pqxx::work tx(c);
+          auto rows = tx.exec_params(
+              "UPDATE stations SET connected_since = now(), last_seen_at = now(), protocol = $2 "
+              "WHERE id = $1 RETURNING registration",
+              id, protocol);
+          tx.commit();
+          return rows.empty() ? std::string() : rows[0][0].as<std::string>();
+        });
+    registration_ = registration == "accepted"  ? Registration::Accepted
+                    : registration == "pending" ? Registration::Pending
+                    : registration == "rejected" ? Registration::Rejected
+                                                 : Registration::Unknown;
+  } catch (const std::exception& e) {
+    // The database is away: treat the station as known; anything that must be
+    // stored will be refused by its handler until the database returns.
+    registration_ = Registration::Accepted;
+    log::warn("station_registration_unavailable", {{"station", station_id_}, {"error", e.what()}});
+  }
+}
+
+asio::awaitable<void> StationSession::serve() {
+  for (;;) {
+    buffer_.clear();
+    auto [ec, bytes] = co_await ws_.async_read(buffer_, asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      if (ec == websocket::error::message_too_big)
+        log::warn("station_frame_too_big",
+                  {{"station", station_id_}, {"limit", services_.config.max_frame_bytes}});
+      else if (ec != websocket::error::closed)
+        log::info("station_disconnected", {{"station", station_id_}, {"reason", ec.message()}});
+      else
+        log::info("station_disconnected", {{"station", station_id_}, {"reason", "closed"}});
+      co_return;
+    }
+    services_.stations.touch(station_id_);
+    auto text = beast::buffers_to_string(buffer_.data());
+    auto parsed = protocols::parse_rpc(text, version_);
+
+    if (auto* error = std::get_if<protocols::RpcParseError>(&parsed)) {
+      services_.metrics.count_message("in", "", std::string(to_wire(error->code, version_)));
+      log::warn("station_bad_frame", {{"station", station_id_},
+                                      {"code", std::string(to_wire(error->code, version_))},
+                                      {"error", error->description}});
+      // A CALLERROR needs an id to answer to; "-1" when none could be read.
+      send(protocols::make_call_error(error->message_id.empty() ? "-1" : error->message_id,
+                                      error->code, version_, error->description));
+      continue;
+    }
+    auto& message = std::get<protocols::RpcMessage>(parsed);
+    if (!ws_.got_text()) {
+      send(protocols::make_call_error("-1", RpcErrorCode::RpcFrameworkError, version_,
+                                      "OCPP-J messages are WebSocket text frames"));
+      continue;
+    }
+    if (auto* call = std::get_if<protocols::Call>(&message)) {
+      co_await handle_call(std::move(*call));
+    } else if (auto* result = std::get_if<protocols::CallResult>(&message)) {
+      handle_answer(result->message_id, {CallOutcome::Kind::Result, std::move(result->payload)});
+    } else if (auto* err = std::get_if<protocols::CallError>(&message)) {
+      handle_answer(err->message_id,
+                    {CallOutcome::Kind::Error, {{"errorCode", err->error_code},
+                                                {"description", err->description},
+                                                {"details", err->details}}});
+    } else if (auto* rerr = std::get_if<protocols::CallResultError>(&message)) {
+      handle_answer(rerr->message_id,
+                    {CallOutcome::Kind::Error, {{"errorCode", rerr->error_code},
+                                                {"description", rerr->description},
+                                                {"details", rerr->details}}});
+    } else if (auto* sent = std::get_if<protocols::Send>(&message)) {
+      // SEND (2.1) expects no answer; unknown or invalid ones are only logged.
+      auto invalid = protocols::validate(version_, sent->action, protocols::Direction::Request,
+                                         sent->payload);
+      services_.metrics.count_message("in", sent->action, invalid ? "invalid" : "received");
+      log::debug("station_send", {{"station", station_id_}, {"action", sent->action}});
+    }
+  }
+}
+
+asio::awaitable<void> StationSession::handle_call(protocols::Call call) {
+  const auto started = std::chrono::steady_clock::now();
+  auto answer = [&](std::string frame, const std::string& outcome) {
+    services_.metrics.count_message("in", call.action, outcome);
+    services_.metrics.observe_handling(std::chrono::steady_clock::now() - started);
+    send(std::move(frame));
+  };
+  auto fail = [&](RpcErrorCode code, std::string description,
+                  nlohmann::json details = nlohmann::json::object()) {
+    log::info("station_call_refused", {{"station", station_id_},
+                                       {"action", call.action},
+                                       {"code", std::string(to_wire(code, version_))},
+                                       {"error", description}});
+    answer(protocols::make_call_error(call.message_id, code, version_, description, details),
+           std::string(to_wire(code, version_)));
+  };
+
+  if (auto replay = services_.stations.recall_answer(station_id_, call.message_id, call.action)) {
+    // The same message again (a station resending after a reconnect): same answer, no new effect.
+    log::debug("station_call_replayed",
+               {{"station", station_id_}, {"action", call.action}, {"id", call.message_id}});
+    answer(std::move(*replay), "replayed");
+    co_return;
+  }
+  if (!protocols::is_known_action(version_, call.action)) {
+    fail(RpcErrorCode::NotImplemented, "unknown action '" + call.action + "'");
+    co_return;
+  }
+  if (auto invalid = protocols::validate(version_, call.action, protocols::Direction::Request,
+                                         call.payload)) {
+    fail(invalid->code, invalid->path + ": " + invalid->message, {{"path", invalid->path}});
+    co_return;
+  }
+  const Handler* handler = services_.handlers.find(version_, call.action);
+  if (!handler) {
+    fail(RpcErrorCode::NotSupported, "action '" + call.action + "' is not supported by this CSMS");
+    co_return;
+  }
+  if (call.action != "BootNotification" && registration_ != Registration::Accepted) {
+    fail(RpcErrorCode::SecurityError,
+         "the station is not accepted: send BootNotification and wait for Accepted");
+    co_return;
+  }
+
+  CallReply reply;
+  CallContext context{station_id_, version_, call.action, call.payload, shared_from_this()};
+  try {
+    reply = co_await (*handler)(context);
+  } catch (const std::exception& e) {
+    // Never answer as if stored: the station keeps the message and sends it again.
+    log::error("station_call_failed",
+               {{"station", station_id_}, {"action", call.action}, {"error", e.what()}});
+    fail(RpcErrorCode::InternalError, "could not be stored now, send it again later");
+    co_return;
+  }
+  if (reply.error) {
+    fail(*reply.error, reply.description);
+    co_return;
+  }
+  if (auto invalid = protocols::validate(version_, call.action, protocols::Direction::Response,
+                                         reply.payload)) {
+    log::error("station_answer_invalid", {{"station", station_id_},
+                                          {"action", call.action},
+                                          {"path", invalid->path},
+                                          {"error", invalid->message}});
+    fail(RpcErrorCode::InternalError, "the CSMS could not form a valid answer");
+    co_return;
+  }
+  auto frame = protocols::serialize(protocols::CallResult{call.message_id, std::move(reply.payload)});
+  services_.stations.remember_answer(station_id_, call.message_id, call.action, frame);
+  answer(std::move(frame), "ok");
+}
+
+void StationSession::call(std::string action, nlohmann::json payload,
+                          std::function<void(CallOutcome)> done) {
+  asio::post(ws_.get_executor(), [self = shared_from_this(), action = std::move(action),
+                                  payload = std::move(payload), done = std::move(done)]() mutable {
+    if (self->closing_) {
+      done({CallOutcome::Kind::Disconnected, nlohmann::json::object()});
+      return;
+    }
+    if (self->pending_calls_.size() >= self->services_.config.pending_calls_per_station) {
+      done({CallOutcome::Kind::Refused, {{"description", "too many calls awaiting an answer"}}});
+      return;
+    }
+    if (auto invalid = protocols::validate(self->version_, action, protocols::Direction::Request,
+                                           payload)) {
+      done({CallOutcome::Kind::Refused,
+            {{"description", invalid->path + ": " + invalid->message}}});
+      return;
+    }
+    auto id = "cg" + std::to_string(self->next_call_id_++);
+    auto timer = std::make_unique<asio::steady_timer>(self->ws_.get_executor());
+    timer->expires_after(std::chrono::seconds(self->services_.config.call_timeout_s));
+    timer->async_wait([self, id](beast::error_code ec) {
+      if (ec) return;
+      auto it = self->pending_calls_.find(id);
+      if (it == self->pending_calls_.end()) return;
+      auto pending = std::move(it->second);
+      self->pending_calls_.erase(it);
+      self->services_.metrics.count_message("out", pending.action, "timeout");
+      pending.done({CallOutcome::Kind::Timeout, nlohmann::json::object()});
+    });
+    self->send(protocols::serialize(protocols::Call{id, action, std::move(payload)}));
+    self->pending_calls_.emplace(id, PendingCall{std::move(action), std::move(timer), std::move(done)});
+  });
+}
+
+void StationSession::handle_answer(const std::string& message_id, CallOutcome outcome) {
+  auto it = pending_calls_.find(message_id);
+  if (it == pending_calls_.end()) {
+    log::warn("station_unexpected_answer", {{"station", station_id_}, {"id", message_id}});
+    return;
+  }
+  auto pending = std::move(it->second);
+  pending_calls_.erase(it);
+  pending.timer->cancel();
+  if (outcome.kind == CallOutcome::Kind::Result) {
+    if (auto invalid = protocols::validate(version_, pending.action,
+                                           protocols::Direction::Response, outcome.payload)) {
+      outcome = {CallOutcome::Kind::Error,
+                 {{"errorCode", std::string(to_wire(invalid->code, version_))},
+                  {"description", "the station's answer is invalid at " + invalid->path + ": " +
+                                      invalid->message},
+                  {"details", outcome.payload}}};
+    }
+  }
+  services_.metrics.count_message("out", pending.action,
+                                  outcome.kind == CallOutcome::Kind::Result ? "ok" : "error");
+  pending.done(std::move(outcome));
+}
+
+void StationSession::finish_pending_calls() {
+  auto pending = std::move(pending_calls_);
+  pending_calls_.clear();
+  for (auto& [_, call] : pending) {
+    call.timer->cancel();
+    call.done({CallOutcome::Kind::Disconnected, nlohmann::json::object()});
+  }
+}
+
+void StationSession::send(std::string frame) {
+  if (closing_) return;
+  outbox_.push_back(std::move(frame));
+  outbox_signal_.cancel();
+}
+
+void StationSession::close(websocket::close_code code, std::string reason) {
+  asio::post(ws_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)] {
+    if (self->closing_) return;
+    self->closing_ = true;  // a write in flight finishes; nothing more is sent
+    self->outbox_signal_.cancel();
+    asio::co_spawn(
+        self->ws_.get_executor(),
+        [self, code, reason]() -> asio::awaitable<void> {
+          // Wait for a write in flight to finish: Beast allows one writer at a time.
+          while (!self->write_loop_done_) {
+            asio::steady_timer wait(self->ws_.get_executor(), std::chrono::milliseconds(1));
+            co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+          }
+          co_await self->ws_.async_close(websocket::close_reason(code, reason),
+                                         asio::as_tuple(asio::use_awaitable));
+        },
+        asio::detached);
+  });
+}
+
+asio::awaitable<void> StationSession::write_loop() {
+  auto self = shared_from_this();
+  while (!closing_) {
+    while (!outbox_.empty() && !closing_) {
+      auto [ec, n] = co_await ws_.async_write(asio::buffer(outbox_.front()),
+                                              asio::as_tuple(asio::use_awaitable));
+      if (ec) {
+        closing_ = true;
+        break;
+      }
+      if (!outbox_.empty()) outbox_.pop_front();
+    }
+    if (closing_) break;
+    outbox_signal_.expires_at(asio::steady_timer::time_point::max());
+    co_await outbox_signal_.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  write_loop_done_ = true;
+}
+
+}  // namespace chargegrid::server
