@@ -111,8 +111,6 @@ Outcome run_classic(const Site& site, Classic policy, std::int64_t max_w, double
           budget -= give;
           if (o.power[i][t] < want(i)) still.push_back(i);
         }
-        if (still.size() == open.size() && share * static_cast<std::int64_t>(open.size()) == 0)
-          break;
         open.swap(still);
       }
     } else {
@@ -250,7 +248,6 @@ Outcome run_online(const Site& site, std::int64_t max_w, minutes slot_length, do
       soc[i] += w * dt_h;
     }
   }
-  (void)dt_h;
   return o;
 }
 

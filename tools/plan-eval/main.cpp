@@ -138,7 +138,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 100000.0))
       ->capture_default_str();
   app.add_option("--departure-quantile", opt.departure_quantile,
-                 "Predicted departure the planner plans for")
+                 "Predicted departure quantile that EDF and LLF use as the deadline")
       ->check(CLI::IsMember({0.1, 0.5, 0.9}))
       ->capture_default_str();
   int speed_vehicles = 0;

@@ -26,7 +26,7 @@ struct SimulationOptions {
   int dr_hours = 0;  // 0 = no demand-response window
   double dr_import_share = 0.5;
   double dr_export_kw = 0;
-  double departure_quantile = 0.1;  // 0.1, 0.5 or 0.9: which predicted departure to plan for
+  double departure_quantile = 0.1;  // 0.1, 0.5 or 0.9: the predicted departure EDF and LLF use
   int horizon_slots = 96;           // planning horizon of the online planner
 };
 
