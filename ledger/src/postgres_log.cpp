@@ -16,7 +16,7 @@ CREATE TABLE IF NOT EXISTS ledger_log_entry (
   leaf_hash bytea NOT NULL UNIQUE CHECK (length(leaf_hash) = 32),
   record text NOT NULL);
 CREATE TABLE IF NOT EXISTS ledger_log_node (
-  level smallint NOT NULL CHECK (level >= 0 AND level < 64),
+  level smallint NOT NULL CHECK (level >= 1 AND level < 64),
   idx bigint NOT NULL CHECK (idx >= 0),
   hash bytea NOT NULL CHECK (length(hash) = 32),
   PRIMARY KEY (level, idx));
@@ -65,15 +65,32 @@ std::map<NodeKey, Hash> fetch_nodes(pqxx::transaction_base& tx, const std::vecto
       *head = tx.exec1("SELECT size FROM ledger_log_head")[0].as<std::uint64_t>();
     return out;
   }
-  std::string list;
+  // Leaves (level 0) live in the entry table; interior subtrees in the node table.
+  std::string leaves;
+  std::string interior;
   for (const auto& [level, index] : keys) {
-    if (!list.empty()) list += ",";
-    list += "(" + std::to_string(level) + "," + std::to_string(index) + ")";
+    if (level == 0) {
+      leaves += (leaves.empty() ? "" : ",") + std::to_string(index);
+    } else {
+      interior += std::string(interior.empty() ? "" : ",") + "(" + std::to_string(level) + "," +
+                  std::to_string(index) + ")";
+    }
   }
-  auto rows = tx.exec(
-      "SELECT level, idx, encode(hash, 'hex'), (SELECT size FROM ledger_log_head) "
-      "FROM ledger_log_node WHERE (level, idx) IN (" +
-      list + ")");
+  std::string query;
+  if (!leaves.empty()) {
+    query =
+        "SELECT 0, idx, encode(leaf_hash, 'hex'), (SELECT size FROM ledger_log_head) "
+        "FROM ledger_log_entry WHERE idx IN (" +
+        leaves + ")";
+  }
+  if (!interior.empty()) {
+    if (!query.empty()) query += " UNION ALL ";
+    query +=
+        "SELECT level, idx, encode(hash, 'hex'), (SELECT size FROM ledger_log_head) "
+        "FROM ledger_log_node WHERE (level, idx) IN (" +
+        interior + ")";
+  }
+  auto rows = tx.exec(query);
   for (const auto& row : rows) {
     out[{row[0].as<unsigned>(), row[1].as<std::uint64_t>()}] =
         hash_from_hex(row[2].as<std::string>());
@@ -192,8 +209,7 @@ AppendResult PostgresLog::append(const std::vector<std::string>& canonical_recor
     result.indices.push_back(index);
     new_entries.push_back(i);
     NodeKey key{0, index};
-    nodes[key] = leaves[i];
-    new_nodes.emplace_back(key, leaves[i]);
+    nodes[key] = leaves[i];  // stored as the entry's leaf hash
     while (key.second & 1) {
       Hash parent = node_hash(nodes.at({key.first, key.second - 1}), nodes.at(key));
       key = {key.first + 1, key.second >> 1};

@@ -54,7 +54,7 @@ void check_log_invariants(pqxx::connection& connection, PostgresLog& log) {
       REQUIRE(tree.append(record) == row[0].as<std::uint64_t>());
     }
     std::uint64_t expected_nodes = 0;
-    for (std::uint64_t n = size; n > 0; n >>= 1) expected_nodes += n;
+    for (std::uint64_t n = size >> 1; n > 0; n >>= 1) expected_nodes += n;  // levels >= 1
     REQUIRE(tx.exec1("SELECT count(*) FROM ledger_log_node")[0].as<std::uint64_t>() ==
             expected_nodes);
     auto read = tree.reader();
@@ -145,7 +145,7 @@ TEST_CASE("entries, subtrees and checkpoints refuse updates and deletes", "[log]
   log.publish_checkpoint();
   for (const char* sql : {"UPDATE ledger_log_entry SET record = 'x' WHERE idx = 1",
                           "DELETE FROM ledger_log_entry WHERE idx = 2",
-                          "UPDATE ledger_log_node SET hash = hash WHERE level = 0",
+                          "UPDATE ledger_log_node SET hash = hash WHERE level = 1",
                           "DELETE FROM ledger_log_checkpoint"}) {
     pqxx::work tx(connection);
     CHECK_THROWS_AS(tx.exec(sql), pqxx::sql_error);

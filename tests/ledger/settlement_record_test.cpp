@@ -1,8 +1,10 @@
 #include "chargegrid/ledger/settlement_record.hpp"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 
 #include "chargegrid/ledger/jcs.hpp"
+#include "test_data.hpp"
 
 using namespace chargegrid::ledger;
 using namespace std::chrono;
@@ -102,4 +104,51 @@ TEST_CASE("record times have exactly one spelling", "[record]") {
   TimePoint t = sys_days(1999y / December / 31) + 23h + 59min + 59s + 999ms;
   CHECK(format_time(t) == "1999-12-31T23:59:59.999Z");
   CHECK(parse_time(format_time(t)) == t);
+}
+
+namespace {
+
+// Checks a JSON value against the subset of JSON Schema the record's schema uses: object
+// properties, required members, no additional members, array items, types and constants.
+void check_against_schema(const nlohmann::json& value, const nlohmann::json& schema,
+                          const std::string& path) {
+  INFO(path);
+  if (schema.contains("const")) CHECK(value == schema["const"]);
+  if (schema.contains("enum")) {
+    CHECK(std::find(schema["enum"].begin(), schema["enum"].end(), value) != schema["enum"].end());
+  }
+  if (!schema.contains("type")) return;
+  std::string type = schema["type"];
+  if (type == "object") {
+    REQUIRE(value.is_object());
+    for (const auto& name : schema["required"]) CHECK(value.contains(name.get<std::string>()));
+    for (auto it = value.begin(); it != value.end(); ++it) {
+      REQUIRE(schema["properties"].contains(it.key()));
+      check_against_schema(it.value(), schema["properties"][it.key()], path + "." + it.key());
+    }
+  } else if (type == "array") {
+    REQUIRE(value.is_array());
+    for (const auto& item : value) check_against_schema(item, schema["items"], path + "[]");
+  } else if (type == "integer") {
+    REQUIRE(value.is_number_integer());
+    if (schema.contains("minimum"))
+      CHECK(value.get<std::int64_t>() >= schema["minimum"].get<std::int64_t>());
+    if (schema.contains("maximum"))
+      CHECK(value.get<std::int64_t>() <= schema["maximum"].get<std::int64_t>());
+  } else if (type == "string") {
+    CHECK(value.is_string());
+  }
+}
+
+}  // namespace
+
+TEST_CASE("records follow the published JSON Schema", "[record]") {
+  auto schema = nlohmann::json::parse(
+      chargegrid::ledger::testing::read_file(chargegrid::ledger::testing::data_dir() / ".." / ".." /
+                                             "docs" / "settlement-record.schema.json"));
+  check_against_schema(to_json(example_record()), schema, "record");
+  auto minimal = example_record();
+  minimal.connector_id.reset();
+  minimal.meter_evidence.public_key.reset();
+  check_against_schema(to_json(minimal), schema, "record");
 }

@@ -1,10 +1,10 @@
 // The verifiable log kept in PostgreSQL: an append-only RFC 9162 Merkle tree over canonical
 // settlement records, with signed C2SP checkpoints and proofs served from storage.
 //
-// Storage: one row per entry (index, leaf hash, canonical record) and one row per perfect
-// subtree hash (level, index). An append reads the O(log n) right-edge subtrees and writes the
-// new leaves and subtrees; a proof reads its O(log n) subtrees in one query. A batch of records
-// is one transaction, so a crash leaves either the whole batch or none of it. Entries and
+// Storage: one row per entry (index, leaf hash, canonical record) and one row per interior
+// perfect subtree hash (level >= 1, index). An append reads the O(log n) right-edge subtrees and
+// writes the new leaves and subtrees; a proof reads its O(log n) subtrees in one query. A batch of
+// records is one transaction, so a crash leaves either the whole batch or none of it. Entries and
 // subtrees refuse UPDATE and DELETE.
 #pragma once
 
