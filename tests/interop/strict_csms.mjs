@@ -6,9 +6,11 @@
 // Writes {"port":N} to the ready file once listening; on SIGTERM/SIGINT writes a JSON
 // report (validation failures, calls received, results of the CSMS's own calls) and exits.
 
-import { RPCServer, createRPCError } from 'ocpp-rpc';
+import ocppRpc from 'ocpp-rpc';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+
+const { RPCServer, createRPCError, NOREPLY } = ocppRpc;  // CommonJS: no named imports
 
 const { values: args } = parseArgs({
   options: {
@@ -16,6 +18,9 @@ const { values: args } = parseArgs({
     'report-file': { type: 'string' },
     port: { type: 'string', default: '0' },
     'boot-pending-first': { type: 'boolean', default: false },
+    // Leave each station's first periodic meter message unanswered and drop the
+    // connection: the station must send the same message again after reconnecting.
+    'drop-first-meter': { type: 'boolean', default: false },
   },
 });
 
@@ -25,6 +30,8 @@ const report = {
   server_calls: [],        // { station, method, ok, result | error }
   stations: {},            // identity -> { protocol, connects, transactions }
   bad_messages: [],
+  dropped: [],             // { station, method, messageId, params } left unanswered
+  resent: [],              // { station, method, messageId, same_params } seen again
 };
 let nextTransactionId = 1000;
 const now = () => new Date().toISOString();
@@ -101,6 +108,20 @@ server.on('client', (client) => {
     report.received[key] = (report.received[key] ?? 0) + 1;
   };
   let probed = false;
+  // Returns true when this call is the one to leave unanswered (and drops the link).
+  const dropOrRecordResend = (method, messageId, params) => {
+    const earlier = report.dropped.find((d) => d.station === client.identity && d.messageId === messageId);
+    if (earlier) {
+      report.resent.push({ station: client.identity, method, messageId,
+        same_params: JSON.stringify(earlier.params) === JSON.stringify(params) });
+      return false;
+    }
+    if (!args['drop-first-meter'] || station.dropped) return false;
+    station.dropped = true;
+    report.dropped.push({ station: client.identity, method, messageId, params });
+    setTimeout(() => client.close({ code: 1011, reason: 'test drop', force: true }), 20);
+    return true;
+  };
   const startProbe = (transactionId) => {
     if (probed || station.probed) return;
     probed = station.probed = true;
@@ -128,7 +149,11 @@ server.on('client', (client) => {
   });
   client.handle('Heartbeat', () => { count('Heartbeat'); return { currentTime: now() }; });
   client.handle('StatusNotification', () => { count('StatusNotification'); return {}; });
-  client.handle('MeterValues', () => { count('MeterValues'); return {}; });
+  client.handle('MeterValues', ({ params, messageId }) => {
+    count('MeterValues');
+    if (params.transactionId !== undefined && dropOrRecordResend('MeterValues', messageId, params)) return NOREPLY;
+    return {};
+  });
   client.handle('Authorize', () => {
     count('Authorize');
     return client.protocol === 'ocpp1.6'
@@ -148,8 +173,9 @@ server.on('client', (client) => {
     if (tx) { tx.stopped = true; tx.meterStop = params.meterStop; }
     return { idTagInfo: { status: 'Accepted' } };
   });
-  client.handle('TransactionEvent', ({ params }) => {
+  client.handle('TransactionEvent', ({ params, messageId }) => {
     count('TransactionEvent');
+    if (params.eventType === 'Updated' && dropOrRecordResend('TransactionEvent', messageId, params)) return NOREPLY;
     const id = params.transactionInfo.transactionId;
     let tx = station.transactions.find((t) => t.id === id);
     if (!tx) station.transactions.push(tx = { id, seqNos: [], stopped: false });

@@ -40,9 +40,12 @@ class WebSocketConnection final : public Connection {
 
   websocket::stream<Stream>& stream() { return ws_; }
 
-  net::awaitable<void> write(const std::string& text) override {
+  net::awaitable<std::tuple<boost::system::error_code>> write(const std::string& text) override {
     ws_.text(true);
-    co_await ws_.async_write(net::buffer(text), net::use_awaitable);
+    auto [ec, bytes] =
+        co_await ws_.async_write(net::buffer(text), net::as_tuple(net::use_awaitable));
+    (void)bytes;
+    co_return std::tuple<boost::system::error_code>(ec);
   }
 
   net::awaitable<std::string> read() override {

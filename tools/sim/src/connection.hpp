@@ -5,9 +5,11 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/system/error_code.hpp>
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 
 #include "chargegrid/sim/fleet.hpp"
 
@@ -26,7 +28,8 @@ struct ConnectRequest {
 class Connection {
  public:
   virtual ~Connection() = default;
-  virtual boost::asio::awaitable<void> write(const std::string& text) = 0;
+  virtual boost::asio::awaitable<std::tuple<boost::system::error_code>> write(
+      const std::string& text) = 0;
   // Next text frame; throws boost::system::system_error when the connection ends.
   virtual boost::asio::awaitable<std::string> read() = 0;
   // Close handshake with code 1000, bounded by a timeout; never throws.

@@ -34,10 +34,6 @@ struct CallError : std::runtime_error {
   std::string code;
 };
 
-bool is_cancelled(net::cancellation_state state) {
-  return state.cancelled() != net::cancellation_type::none;
-}
-
 const Json& require(const Json& payload, const char* field, OcppVersion version) {
   if (!payload.is_object() || !payload.contains(field)) {
     throw CallError(version == OcppVersion::v16 ? "OccurenceConstraintViolation"
@@ -154,6 +150,7 @@ bool Station::sessions_complete() const {
 awaitable<void> Station::sleep_until(SteadyClock::time_point until) {
   wake_timer_.expires_at(until);
   co_await wake_timer_.async_wait(net::as_tuple(use_awaitable));
+  if (connected_ && connection_lost_) throw std::runtime_error("connection lost");
 }
 
 awaitable<void> Station::run() {
@@ -211,12 +208,42 @@ awaitable<void> Station::run() {
 }
 
 awaitable<void> Station::run_connection(Connection& connection) {
-  co_await (reader(connection) || writer(connection) || behaviour());
+  // The three parts end by themselves once the connection is lost (flag + timer
+  // cancels), so nothing depends on cancelling an outstanding WebSocket read.
+  connection_lost_ = false;
+  co_await (reader(connection) && writer(connection) && drive(connection));
+}
+
+void Station::lose_connection() {
+  connection_lost_ = true;
+  response_signal_.cancel();
+  write_signal_.cancel();
+  wake_timer_.cancel();
+}
+
+awaitable<void> Station::drive(Connection& connection) {
+  try {
+    co_await behaviour();
+  } catch (const std::exception& e) {
+    spdlog::debug("{}: {}", id_, e.what());
+  }
+  const bool peer_gone = connection_lost_;
+  lose_connection();
+  // Ends the reader: after a close handshake (or a dead peer) its read fails.
+  if (!peer_gone) co_await connection.close();
 }
 
 awaitable<void> Station::reader(Connection& connection) {
   for (;;) {
-    const std::string text = co_await connection.read();
+    std::string text;
+    try {
+      text = co_await connection.read();
+    } catch (const std::exception& e) {
+      spdlog::debug("{}: read ended: {}", id_, e.what());
+      lose_connection();
+      co_return;
+    }
+    spdlog::trace("{} <- {}", id_, text);
     auto frame = parse_frame(text);
     if (!frame) {
       // Not a frame we can answer by id; a real station logs and drops it.
@@ -233,15 +260,21 @@ awaitable<void> Station::reader(Connection& connection) {
 }
 
 awaitable<void> Station::writer(Connection& connection) {
-  for (;;) {
-    while (!outbox_.empty()) {
+  while (!connection_lost_) {
+    while (!outbox_.empty() && !connection_lost_) {
       const std::string frame = std::move(outbox_.front());
       outbox_.pop_front();
-      co_await connection.write(frame);
+      spdlog::trace("{} -> {}", id_, frame);
+      auto [ec] = co_await connection.write(frame);
+      if (ec) {
+        spdlog::debug("{}: write failed: {}", id_, ec.message());
+        lose_connection();
+        co_return;
+      }
     }
+    if (connection_lost_) break;
     write_signal_.expires_at(SteadyClock::time_point::max());
     co_await write_signal_.async_wait(net::as_tuple(use_awaitable));
-    if (is_cancelled(co_await net::this_coro::cancellation_state)) co_return;
   }
 }
 
@@ -261,9 +294,7 @@ awaitable<Frame> Station::call(std::string action, Json payload, std::string mes
   co_await response_signal_.async_wait(net::as_tuple(use_awaitable));
   pending_call_id_.clear();
   if (!pending_response_) {
-    if (is_cancelled(co_await net::this_coro::cancellation_state)) {
-      throw boost::system::system_error(net::error::operation_aborted);
-    }
+    if (connection_lost_) throw std::runtime_error(action + " lost with the connection");
     ++stats_.call_timeouts;
     throw CallTimeout(action + " not answered in time");
   }

@@ -70,9 +70,10 @@ class Station : public std::enable_shared_from_this<Station> {
   boost::asio::awaitable<void> reader(Connection& connection);
   boost::asio::awaitable<void> writer(Connection& connection);
   boost::asio::awaitable<void> behaviour();
+  boost::asio::awaitable<void> drive(Connection& connection);
+  void lose_connection();
   // Arguments by value: they live in the coroutine frame for the whole call.
-  boost::asio::awaitable<Frame> call(std::string action, Json payload,
-                                     std::string message_id = {});
+  boost::asio::awaitable<Frame> call(std::string action, Json payload, std::string message_id = {});
   boost::asio::awaitable<void> boot();
   boost::asio::awaitable<void> send_all_status();
   boost::asio::awaitable<void> send_status(int connector);
@@ -122,6 +123,7 @@ class Station : public std::enable_shared_from_this<Station> {
   std::uint64_t message_counter_ = 0;
   bool stopping_ = false;
   bool connected_ = false;
+  bool connection_lost_ = false;
   bool booted_ = false;  // BootNotification accepted on this connection
   bool ever_connected_ = false;
   bool reboot_requested_ = false;
