@@ -130,12 +130,13 @@ CREATE TABLE meter_values (
   phase           text NOT NULL DEFAULT '',
   location        text NOT NULL DEFAULT '',
   context         text NOT NULL DEFAULT '',
-  value           double precision NOT NULL,
+  format          text NOT NULL DEFAULT 'Raw',
+  value           double precision,          -- NULL for a signed sample's blob
   unit            text NOT NULL,
   transaction_id  integer,
   signed_data     text,
   received_at     timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (station_id, evse_id, sampled_at, measurand, phase, location, context)
+  PRIMARY KEY (station_id, evse_id, sampled_at, measurand, phase, location, context, format)
 );
 CREATE INDEX meter_values_transaction ON meter_values (transaction_id) WHERE transaction_id IS NOT NULL;
 
