@@ -98,3 +98,24 @@ TEST_CASE("chargegrid-verify checks an in-memory log's checkpoints and proofs", 
             .status == 1);
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("chargegrid-verify ocmf checks the meter evidence a settlement record carries",
+          "[verify-tool]") {
+  auto values = ocmf::parse_safe_xml(read_file(sample("test_ocmf_ebee_01.xml")));
+  auto tampered = ocmf::parse_safe_xml(read_file(sample("test_ocmf_ebee_02.xml")));
+  auto key = ocmf::decode_key_text(values.at(0).public_key).value();
+  nlohmann::json evidence = {{"status", "verified"},
+                             {"signed_data", {values[0].signed_data, values.at(1).signed_data}},
+                             {"public_key", hex_encode(key)},
+                             {"detail", ""}};
+  auto record =
+      write_temp(temp_dir(), "record.json", nlohmann::json{{"meter_evidence", evidence}}.dump());
+  CHECK(run_verify({"ocmf", record.string()}).status == 0);
+  evidence["signed_data"][0] = tampered.at(0).signed_data;
+  auto bad =
+      write_temp(temp_dir(), "bad.json", nlohmann::json{{"meter_evidence", evidence}}.dump());
+  CHECK(run_verify({"ocmf", bad.string()}).status == 1);
+  auto none = write_temp(temp_dir(), "none.json", R"({"settlement_id": "x"})");
+  CHECK(run_verify({"ocmf", none.string()}).status == 2);
+  std::filesystem::remove_all(temp_dir());
+}

@@ -176,6 +176,44 @@ int report(const std::string& label, const ocmf::Verification& v) {
   return v.outcome == ocmf::Outcome::kMalformed ? kMalformed : kFailed;
 }
 
+// A settlement record's meter evidence: every OCMF string it holds, against the key it names
+// (or --public-key, the meter's registered key).
+int run_record_evidence(const std::optional<std::string>& public_key, const std::string& content) {
+  nlohmann::json record;
+  try {
+    record = nlohmann::json::parse(content);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw MalformedInput(std::string("record is not JSON: ") + e.what());
+  }
+  auto evidence = record.find("meter_evidence");
+  if (evidence == record.end() || !evidence->is_object() || !evidence->contains("signed_data") ||
+      !(*evidence)["signed_data"].is_array()) {
+    throw MalformedInput("record has no meter_evidence.signed_data array");
+  }
+  std::optional<std::string> record_key;
+  if (auto key = evidence->find("public_key"); key != evidence->end() && key->is_string()) {
+    record_key = key->get<std::string>();
+  }
+  const auto& signed_data = (*evidence)["signed_data"];
+  if (signed_data.empty()) {
+    std::cout << "FAILED: the record carries no signed meter data\n";
+    return kFailed;
+  }
+  int worst = kVerified;
+  for (std::size_t i = 0; i < signed_data.size(); ++i) {
+    if (!signed_data[i].is_string())
+      throw MalformedInput("meter_evidence.signed_data holds a non-string");
+    std::optional<std::string_view> presented;
+    if (record_key) presented = *record_key;
+    std::optional<std::string_view> registered;
+    if (public_key) registered = *public_key;
+    worst = std::max(
+        worst, report("signed meter data " + std::to_string(i + 1),
+                      ocmf::verify(signed_data[i].get<std::string>(), presented, registered)));
+  }
+  return worst;
+}
+
 int run_ocmf(const std::optional<std::string>& public_key, const std::string& path) {
   std::string content = read_file(path, "OCMF file");
   auto start = content.find_first_not_of(" \t\r\n");
@@ -183,6 +221,8 @@ int run_ocmf(const std::optional<std::string>& public_key, const std::string& pa
     if (!public_key) throw MalformedInput("--public-key is required for a bare OCMF string");
     return report("OCMF", ocmf::verify(content, *public_key));
   }
+  if (start != std::string::npos && content[start] == '{')
+    return run_record_evidence(public_key, content);
   std::vector<ocmf::SafeValue> values;
   try {
     values = ocmf::parse_safe_xml(content);
@@ -235,7 +275,9 @@ int main(int argc, char** argv) {
   ocmf_cmd->add_option("--public-key", public_key,
                        "the meter's public key (hex or base64 DER); for XML files, the key the "
                        "meter is registered with");
-  ocmf_cmd->add_option("OCMF_FILE", ocmf_file, "an OCMF string or transparency-software XML")
+  ocmf_cmd
+      ->add_option("OCMF_FILE", ocmf_file,
+                   "an OCMF string, transparency-software XML, or a settlement record's JSON")
       ->required();
 
   try {
