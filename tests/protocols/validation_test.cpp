@@ -234,7 +234,7 @@ TEST_CASE("protocols: enum, length, range and format breaches are PropertyConstr
                  {{"location", "not a uri"}, {"retrieveDate", "2024-03-01T10:00:00Z"}},
                  RpcErrorCode::PropertyConstraintViolation, "/location");
 
-  // minimum: 2.1 GetVariables needs at least one item; 2.0.1 evse id is >= 0.
+  // minimum: a 2.1 EVSE id is >= 0.
   json te = v201_transaction_event();
   te["evse"]["id"] = -1;
   expect_invalid(OcppVersion::v21, "TransactionEvent", Direction::Request, te,

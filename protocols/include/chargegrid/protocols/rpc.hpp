@@ -63,7 +63,7 @@ std::variant<RpcMessage, RpcParseError> parse_rpc(std::string_view frame, OcppVe
 std::string serialize(const RpcMessage& message);
 
 // A CALLERROR frame. An empty message_id (the id could not be read) is sent as
-// "-1", as OCPP-J 2.0.1 prescribes for RpcFrameworkError.
+// the placeholder "-1".
 std::string make_call_error(std::string_view message_id, RpcErrorCode code, OcppVersion version,
                             std::string_view description,
                             const nlohmann::json& details = nlohmann::json::object());
