@@ -87,3 +87,116 @@ TEST_CASE("protocols: every action's response validator is wired, except SEND-on
     }
   }
 }
+
+namespace {
+
+// An independent reading of a schema: the smallest payload it accepts.
+json minimal_instance(const json& node, const json& definitions) {
+  if (node.contains("$ref")) {
+    const std::string ref = node.at("$ref").get<std::string>();
+    return minimal_instance(definitions.at(ref.substr(ref.rfind('/') + 1)), definitions);
+  }
+  if (node.contains("enum")) return node.at("enum").at(0);
+  if (!node.contains("type")) return "any value";
+  const std::string type = node.at("type").get<std::string>();
+  if (type == "string") {
+    const std::string format = node.value("format", "");
+    if (format == "date-time") return "2024-03-01T10:00:00Z";
+    if (format == "uri") return "https://example.com/file";
+    return "x";
+  }
+  if (type == "integer" || type == "number") {
+    if (node.contains("minimum")) return node.at("minimum");
+    if (node.contains("maximum") && node.at("maximum").get<double>() < 0) {
+      return node.at("maximum");
+    }
+    return 0;
+  }
+  if (type == "boolean") return false;
+  if (type == "array") {
+    json items = json::array();
+    for (int i = 0; i < node.value("minItems", 0); ++i) {
+      items.push_back(minimal_instance(node.at("items"), definitions));
+    }
+    return items;
+  }
+  json object = json::object();
+  for (const auto& name : node.value("required", json::array())) {
+    object[name.get<std::string>()] =
+        minimal_instance(node.at("properties").at(name.get<std::string>()), definitions);
+  }
+  return object;
+}
+
+void check_every_message(OcppVersion version, const std::string& file) {
+  std::ifstream in(std::string(CHARGEGRID_PROTOCOLS_SCHEMA_DIR) + "/" + file);
+  REQUIRE(in.good());
+  const json bundle = json::parse(in);
+  for (const auto& schema : bundle) {
+    std::string action = schema.at("$id").get<std::string>().substr(4);
+    Direction direction = Direction::Request;
+    for (const auto& [suffix, d] : {std::pair<std::string, Direction>{".req", Direction::Request},
+                                    {".conf", Direction::Response},
+                                    {"Request", Direction::Request},
+                                    {"Response", Direction::Response}}) {
+      if (action.size() > suffix.size() &&
+          action.compare(action.size() - suffix.size(), suffix.size(), suffix) == 0) {
+        action.erase(action.size() - suffix.size());
+        direction = d;
+        break;
+      }
+    }
+    const json definitions = schema.value("definitions", json::object());
+    const json payload = minimal_instance(schema, definitions);
+    INFO(file << " " << schema.at("$id") << " " << payload.dump());
+    const auto error = validate(version, action, direction, payload);
+    CHECK_FALSE(error);
+    if (error) {
+      UNSCOPED_INFO(error->path << ": " << error->message);
+      continue;
+    }
+
+    json extra = payload;
+    extra["zzUnexpected"] = 1;
+    const auto unexpected = validate(version, action, direction, extra);
+    REQUIRE(unexpected);
+    CHECK(unexpected->code == RpcErrorCode::FormatViolation);
+    CHECK(unexpected->path == "/zzUnexpected");
+
+    for (const auto& name : schema.value("required", json::array())) {
+      const std::string key = name.get<std::string>();
+      json missing = payload;
+      missing.erase(key);
+      const auto e = validate(version, action, direction, missing);
+      REQUIRE(e);
+      CHECK(e->code == RpcErrorCode::OccurrenceConstraintViolation);
+      CHECK(e->path == "/" + key);
+    }
+    const json properties = schema.value("properties", json::object());
+    for (const auto& [key, property] : properties.items()) {
+      json changed = payload;
+      if (property.value("type", "") == "integer") {
+        changed[key] = "1";
+        const auto e = validate(version, action, direction, changed);
+        REQUIRE(e);
+        CHECK(e->code == RpcErrorCode::TypeConstraintViolation);
+        CHECK(e->path == "/" + key);
+      } else if (property.contains("maxLength")) {
+        changed[key] = std::string(property.at("maxLength").get<std::size_t>() + 1, 'a');
+        const auto e = validate(version, action, direction, changed);
+        REQUIRE(e);
+        CHECK(e->code == RpcErrorCode::PropertyConstraintViolation);
+        CHECK(e->path == "/" + key);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("protocols: every schema's smallest payload validates, and breaking it is caught",
+          "[registry]") {
+  check_every_message(OcppVersion::v16, "ocpp1_6.json");
+  check_every_message(OcppVersion::v201, "ocpp2_0_1.json");
+  check_every_message(OcppVersion::v21, "ocpp2_1.json");
+}
