@@ -181,6 +181,16 @@ void check_every_message(OcppVersion version, const std::string& file) {
         REQUIRE(e);
         CHECK(e->code == RpcErrorCode::TypeConstraintViolation);
         CHECK(e->path == "/" + key);
+      } else if (property.contains("enum") ||
+                 (property.contains("$ref") &&
+                  minimal_instance(property, definitions).is_string() &&
+                  definitions.at(property.at("$ref").get<std::string>().substr(14))
+                      .contains("enum"))) {
+        changed[key] = "NotAValueOfThisEnum";
+        const auto e = validate(version, action, direction, changed);
+        REQUIRE(e);
+        CHECK(e->code == RpcErrorCode::PropertyConstraintViolation);
+        CHECK(e->path == "/" + key);
       } else if (property.contains("maxLength")) {
         changed[key] = std::string(property.at("maxLength").get<std::size_t>() + 1, 'a');
         const auto e = validate(version, action, direction, changed);
