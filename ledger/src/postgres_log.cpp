@@ -39,6 +39,15 @@ CREATE OR REPLACE TRIGGER ledger_log_checkpoint_append_only BEFORE UPDATE OR DEL
   ON ledger_log_checkpoint FOR EACH ROW EXECUTE FUNCTION ledger_log_refuse_change();
 )SQL";
 
+constexpr const char* kFetchNodes = "chargegrid_ledger_fetch_nodes";
+constexpr const char* kFetchNodesSql = R"SQL(
+SELECT k.level, k.idx, encode(coalesce(n.hash, e.leaf_hash), 'hex'),
+       (SELECT size FROM ledger_log_head)
+FROM unnest($1::int[], $2::bigint[]) AS k(level, idx)
+LEFT JOIN ledger_log_node n ON k.level > 0 AND n.level = k.level AND n.idx = k.idx
+LEFT JOIN ledger_log_entry e ON k.level = 0 AND e.idx = k.idx
+)SQL";
+
 // Rows per INSERT statement when a batch is written.
 constexpr std::size_t kRowsPerStatement = 1000;
 
@@ -65,33 +74,21 @@ std::map<NodeKey, Hash> fetch_nodes(pqxx::transaction_base& tx, const std::vecto
       *head = tx.exec1("SELECT size FROM ledger_log_head")[0].as<std::uint64_t>();
     return out;
   }
-  // Leaves (level 0) live in the entry table; interior subtrees in the node table.
-  std::string leaves;
-  std::string interior;
+  // One prepared statement for any set of subtrees: leaves (level 0) come from the entry
+  // table, interior subtrees from the node table.
+  std::string levels = "{";
+  std::string indices = "{";
   for (const auto& [level, index] : keys) {
-    if (level == 0) {
-      leaves += (leaves.empty() ? "" : ",") + std::to_string(index);
-    } else {
-      interior += std::string(interior.empty() ? "" : ",") + "(" + std::to_string(level) + "," +
-                  std::to_string(index) + ")";
+    if (levels.size() > 1) {
+      levels += ",";
+      indices += ",";
     }
+    levels += std::to_string(level);
+    indices += std::to_string(index);
   }
-  std::string query;
-  if (!leaves.empty()) {
-    query =
-        "SELECT 0, idx, encode(leaf_hash, 'hex'), (SELECT size FROM ledger_log_head) "
-        "FROM ledger_log_entry WHERE idx IN (" +
-        leaves + ")";
-  }
-  if (!interior.empty()) {
-    if (!query.empty()) query += " UNION ALL ";
-    query +=
-        "SELECT level, idx, encode(hash, 'hex'), (SELECT size FROM ledger_log_head) "
-        "FROM ledger_log_node WHERE (level, idx) IN (" +
-        interior + ")";
-  }
-  auto rows = tx.exec(query);
+  auto rows = tx.exec_prepared(kFetchNodes, levels + "}", indices + "}");
   for (const auto& row : rows) {
+    if (row[2].is_null()) continue;  // not in the tree (yet)
     out[{row[0].as<unsigned>(), row[1].as<std::uint64_t>()}] =
         hash_from_hex(row[2].as<std::string>());
     if (head != nullptr) *head = row[3].as<std::uint64_t>();
@@ -163,6 +160,7 @@ PostgresLog::PostgresLog(pqxx::connection& connection, NoteSigner signer)
                              signer_.name() + "\"");
   }
   tx.commit();
+  connection_.prepare(kFetchNodes, kFetchNodesSql);
 }
 
 AppendResult PostgresLog::append(const std::vector<std::string>& canonical_records) {
