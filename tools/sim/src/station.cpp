@@ -581,6 +581,10 @@ void Station::end_session(SteadyClock::time_point now, const std::string& reason
   import_register_wh_ = s.meter.import_register_wh();
   export_register_wh_ = s.meter.export_register_wh();
   session_.reset();
+  if (limit_ends_with_session_) {  // a TxProfile applies to its transaction only
+    power_limit_w_ = -1.0;
+    limit_ends_with_session_ = false;
+  }
   ++stats_.sessions_completed;
   status_dirty_ = true;
   next_session_ = now + real(options_.idle_between_sessions_s);
@@ -749,6 +753,7 @@ Json Station::handle_v16(const Frame& frame) {
     if (p.contains("chargingProfile") && p["chargingProfile"].is_object() &&
         p["chargingProfile"].contains("chargingSchedule")) {
       apply_charging_limit(p["chargingProfile"]["chargingSchedule"]);
+      limit_ends_with_session_ = true;  // a remote start profile is a TxProfile
     }
     remote_start_ = Json{{"idTag", id_tag}};
     return {{"status", "Accepted"}};
@@ -856,6 +861,7 @@ Json Station::handle_v16(const Frame& frame) {
     const Json& profile = require(p, "csChargingProfiles", v);
     if (!profile.is_object()) throw CallError("TypeConstraintViolation", "csChargingProfiles");
     apply_charging_limit(require(profile, "chargingSchedule", v));
+    limit_ends_with_session_ = profile.value("chargingProfilePurpose", "") == "TxProfile";
     return {{"status", "Accepted"}};
   }
   if (action == "ClearChargingProfile") {
@@ -892,6 +898,7 @@ Json Station::handle_v201(const Frame& frame) {
         p["chargingProfile"]["chargingSchedule"].is_array() &&
         !p["chargingProfile"]["chargingSchedule"].empty()) {
       apply_charging_limit(p["chargingProfile"]["chargingSchedule"][0]);
+      limit_ends_with_session_ = true;  // a remote start profile is a TxProfile
     }
     remote_start_ = Json{{"idTag", id_token}, {"remoteStartId", remote_start_id}};
     return {{"status", "Accepted"}};
@@ -1029,6 +1036,7 @@ Json Station::handle_v201(const Frame& frame) {
       throw CallError("OccurrenceConstraintViolation", "chargingSchedule must not be empty");
     }
     apply_charging_limit(schedules[0]);
+    limit_ends_with_session_ = profile.value("chargingProfilePurpose", "") == "TxProfile";
     return {{"status", "Accepted"}};
   }
   if (action == "ClearChargingProfile") {

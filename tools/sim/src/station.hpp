@@ -143,6 +143,7 @@ class Station : public std::enable_shared_from_this<Station> {
   std::deque<std::string> triggered_;  // messages the CSMS asked for with TriggerMessage
   std::map<std::string, Variable> variables_;
   double power_limit_w_ = -1.0;
+  bool limit_ends_with_session_ = false;
   double import_register_wh_;
   double export_register_wh_;
 };
