@@ -3,15 +3,12 @@
 // coroutine on its own executor (the station's strand), so no I/O thread ever
 // waits for PostgreSQL.
 
-#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <exception>
 #include <memory>
-#include <optional>
 #include <pqxx/pqxx>
-#include <stdexcept>
 #include <type_traits>
 
 #include "chargegrid/db/pool.hpp"
@@ -24,47 +21,62 @@ class Database {
 
   db::ConnectionPool& pool() { return pool_; }
 
-  // co_await database.run([](pqxx::connection& c) { ...; return value; });
-  // The function runs on a pool thread; exceptions propagate to the awaiter.
+  // auto value = co_await database.run([&](pqxx::connection& c) { ...; return value; });
+  // The function runs on a pool thread; its exception, or the reason it could
+  // not run (no connection, queue full, shutting down), is thrown to the awaiter.
+  // Not a coroutine itself: `fn` is moved into the operation before anything
+  // suspends. Results must be default-constructible.
   template <class Fn>
-  auto run(Fn fn) -> boost::asio::awaitable<std::invoke_result_t<Fn&, pqxx::connection&>> {
+  auto run(Fn fn) {
     using Result = std::invoke_result_t<Fn&, pqxx::connection&>;
-    using Stored = std::conditional_t<std::is_void_v<Result>, bool, Result>;
-    auto outcome = co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>,
-                                                        void(std::exception_ptr, std::optional<Stored>)>(
-        [this, fn = std::move(fn)](auto handler) mutable {
-          
-          auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-          auto executor = boost::asio::get_associated_executor(*shared);
-          auto job = [fn = std::move(fn), shared, executor](pqxx::connection& connection) mutable {
-            std::exception_ptr error;
-            std::optional<Stored> value;
-            try {
-              if constexpr (std::is_void_v<Result>) {
-                fn(connection);
-                value = true;
-              } else {
-                value = fn(connection);
-              }
-            } catch (...) {
-              error = std::current_exception();
-            }
-            boost::asio::post(executor, [shared, error, value = std::move(value)]() mutable {
-              (*shared)(error, std::move(value));
+    if constexpr (std::is_void_v<Result>) {
+      return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>,
+                                         void(std::exception_ptr)>(
+          [this, fn = std::move(fn)](auto handler) mutable {
+            submit(std::move(handler), [fn = std::move(fn)](pqxx::connection& c) mutable {
+              fn(c);
+              return true;
             });
-          };
-          // The job did not run (no connection, shutting down): resume with why.
-          auto not_run = [shared, executor](std::exception_ptr error) {
-            boost::asio::post(executor, [shared, error]() mutable { (*shared)(error, std::nullopt); });
-          };
-          if (!pool_.try_submit(std::move(job), not_run))
-            not_run(std::make_exception_ptr(db::PoolFull("the database queue is full")));
-        },
-        boost::asio::use_awaitable);
-    if constexpr (!std::is_void_v<Result>) co_return std::move(*outcome);
+          },
+          boost::asio::use_awaitable);
+    } else {
+      return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>,
+                                         void(std::exception_ptr, Result)>(
+          [this, fn = std::move(fn)](auto handler) mutable {
+            submit(std::move(handler), std::move(fn));
+          },
+          boost::asio::use_awaitable);
+    }
   }
 
  private:
+  // Runs `work` on the pool and completes `handler` on its own executor.
+  template <class Handler, class Work>
+  void submit(Handler handler, Work work) {
+    using Value = std::invoke_result_t<Work&, pqxx::connection&>;
+    constexpr bool void_handler = std::is_invocable_v<Handler&, std::exception_ptr>;
+    auto shared = std::make_shared<Handler>(std::move(handler));
+    auto executor = boost::asio::get_associated_executor(*shared);
+    auto complete = [shared, executor](std::exception_ptr error, Value value) {
+      boost::asio::post(executor, [shared, error, value = std::move(value)]() mutable {
+        if constexpr (void_handler)
+          (*shared)(error);
+        else
+          (*shared)(error, std::move(value));
+      });
+    };
+    auto job = [work = std::move(work), complete](pqxx::connection& connection) mutable {
+      try {
+        complete(nullptr, work(connection));
+      } catch (...) {
+        complete(std::current_exception(), Value{});
+      }
+    };
+    auto not_run = [complete](std::exception_ptr error) { complete(error, Value{}); };
+    if (!pool_.try_submit(std::move(job), not_run))
+      not_run(std::make_exception_ptr(db::PoolFull("the database queue is full")));
+  }
+
   db::ConnectionPool& pool_;
 };
 

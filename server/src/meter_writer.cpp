@@ -1,8 +1,5 @@
 #include "meter_writer.hpp"
 
-#include <boost/asio/async_result.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <pqxx/pqxx>
 
 #include "chargegrid/db/pool.hpp"
@@ -113,20 +110,11 @@ MeterWriter::MeterWriter(asio::io_context& io, db::ConnectionPool& pool, Metrics
       batch_delay_ms_(batch_delay_ms),
       timer_(io) {}
 
-asio::awaitable<void> MeterWriter::write(std::vector<MeterRow> rows) {
-  if (rows.empty()) co_return;
-  co_await asio::async_initiate<const asio::use_awaitable_t<>, void(std::exception_ptr)>(
-      [this, rows = std::move(rows)](auto handler) mutable {
-        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        auto executor = asio::get_associated_executor(*shared);
-        enqueue(std::move(rows), [shared, executor](std::exception_ptr error) {
-          asio::post(executor, [shared, error]() mutable { (*shared)(error); });
-        });
-      },
-      asio::use_awaitable);
-}
-
 void MeterWriter::enqueue(std::vector<MeterRow> rows, Done done) {
+  if (rows.empty()) {
+    done(nullptr);
+    return;
+  }
   std::unique_lock lock(mutex_);
   rows_.insert(rows_.end(), std::make_move_iterator(rows.begin()),
                std::make_move_iterator(rows.end()));

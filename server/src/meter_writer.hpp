@@ -5,10 +5,14 @@
 // after its rows are committed.
 
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/awaitable.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <exception>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <pqxx/connection>
@@ -43,8 +47,20 @@ class MeterWriter {
   MeterWriter(boost::asio::io_context& io, db::ConnectionPool& pool, Metrics& metrics,
               std::size_t batch_rows, int batch_delay_ms);
 
-  // Completes once the rows are committed; throws if they could not be.
-  boost::asio::awaitable<void> write(std::vector<MeterRow> rows);
+  // co_await writer.write(std::move(rows)): completes once the rows are
+  // committed; throws if they could not be.
+  auto write(std::vector<MeterRow> rows) {
+    return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>,
+                                       void(std::exception_ptr)>(
+        [this, rows = std::move(rows)](auto handler) mutable {
+          auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+          auto executor = boost::asio::get_associated_executor(*shared);
+          enqueue(std::move(rows), [shared, executor](std::exception_ptr error) {
+            boost::asio::post(executor, [shared, error]() mutable { (*shared)(error); });
+          });
+        },
+        boost::asio::use_awaitable);
+  }
 
   // Writes whatever waits now (used at shutdown).
   void flush();

@@ -85,8 +85,8 @@ struct Server::Impl {
 
   asio::awaitable<void> accept_stations() {
     for (;;) {
-      auto [ec, socket] = co_await ocpp_acceptor.async_accept(asio::make_strand(io),
-                                                              asio::as_tuple(asio::use_awaitable));
+      auto strand = asio::make_strand(io);
+      auto [ec, socket] = co_await ocpp_acceptor.async_accept(strand, asio::as_tuple(asio::use_awaitable));
       if (ec == asio::error::operation_aborted) co_return;
       if (ec) {
         // Out of descriptors and the like: wait a little instead of spinning.
@@ -102,8 +102,8 @@ struct Server::Impl {
 
   asio::awaitable<void> accept_http() {
     for (;;) {
-      auto [ec, socket] = co_await http_acceptor.async_accept(asio::make_strand(io),
-                                                              asio::as_tuple(asio::use_awaitable));
+      auto strand = asio::make_strand(io);
+      auto [ec, socket] = co_await http_acceptor.async_accept(strand, asio::as_tuple(asio::use_awaitable));
       if (ec == asio::error::operation_aborted) co_return;
       if (ec) {
         log::warn("accept_failed", {{"listener", "http"}, {"error", ec.message()}});

@@ -214,9 +214,10 @@ asio::awaitable<bool> StationSession::handshake() {
 
 asio::awaitable<void> StationSession::load_registration() {
   try {
+    const std::string protocol(protocols::subprotocol(version_));
     auto registration = co_await services_.database.run(
-        [id = station_id_, protocol = std::string(protocols::subprotocol(version_))](
-            pqxx::connection& c) -> std::string {
+        [this, &protocol](pqxx::connection& c) -> std::string {
+          const auto& id = station_id_;
           pqxx::work tx(c);
           auto rows = tx.exec_params(
               "UPDATE stations SET connected_since = now(), last_seen_at = now(), protocol = $2 "
@@ -272,7 +273,7 @@ asio::awaitable<void> StationSession::serve() {
       continue;
     }
     if (auto* call = std::get_if<protocols::Call>(&message)) {
-      co_await handle_call(std::move(*call));
+      co_await handle_call(*call);
     } else if (auto* result = std::get_if<protocols::CallResult>(&message)) {
       handle_answer(result->message_id, {CallOutcome::Kind::Result, std::move(result->payload)});
     } else if (auto* err = std::get_if<protocols::CallError>(&message)) {
@@ -295,7 +296,7 @@ asio::awaitable<void> StationSession::serve() {
   }
 }
 
-asio::awaitable<void> StationSession::handle_call(protocols::Call call) {
+asio::awaitable<void> StationSession::handle_call(protocols::Call& call) {
   const auto started = std::chrono::steady_clock::now();
   auto answer = [&](std::string frame, const std::string& outcome) {
     services_.metrics.count_message("in", call.action, outcome);
@@ -447,19 +448,22 @@ void StationSession::close(websocket::close_code code, std::string reason) {
     if (self->closing_) return;
     self->closing_ = true;  // a write in flight finishes; nothing more is sent
     self->outbox_signal_.cancel();
-    asio::co_spawn(
-        self->ws_.get_executor(),
-        [self, code, reason]() -> asio::awaitable<void> {
-          // Wait for a write in flight to finish: Beast allows one writer at a time.
-          while (!self->write_loop_done_) {
-            asio::steady_timer wait(self->ws_.get_executor(), std::chrono::milliseconds(1));
-            co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
-          }
-          co_await self->ws_.async_close(websocket::close_reason(code, reason),
-                                         asio::as_tuple(asio::use_awaitable));
-        },
-        asio::detached);
+    asio::co_spawn(self->ws_.get_executor(), self->close_after_writes(code, reason),
+                   asio::detached);
   });
+}
+
+asio::awaitable<void> StationSession::close_after_writes(websocket::close_code code,
+                                                         std::string reason) {
+  auto self = shared_from_this();
+  // Beast allows one writer at a time: let a write in flight finish first.
+  asio::steady_timer wait(ws_.get_executor());
+  while (!write_loop_done_) {
+    wait.expires_after(std::chrono::milliseconds(1));
+    co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  websocket::close_reason why(code, reason);
+  co_await ws_.async_close(why, asio::as_tuple(asio::use_awaitable));
 }
 
 asio::awaitable<void> StationSession::write_loop() {

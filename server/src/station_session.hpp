@@ -66,7 +66,9 @@ class StationSession : public std::enable_shared_from_this<StationSession> {
   boost::asio::awaitable<void> load_registration();
   boost::asio::awaitable<void> serve();
   boost::asio::awaitable<void> write_loop();
-  boost::asio::awaitable<void> handle_call(protocols::Call call);
+  boost::asio::awaitable<void> handle_call(protocols::Call& call);
+  boost::asio::awaitable<void> close_after_writes(boost::beast::websocket::close_code code,
+                                                  std::string reason);
   void handle_answer(const std::string& message_id, CallOutcome outcome);
   void send(std::string frame);
   void finish_pending_calls();

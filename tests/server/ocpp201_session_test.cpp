@@ -110,8 +110,8 @@ TEST_CASE("OCPP 2.0.1: out-of-order and replayed events give the same transactio
   }
   CHECK(fx.query_value("SELECT count(*) FROM transactions") == "1");
   CHECK(fx.query_value("SELECT state FROM transactions") == "ended");
-  CHECK(fx.query_value("SELECT started_at = '2026-11-24T09:00:00Z' AND ended_at = "
-                       "'2026-11-24T09:30:00Z' FROM transactions") == "true");
+  CHECK(fx.query_value("SELECT (started_at = '2026-11-24T09:00:00Z' AND ended_at = "
+                       "'2026-11-24T09:30:00Z')::text FROM transactions") == "true");
   CHECK(fx.query_value("SELECT (import_last_wh - import_first_wh)::bigint FROM transactions") ==
         "5000");
   CHECK(fx.query_value("SELECT count(*) FROM meter_values") == "6");

@@ -153,16 +153,17 @@ std::vector<MeterRow> meter_rows_201(const std::string& station_id, int evse_id,
 }
 
 boost::asio::awaitable<void> store_notification(Services& services, const std::string& station_id,
-                                                std::string kind, std::optional<std::string> status,
+                                                std::string_view kind,
+                                                const std::optional<std::string>& status,
                                                 std::optional<int> request_id,
-                                                nlohmann::json payload) {
-  co_await services.database.run([&station_id, kind = std::move(kind), status = std::move(status),
-                                  request_id, text = payload.dump()](pqxx::connection& c) {
+                                                const nlohmann::json& payload) {
+  const std::string text = payload.dump();
+  co_await services.database.run([&](pqxx::connection& c) {
     pqxx::work tx(c);
     tx.exec_params(
         "INSERT INTO station_notifications (station_id, kind, status, request_id, payload) "
         "VALUES ($1, $2, $3, $4, $5::jsonb)",
-        station_id, kind, status, request_id, text);
+        station_id, std::string(kind), status, request_id, text);
     tx.commit();
   });
 }

@@ -49,10 +49,12 @@ std::vector<MeterRow> meter_rows_201(const std::string& station_id, int evse_id,
                                      const nlohmann::json& meter_values, const std::string& path);
 
 // Keeps a station report as sent (firmware/log status, events, data transfer ...).
+// co_await it with named arguments, not temporaries.
 boost::asio::awaitable<void> store_notification(Services& services, const std::string& station_id,
-                                                std::string kind, std::optional<std::string> status,
+                                                std::string_view kind,
+                                                const std::optional<std::string>& status,
                                                 std::optional<int> request_id,
-                                                nlohmann::json payload);
+                                                const nlohmann::json& payload);
 
 void register_provisioning(HandlerRegistry&, Services&);
 void register_authorization(HandlerRegistry&, Services&);

@@ -11,8 +11,9 @@ namespace {
 
 Handler data_transfer(Services& services) {
   return [&services](CallContext& ctx) -> boost::asio::awaitable<CallReply> {
-    co_await store_notification(services, ctx.station_id, "DataTransfer", std::nullopt,
-                                std::nullopt, ctx.payload);
+    const std::optional<std::string> no_status;
+    co_await store_notification(services, ctx.station_id, "DataTransfer", no_status, std::nullopt,
+                                ctx.payload);
     co_return CallReply::ok({{"status", "UnknownVendorId"}});
   };
 }

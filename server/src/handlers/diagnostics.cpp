@@ -11,8 +11,8 @@ namespace {
 
 Handler keep(Services& services, std::string kind) {
   return [&services, kind](CallContext& ctx) -> boost::asio::awaitable<CallReply> {
-    co_await store_notification(services, ctx.station_id, kind,
-                                optional_field<std::string>(ctx.payload, "status"),
+    const auto status = optional_field<std::string>(ctx.payload, "status");
+    co_await store_notification(services, ctx.station_id, kind, status,
                                 optional_field<int>(ctx.payload, "requestId"), ctx.payload);
     co_return CallReply::ok(nlohmann::json::object());
   };

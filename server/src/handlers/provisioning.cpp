@@ -117,7 +117,8 @@ Handler heartbeat() {
 
 Handler notify_report(Services& services) {
   return [&services](CallContext& ctx) -> boost::asio::awaitable<CallReply> {
-    co_await store_notification(services, ctx.station_id, "NotifyReport", std::nullopt,
+    const std::optional<std::string> no_status;
+    co_await store_notification(services, ctx.station_id, "NotifyReport", no_status,
                                 ctx.payload.at("requestId").get<int>(), ctx.payload);
     co_return CallReply::ok(nlohmann::json::object());
   };

@@ -44,7 +44,7 @@ Handler start_transaction_16(Services& services) {
                                        connector_id, id_token, driver_id, started_at,
                                        meter_start_wh, import_first_wh, import_last_wh, start_key)
              SELECT n, $1, n::text, 'ocpp1.6', $2, CASE WHEN $2 = 0 THEN 0 ELSE 1 END, $3, $4, $5,
-                    $6, $6, $6, $7
+                    $6::bigint, $6::bigint, $6::bigint, $7
              FROM (SELECT nextval('transactions_id_seq')::int AS n) AS next
              ON CONFLICT (station_id, start_key) WHERE start_key IS NOT NULL
                DO UPDATE SET updated_at = now()
@@ -81,8 +81,8 @@ Handler stop_transaction_16(Services& services) {
       Stopped result{false, 0, std::nullopt};
       if (id_tag) result.check = check_token(tx, *id_tag);
       auto rows = tx.exec_params(
-          R"(UPDATE transactions SET state = 'ended', ended_at = $3, meter_stop_wh = $4,
-                    import_last_wh = GREATEST(import_last_wh, $4), stop_reason = $5,
+          R"(UPDATE transactions SET state = 'ended', ended_at = $3, meter_stop_wh = $4::bigint,
+                    import_last_wh = GREATEST(import_last_wh, $4::bigint), stop_reason = $5,
                     updated_at = now()
              WHERE station_id = $1 AND id = $2
              RETURNING evse_id)",
@@ -98,12 +98,14 @@ Handler stop_transaction_16(Services& services) {
       // Answer anyway: a station would otherwise resend it forever.
       log::warn("transaction_unknown", {{"station", ctx.station_id}, {"transaction", transaction_id}});
     } else if (auto data = p.find("transactionData"); data != p.end()) {
+      std::vector<MeterRow> rows;
       try {
-        co_await services.meters.write(meter_rows_16(ctx.station_id, stopped.evse_id,
-                                                     transaction_id, *data, "/transactionData"));
+        rows = meter_rows_16(ctx.station_id, stopped.evse_id, transaction_id, *data,
+                             "/transactionData");
       } catch (const BadMeterValue& e) {
         co_return bad_meter_value(e);
       }
+      co_await services.meters.write(std::move(rows));
     }
     log::info("transaction_ended",
               {{"station", ctx.station_id}, {"transaction", transaction_id}, {"reason", reason}});
@@ -211,12 +213,14 @@ Handler transaction_event(Services& services) {
     });
 
     if (auto meter_value = p.find("meterValue"); meter_value != p.end()) {
+      std::vector<MeterRow> rows;
       try {
-        co_await services.meters.write(meter_rows_201(ctx.station_id, evse_id.value_or(0),
-                                                      recorded.id, *meter_value, "/meterValue"));
+        rows = meter_rows_201(ctx.station_id, evse_id.value_or(0), recorded.id, *meter_value,
+                              "/meterValue");
       } catch (const BadMeterValue& e) {
         co_return bad_meter_value(e);
       }
+      co_await services.meters.write(std::move(rows));
     }
     if (event_type != "Updated")
       log::info(event_type == "Started" ? "transaction_started" : "transaction_ended",
