@@ -25,13 +25,13 @@ std::optional<Config> parse_config(int argc, const char* const* argv, int& exit_
     return app.add_option("--" + flag, value, help)->envname(env_name(flag))->capture_default_str();
   };
   add("bind", config.bind_address, "Address the listeners bind to");
-  add("ocpp-port", config.ocpp_port, "OCPP WebSocket port (ws://HOST:PORT/ocpp/{stationId}); 0 = any");
+  add("ocpp-port", config.ocpp_port,
+      "OCPP WebSocket port (ws://HOST:PORT/ocpp/{stationId}); 0 = any");
   add("http-port", config.http_port, "HTTP port for /healthz, /metrics and the API; 0 = any");
   add("database-url", config.database_url,
       "PostgreSQL URL; empty runs an embedded cluster in DATA_DIR/pg");
   add("data-dir", config.data_dir, "Folder for the embedded database and other state");
-  add("ready-file", config.ready_file,
-      "Write {\"ocpp_port\":N,\"http_port\":N} here once serving");
+  add("ready-file", config.ready_file, "Write {\"ocpp_port\":N,\"http_port\":N} here once serving");
   const std::map<std::string, UnknownStationPolicy> policies{
       {"accept", UnknownStationPolicy::Accept},
       {"pending", UnknownStationPolicy::Pending},

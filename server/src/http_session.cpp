@@ -44,13 +44,15 @@ asio::awaitable<void> serve_http(asio::ip::tcp::socket socket, const HttpRouter&
     stream.expires_after(std::chrono::seconds(30));
     http::request_parser<http::string_body> parser;
     parser.body_limit(body_limit);
-    auto [ec, n] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+    auto [ec, n] =
+        co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
     if (ec == http::error::end_of_stream || ec == beast::error::timeout) break;
     if (ec) {
       if (ec == http::error::body_limit) {
         HttpRequest request;
-        auto response = problem(request, http::status::payload_too_large, "Request too large",
-                                "the request body exceeds " + std::to_string(body_limit) + " bytes");
+        auto response =
+            problem(request, http::status::payload_too_large, "Request too large",
+                    "the request body exceeds " + std::to_string(body_limit) + " bytes");
         response.keep_alive(false);
         co_await http::async_write(stream, response, asio::as_tuple(asio::use_awaitable));
       }
@@ -59,7 +61,8 @@ asio::awaitable<void> serve_http(asio::ip::tcp::socket socket, const HttpRouter&
     auto request = parser.release();
     auto response = co_await router(request);
     const bool keep_alive = response.keep_alive();
-    auto [wec, wn] = co_await http::async_write(stream, response, asio::as_tuple(asio::use_awaitable));
+    auto [wec, wn] =
+        co_await http::async_write(stream, response, asio::as_tuple(asio::use_awaitable));
     if (wec || !keep_alive) break;
   }
   beast::error_code ignored;

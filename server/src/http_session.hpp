@@ -15,8 +15,8 @@ using HttpResponse = boost::beast::http::response<boost::beast::http::string_bod
 using HttpRouter = std::function<boost::asio::awaitable<HttpResponse>(const HttpRequest&)>;
 
 // Serves one connection until the client closes it or it idles out.
-boost::asio::awaitable<void> serve_http(boost::asio::ip::tcp::socket socket, const HttpRouter& router,
-                                        std::size_t body_limit);
+boost::asio::awaitable<void> serve_http(boost::asio::ip::tcp::socket socket,
+                                        const HttpRouter& router, std::size_t body_limit);
 
 // An RFC 9457 problem+json answer.
 HttpResponse problem(const HttpRequest& request, boost::beast::http::status status,

@@ -48,7 +48,7 @@ void write(spdlog::level::level_enum level, std::string_view event,
       line += nlohmann::json(f.key).dump();
       line += ':';
       line += f.quoted ? nlohmann::json(f.value).dump(-1, ' ', false,
-                                                       nlohmann::json::error_handler_t::replace)
+                                                      nlohmann::json::error_handler_t::replace)
                        : f.value;
     }
   } else {

@@ -25,7 +25,8 @@ struct Field {
 };
 
 void setup(const std::string& level, const std::string& format);
-void write(spdlog::level::level_enum level, std::string_view event, std::initializer_list<Field> fields);
+void write(spdlog::level::level_enum level, std::string_view event,
+           std::initializer_list<Field> fields);
 
 inline void debug(std::string_view event, std::initializer_list<Field> f = {}) {
   if (spdlog::should_log(spdlog::level::debug)) write(spdlog::level::debug, event, f);

@@ -162,8 +162,7 @@ void MeterWriter::flush_locked(std::unique_lock<std::mutex>& lock) {
         }
       },
       finish);
-  if (!queued)
-    finish(std::make_exception_ptr(std::runtime_error("database queue is full")));
+  if (!queued) finish(std::make_exception_ptr(std::runtime_error("database queue is full")));
   lock.lock();
 }
 

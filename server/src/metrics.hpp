@@ -19,7 +19,7 @@ class Histogram {
  public:
   static constexpr std::array<double, 14> kLatencyBounds{
       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
-  static constexpr std::array<double, 14> kSizeBounds{1,   2,   5,    10,   20,   50,   100,
+  static constexpr std::array<double, 14> kSizeBounds{1,   2,   5,    10,   20,   50,    100,
                                                       200, 500, 1000, 2000, 5000, 10000, 50000};
 
   explicit Histogram(const std::array<double, 14>& bounds) : bounds_(bounds) {}

@@ -51,23 +51,26 @@ struct Server::Impl {
     metrics.add_gauge_source([this](std::string& out) {
       out += "# HELP chargegrid_stations_connected Stations connected, by OCPP version\n";
       out += "# TYPE chargegrid_stations_connected gauge\n";
-      for (auto v : {protocols::OcppVersion::v16, protocols::OcppVersion::v201,
-                     protocols::OcppVersion::v21})
+      for (auto v :
+           {protocols::OcppVersion::v16, protocols::OcppVersion::v201, protocols::OcppVersion::v21})
         out += "chargegrid_stations_connected{protocol=\"" +
                std::string(protocols::subprotocol(v)) + "\"} " +
                std::to_string(stations.connected(v)) + "\n";
       auto s = pool.stats();
       out += "# HELP chargegrid_db_pool_connections Database pool connections by state\n";
       out += "# TYPE chargegrid_db_pool_connections gauge\n";
-      out += "chargegrid_db_pool_connections{state=\"configured\"} " + std::to_string(s.size) + "\n";
-      out += "chargegrid_db_pool_connections{state=\"connected\"} " + std::to_string(s.connected) + "\n";
+      out +=
+          "chargegrid_db_pool_connections{state=\"configured\"} " + std::to_string(s.size) + "\n";
+      out += "chargegrid_db_pool_connections{state=\"connected\"} " + std::to_string(s.connected) +
+             "\n";
       out += "chargegrid_db_pool_connections{state=\"busy\"} " + std::to_string(s.busy) + "\n";
       out += "# HELP chargegrid_db_pool_queued_jobs Database jobs waiting for a connection\n";
       out += "# TYPE chargegrid_db_pool_queued_jobs gauge\n";
       out += "chargegrid_db_pool_queued_jobs " + std::to_string(s.queued) + "\n";
       out += "# HELP chargegrid_db_jobs_total Database jobs run, by result\n";
       out += "# TYPE chargegrid_db_jobs_total counter\n";
-      out += "chargegrid_db_jobs_total{result=\"done\"} " + std::to_string(s.jobs_total - s.jobs_failed) + "\n";
+      out += "chargegrid_db_jobs_total{result=\"done\"} " +
+             std::to_string(s.jobs_total - s.jobs_failed) + "\n";
       out += "chargegrid_db_jobs_total{result=\"failed\"} " + std::to_string(s.jobs_failed) + "\n";
       out += "# HELP chargegrid_db_reconnects_total Database connections re-established\n";
       out += "# TYPE chargegrid_db_reconnects_total counter\n";
@@ -86,7 +89,8 @@ struct Server::Impl {
   asio::awaitable<void> accept_stations() {
     for (;;) {
       auto strand = asio::make_strand(io);
-      auto [ec, socket] = co_await ocpp_acceptor.async_accept(strand, asio::as_tuple(asio::use_awaitable));
+      auto [ec, socket] =
+          co_await ocpp_acceptor.async_accept(strand, asio::as_tuple(asio::use_awaitable));
       if (ec == asio::error::operation_aborted) co_return;
       if (ec) {
         // Out of descriptors and the like: wait a little instead of spinning.
@@ -103,7 +107,8 @@ struct Server::Impl {
   asio::awaitable<void> accept_http() {
     for (;;) {
       auto strand = asio::make_strand(io);
-      auto [ec, socket] = co_await http_acceptor.async_accept(strand, asio::as_tuple(asio::use_awaitable));
+      auto [ec, socket] =
+          co_await http_acceptor.async_accept(strand, asio::as_tuple(asio::use_awaitable));
       if (ec == asio::error::operation_aborted) co_return;
       if (ec) {
         log::warn("accept_failed", {{"listener", "http"}, {"error", ec.message()}});
@@ -134,8 +139,7 @@ struct Server::Impl {
       response.set(http::field::content_type, "text/plain; version=0.0.4");
       co_return response;
     }
-    co_return problem(request, http::status::not_found, "Not found",
-                      "no resource at " + target);
+    co_return problem(request, http::status::not_found, "Not found", "no resource at " + target);
   }
 
   // Last-seen times go to the database in one statement every few seconds.
@@ -160,8 +164,7 @@ struct Server::Impl {
       ids += '}';
       pool.try_submit([ids](pqxx::connection& c) {
         pqxx::work tx(c);
-        tx.exec_params(
-            "UPDATE stations SET last_seen_at = now() WHERE id = ANY($1::text[])", ids);
+        tx.exec_params("UPDATE stations SET last_seen_at = now() WHERE id = ANY($1::text[])", ids);
         tx.commit();
       });
     }
@@ -203,7 +206,9 @@ struct Server::Impl {
 Server::Server(Config config, std::string database_url)
     : impl_(std::make_unique<Impl>(std::move(config), std::move(database_url))) {}
 
-Server::~Server() { stop(); }
+Server::~Server() {
+  stop();
+}
 
 void Server::start() {
   auto& s = *impl_;
@@ -214,8 +219,9 @@ void Server::start() {
   asio::co_spawn(s.io, s.accept_stations(), asio::detached);
   asio::co_spawn(s.io, s.accept_http(), asio::detached);
   asio::co_spawn(s.io, s.flush_last_seen(), asio::detached);
-  const int n = s.config.threads > 0 ? s.config.threads
-                                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int n = s.config.threads > 0
+                    ? s.config.threads
+                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 0; i < n; ++i) s.threads.emplace_back([&s] { s.io.run(); });
   {
     std::lock_guard lock(s.state_mutex);
@@ -274,8 +280,12 @@ void Server::wait() {
   s.state_changed.wait(lock, [&s] { return s.finished; });
 }
 
-std::uint16_t Server::ocpp_port() const { return impl_->bound_ocpp_port; }
-std::uint16_t Server::http_port() const { return impl_->bound_http_port; }
+std::uint16_t Server::ocpp_port() const {
+  return impl_->bound_ocpp_port;
+}
+std::uint16_t Server::http_port() const {
+  return impl_->bound_http_port;
+}
 
 bool Server::station_connected(const std::string& station_id) const {
   return impl_->stations.find(station_id) != nullptr;
@@ -293,11 +303,21 @@ void Server::call_station(const std::string& station_id, const std::string& acti
     using Status = StationCallResult::Status;
     Status status = Status::Result;
     switch (outcome.kind) {
-      case Kind::Result: status = Status::Result; break;
-      case Kind::Error: status = Status::Error; break;
-      case Kind::Timeout: status = Status::Timeout; break;
-      case Kind::Disconnected: status = Status::Offline; break;
-      case Kind::Refused: status = Status::Refused; break;
+      case Kind::Result:
+        status = Status::Result;
+        break;
+      case Kind::Error:
+        status = Status::Error;
+        break;
+      case Kind::Timeout:
+        status = Status::Timeout;
+        break;
+      case Kind::Disconnected:
+        status = Status::Offline;
+        break;
+      case Kind::Refused:
+        status = Status::Refused;
+        break;
     }
     done({status, std::move(outcome.payload)});
   });

@@ -46,9 +46,8 @@ std::vector<std::shared_ptr<StationSession>> StationRegistry::all() const {
   return out;
 }
 
-void StationRegistry::remember_answer(const std::string& station_id,
-                                      const std::string& message_id, const std::string& action,
-                                      std::string frame) {
+void StationRegistry::remember_answer(const std::string& station_id, const std::string& message_id,
+                                      const std::string& action, std::string frame) {
   std::lock_guard lock(mutex_);
   auto& answers = answers_[station_id];
   answers.push_back({message_id, action, std::move(frame)});

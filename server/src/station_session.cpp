@@ -163,7 +163,8 @@ asio::awaitable<bool> StationSession::handshake() {
   http::request_parser<http::string_body> parser;
   parser.header_limit(8 * 1024);
   parser.body_limit(0);
-  auto [ec, n] = co_await http::async_read(stream, buffer_, parser, asio::as_tuple(asio::use_awaitable));
+  auto [ec, n] =
+      co_await http::async_read(stream, buffer_, parser, asio::as_tuple(asio::use_awaitable));
   if (ec) {
     log::debug("station_handshake_failed", {{"remote", remote_address_}, {"error", ec.message()}});
     co_return false;
@@ -193,9 +194,9 @@ asio::awaitable<bool> StationSession::handshake() {
   version_ = *version;
 
   stream.expires_never();
-  ws_.set_option(websocket::stream_base::timeout{
-      std::chrono::seconds(config.handshake_timeout_s),
-      std::chrono::seconds(2 * config.keepalive_s), true});
+  ws_.set_option(websocket::stream_base::timeout{std::chrono::seconds(config.handshake_timeout_s),
+                                                 std::chrono::seconds(2 * config.keepalive_s),
+                                                 true});
   ws_.read_message_max(config.max_frame_bytes);
   ws_.set_option(websocket::stream_base::decorator(
       [proto = std::string(protocols::subprotocol(version_))](websocket::response_type& res) {
@@ -204,8 +205,9 @@ asio::awaitable<bool> StationSession::handshake() {
       }));
   auto [accept_ec] = co_await ws_.async_accept(upgrade_, asio::as_tuple(asio::use_awaitable));
   if (accept_ec) {
-    log::warn("station_handshake_failed",
-              {{"station", station_id_}, {"remote", remote_address_}, {"error", accept_ec.message()}});
+    log::warn(
+        "station_handshake_failed",
+        {{"station", station_id_}, {"remote", remote_address_}, {"error", accept_ec.message()}});
     co_return false;
   }
   ws_.text(true);
@@ -215,8 +217,8 @@ asio::awaitable<bool> StationSession::handshake() {
 asio::awaitable<void> StationSession::load_registration() {
   try {
     const std::string protocol(protocols::subprotocol(version_));
-    auto registration = co_await services_.database.run(
-        [this, &protocol](pqxx::connection& c) -> std::string {
+    auto registration =
+        co_await services_.database.run([this, &protocol](pqxx::connection& c) -> std::string {
           const auto& id = station_id_;
           pqxx::work tx(c);
           auto rows = tx.exec_params(
@@ -226,8 +228,8 @@ asio::awaitable<void> StationSession::load_registration() {
           tx.commit();
           return rows.empty() ? std::string() : rows[0][0].as<std::string>();
         });
-    registration_ = registration == "accepted"  ? Registration::Accepted
-                    : registration == "pending" ? Registration::Pending
+    registration_ = registration == "accepted"   ? Registration::Accepted
+                    : registration == "pending"  ? Registration::Pending
                     : registration == "rejected" ? Registration::Rejected
                                                  : Registration::Unknown;
   } catch (const std::exception& e) {
@@ -277,19 +279,19 @@ asio::awaitable<void> StationSession::serve() {
     } else if (auto* result = std::get_if<protocols::CallResult>(&message)) {
       handle_answer(result->message_id, {CallOutcome::Kind::Result, std::move(result->payload)});
     } else if (auto* err = std::get_if<protocols::CallError>(&message)) {
-      handle_answer(err->message_id,
-                    {CallOutcome::Kind::Error, {{"errorCode", err->error_code},
-                                                {"description", err->description},
-                                                {"details", err->details}}});
+      handle_answer(err->message_id, {CallOutcome::Kind::Error,
+                                      {{"errorCode", err->error_code},
+                                       {"description", err->description},
+                                       {"details", err->details}}});
     } else if (auto* rerr = std::get_if<protocols::CallResultError>(&message)) {
-      handle_answer(rerr->message_id,
-                    {CallOutcome::Kind::Error, {{"errorCode", rerr->error_code},
-                                                {"description", rerr->description},
-                                                {"details", rerr->details}}});
+      handle_answer(rerr->message_id, {CallOutcome::Kind::Error,
+                                       {{"errorCode", rerr->error_code},
+                                        {"description", rerr->description},
+                                        {"details", rerr->details}}});
     } else if (auto* sent = std::get_if<protocols::Send>(&message)) {
       // SEND (2.1) expects no answer; unknown or invalid ones are only logged.
-      auto invalid = protocols::validate(version_, sent->action, protocols::Direction::Request,
-                                         sent->payload);
+      auto invalid =
+          protocols::validate(version_, sent->action, protocols::Direction::Request, sent->payload);
       services_.metrics.count_message("in", sent->action, invalid ? "invalid" : "received");
       log::debug("station_send", {{"station", station_id_}, {"action", sent->action}});
     }
@@ -324,8 +326,8 @@ asio::awaitable<void> StationSession::handle_call(protocols::Call& call) {
     fail(RpcErrorCode::NotImplemented, "unknown action '" + call.action + "'");
     co_return;
   }
-  if (auto invalid = protocols::validate(version_, call.action, protocols::Direction::Request,
-                                         call.payload)) {
+  if (auto invalid =
+          protocols::validate(version_, call.action, protocols::Direction::Request, call.payload)) {
     fail(invalid->code, invalid->path + ": " + invalid->message, {{"path", invalid->path}});
     co_return;
   }
@@ -364,7 +366,8 @@ asio::awaitable<void> StationSession::handle_call(protocols::Call& call) {
     fail(RpcErrorCode::InternalError, "the CSMS could not form a valid answer");
     co_return;
   }
-  auto frame = protocols::serialize(protocols::CallResult{call.message_id, std::move(reply.payload)});
+  auto frame =
+      protocols::serialize(protocols::CallResult{call.message_id, std::move(reply.payload)});
   services_.stations.remember_answer(station_id_, call.message_id, call.action, frame);
   answer(std::move(frame), "ok");
 }
@@ -381,10 +384,10 @@ void StationSession::call(std::string action, nlohmann::json payload,
       done({CallOutcome::Kind::Refused, {{"description", "too many calls awaiting an answer"}}});
       return;
     }
-    if (auto invalid = protocols::validate(self->version_, action, protocols::Direction::Request,
-                                           payload)) {
-      done({CallOutcome::Kind::Refused,
-            {{"description", invalid->path + ": " + invalid->message}}});
+    if (auto invalid =
+            protocols::validate(self->version_, action, protocols::Direction::Request, payload)) {
+      done(
+          {CallOutcome::Kind::Refused, {{"description", invalid->path + ": " + invalid->message}}});
       return;
     }
     auto id = "cg" + std::to_string(self->next_call_id_++);
@@ -400,7 +403,8 @@ void StationSession::call(std::string action, nlohmann::json payload,
       pending.done({CallOutcome::Kind::Timeout, nlohmann::json::object()});
     });
     self->send(protocols::serialize(protocols::Call{id, action, std::move(payload)}));
-    self->pending_calls_.emplace(id, PendingCall{std::move(action), std::move(timer), std::move(done)});
+    self->pending_calls_.emplace(id,
+                                 PendingCall{std::move(action), std::move(timer), std::move(done)});
   });
 }
 
@@ -414,12 +418,12 @@ void StationSession::handle_answer(const std::string& message_id, CallOutcome ou
   pending_calls_.erase(it);
   pending.timer->cancel();
   if (outcome.kind == CallOutcome::Kind::Result) {
-    if (auto invalid = protocols::validate(version_, pending.action,
-                                           protocols::Direction::Response, outcome.payload)) {
+    if (auto invalid = protocols::validate(version_, pending.action, protocols::Direction::Response,
+                                           outcome.payload)) {
       outcome = {CallOutcome::Kind::Error,
                  {{"errorCode", std::string(to_wire(invalid->code, version_))},
-                  {"description", "the station's answer is invalid at " + invalid->path + ": " +
-                                      invalid->message},
+                  {"description",
+                   "the station's answer is invalid at " + invalid->path + ": " + invalid->message},
                   {"details", outcome.payload}}};
     }
   }

@@ -10,8 +10,7 @@ std::string_view default_unit(std::string_view measurand) {
   if (measurand.empty() || measurand.starts_with("Energy.Active")) return "Wh";
   if (measurand.starts_with("Energy.Reactive")) return "varh";
   if (measurand.starts_with("Energy.Apparent")) return "VAh";
-  if (measurand.starts_with("Power.Active") || measurand.starts_with("Power.Offered"))
-    return "W";
+  if (measurand.starts_with("Power.Active") || measurand.starts_with("Power.Offered")) return "W";
   if (measurand.starts_with("Power.Reactive")) return "var";
   if (measurand.starts_with("Power.Apparent")) return "VA";
   if (measurand == "Power.Factor") return "";

@@ -12,7 +12,9 @@ using nlohmann::json;
 
 namespace {
 
-json boot_16() { return {{"chargePointVendor", "ACME"}, {"chargePointModel", "M"}}; }
+json boot_16() {
+  return {{"chargePointVendor", "ACME"}, {"chargePointModel", "M"}};
+}
 
 json next_frame(chargegrid::sim::OcppTestClient& client) {
   auto text = client.receive(std::chrono::seconds(10));
@@ -70,10 +72,11 @@ TEST_CASE("Malformed frames get the CALLERROR each version names", "[integration
     CHECK(fx.query_value("SELECT count(*) FROM transactions") == "0");
   }
   SECTION("a meter value that is not a number") {
-    auto e = v16->call("MeterValues",
-                       {{"connectorId", 1},
-                        {"meterValue", json::array({{{"timestamp", "2026-11-24T10:00:00Z"},
-                                                     {"sampledValue", json::array({{{"value", "12,5"}}})}}})}});
+    auto e = v16->call(
+        "MeterValues",
+        {{"connectorId", 1},
+         {"meterValue", json::array({{{"timestamp", "2026-11-24T10:00:00Z"},
+                                      {"sampledValue", json::array({{{"value", "12,5"}}})}}})}});
     CHECK(error_code(e) == "PropertyConstraintViolation");
     CHECK(e[3].get<std::string>().find("/meterValue/0/sampledValue/0/value") != std::string::npos);
     CHECK(fx.query_value("SELECT count(*) FROM meter_values") == "0");
@@ -88,15 +91,16 @@ TEST_CASE("An oversized frame closes the connection with 1009", "[integration][b
   config.max_frame_bytes = 4096;
   ServerFixture fx(config);
   auto station = fx.connect("BIG", "ocpp1.6");
-  station->send_text(json::array({2, "x", "DataTransfer",
-                                  {{"vendorId", "v"}, {"data", std::string(8000, 'a')}}})
-                         .dump());
+  station->send_text(
+      json::array({2, "x", "DataTransfer", {{"vendorId", "v"}, {"data", std::string(8000, 'a')}}})
+          .dump());
   CHECK_FALSE(station->receive(std::chrono::seconds(5)));
   CHECK(station->closed());
   CHECK(station->close_code() == std::optional<std::uint16_t>(1009));
 }
 
-TEST_CASE("Handshakes without a station id or subprotocol are refused", "[integration][bad-input]") {
+TEST_CASE("Handshakes without a station id or subprotocol are refused",
+          "[integration][bad-input]") {
   ServerFixture fx;
   chargegrid::sim::OcppTestClient client;
   SECTION("no supported subprotocol") {
@@ -144,8 +148,9 @@ TEST_CASE("A station that is not accepted may only boot", "[integration][bad-inp
   config.unknown_stations = chargegrid::server::UnknownStationPolicy::Pending;
   ServerFixture fx(config);
   auto station = fx.connect("NEWCOMER", "ocpp1.6");
-  auto status = station->call("StatusNotification",
-                              {{"connectorId", 0}, {"errorCode", "NoError"}, {"status", "Available"}});
+  auto status =
+      station->call("StatusNotification",
+                    {{"connectorId", 0}, {"errorCode", "NoError"}, {"status", "Available"}});
   CHECK(error_code(status) == "SecurityError");
   auto boot = station->call("BootNotification", boot_16());
   CHECK(boot[2]["status"] == "Pending");
@@ -163,7 +168,7 @@ TEST_CASE("A station that is not accepted may only boot", "[integration][bad-inp
     tx.commit();
   }
   CHECK(station->call("BootNotification", boot_16())[2]["status"] == "Accepted");
-  CHECK(is_result(station->call("StatusNotification", {{"connectorId", 0},
-                                                       {"errorCode", "NoError"},
-                                                       {"status", "Available"}})));
+  CHECK(is_result(
+      station->call("StatusNotification",
+                    {{"connectorId", 0}, {"errorCode", "NoError"}, {"status", "Available"}})));
 }

@@ -34,8 +34,8 @@ TEST_CASE("A database outage loses nothing and answers nothing as stored",
     server.start();
     chargegrid::sim::OcppTestClient station;
     station.connect("127.0.0.1", server.ocpp_port(), "/ocpp/OUTAGE", {"ocpp1.6"});
-    REQUIRE(is_result(station.call("BootNotification",
-                                   {{"chargePointVendor", "A"}, {"chargePointModel", "B"}})));
+    REQUIRE(is_result(
+        station.call("BootNotification", {{"chargePointVendor", "A"}, {"chargePointModel", "B"}})));
 
     postgres.stop();
     const json start{{"connectorId", 1},

@@ -57,8 +57,10 @@ TEST_CASE("GET /metrics exposes stations, messages, latency and the database poo
   station->call("Teleport", nlohmann::json::object());
   auto text = get(fx.server().http_port(), "/metrics").body();
   CHECK(text.find("chargegrid_stations_connected{protocol=\"ocpp2.0.1\"} 1") != std::string::npos);
-  CHECK(text.find(R"(chargegrid_ocpp_messages_total{direction="in",action="BootNotification",outcome="ok"} 1)") !=
-        std::string::npos);
+  CHECK(
+      text.find(
+          R"(chargegrid_ocpp_messages_total{direction="in",action="BootNotification",outcome="ok"} 1)") !=
+      std::string::npos);
   CHECK(text.find(R"(action="Teleport",outcome="NotImplemented")") != std::string::npos);
   CHECK(text.find("chargegrid_ocpp_handling_seconds_count") != std::string::npos);
   CHECK(text.find("chargegrid_db_pool_connections{state=\"connected\"}") != std::string::npos);

@@ -13,38 +13,43 @@ using nlohmann::json;
 namespace {
 
 json boot_16() {
-  return {{"chargePointVendor", "ACME"}, {"chargePointModel", "Wallbox 22"},
-          {"chargePointSerialNumber", "SN-1"}, {"firmwareVersion", "1.2.3"}};
+  return {{"chargePointVendor", "ACME"},
+          {"chargePointModel", "Wallbox 22"},
+          {"chargePointSerialNumber", "SN-1"},
+          {"firmwareVersion", "1.2.3"}};
 }
 
 void add_token(ServerFixture& fx, const std::string& token, const std::string& status,
                const std::string& extra = "") {
   auto c = fx.sql();
   pqxx::work tx(c);
-  tx.exec("INSERT INTO id_tokens (id_token, status" + std::string(extra.empty() ? "" : ", valid_until") +
-          ") VALUES (" + tx.quote(token) + ", " + tx.quote(status) +
-          (extra.empty() ? "" : ", " + extra) + ")");
+  tx.exec("INSERT INTO id_tokens (id_token, status" +
+          std::string(extra.empty() ? "" : ", valid_until") + ") VALUES (" + tx.quote(token) +
+          ", " + tx.quote(status) + (extra.empty() ? "" : ", " + extra) + ")");
   tx.commit();
 }
 
-json meter_values(int connector, int transaction_id, const std::string& at, const std::string& kwh) {
-  return {{"connectorId", connector},
-          {"transactionId", transaction_id},
-          {"meterValue",
-           json::array({{{"timestamp", at},
-                         {"sampledValue",
-                          json::array({{{"value", kwh},
-                                        {"measurand", "Energy.Active.Import.Register"},
-                                        {"unit", "kWh"},
-                                        {"context", "Sample.Periodic"}},
-                                       {{"value", "7.2"}, {"measurand", "Power.Active.Import"},
-                                        {"unit", "kW"}},
-                                       {{"value", "16.0"}, {"measurand", "Current.Import"},
-                                        {"phase", "L1"}, {"unit", "A"}},
-                                       {{"value", "231.5"}, {"measurand", "Voltage"},
-                                        {"phase", "L1-N"}, {"unit", "V"}},
-                                       {{"value", "54"}, {"measurand", "SoC"},
-                                        {"unit", "Percent"}}})}}})}};
+json meter_values(int connector, int transaction_id, const std::string& at,
+                  const std::string& kwh) {
+  return {
+      {"connectorId", connector},
+      {"transactionId", transaction_id},
+      {"meterValue",
+       json::array(
+           {{{"timestamp", at},
+             {"sampledValue",
+              json::array(
+                  {{{"value", kwh},
+                    {"measurand", "Energy.Active.Import.Register"},
+                    {"unit", "kWh"},
+                    {"context", "Sample.Periodic"}},
+                   {{"value", "7.2"}, {"measurand", "Power.Active.Import"}, {"unit", "kW"}},
+                   {{"value", "16.0"},
+                    {"measurand", "Current.Import"},
+                    {"phase", "L1"},
+                    {"unit", "A"}},
+                   {{"value", "231.5"}, {"measurand", "Voltage"}, {"phase", "L1-N"}, {"unit", "V"}},
+                   {{"value", "54"}, {"measurand", "SoC"}, {"unit", "Percent"}}})}}})}};
 }
 
 }  // namespace
@@ -62,9 +67,9 @@ TEST_CASE("OCPP 1.6: a full charging session is stored", "[integration][ocpp16]"
                        "WHERE id = 'CP-16-A'") == "ACME/Wallbox 22/1.2.3");
 
   REQUIRE(is_result(station->call("StatusNotification", {{"connectorId", 1},
-                                                          {"errorCode", "NoError"},
-                                                          {"status", "Preparing"},
-                                                          {"timestamp", "2026-11-24T10:00:00Z"}})));
+                                                         {"errorCode", "NoError"},
+                                                         {"status", "Preparing"},
+                                                         {"timestamp", "2026-11-24T10:00:00Z"}})));
   CHECK(fx.query_value("SELECT status FROM connector_status WHERE station_id = 'CP-16-A' AND "
                        "evse_id = 1") == "Preparing");
 
@@ -81,8 +86,10 @@ TEST_CASE("OCPP 1.6: a full charging session is stored", "[integration][ocpp16]"
   CHECK(start[2]["idTagInfo"]["status"] == "Accepted");
   const int tx_id = start[2]["transactionId"].get<int>();
 
-  REQUIRE(is_result(station->call("MeterValues", meter_values(1, tx_id, "2026-11-24T10:15:00Z", "1001.8"))));
-  REQUIRE(is_result(station->call("MeterValues", meter_values(1, tx_id, "2026-11-24T10:30:00Z", "1003.6"))));
+  REQUIRE(is_result(
+      station->call("MeterValues", meter_values(1, tx_id, "2026-11-24T10:15:00Z", "1001.8"))));
+  REQUIRE(is_result(
+      station->call("MeterValues", meter_values(1, tx_id, "2026-11-24T10:30:00Z", "1003.6"))));
 
   auto stop = station->call("StopTransaction", {{"transactionId", tx_id},
                                                 {"idTag", "RFID-1"},
@@ -92,10 +99,12 @@ TEST_CASE("OCPP 1.6: a full charging session is stored", "[integration][ocpp16]"
   REQUIRE(is_result(stop));
   CHECK(stop[2]["idTagInfo"]["status"] == "Accepted");
 
-  CHECK(fx.query_value("SELECT state FROM transactions WHERE id = " + std::to_string(tx_id)) == "ended");
+  CHECK(fx.query_value("SELECT state FROM transactions WHERE id = " + std::to_string(tx_id)) ==
+        "ended");
   // 1,005,400 Wh - 1,000,000 Wh, from the register, not from the power samples.
-  CHECK(fx.query_value("SELECT (import_last_wh - import_first_wh)::bigint FROM transactions WHERE id = " +
-                       std::to_string(tx_id)) == "5400");
+  CHECK(fx.query_value(
+            "SELECT (import_last_wh - import_first_wh)::bigint FROM transactions WHERE id = " +
+            std::to_string(tx_id)) == "5400");
   // kWh became Wh, kW became W, Percent became %.
   CHECK(fx.query_value("SELECT value FROM meter_values WHERE measurand = "
                        "'Energy.Active.Import.Register' ORDER BY sampled_at LIMIT 1") == "1001800");
@@ -136,12 +145,13 @@ TEST_CASE("OCPP 1.6: replayed transaction messages change nothing", "[integratio
   REQUIRE(is_result(station->call("MeterValues", values)));
   CHECK(fx.query_value("SELECT count(*) FROM meter_values WHERE station_id = 'CP-16-R'") == "5");
 
-  const json stop_payload{{"transactionId", tx_id}, {"meterStop", 2500},
-                          {"timestamp", "2026-11-24T11:30:00Z"}};
+  const json stop_payload{
+      {"transactionId", tx_id}, {"meterStop", 2500}, {"timestamp", "2026-11-24T11:30:00Z"}};
   REQUIRE(is_result(station->call("StopTransaction", stop_payload)));
   REQUIRE(is_result(station->call("StopTransaction", stop_payload)));
-  CHECK(fx.query_value("SELECT (import_last_wh - import_first_wh)::bigint FROM transactions WHERE id = " +
-                       std::to_string(tx_id)) == "2000");
+  CHECK(fx.query_value(
+            "SELECT (import_last_wh - import_first_wh)::bigint FROM transactions WHERE id = " +
+            std::to_string(tx_id)) == "2000");
 }
 
 TEST_CASE("OCPP 1.6: tokens are Blocked, Expired or Invalid as stored", "[integration][ocpp16]") {

@@ -14,20 +14,22 @@ namespace {
 json boot_201() {
   return {{"reason", "PowerUp"},
           {"chargingStation",
-           {{"model", "V2G Pro"}, {"vendorName", "Volt"}, {"firmwareVersion", "2.0"},
+           {{"model", "V2G Pro"},
+            {"vendorName", "Volt"},
+            {"firmwareVersion", "2.0"},
             {"serialNumber", "V-77"}}}};
 }
 
-json energy_sample(double kwh, const std::string& at, const std::string& measurand =
-                                                          "Energy.Active.Import.Register") {
+json energy_sample(double kwh, const std::string& at,
+                   const std::string& measurand = "Energy.Active.Import.Register") {
   return json::array(
       {{{"timestamp", at},
         {"sampledValue",
-         json::array({{{"value", kwh},
-                       {"measurand", measurand},
-                       {"unitOfMeasure", {{"unit", "kWh"}}}},
-                      {{"value", 11.0}, {"measurand", "Power.Active.Import"},
-                       {"unitOfMeasure", {{"unit", "W"}, {"multiplier", 3}}}}})}}});
+         json::array(
+             {{{"value", kwh}, {"measurand", measurand}, {"unitOfMeasure", {{"unit", "kWh"}}}},
+              {{"value", 11.0},
+               {"measurand", "Power.Active.Import"},
+               {"unitOfMeasure", {{"unit", "W"}, {"multiplier", 3}}}}})}}});
 }
 
 json event(const std::string& type, int seq, const std::string& at, const std::string& trigger,
@@ -67,17 +69,17 @@ TEST_CASE("OCPP 2.0.1: a transaction's events are stored and its energy is the r
                                                          {"connectorStatus", "Occupied"},
                                                          {"evseId", 1},
                                                          {"connectorId", 1}})));
-  auto started = station->call(
-      "TransactionEvent", event("Started", 0, "2026-11-24T09:00:01Z", "Authorized",
-                                energy_sample(20.0, "2026-11-24T09:00:01Z")));
+  auto started =
+      station->call("TransactionEvent", event("Started", 0, "2026-11-24T09:00:01Z", "Authorized",
+                                              energy_sample(20.0, "2026-11-24T09:00:01Z")));
   REQUIRE(is_result(started));
   CHECK(started[2]["idTokenInfo"]["status"] == "Accepted");
-  REQUIRE(is_result(station->call(
-      "TransactionEvent", event("Updated", 1, "2026-11-24T09:15:00Z", "MeterValuePeriodic",
-                                energy_sample(22.5, "2026-11-24T09:15:00Z")))));
-  REQUIRE(is_result(station->call(
-      "TransactionEvent", event("Ended", 2, "2026-11-24T09:30:00Z", "EVCommunicationLost",
-                                energy_sample(25.25, "2026-11-24T09:30:00Z")))));
+  REQUIRE(is_result(station->call("TransactionEvent",
+                                  event("Updated", 1, "2026-11-24T09:15:00Z", "MeterValuePeriodic",
+                                        energy_sample(22.5, "2026-11-24T09:15:00Z")))));
+  REQUIRE(is_result(station->call("TransactionEvent",
+                                  event("Ended", 2, "2026-11-24T09:30:00Z", "EVCommunicationLost",
+                                        energy_sample(25.25, "2026-11-24T09:30:00Z")))));
 
   CHECK(fx.query_value("SELECT state || ':' || stop_reason FROM transactions WHERE "
                        "transaction_uid = 'TX-9'") == "ended:EVDisconnected");
@@ -132,30 +134,30 @@ TEST_CASE("OCPP 2.0.1: V2G export is measured from the export register", "[integ
         "7500");
 }
 
-TEST_CASE("OCPP 2.0.1: security events, reports and notifications are kept", "[integration][ocpp201]") {
+TEST_CASE("OCPP 2.0.1: security events, reports and notifications are kept",
+          "[integration][ocpp201]") {
   ServerFixture fx;
   auto station = fx.connect("CS-201-N", "ocpp2.0.1");
   REQUIRE(is_result(station->call("BootNotification", boot_201())));
-  CHECK(is_result(station->call("SecurityEventNotification",
-                                {{"type", "TamperDetectionActivated"},
-                                 {"timestamp", "2026-11-24T08:00:00Z"}})));
-  CHECK(is_result(station->call("NotifyReport", {{"requestId", 7},
-                                                 {"generatedAt", "2026-11-24T08:00:00Z"},
-                                                 {"seqNo", 0}})));
-  CHECK(is_result(station->call("LogStatusNotification", {{"status", "Uploaded"}, {"requestId", 3}})));
-  CHECK(is_result(station->call("FirmwareStatusNotification", {{"status", "Installed"}})));
   CHECK(is_result(station->call(
-      "NotifyEvent",
-      {{"generatedAt", "2026-11-24T08:00:00Z"},
-       {"seqNo", 0},
-       {"eventData",
-        json::array({{{"eventId", 1},
-                      {"timestamp", "2026-11-24T08:00:00Z"},
-                      {"trigger", "Alerting"},
-                      {"actualValue", "true"},
-                      {"eventNotificationType", "HardWiredNotification"},
-                      {"component", {{"name", "Door"}}},
-                      {"variable", {{"name", "Open"}}}}})}})));
+      "SecurityEventNotification",
+      {{"type", "TamperDetectionActivated"}, {"timestamp", "2026-11-24T08:00:00Z"}})));
+  CHECK(is_result(station->call(
+      "NotifyReport", {{"requestId", 7}, {"generatedAt", "2026-11-24T08:00:00Z"}, {"seqNo", 0}})));
+  CHECK(is_result(
+      station->call("LogStatusNotification", {{"status", "Uploaded"}, {"requestId", 3}})));
+  CHECK(is_result(station->call("FirmwareStatusNotification", {{"status", "Installed"}})));
+  CHECK(is_result(
+      station->call("NotifyEvent",
+                    {{"generatedAt", "2026-11-24T08:00:00Z"},
+                     {"seqNo", 0},
+                     {"eventData", json::array({{{"eventId", 1},
+                                                 {"timestamp", "2026-11-24T08:00:00Z"},
+                                                 {"trigger", "Alerting"},
+                                                 {"actualValue", "true"},
+                                                 {"eventNotificationType", "HardWiredNotification"},
+                                                 {"component", {{"name", "Door"}}},
+                                                 {"variable", {{"name", "Open"}}}}})}})));
   CHECK(fx.query_value("SELECT event_type FROM security_events") == "TamperDetectionActivated");
   CHECK(fx.query_value("SELECT string_agg(kind, ',' ORDER BY id) FROM station_notifications") ==
         "NotifyReport,LogStatusNotification,FirmwareStatusNotification,NotifyEvent");

@@ -26,9 +26,10 @@ std::future<StationCallResult> call(ServerFixture& fx, const std::string& id,
 TEST_CASE("A server CALL is matched with the station's answer", "[integration][calls]") {
   ServerFixture fx;
   auto station = fx.connect("CALLED", "ocpp1.6");
-  REQUIRE(is_result(station->call("BootNotification",
-                                  {{"chargePointVendor", "A"}, {"chargePointModel", "B"}})));
-  auto pending = call(fx, "CALLED", "RemoteStartTransaction", {{"idTag", "RFID-9"}, {"connectorId", 1}});
+  REQUIRE(is_result(
+      station->call("BootNotification", {{"chargePointVendor", "A"}, {"chargePointModel", "B"}})));
+  auto pending =
+      call(fx, "CALLED", "RemoteStartTransaction", {{"idTag", "RFID-9"}, {"connectorId", 1}});
   auto frame = json::parse(*station->receive(std::chrono::seconds(5)));
   REQUIRE(frame[0] == 2);
   CHECK(frame[2] == "RemoteStartTransaction");

@@ -74,7 +74,9 @@ class ServerFixture {
 };
 
 // Frame helpers: [3, id, payload] / [4, id, code, description, details].
-inline bool is_result(const nlohmann::json& frame) { return frame.at(0) == 3; }
+inline bool is_result(const nlohmann::json& frame) {
+  return frame.at(0) == 3;
+}
 inline std::string error_code(const nlohmann::json& frame) {
   return frame.at(0) == 4 ? frame.at(2).get<std::string>() : std::string();
 }

@@ -1,9 +1,10 @@
 // Unit normalisation and station identity parsing.
 
+#include "units.hpp"
+
 #include <catch2/catch.hpp>
 
 #include "station_session.hpp"
-#include "units.hpp"
 
 using chargegrid::protocols::OcppVersion;
 using namespace chargegrid::server;
@@ -22,7 +23,7 @@ TEST_CASE("Meter values are normalised to base units", "[unit]") {
   CHECK(normalise("Temperature", "Celcius", 21)->unit == "Celsius");
   CHECK(normalise("Temperature", "Fahrenheit", 212)->value == Approx(100));
   CHECK(normalise("Current.Import", "", 16)->unit == "A");  // unit from the measurand
-  CHECK(normalise("", "", 5)->unit == "Wh");                 // OCPP's default measurand
+  CHECK(normalise("", "", 5)->unit == "Wh");                // OCPP's default measurand
   CHECK(normalise("Power.Factor", "", 0.97)->unit.empty());
   CHECK(normalise("Energy.Active.Import.Register", "Wh", 1, -3)->value == Approx(0.001));
   CHECK_FALSE(normalise("Voltage", "furlongs", 1));

@@ -48,8 +48,7 @@ Handler status_notification(Services& services) {
           R"(INSERT INTO status_history (station_id, evse_id, connector_id, status, error_code,
                                          info, reported_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7))",
-          ctx.station_id, r.evse_id, r.connector_id, r.status, r.error_code, r.info,
-          r.reported_at);
+          ctx.station_id, r.evse_id, r.connector_id, r.status, r.error_code, r.info, r.reported_at);
       // A report older than the state we hold (sent late after a reconnect) goes
       // into the history only.
       tx.exec_params(
@@ -61,8 +60,8 @@ Handler status_notification(Services& services) {
                vendor_error = excluded.vendor_error, reported_at = excluded.reported_at,
                received_at = now()
              WHERE connector_status.reported_at <= excluded.reported_at)",
-          ctx.station_id, r.evse_id, r.connector_id, r.status, r.error_code, r.info,
-          r.vendor_error, r.reported_at);
+          ctx.station_id, r.evse_id, r.connector_id, r.status, r.error_code, r.info, r.vendor_error,
+          r.reported_at);
       tx.commit();
     });
     co_return CallReply::ok(nlohmann::json::object());

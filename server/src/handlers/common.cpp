@@ -139,7 +139,8 @@ std::vector<MeterRow> meter_rows_201(const std::string& station_id, int evse_id,
         unit = uom->value("unit", "Wh");
         multiplier = uom->value("multiplier", 0);
       }
-      auto normalised = normalise(row.measurand, unit, sample.at("value").get<double>(), multiplier);
+      auto normalised =
+          normalise(row.measurand, unit, sample.at("value").get<double>(), multiplier);
       if (!normalised)
         throw BadMeterValue(where + "/unitOfMeasure/unit", "unknown unit '" + unit + "'");
       row.value = normalised->value;

@@ -47,9 +47,12 @@ BootInfo boot_info(OcppVersion version, const nlohmann::json& p) {
 
 std::string_view policy_registration(UnknownStationPolicy policy) {
   switch (policy) {
-    case UnknownStationPolicy::Accept: return "accepted";
-    case UnknownStationPolicy::Pending: return "pending";
-    case UnknownStationPolicy::Reject: return "rejected";
+    case UnknownStationPolicy::Accept:
+      return "accepted";
+    case UnknownStationPolicy::Pending:
+      return "pending";
+    case UnknownStationPolicy::Reject:
+      return "rejected";
   }
   return "rejected";
 }

@@ -96,7 +96,8 @@ Handler stop_transaction_16(Services& services) {
     });
     if (!stopped.known) {
       // Answer anyway: a station would otherwise resend it forever.
-      log::warn("transaction_unknown", {{"station", ctx.station_id}, {"transaction", transaction_id}});
+      log::warn("transaction_unknown",
+                {{"station", ctx.station_id}, {"transaction", transaction_id}});
     } else if (auto data = p.find("transactionData"); data != p.end()) {
       std::vector<MeterRow> rows;
       try {
@@ -226,8 +227,10 @@ Handler transaction_event(Services& services) {
       log::info(event_type == "Started" ? "transaction_started" : "transaction_ended",
                 {{"station", ctx.station_id}, {"transaction", uid}, {"seq_no", seq_no}});
     nlohmann::json answer = nlohmann::json::object();
-    if (recorded.check) answer["idTokenInfo"] = id_token_info_201(*recorded.check);
-    else if (token) answer["idTokenInfo"] = {{"status", "Accepted"}};
+    if (recorded.check)
+      answer["idTokenInfo"] = id_token_info_201(*recorded.check);
+    else if (token)
+      answer["idTokenInfo"] = {{"status", "Accepted"}};
     co_return CallReply::ok(std::move(answer));
   };
 }
