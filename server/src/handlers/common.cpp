@@ -84,11 +84,13 @@ MeterRow base_row(const std::string& station_id, int evse_id, std::optional<int>
   return row;
 }
 
-}  // namespace
-
-std::vector<MeterRow> meter_rows_16(const std::string& station_id, int connector_id,
-                                    std::optional<int> transaction_id,
-                                    const nlohmann::json& meter_values, const std::string& path) {
+// Calls fill(row, sample, where) for every sampled value, with the row's
+// common fields set and `where` the sample's JSON pointer.
+template <class Fill>
+std::vector<MeterRow> collect_rows(const std::string& station_id, int evse_id,
+                                   std::optional<int> transaction_id,
+                                   const nlohmann::json& meter_values, const std::string& path,
+                                   Fill fill) {
   std::vector<MeterRow> rows;
   for (std::size_t i = 0; i < meter_values.size(); ++i) {
     const auto& mv = meter_values[i];
@@ -96,61 +98,63 @@ std::vector<MeterRow> meter_rows_16(const std::string& station_id, int connector
     const auto& samples = mv.at("sampledValue");
     for (std::size_t j = 0; j < samples.size(); ++j) {
       const auto& sample = samples[j];
-      const auto where = path + "/" + std::to_string(i) + "/sampledValue/" + std::to_string(j);
-      auto row = base_row(station_id, connector_id, transaction_id, sample, timestamp);
-      row.format = sample.value("format", "Raw");
-      const auto text = sample.at("value").get<std::string>();
-      if (row.format == "SignedData") {
-        row.signed_data = text;
-        row.unit = std::string(default_unit(row.measurand));
-        rows.push_back(std::move(row));
-        continue;
-      }
-      double number = 0;
-      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
-      if (ec != std::errc() || end != text.data() + text.size())
-        throw BadMeterValue(where + "/value", "'" + text + "' is not a number");
-      auto normalised = normalise(row.measurand, sample.value("unit", ""), number);
-      if (!normalised)
-        throw BadMeterValue(where + "/unit", "unknown unit '" + sample.value("unit", "") + "'");
-      row.value = normalised->value;
-      row.unit = normalised->unit;
+      auto row = base_row(station_id, evse_id, transaction_id, sample, timestamp);
+      fill(row, sample, path + "/" + std::to_string(i) + "/sampledValue/" + std::to_string(j));
       rows.push_back(std::move(row));
     }
   }
   return rows;
 }
 
+}  // namespace
+
+std::vector<MeterRow> meter_rows_16(const std::string& station_id, int connector_id,
+                                    std::optional<int> transaction_id,
+                                    const nlohmann::json& meter_values, const std::string& path) {
+  return collect_rows(station_id, connector_id, transaction_id, meter_values, path,
+                      [](MeterRow& row, const nlohmann::json& sample, const std::string& where) {
+                        row.format = sample.value("format", "Raw");
+                        const auto text = sample.at("value").get<std::string>();
+                        if (row.format == "SignedData") {
+                          row.signed_data = text;
+                          row.unit = std::string(default_unit(row.measurand));
+                          return;
+                        }
+                        double number = 0;
+                        auto [end, ec] =
+                            std::from_chars(text.data(), text.data() + text.size(), number);
+                        if (ec != std::errc() || end != text.data() + text.size())
+                          throw BadMeterValue(where + "/value", "'" + text + "' is not a number");
+                        const auto unit = sample.value("unit", "");
+                        auto normalised = normalise(row.measurand, unit, number);
+                        if (!normalised)
+                          throw BadMeterValue(where + "/unit", "unknown unit '" + unit + "'");
+                        row.value = normalised->value;
+                        row.unit = normalised->unit;
+                      });
+}
+
 std::vector<MeterRow> meter_rows_201(const std::string& station_id, int evse_id,
                                      std::optional<int> transaction_id,
                                      const nlohmann::json& meter_values, const std::string& path) {
-  std::vector<MeterRow> rows;
-  for (std::size_t i = 0; i < meter_values.size(); ++i) {
-    const auto& mv = meter_values[i];
-    const auto timestamp = mv.at("timestamp").get<std::string>();
-    const auto& samples = mv.at("sampledValue");
-    for (std::size_t j = 0; j < samples.size(); ++j) {
-      const auto& sample = samples[j];
-      const auto where = path + "/" + std::to_string(i) + "/sampledValue/" + std::to_string(j);
-      auto row = base_row(station_id, evse_id, transaction_id, sample, timestamp);
-      std::string unit;
-      int multiplier = 0;
-      if (auto uom = sample.find("unitOfMeasure"); uom != sample.end()) {
-        unit = uom->value("unit", "Wh");
-        multiplier = uom->value("multiplier", 0);
-      }
-      auto normalised =
-          normalise(row.measurand, unit, sample.at("value").get<double>(), multiplier);
-      if (!normalised)
-        throw BadMeterValue(where + "/unitOfMeasure/unit", "unknown unit '" + unit + "'");
-      row.value = normalised->value;
-      row.unit = normalised->unit;
-      if (auto signed_value = sample.find("signedMeterValue"); signed_value != sample.end())
-        row.signed_data = signed_value->dump();
-      rows.push_back(std::move(row));
-    }
-  }
-  return rows;
+  return collect_rows(
+      station_id, evse_id, transaction_id, meter_values, path,
+      [](MeterRow& row, const nlohmann::json& sample, const std::string& where) {
+        std::string unit;
+        int multiplier = 0;
+        if (auto uom = sample.find("unitOfMeasure"); uom != sample.end()) {
+          unit = uom->value("unit", "Wh");
+          multiplier = uom->value("multiplier", 0);
+        }
+        auto normalised =
+            normalise(row.measurand, unit, sample.at("value").get<double>(), multiplier);
+        if (!normalised)
+          throw BadMeterValue(where + "/unitOfMeasure/unit", "unknown unit '" + unit + "'");
+        row.value = normalised->value;
+        row.unit = normalised->unit;
+        if (auto signed_value = sample.find("signedMeterValue"); signed_value != sample.end())
+          row.signed_data = signed_value->dump();
+      });
 }
 
 boost::asio::awaitable<void> store_notification(Services& services, const std::string& station_id,
