@@ -40,6 +40,10 @@ std::optional<Config> parse_config(int argc, const char* const* argv, int& exit_
       "BootNotification answer for a station not yet registered: accept (and register), "
       "pending or reject")
       ->transform(CLI::CheckedTransformer(policies, CLI::ignore_case));
+  app.add_flag("--accept-unknown-tokens", config.accept_unknown_tokens,
+               "Accept tokens that are not in the token table (free vend); blocked or expired "
+               "tokens are still refused")
+      ->envname(env_name("accept-unknown-tokens"));
   add("threads", config.threads, "I/O threads; 0 = one per core");
   add("db-connections", config.db_connections, "Database connections in the pool")
       ->check(CLI::Range(1, 256));

@@ -95,6 +95,10 @@ void write_meter_rows(pqxx::connection& connection, const std::vector<MeterRow>&
            import_last_wh = GREATEST(t.import_last_wh, span.imax),
            export_first_wh = LEAST(t.export_first_wh, span.emin),
            export_last_wh = GREATEST(t.export_last_wh, span.emax),
+           meter_start_wh = LEAST(t.meter_start_wh, round(span.imin)::bigint),
+           meter_stop_wh = CASE WHEN t.state = 'ended'
+                                THEN GREATEST(t.meter_stop_wh, round(span.imax)::bigint)
+                                ELSE t.meter_stop_wh END,
            updated_at = now()
          FROM span WHERE t.id = span.transaction_id AND t.station_id = span.station_id)",
       station.str(), evse.str(), at.str(), measurand.str(), phase.str(), location.str(),

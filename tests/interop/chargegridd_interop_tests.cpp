@@ -107,6 +107,14 @@ class Daemon {
   int ocpp_port_ = 0;
 };
 
+// Registers a token as Accepted, as an operator would before drivers arrive.
+void enrol_token(const chargegrid::testing::TestDatabase& db, const std::string& token) {
+  auto connection = db.connect();
+  pqxx::work tx(connection);
+  tx.exec_params("INSERT INTO id_tokens (id_token, status) VALUES ($1, 'Accepted')", token);
+  tx.commit();
+}
+
 struct StationRun {
   int exit_code;
   json summary;
@@ -129,6 +137,7 @@ StationRun run_node_station(const Daemon& daemon, const std::string& id,
 
 TEST_CASE("ocpp-rpc stations in strict mode run a full session against chargegridd", "[interop]") {
   chargegrid::testing::TestDatabase db;
+  enrol_token(db, "INTEROP-TAG");  // station.mjs's default idTag
   Daemon daemon(db.url());
   for (const std::string version : {"1.6", "2.0.1"}) {
     const std::string id = "RPC-" + version;
@@ -160,6 +169,7 @@ TEST_CASE("ocpp-rpc stations in strict mode run a full session against chargegri
 
 TEST_CASE("a simulated fleet completes its sessions against chargegridd", "[interop][sim]") {
   chargegrid::testing::TestDatabase db;
+  enrol_token(db, "FLEET-TAG");
   Daemon daemon(db.url());
   for (const auto version :
        {chargegrid::sim::OcppVersion::v16, chargegrid::sim::OcppVersion::v201}) {
@@ -169,6 +179,7 @@ TEST_CASE("a simulated fleet completes its sessions against chargegridd", "[inte
     options.id_prefix = "FLEET" + chargegrid::sim::to_string(version) + "-";
     auto& s = options.station;
     s.version = version;
+    s.id_tag = "FLEET-TAG";
     s.endpoint = chargegrid::sim::parse_url(daemon.url());
     s.sessions = 2;
     s.time_scale = 60;

@@ -179,3 +179,15 @@ TEST_CASE("OCPP 1.6: notifications and data transfer are kept", "[integration][o
         "FirmwareStatusNotification=Downloading,DiagnosticsStatusNotification=Uploaded,"
         "DataTransfer=-");
 }
+
+TEST_CASE("OCPP 1.6: free vend accepts unknown tokens but not blocked ones",
+          "[integration][ocpp16]") {
+  auto config = chargegrid::testing::test_config();
+  config.accept_unknown_tokens = true;
+  ServerFixture fx(config);
+  add_token(fx, "BLOCKED", "Blocked");
+  auto station = fx.connect("CP-16-FREE", "ocpp1.6");
+  REQUIRE(is_result(station->call("BootNotification", boot_16())));
+  CHECK(station->call("Authorize", {{"idTag", "ANYONE"}})[2]["idTagInfo"]["status"] == "Accepted");
+  CHECK(station->call("Authorize", {{"idTag", "BLOCKED"}})[2]["idTagInfo"]["status"] == "Blocked");
+}

@@ -85,6 +85,8 @@ TEST_CASE("OCPP 2.0.1: a transaction's events are stored and its energy is the r
                        "transaction_uid = 'TX-9'") == "ended:EVDisconnected");
   CHECK(fx.query_value("SELECT (import_last_wh - import_first_wh)::bigint FROM transactions WHERE "
                        "transaction_uid = 'TX-9'") == "5250");
+  CHECK(fx.query_value("SELECT meter_start_wh || '-' || meter_stop_wh FROM transactions WHERE "
+                       "transaction_uid = 'TX-9'") == "20000-25250");
   CHECK(fx.query_value("SELECT value FROM meter_values WHERE measurand = 'Power.Active.Import' "
                        "LIMIT 1") == "11000");
   CHECK(fx.query_value("SELECT count(*) FROM transaction_events") == "3");
@@ -116,6 +118,8 @@ TEST_CASE("OCPP 2.0.1: out-of-order and replayed events give the same transactio
                        "'2026-11-24T09:30:00Z')::text FROM transactions") == "true");
   CHECK(fx.query_value("SELECT (import_last_wh - import_first_wh)::bigint FROM transactions") ==
         "5000");
+  CHECK(fx.query_value("SELECT meter_start_wh || '-' || meter_stop_wh FROM transactions") ==
+        "20000-25000");
   CHECK(fx.query_value("SELECT count(*) FROM meter_values") == "6");
 }
 

@@ -19,7 +19,7 @@ Handler authorize(Services& services) {
       co_return CallReply::ok({{"idTokenInfo", {{"status", "Accepted"}}}});
     auto check = co_await services.database.run([&](pqxx::connection& c) {
       pqxx::read_transaction tx(c);
-      return check_token(tx, token);
+      return check_token(tx, token, services.config.accept_unknown_tokens);
     });
     if (v16) co_return CallReply::ok({{"idTagInfo", id_tag_info_16(check)}});
     co_return CallReply::ok({{"idTokenInfo", id_token_info_201(check)}});

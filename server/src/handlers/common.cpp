@@ -28,7 +28,8 @@ void add_201_and_21(HandlerRegistry& registry, const std::string& action, Handle
   registry.add(protocols::OcppVersion::v21, action, std::move(handler));
 }
 
-TokenCheck check_token(pqxx::transaction_base& tx, const std::string& id_token) {
+TokenCheck check_token(pqxx::transaction_base& tx, const std::string& id_token,
+                       bool accept_unknown) {
   auto rows = tx.exec_params(
       "SELECT status, "
       "       to_char(valid_until AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
@@ -39,7 +40,7 @@ TokenCheck check_token(pqxx::transaction_base& tx, const std::string& id_token) 
       id_token);
   TokenCheck check;
   if (rows.empty()) {
-    check.status = "Unknown";
+    check.status = accept_unknown ? "Accepted" : "Unknown";
     return check;
   }
   const auto& row = rows[0];

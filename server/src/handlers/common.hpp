@@ -30,7 +30,9 @@ struct TokenCheck {
   std::optional<std::string> parent;
   std::optional<long long> driver_id;
 };
-TokenCheck check_token(pqxx::transaction_base& tx, const std::string& id_token);
+// An unknown token is Accepted when `accept_unknown` (free vend), else Unknown.
+TokenCheck check_token(pqxx::transaction_base& tx, const std::string& id_token,
+                       bool accept_unknown);
 nlohmann::json id_tag_info_16(const TokenCheck& check);
 nlohmann::json id_token_info_201(const TokenCheck& check);
 

@@ -38,7 +38,7 @@ Handler start_transaction_16(Services& services) {
     };
     auto started = co_await services.database.run([&](pqxx::connection& c) {
       pqxx::work tx(c);
-      auto check = check_token(tx, id_tag);
+      auto check = check_token(tx, id_tag, services.config.accept_unknown_tokens);
       auto rows = tx.exec_params(
           R"(INSERT INTO transactions (id, station_id, transaction_uid, protocol, evse_id,
                                        connector_id, id_token, driver_id, started_at,
@@ -79,7 +79,7 @@ Handler stop_transaction_16(Services& services) {
     auto stopped = co_await services.database.run([&](pqxx::connection& c) {
       pqxx::work tx(c);
       Stopped result{false, 0, std::nullopt};
-      if (id_tag) result.check = check_token(tx, *id_tag);
+      if (id_tag) result.check = check_token(tx, *id_tag, services.config.accept_unknown_tokens);
       auto rows = tx.exec_params(
           R"(UPDATE transactions SET state = 'ended', ended_at = $3, meter_stop_wh = $4::bigint,
                     import_last_wh = GREATEST(import_last_wh, $4::bigint), stop_reason = $5,
@@ -167,7 +167,8 @@ Handler transaction_event(Services& services) {
     auto recorded = co_await services.database.run([&](pqxx::connection& c) {
       pqxx::work tx(c);
       Recorded result{0, std::nullopt};
-      if (token && token_needs_check) result.check = check_token(tx, *token);
+      if (token && token_needs_check)
+        result.check = check_token(tx, *token, services.config.accept_unknown_tokens);
       auto inserted = tx.exec_params(
           R"(INSERT INTO transaction_events (station_id, transaction_uid, seq_no, event_type,
                                              trigger_reason, occurred_at, offline, payload)
@@ -201,6 +202,9 @@ Handler transaction_event(Services& services) {
                                  ELSE LEAST(t.started_at, excluded.started_at) END,
                ended_at = CASE WHEN NOT $13 AND $8 = 'Ended' THEN excluded.ended_at
                                ELSE t.ended_at END,
+               meter_stop_wh = CASE WHEN NOT $13 AND $8 = 'Ended'
+                                    THEN GREATEST(t.meter_stop_wh, round(t.import_last_wh)::bigint)
+                                    ELSE t.meter_stop_wh END,
                stop_reason = COALESCE(t.stop_reason, excluded.stop_reason),
                last_seq_no = GREATEST(t.last_seq_no, excluded.last_seq_no),
                updated_at = now()

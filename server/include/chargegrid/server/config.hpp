@@ -19,6 +19,7 @@ struct Config {
   std::string data_dir = "./var";
   std::string ready_file;  // written with the bound ports once serving
   UnknownStationPolicy unknown_stations = UnknownStationPolicy::Accept;
+  bool accept_unknown_tokens = false;  // free vend: any token not in the table is Accepted
 
   int threads = 0;  // 0: one per core
   std::size_t db_connections = 4;
