@@ -738,6 +738,24 @@ void Station::handle_csms_call(const Frame& frame) {
   wake();
 }
 
+// Calls both versions answer alike.
+Json Station::handle_common(const std::string& action, const Json& p, OcppVersion v) {
+  if (action == "ClearChargingProfile") {
+    const bool had = power_limit_w_ >= 0;
+    power_limit_w_ = -1.0;
+    if (session_) session_->meter.set_power_limit_w(-1.0);
+    return {{"status", had ? "Accepted" : "Unknown"}};
+  }
+  if (action == "DataTransfer") {
+    const std::string vendor = require_string(p, "vendorId", v);
+    if (vendor != options_.identity.vendor) return {{"status", "UnknownVendorId"}};
+    Json result = {{"status", "Accepted"}};
+    if (p.contains("data")) result["data"] = p["data"];
+    return result;
+  }
+  throw CallError("NotImplemented", action + " is not supported by this station");
+}
+
 Json Station::handle_v16(const Frame& frame) {
   const auto v = OcppVersion::v16;
   const Json& p = frame.payload;
@@ -864,20 +882,7 @@ Json Station::handle_v16(const Frame& frame) {
     limit_ends_with_session_ = profile.value("chargingProfilePurpose", "") == "TxProfile";
     return {{"status", "Accepted"}};
   }
-  if (action == "ClearChargingProfile") {
-    const bool had = power_limit_w_ >= 0;
-    power_limit_w_ = -1.0;
-    if (session_) session_->meter.set_power_limit_w(-1.0);
-    return {{"status", had ? "Accepted" : "Unknown"}};
-  }
-  if (action == "DataTransfer") {
-    const std::string vendor = require_string(p, "vendorId", v);
-    if (vendor != options_.identity.vendor) return {{"status", "UnknownVendorId"}};
-    Json result = {{"status", "Accepted"}};
-    if (p.contains("data")) result["data"] = p["data"];
-    return result;
-  }
-  throw CallError("NotImplemented", action + " is not supported by this station");
+  return handle_common(action, p, v);
 }
 
 Json Station::handle_v201(const Frame& frame) {
@@ -1039,20 +1044,7 @@ Json Station::handle_v201(const Frame& frame) {
     limit_ends_with_session_ = profile.value("chargingProfilePurpose", "") == "TxProfile";
     return {{"status", "Accepted"}};
   }
-  if (action == "ClearChargingProfile") {
-    const bool had = power_limit_w_ >= 0;
-    power_limit_w_ = -1.0;
-    if (session_) session_->meter.set_power_limit_w(-1.0);
-    return {{"status", had ? "Accepted" : "Unknown"}};
-  }
-  if (action == "DataTransfer") {
-    const std::string vendor = require_string(p, "vendorId", v);
-    if (vendor != options_.identity.vendor) return {{"status", "UnknownVendorId"}};
-    Json result = {{"status", "Accepted"}};
-    if (p.contains("data")) result["data"] = p["data"];
-    return result;
-  }
-  throw CallError("NotImplemented", action + " is not supported by this station");
+  return handle_common(action, p, v);
 }
 
 }  // namespace chargegrid::sim::detail

@@ -96,6 +96,7 @@ class Station : public std::enable_shared_from_this<Station> {
 
   void handle_csms_call(const Frame& frame);
   Json handle_v16(const Frame& frame);
+  Json handle_common(const std::string& action, const Json& p, OcppVersion v);
   Json handle_v201(const Frame& frame);
   void apply_charging_limit(const Json& schedule);
 
