@@ -78,3 +78,24 @@ TEST_CASE("A server CALL times out, and fails for an offline station", "[integra
   station.reset();  // the station goes away mid-call
   CHECK(dropped.get().status == StationCallResult::Status::Offline);
 }
+
+TEST_CASE("Server CALLs beyond the per-station limit are refused, not queued",
+          "[integration][calls]") {
+  auto config = chargegrid::testing::test_config();
+  config.pending_calls_per_station = 2;
+  config.call_timeout_s = 5;
+  ServerFixture fx(config);
+  auto station = fx.connect("BUSY", "ocpp2.0.1");
+  REQUIRE(ServerFixture::eventually([&] { return fx.server().station_connected("BUSY"); }));
+  auto first = call(fx, "BUSY", "ClearCache", json::object());
+  auto second = call(fx, "BUSY", "ClearCache", json::object());
+  auto third = call(fx, "BUSY", "ClearCache", json::object());
+  CHECK(third.get().status == StationCallResult::Status::Refused);
+  // The two within the limit were sent and are answered normally.
+  for (int i = 0; i < 2; ++i) {
+    auto frame = json::parse(*station->receive(std::chrono::seconds(5)));
+    station->send_text(json::array({3, frame[1], {{"status", "Accepted"}}}).dump());
+  }
+  CHECK(first.get().status == StationCallResult::Status::Result);
+  CHECK(second.get().status == StationCallResult::Status::Result);
+}
