@@ -5,6 +5,12 @@
 #include <CoinPackedMatrix.hpp>
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <tuple>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "network_simplex.hpp"
 
 namespace chargegrid::scheduler {
 namespace {
@@ -260,6 +266,241 @@ Solved solve(const Lp& lp, Method method) {
   return out;
 }
 
+// ---- The production solver: the same problem as a minimum-cost flow in integer watts ----
+//
+// Without the peak and fairness terms the LP above is a network: per slot a node where import,
+// export, building load and the vehicles' power meet; per vehicle a node that must receive its
+// need, either as charge from the slots or as "unmet" from the vehicle's own source node (whose
+// delivered part returns to the hub, so adding a vehicle leaves every other supply unchanged).
+// A V2G vehicle's state of charge is a chain of storage nodes. Flow units are watts held for
+// one slot, so the optimum is integer watts as it stands and keeps every constraint exactly.
+// Flat and fair come from convex piecewise costs: each slot's import is split into pieces of
+// rising cost, and each vehicle's unmet energy into pieces by share of its need whose cost
+// rises with the share (so shortfalls are spread in proportion to the needs).
+
+constexpr double cost_scale = 1000;  // integer costs: thousandths of a minor unit per kWh
+constexpr int import_pieces = 4;
+constexpr int unmet_pieces = 100;
+
+struct FlowVehicle {
+  std::vector<int> charge, discharge;  // arc per slot, -1 where none
+};
+
+struct FlowModel {
+  detail::NetworkSimplex net;
+  int hub = -1;
+  std::vector<int> slot_node;
+  std::vector<FlowVehicle> vehicles;  // in model order
+  std::vector<PlannedVehicle> held;   // the vehicles the model holds, in model order
+  SiteSlots site;
+  double w_energy = 0;
+};
+
+// Whole flow units (W for one slot) in an amount of Wh, rounded down.
+std::int64_t units_floor(const SiteSlots& site, std::int64_t wh) {
+  const std::int64_t slot_s = duration_cast<seconds>(site.slot_length).count();
+  std::int64_t scaled = wh * 3600;
+  std::int64_t q = scaled / slot_s;
+  if (scaled % slot_s != 0 && scaled < 0) --q;
+  return q;
+}
+
+std::int64_t scaled_cost(double minor_per_kwh) {
+  return std::llround(minor_per_kwh * cost_scale);
+}
+
+// Splits `total` into `pieces` arcs of rising cost (base, base + 1, ...); zero-size pieces are
+// left out.
+void add_pieces(FlowModel& m, int from, int to, std::int64_t total, int pieces, std::int64_t base) {
+  std::int64_t given = 0;
+  for (int k = 0; k < pieces && given < total; ++k) {
+    std::int64_t size = (total - given) / (pieces - k);
+    if (size == 0) size = total - given;
+    m.net.add_arc(from, to, size, base + k);
+    given += size;
+  }
+}
+
+void add_vehicle(FlowModel& m, const PlannedVehicle& v) {
+  const auto& s = m.site;
+  const std::size_t n = slot_count(s);
+  FlowVehicle fv;
+  fv.charge.assign(n, -1);
+  fv.discharge.assign(n, -1);
+  const std::int64_t need = units_floor(s, effective_need(v));
+  const bool v2g = v2g_planned(s, v);
+  if (need <= 0 && !v2g) {
+    m.vehicles.push_back(std::move(fv));
+    m.held.push_back(v);
+    return;
+  }
+  const double discharge_cost = v2g ? price_at_soc(v, *v.soc_wh) : 0;
+  std::vector<std::size_t> active;
+  for (std::size_t t = 0; t < n; ++t)
+    if (connected_in_slot(s, v, t) &&
+        ((v.max_charge_w > 0 && (need > 0 || v2g)) || (v2g && discharge_permitted(s, v, t))))
+      active.push_back(t);
+  const bool chain = v2g && !active.empty();
+  // Cumulative net energy stays within [low, high] units (state of charge bounds).
+  std::int64_t low = 0, high = 0;
+  if (chain) {
+    low = -units_floor(s, *v.soc_wh - v.min_soc_wh);
+    high = v.capacity_wh ? units_floor(s, *v.capacity_wh - *v.soc_wh)
+                         : std::numeric_limits<std::int64_t>::max() / 8;
+  }
+  int own = m.net.add_node(need);
+  int sink = m.net.add_node(chain ? low - need : -need);
+  if (need > 0) {
+    m.net.add_arc(own, m.hub, need, 0);
+    add_pieces(m, own, sink, need, unmet_pieces, scaled_cost(m.w_energy));
+  }
+  int previous = -1;
+  for (std::size_t t : active) {
+    const std::int64_t risk = scaled_cost(m.w_energy * (1 - presence_probability(s, v, t)));
+    const bool can_charge = v.max_charge_w > 0 && (need > 0 || v2g);
+    if (!chain) {
+      if (can_charge) fv.charge[t] = m.net.add_arc(m.slot_node[t], sink, v.max_charge_w, risk);
+      continue;
+    }
+    int store = m.net.add_node(previous < 0 ? -low : 0);
+    if (previous >= 0) m.net.add_arc(previous, store, high - low, 0);
+    if (can_charge) fv.charge[t] = m.net.add_arc(m.slot_node[t], store, v.max_charge_w, risk);
+    if (discharge_permitted(s, v, t))
+      fv.discharge[t] =
+          m.net.add_arc(store, m.slot_node[t], v.max_discharge_w, scaled_cost(discharge_cost));
+    previous = store;
+  }
+  if (chain) m.net.add_arc(previous, sink, high - low, 0);
+  m.vehicles.push_back(std::move(fv));
+  m.held.push_back(v);
+}
+
+void build_flow(FlowModel& m, const PlanRequest& r) {
+  const auto& s = r.site;
+  m.site = s;
+  m.w_energy = energy_weight(r);
+  const std::size_t n = slot_count(s);
+  std::int64_t building_total = 0;
+  for (std::size_t t = 0; t < n; ++t) building_total += building(s, t);
+  m.hub = m.net.add_node(building_total);
+  for (std::size_t t = 0; t < n; ++t) {
+    std::int64_t load = building(s, t);
+    int node = m.net.add_node(-load);
+    m.slot_node.push_back(node);
+    std::int64_t import_cap =
+        std::max<std::int64_t>(s.import_limit_w[t], std::max<std::int64_t>(load, 0));
+    std::int64_t export_cap =
+        std::max<std::int64_t>(s.export_limit_w[t], std::max<std::int64_t>(-load, 0));
+    add_pieces(m, m.hub, node, import_cap, import_pieces,
+               scaled_cost(double(s.import_price_minor_per_kwh[t])));
+    if (export_cap > 0)
+      m.net.add_arc(node, m.hub, export_cap, -scaled_cost(double(s.export_price_minor_per_kwh[t])));
+  }
+  for (const auto& v : r.vehicles) add_vehicle(m, v);
+}
+
+bool same_site(const SiteSlots& a, const SiteSlots& b) {
+  return a.start == b.start && a.slot_length == b.slot_length &&
+         a.import_limit_w == b.import_limit_w && a.export_limit_w == b.export_limit_w &&
+         a.import_price_minor_per_kwh == b.import_price_minor_per_kwh &&
+         a.export_price_minor_per_kwh == b.export_price_minor_per_kwh &&
+         a.building_load_w == b.building_load_w;
+}
+
+bool same_vehicle(const PlannedVehicle& a, const PlannedVehicle& b) {
+  auto quantiles = [](const PlannedVehicle& v) {
+    return v.departure_quantiles
+               ? std::tuple(true, v.departure_quantiles->p10, v.departure_quantiles->p50,
+                            v.departure_quantiles->p90)
+               : std::tuple(false, Time{}, Time{}, Time{});
+  };
+  auto prices = [](const PlannedVehicle& v) {
+    std::vector<std::pair<std::int64_t, std::int64_t>> out;
+    for (const auto& p : v.discharge_price) out.emplace_back(p.soc_wh, p.price_minor_per_kwh);
+    return out;
+  };
+  return a.id == b.id && a.arrival == b.arrival && a.departure == b.departure &&
+         a.energy_need_wh == b.energy_need_wh && a.max_charge_w == b.max_charge_w &&
+         a.max_discharge_w == b.max_discharge_w && a.soc_wh == b.soc_wh &&
+         a.capacity_wh == b.capacity_wh && a.discharge_allowed == b.discharge_allowed &&
+         a.min_soc_wh == b.min_soc_wh && prices(a) == prices(b) && quantiles(a) == quantiles(b);
+}
+
+// For each vehicle of the request, its index in the model when the request only adds vehicles
+// to what the model holds (same site, earlier vehicles unchanged); empty otherwise.
+std::optional<std::vector<std::size_t>> extension_of(const FlowModel& m, const PlanRequest& r) {
+  if (m.hub < 0 || !same_site(m.site, r.site) || energy_weight(r) != m.w_energy) return {};
+  std::unordered_map<std::string, std::size_t> held;
+  for (std::size_t k = 0; k < m.held.size(); ++k)
+    if (!held.emplace(m.held[k].id, k).second) return {};
+  std::vector<std::size_t> index(r.vehicles.size());
+  std::unordered_set<std::string> seen;
+  std::size_t matched = 0, added = 0;
+  for (std::size_t i = 0; i < r.vehicles.size(); ++i) {
+    const auto& v = r.vehicles[i];
+    if (!seen.insert(v.id).second) return {};
+    auto it = held.find(v.id);
+    if (it == held.end()) {
+      index[i] = m.held.size() + added++;
+    } else {
+      if (!same_vehicle(m.held[it->second], v)) return {};
+      index[i] = it->second;
+      ++matched;
+    }
+  }
+  if (matched != m.held.size()) return {};
+  return index;
+}
+
+Plan extract(const FlowModel& m, const PlanRequest& r, const std::vector<std::size_t>& index) {
+  Plan plan;
+  const std::size_t n = slot_count(r.site);
+  plan.power_w.assign(r.vehicles.size(), std::vector<std::int64_t>(n, 0));
+  for (std::size_t i = 0; i < r.vehicles.size(); ++i) {
+    const auto& fv = m.vehicles[index[i]];
+    for (std::size_t t = 0; t < n; ++t) {
+      std::int64_t w = 0;
+      if (fv.charge[t] >= 0) w += m.net.flow(fv.charge[t]);
+      if (fv.discharge[t] >= 0) w -= m.net.flow(fv.discharge[t]);
+      plan.power_w[i][t] = w;
+    }
+  }
+  plan.ok = true;
+  return plan;
+}
+
+// The LP solved by CLP and rounded down to integer watts: the fallback should the flow solver
+// ever stop at its pivot limit.
+Plan plan_with_lp(const PlanRequest& request) {
+  Plan plan;
+  BuiltLp built = build(request, true);
+  Solved solved = solve(built.lp, Method::presolved);
+  if (!solved.ok) {
+    plan.error = solved.error;
+    return plan;
+  }
+  const std::size_t n = slot_count(request.site);
+  plan.power_w.assign(request.vehicles.size(), std::vector<std::int64_t>(n, 0));
+  for (std::size_t i = 0; i < request.vehicles.size(); ++i) {
+    const auto& v = request.vehicles[i];
+    for (std::size_t t = 0; t < n; ++t) {
+      double kw = 0;
+      if (built.vehicles[i].charge[t] >= 0) kw += solved.solution[built.vehicles[i].charge[t]];
+      if (built.vehicles[i].discharge[t] >= 0)
+        kw -= solved.solution[built.vehicles[i].discharge[t]];
+      double w = kw * 1000;
+      // Round down (never adds import); values within solver tolerance of an integer snap to it.
+      double nearest = std::round(w);
+      std::int64_t p = std::abs(w - nearest) < 1e-4 ? static_cast<std::int64_t>(nearest)
+                                                    : static_cast<std::int64_t>(std::floor(w));
+      std::int64_t lowest = built.vehicles[i].discharge[t] >= 0 ? -v.max_discharge_w : 0;
+      plan.power_w[i][t] = std::clamp(p, lowest, v.max_charge_w);
+    }
+  }
+  plan.ok = true;
+  return plan;
+}
+
 }  // namespace
 
 bool connected_in_slot(const SiteSlots& site, const PlannedVehicle& v, std::size_t slot) {
@@ -300,38 +541,50 @@ bool discharge_permitted(const SiteSlots& site, const PlannedVehicle& v, std::si
   return site.export_price_minor_per_kwh[slot] > price_at_soc(v, *v.soc_wh);
 }
 
-Plan plan_charging(const PlanRequest& request) {
-  Plan plan;
+struct Planner::State {
+  FlowModel model;
+  bool incremental = false;
+};
+
+Planner::Planner() : state_(std::make_unique<State>()) {}
+Planner::~Planner() = default;
+Planner::Planner(Planner&&) noexcept = default;
+Planner& Planner::operator=(Planner&&) noexcept = default;
+
+bool Planner::last_plan_incremental() const {
+  return state_->incremental;
+}
+
+Plan Planner::plan(const PlanRequest& request) {
+  state_->incremental = false;
   if (auto error = validate(request); !error.empty()) {
+    state_->model = FlowModel{};
+    Plan plan;
     plan.error = error;
     return plan;
   }
-  BuiltLp built = build(request, true);
-  Solved solved = solve(built.lp, Method::presolved);
-  if (!solved.ok) {
-    plan.error = solved.error;
-    return plan;
-  }
-  const std::size_t n = slot_count(request.site);
-  plan.power_w.assign(request.vehicles.size(), std::vector<std::int64_t>(n, 0));
-  for (std::size_t i = 0; i < request.vehicles.size(); ++i) {
-    const auto& v = request.vehicles[i];
-    for (std::size_t t = 0; t < n; ++t) {
-      double kw = 0;
-      if (built.vehicles[i].charge[t] >= 0) kw += solved.solution[built.vehicles[i].charge[t]];
-      if (built.vehicles[i].discharge[t] >= 0)
-        kw -= solved.solution[built.vehicles[i].discharge[t]];
-      double w = kw * 1000;
-      // Round down (never adds import); values within solver tolerance of an integer snap to it.
-      double nearest = std::round(w);
-      std::int64_t p = std::abs(w - nearest) < 1e-4 ? static_cast<std::int64_t>(nearest)
-                                                    : static_cast<std::int64_t>(std::floor(w));
-      std::int64_t lowest = built.vehicles[i].discharge[t] >= 0 ? -v.max_discharge_w : 0;
-      plan.power_w[i][t] = std::clamp(p, lowest, v.max_charge_w);
+  FlowModel& m = state_->model;
+  if (auto index = extension_of(m, request)) {
+    for (std::size_t i = 0; i < request.vehicles.size(); ++i)
+      if ((*index)[i] >= m.held.size()) add_vehicle(m, request.vehicles[i]);
+    if (m.net.solve() == detail::NetworkSimplex::Status::optimal) {
+      state_->incremental = true;
+      return extract(m, request, *index);
     }
   }
-  plan.ok = true;
-  return plan;
+  m = FlowModel{};
+  build_flow(m, request);
+  if (m.net.solve() != detail::NetworkSimplex::Status::optimal) {
+    m = FlowModel{};
+    return plan_with_lp(request);
+  }
+  std::vector<std::size_t> index(request.vehicles.size());
+  for (std::size_t i = 0; i < index.size(); ++i) index[i] = i;
+  return extract(m, request, index);
+}
+
+Plan plan_charging(const PlanRequest& request) {
+  return Planner().plan(request);
 }
 
 LpOptimum solve_reference_lp(const PlanRequest& request) {

@@ -251,9 +251,11 @@ TEST_CASE("when the need cannot be met, the shortfall is shared fairly", "[sched
   Plan p = plan_charging(r);
   REQUIRE(p.ok);
   CHECK(check_plan(r, p).empty());
-  // 14 kWh available for 21 kWh of needs: each vehicle misses a third of its need.
-  CHECK(delivered(r, p, 0) == Approx(9333).margin(20));
-  CHECK(delivered(r, p, 1) == Approx(4667).margin(20));
+  // 14 kWh available for 21 kWh of needs: each vehicle misses a third of its need (shares of
+  // a shortfall are equal to 1 % of the need).
+  CHECK(delivered(r, p, 0) + delivered(r, p, 1) >= 13990);
+  CHECK(delivered(r, p, 0) == Approx(9333).margin(140));
+  CHECK(delivered(r, p, 1) == Approx(4667).margin(70));
 }
 
 TEST_CASE("energy at risk of an early departure is delivered first", "[scheduler][planner]") {
@@ -270,4 +272,67 @@ TEST_CASE("energy at risk of an early departure is delivered first", "[scheduler
   CHECK(presence_probability(r.site, r.vehicles[1], 0) >
         presence_probability(r.site, r.vehicles[1], 5));
   CHECK(presence_probability(r.site, r.vehicles[0], 5) == 1.0);
+}
+
+TEST_CASE("a replan after arrivals starts from the previous optimum and matches a full plan",
+          "[scheduler][planner][property]") {
+  std::mt19937_64 rng(7);
+  int incremental = 0;
+  for (int round = 0; round < 500; ++round) {
+    PlanRequest after = random_scenario(rng);
+    if (after.vehicles.empty()) continue;
+    PlanRequest before = after;
+    // One to three vehicles arrive, anywhere in the list.
+    std::size_t arriving = std::min<std::size_t>(after.vehicles.size(), 1 + round % 3);
+    for (std::size_t k = 0; k < arriving; ++k)
+      before.vehicles.erase(before.vehicles.begin() +
+                            static_cast<long>((round + k) % before.vehicles.size()));
+    INFO("scenario " << round);
+    Planner planner;
+    REQUIRE(planner.plan(before).ok);
+    Plan p = planner.plan(after);
+    REQUIRE(p.ok);
+    incremental += planner.last_plan_incremental();
+    REQUIRE(check_plan(after, p).empty());
+    Plan full = plan_charging(after);
+    // Both are optima of the same flow problem; they may differ only in ties of the peak and
+    // fairness terms.
+    double a = plan_objective(after, p), b = plan_objective(after, full);
+    CHECK(a == Approx(b).epsilon(1e-9).margin(1e-3 *
+                                                  (plan_figures(after, p).peak_import_w +
+                                                   plan_figures(after, full).peak_import_w) /
+                                                  1000 +
+                                              2e-3));
+    // Delivered energy is counted in whole Wh per vehicle.
+    CHECK(std::abs(plan_figures(after, p).unmet_wh - plan_figures(after, full).unmet_wh) <=
+          static_cast<std::int64_t>(after.vehicles.size()));
+  }
+  // Not every round can start from the previous optimum: an arriving vehicle whose discharge
+  // price is the highest price in the request changes the energy weight of every vehicle.
+  CHECK(incremental > 250);
+}
+
+TEST_CASE("a changed vehicle or site makes the planner solve from scratch",
+          "[scheduler][planner]") {
+  PlanRequest r;
+  r.site = flat_site(8, 7000);
+  r.vehicles = {car("a", 0, 8, 7000)};
+  Planner planner;
+  REQUIRE(planner.plan(r).ok);
+  r.vehicles.push_back(car("b", 0, 4, 7000));
+  REQUIRE(planner.plan(r).ok);
+  CHECK(planner.last_plan_incremental());
+  r.vehicles[0].energy_need_wh = 5000;  // a vehicle's need changed
+  Plan p = planner.plan(r);
+  CHECK_FALSE(planner.last_plan_incremental());
+  CHECK(check_plan(r, p).empty());
+  CHECK(delivered(r, p, 0) + delivered(r, p, 1) >= 11990);
+  r.site.import_limit_w[3] = 1000;  // the site changed
+  p = planner.plan(r);
+  CHECK_FALSE(planner.last_plan_incremental());
+  CHECK(check_plan(r, p).empty());
+  r.vehicles.pop_back();  // a vehicle left
+  p = planner.plan(r);
+  CHECK_FALSE(planner.last_plan_incremental());
+  CHECK(check_plan(r, p).empty());
 }

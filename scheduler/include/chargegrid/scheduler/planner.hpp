@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -73,9 +74,29 @@ struct PlanFigures {
   double max_unmet_share = 0;                // worst vehicle's unmet share of its need
 };
 
-// The production planner: exact LP optimum (COIN-OR CLP) turned into integer watts that keep
-// every constraint.
+// The production planner: the optimum in integer watts, from a network-simplex solver over the
+// problem's flow structure (energy, then cost, then flat import and shares of any shortfall in
+// proportion to the needs). Every plan keeps every constraint.
 Plan plan_charging(const PlanRequest& request);
+
+// The same planner keeping its solver state between calls: a request that only adds vehicles
+// to the previous one (same site slots, the earlier vehicles unchanged, matched by id) is solved
+// from the previous optimum, which costs a fraction of a full solve. Any other request is
+// solved from scratch.
+class Planner {
+ public:
+  Planner();
+  ~Planner();
+  Planner(Planner&&) noexcept;
+  Planner& operator=(Planner&&) noexcept;
+
+  Plan plan(const PlanRequest& request);
+  bool last_plan_incremental() const;  // whether the last plan started from the previous one
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 // The continuous LP optimum's objective and figures, for comparison (no rounding).
 struct LpOptimum {
