@@ -218,6 +218,7 @@ Outcome run_online(const Site& site, std::int64_t max_w, minutes slot_length, do
       plan_slots = std::min(opt.horizon_slots, site.slots - t);
       PlanRequest r;
       r.site = slots_of(site, t, plan_slots, slot_length);
+      if (!exact_departures) r.at_risk_value_minor_per_kwh = opt.at_risk_value_minor_per_kwh;
       plan_vehicles.clear();
       for (std::size_t i = 0; i < n; ++i) {
         const auto& v = site.vehicles[i];

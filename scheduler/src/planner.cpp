@@ -124,6 +124,12 @@ double energy_weight(const PlanRequest& r) {
   return 100 * biggest;  // per kWh unmet: far above any cost one kWh can save
 }
 
+// Value of a kWh that may arrive after an early departure (see PlanRequest).
+double at_risk_value(const PlanRequest& r) {
+  return r.at_risk_value_minor_per_kwh ? std::max<double>(0, *r.at_risk_value_minor_per_kwh)
+                                       : energy_weight(r);
+}
+
 bool v2g_planned(const SiteSlots& site, const PlannedVehicle& v) {
   if (!v.soc_wh) return false;
   if (*v.soc_wh <= v.min_soc_wh + soc_margin_wh(site)) return false;
@@ -146,6 +152,7 @@ BuiltLp build(const PlanRequest& r, bool with_rounding_margins) {
   const std::size_t n = slot_count(s);
   const double dt = slot_hours(s);
   const double w_energy = energy_weight(r);
+  const double w_risk = at_risk_value(r);
   b.vehicles.resize(r.vehicles.size());
 
   std::vector<int> balance(n);
@@ -195,7 +202,7 @@ BuiltLp build(const PlanRequest& r, bool with_rounding_margins) {
       if (v.max_charge_w > 0 && (need > 0 || v2g)) {
         // Energy that may arrive after the vehicle has left is worth less (expected energy).
         double at_risk = 1 - presence_probability(s, v, t);
-        cols.charge[t] = lp.add_col(0, v.max_charge_w / 1000.0, w_energy * at_risk * dt);
+        cols.charge[t] = lp.add_col(0, v.max_charge_w / 1000.0, w_risk * at_risk * dt);
         lp.set(balance[t], cols.charge[t], 1);
         lp.set(energy_row, cols.charge[t], dt);
       }
@@ -293,7 +300,7 @@ struct FlowModel {
   std::vector<FlowVehicle> vehicles;  // in model order
   std::vector<PlannedVehicle> held;   // the vehicles the model holds, in model order
   SiteSlots site;
-  double w_energy = 0;
+  double w_energy = 0, w_risk = 0;
 };
 
 // Whole flow units (W for one slot) in an amount of Wh, rounded down.
@@ -356,7 +363,7 @@ void add_vehicle(FlowModel& m, const PlannedVehicle& v) {
   }
   int previous = -1;
   for (std::size_t t : active) {
-    const std::int64_t risk = scaled_cost(m.w_energy * (1 - presence_probability(s, v, t)));
+    const std::int64_t risk = scaled_cost(m.w_risk * (1 - presence_probability(s, v, t)));
     const bool can_charge = v.max_charge_w > 0 && (need > 0 || v2g);
     if (!chain) {
       if (can_charge) fv.charge[t] = m.net.add_arc(m.slot_node[t], sink, v.max_charge_w, risk);
@@ -379,6 +386,7 @@ void build_flow(FlowModel& m, const PlanRequest& r) {
   const auto& s = r.site;
   m.site = s;
   m.w_energy = energy_weight(r);
+  m.w_risk = at_risk_value(r);
   const std::size_t n = slot_count(s);
   std::int64_t building_total = 0;
   for (std::size_t t = 0; t < n; ++t) building_total += building(s, t);
@@ -429,7 +437,9 @@ bool same_vehicle(const PlannedVehicle& a, const PlannedVehicle& b) {
 // For each vehicle of the request, its index in the model when the request only adds vehicles
 // to what the model holds (same site, earlier vehicles unchanged); empty otherwise.
 std::optional<std::vector<std::size_t>> extension_of(const FlowModel& m, const PlanRequest& r) {
-  if (m.hub < 0 || !same_site(m.site, r.site) || energy_weight(r) != m.w_energy) return {};
+  if (m.hub < 0 || !same_site(m.site, r.site) || energy_weight(r) != m.w_energy ||
+      at_risk_value(r) != m.w_risk)
+    return {};
   std::unordered_map<std::string, std::size_t> held;
   for (std::size_t k = 0; k < m.held.size(); ++k)
     if (!held.emplace(m.held[k].id, k).second) return {};
@@ -662,7 +672,7 @@ double plan_objective(const PlanRequest& request, const Plan& plan) {
     for (std::size_t t = 0; t < slot_count(s); ++t) {
       delivered += plan.power_w[i][t] * dt / 1000;
       if (plan.power_w[i][t] > 0)
-        cost += energy_weight(request) * (1 - presence_probability(s, v, t)) * plan.power_w[i][t] /
+        cost += at_risk_value(request) * (1 - presence_probability(s, v, t)) * plan.power_w[i][t] /
                 1000.0 * dt;
       if (plan.power_w[i][t] < 0 && v.soc_wh)
         cost += -plan.power_w[i][t] / 1000.0 * dt * price_at_soc(v, *v.soc_wh);

@@ -70,6 +70,7 @@ PlanRequest random_scenario(std::mt19937_64& rng) {
     r.site.building_load_w.resize(slots);
     for (auto& b : r.site.building_load_w) b = uniform(-5000, 15000);
   }
+  if (uniform(0, 3) == 0) r.at_risk_value_minor_per_kwh = uniform(0, 3000);
   std::size_t vehicles = uniform(0, 10);
   for (std::size_t i = 0; i < vehicles; ++i) {
     int a = static_cast<int>(uniform(-4, slots - 1));
@@ -335,4 +336,26 @@ TEST_CASE("a changed vehicle or site makes the planner solve from scratch",
   p = planner.plan(r);
   CHECK_FALSE(planner.last_plan_incremental());
   CHECK(check_plan(r, p).empty());
+}
+
+TEST_CASE("a value for energy at risk lets the planner wait for cheap slots",
+          "[scheduler][planner]") {
+  PlanRequest r;
+  r.site = flat_site(16, 50000);
+  for (std::size_t t = 0; t < 16; ++t) r.site.import_price_minor_per_kwh[t] = t < 8 ? 250 : 60;
+  // Connected for 4 hours; a small chance of leaving early (P10 at the end of the horizon).
+  r.vehicles = {car("v", 0, 16, 11000, 11000)};
+  r.vehicles[0].departure_quantiles =
+      PlannedVehicle::DepartureQuantiles{t0 + 4h, t0 + 10h, t0 + 14h};
+  Plan energy_first = plan_charging(r);
+  REQUIRE(energy_first.ok);
+  CHECK(energy_first.power_w[0][0] == 11000);  // energy at risk outweighs any price
+  r.at_risk_value_minor_per_kwh = 1000;
+  Plan thrifty = plan_charging(r);
+  REQUIRE(thrifty.ok);
+  CHECK(check_plan(r, thrifty).empty());
+  for (std::size_t t = 0; t < 8; ++t) CHECK(thrifty.power_w[0][t] == 0);
+  CHECK(delivered(r, thrifty, 0) >= 10990);
+  CHECK(plan_figures(r, thrifty).import_cost_minor <
+        plan_figures(r, energy_first).import_cost_minor);
 }

@@ -157,6 +157,12 @@ int main(int argc, char** argv) {
                  "Predicted departure quantile that EDF and LLF use as the deadline")
       ->check(CLI::IsMember({0.1, 0.5, 0.9}))
       ->capture_default_str();
+  std::int64_t at_risk_value = -1;
+  app.add_option("--at-risk-value", at_risk_value,
+                 "Value (minor units per kWh) of energy at risk of an early departure; "
+                 "-1 = energy first")
+      ->check(CLI::Range(std::int64_t{-1}, std::int64_t{1000000}))
+      ->capture_default_str();
   int speed_vehicles = 0;
   app.add_option("--speed", speed_vehicles,
                  "Instead of a replay, time a full replan of N vehicles x 96 slots against CLP")
@@ -174,6 +180,7 @@ int main(int argc, char** argv) {
     }
     opt.end = t;
   }
+  if (at_risk_value >= 0) opt.at_risk_value_minor_per_kwh = at_risk_value;
   if (speed_vehicles > 0) return run_speed(speed_vehicles, json);
   if (input.empty()) {
     std::cerr << "SESSIONS is required\n";

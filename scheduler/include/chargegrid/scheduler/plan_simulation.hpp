@@ -28,6 +28,9 @@ struct SimulationOptions {
   double dr_export_kw = 0;
   double departure_quantile = 0.1;  // 0.1, 0.5 or 0.9: the predicted departure EDF and LLF use
   int horizon_slots = 96;           // planning horizon of the online planner
+  // Value of energy at risk of an early departure for the online planner with predicted
+  // departures (PlanRequest::at_risk_value_minor_per_kwh); unset = energy first.
+  std::optional<std::int64_t> at_risk_value_minor_per_kwh;
 };
 
 struct PolicyResult {

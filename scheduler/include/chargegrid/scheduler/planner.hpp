@@ -55,6 +55,12 @@ struct SiteSlots {
 struct PlanRequest {
   SiteSlots site;
   std::vector<PlannedVehicle> vehicles;
+  // What a kWh is worth that may arrive after the vehicle has left (vehicles with departure
+  // quantiles): charge in a slot costs this value times the chance the vehicle is gone by
+  // then. Unset: the unmet-energy weight, i.e. energy first whatever the price. A value of a
+  // few times the highest import price lets the planner wait for cheaper slots when the risk
+  // of an early departure is small.
+  std::optional<std::int64_t> at_risk_value_minor_per_kwh;
 };
 
 struct Plan {
