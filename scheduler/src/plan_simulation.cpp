@@ -30,8 +30,40 @@ struct Site {
   int slots = 0;
   std::vector<SimVehicle> vehicles;
   std::vector<std::int64_t> import_limit, export_limit, import_price, export_price;
+  std::vector<std::int64_t> building, building_forecast;  // W per slot (zero without building)
   std::vector<bool> in_dr_window;
 };
+
+// Stylised residential building load by local hour (mean 1): low at night, a morning and a
+// larger evening peak.
+constexpr double building_shape[24] = {0.6, 0.55, 0.55, 0.55, 0.6, 0.7, 0.9, 1.2,
+                                       1.2, 1.0,  0.9,  0.9,  0.9, 0.9, 0.9, 1.0,
+                                       1.2, 1.5,  1.6,  1.5,  1.3, 1.2, 1.0, 0.8};
+
+double building_shape_mean() {
+  double sum = 0;
+  for (double v : building_shape) sum += v;
+  return sum / 24;
+}
+
+// Real-time guard of a site controller: where the measured building load leaves less room than
+// the vehicles' planned power, charging is cut in proportion (and discharging likewise against
+// the export limit).
+void keep_site_limits(const Site& site, int t, std::vector<std::vector<std::int64_t>>& power) {
+  std::int64_t charge = 0, discharge = 0;
+  for (const auto& row : power) (row[t] > 0 ? charge : discharge) += row[t];
+  std::int64_t net = site.building[t] + charge + discharge;
+  if (net > site.import_limit[t] && charge > 0) {
+    double keep = std::clamp(double(charge - (net - site.import_limit[t])) / charge, 0.0, 1.0);
+    for (auto& row : power)
+      if (row[t] > 0) row[t] = static_cast<std::int64_t>(std::floor(row[t] * keep));
+  } else if (-net > site.export_limit[t] && discharge < 0) {
+    double keep =
+        std::clamp(double(-discharge - (-net - site.export_limit[t])) / -discharge, 0.0, 1.0);
+    for (auto& row : power)
+      if (row[t] < 0) row[t] = -static_cast<std::int64_t>(std::floor(-row[t] * keep));
+  }
+}
 
 constexpr std::int64_t v2g_price_minor_per_kwh = 100;  // what V2G operators ask in the replay
 
@@ -62,10 +94,14 @@ void score(const Site& site, const Outcome& o, double dt_h, PolicyResult& r) {
   }
   double cost = 0, revenue = 0;
   for (int t = 0; t < site.slots; ++t) {
-    std::int64_t net = 0;
-    for (std::size_t i = 0; i < site.vehicles.size(); ++i) net += o.power[i][t];
+    std::int64_t vehicles = 0;
+    for (std::size_t i = 0; i < site.vehicles.size(); ++i) vehicles += o.power[i][t];
+    std::int64_t net = site.building[t] + vehicles;
     r.peak_import_w = std::max(r.peak_import_w, net);
-    if (net > site.import_limit[t] || -net > site.export_limit[t]) ++r.violations;
+    // Vehicles break a limit when they push the site over it (or add to a building over it).
+    if ((net > site.import_limit[t] && vehicles > 0) ||
+        (-net > site.export_limit[t] && vehicles < 0))
+      ++r.violations;
     if (net > 0)
       cost += net * dt_h / 1000 * site.import_price[t];
     else
@@ -95,7 +131,7 @@ Outcome run_classic(const Site& site, Classic policy, std::int64_t max_w, double
     auto want = [&](std::size_t i) {
       return std::min<std::int64_t>(max_w, static_cast<std::int64_t>(remaining[i] / dt_h));
     };
-    std::int64_t budget = site.import_limit[t];
+    std::int64_t budget = std::max<std::int64_t>(0, site.import_limit[t] - site.building[t]);
     if (policy == Classic::uncontrolled) {
       for (auto i : present) o.power[i][t] = want(i);
     } else if (policy == Classic::round_robin) {
@@ -152,7 +188,7 @@ PlannedVehicle planned(const SimVehicle& v, const SiteSlots& slots, int plan_sta
   return p;
 }
 
-SiteSlots slots_of(const Site& site, int from, int count, minutes slot_length) {
+SiteSlots slots_of(const Site& site, int from, int count, minutes slot_length, bool actual) {
   SiteSlots s;
   s.start = site.start + slot_length * from;
   s.slot_length = slot_length;
@@ -163,6 +199,8 @@ SiteSlots slots_of(const Site& site, int from, int count, minutes slot_length) {
   s.export_limit_w = take(site.export_limit);
   s.import_price_minor_per_kwh = take(site.import_price);
   s.export_price_minor_per_kwh = take(site.export_price);
+  if (std::any_of(site.building.begin(), site.building.end(), [](auto w) { return w != 0; }))
+    s.building_load_w = take(actual ? site.building : site.building_forecast);
   return s;
 }
 
@@ -170,7 +208,7 @@ Outcome run_hindsight(const Site& site, std::int64_t max_w, minutes slot_length)
   Outcome o;
   o.power.assign(site.vehicles.size(), std::vector<std::int64_t>(site.slots, 0));
   PlanRequest r;
-  r.site = slots_of(site, 0, site.slots, slot_length);
+  r.site = slots_of(site, 0, site.slots, slot_length, true);
   for (const auto& v : site.vehicles)
     r.vehicles.push_back(planned(v, r.site, 0, v.depart, v.need_wh, v.soc0_wh, max_w));
   Plan plan = plan_charging(r);
@@ -203,6 +241,12 @@ Outcome run_online(const Site& site, std::int64_t max_w, minutes slot_length, do
   for (int t = 0; t < site.slots; ++t) {
     bool event = t == 0 || t >= plan_start + plan_slots ||
                  (t > 0 && site.in_dr_window[t] != site.in_dr_window[t - 1]);
+    if (!event) {
+      // The measured building load leaves less room than the plan assumed.
+      std::int64_t planned = site.building[t];
+      for (std::size_t i = 0; i < n; ++i) planned += plan[i][t - plan_start];
+      if (planned > site.import_limit[t] || -planned > site.export_limit[t]) event = true;
+    }
     for (std::size_t i = 0; i < n; ++i) {
       const auto& v = site.vehicles[i];
       if (v.arrive == t || v.depart == t) event = true;
@@ -217,8 +261,10 @@ Outcome run_online(const Site& site, std::int64_t max_w, minutes slot_length, do
       plan_start = t;
       plan_slots = std::min(opt.horizon_slots, site.slots - t);
       PlanRequest r;
-      r.site = slots_of(site, t, plan_slots, slot_length);
+      r.site = slots_of(site, t, plan_slots, slot_length, false);
       if (!exact_departures) r.at_risk_value_minor_per_kwh = opt.at_risk_value_minor_per_kwh;
+      // The current slot's building load is measured, later slots are forecast.
+      if (!r.site.building_load_w.empty()) r.site.building_load_w[0] = site.building[t];
       plan_vehicles.clear();
       for (std::size_t i = 0; i < n; ++i) {
         const auto& v = site.vehicles[i];
@@ -242,11 +288,12 @@ Outcome run_online(const Site& site, std::int64_t max_w, minutes slot_length, do
     }
     for (std::size_t i = 0; i < n; ++i) {
       const auto& v = site.vehicles[i];
-      if (v.arrive > t || v.depart <= t) continue;
-      std::int64_t w = plan[i][t - plan_start];
-      o.power[i][t] = w;
-      remaining[i] -= w * dt_h;
-      soc[i] += w * dt_h;
+      if (v.arrive <= t && t < v.depart) o.power[i][t] = plan[i][t - plan_start];
+    }
+    keep_site_limits(site, t, o.power);
+    for (std::size_t i = 0; i < n; ++i) {
+      remaining[i] -= o.power[i][t] * dt_h;
+      soc[i] += o.power[i][t] * dt_h;
     }
   }
   return o;
@@ -352,12 +399,32 @@ SimulationReport simulate_planning(const std::vector<FinishedSession>& input,
     site.import_price.resize(site.slots);
     site.export_price.resize(site.slots);
     site.in_dr_window.assign(site.slots, false);
+    site.building.assign(site.slots, 0);
+    site.building_forecast.assign(site.slots, 0);
+    if (opt.building_kw > 0) {
+      std::uint64_t seed = 1469598103934665603ULL;
+      for (char c : site.id) seed = (seed ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+      const int slots_per_hour = std::max(1, static_cast<int>(hours{1} / L));
+      for (int t = 0; t < site.slots; ++t) {
+        double forecast =
+            opt.building_kw * 1000 * building_shape[local_hour(site, t, L)] / building_shape_mean();
+        std::uint64_t h =
+            (seed ^ static_cast<std::uint64_t>(t / slots_per_hour)) * 0x9E3779B97F4A7C15ULL;
+        double u = static_cast<double>((h >> 11) % 2001) / 1000.0 - 1;  // in [-1, 1]
+        site.building_forecast[t] = std::llround(forecast);
+        site.building[t] = std::llround(forecast * (1 + opt.building_noise * u));
+      }
+    }
     Outcome free = run_classic(site, Classic::uncontrolled, max_w, dt_h, opt.departure_quantile);
     std::vector<std::int64_t> demand(site.slots, 0);
     for (const auto& row : free.power)
       for (int t = 0; t < site.slots; ++t) demand[t] += row[t];
+    for (int t = 0; t < site.slots; ++t) demand[t] += site.building[t];
     std::int64_t peak = *std::max_element(demand.begin(), demand.end());
-    auto limit = std::max<std::int64_t>(max_w, std::llround(peak * opt.site_limit_share));
+    // At least one EVSE's power above the building's own peak.
+    auto limit = std::max<std::int64_t>(
+        max_w + *std::max_element(site.building.begin(), site.building.end()),
+        std::llround(peak * opt.site_limit_share));
     for (int t = 0; t < site.slots; ++t) {
       int hour = local_hour(site, t, L);
       site.import_limit[t] = limit;

@@ -62,6 +62,28 @@ TEST_CASE("V2G vehicles answer an export request without breaking limits",
   CHECK(report.policies.at("edf").export_revenue_minor == 0);
 }
 
+TEST_CASE("a building load with forecast errors is kept within the site limit",
+          "[scheduler][simulation]") {
+  SimulationOptions opt;
+  opt.days = 3;
+  SimulationReport bare = simulate_planning(load_slice(), opt);
+  opt.building_kw = 8;
+  opt.building_noise = 0.3;
+  SimulationReport report = simulate_planning(load_slice(), opt);
+  for (const char* name : {"chargegrid", "chargegrid_exact_departures", "hindsight_optimum",
+                           "round_robin", "edf", "llf"}) {
+    INFO(name);
+    CHECK(report.policies.at(name).violations == 0);
+    // The site pays for the building's energy too.
+    CHECK(report.policies.at(name).cost_minor > bare.policies.at(name).cost_minor);
+  }
+  CHECK(report.policies.at("uncontrolled").violations > 0);
+  CHECK(report.policies.at("hindsight_optimum").peak_import_w >
+        bare.policies.at("hindsight_optimum").peak_import_w);
+  CHECK(report.policies.at("chargegrid_exact_departures").delivered_share() >=
+        0.99 * report.policies.at("hindsight_optimum").delivered_share());
+}
+
 TEST_CASE("chargegrid-plan-eval prints every policy as JSON", "[scheduler][simulation]") {
   std::string cmd =
       std::string(CHARGEGRID_PLAN_EVAL) + " --format norway " + slice + " --days 2 --json";

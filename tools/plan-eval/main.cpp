@@ -153,6 +153,14 @@ int main(int argc, char** argv) {
   app.add_option("--dr-export-kw", opt.dr_export_kw, "Export requested in the window")
       ->check(CLI::Range(0.0, 100000.0))
       ->capture_default_str();
+  app.add_option("--building-kw", opt.building_kw,
+                 "Mean building load per site (residential daily shape); 0 = none")
+      ->check(CLI::Range(0.0, 100000.0))
+      ->capture_default_str();
+  app.add_option("--building-noise", opt.building_noise,
+                 "Actual building load differs from the forecast by up to this share")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   app.add_option("--departure-quantile", opt.departure_quantile,
                  "Predicted departure quantile that EDF and LLF use as the deadline")
       ->check(CLI::IsMember({0.1, 0.5, 0.9}))

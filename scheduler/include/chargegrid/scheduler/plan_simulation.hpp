@@ -26,6 +26,11 @@ struct SimulationOptions {
   int dr_hours = 0;  // 0 = no demand-response window
   double dr_import_share = 0.5;
   double dr_export_kw = 0;
+  // Building load per site: a residential daily shape scaled to this mean (0 = no building
+  // load). The planners get the shape as their forecast; the actual load differs from it by a
+  // fixed pseudo-random factor per site and hour within +-building_noise.
+  double building_kw = 0;
+  double building_noise = 0.2;
   double departure_quantile = 0.1;  // 0.1, 0.5 or 0.9: the predicted departure EDF and LLF use
   int horizon_slots = 96;           // planning horizon of the online planner
   // Value of energy at risk of an early departure for the online planner with predicted
