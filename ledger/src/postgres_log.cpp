@@ -1,16 +1,23 @@
 #include "chargegrid/ledger/postgres_log.hpp"
 
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
-#include <set>
 #include <stdexcept>
+#include <unordered_map>
 
 namespace chargegrid::ledger {
 namespace {
 
+constexpr std::int64_t kSchemaLock = 7283746501;
+
+// The schema's last object: a database that has it has all of it.
+constexpr const char* kSchemaCurrentSql =
+    "SELECT 1 FROM pg_trigger WHERE tgname = 'ledger_log_head_grows' "
+    "AND tgrelid = to_regclass('ledger_log_head')";
+
 constexpr const char* kSchema = R"SQL(
-SELECT pg_advisory_xact_lock(7283746501);
 CREATE TABLE IF NOT EXISTS ledger_log_entry (
   idx bigint PRIMARY KEY CHECK (idx >= 0),
   leaf_hash bytea NOT NULL UNIQUE CHECK (length(leaf_hash) = 32),
@@ -37,92 +44,177 @@ CREATE OR REPLACE TRIGGER ledger_log_node_append_only BEFORE UPDATE OR DELETE ON
   FOR EACH ROW EXECUTE FUNCTION ledger_log_refuse_change();
 CREATE OR REPLACE TRIGGER ledger_log_checkpoint_append_only BEFORE UPDATE OR DELETE
   ON ledger_log_checkpoint FOR EACH ROW EXECUTE FUNCTION ledger_log_refuse_change();
+CREATE OR REPLACE TRIGGER ledger_log_head_kept BEFORE DELETE ON ledger_log_head
+  FOR EACH ROW EXECUTE FUNCTION ledger_log_refuse_change();
+CREATE OR REPLACE TRIGGER ledger_log_entry_no_truncate BEFORE TRUNCATE ON ledger_log_entry
+  FOR EACH STATEMENT EXECUTE FUNCTION ledger_log_refuse_change();
+CREATE OR REPLACE TRIGGER ledger_log_node_no_truncate BEFORE TRUNCATE ON ledger_log_node
+  FOR EACH STATEMENT EXECUTE FUNCTION ledger_log_refuse_change();
+CREATE OR REPLACE TRIGGER ledger_log_checkpoint_no_truncate BEFORE TRUNCATE
+  ON ledger_log_checkpoint FOR EACH STATEMENT EXECUTE FUNCTION ledger_log_refuse_change();
+CREATE OR REPLACE TRIGGER ledger_log_head_no_truncate BEFORE TRUNCATE ON ledger_log_head
+  FOR EACH STATEMENT EXECUTE FUNCTION ledger_log_refuse_change();
+CREATE OR REPLACE FUNCTION ledger_log_subtrees(leaves bigint[], levels smallint[], indices bigint[])
+  RETURNS TABLE (sub_level int, sub_idx bigint, sub_hash text)
+  LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS
+  $$BEGIN
+    RETURN QUERY
+      SELECT 0, e.idx, encode(e.leaf_hash, 'hex')
+      FROM ledger_log_entry e WHERE e.idx = ANY(leaves)
+      UNION ALL
+      SELECT n.level::int, n.idx, encode(n.hash, 'hex')
+      FROM unnest(levels, indices) AS k(k_level, k_idx)
+      JOIN ledger_log_node n ON n.level = k.k_level AND n.idx = k.k_idx;
+  END$$;
+-- Created last: the log checks for it to know whether the schema is current.
+CREATE OR REPLACE FUNCTION ledger_log_head_grows() RETURNS trigger LANGUAGE plpgsql AS
+  $$BEGIN
+    IF NEW.size < OLD.size OR NEW.origin <> OLD.origin THEN
+      RAISE EXCEPTION 'the ledger log only grows';
+    END IF;
+    RETURN NEW;
+  END$$;
+CREATE OR REPLACE TRIGGER ledger_log_head_grows BEFORE UPDATE ON ledger_log_head
+  FOR EACH ROW EXECUTE FUNCTION ledger_log_head_grows();
 )SQL";
 
+// Prepared statements (per connection).
+constexpr const char* kLockHead = "chargegrid_ledger_lock_head";
+constexpr const char* kLockHeadSql = "SELECT size FROM ledger_log_head FOR UPDATE";
+
+constexpr const char* kHeadSize = "chargegrid_ledger_head_size";
+constexpr const char* kHeadSizeSql = "SELECT size FROM ledger_log_head";
+
+// Which of the given leaves are already in the log, and where.
+constexpr const char* kFindLeaves = "chargegrid_ledger_find_leaves";
+constexpr const char* kFindLeavesSql =
+    "SELECT encode(leaf_hash, 'hex'), idx FROM ledger_log_entry "
+    "WHERE leaf_hash = ANY($1::bytea[])";
+
+// Entries, their new subtrees and the new size, in one statement.
+constexpr const char* kWrite = "chargegrid_ledger_write";
+constexpr const char* kWriteSql = R"SQL(
+WITH entries AS (
+  INSERT INTO ledger_log_entry (idx, leaf_hash, record)
+  SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::text[])),
+nodes AS (
+  INSERT INTO ledger_log_node (level, idx, hash)
+  SELECT * FROM unnest($4::smallint[], $5::bigint[], $6::bytea[]))
+UPDATE ledger_log_head SET size = $7
+)SQL";
+
+// Subtrees by (level, index): leaves (level 0) from the entries, the others from the nodes.
+// Called through ledger_log_subtrees(), whose one generic plan is kept for the session: a
+// prepared statement with array parameters would be planned anew on every call.
 constexpr const char* kFetchNodes = "chargegrid_ledger_fetch_nodes";
-constexpr const char* kFetchNodesSql = R"SQL(
-SELECT k.level, k.idx, encode(coalesce(n.hash, e.leaf_hash), 'hex'),
-       (SELECT size FROM ledger_log_head)
-FROM unnest($1::int[], $2::bigint[]) AS k(level, idx)
-LEFT JOIN ledger_log_node n ON k.level > 0 AND n.level = k.level AND n.idx = k.idx
-LEFT JOIN ledger_log_entry e ON k.level = 0 AND e.idx = k.idx
+constexpr const char* kFetchNodesSql = "SELECT * FROM ledger_log_subtrees($1, $2, $3)";
+
+// The committed size and every subtree at level >= $2 that the tree of that size has and a
+// tree of $1 leaves lacks, from one snapshot (the head and the subtrees are committed together).
+constexpr const char* kCatchUp = "chargegrid_ledger_catch_up";
+constexpr const char* kCatchUpSql = R"SQL(
+SELECT h.size, n.level, n.idx, encode(n.hash, 'hex')
+FROM ledger_log_head h
+LEFT JOIN LATERAL (
+  SELECT nd.level, nd.idx, nd.hash
+  FROM generate_series($2::int, 63) AS l(level)
+  JOIN ledger_log_node nd ON nd.level = l.level
+   AND nd.idx >= ($1::bigint >> l.level) AND nd.idx < (h.size >> l.level)) n ON true
 )SQL";
 
-// Rows per INSERT statement when a batch is written.
-constexpr std::size_t kRowsPerStatement = 1000;
+constexpr const char* kFindIndex = "chargegrid_ledger_find_index";
+constexpr const char* kFindIndexSql = "SELECT idx FROM ledger_log_entry WHERE leaf_hash = $1";
 
-std::string bytea(const Hash& hash) {
-  return "'\\x" + hex_encode(hash) + "'::bytea";
+// Entries per statement when a batch is written; a batch of up to this many records is
+// written with one statement.
+constexpr std::size_t kRowsPerStatement = 10000;
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
 }
 
-Hash hash_from_hex(const std::string& text) {
-  auto bytes = hex_decode(text);
-  auto hash = bytes ? to_hash(*bytes) : std::nullopt;
-  if (!hash) throw std::runtime_error("ledger log: stored hash is not 32 bytes");
-  return *hash;
+Hash hash_from_hex(const pqxx::field& field) {
+  Hash out;
+  const char* text = field.c_str();
+  bool ok = field.size() == 2 * out.size();
+  for (std::size_t i = 0; ok && i < out.size(); ++i) {
+    int hi = hex_value(text[2 * i]);
+    int lo = hex_value(text[2 * i + 1]);
+    ok = hi >= 0 && lo >= 0;
+    out[i] = static_cast<std::uint8_t>(hi * 16 + lo);
+  }
+  if (!ok) throw std::runtime_error("ledger log: stored hash is not 32 bytes");
+  return out;
 }
+
+std::string bytea_text(const Hash& hash) {
+  return "\\x" + hex_encode(hash);
+}
+
+// PostgreSQL array literals for the statements' array parameters.
+class ArrayLiteral {
+ public:
+  void add(std::uint64_t value) { next() += std::to_string(value); }
+  void add(const Hash& hash) { next() += "\\\\x" + hex_encode(hash); }  // bytea, hex form
+  void add_text(std::string_view text) {
+    std::string& out = next();
+    out += '"';
+    for (char c : text) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  std::string str() const { return text_ + "}"; }
+
+ private:
+  std::string& next() {
+    if (text_.size() > 1) text_ += ',';
+    return text_;
+  }
+  std::string text_ = "{";
+};
 
 using NodeKey = std::pair<unsigned, std::uint64_t>;
 
-// Reads the given subtree hashes in one statement; when `head` is given it also reads the
-// tree size in the same statement (one snapshot, one round trip).
-std::map<NodeKey, Hash> fetch_nodes(pqxx::transaction_base& tx, const std::vector<NodeKey>& keys,
-                                    std::uint64_t* head = nullptr) {
-  std::map<NodeKey, Hash> out;
-  if (keys.empty()) {
-    if (head != nullptr)
-      *head = tx.exec1("SELECT size FROM ledger_log_head")[0].as<std::uint64_t>();
+struct HashHasher {
+  std::size_t operator()(const Hash& hash) const {
+    std::size_t out = 0;
+    for (std::size_t i = 0; i < sizeof out; ++i) out = (out << 8) | hash[i];
     return out;
   }
-  // One prepared statement for any set of subtrees: leaves (level 0) come from the entry
-  // table, interior subtrees from the node table.
-  std::string levels = "{";
-  std::string indices = "{";
+};
+
+// Reads the given subtrees (any levels) in one statement.
+std::map<NodeKey, Hash> fetch_nodes(pqxx::transaction_base& tx, const std::vector<NodeKey>& keys) {
+  std::map<NodeKey, Hash> out;
+  if (keys.empty()) return out;
+  ArrayLiteral leaves, levels, indices;
   for (const auto& [level, index] : keys) {
-    if (levels.size() > 1) {
-      levels += ",";
-      indices += ",";
+    if (level == 0) {
+      leaves.add(index);
+    } else {
+      levels.add(level);
+      indices.add(index);
     }
-    levels += std::to_string(level);
-    indices += std::to_string(index);
   }
-  auto rows = tx.exec_prepared(kFetchNodes, levels + "}", indices + "}");
-  for (const auto& row : rows) {
-    if (row[2].is_null()) continue;  // not in the tree (yet)
-    out[{row[0].as<unsigned>(), row[1].as<std::uint64_t>()}] =
-        hash_from_hex(row[2].as<std::string>());
-    if (head != nullptr) *head = row[3].as<std::uint64_t>();
+  for (const auto& row : tx.exec_prepared(kFetchNodes, leaves.str(), levels.str(), indices.str())) {
+    out[{row[0].as<unsigned>(), row[1].as<std::uint64_t>()}] = hash_from_hex(row[2]);
   }
-  if (out.size() != std::set<NodeKey>(keys.begin(), keys.end()).size()) {
-    throw std::out_of_range("ledger log: the tree does not hold those subtrees (size too large?)");
+  for (const auto& key : keys) {
+    if (!out.count(key)) {
+      throw std::out_of_range(
+          "ledger log: the tree does not hold those subtrees (size too large?)");
+    }
   }
   return out;
 }
 
-// Runs a proof computation twice: once to learn which subtrees it reads, then on those
-// subtrees fetched in a single query.
-std::vector<Hash> with_nodes(pqxx::transaction_base& tx,
-                             const std::function<std::vector<Hash>(const NodeReader&)>& make,
-                             std::uint64_t* head = nullptr) {
-  std::vector<NodeKey> wanted;
-  make([&](unsigned level, std::uint64_t index) {
-    wanted.emplace_back(level, index);
-    return Hash{};
-  });
-  auto nodes = fetch_nodes(tx, wanted, head);
-  return make([&](unsigned level, std::uint64_t index) { return nodes.at({level, index}); });
-}
-
-std::uint64_t head_size(pqxx::transaction_base& tx, bool lock) {
-  auto row =
-      tx.exec1(std::string("SELECT size FROM ledger_log_head") + (lock ? " FOR UPDATE" : ""));
-  return row[0].as<std::uint64_t>();
-}
-
-Hash root_in(pqxx::transaction_base& tx, std::uint64_t size) {
-  if (size == 0) return empty_root();
-  return with_nodes(
-      tx, [&](const NodeReader& read) { return std::vector<Hash>{root_hash(read, size)}; })[0];
+std::uint64_t head_size(pqxx::transaction_base& tx) {
+  return tx.exec_prepared(kHeadSize).at(0)[0].as<std::uint64_t>();
 }
 
 std::string hashes_json(const std::vector<Hash>& hashes) {
@@ -132,7 +224,7 @@ std::string hashes_json(const std::vector<Hash>& hashes) {
 }
 
 StoredCheckpoint checkpoint_from(const pqxx::row& row) {
-  return StoredCheckpoint{row[0].as<std::uint64_t>(), hash_from_hex(row[1].as<std::string>()),
+  return StoredCheckpoint{row[0].as<std::uint64_t>(), hash_from_hex(row[1]),
                           row[2].as<std::string>()};
 }
 
@@ -148,10 +240,15 @@ std::string ConsistencyProof::to_json() const {
          ",\"hashes\":" + hashes_json(hashes) + "}";
 }
 
-PostgresLog::PostgresLog(pqxx::connection& connection, NoteSigner signer)
-    : connection_(connection), signer_(std::move(signer)) {
+PostgresLog::PostgresLog(pqxx::connection& connection, NoteSigner signer,
+                         std::shared_ptr<SubtreeCache> cache)
+    : connection_(connection),
+      signer_(std::move(signer)),
+      cache_(cache ? std::move(cache) : std::make_shared<SubtreeCache>()) {
   pqxx::work tx(connection_);
-  tx.exec(kSchema);
+  tx.exec("SELECT pg_advisory_xact_lock(" + std::to_string(kSchemaLock) + ")");
+  // Only a database without the current schema takes the DDL's table locks.
+  if (tx.exec(kSchemaCurrentSql).empty()) tx.exec(kSchema);
   tx.exec("INSERT INTO ledger_log_head (origin, size) VALUES (" + tx.quote(signer_.name()) +
           ", 0) ON CONFLICT DO NOTHING");
   auto origin = tx.exec1("SELECT origin FROM ledger_log_head")[0].as<std::string>();
@@ -160,100 +257,158 @@ PostgresLog::PostgresLog(pqxx::connection& connection, NoteSigner signer)
                              signer_.name() + "\"");
   }
   tx.commit();
+  connection_.prepare(kLockHead, kLockHeadSql);
+  connection_.prepare(kHeadSize, kHeadSizeSql);
+  connection_.prepare(kFindLeaves, kFindLeavesSql);
+  connection_.prepare(kWrite, kWriteSql);
   connection_.prepare(kFetchNodes, kFetchNodesSql);
+  connection_.prepare(kCatchUp, kCatchUpSql);
+  connection_.prepare(kFindIndex, kFindIndexSql);
+}
+
+void PostgresLog::cover(pqxx::transaction_base& tx, std::uint64_t tree_size) {
+  std::uint64_t from = cache_->size();
+  if (tree_size <= from) return;
+  auto rows = tx.exec_prepared(kCatchUp, from, cache_->lowest_level());
+  std::uint64_t head = rows.at(0)[0].as<std::uint64_t>();
+  if (head > from) {
+    std::vector<Subtree> subtrees;
+    subtrees.reserve(rows.size());
+    for (const auto& row : rows) {
+      if (row[1].is_null()) continue;
+      subtrees.push_back(
+          {row[1].as<unsigned>(), row[2].as<std::uint64_t>(), hash_from_hex(row[3])});
+    }
+    if (!cache_->extend(from, head, std::move(subtrees))) {
+      throw std::runtime_error("ledger log: stored subtrees are missing for the committed size");
+    }
+  }
+  if (tree_size > head) throw std::out_of_range("tree size beyond the log");
+}
+
+std::vector<Hash> PostgresLog::with_nodes(pqxx::transaction_base& tx, std::uint64_t tree_size,
+                                          const ProofMaker& make) {
+  cover(tx, tree_size);
+  const unsigned cached = cache_->lowest_level();
+  // First pass: learn which lower subtrees the computation reads.
+  std::vector<NodeKey> wanted;
+  make([&](unsigned level, std::uint64_t index) {
+    if (level < cached) wanted.emplace_back(level, index);
+    return Hash{};
+  });
+  auto lower = fetch_nodes(tx, wanted);
+  return make([&](unsigned level, std::uint64_t index) {
+    if (level < cached) return lower.at({level, index});
+    auto hash = cache_->find(level, index);
+    if (!hash) throw std::logic_error("ledger log: a covered subtree is not in the cache");
+    return *hash;
+  });
+}
+
+Hash PostgresLog::root_in(pqxx::transaction_base& tx, std::uint64_t tree_size) {
+  if (tree_size == 0) return empty_root();
+  return with_nodes(tx, tree_size, [&](const NodeReader& read) {
+    return std::vector<Hash>{root_hash(read, tree_size)};
+  })[0];
 }
 
 AppendResult PostgresLog::append(const std::vector<std::string>& canonical_records) {
-  pqxx::work tx(connection_);
-  std::uint64_t size = head_size(tx, true);
-  AppendResult result;
-
   std::vector<Hash> leaves;
   leaves.reserve(canonical_records.size());
   for (const auto& record : canonical_records) leaves.push_back(leaf_hash(record));
 
+  pqxx::work tx(connection_);
+  const std::uint64_t old_size = tx.exec_prepared(kLockHead).at(0)[0].as<std::uint64_t>();
+  std::uint64_t size = old_size;
+  AppendResult result;
+
   // Records already in the log keep their index.
-  std::map<Hash, std::uint64_t> known;
+  std::unordered_map<Hash, std::uint64_t, HashHasher> known;
   for (std::size_t start = 0; start < leaves.size(); start += kRowsPerStatement) {
-    std::string list;
+    ArrayLiteral list;
     for (std::size_t i = start; i < std::min(leaves.size(), start + kRowsPerStatement); ++i) {
-      if (!list.empty()) list += ",";
-      list += bytea(leaves[i]);
+      list.add(leaves[i]);
     }
-    for (const auto& row : tx.exec("SELECT encode(leaf_hash, 'hex'), idx FROM ledger_log_entry "
-                                   "WHERE leaf_hash IN (" +
-                                   list + ")")) {
-      known[hash_from_hex(row[0].as<std::string>())] = row[1].as<std::uint64_t>();
+    for (const auto& row : tx.exec_prepared(kFindLeaves, list.str())) {
+      known[hash_from_hex(row[0])] = row[1].as<std::uint64_t>();
     }
   }
 
-  // The right edge of the tree: one perfect subtree per set bit of the size.
-  std::vector<NodeKey> frontier;
-  for (unsigned level = 0; level < 64; ++level) {
-    if ((size >> level) & 1) frontier.emplace_back(level, (size >> level) - 1);
+  // The right edge of the tree: kept from this log's last commit, read when another writer
+  // has appended since.
+  if (frontier_size_ != size) {
+    std::vector<NodeKey> keys;
+    for (unsigned level = 0; level < 64; ++level) {
+      if ((size >> level) & 1) keys.emplace_back(level, (size >> level) - 1);
+    }
+    auto nodes = fetch_nodes(tx, keys);
+    for (const auto& [key, hash] : nodes) frontier_[key.first] = hash;
+    frontier_size_ = size;  // read from the committed tree, whatever becomes of this batch
   }
-  std::map<NodeKey, Hash> nodes = fetch_nodes(tx, frontier);
+  std::array<Hash, 64> frontier = frontier_;
 
-  std::vector<std::pair<NodeKey, Hash>> new_nodes;
-  std::vector<std::size_t> new_entries;  // positions in canonical_records
+  // New entries and subtrees, written a statement's worth at a time.
+  std::vector<Subtree> cached_subtrees;
+  ArrayLiteral entry_indices, entry_leaves, entry_records, node_levels, node_indices, node_hashes;
+  std::size_t pending = 0;
+  auto write = [&] {
+    tx.exec_prepared(kWrite, entry_indices.str(), entry_leaves.str(), entry_records.str(),
+                     node_levels.str(), node_indices.str(), node_hashes.str(), size);
+    entry_indices = entry_leaves = entry_records = node_levels = node_indices = node_hashes = {};
+    pending = 0;
+  };
   for (std::size_t i = 0; i < leaves.size(); ++i) {
     if (auto it = known.find(leaves[i]); it != known.end()) {
       result.indices.push_back(it->second);
       ++result.duplicates;
       continue;
     }
-    std::uint64_t index = size++;
-    known[leaves[i]] = index;
+    const std::uint64_t index = size++;
+    known.emplace(leaves[i], index);
     result.indices.push_back(index);
-    new_entries.push_back(i);
-    NodeKey key{0, index};
-    nodes[key] = leaves[i];  // stored as the entry's leaf hash
-    while (key.second & 1) {
-      Hash parent = node_hash(nodes.at({key.first, key.second - 1}), nodes.at(key));
-      key = {key.first + 1, key.second >> 1};
-      nodes[key] = parent;
-      new_nodes.emplace_back(key, parent);
+    entry_indices.add(index);
+    entry_leaves.add(leaves[i]);
+    entry_records.add_text(canonical_records[i]);
+    // Each set low bit of the index closes a perfect subtree with the right edge's one.
+    Hash hash = leaves[i];
+    unsigned level = 0;
+    while ((index >> level) & 1) {
+      hash = node_hash(frontier[level], hash);
+      ++level;
+      node_levels.add(level);
+      node_indices.add(index >> level);
+      node_hashes.add(hash);
+      if (level >= cache_->lowest_level()) cached_subtrees.push_back({level, index >> level, hash});
     }
+    frontier[level] = hash;
+    if (++pending == kRowsPerStatement) write();
   }
+  if (pending > 0) write();
 
-  for (std::size_t start = 0; start < new_entries.size(); start += kRowsPerStatement) {
-    std::string values;
-    for (std::size_t k = start; k < std::min(new_entries.size(), start + kRowsPerStatement); ++k) {
-      std::size_t i = new_entries[k];
-      if (!values.empty()) values += ",";
-      values += "(" + std::to_string(known[leaves[i]]) + "," + bytea(leaves[i]) + "," +
-                tx.quote(canonical_records[i]) + ")";
-    }
-    tx.exec("INSERT INTO ledger_log_entry (idx, leaf_hash, record) VALUES " + values);
-  }
-  for (std::size_t start = 0; start < new_nodes.size(); start += kRowsPerStatement) {
-    std::string values;
-    for (std::size_t k = start; k < std::min(new_nodes.size(), start + kRowsPerStatement); ++k) {
-      const auto& [key, hash] = new_nodes[k];
-      if (!values.empty()) values += ",";
-      values += "(" + std::to_string(key.first) + "," + std::to_string(key.second) + "," +
-                bytea(hash) + ")";
-    }
-    tx.exec("INSERT INTO ledger_log_node (level, idx, hash) VALUES " + values);
-  }
-  tx.exec("UPDATE ledger_log_head SET size = " + std::to_string(size));
+  frontier_size_ = kUnknownSize;  // until the commit is known to have happened
   tx.commit();
+  frontier_ = frontier;
+  frontier_size_ = size;
+  // Committed: the new subtrees may now be served (a no-op when the cache lags behind; it
+  // catches up from storage when asked for this size).
+  cache_->extend(old_size, size, std::move(cached_subtrees));
   result.tree_size = size;
   return result;
 }
 
 std::uint64_t PostgresLog::size() {
-  pqxx::read_transaction tx(connection_);
-  return head_size(tx, false);
+  pqxx::nontransaction tx(connection_);
+  return head_size(tx);
 }
 
 StoredCheckpoint PostgresLog::publish_checkpoint() {
   pqxx::work tx(connection_);
-  std::uint64_t size = head_size(tx, false);
+  std::uint64_t size = head_size(tx);
   Checkpoint checkpoint{signer_.name(), size, root_in(tx, size), {}};
   std::string note = signer_.sign(checkpoint.body());
   tx.exec("INSERT INTO ledger_log_checkpoint (size, root, note) VALUES (" + std::to_string(size) +
-          "," + bytea(checkpoint.root) + "," + tx.quote(note) + ") ON CONFLICT (size) DO NOTHING");
+          "," + tx.quote(bytea_text(checkpoint.root)) + "::bytea," + tx.quote(note) +
+          ") ON CONFLICT (size) DO NOTHING");
   auto row = tx.exec1(
       "SELECT size, encode(root, 'hex'), note FROM ledger_log_checkpoint "
       "WHERE size = " +
@@ -301,20 +456,20 @@ std::vector<StoredCheckpoint> PostgresLog::checkpoints() {
 
 InclusionProof PostgresLog::inclusion(std::uint64_t index, std::uint64_t tree_size) {
   if (index >= tree_size) throw std::out_of_range("index is not below the tree size");
-  // One statement: the subtrees and the committed size, from the same snapshot.
+  // Usually one statement: the upper subtrees come from the cache, which covers only
+  // committed sizes, so no separate check of the size is needed.
   pqxx::nontransaction tx(connection_);
-  std::uint64_t head = 0;
-  auto hashes = with_nodes(
-      tx, [&](const NodeReader& read) { return inclusion_proof(read, index, tree_size); }, &head);
-  if (tree_size > head) throw std::out_of_range("tree size beyond the log");
+  auto hashes = with_nodes(tx, tree_size, [&](const NodeReader& read) {
+    return inclusion_proof(read, index, tree_size);
+  });
   return InclusionProof{index, tree_size, std::move(hashes)};
 }
 
 InclusionProof PostgresLog::inclusion_by_leaf(const Hash& leaf, std::uint64_t tree_size) {
   std::uint64_t index;
   {
-    pqxx::read_transaction tx(connection_);
-    auto rows = tx.exec("SELECT idx FROM ledger_log_entry WHERE leaf_hash = " + bytea(leaf));
+    pqxx::nontransaction tx(connection_);
+    auto rows = tx.exec_prepared(kFindIndex, bytea_text(leaf));
     if (rows.empty()) throw std::out_of_range("no entry has that leaf hash");
     index = rows[0][0].as<std::uint64_t>();
   }
@@ -326,11 +481,9 @@ ConsistencyProof PostgresLog::consistency(std::uint64_t old_size, std::uint64_t 
     throw std::out_of_range("consistency proof: sizes must satisfy 0 < old <= new");
   }
   pqxx::nontransaction tx(connection_);
-  std::uint64_t head = 0;
-  auto hashes = with_nodes(
-      tx, [&](const NodeReader& read) { return consistency_proof(read, old_size, new_size); },
-      &head);
-  if (new_size > head) throw std::out_of_range("tree size beyond the log");
+  auto hashes = with_nodes(tx, new_size, [&](const NodeReader& read) {
+    return consistency_proof(read, old_size, new_size);
+  });
   return ConsistencyProof{old_size, new_size, std::move(hashes)};
 }
 
@@ -342,8 +495,7 @@ std::string PostgresLog::record(std::uint64_t index) {
 }
 
 Hash PostgresLog::root(std::uint64_t tree_size) {
-  pqxx::read_transaction tx(connection_);
-  if (tree_size > head_size(tx, false)) throw std::out_of_range("tree size beyond the log");
+  pqxx::nontransaction tx(connection_);
   return root_in(tx, tree_size);
 }
 

@@ -1,20 +1,27 @@
 // Benchmark of the PostgreSQL-backed verifiable log (results in docs/ledger.md).
 //
 // Measures appends per second in batches of 1, 100 and 1,000; inclusion and consistency proofs
-// served per second at --entries entries; proof sizes against log2(n); and, as the limits next
-// to them, SHA-256 tree building in memory and PostgreSQL's own insert rate for the same rows.
+// served per second at --entries entries, from one connection and from a pool of reader
+// connections sharing one subtree cache; proof sizes against log2(n). The limits are measured
+// in the same run: PostgreSQL inserting the same entry rows without the tree (the log's own
+// statement form, and COPY), SHA-256 tree hashing of the same records in memory, and a bare
+// one-row primary-key SELECT on the same connections (one round trip, the floor of a proof).
 // Runs on a private embedded PostgreSQL cluster unless --url names a server.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <pqxx/pqxx>
 #include <random>
+#include <thread>
 
 #include "chargegrid/db/embedded_postgres.hpp"
 #include "chargegrid/db/url.hpp"
@@ -28,6 +35,13 @@ namespace {
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::string load_average() {
+  std::ifstream in("/proc/loadavg");
+  std::string one, five, fifteen;
+  in >> one >> five >> fifteen;
+  return one + " " + five + " " + fifteen;
 }
 
 std::vector<std::string> make_records(std::uint64_t first, std::uint64_t count) {
@@ -47,21 +61,37 @@ std::string fresh_database(const std::string& server_url, const std::string& nam
   return chargegrid::db::url_with_database(server_url, name);
 }
 
-// Appends `total` records in batches of `batch`; returns records per second.
-double append_rate(PostgresLog& log, std::uint64_t first, std::uint64_t total,
-                   std::uint64_t batch) {
-  auto records = make_records(first, total);
+// Appends the records in batches of `batch`; returns records per second.
+double append_rate(PostgresLog& log, const std::vector<std::string>& records, std::uint64_t batch) {
   auto start = Clock::now();
-  for (std::uint64_t i = 0; i < total; i += batch) {
+  for (std::uint64_t i = 0; i < records.size(); i += batch) {
     std::vector<std::string> chunk(records.begin() + i,
-                                   records.begin() + std::min(total, i + batch));
+                                   records.begin() + std::min(records.size(), i + batch));
     log.append(chunk);
   }
-  return total / seconds_since(start);
+  return records.size() / seconds_since(start);
 }
 
-// PostgreSQL's own rate for the same entry rows, written the same way, without the tree.
-double plain_insert_rate(pqxx::connection& connection, std::uint64_t total, std::uint64_t batch) {
+std::string array_of_text(const std::vector<std::string>& items, std::size_t begin,
+                          std::size_t end) {
+  std::string out = "{";
+  for (std::size_t k = begin; k < end; ++k) {
+    if (k > begin) out += ',';
+    out += '"';
+    for (char c : items[k]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+// PostgreSQL's own rate for the same entry rows (index, leaf hash, record, same unique indexes)
+// in the same batches, one transaction per batch, without the tree: with one unnest INSERT
+// per batch (the log's statement form) or with COPY.
+double plain_insert_rate(pqxx::connection& connection, const std::vector<std::string>& records,
+                         std::uint64_t batch, bool copy) {
   {
     pqxx::work tx(connection);
     tx.exec(
@@ -69,20 +99,73 @@ double plain_insert_rate(pqxx::connection& connection, std::uint64_t total, std:
         "record text NOT NULL)");
     tx.commit();
   }
-  auto records = make_records(50000000, total);
+  connection.prepare("plain_insert",
+                     "INSERT INTO plain_rows SELECT * FROM unnest($1::bigint[], $2::bytea[], "
+                     "$3::text[])");
   auto start = Clock::now();
-  for (std::uint64_t i = 0; i < total; i += batch) {
+  for (std::size_t i = 0; i < records.size(); i += batch) {
+    std::size_t end = std::min<std::size_t>(records.size(), i + batch);
     pqxx::work tx(connection);
-    std::string values;
-    for (std::uint64_t k = i; k < std::min(total, i + batch); ++k) {
-      if (!values.empty()) values += ",";
-      values += "(" + std::to_string(k) + ",'\\x" + hex_encode(leaf_hash(records[k])) +
-                "'::bytea," + tx.quote(records[k]) + ")";
+    if (copy) {
+      pqxx::stream_to stream(tx, "plain_rows",
+                             std::vector<std::string>{"idx", "leaf_hash", "record"});
+      for (std::size_t k = i; k < end; ++k) {
+        stream << std::make_tuple(k, "\\x" + hex_encode(leaf_hash(records[k])), records[k]);
+      }
+      stream.complete();
+    } else {
+      std::string indices = "{";
+      std::string hashes = "{";
+      for (std::size_t k = i; k < end; ++k) {
+        if (k > i) {
+          indices += ',';
+          hashes += ',';
+        }
+        indices += std::to_string(k);
+        hashes += "\\\\x" + hex_encode(leaf_hash(records[k]));
+      }
+      tx.exec_prepared("plain_insert", indices + "}", hashes + "}", array_of_text(records, i, end));
     }
-    tx.exec("INSERT INTO plain_rows VALUES " + values);
     tx.commit();
   }
-  return total / seconds_since(start);
+  return records.size() / seconds_since(start);
+}
+
+// Runs `work` on `readers` threads, each with its own connection and log sharing one subtree
+// cache, for `seconds`; returns calls per second over all threads.
+double pooled_rate(const std::string& url, const NoteSigner& signer,
+                   const std::shared_ptr<SubtreeCache>& cache, int readers, double seconds,
+                   const std::function<void(PostgresLog&, pqxx::connection&, std::mt19937_64&,
+                                            std::uint64_t)>& work) {
+  std::vector<std::unique_ptr<pqxx::connection>> connections;
+  std::vector<std::unique_ptr<PostgresLog>> logs;
+  for (int r = 0; r < readers; ++r) {
+    connections.push_back(std::make_unique<pqxx::connection>(url));
+    connections.back()->prepare("point", "SELECT leaf_hash FROM ledger_log_entry WHERE idx = $1");
+    logs.push_back(std::make_unique<PostgresLog>(*connections.back(), signer, cache));
+  }
+  std::atomic<bool> go{false};
+  std::atomic<bool> stop{false};
+  std::vector<std::uint64_t> counts(readers, 0);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < readers; ++r) {
+    threads.emplace_back([&, r] {
+      std::mt19937_64 random(1000 + r);
+      while (!go) std::this_thread::yield();
+      std::uint64_t n = 0;
+      while (!stop) work(*logs[r], *connections[r], random, n++);
+      counts[r] = n;
+    });
+  }
+  auto start = Clock::now();
+  go = true;
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop = true;
+  for (auto& t : threads) t.join();
+  double elapsed = seconds_since(start);
+  std::uint64_t total = 0;
+  for (auto c : counts) total += c;
+  return total / elapsed;
 }
 
 }  // namespace
@@ -92,10 +175,16 @@ int main(int argc, char** argv) {
   std::string url;
   std::uint64_t entries = 1000000;
   double proof_seconds = 5;
+  int readers = 4;
+  unsigned cache_level = SubtreeCache::kDefaultLowestLevel;
+  bool proofs_only = false;
   app.add_option("--url", url, "PostgreSQL server URL (default: a private embedded cluster)");
   app.add_option("--entries", entries, "log size for the proof measurements");
   app.add_option("--proof-seconds", proof_seconds, "how long each proof measurement runs");
-  bool proofs_only = false;
+  app.add_option("--readers", readers, "reader connections in the pooled proof measurements")
+      ->check(CLI::Range(1, 64));
+  app.add_option("--cache-level", cache_level, "lowest tree level kept in the subtree cache")
+      ->check(CLI::Range(1, 63));
   app.add_flag("--proofs-only", proofs_only, "skip the append measurements");
   CLI11_PARSE(app, argc, argv);
 
@@ -111,24 +200,31 @@ int main(int argc, char** argv) {
     url = embedded->connection_url();
   }
   auto signer = NoteSigner::generate("bench.chargegrid.example/ledger");
-
-  std::printf("## appends (durable commits, one transaction per batch)\n");
-  std::printf("| batch | records | appends/s | plain INSERT rows/s (same rows, same batches) |\n");
-  std::printf("|---|---|---|---|\n");
-  for (std::uint64_t batch :
-       proofs_only ? std::vector<std::uint64_t>{} : std::vector<std::uint64_t>{1, 100, 1000}) {
-    std::uint64_t total = batch == 1 ? 3000 : batch == 100 ? 50000 : 200000;
-    pqxx::connection connection(fresh_database(url, "bench_append_" + std::to_string(batch)));
-    PostgresLog log(connection, signer);
-    double rate = append_rate(log, 0, total, batch);
-    pqxx::connection plain(fresh_database(url, "bench_plain_" + std::to_string(batch)));
-    double plain_rate = plain_insert_rate(plain, total, batch);
-    std::printf("| %llu | %llu | %.0f | %.0f |\n", static_cast<unsigned long long>(batch),
-                static_cast<unsigned long long>(total), rate, plain_rate);
-    std::fflush(stdout);
-  }
+  std::printf("load average at start: %s (%u cores)\n\n", load_average().c_str(),
+              std::thread::hardware_concurrency());
 
   if (!proofs_only) {
+    std::printf("## appends (durable commits, one transaction per batch)\n");
+    std::printf(
+        "| batch | records | log appends/s | same rows, unnest INSERT/s | same rows, COPY/s | "
+        "load |\n|---|---|---|---|---|---|\n");
+    for (std::uint64_t batch : {1, 100, 1000}) {
+      std::uint64_t total = batch == 1 ? 3000 : batch == 100 ? 50000 : 200000;
+      auto records = make_records(0, total);
+      std::string suffix = std::to_string(batch);
+      pqxx::connection connection(fresh_database(url, "bench_append_" + suffix));
+      PostgresLog log(connection, signer);
+      double rate = append_rate(log, records, batch);
+      pqxx::connection plain(fresh_database(url, "bench_plain_" + suffix));
+      double plain_rate = plain_insert_rate(plain, records, batch, false);
+      pqxx::connection copied(fresh_database(url, "bench_copy_" + suffix));
+      double copy_rate = plain_insert_rate(copied, records, batch, true);
+      std::printf("| %llu | %llu | %.0f | %.0f | %.0f | %s |\n",
+                  static_cast<unsigned long long>(batch), static_cast<unsigned long long>(total),
+                  rate, plain_rate, copy_rate, load_average().c_str());
+      std::fflush(stdout);
+    }
+
     auto records = make_records(0, 200000);
     auto start = Clock::now();
     MemoryMerkleTree tree;
@@ -139,42 +235,79 @@ int main(int argc, char** argv) {
   }
 
   std::printf("\n## proofs at %llu entries\n", static_cast<unsigned long long>(entries));
-  pqxx::connection connection(fresh_database(url, "bench_proofs"));
-  PostgresLog log(connection, signer);
+  std::string proofs_url = fresh_database(url, "bench_proofs");
+  pqxx::connection connection(proofs_url);
   auto fill_start = Clock::now();
-  for (std::uint64_t i = 0; i < entries; i += 1000) {
-    log.append(make_records(i, std::min<std::uint64_t>(1000, entries - i)));
+  {
+    PostgresLog log(connection, signer);
+    for (std::uint64_t i = 0; i < entries; i += 1000) {
+      log.append(make_records(i, std::min<std::uint64_t>(1000, entries - i)));
+    }
   }
-  std::printf("filled in %.0f s (%.0f appends/s in batches of 1,000 as the log grew)\n",
-              seconds_since(fill_start), entries / seconds_since(fill_start));
+  std::printf("filled in %.0f s (%.0f appends/s in batches of 1,000 as the log grew), load %s\n",
+              seconds_since(fill_start), entries / seconds_since(fill_start),
+              load_average().c_str());
+
+  // A fresh cache: the first proof loads the cached levels from storage.
+  auto cache = std::make_shared<SubtreeCache>(cache_level);
+  PostgresLog log(connection, signer, cache);
   auto checkpoint = log.publish_checkpoint();
-  std::mt19937_64 random(42);
+  const std::uint64_t size = checkpoint.size;
+  auto cold_start = Clock::now();
+  log.inclusion(0, size);
+  std::printf(
+      "subtree cache from level %u: loaded on first use in %.1f ms, holds ~%.0f KB at this size\n",
+      cache_level, seconds_since(cold_start) * 1000,
+      32.0 * static_cast<double>(size) / std::ldexp(1.0, static_cast<int>(cache_level) - 1) / 1024);
 
-  std::uint64_t count = 0;
-  std::uint64_t bytes = 0;
-  auto start = Clock::now();
-  while (seconds_since(start) < proof_seconds) {
-    std::uint64_t index = random() % checkpoint.size;
-    auto proof = log.inclusion(index, checkpoint.size);
-    bytes += proof.to_json().size();
-    ++count;
-  }
-  std::printf("inclusion proofs: %.0f /s (one connection, %.0f bytes of JSON each)\n",
-              count / seconds_since(start), static_cast<double>(bytes) / count);
+  auto inclusion = [&](PostgresLog& reader, pqxx::connection&, std::mt19937_64& random,
+                       std::uint64_t n) {
+    std::uint64_t index = random() % size;
+    auto proof = reader.inclusion(index, size);
+    if (n % 64 == 0) {
+      // Spot checks keep the figures honest: what is served verifies against the checkpoint.
+      auto leaf = leaf_hash(reader.record(index));
+      if (!verify_inclusion(leaf, index, size, proof.hashes, checkpoint.root)) {
+        throw std::runtime_error("benchmark: an inclusion proof did not verify");
+      }
+    }
+  };
+  auto consistency = [&](PostgresLog& reader, pqxx::connection&, std::mt19937_64& random,
+                         std::uint64_t n) {
+    std::uint64_t old_size = 1 + random() % (size - 1);
+    auto proof = reader.consistency(old_size, size);
+    if (n % 64 == 0) {
+      if (!verify_consistency(old_size, size, proof.hashes, reader.root(old_size),
+                              checkpoint.root)) {
+        throw std::runtime_error("benchmark: a consistency proof did not verify");
+      }
+    }
+  };
+  auto point_read = [&](PostgresLog&, pqxx::connection& c, std::mt19937_64& random, std::uint64_t) {
+    pqxx::nontransaction tx(c);
+    tx.exec_prepared("point", random() % size);
+  };
 
-  count = 0;
-  start = Clock::now();
-  while (seconds_since(start) < proof_seconds) {
-    std::uint64_t old_size = 1 + random() % (checkpoint.size - 1);
-    log.consistency(old_size, checkpoint.size);
-    ++count;
+  std::printf(
+      "| readers | inclusion proofs/s | consistency proofs/s | one-row SELECTs/s (limit) | "
+      "load |\n|---|---|---|---|---|\n");
+  for (int pool : readers == 1 ? std::vector<int>{1} : std::vector<int>{1, readers}) {
+    double inclusion_rate = pooled_rate(proofs_url, signer, cache, pool, proof_seconds, inclusion);
+    double consistency_rate =
+        pooled_rate(proofs_url, signer, cache, pool, proof_seconds, consistency);
+    double point_rate = pooled_rate(proofs_url, signer, cache, pool, proof_seconds, point_read);
+    std::printf("| %d | %.0f | %.0f | %.0f | %s |\n", pool, inclusion_rate, consistency_rate,
+                point_rate, load_average().c_str());
+    std::fflush(stdout);
   }
-  std::printf("consistency proofs: %.0f /s (one connection)\n", count / seconds_since(start));
+  std::printf("inclusion proof at this size: %zu bytes of JSON\n",
+              log.inclusion(size / 3, size).to_json().size());
 
   std::printf(
       "\n## proof size against log2(n)\n| n | log2(n) | inclusion hashes (max) | "
       "consistency hashes (max) |\n|---|---|---|---|\n");
-  for (std::uint64_t n = 10; n <= checkpoint.size; n *= 10) {
+  std::mt19937_64 random(42);
+  for (std::uint64_t n = 10; n <= size; n *= 10) {
     std::size_t inclusion_max = 0;
     std::size_t consistency_max = 0;
     for (int k = 0; k < 200; ++k) {
@@ -185,6 +318,7 @@ int main(int argc, char** argv) {
     std::printf("| %llu | %.1f | %zu | %zu |\n", static_cast<unsigned long long>(n),
                 std::log2(static_cast<double>(n)), inclusion_max, consistency_max);
   }
+  std::printf("\nload average at end: %s\n", load_average().c_str());
   if (embedded) {
     embedded->stop();
     std::filesystem::remove_all(data_dir);

@@ -2,14 +2,20 @@
 // settlement records, with signed C2SP checkpoints and proofs served from storage.
 //
 // Storage: one row per entry (index, leaf hash, canonical record) and one row per interior
-// perfect subtree hash (level >= 1, index). An append reads the O(log n) right-edge subtrees and
-// writes the new leaves and subtrees; a proof reads its O(log n) subtrees in one query. A batch of
-// records is one transaction, so a crash leaves either the whole batch or none of it. Entries and
-// subtrees refuse UPDATE and DELETE.
+// perfect subtree hash (level >= 1, index). A batch of records is one transaction of four
+// statements (lock the head, look up the batch's leaves, write entries, subtrees and the new
+// size in one statement, commit), so a crash leaves either the whole batch or none of it; the
+// new subtrees are computed in memory from the right edge of the tree, which the log keeps
+// after each commit. Proofs take the upper subtrees from a SubtreeCache and read the few lower
+// ones in one statement. Entries, subtrees and checkpoints refuse UPDATE, DELETE and TRUNCATE;
+// the head refuses to shrink.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <pqxx/connection>
 #include <string>
@@ -17,6 +23,7 @@
 
 #include "chargegrid/ledger/merkle.hpp"
 #include "chargegrid/ledger/note.hpp"
+#include "chargegrid/ledger/subtree_cache.hpp"
 
 namespace chargegrid::ledger {
 
@@ -49,8 +56,11 @@ struct ConsistencyProof {
 class PostgresLog {
  public:
   // Creates the log's tables when missing. The connection stays owned by the caller and
-  // must outlive the log; use one PostgresLog per connection.
-  PostgresLog(pqxx::connection& connection, NoteSigner signer);
+  // must outlive the log; use one PostgresLog per connection. Logs of one process over the
+  // same database (say a pool of reader connections and a writer) may share one `cache`;
+  // without one the log keeps its own, at SubtreeCache::kDefaultLowestLevel.
+  PostgresLog(pqxx::connection& connection, NoteSigner signer,
+              std::shared_ptr<SubtreeCache> cache = nullptr);
 
   // Appends canonical records in one transaction. A record whose canonical bytes are already
   // in the log is not appended again; its existing index is returned.
@@ -73,10 +83,27 @@ class PostgresLog {
   Hash root(std::uint64_t tree_size);
 
   const NoteSigner& signer() const { return signer_; }
+  const std::shared_ptr<SubtreeCache>& cache() const { return cache_; }
 
  private:
+  using ProofMaker = std::function<std::vector<Hash>(const NodeReader&)>;
+  // Runs a proof or root computation over the tree of `tree_size` leaves: subtrees at cached
+  // levels come from the cache, the others from one statement. Throws std::out_of_range when
+  // the log is smaller than `tree_size`.
+  std::vector<Hash> with_nodes(pqxx::transaction_base& tx, std::uint64_t tree_size,
+                               const ProofMaker& make);
+  // Brings the cache up to the committed size when it covers less than `tree_size`.
+  void cover(pqxx::transaction_base& tx, std::uint64_t tree_size);
+  Hash root_in(pqxx::transaction_base& tx, std::uint64_t tree_size);
+
   pqxx::connection& connection_;
   NoteSigner signer_;
+  std::shared_ptr<SubtreeCache> cache_;
+  // The right edge of the committed tree (the subtree at each set bit of its size) as this
+  // log last wrote or read it; kUnknownSize when it must be read again.
+  static constexpr std::uint64_t kUnknownSize = ~std::uint64_t{0};
+  std::uint64_t frontier_size_ = kUnknownSize;
+  std::array<Hash, 64> frontier_{};
 };
 
 }  // namespace chargegrid::ledger
