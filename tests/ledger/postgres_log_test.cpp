@@ -3,9 +3,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <csignal>
+#include <mutex>
 #include <pqxx/pqxx>
+#include <random>
 #include <thread>
 
 #include "chargegrid/ledger/jcs.hpp"
@@ -80,6 +83,43 @@ void check_log_invariants(pqxx::connection& connection, PostgresLog& log) {
   }
 }
 
+// Checks a log's size, roots and a spread of its proofs against the reference tree, and that
+// the proofs pass the RFC 9162 verifier.
+void check_against(PostgresLog& log, const MemoryMerkleTree& reference) {
+  const std::uint64_t size = reference.size();
+  REQUIRE(log.size() == size);
+  for (std::uint64_t tree_size : {std::uint64_t{1}, size / 3 + 1, size - 1, size}) {
+    if (tree_size == 0 || tree_size > size) continue;
+    INFO("tree size " << tree_size);
+    Hash root = log.root(tree_size);
+    REQUIRE(root == reference.root(tree_size));
+    for (std::uint64_t index = 0; index < tree_size; index += 1 + tree_size / 9) {
+      auto proof = log.inclusion(index, tree_size);
+      REQUIRE(proof.hashes == reference.inclusion(index, tree_size));
+      REQUIRE(
+          verify_inclusion(leaf_hash(log.record(index)), index, tree_size, proof.hashes, root).ok);
+    }
+    for (std::uint64_t old_size = 1; old_size <= tree_size; old_size += 1 + tree_size / 7) {
+      auto proof = log.consistency(old_size, tree_size);
+      REQUIRE(proof.hashes == reference.consistency(old_size, tree_size));
+      REQUIRE(
+          verify_consistency(old_size, tree_size, proof.hashes, reference.root(old_size), root).ok);
+    }
+  }
+}
+
+// Every subtree the cache holds equals the reference tree's.
+void check_cache(const SubtreeCache& cache, const MemoryMerkleTree& reference) {
+  auto read = reference.reader();
+  std::uint64_t size = cache.size();
+  REQUIRE(size <= reference.size());
+  for (unsigned level = cache.lowest_level(); (size >> level) > 0; ++level) {
+    for (std::uint64_t index = 0; index < (size >> level); ++index) {
+      REQUIRE(cache.find(level, index) == read(level, index));
+    }
+  }
+}
+
 }  // namespace
 
 TEST_CASE("the stored log matches the in-memory tree and serves valid proofs", "[log][pg]") {
@@ -143,13 +183,20 @@ TEST_CASE("entries, subtrees and checkpoints refuse updates and deletes", "[log]
   PostgresLog log(connection, NoteSigner::generate(kOrigin));
   log.append(records(0, 3));
   log.publish_checkpoint();
-  for (const char* sql : {"UPDATE ledger_log_entry SET record = 'x' WHERE idx = 1",
-                          "DELETE FROM ledger_log_entry WHERE idx = 2",
-                          "UPDATE ledger_log_node SET hash = hash WHERE level = 1",
-                          "DELETE FROM ledger_log_checkpoint"}) {
+  for (const char* sql :
+       {"UPDATE ledger_log_entry SET record = 'x' WHERE idx = 1",
+        "DELETE FROM ledger_log_entry WHERE idx = 2",
+        "UPDATE ledger_log_node SET hash = hash WHERE level = 1",
+        "DELETE FROM ledger_log_checkpoint", "TRUNCATE ledger_log_entry",
+        "TRUNCATE ledger_log_node", "TRUNCATE ledger_log_checkpoint", "TRUNCATE ledger_log_head",
+        "DELETE FROM ledger_log_head", "UPDATE ledger_log_head SET size = 2",
+        "UPDATE ledger_log_head SET origin = 'other.example/log'"}) {
+    INFO(sql);
     pqxx::work tx(connection);
     CHECK_THROWS_AS(tx.exec(sql), pqxx::sql_error);
   }
+  CHECK(log.size() == 3);
+  CHECK(log.root(3) == log.checkpoints().back().root);
   // A second log with another name is refused on the same database.
   CHECK_THROWS_AS(PostgresLog(connection, NoteSigner::generate("other.example/log")),
                   std::runtime_error);
@@ -311,4 +358,167 @@ TEST_CASE("a kill -9 during appends leaves no gap, duplicate or inconsistent che
   log.publish_checkpoint();
   check_log_invariants(connection, log);
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a batch that rolls back leaves nothing in the subtree cache or the right edge",
+          "[log][pg][cache]") {
+  TestDatabase db;
+  pqxx::connection connection(db.url());
+  auto signer = NoteSigner::generate(kOrigin);
+  auto cache = std::make_shared<SubtreeCache>(1);
+  PostgresLog log(connection, signer, cache);
+  MemoryMerkleTree reference;
+  int next = 0;
+  auto add = [&](PostgresLog& to, int count) {
+    auto batch = records(next, count);
+    next += count;
+    auto result = to.append(batch);
+    for (const auto& r : batch) reference.append(r);
+    REQUIRE(result.tree_size == reference.size());
+  };
+  add(log, 37);
+  check_cache(*cache, reference);
+  {
+    // Records carrying a marker fail: one marker when its row is written, the other only at
+    // commit (a deferred constraint trigger), after the batch's subtrees were computed.
+    pqxx::work tx(connection);
+    tx.exec(R"SQL(
+      CREATE FUNCTION refuse_marked() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN
+        IF strpos(NEW.record, TG_ARGV[0]) > 0 THEN RAISE EXCEPTION 'refused record'; END IF;
+        RETURN NEW;
+      END$$;
+      CREATE TRIGGER refuse_on_write BEFORE INSERT ON ledger_log_entry
+        FOR EACH ROW EXECUTE FUNCTION refuse_marked('fails-on-write');
+      CREATE CONSTRAINT TRIGGER refuse_on_commit AFTER INSERT ON ledger_log_entry
+        DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_marked('fails-on-commit');
+    )SQL");
+    tx.commit();
+  }
+  for (const char* marker : {"fails-on-write", "fails-on-commit"}) {
+    INFO(marker);
+    auto batch = records(next, 20);
+    batch.push_back(canonical_record(synthetic_record(marker)));
+    CHECK_THROWS(log.append(batch));
+    CHECK(log.size() == 37);
+    CHECK(cache->size() == 37);
+    check_cache(*cache, reference);
+  }
+  // Another writer commits as many records as the refused batch held, so the log's size is
+  // the one the refused batch would have reached: the log must still build on what was
+  // committed, not on the subtrees it computed for the refused batch.
+  pqxx::connection other_connection(db.url());
+  PostgresLog other(other_connection, signer, std::make_shared<SubtreeCache>(2));
+  add(other, 21);
+  add(log, 20);
+  check_cache(*cache, reference);
+  check_against(log, reference);
+  add(other, 11);
+  add(log, 5);
+  check_cache(*cache, reference);
+  check_against(log, reference);
+  check_against(other, reference);
+  check_log_invariants(connection, log);
+}
+
+TEST_CASE("logs on several connections and caches agree with the reference tree",
+          "[log][pg][cache]") {
+  TestDatabase db;
+  auto signer = NoteSigner::generate(kOrigin);
+  pqxx::connection a_connection(db.url());
+  pqxx::connection b_connection(db.url());
+  pqxx::connection reader_connection(db.url());
+  auto shared = std::make_shared<SubtreeCache>(2);
+  PostgresLog a(a_connection, signer, shared);
+  PostgresLog b(b_connection, signer, std::make_shared<SubtreeCache>(1));
+  PostgresLog reader(reader_connection, signer, shared);
+  MemoryMerkleTree reference;
+  std::mt19937 random(7);
+  int next = 0;
+  for (int round = 0; round < 12; ++round) {
+    // Mostly the writer that shares the reader's cache, now and then the other one, whose
+    // batches the shared cache learns from storage.
+    PostgresLog& writer = round % 3 == 2 ? b : a;
+    int count = 1 + static_cast<int>(random() % 40);
+    auto batch = records(next, count);
+    next += count;
+    REQUIRE(writer.append(batch).tree_size == reference.size() + count);
+    for (const auto& r : batch) reference.append(r);
+    INFO("round " << round << ", size " << reference.size());
+    REQUIRE(reader.root(reference.size()) == reference.root());
+    std::uint64_t index = random() % reference.size();
+    REQUIRE(reader.inclusion(index, reference.size()).hashes ==
+            reference.inclusion(index, reference.size()));
+    check_cache(*shared, reference);
+  }
+  // A log that starts late, with an empty cache, catches up in one go.
+  pqxx::connection late_connection(db.url());
+  PostgresLog late(late_connection, signer, std::make_shared<SubtreeCache>(3));
+  check_against(late, reference);
+  check_against(a, reference);
+  check_against(b, reference);
+  CHECK_THROWS_AS(late.root(reference.size() + 1), std::out_of_range);
+  CHECK_THROWS_AS(late.consistency(1, reference.size() + 1), std::out_of_range);
+}
+
+TEST_CASE("reader connections serve verifiable proofs while a writer appends", "[log][pg][cache]") {
+  TestDatabase db;
+  auto signer = NoteSigner::generate(kOrigin);
+  auto verifier = signer.verifier();
+  pqxx::connection writer_connection(db.url());
+  auto cache = std::make_shared<SubtreeCache>(2);
+  PostgresLog writer(writer_connection, signer, cache);
+  writer.append(records(0, 50));
+  const auto first = writer.publish_checkpoint();
+
+  std::atomic<bool> done{false};
+  std::atomic<int> verified{0};
+  std::mutex failures_mutex;
+  std::vector<std::string> failures;
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 3; ++r) {
+    readers.emplace_back([&, r] {
+      try {
+        pqxx::connection connection(db.url());
+        PostgresLog log(connection, signer, cache);
+        std::mt19937_64 random(r);
+        while (!done) {
+          auto checkpoint = *log.latest_checkpoint();
+          auto checked = verify_checkpoint(checkpoint.note, verifier);
+          std::uint64_t index = random() % checkpoint.size;
+          auto inclusion = log.inclusion(index, checkpoint.size);
+          auto consistency = log.consistency(first.size, checkpoint.size);
+          if (!checked.result.ok ||
+              !verify_inclusion(leaf_hash(log.record(index)), index, checkpoint.size,
+                                inclusion.hashes, checked.checkpoint.root) ||
+              !verify_consistency(first.size, checkpoint.size, consistency.hashes, first.root,
+                                  checked.checkpoint.root)) {
+            std::lock_guard lock(failures_mutex);
+            failures.push_back("a proof at size " + std::to_string(checkpoint.size) +
+                               " did not verify");
+          }
+          ++verified;
+        }
+      } catch (const std::exception& e) {
+        std::lock_guard lock(failures_mutex);
+        failures.push_back(e.what());
+      }
+    });
+  }
+  std::mt19937 random(11);
+  int next = 50;
+  for (int round = 0; round < 40; ++round) {
+    int count = 1 + static_cast<int>(random() % 60);
+    writer.append(records(next, count));
+    next += count;
+    writer.publish_checkpoint();
+  }
+  // Let the readers finish a few rounds at the final size too.
+  for (int waited = 0; waited < 100 && verified < 30; ++waited) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  done = true;
+  for (auto& t : readers) t.join();
+  for (const auto& failure : failures) FAIL_CHECK(failure);
+  CHECK(failures.empty());
+  CHECK(verified >= 30);
 }
