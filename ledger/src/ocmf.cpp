@@ -387,25 +387,26 @@ std::string key_group(EVP_PKEY* key) {
   return std::string(name, length);
 }
 
-// DER ECDSA-Sig-Value as is; a bare r||s of twice the field size is re-encoded as DER.
-Bytes der_signature(const Bytes& signature, const Algorithm& algorithm) {
+// A complete DER ECDSA-Sig-Value as is; a bare r||s of exactly twice the curve's field size
+// re-encoded as DER; nullopt for anything else (the signature cannot be read).
+std::optional<Bytes> der_signature(const Bytes& signature, const Algorithm& algorithm) {
   const unsigned char* p = signature.data();
   ECDSA_SIG* sig = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(signature.size()));
   if (sig != nullptr) {
     ECDSA_SIG_free(sig);
-    return signature;
+    if (p == signature.data() + signature.size()) return signature;
   }
   ERR_clear_error();
   auto half = static_cast<std::size_t>(algorithm.field_bytes);
-  if (signature.size() != 2 * half) return signature;
+  if (signature.size() != 2 * half) return std::nullopt;
   sig = ECDSA_SIG_new();
   BIGNUM* r = BN_bin2bn(signature.data(), static_cast<int>(half), nullptr);
   BIGNUM* s = BN_bin2bn(signature.data() + half, static_cast<int>(half), nullptr);
   ECDSA_SIG_set0(sig, r, s);
   unsigned char* der = nullptr;
   int length = i2d_ECDSA_SIG(sig, &der);
-  Bytes out;
-  if (length > 0) out.assign(der, der + length);
+  std::optional<Bytes> out;
+  if (length > 0) out = Bytes(der, der + length);
   OPENSSL_free(der);
   ECDSA_SIG_free(sig);
   return out;
@@ -521,7 +522,13 @@ Verification verify(std::string_view ocmf_text, std::optional<std::string_view> 
                   document);
   }
   Pkey key = load_key(key_bytes, *algorithm);
-  if (!key) return result(Outcome::kMalformed, "public key is not an EC public key", document);
+  if (!key) {
+    return result(Outcome::kMalformed,
+                  "public key is neither DER SubjectPublicKeyInfo nor a point (X||Y of " +
+                      std::to_string(2 * algorithm->field_bytes) + " bytes, or 04||X||Y) on " +
+                      algorithm->group,
+                  document);
+  }
   if (EVP_PKEY_get_base_id(key.get()) != EVP_PKEY_EC) {
     return result(Outcome::kMalformed, "public key is not an EC public key", document);
   }
@@ -531,11 +538,17 @@ Verification verify(std::string_view ocmf_text, std::optional<std::string_view> 
                   "public key is on curve " + group + ", but SA names " + algorithm->group,
                   document);
   }
-  Bytes signature = der_signature(document.signature.data, *algorithm);
+  auto signature = der_signature(document.signature.data, *algorithm);
+  if (!signature) {
+    return result(Outcome::kMalformed,
+                  "signature is neither DER nor r||s of " +
+                      std::to_string(2 * algorithm->field_bytes) + " bytes for " + algorithm->group,
+                  document);
+  }
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   int status = -1;
   if (ctx && EVP_DigestVerifyInit(ctx, nullptr, algorithm->digest(), nullptr, key.get()) == 1) {
-    status = EVP_DigestVerify(ctx, signature.data(), signature.size(),
+    status = EVP_DigestVerify(ctx, signature->data(), signature->size(),
                               reinterpret_cast<const unsigned char*>(document.payload_text.data()),
                               document.payload_text.size());
   }

@@ -162,6 +162,50 @@ TEST_CASE("bit flips in payload, signature or key never verify", "[ocmf]") {
   }
 }
 
+TEST_CASE("raw X||Y keys and r||s signatures are read only at the curve's exact size", "[ocmf]") {
+  // The Isabellenhuette receipt: secp256r1, a bare 64-byte X||Y key and a bare 64-byte r||s.
+  auto isa = sample("safe-transparenzsoftware/isa-ocmf/OCMF-receipt-with_publickey_and_data.xml");
+  REQUIRE(isa.size() == 1);
+  const std::string text = isa[0].signed_data;
+  const std::string key = isa[0].public_key;  // hex
+  REQUIRE(key.size() == 128);
+  REQUIRE(ocmf::verify(text, key).verified());
+  // The same point as an uncompressed point (04 || X || Y) is the same key.
+  CHECK(ocmf::verify(text, "04" + key).verified());
+
+  // Any other length cannot be read as a key of the curve SA names: malformed, not invalid.
+  for (const std::string& wrong :
+       {key.substr(0, 126), key + "00", "00" + key, key + key.substr(0, 64), "05" + key}) {
+    INFO("key of " << wrong.size() / 2 << " bytes");
+    auto result = ocmf::verify(text, wrong);
+    CHECK(result.outcome == Outcome::kMalformed);
+    CHECK(result.message.find("public key") != std::string::npos);
+  }
+  // The right length but not a point on the curve cannot be read either.
+  std::string off_curve = key;
+  off_curve.back() = off_curve.back() == '0' ? '1' : '0';
+  CHECK(ocmf::verify(text, off_curve).outcome == Outcome::kMalformed);
+
+  // A signature that is neither DER nor r||s of 64 bytes is malformed; an r||s of the right
+  // size that does not match is invalid.
+  auto signature_start = text.find("\"SD\":\"") + 6;
+  auto signature_end = text.find('"', signature_start);
+  std::string signature = text.substr(signature_start, signature_end - signature_start);
+  REQUIRE(signature.size() == 128);
+  auto with_signature = [&](const std::string& sd) {
+    return text.substr(0, signature_start) + sd + text.substr(signature_end);
+  };
+  CHECK(ocmf::verify(with_signature(signature.substr(0, 126)), key).outcome == Outcome::kMalformed);
+  CHECK(ocmf::verify(with_signature(signature + "00"), key).outcome == Outcome::kMalformed);
+  std::string other = signature;
+  other[10] = other[10] == 'A' ? 'B' : 'A';
+  CHECK(ocmf::verify(with_signature(other), key).outcome == Outcome::kSignatureInvalid);
+  // A DER signature followed by stray bytes is not DER.
+  std::string keba = kKebaOcmf;
+  CHECK(ocmf::verify(keba.insert(keba.rfind("\"}"), "00"), kKebaKey).outcome ==
+        Outcome::kMalformed);
+}
+
 TEST_CASE("a key that is not the meter's registered key is a key mismatch", "[ocmf]") {
   auto values = sample("safe-transparenzsoftware/second_key_fail_ocmf.xml");
   REQUIRE(values.size() == 2);
