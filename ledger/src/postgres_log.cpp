@@ -4,6 +4,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
+#include <set>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -125,6 +126,10 @@ LEFT JOIN LATERAL (
 constexpr const char* kFindIndex = "chargegrid_ledger_find_index";
 constexpr const char* kFindIndexSql = "SELECT idx FROM ledger_log_entry WHERE leaf_hash = $1";
 
+// Subtrees of 2^kStoredLevel leaves and more are stored; smaller ones are recomputed from
+// their leaves when read, which keeps the rows written per entry near one.
+constexpr unsigned kStoredLevel = 4;
+
 // Entries per statement when a batch is written; a batch of up to this many records is
 // written with one statement.
 constexpr std::size_t kRowsPerStatement = 10000;
@@ -188,27 +193,52 @@ struct HashHasher {
   }
 };
 
-// Reads the given subtrees (any levels) in one statement.
+// The hash of subtree (level, index) computed from its leaves.
+Hash hash_from_leaves(const std::map<std::uint64_t, Hash>& leaves, unsigned level,
+                      std::uint64_t index) {
+  if (level == 0) return leaves.at(index);
+  return node_hash(hash_from_leaves(leaves, level - 1, 2 * index),
+                   hash_from_leaves(leaves, level - 1, 2 * index + 1));
+}
+
+// Reads the given subtrees (any levels) in one statement. Those below kStoredLevel are
+// computed from their leaves (fewer than 2^kStoredLevel leaves each).
 std::map<NodeKey, Hash> fetch_nodes(pqxx::transaction_base& tx, const std::vector<NodeKey>& keys) {
   std::map<NodeKey, Hash> out;
   if (keys.empty()) return out;
-  ArrayLiteral leaves, levels, indices;
+  std::set<std::uint64_t> leaf_indices;
+  std::set<NodeKey> node_keys;
   for (const auto& [level, index] : keys) {
-    if (level == 0) {
-      leaves.add(index);
+    if (level >= kStoredLevel) {
+      node_keys.emplace(level, index);
     } else {
-      levels.add(level);
-      indices.add(index);
+      for (std::uint64_t leaf = index << level; leaf < (index + 1) << level; ++leaf) {
+        leaf_indices.insert(leaf);
+      }
     }
   }
-  for (const auto& row : tx.exec_prepared(kFetchNodes, leaves.str(), levels.str(), indices.str())) {
-    out[{row[0].as<unsigned>(), row[1].as<std::uint64_t>()}] = hash_from_hex(row[2]);
+  ArrayLiteral leaf_list, levels, indices;
+  for (auto leaf : leaf_indices) leaf_list.add(leaf);
+  for (const auto& [level, index] : node_keys) {
+    levels.add(level);
+    indices.add(index);
   }
-  for (const auto& key : keys) {
-    if (!out.count(key)) {
-      throw std::out_of_range(
-          "ledger log: the tree does not hold those subtrees (size too large?)");
+  std::map<std::uint64_t, Hash> leaves;
+  for (const auto& row :
+       tx.exec_prepared(kFetchNodes, leaf_list.str(), levels.str(), indices.str())) {
+    auto level = row[0].as<unsigned>();
+    auto index = row[1].as<std::uint64_t>();
+    if (level == 0) {
+      leaves[index] = hash_from_hex(row[2]);
+    } else {
+      out[{level, index}] = hash_from_hex(row[2]);
     }
+  }
+  if (leaves.size() != leaf_indices.size() || out.size() != node_keys.size()) {
+    throw std::out_of_range("ledger log: the tree does not hold those subtrees (size too large?)");
+  }
+  for (const auto& [level, index] : keys) {
+    if (level < kStoredLevel) out[{level, index}] = hash_from_leaves(leaves, level, index);
   }
   return out;
 }
@@ -245,6 +275,10 @@ PostgresLog::PostgresLog(pqxx::connection& connection, NoteSigner signer,
     : connection_(connection),
       signer_(std::move(signer)),
       cache_(cache ? std::move(cache) : std::make_shared<SubtreeCache>()) {
+  if (cache_->lowest_level() < kStoredLevel) {
+    throw std::invalid_argument("ledger log: the subtree cache must start at level " +
+                                std::to_string(kStoredLevel) + " or above");
+  }
   pqxx::work tx(connection_);
   tx.exec("SELECT pg_advisory_xact_lock(" + std::to_string(kSchemaLock) + ")");
   // Only a database without the current schema takes the DDL's table locks.
@@ -375,9 +409,11 @@ AppendResult PostgresLog::append(const std::vector<std::string>& canonical_recor
     while ((index >> level) & 1) {
       hash = node_hash(frontier[level], hash);
       ++level;
-      node_levels.add(level);
-      node_indices.add(index >> level);
-      node_hashes.add(hash);
+      if (level >= kStoredLevel) {
+        node_levels.add(level);
+        node_indices.add(index >> level);
+        node_hashes.add(hash);
+      }
       if (level >= cache_->lowest_level()) cached_subtrees.push_back({level, index >> level, hash});
     }
     frontier[level] = hash;

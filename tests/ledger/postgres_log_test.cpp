@@ -57,7 +57,7 @@ void check_log_invariants(pqxx::connection& connection, PostgresLog& log) {
       REQUIRE(tree.append(record) == row[0].as<std::uint64_t>());
     }
     std::uint64_t expected_nodes = 0;
-    for (std::uint64_t n = size >> 1; n > 0; n >>= 1) expected_nodes += n;  // levels >= 1
+    for (std::uint64_t n = size >> 4; n > 0; n >>= 1) expected_nodes += n;  // levels >= 4
     REQUIRE(tx.exec1("SELECT count(*) FROM ledger_log_node")[0].as<std::uint64_t>() ==
             expected_nodes);
     auto read = tree.reader();
@@ -181,12 +181,12 @@ TEST_CASE("entries, subtrees and checkpoints refuse updates and deletes", "[log]
   TestDatabase db;
   pqxx::connection connection(db.url());
   PostgresLog log(connection, NoteSigner::generate(kOrigin));
-  log.append(records(0, 3));
+  log.append(records(0, 40));
   log.publish_checkpoint();
   for (const char* sql :
        {"UPDATE ledger_log_entry SET record = 'x' WHERE idx = 1",
         "DELETE FROM ledger_log_entry WHERE idx = 2",
-        "UPDATE ledger_log_node SET hash = hash WHERE level = 1",
+        "UPDATE ledger_log_node SET hash = hash WHERE level = 4",
         "DELETE FROM ledger_log_checkpoint", "TRUNCATE ledger_log_entry",
         "TRUNCATE ledger_log_node", "TRUNCATE ledger_log_checkpoint", "TRUNCATE ledger_log_head",
         "DELETE FROM ledger_log_head", "UPDATE ledger_log_head SET size = 2",
@@ -195,8 +195,8 @@ TEST_CASE("entries, subtrees and checkpoints refuse updates and deletes", "[log]
     pqxx::work tx(connection);
     CHECK_THROWS_AS(tx.exec(sql), pqxx::sql_error);
   }
-  CHECK(log.size() == 3);
-  CHECK(log.root(3) == log.checkpoints().back().root);
+  CHECK(log.size() == 40);
+  CHECK(log.root(40) == log.checkpoints().back().root);
   // A second log with another name is refused on the same database.
   CHECK_THROWS_AS(PostgresLog(connection, NoteSigner::generate("other.example/log")),
                   std::runtime_error);
@@ -365,7 +365,7 @@ TEST_CASE("a batch that rolls back leaves nothing in the subtree cache or the ri
   TestDatabase db;
   pqxx::connection connection(db.url());
   auto signer = NoteSigner::generate(kOrigin);
-  auto cache = std::make_shared<SubtreeCache>(1);
+  auto cache = std::make_shared<SubtreeCache>(4);
   PostgresLog log(connection, signer, cache);
   MemoryMerkleTree reference;
   int next = 0;
@@ -407,7 +407,7 @@ TEST_CASE("a batch that rolls back leaves nothing in the subtree cache or the ri
   // the one the refused batch would have reached: the log must still build on what was
   // committed, not on the subtrees it computed for the refused batch.
   pqxx::connection other_connection(db.url());
-  PostgresLog other(other_connection, signer, std::make_shared<SubtreeCache>(2));
+  PostgresLog other(other_connection, signer, std::make_shared<SubtreeCache>(5));
   add(other, 21);
   add(log, 20);
   check_cache(*cache, reference);
@@ -427,9 +427,9 @@ TEST_CASE("logs on several connections and caches agree with the reference tree"
   pqxx::connection a_connection(db.url());
   pqxx::connection b_connection(db.url());
   pqxx::connection reader_connection(db.url());
-  auto shared = std::make_shared<SubtreeCache>(2);
+  auto shared = std::make_shared<SubtreeCache>(4);
   PostgresLog a(a_connection, signer, shared);
-  PostgresLog b(b_connection, signer, std::make_shared<SubtreeCache>(1));
+  PostgresLog b(b_connection, signer, std::make_shared<SubtreeCache>(5));
   PostgresLog reader(reader_connection, signer, shared);
   MemoryMerkleTree reference;
   std::mt19937 random(7);
@@ -452,11 +452,14 @@ TEST_CASE("logs on several connections and caches agree with the reference tree"
   }
   // A log that starts late, with an empty cache, catches up in one go.
   pqxx::connection late_connection(db.url());
-  PostgresLog late(late_connection, signer, std::make_shared<SubtreeCache>(3));
+  PostgresLog late(late_connection, signer, std::make_shared<SubtreeCache>(4));
   check_against(late, reference);
   check_against(a, reference);
   check_against(b, reference);
   CHECK_THROWS_AS(late.root(reference.size() + 1), std::out_of_range);
+  // Subtrees below level 4 are not stored, so a cache cannot start below it.
+  CHECK_THROWS_AS(PostgresLog(late_connection, signer, std::make_shared<SubtreeCache>(3)),
+                  std::invalid_argument);
   CHECK_THROWS_AS(late.consistency(1, reference.size() + 1), std::out_of_range);
 }
 
@@ -465,7 +468,7 @@ TEST_CASE("reader connections serve verifiable proofs while a writer appends", "
   auto signer = NoteSigner::generate(kOrigin);
   auto verifier = signer.verifier();
   pqxx::connection writer_connection(db.url());
-  auto cache = std::make_shared<SubtreeCache>(2);
+  auto cache = std::make_shared<SubtreeCache>(4);
   PostgresLog writer(writer_connection, signer, cache);
   writer.append(records(0, 50));
   const auto first = writer.publish_checkpoint();

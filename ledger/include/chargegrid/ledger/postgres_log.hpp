@@ -1,14 +1,15 @@
 // The verifiable log kept in PostgreSQL: an append-only RFC 9162 Merkle tree over canonical
 // settlement records, with signed C2SP checkpoints and proofs served from storage.
 //
-// Storage: one row per entry (index, leaf hash, canonical record) and one row per interior
-// perfect subtree hash (level >= 1, index). A batch of records is one transaction of four
-// statements (lock the head, look up the batch's leaves, write entries, subtrees and the new
-// size in one statement, commit), so a crash leaves either the whole batch or none of it; the
-// new subtrees are computed in memory from the right edge of the tree, which the log keeps
-// after each commit. Proofs take the upper subtrees from a SubtreeCache and read the few lower
-// ones in one statement. Entries, subtrees and checkpoints refuse UPDATE, DELETE and TRUNCATE;
-// the head refuses to shrink.
+// Storage: one row per entry (index, leaf hash, canonical record) and one row per perfect
+// subtree of 16 leaves or more (level >= 4, index): about one row in eight per entry. Smaller
+// subtrees are recomputed from their (at most 15) leaves when a proof needs them. A batch of
+// records is one transaction of four statements (lock the head, look up the batch's leaves, write
+// entries, subtrees and the new size in one statement, commit), so a crash leaves either the whole
+// batch or none of it; the new subtrees are computed in memory from the right edge of the tree,
+// which the log keeps after each commit. Proofs take the upper subtrees from a SubtreeCache and
+// read the few lower ones in one statement. Entries, subtrees and checkpoints refuse UPDATE, DELETE
+// and TRUNCATE; the head refuses to shrink.
 #pragma once
 
 #include <array>
@@ -57,8 +58,9 @@ class PostgresLog {
  public:
   // Creates the log's tables when missing. The connection stays owned by the caller and
   // must outlive the log; use one PostgresLog per connection. Logs of one process over the
-  // same database (say a pool of reader connections and a writer) may share one `cache`;
-  // without one the log keeps its own, at SubtreeCache::kDefaultLowestLevel.
+  // same database (say a pool of reader connections and a writer) may share one `cache`,
+  // whose lowest level must be 4 or above; without one the log keeps its own, at
+  // SubtreeCache::kDefaultLowestLevel.
   PostgresLog(pqxx::connection& connection, NoteSigner signer,
               std::shared_ptr<SubtreeCache> cache = nullptr);
 
