@@ -110,6 +110,11 @@ UPDATE ledger_log_head SET size = $7
 constexpr const char* kFetchNodes = "chargegrid_ledger_fetch_nodes";
 constexpr const char* kFetchNodesSql = "SELECT * FROM ledger_log_subtrees($1, $2, $3)";
 
+// Leaves only: what a proof reads when the cache holds every stored subtree it needs.
+constexpr const char* kFetchLeaves = "chargegrid_ledger_fetch_leaves";
+constexpr const char* kFetchLeavesSql =
+    "SELECT 0, idx, encode(leaf_hash, 'hex') FROM ledger_log_entry WHERE idx = ANY($1::bigint[])";
+
 // The committed size and every subtree at level >= $2 that the tree of that size has and a
 // tree of $1 leaves lacks, from one snapshot (the head and the subtrees are committed together).
 constexpr const char* kCatchUp = "chargegrid_ledger_catch_up";
@@ -224,8 +229,10 @@ std::map<NodeKey, Hash> fetch_nodes(pqxx::transaction_base& tx, const std::vecto
     indices.add(index);
   }
   std::map<std::uint64_t, Hash> leaves;
-  for (const auto& row :
-       tx.exec_prepared(kFetchNodes, leaf_list.str(), levels.str(), indices.str())) {
+  auto rows = node_keys.empty()
+                  ? tx.exec_prepared(kFetchLeaves, leaf_list.str())
+                  : tx.exec_prepared(kFetchNodes, leaf_list.str(), levels.str(), indices.str());
+  for (const auto& row : rows) {
     auto level = row[0].as<unsigned>();
     auto index = row[1].as<std::uint64_t>();
     if (level == 0) {
@@ -296,6 +303,7 @@ PostgresLog::PostgresLog(pqxx::connection& connection, NoteSigner signer,
   connection_.prepare(kFindLeaves, kFindLeavesSql);
   connection_.prepare(kWrite, kWriteSql);
   connection_.prepare(kFetchNodes, kFetchNodesSql);
+  connection_.prepare(kFetchLeaves, kFetchLeavesSql);
   connection_.prepare(kCatchUp, kCatchUpSql);
   connection_.prepare(kFindIndex, kFindIndexSql);
 }

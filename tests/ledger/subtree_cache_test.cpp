@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <thread>
 
 #include "chargegrid/ledger/merkle.hpp"
@@ -93,7 +94,9 @@ TEST_CASE("readers of the subtree cache see only whole, correct extensions", "[c
   std::vector<std::thread> readers;
   for (int r = 0; r < 3; ++r) {
     readers.emplace_back([&] {
-      while (!done) {
+      // Until the writer is done, and once more after, at the final size.
+      for (bool last = false; !last;) {
+        last = done;
         std::uint64_t size = cache.size();
         for (unsigned level = 1; level < 12; ++level) {
           for (std::uint64_t index = 0; index < (size >> level); index += 7) {
@@ -108,6 +111,7 @@ TEST_CASE("readers of the subtree cache see only whole, correct extensions", "[c
   for (std::uint64_t size = 0; size < 4096; size += 37) {
     std::uint64_t next = std::min<std::uint64_t>(4096, size + 37);
     REQUIRE(cache.extend(size, next, subtrees_between(tree, 1, size, next)));
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
   done = true;
   for (auto& t : readers) t.join();

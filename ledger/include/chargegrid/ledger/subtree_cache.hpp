@@ -9,7 +9,8 @@
 //
 // One cache may be shared by all the logs of a process that read the same database (a pool of
 // reader connections); every member is thread-safe. Memory: at most
-// 32 bytes * S / 2^(lowest_level - 1), e.g. 250 KB for a million entries at level 8.
+// 32 bytes * S / 2^(lowest_level - 1): 4 MB for a million entries from level 4 (the default,
+// every subtree the PostgreSQL log stores), 250 KB from level 8.
 #pragma once
 
 #include <cstdint>
@@ -30,7 +31,7 @@ struct Subtree {
 
 class SubtreeCache {
  public:
-  static constexpr unsigned kDefaultLowestLevel = 8;
+  static constexpr unsigned kDefaultLowestLevel = 4;
 
   // lowest_level: 1 to 63; subtrees below it are never cached.
   explicit SubtreeCache(unsigned lowest_level = kDefaultLowestLevel);
