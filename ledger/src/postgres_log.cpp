@@ -168,7 +168,15 @@ std::string bytea_text(const Hash& hash) {
 class ArrayLiteral {
  public:
   void add(std::uint64_t value) { next() += std::to_string(value); }
-  void add(const Hash& hash) { next() += "\\\\x" + hex_encode(hash); }  // bytea, hex form
+  void add(const Hash& hash) {  // bytea, hex form
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string& out = next();
+    out += "\\\\x";
+    for (std::uint8_t byte : hash) {
+      out += kDigits[byte >> 4];
+      out += kDigits[byte & 0x0f];
+    }
+  }
   void add_text(std::string_view text) {
     std::string& out = next();
     out += '"';
