@@ -41,10 +41,12 @@ std::filesystem::path temp_dir() {
 // subtree hash equal to a recomputation from the records, and every checkpoint signed, matching
 // the tree and consistent with every later checkpoint.
 void check_log_invariants(pqxx::connection& connection, PostgresLog& log) {
-  std::uint64_t size = log.size();
+  std::uint64_t size = 0;
   MemoryMerkleTree tree;
   {
-    pqxx::read_transaction tx(connection);
+    // One snapshot for the size and every count.
+    pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(connection);
+    size = tx.exec1("SELECT size FROM ledger_log_head")[0].as<std::uint64_t>();
     auto counts = tx.exec1(
         "SELECT count(*), coalesce(max(idx), -1), count(DISTINCT leaf_hash) FROM ledger_log_entry");
     REQUIRE(counts[0].as<std::uint64_t>() == size);
@@ -347,7 +349,17 @@ TEST_CASE("a kill -9 during appends leaves no gap, duplicate or inconsistent che
     REQUIRE(waitpid(child, &status, 0) == child);
     REQUIRE(WIFSIGNALED(status));
     REQUIRE(WTERMSIG(status) == SIGKILL);
-    // The killed session's transaction is rolled back by PostgreSQL; the log stays whole.
+    // The killed session's open transaction is rolled back by PostgreSQL, or committed when
+    // its COMMIT was already sent; either way the batch is whole. Wait for its session to end.
+    for (int waited = 0; waited < 500; ++waited) {
+      pqxx::nontransaction tx(connection);
+      if (tx.exec1("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                   "AND pid <> pg_backend_pid()")[0]
+              .as<int>() == 0) {
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     REQUIRE(log.size() >= target);
     check_log_invariants(connection, log);
     previous_size = log.size();
