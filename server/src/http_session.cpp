@@ -37,7 +37,7 @@ HttpResponse problem(const HttpRequest& request, http::status status, std::strin
 }
 
 asio::awaitable<void> serve_http(asio::ip::tcp::socket socket, const HttpRouter& router,
-                                 std::size_t body_limit) {
+                                 const HttpStreamer& streamer, std::size_t body_limit) {
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   for (;;) {
@@ -59,6 +59,10 @@ asio::awaitable<void> serve_http(asio::ip::tcp::socket socket, const HttpRouter&
       break;
     }
     auto request = parser.release();
+    if (streamer.accepts && streamer.accepts(request)) {
+      co_await streamer.serve(stream, request);
+      break;
+    }
     auto response = co_await router(request);
     const bool keep_alive = response.keep_alive();
     auto [wec, wn] =

@@ -4,6 +4,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <functional>
@@ -14,9 +15,17 @@ using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>
 using HttpResponse = boost::beast::http::response<boost::beast::http::string_body>;
 using HttpRouter = std::function<boost::asio::awaitable<HttpResponse>(const HttpRequest&)>;
 
+// A request that takes the connection over (a Server-Sent Events stream): the
+// connection ends when the stream does.
+struct HttpStreamer {
+  std::function<bool(const HttpRequest&)> accepts;
+  std::function<boost::asio::awaitable<void>(boost::beast::tcp_stream&, const HttpRequest&)> serve;
+};
+
 // Serves one connection until the client closes it or it idles out.
 boost::asio::awaitable<void> serve_http(boost::asio::ip::tcp::socket socket,
-                                        const HttpRouter& router, std::size_t body_limit);
+                                        const HttpRouter& router, const HttpStreamer& streamer,
+                                        std::size_t body_limit);
 
 // An RFC 9457 problem+json answer.
 HttpResponse problem(const HttpRequest& request, boost::beast::http::status status,

@@ -5,6 +5,7 @@
 #include <optional>
 #include <pqxx/pqxx>
 
+#include "admin_cli.hpp"
 #include "chargegrid/db/embedded_postgres.hpp"
 #include "chargegrid/db/migrations.hpp"
 #include "chargegrid/server/config.hpp"
@@ -14,6 +15,7 @@
 namespace cg = chargegrid;
 
 int main(int argc, char** argv) {
+  if (cg::server::is_admin_command(argc, argv)) return cg::server::run_admin_command(argc, argv);
   int exit_code = 0;
   auto config = cg::server::parse_config(argc, argv, exit_code);
   if (!config) return exit_code;

@@ -14,6 +14,8 @@
 #include <pqxx/pqxx>
 #include <thread>
 
+#include "api/api.hpp"
+#include "api/router.hpp"
 #include "chargegrid/db/pool.hpp"
 #include "handlers/common.hpp"
 #include "http_session.hpp"
@@ -33,7 +35,8 @@ struct Server::Impl {
                                              .queue_capacity = config.db_queue_capacity}),
         database(pool),
         meters(io, pool, metrics, config.meter_batch_rows, config.meter_batch_delay_ms),
-        services{config, database, meters, metrics, stations, handlers},
+        services{config, database, meters, metrics, stations, handlers, events},
+        api(services),
         ocpp_acceptor(io),
         http_acceptor(io),
         signals(io) {
@@ -117,7 +120,8 @@ struct Server::Impl {
         continue;
       }
       auto executor = socket.get_executor();
-      asio::co_spawn(executor, serve_http(std::move(socket), router, 1024 * 1024), asio::detached);
+      asio::co_spawn(executor, serve_http(std::move(socket), router, streamer, 1024 * 1024),
+                     asio::detached);
     }
   }
 
@@ -137,6 +141,10 @@ struct Server::Impl {
     if (target == "/metrics") {
       auto response = json_response(request, http::status::ok, metrics.render());
       response.set(http::field::content_type, "text/plain; version=0.0.4");
+      co_return response;
+    }
+    if (api.handles(request)) {
+      auto response = co_await api.respond(request);
       co_return response;
     }
     co_return problem(request, http::status::not_found, "Not found", "no resource at " + target);
@@ -181,6 +189,7 @@ struct Server::Impl {
   }
 
   Config config;
+  EventBus events;  // outlives the io_context: streams unsubscribe as they end
   asio::io_context io;
   Metrics metrics;
   StationRegistry stations;
@@ -189,10 +198,15 @@ struct Server::Impl {
   Database database;
   MeterWriter meters;
   Services services;
+  api::Api api;
   tcp::acceptor ocpp_acceptor;
   tcp::acceptor http_acceptor;
   asio::signal_set signals;
   HttpRouter router = [this](const HttpRequest& r) { return route(r); };
+  HttpStreamer streamer{[this](const HttpRequest& r) { return api.is_event_stream(r); },
+                        [this](boost::beast::tcp_stream& stream, const HttpRequest& r) {
+                          return api.stream_events(stream, r);
+                        }};
   std::vector<std::thread> threads;
   std::mutex state_mutex;
   std::condition_variable state_changed;
@@ -287,6 +301,16 @@ std::uint16_t Server::http_port() const {
   return impl_->bound_http_port;
 }
 
+std::vector<ApiRoute> Server::api_routes() const {
+  std::vector<ApiRoute> out;
+  for (const auto& route : impl_->api.router().routes()) {
+    ApiRoute r{std::string(http::to_string(route.method)), route.pattern, {}, route.body_schema};
+    for (auto role : route.roles) r.roles.emplace_back(api::role_name(role));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 bool Server::station_connected(const std::string& station_id) const {
   return impl_->stations.find(station_id) != nullptr;
 }
@@ -316,6 +340,7 @@ void Server::call_station(const std::string& station_id, const std::string& acti
         status = Status::Offline;
         break;
       case Kind::Refused:
+      case Kind::Invalid:
         status = Status::Refused;
         break;
     }

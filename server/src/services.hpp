@@ -3,6 +3,7 @@
 
 #include "chargegrid/server/config.hpp"
 #include "database.hpp"
+#include "event_bus.hpp"
 #include "handler.hpp"
 #include "meter_writer.hpp"
 #include "metrics.hpp"
@@ -17,6 +18,7 @@ struct Services {
   Metrics& metrics;
   StationRegistry& stations;
   HandlerRegistry& handlers;
+  EventBus& events;
 };
 
 }  // namespace chargegrid::server

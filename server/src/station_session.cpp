@@ -119,6 +119,7 @@ asio::awaitable<void> StationSession::run() {
 
   asio::co_spawn(ws_.get_executor(), write_loop(), asio::detached);
   co_await load_registration();
+  publish_connection_event("station.online");
   co_await serve();
 
   closing_ = true;
@@ -126,6 +127,7 @@ asio::awaitable<void> StationSession::run() {
   finish_pending_calls();
   services_.metrics.count_connection("disconnected");
   if (services_.stations.detach(station_id_, this)) {
+    publish_connection_event("station.offline");
     // Only the current connection marks the station offline.
     services_.database.pool().try_submit([id = station_id_](pqxx::connection& c) {
       pqxx::work tx(c);
@@ -133,6 +135,15 @@ asio::awaitable<void> StationSession::run() {
       tx.commit();
     });
   }
+}
+
+void StationSession::publish_connection_event(const char* type) {
+  Event event;
+  event.type = type;
+  event.station_id = station_id_;
+  event.data = {{"protocol", std::string(protocols::subprotocol(version_))},
+                {"remote_address", remote_address_}};
+  services_.events.publish(std::move(event));
 }
 
 void StationSession::refuse(http::status status, std::string reason) {
@@ -217,17 +228,27 @@ asio::awaitable<bool> StationSession::handshake() {
 asio::awaitable<void> StationSession::load_registration() {
   try {
     const std::string protocol(protocols::subprotocol(version_));
-    auto registration =
-        co_await services_.database.run([this, &protocol](pqxx::connection& c) -> std::string {
-          const auto& id = station_id_;
-          pqxx::work tx(c);
-          auto rows = tx.exec_params(
-              "UPDATE stations SET connected_since = now(), last_seen_at = now(), protocol = $2 "
-              "WHERE id = $1 RETURNING registration",
-              id, protocol);
-          tx.commit();
-          return rows.empty() ? std::string() : rows[0][0].as<std::string>();
-        });
+    struct Known {
+      std::string registration;
+      std::optional<std::int64_t> site_id;
+    };
+    auto known = co_await services_.database.run([this, &protocol](pqxx::connection& c) {
+      const auto& id = station_id_;
+      pqxx::work tx(c);
+      auto rows = tx.exec_params(
+          "UPDATE stations SET connected_since = now(), last_seen_at = now(), protocol = $2 "
+          "WHERE id = $1 RETURNING registration, site_id",
+          id, protocol);
+      tx.commit();
+      Known result;
+      if (!rows.empty()) {
+        result.registration = rows[0][0].as<std::string>();
+        if (!rows[0][1].is_null()) result.site_id = rows[0][1].as<std::int64_t>();
+      }
+      return result;
+    });
+    const auto& registration = known.registration;
+    services_.events.set_station_site(station_id_, known.site_id);
     registration_ = registration == "accepted"   ? Registration::Accepted
                     : registration == "pending"  ? Registration::Pending
                     : registration == "rejected" ? Registration::Rejected
@@ -387,7 +408,7 @@ void StationSession::call(std::string action, nlohmann::json payload,
     if (auto invalid =
             protocols::validate(self->version_, action, protocols::Direction::Request, payload)) {
       done(
-          {CallOutcome::Kind::Refused, {{"description", invalid->path + ": " + invalid->message}}});
+          {CallOutcome::Kind::Invalid, {{"description", invalid->path + ": " + invalid->message}}});
       return;
     }
     auto id = "cg" + std::to_string(self->next_call_id_++);

@@ -29,8 +29,11 @@ namespace chargegrid::server {
 
 // How a CALL the server sent ended.
 struct CallOutcome {
-  enum class Kind { Result, Error, Timeout, Disconnected, Refused } kind;
-  nlohmann::json payload;  // Result: the answer; Error: {"errorCode", "description", "details"}
+  // Refused: too many calls await an answer; Invalid: the payload breaks the
+  // action's schema (never sent).
+  enum class Kind { Result, Error, Timeout, Disconnected, Refused, Invalid } kind;
+  nlohmann::json payload;  // Result: the answer; Error: {"errorCode", "description", "details"};
+                           // Refused, Invalid: {"description"}
 };
 
 class StationSession : public std::enable_shared_from_this<StationSession> {
@@ -73,6 +76,7 @@ class StationSession : public std::enable_shared_from_this<StationSession> {
   void send(std::string frame);
   void finish_pending_calls();
   void refuse(boost::beast::http::status status, std::string reason);
+  void publish_connection_event(const char* type);
 
   Services& services_;
   WebSocket ws_;

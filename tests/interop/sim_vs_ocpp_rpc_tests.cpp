@@ -113,7 +113,7 @@ TEST_CASE("simulated stations pass ocpp-rpc strict validation, survive a drop an
     CHECK(stats.call_errors_received == 0);
     CHECK(stats.reconnects == 3);  // one drop per station
     CHECK(stats.transaction_messages_resent == 3);
-    CHECK(stats.not_implemented_sent == 3);  // GetLocalListVersion, once per station
+    CHECK(stats.not_implemented_sent == 3);  // GetCompositeSchedule, once per station
     CHECK(stats.latency.count() == stats.calls_answered);
   }
   const json report = csms.report();
@@ -124,7 +124,7 @@ TEST_CASE("simulated stations pass ocpp-rpc strict validation, survive a drop an
   REQUIRE(report["resent"].size() == 6);
   for (const auto& resent : report["resent"]) CHECK(resent["same_params"] == true);
   for (const auto& call : report["server_calls"]) {
-    if (call["method"] == "GetLocalListVersion") {
+    if (call["method"] == "GetCompositeSchedule") {
       CHECK(call["error"] == "NotImplemented");
     } else {
       CHECK(call["ok"] == true);

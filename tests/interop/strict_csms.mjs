@@ -72,7 +72,7 @@ async function probeStation(client, transactionId) {
       },
     });
     await probe(client, 'ClearCache', {});
-    await probe(client, 'GetLocalListVersion', {});  // not implemented by the simulator
+    await probe(client, 'GetCompositeSchedule', { connectorId: 1, duration: 3600 });  // not implemented by the simulator
   } else {
     await probe(client, 'GetVariables', {
       getVariableData: [
@@ -94,7 +94,7 @@ async function probeStation(client, transactionId) {
       },
     });
     await probe(client, 'ClearCache', {});
-    await probe(client, 'GetLocalListVersion', {});  // not implemented by the simulator
+    await probe(client, 'GetCompositeSchedule', { duration: 3600, evseId: 1 });  // not implemented by the simulator
   }
 }
 

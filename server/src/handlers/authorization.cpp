@@ -18,9 +18,32 @@ Handler authorize(Services& services) {
     if (!v16 && ctx.payload.at("idToken").at("type") == "NoAuthorization")
       co_return CallReply::ok({{"idTokenInfo", {{"status", "Accepted"}}}});
     auto check = co_await services.database.run([&](pqxx::connection& c) {
-      pqxx::read_transaction tx(c);
-      return check_token(tx, token, services.config.accept_unknown_tokens);
+      pqxx::work tx(c);
+      auto result = check_token(tx, token, services.config.accept_unknown_tokens);
+      // A driver's token at a station associates the driver with it; the
+      // session that follows takes the association over (see 0002_api.sql).
+      if (result.status == "Accepted" && result.driver_id) {
+        tx.exec_params(
+            R"(UPDATE station_associations SET ended_at = now(), end_reason = 'replaced'
+               WHERE station_id = $1 AND driver_id = $2 AND ended_at IS NULL
+                 AND transaction_id IS NULL)",
+            ctx.station_id, *result.driver_id);
+        tx.exec_params(
+            R"(INSERT INTO station_associations (station_id, driver_id, id_token, source)
+               VALUES ($1, $2, $3, 'authorize'))",
+            ctx.station_id, *result.driver_id, token);
+      }
+      tx.commit();
+      return result;
     });
+    if (check.status == "Accepted" && check.driver_id) {
+      Event event;
+      event.type = "association.created";
+      event.station_id = ctx.station_id;
+      event.driver_id = check.driver_id;
+      event.data = {{"driver_id", *check.driver_id}, {"source", "authorize"}, {"id_token", token}};
+      services.events.publish(std::move(event));
+    }
     if (v16) co_return CallReply::ok({{"idTagInfo", id_tag_info_16(check)}});
     co_return CallReply::ok({{"idTokenInfo", id_token_info_201(check)}});
   };

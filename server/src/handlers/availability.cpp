@@ -64,6 +64,15 @@ Handler status_notification(Services& services) {
           r.reported_at);
       tx.commit();
     });
+    Event event;
+    event.type = "connector.status";
+    event.station_id = ctx.station_id;
+    event.data = {{"evse_id", r.evse_id},
+                  {"connector_id", r.connector_id},
+                  {"status", r.status},
+                  {"error_code", r.error_code ? nlohmann::json(*r.error_code) : nullptr},
+                  {"reported_at", r.reported_at}};
+    services.events.publish(std::move(event));
     co_return CallReply::ok(nlohmann::json::object());
   };
 }

@@ -19,6 +19,46 @@ CallReply bad_meter_value(const BadMeterValue& e) {
   return CallReply::fail(RpcErrorCode::PropertyConstraintViolation, e.path + ": " + e.what());
 }
 
+// session.started / session.updated / session.ended for live subscribers.
+void publish_session(Services& services, const std::string& type, const std::string& station_id,
+                     long long session_id, std::optional<int> evse_id,
+                     std::optional<long long> driver_id, nlohmann::json data = {}) {
+  Event event;
+  event.type = type;
+  event.station_id = station_id;
+  if (driver_id) event.driver_id = *driver_id;
+  if (!data.is_object()) data = nlohmann::json::object();
+  data["session_id"] = session_id;
+  data["evse_id"] = evse_id ? nlohmann::json(*evse_id) : nullptr;
+  data["driver_id"] = driver_id ? nlohmann::json(*driver_id) : nullptr;
+  event.data = std::move(data);
+  services.events.publish(std::move(event));
+}
+
+// The session event a (first-seen) 2.0.1 TransactionEvent makes.
+void publish_transaction_event(Services& services, const std::string& station_id,
+                               long long session_id, std::optional<long long> driver_id,
+                               const nlohmann::json& p) {
+  const auto event_type = p.at("eventType").get<std::string>();
+  const auto& info = p.at("transactionInfo");
+  nlohmann::json data{{"station_transaction_id", info.at("transactionId")},
+                      {"seq_no", p.at("seqNo")},
+                      {"trigger_reason", p.at("triggerReason")}};
+  if (auto it = info.find("chargingState"); it != info.end()) data["charging_state"] = *it;
+  if (auto it = info.find("stoppedReason"); it != info.end()) data["stop_reason"] = *it;
+  std::optional<int> evse_id;
+  if (p.contains("evse")) evse_id = p["evse"].at("id").get<int>();
+  publish_session(services,
+                  event_type == "Started" ? "session.started"
+                  : event_type == "Ended" ? "session.ended"
+                                          : "session.updated",
+                  station_id, session_id, evse_id, driver_id, std::move(data));
+}
+
+std::optional<long long> optional_id(const pqxx::field& field) {
+  return field.is_null() ? std::nullopt : std::optional<long long>(field.as<long long>());
+}
+
 // ---- OCPP 1.6 -------------------------------------------------------------
 
 Handler start_transaction_16(Services& services) {
@@ -35,6 +75,8 @@ Handler start_transaction_16(Services& services) {
     struct Started {
       int id;
       TokenCheck check;
+      std::optional<long long> driver_id;
+      bool inserted;
     };
     auto started = co_await services.database.run([&](pqxx::connection& c) {
       pqxx::work tx(c);
@@ -48,11 +90,14 @@ Handler start_transaction_16(Services& services) {
              FROM (SELECT nextval('transactions_id_seq')::int AS n) AS next
              ON CONFLICT (station_id, start_key) WHERE start_key IS NOT NULL
                DO UPDATE SET updated_at = now()
-             RETURNING id)",
+             RETURNING id, driver_id, xmax = 0)",
           ctx.station_id, connector, id_tag, check.driver_id, timestamp, meter_start, start_key);
       tx.commit();
-      return Started{rows[0][0].as<int>(), check};
+      return Started{rows[0][0].as<int>(), check, optional_id(rows[0][1]), rows[0][2].as<bool>()};
     });
+    if (started.inserted)
+      publish_session(services, "session.started", ctx.station_id, started.id, connector,
+                      started.driver_id, {{"id_token", id_tag}, {"started_at", timestamp}});
     log::info("transaction_started", {{"station", ctx.station_id},
                                       {"transaction", started.id},
                                       {"connector", connector},
@@ -75,25 +120,37 @@ Handler stop_transaction_16(Services& services) {
       bool known;
       int evse_id;
       std::optional<TokenCheck> check;
+      std::optional<long long> driver_id;
+      bool was_active = false;
     };
     auto stopped = co_await services.database.run([&](pqxx::connection& c) {
       pqxx::work tx(c);
-      Stopped result{false, 0, std::nullopt};
+      Stopped result{false, 0, std::nullopt, std::nullopt};
       if (id_tag) result.check = check_token(tx, *id_tag, services.config.accept_unknown_tokens);
       auto rows = tx.exec_params(
-          R"(UPDATE transactions SET state = 'ended', ended_at = $3, meter_stop_wh = $4::bigint,
-                    import_last_wh = GREATEST(import_last_wh, $4::bigint), stop_reason = $5,
+          R"(UPDATE transactions t SET state = 'ended', ended_at = $3,
+                    meter_stop_wh = $4::bigint,
+                    import_last_wh = GREATEST(t.import_last_wh, $4::bigint), stop_reason = $5,
                     updated_at = now()
-             WHERE station_id = $1 AND id = $2
-             RETURNING evse_id)",
+             FROM (SELECT id, state FROM transactions
+                   WHERE station_id = $1 AND id = $2 FOR UPDATE) AS before
+             WHERE t.id = before.id
+             RETURNING t.evse_id, t.driver_id, before.state = 'active')",
           ctx.station_id, transaction_id, timestamp, meter_stop, reason);
       tx.commit();
       if (!rows.empty()) {
         result.known = true;
         result.evse_id = rows[0][0].is_null() ? 0 : rows[0][0].as<int>();
+        result.driver_id = optional_id(rows[0][1]);
+        result.was_active = rows[0][2].as<bool>();
       }
       return result;
     });
+    if (stopped.was_active)
+      publish_session(
+          services, "session.ended", ctx.station_id, transaction_id, stopped.evse_id,
+          stopped.driver_id,
+          {{"ended_at", timestamp}, {"stop_reason", reason}, {"meter_stop_wh", meter_stop}});
     if (!stopped.known) {
       // Answer anyway: a station would otherwise resend it forever.
       log::warn("transaction_unknown",
@@ -129,6 +186,9 @@ Handler meter_values_16(Services& services) {
       co_return bad_meter_value(e);
     }
     co_await services.meters.write(std::move(rows));
+    if (transaction_id)
+      publish_session(services, "session.updated", ctx.station_id, *transaction_id, connector,
+                      std::nullopt);
     co_return CallReply::ok(nlohmann::json::object());
   };
 }
@@ -163,10 +223,12 @@ Handler transaction_event(Services& services) {
     struct Recorded {
       int id;
       std::optional<TokenCheck> check;
+      std::optional<long long> driver_id;
+      bool replay = false;
     };
     auto recorded = co_await services.database.run([&](pqxx::connection& c) {
       pqxx::work tx(c);
-      Recorded result{0, std::nullopt};
+      Recorded result{0, std::nullopt, std::nullopt};
       if (token && token_needs_check)
         result.check = check_token(tx, *token, services.config.accept_unknown_tokens);
       auto inserted = tx.exec_params(
@@ -208,14 +270,18 @@ Handler transaction_event(Services& services) {
                stop_reason = COALESCE(t.stop_reason, excluded.stop_reason),
                last_seq_no = GREATEST(t.last_seq_no, excluded.last_seq_no),
                updated_at = now()
-             RETURNING id)",
+             RETURNING id, driver_id)",
           ctx.station_id, uid, protocol, evse_id, connector_id, token,
           result.check ? result.check->driver_id : std::nullopt, event_type, charging_state,
           timestamp, stopped_reason, seq_no, replay);
       tx.commit();
       result.id = rows[0][0].as<int>();
+      result.driver_id = optional_id(rows[0][1]);
+      result.replay = replay;
       return result;
     });
+    if (!recorded.replay)
+      publish_transaction_event(services, ctx.station_id, recorded.id, recorded.driver_id, p);
 
     if (auto meter_value = p.find("meterValue"); meter_value != p.end()) {
       std::vector<MeterRow> rows;

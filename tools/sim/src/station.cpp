@@ -22,6 +22,28 @@ using net::use_awaitable;
 
 namespace {
 
+// "41424344" -> "ABCD"; nullopt for anything that is not pairs of hex digits.
+std::optional<std::string> decode_hex(const std::string& hex) {
+  if (hex.size() % 2) return std::nullopt;
+  std::string out;
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    int byte = 0;
+    for (char c : hex.substr(i, 2)) {
+      byte <<= 4;
+      if (c >= '0' && c <= '9')
+        byte |= c - '0';
+      else if (c >= 'a' && c <= 'f')
+        byte |= c - 'a' + 10;
+      else if (c >= 'A' && c <= 'F')
+        byte |= c - 'A' + 10;
+      else
+        return std::nullopt;
+    }
+    out += static_cast<char>(byte);
+  }
+  return out;
+}
+
 // The call failed in a way that ends the connection (no answer in time).
 struct CallTimeout : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -102,7 +124,11 @@ Station::Station(Strand strand, std::string id, StationOptions options,
         {"ConnectionTimeOut", {"60", false}},
         {"LocalPreAuthorize", {"false", false}},
         {"StopTransactionOnEVSideDisconnect", {"true", true}},
-        {"SupportedFeatureProfiles", {"Core,RemoteTrigger,SmartCharging", true}},
+        {"SupportedFeatureProfiles",
+         {"Core,RemoteTrigger,SmartCharging,LocalAuthListManagement,Reservation,"
+          "FirmwareManagement",
+          true}},
+        {"AuthorizationKey", {"", false, true}},
     };
   } else {
     variables_ = {
@@ -115,6 +141,7 @@ Station::Station(Strand strand, std::string id, StationOptions options,
         {"DeviceDataCtrlr/ItemsPerMessage", {"20", true}},
         {"ChargingStation/Model", {options_.identity.model, true}},
         {"ChargingStation/VendorName", {options_.identity.vendor, true}},
+        {"SecurityCtrlr/BasicAuthPassword", {"", false, true}},
     };
   }
 }
@@ -753,6 +780,47 @@ Json Station::handle_common(const std::string& action, const Json& p, OcppVersio
     if (p.contains("data")) result["data"] = p["data"];
     return result;
   }
+  if (action == "SendLocalList") {
+    const bool v16 = v == OcppVersion::v16;
+    const int version = require_int(p, v16 ? "listVersion" : "versionNumber", v);
+    const std::string update = require_string(p, "updateType", v);
+    if (update == "Full") local_list_.clear();
+    for (const auto& entry : p.value("localAuthorizationList", Json::array())) {
+      const std::string token = v16 ? require_string(entry, "idTag", v)
+                                    : require_string(require(entry, "idToken", v), "idToken", v);
+      const char* info_key = v16 ? "idTagInfo" : "idTokenInfo";
+      if (entry.contains(info_key))
+        local_list_[token] = entry[info_key].value("status", "Accepted");
+      else
+        local_list_.erase(token);  // a differential update without info removes the entry
+    }
+    if (update == "Differential" && version <= local_list_version_)
+      return {{"status", "VersionMismatch"}};
+    local_list_version_ = version;
+    return {{"status", "Accepted"}};
+  }
+  if (action == "GetLocalListVersion")
+    return {{v == OcppVersion::v16 ? "listVersion" : "versionNumber", local_list_version_}};
+  if (action == "ReserveNow") {
+    const bool v16 = v == OcppVersion::v16;
+    const int id = require_int(p, v16 ? "reservationId" : "id", v);
+    const std::string token = v16 ? require_string(p, "idTag", v)
+                                  : require_string(require(p, "idToken", v), "idToken", v);
+    if (session_) return {{"status", "Occupied"}};
+    reservations_[id] = token;
+    return {{"status", "Accepted"}};
+  }
+  if (action == "CancelReservation") {
+    const int id = require_int(p, "reservationId", v);
+    return {{"status", reservations_.erase(id) ? "Accepted" : "Rejected"}};
+  }
+  if (action == "UpdateFirmware") {
+    // Downloading is not simulated: the station accepts and keeps its firmware.
+    if (v == OcppVersion::v16) return Json::object();
+    return {{"status", "Accepted"}};
+  }
+  if (action == "GetDiagnostics") return {{"fileName", id_ + "-diagnostics.log"}};
+  if (action == "GetLog") return {{"status", "Accepted"}, {"filename", id_ + ".log"}};
   throw CallError("NotImplemented", action + " is not supported by this station");
 }
 
@@ -831,7 +899,8 @@ Json Station::handle_v16(const Frame& frame) {
         }
       }
     } else {
-      for (const auto& [key, var] : variables_) add(key, var);
+      for (const auto& [key, var] : variables_)
+        if (!var.write_only) add(key, var);
     }
     Json result = {{"configurationKey", known}};
     if (!unknown.empty()) result["unknownKey"] = unknown;
@@ -857,6 +926,12 @@ Json Station::handle_v16(const Frame& frame) {
       } else {
         meter_interval_s_ = seconds;
       }
+    }
+    if (key == "AuthorizationKey") {
+      // The key is the password's bytes in hex; the next connection uses it.
+      auto password = decode_hex(value);
+      if (!password || password->size() < 16) return {{"status", "Rejected"}};
+      options_.password = *password;
     }
     found->second.value = value;
     return {{"status", "Accepted"}};
@@ -965,7 +1040,9 @@ Json Station::handle_v201(const Frame& frame) {
       const bool component_known = std::any_of(
           variables_.begin(), variables_.end(),
           [&](const auto& entry) { return entry.first.rfind(component + "/", 0) == 0; });
-      if (found != variables_.end()) {
+      if (found != variables_.end() && found->second.write_only) {
+        result["attributeStatus"] = "Rejected";
+      } else if (found != variables_.end()) {
         result["attributeStatus"] = "Accepted";
         result["attributeValue"] = found->second.value;
       } else {
@@ -1013,6 +1090,12 @@ Json Station::handle_v201(const Frame& frame) {
           } else {
             meter_interval_s_ = seconds;
           }
+        }
+        if (key == "SecurityCtrlr/BasicAuthPassword") {
+          if (value.size() < 16 || value.size() > 40)
+            status = "Rejected";
+          else if (status == "Accepted")
+            options_.password = value;  // used from the next connection on
         }
         if (status == "Accepted") found->second.value = value;
         result["attributeStatus"] = status;

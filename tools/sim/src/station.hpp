@@ -63,6 +63,7 @@ class Station : public std::enable_shared_from_this<Station> {
   struct Variable {
     std::string value;
     bool read_only = false;
+    bool write_only = false;  // a password: never reported back
   };
 
   boost::asio::awaitable<void> run();
@@ -143,6 +144,9 @@ class Station : public std::enable_shared_from_this<Station> {
   bool status_dirty_ = false;
   std::deque<std::string> triggered_;  // messages the CSMS asked for with TriggerMessage
   std::map<std::string, Variable> variables_;
+  int local_list_version_ = 0;
+  std::map<std::string, std::string> local_list_;  // id token -> status
+  std::map<int, std::string> reservations_;        // reservation id -> id token
   double power_limit_w_ = -1.0;
   bool limit_ends_with_session_ = false;
   double import_register_wh_;

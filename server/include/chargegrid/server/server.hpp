@@ -8,10 +8,19 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "chargegrid/server/config.hpp"
 
 namespace chargegrid::server {
+
+// One REST API route, as the server serves it (to check against the OpenAPI document).
+struct ApiRoute {
+  std::string method;   // "GET", "POST", ...
+  std::string pattern;  // "/api/v1/sites/{site_id}"
+  std::vector<std::string> roles;
+  std::string body_schema;  // components/schemas name, empty for none
+};
 
 // The answer of a station to a CALL the server sent it.
 struct StationCallResult {
@@ -39,6 +48,8 @@ class Server {
   std::uint16_t ocpp_port() const;
   std::uint16_t http_port() const;
   bool station_connected(const std::string& station_id) const;
+
+  std::vector<ApiRoute> api_routes() const;
 
   // Sends a CALL to a connected station; `done` runs on a server thread.
   void call_station(const std::string& station_id, const std::string& action,

@@ -1,0 +1,633 @@
+#!/usr/bin/env python3
+"""The OpenAPI 3.1 description of ChargeGrid's REST API, and what is made from it.
+
+    openapi.py --json OUT.json        the document served at /api/v1/openapi.json
+    openapi.py --cpp OUT.cpp          the same, embedded in the server
+    openapi.py --markdown OUT.md      the API reference (docs/api.md)
+
+The server checks request bodies against the component schemas defined here, and
+a test checks that the routes the server serves and the paths here are the same.
+"""
+
+import argparse
+import json
+import sys
+
+ADMIN, MANAGER, UTILITY, DRIVER = "admin", "facility_manager", "utility", "driver"
+OPERATORS = [ADMIN, MANAGER]
+EVERYONE = [ADMIN, MANAGER, UTILITY, DRIVER]
+
+# ---- schema helpers -------------------------------------------------------
+
+
+def ref(name):
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(properties, required=(), closed=True, description=None):
+    schema = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = list(required)
+    if closed:
+        schema["additionalProperties"] = False
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def nullable(schema):
+    out = dict(schema)
+    out["type"] = [schema["type"], "null"]
+    return out
+
+
+def string(description=None, **extra):
+    s = {"type": "string", **extra}
+    if description:
+        s["description"] = description
+    return s
+
+
+def integer(description=None, **extra):
+    s = {"type": "integer", **extra}
+    if description:
+        s["description"] = description
+    return s
+
+
+TIME = string(format="date-time")
+ID = integer(minimum=1)
+TOKEN_TYPES = ["Central", "eMAID", "ISO14443", "ISO15693", "KeyCode", "Local", "MacAddress",
+               "NoAuthorization"]
+
+SCHEMAS = {
+    "Problem": obj({
+        "type": string(), "title": string(), "status": integer(), "detail": string(
+            "What went wrong and what to change"), "instance": string(),
+        "command_id": integer("For command failures: the audit log entry")},
+        ["title", "status", "detail"], closed=False,
+        description="RFC 9457 problem details"),
+    "Location": obj({
+        "latitude": {"type": "number", "minimum": -90, "maximum": 90},
+        "longitude": {"type": "number", "minimum": -180, "maximum": 180},
+        "altitude_m": {"type": ["number", "null"], "description": "Metres above the WGS84 ellipsoid"},
+    }, ["latitude", "longitude"], description="WGS84 geodetic position"),
+    "Site": obj({
+        "id": ID, "name": string(), "address": nullable(string()),
+        "location": {"oneOf": [ref("Location"), {"type": "null"}]},
+        "time_zone": string("IANA time zone, e.g. Europe/Oslo"),
+        "import_limit_w": nullable(integer(minimum=0)),
+        "export_limit_w": nullable(integer(minimum=0)),
+        "station_count": integer(), "created_at": TIME, "updated_at": TIME}, closed=False),
+    "SiteCreate": obj({
+        "name": string(minLength=1, maxLength=200), "address": nullable(string(maxLength=500)),
+        "location": {"oneOf": [ref("Location"), {"type": "null"}]},
+        "time_zone": string("IANA time zone name (default UTC)", maxLength=64),
+        "import_limit_w": nullable(integer("Grid connection import limit, W", minimum=0)),
+        "export_limit_w": nullable(integer("Grid connection export limit, W", minimum=0)),
+    }, ["name"]),
+    "SitePatch": obj({
+        "name": string(minLength=1, maxLength=200), "address": nullable(string(maxLength=500)),
+        "location": {"oneOf": [ref("Location"), {"type": "null"}]},
+        "time_zone": string(maxLength=64),
+        "import_limit_w": nullable(integer(minimum=0)),
+        "export_limit_w": nullable(integer(minimum=0)),
+    }),
+    "Connector": obj({
+        "evse_id": integer(), "connector_id": integer(), "status": string(),
+        "error_code": nullable(string()), "reported_at": TIME}, closed=False),
+    "Station": obj({
+        "id": string(), "name": nullable(string()), "site_id": nullable(integer()),
+        "registration": string(enum=["pending", "accepted", "rejected"]),
+        "security_profile": integer(minimum=0, maximum=3),
+        "has_password": {"type": "boolean"}, "password_set_at": nullable(TIME),
+        "protocol": nullable(string()), "online": {"type": "boolean"},
+        "online_since": nullable(TIME), "last_seen_at": nullable(TIME),
+        "boot_info": {"type": "object", "description": "What the station said in BootNotification"},
+        "connectors": {"type": "array", "items": ref("Connector")},
+        "associations": {"type": "array", "items": ref("Association")},
+        "registered_at": TIME}, closed=False),
+    "StationCreate": obj({
+        "id": string("The identity in the station's connection URL", minLength=1, maxLength=48),
+        "name": nullable(string(maxLength=200)), "site_id": nullable(ID),
+        "security_profile": integer("OCPP security profile (docs/security.md)", minimum=0, maximum=3),
+        "registration": string(enum=["pending", "accepted", "rejected"]),
+    }, ["id"]),
+    "StationPatch": obj({
+        "name": nullable(string(maxLength=200)), "site_id": nullable(ID),
+        "security_profile": integer(minimum=0, maximum=3),
+        "registration": string("accepted approves a pending station; rejected disconnects it",
+                               enum=["pending", "accepted", "rejected"]),
+    }),
+    "StationPassword": obj({
+        "password": string("16 to 40 characters; omit to have one generated",
+                           minLength=16, maxLength=40),
+        "send_to_station": {"type": "boolean", "description":
+                            "Send it to the station first and store it only if accepted "
+                            "(default: when the station is online)"},
+    }),
+    "PasswordResult": obj({
+        "station_id": string(), "password_set_at": TIME, "sent_to_station": {"type": "boolean"},
+        "password": string("Only when generated: shown once"), "command_id": integer()},
+        closed=False),
+    "Evse": obj({
+        "evse_id": integer(), "connectors": {"type": ["array", "null"], "items": ref("Connector")},
+        "active_session_id": nullable(integer()), "driver_id": nullable(integer())}, closed=False),
+    "StatusChange": obj({
+        "id": integer(), "evse_id": integer(), "connector_id": integer(), "status": string(),
+        "error_code": nullable(string()), "info": nullable(string()), "reported_at": TIME,
+        "received_at": TIME}, closed=False),
+    "SecurityEvent": obj({
+        "id": integer(), "type": string(), "occurred_at": TIME, "tech_info": nullable(string()),
+        "received_at": TIME}, closed=False),
+    "Token": obj({
+        "id_token": string(), "type": nullable(string()), "status": string(),
+        "blocked": {"type": "boolean"}, "valid_from": nullable(TIME),
+        "valid_until": nullable(TIME), "parent_id_tag": nullable(string()),
+        "driver_id": nullable(integer()), "created_at": TIME}, closed=False),
+    "TokenCreate": obj({
+        "id_token": string("RFID UID, app token or ISO 15118 eMAID", minLength=1, maxLength=36),
+        "type": string(enum=TOKEN_TYPES), "valid_from": nullable(TIME),
+        "valid_until": nullable(TIME), "blocked": {"type": "boolean"},
+        "parent_id_tag": nullable(string(maxLength=36))}, ["id_token"]),
+    "TokenPatch": obj({
+        "type": string(enum=TOKEN_TYPES), "valid_from": nullable(TIME),
+        "valid_until": nullable(TIME), "blocked": {"type": "boolean"},
+        "parent_id_tag": nullable(string(maxLength=36))}),
+    "Driver": obj({
+        "id": integer(), "name": string(), "email": nullable(string()),
+        "site_id": nullable(integer()), "created_at": TIME, "updated_at": TIME,
+        "tokens": {"type": "array", "items": ref("Token")}}, closed=False),
+    "DriverCreate": obj({
+        "name": string(minLength=1, maxLength=200), "email": nullable(string(maxLength=320)),
+        "site_id": nullable(ID)}, ["name"]),
+    "DriverPatch": obj({
+        "name": string(minLength=1, maxLength=200), "email": nullable(string(maxLength=320)),
+        "site_id": nullable(ID)}),
+    "Session": obj({
+        "id": integer(), "station_id": string(), "site_id": nullable(integer()),
+        "evse_id": nullable(integer()), "connector_id": nullable(integer()),
+        "protocol": string(), "station_transaction_id": string(),
+        "status": string(enum=["active", "ended"]), "charging_state": nullable(string()),
+        "id_token": nullable(string()), "driver_id": nullable(integer()),
+        "started_at": nullable(TIME), "ended_at": nullable(TIME),
+        "stop_reason": nullable(string()), "meter_start_wh": nullable(integer()),
+        "meter_stop_wh": nullable(integer()),
+        "energy_imported_wh": {"type": ["number", "null"]},
+        "energy_exported_wh": {"type": ["number", "null"]},
+        "association": {"type": ["object", "null"]}, "updated_at": TIME}, closed=False),
+    "MeterValue": obj({
+        "sampled_at": TIME, "measurand": string(), "phase": string(), "location": string(),
+        "context": string(), "value": {"type": ["number", "null"]}, "unit": string(),
+        "format": string(), "signed_data": nullable(string())}, closed=False),
+    "Association": obj({
+        "id": integer(), "station_id": string(), "evse_id": nullable(integer()),
+        "driver_id": integer(), "id_token": nullable(string()),
+        "source": string(enum=["claim", "authorize", "transaction"]),
+        "session_id": nullable(integer()), "started_at": TIME, "ended_at": nullable(TIME),
+        "end_reason": nullable(string()), "active": {"type": "boolean"}}, closed=False),
+    "AssociationCreate": obj({
+        "station_id": string(minLength=1, maxLength=48),
+        "evse_id": integer("Omit for the whole station", minimum=1),
+        "driver_id": integer("Required except for driver keys (their own driver)", minimum=1)},
+        ["station_id"]),
+    "ApiKey": obj({
+        "id": integer(), "name": string(), "role": string(enum=EVERYONE),
+        "site_ids": {"type": "array", "items": integer()}, "driver_id": nullable(integer()),
+        "created_at": TIME, "last_used_at": nullable(TIME), "revoked_at": nullable(TIME),
+        "secret": string("Only in the answer to POST: the bearer secret, shown once")},
+        closed=False),
+    "ApiKeyCreate": obj({
+        "name": string(minLength=1, maxLength=200), "role": string(enum=EVERYONE),
+        "site_ids": {"type": "array", "items": ID, "maxItems": 1000,
+                     "description": "facility_manager and utility keys: their sites"},
+        "driver_id": integer("driver keys: their driver", minimum=1)}, ["name", "role"]),
+    "Me": obj({
+        "key_id": integer(), "name": string(), "role": string(enum=EVERYONE),
+        "site_ids": {"type": "array", "items": integer()}, "driver_id": nullable(integer())},
+        closed=False),
+    "CommandResult": obj({
+        "command_id": integer(), "station_id": string(), "command": string(),
+        "ocpp_action": string(), "outcome": string(enum=["answered"]),
+        "status": {"description": "The station's status field, when its answer has one"},
+        "response": {"type": "object", "description": "The station's answer as sent"}},
+        closed=False),
+    "CommandLogEntry": obj({
+        "id": integer(), "station_id": string(), "site_id": nullable(integer()),
+        "api_key_id": nullable(integer()), "command": string(), "ocpp_action": nullable(string()),
+        "request": {"type": "object"},
+        "outcome": string(enum=["pending", "answered", "call_error", "timeout", "offline",
+                                "refused", "invalid"]),
+        "response": {"type": ["object", "null"]}, "created_at": TIME,
+        "completed_at": nullable(TIME)}, closed=False),
+    "Event": obj({
+        "id": integer(), "type": string(enum=[
+            "station.online", "station.offline", "connector.status", "session.started",
+            "session.updated", "session.ended", "command.result", "association.created",
+            "association.ended"]),
+        "time": TIME, "station_id": nullable(string()), "site_id": nullable(integer()),
+        "data": {"type": "object"}}, closed=False,
+        description="The data line of each Server-Sent Event"),
+    # ---- command bodies ----
+    "EmptyCommand": obj({}),
+    "OcppPayload": {"type": "object", "description":
+                    "The OCPP request payload, checked against the schema of the station's version"},
+    "RemoteStartCommand": obj({
+        "evse_id": integer("1.6 connectorId / 2.0.1 evseId", minimum=1),
+        "id_token": string(minLength=1, maxLength=36),
+        "token_type": string("2.0.1 only (default Central)", enum=TOKEN_TYPES)}, ["id_token"]),
+    "RemoteStopCommand": obj({"session_id": ID}, ["session_id"]),
+    "ResetCommand": obj({
+        "type": string("Soft/OnIdle: when idle; Hard/Immediate: now", enum=[
+            "Soft", "Hard", "Immediate", "OnIdle"]),
+        "evse_id": integer("2.0.1 only", minimum=1)}, ["type"]),
+    "UnlockConnectorCommand": obj({
+        "evse_id": integer(minimum=1), "connector_id": integer("2.0.1 (default 1)", minimum=1)},
+        ["evse_id"]),
+    "ChangeAvailabilityCommand": obj({
+        "operational": {"type": "boolean"},
+        "evse_id": integer("0 or omitted: the whole station", minimum=0),
+        "connector_id": integer("2.0.1 only", minimum=1)}, ["operational"]),
+    "GetConfigurationCommand": obj({
+        "keys": {"type": "array", "items": string(maxLength=50), "maxItems": 100}},
+        description="OCPP 1.6 only"),
+    "ChangeConfigurationCommand": obj({
+        "key": string(minLength=1, maxLength=50), "value": string(maxLength=500)},
+        ["key", "value"], description="OCPP 1.6 only"),
+    "VariableRef": obj({
+        "component": string(minLength=1, maxLength=50), "component_instance": string(maxLength=50),
+        "evse_id": integer(minimum=1), "variable": string(minLength=1, maxLength=50),
+        "variable_instance": string(maxLength=50),
+        "attribute_type": string(enum=["Actual", "Target", "MinSet", "MaxSet"]),
+        "value": string("set-variables only", maxLength=1000)}, ["component", "variable"]),
+    "GetVariablesCommand": obj({
+        "variables": {"type": "array", "items": ref("VariableRef"), "minItems": 1,
+                      "maxItems": 100}}, ["variables"], description="OCPP 2.0.1 and 2.1"),
+    "SetVariablesCommand": obj({
+        "variables": {"type": "array", "items": ref("VariableRef"), "minItems": 1,
+                      "maxItems": 100}}, ["variables"], description="OCPP 2.0.1 and 2.1"),
+    "TriggerMessageCommand": obj({
+        "message": string("e.g. BootNotification, Heartbeat, StatusNotification, MeterValues",
+                          minLength=1, maxLength=50),
+        "evse_id": integer(minimum=1)}, ["message"]),
+    "LocalListEntry": obj({
+        "id_token": string(minLength=1, maxLength=36), "token_type": string(enum=TOKEN_TYPES),
+        "status": string(enum=["Accepted", "Blocked", "Expired", "Invalid"]),
+        "expiry": TIME}, ["id_token"]),
+    "SendLocalListCommand": obj({
+        "version": integer(minimum=0), "update_type": string(enum=["Full", "Differential"]),
+        "entries": {"type": "array", "items": ref("LocalListEntry"), "maxItems": 10000}},
+        ["version", "update_type"]),
+    "ReserveNowCommand": obj({
+        "id_token": string(minLength=1, maxLength=36), "token_type": string(enum=TOKEN_TYPES),
+        "expiry": TIME, "evse_id": integer(minimum=0),
+        "reservation_id": integer("Default: the command id", minimum=0)},
+        ["id_token", "expiry"]),
+    "CancelReservationCommand": obj({"reservation_id": integer(minimum=0)}, ["reservation_id"]),
+    "UpdateFirmwareCommand": obj({
+        "location": string(format="uri", minLength=1, maxLength=512), "retrieve_at": TIME,
+        "retries": integer(minimum=0), "retry_interval_s": integer(minimum=0)},
+        ["location", "retrieve_at"]),
+    "GetLogCommand": obj({
+        "location": string("Where the station uploads the log", format="uri", minLength=1,
+                           maxLength=512),
+        "log_type": string("2.0.1 (1.6: diagnostics only)", enum=["DiagnosticsLog", "SecurityLog"]),
+        "from": TIME, "to": TIME, "retries": integer(minimum=0),
+        "retry_interval_s": integer(minimum=0)}, ["location"],
+        description="1.6 GetDiagnostics / 2.0.1 GetLog"),
+}
+
+# ---- paths ---------------------------------------------------------------
+
+PATHS = {}
+PROBLEM = {"description": "Problem", "content": {"application/problem+json": {"schema": ref("Problem")}}}
+
+
+def param(name, where="query", schema=None, description=None, required=None):
+    p = {"name": name, "in": where, "schema": schema or {"type": "string"}}
+    if description:
+        p["description"] = description
+    if where == "path" or required:
+        p["required"] = True
+    return p
+
+
+PAGE = [param("limit", schema=integer(minimum=1, maximum=500, default=50)),
+        param("offset", schema=integer(minimum=0, default=0))]
+TIME_RANGE = [param("from", schema=TIME, description="Inclusive start"),
+              param("to", schema=TIME, description="Exclusive end")]
+
+
+def page_of(schema):
+    return obj({"items": {"type": "array", "items": ref(schema)}, "limit": integer(),
+                "offset": integer(), "next_offset": nullable(integer())},
+               ["items", "limit", "offset", "next_offset"], closed=False)
+
+
+def items_of(schema):
+    return obj({"items": {"type": "array", "items": ref(schema)}}, ["items"], closed=False)
+
+
+def op(method, path, summary, roles, tag, *, body=None, response=None, status=200, params=(),
+       description=None, errors=(400, 404, 422)):
+    path_params = [param(seg[1:-1], "path", integer(minimum=1) if seg.endswith("_id}") and
+                         seg not in ("{station_id}",) else None)
+                   for seg in path.split("/") if seg.startswith("{")]
+    operation = {"summary": summary, "tags": [tag],
+                 "operationId": (method + path.replace("/api/v1", "").replace("/", "_")
+                                 .replace("{", "").replace("}", "").replace("-", "_")),
+                 "parameters": path_params + list(params), "responses": {}}
+    if description:
+        operation["description"] = description
+    if roles:
+        operation["security"] = [{"apiKey": []}]
+        operation["x-roles"] = roles
+        operation["description"] = (operation.get("description", "") +
+                                    ("\n\n" if description else "") + "Roles: " + ", ".join(roles))
+    if body:
+        operation["requestBody"] = {"required": True,
+                                    "content": {"application/json": {"schema": ref(body)}}}
+    if status == 204:
+        operation["responses"]["204"] = {"description": "Done"}
+    else:
+        content = response if isinstance(response, dict) else (ref(response) if response else {})
+        operation["responses"][str(status)] = {
+            "description": "OK" if status == 200 else "Created",
+            "content": {"application/json": {"schema": content}}}
+    codes = set(errors) | ({401, 403} if roles else set())
+    for code in sorted(codes):
+        operation["responses"][str(code)] = {"$ref": "#/components/responses/Problem"}
+    PATHS.setdefault(path, {})[method] = operation
+
+
+V = "/api/v1"
+op("get", V + "/openapi.json", "This document", [], "Meta", response={"type": "object"},
+   errors=())
+op("get", V + "/me", "Who this API key is", EVERYONE, "Meta", response="Me", errors=())
+op("get", V + "/events", "Live events (Server-Sent Events)", [ADMIN, MANAGER, DRIVER], "Events",
+   response={"type": "string"},
+   params=[param("types", description="Comma-separated event types to receive"),
+           param("station_id"), param("site_id", schema=integer())],
+   description="A text/event-stream: each event has an id, an event type and a data line "
+               "holding an Event object. Facility managers receive their sites' events, drivers "
+               "their own sessions' and associations'. Send Last-Event-ID to resume after a "
+               "reconnect (the latest 1,000 events are kept). A comment line every 15 s keeps "
+               "the stream open.", errors=(400, 404))
+
+op("get", V + "/api-keys", "List API keys", [ADMIN], "API keys", response=page_of("ApiKey"),
+   params=PAGE + [param("revoked", schema={"type": "boolean"})], errors=(400,))
+op("post", V + "/api-keys", "Create an API key (its secret is shown once)", [ADMIN], "API keys",
+   body="ApiKeyCreate", response="ApiKey", status=201)
+op("delete", V + "/api-keys/{key_id}", "Revoke an API key", [ADMIN], "API keys", status=204,
+   errors=(404, 409))
+
+op("get", V + "/sites", "List sites", [ADMIN, MANAGER, UTILITY], "Sites", response=page_of("Site"),
+   params=PAGE, errors=(400,))
+op("post", V + "/sites", "Create a site", [ADMIN], "Sites", body="SiteCreate", response="Site",
+   status=201)
+op("get", V + "/sites/{site_id}", "A site", [ADMIN, MANAGER, UTILITY], "Sites", response="Site",
+   errors=(404,))
+op("patch", V + "/sites/{site_id}", "Change a site (null clears a field)", OPERATORS, "Sites",
+   body="SitePatch", response="Site")
+op("delete", V + "/sites/{site_id}", "Delete a site without stations", [ADMIN], "Sites",
+   status=204, errors=(404, 409))
+
+op("get", V + "/stations", "List stations", OPERATORS, "Stations", response=page_of("Station"),
+   params=PAGE + [param("site_id", schema=integer()),
+                  param("registration", schema=string(enum=["pending", "accepted", "rejected"])),
+                  param("online", schema={"type": "boolean"}),
+                  param("protocol", schema=string(enum=["ocpp1.6", "ocpp2.0.1", "ocpp2.1"]))],
+   errors=(400,))
+op("post", V + "/stations", "Register a station", OPERATORS, "Stations", body="StationCreate",
+   response="Station", status=201, errors=(400, 404, 409, 422))
+op("get", V + "/stations/{station_id}", "A station, its connectors and associations", OPERATORS,
+   "Stations", response="Station", errors=(404,))
+op("patch", V + "/stations/{station_id}", "Change or approve a station", OPERATORS, "Stations",
+   body="StationPatch", response="Station")
+op("delete", V + "/stations/{station_id}", "Delete a station that has no sessions", OPERATORS,
+   "Stations", status=204, errors=(404, 409))
+op("post", V + "/stations/{station_id}/password", "Set or rotate the station's password",
+   OPERATORS, "Stations", body="StationPassword", response="PasswordResult",
+   errors=(400, 404, 409, 422, 502, 504))
+op("get", V + "/stations/{station_id}/evses", "EVSEs with live connector status", OPERATORS,
+   "Stations", response=items_of("Evse"), errors=(404,))
+op("get", V + "/stations/{station_id}/status-history", "Connector status history", OPERATORS,
+   "Stations", response=page_of("StatusChange"),
+   params=PAGE + TIME_RANGE + [param("evse_id", schema=integer()), param("status")],
+   errors=(400, 404))
+op("get", V + "/stations/{station_id}/security-events", "Security events the station reported",
+   OPERATORS, "Stations", response=page_of("SecurityEvent"),
+   params=PAGE + TIME_RANGE + [param("type")], errors=(400, 404))
+
+COMMANDS = [
+    ("remote-start", "RemoteStartCommand", "Start a session (1.6 RemoteStartTransaction, 2.0.1 "
+     "RequestStartTransaction with remoteStartId = command id)"),
+    ("remote-stop", "RemoteStopCommand", "Stop a session (1.6 RemoteStopTransaction, 2.0.1 "
+     "RequestStopTransaction)"),
+    ("reset", "ResetCommand", "Reset the station"),
+    ("unlock-connector", "UnlockConnectorCommand", "Unlock a connector"),
+    ("change-availability", "ChangeAvailabilityCommand", "Make the station or an EVSE "
+     "operative or inoperative"),
+    ("get-configuration", "GetConfigurationCommand", "Read configuration keys (1.6)"),
+    ("change-configuration", "ChangeConfigurationCommand", "Change a configuration key (1.6)"),
+    ("get-variables", "GetVariablesCommand", "Read device-model variables (2.0.1)"),
+    ("set-variables", "SetVariablesCommand", "Set device-model variables (2.0.1)"),
+    ("trigger-message", "TriggerMessageCommand", "Ask the station to send a message"),
+    ("clear-cache", "EmptyCommand", "Clear the authorization cache"),
+    ("send-local-list", "SendLocalListCommand", "Send the local authorization list"),
+    ("get-local-list-version", "EmptyCommand", "Read the local list's version"),
+    ("reserve-now", "ReserveNowCommand", "Reserve the station or an EVSE for a token"),
+    ("cancel-reservation", "CancelReservationCommand", "Cancel a reservation"),
+    ("update-firmware", "UpdateFirmwareCommand", "Install firmware from a URL "
+     "(2.0.1 requestId = command id)"),
+    ("get-log", "GetLogCommand", "Upload diagnostics or a log to a URL (1.6 GetDiagnostics, "
+     "2.0.1 GetLog with requestId = command id)"),
+]
+COMMAND_ERRORS = (400, 404, 409, 422, 429, 502, 504)
+for name, schema, summary in COMMANDS:
+    op("post", V + "/stations/{station_id}/commands/" + name, summary, OPERATORS, "Commands",
+       body=schema, response="CommandResult", errors=COMMAND_ERRORS,
+       description="Sends the OCPP call in the station's version and returns its answer. "
+                   "409: the station is offline (or speaks a version without this command); "
+                   "502: it answered with a CALLERROR; 504: it did not answer in time. Every "
+                   "command is kept in the audit log (/commands).")
+op("post", V + "/stations/{station_id}/ocpp/{action}", "Send any OCPP call as is", [ADMIN],
+   "Commands", body="OcppPayload", response="CommandResult", errors=COMMAND_ERRORS,
+   description="The body is the OCPP request payload for the station's version; it is checked "
+               "against the OCA schema before it is sent.")
+op("get", V + "/commands", "The command audit log", OPERATORS, "Commands",
+   response=page_of("CommandLogEntry"),
+   params=PAGE + TIME_RANGE + [param("station_id"), param("site_id", schema=integer()),
+                               param("outcome", schema=string(enum=[
+                                   "pending", "answered", "call_error", "timeout", "offline",
+                                   "refused", "invalid"]))], errors=(400,))
+op("get", V + "/commands/{command_id}", "One command and the station's answer", OPERATORS,
+   "Commands", response="CommandLogEntry", errors=(404,))
+
+op("get", V + "/drivers", "List drivers", [ADMIN, MANAGER, DRIVER], "Drivers",
+   response=page_of("Driver"),
+   params=PAGE + [param("site_id", schema=integer()), param("q", description="Name or e-mail contains")],
+   errors=(400,))
+op("post", V + "/drivers", "Enrol a driver", OPERATORS, "Drivers", body="DriverCreate",
+   response="Driver", status=201)
+op("get", V + "/drivers/{driver_id}", "A driver and their tokens", [ADMIN, MANAGER, DRIVER],
+   "Drivers", response="Driver", errors=(404,))
+op("patch", V + "/drivers/{driver_id}", "Change a driver", OPERATORS, "Drivers",
+   body="DriverPatch", response="Driver")
+op("delete", V + "/drivers/{driver_id}", "Remove a driver and their tokens", OPERATORS,
+   "Drivers", status=204, errors=(404,))
+op("get", V + "/drivers/{driver_id}/tokens", "A driver's tokens", [ADMIN, MANAGER, DRIVER],
+   "Drivers", response=items_of("Token"), errors=(404,))
+op("post", V + "/drivers/{driver_id}/tokens", "Enrol a token for a driver", OPERATORS, "Drivers",
+   body="TokenCreate", response="Token", status=201, errors=(400, 404, 409, 422))
+op("get", V + "/tokens/{id_token}", "A token", [ADMIN, MANAGER, DRIVER], "Drivers",
+   response="Token", errors=(404,))
+op("patch", V + "/tokens/{id_token}", "Block, unblock or change a token", OPERATORS, "Drivers",
+   body="TokenPatch", response="Token")
+op("delete", V + "/tokens/{id_token}", "Remove a token", OPERATORS, "Drivers", status=204,
+   errors=(404,))
+
+op("get", V + "/sessions", "List sessions, live and past", [ADMIN, MANAGER, DRIVER], "Sessions",
+   response=page_of("Session"),
+   params=PAGE + TIME_RANGE + [param("site_id", schema=integer()), param("station_id"),
+                               param("driver_id", schema=integer()),
+                               param("status", schema=string(enum=["active", "ended"]))],
+   description="from/to select on the start time.", errors=(400,))
+op("get", V + "/sessions/{session_id}", "A session", [ADMIN, MANAGER, DRIVER], "Sessions",
+   response="Session", errors=(404,))
+op("get", V + "/sessions/{session_id}/meter-values", "A session's meter samples",
+   [ADMIN, MANAGER, DRIVER], "Sessions", response=page_of("MeterValue"),
+   params=PAGE + TIME_RANGE + [param("measurand")], errors=(400, 404))
+op("post", V + "/sessions/{session_id}/stop", "Stop a live session", [ADMIN, MANAGER, DRIVER],
+   "Sessions", response="CommandResult", errors=(404, 409, 429, 502, 504),
+   description="Drivers can stop their own sessions.")
+
+op("get", V + "/associations", "Which driver is at which station", [ADMIN, MANAGER, DRIVER],
+   "Associations", response=page_of("Association"),
+   params=PAGE + [param("station_id"), param("driver_id", schema=integer()),
+                  param("active", schema={"type": "boolean"})], errors=(400,))
+op("post", V + "/associations", "Claim a station or EVSE for a driver", [ADMIN, MANAGER, DRIVER],
+   "Associations", body="AssociationCreate", response="Association", status=201,
+   description="\"I am plugged in at EVSE 2\": the next session on that EVSE (or one running "
+               "there without a driver) is the driver's. A new claim on an EVSE replaces the "
+               "previous one.", errors=(400, 404, 422))
+op("delete", V + "/associations/{association_id}", "End an association",
+   [ADMIN, MANAGER, DRIVER], "Associations", response="Association", errors=(404, 409))
+
+DOCUMENT = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "ChargeGrid API", "version": "1.0.0",
+        "description": "Sites, stations, drivers, sessions, remote commands and live events "
+                       "of a ChargeGrid charge point management server. Authenticate with "
+                       "'Authorization: Bearer <API key>'. Errors are RFC 9457 problem+json. "
+                       "Lists take limit and offset and answer with next_offset.",
+        "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}},
+    "servers": [{"url": "/"}],
+    "tags": [{"name": t} for t in ["Meta", "Events", "API keys", "Sites", "Stations", "Commands",
+                                   "Drivers", "Sessions", "Associations"]],
+    "paths": PATHS,
+    "components": {
+        "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer",
+                                       "description": "An API key: cgk_..."}},
+        "responses": {"Problem": PROBLEM},
+        "schemas": SCHEMAS},
+}
+
+# ---- outputs -------------------------------------------------------------
+
+
+def schema_summary(schema):
+    """A one-line description of a schema for the reference tables."""
+    if "$ref" in schema:
+        return "[" + schema["$ref"].split("/")[-1] + "](#" + schema["$ref"].split("/")[-1].lower() + ")"
+    if "oneOf" in schema:
+        return " or ".join(schema_summary(s) for s in schema["oneOf"])
+    t = schema.get("type", "any")
+    t = " or ".join(t) if isinstance(t, list) else t
+    if t.startswith("array") and "items" in schema:
+        t = "array of " + schema_summary(schema["items"])
+    notes = []
+    if "enum" in schema:
+        notes.append("one of " + ", ".join(f"`{v}`" for v in schema["enum"]))
+    if "format" in schema:
+        notes.append(schema["format"])
+    for key, word in (("minimum", "≥"), ("maximum", "≤")):
+        if key in schema:
+            notes.append(f"{word} {schema[key]}")
+    if "minLength" in schema or "maxLength" in schema:
+        notes.append(f"{schema.get('minLength', 0)}–{schema.get('maxLength', '∞')} chars")
+    return t + (" (" + "; ".join(notes) + ")" if notes else "")
+
+
+def markdown():
+    out = ["# ChargeGrid REST API reference", "",
+           "Generated from the OpenAPI document (`server/api/openapi.py`, served at "
+           "`/api/v1/openapi.json`); a test keeps this file, the document and the server's "
+           "routes in step.", "", DOCUMENT["info"]["description"], "",
+           "| Method | Path | Summary | Roles |", "|---|---|---|---|"]
+    for path, methods in PATHS.items():
+        for method, operation in methods.items():
+            roles = ", ".join(operation.get("x-roles", [])) or "none (public)"
+            out.append(f"| {method.upper()} | `{path}` | {operation['summary']} | {roles} |")
+    for path, methods in PATHS.items():
+        for method, operation in methods.items():
+            out += ["", f"## {method.upper()} {path}", "", operation["summary"] + "."]
+            if "description" in operation:
+                out += ["", operation["description"]]
+            params = [p for p in operation["parameters"] if p["in"] == "query"]
+            if params:
+                out += ["", "Query: " + ", ".join(
+                    f"`{p['name']}` ({schema_summary(p['schema'])})" for p in params)]
+            if "requestBody" in operation:
+                body = operation["requestBody"]["content"]["application/json"]["schema"]
+                out += ["", "Body: " + schema_summary(body)]
+            codes = sorted(operation["responses"])
+            ok = [c for c in codes if c.startswith("2")][0]
+            content = operation["responses"][ok].get("content", {}).get("application/json")
+            answer = schema_summary(content["schema"]) if content and content["schema"] else "empty"
+            if content and "properties" in content.get("schema", {}) and "items" in content["schema"]["properties"]:
+                answer = "list of " + schema_summary(content["schema"]["properties"]["items"]["items"])
+            out += ["", f"Answer: {ok} {answer}. Problems: " + ", ".join(c for c in codes if c != ok)]
+    out += ["", "# Schemas"]
+    for name, schema in SCHEMAS.items():
+        out += ["", f"## {name}", ""]
+        if "description" in schema:
+            out += [schema["description"], ""]
+        props = schema.get("properties", {})
+        if not props:
+            out.append("Any JSON object." if name == "OcppPayload" else "An empty object.")
+            continue
+        required = set(schema.get("required", []))
+        out += ["| Field | Type | Required | Notes |", "|---|---|---|---|"]
+        for field, s in props.items():
+            note = s.get("description", "").replace("|", "\\|")
+            out.append(f"| `{field}` | {schema_summary(s)} | {'yes' if field in required else ''} | {note} |")
+    return "\n".join(out) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json")
+    parser.add_argument("--cpp")
+    parser.add_argument("--markdown")
+    args = parser.parse_args()
+    text = json.dumps(DOCUMENT, separators=(",", ":"), ensure_ascii=False)
+    if args.json:
+        open(args.json, "w", encoding="utf-8").write(text + "\n")
+    if args.cpp:
+        open(args.cpp, "w", encoding="utf-8").write(
+            "// Generated by server/api/openapi.py. Do not edit.\n"
+            "#include <string_view>\n"
+            "namespace chargegrid::server::api {\n"
+            "std::string_view openapi_text() {\n"
+            "  static constexpr std::string_view text = R\"openapi(" + text + ")openapi\";\n"
+            "  return text;\n}\n}  // namespace chargegrid::server::api\n")
+    if args.markdown:
+        open(args.markdown, "w", encoding="utf-8").write(markdown())
+    if not (args.json or args.cpp or args.markdown):
+        sys.stdout.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

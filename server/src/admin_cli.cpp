@@ -1,0 +1,144 @@
+#include "admin_cli.hpp"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <pqxx/pqxx>
+#include <string>
+
+#include "api/auth.hpp"
+#include "chargegrid/db/embedded_postgres.hpp"
+#include "chargegrid/db/migrations.hpp"
+
+namespace chargegrid::server {
+
+namespace {
+
+std::string env_or(const char* name, std::string fallback) {
+  const char* value = std::getenv(name);
+  return value && *value ? value : fallback;
+}
+
+// Connects to --database-url, or to the embedded cluster in --data-dir (left
+// running if a server already runs on it).
+template <class Fn>
+int with_database(const std::string& url_option, const std::string& data_dir, Fn fn) {
+  std::optional<db::EmbeddedPostgres> embedded;
+  std::string url = url_option;
+  if (url.empty()) {
+    db::EmbeddedPostgresOptions options;
+    options.data_dir = std::filesystem::path(data_dir) / "pg";
+    embedded.emplace(options);
+    const bool in_use = embedded->running();
+    embedded->start();
+    if (in_use) embedded->detach();
+    url = embedded->connection_url();
+  }
+  pqxx::connection connection(url);
+  db::migrate(connection, db::builtin_migrations());
+  return fn(connection);
+}
+
+}  // namespace
+
+bool is_admin_command(int argc, const char* const* argv) {
+  return argc > 1 && std::string(argv[1]) == "apikey";
+}
+
+int run_admin_command(int argc, const char* const* argv) {
+  CLI::App app{"chargegridd apikey: create, list and revoke REST API keys"};
+  app.require_subcommand(1);
+  std::string database_url = env_or("CHARGEGRID_DATABASE_URL", "");
+  std::string data_dir = env_or("CHARGEGRID_DATA_DIR", "./var");
+  app.add_option("--database-url", database_url,
+                 "PostgreSQL URL (env CHARGEGRID_DATABASE_URL); empty: the embedded cluster");
+  app.add_option("--data-dir", data_dir, "Data folder of the embedded cluster")
+      ->capture_default_str();
+  app.fallthrough();  // subcommands inherit it: --data-dir may come anywhere
+  auto* apikey = app.add_subcommand("apikey", "API keys");
+  apikey->require_subcommand(1);
+
+  auto* create = apikey->add_subcommand("create", "Create a key and print its secret (once)");
+  std::string role, name;
+  std::vector<std::int64_t> sites;
+  std::optional<std::int64_t> driver;
+  bool as_json = false;
+  create->add_option("--role", role, "admin, facility_manager, utility or driver")
+      ->required()
+      ->check(CLI::IsMember({"admin", "facility_manager", "utility", "driver"}));
+  create->add_option("--name", name, "What the key is for")->required();
+  create->add_option("--site", sites, "A site the key may use (repeat; managers and utilities)");
+  create->add_option("--driver", driver, "The driver of a driver key");
+  create->add_flag("--json", as_json, "Print the key as JSON");
+
+  auto* list = apikey->add_subcommand("list", "List keys (never their secrets)");
+  auto* revoke = apikey->add_subcommand("revoke", "Revoke a key");
+  std::int64_t revoke_id = 0;
+  revoke->add_option("id", revoke_id, "Key id")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  // Standard output carries only the answer (a secret, a list); problems go to stderr.
+  spdlog::set_default_logger(spdlog::stderr_color_st("chargegridd"));
+  spdlog::set_level(spdlog::level::warn);
+
+  try {
+    return with_database(database_url, data_dir, [&](pqxx::connection& c) {
+      pqxx::work tx(c);
+      if (*create) {
+        api::NewApiKey key{};
+        try {
+          key = api::create_api_key(tx, name, *api::role_from_name(role), sites, driver);
+        } catch (const std::invalid_argument& e) {
+          std::cerr << "chargegridd apikey create: " << e.what() << "\n";
+          return 2;
+        }
+        tx.commit();
+        if (as_json) {
+          std::cout << nlohmann::json{{"id", key.id}, {"role", role}, {"secret", key.secret}}.dump()
+                    << "\n";
+        } else {
+          std::cerr << "API key " << key.id << " (" << role
+                    << ") created; its secret is shown once:\n";
+          std::cout << key.secret << "\n";
+        }
+        return 0;
+      }
+      if (*list) {
+        auto rows = tx.exec(
+            "SELECT k.id, k.role, k.name, coalesce(string_agg(s.site_id::text, ','), ''), "
+            "coalesce(k.driver_id::text, ''), k.revoked_at IS NOT NULL "
+            "FROM api_keys k LEFT JOIN api_key_sites s ON s.api_key_id = k.id "
+            "GROUP BY k.id ORDER BY k.id");
+        std::cout << "id\trole\tname\tsites\tdriver\trevoked\n";
+        for (const auto& row : rows)
+          std::cout << row[0].c_str() << '\t' << row[1].c_str() << '\t' << row[2].c_str() << '\t'
+                    << row[3].c_str() << '\t' << row[4].c_str() << '\t'
+                    << (row[5].as<bool>() ? "yes" : "no") << "\n";
+        return 0;
+      }
+      auto result = tx.exec_params(
+          "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1", revoke_id);
+      tx.commit();
+      if (result.affected_rows() == 0) {
+        std::cerr << "chargegridd apikey revoke: no key " << revoke_id << "\n";
+        return 1;
+      }
+      return 0;
+    });
+  } catch (const std::exception& e) {
+    std::cerr << "chargegridd apikey: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace chargegrid::server

@@ -1,0 +1,15 @@
+#pragma once
+// Administrative subcommands of chargegridd that work on the database directly
+// (the server need not run):
+//   chargegridd apikey create --role ROLE --name NAME [--site ID]... [--driver ID]
+//   chargegridd apikey list
+//   chargegridd apikey revoke ID
+
+namespace chargegrid::server {
+
+// True when argv names an administrative subcommand.
+bool is_admin_command(int argc, const char* const* argv);
+// Runs it; returns the process exit code.
+int run_admin_command(int argc, const char* const* argv);
+
+}  // namespace chargegrid::server

@@ -1,0 +1,29 @@
+#include "context.hpp"
+
+namespace chargegrid::server::api {
+
+std::string patch_column(const std::string& column, const std::string& key, const std::string& type,
+                         int param) {
+  const auto p = "$" + std::to_string(param) + "::jsonb";
+  return column + " = CASE WHEN " + p + " ? '" + key + "' THEN (" + p + "->>'" + key +
+         "')::" + type + " ELSE " + column + " END";
+}
+
+std::optional<std::int64_t> station_site_in_scope(pqxx::transaction_base& tx,
+                                                  const Principal& principal,
+                                                  const std::string& station_id) {
+  auto rows = tx.exec_params("SELECT site_id FROM stations WHERE id = $1", station_id);
+  std::optional<std::int64_t> site;
+  if (!rows.empty() && !rows[0][0].is_null()) site = rows[0][0].as<std::int64_t>();
+  // Outside the caller's sites looks the same as not there at all.
+  if (rows.empty() || !principal.may_see_site(site))
+    throw not_found("no station " + station_id + " in this key's sites");
+  return site;
+}
+
+void require_site(const Principal& principal, std::int64_t site_id) {
+  if (!principal.may_see_site(site_id))
+    throw not_found("no site " + std::to_string(site_id) + " in this key's sites");
+}
+
+}  // namespace chargegrid::server::api

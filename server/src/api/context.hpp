@@ -1,0 +1,71 @@
+#pragma once
+// What every REST resource uses: the server's services, JSON straight from
+// PostgreSQL, and the scope checks shared by the resources.
+
+#include <boost/asio/awaitable.hpp>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <pqxx/pqxx>
+#include <string>
+#include <vector>
+
+#include "../services.hpp"
+#include "request.hpp"
+#include "router.hpp"
+
+namespace chargegrid::server::api {
+
+struct ApiContext {
+  Services& services;
+
+  // Runs `fn(tx)` in one transaction (times rendered in UTC) on a pool thread.
+  template <class Fn>
+  auto transaction(Fn fn) {
+    return services.database.run([fn = std::move(fn)](pqxx::connection& c) mutable {
+      pqxx::work tx(c);
+      tx.exec("SET LOCAL TimeZone = 'UTC'");
+      auto result = fn(tx);
+      tx.commit();
+      return result;
+    });
+  }
+};
+
+// The rows of `select` as a JSON array of objects (column names as keys).
+template <class... Args>
+nlohmann::json json_rows(pqxx::transaction_base& tx, const std::string& select, Args&&... args) {
+  auto rows = tx.exec_params("SELECT coalesce(json_agg(q), '[]')::text FROM (" + select + ") q",
+                             std::forward<Args>(args)...);
+  return nlohmann::json::parse(rows[0][0].c_str());
+}
+
+// The first row of `select` as a JSON object, or null when there is none.
+template <class... Args>
+nlohmann::json json_row(pqxx::transaction_base& tx, const std::string& select, Args&&... args) {
+  auto rows = json_rows(tx, select, std::forward<Args>(args)...);
+  return rows.empty() ? nlohmann::json(nullptr) : rows[0];
+}
+
+// "column = CASE WHEN $n ? 'key' THEN ($n->>'key')::type ELSE column END": a
+// column that a JSON merge-patch in parameter $n may set (null clears it).
+std::string patch_column(const std::string& column, const std::string& key, const std::string& type,
+                         int param = 2);
+
+// The site of a station (nullopt when it has none); throws not_found for an
+// unknown station or one outside the caller's sites.
+std::optional<std::int64_t> station_site_in_scope(pqxx::transaction_base& tx,
+                                                  const Principal& principal,
+                                                  const std::string& station_id);
+// Throws not_found unless the caller may see `site_id`.
+void require_site(const Principal& principal, std::int64_t site_id);
+
+// Every resource registers its routes here.
+void add_api_key_routes(Router&, ApiContext&);
+void add_site_routes(Router&, ApiContext&);
+void add_station_routes(Router&, ApiContext&);
+void add_driver_routes(Router&, ApiContext&);
+void add_session_routes(Router&, ApiContext&);
+void add_association_routes(Router&, ApiContext&);
+void add_command_routes(Router&, ApiContext&);
+
+}  // namespace chargegrid::server::api

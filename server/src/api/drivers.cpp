@@ -1,0 +1,236 @@
+// Drivers and their tokens (RFID cards, app tokens, ISO 15118 eMAIDs). A
+// driver's home site decides which facility managers see them; a driver key
+// sees only its own driver.
+
+#include "context.hpp"
+
+namespace chargegrid::server::api {
+
+namespace http = boost::beast::http;
+using boost::asio::awaitable;
+using nlohmann::json;
+
+namespace {
+
+const std::string kTokenColumns = R"(
+  SELECT k.id_token, k.token_type AS type, k.status, k.status = 'Blocked' AS blocked,
+         k.valid_from, k.valid_until, k.parent_id_tag, k.driver_id, k.created_at
+  FROM id_tokens k)";
+
+const std::string kDriverColumns = R"(
+  SELECT d.id, d.name, d.email, d.site_id, d.created_at, d.updated_at,
+         (SELECT coalesce(json_agg(t ORDER BY t.created_at), '[]')
+            FROM ()" + kTokenColumns +
+                                   R"( WHERE k.driver_id = d.id) t) AS tokens
+  FROM drivers d)";
+
+// Throws not_found unless the caller may see driver `id`; returns its site.
+std::optional<std::int64_t> driver_in_scope(pqxx::transaction_base& tx, const Principal& principal,
+                                            std::int64_t id) {
+  auto rows = tx.exec_params("SELECT site_id FROM drivers WHERE id = $1", id);
+  std::optional<std::int64_t> site;
+  if (!rows.empty() && !rows[0][0].is_null()) site = rows[0][0].as<std::int64_t>();
+  const bool visible =
+      !rows.empty() &&
+      (principal.role == Role::Driver ? principal.driver_id == id : principal.may_see_site(site));
+  if (!visible) throw not_found("no driver " + std::to_string(id) + " visible to this key");
+  return site;
+}
+
+json driver(pqxx::transaction_base& tx, std::int64_t id) {
+  return json_row(tx, kDriverColumns + " WHERE d.id = $1", id);
+}
+
+// The token, after checking the caller may see its driver (tokens without a
+// driver are for admins only).
+json token_in_scope(pqxx::transaction_base& tx, const Principal& principal,
+                    const std::string& id_token) {
+  auto row = json_row(tx, kTokenColumns + " WHERE k.id_token = $1", id_token);
+  if (row.is_null()) throw not_found("no token " + id_token);
+  if (row["driver_id"].is_null()) {
+    if (!principal.admin()) throw not_found("no token " + id_token);
+  } else {
+    try {
+      driver_in_scope(tx, principal, row["driver_id"].get<std::int64_t>());
+    } catch (const ApiError&) {
+      throw not_found("no token " + id_token);
+    }
+  }
+  return row;
+}
+
+void check_driver_site(const Principal& principal, const json& body, bool required) {
+  auto site = body.find("site_id");
+  if (site == body.end() || site->is_null()) {
+    if (required && !principal.admin())
+      throw unprocessable("site_id: is required (one of this key's sites)");
+    if (site != body.end() && !principal.admin())
+      throw forbidden("only admins can take a driver out of their site");
+    return;
+  }
+  require_site(principal, site->get<std::int64_t>());
+}
+
+const std::string kTokenStatus = R"(
+  CASE WHEN $2::jsonb ? 'blocked'
+       THEN CASE WHEN ($2::jsonb->>'blocked')::boolean THEN 'Blocked' ELSE 'Accepted' END
+       ELSE status END)";
+
+}  // namespace
+
+void add_driver_routes(Router& router, ApiContext& api) {
+  const std::vector<Role> operators{Role::Admin, Role::FacilityManager};
+  const std::vector<Role> readers{Role::Admin, Role::FacilityManager, Role::Driver};
+
+  router.add(http::verb::get, "/api/v1/drivers", readers, "",
+             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
+               const auto page = r.page();
+               const auto scope = r.principal.site_scope();
+               const auto self = r.principal.driver_scope();
+               const auto site = r.query_int("site_id");
+               const auto search = r.query_text("q");
+               auto body = co_await api.transaction([&](pqxx::work& tx) {
+                 return page_of(json_rows(tx, kDriverColumns + R"(
+                   WHERE ($1::bigint[] IS NULL OR d.site_id = ANY($1) OR d.id = $2)
+                     AND ($2::bigint IS NULL OR d.id = $2)
+                     AND ($3::bigint IS NULL OR d.site_id = $3)
+                     AND ($4::text IS NULL OR d.name ILIKE '%' || $4 || '%'
+                          OR d.email ILIKE '%' || $4 || '%')
+                   ORDER BY d.id LIMIT $5 OFFSET $6)",
+                                          scope, self, site, search, page.limit + 1, page.offset),
+                                page);
+               });
+               co_return json_answer(r.http, Status::ok, body);
+             });
+
+  router.add(http::verb::post, "/api/v1/drivers", operators, "DriverCreate",
+             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
+               check_driver_site(r.principal, r.body, true);
+               auto body = co_await api.transaction([&](pqxx::work& tx) {
+                 auto rows = tx.exec_params(
+                     R"(INSERT INTO drivers (name, email, site_id)
+                        SELECT $1::jsonb->>'name', $1::jsonb->>'email',
+                               ($1::jsonb->>'site_id')::bigint
+                        RETURNING id)",
+                     r.body.dump());
+                 return driver(tx, rows[0][0].as<std::int64_t>());
+               });
+               auto response = json_answer(r.http, Status::created, body);
+               response.set(http::field::location, "/api/v1/drivers/" + body["id"].dump());
+               co_return response;
+             });
+
+  router.add(http::verb::get, "/api/v1/drivers/{driver_id}", readers, "",
+             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
+               const auto id = r.path_id("driver_id");
+               auto body = co_await api.transaction([&](pqxx::work& tx) {
+                 driver_in_scope(tx, r.principal, id);
+                 return driver(tx, id);
+               });
+               co_return json_answer(r.http, Status::ok, body);
+             });
+
+  router.add(http::verb::patch, "/api/v1/drivers/{driver_id}", operators, "DriverPatch",
+             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
+               const auto id = r.path_id("driver_id");
+               if (r.body.contains("site_id")) check_driver_site(r.principal, r.body, false);
+               static const std::string update = "UPDATE drivers SET " +
+                                                 patch_column("name", "name", "text") + ", " +
+                                                 patch_column("email", "email", "text") + ", " +
+                                                 patch_column("site_id", "site_id", "bigint") +
+                                                 ", updated_at = now() WHERE id = $1";
+               auto body = co_await api.transaction([&](pqxx::work& tx) {
+                 driver_in_scope(tx, r.principal, id);
+                 tx.exec_params(update, id, r.body.dump());
+                 return driver(tx, id);
+               });
+               co_return json_answer(r.http, Status::ok, body);
+             });
+
+  router.add(http::verb::delete_, "/api/v1/drivers/{driver_id}", operators, "",
+             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
+               const auto id = r.path_id("driver_id");
+               co_await api.transaction([&](pqxx::work& tx) {
+                 driver_in_scope(tx, r.principal, id);
+                 // Their tokens stop working; past sessions keep their data.
+                 tx.exec_params("DELETE FROM id_tokens WHERE driver_id = $1", id);
+                 tx.exec_params("DELETE FROM drivers WHERE id = $1", id);
+                 return true;
+               });
+               co_return no_content(r.http);
+             });
+
+  router.add(http::verb::get, "/api/v1/drivers/{driver_id}/tokens", readers, "",
+             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
+               const auto id = r.path_id("driver_id");
+               auto body = co_await api.transaction([&](pqxx::work& tx) {
+                 driver_in_scope(tx, r.principal, id);
+                 return json_rows(
+                     tx, kTokenColumns + " WHERE k.driver_id = $1 ORDER BY k.created_at", id);
+               });
+               co_return json_answer(r.http, Status::ok, json{{"items", body}});
+             });
+
+  router.add(http::verb::post, "/api/v1/drivers/{driver_id}/tokens", operators, "TokenCreate",
+             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
+               const auto id = r.path_id("driver_id");
+               const auto token = r.body.at("id_token").get<std::string>();
+               auto body = co_await api.transaction([&](pqxx::work& tx) {
+                 driver_in_scope(tx, r.principal, id);
+                 if (!tx.exec_params("SELECT 1 FROM id_tokens WHERE id_token = $1", token).empty())
+                   throw conflict("token " + token + " is already enrolled");
+                 tx.exec_params(
+                     R"(INSERT INTO id_tokens (id_token, token_type, status, valid_from,
+                                               valid_until, parent_id_tag, driver_id)
+                        SELECT $2::jsonb->>'id_token', coalesce($2::jsonb->>'type', 'ISO14443'),
+                               CASE WHEN coalesce(($2::jsonb->>'blocked')::boolean, false)
+                                    THEN 'Blocked' ELSE 'Accepted' END,
+                               ($2::jsonb->>'valid_from')::timestamptz,
+                               ($2::jsonb->>'valid_until')::timestamptz,
+                               $2::jsonb->>'parent_id_tag', $1)",
+                     id, r.body.dump());
+                 return json_row(tx, kTokenColumns + " WHERE k.id_token = $1", token);
+               });
+               auto response = json_answer(r.http, Status::created, body);
+               response.set(http::field::location, "/api/v1/tokens/" + token);
+               co_return response;
+             });
+
+  router.add(http::verb::get, "/api/v1/tokens/{id_token}", readers, "",
+             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
+               const auto token = r.path_text("id_token");
+               auto body = co_await api.transaction(
+                   [&](pqxx::work& tx) { return token_in_scope(tx, r.principal, token); });
+               co_return json_answer(r.http, Status::ok, body);
+             });
+
+  router.add(http::verb::patch, "/api/v1/tokens/{id_token}", operators, "TokenPatch",
+             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
+               const auto token = r.path_text("id_token");
+               static const std::string update =
+                   "UPDATE id_tokens SET " + patch_column("token_type", "type", "text") + ", " +
+                   patch_column("valid_from", "valid_from", "timestamptz") + ", " +
+                   patch_column("valid_until", "valid_until", "timestamptz") + ", " +
+                   patch_column("parent_id_tag", "parent_id_tag", "text") +
+                   ", status = " + kTokenStatus + " WHERE id_token = $1";
+               auto body = co_await api.transaction([&](pqxx::work& tx) {
+                 token_in_scope(tx, r.principal, token);
+                 tx.exec_params(update, token, r.body.dump());
+                 return token_in_scope(tx, r.principal, token);
+               });
+               co_return json_answer(r.http, Status::ok, body);
+             });
+
+  router.add(http::verb::delete_, "/api/v1/tokens/{id_token}", operators, "",
+             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
+               const auto token = r.path_text("id_token");
+               co_await api.transaction([&](pqxx::work& tx) {
+                 token_in_scope(tx, r.principal, token);
+                 tx.exec_params("DELETE FROM id_tokens WHERE id_token = $1", token);
+                 return true;
+               });
+               co_return no_content(r.http);
+             });
+}
+
+}  // namespace chargegrid::server::api

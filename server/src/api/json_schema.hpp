@@ -1,0 +1,22 @@
+#pragma once
+// Checks a JSON value against the subset of JSON Schema (2020-12) that the
+// OpenAPI document uses for request bodies: type (one or several), properties,
+// required, additionalProperties: false, enum, const, minimum/maximum,
+// minLength/maxLength, pattern-free formats (date-time, uri), items,
+// minItems/maxItems, $ref to #/components/schemas/..., and oneOf/anyOf.
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+namespace chargegrid::server::api {
+
+// The first problem found, as "field.path: what is wrong", or nullopt when the
+// value conforms. `document` resolves $ref.
+std::optional<std::string> check_schema(const nlohmann::json& schema, const nlohmann::json& value,
+                                        const nlohmann::json& document);
+
+// RFC 3339 date-time with a time-zone offset ("2026-11-24T17:00:00Z").
+bool is_rfc3339(const std::string& text);
+
+}  // namespace chargegrid::server::api

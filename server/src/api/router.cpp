@@ -1,0 +1,101 @@
+#include "router.hpp"
+
+namespace chargegrid::server::api {
+
+namespace http = boost::beast::http;
+
+namespace {
+
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> parts;
+  std::size_t start = 1;
+  while (start <= path.size()) {
+    auto end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    parts.emplace_back(path.substr(start, end - start));
+    start = end + 1;
+  }
+  return parts;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%') {
+      if (i + 2 >= text.size()) return std::nullopt;
+      const int hi = hex_value(text[i + 1]), lo = hex_value(text[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else if (plus_is_space && text[i] == '+') {
+      out += ' ';
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+std::map<std::string, std::string> parse_query(std::string_view query) {
+  std::map<std::string, std::string> out;
+  std::size_t start = 0;
+  while (start < query.size()) {
+    auto end = query.find('&', start);
+    if (end == std::string_view::npos) end = query.size();
+    auto pair = query.substr(start, end - start);
+    auto eq = pair.find('=');
+    auto key = percent_decode(pair.substr(0, eq), true);
+    auto value = eq == std::string_view::npos ? std::optional<std::string>("")
+                                              : percent_decode(pair.substr(eq + 1), true);
+    if (!key || !value) throw bad_request("the query string is not properly percent-encoded");
+    if (!key->empty()) out[*key] = *value;
+    start = end + 1;
+  }
+  return out;
+}
+
+void Router::add(http::verb method, std::string pattern, std::vector<Role> roles,
+                 std::string body_schema, RouteHandler handler) {
+  Route route{method, pattern, std::move(roles), std::move(body_schema), std::move(handler), {}};
+  route.segments = split_path(pattern);
+  routes_.push_back(std::move(route));
+}
+
+Router::Match Router::match(http::verb method, const std::string& path) const {
+  Match result;
+  const auto parts = split_path(path);
+  for (const auto& route : routes_) {
+    if (route.segments.size() != parts.size()) continue;
+    std::map<std::string, std::string> params;
+    bool ok = true;
+    for (std::size_t i = 0; ok && i < parts.size(); ++i) {
+      const auto& segment = route.segments[i];
+      if (segment.size() > 2 && segment.front() == '{' && segment.back() == '}') {
+        auto decoded = percent_decode(parts[i], false);
+        ok = decoded && !decoded->empty();
+        if (ok) params[segment.substr(1, segment.size() - 2)] = *decoded;
+      } else {
+        ok = segment == parts[i];
+      }
+    }
+    if (!ok) continue;
+    result.path_known = true;
+    result.allowed.emplace_back(http::to_string(route.method));
+    if (route.method == method && !result.route) {
+      result.route = &route;
+      result.params = std::move(params);
+    }
+  }
+  return result;
+}
+
+}  // namespace chargegrid::server::api

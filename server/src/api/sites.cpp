@@ -1,0 +1,135 @@
+// Sites: a place with chargers behind one grid connection. Admins create and
+// delete them; facility managers edit their own; utilities read theirs.
+
+#include "context.hpp"
+
+namespace chargegrid::server::api {
+
+namespace http = boost::beast::http;
+using boost::asio::awaitable;
+
+namespace {
+
+const std::string kSiteColumns = R"(
+  SELECT s.id, s.name, s.address,
+         CASE WHEN s.latitude IS NULL THEN NULL
+              ELSE json_build_object('latitude', s.latitude, 'longitude', s.longitude,
+                                     'altitude_m', s.altitude_m) END AS location,
+         s.time_zone, s.import_limit_w, s.export_limit_w,
+         (SELECT count(*) FROM stations st WHERE st.site_id = s.id) AS station_count,
+         s.created_at, s.updated_at
+  FROM sites s)";
+
+void check_time_zone(pqxx::transaction_base& tx, const nlohmann::json& body) {
+  auto zone = body.find("time_zone");
+  if (zone == body.end()) return;
+  auto known = tx.exec_params("SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1)",
+                              zone->get<std::string>());
+  if (!known[0][0].as<bool>())
+    throw unprocessable("time_zone: '" + zone->get<std::string>() +
+                        "' is not an IANA time zone name such as Europe/Oslo");
+}
+
+nlohmann::json site(pqxx::transaction_base& tx, std::int64_t id) {
+  auto row = json_row(tx, kSiteColumns + " WHERE s.id = $1", id);
+  if (row.is_null()) throw not_found("no site " + std::to_string(id));
+  return row;
+}
+
+}  // namespace
+
+void add_site_routes(Router& router, ApiContext& api) {
+  const std::vector<Role> readers{Role::Admin, Role::FacilityManager, Role::Utility};
+
+  router.add(http::verb::get, "/api/v1/sites", readers, "",
+             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
+               const auto page = r.page();
+               const auto scope = r.principal.site_scope();
+               auto body = co_await api.transaction([&](pqxx::work& tx) {
+                 return page_of(
+                     json_rows(tx,
+                               kSiteColumns + " WHERE ($1::bigint[] IS NULL OR s.id = ANY($1))"
+                                              " ORDER BY s.id LIMIT $2 OFFSET $3",
+                               scope, page.limit + 1, page.offset),
+                     page);
+               });
+               co_return json_answer(r.http, http::status::ok, body);
+             });
+
+  router.add(http::verb::post, "/api/v1/sites", {Role::Admin}, "SiteCreate",
+             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
+               auto body = co_await api.transaction([&](pqxx::work& tx) {
+                 check_time_zone(tx, r.body);
+                 auto rows = tx.exec_params(
+                     R"(INSERT INTO sites (name, address, latitude, longitude, altitude_m,
+                                           time_zone, import_limit_w, export_limit_w)
+                        SELECT $1::jsonb->>'name', $1::jsonb->>'address',
+                               ($1::jsonb->'location'->>'latitude')::float8,
+                               ($1::jsonb->'location'->>'longitude')::float8,
+                               ($1::jsonb->'location'->>'altitude_m')::float8,
+                               coalesce($1::jsonb->>'time_zone', 'UTC'),
+                               ($1::jsonb->>'import_limit_w')::bigint,
+                               ($1::jsonb->>'export_limit_w')::bigint
+                        RETURNING id)",
+                     r.body.dump());
+                 return site(tx, rows[0][0].as<std::int64_t>());
+               });
+               auto response = json_answer(r.http, http::status::created, body);
+               response.set(http::field::location, "/api/v1/sites/" + body["id"].dump());
+               co_return response;
+             });
+
+  router.add(http::verb::get, "/api/v1/sites/{site_id}", readers, "",
+             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
+               const auto id = r.path_id("site_id");
+               require_site(r.principal, id);
+               auto body = co_await api.transaction([&](pqxx::work& tx) { return site(tx, id); });
+               co_return json_answer(r.http, http::status::ok, body);
+             });
+
+  router.add(http::verb::patch, "/api/v1/sites/{site_id}", {Role::Admin, Role::FacilityManager},
+             "SitePatch", [&api](ApiRequest& r) -> awaitable<HttpResponse> {
+               const auto id = r.path_id("site_id");
+               require_site(r.principal, id);
+               static const std::string update =
+                   "UPDATE sites SET " + patch_column("name", "name", "text") + ", " +
+                   patch_column("address", "address", "text") + ", " +
+                   patch_column("time_zone", "time_zone", "text") + ", " +
+                   patch_column("import_limit_w", "import_limit_w", "bigint") + ", " +
+                   patch_column("export_limit_w", "export_limit_w", "bigint") +
+                   R"(, latitude = CASE WHEN $2::jsonb ? 'location'
+                                 THEN ($2::jsonb->'location'->>'latitude')::float8 ELSE latitude END,
+                 longitude = CASE WHEN $2::jsonb ? 'location'
+                                  THEN ($2::jsonb->'location'->>'longitude')::float8 ELSE longitude END,
+                 altitude_m = CASE WHEN $2::jsonb ? 'location'
+                                   THEN ($2::jsonb->'location'->>'altitude_m')::float8 ELSE altitude_m END,
+                 updated_at = now()
+               WHERE id = $1)";
+               auto body = co_await api.transaction([&](pqxx::work& tx) {
+                 check_time_zone(tx, r.body);
+                 if (tx.exec_params(update, id, r.body.dump()).affected_rows() == 0)
+                   throw not_found("no site " + std::to_string(id));
+                 return site(tx, id);
+               });
+               co_return json_answer(r.http, http::status::ok, body);
+             });
+
+  router.add(http::verb::delete_, "/api/v1/sites/{site_id}", {Role::Admin}, "",
+             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
+               const auto id = r.path_id("site_id");
+               co_await api.transaction([&](pqxx::work& tx) {
+                 auto stations =
+                     tx.exec_params("SELECT count(*) FROM stations WHERE site_id = $1", id);
+                 if (stations[0][0].as<long>() > 0)
+                   throw conflict("site " + std::to_string(id) + " still has " +
+                                  stations[0][0].as<std::string>() +
+                                  " stations: move or delete them first");
+                 if (tx.exec_params("DELETE FROM sites WHERE id = $1", id).affected_rows() == 0)
+                   throw not_found("no site " + std::to_string(id));
+                 return true;
+               });
+               co_return no_content(r.http);
+             });
+}
+
+}  // namespace chargegrid::server::api

@@ -1,0 +1,55 @@
+#pragma once
+// Sending an OCPP CALL to a station on behalf of an API caller: the command goes
+// into the audit log (command_log) before it is sent and gets its outcome after,
+// and its result is published as a "command.result" event. Outcomes that are not
+// an answer become problems: offline 409, schema 422, too many pending 429,
+// CALLERROR 502, timeout 504.
+
+#include <boost/asio/awaitable.hpp>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "../station_session.hpp"
+#include "context.hpp"
+
+namespace chargegrid::server::api {
+
+// Waits for the outcome of session.call(...). Not a coroutine: the arguments
+// are copied into the operation before it suspends, so callers pass named
+// objects by reference (g++ 12 mishandles temporaries in co_await expressions).
+boost::asio::awaitable<CallOutcome> await_station_call(
+    const std::shared_ptr<StationSession>& session, const std::string& action,
+    const nlohmann::json& payload);
+
+struct CommandRequest {
+  std::shared_ptr<StationSession> session;  // null when the station is offline
+  std::string station_id;
+  std::optional<std::int64_t> site_id;
+  std::string command;      // the API's name, e.g. "remote-start"
+  std::string ocpp_action;  // e.g. "RemoteStartTransaction"
+  nlohmann::json payload;   // what is sent
+  nlohmann::json audited;   // what the audit log keeps (secrets removed)
+};
+
+// The station's answer as {"command_id", "station_id", "command", "ocpp_action",
+// "outcome", "status", "response"}; throws ApiError for every other outcome.
+// `command_id` is reserved before the payload is built, so payloads can carry it
+// (remoteStartId, requestId, reservationId).
+boost::asio::awaitable<nlohmann::json> send_command(ApiContext& api, const Principal& principal,
+                                                    const CommandRequest& request,
+                                                    std::int64_t command_id);
+
+// A command id from the audit log's sequence.
+std::int64_t next_command_id(pqxx::transaction_base& tx);
+
+// Sends RemoteStopTransaction (1.6) or RequestStopTransaction (2.0.1) for a live
+// session the caller may act on (a driver: only their own).
+boost::asio::awaitable<nlohmann::json> stop_session(ApiContext& api, const Principal& principal,
+                                                    std::int64_t session_id,
+                                                    const std::string& command_name);
+
+// The connected session of a station, or throws the 409 offline problem.
+std::shared_ptr<StationSession> connected_station(ApiContext& api, const std::string& station_id);
+
+}  // namespace chargegrid::server::api

@@ -1,0 +1,352 @@
+// Stations: registration and approval (for the Pending boot policy), site,
+// security profile and password, what the station reported at boot, its
+// connection state, EVSEs with live status, status history and security events.
+
+#include "../security/password.hpp"
+#include "station_calls.hpp"
+
+namespace chargegrid::server::api {
+
+namespace http = boost::beast::http;
+using boost::asio::awaitable;
+using nlohmann::json;
+
+namespace {
+
+const std::string kStationColumns = R"(
+  SELECT st.id, st.name, st.site_id, st.registration, st.security_profile,
+         st.password_hash IS NOT NULL AS has_password, st.password_set_at, st.protocol,
+         st.connected_since IS NOT NULL AS online, st.connected_since AS online_since,
+         st.last_seen_at,
+         json_build_object('vendor', st.vendor, 'model', st.model,
+                           'serial_number', st.serial_number,
+                           'firmware_version', st.firmware_version, 'iccid', st.iccid,
+                           'imsi', st.imsi, 'meter_type', st.meter_type,
+                           'meter_serial_number', st.meter_serial_number,
+                           'boot_reason', st.boot_reason, 'last_boot_at', st.last_boot_at)
+           AS boot_info,
+         (SELECT coalesce(json_agg(json_build_object(
+                    'evse_id', cs.evse_id, 'connector_id', cs.connector_id, 'status', cs.status,
+                    'error_code', cs.error_code, 'reported_at', cs.reported_at)
+                  ORDER BY cs.evse_id, cs.connector_id), '[]')
+            FROM connector_status cs WHERE cs.station_id = st.id) AS connectors,
+         (SELECT coalesce(json_agg(json_build_object(
+                    'id', a.id, 'driver_id', a.driver_id, 'evse_id', a.evse_id,
+                    'source', a.source, 'session_id', a.transaction_id,
+                    'started_at', a.started_at) ORDER BY a.id), '[]')
+            FROM station_associations a
+           WHERE a.station_id = st.id AND a.ended_at IS NULL) AS associations,
+         st.registered_at
+  FROM stations st)";
+
+// `online` from this server's own connections: the database column can lag.
+void mark_online(ApiContext& api, json& station) {
+  station["online"] = api.services.stations.find(station["id"].get<std::string>()) != nullptr;
+  if (!station["online"].get<bool>()) station["online_since"] = nullptr;
+}
+
+json station(pqxx::transaction_base& tx, const std::string& id) {
+  auto row = json_row(tx, kStationColumns + " WHERE st.id = $1", id);
+  if (row.is_null()) throw not_found("no station " + id);
+  return row;
+}
+
+void check_new_site(const Principal& principal, const json& body) {
+  if (auto site = body.find("site_id"); site != body.end()) {
+    if (site->is_null()) {
+      if (!principal.admin()) throw forbidden("only admins can take a station out of its site");
+    } else {
+      require_site(principal, site->get<std::int64_t>());
+    }
+  } else if (!principal.admin()) {
+    throw unprocessable("site_id: is required (one of this key's sites)");
+  }
+}
+
+// The call that gives a station its new password: 1.6 AuthorizationKey (the
+// password's bytes in hex), 2.0.1 SecurityCtrlr.BasicAuthPassword.
+CommandRequest password_command(const std::shared_ptr<StationSession>& session,
+                                const std::string& id, std::optional<std::int64_t> site,
+                                const std::string& password) {
+  CommandRequest request{
+      session, id, site, "set-password", "", json::object(), json{{"password", "(not logged)"}}};
+  if (!session) return request;  // logged as offline, then the 409
+  if (session->version() == protocols::OcppVersion::v16) {
+    request.ocpp_action = "ChangeConfiguration";
+    request.payload = {{"key", "AuthorizationKey"},
+                       {"value", security::authorization_key_hex(password)}};
+  } else {
+    request.ocpp_action = "SetVariables";
+    request.payload = {{"setVariableData",
+                        {{{"component", {{"name", "SecurityCtrlr"}}},
+                          {"variable", {{"name", "BasicAuthPassword"}}},
+                          {"attributeValue", password}}}}};
+  }
+  return request;
+}
+
+void require_password_accepted(const json& answer, const std::string& id) {
+  const auto& response = answer["response"];
+  const auto status = response.contains("setVariableResult")
+                          ? response["setVariableResult"][0].value("attributeStatus", "")
+                          : response.value("status", "");
+  if (status == "Accepted") return;
+  ApiError error(Status::conflict, "Station did not accept the password",
+                 "station " + id + " answered " + status + "; the stored password is unchanged");
+  error.extra = {{"command_id", answer["command_id"]}, {"station_response", response}};
+  throw error;
+}
+
+}  // namespace
+
+void add_station_routes(Router& router, ApiContext& api) {
+  const std::vector<Role> operators{Role::Admin, Role::FacilityManager};
+
+  router.add(
+      http::verb::get, "/api/v1/stations", operators, "",
+      [&api](ApiRequest& r) -> awaitable<HttpResponse> {
+        const auto page = r.page();
+        const auto scope = r.principal.site_scope();
+        const auto site = r.query_int("site_id");
+        const auto registration =
+            r.query_choice("registration", {"pending", "accepted", "rejected"});
+        const auto online = r.query_bool("online");
+        const auto protocol = r.query_choice("protocol", {"ocpp1.6", "ocpp2.0.1", "ocpp2.1"});
+        auto body = co_await api.transaction([&](pqxx::work& tx) {
+          return page_of(
+              json_rows(tx, kStationColumns + R"(
+                   WHERE ($1::bigint[] IS NULL OR st.site_id = ANY($1))
+                     AND ($2::bigint IS NULL OR st.site_id = $2)
+                     AND ($3::text IS NULL OR st.registration = $3)
+                     AND ($4::boolean IS NULL OR (st.connected_since IS NOT NULL) = $4)
+                     AND ($5::text IS NULL OR st.protocol = $5)
+                   ORDER BY st.id LIMIT $6 OFFSET $7)",
+                        scope, site, registration, online, protocol, page.limit + 1, page.offset),
+              page);
+        });
+        for (auto& item : body["items"]) mark_online(api, item);
+        co_return json_answer(r.http, Status::ok, body);
+      });
+
+  router.add(http::verb::post, "/api/v1/stations", operators, "StationCreate",
+             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
+               check_new_site(r.principal, r.body);
+               const auto id = r.body.at("id").get<std::string>();
+               auto body = co_await api.transaction([&](pqxx::work& tx) {
+                 if (!tx.exec_params("SELECT 1 FROM stations WHERE id = $1", id).empty())
+                   throw conflict("station " + id +
+                                  " already exists (it may have connected on its own): "
+                                  "change it with PATCH /api/v1/stations/" +
+                                  id);
+                 tx.exec_params(
+                     R"(INSERT INTO stations (id, name, site_id, registration)
+                        SELECT $1, $2::jsonb->>'name', ($2::jsonb->>'site_id')::bigint,
+                               coalesce($2::jsonb->>'registration', 'accepted'))",
+                     id, r.body.dump());
+                 // Without one, the station gets the schema's default profile.
+                 if (r.body.contains("security_profile"))
+                   tx.exec_params("UPDATE stations SET security_profile = $2 WHERE id = $1", id,
+                                  r.body["security_profile"].get<int>());
+                 return station(tx, id);
+               });
+               api.services.events.set_station_site(
+                   id, body["site_id"].is_null()
+                           ? std::nullopt
+                           : std::optional<std::int64_t>(body["site_id"].get<std::int64_t>()));
+               mark_online(api, body);
+               auto response = json_answer(r.http, Status::created, body);
+               response.set(http::field::location, "/api/v1/stations/" + id);
+               co_return response;
+             });
+
+  router.add(http::verb::get, "/api/v1/stations/{station_id}", operators, "",
+             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
+               const auto id = r.path_text("station_id");
+               auto body = co_await api.transaction([&](pqxx::work& tx) {
+                 station_site_in_scope(tx, r.principal, id);
+                 return station(tx, id);
+               });
+               mark_online(api, body);
+               co_return json_answer(r.http, Status::ok, body);
+             });
+
+  router.add(http::verb::patch, "/api/v1/stations/{station_id}", operators, "StationPatch",
+             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
+               const auto id = r.path_text("station_id");
+               if (r.body.contains("site_id")) check_new_site(r.principal, r.body);
+               static const std::string update =
+                   "UPDATE stations SET " + patch_column("name", "name", "text") + ", " +
+                   patch_column("site_id", "site_id", "bigint") + ", " +
+                   patch_column("registration", "registration", "text") + ", " +
+                   patch_column("security_profile", "security_profile", "smallint") +
+                   " WHERE id = $1";
+               auto body = co_await api.transaction([&](pqxx::work& tx) {
+                 station_site_in_scope(tx, r.principal, id);
+                 tx.exec_params(update, id, r.body.dump());
+                 return station(tx, id);
+               });
+               api.services.events.set_station_site(
+                   id, body["site_id"].is_null()
+                           ? std::nullopt
+                           : std::optional<std::int64_t>(body["site_id"].get<std::int64_t>()));
+               mark_online(api, body);
+               // An approved station that waits in Pending is asked to boot again now.
+               if (r.body.value("registration", "") == "accepted")
+                 if (auto session = api.services.stations.find(id)) {
+                   session->set_registration(StationSession::Registration::Accepted);
+                   session->call("TriggerMessage", {{"requestedMessage", "BootNotification"}},
+                                 [](CallOutcome) {});
+                 }
+               if (r.body.value("registration", "") == "rejected")
+                 if (auto session = api.services.stations.find(id))
+                   session->close(boost::beast::websocket::close_code::policy_error,
+                                  "registration rejected");
+               co_return json_answer(r.http, Status::ok, body);
+             });
+
+  router.add(http::verb::delete_, "/api/v1/stations/{station_id}", operators, "",
+             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
+               const auto id = r.path_text("station_id");
+               co_await api.transaction([&](pqxx::work& tx) {
+                 station_site_in_scope(tx, r.principal, id);
+                 auto sessions =
+                     tx.exec_params("SELECT count(*) FROM transactions WHERE station_id = $1", id);
+                 if (sessions[0][0].as<long>() > 0)
+                   throw conflict("station " + id + " has " + sessions[0][0].as<std::string>() +
+                                  " sessions on record; set its registration to rejected to "
+                                  "retire it instead");
+                 tx.exec_params("DELETE FROM stations WHERE id = $1", id);
+                 return true;
+               });
+               if (auto session = api.services.stations.find(id))
+                 session->close(boost::beast::websocket::close_code::policy_error,
+                                "station deleted");
+               co_return no_content(r.http);
+             });
+
+  // Sets the station's Basic-auth password (profiles 1 and 2). With
+  // "send_to_station" (default: when it is online) the password is first sent to
+  // the station (1.6 AuthorizationKey / 2.0.1 SecurityCtrlr.BasicAuthPassword) and
+  // stored only if the station accepts it: a rotation that cannot lock it out.
+  router.add(
+      http::verb::post, "/api/v1/stations/{station_id}/password", operators, "StationPassword",
+      [&api](ApiRequest& r) -> awaitable<HttpResponse> {
+        const auto id = r.path_text("station_id");
+        std::string password;
+        bool generated = false;
+        if (r.body.contains("password")) {
+          password = r.body["password"].get<std::string>();
+          if (!security::is_valid_station_password(password))
+            throw unprocessable(
+                "password: must be 16 to 40 characters of a-z A-Z 0-9 * - _ = : + | @ .");
+        } else {
+          password = security::generate_station_password();
+          generated = true;
+        }
+        struct Reserved {
+          std::optional<std::int64_t> site;
+          std::int64_t command_id = 0;
+        };
+        auto reserved = co_await api.transaction([&](pqxx::work& tx) {
+          auto site = station_site_in_scope(tx, r.principal, id);
+          return Reserved{site, next_command_id(tx)};
+        });
+        auto session = api.services.stations.find(id);
+        const bool send = r.body.value("send_to_station", session != nullptr);
+        if (send) {
+          const auto request = password_command(session, id, reserved.site, password);
+          auto answer = co_await send_command(api, r.principal, request, reserved.command_id);
+          require_password_accepted(answer, id);
+        }
+        // Hashing is deliberately slow: it runs on a database thread, not an I/O one.
+        auto set_at = co_await api.transaction([&](pqxx::work& tx) {
+          auto rows = tx.exec_params(
+              "UPDATE stations SET password_hash = $2, password_set_at = now() WHERE id = $1 "
+              "RETURNING password_set_at",
+              id, security::hash_station_password(password));
+          return rows[0][0].as<std::string>();
+        });
+        json body{{"station_id", id}, {"password_set_at", set_at}, {"sent_to_station", send}};
+        // Shown once: only its hash is kept.
+        if (generated) body["password"] = password;
+        if (send) body["command_id"] = reserved.command_id;
+        co_return json_answer(r.http, Status::ok, body);
+      });
+
+  router.add(http::verb::get, "/api/v1/stations/{station_id}/evses", operators, "",
+             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
+               const auto id = r.path_text("station_id");
+               auto body = co_await api.transaction([&](pqxx::work& tx) {
+                 station_site_in_scope(tx, r.principal, id);
+                 return json_rows(tx, R"(
+                   SELECT e.evse_id,
+                          (SELECT json_agg(json_build_object(
+                                     'connector_id', cs.connector_id, 'status', cs.status,
+                                     'error_code', cs.error_code, 'info', cs.info,
+                                     'reported_at', cs.reported_at) ORDER BY cs.connector_id)
+                             FROM connector_status cs
+                            WHERE cs.station_id = $1 AND cs.evse_id = e.evse_id) AS connectors,
+                          (SELECT t.id FROM transactions t
+                            WHERE t.station_id = $1 AND t.evse_id = e.evse_id
+                              AND t.state = 'active' ORDER BY t.id DESC LIMIT 1) AS active_session_id,
+                          (SELECT a.driver_id FROM station_associations a
+                            WHERE a.station_id = $1 AND a.evse_id = e.evse_id
+                              AND a.ended_at IS NULL ORDER BY a.id DESC LIMIT 1) AS driver_id
+                   FROM (SELECT DISTINCT evse_id FROM connector_status WHERE station_id = $1
+                         UNION SELECT DISTINCT evse_id FROM transactions
+                                WHERE station_id = $1 AND evse_id IS NOT NULL) e
+                   ORDER BY e.evse_id)",
+                                  id);
+               });
+               co_return json_answer(r.http, Status::ok, json{{"items", body}});
+             });
+
+  router.add(http::verb::get, "/api/v1/stations/{station_id}/status-history", operators, "",
+             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
+               const auto id = r.path_text("station_id");
+               const auto page = r.page();
+               const auto evse = r.query_int("evse_id");
+               const auto status = r.query_text("status");
+               const auto from = r.query_time("from");
+               const auto to = r.query_time("to");
+               auto body = co_await api.transaction([&](pqxx::work& tx) {
+                 station_site_in_scope(tx, r.principal, id);
+                 return page_of(json_rows(tx, R"(
+                   SELECT id, evse_id, connector_id, status, error_code, info, reported_at,
+                          received_at
+                   FROM status_history
+                   WHERE station_id = $1 AND ($2::int IS NULL OR evse_id = $2)
+                     AND ($3::text IS NULL OR status = $3)
+                     AND ($4::timestamptz IS NULL OR reported_at >= $4)
+                     AND ($5::timestamptz IS NULL OR reported_at < $5)
+                   ORDER BY reported_at DESC, id DESC LIMIT $6 OFFSET $7)",
+                                          id, evse, status, from, to, page.limit + 1, page.offset),
+                                page);
+               });
+               co_return json_answer(r.http, Status::ok, body);
+             });
+
+  router.add(http::verb::get, "/api/v1/stations/{station_id}/security-events", operators, "",
+             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
+               const auto id = r.path_text("station_id");
+               const auto page = r.page();
+               const auto type = r.query_text("type");
+               const auto from = r.query_time("from");
+               const auto to = r.query_time("to");
+               auto body = co_await api.transaction([&](pqxx::work& tx) {
+                 station_site_in_scope(tx, r.principal, id);
+                 return page_of(json_rows(tx, R"(
+                   SELECT id, event_type AS type, occurred_at, tech_info, received_at
+                   FROM security_events
+                   WHERE station_id = $1 AND ($2::text IS NULL OR event_type = $2)
+                     AND ($3::timestamptz IS NULL OR occurred_at >= $3)
+                     AND ($4::timestamptz IS NULL OR occurred_at < $4)
+                   ORDER BY occurred_at DESC, id DESC LIMIT $5 OFFSET $6)",
+                                          id, type, from, to, page.limit + 1, page.offset),
+                                page);
+               });
+               co_return json_answer(r.http, Status::ok, body);
+             });
+}
+
+}  // namespace chargegrid::server::api

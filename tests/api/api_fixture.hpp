@@ -1,0 +1,229 @@
+#pragma once
+// REST API tests: a real server on a fresh database, HTTP over real sockets,
+// API keys made the way `chargegridd apikey create` makes them, and simulated
+// stations (chargegrid-sim's Fleet) that answer remote commands.
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../server/server_fixture.hpp"
+#include "api/auth.hpp"
+#include "chargegrid/sim/fleet.hpp"
+
+namespace chargegrid::testing {
+
+using nlohmann::json;
+
+struct HttpResult {
+  int status = 0;
+  std::string content_type;
+  std::string body;
+  std::map<std::string, std::string> headers;
+  json data;  // the body parsed, when it is JSON
+
+  std::string detail() const { return data.is_object() ? data.value("detail", "") : ""; }
+};
+
+// One request per connection, blocking.
+inline HttpResult http_request(std::uint16_t port, boost::beast::http::verb method,
+                               const std::string& target, const std::string& key,
+                               const std::string& body = "",
+                               const std::string& content_type = "application/json") {
+  namespace http = boost::beast::http;
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket(io);
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+  http::request<http::string_body> request{method, target, 11};
+  request.set(http::field::host, "127.0.0.1");
+  if (!key.empty()) request.set(http::field::authorization, "Bearer " + key);
+  if (!body.empty()) {
+    request.set(http::field::content_type, content_type);
+    request.body() = body;
+  }
+  request.prepare_payload();
+  http::write(socket, request);
+  boost::beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(64 * 1024 * 1024);
+  http::read(socket, buffer, parser);
+  auto response = parser.release();
+  HttpResult result;
+  result.status = response.result_int();
+  result.content_type = std::string(response[http::field::content_type]);
+  result.body = response.body();
+  for (const auto& field : response)
+    result.headers[std::string(field.name_string())] = field.value();
+  if (!result.body.empty()) result.data = json::parse(result.body, nullptr, false);
+  return result;
+}
+
+class ApiClient {
+ public:
+  ApiClient(std::uint16_t port, std::string key) : port_(port), key_(std::move(key)) {}
+  HttpResult get(const std::string& target) const { return send(verb::get, target); }
+  HttpResult post(const std::string& target, const json& body = json::object()) const {
+    return send(verb::post, target, body.dump());
+  }
+  HttpResult patch(const std::string& target, const json& body) const {
+    return send(verb::patch, target, body.dump());
+  }
+  HttpResult del(const std::string& target) const { return send(verb::delete_, target); }
+  HttpResult send(boost::beast::http::verb method, const std::string& target,
+                  const std::string& body = "") const {
+    return http_request(port_, method, "/api/v1" + target, key_, body);
+  }
+  const std::string& key() const { return key_; }
+
+ private:
+  using verb = boost::beast::http::verb;
+  std::uint16_t port_;
+  std::string key_;
+};
+
+// A Server-Sent Events subscription over a raw socket.
+class EventStream {
+ public:
+  EventStream(std::uint16_t port, const std::string& key, const std::string& query = "")
+      : socket_(io_) {
+    socket_.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+    std::string request = "GET /api/v1/events" + query +
+                          " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
+                          "Authorization: Bearer " +
+                          key + "\r\n\r\n";
+    boost::asio::write(socket_, boost::asio::buffer(request));
+    timeval tv{0, 100000};
+    setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    // The status line and headers.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (buffer_.find("\r\n\r\n") == std::string::npos &&
+           std::chrono::steady_clock::now() < deadline)
+      read_some();
+    const auto end = buffer_.find("\r\n\r\n");
+    head_ = buffer_.substr(0, end);
+    buffer_.erase(0, end == std::string::npos ? buffer_.size() : end + 4);
+  }
+
+  const std::string& head() const { return head_; }
+
+  // The next event whose type is `type` (others are skipped), or nullopt.
+  std::optional<json> next(const std::string& type,
+                           std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      auto end = buffer_.find("\n\n");
+      while (end != std::string::npos) {
+        const auto block = buffer_.substr(0, end);
+        buffer_.erase(0, end + 2);
+        std::string event, data;
+        std::size_t start = 0;
+        while (start < block.size()) {
+          auto stop = block.find('\n', start);
+          if (stop == std::string::npos) stop = block.size();
+          const auto line = block.substr(start, stop - start);
+          if (line.rfind("event: ", 0) == 0) event = line.substr(7);
+          if (line.rfind("data: ", 0) == 0) data = line.substr(6);
+          start = stop + 1;
+        }
+        if (event == type) return json::parse(data);
+        end = buffer_.find("\n\n");
+      }
+      if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+      if (!read_some()) return std::nullopt;
+    }
+  }
+
+ private:
+  bool read_some() {
+    char chunk[4096];
+    const auto n = ::recv(socket_.native_handle(), chunk, sizeof chunk, 0);
+    if (n == 0) return false;
+    if (n > 0) buffer_.append(chunk, static_cast<std::size_t>(n));
+    return true;
+  }
+
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::socket socket_;
+  std::string buffer_;
+  std::string head_;
+};
+
+// Simulated stations in the background; they answer the server's CALLs.
+class SimulatedStations {
+ public:
+  SimulatedStations(std::uint16_t port, sim::OcppVersion version, const std::string& prefix,
+                    int count = 1) {
+    sim::FleetOptions options;
+    options.station.version = version;
+    options.station.endpoint = sim::parse_url("ws://127.0.0.1:" + std::to_string(port) + "/ocpp");
+    options.station.sessions = 0;  // only what the tests ask for
+    options.station.time_scale = 60;
+    options.station.meter_interval_s = 60;
+    options.station.session_length_s = 3600;
+    options.station.reconnect_min_s = 0.1;
+    options.station.reconnect_max_s = 0.5;
+    options.stations = count;
+    options.id_prefix = prefix;
+    options_ = options;
+    fleet_ = std::make_unique<sim::Fleet>(options);
+    thread_ = std::thread([this] { fleet_->run(); });
+  }
+  ~SimulatedStations() {
+    fleet_->stop();
+    thread_.join();
+  }
+  // The id of the i-th station (from 1).
+  std::string id(int i = 1) const { return sim::station_id(options_, i); }
+
+ private:
+  sim::FleetOptions options_;
+  std::unique_ptr<sim::Fleet> fleet_;
+  std::thread thread_;
+};
+
+class ApiFixture : public ServerFixture {
+ public:
+  explicit ApiFixture(server::Config config = test_config()) : ServerFixture(std::move(config)) {
+    admin_key_ = make_key(server::api::Role::Admin, {});
+  }
+
+  std::string make_key(server::api::Role role, const std::vector<std::int64_t>& sites,
+                       std::optional<std::int64_t> driver = std::nullopt) {
+    auto c = sql();
+    pqxx::work tx(c);
+    auto key = server::api::create_api_key(tx, "test key", role, sites, driver);
+    tx.commit();
+    return key.secret;
+  }
+
+  ApiClient admin() { return {server().http_port(), admin_key_}; }
+  ApiClient client(const std::string& key) { return {server().http_port(), key}; }
+
+  std::int64_t make_site(const std::string& name) {
+    auto r = admin().post("/sites", {{"name", name}});
+    REQUIRE(r.status == 201);
+    return r.data["id"].get<std::int64_t>();
+  }
+  void make_station(const std::string& id, std::int64_t site) {
+    auto r = admin().post("/stations", {{"id", id}, {"site_id", site}});
+    REQUIRE(r.status == 201);
+  }
+  bool online(const std::string& station_id) {
+    return eventually([&] { return server().station_connected(station_id); });
+  }
+
+ private:
+  std::string admin_key_;
+};
+
+}  // namespace chargegrid::testing

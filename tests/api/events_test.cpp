@@ -1,0 +1,170 @@
+// Live events over Server-Sent Events, filtered by the caller's scope, and the
+// driver-station association: claimed, implied by a token, linked to sessions.
+
+#include "api_fixture.hpp"
+
+using namespace chargegrid::testing;
+using chargegrid::server::api::Role;
+
+TEST_CASE("SSE: stations going online, status changes and sessions arrive, scoped by site") {
+  auto config = test_config();
+  config.accept_unknown_tokens = true;
+  ApiFixture f(config);
+  const auto a = f.make_site("A");
+  const auto b = f.make_site("B");
+  f.make_station("CP-A", a);
+  f.make_station("CP-B", b);
+  const auto key_a = f.make_key(Role::FacilityManager, {a});
+  EventStream manager_a(f.server().http_port(), key_a);
+  EventStream admin(f.server().http_port(), f.admin().key(), "?types=station.online");
+  REQUIRE(manager_a.head().find("200 OK") != std::string::npos);
+  REQUIRE(manager_a.head().find("text/event-stream") != std::string::npos);
+
+  auto station_b = f.connect("CP-B", "ocpp1.6");
+  auto station_a = f.connect("CP-A", "ocpp2.0.1");
+  // The admin sees both stations come online; A's manager only CP-A.
+  auto first = admin.next("station.online");
+  auto second = admin.next("station.online");
+  REQUIRE(first);
+  REQUIRE(second);
+  auto online = manager_a.next("station.online");
+  REQUIRE(online);
+  CHECK((*online)["station_id"] == "CP-A");
+  CHECK((*online)["site_id"] == a);
+
+  station_b->call("StatusNotification",
+                  {{"connectorId", 1}, {"status", "Preparing"}, {"errorCode", "NoError"}});
+  station_a->call("StatusNotification", {{"timestamp", "2026-11-24T10:00:00Z"},
+                                         {"connectorStatus", "Occupied"},
+                                         {"evseId", 1},
+                                         {"connectorId", 1}});
+  auto status = manager_a.next("connector.status");
+  REQUIRE(status);
+  CHECK((*status)["station_id"] == "CP-A");
+  CHECK((*status)["data"]["status"] == "Occupied");
+
+  station_a->call("TransactionEvent", {{"eventType", "Started"},
+                                       {"timestamp", "2026-11-24T10:00:01Z"},
+                                       {"triggerReason", "Authorized"},
+                                       {"seqNo", 0},
+                                       {"transactionInfo", {{"transactionId", "T-1"}}},
+                                       {"evse", {{"id", 1}, {"connectorId", 1}}},
+                                       {"idToken", {{"idToken", "ANY"}, {"type", "ISO14443"}}}});
+  auto started = manager_a.next("session.started");
+  REQUIRE(started);
+  CHECK((*started)["data"]["station_transaction_id"] == "T-1");
+  station_a->call("TransactionEvent",
+                  {{"eventType", "Ended"},
+                   {"timestamp", "2026-11-24T10:30:00Z"},
+                   {"triggerReason", "StopAuthorized"},
+                   {"seqNo", 1},
+                   {"transactionInfo", {{"transactionId", "T-1"}, {"stoppedReason", "Local"}}}});
+  auto ended = manager_a.next("session.ended");
+  REQUIRE(ended);
+  CHECK((*ended)["data"]["stop_reason"] == "Local");
+
+  station_a->close();
+  auto offline = manager_a.next("station.offline");
+  REQUIRE(offline);
+  CHECK((*offline)["station_id"] == "CP-A");
+
+  // Nothing of B reached A's manager; a reconnecting client resumes by id.
+  auto b_event = manager_a.next("connector.status", std::chrono::milliseconds(300));
+  CHECK_FALSE(b_event);
+  auto denied =
+      http_request(f.server().http_port(), boost::beast::http::verb::get, "/api/v1/events", "");
+  CHECK(denied.status == 401);
+}
+
+TEST_CASE("associations: a claim gives the next session on that EVSE its driver") {
+  auto config = test_config();
+  config.accept_unknown_tokens = true;
+  ApiFixture f(config);
+  auto admin = f.admin();
+  const auto site = f.make_site("Depot");
+  f.make_station("CP-1", site);
+  const auto ada =
+      admin.post("/drivers", {{"name", "Ada"}, {"site_id", site}}).data["id"].get<long>();
+  auto driver = f.client(f.make_key(Role::Driver, {}, ada));
+  EventStream events(f.server().http_port(), driver.key());
+
+  // "I am plugged in at EVSE 2".
+  auto claim = driver.post("/associations", {{"station_id", "CP-1"}, {"evse_id", 2}});
+  REQUIRE(claim.status == 201);
+  CHECK(claim.data["driver_id"] == ada);
+  CHECK(claim.data["source"] == "claim");
+  CHECK(admin.get("/stations/CP-1").data["associations"].size() == 1);
+
+  // The station starts a session on connector 2 with a token nobody knows.
+  auto station = f.connect("CP-1", "ocpp1.6");
+  station->call("BootNotification", {{"chargePointVendor", "V"}, {"chargePointModel", "M"}});
+  auto started = station->call("StartTransaction", {{"connectorId", 2},
+                                                    {"idTag", "UNKNOWN-TAG"},
+                                                    {"meterStart", 1000},
+                                                    {"timestamp", "2026-11-24T10:00:00Z"}});
+  const auto session_id = started.at(2)["transactionId"].get<long>();
+  auto session = admin.get("/sessions/" + std::to_string(session_id));
+  CHECK(session.data["driver_id"] == ada);
+  CHECK(session.data["association"]["id"] == claim.data["id"]);
+  // The driver sees it, live and in their list.
+  auto live = events.next("session.started");
+  REQUIRE(live);
+  CHECK((*live)["data"]["session_id"] == session_id);
+  CHECK(driver.get("/sessions").data["items"].size() == 1);
+
+  station->call(
+      "StopTransaction",
+      {{"transactionId", session_id}, {"meterStop", 5000}, {"timestamp", "2026-11-24T11:00:00Z"}});
+  auto ended = admin.get("/associations?driver_id=" + std::to_string(ada));
+  REQUIRE(ended.data["items"].size() == 1);
+  CHECK(ended.data["items"][0]["active"] == false);
+  CHECK(ended.data["items"][0]["end_reason"] == "session_ended");
+  CHECK(admin.get("/sessions/" + std::to_string(session_id)).data["energy_imported_wh"] == 4000);
+
+  // A claim on a session already running without a driver takes it over.
+  auto second = station->call("StartTransaction", {{"connectorId", 1},
+                                                   {"idTag", "UNKNOWN-TAG"},
+                                                   {"meterStart", 0},
+                                                   {"timestamp", "2026-11-24T12:00:00Z"}});
+  const auto second_id = second.at(2)["transactionId"].get<long>();
+  CHECK(admin.get("/sessions/" + std::to_string(second_id)).data["driver_id"].is_null());
+  auto late =
+      admin.post("/associations", {{"station_id", "CP-1"}, {"evse_id", 1}, {"driver_id", ada}});
+  REQUIRE(late.status == 201);
+  CHECK(admin.get("/sessions/" + std::to_string(second_id)).data["driver_id"] == ada);
+  CHECK(admin.get("/associations/" + std::to_string(late.data["id"].get<long>())).status == 405);
+  auto released = driver.del("/associations/" + std::to_string(late.data["id"].get<long>()));
+  CHECK(released.status == 200);
+  CHECK(driver.del("/associations/" + std::to_string(late.data["id"].get<long>())).status == 409);
+}
+
+TEST_CASE("associations: a driver's token at a station associates them implicitly") {
+  ApiFixture f;
+  auto admin = f.admin();
+  const auto site = f.make_site("Depot");
+  f.make_station("CP-1", site);
+  const auto ada =
+      admin.post("/drivers", {{"name", "Ada"}, {"site_id", site}}).data["id"].get<long>();
+  admin.post("/drivers/" + std::to_string(ada) + "/tokens", {{"id_token", "ADA-TAG"}});
+  auto station = f.connect("CP-1", "ocpp2.0.1");
+  auto authorized =
+      station->call("Authorize", {{"idToken", {{"idToken", "ADA-TAG"}, {"type", "ISO14443"}}}});
+  CHECK(authorized.at(2)["idTokenInfo"]["status"] == "Accepted");
+  auto associations = admin.get("/associations?station_id=CP-1&active=true");
+  REQUIRE(associations.data["items"].size() == 1);
+  CHECK(associations.data["items"][0]["source"] == "authorize");
+  CHECK(associations.data["items"][0]["driver_id"] == ada);
+
+  station->call("TransactionEvent", {{"eventType", "Started"},
+                                     {"timestamp", "2026-11-24T10:00:01Z"},
+                                     {"triggerReason", "Authorized"},
+                                     {"seqNo", 0},
+                                     {"transactionInfo", {{"transactionId", "T-9"}}},
+                                     {"evse", {{"id", 1}, {"connectorId", 1}}},
+                                     {"idToken", {{"idToken", "ADA-TAG"}, {"type", "ISO14443"}}}});
+  auto linked = admin.get("/associations?station_id=CP-1&active=true");
+  REQUIRE(linked.data["items"].size() == 1);
+  CHECK(linked.data["items"][0]["session_id"].is_number());
+  CHECK(linked.data["items"][0]["evse_id"] == 1);
+  CHECK(admin.get("/stations/CP-1").data["associations"][0]["driver_id"] == ada);
+}
