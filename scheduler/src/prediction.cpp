@@ -28,10 +28,12 @@ struct LocalFeatures {
   unsigned weekday;
 };
 
-LocalFeatures features(std::int64_t plugin_s, int offset_min) {
+// Time of day of the arrival; day type and weekday of the local time `day_shift_s` later (the
+// day an evening arrival's stay usually ends: a Friday evening is a weekend stay).
+LocalFeatures features(std::int64_t plugin_s, int offset_min, std::int64_t day_shift_s) {
   sys_seconds local{seconds{plugin_s + offset_min * 60LL}};
   auto day = floor<days>(local);
-  weekday wd{day};
+  weekday wd{floor<days>(local + seconds{day_shift_s})};
   return {static_cast<int>(duration_cast<minutes>(local - day).count()),
           wd == Saturday || wd == Sunday, wd.c_encoding()};
 }
@@ -99,10 +101,11 @@ struct DeparturePredictor::State {
     const double bandwidth_min = settings.time_of_day_bandwidth_h * 60;
     const double half_life_s = settings.recency_half_life_days * 86400;
     const double anchor_s = settings.departure_clock_anchor_h * 3600;
+    const auto day_shift_s = std::llround(settings.day_type_shift_h * 3600);
     std::size_t first = out.size();
     double total = 0;
     for (const auto& r : pool) {
-      auto f = features(r.plugin_s, r.offset_min);
+      auto f = features(r.plugin_s, r.offset_min, day_shift_s);
       int delta = signed_tod_delta(arrival.minute_of_day, f.minute_of_day);
       double z = delta / bandwidth_min;
       double w = std::exp(-0.5 * z * z);
@@ -158,7 +161,8 @@ std::size_t DeparturePredictor::driver_history_size(const std::string& user_id) 
 Prediction DeparturePredictor::predict(const Arrival& arrival) const {
   const auto& st = *state_;
   std::int64_t plugin_s = arrival.plugin.time_since_epoch().count();
-  LocalFeatures f = features(plugin_s, static_cast<int>(arrival.utc_offset.count()));
+  LocalFeatures f = features(plugin_s, static_cast<int>(arrival.utc_offset.count()),
+                             std::llround(st.settings.day_type_shift_h * 3600));
   std::vector<Sample> samples;
   Prediction p;
 

@@ -94,6 +94,11 @@ PredictionEvaluation evaluate_predictions(std::vector<FinishedSession> sessions,
   result.sessions = sessions.size();
   std::size_t first_test =
       sessions.size() - static_cast<std::size_t>(std::floor(sessions.size() * rules.test_share));
+  if (rules.validation) {
+    std::size_t test_size = sessions.size() - first_test;
+    sessions.resize(first_test);
+    first_test = first_test >= test_size ? first_test - test_size : 0;
+  }
   result.test_sessions = sessions.size() - first_test;
   if (first_test < sessions.size()) result.test_start = sessions[first_test].plugin;
 

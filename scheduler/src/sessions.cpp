@@ -112,6 +112,41 @@ void check_and_add(SessionFile& file, FinishedSession s, std::size_t line_no) {
   }
 }
 
+// Reads a delimited file: checks the header, then turns each row into a session or a numbered
+// rejection (a row with the wrong field count, a parse error, or a failed check).
+template <class HeaderOk, class ParseRow>
+SessionFile read_rows(std::istream& in, char sep, const std::string& header_error,
+                      HeaderOk header_ok, std::size_t fields, ParseRow parse_row) {
+  SessionFile file;
+  std::string line;
+  std::size_t line_no = 0;
+  bool header_seen = false;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (trim(line).empty()) continue;
+    auto f = split(line, sep);
+    if (!header_seen) {
+      header_seen = true;
+      if (header_ok(f)) continue;
+      file.rejected.push_back("line 1: " + header_error);
+      return file;
+    }
+    std::string problem;
+    FinishedSession s;
+    if (f.size() != fields)
+      problem = "expected " + std::to_string(fields) + " fields, got " + std::to_string(f.size());
+    else
+      problem = parse_row(f, s);
+    if (!problem.empty()) {
+      file.rejected.push_back("line " + std::to_string(line_no) + ": " + problem);
+      continue;
+    }
+    check_and_add(file, std::move(s), line_no);
+  }
+  if (!header_seen) file.rejected.push_back("empty file: no header");
+  return file;
+}
+
 }  // namespace
 
 bool parse_iso8601(const std::string& text, Time& out, std::chrono::minutes& offset) {
@@ -167,105 +202,50 @@ std::chrono::minutes oslo_offset_for_local(local_seconds local) {
 }
 
 SessionFile read_generic_csv(std::istream& in) {
-  SessionFile file;
-  std::string line;
-  std::size_t line_no = 0;
-  bool header_seen = false;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (trim(line).empty()) continue;
-    auto f = split(line, ',');
-    if (!header_seen) {
-      header_seen = true;
-      if (f.size() == 5 && f[0] == "user_id" && f[1] == "site_id" && f[2] == "plugin_time" &&
-          f[3] == "plugout_time" && f[4] == "energy_kwh")
-        continue;
-      file.rejected.push_back(
-          "line 1: expected header user_id,site_id,plugin_time,plugout_time,energy_kwh");
-      return file;
-    }
-    auto reject = [&](const std::string& why) {
-      file.rejected.push_back("line " + std::to_string(line_no) + ": " + why);
-    };
-    if (f.size() != 5) {
-      reject("expected 5 fields, got " + std::to_string(f.size()));
-      continue;
-    }
-    FinishedSession s;
-    s.user_id = f[0];
-    s.site_id = f[1];
-    minutes plugout_offset;
-    if (!parse_iso8601(f[2], s.plugin, s.utc_offset)) {
-      reject("bad plugin_time '" + f[2] + "'");
-      continue;
-    }
-    if (!parse_iso8601(f[3], s.plugout, plugout_offset)) {
-      reject("bad plugout_time '" + f[3] + "'");
-      continue;
-    }
-    if (!parse_kwh(f[4], false, s.energy_wh)) {
-      reject("bad energy_kwh '" + f[4] + "'");
-      continue;
-    }
-    check_and_add(file, std::move(s), line_no);
-  }
-  if (!header_seen) file.rejected.push_back("empty file: no header");
-  return file;
+  return read_rows(
+      in, ',', "expected header user_id,site_id,plugin_time,plugout_time,energy_kwh",
+      [](const std::vector<std::string>& f) {
+        return f.size() == 5 && f[0] == "user_id" && f[1] == "site_id" && f[2] == "plugin_time" &&
+               f[3] == "plugout_time" && f[4] == "energy_kwh";
+      },
+      5,
+      [](const std::vector<std::string>& f, FinishedSession& s) -> std::string {
+        s.user_id = f[0];
+        s.site_id = f[1];
+        minutes plugout_offset;
+        if (!parse_iso8601(f[2], s.plugin, s.utc_offset)) return "bad plugin_time '" + f[2] + "'";
+        if (!parse_iso8601(f[3], s.plugout, plugout_offset))
+          return "bad plugout_time '" + f[3] + "'";
+        if (!parse_kwh(f[4], false, s.energy_wh)) return "bad energy_kwh '" + f[4] + "'";
+        return {};
+      });
 }
 
 SessionFile read_norway_csv(std::istream& in) {
-  SessionFile file;
-  std::string line;
-  std::size_t line_no = 0;
-  bool header_seen = false;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (trim(line).empty()) continue;
-    auto f = split(line, ';');
-    if (!header_seen) {
-      header_seen = true;
-      if (f.size() == 7 && f[0] == "location" && f[1] == "user_id" && f[3] == "plugin_time" &&
-          f[4] == "plugout_time" && f[6] == "energy_session")
-        continue;
-      file.rejected.push_back("line 1: not the Norway residential header");
-      return file;
-    }
-    auto reject = [&](const std::string& why) {
-      file.rejected.push_back("line " + std::to_string(line_no) + ": " + why);
-    };
-    if (f.size() != 7) {
-      reject("expected 7 fields, got " + std::to_string(f.size()));
-      continue;
-    }
-    FinishedSession s;
-    s.site_id = f[0];
-    s.user_id = f[1];
-    local_seconds plugin_local, plugout_local;
-    std::size_t pos = 0;
-    if (!parse_local(f[3], pos, plugin_local) || pos != f[3].size()) {
-      reject("bad plugin_time '" + f[3] + "'");
-      continue;
-    }
-    pos = 0;
-    if (f[4] == "NA") {
-      reject("plug-out time missing (NA)");
-      continue;
-    }
-    if (!parse_local(f[4], pos, plugout_local) || pos != f[4].size()) {
-      reject("bad plugout_time '" + f[4] + "'");
-      continue;
-    }
-    if (!parse_kwh(f[6], true, s.energy_wh)) {
-      reject("bad energy_session '" + f[6] + "'");
-      continue;
-    }
-    s.utc_offset = oslo_offset_for_local(plugin_local);
-    s.plugin = Time{plugin_local.time_since_epoch() - s.utc_offset};
-    s.plugout = Time{plugout_local.time_since_epoch() - oslo_offset_for_local(plugout_local)};
-    check_and_add(file, std::move(s), line_no);
-  }
-  if (!header_seen) file.rejected.push_back("empty file: no header");
-  return file;
+  return read_rows(
+      in, ';', "not the Norway residential header",
+      [](const std::vector<std::string>& f) {
+        return f.size() == 7 && f[0] == "location" && f[1] == "user_id" && f[3] == "plugin_time" &&
+               f[4] == "plugout_time" && f[6] == "energy_session";
+      },
+      7,
+      [](const std::vector<std::string>& f, FinishedSession& s) -> std::string {
+        s.site_id = f[0];
+        s.user_id = f[1];
+        local_seconds plugin_local, plugout_local;
+        std::size_t pos = 0;
+        if (!parse_local(f[3], pos, plugin_local) || pos != f[3].size())
+          return "bad plugin_time '" + f[3] + "'";
+        if (f[4] == "NA") return "plug-out time missing (NA)";
+        pos = 0;
+        if (!parse_local(f[4], pos, plugout_local) || pos != f[4].size())
+          return "bad plugout_time '" + f[4] + "'";
+        if (!parse_kwh(f[6], true, s.energy_wh)) return "bad energy_session '" + f[6] + "'";
+        s.utc_offset = oslo_offset_for_local(plugin_local);
+        s.plugin = Time{plugin_local.time_since_epoch() - s.utc_offset};
+        s.plugout = Time{plugout_local.time_since_epoch() - oslo_offset_for_local(plugout_local)};
+        return {};
+      });
 }
 
 }  // namespace chargegrid::scheduler

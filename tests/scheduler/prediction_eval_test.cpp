@@ -32,6 +32,22 @@ std::string run(const std::string& command) {
 
 }  // namespace
 
+TEST_CASE("the validation slice lies before the test split", "[scheduler][eval]") {
+  auto sessions = load_slice();
+  auto test = evaluate_predictions(sessions);
+  EvaluationRules rules;
+  rules.validation = true;
+  auto validation = evaluate_predictions(sessions, {}, rules);
+  CHECK(validation.sessions == sessions.size());
+  CHECK(validation.test_sessions == test.test_sessions);
+  REQUIRE_FALSE(validation.chargegrid_predictions.empty());
+  CHECK(validation.test_start < test.test_start);
+  for (const auto& p : validation.chargegrid_predictions) {
+    CHECK(p.plugin >= validation.test_start);
+    CHECK(p.plugin < test.test_start);
+  }
+}
+
 TEST_CASE("evaluation scores only drivers with history, on the last fifth", "[scheduler][eval]") {
   auto sessions = load_slice();
   REQUIRE(sessions.size() > 1900);

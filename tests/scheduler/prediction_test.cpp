@@ -106,7 +106,9 @@ TEST_CASE("predictor state survives save and load", "[scheduler][prediction]") {
     CHECK(x.energy_p50_wh == y.energy_p50_wh);
     CHECK(x.basis == y.basis);
   }
-  for (const char* bad : {"", "garbage\n", "chargegrid-predictor-state\t1\nD\talice\t1\t0\t5\n",
+  for (const char* bad : {"", "garbage\n", "chargegrid-predictor-state\t2\nD\ta\t1\t0\t5\t6\n",
+                          "chargegrid-predictor-state\t2\nD\ta\t1\t0\t5\t6\t-7\n",
+                          "chargegrid-predictor-state\t1\nD\talice\t1\t0\t5\n",
                           "chargegrid-predictor-state\t1\nX\ta\t1\t0\t5\t6\n",
                           "chargegrid-predictor-state\t1\nD\ta\t1\t0\t-5\t6\n",
                           "chargegrid-predictor-state\t1\nD\ta\t1x\t0\t5\t6\n"}) {
@@ -115,4 +117,40 @@ TEST_CASE("predictor state survives save and load", "[scheduler][prediction]") {
     CHECK_FALSE(p.load(in));
     CHECK(p.driver_history_size("alice") == 0);
   }
+}
+
+TEST_CASE("a Friday-evening arrival is read as a weekend stay when the day type is shifted",
+          "[scheduler][prediction]") {
+  // Weekday evenings: gone next morning (13 h). Weekend stays (Friday and Saturday evenings):
+  // gone the morning after next... here 40 h.
+  std::vector<FinishedSession> history;
+  sys_days start = sys_days{2024y / 1 / 1};  // a Monday
+  for (int d = 0; d < 70; ++d) {
+    sys_days day = start + std::chrono::days{d};
+    weekday wd{day};
+    if (wd == Sunday) continue;
+    FinishedSession s{"dana", "home", "", day + 18h, {}, 9000, 0min};
+    bool weekend_stay = wd == Friday || wd == Saturday;
+    s.plugout = s.plugin + (weekend_stay ? 40h : 13h);
+    history.push_back(s);
+  }
+  Time friday = sys_days{2024y / 3 / 15} + 18h;
+  PredictorSettings plain;
+  plain.day_type_shift_h = 0;
+  PredictorSettings shifted;
+  shifted.day_type_shift_h = 9;
+  shifted.other_day_type_weight = 0.05;
+  plain.other_day_type_weight = 0.05;
+  DeparturePredictor a(plain), b(shifted);
+  for (const auto& s : history) {
+    a.observe(s);
+    b.observe(s);
+  }
+  Arrival arrival{"dana", "home", friday, 0min, {}, {}};
+  // By the arrival's own day, a Friday looks like the weekday evenings; by the day the stay
+  // ends (Saturday), like the other weekend stays.
+  CHECK(hours_between(friday, a.predict(arrival).departure_p50) < 20);
+  CHECK(hours_between(friday, b.predict(arrival).departure_p50) == Approx(40).margin(2));
+  Arrival tuesday{"dana", "home", sys_days{2024y / 3 / 12} + 18h, 0min, {}, {}};
+  CHECK(hours_between(tuesday.plugin, b.predict(tuesday).departure_p50) == Approx(13).margin(1));
 }

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "../eval-common/session_input.hpp"
 #include "chargegrid/scheduler/plan_simulation.hpp"
 #include "chargegrid/scheduler/planner.hpp"
 
@@ -112,13 +113,10 @@ int run_speed(int vehicles, bool json) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Replays sessions through ChargeGrid's planner and classic charging policies"};
-  std::string format = "generic", input;
-  bool json = false;
+  chargegrid::tools::SessionInput input;
   SimulationOptions opt;
   int slot_minutes = 15;
-  app.add_option("--format", format, "Input format")->check(CLI::IsMember({"generic", "norway"}));
-  app.add_option("SESSIONS", input, "Sessions CSV");
-  app.add_flag("--json", json, "Print the summary as one JSON object");
+  chargegrid::tools::add_session_input(app, input, false);
   app.add_option("--slot-minutes", slot_minutes, "Slot length")
       ->check(CLI::Range(1, 60))
       ->capture_default_str();
@@ -189,27 +187,13 @@ int main(int argc, char** argv) {
     opt.end = t;
   }
   if (at_risk_value >= 0) opt.at_risk_value_minor_per_kwh = at_risk_value;
-  if (speed_vehicles > 0) return run_speed(speed_vehicles, json);
-  if (input.empty()) {
-    std::cerr << "SESSIONS is required\n";
-    return 2;
-  }
+  if (speed_vehicles > 0) return run_speed(speed_vehicles, input.json);
   opt.slot_length = std::chrono::minutes{slot_minutes};
   opt.horizon_slots = 24 * 60 / slot_minutes;
-
-  std::ifstream in(input);
-  if (!in) {
-    std::cerr << "cannot open " << input << "\n";
-    return 2;
-  }
-  SessionFile file = format == "norway" ? read_norway_csv(in) : read_generic_csv(in);
-  if (file.sessions.empty()) {
-    std::cerr << "no usable sessions in " << input << "\n";
-    for (const auto& r : file.rejected) std::cerr << "  " << r << "\n";
-    return 2;
-  }
-  SimulationReport report = simulate_planning(file.sessions, opt);
-  if (json) {
+  auto file = chargegrid::tools::read_session_input(input);
+  if (!file) return 2;
+  SimulationReport report = simulate_planning(file->sessions, opt);
+  if (input.json) {
     nlohmann::json j;
     j["window_start"] = format_iso8601(report.window_start);
     j["window_end"] = format_iso8601(report.window_end);

@@ -6,19 +6,18 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "../eval-common/session_input.hpp"
 #include "chargegrid/scheduler/prediction_eval.hpp"
 
 using namespace chargegrid::scheduler;
 
 int main(int argc, char** argv) {
   CLI::App app{"Scores ChargeGrid's departure and energy prediction against baselines"};
-  std::string format = "generic", input, out_path;
-  bool json = false;
+  chargegrid::tools::SessionInput input;
+  std::string out_path;
   PredictorSettings settings;
-  app.add_option("--format", format, "Input format")->check(CLI::IsMember({"generic", "norway"}));
-  app.add_option("SESSIONS", input, "Sessions CSV")->required();
+  chargegrid::tools::add_session_input(app, input, true);
   app.add_option("--out", out_path, "Write one row per scored session to this CSV");
-  app.add_flag("--json", json, "Print the summary as one JSON object");
   app.add_option("--bandwidth-h", settings.time_of_day_bandwidth_h,
                  "Kernel width over arrival time of day")
       ->capture_default_str();
@@ -36,21 +35,18 @@ int main(int argc, char** argv) {
   app.add_option("--clock-anchor-h", settings.departure_clock_anchor_h,
                  "Stays at least this long keep their departure clock time")
       ->capture_default_str();
+  app.add_option("--day-type-shift-h", settings.day_type_shift_h,
+                 "Day type of the local time this many hours after arrival")
+      ->capture_default_str();
+  EvaluationRules rules;
+  app.add_flag("--validation", rules.validation,
+               "Score the slice before the test split instead (for tuning)");
   CLI11_PARSE(app, argc, argv);
 
-  std::ifstream in(input);
-  if (!in) {
-    std::cerr << "cannot open " << input << "\n";
-    return 2;
-  }
-  SessionFile file = format == "norway" ? read_norway_csv(in) : read_generic_csv(in);
-  if (file.sessions.empty()) {
-    std::cerr << "no usable sessions in " << input << "\n";
-    for (const auto& r : file.rejected) std::cerr << "  " << r << "\n";
-    return 2;
-  }
-  std::size_t rejected = file.rejected.size();
-  PredictionEvaluation eval = evaluate_predictions(std::move(file.sessions), settings);
+  auto file = chargegrid::tools::read_session_input(input);
+  if (!file) return 2;
+  std::size_t rejected = file->rejected.size();
+  PredictionEvaluation eval = evaluate_predictions(std::move(file->sessions), settings, rules);
 
   if (!out_path.empty()) {
     std::ofstream out(out_path);
@@ -72,7 +68,7 @@ int main(int argc, char** argv) {
     }
   }
 
-  if (json) {
+  if (input.json) {
     nlohmann::json j;
     j["sessions"] = eval.sessions;
     j["rejected_rows"] = rejected;

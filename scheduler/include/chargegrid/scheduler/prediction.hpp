@@ -38,11 +38,14 @@ struct Prediction {
 
 struct PredictorSettings {
   double time_of_day_bandwidth_h = 1.5;  // kernel width over arrival time of day
-  double other_day_type_weight = 0.35;   // weight of weekday sessions for a weekend arrival etc.
-  double same_weekday_boost = 1.0;       // extra weight of arrivals on the same weekday
-  double recency_half_life_days = 40;    // older sessions count less
-  double site_prior_weight = 1.0;        // pseudo-sessions of site behaviour mixed into a driver
-  double departure_clock_anchor_h = 6;   // sessions longer than this keep their departure clock
+  double other_day_type_weight = 0.15;   // weight of weekday sessions for a weekend arrival etc.
+  double same_weekday_boost = 2.0;       // extra weight of arrivals on the same weekday
+  // Day type and weekday are those of the local time this many hours after the arrival (0 = the
+  // arrival's own day; 8 makes a Friday-evening arrival a weekend stay).
+  double day_type_shift_h = 9;
+  double recency_half_life_days = 80;   // older sessions count less
+  double site_prior_weight = 1.0;       // pseudo-sessions of site behaviour mixed into a driver
+  double departure_clock_anchor_h = 6;  // sessions longer than this keep their departure clock
   std::size_t sessions_per_driver = 150;
   std::size_t sessions_per_site = 1500;
   std::size_t sessions_global = 5000;

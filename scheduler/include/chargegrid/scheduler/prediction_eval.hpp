@@ -39,6 +39,9 @@ struct PredictionEvaluation {
 struct EvaluationRules {
   double test_share = 0.2;
   std::size_t min_driver_history = 5;
+  // Score the validation slice instead: the test_share of sessions just before the test
+  // split; the replay stops at the test split, so settings tuned here never see the test set.
+  bool validation = false;
 };
 
 PredictionEvaluation evaluate_predictions(std::vector<FinishedSession> sessions,
