@@ -178,13 +178,17 @@ class ArrayLiteral {
     }
   }
   void add_text(std::string_view text) {
+    auto special = [](char c) { return c == '"' || c == '\\'; };
     std::string& out = next();
-    out += '"';
+    std::size_t at = out.size();
+    out.resize(at + text.size() + std::count_if(text.begin(), text.end(), special) + 2);
+    char* p = out.data() + at;
+    *p++ = '"';
     for (char c : text) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
+      if (special(c)) *p++ = '\\';
+      *p++ = c;
     }
-    out += '"';
+    *p = '"';
   }
   std::string str() const { return text_ + "}"; }
 

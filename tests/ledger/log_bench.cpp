@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -72,17 +73,24 @@ double append_rate(PostgresLog& log, const std::vector<std::string>& records, st
   return records.size() / seconds_since(start);
 }
 
+// A text[] literal, escaped the way the log escapes its records.
 std::string array_of_text(const std::vector<std::string>& items, std::size_t begin,
                           std::size_t end) {
+  auto special = [](char c) { return c == '"' || c == '\\'; };
   std::string out = "{";
   for (std::size_t k = begin; k < end; ++k) {
-    if (k > begin) out += ',';
-    out += '"';
-    for (char c : items[k]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
+    const std::string& text = items[k];
+    std::size_t at = out.size();
+    out.resize(at + text.size() + std::count_if(text.begin(), text.end(), special) + 3);
+    char* p = out.data() + at;
+    if (k > begin) *p++ = ',';
+    *p++ = '"';
+    for (char c : text) {
+      if (special(c)) *p++ = '\\';
+      *p++ = c;
     }
-    out += '"';
+    *p++ = '"';
+    out.resize(static_cast<std::size_t>(p - out.data()));
   }
   return out + "}";
 }
