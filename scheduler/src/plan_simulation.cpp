@@ -330,7 +330,7 @@ SimulationReport simulate_planning(const std::vector<FinishedSession>& input,
   report.window_end = window_end;
 
   // Predict each simulated session's departure from the sessions ended before it plugged in.
-  DeparturePredictor predictor;
+  DeparturePredictor predictor(opt.predictor);
   auto later = [&](std::size_t a, std::size_t b) {
     return sessions[a].plugout > sessions[b].plugout;
   };

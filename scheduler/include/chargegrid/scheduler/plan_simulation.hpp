@@ -31,6 +31,11 @@ struct SimulationOptions {
   // fixed pseudo-random factor per site and hour within +-building_noise.
   double building_kw = 0;
   double building_noise = 0.2;
+  // Predictor behind the online planner and EDF/LLF. The day type is the arrival's own: the
+  // shifted day type (better medians) puts Friday-evening arrivals with the weekend stays and
+  // so underestimates their early departures, which costs the planner energy (measured on an
+  // earlier window than the reported ones; see docs/scheduler.md).
+  PredictorSettings predictor{.day_type_shift_h = 0};
   double departure_quantile = 0.1;  // 0.1, 0.5 or 0.9: the predicted departure EDF and LLF use
   int horizon_slots = 96;           // planning horizon of the online planner
   // Value of energy at risk of an early departure for the online planner with predicted
