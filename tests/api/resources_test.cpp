@@ -275,3 +275,38 @@ TEST_CASE("docs/api.md is generated from the OpenAPI document") {
   INFO("run: python3 server/api/openapi.py --markdown docs/api.md");
   CHECK(left == right);
 }
+
+TEST_CASE("chargegridd apikey creates, lists and revokes keys on the database") {
+  ApiFixture f;
+  const auto run = [&](const std::string& args) {
+    const auto command = std::string(CHARGEGRIDD_PATH) + " apikey " + args + " --database-url '" +
+                         f.database().url() + "' 2>/dev/null";
+    std::string out;
+    FILE* pipe = ::popen(command.c_str(), "r");
+    REQUIRE(pipe);
+    char buffer[512];
+    while (std::fgets(buffer, sizeof buffer, pipe)) out += buffer;
+    const int status = ::pclose(pipe);
+    return std::pair{WEXITSTATUS(status), out};
+  };
+  const auto site = f.make_site("Depot");
+  auto [code, secret] = run("create --role facility_manager --site " + std::to_string(site) +
+                            " --name 'depot manager'");
+  REQUIRE(code == 0);
+  secret.erase(secret.find_last_not_of('\n') + 1);
+  CHECK(secret.rfind("cgk_", 0) == 0);
+  auto me = f.client(secret).get("/me");
+  REQUIRE(me.status == 200);
+  CHECK(me.data["role"] == "facility_manager");
+  CHECK(me.data["site_ids"] == nlohmann::json{site});
+
+  auto [list_code, listing] = run("list");
+  CHECK(list_code == 0);
+  CHECK(listing.find("depot manager") != std::string::npos);
+  CHECK(listing.find(secret) == std::string::npos);
+
+  CHECK(run("create --role facility_manager --name 'no site'").first == 2);
+  CHECK(run("create --role root --name x").first != 0);
+  CHECK(run("revoke " + me.data["key_id"].dump()).first == 0);
+  CHECK(f.client(secret).get("/me").status == 401);
+}
