@@ -3,6 +3,8 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
+#include <iostream>
 #include <map>
 
 namespace chargegrid::server {
@@ -12,6 +14,56 @@ std::string env_name(const std::string& flag) {
   std::string name = "CHARGEGRID_";
   for (char c : flag) name += c == '-' ? '_' : static_cast<char>(std::toupper(c));
   return name;
+}
+
+template <class Add>
+void add_security_options(CLI::App& app, Config& config, Add& add) {
+  app.add_flag("--tls,!--no-tls", config.tls,
+               "Serve wss (security profiles 2 and 3) on --ocpp-tls-port")
+      ->envname(env_name("tls"))
+      ->capture_default_str();
+  add("ocpp-tls-port", config.ocpp_tls_port,
+      "OCPP wss port (wss://HOST:PORT/ocpp/{stationId}); 0 = any (the default when --ocpp-port "
+      "is 0)");
+  add("tls-cert-file", config.tls_cert_file,
+      "Server certificate chain (PEM); empty: a development certificate in DATA_DIR/pki")
+      ->check(CLI::ExistingFile);
+  add("tls-key-file", config.tls_key_file, "Private key of --tls-cert-file (PEM)")
+      ->check(CLI::ExistingFile);
+  add("tls-ciphers", config.tls_ciphers,
+      "TLS 1.2 cipher suites (OpenSSL names, ':'-separated); empty: the OCPP set");
+  add("station-ca-file", config.station_ca_file,
+      "CA certificates (PEM) a profile 3 client certificate must chain to; empty: --ca-cert-file")
+      ->check(CLI::ExistingFile);
+  add("station-cert-identity", config.station_cert_identity,
+      "Client certificate subject field that must equal the station id");
+  add("ca-cert-file", config.ca_cert_file,
+      "CA certificate (PEM, intermediates after it) that signs station CSRs; empty: a "
+      "development CA in DATA_DIR/pki")
+      ->check(CLI::ExistingFile);
+  add("ca-key-file", config.ca_key_file, "Private key of --ca-cert-file (PEM)")
+      ->check(CLI::ExistingFile);
+  add("station-cert-days", config.station_cert_days, "Validity of certificates issued to stations")
+      ->check(CLI::Range(1, 3650));
+  add("min-security-profile", config.min_security_profile,
+      "Refuse station connections below this profile (1: no unauthenticated connections; "
+      "unknown stations are then refused too)")
+      ->check(CLI::Range(0, 3));
+  add("auth-failures-per-minute", config.auth_failures_per_minute,
+      "Failed station handshakes allowed per source address and minute before 429; 0 = no limit")
+      ->check(CLI::Range(0, 100000));
+  add("max-connections", config.max_connections, "Open station connections in total; 0 = no limit");
+  add("max-connections-per-address", config.max_connections_per_address,
+      "Open station connections per source address (IPv6: per /64); 0 = no limit");
+  add("messages-per-second", config.messages_per_second,
+      "Messages a station may send per second, sustained; excess CALLs get CALLERROR")
+      ->check(CLI::Range(0.1, 100000.0));
+  add("message-burst", config.message_burst,
+      "Messages a station may send at once above the sustained rate")
+      ->check(CLI::Range(1, 1000000));
+  add("idle-timeout", config.idle_timeout_s,
+      "Seconds without an OCPP message before a station connection is closed; 0 = never")
+      ->check(CLI::Range(0, 86400 * 7));
 }
 
 }  // namespace
@@ -70,6 +122,7 @@ std::optional<Config> parse_config(int argc, const char* const* argv, int& exit_
   add("pending-calls-per-station", config.pending_calls_per_station,
       "Server CALLs that may await a station's answer at once")
       ->check(CLI::Range(1, 1024));
+  add_security_options(app, config, add);
   add("log-level", config.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   add("log-format", config.log_format, "text (key=value) or json")
@@ -79,6 +132,17 @@ std::optional<Config> parse_config(int argc, const char* const* argv, int& exit_
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     exit_code = app.exit(e);
+    return std::nullopt;
+  }
+  // Free ports for tests and side-by-side runs: --ocpp-port 0 also frees the wss port.
+  if (config.ocpp_port == 0 && app.count("--ocpp-tls-port") == 0 &&
+      std::getenv("CHARGEGRID_OCPP_TLS_PORT") == nullptr)
+    config.ocpp_tls_port = 0;
+  if (config.tls_cert_file.empty() != config.tls_key_file.empty() ||
+      config.ca_cert_file.empty() != config.ca_key_file.empty()) {
+    std::cerr << "--tls-cert-file and --tls-key-file (and --ca-cert-file and --ca-key-file) go "
+                 "together\n";
+    exit_code = 2;
     return std::nullopt;
   }
   exit_code = 0;

@@ -30,10 +30,14 @@ struct CallReply {
   nlohmann::json payload = nlohmann::json::object();
   std::optional<protocols::RpcErrorCode> error;
   std::string description;
+  // Runs on the station's strand once the answer is queued (a CALL that must follow it).
+  std::function<void()> after_answer;
 
-  static CallReply ok(nlohmann::json payload) { return {std::move(payload), std::nullopt, {}}; }
+  static CallReply ok(nlohmann::json payload) {
+    return {std::move(payload), std::nullopt, {}, nullptr};
+  }
   static CallReply fail(protocols::RpcErrorCode code, std::string description) {
-    return {nlohmann::json::object(), code, std::move(description)};
+    return {nlohmann::json::object(), code, std::move(description), nullptr};
   }
 };
 

@@ -20,6 +20,7 @@
 #include "handlers/common.hpp"
 #include "http_session.hpp"
 #include "logging.hpp"
+#include "security/security.hpp"
 #include "station_session.hpp"
 
 namespace chargegrid::server {
@@ -35,11 +36,14 @@ struct Server::Impl {
                                              .queue_capacity = config.db_queue_capacity}),
         database(pool),
         meters(io, pool, metrics, config.meter_batch_rows, config.meter_batch_delay_ms),
-        services{config, database, meters, metrics, stations, handlers, events},
+        security(config, pool),
+        services{config, database, meters, metrics, stations, handlers, events, security},
         api(services),
         ocpp_acceptor(io),
+        ocpp_tls_acceptor(io),
         http_acceptor(io),
-        signals(io) {
+        signals(io),
+        reload_signals(io) {
     handlers::register_provisioning(handlers, services);
     handlers::register_authorization(handlers, services);
     handlers::register_availability(handlers, services);
@@ -89,22 +93,58 @@ struct Server::Impl {
     acceptor.listen(asio::socket_base::max_listen_connections);
   }
 
-  asio::awaitable<void> accept_stations() {
+  // Station connections on the ws (tls = false) or wss listener, within the connection limits.
+  asio::awaitable<void> accept_stations(tcp::acceptor& acceptor, bool tls) {
+    const char* listener = tls ? "ocpp_tls" : "ocpp";
     for (;;) {
       auto strand = asio::make_strand(io);
       auto [ec, socket] =
-          co_await ocpp_acceptor.async_accept(strand, asio::as_tuple(asio::use_awaitable));
+          co_await acceptor.async_accept(strand, asio::as_tuple(asio::use_awaitable));
       if (ec == asio::error::operation_aborted) co_return;
       if (ec) {
         // Out of descriptors and the like: wait a little instead of spinning.
-        log::warn("accept_failed", {{"listener", "ocpp"}, {"error", ec.message()}});
+        log::warn("accept_failed", {{"listener", listener}, {"error", ec.message()}});
         asio::steady_timer pause(io, std::chrono::milliseconds(50));
         co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
         continue;
       }
+      boost::system::error_code endpoint_ec;
+      const auto remote = socket.remote_endpoint(endpoint_ec);
+      if (endpoint_ec) continue;  // already gone
+      auto refusal = security::ConnectionLimits::Refusal::None;
+      auto ticket = security.connections().admit(remote.address(), refusal);
+      if (!ticket) {
+        // Closed before a byte is read: the cheapest answer to a flood.
+        const bool total = refusal == security::ConnectionLimits::Refusal::Total;
+        metrics.count_connection(total ? "over_connection_limit" : "over_address_limit");
+        std::size_t suppressed = 0;
+        if (security.refusal_log().allow(total ? "connection_limit" : "address_limit", suppressed))
+          log::warn("station_connection_limit_reached",
+                    {{"listener", listener},
+                     {"remote", remote.address().to_string()},
+                     {"limit", total ? "max-connections" : "max-connections-per-address"},
+                     {"open", security.connections().open()},
+                     {"similar_since_last", suppressed}});
+        boost::system::error_code ignored;
+        socket.close(ignored);
+        continue;
+      }
       socket.set_option(tcp::no_delay(true));
-      std::make_shared<StationSession>(std::move(socket), services)->start();
+      auto context = tls ? security.tls_context() : nullptr;
+      std::make_shared<StationSession>(std::move(socket), std::move(context), services,
+                                       std::move(*ticket))
+          ->start();
     }
+  }
+
+  // SIGHUP: certificates, keys and CAs are read again; new connections use them.
+  void wait_for_reload() {
+    reload_signals.async_wait([this](boost::system::error_code ec, int) {
+      if (ec) return;
+      log::info("server_reloading", {{"signal", "SIGHUP"}});
+      security.reload();
+      wait_for_reload();
+    });
   }
 
   asio::awaitable<void> accept_http() {
@@ -183,7 +223,9 @@ struct Server::Impl {
     const auto tmp = config.ready_file + ".tmp";
     {
       std::ofstream out(tmp);
-      out << nlohmann::json{{"ocpp_port", bound_ocpp_port}, {"http_port", bound_http_port}}.dump();
+      nlohmann::json ports{{"ocpp_port", bound_ocpp_port}, {"http_port", bound_http_port}};
+      if (config.tls) ports["ocpp_tls_port"] = bound_ocpp_tls_port;
+      out << ports.dump();
     }
     std::rename(tmp.c_str(), config.ready_file.c_str());
   }
@@ -197,11 +239,14 @@ struct Server::Impl {
   db::ConnectionPool pool;
   Database database;
   MeterWriter meters;
+  security::Security security;
   Services services;
   api::Api api;
   tcp::acceptor ocpp_acceptor;
+  tcp::acceptor ocpp_tls_acceptor;
   tcp::acceptor http_acceptor;
   asio::signal_set signals;
+  asio::signal_set reload_signals;
   HttpRouter router = [this](const HttpRequest& r) { return route(r); };
   HttpStreamer streamer{[this](const HttpRequest& r) { return api.is_event_stream(r); },
                         [this](boost::beast::tcp_stream& stream, const HttpRequest& r) {
@@ -214,6 +259,7 @@ struct Server::Impl {
   bool stopped = false;
   bool finished = false;
   std::uint16_t bound_ocpp_port = 0;
+  std::uint16_t bound_ocpp_tls_port = 0;
   std::uint16_t bound_http_port = 0;
 };
 
@@ -227,10 +273,14 @@ Server::~Server() {
 void Server::start() {
   auto& s = *impl_;
   s.listen(s.ocpp_acceptor, s.config.ocpp_port);
+  if (s.config.tls) s.listen(s.ocpp_tls_acceptor, s.config.ocpp_tls_port);
   s.listen(s.http_acceptor, s.config.http_port);
   s.bound_ocpp_port = s.ocpp_acceptor.local_endpoint().port();
+  if (s.config.tls) s.bound_ocpp_tls_port = s.ocpp_tls_acceptor.local_endpoint().port();
   s.bound_http_port = s.http_acceptor.local_endpoint().port();
-  asio::co_spawn(s.io, s.accept_stations(), asio::detached);
+  asio::co_spawn(s.io, s.accept_stations(s.ocpp_acceptor, false), asio::detached);
+  if (s.config.tls)
+    asio::co_spawn(s.io, s.accept_stations(s.ocpp_tls_acceptor, true), asio::detached);
   asio::co_spawn(s.io, s.accept_http(), asio::detached);
   asio::co_spawn(s.io, s.flush_last_seen(), asio::detached);
   const int n = s.config.threads > 0
@@ -243,6 +293,8 @@ void Server::start() {
   }
   s.write_ready_file();
   log::info("server_started", {{"ocpp_port", ocpp_port()},
+                               {"ocpp_tls_port", ocpp_tls_port()},
+                               {"min_security_profile", s.config.min_security_profile},
                                {"http_port", http_port()},
                                {"threads", n},
                                {"db_connections", s.config.db_connections}});
@@ -257,6 +309,12 @@ void Server::handle_signals() {
     log::info("server_stopping", {{"signal", signal}});
     std::thread([this] { stop(); }).detach();
   });
+  s.reload_signals.add(SIGHUP);
+  s.wait_for_reload();
+}
+
+std::vector<std::string> Server::reload_certificates() {
+  return impl_->security.reload();
 }
 
 void Server::stop() {
@@ -270,8 +328,10 @@ void Server::stop() {
   asio::post(s.io, [&s] {
     boost::system::error_code ignored;
     s.ocpp_acceptor.close(ignored);
+    s.ocpp_tls_acceptor.close(ignored);
     s.http_acceptor.close(ignored);
     s.signals.cancel(ignored);
+    s.reload_signals.cancel(ignored);
   });
   for (auto& station : s.stations.all())
     station->close(boost::beast::websocket::close_code::going_away, "server shutting down");
@@ -279,6 +339,7 @@ void Server::stop() {
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   s.meters.flush();
   s.pool.stop(std::chrono::seconds(10));
+  s.security.stop();
   s.io.stop();
   for (auto& t : s.threads)
     if (t.joinable()) t.join();
@@ -296,6 +357,9 @@ void Server::wait() {
 
 std::uint16_t Server::ocpp_port() const {
   return impl_->bound_ocpp_port;
+}
+std::uint16_t Server::ocpp_tls_port() const {
+  return impl_->bound_ocpp_tls_port;
 }
 std::uint16_t Server::http_port() const {
   return impl_->bound_http_port;

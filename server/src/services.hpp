@@ -9,6 +9,10 @@
 #include "metrics.hpp"
 #include "station_registry.hpp"
 
+namespace chargegrid::server::security {
+class Security;
+}
+
 namespace chargegrid::server {
 
 struct Services {
@@ -19,6 +23,7 @@ struct Services {
   StationRegistry& stations;
   HandlerRegistry& handlers;
   EventBus& events;
+  security::Security& security;
 };
 
 }  // namespace chargegrid::server

@@ -14,6 +14,7 @@
 
 #include "chargegrid/protocols/validation.hpp"
 #include "logging.hpp"
+#include "security/security.hpp"
 
 namespace chargegrid::server {
 
@@ -85,11 +86,26 @@ std::optional<OcppVersion> negotiate_subprotocol(std::string_view offered) {
   return std::nullopt;
 }
 
-StationSession::StationSession(asio::ip::tcp::socket socket, Services& services)
-    : services_(services), ws_(std::move(socket)), outbox_signal_(ws_.get_executor()) {
+StationSession::StationSession(asio::ip::tcp::socket socket,
+                               std::shared_ptr<asio::ssl::context> tls, Services& services,
+                               security::ConnectionLimits::Ticket ticket)
+    : services_(services),
+      ticket_(std::move(ticket)),
+      ws_(tls ? StationStream(std::move(socket), std::move(tls))
+              : StationStream(std::move(socket))),
+      message_rate_(services.config.messages_per_second, services.config.message_burst,
+                    security::Clock::now()),
+      rate_strikes_(services.config.messages_per_second, services.config.message_burst,
+                    security::Clock::now()),
+      last_message_at_(security::Clock::now()),
+      idle_timer_(ws_.get_executor()),
+      outbox_signal_(ws_.get_executor()) {
   beast::error_code ec;
-  auto endpoint = beast::get_lowest_layer(ws_).socket().remote_endpoint(ec);
-  if (!ec) remote_address_ = endpoint.address().to_string();
+  auto endpoint = ws_.tcp().socket().remote_endpoint(ec);
+  if (!ec) {
+    remote_ip_ = endpoint.address();
+    remote_address_ = remote_ip_.to_string();
+  }
 }
 
 void StationSession::start() {
@@ -115,15 +131,20 @@ asio::awaitable<void> StationSession::run() {
   services_.metrics.count_connection("connected");
   log::info("station_connected", {{"station", station_id_},
                                   {"protocol", std::string(protocols::subprotocol(version_))},
+                                  {"security_profile", security_profile_},
+                                  {"tls", ws_.tls() ? "yes" : "no"},
                                   {"remote", remote_address_}});
 
   asio::co_spawn(ws_.get_executor(), write_loop(), asio::detached);
+  if (services_.config.idle_timeout_s > 0)
+    asio::co_spawn(ws_.get_executor(), watch_idle(), asio::detached);
   co_await load_registration();
   publish_connection_event("station.online");
   co_await serve();
 
   closing_ = true;
   outbox_signal_.cancel();
+  idle_timer_.cancel();
   finish_pending_calls();
   services_.metrics.count_connection("disconnected");
   if (services_.stations.detach(station_id_, this)) {
@@ -146,40 +167,71 @@ void StationSession::publish_connection_event(const char* type) {
   services_.events.publish(std::move(event));
 }
 
-void StationSession::refuse(http::status status, std::string reason) {
+void StationSession::refuse(http::status status, std::string reason, Decorate decorate) {
   log::warn("station_handshake_refused", {{"station", station_id_},
                                           {"remote", remote_address_},
                                           {"status", static_cast<int>(status)},
                                           {"reason", reason}});
+  send_refusal(status, std::move(reason), std::move(decorate));
+}
+
+void StationSession::send_refusal(http::status status, std::string reason, Decorate decorate) {
   services_.metrics.count_connection("refused");
   auto response = std::make_shared<http::response<http::string_body>>(status, 11);
   response->set(http::field::server, "ChargeGrid");
   response->set(http::field::content_type, "text/plain");
   response->set(http::field::connection, "close");
+  if (decorate) decorate(*response);
   response->body() = std::move(reason) + "\n";
   response->prepare_payload();
-  http::async_write(ws_.next_layer(), *response,
-                    [self = shared_from_this(), response](beast::error_code, std::size_t) {
-                      beast::error_code ignored;
-                      self->ws_.next_layer().socket().shutdown(asio::ip::tcp::socket::shutdown_send,
-                                                               ignored);
-                    });
+  // A client that does not read its answer is not waited for.
+  ws_.tcp().expires_after(std::chrono::seconds(services_.config.handshake_timeout_s));
+  ws_.visit([&](auto& ws) {
+    http::async_write(ws.next_layer(), *response,
+                      [self = shared_from_this(), response](beast::error_code, std::size_t) {
+                        beast::error_code ignored;
+                        self->ws_.tcp().socket().shutdown(asio::ip::tcp::socket::shutdown_send,
+                                                          ignored);
+                      });
+  });
 }
 
 asio::awaitable<bool> StationSession::handshake() {
   const auto& config = services_.config;
-  auto& stream = ws_.next_layer();
-  stream.expires_after(std::chrono::seconds(config.handshake_timeout_s));
+  // One deadline for the TLS handshake and the whole upgrade request: a client that sends
+  // half of either is dropped when it passes.
+  ws_.tcp().expires_after(std::chrono::seconds(config.handshake_timeout_s));
+
+  if (ws_.tls()) {
+    auto& tls = ws_.tls_layer();
+    tls.set_verify_callback(security::record_chain_check(chain_check_));
+    auto tls_handshake =
+        tls.async_handshake(asio::ssl::stream_base::server, asio::as_tuple(asio::use_awaitable));
+    auto [tls_ec] = co_await std::move(tls_handshake);
+    if (tls_ec) {
+      services_.metrics.count_connection("tls_failed");
+      std::size_t suppressed = 0;
+      if (services_.security.refusal_log().allow("tls_failed", suppressed))
+        log::info("station_tls_failed", {{"remote", remote_address_},
+                                         {"error", tls_ec.message()},
+                                         {"similar_since_last", suppressed}});
+      co_return false;
+    }
+  }
 
   http::request_parser<http::string_body> parser;
   parser.header_limit(8 * 1024);
   parser.body_limit(0);
-  auto [ec, n] =
-      co_await http::async_read(stream, buffer_, parser, asio::as_tuple(asio::use_awaitable));
+  auto read = ws_.visit([&](auto& ws) {
+    return http::async_read(ws.next_layer(), buffer_, parser, asio::as_tuple(asio::use_awaitable));
+  });
+  auto [ec, n] = co_await std::move(read);
   if (ec) {
+    if (ec == beast::error::timeout) services_.metrics.count_connection("handshake_timeout");
     log::debug("station_handshake_failed", {{"remote", remote_address_}, {"error", ec.message()}});
     co_return false;
   }
+  ws_.tcp().expires_never();
   upgrade_ = parser.release();
 
   auto id = station_id_from_target(upgrade_.target());
@@ -194,6 +246,7 @@ asio::awaitable<bool> StationSession::handshake() {
     refuse(http::status::upgrade_required, "this port serves OCPP WebSocket connections only");
     co_return false;
   }
+  if (!co_await authenticate()) co_return false;
   auto offered = upgrade_[http::field::sec_websocket_protocol];
   auto version = negotiate_subprotocol(offered);
   if (!version) {
@@ -204,25 +257,139 @@ asio::awaitable<bool> StationSession::handshake() {
   }
   version_ = *version;
 
-  stream.expires_never();
-  ws_.set_option(websocket::stream_base::timeout{std::chrono::seconds(config.handshake_timeout_s),
-                                                 std::chrono::seconds(2 * config.keepalive_s),
-                                                 true});
-  ws_.read_message_max(config.max_frame_bytes);
-  ws_.set_option(websocket::stream_base::decorator(
-      [proto = std::string(protocols::subprotocol(version_))](websocket::response_type& res) {
-        res.set(http::field::server, "ChargeGrid");
-        res.set(http::field::sec_websocket_protocol, proto);
-      }));
-  auto [accept_ec] = co_await ws_.async_accept(upgrade_, asio::as_tuple(asio::use_awaitable));
+  auto accept = ws_.visit([&](auto& ws) {
+    ws.set_option(websocket::stream_base::timeout{std::chrono::seconds(config.handshake_timeout_s),
+                                                  std::chrono::seconds(2 * config.keepalive_s),
+                                                  true});
+    ws.read_message_max(config.max_frame_bytes);
+    ws.set_option(websocket::stream_base::decorator(
+        [proto = std::string(protocols::subprotocol(version_))](websocket::response_type& res) {
+          res.set(http::field::server, "ChargeGrid");
+          res.set(http::field::sec_websocket_protocol, proto);
+        }));
+    return ws.async_accept(upgrade_, asio::as_tuple(asio::use_awaitable));
+  });
+  auto [accept_ec] = co_await std::move(accept);
   if (accept_ec) {
     log::warn(
         "station_handshake_failed",
         {{"station", station_id_}, {"remote", remote_address_}, {"error", accept_ec.message()}});
     co_return false;
   }
-  ws_.text(true);
+  ws_.visit([](auto& ws) { ws.text(true); });
   co_return true;
+}
+
+asio::awaitable<bool> StationSession::authenticate() {
+  auto& security = services_.security;
+  const auto source = security::address_key(remote_ip_);
+  if (const int wait = security.failures().blocked_for(source, security::Clock::now()); wait > 0) {
+    services_.metrics.count_connection("auth_rate_limited");
+    std::size_t suppressed = 0;
+    if (security.refusal_log().allow("rate_limited", suppressed))
+      log::warn("station_handshake_rate_limited", {{"station", station_id_},
+                                                   {"remote", remote_address_},
+                                                   {"retry_after_s", wait},
+                                                   {"similar_since_last", suppressed}});
+    send_refusal(
+        http::status::too_many_requests,
+        "too many failed attempts from this address; try again later",
+        [wait](auto& response) { response.set(http::field::retry_after, std::to_string(wait)); });
+    co_return false;
+  }
+
+  security::AuthRequest request;
+  request.station_id = station_id_;
+  request.tls = ws_.tls();
+  if (request.tls)
+    request.certificate = security::inspect_client_certificate(
+        ws_.tls_layer().native_handle(), chain_check_, security.identity_field());
+  request.authorization = security::parse_authorization(upgrade_[http::field::authorization]);
+  request.min_profile = services_.config.min_security_profile;
+  bool unavailable = false;
+  request.station = co_await load_station_security(unavailable);
+  if (unavailable) {
+    refuse(http::status::service_unavailable,
+           "the station's credentials cannot be checked now; try again later",
+           [](auto& response) { response.set(http::field::retry_after, "30"); });
+    co_return false;
+  }
+
+  auto verdict = security::evaluate(request);
+  if (verdict.kind == security::Verdict::Kind::CheckPassword) {
+    auto check = security.passwords().check(station_id_, request.authorization.credentials.password,
+                                            request.station->password_hash);
+    const auto result = co_await std::move(check);
+    if (result == security::PasswordCheck::Busy) {
+      refuse(http::status::service_unavailable, "too many connections at once; try again later",
+             [](auto& response) { response.set(http::field::retry_after, "5"); });
+      co_return false;
+    }
+    verdict = security::password_verdict(verdict, result == security::PasswordCheck::Match);
+  }
+  if (verdict.kind != security::Verdict::Kind::Accept) {
+    refuse_authentication(verdict);
+    co_return false;
+  }
+  security_profile_ = verdict.profile;
+  co_return true;
+}
+
+asio::awaitable<std::optional<security::StationSecurity>> StationSession::load_station_security(
+    bool& unavailable) {
+  auto& security = services_.security;
+  try {
+    // g++ 12: the query and its operation are named, not temporaries of the co_await.
+    auto query =
+        [id = station_id_](pqxx::connection& c) -> std::optional<security::StationSecurity> {
+      pqxx::read_transaction tx(c);
+      auto rows = tx.exec_params(
+          "SELECT security_profile, coalesce(password_hash, '') FROM stations WHERE id = $1", id);
+      if (rows.empty()) return std::nullopt;
+      return security::StationSecurity{rows[0][0].as<int>(), rows[0][1].as<std::string>()};
+    };
+    auto lookup = services_.database.run(std::move(query));
+    auto row = co_await std::move(lookup);
+    if (row) security.remember_station(station_id_, *row);
+    co_return row;
+  } catch (const std::exception& e) {
+    // The database is away: what this node last read still holds; anything else must wait.
+    auto remembered = security.recall_station(station_id_);
+    log::warn("station_security_unavailable", {{"station", station_id_},
+                                               {"error", e.what()},
+                                               {"from_memory", remembered ? "yes" : "no"}});
+    if (!remembered) unavailable = true;
+    co_return remembered;
+  }
+}
+
+void StationSession::refuse_authentication(const security::Verdict& verdict) {
+  auto& security = services_.security;
+  services_.metrics.count_connection("auth_failed");
+  log::warn("station_authentication_failed", {{"station", station_id_},
+                                              {"remote", remote_address_},
+                                              {"tls", ws_.tls() ? "yes" : "no"},
+                                              {"status", verdict.status},
+                                              {"event", verdict.event},
+                                              {"reason", verdict.reason}});
+  security.record_event(station_id_, verdict.event, verdict.reason, remote_address_);
+  if (security.failures().record_failure(security::address_key(remote_ip_),
+                                         security::Clock::now())) {
+    const auto limit = std::to_string(services_.config.auth_failures_per_minute);
+    log::warn(
+        "station_address_blocked",
+        {{"station", station_id_}, {"remote", remote_address_}, {"failures_per_minute", limit}});
+    security.record_event(station_id_, security::events::kRateLimited,
+                          "more than " + limit + " failed handshakes a minute from " +
+                              remote_address_ + "; further attempts get 429 for a while",
+                          remote_address_);
+  }
+  Decorate challenge = nullptr;
+  if (verdict.status == 401)
+    challenge = [](auto& response) {
+      response.set(http::field::www_authenticate, "Basic realm=\"OCPP\", charset=\"UTF-8\"");
+    };
+  send_refusal(static_cast<http::status>(verdict.status), verdict.reason, std::move(challenge));
 }
 
 asio::awaitable<void> StationSession::load_registration() {
@@ -264,7 +431,9 @@ asio::awaitable<void> StationSession::load_registration() {
 asio::awaitable<void> StationSession::serve() {
   for (;;) {
     buffer_.clear();
-    auto [ec, bytes] = co_await ws_.async_read(buffer_, asio::as_tuple(asio::use_awaitable));
+    auto read = ws_.visit(
+        [&](auto& ws) { return ws.async_read(buffer_, asio::as_tuple(asio::use_awaitable)); });
+    auto [ec, bytes] = co_await std::move(read);
     if (ec) {
       if (ec == websocket::error::message_too_big)
         log::warn("station_frame_too_big",
@@ -275,9 +444,12 @@ asio::awaitable<void> StationSession::serve() {
         log::info("station_disconnected", {{"station", station_id_}, {"reason", "closed"}});
       co_return;
     }
+    last_message_at_ = security::Clock::now();
+    if (draining_) continue;
     services_.stations.touch(station_id_);
     auto text = beast::buffers_to_string(buffer_.data());
     auto parsed = protocols::parse_rpc(text, version_);
+    if (!within_message_rate(parsed)) continue;
 
     if (auto* error = std::get_if<protocols::RpcParseError>(&parsed)) {
       services_.metrics.count_message("in", "", std::string(to_wire(error->code, version_)));
@@ -290,7 +462,7 @@ asio::awaitable<void> StationSession::serve() {
       continue;
     }
     auto& message = std::get<protocols::RpcMessage>(parsed);
-    if (!ws_.got_text()) {
+    if (!ws_.visit([](auto& ws) { return ws.got_text(); })) {
       send(protocols::make_call_error("-1", RpcErrorCode::RpcFrameworkError, version_,
                                       "OCPP-J messages are WebSocket text frames"));
       continue;
@@ -315,6 +487,65 @@ asio::awaitable<void> StationSession::serve() {
           protocols::validate(version_, sent->action, protocols::Direction::Request, sent->payload);
       services_.metrics.count_message("in", sent->action, invalid ? "invalid" : "received");
       log::debug("station_send", {{"station", station_id_}, {"action", sent->action}});
+    }
+  }
+}
+
+bool StationSession::within_message_rate(
+    const std::variant<protocols::RpcMessage, protocols::RpcParseError>& parsed) {
+  // Answers to the server's own CALLs are bounded by pending_calls_per_station; everything
+  // else the station sends counts.
+  const auto* message = std::get_if<protocols::RpcMessage>(&parsed);
+  if (message && (std::holds_alternative<protocols::CallResult>(*message) ||
+                  std::holds_alternative<protocols::CallError>(*message) ||
+                  std::holds_alternative<protocols::CallResultError>(*message)))
+    return true;
+  const auto now = security::Clock::now();
+  if (message_rate_.take(now)) {
+    rate_limited_ = false;
+    return true;
+  }
+  const auto* call = message ? std::get_if<protocols::Call>(message) : nullptr;
+  const auto& config = services_.config;
+  services_.metrics.count_message("in", call ? call->action : "", "rate_limited");
+  if (!rate_limited_)
+    log::warn("station_message_rate_exceeded", {{"station", station_id_},
+                                                {"messages_per_second", config.messages_per_second},
+                                                {"burst", config.message_burst}});
+  rate_limited_ = true;
+  if (call) {
+    const double retry = message_rate_.wait_seconds(now);
+    send(protocols::make_call_error(
+        call->message_id, RpcErrorCode::GenericError, version_,
+        "message rate limit exceeded; send it again later",
+        {{"retryAfterMs", static_cast<std::int64_t>(retry * 1000) + 1}}));
+  }
+  // A station that keeps sending at more than the rate after being told so has used up a
+  // second burst of refusals: it is closed.
+  if (!rate_strikes_.take(now)) {
+    log::warn("station_closed_for_message_rate",
+              {{"station", station_id_},
+               {"messages_per_second", config.messages_per_second},
+               {"burst", config.message_burst}});
+    draining_ = true;
+    close(websocket::close_code::policy_error, "message rate limit exceeded");
+  }
+  return false;
+}
+
+asio::awaitable<void> StationSession::watch_idle() {
+  auto self = shared_from_this();
+  const auto limit = std::chrono::seconds(services_.config.idle_timeout_s);
+  for (;;) {
+    idle_timer_.expires_at(last_message_at_ + limit);
+    auto [ec] = co_await idle_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec || closing_) co_return;
+    if (security::Clock::now() - last_message_at_ >= limit) {
+      log::info("station_idle",
+                {{"station", station_id_}, {"idle_timeout_s", services_.config.idle_timeout_s}});
+      services_.metrics.count_connection("idle_closed");
+      close(websocket::close_code::policy_error, "idle timeout");
+      co_return;
     }
   }
 }
@@ -391,6 +622,7 @@ asio::awaitable<void> StationSession::handle_call(protocols::Call& call) {
       protocols::serialize(protocols::CallResult{call.message_id, std::move(reply.payload)});
   services_.stations.remember_answer(station_id_, call.message_id, call.action, frame);
   answer(std::move(frame), "ok");
+  if (reply.after_answer) reply.after_answer();
 }
 
 void StationSession::call(std::string action, nlohmann::json payload,
@@ -488,15 +720,19 @@ asio::awaitable<void> StationSession::close_after_writes(websocket::close_code c
     co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
   }
   websocket::close_reason why(code, reason);
-  co_await ws_.async_close(why, asio::as_tuple(asio::use_awaitable));
+  auto closing =
+      ws_.visit([&](auto& ws) { return ws.async_close(why, asio::as_tuple(asio::use_awaitable)); });
+  co_await std::move(closing);
 }
 
 asio::awaitable<void> StationSession::write_loop() {
   auto self = shared_from_this();
   while (!closing_) {
     while (!outbox_.empty() && !closing_) {
-      auto [ec, n] = co_await ws_.async_write(asio::buffer(outbox_.front()),
-                                              asio::as_tuple(asio::use_awaitable));
+      auto write = ws_.visit([&](auto& ws) {
+        return ws.async_write(asio::buffer(outbox_.front()), asio::as_tuple(asio::use_awaitable));
+      });
+      auto [ec, n] = co_await std::move(write);
       if (ec) {
         closing_ = true;
         break;

@@ -1,29 +1,36 @@
 #pragma once
-// One station's WebSocket connection: the upgrade handshake (identity from the
-// URL, subprotocol negotiation), then OCPP-J RPC over the socket. All of its
-// state lives on its strand; CALLs from the station are handled one at a time
-// and answered in order.
+// One station's WebSocket connection (ws or wss): the TLS and upgrade handshake
+// (identity from the URL, authentication by the station's security profile,
+// subprotocol negotiation), then OCPP-J RPC over the socket, within the message
+// rate and idle limits. All of its state lives on its strand; CALLs from the
+// station are handled one at a time and answered in order.
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
+#include <boost/beast/http/status.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/websocket/stream.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <chrono>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <variant>
 
 #include "chargegrid/protocols/rpc.hpp"
 #include "chargegrid/protocols/version.hpp"
+#include "security/limits.hpp"
+#include "security/station_auth.hpp"
+#include "security/tls.hpp"
 #include "services.hpp"
+#include "station_stream.hpp"
 
 namespace chargegrid::server {
 
@@ -38,7 +45,11 @@ struct CallOutcome {
 
 class StationSession : public std::enable_shared_from_this<StationSession> {
  public:
-  StationSession(boost::asio::ip::tcp::socket socket, Services& services);
+  // `tls`: the context of a wss connection (nullptr for ws); `ticket`: its place under the
+  // connection limits, given back when the session ends.
+  StationSession(boost::asio::ip::tcp::socket socket,
+                 std::shared_ptr<boost::asio::ssl::context> tls, Services& services,
+                 security::ConnectionLimits::Ticket ticket);
 
   // Reads the upgrade request, then serves the connection until it closes.
   void start();
@@ -51,13 +62,14 @@ class StationSession : public std::enable_shared_from_this<StationSession> {
   const std::string& station_id() const { return station_id_; }
   protocols::OcppVersion version() const { return version_; }
   std::string remote_address() const { return remote_address_; }
+  // The security profile this connection reached (0 to 3).
+  int security_profile() const { return security_profile_; }
 
   // Registration as last known (from the database or this connection's boot).
   enum class Registration { Unknown, Pending, Accepted, Rejected };
   void set_registration(Registration r) { registration_ = r; }
 
  private:
-  using WebSocket = boost::beast::websocket::stream<boost::beast::tcp_stream>;
   struct PendingCall {
     std::string action;
     std::unique_ptr<boost::asio::steady_timer> timer;
@@ -66,6 +78,14 @@ class StationSession : public std::enable_shared_from_this<StationSession> {
 
   boost::asio::awaitable<void> run();
   boost::asio::awaitable<bool> handshake();
+  boost::asio::awaitable<bool> authenticate();
+  boost::asio::awaitable<std::optional<security::StationSecurity>> load_station_security(
+      bool& unavailable);
+  void refuse_authentication(const security::Verdict& verdict);
+  // False when the frame exceeds the station's message rate (it was answered or dropped).
+  bool within_message_rate(
+      const std::variant<protocols::RpcMessage, protocols::RpcParseError>& parsed);
+  boost::asio::awaitable<void> watch_idle();
   boost::asio::awaitable<void> load_registration();
   boost::asio::awaitable<void> serve();
   boost::asio::awaitable<void> write_loop();
@@ -75,14 +95,28 @@ class StationSession : public std::enable_shared_from_this<StationSession> {
   void handle_answer(const std::string& message_id, CallOutcome outcome);
   void send(std::string frame);
   void finish_pending_calls();
-  void refuse(boost::beast::http::status status, std::string reason);
+  using Decorate =
+      std::function<void(boost::beast::http::response<boost::beast::http::string_body>&)>;
+  // Logs and answers a refused upgrade; send_refusal only answers.
+  void refuse(boost::beast::http::status status, std::string reason, Decorate decorate = nullptr);
+  void send_refusal(boost::beast::http::status status, std::string reason, Decorate decorate);
   void publish_connection_event(const char* type);
 
   Services& services_;
-  WebSocket ws_;
+  security::ConnectionLimits::Ticket ticket_;
+  StationStream ws_;
+  security::ChainCheck chain_check_;
+  int security_profile_ = 0;
+  security::TokenBucket message_rate_;
+  security::TokenBucket rate_strikes_;
+  bool rate_limited_ = false;  // the last frame exceeded the rate
+  bool draining_ = false;      // closing for the rate: frames are read and dropped
+  security::Clock::time_point last_message_at_;
+  boost::asio::steady_timer idle_timer_;
   boost::beast::flat_buffer buffer_;
   boost::beast::http::request<boost::beast::http::string_body> upgrade_;
   std::string station_id_;
+  boost::asio::ip::address remote_ip_;
   std::string remote_address_;
   protocols::OcppVersion version_ = protocols::OcppVersion::v16;
   Registration registration_ = Registration::Unknown;

@@ -24,6 +24,7 @@ inline server::Config test_config() {
   config.db_connections = 2;
   config.meter_batch_delay_ms = 2;
   config.log_level = "warn";
+  config.tls = false;  // the wss listener has its own tests (tests/security)
   return config;
 }
 

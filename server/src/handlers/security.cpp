@@ -1,8 +1,13 @@
-// Security: SecurityEventNotification, stored for operators and audits.
+// Security: SecurityEventNotification, stored for operators and audits; SignCertificate for
+// the station's ChargingStationCertificate (1.6 security extension, 2.0.1, 2.1), answered and
+// followed by CertificateSigned with the new chain.
+
+#include "../security/security.hpp"
 
 #include <pqxx/pqxx>
 
 #include "../logging.hpp"
+#include "../station_session.hpp"
 #include "common.hpp"
 
 namespace chargegrid::server::handlers {
@@ -27,10 +32,117 @@ Handler security_event(Services& services) {
   };
 }
 
+// SignCertificate's answer: 1.6 has only a status; 2.x may say why.
+nlohmann::json sign_answer(protocols::OcppVersion version, bool accepted,
+                           const std::string& reason_code = {}, const std::string& info = {}) {
+  nlohmann::json answer{{"status", accepted ? "Accepted" : "Rejected"}};
+  if (!accepted && version != protocols::OcppVersion::v16)
+    answer["statusInfo"] = {{"reasonCode", reason_code}, {"additionalInfo", info.substr(0, 512)}};
+  return answer;
+}
+
+// Sends CertificateSigned once the SignCertificate answer is on its way.
+std::function<void()> send_certificate(std::shared_ptr<StationSession> session,
+                                       protocols::OcppVersion version, std::string chain,
+                                       std::optional<int> request_id, std::string serial) {
+  return [session = std::move(session), version, chain = std::move(chain), request_id,
+          serial = std::move(serial)] {
+    nlohmann::json payload{{"certificateChain", chain}};
+    if (version != protocols::OcppVersion::v16)
+      payload["certificateType"] = "ChargingStationCertificate";
+    if (request_id && version == protocols::OcppVersion::v21) payload["requestId"] = *request_id;
+    session->call(
+        "CertificateSigned", std::move(payload),
+        [id = session->station_id(), serial](CallOutcome outcome) {
+          const bool accepted = outcome.kind == CallOutcome::Kind::Result &&
+                                outcome.payload.value("status", "") == "Accepted";
+          if (accepted)
+            log::info("station_certificate_installed", {{"station", id}, {"serial", serial}});
+          else
+            log::warn("station_certificate_not_installed",
+                      {{"station", id}, {"serial", serial}, {"answer", outcome.payload.dump()}});
+        });
+  };
+}
+
+Handler sign_certificate(Services& services) {
+  return [&services](CallContext& ctx) -> boost::asio::awaitable<CallReply> {
+    const auto csr = ctx.payload.at("csr").get<std::string>();
+    const auto type = optional_field<std::string>(ctx.payload, "certificateType");
+    const auto request_id = optional_field<int>(ctx.payload, "requestId");
+    const auto remote = ctx.session->remote_address();
+    auto& security = services.security;
+
+    if (type && *type != "ChargingStationCertificate")
+      co_return CallReply::ok(sign_answer(ctx.version, false, "UnsupportedCertType",
+                                          "this CSMS signs ChargingStationCertificate only"));
+    // A client certificate proves the station's identity from then on, so only a connection
+    // that proved it already over TLS gets one (profile 2 or 3).
+    if (ctx.session->security_profile() < 2) {
+      const std::string why =
+          "certificates are issued to connections authenticated over TLS "
+          "(security profile 2 or 3); this one is profile " +
+          std::to_string(ctx.session->security_profile());
+      log::warn("station_csr_rejected", {{"station", ctx.station_id}, {"reason", why}});
+      security.record_event(ctx.station_id, security::events::kCsrRejected, why, remote);
+      co_return CallReply::ok(sign_answer(ctx.version, false, "NotAuthenticated", why));
+    }
+
+    std::optional<security::CertificateAuthority::Issued> issued;
+    std::string rejection;
+    bool ca_missing = false;
+    try {
+      auto ca = security.certificate_authority();
+      issued = ca->sign_station_csr(csr, ctx.station_id, security.identity_field(),
+                                    services.config.station_cert_days);
+    } catch (const security::CsrRejected& e) {
+      rejection = e.what();
+    } catch (const std::exception& e) {
+      rejection = e.what();
+      ca_missing = true;
+    }
+    if (!issued) {
+      if (ca_missing) {
+        log::error("station_csr_not_signed", {{"station", ctx.station_id}, {"error", rejection}});
+        co_return CallReply::ok(sign_answer(ctx.version, false, "InternalError",
+                                            "the CSMS cannot sign certificates now"));
+      }
+      log::warn("station_csr_rejected", {{"station", ctx.station_id}, {"reason", rejection}});
+      security.record_event(ctx.station_id, security::events::kCsrRejected, rejection, remote);
+      co_return CallReply::ok(sign_answer(ctx.version, false, "InvalidCSR", rejection));
+    }
+
+    const auto& info = issued->info;
+    const auto not_before = security::rfc3339(info.not_before);
+    const auto not_after = security::rfc3339(info.not_after);
+    co_await services.database.run([&](pqxx::connection& c) {
+      pqxx::work tx(c);
+      tx.exec_params(
+          "INSERT INTO station_certificates (serial, station_id, subject, fingerprint, "
+          "not_before, not_after, certificate) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+          info.serial, ctx.station_id, info.subject, info.fingerprint, not_before, not_after,
+          issued->chain_pem);
+      tx.commit();
+    });
+    security.record_event(ctx.station_id, security::events::kCertificateIssued,
+                          "serial " + info.serial + ", valid until " + not_after, remote);
+    log::info("station_certificate_issued", {{"station", ctx.station_id},
+                                             {"serial", info.serial},
+                                             {"subject", info.subject},
+                                             {"not_after", not_after}});
+    auto reply = CallReply::ok(sign_answer(ctx.version, true));
+    reply.after_answer =
+        send_certificate(ctx.session, ctx.version, issued->chain_pem, request_id, info.serial);
+    co_return reply;
+  };
+}
+
 }  // namespace
 
 void register_security(HandlerRegistry& registry, Services& services) {
   add_201_and_21(registry, "SecurityEventNotification", security_event(services));
+  registry.add(protocols::OcppVersion::v16, "SignCertificate", sign_certificate(services));
+  add_201_and_21(registry, "SignCertificate", sign_certificate(services));
 }
 
 }  // namespace chargegrid::server::handlers

@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "base64.hpp"
+
 namespace chargegrid::server::security {
 
 namespace {
@@ -20,31 +22,6 @@ constexpr std::size_t kHashBytes = 32;
 constexpr long kMaxIterations = 10'000'000;
 constexpr std::string_view kAlphabet =
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789*-_=:+|@.";
-
-std::string base64(const unsigned char* data, std::size_t size) {
-  std::string out(4 * ((size + 2) / 3), '\0');
-  const int n =
-      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(size));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
-// Strict base64 decoding (padded, no whitespace); false on malformed input.
-bool unbase64(std::string_view text, std::vector<unsigned char>& out) {
-  if (text.empty() || text.size() % 4 != 0) return false;
-  out.assign(text.size() / 4 * 3, 0);
-  const int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()),
-                                static_cast<int>(text.size()));
-  if (n < 0) return false;
-  std::size_t size = static_cast<std::size_t>(n);
-  if (text.ends_with("==")) {
-    size -= 2;
-  } else if (text.ends_with('=')) {
-    size -= 1;
-  }
-  out.resize(size);
-  return true;
-}
 
 bool derive(std::string_view password, const unsigned char* salt, std::size_t salt_size,
             long iterations, unsigned char* out, std::size_t out_size) {
@@ -72,9 +49,9 @@ std::string hash_station_password(std::string_view password, int iterations) {
   out += '$';
   out += std::to_string(iterations);
   out += '$';
-  out += base64(salt.data(), salt.size());
+  out += base64_encode({reinterpret_cast<const char*>(salt.data()), salt.size()});
   out += '$';
-  out += base64(hash.data(), hash.size());
+  out += base64_encode({reinterpret_cast<const char*>(hash.data()), hash.size()});
   OPENSSL_cleanse(hash.data(), hash.size());
   return out;
 }
@@ -94,13 +71,15 @@ bool verify_station_password(std::string_view password, std::string_view stored)
   if (ec != std::errc() || end != parts[1].data() + parts[1].size() || iterations < 1 ||
       iterations > kMaxIterations)
     return false;
-  std::vector<unsigned char> salt, expected;
-  if (!unbase64(parts[2], salt) || !unbase64(parts[3], expected)) return false;
-  if (salt.empty() || expected.size() < 16 || expected.size() > 64) return false;
-  std::vector<unsigned char> actual(expected.size());
-  if (!derive(password, salt.data(), salt.size(), iterations, actual.data(), actual.size()))
+  const auto salt = base64_decode(parts[2]);
+  const auto expected = base64_decode(parts[3]);
+  if (!salt || !expected || salt->empty() || expected->size() < 16 || expected->size() > 64)
     return false;
-  const bool same = CRYPTO_memcmp(actual.data(), expected.data(), actual.size()) == 0;
+  std::vector<unsigned char> actual(expected->size());
+  if (!derive(password, reinterpret_cast<const unsigned char*>(salt->data()), salt->size(),
+              iterations, actual.data(), actual.size()))
+    return false;
+  const bool same = CRYPTO_memcmp(actual.data(), expected->data(), actual.size()) == 0;
   OPENSSL_cleanse(actual.data(), actual.size());
   return same;
 }

@@ -34,6 +34,25 @@ struct Config {
   int keepalive_s = 60;  // WebSocket ping when idle this long; closed after twice that
   std::size_t pending_calls_per_station = 16;
 
+  // Station security (docs/security.md).
+  bool tls = true;                     // the wss listener (security profiles 2 and 3)
+  std::uint16_t ocpp_tls_port = 9443;  // 0: any free port
+  std::string tls_cert_file;           // server certificate chain (PEM); empty: development
+  std::string tls_key_file;            // certificate created in data_dir/pki
+  std::string tls_ciphers;             // TLS 1.2 suites (OpenSSL names); empty: OCPP's
+  std::string station_ca_file;  // CAs profile 3 client certificates chain to; empty: ca_cert_file
+  std::string station_cert_identity = "CN";  // subject field that must equal the station id
+  std::string ca_cert_file;                  // CA that signs station CSRs (SignCertificate); empty:
+  std::string ca_key_file;                   // development CA in data_dir/pki
+  int station_cert_days = 365;               // validity of certificates issued to stations
+  int min_security_profile = 0;              // 1+: no unauthenticated station connections
+  int auth_failures_per_minute = 10;         // per source address, then 429 (0: unlimited)
+  std::size_t max_connections = 18000;       // open station connections in total (0: unlimited)
+  std::size_t max_connections_per_address = 1000;  // per source address or IPv6 /64 (0: unlimited)
+  double messages_per_second = 20;                 // per station, sustained...
+  int message_burst = 200;   // ...with this many at once; excess gets CALLERROR
+  int idle_timeout_s = 900;  // no OCPP message for this long closes (0: never)
+
   std::string log_level = "info";
   std::string log_format = "text";  // text (key=value) or json
 };

@@ -43,9 +43,14 @@ class Server {
   void stop();
   // Blocks until stop() has completed (or SIGINT/SIGTERM when handle_signals()).
   void wait();
+  // SIGINT/SIGTERM stop the server; SIGHUP reloads the certificates (reload_certificates).
   void handle_signals();
+  // Reads the TLS certificate, key and CA files again; new connections use them. Returns the
+  // failures (the previous files stay in use then); empty on success.
+  std::vector<std::string> reload_certificates();
 
   std::uint16_t ocpp_port() const;
+  std::uint16_t ocpp_tls_port() const;  // 0 when TLS is off
   std::uint16_t http_port() const;
   bool station_connected(const std::string& station_id) const;
 
