@@ -1,9 +1,11 @@
 // Security profiles 0 to 3 over real sockets, real TLS and a real database: each profile's
 // success and each way to fail, downgrades, unknown stations, the TLS versions and suites,
-// and the failed-attempt limit per source address.
+// the failed-attempt limit per source address, and credentials while the database is away.
 
 #include <catch2/catch.hpp>
 
+#include "chargegrid/db/embedded_postgres.hpp"
+#include "chargegrid/db/migrations.hpp"
 #include "chargegrid/sim/test_client.hpp"
 #include "security_fixture.hpp"
 #include "tls_station.hpp"
@@ -282,4 +284,49 @@ TEST_CASE("failed attempts are limited per source address", "[security][ratelimi
   const auto answer = raw.read_until_closed(std::chrono::seconds(5));
   CHECK(answer.starts_with("HTTP/1.1 429"));
   CHECK(contains(answer, "Retry-After: "));
+}
+
+TEST_CASE("while the database is away, stations seen before are checked from memory",
+          "[security][outage]") {
+  TestPki pki;
+  chargegrid::db::EmbeddedPostgresOptions options;
+  options.data_dir = pki.path() / "pg";
+  options.durable = false;
+  chargegrid::db::EmbeddedPostgres postgres(options);
+  postgres.start();
+  {
+    pqxx::connection c(postgres.connection_url());
+    chargegrid::db::migrate(c, chargegrid::db::builtin_migrations());
+    pqxx::work tx(c);
+    tx.exec_params(
+        "INSERT INTO stations (id, security_profile, password_hash) VALUES ('SEC-P1', 1, $1), "
+        "('SEC-LATER', 1, $1)",
+        chargegrid::server::security::hash_station_password("profile-one-password"));
+    tx.commit();
+  }
+  chargegrid::server::Server server(tls_config(pki), postgres.connection_url());
+  server.start();
+  const OcppTestClient::Headers right{
+      {"Authorization", basic_auth("SEC-P1", "profile-one-password")}};
+  const OcppTestClient::Headers wrong{{"Authorization", basic_auth("SEC-P1", "not-the-password")}};
+  auto status = [&](const std::string& id, const OcppTestClient::Headers& headers) {
+    OcppTestClient client;
+    try {
+      client.connect("127.0.0.1", server.ocpp_port(), "/ocpp/" + id, {"ocpp1.6"}, headers);
+      return 101;
+    } catch (const HandshakeRefused& refused) {
+      return refused.status();
+    }
+  };
+  CHECK(status("SEC-P1", right) == 101);
+
+  postgres.stop();
+  // Seen before: the same answers as with the database.
+  CHECK(status("SEC-P1", right) == 101);
+  CHECK(status("SEC-P1", wrong) == 401);
+  CHECK(status("SEC-P1", {}) == 401);
+  // Never seen by this server: nothing to check against, so not now.
+  CHECK(status("SEC-LATER", {{"Authorization", basic_auth("SEC-LATER", "profile-one-password")}}) ==
+        503);
+  server.stop();
 }
