@@ -218,6 +218,15 @@ class ApiFixture : public ServerFixture {
     auto r = admin().post("/stations", {{"id", id}, {"site_id", site}});
     REQUIRE(r.status == 201);
   }
+  // A simulated station registered in `site` first, then connected and online.
+  std::unique_ptr<SimulatedStations> registered_station(sim::OcppVersion version,
+                                                        const std::string& prefix,
+                                                        std::int64_t site) {
+    make_station(prefix + "0001", site);
+    auto stations = std::make_unique<SimulatedStations>(server().ocpp_port(), version, prefix);
+    REQUIRE(online(stations->id()));
+    return stations;
+  }
   bool online(const std::string& station_id) {
     return eventually([&] { return server().station_connected(station_id); });
   }

@@ -20,11 +20,9 @@ struct CommandCase {
 
 void run_commands(ApiFixture& f, OcppVersion version, const std::vector<CommandCase>& cases) {
   const auto site = f.make_site("Depot");
-  const std::string prefix = version == OcppVersion::v16 ? "C16-" : "C201-";
-  f.make_station(prefix + "0001", site);
-  SimulatedStations stations(f.server().ocpp_port(), version, prefix);
-  const auto id = stations.id();
-  REQUIRE(f.online(id));
+  auto stations =
+      f.registered_station(version, version == OcppVersion::v16 ? "C16-" : "C201-", site);
+  const auto id = stations->id();
   auto admin = f.admin();
   for (const auto& c : cases) {
     INFO(c.command << " " << c.body.dump());
@@ -144,11 +142,9 @@ TEST_CASE("remote start and stop make a session the API can follow, for both ver
   auto admin = f.admin();
   const auto site = f.make_site("Depot");
   for (auto version : {OcppVersion::v16, OcppVersion::v201}) {
-    const std::string prefix = version == OcppVersion::v16 ? "S16-" : "S201-";
-    f.make_station(prefix + "0001", site);
-    SimulatedStations stations(f.server().ocpp_port(), version, prefix);
-    const auto id = stations.id();
-    REQUIRE(f.online(id));
+    auto stations =
+        f.registered_station(version, version == OcppVersion::v16 ? "S16-" : "S201-", site);
+    const auto id = stations->id();
     auto start = admin.post("/stations/" + id + "/commands/remote-start",
                             {{"evse_id", 1}, {"id_token", "FLEET-7"}});
     REQUIRE(start.status == 200);
@@ -262,11 +258,9 @@ TEST_CASE("a station's password is rotated through the station, never stored in 
   auto admin = f.admin();
   const auto site = f.make_site("Depot");
   for (auto version : {OcppVersion::v16, OcppVersion::v201}) {
-    const std::string prefix = version == OcppVersion::v16 ? "P16-" : "P201-";
-    f.make_station(prefix + "0001", site);
-    SimulatedStations stations(f.server().ocpp_port(), version, prefix);
-    const auto id = stations.id();
-    REQUIRE(f.online(id));
+    auto stations =
+        f.registered_station(version, version == OcppVersion::v16 ? "P16-" : "P201-", site);
+    const auto id = stations->id();
     auto rotated = admin.post("/stations/" + id + "/password");
     REQUIRE(rotated.status == 200);
     CHECK(rotated.data["sent_to_station"] == true);

@@ -268,14 +268,7 @@ void add_command_routes(Router& router, ApiContext& api) {
     router.add(http::verb::post, "/api/v1/stations/{station_id}/commands/" + name, operators,
                command.schema, [&api, name, translate](ApiRequest& r) -> awaitable<HttpResponse> {
                  const auto station_id = r.path_text("station_id");
-                 struct Reserved {
-                   std::optional<std::int64_t> site;
-                   std::int64_t command_id = 0;
-                 };
-                 auto reserved = co_await api.transaction([&](pqxx::work& tx) {
-                   auto site = station_site_in_scope(tx, r.principal, station_id);
-                   return Reserved{site, next_command_id(tx)};
-                 });
+                 auto reserved = co_await reserve_command(api, r.principal, station_id);
                  // An offline station's command is still logged (as offline).
                  auto session = api.services.stations.find(station_id);
                  OcppCall call;
@@ -294,14 +287,7 @@ void add_command_routes(Router& router, ApiContext& api) {
              "OcppPayload", [&api](ApiRequest& r) -> awaitable<HttpResponse> {
                const auto station_id = r.path_text("station_id");
                const auto action = r.path_text("action");
-               struct Reserved {
-                 std::optional<std::int64_t> site;
-                 std::int64_t command_id = 0;
-               };
-               auto reserved = co_await api.transaction([&](pqxx::work& tx) {
-                 auto site = station_site_in_scope(tx, r.principal, station_id);
-                 return Reserved{site, next_command_id(tx)};
-               });
+               auto reserved = co_await reserve_command(api, r.principal, station_id);
                auto session = api.services.stations.find(station_id);
                if (session && !protocols::is_known_action(session->version(), action))
                  throw not_found("OCPP " + std::string(protocols::subprotocol(session->version())) +

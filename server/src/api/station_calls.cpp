@@ -31,6 +31,15 @@ std::int64_t next_command_id(pqxx::transaction_base& tx) {
   return tx.exec("SELECT nextval('command_log_id_seq')")[0][0].as<std::int64_t>();
 }
 
+asio::awaitable<CommandTarget> reserve_command(ApiContext& api, const Principal& principal,
+                                               const std::string& station_id) {
+  auto target = co_await api.transaction([&](pqxx::work& tx) {
+    auto site = station_site_in_scope(tx, principal, station_id);
+    return CommandTarget{site, next_command_id(tx)};
+  });
+  co_return target;
+}
+
 std::shared_ptr<StationSession> connected_station(ApiContext& api, const std::string& station_id) {
   auto session = api.services.stations.find(station_id);
   if (!session)

@@ -43,6 +43,15 @@ boost::asio::awaitable<nlohmann::json> send_command(ApiContext& api, const Princ
 // A command id from the audit log's sequence.
 std::int64_t next_command_id(pqxx::transaction_base& tx);
 
+// A station the caller may command (else 404), with its site and a fresh
+// command id for the audit log.
+struct CommandTarget {
+  std::optional<std::int64_t> site;
+  std::int64_t command_id = 0;
+};
+boost::asio::awaitable<CommandTarget> reserve_command(ApiContext& api, const Principal& principal,
+                                                      const std::string& station_id);
+
 // Sends RemoteStopTransaction (1.6) or RequestStopTransaction (2.0.1) for a live
 // session the caller may act on (a driver: only their own).
 boost::asio::awaitable<nlohmann::json> stop_session(ApiContext& api, const Principal& principal,

@@ -243,14 +243,7 @@ void add_station_routes(Router& router, ApiContext& api) {
           password = security::generate_station_password();
           generated = true;
         }
-        struct Reserved {
-          std::optional<std::int64_t> site;
-          std::int64_t command_id = 0;
-        };
-        auto reserved = co_await api.transaction([&](pqxx::work& tx) {
-          auto site = station_site_in_scope(tx, r.principal, id);
-          return Reserved{site, next_command_id(tx)};
-        });
+        auto reserved = co_await reserve_command(api, r.principal, id);
         auto session = api.services.stations.find(id);
         const bool send = r.body.value("send_to_station", session != nullptr);
         if (send) {
