@@ -3,8 +3,11 @@
 
 #include "security/pki.hpp"
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <thread>
+#include <vector>
 
 #include "test_pki.hpp"
 
@@ -102,4 +105,22 @@ TEST_CASE("the development PKI is created once, private keys private") {
   const auto again = ensure_development_pki(dir.path() / "pki");
   CHECK_FALSE(again.created);
   CHECK(read_file(again.server_cert.string()) == before);
+}
+
+TEST_CASE("nodes starting together share one development PKI") {
+  TempDir dir;
+  std::vector<std::thread> nodes;
+  std::atomic<int> created{0};
+  for (int i = 0; i < 4; ++i)
+    nodes.emplace_back([&] {
+      if (ensure_development_pki(dir.path() / "pki").created) ++created;
+    });
+  for (auto& node : nodes) node.join();
+  CHECK(created == 1);
+  CHECK(shell("openssl verify -purpose sslserver -CAfile " + dir.file("pki/ca.pem") + " " +
+              dir.file("pki/server.pem") + " > /dev/null") == 0);
+  // The key on disk is the certificate's key.
+  CHECK(shell("openssl x509 -in " + dir.file("pki/server.pem") + " -noout -pubkey > " +
+              dir.file("a") + " && openssl pkey -in " + dir.file("pki/server.key") + " -pubout > " +
+              dir.file("b") + " && cmp -s " + dir.file("a") + " " + dir.file("b")) == 0);
 }

@@ -7,6 +7,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -329,11 +330,23 @@ CertificateAuthority::Issued CertificateAuthority::sign_station_csr(
 DevelopmentPki ensure_development_pki(const std::filesystem::path& dir) {
   DevelopmentPki pki{dir / "ca.pem", dir / "ca.key", dir / "server.pem", dir / "server.key"};
   namespace fs = std::filesystem;
-  if (fs::exists(pki.ca_cert) && fs::exists(pki.ca_key) && fs::exists(pki.server_cert) &&
-      fs::exists(pki.server_key))
-    return pki;
+  const auto complete = [&] {
+    return fs::exists(pki.ca_cert) && fs::exists(pki.ca_key) && fs::exists(pki.server_cert) &&
+           fs::exists(pki.server_key);
+  };
+  if (complete()) return pki;
   fs::create_directories(dir);
   fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace);
+  // Nodes sharing the data folder and starting together create one PKI, not a mix of two.
+  const auto lock_path = (dir / ".lock").string();
+  const int lock = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock < 0 || ::flock(lock, LOCK_EX) != 0)
+    throw PkiError("cannot lock " + lock_path + ": " + std::strerror(errno));
+  struct Unlock {
+    int fd;
+    ~Unlock() { ::close(fd); }
+  } unlock{lock};
+  if (complete()) return pki;
 
   auto ca_key = generate_p256_key();
   auto ca_name = name_with_cn("ChargeGrid development CA", "ChargeGrid development");
