@@ -22,6 +22,11 @@ void add_security_options(CLI::App& app, Config& config, Add& add) {
                "Serve wss (security profiles 2 and 3) on --ocpp-tls-port")
       ->envname(env_name("tls"))
       ->capture_default_str();
+  app.add_flag("--http-tls,!--no-http-tls", config.http_tls,
+               "Serve the HTTP port (REST API, health, metrics) as https with the wss "
+               "certificate; needs --tls")
+      ->envname(env_name("http-tls"))
+      ->capture_default_str();
   add("ocpp-tls-port", config.ocpp_tls_port,
       "OCPP wss port (wss://HOST:PORT/ocpp/{stationId}); 0 = any (the default when --ocpp-port "
       "is 0)");
@@ -142,6 +147,11 @@ std::optional<Config> parse_config(int argc, const char* const* argv, int& exit_
       config.ca_cert_file.empty() != config.ca_key_file.empty()) {
     std::cerr << "--tls-cert-file and --tls-key-file (and --ca-cert-file and --ca-key-file) go "
                  "together\n";
+    exit_code = 2;
+    return std::nullopt;
+  }
+  if (config.http_tls && !config.tls) {
+    std::cerr << "--http-tls uses the wss certificate: it needs --tls\n";
     exit_code = 2;
     return std::nullopt;
   }

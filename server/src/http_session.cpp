@@ -36,12 +36,15 @@ HttpResponse problem(const HttpRequest& request, http::status status, std::strin
   return response;
 }
 
-asio::awaitable<void> serve_http(asio::ip::tcp::socket socket, const HttpRouter& router,
-                                 const HttpStreamer& streamer, std::size_t body_limit) {
-  beast::tcp_stream stream(std::move(socket));
+namespace {
+
+template <class Stream>
+asio::awaitable<void> serve_requests(Stream& stream, const HttpRouter& router,
+                                     const HttpStreamer& streamer, std::size_t body_limit) {
+  auto& tcp = beast::get_lowest_layer(stream);
   beast::flat_buffer buffer;
   for (;;) {
-    stream.expires_after(std::chrono::seconds(30));
+    tcp.expires_after(std::chrono::seconds(30));
     http::request_parser<http::string_body> parser;
     parser.body_limit(body_limit);
     auto [ec, n] =
@@ -60,7 +63,10 @@ asio::awaitable<void> serve_http(asio::ip::tcp::socket socket, const HttpRouter&
     }
     auto request = parser.release();
     if (streamer.accepts && streamer.accepts(request)) {
-      co_await streamer.serve(stream, request);
+      if constexpr (std::is_same_v<Stream, beast::tcp_stream>)
+        co_await streamer.serve(stream, request);
+      else
+        co_await streamer.serve_tls(stream, request);
       break;
     }
     auto response = co_await router(request);
@@ -69,8 +75,28 @@ asio::awaitable<void> serve_http(asio::ip::tcp::socket socket, const HttpRouter&
         co_await http::async_write(stream, response, asio::as_tuple(asio::use_awaitable));
     if (wec || !keep_alive) break;
   }
-  beast::error_code ignored;
-  stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+}
+
+}  // namespace
+
+asio::awaitable<void> serve_http(asio::ip::tcp::socket socket, const HttpRouter& router,
+                                 const HttpStreamer& streamer, std::size_t body_limit,
+                                 std::shared_ptr<asio::ssl::context> tls) {
+  if (!tls) {
+    beast::tcp_stream stream(std::move(socket));
+    co_await serve_requests(stream, router, streamer, body_limit);
+    beast::error_code ignored;
+    stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    co_return;
+  }
+  HttpsStream stream(std::move(socket), *tls);
+  beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
+  auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server,
+                                              asio::as_tuple(asio::use_awaitable));
+  if (ec) co_return;
+  co_await serve_requests(stream, router, streamer, body_limit);
+  beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(5));
+  co_await stream.async_shutdown(asio::as_tuple(asio::use_awaitable));
 }
 
 }  // namespace chargegrid::server

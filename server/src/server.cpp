@@ -160,7 +160,9 @@ struct Server::Impl {
         continue;
       }
       auto executor = socket.get_executor();
-      asio::co_spawn(executor, serve_http(std::move(socket), router, streamer, 1024 * 1024),
+      // https with the station listener's certificate (reloaded with it) when asked for.
+      auto tls = config.http_tls ? security.tls_context() : nullptr;
+      asio::co_spawn(executor, serve_http(std::move(socket), router, streamer, 1024 * 1024, tls),
                      asio::detached);
     }
   }
@@ -248,10 +250,12 @@ struct Server::Impl {
   asio::signal_set signals;
   asio::signal_set reload_signals;
   HttpRouter router = [this](const HttpRequest& r) { return route(r); };
-  HttpStreamer streamer{[this](const HttpRequest& r) { return api.is_event_stream(r); },
-                        [this](boost::beast::tcp_stream& stream, const HttpRequest& r) {
-                          return api.stream_events(stream, r);
-                        }};
+  HttpStreamer streamer{
+      [this](const HttpRequest& r) { return api.is_event_stream(r); },
+      [this](boost::beast::tcp_stream& stream, const HttpRequest& r) {
+        return api.stream_events(stream, r);
+      },
+      [this](HttpsStream& stream, const HttpRequest& r) { return api.stream_events(stream, r); }};
   std::vector<std::thread> threads;
   std::mutex state_mutex;
   std::condition_variable state_changed;

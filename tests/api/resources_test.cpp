@@ -1,6 +1,10 @@
 // The REST API's resources: create, read, update, delete and what each refuses,
 // with real HTTP against a real server and PostgreSQL.
 
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl.hpp>
+#include <filesystem>
 #include <fstream>
 #include <set>
 
@@ -309,4 +313,50 @@ TEST_CASE("chargegridd apikey creates, lists and revokes keys on the database") 
   CHECK(run("create --role root --name x").first != 0);
   CHECK(run("revoke " + me.data["key_id"].dump()).first == 0);
   CHECK(f.client(secret).get("/me").status == 401);
+}
+
+TEST_CASE("with --http-tls the API and its event stream are served over https") {
+  namespace fs = std::filesystem;
+  const auto dir = fs::temp_directory_path() / ("cg-https-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  auto config = test_config();
+  config.tls = true;
+  config.ocpp_tls_port = 0;
+  config.http_tls = true;
+  config.data_dir = dir.string();  // the development certificate goes here
+  ApiFixture f(config);
+
+  namespace ssl = boost::asio::ssl;
+  const auto https = [&](const std::string& target, const std::string& key) {
+    boost::asio::io_context io;
+    ssl::context context(ssl::context::tls_client);
+    context.set_verify_mode(ssl::verify_none);
+    boost::beast::ssl_stream<boost::beast::tcp_stream> stream(io, context);
+    boost::beast::get_lowest_layer(stream).connect(
+        {boost::asio::ip::make_address("127.0.0.1"), f.server().http_port()});
+    stream.handshake(ssl::stream_base::client);
+    http::request<http::string_body> request{http::verb::get, target, 11};
+    request.set(http::field::host, "127.0.0.1");
+    request.set(http::field::authorization, "Bearer " + key);
+    http::write(stream, request);
+    boost::beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    if (target == "/api/v1/events") {
+      http::read_header(stream, buffer, parser);
+      return std::pair{parser.get().result_int(),
+                       std::string(parser.get()[http::field::content_type])};
+    }
+    http::read(stream, buffer, parser);
+    return std::pair{parser.get().result_int(), parser.get().body()};
+  };
+  auto me = https("/api/v1/me", f.admin().key());
+  CHECK(me.first == 200);
+  CHECK(me.second.find("\"role\":\"admin\"") != std::string::npos);
+  CHECK(https("/api/v1/sites", "cgk_wrong").first == 401);
+  auto events = https("/api/v1/events", f.admin().key());
+  CHECK(events.first == 200);
+  CHECK(events.second == "text/event-stream");
+  // Plain HTTP on the https port gets no answer.
+  CHECK_THROWS(http_request(f.server().http_port(), http::verb::get, "/api/v1/me", "k"));
+  fs::remove_all(dir);
 }

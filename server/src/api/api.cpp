@@ -258,7 +258,8 @@ std::string sse_frame(const Event& event) {
 
 }  // namespace
 
-awaitable<void> Api::stream_events(beast::tcp_stream& stream, const HttpRequest& request) {
+template <class Stream>
+awaitable<void> Api::stream_events(Stream& stream, const HttpRequest& request) {
   Principal principal;
   std::set<std::string> types;
   std::optional<std::string> station_filter;
@@ -309,7 +310,7 @@ awaitable<void> Api::stream_events(beast::tcp_stream& stream, const HttpRequest&
   head.set(http::field::cache_control, "no-cache");
   head.keep_alive(false);
   http::response_serializer<http::empty_body> serializer(head);
-  stream.expires_never();
+  beast::get_lowest_layer(stream).expires_never();
   auto [head_ec, head_n] =
       co_await http::async_write_header(stream, serializer, asio::as_tuple(asio::use_awaitable));
   if (head_ec) co_return;
@@ -347,7 +348,7 @@ awaitable<void> Api::stream_events(beast::tcp_stream& stream, const HttpRequest&
     if (overflowed)
       out += "event: overflow\ndata: {\"detail\":\"events were lost: reconnect\"}\n\n";
     if (!out.empty()) {
-      auto [ec, n] = co_await asio::async_write(stream.socket(), asio::buffer(out),
+      auto [ec, n] = co_await asio::async_write(stream, asio::buffer(out),
                                                 asio::as_tuple(asio::use_awaitable));
       if (ec || overflowed) co_return;
       out.clear();
@@ -364,5 +365,8 @@ awaitable<void> Api::stream_events(beast::tcp_stream& stream, const HttpRequest&
     if (!wait_ec) out = ": keep-alive\n\n";
   }
 }
+
+template awaitable<void> Api::stream_events(beast::tcp_stream&, const HttpRequest&);
+template awaitable<void> Api::stream_events(HttpsStream&, const HttpRequest&);
 
 }  // namespace chargegrid::server::api

@@ -25,8 +25,9 @@ class Api {
   boost::asio::awaitable<HttpResponse> respond(const HttpRequest& request);
 
   bool is_event_stream(const HttpRequest& request) const;
-  boost::asio::awaitable<void> stream_events(boost::beast::tcp_stream& stream,
-                                             const HttpRequest& request);
+  // For boost::beast::tcp_stream and HttpsStream.
+  template <class Stream>
+  boost::asio::awaitable<void> stream_events(Stream& stream, const HttpRequest& request);
 
   const Router& router() const { return *router_; }
 

@@ -36,6 +36,7 @@ struct Config {
 
   // Station security (docs/security.md).
   bool tls = true;                     // the wss listener (security profiles 2 and 3)
+  bool http_tls = false;               // https on http_port, with the wss certificate
   std::uint16_t ocpp_tls_port = 9443;  // 0: any free port
   std::string tls_cert_file;           // server certificate chain (PEM); empty: development
   std::string tls_key_file;            // certificate created in data_dir/pki
