@@ -200,8 +200,14 @@ TEST_CASE("stations: register, approve a pending station, and read what it repor
         1);
   CHECK(admin.get("/stations/" + id + "/security-events").status == 200);
 
-  // A station with sessions on record is retired, not deleted.
   CHECK(admin.get("/stations/NOPE").status == 404);
+
+  // A new security profile ends the open connection (the station reconnects and
+  // is checked under it).
+  EventStream events(f.server().http_port(), admin.key(), "?station_id=" + id);
+  CHECK(admin.patch("/stations/" + id, {{"security_profile", 0}}).status == 200);
+  CHECK(events.next("station.offline"));
+  CHECK(events.next("station.online"));
 }
 
 TEST_CASE("drivers and tokens: enrol, block, and what a blocked token gets at a station") {

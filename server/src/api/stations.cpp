@@ -201,6 +201,12 @@ void add_station_routes(Router& router, ApiContext& api) {
                  if (auto session = api.services.stations.find(id))
                    session->close(boost::beast::websocket::close_code::policy_error,
                                   "registration rejected");
+               // A new security profile applies from the next connection: end this one
+               // so the station reconnects and is checked under it.
+               if (r.body.contains("security_profile"))
+                 if (auto session = api.services.stations.find(id))
+                   session->close(boost::beast::websocket::close_code::policy_error,
+                                  "security profile changed");
                co_return json_answer(r.http, Status::ok, body);
              });
 
