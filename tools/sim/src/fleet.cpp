@@ -78,6 +78,7 @@ struct Fleet::Impl {
   std::condition_variable changed;
   int finished = 0;
   bool stop_requested = false;
+  FleetProbe probe;
 };
 
 Fleet::Fleet(FleetOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
@@ -108,6 +109,10 @@ void Fleet::stop() {
   impl_->changed.notify_all();
 }
 
+FleetProbe& Fleet::probe() {
+  return impl_->probe;
+}
+
 Stats Fleet::run(std::optional<std::chrono::milliseconds> limit) {
   auto& impl = *impl_;
   const auto& o = impl.options;
@@ -121,7 +126,7 @@ Stats Fleet::run(std::optional<std::chrono::milliseconds> limit) {
     const auto delay = std::chrono::milliseconds(static_cast<long>(o.ramp_up_s * 1000.0 * i));
     impl.stations.push_back(std::make_shared<detail::Station>(
         net::make_strand(impl.io), station_id(o, o.first_index + i), o.station, &impl.tls, source,
-        delay, [&impl] {
+        delay, &impl.probe, [&impl] {
           {
             std::lock_guard lock(impl.mutex);
             ++impl.finished;

@@ -91,13 +91,15 @@ std::chrono::steady_clock::duration seconds_real(double s) {
 Station::Station(Strand strand, std::string id, StationOptions options,
                  boost::asio::ssl::context* tls,
                  std::optional<boost::asio::ip::address> source_address,
-                 std::chrono::milliseconds start_delay, std::function<void()> on_finished)
+                 std::chrono::milliseconds start_delay, FleetProbe* probe,
+                 std::function<void()> on_finished)
     : strand_(strand),
       id_(std::move(id)),
       options_(std::move(options)),
       tls_(tls),
       source_address_(source_address),
       start_delay_(start_delay),
+      probe_(probe),
       on_finished_(std::move(on_finished)),
       wake_timer_(strand),
       write_signal_(strand),
@@ -193,10 +195,12 @@ awaitable<void> Station::run() {
       connection = co_await connect(request);
     } catch (const std::exception& e) {
       ++stats_.connect_failures;
+      if (probe_) probe_->on_connect_failure();
       spdlog::debug("{}: connect failed: {}", id_, e.what());
     }
     if (connection) {
       ++stats_.connects;
+      if (probe_) probe_->on_connected();
       if (ever_connected_) ++stats_.reconnects;
       ever_connected_ = true;
       connected_ = true;
@@ -207,6 +211,7 @@ awaitable<void> Station::run() {
         spdlog::debug("{}: connection ended: {}", id_, e.what());
       }
       connected_ = false;
+      if (probe_) probe_->on_disconnected(booted_);
       booted_ = false;
       pending_call_id_.clear();
       outbox_.clear();
@@ -312,24 +317,33 @@ void Station::enqueue_frame(std::string frame) {
 
 awaitable<Frame> Station::call(std::string action, Json payload, std::string message_id) {
   if (message_id.empty()) message_id = next_message_id();
+  std::string text = make_call(message_id, action, payload);
+  co_return co_await call_text(std::move(action), std::move(text), std::move(message_id));
+}
+
+awaitable<Frame> Station::call_text(std::string action, std::string text, std::string message_id) {
   pending_call_id_ = message_id;
   pending_response_.reset();
   const auto sent_at = SteadyClock::now();
-  enqueue_frame(make_call(message_id, action, payload));
+  enqueue_frame(std::move(text));
   ++stats_.calls_sent;
+  if (probe_) probe_->on_call_sent();
   response_signal_.expires_after(seconds_real(options_.response_timeout_s));
   co_await response_signal_.async_wait(net::as_tuple(use_awaitable));
   pending_call_id_.clear();
   if (!pending_response_) {
     if (connection_lost_) throw std::runtime_error(action + " lost with the connection");
     ++stats_.call_timeouts;
+    if (probe_) probe_->on_timeout();
     throw CallTimeout(action + " not answered in time");
   }
   Frame response = std::move(*pending_response_);
   pending_response_.reset();
   ++stats_.calls_answered;
-  stats_.latency.record(
-      std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - sent_at));
+  const auto latency =
+      std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - sent_at);
+  stats_.latency.record(latency);
+  if (probe_) probe_->on_answer(latency, response.type == MessageType::call_error);
   if (response.type == MessageType::call_error) {
     ++stats_.call_errors_received;
     ++stats_.call_error_codes[response.error_code];
@@ -351,6 +365,7 @@ awaitable<void> Station::boot() {
     }
     if (status == "Accepted") {
       ++stats_.boots_accepted;
+      if (probe_) probe_->on_booted();
       if (interval > 0) heartbeat_interval_s_ = interval;
       booted_ = true;
       boot_reason_ = "PowerUp";
@@ -485,6 +500,7 @@ awaitable<void> Station::start_session(std::string id_tag, bool remote,
   const auto now = SteadyClock::now();
   ++session_counter_;
   ++stats_.sessions_started;
+  if (probe_) probe_->on_session_started();
   Session session{
       .local_id = session_counter_,
       .connector = connector,
@@ -613,6 +629,7 @@ void Station::end_session(SteadyClock::time_point now, const std::string& reason
     limit_ends_with_session_ = false;
   }
   ++stats_.sessions_completed;
+  if (probe_) probe_->on_session_completed();
   status_dirty_ = true;
   next_session_ = now + real(options_.idle_between_sessions_s);
 }
@@ -639,9 +656,14 @@ awaitable<void> Station::flush_transaction_queue() {
     if (message.message_id.empty()) message.message_id = next_message_id();
     if (message.sent) ++stats_.transaction_messages_resent;
     message.sent = true;
-    // Copy: the response handler may queue more messages while we wait.
-    const QueuedMessage sent = message;
-    const Frame response = co_await call(sent.action, sent.payload, sent.message_id);
+    // The frame is built from the queued payload before waiting; what the response handler
+    // needs is copied (it may queue more messages while we wait).
+    const QueuedMessage sent{message.action, Json(), message.session, message.message_id, true};
+    std::string text = make_call(sent.message_id, sent.action, message.payload);
+    std::string action = sent.action;
+    std::string message_id = sent.message_id;
+    const Frame response =
+        co_await call_text(std::move(action), std::move(text), std::move(message_id));
     transaction_queue_.pop_front();
     handle_transaction_response(sent, response);
   }

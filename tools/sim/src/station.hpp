@@ -28,7 +28,8 @@ class Station : public std::enable_shared_from_this<Station> {
  public:
   Station(Strand strand, std::string id, StationOptions options, boost::asio::ssl::context* tls,
           std::optional<boost::asio::ip::address> source_address,
-          std::chrono::milliseconds start_delay, std::function<void()> on_finished);
+          std::chrono::milliseconds start_delay, FleetProbe* probe,
+          std::function<void()> on_finished);
 
   void start();
   // Thread-safe: the station ends its session, flushes what it can and disconnects.
@@ -75,6 +76,9 @@ class Station : public std::enable_shared_from_this<Station> {
   void lose_connection();
   // Arguments by value: they live in the coroutine frame for the whole call.
   boost::asio::awaitable<Frame> call(std::string action, Json payload, std::string message_id = {});
+  // The same with the frame already serialised (message_id must be set).
+  boost::asio::awaitable<Frame> call_text(std::string action, std::string text,
+                                          std::string message_id);
   boost::asio::awaitable<void> boot();
   boost::asio::awaitable<void> send_all_status();
   boost::asio::awaitable<void> send_status(int connector);
@@ -112,6 +116,7 @@ class Station : public std::enable_shared_from_this<Station> {
   boost::asio::ssl::context* tls_;
   std::optional<boost::asio::ip::address> source_address_;
   std::chrono::milliseconds start_delay_;
+  FleetProbe* probe_;  // may be null
   std::function<void()> on_finished_;
 
   boost::asio::steady_timer wake_timer_;

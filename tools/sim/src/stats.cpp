@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 namespace chargegrid::sim {
 
@@ -45,6 +46,35 @@ double LatencyHistogram::quantile_us(double q) const {
     }
   }
   return static_cast<double>(max_us_);
+}
+
+nlohmann::json LatencyHistogram::to_buckets_json() const {
+  nlohmann::json buckets = nlohmann::json::array();
+  for (std::size_t i = 0; i < kBuckets; ++i) {
+    if (buckets_[i] != 0) buckets.push_back({i, buckets_[i]});
+  }
+  return {
+      {"buckets", std::move(buckets)}, {"count", count_}, {"max_us", max_us_}, {"sum_us", sum_us_}};
+}
+
+LatencyHistogram LatencyHistogram::from_buckets_json(const nlohmann::json& json) {
+  LatencyHistogram h;
+  try {
+    std::uint64_t total = 0;
+    for (const auto& bucket : json.at("buckets")) {
+      const auto index = bucket.at(0).get<std::size_t>();
+      if (index >= kBuckets) throw std::invalid_argument("latency bucket out of range");
+      h.buckets_[index] += bucket.at(1).get<std::uint64_t>();
+      total += bucket.at(1).get<std::uint64_t>();
+    }
+    h.count_ = json.at("count").get<std::uint64_t>();
+    if (h.count_ != total) throw std::invalid_argument("latency bucket counts do not add up");
+    h.max_us_ = json.at("max_us").get<std::uint64_t>();
+    h.sum_us_ = json.at("sum_us").get<double>();
+  } catch (const nlohmann::json::exception& e) {
+    throw std::invalid_argument(std::string("bad latency histogram: ") + e.what());
+  }
+  return h;
 }
 
 void Stats::merge(const Stats& o) {

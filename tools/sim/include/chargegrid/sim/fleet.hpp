@@ -13,6 +13,7 @@
 
 #include "chargegrid/sim/messages.hpp"
 #include "chargegrid/sim/meter.hpp"
+#include "chargegrid/sim/probe.hpp"
 #include "chargegrid/sim/stats.hpp"
 
 namespace chargegrid::sim {
@@ -78,6 +79,8 @@ class Fleet {
   Stats run(std::optional<std::chrono::milliseconds> limit = std::nullopt);
   // Thread-safe; makes run() return soon.
   void stop();
+  // Live counters and latency windows, readable from any thread while run() runs.
+  FleetProbe& probe();
 
  private:
   struct Impl;

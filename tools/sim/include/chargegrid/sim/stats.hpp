@@ -22,6 +22,11 @@ class LatencyHistogram {
   double quantile_us(double q) const;
   double max_us() const { return static_cast<double>(max_us_); }
   double mean_us() const { return count_ ? sum_us_ / static_cast<double>(count_) : 0.0; }
+  // Lossless form ({"buckets": [[index, count], ...], "count", "max_us", "sum_us"}, empty
+  // buckets left out), so histograms from several processes can be merged.
+  nlohmann::json to_buckets_json() const;
+  // Throws std::invalid_argument for anything to_buckets_json() does not write.
+  static LatencyHistogram from_buckets_json(const nlohmann::json& json);
 
  private:
   static constexpr std::size_t kBuckets = 1200;
