@@ -5,6 +5,7 @@
 // ChargeGrid / limit. See tools/bench/README.md and docs/benchmarks.md.
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -41,6 +42,8 @@ struct Options {
   double duration_s = 0;  // 0: the workload's default
   double warmup_s = 5;
   double timeout_s = 300;
+  int heartbeat_s = 0;           // 0: the workload's default
+  bool tls = false;              // stations connect over wss
   std::string targets = "both";  // chargegrid, ocpp-rpc or both
   bool limit = true;
   std::string server = "chargegridd";
@@ -99,6 +102,17 @@ Json read_ready_file(const fs::path& file, Child& process, std::chrono::seconds 
   throw std::runtime_error("the target was not ready in time");
 }
 
+bool server_has_flag(const std::string& server, const std::string& flag) {
+  const std::string command = "'" + server + "' --help 2>/dev/null";
+  FILE* help = ::popen(command.c_str(), "r");
+  if (help == nullptr) return false;
+  std::string text;
+  char buffer[4096];
+  for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, help)) > 0;) text.append(buffer, n);
+  ::pclose(help);
+  return text.find(flag) != std::string::npos;
+}
+
 Target start_chargegrid(const Options& o, const fs::path& dir, int heartbeat_s) {
   Target target;
   target.name = "chargegrid";
@@ -125,10 +139,18 @@ Target start_chargegrid(const Options& o, const fs::path& dir, int heartbeat_s) 
                                 std::to_string(heartbeat_s),
                                 "--log-level",
                                 "warn"};
+  // The fleet is the load under test: lift the per-server and per-address connection
+  // caps where the server has them (the fleet's source addresses would otherwise hit them).
+  if (server_has_flag(o.server, "--max-connections-per-address")) {
+    argv.insert(argv.end(), {"--max-connections", "0", "--max-connections-per-address", "0"});
+  }
+  if (o.tls) argv.push_back("--tls");
   argv.insert(argv.end(), o.server_args.begin(), o.server_args.end());
   target.process = std::make_unique<Child>(argv, dir / "chargegridd.log");
   const Json info = read_ready_file(ready, *target.process, 180s);
-  target.url = "ws://127.0.0.1:" + std::to_string(info.at("ocpp_port").get<int>()) + "/ocpp";
+  target.url = o.tls ? "wss://127.0.0.1:" + std::to_string(info.at("ocpp_tls_port").get<int>())
+                     : "ws://127.0.0.1:" + std::to_string(info.at("ocpp_port").get<int>());
+  target.url += "/ocpp";
   target.postgres = read_postmaster_pid(data / "pg");
   if (!target.postgres) throw std::runtime_error("no postmaster.pid in the server's data folder");
   target.database_url = "postgresql:///chargegrid?host=" + target.postgres->socket_dir +
@@ -251,6 +273,7 @@ std::vector<std::vector<std::string>> load_commands(const Options& o, const std:
                         std::to_string(p.day_s),
                         "--response-timeout",
                         std::to_string(p.response_timeout_s)});
+    if (o.tls) commands.back().push_back("--no-verify");  // the server's development certificate
   }
   return commands;
 }
@@ -287,7 +310,7 @@ Json stored_rows(pqxx::connection& db, const Mark& a, const Mark& b) {
 }
 
 Json run_target(const Options& o, const std::string& which, const fs::path& dir) {
-  const int heartbeat_s = heartbeat_interval_for(o.plan);
+  const int heartbeat_s = o.heartbeat_s > 0 ? o.heartbeat_s : heartbeat_interval_for(o.plan);
   const fs::path target_dir = dir / which;
   fs::create_directories(target_dir);
   Target target = which == "chargegrid" ? start_chargegrid(o, target_dir, heartbeat_s)
@@ -365,6 +388,10 @@ Json run_target(const Options& o, const std::string& which, const fs::path& dir)
     case Workload::metering: {
       loads.go();
       require(loads.wait_until(all_booted, timeout), "not every station booted");
+      // Every session started (so only meter values and heartbeats follow), then warm-up.
+      require(loads.wait_until([n](const Json& c) { return counter(c, "sessions_started") >= n; },
+                               timeout),
+              "not every session started");
       std::this_thread::sleep_for(std::chrono::duration<double>(o.warmup_s));
       open();
       std::this_thread::sleep_for(std::chrono::duration<double>(duration));
@@ -589,7 +616,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 16))
       ->capture_default_str();
   app.add_option("--source-spread", p.source_spread,
-                 "source addresses 127.0.0.2..(1+N) (default: one per 4,000 stations)")
+                 "source addresses 127.0.0.2..(1+N) (default: one per 900 stations)")
       ->check(CLI::Range(0, 253));
   app.add_option("--response-timeout", p.response_timeout_s, "real seconds a station waits")
       ->check(CLI::PositiveNumber)
@@ -597,6 +624,13 @@ int main(int argc, char** argv) {
   app.add_option("--target", o.targets, "chargegrid, ocpp-rpc or both")
       ->check(CLI::IsMember({"chargegrid", "ocpp-rpc", "both"}))
       ->capture_default_str();
+  app.add_option("--heartbeat-interval", o.heartbeat_s,
+                 "interval the targets give stations, s (default: idle 60, mixed 1800 "
+                 "simulated, others 300)")
+      ->check(CLI::Range(1, 86400));
+  app.add_flag("--tls", o.tls,
+               "stations connect over wss (chargegridd --tls, its development certificate); "
+               "the peer runs plain ws only and is skipped");
   app.add_flag("!--no-limit", o.limit, "skip the COPY limit");
   app.add_option("--timeout", o.timeout_s, "seconds any one phase may take")
       ->check(CLI::PositiveNumber)
@@ -618,11 +652,11 @@ int main(int argc, char** argv) {
   p.version = *sim::parse_version(o.version);
   const int n = p.total_stations;
   if (p.processes < 1) p.processes = std::max(n >= 2000 ? 2 : 1, (n + 9999) / 10000);
-  if (p.source_spread < 1) p.source_spread = std::clamp((n + 3999) / 4000, 1, 253);
+  if (p.source_spread < 1) p.source_spread = std::clamp((n + 899) / 900, 1, 253);
   if (o.duration_s <= 0) o.duration_s = o.workload == Workload::idle ? 60.0 : 20.0;
   std::vector<std::string> targets;
   if (o.targets != "ocpp-rpc") targets.push_back("chargegrid");
-  if (o.targets != "chargegrid") {
+  if (o.targets != "chargegrid" && !o.tls) {
     if (o.peer_script.empty()) {
       std::cerr << "chargegrid-bench: --peer-script is needed for the ocpp-rpc peer\n";
       return 2;
@@ -654,6 +688,7 @@ int main(int argc, char** argv) {
                {{"stations", n},
                 {"version", o.workload == Workload::mixed ? "1.6+2.0.1" : o.version},
                 {"connectors", p.connectors},
+                {"transport", o.tls ? "wss" : "ws"},
                 {"load_processes", p.processes},
                 {"threads_per_load_process", p.threads},
                 {"source_spread", p.source_spread},
