@@ -24,6 +24,7 @@
 #include "child.hpp"
 #include "copy_limit.hpp"
 #include "load_set.hpp"
+#include "plan_options.hpp"
 #include "proc_stats.hpp"
 #include "workload.hpp"
 
@@ -238,41 +239,13 @@ std::vector<std::vector<std::string>> load_commands(const Options& o, const std:
   std::vector<std::vector<std::string>> commands;
   const auto& p = o.plan;
   for (int i = 0; i < p.processes; ++i) {
-    commands.push_back({o.load,
-                        "--url",
-                        url,
-                        "--workload",
-                        o.workload_name,
-                        "--version",
-                        o.version,
-                        "--total-stations",
-                        std::to_string(p.total_stations),
-                        "--processes",
-                        std::to_string(p.processes),
-                        "--process-index",
-                        std::to_string(i),
-                        "--id-prefix",
-                        p.id_prefix,
-                        "--connectors",
-                        std::to_string(p.connectors),
-                        "--threads",
-                        std::to_string(p.threads),
-                        "--source-spread",
-                        std::to_string(p.source_spread),
-                        "--rate",
-                        std::to_string(p.rate),
-                        "--sessions",
-                        std::to_string(p.sessions),
-                        "--session-length",
-                        std::to_string(p.session_length_s),
-                        "--meter-interval",
-                        std::to_string(p.meter_interval_s),
-                        "--time-scale",
-                        std::to_string(p.time_scale),
-                        "--day",
-                        std::to_string(p.day_s),
-                        "--response-timeout",
-                        std::to_string(p.response_timeout_s)});
+    commands.push_back({o.load, "--url", url, "--workload", o.workload_name, "--version", o.version,
+                        "--total-stations", std::to_string(p.total_stations), "--processes",
+                        std::to_string(p.processes), "--process-index", std::to_string(i),
+                        "--id-prefix", p.id_prefix, "--threads", std::to_string(p.threads),
+                        "--source-spread", std::to_string(p.source_spread)});
+    const auto flags = plan_flags(p);
+    commands.back().insert(commands.back().end(), flags.begin(), flags.end());
     if (o.tls) commands.back().push_back("--no-verify");  // the server's development certificate
   }
   return commands;
@@ -582,32 +555,12 @@ int main(int argc, char** argv) {
   app.add_option("--version", o.version, "OCPP version: 1.6 or 2.0.1 (mixed uses both)")
       ->check(CLI::IsMember({"1.6", "2.0.1"}))
       ->capture_default_str();
-  app.add_option("--rate", p.rate, "metering: meter messages per second, whole fleet")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
   app.add_option("--duration", o.duration_s, "measurement window, seconds (idle: 60, metering: 20)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--warmup", o.warmup_s, "metering: seconds after all booted before the window")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  app.add_option("--connectors", p.connectors, "connectors / EVSEs per station")
-      ->check(CLI::Range(1, 32))
-      ->capture_default_str();
-  app.add_option("--sessions", p.sessions, "sessions: per station")
-      ->check(CLI::Range(1, 100000))
-      ->capture_default_str();
-  app.add_option("--session-length", p.session_length_s, "sessions: simulated seconds")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--meter-interval", p.meter_interval_s, "sessions: simulated seconds")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--time-scale", p.time_scale, "sessions: simulated seconds per real second")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--day", p.day_s, "mixed: real seconds a fleet day lasts")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  add_plan_options(app, p);
   app.add_option("--processes", p.processes,
                  "load-generator processes (default: one per 10,000 stations, at least 2 "
                  "from 2,000 stations)")
@@ -618,9 +571,6 @@ int main(int argc, char** argv) {
   app.add_option("--source-spread", p.source_spread,
                  "source addresses 127.0.0.2..(1+N) (default: one per 900 stations)")
       ->check(CLI::Range(0, 253));
-  app.add_option("--response-timeout", p.response_timeout_s, "real seconds a station waits")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
   app.add_option("--target", o.targets, "chargegrid, ocpp-rpc or both")
       ->check(CLI::IsMember({"chargegrid", "ocpp-rpc", "both"}))
       ->capture_default_str();

@@ -20,6 +20,7 @@
 #include <mutex>
 #include <thread>
 
+#include "plan_options.hpp"
 #include "workload.hpp"
 
 namespace {
@@ -78,36 +79,13 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--id-prefix", plan.id_prefix, "station id prefix")->capture_default_str();
-  app.add_option("--connectors", plan.connectors, "connectors / EVSEs per station")
-      ->check(CLI::Range(1, 32))
-      ->capture_default_str();
   app.add_option("--threads", plan.threads, "I/O threads per fleet")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
   app.add_option("--source-spread", plan.source_spread, "source addresses 127.0.0.2..(1+N)")
       ->check(CLI::Range(0, 253))
       ->capture_default_str();
-  app.add_option("--rate", plan.rate, "metering: meter messages per second, whole fleet")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--sessions", plan.sessions, "sessions: sessions per station")
-      ->check(CLI::Range(1, 100000))
-      ->capture_default_str();
-  app.add_option("--session-length", plan.session_length_s, "sessions: simulated seconds")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--meter-interval", plan.meter_interval_s, "sessions: simulated seconds")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--time-scale", plan.time_scale, "sessions: simulated seconds per real second")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--day", plan.day_s, "mixed: real seconds a fleet day lasts")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--response-timeout", plan.response_timeout_s, "real seconds per CALL")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  bench::add_plan_options(app, plan);
   app.add_option("--ca-file", plan.ca_file, "CA bundle for wss://");
   app.add_flag("!--no-verify", plan.verify_peer, "do not verify the wss:// certificate");
   app.add_option("--log-level", log_level, "simulator log level")->capture_default_str();
