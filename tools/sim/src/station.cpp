@@ -456,7 +456,10 @@ awaitable<void> Station::behaviour() {
     auto until = next_heartbeat_;
     if (session_) until = std::min({until, session_->next_meter, session_->ends});
     if (!session_ && more_sessions) until = std::min(until, next_session_);
-    if (!transaction_queue_.empty() || !triggered_.empty() || status_dirty_) continue;
+    const bool queue_ready =
+        !transaction_queue_.empty() && transaction_queue_.front().retry_at <= SteadyClock::now();
+    if (queue_ready || !triggered_.empty() || status_dirty_) continue;
+    if (!transaction_queue_.empty()) until = std::min(until, transaction_queue_.front().retry_at);
     if (session_ && session_->stop_reason) continue;
     co_await sleep_until(until);
   }
@@ -641,6 +644,8 @@ void Station::enqueue_transaction(std::string action, Json payload, int session)
 awaitable<void> Station::flush_transaction_queue() {
   while (booted_ && !transaction_queue_.empty()) {
     QueuedMessage& message = transaction_queue_.front();
+    // Refused before: it waits for its retry time, and so does everything behind it.
+    if (SteadyClock::now() < message.retry_at) co_return;
     if (options_.version == OcppVersion::v16 && message.action != "StartTransaction") {
       const auto known = transaction_ids_.find(message.session);
       if (known != transaction_ids_.end()) {
@@ -664,6 +669,15 @@ awaitable<void> Station::flush_transaction_queue() {
     std::string message_id = sent.message_id;
     const Frame response =
         co_await call_text(std::move(action), std::move(text), std::move(message_id));
+    QueuedMessage& answered = transaction_queue_.front();
+    if (response.type == MessageType::call_error &&
+        answered.refusals + 1 < options_.transaction_message_attempts) {
+      ++answered.refusals;
+      answered.retry_at = SteadyClock::now() +
+                          real(options_.transaction_message_retry_interval_s * answered.refusals);
+      answered.message_id.clear();  // a retry is a new CALL
+      co_return;
+    }
     transaction_queue_.pop_front();
     handle_transaction_response(sent, response);
   }

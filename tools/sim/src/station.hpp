@@ -60,6 +60,8 @@ class Station : public std::enable_shared_from_this<Station> {
     int session = 0;         // local session id, to fill the 1.6 transactionId in at send time
     std::string message_id;  // fixed at first send, so a resend is the same message
     bool sent = false;
+    int refusals = 0;                  // CALLERRORs received for it so far
+    SteadyClock::time_point retry_at;  // not sent again before (after a refusal)
   };
   struct Variable {
     std::string value;

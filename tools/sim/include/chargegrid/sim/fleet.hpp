@@ -46,6 +46,13 @@ struct StationOptions {
   double response_timeout_s = 30.0;  // real seconds to wait for a CALLRESULT
   double reconnect_min_s = 1.0;      // real seconds; doubles up to reconnect_max_s
   double reconnect_max_s = 30.0;
+  // A transaction message the CSMS answers with a CALLERROR (it could not process it, e.g.
+  // its database is away) is sent again, as OCPP 1.6 TransactionMessageAttempts /
+  // TransactionMessageRetryInterval and 2.0.1 MessageAttempts / MessageAttemptInterval say:
+  // up to this many transmissions in all, the n-th retry n intervals (simulated s) after
+  // the n-th refusal. Then it is dropped.
+  int transaction_message_attempts = 5;
+  double transaction_message_retry_interval_s = 60.0;
   std::string id_tag = "SIMTAG";  // a station suffix is appended
   MeterConfig meter;
   StationIdentity identity;
