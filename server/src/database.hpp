@@ -32,8 +32,8 @@ class Database {
     if constexpr (std::is_void_v<Result>) {
       return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>,
                                          void(std::exception_ptr)>(
-          [this, fn = std::move(fn)](auto handler) mutable {
-            submit(std::move(handler), [fn = std::move(fn)](pqxx::connection& c) mutable {
+          [&pool = pool_, fn = std::move(fn)](auto handler) mutable {
+            submit(pool, std::move(handler), [fn = std::move(fn)](pqxx::connection& c) mutable {
               fn(c);
               return true;
             });
@@ -42,17 +42,17 @@ class Database {
     } else {
       return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>,
                                          void(std::exception_ptr, Result)>(
-          [this, fn = std::move(fn)](auto handler) mutable {
-            submit(std::move(handler), std::move(fn));
+          [&pool = pool_, fn = std::move(fn)](auto handler) mutable {
+            submit(pool, std::move(handler), std::move(fn));
           },
           boost::asio::use_awaitable);
     }
   }
 
  private:
-  // Runs `work` on the pool and completes `handler` on its own executor.
+  // Runs `work` on `pool` and completes `handler` on its own executor.
   template <class Handler, class Work>
-  void submit(Handler handler, Work work) {
+  static void submit(db::ConnectionPool& pool, Handler handler, Work work) {
     using Value = std::invoke_result_t<Work&, pqxx::connection&>;
     constexpr bool void_handler = std::is_invocable_v<Handler&, std::exception_ptr>;
     auto shared = std::make_shared<Handler>(std::move(handler));
@@ -73,7 +73,7 @@ class Database {
       }
     };
     auto not_run = [complete](std::exception_ptr error) { complete(error, Value{}); };
-    if (!pool_.try_submit(std::move(job), not_run))
+    if (!pool.try_submit(std::move(job), not_run))
       not_run(std::make_exception_ptr(db::PoolFull("the database queue is full")));
   }
 

@@ -31,9 +31,13 @@ HttpResponse problem(const HttpRequest& request, http::status status, std::strin
                       {"status", static_cast<int>(status)},
                       {"detail", std::move(detail)},
                       {"instance", std::string(request.target())}};
-  auto response = json_response(request, status, body.dump());
+  auto response = json_response(request, status, json_text(body));
   response.set(http::field::content_type, "application/problem+json");
   return response;
+}
+
+std::string json_text(const nlohmann::json& body) {
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 namespace {

@@ -10,6 +10,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <functional>
+#include <nlohmann/json_fwd.hpp>
 
 namespace chargegrid::server {
 
@@ -39,5 +40,8 @@ HttpResponse problem(const HttpRequest& request, boost::beast::http::status stat
                      std::string title, std::string detail);
 HttpResponse json_response(const HttpRequest& request, boost::beast::http::status status,
                            std::string body);
+// JSON text of an answer. Request bytes echoed in answers (targets, path and query values)
+// need not be UTF-8: invalid sequences become U+FFFD instead of failing the answer.
+std::string json_text(const nlohmann::json& body);
 
 }  // namespace chargegrid::server

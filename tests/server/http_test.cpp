@@ -66,3 +66,18 @@ TEST_CASE("GET /metrics exposes stations, messages, latency and the database poo
   CHECK(text.find("chargegrid_db_pool_connections{state=\"connected\"}") != std::string::npos);
   CHECK(text.find("chargegrid_db_write_batch_rows_bucket") != std::string::npos);
 }
+
+TEST_CASE("a target with bytes that are not UTF-8 gets a problem+json answer",
+          "[integration][http]") {
+  ServerFixture fx;
+  for (const std::string target :
+       {"/nothing-\xff\xfe", "/api/v1/stations/CP-1/command\xff\xff(s/get-configuration"}) {
+    INFO("target " << target);
+    auto response = get(fx.server().http_port(), target);
+    CHECK((response.result() == http::status::not_found ||
+           response.result() == http::status::unauthorized));
+    CHECK(response[http::field::content_type] == "application/problem+json");
+    const auto body = nlohmann::json::parse(response.body());  // valid UTF-8 JSON
+    CHECK(body["instance"].get<std::string>().find("\xef\xbf\xbd") != std::string::npos);
+  }
+}

@@ -33,7 +33,7 @@ HttpResponse problem_for(const HttpRequest& request, const ApiError& error) {
             {"detail", error.what()},
             {"instance", std::string(request.target().substr(0, request.target().find('?')))}};
   for (const auto& [key, value] : error.extra.items()) body[key] = value;
-  auto response = json_response(request, error.status, body.dump());
+  auto response = json_response(request, error.status, json_text(body));
   response.set(http::field::content_type, "application/problem+json");
   if (error.status == Status::unauthorized)
     response.set(http::field::www_authenticate, "Bearer realm=\"chargegrid\"");
@@ -252,8 +252,8 @@ std::string sse_frame(const Event& event) {
             {"station_id", event.station_id.empty() ? json(nullptr) : json(event.station_id)},
             {"site_id", event.site_id ? json(*event.site_id) : json(nullptr)},
             {"data", event.data}};
-  return "id: " + std::to_string(event.id) + "\nevent: " + event.type + "\ndata: " + data.dump() +
-         "\n\n";
+  return "id: " + std::to_string(event.id) + "\nevent: " + event.type +
+         "\ndata: " + json_text(data) + "\n\n";
 }
 
 }  // namespace

@@ -94,7 +94,7 @@ nlohmann::json page_of(nlohmann::json rows, const Page& page) {
 }
 
 HttpResponse json_answer(const HttpRequest& request, Status status, const nlohmann::json& body) {
-  return json_response(request, status, body.dump());
+  return json_response(request, status, json_text(body));
 }
 
 }  // namespace chargegrid::server::api

@@ -1,0 +1,245 @@
+#!/usr/bin/env python3
+"""Writes the fuzz targets' seed corpus (tests/fuzz/corpus/<target>/).
+
+rpc:      frames from tests/protocols/rpc_test.cpp and tests/server/bad_input_test.cpp, and the
+          messages the simulated stations send.
+validate: "<version> <Request|Response> <Action>" and a payload, for the messages the server
+          handles, valid and broken in the ways tests/protocols/validation_test.cpp checks.
+http:     one request per operation of the OpenAPI document (server/api/openapi.py), with a
+          body built from its schema, plus query strings, keys, health, metrics and a station's
+          WebSocket upgrade.
+
+Usage: tests/fuzz/make_seeds.py (run from anywhere; rewrites the three folders).
+"""
+
+import hashlib
+import json
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+
+RPC_FRAMES = [
+    '[2,"19223201","BootNotification",{"chargePointVendor":"VendorX","chargePointModel":"M1"}]',
+    '[3,"19223201",{"status":"Accepted","currentTime":"2024-01-01T00:00:00Z","interval":300}]',
+    '[4,"162376037","NotSupported","SetDisplayMessage not implemented",{"hint":"none"}]',
+    '[5,"abc","InternalError","could not store",{}]',
+    '[6,"s1","NotifyPeriodicEventStream",{"id":1,"pending":0}]',
+    '{"a":1}',
+    '["2","id","Heartbeat",{}]',
+    '[2.0,"id","Heartbeat",{}]',
+    '[2]',
+    '[2,17,"Heartbeat",{}]',
+    '[2,"","Heartbeat",{}]',
+    '[2,"0123456789012345678901234567890123456","Heartbeat",{}]',
+    '[2,"id1","Heartbeat"]',
+    '[2,"id1","Heartbeat",{},{}]',
+    '[4,"id1","GenericError","x"]',
+    '[2,"id1",7,{}]',
+    '[4,"id1",1,"x",{}]',
+    '[2,"id1","Heartbeat",[]]',
+    '[2,"id1","Heartbeat",null]',
+    '[7,"id1","Heartbeat",{}]',
+    '[-1,"id1"]',
+    '[18446744073709551615,"id1"]',
+    '[2,"id9","Heartbeat",{"a": }]',
+    '[2,"n","X",{"v":1e400}]',
+    '[2,"n","X",{"v":123456789012345678901234567890}]',
+    '[2,"deep","DataTransfer",{"vendorId":"x","data":[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]}]',
+    '[2,"u","DataTransfer",{"vendorId":"\\u00e9\\ud83d\\ude00","data":"\\u0000"}]',
+    '[2,"1","StartTransaction",{"connectorId":1,"idTag":"SIMTAG","meterStart":1200,'
+    '"timestamp":"2026-11-24T12:00:00.000Z"}]',
+    '[2,"2","MeterValues",{"connectorId":1,"transactionId":7,"meterValue":[{"timestamp":'
+    '"2026-11-24T12:01:00.000Z","sampledValue":[{"value":"1350.5","context":"Sample.Periodic",'
+    '"format":"Raw","measurand":"Energy.Active.Import.Register","unit":"Wh"},{"value":"230.1",'
+    '"measurand":"Voltage","phase":"L1-N","unit":"V","location":"Outlet"}]}]}]',
+    '[2,"3","TransactionEvent",{"eventType":"Started","timestamp":"2026-11-24T12:00:00.000Z",'
+    '"triggerReason":"Authorized","seqNo":0,"transactionInfo":{"transactionId":"T-1",'
+    '"chargingState":"Charging"},"idToken":{"idToken":"SIMTAG","type":"ISO14443"},'
+    '"evse":{"id":1,"connectorId":1},"meterValue":[{"timestamp":"2026-11-24T12:00:00.000Z",'
+    '"sampledValue":[{"value":1200,"measurand":"Energy.Active.Import.Register",'
+    '"unitOfMeasure":{"unit":"Wh"}}]}]}]',
+]
+
+# (version, direction, action, payload): valid messages and the ways tests break them.
+VALIDATE = [
+    ("1.6", "Request", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}),
+    ("1.6", "Request", "BootNotification", {"chargePointVendor": "V" * 21, "chargePointModel": 3}),
+    ("1.6", "Request", "StartTransaction",
+     {"connectorId": 1, "idTag": "T", "meterStart": 10, "timestamp": "2026-11-24T12:00:00Z"}),
+    ("1.6", "Request", "StartTransaction",
+     {"connectorId": 1.5, "idTag": "T", "meterStart": 1e300, "timestamp": "yesterday"}),
+    ("1.6", "Request", "StopTransaction",
+     {"transactionId": 1, "meterStop": 20, "timestamp": "2026-11-24T13:00:00+01:00",
+      "reason": "Local", "transactionData": [{"timestamp": "2026-11-24T13:00:00Z",
+                                              "sampledValue": [{"value": "20"}]}]}),
+    ("1.6", "Request", "MeterValues",
+     {"connectorId": 1, "meterValue": [{"timestamp": "2026-11-24T12:00:00.123Z",
+                                        "sampledValue": [{"value": "1", "unit": "kWh",
+                                                          "measurand": "Energy.Active.Import.Register",
+                                                          "phase": "L1", "location": "Outlet",
+                                                          "context": "Sample.Periodic",
+                                                          "format": "Raw"}]}]}),
+    ("1.6", "Request", "MeterValues", {"connectorId": 1, "meterValue": []}),
+    ("1.6", "Request", "StatusNotification",
+     {"connectorId": 0, "errorCode": "NoError", "status": "Available"}),
+    ("1.6", "Request", "DataTransfer", {"vendorId": "ChargeGrid", "data": "x"}),
+    ("1.6", "Response", "GetConfiguration",
+     {"configurationKey": [{"key": "HeartbeatInterval", "readonly": False, "value": "300"}],
+      "unknownKey": ["X"]}),
+    ("1.6", "Response", "RemoteStartTransaction", {"status": "Accepted"}),
+    ("1.6", "Request", "Heartbeat", {}),
+    ("1.6", "Request", "NoSuchAction", {}),
+    ("2.0.1", "Request", "BootNotification",
+     {"chargingStation": {"model": "M", "vendorName": "V"}, "reason": "PowerUp"}),
+    ("2.0.1", "Request", "TransactionEvent",
+     {"eventType": "Updated", "timestamp": "2026-11-24T12:00:00Z",
+      "triggerReason": "MeterValuePeriodic", "seqNo": 3, "offline": True,
+      "transactionInfo": {"transactionId": "T-1", "chargingState": "Charging"},
+      "meterValue": [{"timestamp": "2026-11-24T12:00:00Z",
+                      "sampledValue": [{"value": 1.5, "measurand": "Power.Active.Import",
+                                        "unitOfMeasure": {"unit": "kW", "multiplier": 3}}]}]}),
+    ("2.0.1", "Request", "TransactionEvent",
+     {"eventType": "Ended", "timestamp": "2026-11-24T12:00:00Z", "triggerReason": "Nope",
+      "seqNo": -1, "transactionInfo": {"transactionId": "x" * 37}}),
+    ("2.0.1", "Request", "NotifyReport",
+     {"requestId": 1, "generatedAt": "2026-11-24T12:00:00Z", "seqNo": 0,
+      "reportData": [{"component": {"name": "OCPPCommCtrlr"},
+                      "variable": {"name": "HeartbeatInterval"},
+                      "variableAttribute": [{"value": "300"}]}]}),
+    ("2.0.1", "Request", "Authorize", {"idToken": {"idToken": "A", "type": "ISO14443"},
+                                       "customData": {"vendorId": "x", "extra": [1, {}]}}),
+    ("2.0.1", "Response", "GetVariables",
+     {"getVariableResult": [{"attributeStatus": "Accepted", "component": {"name": "C"},
+                             "variable": {"name": "V"}, "attributeValue": "1"}]}),
+    ("2.0.1", "Request", "SignCertificate", {"csr": "-----BEGIN CERTIFICATE REQUEST-----"}),
+    ("2.1", "Request", "NotifyPeriodicEventStream",
+     {"id": 1, "pending": 0, "basetime": "2026-11-24T12:00:00Z",
+      "data": [{"t": 0.5, "v": "1"}]}),
+    ("2.1", "Response", "NotifyPeriodicEventStream", {}),
+    ("2.1", "Request", "TransactionEvent", {"eventType": "Started"}),
+]
+
+
+def schema_example(schema, document, depth=0):
+    """A value that matches `schema` (the subset the OpenAPI document uses)."""
+    if "$ref" in schema:
+        name = schema["$ref"].split("/")[-1]
+        return schema_example(document["components"]["schemas"][name], document, depth + 1)
+    for combinator in ("oneOf", "anyOf"):
+        if combinator in schema:
+            return schema_example(schema[combinator][0], document, depth + 1)
+    if "const" in schema:
+        return schema["const"]
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type", "object")
+    if isinstance(kind, list):
+        kind = [k for k in kind if k != "null"][0]
+    if kind == "object":
+        out = {}
+        for name, sub in schema.get("properties", {}).items():
+            if name in schema.get("required", []) or depth < 2:
+                out[name] = schema_example(sub, document, depth + 1)
+        return out
+    if kind == "array":
+        return [schema_example(schema.get("items", {}), document, depth + 1)]
+    if kind == "integer":
+        return max(1, schema.get("minimum", 1))
+    if kind == "number":
+        return schema.get("minimum", 1.5)
+    if kind == "boolean":
+        return True
+    if schema.get("format") == "date-time":
+        return "2026-11-24T17:00:00Z"
+    if schema.get("format") == "uri":
+        return "https://example.com/x"
+    return "x" * max(1, schema.get("minLength", 1))
+
+
+def http_request(method, target, body=None, key=True, extra=""):
+    lines = [f"{method} {target} HTTP/1.1", "Host: 127.0.0.1:8080"]
+    if key:
+        lines.append("Authorization: Bearer cgk_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG")
+    data = b""
+    if body is not None:
+        data = json.dumps(body).encode()
+        lines.append("Content-Type: application/json")
+        lines.append(f"Content-Length: {len(data)}")
+    if extra:
+        lines.append(extra)
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + data
+
+
+def http_seeds():
+    with tempfile.TemporaryDirectory() as tmp:
+        out = pathlib.Path(tmp) / "openapi.json"
+        subprocess.run([sys.executable, str(ROOT / "server/api/openapi.py"), "--json", str(out)],
+                       check=True)
+        document = json.loads(out.read_text())
+    values = {"key_id": "1", "site_id": "2", "station_id": "CP-1", "driver_id": "3",
+              "id_token": "04A1B2C3", "session_id": "4", "association_id": "5",
+              "command_id": "6", "action": "DataTransfer"}
+    seeds = []
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            target = path
+            for name, value in values.items():
+                target = target.replace("{" + name + "}", value)
+            query = [p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"]
+            if query:
+                sample = {"limit": "10", "offset": "0", "from": "2026-11-24T00:00:00Z",
+                          "to": "2026-11-25T00:00:00%2B01:00", "active": "true"}
+                target += "?" + "&".join(f"{q}={sample.get(q, 'x')}" for q in query)
+            body = None
+            if "requestBody" in operation:
+                schema = operation["requestBody"]["content"]["application/json"]["schema"]
+                body = schema_example(schema, document)
+            seeds.append(http_request(method.upper(), target, body))
+    seeds += [
+        http_request("GET", "/api/v1/openapi.json", key=False),
+        http_request("GET", "/api/v1/sites", key=False),
+        http_request("PUT", "/api/v1/sites", key=False),
+        http_request("GET", "/api/v1/sessions?from=%zz&limit=0"),
+        http_request("GET", "/api/v1/sites/12abc"),
+        http_request("POST", "/api/v1/sites", {"name": 42}, extra="X-Extra: 1"),
+        http_request("GET", "/healthz", key=False),
+        http_request("GET", "/metrics", key=False),
+        http_request("GET", "/api/v1/events?types=session.started,station.online", key=False,
+                     extra="Last-Event-ID: 17"),
+        http_request("GET", "/ocpp/CP%2D1?x=y", key=False,
+                     extra="Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                           "Sec-WebSocket-Version: 13\r\n"
+                           "Sec-WebSocket-Protocol: ocpp2.1, ocpp2.0.1,ocpp1.6"),
+        b"POST /api/v1/sites HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        b"Authorization: Bearer k\r\nContent-Type: application/json\r\n\r\n"
+        b"5\r\n{\"nam\r\n9\r\ne\":\"x\"}  \r\n0\r\n\r\n",
+    ]
+    return seeds
+
+
+def write(folder, items):
+    target = HERE / "corpus" / folder
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    for data in items:
+        if isinstance(data, str):
+            data = data.encode()
+        (target / hashlib.sha1(data).hexdigest()).write_bytes(data)
+
+
+def main():
+    write("rpc", RPC_FRAMES)
+    write("validate", [f"{v} {d} {a}\n{json.dumps(p)}" for v, d, a, p in VALIDATE])
+    write("http", http_seeds())
+
+
+if __name__ == "__main__":
+    main()
