@@ -292,9 +292,8 @@ void EmbeddedPostgres::start() {
   if (!fs::exists(data_dir_ / "PG_VERSION")) initialise_cluster();
 
   remove_stale_pid_file();
-  if (!adopt_running_server()) {
-    start_server();
-  }
+  adopted_ = adopt_running_server();
+  if (!adopted_) start_server();
   create_database();
 }
 

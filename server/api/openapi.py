@@ -219,7 +219,25 @@ SCHEMAS = {
         "outcome": string(enum=["pending", "answered", "call_error", "timeout", "offline",
                                 "refused", "invalid"]),
         "response": {"type": ["object", "null"]}, "created_at": TIME,
-        "completed_at": nullable(TIME)}, closed=False),
+        "completed_at": nullable(TIME),
+        "routed_from": nullable(string("Cluster mode: the node that took the request")),
+        "routed_to": nullable(string("Cluster mode: the node holding the station, which sent "
+                                     "the call"))}, closed=False),
+    "ClusterNode": obj({
+        "id": string(), "host": string(), "pid": integer(), "ocpp_port": nullable(integer()),
+        "http_port": nullable(integer()), "started_at": TIME, "heartbeat_at": TIME,
+        "lease_timeout_s": integer(),
+        "live": {"type": "boolean", "description": "Heartbeat within its lease timeout"},
+        "stations_held": integer("Stations whose lease names this node")}, closed=False),
+    "Cluster": obj({
+        "cluster": {"type": "boolean", "description": "Whether this server runs in cluster mode"},
+        "node_id": nullable(string("The node that answered")),
+        "nodes": {"type": "array", "items": ref("ClusterNode")}},
+        ["cluster", "node_id", "nodes"], closed=False),
+    "ClusterConnection": obj({
+        "station_id": string(), "protocol": string(),
+        "lease_epoch": integer("The lease this node took for the connection; 0 while it is "
+                               "being taken")}, closed=False),
     "Event": obj({
         "id": integer(), "type": string(enum=[
             "station.online", "station.offline", "connector.status", "session.started",
@@ -464,6 +482,16 @@ op("get", V + "/commands", "The command audit log", OPERATORS, "Commands",
 op("get", V + "/commands/{command_id}", "One command and the station's answer", OPERATORS,
    "Commands", response="CommandLogEntry", errors=(404,))
 
+op("get", V + "/cluster", "The cluster's nodes", [ADMIN], "Cluster", response="Cluster",
+   errors=(), description="Cluster mode (docs/cluster.md): every node registered in the "
+   "database, live or not yet expired, with the number of stations it holds. Without cluster "
+   "mode: cluster false and no nodes.")
+op("get", V + "/cluster/connections", "The station connections of the node that answers",
+   [ADMIN], "Cluster", response=obj({"node_id": nullable(string()), "items": {
+       "type": "array", "items": ref("ClusterConnection")}}, ["node_id", "items"], closed=False),
+   errors=(), description="Behind a shared port any node may answer: ask a node on its own "
+   "address to see its connections.")
+
 op("get", V + "/drivers", "List drivers", [ADMIN, MANAGER, DRIVER], "Drivers",
    response=page_of("Driver"),
    params=PAGE + [param("site_id", schema=integer()), param("q", description="Name or e-mail contains")],
@@ -525,7 +553,7 @@ DOCUMENT = {
         "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}},
     "servers": [{"url": "/"}],
     "tags": [{"name": t} for t in ["Meta", "Events", "API keys", "Sites", "Stations", "Commands",
-                                   "Drivers", "Sessions", "Associations"]],
+                                   "Cluster", "Drivers", "Sessions", "Associations"]],
     "paths": PATHS,
     "components": {
         "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer",

@@ -48,10 +48,57 @@ int with_database(const std::string& url_option, const std::string& data_dir, Fn
 }  // namespace
 
 bool is_admin_command(int argc, const char* const* argv) {
-  return argc > 1 && std::string(argv[1]) == "apikey";
+  return argc > 1 && (std::string(argv[1]) == "apikey" || std::string(argv[1]) == "database");
 }
 
+namespace {
+
+// chargegridd database start|stop: the embedded cluster on its own, for several nodes that
+// share it (scripts/run --nodes N).
+int run_database_command(int argc, const char* const* argv) {
+  CLI::App app{"chargegridd database: start or stop the embedded PostgreSQL on its own"};
+  app.require_subcommand(1);
+  std::string data_dir = env_or("CHARGEGRID_DATA_DIR", "./var");
+  app.add_option("--data-dir", data_dir, "Data folder of the embedded cluster")
+      ->capture_default_str();
+  app.fallthrough();
+  auto* db = app.add_subcommand("database", "The embedded cluster");
+  db->require_subcommand(1);
+  auto* start = db->add_subcommand(
+      "start", "Start it (or find it running), migrate it and print its URL; it keeps running");
+  db->add_subcommand("stop", "Stop it");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  spdlog::set_default_logger(spdlog::stderr_color_st("chargegridd"));
+  spdlog::set_level(spdlog::level::warn);
+  try {
+    db::EmbeddedPostgresOptions options;
+    options.data_dir = std::filesystem::path(data_dir) / "pg";
+    db::EmbeddedPostgres embedded(options);
+    if (*start) {
+      embedded.start();
+      embedded.detach();
+      pqxx::connection connection(embedded.connection_url());
+      db::migrate(connection, db::builtin_migrations());
+      std::cout << embedded.connection_url() << "\n";
+      return 0;
+    }
+    embedded.stop();
+    embedded.detach();
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "chargegridd database: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace
+
 int run_admin_command(int argc, const char* const* argv) {
+  if (std::string(argv[1]) == "database") return run_database_command(argc, argv);
   CLI::App app{"chargegridd apikey: create, list and revoke REST API keys"};
   app.require_subcommand(1);
   std::string database_url = env_or("CHARGEGRID_DATABASE_URL", "");

@@ -4,6 +4,7 @@
 //   chargegridd apikey create --role ROLE --name NAME [--site ID]... [--driver ID]
 //   chargegridd apikey list
 //   chargegridd apikey revoke ID
+//   chargegridd database start|stop      the embedded cluster alone (prints its URL)
 
 namespace chargegrid::server {
 

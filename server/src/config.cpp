@@ -73,6 +73,13 @@ void add_security_options(CLI::App& app, Config& config, Add& add) {
 
 }  // namespace
 
+bool is_valid_node_id(const std::string& id) {
+  if (id.empty() || id.size() > 48) return false;
+  return std::all_of(id.begin(), id.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '.' || c == '_' || c == ':' || c == '-';
+  });
+}
+
 std::optional<Config> parse_config(int argc, const char* const* argv, int& exit_code) {
   Config config;
   CLI::App app{"chargegridd: ChargeGrid charge point management server (OCPP 1.6J, 2.0.1, 2.1)"};
@@ -128,6 +135,21 @@ std::optional<Config> parse_config(int argc, const char* const* argv, int& exit_
       "Server CALLs that may await a station's answer at once")
       ->check(CLI::Range(1, 1024));
   add_security_options(app, config, add);
+  app.add_flag("--cluster,!--no-cluster", config.cluster,
+               "Cluster mode: share the database and the listening ports (SO_REUSEPORT) with "
+               "other nodes; stations are leased to one node at a time")
+      ->envname(env_name("cluster"))
+      ->capture_default_str();
+  add("node-id", config.node_id,
+      "This node's name in cluster mode (implies --cluster); empty: HOST:PID")
+      ->check([](const std::string& id) -> std::string {
+        if (id.empty() || is_valid_node_id(id)) return "";
+        return "1 to 48 characters of A-Z a-z 0-9 . _ : -";
+      });
+  add("lease-timeout", config.lease_timeout_s,
+      "Cluster mode: seconds without a heartbeat after which a node counts as dead and its "
+      "stations' leases end")
+      ->check(CLI::Range(2, 3600));
   add("log-level", config.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   add("log-format", config.log_format, "text (key=value) or json")
@@ -150,6 +172,7 @@ std::optional<Config> parse_config(int argc, const char* const* argv, int& exit_
     exit_code = 2;
     return std::nullopt;
   }
+  if (!config.node_id.empty()) config.cluster = true;
   if (config.http_tls && !config.tls) {
     std::cerr << "--http-tls uses the wss certificate: it needs --tls\n";
     exit_code = 2;

@@ -29,9 +29,14 @@ int main(int argc, char** argv) {
       options.data_dir = std::filesystem::path(config->data_dir) / "pg";
       embedded.emplace(options);
       embedded->start();
+      // Cluster mode: nodes share the data folder's server; the one that started it stops
+      // it, the others leave it running.
+      if (config->cluster && embedded->adopted()) embedded->detach();
       url = embedded->connection_url();
       cg::server::log::info("embedded_database_started",
-                            {{"data_dir", options.data_dir.string()}, {"url", url}});
+                            {{"data_dir", options.data_dir.string()},
+                             {"url", url},
+                             {"adopted", embedded->adopted() ? "yes" : "no"}});
     }
     {
       pqxx::connection connection(url);

@@ -17,6 +17,7 @@
 #include "api/api.hpp"
 #include "api/router.hpp"
 #include "chargegrid/db/pool.hpp"
+#include "cluster.hpp"
 #include "handlers/common.hpp"
 #include "http_session.hpp"
 #include "logging.hpp"
@@ -32,12 +33,13 @@ using asio::ip::tcp;
 struct Server::Impl {
   Impl(Config c, std::string url)
       : config(std::move(c)),
-        pool(std::move(url), db::PoolOptions{.connections = config.db_connections,
-                                             .queue_capacity = config.db_queue_capacity}),
+        pool(url, db::PoolOptions{.connections = config.db_connections,
+                                  .queue_capacity = config.db_queue_capacity}),
         database(pool),
         meters(io, pool, metrics, config.meter_batch_rows, config.meter_batch_delay_ms),
         security(config, pool),
-        services{config, database, meters, metrics, stations, handlers, events, security},
+        cluster(config, std::move(url), pool, database, stations, metrics),
+        services{config, database, meters, metrics, stations, handlers, events, security, cluster},
         api(services),
         ocpp_acceptor(io),
         ocpp_tls_acceptor(io),
@@ -89,6 +91,10 @@ struct Server::Impl {
     tcp::endpoint endpoint(asio::ip::make_address(config.bind_address), port);
     acceptor.open(endpoint.protocol());
     acceptor.set_option(asio::socket_base::reuse_address(true));
+    // Cluster mode: the nodes on one machine share the ports; the kernel spreads new
+    // connections over them.
+    if (config.cluster)
+      acceptor.set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true));
     acceptor.bind(endpoint);
     acceptor.listen(asio::socket_base::max_listen_connections);
   }
@@ -201,17 +207,10 @@ struct Server::Impl {
       if (ec) co_return;
       auto seen = stations.take_seen();
       if (seen.empty()) continue;
-      std::string ids = "{";
-      for (std::size_t i = 0; i < seen.size(); ++i) {
-        if (i) ids += ',';
-        ids += '"';
-        for (char ch : seen[i].first) {
-          if (ch == '"' || ch == '\\') ids += '\\';
-          ids += ch;
-        }
-        ids += '"';
-      }
-      ids += '}';
+      std::vector<std::string> seen_ids;
+      seen_ids.reserve(seen.size());
+      for (const auto& entry : seen) seen_ids.push_back(entry.first);
+      const auto ids = pg_text_array(seen_ids);
       pool.try_submit([ids](pqxx::connection& c) {
         pqxx::work tx(c);
         tx.exec_params("UPDATE stations SET last_seen_at = now() WHERE id = ANY($1::text[])", ids);
@@ -227,6 +226,7 @@ struct Server::Impl {
       std::ofstream out(tmp);
       nlohmann::json ports{{"ocpp_port", bound_ocpp_port}, {"http_port", bound_http_port}};
       if (config.tls) ports["ocpp_tls_port"] = bound_ocpp_tls_port;
+      if (cluster.enabled()) ports["node_id"] = cluster.node_id();
       out << ports.dump();
     }
     std::rename(tmp.c_str(), config.ready_file.c_str());
@@ -242,6 +242,7 @@ struct Server::Impl {
   Database database;
   MeterWriter meters;
   security::Security security;
+  Cluster cluster;
   Services services;
   api::Api api;
   tcp::acceptor ocpp_acceptor;
@@ -282,6 +283,8 @@ void Server::start() {
   s.bound_ocpp_port = s.ocpp_acceptor.local_endpoint().port();
   if (s.config.tls) s.bound_ocpp_tls_port = s.ocpp_tls_acceptor.local_endpoint().port();
   s.bound_http_port = s.http_acceptor.local_endpoint().port();
+  // Registered before the first station connects: every lease names a node.
+  s.cluster.start(s.bound_ocpp_port, s.bound_http_port);
   asio::co_spawn(s.io, s.accept_stations(s.ocpp_acceptor, false), asio::detached);
   if (s.config.tls)
     asio::co_spawn(s.io, s.accept_stations(s.ocpp_tls_acceptor, true), asio::detached);
@@ -301,7 +304,8 @@ void Server::start() {
                                {"min_security_profile", s.config.min_security_profile},
                                {"http_port", http_port()},
                                {"threads", n},
-                               {"db_connections", s.config.db_connections}});
+                               {"db_connections", s.config.db_connections},
+                               {"node", s.cluster.enabled() ? s.cluster.node_id() : ""}});
 }
 
 void Server::handle_signals() {
@@ -343,6 +347,7 @@ void Server::stop() {
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   s.meters.flush();
   s.pool.stop(std::chrono::seconds(10));
+  s.cluster.stop();  // gives back what the closed connections did not
   s.security.stop();
   s.io.stop();
   for (auto& t : s.threads)

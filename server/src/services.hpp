@@ -15,6 +15,8 @@ class Security;
 
 namespace chargegrid::server {
 
+class Cluster;
+
 struct Services {
   const Config& config;
   Database& database;
@@ -24,6 +26,7 @@ struct Services {
   HandlerRegistry& handlers;
   EventBus& events;
   security::Security& security;
+  Cluster& cluster;
 };
 
 }  // namespace chargegrid::server

@@ -1,9 +1,12 @@
 #pragma once
 // Which connection holds each station, plus what must outlive a connection:
 // the answers to recent CALLs (so a message replayed after a reconnect gets the
-// same answer) and the time each station was last heard from.
+// same answer) and the time each station was last heard from. In cluster mode each
+// entry also carries the epoch of the station's lease this node took (0 until the
+// take-over is stored; see docs/cluster.md).
 
 #include <chrono>
+#include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
@@ -24,11 +27,41 @@ class StationRegistry {
   // Makes `session` the connection of `station_id`; returns the one it replaces.
   std::shared_ptr<StationSession> attach(const std::string& station_id,
                                          const std::shared_ptr<StationSession>& session);
-  // Forgets `session` if it is still the station's current connection.
-  bool detach(const std::string& station_id, const StationSession* session);
+  // Forgets `session` if it is still the station's current connection; returns the lease
+  // epoch the entry held then (0: none), or nullopt when `session` was not current.
+  std::optional<std::int64_t> detach(const std::string& station_id, const StationSession* session);
   std::shared_ptr<StationSession> find(const std::string& station_id) const;
   std::size_t connected(protocols::OcppVersion version) const;
+  std::size_t size() const;
   std::vector<std::shared_ptr<StationSession>> all() const;
+
+  // Cluster leases. Every attach starts a take-over of the station's lease; record_lease
+  // ends one: this node took the lease at `epoch` (0: the take-over failed). The entry keeps
+  // the highest epoch it got. Returns Kept, or Lost when another node took the station over
+  // at a higher epoch meanwhile (release_lease came first: the connection is forgotten here
+  // and must close), or NoConnection when the station has no connection here any more (the
+  // lease must be given back).
+  enum class LeaseRecord { Kept, Lost, NoConnection };
+  LeaseRecord record_lease(const std::string& station_id, std::int64_t epoch);
+  // The database says this node holds the station at `epoch` (found by a check, not by a
+  // take-over of the current connection).
+  void confirm_lease(const std::string& station_id, std::int64_t epoch);
+  // The epoch of the lease this node holds for the station (0: none, or no connection).
+  std::int64_t lease_epoch(const std::string& station_id) const;
+  // Another node took the station over at `epoch`: returns this node's connection if it
+  // holds an older lease (it is forgotten here and must be closed). A connection whose
+  // take-over is not stored yet is judged once it is (record_lease).
+  std::shared_ptr<StationSession> release_lease(const std::string& station_id, std::int64_t epoch);
+  // Forgets the connection if it is still current and its lease is at most `epoch` (the
+  // lease was found lost); returns it.
+  std::shared_ptr<StationSession> drop_lease(const std::string& station_id, std::int64_t epoch);
+  struct Held {
+    std::string station_id;
+    std::int64_t lease_epoch = 0;  // 0: no take-over stored yet
+    int takeovers_pending = 0;
+    std::chrono::steady_clock::time_point attached_at;
+  };
+  std::vector<Held> held() const;
 
   // Replay cache of recent answers, keyed by station and message id.
   void remember_answer(const std::string& station_id, const std::string& message_id,
@@ -49,8 +82,16 @@ class StationRegistry {
     std::string action;
     std::string frame;
   };
+  struct Entry {
+    std::weak_ptr<StationSession> session;
+    std::int64_t lease_epoch = 0;
+    int takeovers_pending = 0;  // attaches whose take-over is not stored yet
+    std::chrono::steady_clock::time_point attached_at;
+  };
   mutable std::mutex mutex_;
-  std::unordered_map<std::string, std::weak_ptr<StationSession>> sessions_;
+  std::unordered_map<std::string, Entry> sessions_;
+  // Take-overs by other nodes announced before this node's own was stored: station -> epoch.
+  std::unordered_map<std::string, std::int64_t> releases_;
   std::unordered_map<std::string, std::deque<Answer>> answers_;
   std::unordered_map<std::string, std::chrono::system_clock::time_point> seen_;
 };

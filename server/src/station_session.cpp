@@ -13,6 +13,7 @@
 #include <pqxx/pqxx>
 
 #include "chargegrid/protocols/validation.hpp"
+#include "cluster.hpp"
 #include "logging.hpp"
 #include "security/security.hpp"
 
@@ -44,6 +45,32 @@ std::string trim(std::string_view s) {
 }
 
 }  // namespace
+
+const char* outcome_name(CallOutcome::Kind kind) {
+  switch (kind) {
+    case CallOutcome::Kind::Result:
+      return "answered";
+    case CallOutcome::Kind::Error:
+      return "call_error";
+    case CallOutcome::Kind::Timeout:
+      return "timeout";
+    case CallOutcome::Kind::Disconnected:
+      return "offline";
+    case CallOutcome::Kind::Refused:
+      return "refused";
+    case CallOutcome::Kind::Invalid:
+      return "invalid";
+  }
+  return "refused";
+}
+
+std::optional<CallOutcome::Kind> outcome_kind(std::string_view name) {
+  using Kind = CallOutcome::Kind;
+  for (auto kind :
+       {Kind::Result, Kind::Error, Kind::Timeout, Kind::Disconnected, Kind::Refused, Kind::Invalid})
+    if (name == outcome_name(kind)) return kind;
+  return std::nullopt;
+}
 
 std::optional<std::string> percent_decode(std::string_view text) {
   std::string out;
@@ -147,14 +174,19 @@ asio::awaitable<void> StationSession::run() {
   idle_timer_.cancel();
   finish_pending_calls();
   services_.metrics.count_connection("disconnected");
-  if (services_.stations.detach(station_id_, this)) {
+  // Only the current connection marks the station offline (one forgotten because another
+  // node took the station over is not current).
+  if (auto lease_epoch = services_.stations.detach(station_id_, this)) {
     publish_connection_event("station.offline");
-    // Only the current connection marks the station offline.
-    services_.database.pool().try_submit([id = station_id_](pqxx::connection& c) {
-      pqxx::work tx(c);
-      tx.exec_params("UPDATE stations SET connected_since = NULL WHERE id = $1", id);
-      tx.commit();
-    });
+    if (services_.cluster.enabled()) {
+      services_.cluster.connection_ended(station_id_, *lease_epoch);
+    } else {
+      services_.database.pool().try_submit([id = station_id_](pqxx::connection& c) {
+        pqxx::work tx(c);
+        tx.exec_params("UPDATE stations SET connected_since = NULL WHERE id = $1", id);
+        tx.commit();
+      });
+    }
   }
 }
 
@@ -393,28 +425,56 @@ void StationSession::refuse_authentication(const security::Verdict& verdict) {
 }
 
 asio::awaitable<void> StationSession::load_registration() {
+  auto& cluster = services_.cluster;
+  const bool leased = cluster.enabled();
+  std::int64_t lease_epoch = 0;
   try {
     const std::string protocol(protocols::subprotocol(version_));
     struct Known {
       std::string registration;
       std::optional<std::int64_t> site_id;
+      std::int64_t lease_epoch = 0;
     };
-    auto known = co_await services_.database.run([this, &protocol](pqxx::connection& c) {
-      const auto& id = station_id_;
-      pqxx::work tx(c);
-      auto rows = tx.exec_params(
-          "UPDATE stations SET connected_since = now(), last_seen_at = now(), protocol = $2 "
-          "WHERE id = $1 RETURNING registration, site_id",
-          id, protocol);
-      tx.commit();
-      Known result;
-      if (!rows.empty()) {
-        result.registration = rows[0][0].as<std::string>();
-        if (!rows[0][1].is_null()) result.site_id = rows[0][1].as<std::int64_t>();
-      }
-      return result;
-    });
+    auto known =
+        co_await services_.database.run([this, &protocol, &cluster, leased](pqxx::connection& c) {
+          const auto& id = station_id_;
+          pqxx::work tx(c);
+          Known result;
+          if (!leased) {
+            auto rows = tx.exec_params(
+                "UPDATE stations SET connected_since = now(), last_seen_at = now(), protocol = $2 "
+                "WHERE id = $1 RETURNING registration, site_id",
+                id, protocol);
+            tx.commit();
+            if (!rows.empty()) {
+              result.registration = rows[0][0].as<std::string>();
+              if (!rows[0][1].is_null()) result.site_id = rows[0][1].as<std::int64_t>();
+            }
+            return result;
+          }
+          // Cluster mode: the same statement takes the station's lease over (the row lock
+          // orders two nodes taking it at once); the node that held it is told to let go.
+          auto rows = tx.exec_params(
+              R"(WITH previous AS (SELECT id, held_by FROM stations WHERE id = $1 FOR UPDATE)
+             UPDATE stations s SET connected_since = now(), last_seen_at = now(), protocol = $2,
+                                   held_by = $3, lease_epoch = s.lease_epoch + 1,
+                                   lease_acquired_at = now()
+               FROM previous p WHERE s.id = p.id
+             RETURNING s.registration, s.site_id, s.lease_epoch, p.held_by)",
+              id, protocol, cluster.node_id());
+          if (!rows.empty()) {
+            result.registration = rows[0][0].as<std::string>();
+            if (!rows[0][1].is_null()) result.site_id = rows[0][1].as<std::int64_t>();
+            result.lease_epoch = rows[0][2].as<std::int64_t>();
+            std::optional<std::string> previous;
+            if (!rows[0][3].is_null()) previous = rows[0][3].as<std::string>();
+            cluster.notify_previous_holder(tx, id, previous, result.lease_epoch);
+          }
+          tx.commit();
+          return result;
+        });
     const auto& registration = known.registration;
+    lease_epoch = known.lease_epoch;
     services_.events.set_station_site(station_id_, known.site_id);
     registration_ = registration == "accepted"   ? Registration::Accepted
                     : registration == "pending"  ? Registration::Pending
@@ -426,6 +486,9 @@ asio::awaitable<void> StationSession::load_registration() {
     registration_ = Registration::Accepted;
     log::warn("station_registration_unavailable", {{"station", station_id_}, {"error", e.what()}});
   }
+  // Without a lease (no row yet, or the database away) BootNotification or the node's
+  // periodic check takes it.
+  if (leased) cluster.lease_taken(station_id_, lease_epoch, shared_from_this());
 }
 
 asio::awaitable<void> StationSession::serve() {

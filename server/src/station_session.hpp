@@ -43,6 +43,11 @@ struct CallOutcome {
                            // Refused, Invalid: {"description"}
 };
 
+// The audit log's name of an outcome (command_log.outcome): answered, call_error, timeout,
+// offline, refused, invalid; and back.
+const char* outcome_name(CallOutcome::Kind kind);
+std::optional<CallOutcome::Kind> outcome_kind(std::string_view name);
+
 class StationSession : public std::enable_shared_from_this<StationSession> {
  public:
   // `tls`: the context of a wss connection (nullptr for ws); `ticket`: its place under the

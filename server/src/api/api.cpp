@@ -99,6 +99,7 @@ Api::Api(Services& services)
   add_driver_routes(router, context);
   add_session_routes(router, context);
   add_association_routes(router, context);
+  add_cluster_routes(router, context);
 }
 
 Api::~Api() = default;

@@ -235,7 +235,7 @@ constexpr Command kCommands[] = {
 
 const std::string kCommandColumns = R"(
   SELECT c.id, c.station_id, c.site_id, c.api_key_id, c.command, c.ocpp_action, c.request,
-         c.outcome, c.response, c.created_at, c.completed_at
+         c.outcome, c.response, c.created_at, c.completed_at, c.routed_from, c.routed_to
   FROM command_log c)";
 
 }  // namespace
@@ -270,10 +270,11 @@ void add_command_routes(Router& router, ApiContext& api) {
                  const auto station_id = r.path_text("station_id");
                  auto reserved = co_await reserve_command(api, r.principal, station_id);
                  // An offline station's command is still logged (as offline).
-                 auto session = api.services.stations.find(station_id);
+                 auto target = station_target(api, station_id, reserved.remote);
                  OcppCall call;
-                 if (session) call = translate(r.body, session->version(), reserved.command_id);
-                 CommandRequest request{session,     station_id,   reserved.site, name,
+                 if (target.online())
+                   call = translate(r.body, target.version(), reserved.command_id);
+                 CommandRequest request{target,      station_id,   reserved.site, name,
                                         call.action, call.payload, r.body};
                  auto answer =
                      co_await send_command(api, r.principal, request, reserved.command_id);
@@ -288,12 +289,12 @@ void add_command_routes(Router& router, ApiContext& api) {
                const auto station_id = r.path_text("station_id");
                const auto action = r.path_text("action");
                auto reserved = co_await reserve_command(api, r.principal, station_id);
-               auto session = api.services.stations.find(station_id);
-               if (session && !protocols::is_known_action(session->version(), action))
-                 throw not_found("OCPP " + std::string(protocols::subprotocol(session->version())) +
+               auto target = station_target(api, station_id, reserved.remote);
+               if (target.online() && !protocols::is_known_action(target.version(), action))
+                 throw not_found("OCPP " + std::string(protocols::subprotocol(target.version())) +
                                  " has no action " + action);
-               CommandRequest request{session, station_id, reserved.site, "ocpp",
-                                      action,  r.body,     r.body};
+               CommandRequest request{target, station_id, reserved.site, "ocpp",
+                                      action, r.body,     r.body};
                auto answer = co_await send_command(api, r.principal, request, reserved.command_id);
                co_return json_answer(r.http, Status::ok, answer);
              });

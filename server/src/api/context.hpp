@@ -66,6 +66,7 @@ void add_station_routes(Router&, ApiContext&);
 void add_driver_routes(Router&, ApiContext&);
 void add_session_routes(Router&, ApiContext&);
 void add_association_routes(Router&, ApiContext&);
+void add_cluster_routes(Router&, ApiContext&);
 void add_command_routes(Router&, ApiContext&);
 
 }  // namespace chargegrid::server::api

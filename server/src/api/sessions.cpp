@@ -48,16 +48,18 @@ awaitable<json> stop_session(ApiContext& api, const Principal& principal, std::i
   struct Target {
     json session;
     std::int64_t command_id = 0;
+    std::optional<RemoteHolder> remote;
   };
   auto target = co_await api.transaction([&](pqxx::work& tx) {
     auto session = session_in_scope(tx, principal, session_id);
-    return Target{session, next_command_id(tx)};
+    auto remote = remote_holder(api, tx, session["station_id"].get<std::string>());
+    return Target{session, next_command_id(tx), remote};
   });
   const auto& session = target.session;
   if (session["status"] != "active")
     throw conflict("session " + std::to_string(session_id) + " has already ended");
   const auto station_id = session["station_id"].get<std::string>();
-  auto station = api.services.stations.find(station_id);
+  auto station = station_target(api, station_id, target.remote);
   CommandRequest request{station,
                          station_id,
                          std::nullopt,
@@ -66,9 +68,9 @@ awaitable<json> stop_session(ApiContext& api, const Principal& principal, std::i
                          json::object(),
                          json{{"session_id", session_id}}};
   if (!session["site_id"].is_null()) request.site_id = session["site_id"].get<std::int64_t>();
-  if (!station) {
+  if (!station.online()) {
     // Logged as offline, then the 409.
-  } else if (station->version() == protocols::OcppVersion::v16) {
+  } else if (station.version() == protocols::OcppVersion::v16) {
     request.ocpp_action = "RemoteStopTransaction";
     request.payload = {{"transactionId", session_id}};
   } else {

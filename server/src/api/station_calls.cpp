@@ -35,58 +35,55 @@ asio::awaitable<CommandTarget> reserve_command(ApiContext& api, const Principal&
                                                const std::string& station_id) {
   auto target = co_await api.transaction([&](pqxx::work& tx) {
     auto site = station_site_in_scope(tx, principal, station_id);
-    return CommandTarget{site, next_command_id(tx)};
+    return CommandTarget{site, next_command_id(tx), remote_holder(api, tx, station_id)};
   });
   co_return target;
 }
 
-std::shared_ptr<StationSession> connected_station(ApiContext& api, const std::string& station_id) {
-  auto session = api.services.stations.find(station_id);
-  if (!session)
-    throw ApiError(Status::conflict, "Station offline",
-                   "station " + station_id + " is not connected; try again when it is online");
-  return session;
+std::optional<RemoteHolder> remote_holder(ApiContext& api, pqxx::transaction_base& tx,
+                                          const std::string& station_id) {
+  if (!api.services.cluster.enabled()) return std::nullopt;
+  return api.services.cluster.remote_holder(tx, station_id);
 }
 
-namespace {
-
-const char* outcome_name(CallOutcome::Kind kind) {
-  switch (kind) {
-    case CallOutcome::Kind::Result:
-      return "answered";
-    case CallOutcome::Kind::Error:
-      return "call_error";
-    case CallOutcome::Kind::Timeout:
-      return "timeout";
-    case CallOutcome::Kind::Disconnected:
-      return "offline";
-    case CallOutcome::Kind::Refused:
-      return "refused";
-    case CallOutcome::Kind::Invalid:
-      return "invalid";
-  }
-  return "refused";
+StationTarget station_target(ApiContext& api, const std::string& station_id,
+                             const std::optional<RemoteHolder>& remote) {
+  StationTarget target;
+  target.local = api.services.stations.find(station_id);
+  if (!target.local) target.remote = remote;
+  return target;
 }
-
-}  // namespace
 
 asio::awaitable<nlohmann::json> send_command(ApiContext& api, const Principal& principal,
                                              const CommandRequest& request,
                                              std::int64_t command_id) {
   // Logged first: a command that cannot be audited is not sent.
-  const auto& session = request.session;
-  const std::string initial_outcome = session ? "pending" : "offline";
+  const auto& target = request.target;
+  const std::string initial_outcome = target.online() ? "pending" : "offline";
   co_await api.transaction([&](pqxx::work& tx) {
+    // Routed to the node holding the station: it reads the payload to send from the row
+    // (dispatch, cleared when the command ends) and writes the outcome there.
+    std::optional<std::string> routed_from, routed_to, dispatch;
+    std::optional<std::int64_t> lease_epoch;
+    if (target.remote) {
+      routed_from = api.services.cluster.node_id();
+      routed_to = target.remote->node;
+      dispatch = request.payload.dump();
+      lease_epoch = target.remote->epoch;
+    }
     tx.exec_params(
         R"(INSERT INTO command_log (id, station_id, site_id, api_key_id, command, ocpp_action,
-                                    request, outcome, completed_at)
+                                    request, outcome, completed_at, routed_from, routed_to,
+                                    dispatch, lease_epoch)
            VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8,
-                   CASE WHEN $8 = 'pending' THEN NULL ELSE now() END))",
+                   CASE WHEN $8 = 'pending' THEN NULL ELSE now() END, $9, $10, $11::jsonb, $12))",
         command_id, request.station_id, request.site_id, principal.key_id, request.command,
-        request.ocpp_action, request.audited.dump(), initial_outcome);
+        request.ocpp_action, request.audited.dump(), initial_outcome, routed_from, routed_to,
+        dispatch, lease_epoch);
+    if (target.remote) api.services.cluster.notify_command(tx, command_id, *target.remote);
     return true;
   });
-  if (!session) {
+  if (!target.online()) {
     ApiError offline(
         Status::conflict, "Station offline",
         "station " + request.station_id + " is not connected; try again when it is online");
@@ -94,19 +91,27 @@ asio::awaitable<nlohmann::json> send_command(ApiContext& api, const Principal& p
     throw offline;
   }
 
-  auto outcome = co_await await_station_call(session, request.ocpp_action, request.payload);
+  CallOutcome outcome;
+  if (target.remote) {
+    // The holding node sends it, and records the outcome in the audit log.
+    outcome = co_await api.services.cluster.await_outcome(command_id, *target.remote);
+  } else {
+    outcome = co_await await_station_call(target.local, request.ocpp_action, request.payload);
+  }
   const std::string outcome_text = outcome_name(outcome.kind);
-  try {
-    co_await api.transaction([&](pqxx::work& tx) {
-      tx.exec_params(
-          "UPDATE command_log SET outcome = $2, response = $3::jsonb, completed_at = now() "
-          "WHERE id = $1",
-          command_id, outcome_text, outcome.payload.dump());
-      return true;
-    });
-  } catch (const std::exception& e) {
-    // The station has acted; the caller must hear its answer even so.
-    log::warn("command_audit_failed", {{"command_id", command_id}, {"error", e.what()}});
+  if (!target.remote) {
+    try {
+      co_await api.transaction([&](pqxx::work& tx) {
+        tx.exec_params(
+            "UPDATE command_log SET outcome = $2, response = $3::jsonb, completed_at = now() "
+            "WHERE id = $1",
+            command_id, outcome_text, outcome.payload.dump());
+        return true;
+      });
+    } catch (const std::exception& e) {
+      // The station has acted; the caller must hear its answer even so.
+      log::warn("command_audit_failed", {{"command_id", command_id}, {"error", e.what()}});
+    }
   }
 
   Event event;
@@ -144,7 +149,8 @@ asio::awaitable<nlohmann::json> send_command(ApiContext& api, const Principal& p
                      " within " + std::to_string(api.services.config.call_timeout_s) + " s");
     case CallOutcome::Kind::Disconnected:
       throw fail(Status::conflict, "Station offline",
-                 "station " + request.station_id + " disconnected before answering");
+                 "station " + request.station_id + " disconnected before answering" +
+                     (description.empty() ? "" : " (" + description + ")"));
     case CallOutcome::Kind::Refused:
       throw fail(Status::too_many_requests, "Too many commands in flight",
                  "station " + request.station_id + " has too many calls awaiting an answer; " +
@@ -152,7 +158,7 @@ asio::awaitable<nlohmann::json> send_command(ApiContext& api, const Principal& p
     case CallOutcome::Kind::Invalid:
       throw fail(Status::unprocessable_entity, "Invalid value",
                  request.ocpp_action + " for " +
-                     std::string(protocols::subprotocol(session->version())) + ": " + description);
+                     std::string(protocols::subprotocol(target.version())) + ": " + description);
   }
   nlohmann::json answer{{"command_id", command_id},
                         {"station_id", request.station_id},

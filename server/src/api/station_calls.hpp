@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "../cluster.hpp"
 #include "../station_session.hpp"
 #include "context.hpp"
 
@@ -22,8 +23,17 @@ boost::asio::awaitable<CallOutcome> await_station_call(
     const std::shared_ptr<StationSession>& session, const std::string& action,
     const nlohmann::json& payload);
 
+// Where a station's commands go: its connection on this node, or (cluster mode) the live
+// node that holds it; neither when it is offline.
+struct StationTarget {
+  std::shared_ptr<StationSession> local;
+  std::optional<RemoteHolder> remote;
+  bool online() const { return local || remote; }
+  protocols::OcppVersion version() const { return local ? local->version() : remote->version; }
+};
+
 struct CommandRequest {
-  std::shared_ptr<StationSession> session;  // null when the station is offline
+  StationTarget target;
   std::string station_id;
   std::optional<std::int64_t> site_id;
   std::string command;      // the API's name, e.g. "remote-start"
@@ -48,6 +58,7 @@ std::int64_t next_command_id(pqxx::transaction_base& tx);
 struct CommandTarget {
   std::optional<std::int64_t> site;
   std::int64_t command_id = 0;
+  std::optional<RemoteHolder> remote;  // cluster mode: the node that holds the station
 };
 boost::asio::awaitable<CommandTarget> reserve_command(ApiContext& api, const Principal& principal,
                                                       const std::string& station_id);
@@ -58,7 +69,12 @@ boost::asio::awaitable<nlohmann::json> stop_session(ApiContext& api, const Princ
                                                     std::int64_t session_id,
                                                     const std::string& command_name);
 
-// The connected session of a station, or throws the 409 offline problem.
-std::shared_ptr<StationSession> connected_station(ApiContext& api, const std::string& station_id);
+// The station's connection on this node if it has one, else `remote`.
+StationTarget station_target(ApiContext& api, const std::string& station_id,
+                             const std::optional<RemoteHolder>& remote);
+// Inside a transaction, in cluster mode: the live node other than this one that holds the
+// station (nullopt otherwise).
+std::optional<RemoteHolder> remote_holder(ApiContext& api, pqxx::transaction_base& tx,
+                                          const std::string& station_id);
 
 }  // namespace chargegrid::server::api

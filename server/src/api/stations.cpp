@@ -17,6 +17,8 @@ const std::string kStationColumns = R"(
   SELECT st.id, st.name, st.site_id, st.registration, st.security_profile,
          st.password_hash IS NOT NULL AS has_password, st.password_set_at, st.protocol,
          st.connected_since IS NOT NULL AS online, st.connected_since AS online_since,
+         (st.held_by IS NOT NULL AND
+          EXISTS (SELECT 1 FROM cluster_live_nodes n WHERE n.id = st.held_by)) AS lease_live,
          st.last_seen_at,
          json_build_object('vendor', st.vendor, 'model', st.model,
                            'serial_number', st.serial_number,
@@ -39,9 +41,13 @@ const std::string kStationColumns = R"(
          st.registered_at
   FROM stations st)";
 
-// `online` from this server's own connections: the database column can lag.
+// `online` from this server's own connections (the database column can lag), and in
+// cluster mode from the station's lease: held by a live node.
 void mark_online(ApiContext& api, json& station) {
-  station["online"] = api.services.stations.find(station["id"].get<std::string>()) != nullptr;
+  const bool here = api.services.stations.find(station["id"].get<std::string>()) != nullptr;
+  const bool leased = api.services.cluster.enabled() && station.value("lease_live", false);
+  station.erase("lease_live");
+  station["online"] = here || leased;
   if (!station["online"].get<bool>()) station["online_since"] = nullptr;
 }
 
@@ -65,13 +71,12 @@ void check_new_site(const Principal& principal, const json& body) {
 
 // The call that gives a station its new password: 1.6 AuthorizationKey (the
 // password's bytes in hex), 2.0.1 SecurityCtrlr.BasicAuthPassword.
-CommandRequest password_command(const std::shared_ptr<StationSession>& session,
-                                const std::string& id, std::optional<std::int64_t> site,
-                                const std::string& password) {
+CommandRequest password_command(const StationTarget& target, const std::string& id,
+                                std::optional<std::int64_t> site, const std::string& password) {
   CommandRequest request{
-      session, id, site, "set-password", "", json::object(), json{{"password", "(not logged)"}}};
-  if (!session) return request;  // logged as offline, then the 409
-  if (session->version() == protocols::OcppVersion::v16) {
+      target, id, site, "set-password", "", json::object(), json{{"password", "(not logged)"}}};
+  if (!target.online()) return request;  // logged as offline, then the 409
+  if (target.version() == protocols::OcppVersion::v16) {
     request.ocpp_action = "ChangeConfiguration";
     request.payload = {{"key", "AuthorizationKey"},
                        {"value", security::authorization_key_hex(password)}};
@@ -170,45 +175,51 @@ void add_station_routes(Router& router, ApiContext& api) {
                co_return json_answer(r.http, Status::ok, body);
              });
 
-  router.add(http::verb::patch, "/api/v1/stations/{station_id}", operators, "StationPatch",
-             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
-               const auto id = r.path_text("station_id");
-               if (r.body.contains("site_id")) check_new_site(r.principal, r.body);
-               static const std::string update =
-                   "UPDATE stations SET " + patch_column("name", "name", "text") + ", " +
-                   patch_column("site_id", "site_id", "bigint") + ", " +
-                   patch_column("registration", "registration", "text") + ", " +
-                   patch_column("security_profile", "security_profile", "smallint") +
-                   " WHERE id = $1";
-               auto body = co_await api.transaction([&](pqxx::work& tx) {
-                 station_site_in_scope(tx, r.principal, id);
-                 tx.exec_params(update, id, r.body.dump());
-                 return station(tx, id);
-               });
-               api.services.events.set_station_site(
-                   id, body["site_id"].is_null()
-                           ? std::nullopt
-                           : std::optional<std::int64_t>(body["site_id"].get<std::int64_t>()));
-               mark_online(api, body);
-               // An approved station that waits in Pending is asked to boot again now.
-               if (r.body.value("registration", "") == "accepted")
-                 if (auto session = api.services.stations.find(id)) {
-                   session->set_registration(StationSession::Registration::Accepted);
-                   session->call("TriggerMessage", {{"requestedMessage", "BootNotification"}},
-                                 [](CallOutcome) {});
-                 }
-               if (r.body.value("registration", "") == "rejected")
-                 if (auto session = api.services.stations.find(id))
-                   session->close(boost::beast::websocket::close_code::policy_error,
-                                  "registration rejected");
-               // A new security profile applies from the next connection: end this one
-               // so the station reconnects and is checked under it.
-               if (r.body.contains("security_profile"))
-                 if (auto session = api.services.stations.find(id))
-                   session->close(boost::beast::websocket::close_code::policy_error,
-                                  "security profile changed");
-               co_return json_answer(r.http, Status::ok, body);
-             });
+  router.add(
+      http::verb::patch, "/api/v1/stations/{station_id}", operators, "StationPatch",
+      [&api](ApiRequest& r) -> awaitable<HttpResponse> {
+        const auto id = r.path_text("station_id");
+        if (r.body.contains("site_id")) check_new_site(r.principal, r.body);
+        static const std::string update =
+            "UPDATE stations SET " + patch_column("name", "name", "text") + ", " +
+            patch_column("site_id", "site_id", "bigint") + ", " +
+            patch_column("registration", "registration", "text") + ", " +
+            patch_column("security_profile", "security_profile", "smallint") + " WHERE id = $1";
+        auto body = co_await api.transaction([&](pqxx::work& tx) {
+          station_site_in_scope(tx, r.principal, id);
+          tx.exec_params(update, id, r.body.dump());
+          // Cluster mode: the node holding the station applies what follows there.
+          if (api.services.cluster.enabled()) {
+            if (r.body.contains("registration"))
+              api.services.cluster.notify_holder(tx, id,
+                                                 {{"op", "registration"},
+                                                  {"station", id},
+                                                  {"registration", r.body["registration"]}});
+            if (r.body.contains("security_profile"))
+              api.services.cluster.notify_holder(
+                  tx, id,
+                  {{"op", "close"}, {"station", id}, {"reason", "security profile changed"}});
+          }
+          return station(tx, id);
+        });
+        api.services.events.set_station_site(
+            id, body["site_id"].is_null()
+                    ? std::nullopt
+                    : std::optional<std::int64_t>(body["site_id"].get<std::int64_t>()));
+        mark_online(api, body);
+        // An approved station that waits in Pending is asked to boot again now; a
+        // rejected one is closed.
+        if (r.body.contains("registration"))
+          if (auto session = api.services.stations.find(id))
+            apply_registration(session, r.body["registration"].get<std::string>());
+        // A new security profile applies from the next connection: end this one
+        // so the station reconnects and is checked under it.
+        if (r.body.contains("security_profile"))
+          if (auto session = api.services.stations.find(id))
+            session->close(boost::beast::websocket::close_code::policy_error,
+                           "security profile changed");
+        co_return json_answer(r.http, Status::ok, body);
+      });
 
   router.add(http::verb::delete_, "/api/v1/stations/{station_id}", operators, "",
              [&api](ApiRequest& r) -> awaitable<HttpResponse> {
@@ -221,6 +232,9 @@ void add_station_routes(Router& router, ApiContext& api) {
                    throw conflict("station " + id + " has " + sessions[0][0].as<std::string>() +
                                   " sessions on record; set its registration to rejected to "
                                   "retire it instead");
+                 if (api.services.cluster.enabled())
+                   api.services.cluster.notify_holder(
+                       tx, id, {{"op", "close"}, {"station", id}, {"reason", "station deleted"}});
                  tx.exec_params("DELETE FROM stations WHERE id = $1", id);
                  return true;
                });
@@ -250,10 +264,10 @@ void add_station_routes(Router& router, ApiContext& api) {
           generated = true;
         }
         auto reserved = co_await reserve_command(api, r.principal, id);
-        auto session = api.services.stations.find(id);
-        const bool send = r.body.value("send_to_station", session != nullptr);
+        auto target = station_target(api, id, reserved.remote);
+        const bool send = r.body.value("send_to_station", target.online());
         if (send) {
-          const auto request = password_command(session, id, reserved.site, password);
+          const auto request = password_command(target, id, reserved.site, password);
           auto answer = co_await send_command(api, r.principal, request, reserved.command_id);
           require_password_accepted(answer, id);
         }

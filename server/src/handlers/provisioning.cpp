@@ -2,6 +2,7 @@
 
 #include <pqxx/pqxx>
 
+#include "../cluster.hpp"
 #include "../logging.hpp"
 #include "../station_session.hpp"
 #include "common.hpp"
@@ -62,6 +63,11 @@ Handler boot_notification(Services& services) {
     auto info = boot_info(ctx.version, ctx.payload);
     const std::string initial(policy_registration(services.config.unknown_stations));
     const std::string protocol(protocols::subprotocol(ctx.version));
+    // Cluster mode: a station unknown when it connected has no lease yet; it is taken with
+    // the row that registers it.
+    const bool take_lease =
+        services.cluster.enabled() && services.stations.lease_epoch(ctx.station_id) == 0;
+    std::int64_t lease_epoch = 0;
     auto registration = co_await services.database.run([&](pqxx::connection& c) {
       pqxx::work tx(c);
       // A station not seen before is registered under the configured policy;
@@ -82,9 +88,11 @@ Handler boot_notification(Services& services) {
              RETURNING registration)",
           ctx.station_id, initial, protocol, info.vendor, info.model, info.serial, info.firmware,
           info.iccid, info.imsi, info.meter_type, info.meter_serial, info.reason);
+      if (take_lease) lease_epoch = services.cluster.take_lease(tx, ctx.station_id);
       tx.commit();
       return rows[0][0].as<std::string>();
     });
+    if (take_lease) services.cluster.lease_taken(ctx.station_id, lease_epoch, ctx.session);
 
     std::string status = "Rejected";
     auto session_registration = StationSession::Registration::Rejected;

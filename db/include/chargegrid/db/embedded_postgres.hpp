@@ -64,6 +64,9 @@ class EmbeddedPostgres {
   bool running() const;
   // Leaves the server running when this object is destroyed.
   void detach() noexcept { detached_ = true; }
+  // Whether the last start() found the server already running (started by another process)
+  // rather than starting it.
+  bool adopted() const noexcept { return adopted_; }
 
   // libpq URI of the application database (or of `database` when given):
   // postgresql:///<db>?host=<socket dir>&port=<port>&user=<user>. Valid after start().
@@ -93,6 +96,7 @@ class EmbeddedPostgres {
   std::filesystem::path socket_dir_;
   int port_;
   bool detached_ = false;
+  bool adopted_ = false;
 };
 
 // Whether the account PostgreSQL runs as (see above) can reach `folder` through every parent

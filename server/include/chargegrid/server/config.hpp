@@ -54,9 +54,18 @@ struct Config {
   int message_burst = 200;   // ...with this many at once; excess gets CALLERROR
   int idle_timeout_s = 900;  // no OCPP message for this long closes (0: never)
 
+  // Cluster mode (docs/cluster.md): nodes share the database and the listening ports
+  // (SO_REUSEPORT); each station is held by one node, recorded as a lease.
+  bool cluster = false;      // implied by a node_id
+  std::string node_id;       // 1-48 of A-Z a-z 0-9 . _ : -; empty: HOST:PID
+  int lease_timeout_s = 15;  // a node silent this long is dead and loses its leases
+
   std::string log_level = "info";
   std::string log_format = "text";  // text (key=value) or json
 };
+
+// A cluster node id: 1-48 characters of A-Z a-z 0-9 . _ : -
+bool is_valid_node_id(const std::string& id);
 
 // Parses flags and CHARGEGRID_* variables. Returns nullopt after printing help
 // or an error (exit_code tells which).
