@@ -17,13 +17,13 @@
 #include "chargegrid/db/migrations.hpp"
 #include "chargegrid/server/server.hpp"
 #include "chargegrid/sim/fleet.hpp"
-#include "fleet_options.hpp"
-#include "recording_proxy.hpp"
-#include "stored_once.hpp"
+#include "chargegrid/testing/fleet_options.hpp"
+#include "chargegrid/testing/recording_proxy.hpp"
+#include "chargegrid/testing/stored_once.hpp"
 
 using namespace std::chrono_literals;
-using chargegrid::robustness::Clock;
-using chargegrid::robustness::Exchange;
+using chargegrid::testing::Clock;
+using chargegrid::testing::Exchange;
 
 TEST_CASE("a database outage during many sessions loses and duplicates nothing",
           "[integration][outage][fleet]") {
@@ -40,10 +40,10 @@ TEST_CASE("a database outage during many sessions loses and duplicates nothing",
     chargegrid::db::migrate(c, chargegrid::db::builtin_migrations());
   }
 
-  auto config = chargegrid::robustness::server_config();
+  auto config = chargegrid::testing::server_config();
   chargegrid::server::Server server(config, postgres.connection_url());
   server.start();
-  chargegrid::robustness::RecordingProxy proxy(server.ocpp_port());
+  chargegrid::testing::RecordingProxy proxy(server.ocpp_port());
 
   // 20 stations of each version, sessions of 6 simulated minutes sampled every 30 s,
   // 60 times faster than real time: about 20 s of traffic with the outage in the middle.
@@ -52,7 +52,7 @@ TEST_CASE("a database outage during many sessions loses and duplicates nothing",
   for (const auto version :
        {chargegrid::sim::OcppVersion::v16, chargegrid::sim::OcppVersion::v201}) {
     fleets.push_back(std::make_unique<chargegrid::sim::Fleet>(
-        chargegrid::robustness::fleet_options(proxy.url(), version, "OUT", 20)));
+        chargegrid::testing::fleet_options(proxy.url(), version, "OUT", 20)));
     auto* fleet = fleets.back().get();
     runs.push_back(std::async(std::launch::async, [fleet] { return fleet->run(120s); }));
   }
@@ -95,7 +95,7 @@ TEST_CASE("a database outage during many sessions loses and duplicates nothing",
   CHECK(refusal_codes["InternalError"] == refused_while_away);
   CHECK(heartbeats_while_away > 0);
 
-  const auto summary = chargegrid::robustness::check_stored_exactly_once(
+  const auto summary = chargegrid::testing::check_stored_exactly_once(
       exchanges, postgres.connection_url(), "OUT", stats);
   CHECK(summary.transactions >= 40);
   CHECK(summary.refused >= refused_while_away);

@@ -1,21 +1,25 @@
-#include "recording_proxy.hpp"
+#include "chargegrid/testing/recording_proxy.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <future>
 #include <map>
 #include <mutex>
+#include <random>
 #include <thread>
 #include <utility>
 
-namespace chargegrid::robustness {
+namespace chargegrid::testing {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -39,6 +43,9 @@ struct Link {
   Socket down;
   Socket up;
   std::string station_id;
+  std::uint16_t upstream_port = 0;
+  bool open = false;                     // both sides connected, frames flowing
+  std::optional<std::size_t> abandoned;  // its index in Impl::abandoned_links
 };
 
 std::string station_of(std::string_view target) {
@@ -53,8 +60,13 @@ struct RecordingProxy::Impl {
   asio::io_context io;
   tcp::acceptor acceptor{io};
   std::thread thread;
-  std::atomic<std::uint16_t> upstream{0};
   std::uint16_t port = 0;
+  std::mt19937 random{std::random_device{}()};
+  std::vector<std::weak_ptr<Link>> links;  // io thread only
+
+  mutable std::mutex upstream_mutex;
+  std::vector<std::uint16_t> upstreams;
+  std::vector<AbandonedLink> abandoned_links;  // guarded by `mutex`
 
   mutable std::mutex mutex;
   std::vector<Exchange> exchanges;
@@ -95,7 +107,9 @@ struct RecordingProxy::Impl {
     }
   }
 
-  // Copies frames from one side to the other until either side ends, then drops both.
+  // Copies frames from one side to the other until either side ends, then drops both. A
+  // link whose station side was cut (abandoned) keeps its CSMS side open, reading and
+  // discarding, until the CSMS closes it.
   asio::awaitable<void> pump(std::shared_ptr<Link> link, bool from_station) {
     Socket& from = from_station ? link->down : link->up;
     Socket& to = from_station ? link->up : link->down;
@@ -106,13 +120,31 @@ struct RecordingProxy::Impl {
       if (read_ec) break;
       const std::string text = beast::buffers_to_string(buffer.data());
       buffer.consume(buffer.size());
+      if (link->abandoned) continue;
       record(link->station_id, from_station, text);
       to.text(from.got_text());
       auto [write_ec, write_n] =
           co_await to.async_write(asio::buffer(text), asio::as_tuple(asio::use_awaitable));
       if (write_ec) break;
     }
+    if (link->abandoned) {
+      if (from_station) co_return;  // the cut side: the CSMS side stays open
+      std::lock_guard lock(mutex);
+      abandoned_links[*link->abandoned].closed_at = Clock::now();
+    }
+    link->open = false;
     link->drop();
+  }
+
+  // The upstreams to try for a new connection, in random order.
+  std::vector<std::uint16_t> upstream_order() {
+    std::vector<std::uint16_t> ports;
+    {
+      std::lock_guard lock(upstream_mutex);
+      ports = upstreams;
+    }
+    std::shuffle(ports.begin(), ports.end(), random);
+    return ports;
   }
 
   asio::awaitable<void> serve(tcp::socket socket) {
@@ -126,19 +158,25 @@ struct RecordingProxy::Impl {
       co_return;
     }
     link->station_id = station_of(upgrade.target());
-    const std::uint16_t port_now = upstream.load();
-    if (port_now == 0) {  // the CSMS is away: refuse, as a dead server would
+    // The CSMS is away (no port, or none accepts): refuse, as a dead server would.
+    bool connected = false;
+    for (const auto candidate : upstream_order()) {
+      const tcp::endpoint endpoint(asio::ip::address_v4::loopback(), candidate);
+      beast::get_lowest_layer(link->up).expires_after(std::chrono::seconds(10));
+      auto [connect_ec] = co_await beast::get_lowest_layer(link->up).async_connect(
+          endpoint, asio::as_tuple(asio::use_awaitable));
+      if (!connect_ec) {
+        link->upstream_port = candidate;
+        connected = true;
+        break;
+      }
+      beast::get_lowest_layer(link->up).close();
+    }
+    if (!connected) {
       link->drop();
       co_return;
     }
-    const tcp::endpoint endpoint(asio::ip::address_v4::loopback(), port_now);
-    beast::get_lowest_layer(link->up).expires_after(std::chrono::seconds(10));
-    auto [connect_ec] = co_await beast::get_lowest_layer(link->up).async_connect(
-        endpoint, asio::as_tuple(asio::use_awaitable));
-    if (connect_ec) {
-      link->drop();
-      co_return;
-    }
+    const std::uint16_t port_now = link->upstream_port;
     const std::string offered(upgrade[http::field::sec_websocket_protocol]);
     link->up.set_option(websocket::stream_base::decorator([offered](websocket::request_type& r) {
       if (!offered.empty()) r.set(http::field::sec_websocket_protocol, offered);
@@ -165,6 +203,11 @@ struct RecordingProxy::Impl {
       link->drop();
       co_return;
     }
+    link->open = true;
+    links.erase(std::remove_if(links.begin(), links.end(),
+                               [](const std::weak_ptr<Link>& l) { return l.expired(); }),
+                links.end());
+    links.push_back(link);
     asio::co_spawn(io, pump(link, true), asio::detached);
     asio::co_spawn(io, pump(link, false), asio::detached);
   }
@@ -181,7 +224,7 @@ struct RecordingProxy::Impl {
 
 RecordingProxy::RecordingProxy(std::uint16_t upstream_port) : impl_(std::make_unique<Impl>()) {
   auto& impl = *impl_;
-  impl.upstream = upstream_port;
+  if (upstream_port != 0) impl.upstreams = {upstream_port};
   const tcp::endpoint endpoint(asio::ip::address_v4::loopback(), 0);
   impl.acceptor.open(endpoint.protocol());
   impl.acceptor.set_option(asio::socket_base::reuse_address(true));
@@ -199,7 +242,55 @@ RecordingProxy::~RecordingProxy() {
 }
 
 void RecordingProxy::set_upstream_port(std::uint16_t port) {
-  impl_->upstream = port;
+  set_upstream_ports(port == 0 ? std::vector<std::uint16_t>{} : std::vector<std::uint16_t>{port});
+}
+
+void RecordingProxy::set_upstream_ports(std::vector<std::uint16_t> ports) {
+  std::lock_guard lock(impl_->upstream_mutex);
+  impl_->upstreams = std::move(ports);
+}
+
+std::size_t RecordingProxy::abandon_links(std::size_t n) {
+  auto& impl = *impl_;
+  std::promise<std::size_t> done;
+  auto cut = done.get_future();
+  asio::post(impl.io, [&impl, n, &done] {
+    std::vector<std::shared_ptr<Link>> candidates;
+    for (const auto& weak : impl.links)
+      if (auto link = weak.lock(); link && link->open && !link->abandoned)
+        candidates.push_back(std::move(link));
+    std::shuffle(candidates.begin(), candidates.end(), impl.random);
+    if (candidates.size() > n) candidates.resize(n);
+    for (auto& link : candidates) {
+      {
+        std::lock_guard lock(impl.mutex);
+        link->abandoned = impl.abandoned_links.size();
+        impl.abandoned_links.push_back({link->station_id, link->upstream_port, Clock::now(), {}});
+      }
+      beast::get_lowest_layer(link->down).close();
+    }
+    done.set_value(candidates.size());
+  });
+  return cut.get();
+}
+
+std::vector<AbandonedLink> RecordingProxy::abandoned() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->abandoned_links;
+}
+
+std::map<std::uint16_t, std::size_t> RecordingProxy::open_links() const {
+  auto& impl = *impl_;
+  std::promise<std::map<std::uint16_t, std::size_t>> done;
+  auto counted = done.get_future();
+  asio::post(impl.io, [&impl, &done] {
+    std::map<std::uint16_t, std::size_t> open;
+    for (const auto& weak : impl.links)
+      if (auto link = weak.lock(); link && link->open && !link->abandoned)
+        ++open[link->upstream_port];
+    done.set_value(std::move(open));
+  });
+  return counted.get();
 }
 
 std::string RecordingProxy::url() const {
@@ -211,4 +302,4 @@ std::vector<Exchange> RecordingProxy::exchanges() const {
   return impl_->exchanges;
 }
 
-}  // namespace chargegrid::robustness
+}  // namespace chargegrid::testing

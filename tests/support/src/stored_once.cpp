@@ -1,4 +1,4 @@
-#include "stored_once.hpp"
+#include "chargegrid/testing/stored_once.hpp"
 
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -11,7 +11,7 @@
 #include <sstream>
 #include <tuple>
 
-namespace chargegrid::robustness {
+namespace chargegrid::testing {
 
 namespace {
 
@@ -301,4 +301,4 @@ StoredOnceSummary check_stored_exactly_once(const std::vector<Exchange>& exchang
   return summary;
 }
 
-}  // namespace chargegrid::robustness
+}  // namespace chargegrid::testing

@@ -1,14 +1,14 @@
 #pragma once
-// The load the robustness tests put on the server: fleets of simulated stations with short
-// sessions and frequent meter values, 60 times faster than real time, and a server set up
-// to serve them (free vend, short heartbeat interval).
+// The load the robustness and cluster tests put on the server: fleets of simulated stations with
+// short sessions and frequent meter values, 60 times faster than real time, and a server set up to
+// serve them (free vend, short heartbeat interval).
 
 #include <string>
 
 #include "chargegrid/server/config.hpp"
 #include "chargegrid/sim/fleet.hpp"
 
-namespace chargegrid::robustness {
+namespace chargegrid::testing {
 
 inline server::Config server_config() {
   server::Config config;
@@ -53,4 +53,4 @@ inline sim::FleetOptions fleet_options(const std::string& url, sim::OcppVersion 
   return options;
 }
 
-}  // namespace chargegrid::robustness
+}  // namespace chargegrid::testing

@@ -7,17 +7,33 @@
 // where it listens now. While it is away (port 0, or nothing listening) a station's
 // connection is refused; when the CSMS's side of a connection ends, the station's side is
 // dropped at once (no close handshake), as a station sees a crashed server.
+//
+// A cluster is several upstreams (set_upstream_ports): each new connection goes to one of
+// them picked at random, as a load balancer would; one that refuses is skipped.
+// abandon_links() cuts the station's side of connections but leaves the CSMS's side open,
+// as when a station loses its network and reconnects (through another node) before the old
+// node has noticed: the old node must close it itself.
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
-namespace chargegrid::robustness {
+namespace chargegrid::testing {
 
 using Clock = std::chrono::steady_clock;
+
+// A connection whose station side was cut while its CSMS side stayed open.
+struct AbandonedLink {
+  std::string station_id;
+  std::uint16_t upstream_port = 0;
+  Clock::time_point abandoned_at;
+  std::optional<Clock::time_point> closed_at;  // when the CSMS closed its side
+};
 
 // One CALL from a station and the CSMS's answer to it (if one came back).
 struct Exchange {
@@ -44,6 +60,14 @@ class RecordingProxy {
 
   // Where the CSMS listens now; 0: it is away.
   void set_upstream_port(std::uint16_t port);
+  // Several CSMS nodes; empty: all away.
+  void set_upstream_ports(std::vector<std::uint16_t> ports);
+  // Cuts the station side of up to `n` open connections picked at random (their stations
+  // reconnect), leaving the CSMS side open; returns how many were cut.
+  std::size_t abandon_links(std::size_t n);
+  std::vector<AbandonedLink> abandoned() const;
+  // Open connections (both sides), by upstream port.
+  std::map<std::uint16_t, std::size_t> open_links() const;
   // Stations connect to URL/{stationId}: "ws://127.0.0.1:<port>/ocpp".
   std::string url() const;
   // Everything recorded so far, in the order the CALLs arrived.
@@ -54,4 +78,4 @@ class RecordingProxy {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace chargegrid::robustness
+}  // namespace chargegrid::testing

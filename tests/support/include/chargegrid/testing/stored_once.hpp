@@ -12,7 +12,7 @@
 #include "chargegrid/sim/stats.hpp"
 #include "recording_proxy.hpp"
 
-namespace chargegrid::robustness {
+namespace chargegrid::testing {
 
 // What was compared, for the test's report.
 struct StoredOnceSummary {
@@ -32,4 +32,4 @@ StoredOnceSummary check_stored_exactly_once(const std::vector<Exchange>& exchang
                                             const std::string& station_prefix,
                                             const sim::Stats& stats);
 
-}  // namespace chargegrid::robustness
+}  // namespace chargegrid::testing

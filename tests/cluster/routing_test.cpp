@@ -1,0 +1,273 @@
+// Commands across nodes: a REST command sent to one node for a station connected to another
+// gets the station's real answer; an offline station 409; the holding node killed while the
+// command waits, or the database going away, a clean error in bounded time; malformed and
+// unknown notifications are logged and ignored. And nodes sharing one OCPP port.
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <future>
+#include <pqxx/pqxx>
+#include <thread>
+
+#include "chargegrid/db/embedded_postgres.hpp"
+#include "chargegrid/db/migrations.hpp"
+#include "chargegrid/sim/fleet.hpp"
+#include "chargegrid/sim/test_client.hpp"
+#include "chargegrid/testing/database.hpp"
+#include "chargegrid/testing/fleet_options.hpp"
+#include "cluster_harness.hpp"
+
+using namespace std::chrono_literals;
+using chargegrid::testing::ClusterHarness;
+using chargegrid::testing::eventually;
+using chargegrid::testing::json;
+namespace sim = chargegrid::sim;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Simulated stations of one version that only boot and heartbeat (they answer commands).
+struct IdleFleet {
+  IdleFleet(std::uint16_t port, sim::OcppVersion version, const std::string& prefix, int n)
+      : fleet(options(port, version, prefix, n)),
+        run(std::async(std::launch::async, [this] { return fleet.run(120s); })) {}
+  ~IdleFleet() {
+    fleet.stop();
+    run.wait();
+  }
+  static sim::FleetOptions options(std::uint16_t port, sim::OcppVersion version,
+                                   const std::string& prefix, int n) {
+    auto o = chargegrid::testing::fleet_options("ws://127.0.0.1:" + std::to_string(port) + "/ocpp",
+                                                version, prefix, n);
+    o.station.sessions = 0;
+    return o;
+  }
+  sim::Fleet fleet;
+  std::future<sim::Stats> run;
+};
+
+bool online_at(ClusterHarness& cluster, int node, const std::string& station) {
+  auto r = cluster.api(node).get("/stations/" + station);
+  return r.status == 200 && r.data.value("online", false);
+}
+
+// A station that boots and then answers nothing (a command to it waits).
+std::unique_ptr<sim::OcppTestClient> silent_station(std::uint16_t port, const std::string& id) {
+  auto client = std::make_unique<sim::OcppTestClient>();
+  client->connect("127.0.0.1", port, "/ocpp/" + id, {"ocpp1.6"});
+  auto boot =
+      client->call("BootNotification", {{"chargePointVendor", "V"}, {"chargePointModel", "M"}});
+  REQUIRE(boot[0] == 3);
+  return client;
+}
+
+}  // namespace
+
+TEST_CASE("a command sent to one node reaches the station on another", "[cluster][routing]") {
+  chargegrid::testing::TestDatabase db;
+  ClusterHarness cluster(db.url(), "routing", 2, {"--call-timeout", "20"});
+  // Both versions, connected to node 2 only.
+  IdleFleet v16(cluster.node(2).ocpp_port(), sim::OcppVersion::v16, "ROUTE", 1);
+  IdleFleet v201(cluster.node(2).ocpp_port(), sim::OcppVersion::v201, "ROUTE", 1);
+  const std::string s16 = "ROUTE16-0001", s201 = "ROUTE201-0001";
+  // Online, as node 1 sees it: from the lease node 2 holds.
+  REQUIRE(
+      eventually([&] { return online_at(cluster, 1, s16) && online_at(cluster, 1, s201); }, 20s));
+  CHECK(cluster.lease(s16).held_by == ClusterHarness::node_id(2));
+  CHECK(cluster.connections(1).empty());
+
+  SECTION("the station's answers come back through the node that was asked") {
+    for (const auto& station : {s16, s201}) {
+      INFO(station);
+      auto trigger = cluster.api(1).post("/stations/" + station + "/commands/trigger-message",
+                                         {{"message", "Heartbeat"}});
+      REQUIRE(trigger.status == 200);
+      CHECK(trigger.data["status"] == "Accepted");
+      const auto command_id = trigger.data["command_id"].get<std::int64_t>();
+      auto logged = cluster.api(1).get("/commands/" + std::to_string(command_id));
+      CHECK(logged.data["outcome"] == "answered");
+      CHECK(logged.data["routed_from"] == "node-1");
+      CHECK(logged.data["routed_to"] == "node-2");
+
+      // The station starts charging for real: the session shows on every node.
+      auto start = cluster.api(1).post("/stations/" + station + "/commands/remote-start",
+                                       {{"id_token", "ROUTED-TAG"}, {"evse_id", 1}});
+      REQUIRE(start.status == 200);
+      CHECK(start.data["status"] == "Accepted");
+      REQUIRE(eventually(
+          [&] {
+            auto sessions = cluster.api(1).get("/sessions?station_id=" + station);
+            return sessions.status == 200 && !sessions.data["items"].empty();
+          },
+          20s));
+
+      // A CALLERROR from the station is a 502 on the asking node (GetConfiguration is 1.6,
+      // GetVariables 2.0.1: the one the station does not speak is refused before sending).
+      auto reset = cluster.api(1).post("/stations/" + station + "/commands/reset",
+                                       {{"type", station == s16 ? "Soft" : "OnIdle"}});
+      CHECK(reset.status == 200);
+    }
+    CHECK(cluster.metric(
+              1, "chargegrid_cluster_commands_total{direction=\"out\",outcome=\"answered\"}") >= 6);
+    CHECK(cluster.metric(
+              2, "chargegrid_cluster_commands_total{direction=\"in\",outcome=\"answered\"}") >= 6);
+  }
+
+  SECTION("an offline station is a 409") {
+    REQUIRE(cluster.api(1).post("/stations", {{"id", "ROUTE-OFF"}}).status == 201);
+    auto r = cluster.api(1).post("/stations/ROUTE-OFF/commands/trigger-message",
+                                 {{"message", "Heartbeat"}});
+    CHECK(r.status == 409);
+  }
+
+  SECTION("the holding node killed while the command waits: a clean error, no hang") {
+    auto quiet = silent_station(cluster.node(2).ocpp_port(), "ROUTE-QUIET");
+    REQUIRE(eventually([&] { return online_at(cluster, 1, "ROUTE-QUIET"); }, 10s));
+    const auto started = Clock::now();
+    auto pending = std::async(std::launch::async, [&] {
+      return cluster.api(1).post("/stations/ROUTE-QUIET/commands/trigger-message",
+                                 {{"message", "Heartbeat"}});
+    });
+    // The CALL reaches the station through node 2; nobody answers it.
+    auto call = quiet->receive(10s);
+    REQUIRE(call);
+    CHECK(json::parse(*call)[2] == "TriggerMessage");
+    cluster.node(2).kill_hard();
+    REQUIRE(pending.wait_for(15s) == std::future_status::ready);
+    auto r = pending.get();
+    const auto waited = Clock::now() - started;
+    INFO(r.body);
+    CHECK(r.status == 409);
+    CHECK(r.detail().find("stopped") != std::string::npos);
+    // Ended once the holder's heartbeat was older than the lease timeout, well before the
+    // call timeout (20 s).
+    CHECK(waited < 12s);
+    auto logged =
+        cluster.api(1).get("/commands/" + std::to_string(r.data["command_id"].get<int>()));
+    CHECK(logged.data["outcome"] == "offline");
+    // The dead node's lease ends: the station is offline at once, and the lease is cleared
+    // when node 1 expires node 2.
+    REQUIRE(eventually([&] { return !online_at(cluster, 1, "ROUTE-QUIET"); }, 10s));
+    CHECK(eventually([&] { return !cluster.lease("ROUTE-QUIET").held_by; }, 5s));
+  }
+
+  SECTION("malformed and unknown notifications are logged and ignored") {
+    {
+      pqxx::connection c(db.url());
+      pqxx::nontransaction tx(c);
+      for (const std::string payload :
+           {"not json", "[1,2]", "{\"op\":\"teleport\"}", "{\"op\":\"command\"}",
+            "{\"op\":\"command\",\"id\":\"seven\"}", "{\"op\":\"command\",\"id\":987654321}",
+            "{\"op\":\"release\",\"station\":\"ROUTE16-0001\"}", "{\"op\":\"result\",\"id\":5}"})
+        tx.exec_params("SELECT pg_notify('chargegrid:node-2', $1)", payload);
+    }
+    REQUIRE(eventually(
+        [&] { return cluster.metric(2, "chargegrid_cluster_notifications_ignored_total") >= 7; },
+        10s));
+    CHECK(cluster.node(2).log_text(20000).find("cluster_notification_ignored") !=
+          std::string::npos);
+    // Node 2 goes on serving: its station still answers commands routed to it.
+    auto r = cluster.api(1).post("/stations/" + s16 + "/commands/trigger-message",
+                                 {{"message", "Heartbeat"}});
+    CHECK(r.status == 200);
+    CHECK(online_at(cluster, 1, s16));
+  }
+}
+
+TEST_CASE("the database going away with routed commands in flight answers 503 or 504",
+          "[cluster][routing][outage]") {
+  namespace fs = std::filesystem;
+  const auto dir =
+      fs::temp_directory_path() / ("cg-cluster-outage-pg-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  chargegrid::db::EmbeddedPostgresOptions pg_options;
+  pg_options.data_dir = dir / "pg";
+  pg_options.durable = false;
+  chargegrid::db::EmbeddedPostgres postgres(pg_options);
+  postgres.start();
+  {
+    pqxx::connection c(postgres.connection_url());
+    chargegrid::db::migrate(c, chargegrid::db::builtin_migrations());
+  }
+  ClusterHarness cluster(postgres.connection_url(), "outage", 2, {"--call-timeout", "4"});
+  auto quiet = silent_station(cluster.node(2).ocpp_port(), "OUT-QUIET");
+  REQUIRE(eventually([&] { return online_at(cluster, 1, "OUT-QUIET"); }, 10s));
+
+  const auto started = Clock::now();
+  auto pending = std::async(std::launch::async, [&] {
+    return cluster.api(1).post("/stations/OUT-QUIET/commands/trigger-message",
+                               {{"message", "Heartbeat"}});
+  });
+  REQUIRE(quiet->receive(10s));  // the CALL arrived: the command is in flight
+  postgres.stop();
+  REQUIRE(pending.wait_for(20s) == std::future_status::ready);
+  auto r = pending.get();
+  INFO(r.body);
+  CHECK((r.status == 503 || r.status == 504));
+  CHECK(Clock::now() - started < 12s);
+  // While the database is away a new command cannot even be logged: 503 at once.
+  auto refused = cluster.api(1).post("/stations/OUT-QUIET/commands/trigger-message",
+                                     {{"message", "Heartbeat"}});
+  CHECK(refused.status == 503);
+
+  // Away for longer than the lease timeout: when it is back, no node declares another dead
+  // (each first heartbeats for a full lease timeout), the leases stay and routing works.
+  std::this_thread::sleep_for(std::chrono::seconds(ClusterHarness::kLeaseTimeoutS + 2));
+  postgres.start();
+  REQUIRE(eventually(
+      [&] {
+        return cluster.metric(1, "chargegrid_cluster_listener_reconnects_total") >= 1 &&
+               cluster.metric(2, "chargegrid_cluster_listener_reconnects_total") >= 1;
+      },
+      20s));
+  std::this_thread::sleep_for(std::chrono::seconds(ClusterHarness::kLeaseTimeoutS + 1));
+  auto nodes = cluster.api(1).get("/cluster");
+  REQUIRE(nodes.status == 200);
+  REQUIRE(nodes.data["nodes"].size() == 2);
+  for (const auto& node : nodes.data["nodes"]) CHECK(node["live"] == true);
+  CHECK(cluster.lease("OUT-QUIET").held_by == ClusterHarness::node_id(2));
+  auto again = std::async(std::launch::async, [&] {
+    return cluster.api(1).post("/stations/OUT-QUIET/commands/trigger-message",
+                               {{"message", "Heartbeat"}});
+  });
+  auto call = quiet->receive(10s);
+  REQUIRE(call);
+  const auto frame = json::parse(*call);
+  quiet->send_text(json::array({3, frame[1], {{"status", "Accepted"}}}).dump());
+  REQUIRE(again.wait_for(15s) == std::future_status::ready);
+  auto answered = again.get();
+  CHECK(answered.status == 200);
+  CHECK(answered.data["status"] == "Accepted");
+  cluster.node(1).stop();
+  cluster.node(2).stop();
+  postgres.stop();
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
+TEST_CASE("nodes share one OCPP port", "[cluster][reuseport]") {
+  chargegrid::testing::TestDatabase db;
+  const auto port = chargegrid::testing::free_port();
+  ClusterHarness cluster(db.url(), "shared", 2, {}, port);
+  CHECK(cluster.node(1).ocpp_port() == port);
+  CHECK(cluster.node(2).ocpp_port() == port);
+  IdleFleet fleet(port, sim::OcppVersion::v16, "SHARE", 40);
+  REQUIRE(eventually(
+      [&] {
+        auto leases = cluster.leases("SHARE");
+        std::size_t held = 0;
+        for (const auto& [id, lease] : leases) held += lease.held_by.has_value();
+        return held == 40;
+      },
+      30s));
+  // The kernel spread the connections over both nodes; each station on exactly one.
+  const auto on1 = cluster.connections(1);
+  const auto on2 = cluster.connections(2);
+  CHECK(on1.size() + on2.size() == 40);
+  CHECK(!on1.empty());
+  CHECK(!on2.empty());
+  for (const auto& [id, lease] : cluster.leases("SHARE")) {
+    const int holder = on1.count(id) ? 1 : 2;
+    CHECK(lease.held_by == ClusterHarness::node_id(holder));
+  }
+}
