@@ -4,19 +4,25 @@
 // JSON result file and prints a summary with the ratios ChargeGrid / peer and
 // ChargeGrid / limit. See tools/bench/README.md and docs/benchmarks.md.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cmath>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <pqxx/pqxx>
 #include <sstream>
 #include <thread>
@@ -55,6 +61,7 @@ struct Options {
   bool keep = false;
   std::string result;
   std::vector<std::string> server_args;
+  int nodes = 0;  // cluster mode: this many chargegridd nodes on one database (0: one server)
 };
 
 double now_s() {
@@ -80,13 +87,38 @@ std::uint64_t counter(const Json& counters, const char* name) {
   return counters.value(name, std::uint64_t{0});
 }
 
-// The process under test and how to reach it.
+// The processes under test (one server, or the nodes of a cluster) and how to reach them.
 struct Target {
   std::string name;  // "chargegrid" or "ocpp-rpc"
-  std::unique_ptr<Child> process;
+  std::vector<std::unique_ptr<Child>> processes;
+  std::vector<std::string> node_ids;  // cluster mode, one per process
   std::string url;
   std::optional<PostmasterInfo> postgres;
   std::string database_url;
+  std::function<void()> stop_database;  // cluster mode: the database runs on its own
+
+  Target() = default;
+  Target(Target&&) = default;
+  Target& operator=(Target&&) = default;
+  ~Target() {
+    for (auto& process : processes) {
+      process->signal(SIGTERM);
+      if (!process->wait_for(std::chrono::seconds(60))) process->signal(SIGKILL);
+    }
+    processes.clear();
+    if (stop_database) stop_database();
+  }
+  // CPU seconds and resident memory of all the target's processes; nullopt when one died.
+  std::optional<ProcessSample> sample() const {
+    ProcessSample total;
+    for (const auto& process : processes) {
+      const auto s = sample_process(process->pid());
+      if (!s) return std::nullopt;
+      total.cpu_s += s->cpu_s;
+      total.rss_bytes += s->rss_bytes;
+    }
+    return total;
+  }
 };
 
 Json read_ready_file(const fs::path& file, Child& process, std::chrono::seconds timeout) {
@@ -114,25 +146,10 @@ bool server_has_flag(const std::string& server, const std::string& flag) {
   return text.find(flag) != std::string::npos;
 }
 
-Target start_chargegrid(const Options& o, const fs::path& dir, int heartbeat_s) {
-  Target target;
-  target.name = "chargegrid";
-  const fs::path data = dir / "chargegrid-data";
-  fs::remove_all(data);
-  fs::create_directories(data);
-  const fs::path ready = dir / "chargegrid.ready";
-  fs::remove(ready);
-  std::vector<std::string> argv{o.server,
-                                "--data-dir",
-                                data.string(),
-                                "--bind",
+// Flags every chargegridd of the run gets.
+std::vector<std::string> server_flags(const Options& o, int heartbeat_s) {
+  std::vector<std::string> argv{"--bind",
                                 "127.0.0.1",
-                                "--ocpp-port",
-                                "0",
-                                "--http-port",
-                                "0",
-                                "--ready-file",
-                                ready.string(),
                                 "--unknown-stations",
                                 "accept",
                                 "--accept-unknown-tokens",
@@ -147,15 +164,95 @@ Target start_chargegrid(const Options& o, const fs::path& dir, int heartbeat_s) 
   }
   if (o.tls) argv.push_back("--tls");
   argv.insert(argv.end(), o.server_args.begin(), o.server_args.end());
-  target.process = std::make_unique<Child>(argv, dir / "chargegridd.log");
-  const Json info = read_ready_file(ready, *target.process, 180s);
-  target.url = o.tls ? "wss://127.0.0.1:" + std::to_string(info.at("ocpp_tls_port").get<int>())
-                     : "ws://127.0.0.1:" + std::to_string(info.at("ocpp_port").get<int>());
-  target.url += "/ocpp";
+  return argv;
+}
+
+std::string station_url(const Options& o, const Json& ready) {
+  return (o.tls ? "wss://127.0.0.1:" + std::to_string(ready.at("ocpp_tls_port").get<int>())
+                : "ws://127.0.0.1:" + std::to_string(ready.at("ocpp_port").get<int>())) +
+         "/ocpp";
+}
+
+void find_postgres(Target& target, const fs::path& data) {
   target.postgres = read_postmaster_pid(data / "pg");
   if (!target.postgres) throw std::runtime_error("no postmaster.pid in the server's data folder");
   target.database_url = "postgresql:///chargegrid?host=" + target.postgres->socket_dir +
                         "&port=" + std::to_string(target.postgres->port) + "&user=postgres";
+}
+
+Target start_chargegrid(const Options& o, const fs::path& dir, int heartbeat_s) {
+  Target target;
+  target.name = "chargegrid";
+  const fs::path data = dir / "chargegrid-data";
+  fs::remove_all(data);
+  fs::create_directories(data);
+  const fs::path ready = dir / "chargegrid.ready";
+  fs::remove(ready);
+  std::vector<std::string> argv{o.server,      "--data-dir", data.string(),  "--ocpp-port", "0",
+                                "--http-port", "0",          "--ready-file", ready.string()};
+  const auto flags = server_flags(o, heartbeat_s);
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  target.processes.push_back(std::make_unique<Child>(argv, dir / "chargegridd.log"));
+  const Json info = read_ready_file(ready, *target.processes.back(), 180s);
+  target.url = station_url(o, info);
+  find_postgres(target, data);
+  return target;
+}
+
+// A port nobody listens on now (bound, then released), for the nodes to share.
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0)
+    throw std::runtime_error("cannot find a free port");
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+// Cluster mode: the embedded database started on its own (`chargegridd database start`),
+// then N nodes on it sharing the OCPP port (SO_REUSEPORT), as `scripts/run --nodes N` does.
+Target start_cluster(const Options& o, const fs::path& dir, int heartbeat_s) {
+  Target target;
+  target.name = "chargegrid";
+  const fs::path data = dir / "chargegrid-data";
+  fs::remove_all(data);
+  fs::create_directories(data);
+  const std::string database_command =
+      "'" + o.server + "' database start --data-dir '" + data.string() + "'";
+  FILE* started = ::popen(database_command.c_str(), "r");
+  if (started == nullptr) throw std::runtime_error("cannot run " + database_command);
+  char line[1024] = {};
+  const bool got_url = std::fgets(line, sizeof line, started) != nullptr;
+  if (::pclose(started) != 0 || !got_url) throw std::runtime_error(database_command + " failed");
+  target.stop_database = [server = o.server, data] {
+    const std::string stop = "'" + server + "' database stop --data-dir '" + data.string() + "'";
+    if (std::system(stop.c_str()) != 0) std::cerr << "chargegrid-bench: " << stop << " failed\n";
+  };
+  find_postgres(target, data);
+  const std::string url = std::string(line).substr(0, std::strcspn(line, "\n"));
+  const auto ocpp_port = std::to_string(free_port());
+  const auto tls_port = std::to_string(free_port());
+  const auto flags = server_flags(o, heartbeat_s);
+  Json info;
+  for (int i = 1; i <= o.nodes; ++i) {
+    const auto node = "bench-" + std::to_string(i);
+    const fs::path ready = dir / (node + ".ready");
+    fs::remove(ready);
+    std::vector<std::string> argv{o.server,  "--node-id",       node,          "--database-url",
+                                  url,       "--data-dir",      data.string(), "--ocpp-port",
+                                  ocpp_port, "--ocpp-tls-port", tls_port,      "--http-port",
+                                  "0",       "--ready-file",    ready.string()};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    target.processes.push_back(
+        std::make_unique<Child>(argv, dir / ("chargegridd-" + node + ".log")));
+    target.node_ids.push_back(node);
+    info = read_ready_file(ready, *target.processes.back(), 180s);
+  }
+  target.url = station_url(o, info);
   return target;
 }
 
@@ -164,11 +261,11 @@ Target start_peer(const Options& o, const fs::path& dir, int heartbeat_s) {
   target.name = "ocpp-rpc";
   const fs::path ready = dir / "peer.ready";
   fs::remove(ready);
-  target.process = std::make_unique<Child>(
+  target.processes.push_back(std::make_unique<Child>(
       std::vector<std::string>{o.node, o.peer_script, "--ready-file", ready.string(),
                                "--heartbeat-interval", std::to_string(heartbeat_s)},
-      dir / "peer.log");
-  const Json info = read_ready_file(ready, *target.process, 60s);
+      dir / "peer.log"));
+  const Json info = read_ready_file(ready, *target.processes.back(), 60s);
   target.url = "ws://127.0.0.1:" + std::to_string(info.at("port").get<int>()) + "/ocpp";
   return target;
 }
@@ -186,7 +283,7 @@ struct Mark {
 Mark mark(const Target& target, const LoadSet& loads, pqxx::connection* db) {
   Mark m;
   m.at_s = now_s();
-  if (const auto s = sample_process(target.process->pid())) m.server_cpu_s = s->cpu_s;
+  if (const auto s = target.sample()) m.server_cpu_s = s->cpu_s;
   if (target.postgres) m.db_cpu_s = sample_cluster(target.postgres->pid).cpu_s;
   m.load_cpu_s = loads.cpu_s();
   if (db != nullptr) {
@@ -282,19 +379,51 @@ Json stored_rows(pqxx::connection& db, const Mark& a, const Mark& b) {
           {"total_meter_messages", all[1].as<double>()}};
 }
 
+// Cluster mode: each node's share of the stations (from the leases), its memory and its CPU
+// in the window.
+Json node_results(const Target& target, const std::vector<ProcessSample>& baselines) {
+  std::map<std::string, std::int64_t> held;
+  try {
+    pqxx::connection db(target.database_url);
+    pqxx::work work(db);
+    for (const auto& row :
+         work.exec("SELECT held_by, count(*) FROM stations WHERE held_by IS NOT NULL GROUP BY 1"))
+      held[row[0].as<std::string>()] = row[1].as<std::int64_t>();
+  } catch (const std::exception& e) {
+    std::cerr << "chargegrid-bench: cannot read the leases: " << e.what() << "\n";
+  }
+  Json nodes = Json::array();
+  for (std::size_t i = 0; i < target.processes.size(); ++i) {
+    Json node{{"node", target.node_ids[i]}, {"stations_held", held[target.node_ids[i]]}};
+    if (const auto now = sample_process(target.processes[i]->pid())) {
+      node["rss_bytes"] = now->rss_bytes;
+      node["rss_before_bytes"] = baselines[i].rss_bytes;
+      node["cpu_s_total"] = round_to(now->cpu_s - baselines[i].cpu_s, 3);
+    } else {
+      node["failed"] = "not running";
+    }
+    nodes.push_back(std::move(node));
+  }
+  return nodes;
+}
+
 Json run_target(const Options& o, const std::string& which, const fs::path& dir) {
   const int heartbeat_s = o.heartbeat_s > 0 ? o.heartbeat_s : heartbeat_interval_for(o.plan);
   const fs::path target_dir = dir / which;
   fs::create_directories(target_dir);
-  Target target = which == "chargegrid" ? start_chargegrid(o, target_dir, heartbeat_s)
-                                        : start_peer(o, target_dir, heartbeat_s);
+  Target target = which != "chargegrid" ? start_peer(o, target_dir, heartbeat_s)
+                  : o.nodes > 0         ? start_cluster(o, target_dir, heartbeat_s)
+                                        : start_chargegrid(o, target_dir, heartbeat_s);
   std::cerr << "chargegrid-bench: " << which << " up at " << target.url << "\n";
   std::unique_ptr<pqxx::connection> db;
   if (!target.database_url.empty()) db = std::make_unique<pqxx::connection>(target.database_url);
 
   Json result{{"target", which}, {"load_average_start", load_average()}};
   std::this_thread::sleep_for(1s);  // let start-up work settle before the baseline
-  const auto baseline = sample_process(target.process->pid());
+  const auto baseline = target.sample();
+  std::vector<ProcessSample> node_baselines;
+  for (const auto& process : target.processes)
+    node_baselines.push_back(sample_process(process->pid()).value_or(ProcessSample{}));
   require(baseline.has_value(), "the target is not running");
 
   LoadSet loads(load_commands(o, target.url), target_dir);
@@ -323,7 +452,7 @@ Json run_target(const Options& o, const std::string& which, const fs::path& dir)
     std::tie(after, latency) = loads.end_window();
   };
   auto memory = [&] {
-    const auto now = sample_process(target.process->pid());
+    const auto now = target.sample();
     require(now.has_value(), "the target died");
     const double per_station =
         (static_cast<double>(now->rss_bytes) - static_cast<double>(baseline->rss_bytes)) /
@@ -393,6 +522,8 @@ Json run_target(const Options& o, const std::string& which, const fs::path& dir)
   }
   result["window"] = window_json(a, b, before, after, latency);
   result["setup_s"] = round_to(a.at_s - go_at, 3);
+  // While the stations are still connected: which node holds how many.
+  if (!target.node_ids.empty()) result["nodes"] = node_results(target, node_baselines);
   auto [stats, all_latency] = loads.finish(60s);
   stats["latency_ms"] = latency_json(all_latency);
   result["load"] = stats;
@@ -412,12 +543,10 @@ Json run_target(const Options& o, const std::string& which, const fs::path& dir)
     }
     db.reset();
   }
-  if (const auto end = sample_process(target.process->pid())) {
+  if (const auto end = target.sample()) {
     result["rss_end_bytes"] = end->rss_bytes;
   }
   result["load_average_end"] = load_average();
-  target.process->signal(SIGTERM);
-  if (!target.process->wait_for(60s)) target.process->signal(SIGKILL);
   return result;
 }
 
@@ -507,6 +636,14 @@ void print_summary(const Json& report) {
                 << " all booted in " << r["boot"]["all_booted_s"] << " s, statuses done in "
                 << r["boot"]["all_settled_s"] << " s\n";
     }
+    if (r.contains("nodes")) {
+      for (const auto& node : r["nodes"]) {
+        std::cout << std::setw(11) << ""
+                  << " " << node["node"].get<std::string>() << ": " << node["stations_held"]
+                  << " stations, RSS " << node.value("rss_bytes", 0) << " B, CPU "
+                  << node.value("cpu_s_total", 0.0) << " s\n";
+      }
+    }
     if (r.contains("stored")) {
       std::cout << std::setw(11) << ""
                 << " stored " << r["stored"]["window_rows_per_s"] << " rows/s ("
@@ -585,6 +722,10 @@ int main(int argc, char** argv) {
   app.add_option("--timeout", o.timeout_s, "seconds any one phase may take")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  app.add_option("--nodes", o.nodes,
+                 "cluster mode: this many chargegridd nodes on one embedded database, sharing "
+                 "the OCPP port (SO_REUSEPORT); ChargeGrid only")
+      ->check(CLI::Range(1, 64));
   app.add_option("--server", o.server, "chargegridd binary")->capture_default_str();
   app.add_option("--server-arg", o.server_args, "extra chargegridd flag (repeatable)")
       ->allow_extra_args(false);
@@ -606,7 +747,7 @@ int main(int argc, char** argv) {
   if (o.duration_s <= 0) o.duration_s = o.workload == Workload::idle ? 60.0 : 20.0;
   std::vector<std::string> targets;
   if (o.targets != "ocpp-rpc") targets.push_back("chargegrid");
-  if (o.targets != "chargegrid" && !o.tls) {
+  if (o.targets != "chargegrid" && !o.tls && o.nodes == 0) {
     if (o.peer_script.empty()) {
       std::cerr << "chargegrid-bench: --peer-script is needed for the ocpp-rpc peer\n";
       return 2;
@@ -643,6 +784,7 @@ int main(int argc, char** argv) {
                 {"threads_per_load_process", p.threads},
                 {"source_spread", p.source_spread},
                 {"duration_s", o.duration_s},
+                {"nodes", o.nodes},
                 {"server_args", o.server_args}}},
               {"machine",
                {{"cores", std::thread::hardware_concurrency()},
