@@ -45,6 +45,20 @@ int with_database(const std::string& url_option, const std::string& data_dir, Fn
   return fn(connection);
 }
 
+// Parses the command line; nullopt to go on, else the exit code (help, or an error).
+// Standard output then carries only the answer (a secret, a list, a URL); problems go to
+// stderr.
+std::optional<int> parse_command(CLI::App& app, int argc, const char* const* argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  spdlog::set_default_logger(spdlog::stderr_color_st("chargegridd"));
+  spdlog::set_level(spdlog::level::warn);
+  return std::nullopt;
+}
+
 }  // namespace
 
 bool is_admin_command(int argc, const char* const* argv) {
@@ -67,13 +81,7 @@ int run_database_command(int argc, const char* const* argv) {
   auto* start = db->add_subcommand(
       "start", "Start it (or find it running), migrate it and print its URL; it keeps running");
   db->add_subcommand("stop", "Stop it");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
-  spdlog::set_default_logger(spdlog::stderr_color_st("chargegridd"));
-  spdlog::set_level(spdlog::level::warn);
+  if (auto exit_code = parse_command(app, argc, argv)) return *exit_code;
   try {
     db::EmbeddedPostgresOptions options;
     options.data_dir = std::filesystem::path(data_dir) / "pg";
@@ -129,14 +137,7 @@ int run_admin_command(int argc, const char* const* argv) {
   std::int64_t revoke_id = 0;
   revoke->add_option("id", revoke_id, "Key id")->required();
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
-  // Standard output carries only the answer (a secret, a list); problems go to stderr.
-  spdlog::set_default_logger(spdlog::stderr_color_st("chargegridd"));
-  spdlog::set_level(spdlog::level::warn);
+  if (auto exit_code = parse_command(app, argc, argv)) return *exit_code;
 
   try {
     return with_database(database_url, data_dir, [&](pqxx::connection& c) {

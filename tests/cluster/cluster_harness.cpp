@@ -140,6 +140,16 @@ bool eventually(const std::function<bool()>& done, std::chrono::milliseconds lim
   }
 }
 
+std::unique_ptr<sim::OcppTestClient> boot_station(std::uint16_t port, const std::string& id) {
+  auto client = std::make_unique<sim::OcppTestClient>();
+  client->connect("127.0.0.1", port, "/ocpp/" + id, {"ocpp1.6"});
+  auto boot =
+      client->call("BootNotification", {{"chargePointVendor", "V"}, {"chargePointModel", "M"}});
+  REQUIRE(boot[0] == 3);
+  REQUIRE(boot[2]["status"] == "Accepted");
+  return client;
+}
+
 std::uint16_t free_port() {
   boost::asio::io_context io;
   boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::make_address("127.0.0.1"), 0});

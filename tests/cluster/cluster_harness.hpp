@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "chargegrid/sim/test_client.hpp"
 #include "chargegrid/testing/daemon.hpp"
 #include "chargegrid/testing/http_client.hpp"
 
@@ -72,6 +73,10 @@ class ClusterHarness {
 
 // Polls `done` every 50 ms until it holds or `limit` passes; returns its last answer.
 bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit);
+
+// An OCPP 1.6 station (a bare client that answers nothing by itself) connected to
+// 127.0.0.1:port as `id` and booted (Accepted).
+std::unique_ptr<sim::OcppTestClient> boot_station(std::uint16_t port, const std::string& id);
 
 // A free TCP port on 127.0.0.1 (bound and released).
 std::uint16_t free_port();

@@ -4,20 +4,19 @@
 // unknown notifications are logged and ignored. And nodes sharing one OCPP port.
 
 #include <catch2/catch.hpp>
-#include <filesystem>
 #include <future>
 #include <pqxx/pqxx>
 #include <thread>
 
-#include "chargegrid/db/embedded_postgres.hpp"
-#include "chargegrid/db/migrations.hpp"
 #include "chargegrid/sim/fleet.hpp"
 #include "chargegrid/sim/test_client.hpp"
 #include "chargegrid/testing/database.hpp"
 #include "chargegrid/testing/fleet_options.hpp"
+#include "chargegrid/testing/private_postgres.hpp"
 #include "cluster_harness.hpp"
 
 using namespace std::chrono_literals;
+using chargegrid::testing::boot_station;
 using chargegrid::testing::ClusterHarness;
 using chargegrid::testing::eventually;
 using chargegrid::testing::json;
@@ -49,16 +48,6 @@ struct IdleFleet {
 bool online_at(ClusterHarness& cluster, int node, const std::string& station) {
   auto r = cluster.api(node).get("/stations/" + station);
   return r.status == 200 && r.data.value("online", false);
-}
-
-// A station that boots and then answers nothing (a command to it waits).
-std::unique_ptr<sim::OcppTestClient> silent_station(std::uint16_t port, const std::string& id) {
-  auto client = std::make_unique<sim::OcppTestClient>();
-  client->connect("127.0.0.1", port, "/ocpp/" + id, {"ocpp1.6"});
-  auto boot =
-      client->call("BootNotification", {{"chargePointVendor", "V"}, {"chargePointModel", "M"}});
-  REQUIRE(boot[0] == 3);
-  return client;
 }
 
 }  // namespace
@@ -121,7 +110,7 @@ TEST_CASE("a command sent to one node reaches the station on another", "[cluster
   }
 
   SECTION("the holding node killed while the command waits: a clean error, no hang") {
-    auto quiet = silent_station(cluster.node(2).ocpp_port(), "ROUTE-QUIET");
+    auto quiet = boot_station(cluster.node(2).ocpp_port(), "ROUTE-QUIET");
     REQUIRE(eventually([&] { return online_at(cluster, 1, "ROUTE-QUIET"); }, 10s));
     const auto started = Clock::now();
     auto pending = std::async(std::launch::async, [&] {
@@ -176,21 +165,9 @@ TEST_CASE("a command sent to one node reaches the station on another", "[cluster
 
 TEST_CASE("the database going away with routed commands in flight answers 503 or 504",
           "[cluster][routing][outage]") {
-  namespace fs = std::filesystem;
-  const auto dir =
-      fs::temp_directory_path() / ("cg-cluster-outage-pg-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  chargegrid::db::EmbeddedPostgresOptions pg_options;
-  pg_options.data_dir = dir / "pg";
-  pg_options.durable = false;
-  chargegrid::db::EmbeddedPostgres postgres(pg_options);
-  postgres.start();
-  {
-    pqxx::connection c(postgres.connection_url());
-    chargegrid::db::migrate(c, chargegrid::db::builtin_migrations());
-  }
-  ClusterHarness cluster(postgres.connection_url(), "outage", 2, {"--call-timeout", "4"});
-  auto quiet = silent_station(cluster.node(2).ocpp_port(), "OUT-QUIET");
+  chargegrid::testing::PrivatePostgres postgres("cg-cluster-outage-pg");
+  ClusterHarness cluster(postgres.url(), "outage", 2, {"--call-timeout", "4"});
+  auto quiet = boot_station(cluster.node(2).ocpp_port(), "OUT-QUIET");
   REQUIRE(eventually([&] { return online_at(cluster, 1, "OUT-QUIET"); }, 10s));
 
   const auto started = Clock::now();
@@ -240,9 +217,6 @@ TEST_CASE("the database going away with routed commands in flight answers 503 or
   CHECK(answered.data["status"] == "Accepted");
   cluster.node(1).stop();
   cluster.node(2).stop();
-  postgres.stop();
-  std::error_code ec;
-  fs::remove_all(dir, ec);
 }
 
 TEST_CASE("nodes share one OCPP port", "[cluster][reuseport]") {

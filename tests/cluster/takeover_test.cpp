@@ -23,32 +23,20 @@ using chargegrid::testing::json;
 namespace sim = chargegrid::sim;
 using Clock = std::chrono::steady_clock;
 
-namespace {
-
-std::unique_ptr<sim::OcppTestClient> booted_station(std::uint16_t port, const std::string& id) {
-  auto client = std::make_unique<sim::OcppTestClient>();
-  client->connect("127.0.0.1", port, "/ocpp/" + id, {"ocpp1.6"});
-  auto boot =
-      client->call("BootNotification", {{"chargePointVendor", "V"}, {"chargePointModel", "M"}});
-  REQUIRE(boot[0] == 3);
-  REQUIRE(boot[2]["status"] == "Accepted");
-  return client;
-}
-
-}  // namespace
+using chargegrid::testing::boot_station;
 
 TEST_CASE("a reconnect to another node takes the lease over cleanly", "[cluster][lease]") {
   chargegrid::testing::TestDatabase db;
   ClusterHarness cluster(db.url(), "takeover", 2);
   const std::string id = "TAKE-1";
 
-  auto first = booted_station(cluster.node(1).ocpp_port(), id);
+  auto first = boot_station(cluster.node(1).ocpp_port(), id);
   REQUIRE(eventually([&] { return cluster.lease(id).held_by == ClusterHarness::node_id(1); }, 5s));
   const auto first_epoch = cluster.lease(id).epoch;
   CHECK(cluster.connections(1).at(id) == first_epoch);
 
   // The station reconnects through node 2 while node 1 still has the old connection open.
-  auto second = booted_station(cluster.node(2).ocpp_port(), id);
+  auto second = boot_station(cluster.node(2).ocpp_port(), id);
   const auto moved = cluster.lease(id);
   CHECK(moved.held_by == ClusterHarness::node_id(2));
   CHECK(moved.epoch > first_epoch);
@@ -94,7 +82,7 @@ TEST_CASE("a reconnect to another node takes the lease over cleanly", "[cluster]
   CHECK(r.data["response"] == answer);
 
   // And back to node 1: the same again the other way round.
-  auto third = booted_station(cluster.node(1).ocpp_port(), id);
+  auto third = boot_station(cluster.node(1).ocpp_port(), id);
   const auto back = cluster.lease(id);
   CHECK(back.held_by == ClusterHarness::node_id(1));
   CHECK(back.epoch > moved.epoch);

@@ -13,11 +13,10 @@
 #include <pqxx/pqxx>
 #include <thread>
 
-#include "chargegrid/db/embedded_postgres.hpp"
-#include "chargegrid/db/migrations.hpp"
 #include "chargegrid/server/server.hpp"
 #include "chargegrid/sim/fleet.hpp"
 #include "chargegrid/testing/fleet_options.hpp"
+#include "chargegrid/testing/private_postgres.hpp"
 #include "chargegrid/testing/recording_proxy.hpp"
 #include "chargegrid/testing/stored_once.hpp"
 
@@ -27,21 +26,10 @@ using chargegrid::testing::Exchange;
 
 TEST_CASE("a database outage during many sessions loses and duplicates nothing",
           "[integration][outage][fleet]") {
-  namespace fs = std::filesystem;
-  const auto dir = fs::temp_directory_path() / ("cg-fleet-outage-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  chargegrid::db::EmbeddedPostgresOptions pg_options;
-  pg_options.data_dir = dir / "pg";
-  pg_options.durable = false;
-  chargegrid::db::EmbeddedPostgres postgres(pg_options);
-  postgres.start();
-  {
-    pqxx::connection c(postgres.connection_url());
-    chargegrid::db::migrate(c, chargegrid::db::builtin_migrations());
-  }
+  chargegrid::testing::PrivatePostgres postgres("cg-fleet-outage");
 
   auto config = chargegrid::testing::server_config();
-  chargegrid::server::Server server(config, postgres.connection_url());
+  chargegrid::server::Server server(config, postgres.url());
   server.start();
   chargegrid::testing::RecordingProxy proxy(server.ocpp_port());
 
@@ -95,8 +83,8 @@ TEST_CASE("a database outage during many sessions loses and duplicates nothing",
   CHECK(refusal_codes["InternalError"] == refused_while_away);
   CHECK(heartbeats_while_away > 0);
 
-  const auto summary = chargegrid::testing::check_stored_exactly_once(
-      exchanges, postgres.connection_url(), "OUT", stats);
+  const auto summary =
+      chargegrid::testing::check_stored_exactly_once(exchanges, postgres.url(), "OUT", stats);
   CHECK(summary.transactions >= 40);
   CHECK(summary.refused >= refused_while_away);
   WARN("outage: " << summary.transaction_calls << " transaction messages (" << summary.refused
@@ -104,6 +92,4 @@ TEST_CASE("a database outage during many sessions loses and duplicates nothing",
                   << summary.transactions << " transactions, " << summary.events
                   << " 2.0.1 events, " << summary.samples << " sampled values, "
                   << heartbeats_while_away << " heartbeats answered during the outage");
-  postgres.stop();
-  fs::remove_all(dir);
 }

@@ -51,6 +51,16 @@ void mark_online(ApiContext& api, json& station) {
   if (!station["online"].get<bool>()) station["online_since"] = nullptr;
 }
 
+// After a station was created or changed: the event bus learns its site, `body` its
+// connection state.
+void station_changed(ApiContext& api, const std::string& id, json& body) {
+  api.services.events.set_station_site(
+      id, body["site_id"].is_null()
+              ? std::nullopt
+              : std::optional<std::int64_t>(body["site_id"].get<std::int64_t>()));
+  mark_online(api, body);
+}
+
 json station(pqxx::transaction_base& tx, const std::string& id) {
   auto row = json_row(tx, kStationColumns + " WHERE st.id = $1", id);
   if (row.is_null()) throw not_found("no station " + id);
@@ -154,11 +164,7 @@ void add_station_routes(Router& router, ApiContext& api) {
                                   r.body["security_profile"].get<int>());
                  return station(tx, id);
                });
-               api.services.events.set_station_site(
-                   id, body["site_id"].is_null()
-                           ? std::nullopt
-                           : std::optional<std::int64_t>(body["site_id"].get<std::int64_t>()));
-               mark_online(api, body);
+               station_changed(api, id, body);
                auto response = json_answer(r.http, Status::created, body);
                response.set(http::field::location, "/api/v1/stations/" + id);
                co_return response;
@@ -202,11 +208,7 @@ void add_station_routes(Router& router, ApiContext& api) {
           }
           return station(tx, id);
         });
-        api.services.events.set_station_site(
-            id, body["site_id"].is_null()
-                    ? std::nullopt
-                    : std::optional<std::int64_t>(body["site_id"].get<std::int64_t>()));
-        mark_online(api, body);
+        station_changed(api, id, body);
         // An approved station that waits in Pending is asked to boot again now; a
         // rejected one is closed.
         if (r.body.contains("registration"))

@@ -180,12 +180,18 @@ void find_postgres(Target& target, const fs::path& data) {
                         "&port=" + std::to_string(target.postgres->port) + "&user=postgres";
 }
 
-Target start_chargegrid(const Options& o, const fs::path& dir, int heartbeat_s) {
-  Target target;
-  target.name = "chargegrid";
+// The server's data folder, empty.
+fs::path fresh_data_folder(const fs::path& dir) {
   const fs::path data = dir / "chargegrid-data";
   fs::remove_all(data);
   fs::create_directories(data);
+  return data;
+}
+
+Target start_chargegrid(const Options& o, const fs::path& dir, int heartbeat_s) {
+  Target target;
+  target.name = "chargegrid";
+  const fs::path data = fresh_data_folder(dir);
   const fs::path ready = dir / "chargegrid.ready";
   fs::remove(ready);
   std::vector<std::string> argv{o.server,      "--data-dir", data.string(),  "--ocpp-port", "0",
@@ -218,9 +224,7 @@ int free_port() {
 Target start_cluster(const Options& o, const fs::path& dir, int heartbeat_s) {
   Target target;
   target.name = "chargegrid";
-  const fs::path data = dir / "chargegrid-data";
-  fs::remove_all(data);
-  fs::create_directories(data);
+  const fs::path data = fresh_data_folder(dir);
   const std::string database_command =
       "'" + o.server + "' database start --data-dir '" + data.string() + "'";
   FILE* started = ::popen(database_command.c_str(), "r");
