@@ -123,6 +123,12 @@ Lease ClusterHarness::lease(const std::string& station_id) const {
   return it == all.end() ? Lease{} : it->second;
 }
 
+std::size_t ClusterHarness::held(const std::string& id_prefix) const {
+  std::size_t n = 0;
+  for (const auto& [id, lease] : leases(id_prefix)) n += lease.held_by.has_value();
+  return n;
+}
+
 std::string ClusterHarness::logs() const {
   std::string out;
   for (std::size_t i = 0; i < nodes_.size(); ++i)

@@ -55,6 +55,8 @@ class ClusterHarness {
 
   std::map<std::string, Lease> leases(const std::string& id_prefix) const;
   Lease lease(const std::string& station_id) const;
+  // Stations of `id_prefix` whose lease names a node.
+  std::size_t held(const std::string& id_prefix) const;
   const std::string& database_url() const { return url_; }
   const std::filesystem::path& dir() const { return dir_; }
   std::string logs() const;
