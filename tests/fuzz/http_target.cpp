@@ -32,6 +32,7 @@
 #include "api/request.hpp"
 #include "api/router.hpp"
 #include "chargegrid/db/pool.hpp"
+#include "cluster.hpp"
 #include "database.hpp"
 #include "event_bus.hpp"
 #include "handler.hpp"
@@ -59,9 +60,12 @@ constexpr std::size_t kBodyLimit = 1024 * 1024;  // the HTTP listener's (server.
 
 // The server's parts the API needs, on a database that does not exist.
 struct Harness {
+  static constexpr const char* kDatabaseUrl =
+      "postgresql:///fuzz?host=/nonexistent/chargegrid-fuzz&connect_timeout=1";
+
   Harness()
       : config(make_config()),
-        pool("postgresql:///fuzz?host=/nonexistent/chargegrid-fuzz&connect_timeout=1",
+        pool(kDatabaseUrl,
              db::PoolOptions{.connections = 1,
                              .queue_capacity = 16,
                              // One attempt at start; jobs fail at once while none works.
@@ -70,7 +74,8 @@ struct Harness {
         database(pool),
         meters(io, pool, metrics, 100, 5),
         security(config, pool),
-        services{config, database, meters, metrics, stations, handlers, events, security},
+        cluster(config, kDatabaseUrl, pool, database, stations, metrics),  // not enabled
+        services{config, database, meters, metrics, stations, handlers, events, security, cluster},
         api(services) {}
 
   static server::Config make_config() {
@@ -92,6 +97,7 @@ struct Harness {
   server::Database database;
   server::MeterWriter meters;
   server::security::Security security;
+  server::Cluster cluster;
   server::Services services;
   server::api::Api api;
 };
