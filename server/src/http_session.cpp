@@ -1,5 +1,6 @@
 #include "http_session.hpp"
 
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -89,8 +90,19 @@ asio::awaitable<void> serve_http(asio::ip::tcp::socket socket, const HttpRouter&
   if (!tls) {
     beast::tcp_stream stream(std::move(socket));
     co_await serve_requests(stream, router, streamer, body_limit);
+    // Lingering close (RFC 9112, 9.6): the client may still be sending (a body over the
+    // limit got its 413 early). Closing with unread bytes resets the connection, which can
+    // destroy the answer before the client reads it, so drain for a moment first.
     beast::error_code ignored;
     stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    stream.expires_after(std::chrono::seconds(2));
+    std::array<char, 4096> drain;
+    for (std::size_t drained = 0; drained < 4 * body_limit;) {
+      auto [ec, n] =
+          co_await stream.async_read_some(asio::buffer(drain), asio::as_tuple(asio::use_awaitable));
+      if (ec) break;
+      drained += n;
+    }
     co_return;
   }
   HttpsStream stream(std::move(socket), *tls);
