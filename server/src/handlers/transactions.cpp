@@ -197,13 +197,13 @@ Handler stop_transaction_16(Services& services) {
                   {{"station", ctx.station_id}, {"transaction", transaction_id}});
         break;
       case Found::AlreadyEndedOtherwise:
-        // Answered, so the station does not retry for ever; nothing of it is stored.
+        // Answered, so the station does not retry for ever. The session keeps its first stop;
+        // the readings are kept as the station's meter data and do not move its figures.
         log::warn("transaction_stop_conflict", {{"station", ctx.station_id},
                                                 {"transaction", transaction_id},
                                                 {"timestamp", timestamp},
                                                 {"meter_stop", meter_stop},
                                                 {"kept", "the session's first stop"}});
-        rows.clear();
         break;
       case Found::Unknown:
         // Answered anyway (a station would otherwise resend it for ever); its readings are
