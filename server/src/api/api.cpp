@@ -10,6 +10,7 @@
 
 #include "../logging.hpp"
 #include "chargegrid/db/pool.hpp"
+#include "chargegrid/protocols/json_limits.hpp"
 #include "context.hpp"
 #include "json_schema.hpp"
 #include "openapi.hpp"
@@ -169,12 +170,13 @@ awaitable<ApiRequest> prepare(ApiContext& context, const Router& router, const H
         type.substr(0, type.find(';')) != "application/json")
       throw ApiError(Status::unsupported_media_type, "Unsupported media type",
                      "send the body as application/json, not " + std::string(type));
-    const auto& text = request.body().empty() ? std::string("{}") : request.body();
-    try {
-      api_request.body = json::parse(text);
-    } catch (const json::parse_error& e) {
-      throw bad_request("the body is not valid JSON (at byte " + std::to_string(e.byte) + ")");
-    }
+    auto parsed = protocols::parse_json(request.body().empty() ? "{}" : request.body());
+    if (parsed.error == protocols::JsonParseError::TooDeep)
+      throw bad_request("the body nests arrays and objects deeper than " +
+                        std::to_string(protocols::kMaxJsonDepth) + " levels");
+    if (!parsed)
+      throw bad_request("the body is not valid JSON (at byte " + std::to_string(parsed.byte) + ")");
+    api_request.body = std::move(parsed.value);
     const auto& document = openapi_document();
     const auto& schema = document.at("components").at("schemas").at(route->body_schema);
     if (auto problem = check_schema(schema, api_request.body, document))
