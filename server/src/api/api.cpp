@@ -136,6 +136,8 @@ awaitable<ApiRequest> prepare(ApiContext& context, const Router& router, const H
     throw error;
   }
   route = match.route;
+  if (!match.bad_param.empty())
+    throw bad_request("path parameter " + match.bad_param + " " + match.bad_param_problem);
   ApiRequest api_request{
       request,
       std::move(match.params),
@@ -177,6 +179,7 @@ awaitable<ApiRequest> prepare(ApiContext& context, const Router& router, const H
     if (!parsed)
       throw bad_request("the body is not valid JSON (at byte " + std::to_string(parsed.byte) + ")");
     api_request.body = std::move(parsed.value);
+    if (auto problem = find_nul_character(api_request.body)) throw unprocessable(*problem);
     const auto& document = openapi_document();
     const auto& schema = document.at("components").at("schemas").at(route->body_schema);
     if (auto problem = check_schema(schema, api_request.body, document))
