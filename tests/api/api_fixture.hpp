@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "../server/server_fixture.hpp"
@@ -50,6 +51,15 @@ class EventStream {
   }
 
   const std::string& head() const { return head_; }
+
+  // What follows the head until the server closes the connection (a refused
+  // stream's problem document), or what arrived before `timeout`.
+  std::string rest(std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline && read_some()) {
+    }
+    return std::exchange(buffer_, {});
+  }
 
   // The next event whose type is `type` (others are skipped), or nullopt.
   std::optional<json> next(const std::string& type,

@@ -1,5 +1,6 @@
 #include "api.hpp"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -284,6 +285,13 @@ awaitable<void> Api::stream_events(Stream& stream, const HttpRequest& request) {
         if (end > start) types.insert(list->substr(start, end - start));
         start = end + 1;
       }
+      for (const auto& type : types)
+        if (std::ranges::find(kEventTypes, type) == std::end(kEventTypes)) {
+          std::string known;
+          for (auto t : kEventTypes) known += (known.empty() ? "" : ", ") + std::string(t);
+          throw bad_request("query parameter types: unknown event type '" + type +
+                            "'; the types are " + known);
+        }
     }
     station_filter = api_request.query_text("station_id");
     site_filter = api_request.query_int("site_id");
