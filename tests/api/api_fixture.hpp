@@ -10,6 +10,7 @@
 #include <boost/beast/http.hpp>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <ctime>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -26,6 +27,16 @@
 namespace chargegrid::testing {
 
 using nlohmann::json;
+
+// An RFC 3339 UTC time as stations send it ("2026-11-24T10:00:00Z").
+inline std::string rfc3339(std::chrono::system_clock::time_point time) {
+  const auto seconds = std::chrono::system_clock::to_time_t(time);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
 
 // A Server-Sent Events subscription over a raw socket.
 class EventStream {

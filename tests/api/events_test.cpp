@@ -121,11 +121,13 @@ TEST_CASE("associations: a claim gives the next session on that EVSE its driver"
   CHECK(ended.data["items"][0]["end_reason"] == "session_ended");
   CHECK(admin.get("/sessions/" + std::to_string(session_id)).data["energy_imported_wh"] == 4000);
 
-  // A claim on a session already running without a driver takes it over.
-  auto second = station->call("StartTransaction", {{"connectorId", 1},
-                                                   {"idTag", "UNKNOWN-TAG"},
-                                                   {"meterStart", 0},
-                                                   {"timestamp", "2026-11-24T12:00:00Z"}});
+  // A claim on a session that just started without a driver (and without a known
+  // token) takes it over.
+  auto second =
+      station->call("StartTransaction", {{"connectorId", 1},
+                                         {"idTag", "UNKNOWN-TAG"},
+                                         {"meterStart", 0},
+                                         {"timestamp", rfc3339(std::chrono::system_clock::now())}});
   const auto second_id = second.at(2)["transactionId"].get<long>();
   CHECK(admin.get("/sessions/" + std::to_string(second_id)).data["driver_id"].is_null());
   auto late =
