@@ -25,30 +25,6 @@ bool is_valid_message_id(const json& value) {
   return !id.empty() && id.size() <= kMaxMessageIdLength;
 }
 
-bool nesting_exceeds(std::string_view frame, int limit) {
-  int depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (char c : frame) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > limit) return true;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return false;
-}
-
 // Reads the message id of a frame that cannot be parsed whole (bad JSON, too
 // deep), so the error can still be correlated. SAX parsing stops at the first
 // problem and never recurses.
@@ -189,12 +165,12 @@ RpcParseError framework_error(std::string message_id, std::string description) {
 }
 
 std::variant<RpcMessage, RpcParseError> parse_checked(std::string_view frame, OcppVersion version) {
-  if (nesting_exceeds(frame, kMaxJsonDepth)) {
+  auto parsed = parse_json(frame);
+  if (parsed.error == JsonParseError::TooDeep) {
     return framework_error(sniff_message_id(frame), "JSON nesting is deeper than " +
                                                         std::to_string(kMaxJsonDepth) + " levels");
   }
-  json root = json::parse(frame.begin(), frame.end(), nullptr, false);
-  if (root.is_discarded()) {
+  if (!parsed) {
     OverflowFinder finder;
     json::sax_parse(frame.begin(), frame.end(), &finder, nlohmann::detail::input_format_t::json,
                     false);
@@ -210,6 +186,7 @@ std::variant<RpcMessage, RpcParseError> parse_checked(std::string_view frame, Oc
     }
     return framework_error(sniff_message_id(frame), "frame is not valid UTF-8 JSON");
   }
+  json root = std::move(parsed.value);
   if (!root.is_array()) return framework_error("", "frame is not a JSON array");
   if (root.empty() || !root[0].is_number_integer()) {
     return framework_error("", "frame does not start with an integer message type");

@@ -347,7 +347,9 @@ def items_of(schema):
 
 
 def op(method, path, summary, roles, tag, *, body=None, response=None, status=200, params=(),
-       description=None, errors=(400, 404, 422)):
+       description=None, errors=(400, 404, 422), also=None):
+    """One operation. `also`: (status, description) of a second success answer with the
+    same body, e.g. 200 for a create that finds the resource to adopt."""
     path_params = [param(seg[1:-1], "path", integer(minimum=1) if seg.endswith("_id}") and
                          seg not in ("{station_id}",) else None)
                    for seg in path.split("/") if seg.startswith("{")]
@@ -372,6 +374,9 @@ def op(method, path, summary, roles, tag, *, body=None, response=None, status=20
         operation["responses"][str(status)] = {
             "description": "OK" if status == 200 else "Created",
             "content": {"application/json": {"schema": content}}}
+        if also:
+            operation["responses"][str(also[0])] = {
+                "description": also[1], "content": {"application/json": {"schema": content}}}
     codes = set(errors) | ({401, 403} if roles else set())
     for code in sorted(codes):
         operation["responses"][str(code)] = {"$ref": "#/components/responses/Problem"}
@@ -390,7 +395,9 @@ op("get", V + "/events", "Live events (Server-Sent Events)", [ADMIN, MANAGER, DR
                "holding an Event object. Facility managers receive their sites' events, drivers "
                "their own sessions' and associations'. Send Last-Event-ID to resume after a "
                "reconnect (the latest 1,000 events are kept). A comment line every 15 s keeps "
-               "the stream open.", errors=(400, 404))
+               "the stream open. types takes Event types, comma-separated; an unknown type answers "
+               "400 naming the known ones.",
+   errors=(400, 404))
 
 op("get", V + "/api-keys", "List API keys", [ADMIN], "API keys", response=page_of("ApiKey"),
    params=PAGE + [param("revoked", schema={"type": "boolean"})], errors=(400,))
@@ -417,7 +424,14 @@ op("get", V + "/stations", "List stations", OPERATORS, "Stations", response=page
                   param("protocol", schema=string(enum=["ocpp1.6", "ocpp2.0.1", "ocpp2.1"]))],
    errors=(400,))
 op("post", V + "/stations", "Register a station", OPERATORS, "Stations", body="StationCreate",
-   response="Station", status=201, errors=(400, 404, 409, 422))
+   response="Station", status=201, errors=(400, 404, 409, 422),
+   also=(200, "Adopted: the station existed without a site"),
+   description="201: a new station. 200: the station had connected before anyone registered "
+               "it (it has no site) and is adopted: the fields given are set, and a station "
+               "waiting in pending is accepted unless registration says otherwise. Station ids "
+               "are unique across all sites: an id held by a site of the caller answers 409 "
+               "'already exists', an id held by any other site 409 'not available', the same "
+               "whichever site holds it.")
 op("get", V + "/stations/{station_id}", "A station, its connectors and associations", OPERATORS,
    "Stations", response="Station", errors=(404,))
 op("patch", V + "/stations/{station_id}", "Change or approve a station", OPERATORS, "Stations",
@@ -507,7 +521,11 @@ op("delete", V + "/drivers/{driver_id}", "Remove a driver and their tokens", OPE
 op("get", V + "/drivers/{driver_id}/tokens", "A driver's tokens", [ADMIN, MANAGER, DRIVER],
    "Drivers", response=items_of("Token"), errors=(404,))
 op("post", V + "/drivers/{driver_id}/tokens", "Enrol a token for a driver", OPERATORS, "Drivers",
-   body="TokenCreate", response="Token", status=201, errors=(400, 404, 409, 422))
+   body="TokenCreate", response="Token", status=201, errors=(400, 404, 409, 422),
+   also=(200, "Adopted: an admin enrolled a token that had no driver"),
+   description="Tokens are unique across all sites: a token of a driver the caller sees "
+               "answers 409 'already enrolled', any other token 409 'not available', the same "
+               "whoever holds it. An admin may enrol a token that has no driver (200).")
 op("get", V + "/tokens/{id_token}", "A token", [ADMIN, MANAGER, DRIVER], "Drivers",
    response="Token", errors=(404,))
 op("patch", V + "/tokens/{id_token}", "Block, unblock or change a token", OPERATORS, "Drivers",
@@ -536,9 +554,14 @@ op("get", V + "/associations", "Which driver is at which station", [ADMIN, MANAG
                   param("active", schema={"type": "boolean"})], errors=(400,))
 op("post", V + "/associations", "Claim a station or EVSE for a driver", [ADMIN, MANAGER, DRIVER],
    "Associations", body="AssociationCreate", response="Association", status=201,
-   description="\"I am plugged in at EVSE 2\": the next session on that EVSE (or one running "
-               "there without a driver) is the driver's. A new claim on an EVSE replaces the "
-               "previous one.", errors=(400, 404, 422))
+   description="\"I am plugged in at EVSE 2\": the next session on that EVSE that starts "
+               "without a known token (one in the token table) is the driver's. A session "
+               "already running there becomes theirs only if it has no driver, started without "
+               "a known token and started less than --claim-window seconds (300) ago; otherwise "
+               "a claim on that EVSE answers 409. Drivers claim stations of their home site "
+               "only (others answer 404). A claim overlapping another driver's open claim "
+               "answers 409; the driver's own earlier claims at the station end (replaced).",
+   errors=(400, 404, 409, 422))
 op("delete", V + "/associations/{association_id}", "End an association",
    [ADMIN, MANAGER, DRIVER], "Associations", response="Association", errors=(404, 409))
 
@@ -549,7 +572,10 @@ DOCUMENT = {
         "description": "Sites, stations, drivers, sessions, remote commands and live events "
                        "of a ChargeGrid charge point management server. Authenticate with "
                        "'Authorization: Bearer <API key>'. Errors are RFC 9457 problem+json. "
-                       "Lists take limit and offset and answer with next_offset.",
+                       "Lists take limit and offset and answer with next_offset. A path "
+                       "parameter or query parameter that is not properly percent-encoded or "
+                       "decodes to a NUL character answers 400; a body nested deeper than 64 "
+                       "levels 400; a body string or member name holding U+0000 422.",
         "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}},
     "servers": [{"url": "/"}],
     "tags": [{"name": t} for t in ["Meta", "Events", "API keys", "Sites", "Stations", "Commands",
@@ -611,12 +637,14 @@ def markdown():
                 body = operation["requestBody"]["content"]["application/json"]["schema"]
                 out += ["", "Body: " + schema_summary(body)]
             codes = sorted(operation["responses"])
-            ok = [c for c in codes if c.startswith("2")][0]
-            content = operation["responses"][ok].get("content", {}).get("application/json")
+            successes = [c for c in codes if c.startswith("2")]
+            ok = " or ".join(successes)
+            content = operation["responses"][successes[0]].get("content", {}).get("application/json")
             answer = schema_summary(content["schema"]) if content and content["schema"] else "empty"
             if content and "properties" in content.get("schema", {}) and "items" in content["schema"]["properties"]:
                 answer = "list of " + schema_summary(content["schema"]["properties"]["items"]["items"])
-            out += ["", f"Answer: {ok} {answer}. Problems: " + ", ".join(c for c in codes if c != ok)]
+            out += ["", f"Answer: {ok} {answer}. Problems: " +
+                    ", ".join(c for c in codes if c not in successes)]
     out += ["", "# Schemas"]
     for name, schema in SCHEMAS.items():
         out += ["", f"## {name}", ""]

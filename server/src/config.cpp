@@ -108,6 +108,10 @@ std::optional<Config> parse_config(int argc, const char* const* argv, int& exit_
                "Accept tokens that are not in the token table (free vend); blocked or expired "
                "tokens are still refused")
       ->envname(env_name("accept-unknown-tokens"));
+  add("claim-window", config.claim_window_s,
+      "Seconds after a session's start during which a driver's claim may take it over, if it "
+      "started without a known token; 0 = never")
+      ->check(CLI::Range(0, 86400));
   add("threads", config.threads, "I/O threads; 0 = one per core");
   add("db-connections", config.db_connections, "Database connections in the pool")
       ->check(CLI::Range(1, 256));

@@ -16,10 +16,17 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
 namespace chargegrid::server {
+
+// Every event type the bus carries (the OpenAPI document's Event.type lists the same).
+inline constexpr std::string_view kEventTypes[] = {
+    "station.online",  "station.offline",     "connector.status",
+    "session.started", "session.updated",     "session.ended",
+    "command.result",  "association.created", "association.ended"};
 
 struct Event {
   std::uint64_t id = 0;  // assigned by the bus, increasing

@@ -10,11 +10,13 @@
 #include <boost/beast/http.hpp>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <ctime>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "../server/server_fixture.hpp"
@@ -25,6 +27,16 @@
 namespace chargegrid::testing {
 
 using nlohmann::json;
+
+// An RFC 3339 UTC time as stations send it ("2026-11-24T10:00:00Z").
+inline std::string rfc3339(std::chrono::system_clock::time_point time) {
+  const auto seconds = std::chrono::system_clock::to_time_t(time);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
 
 // A Server-Sent Events subscription over a raw socket.
 class EventStream {
@@ -50,6 +62,15 @@ class EventStream {
   }
 
   const std::string& head() const { return head_; }
+
+  // What follows the head until the server closes the connection (a refused
+  // stream's problem document), or what arrived before `timeout`.
+  std::string rest(std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline && read_some()) {
+    }
+    return std::exchange(buffer_, {});
+  }
 
   // The next event whose type is `type` (others are skipped), or nullopt.
   std::optional<json> next(const std::string& type,

@@ -121,11 +121,13 @@ TEST_CASE("associations: a claim gives the next session on that EVSE its driver"
   CHECK(ended.data["items"][0]["end_reason"] == "session_ended");
   CHECK(admin.get("/sessions/" + std::to_string(session_id)).data["energy_imported_wh"] == 4000);
 
-  // A claim on a session already running without a driver takes it over.
-  auto second = station->call("StartTransaction", {{"connectorId", 1},
-                                                   {"idTag", "UNKNOWN-TAG"},
-                                                   {"meterStart", 0},
-                                                   {"timestamp", "2026-11-24T12:00:00Z"}});
+  // A claim on a session that just started without a driver (and without a known
+  // token) takes it over.
+  auto second =
+      station->call("StartTransaction", {{"connectorId", 1},
+                                         {"idTag", "UNKNOWN-TAG"},
+                                         {"meterStart", 0},
+                                         {"timestamp", rfc3339(std::chrono::system_clock::now())}});
   const auto second_id = second.at(2)["transactionId"].get<long>();
   CHECK(admin.get("/sessions/" + std::to_string(second_id)).data["driver_id"].is_null());
   auto late =
@@ -167,4 +169,33 @@ TEST_CASE("associations: a driver's token at a station associates them implicitl
   CHECK(linked.data["items"][0]["session_id"].is_number());
   CHECK(linked.data["items"][0]["evse_id"] == 1);
   CHECK(admin.get("/stations/CP-1").data["associations"][0]["driver_id"] == ada);
+}
+
+TEST_CASE("SSE: unknown event types are refused with 400 naming the known ones") {
+  ApiFixture f;
+  const auto port = f.server().http_port();
+  const auto key = f.admin().key();
+
+  EventStream bogus(port, key, "?types=bogus");
+  CHECK(bogus.head().find(" 400 ") != std::string::npos);
+  auto problem = nlohmann::json::parse(bogus.rest(), nullptr, false);
+  REQUIRE(problem.is_object());
+  const auto detail = problem.value("detail", "");
+  CHECK(detail.find("bogus") != std::string::npos);
+  CHECK(detail.find("station.online") != std::string::npos);
+  CHECK(detail.find("association.ended") != std::string::npos);
+
+  EventStream mixed(port, key, "?types=station.online,nope");
+  CHECK(mixed.head().find(" 400 ") != std::string::npos);
+  CHECK(mixed.rest().find("nope") != std::string::npos);
+
+  // Every type the OpenAPI document lists is accepted.
+  auto document = f.admin().get("/openapi.json");
+  std::string all;
+  for (const auto& type :
+       document.data["components"]["schemas"]["Event"]["properties"]["type"]["enum"])
+    all += (all.empty() ? "" : ",") + type.get<std::string>();
+  REQUIRE(!all.empty());
+  EventStream every(port, key, "?types=" + all);
+  CHECK(every.head().find(" 200 ") != std::string::npos);
 }

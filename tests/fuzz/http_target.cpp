@@ -32,6 +32,7 @@
 #include "api/request.hpp"
 #include "api/router.hpp"
 #include "chargegrid/db/pool.hpp"
+#include "chargegrid/protocols/json_limits.hpp"
 #include "cluster.hpp"
 #include "database.hpp"
 #include "event_bus.hpp"
@@ -161,6 +162,11 @@ void check_without_database(const HttpRequest& request) {
   const auto path = target.substr(0, question);
   const auto match = api.router().match(request.method(), path);
   if (!match.route) return;
+  if (!match.bad_param.empty()) {
+    render(request, server::api::bad_request("path parameter " + match.bad_param + " " +
+                                             match.bad_param_problem));
+    return;
+  }
   const auto* route = match.route;
   const std::string_view query = question == std::string::npos
                                      ? std::string_view()
@@ -194,9 +200,14 @@ void check_without_database(const HttpRequest& request) {
   }
 
   if (route->body_schema.empty()) return;
-  const auto& text = request.body().empty() ? std::string("{}") : request.body();
-  const json body = json::parse(text, nullptr, false);
-  if (body.is_discarded()) return;
+  // Parsed as prepare() parses bodies: nesting deeper than the limit never gets here.
+  auto parsed = protocols::parse_json(request.body().empty() ? "{}" : request.body());
+  if (!parsed) return;
+  const json body = std::move(parsed.value);
+  if (auto nul = server::api::find_nul_character(body)) {
+    render(request, server::api::unprocessable(*nul));
+    return;
+  }
   const auto& document = server::api::openapi_document();
   const auto& schema = document.at("components").at("schemas").at(route->body_schema);
   std::optional<std::string> problem;

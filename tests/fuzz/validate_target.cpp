@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "chargegrid/protocols/json_limits.hpp"
 #include "chargegrid/protocols/rpc.hpp"
 #include "chargegrid/protocols/validation.hpp"
 #include "targets.hpp"
@@ -69,36 +70,15 @@ Selection select(const std::uint8_t* data, std::size_t size) {
   return s;
 }
 
-// The depth parse_rpc allows; deeper payloads never reach validate().
-bool too_deep(std::string_view text) {
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped)
-        escaped = false;
-      else if (c == '\\')
-        escaped = true;
-      else if (c == '"')
-        in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > protocols::kMaxJsonDepth) return true;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return false;
-}
-
 }  // namespace
 
 int validate(const std::uint8_t* data, std::size_t size) {
   const Selection s = select(data, size);
-  if (s.action.empty() || too_deep(s.payload)) return 0;
-  const json payload = json::parse(s.payload, nullptr, false);
-  if (payload.is_discarded()) return 0;
+  if (s.action.empty()) return 0;
+  // Parsed as parse_rpc parses frames: deeper payloads never reach validate().
+  auto parsed_payload = protocols::parse_json(s.payload);
+  if (!parsed_payload) return 0;
+  const json payload = std::move(parsed_payload.value);
 
   const auto error = protocols::validate(s.version, s.action, s.direction, payload);
   if (!protocols::is_known_action(s.version, s.action)) {

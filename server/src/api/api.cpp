@@ -1,5 +1,6 @@
 #include "api.hpp"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -10,6 +11,7 @@
 
 #include "../logging.hpp"
 #include "chargegrid/db/pool.hpp"
+#include "chargegrid/protocols/json_limits.hpp"
 #include "context.hpp"
 #include "json_schema.hpp"
 #include "openapi.hpp"
@@ -135,6 +137,8 @@ awaitable<ApiRequest> prepare(ApiContext& context, const Router& router, const H
     throw error;
   }
   route = match.route;
+  if (!match.bad_param.empty())
+    throw bad_request("path parameter " + match.bad_param + " " + match.bad_param_problem);
   ApiRequest api_request{
       request,
       std::move(match.params),
@@ -169,12 +173,14 @@ awaitable<ApiRequest> prepare(ApiContext& context, const Router& router, const H
         type.substr(0, type.find(';')) != "application/json")
       throw ApiError(Status::unsupported_media_type, "Unsupported media type",
                      "send the body as application/json, not " + std::string(type));
-    const auto& text = request.body().empty() ? std::string("{}") : request.body();
-    try {
-      api_request.body = json::parse(text);
-    } catch (const json::parse_error& e) {
-      throw bad_request("the body is not valid JSON (at byte " + std::to_string(e.byte) + ")");
-    }
+    auto parsed = protocols::parse_json(request.body().empty() ? "{}" : request.body());
+    if (parsed.error == protocols::JsonParseError::TooDeep)
+      throw bad_request("the body nests arrays and objects deeper than " +
+                        std::to_string(protocols::kMaxJsonDepth) + " levels");
+    if (!parsed)
+      throw bad_request("the body is not valid JSON (at byte " + std::to_string(parsed.byte) + ")");
+    api_request.body = std::move(parsed.value);
+    if (auto problem = find_nul_character(api_request.body)) throw unprocessable(*problem);
     const auto& document = openapi_document();
     const auto& schema = document.at("components").at("schemas").at(route->body_schema);
     if (auto problem = check_schema(schema, api_request.body, document))
@@ -279,6 +285,13 @@ awaitable<void> Api::stream_events(Stream& stream, const HttpRequest& request) {
         if (end > start) types.insert(list->substr(start, end - start));
         start = end + 1;
       }
+      for (const auto& type : types)
+        if (std::ranges::find(kEventTypes, type) == std::end(kEventTypes)) {
+          std::string known;
+          for (auto t : kEventTypes) known += (known.empty() ? "" : ", ") + std::string(t);
+          throw bad_request("query parameter types: unknown event type '" + type +
+                            "'; the types are " + known);
+        }
     }
     station_filter = api_request.query_text("station_id");
     site_filter = api_request.query_int("site_id");

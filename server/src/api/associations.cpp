@@ -1,8 +1,14 @@
 // Who is plugged in where. A driver (or a facility manager on their behalf)
 // claims a station or one of its EVSEs; a token that authorizes at a station
 // does the same implicitly. A claim is linked to the session that starts on
-// that EVSE (database triggers, see db/migrations/0002_api.sql), which then
-// carries the driver even when the station never saw a token.
+// that EVSE (database triggers, see db/migrations/0002_api.sql and 0006), which
+// then carries the driver even when the station never saw a token.
+//
+// Claims stay within tenants: a driver claims only stations of their home site;
+// a claim never ends another driver's claim (an overlapping one is a 409), and
+// it takes over a session already running only if that session has no driver,
+// started without a known token (one in the token table) and started less than
+// --claim-window seconds ago.
 
 #include "context.hpp"
 
@@ -73,44 +79,100 @@ void add_association_routes(Router& router, ApiContext& api) {
           driver_id = r.principal.driver_id;
         }
         if (!driver_id) throw unprocessable("driver_id: is required");
+        const int window_s = api.services.config.claim_window_s;
+        const std::string where =
+            evse_id ? "EVSE " + std::to_string(*evse_id) + " of station " + station_id
+                    : "station " + station_id;
         auto body = co_await api.transaction([&](pqxx::work& tx) {
-          // Drivers may claim any station they stand at; managers only their sites'.
-          auto station = tx.exec_params("SELECT site_id FROM stations WHERE id = $1", station_id);
+          // Locked: claims on one station are decided one at a time.
+          auto station = tx.exec_params(
+              "SELECT site_id FROM stations WHERE id = $1 FOR NO KEY UPDATE", station_id);
           std::optional<std::int64_t> site;
           if (!station.empty() && !station[0][0].is_null()) site = station[0][0].as<std::int64_t>();
-          if (station.empty() ||
-              (r.principal.role != Role::Driver && !r.principal.may_see_site(site)))
+          auto driver = tx.exec_params("SELECT site_id FROM drivers WHERE id = $1", *driver_id);
+          std::optional<std::int64_t> driver_site;
+          if (!driver.empty() && !driver[0][0].is_null())
+            driver_site = driver[0][0].as<std::int64_t>();
+          // Drivers claim stations of their home site; managers those of their sites.
+          const bool station_visible = !station.empty() && (r.principal.role == Role::Driver
+                                                                ? site && site == driver_site
+                                                                : r.principal.may_see_site(site));
+          if (!station_visible)
             throw not_found("no station " + station_id + " in this key's sites");
-          if (r.principal.role != Role::Driver) {
-            auto driver = tx.exec_params("SELECT site_id FROM drivers WHERE id = $1", *driver_id);
-            std::optional<std::int64_t> driver_site;
-            if (!driver.empty() && !driver[0][0].is_null())
-              driver_site = driver[0][0].as<std::int64_t>();
-            if (driver.empty() || !r.principal.may_see_site(driver_site))
-              throw not_found("no driver " + std::to_string(*driver_id) + " visible to this key");
+          if (r.principal.role != Role::Driver &&
+              (driver.empty() || !r.principal.may_see_site(driver_site)))
+            throw not_found("no driver " + std::to_string(*driver_id) + " visible to this key");
+
+          // Another driver's open claim on the same EVSE (or the whole station) stays.
+          auto claimed = tx.exec_params(
+              R"(SELECT a.evse_id FROM station_associations a
+                 WHERE a.station_id = $1 AND a.ended_at IS NULL AND a.transaction_id IS NULL
+                   AND a.source = 'claim' AND a.driver_id <> $3
+                   AND (a.evse_id IS NULL OR $2::int IS NULL OR a.evse_id = $2)
+                 LIMIT 1)",
+              station_id, evse_id, *driver_id);
+          if (!claimed.empty()) {
+            const std::string what = claimed[0][0].is_null()
+                                         ? "the whole station"
+                                         : "EVSE " + claimed[0][0].as<std::string>();
+            throw conflict(where + " overlaps another driver's claim (on " + what +
+                           "); it ends when they release it or their session ends");
           }
-          // One open claim per EVSE: a new one replaces the last (an EVSE in use
-          // by a session keeps its association until the session ends).
+
+          // A session running there: taken over only if nobody authorised it.
+          auto running = tx.exec_params(
+              R"(SELECT t.id, t.driver_id, is_known_token(t.id_token),
+                        LEAST(COALESCE(t.started_at, t.created_at), t.created_at)
+                          >= now() - make_interval(secs => $3)
+                 FROM transactions t
+                 WHERE t.station_id = $1 AND t.state = 'active'
+                   AND ($2::int IS NULL OR t.evse_id = $2)
+                 ORDER BY t.started_at DESC NULLS LAST, t.id DESC
+                 FOR UPDATE)",
+              station_id, evse_id, window_s);
+          std::optional<int> take_over;
+          for (const auto& session : running) {
+            const auto session_id = session[0].as<std::string>();
+            std::string refusal;
+            if (!session[1].is_null()) {
+              refusal = session[1].as<std::int64_t>() == *driver_id
+                            ? "session " + session_id + " there is already this driver's"
+                            : "session " + session_id + " there is another driver's";
+            } else if (session[2].as<bool>()) {
+              refusal = "session " + session_id +
+                        " there was authorised with a token; only that token's driver has it";
+            } else if (!session[3].as<bool>()) {
+              refusal = "session " + session_id + " there started more than " +
+                        std::to_string(window_s) +
+                        " s ago; a claim takes over a session only "
+                        "within " +
+                        std::to_string(window_s) + " s of its start";
+            } else {
+              take_over = session[0].as<int>();
+              break;
+            }
+            // On one EVSE the running session is the one meant; a claim on the whole
+            // station may still wait for the next session on a free EVSE.
+            if (evse_id) throw conflict(where + ": " + refusal);
+          }
+
+          // The driver's own earlier open claims at this station give way to this one.
           tx.exec_params(
               R"(UPDATE station_associations SET ended_at = now(), end_reason = 'replaced'
                  WHERE station_id = $1 AND ended_at IS NULL AND transaction_id IS NULL
-                   AND (evse_id IS NOT DISTINCT FROM $2 OR driver_id = $3))",
-              station_id, evse_id, *driver_id);
+                   AND driver_id = $2)",
+              station_id, *driver_id);
           auto rows = tx.exec_params(
               R"(INSERT INTO station_associations (station_id, evse_id, driver_id, source,
                                                    created_by_key)
                  VALUES ($1, $2, $3, 'claim', $4) RETURNING id)",
               station_id, evse_id, *driver_id, r.principal.key_id);
           const auto id = rows[0][0].as<std::int64_t>();
-          // A session already running there without a driver gets this one
-          // (the trigger links the association to it).
-          tx.exec_params(
-              R"(UPDATE transactions SET driver_id = $3, updated_at = now()
-                 WHERE id = (SELECT id FROM transactions
-                              WHERE station_id = $1 AND state = 'active' AND driver_id IS NULL
-                                AND ($2::int IS NULL OR evse_id = $2)
-                              ORDER BY started_at DESC NULLS LAST LIMIT 1))",
-              station_id, evse_id, *driver_id);
+          // The trigger links the new claim to the session it takes over.
+          if (take_over)
+            tx.exec_params(
+                "UPDATE transactions SET driver_id = $2, updated_at = now() WHERE id = $1",
+                *take_over, *driver_id);
           return json_row(tx, kAssociationColumns + " WHERE a.id = $1", id);
         });
         publish(api, "association.created", body);

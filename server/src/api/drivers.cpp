@@ -171,30 +171,62 @@ void add_driver_routes(Router& router, ApiContext& api) {
                co_return json_answer(r.http, Status::ok, json{{"items", body}});
              });
 
-  router.add(http::verb::post, "/api/v1/drivers/{driver_id}/tokens", operators, "TokenCreate",
-             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
-               const auto id = r.path_id("driver_id");
-               const auto token = r.body.at("id_token").get<std::string>();
-               auto body = co_await api.transaction([&](pqxx::work& tx) {
-                 driver_in_scope(tx, r.principal, id);
-                 if (!tx.exec_params("SELECT 1 FROM id_tokens WHERE id_token = $1", token).empty())
-                   throw conflict("token " + token + " is already enrolled");
-                 tx.exec_params(
-                     R"(INSERT INTO id_tokens (id_token, token_type, status, valid_from,
-                                               valid_until, parent_id_tag, driver_id)
-                        SELECT $2::jsonb->>'id_token', coalesce($2::jsonb->>'type', 'ISO14443'),
-                               CASE WHEN coalesce(($2::jsonb->>'blocked')::boolean, false)
-                                    THEN 'Blocked' ELSE 'Accepted' END,
-                               ($2::jsonb->>'valid_from')::timestamptz,
-                               ($2::jsonb->>'valid_until')::timestamptz,
-                               $2::jsonb->>'parent_id_tag', $1)",
-                     id, r.body.dump());
-                 return json_row(tx, kTokenColumns + " WHERE k.id_token = $1", token);
-               });
-               auto response = json_answer(r.http, Status::created, body);
-               response.set(http::field::location, "/api/v1/tokens/" + token);
-               co_return response;
-             });
+  // Tokens are global: one held by a driver outside the caller's sites (or by no
+  // driver, for a facility manager) answers 409 "not available", the same whoever
+  // holds it. An admin may enrol a token that has no driver for one (200).
+  router.add(
+      http::verb::post, "/api/v1/drivers/{driver_id}/tokens", operators, "TokenCreate",
+      [&api](ApiRequest& r) -> awaitable<HttpResponse> {
+        const auto id = r.path_id("driver_id");
+        const auto token = r.body.at("id_token").get<std::string>();
+        static const std::string adopt =
+            "UPDATE id_tokens SET " + patch_column("token_type", "type", "text") + ", " +
+            patch_column("valid_from", "valid_from", "timestamptz") + ", " +
+            patch_column("valid_until", "valid_until", "timestamptz") + ", " +
+            patch_column("parent_id_tag", "parent_id_tag", "text") + ", status = " + kTokenStatus +
+            ", driver_id = $3 WHERE id_token = $1";
+        struct Enrolled {
+          json token;
+          bool adopted = false;
+        };
+        auto enrolled = co_await api.transaction([&](pqxx::work& tx) {
+          driver_in_scope(tx, r.principal, id);
+          auto existing = tx.exec_params(
+              "SELECT driver_id FROM id_tokens WHERE id_token = $1 FOR NO KEY UPDATE", token);
+          Enrolled result;
+          if (existing.empty()) {
+            tx.exec_params(
+                R"(INSERT INTO id_tokens (id_token, token_type, status, valid_from,
+                                          valid_until, parent_id_tag, driver_id)
+                   SELECT $2::jsonb->>'id_token', coalesce($2::jsonb->>'type', 'ISO14443'),
+                          CASE WHEN coalesce(($2::jsonb->>'blocked')::boolean, false)
+                               THEN 'Blocked' ELSE 'Accepted' END,
+                          ($2::jsonb->>'valid_from')::timestamptz,
+                          ($2::jsonb->>'valid_until')::timestamptz,
+                          $2::jsonb->>'parent_id_tag', $1)",
+                id, r.body.dump());
+          } else if (existing[0][0].is_null()) {
+            if (!r.principal.admin()) throw conflict("token " + token + " is not available");
+            tx.exec_params(adopt, token, r.body.dump(), id);
+            result.adopted = true;
+          } else {
+            bool visible = true;
+            try {
+              driver_in_scope(tx, r.principal, existing[0][0].as<std::int64_t>());
+            } catch (const ApiError&) {
+              visible = false;
+            }
+            if (!visible) throw conflict("token " + token + " is not available");
+            throw conflict("token " + token + " is already enrolled");
+          }
+          result.token = json_row(tx, kTokenColumns + " WHERE k.id_token = $1", token);
+          return result;
+        });
+        auto response =
+            json_answer(r.http, enrolled.adopted ? Status::ok : Status::created, enrolled.token);
+        response.set(http::field::location, "/api/v1/tokens/" + token);
+        co_return response;
+      });
 
   router.add(http::verb::get, "/api/v1/tokens/{id_token}", readers, "",
              [&api](ApiRequest& r) -> awaitable<HttpResponse> {

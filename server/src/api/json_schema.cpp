@@ -1,6 +1,9 @@
 #include "json_schema.hpp"
 
 #include <regex>
+#include <vector>
+
+#include "chargegrid/protocols/validation.hpp"
 
 namespace chargegrid::server::api {
 
@@ -157,6 +160,27 @@ std::optional<std::string> check(const json& raw_schema, const json& value, cons
 std::optional<std::string> check_schema(const json& schema, const json& value,
                                         const json& document) {
   return check(schema, value, document, "");
+}
+
+std::optional<std::string> find_nul_character(const json& value) {
+  auto error = protocols::find_nul_character(value);
+  if (!error) return std::nullopt;
+  // The JSON Pointer, as the dotted path the API's other problems name.
+  auto pointer = json::json_pointer(error->path);
+  std::vector<std::string> tokens;
+  for (; !pointer.empty(); pointer.pop_back()) tokens.push_back(pointer.back());
+  std::string path;
+  const json* at = &value;
+  for (auto token = tokens.rbegin(); token != tokens.rend(); ++token) {
+    if (at->is_array()) {
+      path += "[" + *token + "]";
+      at = &at->at(std::stoul(*token));
+    } else {
+      path = join(path, *token);
+      at = &at->at(*token);
+    }
+  }
+  return where(path) + ": " + error->message;
 }
 
 bool is_rfc3339(const std::string& text) {

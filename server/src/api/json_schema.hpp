@@ -16,6 +16,11 @@ namespace chargegrid::server::api {
 std::optional<std::string> check_schema(const nlohmann::json& schema, const nlohmann::json& value,
                                         const nlohmann::json& document);
 
+// "field.path: text must not contain a NUL character (\u0000)" for the first string or
+// member name in `value` that holds U+0000 (PostgreSQL text cannot store it), found by
+// protocols::find_nul_character as for OCPP payloads; nullopt when there is none.
+std::optional<std::string> find_nul_character(const nlohmann::json& value);
+
 // RFC 3339 date-time with a time-zone offset ("2026-11-24T17:00:00Z").
 bool is_rfc3339(const std::string& text);
 

@@ -25,6 +25,16 @@ int hex_value(char c) {
   return -1;
 }
 
+constexpr const char* kNotEncoded = "is not properly percent-encoded";
+constexpr const char* kHoldsNul = "must not contain a NUL character (%00)";
+
+// Why a decoded path or query component cannot be used, or nullptr.
+const char* unusable(const std::optional<std::string>& decoded) {
+  if (!decoded) return kNotEncoded;
+  if (decoded->find('\0') != std::string::npos) return kHoldsNul;
+  return nullptr;
+}
+
 }  // namespace
 
 std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space) {
@@ -54,9 +64,12 @@ std::map<std::string, std::string> parse_query(std::string_view query) {
     auto pair = query.substr(start, end - start);
     auto eq = pair.find('=');
     auto key = percent_decode(pair.substr(0, eq), true);
+    if (auto problem = unusable(key))
+      throw bad_request(std::string("a query parameter name ") + problem);
     auto value = eq == std::string_view::npos ? std::optional<std::string>("")
                                               : percent_decode(pair.substr(eq + 1), true);
-    if (!key || !value) throw bad_request("the query string is not properly percent-encoded");
+    if (auto problem = unusable(value))
+      throw bad_request("query parameter " + *key + " " + problem);
     if (!key->empty()) out[*key] = *value;
     start = end + 1;
   }
@@ -76,13 +89,20 @@ Router::Match Router::match(http::verb method, const std::string& path) const {
   for (const auto& route : routes_) {
     if (route.segments.size() != parts.size()) continue;
     std::map<std::string, std::string> params;
+    std::string bad_param;
+    const char* bad_param_problem = nullptr;
     bool ok = true;
     for (std::size_t i = 0; ok && i < parts.size(); ++i) {
       const auto& segment = route.segments[i];
       if (segment.size() > 2 && segment.front() == '{' && segment.back() == '}') {
+        auto name = segment.substr(1, segment.size() - 2);
         auto decoded = percent_decode(parts[i], false);
-        ok = decoded && !decoded->empty();
-        if (ok) params[segment.substr(1, segment.size() - 2)] = *decoded;
+        if (auto problem = unusable(decoded); problem && !bad_param_problem) {
+          bad_param = name;
+          bad_param_problem = problem;
+        }
+        ok = !parts[i].empty();
+        if (ok && decoded) params[name] = *decoded;
       } else {
         ok = segment == parts[i];
       }
@@ -93,6 +113,10 @@ Router::Match Router::match(http::verb method, const std::string& path) const {
     if (route.method == method && !result.route) {
       result.route = &route;
       result.params = std::move(params);
+      if (bad_param_problem) {
+        result.bad_param = std::move(bad_param);
+        result.bad_param_problem = bad_param_problem;
+      }
     }
   }
   return result;

@@ -35,6 +35,10 @@ class Router {
     std::map<std::string, std::string> params;
     bool path_known = false;           // some route has this path (so a miss is 405, not 404)
     std::vector<std::string> allowed;  // methods for the path, for 405's Allow
+    // The route's first path parameter that cannot be used, and why ("is not properly
+    // percent-encoded"): answered 400, never cut short or looked up.
+    std::string bad_param;
+    std::string bad_param_problem;
   };
   Match match(boost::beast::http::verb method, const std::string& path) const;
 
@@ -46,6 +50,8 @@ class Router {
 
 // Percent-decodes a path segment or query component ('+' is a space in queries).
 std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space);
+// The query's parameters, decoded. Throws bad_request naming the parameter when one is
+// not properly percent-encoded or decodes to a NUL (PostgreSQL text ends there).
 std::map<std::string, std::string> parse_query(std::string_view query);
 
 }  // namespace chargegrid::server::api

@@ -112,6 +112,37 @@ void require_password_accepted(const json& answer, const std::string& id) {
   throw error;
 }
 
+// What a change of registration or security profile sets off, inside the change's
+// transaction: in cluster mode the node holding the station applies it there.
+void notify_station_holder(ApiContext& api, pqxx::transaction_base& tx, const std::string& id,
+                           const std::optional<std::string>& registration, bool profile_changed) {
+  if (!api.services.cluster.enabled()) return;
+  if (registration)
+    api.services.cluster.notify_holder(
+        tx, id, {{"op", "registration"}, {"station", id}, {"registration", *registration}});
+  if (profile_changed)
+    api.services.cluster.notify_holder(
+        tx, id, {{"op", "close"}, {"station", id}, {"reason", "security profile changed"}});
+}
+
+// ... and on this node, once it is committed.
+void apply_station_change(ApiContext& api, const std::string& id,
+                          const std::optional<std::string>& registration, bool profile_changed) {
+  // An approved station that waits in Pending is asked to boot again now; a rejected
+  // one is closed.
+  if (registration)
+    if (auto session = api.services.stations.find(id)) apply_registration(session, *registration);
+  // A new security profile applies from the next connection: end this one so the
+  // station reconnects and is checked under it.
+  if (profile_changed)
+    if (auto session = api.services.stations.find(id))
+      session->close(boost::beast::websocket::close_code::policy_error, "security profile changed");
+}
+
+std::optional<std::string> optional_text(const pqxx::field& field) {
+  return field.is_null() ? std::nullopt : std::optional<std::string>(field.as<std::string>());
+}
+
 }  // namespace
 
 void add_station_routes(Router& router, ApiContext& api) {
@@ -143,29 +174,67 @@ void add_station_routes(Router& router, ApiContext& api) {
         co_return json_answer(r.http, Status::ok, body);
       });
 
+  // Registers a station, or adopts one that connected before anyone registered it
+  // (it has no site yet): 201 for a new station, 200 for an adopted one. Station ids
+  // are global, so an id another site holds answers 409 "not available", the same
+  // whichever site that is (README, docs/security.md).
   router.add(http::verb::post, "/api/v1/stations", operators, "StationCreate",
              [&api](ApiRequest& r) -> awaitable<HttpResponse> {
                check_new_site(r.principal, r.body);
                const auto id = r.body.at("id").get<std::string>();
-               auto body = co_await api.transaction([&](pqxx::work& tx) {
-                 if (!tx.exec_params("SELECT 1 FROM stations WHERE id = $1", id).empty())
+               struct Registered {
+                 json station;
+                 bool adopted = false;
+                 std::optional<std::string> registration;  // when adopting changed it
+                 bool profile_changed = false;
+               };
+               static const std::string adopt =
+                   "UPDATE stations SET " + patch_column("name", "name", "text") + ", " +
+                   patch_column("site_id", "site_id", "bigint") + ", " +
+                   patch_column("security_profile", "security_profile", "smallint") +
+                   // Registering approves a station that waits in Pending, as a new one is.
+                   ", registration = coalesce($2::jsonb->>'registration', CASE WHEN registration = "
+                   "'pending' THEN 'accepted' ELSE registration END) WHERE id = $1 "
+                   "RETURNING registration, security_profile";
+               auto registered = co_await api.transaction([&](pqxx::work& tx) {
+                 auto existing = tx.exec_params(
+                     "SELECT site_id, registration, security_profile FROM stations WHERE id = $1 "
+                     "FOR NO KEY UPDATE",
+                     id);
+                 Registered result;
+                 if (existing.empty()) {
+                   tx.exec_params(
+                       R"(INSERT INTO stations (id, name, site_id, registration)
+                   SELECT $1, $2::jsonb->>'name', ($2::jsonb->>'site_id')::bigint,
+                          coalesce($2::jsonb->>'registration', 'accepted'))",
+                       id, r.body.dump());
+                   // Without one, the station gets the schema's default profile.
+                   if (r.body.contains("security_profile"))
+                     tx.exec_params("UPDATE stations SET security_profile = $2 WHERE id = $1", id,
+                                    r.body["security_profile"].get<int>());
+                 } else if (!existing[0][0].is_null()) {
+                   // Held by a site: the caller's own may hear that it exists, any other
+                   // answers alike, revealing only that the id is taken.
+                   if (!r.principal.may_see_site(existing[0][0].as<std::int64_t>()))
+                     throw conflict("station id " + id + " is not available");
                    throw conflict("station " + id +
-                                  " already exists (it may have connected on its own): "
-                                  "change it with PATCH /api/v1/stations/" +
-                                  id);
-                 tx.exec_params(
-                     R"(INSERT INTO stations (id, name, site_id, registration)
-                        SELECT $1, $2::jsonb->>'name', ($2::jsonb->>'site_id')::bigint,
-                               coalesce($2::jsonb->>'registration', 'accepted'))",
-                     id, r.body.dump());
-                 // Without one, the station gets the schema's default profile.
-                 if (r.body.contains("security_profile"))
-                   tx.exec_params("UPDATE stations SET security_profile = $2 WHERE id = $1", id,
-                                  r.body["security_profile"].get<int>());
-                 return station(tx, id);
+                                  " already exists: change it with PATCH /api/v1/stations/" + id);
+                 } else {
+                   auto after = tx.exec_params(adopt, id, r.body.dump());
+                   result.adopted = true;
+                   if (optional_text(after[0][0]) != optional_text(existing[0][1]))
+                     result.registration = after[0][0].as<std::string>();
+                   result.profile_changed = after[0][1].as<int>() != existing[0][2].as<int>();
+                   notify_station_holder(api, tx, id, result.registration, result.profile_changed);
+                 }
+                 result.station = station(tx, id);
+                 return result;
                });
-               station_changed(api, id, body);
-               auto response = json_answer(r.http, Status::created, body);
+               station_changed(api, id, registered.station);
+               if (registered.adopted)
+                 apply_station_change(api, id, registered.registration, registered.profile_changed);
+               auto response = json_answer(
+                   r.http, registered.adopted ? Status::ok : Status::created, registered.station);
                response.set(http::field::location, "/api/v1/stations/" + id);
                co_return response;
              });
@@ -181,47 +250,31 @@ void add_station_routes(Router& router, ApiContext& api) {
                co_return json_answer(r.http, Status::ok, body);
              });
 
-  router.add(
-      http::verb::patch, "/api/v1/stations/{station_id}", operators, "StationPatch",
-      [&api](ApiRequest& r) -> awaitable<HttpResponse> {
-        const auto id = r.path_text("station_id");
-        if (r.body.contains("site_id")) check_new_site(r.principal, r.body);
-        static const std::string update =
-            "UPDATE stations SET " + patch_column("name", "name", "text") + ", " +
-            patch_column("site_id", "site_id", "bigint") + ", " +
-            patch_column("registration", "registration", "text") + ", " +
-            patch_column("security_profile", "security_profile", "smallint") + " WHERE id = $1";
-        auto body = co_await api.transaction([&](pqxx::work& tx) {
-          station_site_in_scope(tx, r.principal, id);
-          tx.exec_params(update, id, r.body.dump());
-          // Cluster mode: the node holding the station applies what follows there.
-          if (api.services.cluster.enabled()) {
-            if (r.body.contains("registration"))
-              api.services.cluster.notify_holder(tx, id,
-                                                 {{"op", "registration"},
-                                                  {"station", id},
-                                                  {"registration", r.body["registration"]}});
-            if (r.body.contains("security_profile"))
-              api.services.cluster.notify_holder(
-                  tx, id,
-                  {{"op", "close"}, {"station", id}, {"reason", "security profile changed"}});
-          }
-          return station(tx, id);
-        });
-        station_changed(api, id, body);
-        // An approved station that waits in Pending is asked to boot again now; a
-        // rejected one is closed.
-        if (r.body.contains("registration"))
-          if (auto session = api.services.stations.find(id))
-            apply_registration(session, r.body["registration"].get<std::string>());
-        // A new security profile applies from the next connection: end this one
-        // so the station reconnects and is checked under it.
-        if (r.body.contains("security_profile"))
-          if (auto session = api.services.stations.find(id))
-            session->close(boost::beast::websocket::close_code::policy_error,
-                           "security profile changed");
-        co_return json_answer(r.http, Status::ok, body);
-      });
+  router.add(http::verb::patch, "/api/v1/stations/{station_id}", operators, "StationPatch",
+             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
+               const auto id = r.path_text("station_id");
+               if (r.body.contains("site_id")) check_new_site(r.principal, r.body);
+               static const std::string update =
+                   "UPDATE stations SET " + patch_column("name", "name", "text") + ", " +
+                   patch_column("site_id", "site_id", "bigint") + ", " +
+                   patch_column("registration", "registration", "text") + ", " +
+                   patch_column("security_profile", "security_profile", "smallint") +
+                   " WHERE id = $1";
+               const auto registration =
+                   r.body.contains("registration")
+                       ? std::optional<std::string>(r.body["registration"].get<std::string>())
+                       : std::nullopt;
+               const bool profile_changed = r.body.contains("security_profile");
+               auto body = co_await api.transaction([&](pqxx::work& tx) {
+                 station_site_in_scope(tx, r.principal, id);
+                 tx.exec_params(update, id, r.body.dump());
+                 notify_station_holder(api, tx, id, registration, profile_changed);
+                 return station(tx, id);
+               });
+               station_changed(api, id, body);
+               apply_station_change(api, id, registration, profile_changed);
+               co_return json_answer(r.http, Status::ok, body);
+             });
 
   router.add(http::verb::delete_, "/api/v1/stations/{station_id}", operators, "",
              [&api](ApiRequest& r) -> awaitable<HttpResponse> {

@@ -13,14 +13,13 @@
 #include <variant>
 
 #include "chargegrid/protocols/error_code.hpp"
+#include "chargegrid/protocols/json_limits.hpp"
 #include "chargegrid/protocols/version.hpp"
 
 namespace chargegrid::protocols {
 
 // Longest message id OCPP-J allows.
 inline constexpr std::size_t kMaxMessageIdLength = 36;
-// Deepest JSON nesting parse_rpc accepts; OCPP payloads stay far below it.
-inline constexpr int kMaxJsonDepth = 64;
 
 struct Call {
   std::string message_id;
@@ -58,7 +57,8 @@ struct RpcParseError {
   std::optional<std::string> path = {};
 };
 
-// Parses one WebSocket text frame. Never throws, whatever the input.
+// Parses one WebSocket text frame (with parse_json: nesting deeper than
+// kMaxJsonDepth is refused). Never throws, whatever the input.
 std::variant<RpcMessage, RpcParseError> parse_rpc(std::string_view frame, OcppVersion version);
 
 // The frame for a message. Strings that are not valid UTF-8 are written with

@@ -20,6 +20,9 @@ struct Config {
   std::string ready_file;  // written with the bound ports once serving
   UnknownStationPolicy unknown_stations = UnknownStationPolicy::Accept;
   bool accept_unknown_tokens = false;  // free vend: any token not in the table is Accepted
+  // Seconds after its start during which a claim (POST /associations) may take over a
+  // running session that started without a known token (0: never).
+  int claim_window_s = 300;
 
   int threads = 0;  // 0: one per core
   std::size_t db_connections = 4;
