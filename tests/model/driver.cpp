@@ -173,8 +173,9 @@ struct Session {
 
 struct Message {
   std::string id, action, payload_text, frame, what;
-  json payload;  // as built (with kRawMarker where a raw number goes)
-  bool needs_database = true;
+  json payload;                // as built (with kRawMarker where a raw number goes)
+  bool needs_database = true;  // may be answered InternalError while the database is away
+  bool must_store = true;      // must not be answered as done while the database is away
   Flaw flaw = Flaw::None;
   std::string flaw_pointer;
   enum class State { New, Acknowledged, Refused, Pending } state = State::New;
@@ -190,6 +191,7 @@ struct Outgoing {
   json payload;
   std::string raw_number;
   bool needs_database = true;
+  bool must_store = true;
   Flaw flaw = Flaw::None;
   std::string flaw_pointer;
   std::string what;
@@ -224,6 +226,7 @@ struct Station {
   // What the database must hold for it.
   std::map<RowKey, ExpectedRow> rows;
   std::multiset<std::string> data_transfers;
+  std::map<std::int64_t, std::string> statuses;  // reported_at -> status
   std::set<std::pair<std::string, int>> events_required, events_optional;
 
   bool v16() const { return version == Version::v16; }
@@ -442,6 +445,7 @@ class Run {
     m->frame = "[2," + json(id).dump() + "," + json(out.action).dump() + "," + text + "]";
     m->payload = std::move(out.payload);
     m->needs_database = out.needs_database;
+    m->must_store = out.must_store;
     m->flaw = out.flaw;
     m->flaw_pointer = out.flaw_pointer;
     m->what = st.id + " " + out.action + " id " + id +
@@ -485,7 +489,7 @@ class Run {
           issued_.emplace(payload["transactionId"].get<long long>(), m->what);
         return;
       }
-      if (m->needs_database && db_down_)
+      if (m->must_store && db_down_)
         violate(property::kTransient, "answered as stored while the database was away: " + where);
       m->state = Message::State::Acknowledged;
       m->answer = payload;
@@ -697,6 +701,7 @@ class Run {
       case Op::Heartbeat: {
         Outgoing out{"Heartbeat", json::object()};
         out.needs_database = false;
+        out.must_store = false;
         return out;
       }
       case Op::Authorize:
@@ -755,6 +760,7 @@ class Run {
   Outgoing authorize(Station& st, Flaw flaw, Pick& p) {
     Outgoing out;
     out.action = "Authorize";
+    out.must_store = false;  // it reads the token table; an answer from memory is fine too
     std::string token = tag(p);
     if (flaw == Flaw::Nul) {
       token = nul_text("TA", "G");
@@ -780,6 +786,7 @@ class Run {
     Outgoing out;
     out.action = "StatusNotification";
     const auto ts = tick(st, p);
+    const auto at = st.clock;
     if (st.v16()) {
       out.payload = {{"connectorId", p.below(3)},
                      {"errorCode", "NoError"},
@@ -807,6 +814,11 @@ class Run {
         out.flaw = flaw;
       }
     }
+    const int station = st.index;
+    const auto reported = out.payload.value("status", out.payload.value("connectorStatus", ""));
+    out.on_ack = [this, station, at, reported](const json&) {
+      stations_[static_cast<std::size_t>(station)].statuses[at] = reported;
+    };
     return out;
   }
 
@@ -1674,6 +1686,32 @@ class Run {
                                              "' seqNo " + std::to_string(e.second) +
                                              " is stored but no acknowledged message sent it" +
                                              messages_naming(st.index, e.first));
+    }
+
+    // StatusNotification: each acknowledged one once in the history.
+    std::map<std::string, std::multimap<std::int64_t, std::string>> history;
+    for (const auto& row :
+         tx.exec_params("SELECT station_id, extract(epoch FROM reported_at)::bigint, status "
+                        "FROM status_history WHERE station_id LIKE $1",
+                        like))
+      history[row[0].as<std::string>()].emplace(row[1].as<std::int64_t>(),
+                                                row[2].as<std::string>());
+    for (const auto& st : stations_) {
+      const std::multimap<std::int64_t, std::string> expected(st.statuses.begin(),
+                                                              st.statuses.end());
+      const auto& stored = history[st.id];
+      if (stored == expected) continue;
+      std::string diff;
+      for (const auto& [at, status] : expected)
+        if (stored.count(at) != 1)
+          diff += " " + rfc3339(at) + " " + status + " stored " + std::to_string(stored.count(at)) +
+                  " times;";
+      for (const auto& [at, status] : stored)
+        if (!expected.count(at)) diff += " " + rfc3339(at) + " " + status + " never acknowledged;";
+      violate(property::kStoredOnce, st.id +
+                                         ": the status history differs from the acknowledged "
+                                         "StatusNotifications:" +
+                                         diff);
     }
 
     // DataTransfer: each acknowledged one once.
