@@ -1,8 +1,10 @@
 #include "chargegrid/protocols/rpc.hpp"
 
+#include <climits>
 #include <cstdint>
 #include <optional>
 #include <utility>
+#include <vector>
 
 namespace chargegrid::protocols {
 namespace {
@@ -95,6 +97,85 @@ class MessageIdSniffer final : public nlohmann::json_sax<json> {
   std::size_t index_ = 0;  // elements seen in the top-level array
 };
 
+// Finds the value a number too large for a double sits at (the parser refuses 1e400 with
+// error 406), so the station hears which field is out of range rather than "not JSON".
+class OverflowFinder final : public nlohmann::json_sax<json> {
+ public:
+  std::optional<std::int64_t> message_type;
+  std::vector<std::string> overflow_path;  // segments from the root; empty: no overflow
+  bool overflowed = false;
+
+  bool null() override { return scalar(); }
+  bool boolean(bool) override { return scalar(); }
+  bool number_integer(number_integer_t v) override {
+    if (frames_.size() == 1 && frames_[0].index == 0) message_type = v;
+    return scalar();
+  }
+  bool number_unsigned(number_unsigned_t v) override {
+    if (frames_.size() == 1 && frames_[0].index == 0 && v <= INT64_MAX)
+      message_type = static_cast<std::int64_t>(v);
+    return scalar();
+  }
+  bool number_float(number_float_t, const string_t&) override { return scalar(); }
+  bool string(string_t&) override { return scalar(); }
+  bool binary(binary_t&) override { return scalar(); }
+  bool start_object(std::size_t) override {
+    frames_.push_back({false, 0, {}});
+    return frames_.size() <= static_cast<std::size_t>(kMaxJsonDepth);
+  }
+  bool key(string_t& k) override {
+    frames_.back().key = k;
+    return true;
+  }
+  bool end_object() override { return close(); }
+  bool start_array(std::size_t) override {
+    frames_.push_back({true, 0, {}});
+    return frames_.size() <= static_cast<std::size_t>(kMaxJsonDepth);
+  }
+  bool end_array() override { return close(); }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
+    if (e.id == 406) {  // number overflow: the value at the current place
+      overflowed = true;
+      for (const auto& f : frames_)
+        overflow_path.push_back(f.array ? std::to_string(f.index) : f.key);
+    }
+    return false;
+  }
+
+ private:
+  struct Frame {
+    bool array;
+    std::size_t index;
+    std::string key;
+  };
+  bool scalar() {
+    if (!frames_.empty() && frames_.back().array) ++frames_.back().index;
+    return true;
+  }
+  bool close() {
+    frames_.pop_back();
+    return scalar();
+  }
+  std::vector<Frame> frames_;
+};
+
+std::string json_pointer(std::vector<std::string>::const_iterator begin,
+                         std::vector<std::string>::const_iterator end) {
+  std::string out;
+  for (auto it = begin; it != end; ++it) {
+    out += '/';
+    for (char c : *it) {
+      if (c == '~')
+        out += "~0";
+      else if (c == '/')
+        out += "~1";
+      else
+        out += c;
+    }
+  }
+  return out;
+}
+
 std::string sniff_message_id(std::string_view frame) {
   MessageIdSniffer sniffer;
   json::sax_parse(frame.begin(), frame.end(), &sniffer, nlohmann::detail::input_format_t::json,
@@ -114,6 +195,19 @@ std::variant<RpcMessage, RpcParseError> parse_checked(std::string_view frame, Oc
   }
   json root = json::parse(frame.begin(), frame.end(), nullptr, false);
   if (root.is_discarded()) {
+    OverflowFinder finder;
+    json::sax_parse(frame.begin(), frame.end(), &finder, nlohmann::detail::input_format_t::json,
+                    false);
+    // The payload's place in the array: [2, id, action, payload], [3, id, payload], [6, ...].
+    const std::size_t payload_index = finder.message_type == kCallResult ? 2 : 3;
+    if (finder.overflowed && finder.overflow_path.size() > 1 &&
+        finder.overflow_path[0] == std::to_string(payload_index) &&
+        (finder.message_type == kCall || finder.message_type == kCallResult ||
+         finder.message_type == kSend)) {
+      auto pointer = json_pointer(finder.overflow_path.begin() + 1, finder.overflow_path.end());
+      return RpcParseError{sniff_message_id(frame), RpcErrorCode::PropertyConstraintViolation,
+                           pointer + ": number is out of range (beyond the double range)", pointer};
+    }
     return framework_error(sniff_message_id(frame), "frame is not valid UTF-8 JSON");
   }
   if (!root.is_array()) return framework_error("", "frame is not a JSON array");

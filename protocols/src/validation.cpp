@@ -31,6 +31,35 @@ const detail::ActionEntry* find_action(OcppVersion version, std::string_view act
   return &*it;
 }
 
+bool has_nul(const std::string& text) {
+  return text.find('\0') != std::string::npos;
+}
+
+// Depth is bounded by the parser's nesting limit (kMaxJsonDepth).
+bool free_of_nul(const nlohmann::json& value, detail::ValidationCursor& cursor) {
+  if (value.is_string()) {
+    if (!has_nul(value.get_ref<const std::string&>())) return true;
+    return cursor.fail(RpcErrorCode::PropertyConstraintViolation,
+                       "text must not contain a NUL character (\\u0000)");
+  }
+  if (value.is_object()) {
+    for (const auto& [name, member] : value.items()) {
+      if (has_nul(name)) {
+        return cursor.fail(RpcErrorCode::PropertyConstraintViolation,
+                           "member names must not contain a NUL character (\\u0000)");
+      }
+      const detail::PathSegment segment(cursor, name);
+      if (!free_of_nul(member, cursor)) return false;
+    }
+  } else if (value.is_array()) {
+    for (std::size_t i = 0; i < value.size(); ++i) {
+      const detail::PathSegment segment(cursor, i);
+      if (!free_of_nul(value[i], cursor)) return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 bool is_known_action(OcppVersion version, std::string_view action) {
@@ -69,6 +98,12 @@ std::optional<ValidationError> validate(OcppVersion version, std::string_view ac
     error = ValidationError{RpcErrorCode::InternalError, "", "validation failed without a reason"};
   }
   return error;
+}
+
+std::optional<ValidationError> find_nul_character(const nlohmann::json& payload) {
+  detail::ValidationCursor cursor;
+  if (free_of_nul(payload, cursor)) return std::nullopt;
+  return cursor.take_error();
 }
 
 }  // namespace chargegrid::protocols

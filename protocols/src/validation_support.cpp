@@ -128,29 +128,34 @@ bool check_string(const nlohmann::json& value, ValidationCursor& cursor, std::si
 
 bool check_integer(const nlohmann::json& value, ValidationCursor& cursor,
                    const NumberLimits& limits) {
+  // OCPP integers are 32-bit signed (2.0.1 part 2, "Primitive Datatypes"), and that is
+  // what ids, EVSE numbers and sequence numbers are stored as: a wider value would wrap.
+  constexpr double kMin = std::numeric_limits<std::int32_t>::min();
+  constexpr double kMax = std::numeric_limits<std::int32_t>::max();
   double as_double = 0;
   if (value.is_number_integer()) {
-    if (value.is_number_unsigned() &&
-        value.get<std::uint64_t>() >
-            static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-      return cursor.fail(RpcErrorCode::PropertyConstraintViolation,
-                         "integer is outside the 64-bit range");
+    if (value.is_number_unsigned()) {
+      const auto unsigned_value = value.get<std::uint64_t>();
+      as_double = unsigned_value > static_cast<std::uint64_t>(kMax)
+                      ? kMax + 1
+                      : static_cast<double>(unsigned_value);
+    } else {
+      as_double = static_cast<double>(value.get<std::int64_t>());
     }
-    as_double = static_cast<double>(value.get<std::int64_t>());
   } else if (value.is_number_float()) {
-    // JSON Schema counts 5.0 as an integer; huge or fractional values are not.
+    // JSON Schema counts 5.0 as an integer; fractional values are not.
     as_double = value.get<double>();
     if (!std::isfinite(as_double) || std::floor(as_double) != as_double) {
       return cursor.fail(RpcErrorCode::TypeConstraintViolation,
                          "expected an integer, got a fractional number");
     }
-    if (as_double < -9223372036854775808.0 || as_double >= 9223372036854775808.0) {
-      return cursor.fail(RpcErrorCode::PropertyConstraintViolation,
-                         "integer is outside the 64-bit range");
-    }
   } else {
     return cursor.fail(RpcErrorCode::TypeConstraintViolation,
                        std::string("expected an integer, got ") + value.type_name());
+  }
+  if (as_double < kMin || as_double > kMax) {
+    return cursor.fail(RpcErrorCode::PropertyConstraintViolation,
+                       "integer is outside the 32-bit range (-2147483648 to 2147483647)");
   }
   return check_limits(as_double, cursor, limits);
 }

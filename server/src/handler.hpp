@@ -30,14 +30,16 @@ struct CallReply {
   nlohmann::json payload = nlohmann::json::object();
   std::optional<protocols::RpcErrorCode> error;
   std::string description;
+  nlohmann::json details = nlohmann::json::object();  // of a CALLERROR, e.g. {"path": ...}
   // Runs on the station's strand once the answer is queued (a CALL that must follow it).
   std::function<void()> after_answer;
 
   static CallReply ok(nlohmann::json payload) {
-    return {std::move(payload), std::nullopt, {}, nullptr};
+    return {std::move(payload), std::nullopt, {}, nlohmann::json::object(), nullptr};
   }
-  static CallReply fail(protocols::RpcErrorCode code, std::string description) {
-    return {nlohmann::json::object(), code, std::move(description), nullptr};
+  static CallReply fail(protocols::RpcErrorCode code, std::string description,
+                        nlohmann::json details = nlohmann::json::object()) {
+    return {nlohmann::json::object(), code, std::move(description), std::move(details), nullptr};
   }
 };
 

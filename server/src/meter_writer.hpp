@@ -47,16 +47,18 @@ class MeterWriter {
   MeterWriter(boost::asio::io_context& io, db::ConnectionPool& pool, Metrics& metrics,
               std::size_t batch_rows, int batch_delay_ms);
 
-  // co_await writer.write(std::move(rows)): completes once the rows are
-  // committed; throws if they could not be.
+  // co_await writer.write(std::move(rows)): completes once the rows are committed, with
+  // true when one of them named a transaction that is not its station's (it was stored
+  // without one); throws if they could not be stored.
   auto write(std::vector<MeterRow> rows) {
     return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>,
-                                       void(std::exception_ptr)>(
+                                       void(std::exception_ptr, bool)>(
         [this, rows = std::move(rows)](auto handler) mutable {
           auto shared = std::make_shared<decltype(handler)>(std::move(handler));
           auto executor = boost::asio::get_associated_executor(*shared);
-          enqueue(std::move(rows), [shared, executor](std::exception_ptr error) {
-            boost::asio::post(executor, [shared, error]() mutable { (*shared)(error); });
+          enqueue(std::move(rows), [shared, executor](std::exception_ptr error, bool foreign) {
+            boost::asio::post(executor,
+                              [shared, error, foreign]() mutable { (*shared)(error, foreign); });
           });
         },
         boost::asio::use_awaitable);
@@ -66,7 +68,11 @@ class MeterWriter {
   void flush();
 
  private:
-  using Done = std::function<void(std::exception_ptr)>;
+  using Done = std::function<void(std::exception_ptr, bool foreign)>;
+  struct Waiter {
+    std::size_t end;  // its rows are those before this index in the batch
+    Done done;
+  };
   void enqueue(std::vector<MeterRow> rows, Done done);
   void flush_locked(std::unique_lock<std::mutex>& lock);
 
@@ -77,11 +83,22 @@ class MeterWriter {
   boost::asio::steady_timer timer_;
   std::mutex mutex_;
   std::vector<MeterRow> rows_;
-  std::vector<Done> waiters_;
+  std::vector<Waiter> waiters_;
   bool timer_armed_ = false;
 };
 
-// Writes one batch in a transaction (exposed for tests and tools).
-void write_meter_rows(pqxx::connection& connection, const std::vector<MeterRow>& rows);
+// A sample that named a transaction which is not its station's (stored without one).
+struct ForeignTransaction {
+  std::string station_id;
+  std::int64_t transaction_id;
+};
+
+// Writes one batch in a transaction (exposed for tests and tools); returns the foreign
+// transaction ids it met.
+std::vector<ForeignTransaction> write_meter_rows(pqxx::connection& connection,
+                                                 const std::vector<MeterRow>& rows);
+std::vector<ForeignTransaction> write_meter_rows(pqxx::connection& connection,
+                                                 std::vector<MeterRow>::const_iterator begin,
+                                                 std::vector<MeterRow>::const_iterator end);
 
 }  // namespace chargegrid::server

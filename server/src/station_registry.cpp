@@ -131,21 +131,27 @@ std::vector<StationRegistry::Held> StationRegistry::held() const {
 }
 
 void StationRegistry::remember_answer(const std::string& station_id, const std::string& message_id,
-                                      const std::string& action, std::string frame) {
+                                      const std::string& action, std::size_t frame_hash,
+                                      std::string answer) {
   std::lock_guard lock(mutex_);
   auto& answers = answers_[station_id];
-  answers.push_back({message_id, action, std::move(frame)});
+  answers.push_back(
+      {message_id, action, frame_hash, std::move(answer), std::chrono::steady_clock::now()});
   if (answers.size() > kAnswersKept) answers.pop_front();
 }
 
 std::optional<std::string> StationRegistry::recall_answer(const std::string& station_id,
                                                           const std::string& message_id,
-                                                          const std::string& action) const {
+                                                          const std::string& action,
+                                                          std::size_t frame_hash) const {
   std::lock_guard lock(mutex_);
   auto it = answers_.find(station_id);
   if (it == answers_.end()) return std::nullopt;
+  const auto oldest = std::chrono::steady_clock::now() - kResendWindow;
   for (const auto& a : it->second)
-    if (a.message_id == message_id && a.action == action) return a.frame;
+    if (a.frame_hash == frame_hash && a.message_id == message_id && a.action == action &&
+        a.answered_at >= oldest)
+      return a.frame;
   return std::nullopt;
 }
 

@@ -63,24 +63,30 @@ class StationRegistry {
   };
   std::vector<Held> held() const;
 
-  // Replay cache of recent answers, keyed by station and message id.
+  // Replay cache of recent answers. A resend is the same message id, action AND frame
+  // (`frame_hash`, a hash of the CALL's text) within kResendWindow: stations number their
+  // messages afresh after a reboot or reconnect, so an id alone says nothing, and a
+  // station resends what went unanswered soon after it reconnects.
   void remember_answer(const std::string& station_id, const std::string& message_id,
-                       const std::string& action, std::string frame);
+                       const std::string& action, std::size_t frame_hash, std::string answer);
   std::optional<std::string> recall_answer(const std::string& station_id,
-                                           const std::string& message_id,
-                                           const std::string& action) const;
+                                           const std::string& message_id, const std::string& action,
+                                           std::size_t frame_hash) const;
 
   void touch(const std::string& station_id);
   // Stations heard from since the last call, with when (for one batched UPDATE).
   std::vector<std::pair<std::string, std::chrono::system_clock::time_point>> take_seen();
 
   static constexpr std::size_t kAnswersKept = 32;
+  static constexpr std::chrono::minutes kResendWindow{10};
 
  private:
   struct Answer {
     std::string message_id;
     std::string action;
+    std::size_t frame_hash = 0;
     std::string frame;
+    std::chrono::steady_clock::time_point answered_at;
   };
   struct Entry {
     std::weak_ptr<StationSession> session;

@@ -12,6 +12,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <pqxx/pqxx>
 
+#include "chargegrid/db/errors.hpp"
 #include "chargegrid/protocols/validation.hpp"
 #include "cluster.hpp"
 #include "logging.hpp"
@@ -475,7 +476,8 @@ asio::awaitable<void> StationSession::load_registration() {
         });
     const auto& registration = known.registration;
     lease_epoch = known.lease_epoch;
-    services_.events.set_station_site(station_id_, known.site_id);
+    // An id with no row (not registered yet) leaves nothing behind here.
+    if (!registration.empty()) services_.events.set_station_site(station_id_, known.site_id);
     registration_ = registration == "accepted"   ? Registration::Accepted
                     : registration == "pending"  ? Registration::Pending
                     : registration == "rejected" ? Registration::Rejected
@@ -520,8 +522,10 @@ asio::awaitable<void> StationSession::serve() {
                                       {"code", std::string(to_wire(error->code, version_))},
                                       {"error", error->description}});
       // A CALLERROR needs an id to answer to; "-1" when none could be read.
+      nlohmann::json details = nlohmann::json::object();
+      if (error->path) details["path"] = *error->path;
       send(protocols::make_call_error(error->message_id.empty() ? "-1" : error->message_id,
-                                      error->code, version_, error->description));
+                                      error->code, version_, error->description, details));
       continue;
     }
     auto& message = std::get<protocols::RpcMessage>(parsed);
@@ -531,7 +535,9 @@ asio::awaitable<void> StationSession::serve() {
       continue;
     }
     if (auto* call = std::get_if<protocols::Call>(&message)) {
-      co_await handle_call(*call);
+      // A JSON string can only hold NUL escaped: no escape, no need to look for one.
+      const bool may_hold_nul = text.find("\\u0000") != std::string::npos;
+      co_await handle_call(*call, std::hash<std::string>{}(text), may_hold_nul);
     } else if (auto* result = std::get_if<protocols::CallResult>(&message)) {
       handle_answer(result->message_id, {CallOutcome::Kind::Result, std::move(result->payload)});
     } else if (auto* err = std::get_if<protocols::CallError>(&message)) {
@@ -613,7 +619,8 @@ asio::awaitable<void> StationSession::watch_idle() {
   }
 }
 
-asio::awaitable<void> StationSession::handle_call(protocols::Call& call) {
+asio::awaitable<void> StationSession::handle_call(protocols::Call& call, std::size_t frame_hash,
+                                                  bool may_hold_nul) {
   const auto started = std::chrono::steady_clock::now();
   auto answer = [&](std::string frame, const std::string& outcome) {
     services_.metrics.count_message("in", call.action, outcome);
@@ -630,7 +637,8 @@ asio::awaitable<void> StationSession::handle_call(protocols::Call& call) {
            std::string(to_wire(code, version_)));
   };
 
-  if (auto replay = services_.stations.recall_answer(station_id_, call.message_id, call.action)) {
+  if (auto replay =
+          services_.stations.recall_answer(station_id_, call.message_id, call.action, frame_hash)) {
     // The same message again (a station resending after a reconnect): same answer, no new effect.
     log::debug("station_call_replayed",
                {{"station", station_id_}, {"action", call.action}, {"id", call.message_id}});
@@ -645,6 +653,12 @@ asio::awaitable<void> StationSession::handle_call(protocols::Call& call) {
           protocols::validate(version_, call.action, protocols::Direction::Request, call.payload)) {
     fail(invalid->code, invalid->path + ": " + invalid->message, {{"path", invalid->path}});
     co_return;
+  }
+  if (may_hold_nul) {
+    if (auto invalid = protocols::find_nul_character(call.payload)) {
+      fail(invalid->code, invalid->path + ": " + invalid->message, {{"path", invalid->path}});
+      co_return;
+    }
   }
   const Handler* handler = services_.handlers.find(version_, call.action);
   if (!handler) {
@@ -662,14 +676,26 @@ asio::awaitable<void> StationSession::handle_call(protocols::Call& call) {
   try {
     reply = co_await (*handler)(context);
   } catch (const std::exception& e) {
-    // Never answer as if stored: the station keeps the message and sends it again.
+    // Never answer as if stored. Only a failure of the moment (the database away) may ask
+    // the station to send it again; anything else would fail again on every resend.
+    const auto kind = db::classify_failure(e);
     log::error("station_call_failed",
-               {{"station", station_id_}, {"action", call.action}, {"error", e.what()}});
-    fail(RpcErrorCode::InternalError, "could not be stored now, send it again later");
+               {{"station", station_id_},
+                {"action", call.action},
+                {"transient", kind == db::FailureKind::Transient ? "yes" : "no"},
+                {"error", e.what()}});
+    if (kind == db::FailureKind::Transient)
+      fail(RpcErrorCode::InternalError, "could not be stored now, send it again later");
+    else if (kind == db::FailureKind::Data)
+      fail(RpcErrorCode::PropertyConstraintViolation,
+           "cannot be stored (" + db::failure_summary(e) + "); sending it again will not help");
+    else
+      fail(RpcErrorCode::InternalError,
+           "could not be handled (" + db::failure_summary(e) + "); sending it again will not help");
     co_return;
   }
   if (reply.error) {
-    fail(*reply.error, reply.description);
+    fail(*reply.error, reply.description, std::move(reply.details));
     co_return;
   }
   if (auto invalid = protocols::validate(version_, call.action, protocols::Direction::Response,
@@ -683,7 +709,13 @@ asio::awaitable<void> StationSession::handle_call(protocols::Call& call) {
   }
   auto frame =
       protocols::serialize(protocols::CallResult{call.message_id, std::move(reply.payload)});
-  services_.stations.remember_answer(station_id_, call.message_id, call.action, frame);
+  // Only accepted stations' answers are kept: an unknown or rejected id leaves nothing.
+  // BootNotification and Heartbeat answers carry the current time and repeating them has
+  // no effect that must not happen twice: they are always answered afresh.
+  if (registration_ == Registration::Accepted && call.action != "BootNotification" &&
+      call.action != "Heartbeat")
+    services_.stations.remember_answer(station_id_, call.message_id, call.action, frame_hash,
+                                       frame);
   answer(std::move(frame), "ok");
   if (reply.after_answer) reply.after_answer();
 }

@@ -94,7 +94,9 @@ class StationSession : public std::enable_shared_from_this<StationSession> {
   boost::asio::awaitable<void> load_registration();
   boost::asio::awaitable<void> serve();
   boost::asio::awaitable<void> write_loop();
-  boost::asio::awaitable<void> handle_call(protocols::Call& call);
+  // `frame_hash` identifies a resend; `may_hold_nul`: the frame has a \u0000 escape.
+  boost::asio::awaitable<void> handle_call(protocols::Call& call, std::size_t frame_hash,
+                                           bool may_hold_nul);
   boost::asio::awaitable<void> close_after_writes(boost::beast::websocket::close_code code,
                                                   std::string reason);
   void handle_answer(const std::string& message_id, CallOutcome outcome);

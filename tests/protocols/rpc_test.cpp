@@ -230,8 +230,15 @@ TEST_CASE("protocols: hostile input never throws", "[rpc]") {
     CHECK(expect_error(frame, OcppVersion::v201).code == RpcErrorCode::RpcFrameworkError);
   }
   SECTION("huge numbers") {
-    CHECK(expect_error(R"([2,"n","X",{"v":1e400}])", OcppVersion::v16).code ==
+    // Beyond a double: the value's field is named, as for any value out of range.
+    const auto overflow = expect_error(R"([2,"n","X",{"v":[1,{"w~/":-1e400}]}])", OcppVersion::v16);
+    CHECK(overflow.code == RpcErrorCode::PropertyConstraintViolation);
+    CHECK(overflow.message_id == "n");
+    CHECK(overflow.path == "/v/1/w~0~1");
+    // Elsewhere in the frame it is a broken frame.
+    CHECK(expect_error(R"([2,"n","X",{}, 1e400])", OcppVersion::v16).code ==
           RpcErrorCode::RpcFrameworkError);
+    CHECK(expect_error(R"([3,"n",{"v":1e400}])", OcppVersion::v201).path == "/v");
     const RpcMessage m =
         expect_message(R"([2,"n","X",{"v":123456789012345678901234567890}])", OcppVersion::v16);
     CHECK(std::get<Call>(m).payload.at("v").is_number_float());

@@ -131,7 +131,9 @@ void add_session_routes(Router& router, ApiContext& api) {
                    SELECT sampled_at, measurand, phase, location, context, value, unit, format,
                           signed_data
                    FROM meter_values
-                   WHERE transaction_id = $1 AND ($2::text IS NULL OR measurand = $2)
+                   WHERE transaction_id = $1
+                     AND station_id = (SELECT station_id FROM transactions WHERE id = $1)
+                     AND ($2::text IS NULL OR measurand = $2)
                      AND ($3::timestamptz IS NULL OR sampled_at >= $3)
                      AND ($4::timestamptz IS NULL OR sampled_at < $4)
                    ORDER BY sampled_at, measurand, phase LIMIT $5 OFFSET $6)",

@@ -1,6 +1,7 @@
 #include "common.hpp"
 
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <pqxx/pqxx>
@@ -71,6 +72,20 @@ nlohmann::json id_token_info_201(const TokenCheck& check) {
 
 namespace {
 
+// Anything larger is no meter reading (a petawatt-hour); it would also not fit the
+// integer Wh columns a session's registers are kept in.
+constexpr double kMaxMeterMagnitude = 1e15;
+
+// A reading that can be stored and summed: finite, within range, and no negative register.
+void check_reading(const MeterRow& row, const std::string& where) {
+  const double v = *row.value;
+  if (!std::isfinite(v)) throw BadMeterValue(where, "must be a finite number");
+  if (std::abs(v) > kMaxMeterMagnitude)
+    throw BadMeterValue(where, "is out of range (more than 1e15 " + row.unit + ")");
+  if (v < 0 && row.measurand.ends_with(".Register"))
+    throw BadMeterValue(where, "a register reading cannot be negative");
+}
+
 MeterRow base_row(const std::string& station_id, int evse_id, std::optional<int> transaction_id,
                   const nlohmann::json& sample, const std::string& timestamp) {
   MeterRow row;
@@ -112,27 +127,28 @@ std::vector<MeterRow> collect_rows(const std::string& station_id, int evse_id,
 std::vector<MeterRow> meter_rows_16(const std::string& station_id, int connector_id,
                                     std::optional<int> transaction_id,
                                     const nlohmann::json& meter_values, const std::string& path) {
-  return collect_rows(station_id, connector_id, transaction_id, meter_values, path,
-                      [](MeterRow& row, const nlohmann::json& sample, const std::string& where) {
-                        row.format = sample.value("format", "Raw");
-                        const auto text = sample.at("value").get<std::string>();
-                        if (row.format == "SignedData") {
-                          row.signed_data = text;
-                          row.unit = std::string(default_unit(row.measurand));
-                          return;
-                        }
-                        double number = 0;
-                        auto [end, ec] =
-                            std::from_chars(text.data(), text.data() + text.size(), number);
-                        if (ec != std::errc() || end != text.data() + text.size())
-                          throw BadMeterValue(where + "/value", "'" + text + "' is not a number");
-                        const auto unit = sample.value("unit", "");
-                        auto normalised = normalise(row.measurand, unit, number);
-                        if (!normalised)
-                          throw BadMeterValue(where + "/unit", "unknown unit '" + unit + "'");
-                        row.value = normalised->value;
-                        row.unit = normalised->unit;
-                      });
+  return collect_rows(
+      station_id, connector_id, transaction_id, meter_values, path,
+      [](MeterRow& row, const nlohmann::json& sample, const std::string& where) {
+        row.format = sample.value("format", "Raw");
+        const auto text = sample.at("value").get<std::string>();
+        if (row.format == "SignedData") {
+          row.signed_data = text;
+          row.unit = std::string(default_unit(row.measurand));
+          return;
+        }
+        double number = 0;
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+        // from_chars also reads "nan" and "inf": not numbers a meter sends.
+        if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(number))
+          throw BadMeterValue(where + "/value", "'" + text.substr(0, 64) + "' is not a number");
+        const auto unit = sample.value("unit", "");
+        auto normalised = normalise(row.measurand, unit, number);
+        if (!normalised) throw BadMeterValue(where + "/unit", "unknown unit '" + unit + "'");
+        row.value = normalised->value;
+        row.unit = normalised->unit;
+        check_reading(row, where + "/value");
+      });
 }
 
 std::vector<MeterRow> meter_rows_201(const std::string& station_id, int evse_id,
@@ -153,9 +169,27 @@ std::vector<MeterRow> meter_rows_201(const std::string& station_id, int evse_id,
           throw BadMeterValue(where + "/unitOfMeasure/unit", "unknown unit '" + unit + "'");
         row.value = normalised->value;
         row.unit = normalised->unit;
+        check_reading(row, where + "/value");
         if (auto signed_value = sample.find("signedMeterValue"); signed_value != sample.end())
           row.signed_data = signed_value->dump();
       });
+}
+
+RegisterSpan register_span(const std::vector<MeterRow>& rows) {
+  RegisterSpan span;
+  auto widen = [](std::optional<double>& low, std::optional<double>& high, double v) {
+    low = low ? std::min(*low, v) : v;
+    high = high ? std::max(*high, v) : v;
+  };
+  for (const auto& row : rows) {
+    if (!row.value || !row.phase.empty() || (!row.location.empty() && row.location != "Outlet"))
+      continue;
+    if (row.measurand == "Energy.Active.Import.Register")
+      widen(span.import_min, span.import_max, *row.value);
+    else if (row.measurand == "Energy.Active.Export.Register")
+      widen(span.export_min, span.export_max, *row.value);
+  }
+  return span;
 }
 
 boost::asio::awaitable<void> store_notification(Services& services, const std::string& station_id,

@@ -50,6 +50,13 @@ std::vector<MeterRow> meter_rows_201(const std::string& station_id, int evse_id,
                                      std::optional<int> transaction_id,
                                      const nlohmann::json& meter_values, const std::string& path);
 
+// The energy registers' readings among `rows` (the whole meter, no phase), lowest and
+// highest: a session's energy is the span of its register, never a sum of power.
+struct RegisterSpan {
+  std::optional<double> import_min, import_max, export_min, export_max;
+};
+RegisterSpan register_span(const std::vector<MeterRow>& rows);
+
 // Keeps a station report as sent (firmware/log status, events, data transfer ...).
 // co_await it with named arguments, not temporaries.
 boost::asio::awaitable<void> store_notification(Services& services, const std::string& station_id,

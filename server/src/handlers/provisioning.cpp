@@ -4,6 +4,7 @@
 
 #include "../cluster.hpp"
 #include "../logging.hpp"
+#include "../security/security.hpp"
 #include "../station_session.hpp"
 #include "common.hpp"
 
@@ -68,31 +69,51 @@ Handler boot_notification(Services& services) {
     const bool take_lease =
         services.cluster.enabled() && services.stations.lease_epoch(ctx.station_id) == 0;
     std::int64_t lease_epoch = 0;
+    const bool register_unknown = services.config.unknown_stations != UnknownStationPolicy::Reject;
+    // Empty when the station is unknown and unknown ones are rejected: no row is made for it.
     auto registration = co_await services.database.run([&](pqxx::connection& c) {
       pqxx::work tx(c);
-      // A station not seen before is registered under the configured policy;
-      // a known one keeps the registration an operator gave it.
+      // A known station keeps the registration an operator gave it.
       auto rows = tx.exec_params(
-          R"(INSERT INTO stations (id, registration, protocol, vendor, model, serial_number,
-                                   firmware_version, iccid, imsi, meter_type, meter_serial_number,
-                                   boot_reason, last_boot_at, last_seen_at, connected_since)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now(), now(), now())
-             ON CONFLICT (id) DO UPDATE SET
-               protocol = excluded.protocol, vendor = excluded.vendor, model = excluded.model,
-               serial_number = excluded.serial_number,
-               firmware_version = excluded.firmware_version, iccid = excluded.iccid,
-               imsi = excluded.imsi, meter_type = excluded.meter_type,
-               meter_serial_number = excluded.meter_serial_number,
-               boot_reason = excluded.boot_reason, last_boot_at = now(), last_seen_at = now(),
-               connected_since = COALESCE(stations.connected_since, now())
-             RETURNING registration)",
-          ctx.station_id, initial, protocol, info.vendor, info.model, info.serial, info.firmware,
-          info.iccid, info.imsi, info.meter_type, info.meter_serial, info.reason);
+          R"(UPDATE stations SET
+               protocol = $2, vendor = $3, model = $4, serial_number = $5, firmware_version = $6,
+               iccid = $7, imsi = $8, meter_type = $9, meter_serial_number = $10,
+               boot_reason = $11, last_boot_at = now(), last_seen_at = now(),
+               connected_since = COALESCE(connected_since, now())
+             WHERE id = $1 RETURNING registration)",
+          ctx.station_id, protocol, info.vendor, info.model, info.serial, info.firmware, info.iccid,
+          info.imsi, info.meter_type, info.meter_serial, info.reason);
+      // One not seen before is registered under the configured policy.
+      if (rows.empty() && register_unknown)
+        rows = tx.exec_params(
+            R"(INSERT INTO stations (id, registration, protocol, vendor, model, serial_number,
+                                     firmware_version, iccid, imsi, meter_type,
+                                     meter_serial_number, boot_reason, last_boot_at,
+                                     last_seen_at, connected_since)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now(), now(), now())
+               ON CONFLICT (id) DO UPDATE SET last_boot_at = now()
+               RETURNING registration)",
+            ctx.station_id, initial, protocol, info.vendor, info.model, info.serial, info.firmware,
+            info.iccid, info.imsi, info.meter_type, info.meter_serial, info.reason);
+      if (rows.empty()) {
+        tx.commit();
+        return std::string();
+      }
       if (take_lease) lease_epoch = services.cluster.take_lease(tx, ctx.station_id);
       tx.commit();
       return rows[0][0].as<std::string>();
     });
-    if (take_lease) services.cluster.lease_taken(ctx.station_id, lease_epoch, ctx.session);
+    if (take_lease && !registration.empty())
+      services.cluster.lease_taken(ctx.station_id, lease_epoch, ctx.session);
+    if (registration.empty()) {
+      // Nothing is kept for an id nobody registered: no row, no answer in the replay cache.
+      services.metrics.count_connection("boot_rejected_unknown");
+      std::size_t suppressed = 0;
+      if (services.security.refusal_log().allow("boot_rejected_unknown", suppressed))
+        log::warn("station_unknown_rejected", {{"station", ctx.station_id},
+                                               {"policy", "unknown-stations reject"},
+                                               {"similar_since_last", suppressed}});
+    }
 
     std::string status = "Rejected";
     auto session_registration = StationSession::Registration::Rejected;

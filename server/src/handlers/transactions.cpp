@@ -23,7 +23,8 @@ using protocols::RpcErrorCode;
 namespace {
 
 CallReply bad_meter_value(const BadMeterValue& e) {
-  return CallReply::fail(RpcErrorCode::PropertyConstraintViolation, e.path + ": " + e.what());
+  return CallReply::fail(RpcErrorCode::PropertyConstraintViolation, e.path + ": " + e.what(),
+                         {{"path", e.path}});
 }
 
 // session.started / session.updated / session.ended for live subscribers.
@@ -96,7 +97,7 @@ Handler start_transaction_16(Services& services) {
                     $6::bigint, $6::bigint, $6::bigint, $7
              FROM (SELECT nextval('transactions_id_seq')::int AS n) AS next
              ON CONFLICT (station_id, start_key) WHERE start_key IS NOT NULL
-               DO UPDATE SET updated_at = now()
+               DO UPDATE SET start_key = excluded.start_key  -- a resend: no change, same id
              RETURNING id, driver_id, xmax = 0)",
           ctx.station_id, connector, id_tag, check.driver_id, timestamp, meter_start, start_key);
       tx.commit();
@@ -123,57 +124,97 @@ Handler stop_transaction_16(Services& services) {
     const auto reason = p.value("reason", "Local");
     const auto id_tag = optional_field<std::string>(p, "idTag");
 
-    struct Stopped {
-      bool known;
-      int evse_id;
-      std::optional<TokenCheck> check;
-      std::optional<long long> driver_id;
-      bool was_active = false;
-    };
-    auto stopped = co_await services.database.run([&](pqxx::connection& c) {
-      pqxx::work tx(c);
-      Stopped result{false, 0, std::nullopt, std::nullopt};
-      if (id_tag) result.check = check_token(tx, *id_tag, services.config.accept_unknown_tokens);
-      auto rows = tx.exec_params(
-          R"(UPDATE transactions t SET state = 'ended', ended_at = $3,
-                    meter_stop_wh = $4::bigint,
-                    import_last_wh = GREATEST(t.import_last_wh, $4::bigint), stop_reason = $5,
-                    updated_at = now()
-             FROM (SELECT id, state FROM transactions
-                   WHERE station_id = $1 AND id = $2 FOR UPDATE) AS before
-             WHERE t.id = before.id
-             RETURNING t.evse_id, t.driver_id, before.state = 'active')",
-          ctx.station_id, transaction_id, timestamp, meter_stop, reason);
-      tx.commit();
-      if (!rows.empty()) {
-        result.known = true;
-        result.evse_id = rows[0][0].is_null() ? 0 : rows[0][0].as<int>();
-        result.driver_id = optional_id(rows[0][1]);
-        result.was_active = rows[0][2].as<bool>();
-      }
-      return result;
-    });
-    if (stopped.was_active)
-      publish_session(
-          services, "session.ended", ctx.station_id, transaction_id, stopped.evse_id,
-          stopped.driver_id,
-          {{"ended_at", timestamp}, {"stop_reason", reason}, {"meter_stop_wh", meter_stop}});
-    if (!stopped.known) {
-      // Answer anyway: a station would otherwise resend it forever.
-      log::warn("transaction_unknown",
-                {{"station", ctx.station_id}, {"transaction", transaction_id}});
-    } else if (auto data = p.find("transactionData"); data != p.end()) {
-      std::vector<MeterRow> rows;
+    // The readings are checked before anything is stored: a bad one refuses the message.
+    std::vector<MeterRow> rows;
+    if (auto data = p.find("transactionData"); data != p.end()) {
       try {
-        rows = meter_rows_16(ctx.station_id, stopped.evse_id, transaction_id, *data,
-                             "/transactionData");
+        rows = meter_rows_16(ctx.station_id, 0, transaction_id, *data, "/transactionData");
       } catch (const BadMeterValue& e) {
         co_return bad_meter_value(e);
       }
-      co_await services.meters.write(std::move(rows));
     }
-    log::info("transaction_ended",
-              {{"station", ctx.station_id}, {"transaction", transaction_id}, {"reason", reason}});
+    const auto span = register_span(rows);
+
+    // An unknown transaction is this station's (foreign ids are not looked up);
+    // an ended one is never rewritten.
+    enum class Found { Unknown, Ended, AlreadyEnded, AlreadyEndedOtherwise };
+    struct Stopped {
+      Found found = Found::Unknown;
+      int evse_id = 0;
+      std::optional<TokenCheck> check;
+      std::optional<long long> driver_id;
+    };
+    auto stopped = co_await services.database.run([&](pqxx::connection& c) {
+      pqxx::work tx(c);
+      Stopped result;
+      if (id_tag) result.check = check_token(tx, *id_tag, services.config.accept_unknown_tokens);
+      auto before = tx.exec_params(
+          R"(SELECT state, evse_id, driver_id,
+                    ended_at = $3::timestamptz AND meter_stop_wh = $4::bigint
+             FROM transactions WHERE station_id = $1 AND id = $2 FOR UPDATE)",
+          ctx.station_id, transaction_id, timestamp, meter_stop);
+      if (before.empty()) {
+        tx.commit();
+        return result;
+      }
+      result.evse_id = before[0][1].is_null() ? 0 : before[0][1].as<int>();
+      result.driver_id = optional_id(before[0][2]);
+      if (before[0][0].as<std::string>() == "ended") {
+        result.found = !before[0][3].is_null() && before[0][3].as<bool>()
+                           ? Found::AlreadyEnded
+                           : Found::AlreadyEndedOtherwise;
+        tx.commit();
+        return result;
+      }
+      tx.exec_params(
+          R"(UPDATE transactions SET state = 'ended', ended_at = $2, meter_stop_wh = $3::bigint,
+                    import_first_wh = LEAST(import_first_wh, $4::float8),
+                    import_last_wh = GREATEST(import_last_wh, $3::bigint, $5::float8),
+                    export_first_wh = LEAST(export_first_wh, $6::float8),
+                    export_last_wh = GREATEST(export_last_wh, $7::float8),
+                    stop_reason = $8, updated_at = now()
+             WHERE id = $1)",
+          transaction_id, timestamp, meter_stop, span.import_min, span.import_max, span.export_min,
+          span.export_max, reason);
+      tx.commit();
+      result.found = Found::Ended;
+      return result;
+    });
+
+    switch (stopped.found) {
+      case Found::Ended:
+        publish_session(
+            services, "session.ended", ctx.station_id, transaction_id, stopped.evse_id,
+            stopped.driver_id,
+            {{"ended_at", timestamp}, {"stop_reason", reason}, {"meter_stop_wh", meter_stop}});
+        log::info(
+            "transaction_ended",
+            {{"station", ctx.station_id}, {"transaction", transaction_id}, {"reason", reason}});
+        break;
+      case Found::AlreadyEnded:
+        // The same stop again under a new message id: its readings are stored once anyway.
+        log::info("transaction_stop_repeated",
+                  {{"station", ctx.station_id}, {"transaction", transaction_id}});
+        break;
+      case Found::AlreadyEndedOtherwise:
+        // Answered, so the station does not retry for ever; nothing of it is stored.
+        log::warn("transaction_stop_conflict", {{"station", ctx.station_id},
+                                                {"transaction", transaction_id},
+                                                {"timestamp", timestamp},
+                                                {"meter_stop", meter_stop},
+                                                {"kept", "the session's first stop"}});
+        rows.clear();
+        break;
+      case Found::Unknown:
+        // Answered anyway (a station would otherwise resend it for ever); its readings are
+        // the station's own meter data, without a transaction.
+        log::warn("transaction_unknown",
+                  {{"station", ctx.station_id}, {"transaction", transaction_id}});
+        for (auto& row : rows) row.transaction_id.reset();
+        break;
+    }
+    for (auto& row : rows) row.evse_id = stopped.evse_id;
+    co_await services.meters.write(std::move(rows));
     nlohmann::json answer = nlohmann::json::object();
     if (stopped.check) answer["idTagInfo"] = id_tag_info_16(*stopped.check);
     co_return CallReply::ok(std::move(answer));
@@ -192,8 +233,8 @@ Handler meter_values_16(Services& services) {
     } catch (const BadMeterValue& e) {
       co_return bad_meter_value(e);
     }
-    co_await services.meters.write(std::move(rows));
-    if (transaction_id)
+    const bool foreign = co_await services.meters.write(std::move(rows));
+    if (transaction_id && !foreign)
       publish_session(services, "session.updated", ctx.station_id, *transaction_id, connector,
                       std::nullopt);
     co_return CallReply::ok(nlohmann::json::object());
@@ -227,15 +268,29 @@ Handler transaction_event(Services& services) {
     }
     const std::string protocol(protocols::subprotocol(ctx.version));
 
+    // The readings are checked before anything is stored; their register span goes into
+    // the session with the event itself (the Ended event's final reading included).
+    std::vector<MeterRow> rows;
+    if (auto meter_value = p.find("meterValue"); meter_value != p.end()) {
+      try {
+        rows = meter_rows_201(ctx.station_id, evse_id.value_or(0), std::nullopt, *meter_value,
+                              "/meterValue");
+      } catch (const BadMeterValue& e) {
+        co_return bad_meter_value(e);
+      }
+    }
+    const auto span = register_span(rows);
+
     struct Recorded {
-      int id;
+      int id = 0;
       std::optional<TokenCheck> check;
       std::optional<long long> driver_id;
       bool replay = false;
+      bool after_end = false;  // an event of an ended session that may not change it
     };
     auto recorded = co_await services.database.run([&](pqxx::connection& c) {
       pqxx::work tx(c);
-      Recorded result{0, std::nullopt, std::nullopt};
+      Recorded result;
       if (token && token_needs_check)
         result.check = check_token(tx, *token, services.config.accept_unknown_tokens);
       auto inserted = tx.exec_params(
@@ -244,62 +299,111 @@ Handler transaction_event(Services& services) {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)
              ON CONFLICT DO NOTHING)",
           ctx.station_id, uid, seq_no, event_type, trigger, timestamp, offline, p.dump());
-      const bool replay = inserted.affected_rows() == 0;
-      // Events may arrive in any order (offline queues): each field takes the
-      // value that is right whatever order they come in.
-      auto rows = tx.exec_params(
-          R"(INSERT INTO transactions AS t (station_id, transaction_uid, protocol, evse_id,
-                                            connector_id, id_token, driver_id, state,
-                                            charging_state, started_at, ended_at, stop_reason,
-                                            last_seq_no)
-             VALUES ($1, $2, $3, $4, $5, $6, $7,
-                     CASE WHEN $8 = 'Ended' THEN 'ended' ELSE 'active' END,
-                     $9, $10, CASE WHEN $8 = 'Ended' THEN $10::timestamptz END, $11, $12)
-             ON CONFLICT (station_id, transaction_uid) DO UPDATE SET
-               evse_id = COALESCE(t.evse_id, excluded.evse_id),
-               connector_id = COALESCE(t.connector_id, excluded.connector_id),
-               id_token = COALESCE(t.id_token, excluded.id_token),
-               driver_id = COALESCE(t.driver_id, excluded.driver_id),
-               state = CASE WHEN $13 THEN t.state
-                            WHEN t.state = 'ended' OR $8 = 'Ended' THEN 'ended'
-                            ELSE 'active' END,
-               charging_state = CASE WHEN NOT $13 AND $12 >= COALESCE(t.last_seq_no, -1)
-                                     THEN COALESCE(excluded.charging_state, t.charging_state)
-                                     ELSE t.charging_state END,
-               started_at = CASE WHEN $13 THEN t.started_at
-                                 WHEN $8 = 'Started' THEN excluded.started_at
-                                 ELSE LEAST(t.started_at, excluded.started_at) END,
-               ended_at = CASE WHEN NOT $13 AND $8 = 'Ended' THEN excluded.ended_at
-                               ELSE t.ended_at END,
-               meter_stop_wh = CASE WHEN NOT $13 AND $8 = 'Ended'
-                                    THEN GREATEST(t.meter_stop_wh, round(t.import_last_wh)::bigint)
-                                    ELSE t.meter_stop_wh END,
-               stop_reason = COALESCE(t.stop_reason, excluded.stop_reason),
-               last_seq_no = GREATEST(t.last_seq_no, excluded.last_seq_no),
-               updated_at = now()
+      result.replay = inserted.affected_rows() == 0;
+      const bool ended = event_type == "Ended";
+      const auto driver = result.check ? result.check->driver_id : std::nullopt;
+      auto created = tx.exec_params(
+          R"(INSERT INTO transactions (station_id, transaction_uid, protocol, evse_id,
+                                       connector_id, id_token, driver_id, state, charging_state,
+                                       started_at, ended_at, ended_seq_no, stop_reason,
+                                       last_seq_no, import_first_wh, import_last_wh,
+                                       export_first_wh, export_last_wh, meter_start_wh,
+                                       meter_stop_wh)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8 THEN 'ended' ELSE 'active' END,
+                     $9, $10, CASE WHEN $8 THEN $10::timestamptz END,
+                     CASE WHEN $8 THEN $11::int END, $12, $11, $13::float8, $14::float8, $15::float8, $16::float8,
+                     round($13::float8)::bigint, CASE WHEN $8 THEN round($14::float8)::bigint END)
+             ON CONFLICT (station_id, transaction_uid) DO NOTHING
              RETURNING id, driver_id)",
-          ctx.station_id, uid, protocol, evse_id, connector_id, token,
-          result.check ? result.check->driver_id : std::nullopt, event_type, charging_state,
-          timestamp, stopped_reason, seq_no, replay);
+          ctx.station_id, uid, protocol, evse_id, connector_id, token, driver, ended,
+          charging_state, timestamp, seq_no, stopped_reason, span.import_min, span.import_max,
+          span.export_min, span.export_max);
+      if (!created.empty()) {
+        tx.commit();
+        result.id = created[0][0].as<int>();
+        result.driver_id = optional_id(created[0][1]);
+        return result;
+      }
+      auto before = tx.exec_params(
+          R"(SELECT id, driver_id, state = 'ended', ended_seq_no, last_seq_no
+             FROM transactions WHERE station_id = $1 AND transaction_uid = $2 FOR UPDATE)",
+          ctx.station_id, uid);
+      result.id = before[0][0].as<int>();
+      result.driver_id = optional_id(before[0][1]);
+      if (result.replay) {
+        tx.commit();
+        return result;
+      }
+      const bool was_ended = before[0][2].as<bool>();
+      // seqNo is never negative: -1 stands for "no Ended event recorded".
+      const int ended_seq = before[0][3].is_null() ? -1 : before[0][3].as<int>();
+      const bool newest = before[0][4].is_null() || seq_no >= before[0][4].as<int>();
+      if (!was_ended) {
+        // Events may arrive in any order (offline queues): each field takes the value that
+        // is right whatever order they come in.
+        auto rows_changed = tx.exec_params(
+            R"(UPDATE transactions t SET
+                 evse_id = COALESCE(evse_id, $2), connector_id = COALESCE(connector_id, $3),
+                 id_token = COALESCE(id_token, $4), driver_id = COALESCE(driver_id, $5),
+                 state = CASE WHEN $6 THEN 'ended' ELSE 'active' END,
+                 charging_state = CASE WHEN $7 THEN COALESCE($8, charging_state)
+                                       ELSE charging_state END,
+                 started_at = CASE WHEN $9 = 'Started' THEN $10::timestamptz
+                                   ELSE LEAST(started_at, $10::timestamptz) END,
+                 ended_at = CASE WHEN $6 THEN $10::timestamptz END,
+                 ended_seq_no = CASE WHEN $6 THEN $11::int END,
+                 stop_reason = COALESCE(stop_reason, $12),
+                 last_seq_no = GREATEST(last_seq_no, $11),
+                 import_first_wh = LEAST(import_first_wh, $13::float8),
+                 import_last_wh = GREATEST(import_last_wh, $14::float8),
+                 export_first_wh = LEAST(export_first_wh, $15::float8),
+                 export_last_wh = GREATEST(export_last_wh, $16::float8),
+                 meter_start_wh = LEAST(meter_start_wh, round($13::float8)::bigint),
+                 meter_stop_wh = CASE WHEN $6 THEN round(GREATEST(import_last_wh, $14::float8))::bigint
+                                      END,
+                 updated_at = now()
+               WHERE id = $1
+               RETURNING driver_id)",
+            result.id, evse_id, connector_id, token, driver, ended, newest, charging_state,
+            event_type, timestamp, seq_no, stopped_reason, span.import_min, span.import_max,
+            span.export_min, span.export_max);
+        result.driver_id = optional_id(rows_changed[0][0]);
+      } else if (!ended && seq_no < ended_seq) {
+        // An event from before the end, delivered late: it completes how the session began
+        // (its start, its first readings, who it was); how it ended stays as it is.
+        tx.exec_params(
+            R"(UPDATE transactions SET
+                 evse_id = COALESCE(evse_id, $2), connector_id = COALESCE(connector_id, $3),
+                 id_token = COALESCE(id_token, $4), driver_id = COALESCE(driver_id, $5),
+                 started_at = CASE WHEN $6 = 'Started' THEN $7::timestamptz
+                                   ELSE LEAST(started_at, $7::timestamptz) END,
+                 import_first_wh = LEAST(import_first_wh, $8::float8),
+                 export_first_wh = LEAST(export_first_wh, $9::float8),
+                 meter_start_wh = LEAST(meter_start_wh, round($8::float8)::bigint),
+                 last_seq_no = GREATEST(last_seq_no, $10),
+                 updated_at = now()
+               WHERE id = $1)",
+            result.id, evse_id, connector_id, token, driver, event_type, timestamp, span.import_min,
+            span.export_min, seq_no);
+      } else {
+        // A second Ended, or an event numbered after the end: kept in transaction_events,
+        // but the ended session does not change.
+        result.after_end = true;
+      }
       tx.commit();
-      result.id = rows[0][0].as<int>();
-      result.driver_id = optional_id(rows[0][1]);
-      result.replay = replay;
       return result;
     });
-    if (!recorded.replay)
+    if (recorded.after_end)
+      log::warn("transaction_event_after_end", {{"station", ctx.station_id},
+                                                {"transaction", uid},
+                                                {"event", event_type},
+                                                {"seq_no", seq_no},
+                                                {"kept", "the session as it ended"}});
+    if (!recorded.replay && !recorded.after_end)
       publish_transaction_event(services, ctx.station_id, recorded.id, recorded.driver_id, p);
 
-    if (auto meter_value = p.find("meterValue"); meter_value != p.end()) {
-      std::vector<MeterRow> rows;
-      try {
-        rows = meter_rows_201(ctx.station_id, evse_id.value_or(0), recorded.id, *meter_value,
-                              "/meterValue");
-      } catch (const BadMeterValue& e) {
-        co_return bad_meter_value(e);
-      }
-      co_await services.meters.write(std::move(rows));
-    }
+    for (auto& row : rows) row.transaction_id = recorded.id;
+    co_await services.meters.write(std::move(rows));
     if (event_type != "Updated")
       log::info(event_type == "Started" ? "transaction_started" : "transaction_ended",
                 {{"station", ctx.station_id}, {"transaction", uid}, {"seq_no", seq_no}});

@@ -7,6 +7,7 @@
 //   [6, id, action, payload]                      SEND (2.1 only)
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -53,6 +54,8 @@ struct RpcParseError {
   std::string message_id;  // empty if it could not be read
   RpcErrorCode code;
   std::string description;
+  // JSON Pointer into the payload when one value is at fault (a number out of range).
+  std::optional<std::string> path = {};
 };
 
 // Parses one WebSocket text frame. Never throws, whatever the input.

@@ -32,4 +32,10 @@ std::vector<std::string_view> actions(OcppVersion version);
 std::optional<ValidationError> validate(OcppVersion version, std::string_view action,
                                         Direction direction, const nlohmann::json& payload);
 
+// The first string or member name in `payload` that holds a NUL character (U+0000), as a
+// PropertyConstraintViolation at its path; nullopt if there is none. The schemas allow
+// NUL, but no text column can store it: refusing it up front makes the error permanent
+// and clear instead of a database failure.
+std::optional<ValidationError> find_nul_character(const nlohmann::json& payload);
+
 }  // namespace chargegrid::protocols
