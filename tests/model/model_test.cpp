@@ -44,7 +44,7 @@ std::optional<std::uint64_t> env_number(const char* name) {
 }
 
 // CI's seeds: fixed, so a red build is the server's doing, not the generator's luck.
-// About 1.5 s each on two cores; with the shrink budget a failing run stays under 2 minutes.
+// 1.1-1.8 s each on two cores; with the shrink budget a failing run stays under 2 minutes.
 constexpr std::uint64_t kCiSeeds[] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
                                       11, 12, 13, 14, 15, 16, 17, 18, 19, 20};
 
