@@ -13,8 +13,8 @@
 #include <cerrno>
 #include <random>
 
+#include "connections/station_connection.hpp"
 #include "logging.hpp"
-#include "station_session.hpp"
 
 namespace chargegrid::server {
 
@@ -343,23 +343,23 @@ void Cluster::handle(pqxx::connection& c, const std::string& payload) {
       const auto station = text("station");
       const auto epoch = integer("epoch");
       if (!station || !epoch) return ignore("release without station and epoch");
-      if (auto session = stations_.release_lease(*station, *epoch)) {
+      if (auto connection = stations_.release_lease(*station, *epoch)) {
         ++leases_lost_;
         log::info("station_lease_moved", {{"station", *station}, {"epoch", *epoch}});
-        session->close(boost::beast::websocket::close_code::policy_error,
-                       "connected to another node");
+        connection->close(boost::beast::websocket::close_code::policy_error,
+                          "connected to another node");
       }
     } else if (op == "close") {
       const auto station = text("station");
       if (!station) return ignore("close without a station");
-      if (auto session = stations_.find(*station))
-        session->close(boost::beast::websocket::close_code::policy_error,
-                       text("reason").value_or("closed by the CSMS"));
+      if (auto connection = stations_.find(*station))
+        connection->close(boost::beast::websocket::close_code::policy_error,
+                          text("reason").value_or("closed by the CSMS"));
     } else if (op == "registration") {
       const auto station = text("station");
       const auto registration = text("registration");
       if (!station || !registration) return ignore("registration without station and value");
-      if (auto session = stations_.find(*station)) apply_registration(session, *registration);
+      if (auto connection = stations_.find(*station)) apply_registration(connection, *registration);
     } else {
       return ignore("unknown op");
     }
@@ -372,14 +372,15 @@ void Cluster::handle(pqxx::connection& c, const std::string& payload) {
   }
 }
 
-void apply_registration(const std::shared_ptr<StationSession>& session,
+void apply_registration(const std::shared_ptr<StationConnection>& connection,
                         const std::string& registration) {
   if (registration == "accepted") {
     // An approved station that waits in Pending is asked to boot again now.
-    session->set_registration(StationSession::Registration::Accepted);
-    session->call("TriggerMessage", {{"requestedMessage", "BootNotification"}}, [](CallOutcome) {});
+    connection->set_registration(StationConnection::Registration::Accepted);
+    connection->call("TriggerMessage", {{"requestedMessage", "BootNotification"}},
+                     [](CallOutcome) {});
   } else if (registration == "rejected") {
-    session->close(boost::beast::websocket::close_code::policy_error, "registration rejected");
+    connection->close(boost::beast::websocket::close_code::policy_error, "registration rejected");
   }
 }
 
@@ -410,7 +411,7 @@ std::int64_t Cluster::take_lease(pqxx::transaction_base& tx, const std::string& 
 }
 
 void Cluster::lease_taken(const std::string& station_id, std::int64_t epoch,
-                          const std::shared_ptr<StationSession>& session) {
+                          const std::shared_ptr<StationConnection>& connection) {
   switch (stations_.record_lease(station_id, epoch)) {
     case StationRegistry::LeaseRecord::Kept:
       if (epoch > 0) ++takeovers_;
@@ -418,8 +419,8 @@ void Cluster::lease_taken(const std::string& station_id, std::int64_t epoch,
     case StationRegistry::LeaseRecord::Lost:
       ++leases_lost_;
       log::info("station_lease_moved", {{"station", station_id}, {"epoch", epoch}});
-      session->close(boost::beast::websocket::close_code::policy_error,
-                     "connected to another node");
+      connection->close(boost::beast::websocket::close_code::policy_error,
+                        "connected to another node");
       break;
     case StationRegistry::LeaseRecord::NoConnection:
       if (epoch > 0) connection_ended(station_id, epoch);
@@ -474,11 +475,11 @@ void Cluster::reconcile_leases(pqxx::connection& c, bool unleased_only) {
     stations_.confirm_lease(row[0].as<std::string>(), row[1].as<std::int64_t>());
   for (const auto& row : elsewhere) {
     const auto station = row[0].as<std::string>();
-    if (auto session = stations_.drop_lease(station, row[1].as<std::int64_t>())) {
+    if (auto connection = stations_.drop_lease(station, row[1].as<std::int64_t>())) {
       ++leases_lost_;
       log::info("station_lease_moved", {{"station", station}, {"epoch", row[1].as<long>()}});
-      session->close(boost::beast::websocket::close_code::policy_error,
-                     "connected to another node");
+      connection->close(boost::beast::websocket::close_code::policy_error,
+                        "connected to another node");
     }
   }
   if (!taken.empty())
@@ -583,15 +584,16 @@ void Cluster::dispatch_command(pqxx::connection& c, std::int64_t command_id) {
   const auto station = rows[0][0].as<std::string>();
   const auto action = rows[0][1].is_null() ? std::string() : rows[0][1].as<std::string>();
   auto payload = rows[0][2].is_null() ? json() : json::parse(rows[0][2].as<std::string>());
-  auto session = stations_.find(station);
-  if (!session || action.empty() || !payload.is_object()) {
+  auto connection = stations_.find(station);
+  if (!connection || action.empty() || !payload.is_object()) {
     finish_command(command_id, {CallOutcome::Kind::Disconnected, json::object()});
     return;
   }
   log::debug("cluster_command_dispatched",
              {{"station", station}, {"command_id", command_id}, {"action", action}});
-  session->call(action, std::move(payload),
-                [this, command_id](CallOutcome outcome) { finish_command(command_id, outcome); });
+  connection->call(action, std::move(payload), [this, command_id](CallOutcome outcome) {
+    finish_command(command_id, outcome);
+  });
 }
 
 void Cluster::finish_command(std::int64_t command_id, const CallOutcome& outcome) {

@@ -34,18 +34,18 @@
 #include "chargegrid/db/pool.hpp"
 #include "chargegrid/protocols/version.hpp"
 #include "chargegrid/server/config.hpp"
+#include "connections/station_registry.hpp"
 #include "database.hpp"
 #include "metrics.hpp"
-#include "station_registry.hpp"
 
 namespace chargegrid::server {
 
 struct CallOutcome;
-class StationSession;
+class StationConnection;
 
 // An operator set the station's registration: "accepted" asks a station waiting in Pending
 // to boot again (TriggerMessage), "rejected" closes its connection.
-void apply_registration(const std::shared_ptr<StationSession>& session,
+void apply_registration(const std::shared_ptr<StationConnection>& connection,
                         const std::string& registration);
 
 // A PostgreSQL text[] literal of `items` (for = ANY($1::text[])).
@@ -87,10 +87,10 @@ class Cluster {
   // returns the new epoch, 0 if the station has no row.
   std::int64_t take_lease(pqxx::transaction_base& tx, const std::string& station_id) const;
   // After the take-over's transaction (epoch 0: it failed or found no row): records it,
-  // closes `session` when another node took the station meanwhile, gives the lease back when
+  // closes `connection` when another node took the station meanwhile, gives the lease back when
   // the connection is already gone.
   void lease_taken(const std::string& station_id, std::int64_t epoch,
-                   const std::shared_ptr<StationSession>& session);
+                   const std::shared_ptr<StationConnection>& connection);
   // The connection that held the lease at `epoch` ended: the station is offline unless
   // another connection (here or elsewhere) took it since.
   void connection_ended(const std::string& station_id, std::int64_t epoch);

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "handlers/common.hpp"
+#include "ocpp/common.hpp"
 
 namespace chargegrid::server {
 
@@ -33,7 +33,7 @@ void EventBus::publish(Event event) {
   {
     std::lock_guard lock(mutex_);
     event.id = next_id_++;
-    if (event.time.empty()) event.time = handlers::now_rfc3339();
+    if (event.time.empty()) event.time = ocpp::now_rfc3339();
     if (!event.site_id && !event.station_id.empty()) {
       auto it = station_sites_.find(event.station_id);
       if (it != station_sites_.end()) event.site_id = it->second;

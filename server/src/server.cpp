@@ -18,11 +18,11 @@
 #include "api/router.hpp"
 #include "chargegrid/db/pool.hpp"
 #include "cluster.hpp"
-#include "handlers/common.hpp"
-#include "http_session.hpp"
+#include "connections/http_connection.hpp"
+#include "connections/station_connection.hpp"
 #include "logging.hpp"
+#include "ocpp/common.hpp"
 #include "security/security.hpp"
-#include "station_session.hpp"
 
 namespace chargegrid::server {
 
@@ -46,13 +46,13 @@ struct Server::Impl {
         http_acceptor(io),
         signals(io),
         reload_signals(io) {
-    handlers::register_provisioning(handlers, services);
-    handlers::register_authorization(handlers, services);
-    handlers::register_availability(handlers, services);
-    handlers::register_transactions(handlers, services);
-    handlers::register_diagnostics(handlers, services);
-    handlers::register_security(handlers, services);
-    handlers::register_data_transfer(handlers, services);
+    ocpp::register_provisioning(handlers, services);
+    ocpp::register_authorization(handlers, services);
+    ocpp::register_availability(handlers, services);
+    ocpp::register_transactions(handlers, services);
+    ocpp::register_diagnostics(handlers, services);
+    ocpp::register_security(handlers, services);
+    ocpp::register_data_transfer(handlers, services);
     register_gauges();
   }
 
@@ -137,8 +137,8 @@ struct Server::Impl {
       }
       socket.set_option(tcp::no_delay(true));
       auto context = tls ? security.tls_context() : nullptr;
-      std::make_shared<StationSession>(std::move(socket), std::move(context), services,
-                                       std::move(*ticket))
+      std::make_shared<StationConnection>(std::move(socket), std::move(context), services,
+                                          std::move(*ticket))
           ->start();
     }
   }
@@ -390,12 +390,12 @@ bool Server::station_connected(const std::string& station_id) const {
 
 void Server::call_station(const std::string& station_id, const std::string& action,
                           nlohmann::json payload, std::function<void(StationCallResult)> done) {
-  auto session = impl_->stations.find(station_id);
-  if (!session) {
+  auto connection = impl_->stations.find(station_id);
+  if (!connection) {
     done({StationCallResult::Status::Offline, nlohmann::json::object()});
     return;
   }
-  session->call(action, std::move(payload), [done = std::move(done)](CallOutcome outcome) {
+  connection->call(action, std::move(payload), [done = std::move(done)](CallOutcome outcome) {
     using Kind = CallOutcome::Kind;
     using Status = StationCallResult::Status;
     Status status = Status::Result;

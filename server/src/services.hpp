@@ -2,12 +2,12 @@
 // The shared parts every connection and handler uses, owned by the Server.
 
 #include "chargegrid/server/config.hpp"
+#include "connections/station_registry.hpp"
 #include "database.hpp"
 #include "event_bus.hpp"
-#include "handler.hpp"
 #include "meter_writer.hpp"
 #include "metrics.hpp"
-#include "station_registry.hpp"
+#include "ocpp/handler.hpp"
 
 namespace chargegrid::server::security {
 class Security;

@@ -4,7 +4,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "station_session.hpp"
+#include "connections/station_connection.hpp"
 
 using chargegrid::protocols::OcppVersion;
 using namespace chargegrid::server;

@@ -1,4 +1,4 @@
-#include "api.hpp"
+#include "api/api.hpp"
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
@@ -9,12 +9,12 @@
 #include <boost/beast/http/write.hpp>
 #include <set>
 
-#include "../logging.hpp"
+#include "api/context.hpp"
+#include "api/json_schema.hpp"
+#include "api/openapi.hpp"
 #include "chargegrid/db/pool.hpp"
 #include "chargegrid/protocols/json_limits.hpp"
-#include "context.hpp"
-#include "json_schema.hpp"
-#include "openapi.hpp"
+#include "logging.hpp"
 
 namespace chargegrid::server::api {
 

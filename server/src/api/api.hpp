@@ -8,8 +8,8 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <memory>
 
-#include "../http_session.hpp"
-#include "../services.hpp"
+#include "connections/http_connection.hpp"
+#include "services.hpp"
 
 namespace chargegrid::server::api {
 

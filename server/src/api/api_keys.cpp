@@ -1,6 +1,6 @@
 // API keys: admins create, list and revoke them; every key can ask who it is.
 
-#include "context.hpp"
+#include "api/context.hpp"
 
 namespace chargegrid::server::api {
 

@@ -10,7 +10,7 @@
 // started without a known token (one in the token table) and started less than
 // --claim-window seconds ago.
 
-#include "context.hpp"
+#include "api/context.hpp"
 
 namespace chargegrid::server::api {
 

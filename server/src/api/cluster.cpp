@@ -1,10 +1,10 @@
 // Cluster mode (docs/cluster.md): the nodes as the database knows them, and the station
 // connections of the node that answers.
 
-#include "../cluster.hpp"
+#include "cluster.hpp"
 
-#include "../station_session.hpp"
-#include "context.hpp"
+#include "api/context.hpp"
+#include "connections/station_connection.hpp"
 
 namespace chargegrid::server::api {
 
@@ -31,10 +31,10 @@ void add_cluster_routes(Router& router, ApiContext& api) {
         auto& cluster = api.services.cluster;
         json items = json::array();
         for (const auto& held : api.services.stations.held()) {
-          auto session = api.services.stations.find(held.station_id);
-          if (!session) continue;
+          auto connection = api.services.stations.find(held.station_id);
+          if (!connection) continue;
           items.push_back({{"station_id", held.station_id},
-                           {"protocol", std::string(protocols::subprotocol(session->version()))},
+                           {"protocol", std::string(protocols::subprotocol(connection->version()))},
                            {"lease_epoch", held.lease_epoch}});
         }
         json body{{"node_id", cluster.enabled() ? json(cluster.node_id()) : json(nullptr)},

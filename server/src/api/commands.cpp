@@ -4,8 +4,8 @@
 // and so on), sent, and the station's answer returned. The audit log of every
 // command is /commands.
 
+#include "api/station_calls.hpp"
 #include "chargegrid/protocols/validation.hpp"
-#include "station_calls.hpp"
 
 namespace chargegrid::server::api {
 

@@ -1,4 +1,4 @@
-#include "context.hpp"
+#include "api/context.hpp"
 
 namespace chargegrid::server::api {
 

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "../services.hpp"
-#include "request.hpp"
-#include "router.hpp"
+#include "api/request.hpp"
+#include "api/router.hpp"
+#include "services.hpp"
 
 namespace chargegrid::server::api {
 

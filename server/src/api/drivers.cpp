@@ -2,7 +2,7 @@
 // driver's home site decides which facility managers see them; a driver key
 // sees only its own driver.
 
-#include "context.hpp"
+#include "api/context.hpp"
 
 namespace chargegrid::server::api {
 

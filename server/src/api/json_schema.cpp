@@ -1,4 +1,4 @@
-#include "json_schema.hpp"
+#include "api/json_schema.hpp"
 
 #include <regex>
 #include <vector>

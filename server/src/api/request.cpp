@@ -1,8 +1,8 @@
-#include "request.hpp"
+#include "api/request.hpp"
 
 #include <charconv>
 
-#include "json_schema.hpp"
+#include "api/json_schema.hpp"
 
 namespace chargegrid::server::api {
 

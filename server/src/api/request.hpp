@@ -10,8 +10,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "../http_session.hpp"
-#include "auth.hpp"
+#include "api/auth.hpp"
+#include "connections/http_connection.hpp"
 
 namespace chargegrid::server::api {
 

@@ -1,4 +1,4 @@
-#include "router.hpp"
+#include "api/router.hpp"
 
 namespace chargegrid::server::api {
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "request.hpp"
+#include "api/request.hpp"
 
 namespace chargegrid::server::api {
 

@@ -1,7 +1,7 @@
 // Charging sessions, live and past: who, where, when, how much energy in and
 // out (from the meter's registers), the meter samples, and a remote stop.
 
-#include "station_calls.hpp"
+#include "api/station_calls.hpp"
 
 namespace chargegrid::server::api {
 

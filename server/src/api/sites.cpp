@@ -1,7 +1,7 @@
 // Sites: a place with chargers behind one grid connection. Admins create and
 // delete them; facility managers edit their own; utilities read theirs.
 
-#include "context.hpp"
+#include "api/context.hpp"
 
 namespace chargegrid::server::api {
 

@@ -1,28 +1,28 @@
-#include "station_calls.hpp"
+#include "api/station_calls.hpp"
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "../logging.hpp"
+#include "logging.hpp"
 
 namespace chargegrid::server::api {
 
 namespace asio = boost::asio;
 
-asio::awaitable<CallOutcome> await_station_call(const std::shared_ptr<StationSession>& session,
-                                                const std::string& action,
-                                                const nlohmann::json& payload) {
+asio::awaitable<CallOutcome> await_station_call(
+    const std::shared_ptr<StationConnection>& connection, const std::string& action,
+    const nlohmann::json& payload) {
   return asio::async_initiate<const asio::use_awaitable_t<>, void(CallOutcome)>(
-      [session, action, payload](auto handler) mutable {
+      [connection, action, payload](auto handler) mutable {
         auto shared = std::make_shared<decltype(handler)>(std::move(handler));
         auto executor = asio::get_associated_executor(*shared);
-        session->call(std::move(action), std::move(payload),
-                      [shared, executor](CallOutcome outcome) {
-                        asio::post(executor, [shared, outcome = std::move(outcome)]() mutable {
-                          (*shared)(std::move(outcome));
-                        });
-                      });
+        connection->call(std::move(action), std::move(payload),
+                         [shared, executor](CallOutcome outcome) {
+                           asio::post(executor, [shared, outcome = std::move(outcome)]() mutable {
+                             (*shared)(std::move(outcome));
+                           });
+                         });
       },
       asio::use_awaitable);
 }

@@ -10,9 +10,9 @@
 #include <optional>
 #include <string>
 
-#include "../cluster.hpp"
-#include "../station_session.hpp"
-#include "context.hpp"
+#include "api/context.hpp"
+#include "cluster.hpp"
+#include "connections/station_connection.hpp"
 
 namespace chargegrid::server::api {
 
@@ -20,13 +20,13 @@ namespace chargegrid::server::api {
 // are copied into the operation before it suspends, so callers pass named
 // objects by reference (g++ 12 mishandles temporaries in co_await expressions).
 boost::asio::awaitable<CallOutcome> await_station_call(
-    const std::shared_ptr<StationSession>& session, const std::string& action,
+    const std::shared_ptr<StationConnection>& session, const std::string& action,
     const nlohmann::json& payload);
 
 // Where a station's commands go: its connection on this node, or (cluster mode) the live
 // node that holds it; neither when it is offline.
 struct StationTarget {
-  std::shared_ptr<StationSession> local;
+  std::shared_ptr<StationConnection> local;
   std::optional<RemoteHolder> remote;
   bool online() const { return local || remote; }
   protocols::OcppVersion version() const { return local ? local->version() : remote->version; }

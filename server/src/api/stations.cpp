@@ -2,8 +2,8 @@
 // security profile and password, what the station reported at boot, its
 // connection state, EVSEs with live status, status history and security events.
 
-#include "../security/password.hpp"
-#include "station_calls.hpp"
+#include "api/station_calls.hpp"
+#include "security/password.hpp"
 
 namespace chargegrid::server::api {
 
@@ -131,12 +131,14 @@ void apply_station_change(ApiContext& api, const std::string& id,
   // An approved station that waits in Pending is asked to boot again now; a rejected
   // one is closed.
   if (registration)
-    if (auto session = api.services.stations.find(id)) apply_registration(session, *registration);
+    if (auto connection = api.services.stations.find(id))
+      apply_registration(connection, *registration);
   // A new security profile applies from the next connection: end this one so the
   // station reconnects and is checked under it.
   if (profile_changed)
-    if (auto session = api.services.stations.find(id))
-      session->close(boost::beast::websocket::close_code::policy_error, "security profile changed");
+    if (auto connection = api.services.stations.find(id))
+      connection->close(boost::beast::websocket::close_code::policy_error,
+                        "security profile changed");
 }
 
 std::optional<std::string> optional_text(const pqxx::field& field) {
@@ -293,9 +295,9 @@ void add_station_routes(Router& router, ApiContext& api) {
                  tx.exec_params("DELETE FROM stations WHERE id = $1", id);
                  return true;
                });
-               if (auto session = api.services.stations.find(id))
-                 session->close(boost::beast::websocket::close_code::policy_error,
-                                "station deleted");
+               if (auto connection = api.services.stations.find(id))
+                 connection->close(boost::beast::websocket::close_code::policy_error,
+                                   "station deleted");
                co_return no_content(r.http);
              });
 

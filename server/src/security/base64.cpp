@@ -1,4 +1,4 @@
-#include "base64.hpp"
+#include "security/base64.hpp"
 
 #include <openssl/evp.h>
 

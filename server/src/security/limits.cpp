@@ -1,4 +1,4 @@
-#include "limits.hpp"
+#include "security/limits.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "password.hpp"
+#include "security/password.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -9,7 +9,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "base64.hpp"
+#include "security/base64.hpp"
 
 namespace chargegrid::server::security {
 

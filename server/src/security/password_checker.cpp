@@ -1,4 +1,4 @@
-#include "password_checker.hpp"
+#include "security/password_checker.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -7,7 +7,7 @@
 
 #include <stdexcept>
 
-#include "password.hpp"
+#include "security/password.hpp"
 
 namespace chargegrid::server::security {
 

@@ -1,4 +1,4 @@
-#include "pki.hpp"
+#include "security/pki.hpp"
 
 #include <fcntl.h>
 #include <openssl/bio.h>

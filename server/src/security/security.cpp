@@ -1,10 +1,10 @@
-#include "security.hpp"
+#include "security/security.hpp"
 
 #include <pqxx/pqxx>
 #include <thread>
 
-#include "../logging.hpp"
-#include "tls.hpp"
+#include "logging.hpp"
+#include "security/tls.hpp"
 
 namespace chargegrid::server::security {
 

@@ -15,10 +15,10 @@
 
 #include "chargegrid/db/pool.hpp"
 #include "chargegrid/server/config.hpp"
-#include "limits.hpp"
-#include "password_checker.hpp"
-#include "pki.hpp"
-#include "station_auth.hpp"
+#include "security/limits.hpp"
+#include "security/password_checker.hpp"
+#include "security/pki.hpp"
+#include "security/station_auth.hpp"
 
 namespace chargegrid::server::security {
 

@@ -1,9 +1,9 @@
-#include "station_auth.hpp"
+#include "security/station_auth.hpp"
 
 #include <algorithm>
 #include <cctype>
 
-#include "base64.hpp"
+#include "security/base64.hpp"
 
 namespace chargegrid::server::security {
 

@@ -1,4 +1,4 @@
-#include "tls.hpp"
+#include "security/tls.hpp"
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -6,7 +6,7 @@
 
 #include <stdexcept>
 
-#include "pki.hpp"
+#include "security/pki.hpp"
 
 namespace chargegrid::server::security {
 

@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-#include "station_auth.hpp"
+#include "security/station_auth.hpp"
 
 namespace chargegrid::server::security {
 

@@ -20,20 +20,21 @@
 
 namespace chargegrid::server {
 
-class StationSession;
+class StationConnection;
 
 class StationRegistry {
  public:
-  // Makes `session` the connection of `station_id`; returns the one it replaces.
-  std::shared_ptr<StationSession> attach(const std::string& station_id,
-                                         const std::shared_ptr<StationSession>& session);
-  // Forgets `session` if it is still the station's current connection; returns the lease
-  // epoch the entry held then (0: none), or nullopt when `session` was not current.
-  std::optional<std::int64_t> detach(const std::string& station_id, const StationSession* session);
-  std::shared_ptr<StationSession> find(const std::string& station_id) const;
+  // Makes `connection` the connection of `station_id`; returns the one it replaces.
+  std::shared_ptr<StationConnection> attach(const std::string& station_id,
+                                            const std::shared_ptr<StationConnection>& connection);
+  // Forgets `connection` if it is still the station's current connection; returns the lease
+  // epoch the entry held then (0: none), or nullopt when `connection` was not current.
+  std::optional<std::int64_t> detach(const std::string& station_id,
+                                     const StationConnection* connection);
+  std::shared_ptr<StationConnection> find(const std::string& station_id) const;
   std::size_t connected(protocols::OcppVersion version) const;
   std::size_t size() const;
-  std::vector<std::shared_ptr<StationSession>> all() const;
+  std::vector<std::shared_ptr<StationConnection>> all() const;
 
   // Cluster leases. Every attach starts a take-over of the station's lease; record_lease
   // ends one: this node took the lease at `epoch` (0: the take-over failed). The entry keeps
@@ -51,10 +52,11 @@ class StationRegistry {
   // Another node took the station over at `epoch`: returns this node's connection if it
   // holds an older lease (it is forgotten here and must be closed). A connection whose
   // take-over is not stored yet is judged once it is (record_lease).
-  std::shared_ptr<StationSession> release_lease(const std::string& station_id, std::int64_t epoch);
+  std::shared_ptr<StationConnection> release_lease(const std::string& station_id,
+                                                   std::int64_t epoch);
   // Forgets the connection if it is still current and its lease is at most `epoch` (the
   // lease was found lost); returns it.
-  std::shared_ptr<StationSession> drop_lease(const std::string& station_id, std::int64_t epoch);
+  std::shared_ptr<StationConnection> drop_lease(const std::string& station_id, std::int64_t epoch);
   struct Held {
     std::string station_id;
     std::int64_t lease_epoch = 0;  // 0: no take-over stored yet
@@ -89,13 +91,13 @@ class StationRegistry {
     std::chrono::steady_clock::time_point answered_at;
   };
   struct Entry {
-    std::weak_ptr<StationSession> session;
+    std::weak_ptr<StationConnection> connection;
     std::int64_t lease_epoch = 0;
     int takeovers_pending = 0;  // attaches whose take-over is not stored yet
     std::chrono::steady_clock::time_point attached_at;
   };
   mutable std::mutex mutex_;
-  std::unordered_map<std::string, Entry> sessions_;
+  std::unordered_map<std::string, Entry> connections_;
   // Take-overs by other nodes announced before this node's own was stored: station -> epoch.
   std::unordered_map<std::string, std::int64_t> releases_;
   std::unordered_map<std::string, std::deque<Answer>> answers_;

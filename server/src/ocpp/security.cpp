@@ -2,15 +2,15 @@
 // the station's ChargingStationCertificate (1.6 security extension, 2.0.1, 2.1), answered and
 // followed by CertificateSigned with the new chain.
 
-#include "../security/security.hpp"
+#include "security/security.hpp"
 
 #include <pqxx/pqxx>
 
-#include "../logging.hpp"
-#include "../station_session.hpp"
-#include "common.hpp"
+#include "connections/station_connection.hpp"
+#include "logging.hpp"
+#include "ocpp/common.hpp"
 
-namespace chargegrid::server::handlers {
+namespace chargegrid::server::ocpp {
 
 namespace {
 
@@ -42,18 +42,18 @@ nlohmann::json sign_answer(protocols::OcppVersion version, bool accepted,
 }
 
 // Sends CertificateSigned once the SignCertificate answer is on its way.
-std::function<void()> send_certificate(std::shared_ptr<StationSession> session,
+std::function<void()> send_certificate(std::shared_ptr<StationConnection> connection,
                                        protocols::OcppVersion version, std::string chain,
                                        std::optional<int> request_id, std::string serial) {
-  return [session = std::move(session), version, chain = std::move(chain), request_id,
+  return [connection = std::move(connection), version, chain = std::move(chain), request_id,
           serial = std::move(serial)] {
     nlohmann::json payload{{"certificateChain", chain}};
     if (version != protocols::OcppVersion::v16)
       payload["certificateType"] = "ChargingStationCertificate";
     if (request_id && version == protocols::OcppVersion::v21) payload["requestId"] = *request_id;
-    session->call(
+    connection->call(
         "CertificateSigned", std::move(payload),
-        [id = session->station_id(), serial](CallOutcome outcome) {
+        [id = connection->station_id(), serial](CallOutcome outcome) {
           const bool accepted = outcome.kind == CallOutcome::Kind::Result &&
                                 outcome.payload.value("status", "") == "Accepted";
           if (accepted)
@@ -70,7 +70,7 @@ Handler sign_certificate(Services& services) {
     const auto csr = ctx.payload.at("csr").get<std::string>();
     const auto type = optional_field<std::string>(ctx.payload, "certificateType");
     const auto request_id = optional_field<int>(ctx.payload, "requestId");
-    const auto remote = ctx.session->remote_address();
+    const auto remote = ctx.connection->remote_address();
     auto& security = services.security;
 
     if (type && *type != "ChargingStationCertificate")
@@ -78,11 +78,11 @@ Handler sign_certificate(Services& services) {
                                           "this CSMS signs ChargingStationCertificate only"));
     // A client certificate proves the station's identity from then on, so only a connection
     // that proved it already over TLS gets one (profile 2 or 3).
-    if (ctx.session->security_profile() < 2) {
+    if (ctx.connection->security_profile() < 2) {
       const std::string why =
           "certificates are issued to connections authenticated over TLS "
           "(security profile 2 or 3); this one is profile " +
-          std::to_string(ctx.session->security_profile());
+          std::to_string(ctx.connection->security_profile());
       log::warn("station_csr_rejected", {{"station", ctx.station_id}, {"reason", why}});
       security.record_event(ctx.station_id, security::events::kCsrRejected, why, remote);
       co_return CallReply::ok(sign_answer(ctx.version, false, "NotAuthenticated", why));
@@ -132,7 +132,7 @@ Handler sign_certificate(Services& services) {
                                              {"not_after", not_after}});
     auto reply = CallReply::ok(sign_answer(ctx.version, true));
     reply.after_answer =
-        send_certificate(ctx.session, ctx.version, issued->chain_pem, request_id, info.serial);
+        send_certificate(ctx.connection, ctx.version, issued->chain_pem, request_id, info.serial);
     co_return reply;
   };
 }
@@ -145,4 +145,4 @@ void register_security(HandlerRegistry& registry, Services& services) {
   add_201_and_21(registry, "SignCertificate", sign_certificate(services));
 }
 
-}  // namespace chargegrid::server::handlers
+}  // namespace chargegrid::server::ocpp

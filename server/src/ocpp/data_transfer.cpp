@@ -1,9 +1,9 @@
 // DataTransfer: kept as sent; no vendor extensions are installed, so every
 // vendor is answered UnknownVendorId.
 
-#include "common.hpp"
+#include "ocpp/common.hpp"
 
-namespace chargegrid::server::handlers {
+namespace chargegrid::server::ocpp {
 
 using protocols::OcppVersion;
 
@@ -25,4 +25,4 @@ void register_data_transfer(HandlerRegistry& registry, Services& services) {
   add_201_and_21(registry, "DataTransfer", data_transfer(services));
 }
 
-}  // namespace chargegrid::server::handlers
+}  // namespace chargegrid::server::ocpp

@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
-#include "../handler.hpp"
-#include "../meter_writer.hpp"
-#include "../services.hpp"
+#include "meter_writer.hpp"
+#include "ocpp/handler.hpp"
+#include "services.hpp"
 
-namespace chargegrid::server::handlers {
+namespace chargegrid::server::ocpp {
 
 // Now as RFC 3339 UTC with milliseconds, as OCPP's dateTime.
 std::string now_rfc3339();
@@ -76,4 +76,4 @@ void register_data_transfer(HandlerRegistry&, Services&);
 // Registers a 2.0.1 handler for 2.1 too, where the action is the same.
 void add_201_and_21(HandlerRegistry& registry, const std::string& action, Handler handler);
 
-}  // namespace chargegrid::server::handlers
+}  // namespace chargegrid::server::ocpp

@@ -16,14 +16,14 @@
 
 namespace chargegrid::server {
 
-class StationSession;
+class StationConnection;
 
 struct CallContext {
   std::string station_id;
   protocols::OcppVersion version;
   std::string action;
   const nlohmann::json& payload;
-  std::shared_ptr<StationSession> session;
+  std::shared_ptr<StationConnection> connection;
 };
 
 struct CallReply {

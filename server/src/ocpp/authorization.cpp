@@ -2,9 +2,9 @@
 
 #include <pqxx/pqxx>
 
-#include "common.hpp"
+#include "ocpp/common.hpp"
 
-namespace chargegrid::server::handlers {
+namespace chargegrid::server::ocpp {
 
 using protocols::OcppVersion;
 
@@ -56,4 +56,4 @@ void register_authorization(HandlerRegistry& registry, Services& services) {
   add_201_and_21(registry, "Authorize", authorize(services));
 }
 
-}  // namespace chargegrid::server::handlers
+}  // namespace chargegrid::server::ocpp

@@ -1,4 +1,4 @@
-#include "common.hpp"
+#include "ocpp/common.hpp"
 
 #include <charconv>
 #include <cmath>
@@ -6,9 +6,9 @@
 #include <ctime>
 #include <pqxx/pqxx>
 
-#include "../units.hpp"
+#include "units.hpp"
 
-namespace chargegrid::server::handlers {
+namespace chargegrid::server::ocpp {
 
 std::string now_rfc3339() {
   const auto now = std::chrono::system_clock::now();
@@ -208,4 +208,4 @@ boost::asio::awaitable<void> store_notification(Services& services, const std::s
   });
 }
 
-}  // namespace chargegrid::server::handlers
+}  // namespace chargegrid::server::ocpp

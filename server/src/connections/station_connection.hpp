@@ -26,11 +26,11 @@
 
 #include "chargegrid/protocols/rpc.hpp"
 #include "chargegrid/protocols/version.hpp"
+#include "connections/station_stream.hpp"
 #include "security/limits.hpp"
 #include "security/station_auth.hpp"
 #include "security/tls.hpp"
 #include "services.hpp"
-#include "station_stream.hpp"
 
 namespace chargegrid::server {
 
@@ -48,18 +48,18 @@ struct CallOutcome {
 const char* outcome_name(CallOutcome::Kind kind);
 std::optional<CallOutcome::Kind> outcome_kind(std::string_view name);
 
-class StationSession : public std::enable_shared_from_this<StationSession> {
+class StationConnection : public std::enable_shared_from_this<StationConnection> {
  public:
   // `tls`: the context of a wss connection (nullptr for ws); `ticket`: its place under the
-  // connection limits, given back when the session ends.
-  StationSession(boost::asio::ip::tcp::socket socket,
-                 std::shared_ptr<boost::asio::ssl::context> tls, Services& services,
-                 security::ConnectionLimits::Ticket ticket);
+  // connection limits, given back when the connection ends.
+  StationConnection(boost::asio::ip::tcp::socket socket,
+                    std::shared_ptr<boost::asio::ssl::context> tls, Services& services,
+                    security::ConnectionLimits::Ticket ticket);
 
   // Reads the upgrade request, then serves the connection until it closes.
   void start();
 
-  // Sends a CALL; `done` runs on this session's strand exactly once.
+  // Sends a CALL; `done` runs on this connection's strand exactly once.
   void call(std::string action, nlohmann::json payload, std::function<void(CallOutcome)> done);
   // Closes the connection (from any thread).
   void close(boost::beast::websocket::close_code code, std::string reason);

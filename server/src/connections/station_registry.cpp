@@ -1,69 +1,69 @@
-#include "station_registry.hpp"
+#include "connections/station_registry.hpp"
 
 #include <algorithm>
 
-#include "station_session.hpp"
+#include "connections/station_connection.hpp"
 
 namespace chargegrid::server {
 
-std::shared_ptr<StationSession> StationRegistry::attach(
-    const std::string& station_id, const std::shared_ptr<StationSession>& session) {
+std::shared_ptr<StationConnection> StationRegistry::attach(
+    const std::string& station_id, const std::shared_ptr<StationConnection>& connection) {
   std::lock_guard lock(mutex_);
-  auto& slot = sessions_[station_id];
-  auto previous = slot.session.lock();
+  auto& slot = connections_[station_id];
+  auto previous = slot.connection.lock();
   // The lease stays this node's: a reconnect here keeps the epoch until its own take-over.
-  slot.session = session;
+  slot.connection = connection;
   ++slot.takeovers_pending;
   slot.attached_at = std::chrono::steady_clock::now();
   return previous;
 }
 
 std::optional<std::int64_t> StationRegistry::detach(const std::string& station_id,
-                                                    const StationSession* session) {
+                                                    const StationConnection* connection) {
   std::lock_guard lock(mutex_);
-  auto it = sessions_.find(station_id);
-  if (it == sessions_.end()) return std::nullopt;
-  auto current = it->second.session.lock();
-  if (current && current.get() != session) return std::nullopt;
+  auto it = connections_.find(station_id);
+  if (it == connections_.end()) return std::nullopt;
+  auto current = it->second.connection.lock();
+  if (current && current.get() != connection) return std::nullopt;
   const auto epoch = it->second.lease_epoch;
-  sessions_.erase(it);
+  connections_.erase(it);
   releases_.erase(station_id);
   return epoch;
 }
 
-std::shared_ptr<StationSession> StationRegistry::find(const std::string& station_id) const {
+std::shared_ptr<StationConnection> StationRegistry::find(const std::string& station_id) const {
   std::lock_guard lock(mutex_);
-  auto it = sessions_.find(station_id);
-  return it == sessions_.end() ? nullptr : it->second.session.lock();
+  auto it = connections_.find(station_id);
+  return it == connections_.end() ? nullptr : it->second.connection.lock();
 }
 
 std::size_t StationRegistry::connected(protocols::OcppVersion version) const {
   std::lock_guard lock(mutex_);
   std::size_t n = 0;
-  for (const auto& [_, entry] : sessions_)
-    if (auto s = entry.session.lock(); s && s->version() == version) ++n;
+  for (const auto& [_, entry] : connections_)
+    if (auto s = entry.connection.lock(); s && s->version() == version) ++n;
   return n;
 }
 
 std::size_t StationRegistry::size() const {
   std::lock_guard lock(mutex_);
-  return sessions_.size();
+  return connections_.size();
 }
 
-std::vector<std::shared_ptr<StationSession>> StationRegistry::all() const {
+std::vector<std::shared_ptr<StationConnection>> StationRegistry::all() const {
   std::lock_guard lock(mutex_);
-  std::vector<std::shared_ptr<StationSession>> out;
-  out.reserve(sessions_.size());
-  for (const auto& [_, entry] : sessions_)
-    if (auto s = entry.session.lock()) out.push_back(std::move(s));
+  std::vector<std::shared_ptr<StationConnection>> out;
+  out.reserve(connections_.size());
+  for (const auto& [_, entry] : connections_)
+    if (auto s = entry.connection.lock()) out.push_back(std::move(s));
   return out;
 }
 
 StationRegistry::LeaseRecord StationRegistry::record_lease(const std::string& station_id,
                                                            std::int64_t epoch) {
   std::lock_guard lock(mutex_);
-  auto it = sessions_.find(station_id);
-  if (it == sessions_.end() || it->second.session.expired()) return LeaseRecord::NoConnection;
+  auto it = connections_.find(station_id);
+  if (it == connections_.end() || it->second.connection.expired()) return LeaseRecord::NoConnection;
   auto& entry = it->second;
   entry.lease_epoch = std::max(entry.lease_epoch, epoch);
   if (entry.takeovers_pending > 0) --entry.takeovers_pending;
@@ -72,7 +72,7 @@ StationRegistry::LeaseRecord StationRegistry::record_lease(const std::string& st
     const bool lost = released->second > entry.lease_epoch;
     releases_.erase(released);
     if (lost) {
-      sessions_.erase(it);
+      connections_.erase(it);
       return LeaseRecord::Lost;
     }
   }
@@ -81,21 +81,21 @@ StationRegistry::LeaseRecord StationRegistry::record_lease(const std::string& st
 
 void StationRegistry::confirm_lease(const std::string& station_id, std::int64_t epoch) {
   std::lock_guard lock(mutex_);
-  auto it = sessions_.find(station_id);
-  if (it != sessions_.end()) it->second.lease_epoch = std::max(it->second.lease_epoch, epoch);
+  auto it = connections_.find(station_id);
+  if (it != connections_.end()) it->second.lease_epoch = std::max(it->second.lease_epoch, epoch);
 }
 
 std::int64_t StationRegistry::lease_epoch(const std::string& station_id) const {
   std::lock_guard lock(mutex_);
-  auto it = sessions_.find(station_id);
-  return it == sessions_.end() ? 0 : it->second.lease_epoch;
+  auto it = connections_.find(station_id);
+  return it == connections_.end() ? 0 : it->second.lease_epoch;
 }
 
-std::shared_ptr<StationSession> StationRegistry::release_lease(const std::string& station_id,
-                                                               std::int64_t epoch) {
+std::shared_ptr<StationConnection> StationRegistry::release_lease(const std::string& station_id,
+                                                                  std::int64_t epoch) {
   std::lock_guard lock(mutex_);
-  auto it = sessions_.find(station_id);
-  if (it == sessions_.end()) return nullptr;
+  auto it = connections_.find(station_id);
+  if (it == connections_.end()) return nullptr;
   auto& entry = it->second;
   if (entry.lease_epoch >= epoch) return nullptr;  // this node's take-over is the newer one
   if (entry.takeovers_pending > 0) {
@@ -104,28 +104,28 @@ std::shared_ptr<StationSession> StationRegistry::release_lease(const std::string
     noted = std::max(noted, epoch);
     return nullptr;
   }
-  auto session = entry.session.lock();
-  sessions_.erase(it);
-  return session;
+  auto connection = entry.connection.lock();
+  connections_.erase(it);
+  return connection;
 }
 
-std::shared_ptr<StationSession> StationRegistry::drop_lease(const std::string& station_id,
-                                                            std::int64_t epoch) {
+std::shared_ptr<StationConnection> StationRegistry::drop_lease(const std::string& station_id,
+                                                               std::int64_t epoch) {
   std::lock_guard lock(mutex_);
-  auto it = sessions_.find(station_id);
-  if (it == sessions_.end() || it->second.lease_epoch > epoch) return nullptr;
-  auto session = it->second.session.lock();
-  sessions_.erase(it);
+  auto it = connections_.find(station_id);
+  if (it == connections_.end() || it->second.lease_epoch > epoch) return nullptr;
+  auto connection = it->second.connection.lock();
+  connections_.erase(it);
   releases_.erase(station_id);
-  return session;
+  return connection;
 }
 
 std::vector<StationRegistry::Held> StationRegistry::held() const {
   std::lock_guard lock(mutex_);
   std::vector<Held> out;
-  out.reserve(sessions_.size());
-  for (const auto& [id, entry] : sessions_)
-    if (!entry.session.expired())
+  out.reserve(connections_.size());
+  for (const auto& [id, entry] : connections_)
+    if (!entry.connection.expired())
       out.push_back({id, entry.lease_epoch, entry.takeovers_pending, entry.attached_at});
   return out;
 }

@@ -1,4 +1,4 @@
-#include "station_session.hpp"
+#include "connections/station_connection.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -114,9 +114,9 @@ std::optional<OcppVersion> negotiate_subprotocol(std::string_view offered) {
   return std::nullopt;
 }
 
-StationSession::StationSession(asio::ip::tcp::socket socket,
-                               std::shared_ptr<asio::ssl::context> tls, Services& services,
-                               security::ConnectionLimits::Ticket ticket)
+StationConnection::StationConnection(asio::ip::tcp::socket socket,
+                                     std::shared_ptr<asio::ssl::context> tls, Services& services,
+                                     security::ConnectionLimits::Ticket ticket)
     : services_(services),
       ticket_(std::move(ticket)),
       ws_(tls ? StationStream(std::move(socket), std::move(tls))
@@ -136,18 +136,19 @@ StationSession::StationSession(asio::ip::tcp::socket socket,
   }
 }
 
-void StationSession::start() {
+void StationConnection::start() {
   asio::co_spawn(ws_.get_executor(), run(), [self = shared_from_this()](std::exception_ptr e) {
     if (!e) return;
     try {
       std::rethrow_exception(e);
     } catch (const std::exception& ex) {
-      log::error("station_session_failed", {{"station", self->station_id_}, {"error", ex.what()}});
+      log::error("station_connection_failed",
+                 {{"station", self->station_id_}, {"error", ex.what()}});
     }
   });
 }
 
-asio::awaitable<void> StationSession::run() {
+asio::awaitable<void> StationConnection::run() {
   if (!co_await handshake()) co_return;
 
   auto self = shared_from_this();
@@ -191,7 +192,7 @@ asio::awaitable<void> StationSession::run() {
   }
 }
 
-void StationSession::publish_connection_event(const char* type) {
+void StationConnection::publish_connection_event(const char* type) {
   Event event;
   event.type = type;
   event.station_id = station_id_;
@@ -200,7 +201,7 @@ void StationSession::publish_connection_event(const char* type) {
   services_.events.publish(std::move(event));
 }
 
-void StationSession::refuse(http::status status, std::string reason, Decorate decorate) {
+void StationConnection::refuse(http::status status, std::string reason, Decorate decorate) {
   log::warn("station_handshake_refused", {{"station", station_id_},
                                           {"remote", remote_address_},
                                           {"status", static_cast<int>(status)},
@@ -208,7 +209,7 @@ void StationSession::refuse(http::status status, std::string reason, Decorate de
   send_refusal(status, std::move(reason), std::move(decorate));
 }
 
-void StationSession::send_refusal(http::status status, std::string reason, Decorate decorate) {
+void StationConnection::send_refusal(http::status status, std::string reason, Decorate decorate) {
   services_.metrics.count_connection("refused");
   auto response = std::make_shared<http::response<http::string_body>>(status, 11);
   response->set(http::field::server, "ChargeGrid");
@@ -229,7 +230,7 @@ void StationSession::send_refusal(http::status status, std::string reason, Decor
   });
 }
 
-asio::awaitable<bool> StationSession::handshake() {
+asio::awaitable<bool> StationConnection::handshake() {
   const auto& config = services_.config;
   // One deadline for the TLS handshake and the whole upgrade request: a client that sends
   // half of either is dropped when it passes.
@@ -313,7 +314,7 @@ asio::awaitable<bool> StationSession::handshake() {
   co_return true;
 }
 
-asio::awaitable<bool> StationSession::authenticate() {
+asio::awaitable<bool> StationConnection::authenticate() {
   auto& security = services_.security;
   const auto source = security::address_key(remote_ip_);
   if (const int wait = security.failures().blocked_for(source, security::Clock::now()); wait > 0) {
@@ -368,7 +369,7 @@ asio::awaitable<bool> StationSession::authenticate() {
   co_return true;
 }
 
-asio::awaitable<std::optional<security::StationSecurity>> StationSession::load_station_security(
+asio::awaitable<std::optional<security::StationSecurity>> StationConnection::load_station_security(
     bool& unavailable) {
   auto& security = services_.security;
   try {
@@ -396,7 +397,7 @@ asio::awaitable<std::optional<security::StationSecurity>> StationSession::load_s
   }
 }
 
-void StationSession::refuse_authentication(const security::Verdict& verdict) {
+void StationConnection::refuse_authentication(const security::Verdict& verdict) {
   auto& security = services_.security;
   services_.metrics.count_connection("auth_failed");
   log::warn("station_authentication_failed", {{"station", station_id_},
@@ -425,7 +426,7 @@ void StationSession::refuse_authentication(const security::Verdict& verdict) {
   send_refusal(static_cast<http::status>(verdict.status), verdict.reason, std::move(challenge));
 }
 
-asio::awaitable<void> StationSession::load_registration() {
+asio::awaitable<void> StationConnection::load_registration() {
   auto& cluster = services_.cluster;
   const bool leased = cluster.enabled();
   std::int64_t lease_epoch = 0;
@@ -493,7 +494,7 @@ asio::awaitable<void> StationSession::load_registration() {
   if (leased) cluster.lease_taken(station_id_, lease_epoch, shared_from_this());
 }
 
-asio::awaitable<void> StationSession::serve() {
+asio::awaitable<void> StationConnection::serve() {
   for (;;) {
     buffer_.clear();
     auto read = ws_.visit(
@@ -560,7 +561,7 @@ asio::awaitable<void> StationSession::serve() {
   }
 }
 
-bool StationSession::within_message_rate(
+bool StationConnection::within_message_rate(
     const std::variant<protocols::RpcMessage, protocols::RpcParseError>& parsed) {
   // Answers to the server's own CALLs are bounded by pending_calls_per_station; everything
   // else the station sends counts.
@@ -602,7 +603,7 @@ bool StationSession::within_message_rate(
   return false;
 }
 
-asio::awaitable<void> StationSession::watch_idle() {
+asio::awaitable<void> StationConnection::watch_idle() {
   auto self = shared_from_this();
   const auto limit = std::chrono::seconds(services_.config.idle_timeout_s);
   for (;;) {
@@ -619,8 +620,8 @@ asio::awaitable<void> StationSession::watch_idle() {
   }
 }
 
-asio::awaitable<void> StationSession::handle_call(protocols::Call& call, std::size_t frame_hash,
-                                                  bool may_hold_nul) {
+asio::awaitable<void> StationConnection::handle_call(protocols::Call& call, std::size_t frame_hash,
+                                                     bool may_hold_nul) {
   const auto started = std::chrono::steady_clock::now();
   auto answer = [&](std::string frame, const std::string& outcome) {
     services_.metrics.count_message("in", call.action, outcome);
@@ -720,8 +721,8 @@ asio::awaitable<void> StationSession::handle_call(protocols::Call& call, std::si
   if (reply.after_answer) reply.after_answer();
 }
 
-void StationSession::call(std::string action, nlohmann::json payload,
-                          std::function<void(CallOutcome)> done) {
+void StationConnection::call(std::string action, nlohmann::json payload,
+                             std::function<void(CallOutcome)> done) {
   asio::post(ws_.get_executor(), [self = shared_from_this(), action = std::move(action),
                                   payload = std::move(payload), done = std::move(done)]() mutable {
     if (self->closing_) {
@@ -756,7 +757,7 @@ void StationSession::call(std::string action, nlohmann::json payload,
   });
 }
 
-void StationSession::handle_answer(const std::string& message_id, CallOutcome outcome) {
+void StationConnection::handle_answer(const std::string& message_id, CallOutcome outcome) {
   auto it = pending_calls_.find(message_id);
   if (it == pending_calls_.end()) {
     log::warn("station_unexpected_answer", {{"station", station_id_}, {"id", message_id}});
@@ -780,7 +781,7 @@ void StationSession::handle_answer(const std::string& message_id, CallOutcome ou
   pending.done(std::move(outcome));
 }
 
-void StationSession::finish_pending_calls() {
+void StationConnection::finish_pending_calls() {
   auto pending = std::move(pending_calls_);
   pending_calls_.clear();
   for (auto& [_, call] : pending) {
@@ -789,13 +790,13 @@ void StationSession::finish_pending_calls() {
   }
 }
 
-void StationSession::send(std::string frame) {
+void StationConnection::send(std::string frame) {
   if (closing_) return;
   outbox_.push_back(std::move(frame));
   outbox_signal_.cancel();
 }
 
-void StationSession::close(websocket::close_code code, std::string reason) {
+void StationConnection::close(websocket::close_code code, std::string reason) {
   asio::post(ws_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)] {
     if (self->closing_) return;
     self->closing_ = true;  // a write in flight finishes; nothing more is sent
@@ -805,8 +806,8 @@ void StationSession::close(websocket::close_code code, std::string reason) {
   });
 }
 
-asio::awaitable<void> StationSession::close_after_writes(websocket::close_code code,
-                                                         std::string reason) {
+asio::awaitable<void> StationConnection::close_after_writes(websocket::close_code code,
+                                                            std::string reason) {
   auto self = shared_from_this();
   // Beast allows one writer at a time: let a write in flight finish first.
   asio::steady_timer wait(ws_.get_executor());
@@ -820,7 +821,7 @@ asio::awaitable<void> StationSession::close_after_writes(websocket::close_code c
   co_await std::move(closing);
 }
 
-asio::awaitable<void> StationSession::write_loop() {
+asio::awaitable<void> StationConnection::write_loop() {
   auto self = shared_from_this();
   while (!closing_) {
     while (!outbox_.empty() && !closing_) {

@@ -2,13 +2,13 @@
 
 #include <pqxx/pqxx>
 
-#include "../cluster.hpp"
-#include "../logging.hpp"
-#include "../security/security.hpp"
-#include "../station_session.hpp"
-#include "common.hpp"
+#include "cluster.hpp"
+#include "connections/station_connection.hpp"
+#include "logging.hpp"
+#include "ocpp/common.hpp"
+#include "security/security.hpp"
 
-namespace chargegrid::server::handlers {
+namespace chargegrid::server::ocpp {
 
 using protocols::OcppVersion;
 
@@ -104,7 +104,7 @@ Handler boot_notification(Services& services) {
       return rows[0][0].as<std::string>();
     });
     if (take_lease && !registration.empty())
-      services.cluster.lease_taken(ctx.station_id, lease_epoch, ctx.session);
+      services.cluster.lease_taken(ctx.station_id, lease_epoch, ctx.connection);
     if (registration.empty()) {
       // Nothing is kept for an id nobody registered: no row, no answer in the replay cache.
       services.metrics.count_connection("boot_rejected_unknown");
@@ -116,19 +116,19 @@ Handler boot_notification(Services& services) {
     }
 
     std::string status = "Rejected";
-    auto session_registration = StationSession::Registration::Rejected;
+    auto connection_registration = StationConnection::Registration::Rejected;
     int interval = services.config.heartbeat_interval_s;
     if (registration == "accepted") {
       status = "Accepted";
-      session_registration = StationSession::Registration::Accepted;
+      connection_registration = StationConnection::Registration::Accepted;
     } else if (registration == "pending") {
       status = "Pending";
-      session_registration = StationSession::Registration::Pending;
+      connection_registration = StationConnection::Registration::Pending;
       interval = std::min(interval, 60);  // ask again soon: an operator may accept it
     } else {
       interval = std::max(interval, 600);  // retry after a while, not in a loop
     }
-    ctx.session->set_registration(session_registration);
+    ctx.connection->set_registration(connection_registration);
     log::info("station_booted", {{"station", ctx.station_id},
                                  {"status", status},
                                  {"vendor", info.vendor.value_or("")},
@@ -166,4 +166,4 @@ void register_provisioning(HandlerRegistry& registry, Services& services) {
   add_201_and_21(registry, "NotifyReport", notify_report(services));
 }
 
-}  // namespace chargegrid::server::handlers
+}  // namespace chargegrid::server::ocpp

@@ -5,8 +5,8 @@
 
 #include <pqxx/pqxx>
 
-#include "../logging.hpp"
-#include "common.hpp"
+#include "logging.hpp"
+#include "ocpp/common.hpp"
 
 // g++ reports Asio's coroutine frames in this file's large handlers (allocated
 // and freed by the frame's own operator new/delete) as mismatched: a known false
@@ -15,7 +15,7 @@
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif
 
-namespace chargegrid::server::handlers {
+namespace chargegrid::server::ocpp {
 
 using protocols::OcppVersion;
 using protocols::RpcErrorCode;
@@ -441,4 +441,4 @@ void register_transactions(HandlerRegistry& registry, Services& services) {
   add_201_and_21(registry, "MeterValues", meter_values_201(services));
 }
 
-}  // namespace chargegrid::server::handlers
+}  // namespace chargegrid::server::ocpp

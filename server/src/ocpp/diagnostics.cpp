@@ -1,9 +1,9 @@
 // Diagnostics and firmware: the status notifications of uploads and updates,
 // NotifyEvent and (2.0.1) LogStatusNotification, kept as sent.
 
-#include "common.hpp"
+#include "ocpp/common.hpp"
 
-namespace chargegrid::server::handlers {
+namespace chargegrid::server::ocpp {
 
 using protocols::OcppVersion;
 
@@ -29,4 +29,4 @@ void register_diagnostics(HandlerRegistry& registry, Services& services) {
     add_201_and_21(registry, action, keep(services, action));
 }
 
-}  // namespace chargegrid::server::handlers
+}  // namespace chargegrid::server::ocpp

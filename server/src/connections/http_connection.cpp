@@ -1,4 +1,4 @@
-#include "http_session.hpp"
+#include "connections/http_connection.hpp"
 
 #include <array>
 #include <boost/asio/as_tuple.hpp>

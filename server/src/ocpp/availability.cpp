@@ -2,9 +2,9 @@
 
 #include <pqxx/pqxx>
 
-#include "common.hpp"
+#include "ocpp/common.hpp"
 
-namespace chargegrid::server::handlers {
+namespace chargegrid::server::ocpp {
 
 using protocols::OcppVersion;
 
@@ -84,4 +84,4 @@ void register_availability(HandlerRegistry& registry, Services& services) {
   add_201_and_21(registry, "StatusNotification", status_notification(services));
 }
 
-}  // namespace chargegrid::server::handlers
+}  // namespace chargegrid::server::ocpp
