@@ -214,10 +214,15 @@ SCHEMAS = {
         closed=False),
     "CommandLogEntry": obj({
         "id": integer(), "station_id": string(), "site_id": nullable(integer()),
-        "api_key_id": nullable(integer()), "command": string(), "ocpp_action": nullable(string()),
+        "api_key_id": nullable(integer()),
+        "origin": string("Who sent it: \"api\" (api_key_id says which key) or the server's "
+                         "own service (registration, pki, smart-charging, ...)"),
+        "command": string(), "ocpp_action": nullable(string()),
         "request": {"type": "object"},
         "outcome": string(enum=["pending", "answered", "call_error", "timeout", "offline",
-                                "refused", "invalid"]),
+                                "lost", "refused", "invalid"],
+                          description="lost: routed to the node holding the station, which "
+                                      "stopped before it answered"),
         "response": {"type": ["object", "null"]}, "created_at": TIME,
         "completed_at": nullable(TIME),
         "routed_from": nullable(string("Cluster mode: the node that took the request")),
@@ -492,7 +497,7 @@ op("get", V + "/commands", "The command audit log", OPERATORS, "Commands",
    params=PAGE + TIME_RANGE + [param("station_id"), param("site_id", schema=integer()),
                                param("outcome", schema=string(enum=[
                                    "pending", "answered", "call_error", "timeout", "offline",
-                                   "refused", "invalid"]))], errors=(400,))
+                                   "lost", "refused", "invalid"]))], errors=(400,))
 op("get", V + "/commands/{command_id}", "One command and the station's answer", OPERATORS,
    "Commands", response="CommandLogEntry", errors=(404,))
 

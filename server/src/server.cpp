@@ -17,7 +17,8 @@
 #include "api/api.hpp"
 #include "api/router.hpp"
 #include "chargegrid/db/pool.hpp"
-#include "cluster.hpp"
+#include "cluster/cluster.hpp"
+#include "commands/command_router.hpp"
 #include "connections/http_connection.hpp"
 #include "connections/station_connection.hpp"
 #include "logging.hpp"
@@ -39,13 +40,18 @@ struct Server::Impl {
         meters(io, pool, metrics, config.meter_batch_rows, config.meter_batch_delay_ms),
         security(config, pool),
         cluster(config, std::move(url), pool, database, stations, metrics),
-        services{config, database, meters, metrics, stations, handlers, events, security, cluster},
+        commands(config, io, database, stations, cluster, events),
+        services{config,   database, meters,   metrics, stations,
+                 handlers, events,   security, cluster, commands},
         api(services),
         ocpp_acceptor(io),
         ocpp_tls_acceptor(io),
         http_acceptor(io),
         signals(io),
         reload_signals(io) {
+    cluster.on_registration = [this](const std::string& station, const std::string& registration) {
+      ocpp::apply_registration(services, station, registration);
+    };
     ocpp::register_provisioning(handlers, services);
     ocpp::register_authorization(handlers, services);
     ocpp::register_availability(handlers, services);
@@ -210,10 +216,9 @@ struct Server::Impl {
       std::vector<std::string> seen_ids;
       seen_ids.reserve(seen.size());
       for (const auto& entry : seen) seen_ids.push_back(entry.first);
-      const auto ids = pg_text_array(seen_ids);
-      pool.try_submit([ids](pqxx::connection& c) {
+      pool.try_submit([ids = std::move(seen_ids)](pqxx::connection& c) {
         pqxx::work tx(c);
-        tx.exec_params("UPDATE stations SET last_seen_at = now() WHERE id = ANY($1::text[])", ids);
+        store::stations::record_seen(tx, ids);
         tx.commit();
       });
     }
@@ -243,6 +248,7 @@ struct Server::Impl {
   MeterWriter meters;
   security::Security security;
   Cluster cluster;
+  commands::CommandRouter commands;
   Services services;
   api::Api api;
   tcp::acceptor ocpp_acceptor;
@@ -388,37 +394,8 @@ bool Server::station_connected(const std::string& station_id) const {
   return impl_->stations.find(station_id) != nullptr;
 }
 
-void Server::call_station(const std::string& station_id, const std::string& action,
-                          nlohmann::json payload, std::function<void(StationCallResult)> done) {
-  auto connection = impl_->stations.find(station_id);
-  if (!connection) {
-    done({StationCallResult::Status::Offline, nlohmann::json::object()});
-    return;
-  }
-  connection->call(action, std::move(payload), [done = std::move(done)](CallOutcome outcome) {
-    using Kind = CallOutcome::Kind;
-    using Status = StationCallResult::Status;
-    Status status = Status::Result;
-    switch (outcome.kind) {
-      case Kind::Result:
-        status = Status::Result;
-        break;
-      case Kind::Error:
-        status = Status::Error;
-        break;
-      case Kind::Timeout:
-        status = Status::Timeout;
-        break;
-      case Kind::Disconnected:
-        status = Status::Offline;
-        break;
-      case Kind::Refused:
-      case Kind::Invalid:
-        status = Status::Refused;
-        break;
-    }
-    done({status, std::move(outcome.payload)});
-  });
+commands::CommandRouter& Server::commands() {
+  return impl_->commands;
 }
 
 }  // namespace chargegrid::server

@@ -3,11 +3,11 @@
 
 #include "chargegrid/server/config.hpp"
 #include "connections/station_registry.hpp"
-#include "database.hpp"
 #include "event_bus.hpp"
 #include "meter_writer.hpp"
 #include "metrics.hpp"
 #include "ocpp/handler.hpp"
+#include "store/database.hpp"
 
 namespace chargegrid::server::security {
 class Security;
@@ -16,6 +16,9 @@ class Security;
 namespace chargegrid::server {
 
 class Cluster;
+namespace commands {
+class CommandRouter;
+}
 
 struct Services {
   const Config& config;
@@ -27,6 +30,7 @@ struct Services {
   EventBus& events;
   security::Security& security;
   Cluster& cluster;
+  commands::CommandRouter& commands;  // the one way out to a station
 };
 
 }  // namespace chargegrid::server

@@ -133,7 +133,7 @@ TEST_CASE("a command sent to one node reaches the station on another", "[cluster
     CHECK(waited < 12s);
     auto logged =
         cluster.api(1).get("/commands/" + std::to_string(r.data["command_id"].get<int>()));
-    CHECK(logged.data["outcome"] == "offline");
+    CHECK(logged.data["outcome"] == "lost");
     // The dead node's lease ends: the station is offline at once, and the lease is cleared
     // when node 1 expires node 2.
     REQUIRE(eventually([&] { return !online_at(cluster, 1, "ROUTE-QUIET"); }, 10s));

@@ -33,17 +33,18 @@
 #include "api/router.hpp"
 #include "chargegrid/db/pool.hpp"
 #include "chargegrid/protocols/json_limits.hpp"
-#include "cluster.hpp"
+#include "cluster/cluster.hpp"
+#include "commands/command_router.hpp"
 #include "connections/http_connection.hpp"
 #include "connections/station_connection.hpp"
 #include "connections/station_registry.hpp"
-#include "database.hpp"
 #include "event_bus.hpp"
 #include "meter_writer.hpp"
 #include "metrics.hpp"
 #include "ocpp/handler.hpp"
 #include "security/security.hpp"
 #include "services.hpp"
+#include "store/database.hpp"
 #include "targets.hpp"
 
 namespace chargegrid::fuzz {
@@ -76,7 +77,9 @@ struct Harness {
         meters(io, pool, metrics, 100, 5),
         security(config, pool),
         cluster(config, kDatabaseUrl, pool, database, stations, metrics),  // not enabled
-        services{config, database, meters, metrics, stations, handlers, events, security, cluster},
+        commands(config, io, database, stations, cluster, events),
+        services{config,   database, meters,   metrics, stations,
+                 handlers, events,   security, cluster, commands},
         api(services) {}
 
   static server::Config make_config() {
@@ -99,6 +102,7 @@ struct Harness {
   server::MeterWriter meters;
   server::security::Security security;
   server::Cluster cluster;
+  server::commands::CommandRouter commands;
   server::Services services;
   server::api::Api api;
 };

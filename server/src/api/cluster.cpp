@@ -1,10 +1,11 @@
 // Cluster mode (docs/cluster.md): the nodes as the database knows them, and the station
 // connections of the node that answers.
 
-#include "cluster.hpp"
+#include "cluster/cluster.hpp"
 
 #include "api/context.hpp"
 #include "connections/station_connection.hpp"
+#include "store/cluster_nodes.hpp"
 
 namespace chargegrid::server::api {
 
@@ -21,7 +22,7 @@ void add_cluster_routes(Router& router, ApiContext& api) {
                          {"nodes", json::array()}};
                if (cluster.enabled())
                  body["nodes"] = co_await api.transaction(
-                     [&cluster](pqxx::work& tx) { return cluster.nodes(tx); });
+                     [](pqxx::work& tx) { return store::cluster_nodes::list(tx); });
                co_return json_answer(r.http, Status::ok, body);
              });
 

@@ -1,11 +1,11 @@
-// Remote commands: one POST per command under /stations/{station_id}/commands/,
-// with a body that means the same for every OCPP version; it is translated into
-// the station's version (1.6 RemoteStartTransaction or 2.0.1 RequestStartTransaction,
-// and so on), sent, and the station's answer returned. The audit log of every
-// command is /commands.
+// Remote commands: one POST per row of the command table (commands/translation.hpp) under
+// /stations/{station_id}/commands/, with a body that means the same for every OCPP version;
+// the command router translates it into the station's version, sends it, and the station's
+// answer is returned. The audit log of every command is /commands.
 
 #include "api/station_calls.hpp"
 #include "chargegrid/protocols/validation.hpp"
+#include "commands/translation.hpp"
 
 namespace chargegrid::server::api {
 
@@ -16,226 +16,10 @@ using protocols::OcppVersion;
 
 namespace {
 
-// What a command becomes for one station: the OCPP action and its payload.
-struct OcppCall {
-  std::string action;
-  json payload;
-};
-
-using Translate = OcppCall (*)(const json& body, OcppVersion version, std::int64_t command_id);
-
-struct Command {
-  const char* name;
-  const char* schema;  // components/schemas name
-  Translate translate;
-};
-
-bool is16(OcppVersion v) {
-  return v == OcppVersion::v16;
-}
-
-[[noreturn]] void wrong_version(OcppVersion v, const std::string& use) {
-  throw ApiError(Status::conflict, "Not available for this OCPP version",
-                 "the station speaks " + std::string(protocols::subprotocol(v)) + "; use " + use);
-}
-
-json id_token_201(const json& body) {
-  return {{"idToken", body.at("id_token")}, {"type", body.value("token_type", "Central")}};
-}
-
-OcppCall remote_start(const json& b, OcppVersion v, std::int64_t id) {
-  if (is16(v)) {
-    json p{{"idTag", b.at("id_token")}};
-    if (b.contains("evse_id")) p["connectorId"] = b["evse_id"];
-    return {"RemoteStartTransaction", p};
-  }
-  json p{{"idToken", id_token_201(b)}, {"remoteStartId", id}};
-  if (b.contains("evse_id")) p["evseId"] = b["evse_id"];
-  return {"RequestStartTransaction", p};
-}
-
-OcppCall reset(const json& b, OcppVersion v, std::int64_t) {
-  const auto type = b.at("type").get<std::string>();
-  if (is16(v)) {
-    if (b.contains("evse_id")) wrong_version(v, "a reset without evse_id");
-    return {"Reset", {{"type", type == "Hard" || type == "Immediate" ? "Hard" : "Soft"}}};
-  }
-  json p{{"type", type == "Hard" || type == "Immediate" ? "Immediate" : "OnIdle"}};
-  if (b.contains("evse_id")) p["evseId"] = b["evse_id"];
-  return {"Reset", p};
-}
-
-OcppCall unlock_connector(const json& b, OcppVersion v, std::int64_t) {
-  if (is16(v)) return {"UnlockConnector", {{"connectorId", b.at("evse_id")}}};
-  return {"UnlockConnector",
-          {{"evseId", b.at("evse_id")}, {"connectorId", b.value("connector_id", 1)}}};
-}
-
-OcppCall change_availability(const json& b, OcppVersion v, std::int64_t) {
-  const char* status = b.at("operational").get<bool>() ? "Operative" : "Inoperative";
-  const int evse = b.value("evse_id", 0);
-  if (is16(v)) return {"ChangeAvailability", {{"connectorId", evse}, {"type", status}}};
-  json p{{"operationalStatus", status}};
-  if (evse > 0) {
-    p["evse"] = {{"id", evse}};
-    if (b.contains("connector_id")) p["evse"]["connectorId"] = b["connector_id"];
-  }
-  return {"ChangeAvailability", p};
-}
-
-OcppCall get_configuration(const json& b, OcppVersion v, std::int64_t) {
-  if (!is16(v)) wrong_version(v, "get-variables");
-  json p = json::object();
-  if (b.contains("keys")) p["key"] = b["keys"];
-  return {"GetConfiguration", p};
-}
-
-OcppCall change_configuration(const json& b, OcppVersion v, std::int64_t) {
-  if (!is16(v)) wrong_version(v, "set-variables");
-  return {"ChangeConfiguration", {{"key", b.at("key")}, {"value", b.at("value")}}};
-}
-
-json component_variable(const json& item) {
-  json component{{"name", item.at("component")}};
-  if (item.contains("component_instance")) component["instance"] = item["component_instance"];
-  if (item.contains("evse_id")) component["evse"] = {{"id", item["evse_id"]}};
-  json variable{{"name", item.at("variable")}};
-  if (item.contains("variable_instance")) variable["instance"] = item["variable_instance"];
-  json out{{"component", component}, {"variable", variable}};
-  if (item.contains("attribute_type")) out["attributeType"] = item["attribute_type"];
-  return out;
-}
-
-OcppCall get_variables(const json& b, OcppVersion v, std::int64_t) {
-  if (is16(v)) wrong_version(v, "get-configuration");
-  json data = json::array();
-  for (const auto& item : b.at("variables")) data.push_back(component_variable(item));
-  return {"GetVariables", {{"getVariableData", data}}};
-}
-
-OcppCall set_variables(const json& b, OcppVersion v, std::int64_t) {
-  if (is16(v)) wrong_version(v, "change-configuration");
-  json data = json::array();
-  for (const auto& item : b.at("variables")) {
-    auto entry = component_variable(item);
-    entry["attributeValue"] = item.at("value");
-    data.push_back(entry);
-  }
-  return {"SetVariables", {{"setVariableData", data}}};
-}
-
-OcppCall trigger_message(const json& b, OcppVersion v, std::int64_t) {
-  json p{{"requestedMessage", b.at("message")}};
-  if (b.contains("evse_id")) {
-    if (is16(v))
-      p["connectorId"] = b["evse_id"];
-    else
-      p["evse"] = {{"id", b["evse_id"]}};
-  }
-  return {"TriggerMessage", p};
-}
-
-OcppCall clear_cache(const json&, OcppVersion, std::int64_t) {
-  return {"ClearCache", json::object()};
-}
-
-OcppCall send_local_list(const json& b, OcppVersion v, std::int64_t) {
-  json list = json::array();
-  for (const auto& entry : b.value("entries", json::array())) {
-    json info{{"status", entry.value("status", "Accepted")}};
-    if (is16(v)) {
-      if (entry.contains("expiry")) info["expiryDate"] = entry["expiry"];
-      list.push_back({{"idTag", entry.at("id_token")}, {"idTagInfo", info}});
-    } else {
-      if (entry.contains("expiry")) info["cacheExpiryDateTime"] = entry["expiry"];
-      list.push_back({{"idToken", id_token_201(entry)}, {"idTokenInfo", info}});
-    }
-  }
-  if (is16(v))
-    return {"SendLocalList",
-            {{"listVersion", b.at("version")},
-             {"updateType", b.at("update_type")},
-             {"localAuthorizationList", list}}};
-  json p{{"versionNumber", b.at("version")}, {"updateType", b.at("update_type")}};
-  if (!list.empty()) p["localAuthorizationList"] = list;
-  return {"SendLocalList", p};
-}
-
-OcppCall get_local_list_version(const json&, OcppVersion, std::int64_t) {
-  return {"GetLocalListVersion", json::object()};
-}
-
-OcppCall reserve_now(const json& b, OcppVersion v, std::int64_t id) {
-  const auto reservation = b.value("reservation_id", id);
-  if (is16(v))
-    return {"ReserveNow",
-            {{"connectorId", b.value("evse_id", 0)},
-             {"expiryDate", b.at("expiry")},
-             {"idTag", b.at("id_token")},
-             {"reservationId", reservation}}};
-  json p{{"id", reservation}, {"expiryDateTime", b.at("expiry")}, {"idToken", id_token_201(b)}};
-  if (b.contains("evse_id")) p["evseId"] = b["evse_id"];
-  return {"ReserveNow", p};
-}
-
-OcppCall cancel_reservation(const json& b, OcppVersion, std::int64_t) {
-  return {"CancelReservation", {{"reservationId", b.at("reservation_id")}}};
-}
-
-OcppCall update_firmware(const json& b, OcppVersion v, std::int64_t id) {
-  json p;
-  if (is16(v)) {
-    p = {{"location", b.at("location")}, {"retrieveDate", b.at("retrieve_at")}};
-  } else {
-    p = {{"requestId", id},
-         {"firmware", {{"location", b.at("location")}, {"retrieveDateTime", b.at("retrieve_at")}}}};
-  }
-  if (b.contains("retries")) p["retries"] = b["retries"];
-  if (b.contains("retry_interval_s")) p["retryInterval"] = b["retry_interval_s"];
-  return {"UpdateFirmware", p};
-}
-
-OcppCall get_log(const json& b, OcppVersion v, std::int64_t id) {
-  json p;
-  if (is16(v)) {
-    p = {{"location", b.at("location")}};
-    if (b.contains("from")) p["startTime"] = b["from"];
-    if (b.contains("to")) p["stopTime"] = b["to"];
-    if (b.value("log_type", "DiagnosticsLog") != "DiagnosticsLog")
-      wrong_version(v, "log_type DiagnosticsLog (1.6 stations only have diagnostics)");
-  } else {
-    json log{{"remoteLocation", b.at("location")}};
-    if (b.contains("from")) log["oldestTimestamp"] = b["from"];
-    if (b.contains("to")) log["latestTimestamp"] = b["to"];
-    p = {{"logType", b.value("log_type", "DiagnosticsLog")}, {"requestId", id}, {"log", log}};
-  }
-  if (b.contains("retries")) p["retries"] = b["retries"];
-  if (b.contains("retry_interval_s")) p["retryInterval"] = b["retry_interval_s"];
-  return {is16(v) ? "GetDiagnostics" : "GetLog", p};
-}
-
-constexpr Command kCommands[] = {
-    {"remote-start", "RemoteStartCommand", remote_start},
-    {"reset", "ResetCommand", reset},
-    {"unlock-connector", "UnlockConnectorCommand", unlock_connector},
-    {"change-availability", "ChangeAvailabilityCommand", change_availability},
-    {"get-configuration", "GetConfigurationCommand", get_configuration},
-    {"change-configuration", "ChangeConfigurationCommand", change_configuration},
-    {"get-variables", "GetVariablesCommand", get_variables},
-    {"set-variables", "SetVariablesCommand", set_variables},
-    {"trigger-message", "TriggerMessageCommand", trigger_message},
-    {"clear-cache", "EmptyCommand", clear_cache},
-    {"send-local-list", "SendLocalListCommand", send_local_list},
-    {"get-local-list-version", "EmptyCommand", get_local_list_version},
-    {"reserve-now", "ReserveNowCommand", reserve_now},
-    {"cancel-reservation", "CancelReservationCommand", cancel_reservation},
-    {"update-firmware", "UpdateFirmwareCommand", update_firmware},
-    {"get-log", "GetLogCommand", get_log},
-};
-
 const std::string kCommandColumns = R"(
   SELECT c.id, c.station_id, c.site_id, c.api_key_id, c.command, c.ocpp_action, c.request,
-         c.outcome, c.response, c.created_at, c.completed_at, c.routed_from, c.routed_to
+         c.outcome, c.response, c.created_at, c.completed_at, c.routed_from, c.routed_to,
+         c.origin
   FROM command_log c)";
 
 }  // namespace
@@ -262,22 +46,20 @@ void add_command_routes(Router& router, ApiContext& api) {
                co_return json_answer(r.http, Status::ok, answer);
              });
 
-  for (const auto& command : kCommands) {
-    const std::string name = command.name;
-    const Translate translate = command.translate;
+  for (const auto& spec : commands::command_table()) {
+    if (spec.schema.empty()) continue;  // offered on a route of its own
+    const std::string name(spec.name);
     router.add(http::verb::post, "/api/v1/stations/{station_id}/commands/" + name, operators,
-               command.schema, [&api, name, translate](ApiRequest& r) -> awaitable<HttpResponse> {
+               std::string(spec.schema), [&api, name](ApiRequest& r) -> awaitable<HttpResponse> {
                  const auto station_id = r.path_text("station_id");
                  auto reserved = co_await reserve_command(api, r.principal, station_id);
-                 // An offline station's command is still logged (as offline).
-                 auto target = station_target(api, station_id, reserved.remote);
-                 OcppCall call;
-                 if (target.online())
-                   call = translate(r.body, target.version(), reserved.command_id);
-                 CommandRequest request{target,      station_id,   reserved.site, name,
-                                        call.action, call.payload, r.body};
-                 auto answer =
-                     co_await send_command(api, r.principal, request, reserved.command_id);
+                 commands::StationCommand command;
+                 command.station_id = station_id;
+                 command.name = name;
+                 command.arguments = r.body;
+                 command.site_id = reserved.site;
+                 auto answer = co_await run_command(api, r.principal, std::move(command),
+                                                    reserved.command_id);
                  co_return json_answer(r.http, Status::ok, answer);
                });
   }
@@ -289,13 +71,14 @@ void add_command_routes(Router& router, ApiContext& api) {
                const auto station_id = r.path_text("station_id");
                const auto action = r.path_text("action");
                auto reserved = co_await reserve_command(api, r.principal, station_id);
-               auto target = station_target(api, station_id, reserved.remote);
-               if (target.online() && !protocols::is_known_action(target.version(), action))
-                 throw not_found("OCPP " + std::string(protocols::subprotocol(target.version())) +
-                                 " has no action " + action);
-               CommandRequest request{target, station_id, reserved.site, "ocpp",
-                                      action, r.body,     r.body};
-               auto answer = co_await send_command(api, r.principal, request, reserved.command_id);
+               commands::StationCommand command;
+               command.station_id = station_id;
+               command.name = "ocpp";
+               command.ocpp_action = action;
+               command.arguments = r.body;
+               command.site_id = reserved.site;
+               auto answer =
+                   co_await run_command(api, r.principal, std::move(command), reserved.command_id);
                co_return json_answer(r.http, Status::ok, answer);
              });
 
@@ -307,7 +90,7 @@ void add_command_routes(Router& router, ApiContext& api) {
                const auto site = r.query_int("site_id");
                const auto outcome =
                    r.query_choice("outcome", {"pending", "answered", "call_error", "timeout",
-                                              "offline", "refused", "invalid"});
+                                              "offline", "lost", "refused", "invalid"});
                const auto from = r.query_time("from");
                const auto to = r.query_time("to");
                auto body = co_await api.transaction([&](pqxx::work& tx) {

@@ -45,39 +45,19 @@ json session_in_scope(pqxx::transaction_base& tx, const Principal& principal, st
 
 awaitable<json> stop_session(ApiContext& api, const Principal& principal, std::int64_t session_id,
                              const std::string& command_name) {
-  struct Target {
-    json session;
-    std::int64_t command_id = 0;
-    std::optional<RemoteHolder> remote;
-  };
-  auto target = co_await api.transaction([&](pqxx::work& tx) {
-    auto session = session_in_scope(tx, principal, session_id);
-    auto remote = remote_holder(api, tx, session["station_id"].get<std::string>());
-    return Target{session, next_command_id(tx), remote};
-  });
-  const auto& session = target.session;
+  auto session = co_await api.transaction(
+      [&](pqxx::work& tx) { return session_in_scope(tx, principal, session_id); });
   if (session["status"] != "active")
     throw conflict("session " + std::to_string(session_id) + " has already ended");
-  const auto station_id = session["station_id"].get<std::string>();
-  auto station = station_target(api, station_id, target.remote);
-  CommandRequest request{station,
-                         station_id,
-                         std::nullopt,
-                         command_name,
-                         "",
-                         json::object(),
-                         json{{"session_id", session_id}}};
-  if (!session["site_id"].is_null()) request.site_id = session["site_id"].get<std::int64_t>();
-  if (!station.online()) {
-    // Logged as offline, then the 409.
-  } else if (station.version() == protocols::OcppVersion::v16) {
-    request.ocpp_action = "RemoteStopTransaction";
-    request.payload = {{"transactionId", session_id}};
-  } else {
-    request.ocpp_action = "RequestStopTransaction";
-    request.payload = {{"transactionId", session["station_transaction_id"]}};
-  }
-  auto answer = co_await send_command(api, principal, request, target.command_id);
+  commands::StationCommand command;
+  command.station_id = session["station_id"].get<std::string>();
+  command.name = "remote-stop";
+  command.label = command_name;
+  command.arguments = {{"session_id", session_id},
+                       {"station_transaction_id", session["station_transaction_id"]}};
+  command.audited = {{"session_id", session_id}};
+  if (!session["site_id"].is_null()) command.site_id = session["site_id"].get<std::int64_t>();
+  auto answer = co_await run_command(api, principal, std::move(command));
   co_return answer;
 }
 

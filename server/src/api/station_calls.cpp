@@ -1,173 +1,87 @@
 #include "api/station_calls.hpp"
 
-#include <boost/asio/async_result.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/use_awaitable.hpp>
-
-#include "logging.hpp"
+#include "commands/translation.hpp"
+#include "store/command_log.hpp"
 
 namespace chargegrid::server::api {
 
 namespace asio = boost::asio;
-
-asio::awaitable<CallOutcome> await_station_call(
-    const std::shared_ptr<StationConnection>& connection, const std::string& action,
-    const nlohmann::json& payload) {
-  return asio::async_initiate<const asio::use_awaitable_t<>, void(CallOutcome)>(
-      [connection, action, payload](auto handler) mutable {
-        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        auto executor = asio::get_associated_executor(*shared);
-        connection->call(std::move(action), std::move(payload),
-                         [shared, executor](CallOutcome outcome) {
-                           asio::post(executor, [shared, outcome = std::move(outcome)]() mutable {
-                             (*shared)(std::move(outcome));
-                           });
-                         });
-      },
-      asio::use_awaitable);
-}
-
-std::int64_t next_command_id(pqxx::transaction_base& tx) {
-  return tx.exec("SELECT nextval('command_log_id_seq')")[0][0].as<std::int64_t>();
-}
+using commands::Outcome;
+using nlohmann::json;
 
 asio::awaitable<CommandTarget> reserve_command(ApiContext& api, const Principal& principal,
                                                const std::string& station_id) {
   auto target = co_await api.transaction([&](pqxx::work& tx) {
     auto site = station_site_in_scope(tx, principal, station_id);
-    return CommandTarget{site, next_command_id(tx), remote_holder(api, tx, station_id)};
+    return CommandTarget{site, store::command_log::next_id(tx)};
   });
   co_return target;
 }
 
-std::optional<RemoteHolder> remote_holder(ApiContext& api, pqxx::transaction_base& tx,
-                                          const std::string& station_id) {
-  if (!api.services.cluster.enabled()) return std::nullopt;
-  return api.services.cluster.remote_holder(tx, station_id);
-}
-
-StationTarget station_target(ApiContext& api, const std::string& station_id,
-                             const std::optional<RemoteHolder>& remote) {
-  StationTarget target;
-  target.local = api.services.stations.find(station_id);
-  if (!target.local) target.remote = remote;
-  return target;
-}
-
-asio::awaitable<nlohmann::json> send_command(ApiContext& api, const Principal& principal,
-                                             const CommandRequest& request,
-                                             std::int64_t command_id) {
-  // Logged first: a command that cannot be audited is not sent.
-  const auto& target = request.target;
-  const std::string initial_outcome = target.online() ? "pending" : "offline";
-  co_await api.transaction([&](pqxx::work& tx) {
-    // Routed to the node holding the station: it reads the payload to send from the row
-    // (dispatch, cleared when the command ends) and writes the outcome there.
-    std::optional<std::string> routed_from, routed_to, dispatch;
-    std::optional<std::int64_t> lease_epoch;
-    if (target.remote) {
-      routed_from = api.services.cluster.node_id();
-      routed_to = target.remote->node;
-      dispatch = request.payload.dump();
-      lease_epoch = target.remote->epoch;
-    }
-    tx.exec_params(
-        R"(INSERT INTO command_log (id, station_id, site_id, api_key_id, command, ocpp_action,
-                                    request, outcome, completed_at, routed_from, routed_to,
-                                    dispatch, lease_epoch)
-           VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8,
-                   CASE WHEN $8 = 'pending' THEN NULL ELSE now() END, $9, $10, $11::jsonb, $12))",
-        command_id, request.station_id, request.site_id, principal.key_id, request.command,
-        request.ocpp_action, request.audited.dump(), initial_outcome, routed_from, routed_to,
-        dispatch, lease_epoch);
-    if (target.remote) api.services.cluster.notify_command(tx, command_id, *target.remote);
-    return true;
-  });
-  if (!target.online()) {
-    ApiError offline(
-        Status::conflict, "Station offline",
-        "station " + request.station_id + " is not connected; try again when it is online");
-    offline.extra = {{"command_id", command_id}, {"station_id", request.station_id}};
-    throw offline;
+asio::awaitable<json> run_command(ApiContext& api, const Principal& principal,
+                                  commands::StationCommand command,
+                                  std::optional<std::int64_t> command_id) {
+  command.origin = commands::Origin::api_key(principal.key_id);
+  const auto station_id = command.station_id;
+  const auto name = command.label.empty() ? command.name : command.label;
+  commands::CommandResult result;
+  try {
+    result = co_await api.services.commands.send(std::move(command), command_id);
+  } catch (const commands::UnknownAction& e) {
+    throw not_found(e.what());
+  } catch (const commands::NotAvailable& e) {
+    throw ApiError(Status::conflict, "Not available for this OCPP version", e.what());
   }
-
-  CallOutcome outcome;
-  if (target.remote) {
-    // The holding node sends it, and records the outcome in the audit log.
-    outcome = co_await api.services.cluster.await_outcome(command_id, *target.remote);
-  } else {
-    outcome = co_await await_station_call(target.local, request.ocpp_action, request.payload);
-  }
-  const std::string outcome_text = outcome_name(outcome.kind);
-  if (!target.remote) {
-    try {
-      co_await api.transaction([&](pqxx::work& tx) {
-        tx.exec_params(
-            "UPDATE command_log SET outcome = $2, response = $3::jsonb, completed_at = now() "
-            "WHERE id = $1",
-            command_id, outcome_text, outcome.payload.dump());
-        return true;
-      });
-    } catch (const std::exception& e) {
-      // The station has acted; the caller must hear its answer even so.
-      log::warn("command_audit_failed", {{"command_id", command_id}, {"error", e.what()}});
-    }
-  }
-
-  Event event;
-  event.type = "command.result";
-  event.station_id = request.station_id;
-  event.site_id = request.site_id;
-  event.data = {{"command_id", command_id},
-                {"command", request.command},
-                {"ocpp_action", request.ocpp_action},
-                {"outcome", outcome_text}};
-  if (outcome.kind == CallOutcome::Kind::Result && outcome.payload.contains("status"))
-    event.data["status"] = outcome.payload["status"];
-  api.services.events.publish(event);
-
+  const auto& outcome = result.outcome;
   auto fail = [&](Status status, std::string title, std::string detail) {
     ApiError error(status, std::move(title), detail);
-    error.extra = {{"command_id", command_id}, {"station_id", request.station_id}};
+    error.extra = {{"command_id", result.command_id}, {"station_id", station_id}};
     return error;
   };
   const auto description = outcome.payload.value("description", std::string());
+  const auto version =
+      result.version ? std::string(protocols::subprotocol(*result.version)) : std::string();
   switch (outcome.kind) {
-    case CallOutcome::Kind::Result:
+    case Outcome::Kind::Answered:
       break;
-    case CallOutcome::Kind::Error: {
+    case Outcome::Kind::CallError: {
       auto error = fail(Status::bad_gateway, "Station answered with an error",
-                        "station " + request.station_id + " rejected " + request.ocpp_action +
-                            " with " + outcome.payload.value("errorCode", std::string("an error")) +
+                        "station " + station_id + " rejected " + result.ocpp_action + " with " +
+                            outcome.payload.value("errorCode", std::string("an error")) +
                             (description.empty() ? "" : ": " + description));
       error.extra["ocpp_error"] = outcome.payload;
       throw error;
     }
-    case CallOutcome::Kind::Timeout:
+    case Outcome::Kind::Timeout:
       throw fail(Status::gateway_timeout, "Station did not answer",
-                 "station " + request.station_id + " did not answer " + request.ocpp_action +
-                     " within " + std::to_string(api.services.config.call_timeout_s) + " s");
-    case CallOutcome::Kind::Disconnected:
+                 "station " + station_id + " did not answer " + result.ocpp_action + " within " +
+                     std::to_string(api.services.config.call_timeout_s) + " s");
+    case Outcome::Kind::Offline:
+      if (result.ocpp_action.empty())
+        throw fail(Status::conflict, "Station offline",
+                   "station " + station_id + " is not connected; try again when it is online");
       throw fail(Status::conflict, "Station offline",
-                 "station " + request.station_id + " disconnected before answering" +
+                 "station " + station_id + " disconnected before answering" +
                      (description.empty() ? "" : " (" + description + ")"));
-    case CallOutcome::Kind::Refused:
+    case Outcome::Kind::Lost:
+      throw fail(Status::conflict, "Station offline",
+                 "station " + station_id + " disconnected before answering" +
+                     (description.empty() ? "" : " (" + description + ")"));
+    case Outcome::Kind::Refused:
       throw fail(Status::too_many_requests, "Too many commands in flight",
-                 "station " + request.station_id + " has too many calls awaiting an answer; " +
+                 "station " + station_id + " has too many calls awaiting an answer; " +
                      "retry when they are answered");
-    case CallOutcome::Kind::Invalid:
+    case Outcome::Kind::Invalid:
       throw fail(Status::unprocessable_entity, "Invalid value",
-                 request.ocpp_action + " for " +
-                     std::string(protocols::subprotocol(target.version())) + ": " + description);
+                 result.ocpp_action + " for " + version + ": " + description);
   }
-  nlohmann::json answer{{"command_id", command_id},
-                        {"station_id", request.station_id},
-                        {"command", request.command},
-                        {"ocpp_action", request.ocpp_action},
-                        {"outcome", outcome_text},
-                        {"status", outcome.payload.value("status", nlohmann::json(nullptr))},
-                        {"response", outcome.payload}};
-  co_return answer;
+  co_return json{{"command_id", result.command_id},
+                 {"station_id", station_id},
+                 {"command", name},
+                 {"ocpp_action", result.ocpp_action},
+                 {"outcome", std::string(commands::outcome_name(outcome.kind))},
+                 {"status", outcome.payload.value("status", json(nullptr))},
+                 {"response", outcome.payload}};
 }
 
 }  // namespace chargegrid::server::api

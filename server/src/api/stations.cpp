@@ -3,7 +3,12 @@
 // connection state, EVSEs with live status, status history and security events.
 
 #include "api/station_calls.hpp"
+#include "cluster/cluster.hpp"
+#include "cluster/messages.hpp"
+#include "connections/station_connection.hpp"
+#include "ocpp/common.hpp"
 #include "security/password.hpp"
+#include "store/cluster_nodes.hpp"
 
 namespace chargegrid::server::api {
 
@@ -79,27 +84,6 @@ void check_new_site(const Principal& principal, const json& body) {
   }
 }
 
-// The call that gives a station its new password: 1.6 AuthorizationKey (the
-// password's bytes in hex), 2.0.1 SecurityCtrlr.BasicAuthPassword.
-CommandRequest password_command(const StationTarget& target, const std::string& id,
-                                std::optional<std::int64_t> site, const std::string& password) {
-  CommandRequest request{
-      target, id, site, "set-password", "", json::object(), json{{"password", "(not logged)"}}};
-  if (!target.online()) return request;  // logged as offline, then the 409
-  if (target.version() == protocols::OcppVersion::v16) {
-    request.ocpp_action = "ChangeConfiguration";
-    request.payload = {{"key", "AuthorizationKey"},
-                       {"value", security::authorization_key_hex(password)}};
-  } else {
-    request.ocpp_action = "SetVariables";
-    request.payload = {{"setVariableData",
-                        {{{"component", {{"name", "SecurityCtrlr"}}},
-                          {"variable", {{"name", "BasicAuthPassword"}}},
-                          {"attributeValue", password}}}}};
-  }
-  return request;
-}
-
 void require_password_accepted(const json& answer, const std::string& id) {
   const auto& response = answer["response"];
   const auto status = response.contains("setVariableResult")
@@ -117,12 +101,13 @@ void require_password_accepted(const json& answer, const std::string& id) {
 void notify_station_holder(ApiContext& api, pqxx::transaction_base& tx, const std::string& id,
                            const std::optional<std::string>& registration, bool profile_changed) {
   if (!api.services.cluster.enabled()) return;
+  const auto& self = api.services.cluster.node_id();
   if (registration)
-    api.services.cluster.notify_holder(
-        tx, id, {{"op", "registration"}, {"station", id}, {"registration", *registration}});
+    store::cluster_nodes::notify_holder(tx, id, cluster::messages::registration(id, *registration),
+                                        self);
   if (profile_changed)
-    api.services.cluster.notify_holder(
-        tx, id, {{"op", "close"}, {"station", id}, {"reason", "security profile changed"}});
+    store::cluster_nodes::notify_holder(
+        tx, id, cluster::messages::close(id, "security profile changed"), self);
 }
 
 // ... and on this node, once it is committed.
@@ -130,9 +115,7 @@ void apply_station_change(ApiContext& api, const std::string& id,
                           const std::optional<std::string>& registration, bool profile_changed) {
   // An approved station that waits in Pending is asked to boot again now; a rejected
   // one is closed.
-  if (registration)
-    if (auto connection = api.services.stations.find(id))
-      apply_registration(connection, *registration);
+  if (registration) ocpp::apply_registration(api.services, id, *registration);
   // A new security profile applies from the next connection: end this one so the
   // station reconnects and is checked under it.
   if (profile_changed)
@@ -278,28 +261,29 @@ void add_station_routes(Router& router, ApiContext& api) {
                co_return json_answer(r.http, Status::ok, body);
              });
 
-  router.add(http::verb::delete_, "/api/v1/stations/{station_id}", operators, "",
-             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
-               const auto id = r.path_text("station_id");
-               co_await api.transaction([&](pqxx::work& tx) {
-                 station_site_in_scope(tx, r.principal, id);
-                 auto sessions =
-                     tx.exec_params("SELECT count(*) FROM transactions WHERE station_id = $1", id);
-                 if (sessions[0][0].as<long>() > 0)
-                   throw conflict("station " + id + " has " + sessions[0][0].as<std::string>() +
-                                  " sessions on record; set its registration to rejected to "
-                                  "retire it instead");
-                 if (api.services.cluster.enabled())
-                   api.services.cluster.notify_holder(
-                       tx, id, {{"op", "close"}, {"station", id}, {"reason", "station deleted"}});
-                 tx.exec_params("DELETE FROM stations WHERE id = $1", id);
-                 return true;
-               });
-               if (auto connection = api.services.stations.find(id))
-                 connection->close(boost::beast::websocket::close_code::policy_error,
-                                   "station deleted");
-               co_return no_content(r.http);
-             });
+  router.add(
+      http::verb::delete_, "/api/v1/stations/{station_id}", operators, "",
+      [&api](ApiRequest& r) -> awaitable<HttpResponse> {
+        const auto id = r.path_text("station_id");
+        co_await api.transaction([&](pqxx::work& tx) {
+          station_site_in_scope(tx, r.principal, id);
+          auto sessions =
+              tx.exec_params("SELECT count(*) FROM transactions WHERE station_id = $1", id);
+          if (sessions[0][0].as<long>() > 0)
+            throw conflict("station " + id + " has " + sessions[0][0].as<std::string>() +
+                           " sessions on record; set its registration to rejected to "
+                           "retire it instead");
+          if (api.services.cluster.enabled())
+            store::cluster_nodes::notify_holder(tx, id,
+                                                cluster::messages::close(id, "station deleted"),
+                                                api.services.cluster.node_id());
+          tx.exec_params("DELETE FROM stations WHERE id = $1", id);
+          return true;
+        });
+        if (auto connection = api.services.stations.find(id))
+          connection->close(boost::beast::websocket::close_code::policy_error, "station deleted");
+        co_return no_content(r.http);
+      });
 
   // Sets the station's Basic-auth password (profiles 1 and 2). With
   // "send_to_station" (default: when it is online) the password is first sent to
@@ -321,11 +305,20 @@ void add_station_routes(Router& router, ApiContext& api) {
           generated = true;
         }
         auto reserved = co_await reserve_command(api, r.principal, id);
-        auto target = station_target(api, id, reserved.remote);
-        const bool send = r.body.value("send_to_station", target.online());
+        bool send = false;
+        if (auto it = r.body.find("send_to_station"); it != r.body.end())
+          send = it->get<bool>();
+        else
+          send = co_await api.services.commands.online(id);
         if (send) {
-          const auto request = password_command(target, id, reserved.site, password);
-          auto answer = co_await send_command(api, r.principal, request, reserved.command_id);
+          commands::StationCommand command;
+          command.station_id = id;
+          command.name = "set-password";
+          command.arguments = {{"password", password}};
+          command.audited = {{"password", "(not logged)"}};
+          command.site_id = reserved.site;
+          auto answer =
+              co_await run_command(api, r.principal, std::move(command), reserved.command_id);
           require_password_accepted(answer, id);
         }
         // Hashing is deliberately slow: it runs on a database thread, not an I/O one.

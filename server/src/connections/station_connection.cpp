@@ -14,9 +14,10 @@
 
 #include "chargegrid/db/errors.hpp"
 #include "chargegrid/protocols/validation.hpp"
-#include "cluster.hpp"
+#include "cluster/cluster.hpp"
 #include "logging.hpp"
 #include "security/security.hpp"
+#include "store/stations.hpp"
 
 namespace chargegrid::server {
 
@@ -26,6 +27,7 @@ namespace http = beast::http;
 namespace websocket = beast::websocket;
 using protocols::OcppVersion;
 using protocols::RpcErrorCode;
+using Kind = commands::Outcome::Kind;
 
 namespace {
 
@@ -46,32 +48,6 @@ std::string trim(std::string_view s) {
 }
 
 }  // namespace
-
-const char* outcome_name(CallOutcome::Kind kind) {
-  switch (kind) {
-    case CallOutcome::Kind::Result:
-      return "answered";
-    case CallOutcome::Kind::Error:
-      return "call_error";
-    case CallOutcome::Kind::Timeout:
-      return "timeout";
-    case CallOutcome::Kind::Disconnected:
-      return "offline";
-    case CallOutcome::Kind::Refused:
-      return "refused";
-    case CallOutcome::Kind::Invalid:
-      return "invalid";
-  }
-  return "refused";
-}
-
-std::optional<CallOutcome::Kind> outcome_kind(std::string_view name) {
-  using Kind = CallOutcome::Kind;
-  for (auto kind :
-       {Kind::Result, Kind::Error, Kind::Timeout, Kind::Disconnected, Kind::Refused, Kind::Invalid})
-    if (name == outcome_name(kind)) return kind;
-  return std::nullopt;
-}
 
 std::optional<std::string> percent_decode(std::string_view text) {
   std::string out;
@@ -185,7 +161,7 @@ asio::awaitable<void> StationConnection::run() {
     } else {
       services_.database.pool().try_submit([id = station_id_](pqxx::connection& c) {
         pqxx::work tx(c);
-        tx.exec_params("UPDATE stations SET connected_since = NULL WHERE id = $1", id);
+        store::stations::end_connection(tx, id, std::nullopt, 0);
         tx.commit();
       });
     }
@@ -431,54 +407,17 @@ asio::awaitable<void> StationConnection::load_registration() {
   const bool leased = cluster.enabled();
   std::int64_t lease_epoch = 0;
   try {
-    const std::string protocol(protocols::subprotocol(version_));
-    struct Known {
-      std::string registration;
-      std::optional<std::int64_t> site_id;
-      std::int64_t lease_epoch = 0;
+    // Cluster mode: connecting takes the station's lease over.
+    std::optional<std::string> node;
+    if (leased) node = cluster.node_id();
+    auto connect = [this, node](store::Tx& tx) {
+      return store::stations::connect(tx, station_id_, version_, node);
     };
-    auto known =
-        co_await services_.database.run([this, &protocol, &cluster, leased](pqxx::connection& c) {
-          const auto& id = station_id_;
-          pqxx::work tx(c);
-          Known result;
-          if (!leased) {
-            auto rows = tx.exec_params(
-                "UPDATE stations SET connected_since = now(), last_seen_at = now(), protocol = $2 "
-                "WHERE id = $1 RETURNING registration, site_id",
-                id, protocol);
-            tx.commit();
-            if (!rows.empty()) {
-              result.registration = rows[0][0].as<std::string>();
-              if (!rows[0][1].is_null()) result.site_id = rows[0][1].as<std::int64_t>();
-            }
-            return result;
-          }
-          // Cluster mode: the same statement takes the station's lease over (the row lock
-          // orders two nodes taking it at once); the node that held it is told to let go.
-          auto rows = tx.exec_params(
-              R"(WITH previous AS (SELECT id, held_by FROM stations WHERE id = $1 FOR UPDATE)
-             UPDATE stations s SET connected_since = now(), last_seen_at = now(), protocol = $2,
-                                   held_by = $3, lease_epoch = s.lease_epoch + 1,
-                                   lease_acquired_at = now()
-               FROM previous p WHERE s.id = p.id
-             RETURNING s.registration, s.site_id, s.lease_epoch, p.held_by)",
-              id, protocol, cluster.node_id());
-          if (!rows.empty()) {
-            result.registration = rows[0][0].as<std::string>();
-            if (!rows[0][1].is_null()) result.site_id = rows[0][1].as<std::int64_t>();
-            result.lease_epoch = rows[0][2].as<std::int64_t>();
-            std::optional<std::string> previous;
-            if (!rows[0][3].is_null()) previous = rows[0][3].as<std::string>();
-            cluster.notify_previous_holder(tx, id, previous, result.lease_epoch);
-          }
-          tx.commit();
-          return result;
-        });
-    const auto& registration = known.registration;
+    auto known = co_await services_.database.transaction(std::move(connect));
     lease_epoch = known.lease_epoch;
     // An id with no row (not registered yet) leaves nothing behind here.
-    if (!registration.empty()) services_.events.set_station_site(station_id_, known.site_id);
+    if (known.found) services_.events.set_station_site(station_id_, known.site_id);
+    const auto& registration = known.registration;
     registration_ = registration == "accepted"   ? Registration::Accepted
                     : registration == "pending"  ? Registration::Pending
                     : registration == "rejected" ? Registration::Rejected
@@ -540,14 +479,14 @@ asio::awaitable<void> StationConnection::serve() {
       const bool may_hold_nul = text.find("\\u0000") != std::string::npos;
       co_await handle_call(*call, std::hash<std::string>{}(text), may_hold_nul);
     } else if (auto* result = std::get_if<protocols::CallResult>(&message)) {
-      handle_answer(result->message_id, {CallOutcome::Kind::Result, std::move(result->payload)});
+      handle_answer(result->message_id, {Kind::Answered, std::move(result->payload)});
     } else if (auto* err = std::get_if<protocols::CallError>(&message)) {
-      handle_answer(err->message_id, {CallOutcome::Kind::Error,
+      handle_answer(err->message_id, {Kind::CallError,
                                       {{"errorCode", err->error_code},
                                        {"description", err->description},
                                        {"details", err->details}}});
     } else if (auto* rerr = std::get_if<protocols::CallResultError>(&message)) {
-      handle_answer(rerr->message_id, {CallOutcome::Kind::Error,
+      handle_answer(rerr->message_id, {Kind::CallError,
                                        {{"errorCode", rerr->error_code},
                                         {"description", rerr->description},
                                         {"details", rerr->details}}});
@@ -722,21 +661,20 @@ asio::awaitable<void> StationConnection::handle_call(protocols::Call& call, std:
 }
 
 void StationConnection::call(std::string action, nlohmann::json payload,
-                             std::function<void(CallOutcome)> done) {
+                             std::function<void(commands::Outcome)> done) {
   asio::post(ws_.get_executor(), [self = shared_from_this(), action = std::move(action),
                                   payload = std::move(payload), done = std::move(done)]() mutable {
     if (self->closing_) {
-      done({CallOutcome::Kind::Disconnected, nlohmann::json::object()});
+      done({Kind::Offline, nlohmann::json::object()});
       return;
     }
     if (self->pending_calls_.size() >= self->services_.config.pending_calls_per_station) {
-      done({CallOutcome::Kind::Refused, {{"description", "too many calls awaiting an answer"}}});
+      done({Kind::Refused, {{"description", "too many calls awaiting an answer"}}});
       return;
     }
     if (auto invalid =
             protocols::validate(self->version_, action, protocols::Direction::Request, payload)) {
-      done(
-          {CallOutcome::Kind::Invalid, {{"description", invalid->path + ": " + invalid->message}}});
+      done({Kind::Invalid, {{"description", invalid->path + ": " + invalid->message}}});
       return;
     }
     auto id = "cg" + std::to_string(self->next_call_id_++);
@@ -749,7 +687,7 @@ void StationConnection::call(std::string action, nlohmann::json payload,
       auto pending = std::move(it->second);
       self->pending_calls_.erase(it);
       self->services_.metrics.count_message("out", pending.action, "timeout");
-      pending.done({CallOutcome::Kind::Timeout, nlohmann::json::object()});
+      pending.done({Kind::Timeout, nlohmann::json::object()});
     });
     self->send(protocols::serialize(protocols::Call{id, action, std::move(payload)}));
     self->pending_calls_.emplace(id,
@@ -757,7 +695,7 @@ void StationConnection::call(std::string action, nlohmann::json payload,
   });
 }
 
-void StationConnection::handle_answer(const std::string& message_id, CallOutcome outcome) {
+void StationConnection::handle_answer(const std::string& message_id, commands::Outcome outcome) {
   auto it = pending_calls_.find(message_id);
   if (it == pending_calls_.end()) {
     log::warn("station_unexpected_answer", {{"station", station_id_}, {"id", message_id}});
@@ -766,10 +704,10 @@ void StationConnection::handle_answer(const std::string& message_id, CallOutcome
   auto pending = std::move(it->second);
   pending_calls_.erase(it);
   pending.timer->cancel();
-  if (outcome.kind == CallOutcome::Kind::Result) {
+  if (outcome.kind == Kind::Answered) {
     if (auto invalid = protocols::validate(version_, pending.action, protocols::Direction::Response,
                                            outcome.payload)) {
-      outcome = {CallOutcome::Kind::Error,
+      outcome = {Kind::CallError,
                  {{"errorCode", std::string(to_wire(invalid->code, version_))},
                   {"description",
                    "the station's answer is invalid at " + invalid->path + ": " + invalid->message},
@@ -777,7 +715,7 @@ void StationConnection::handle_answer(const std::string& message_id, CallOutcome
     }
   }
   services_.metrics.count_message("out", pending.action,
-                                  outcome.kind == CallOutcome::Kind::Result ? "ok" : "error");
+                                  outcome.kind == Kind::Answered ? "ok" : "error");
   pending.done(std::move(outcome));
 }
 
@@ -786,7 +724,7 @@ void StationConnection::finish_pending_calls() {
   pending_calls_.clear();
   for (auto& [_, call] : pending) {
     call.timer->cancel();
-    call.done({CallOutcome::Kind::Disconnected, nlohmann::json::object()});
+    call.done({Kind::Offline, nlohmann::json::object()});
   }
 }
 

@@ -26,6 +26,7 @@
 
 #include "chargegrid/protocols/rpc.hpp"
 #include "chargegrid/protocols/version.hpp"
+#include "commands/outcome.hpp"
 #include "connections/station_stream.hpp"
 #include "security/limits.hpp"
 #include "security/station_auth.hpp"
@@ -33,20 +34,6 @@
 #include "services.hpp"
 
 namespace chargegrid::server {
-
-// How a CALL the server sent ended.
-struct CallOutcome {
-  // Refused: too many calls await an answer; Invalid: the payload breaks the
-  // action's schema (never sent).
-  enum class Kind { Result, Error, Timeout, Disconnected, Refused, Invalid } kind;
-  nlohmann::json payload;  // Result: the answer; Error: {"errorCode", "description", "details"};
-                           // Refused, Invalid: {"description"}
-};
-
-// The audit log's name of an outcome (command_log.outcome): answered, call_error, timeout,
-// offline, refused, invalid; and back.
-const char* outcome_name(CallOutcome::Kind kind);
-std::optional<CallOutcome::Kind> outcome_kind(std::string_view name);
 
 class StationConnection : public std::enable_shared_from_this<StationConnection> {
  public:
@@ -60,7 +47,8 @@ class StationConnection : public std::enable_shared_from_this<StationConnection>
   void start();
 
   // Sends a CALL; `done` runs on this connection's strand exactly once.
-  void call(std::string action, nlohmann::json payload, std::function<void(CallOutcome)> done);
+  void call(std::string action, nlohmann::json payload,
+            std::function<void(commands::Outcome)> done);
   // Closes the connection (from any thread).
   void close(boost::beast::websocket::close_code code, std::string reason);
 
@@ -78,7 +66,7 @@ class StationConnection : public std::enable_shared_from_this<StationConnection>
   struct PendingCall {
     std::string action;
     std::unique_ptr<boost::asio::steady_timer> timer;
-    std::function<void(CallOutcome)> done;
+    std::function<void(commands::Outcome)> done;
   };
 
   boost::asio::awaitable<void> run();
@@ -99,7 +87,7 @@ class StationConnection : public std::enable_shared_from_this<StationConnection>
                                            bool may_hold_nul);
   boost::asio::awaitable<void> close_after_writes(boost::beast::websocket::close_code code,
                                                   std::string reason);
-  void handle_answer(const std::string& message_id, CallOutcome outcome);
+  void handle_answer(const std::string& message_id, commands::Outcome outcome);
   void send(std::string frame);
   void finish_pending_calls();
   using Decorate =

@@ -65,6 +65,12 @@ boost::asio::awaitable<void> store_notification(Services& services, const std::s
                                                 std::optional<int> request_id,
                                                 const nlohmann::json& payload);
 
+// An operator set a station's registration: "accepted" asks a station waiting in Pending to
+// boot again now (TriggerMessage), "rejected" closes its connection. Acts on the station's
+// connection on this node, if it has one.
+void apply_registration(Services& services, const std::string& station_id,
+                        const std::string& registration);
+
 void register_provisioning(HandlerRegistry&, Services&);
 void register_authorization(HandlerRegistry&, Services&);
 void register_availability(HandlerRegistry&, Services&);

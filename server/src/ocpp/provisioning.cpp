@@ -2,11 +2,13 @@
 
 #include <pqxx/pqxx>
 
-#include "cluster.hpp"
+#include "cluster/cluster.hpp"
+#include "commands/command_router.hpp"
 #include "connections/station_connection.hpp"
 #include "logging.hpp"
 #include "ocpp/common.hpp"
 #include "security/security.hpp"
+#include "store/stations.hpp"
 
 namespace chargegrid::server::ocpp {
 
@@ -99,7 +101,8 @@ Handler boot_notification(Services& services) {
         tx.commit();
         return std::string();
       }
-      if (take_lease) lease_epoch = services.cluster.take_lease(tx, ctx.station_id);
+      if (take_lease)
+        lease_epoch = store::stations::take_lease(tx, ctx.station_id, services.cluster.node_id());
       tx.commit();
       return rows[0][0].as<std::string>();
     });
@@ -157,6 +160,23 @@ Handler notify_report(Services& services) {
 }
 
 }  // namespace
+
+void apply_registration(Services& services, const std::string& station_id,
+                        const std::string& registration) {
+  auto connection = services.stations.find(station_id);
+  if (!connection) return;
+  if (registration == "accepted") {
+    connection->set_registration(StationConnection::Registration::Accepted);
+    commands::StationCommand boot_again;
+    boot_again.station_id = station_id;
+    boot_again.name = "trigger-message";
+    boot_again.arguments = {{"message", "BootNotification"}};
+    boot_again.origin = commands::Origin::internal("registration");
+    services.commands.post(std::move(boot_again));
+  } else if (registration == "rejected") {
+    connection->close(boost::beast::websocket::close_code::policy_error, "registration rejected");
+  }
+}
 
 void register_provisioning(HandlerRegistry& registry, Services& services) {
   registry.add(OcppVersion::v16, "BootNotification", boot_notification(services));

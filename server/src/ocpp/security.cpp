@@ -6,6 +6,7 @@
 
 #include <pqxx/pqxx>
 
+#include "commands/command_router.hpp"
 #include "connections/station_connection.hpp"
 #include "logging.hpp"
 #include "ocpp/common.hpp"
@@ -42,26 +43,26 @@ nlohmann::json sign_answer(protocols::OcppVersion version, bool accepted,
 }
 
 // Sends CertificateSigned once the SignCertificate answer is on its way.
-std::function<void()> send_certificate(std::shared_ptr<StationConnection> connection,
-                                       protocols::OcppVersion version, std::string chain,
-                                       std::optional<int> request_id, std::string serial) {
-  return [connection = std::move(connection), version, chain = std::move(chain), request_id,
-          serial = std::move(serial)] {
-    nlohmann::json payload{{"certificateChain", chain}};
-    if (version != protocols::OcppVersion::v16)
-      payload["certificateType"] = "ChargingStationCertificate";
-    if (request_id && version == protocols::OcppVersion::v21) payload["requestId"] = *request_id;
-    connection->call(
-        "CertificateSigned", std::move(payload),
-        [id = connection->station_id(), serial](CallOutcome outcome) {
-          const bool accepted = outcome.kind == CallOutcome::Kind::Result &&
-                                outcome.payload.value("status", "") == "Accepted";
-          if (accepted)
-            log::info("station_certificate_installed", {{"station", id}, {"serial", serial}});
-          else
-            log::warn("station_certificate_not_installed",
-                      {{"station", id}, {"serial", serial}, {"answer", outcome.payload.dump()}});
-        });
+std::function<void()> send_certificate(Services& services, const std::string& station_id,
+                                       std::string chain, std::optional<int> request_id,
+                                       std::string serial) {
+  return [&services, station_id, chain = std::move(chain), request_id, serial = std::move(serial)] {
+    commands::StationCommand command;
+    command.station_id = station_id;
+    command.name = "certificate-signed";
+    command.arguments = {{"certificate_chain", chain}};
+    if (request_id) command.arguments["request_id"] = *request_id;
+    command.origin = commands::Origin::internal("pki");
+    services.commands.post(std::move(command), [station_id, serial](commands::CommandResult r) {
+      const bool accepted = r.outcome.kind == commands::Outcome::Kind::Answered &&
+                            r.outcome.payload.value("status", "") == "Accepted";
+      if (accepted)
+        log::info("station_certificate_installed", {{"station", station_id}, {"serial", serial}});
+      else
+        log::warn(
+            "station_certificate_not_installed",
+            {{"station", station_id}, {"serial", serial}, {"answer", r.outcome.payload.dump()}});
+    });
   };
 }
 
@@ -132,7 +133,7 @@ Handler sign_certificate(Services& services) {
                                              {"not_after", not_after}});
     auto reply = CallReply::ok(sign_answer(ctx.version, true));
     reply.after_answer =
-        send_certificate(ctx.connection, ctx.version, issued->chain_pem, request_id, info.serial);
+        send_certificate(services, ctx.station_id, issued->chain_pem, request_id, info.serial);
     co_return reply;
   };
 }

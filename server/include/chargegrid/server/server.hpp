@@ -14,18 +14,16 @@
 
 namespace chargegrid::server {
 
+namespace commands {
+class CommandRouter;
+}
+
 // One REST API route, as the server serves it (to check against the OpenAPI document).
 struct ApiRoute {
   std::string method;   // "GET", "POST", ...
   std::string pattern;  // "/api/v1/sites/{site_id}"
   std::vector<std::string> roles;
   std::string body_schema;  // components/schemas name, empty for none
-};
-
-// The answer of a station to a CALL the server sent it.
-struct StationCallResult {
-  enum class Status { Result, Error, Timeout, Offline, Refused } status;
-  nlohmann::json payload;
 };
 
 class Server {
@@ -56,9 +54,8 @@ class Server {
 
   std::vector<ApiRoute> api_routes() const;
 
-  // Sends a CALL to a connected station; `done` runs on a server thread.
-  void call_station(const std::string& station_id, const std::string& action,
-                    nlohmann::json payload, std::function<void(StationCallResult)> done);
+  // The one way out to the stations (server/src/commands/command_router.hpp).
+  commands::CommandRouter& commands();
 
  private:
   struct Impl;

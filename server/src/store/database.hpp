@@ -1,7 +1,8 @@
 #pragma once
 // Runs database work on the connection pool's threads and resumes the calling
 // coroutine on its own executor (the station's strand), so no I/O thread ever
-// waits for PostgreSQL.
+// waits for PostgreSQL. `transaction` hands the work a store::Tx to pass to the
+// repositories and commits it when the work returns.
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
@@ -20,6 +21,23 @@ class Database {
   explicit Database(db::ConnectionPool& pool) : pool_(pool) {}
 
   db::ConnectionPool& pool() { return pool_; }
+
+  // auto value = co_await database.transaction([&](store::Tx& tx) { ...; return value; });
+  // One read-write transaction, committed when `fn` returns (rolled back if it throws).
+  template <class Fn>
+  auto transaction(Fn fn) {
+    return run([fn = std::move(fn)](pqxx::connection& c) mutable {
+      pqxx::work tx(c);
+      if constexpr (std::is_void_v<std::invoke_result_t<Fn&, pqxx::work&>>) {
+        fn(tx);
+        tx.commit();
+      } else {
+        auto result = fn(tx);
+        tx.commit();
+        return result;
+      }
+    });
+  }
 
   // auto value = co_await database.run([&](pqxx::connection& c) { ...; return value; });
   // The function runs on a pool thread; its exception, or the reason it could

@@ -1,0 +1,264 @@
+#include "commands/translation.hpp"
+
+#include <algorithm>
+
+#include "security/password.hpp"
+
+namespace chargegrid::server::commands {
+
+using nlohmann::json;
+using protocols::OcppVersion;
+
+namespace {
+
+bool is16(OcppVersion v) {
+  return v == OcppVersion::v16;
+}
+
+[[noreturn]] void wrong_version(OcppVersion v, const std::string& use) {
+  throw NotAvailable("the station speaks " + std::string(protocols::subprotocol(v)) + "; use " +
+                     use);
+}
+
+json id_token_201(const json& body) {
+  return {{"idToken", body.at("id_token")}, {"type", body.value("token_type", "Central")}};
+}
+
+OcppCall remote_start(const json& b, OcppVersion v, std::int64_t id) {
+  if (is16(v)) {
+    json p{{"idTag", b.at("id_token")}};
+    if (b.contains("evse_id")) p["connectorId"] = b["evse_id"];
+    return {"RemoteStartTransaction", p};
+  }
+  json p{{"idToken", id_token_201(b)}, {"remoteStartId", id}};
+  if (b.contains("evse_id")) p["evseId"] = b["evse_id"];
+  return {"RequestStartTransaction", p};
+}
+
+OcppCall reset(const json& b, OcppVersion v, std::int64_t) {
+  const auto type = b.at("type").get<std::string>();
+  if (is16(v)) {
+    if (b.contains("evse_id")) wrong_version(v, "a reset without evse_id");
+    return {"Reset", {{"type", type == "Hard" || type == "Immediate" ? "Hard" : "Soft"}}};
+  }
+  json p{{"type", type == "Hard" || type == "Immediate" ? "Immediate" : "OnIdle"}};
+  if (b.contains("evse_id")) p["evseId"] = b["evse_id"];
+  return {"Reset", p};
+}
+
+OcppCall unlock_connector(const json& b, OcppVersion v, std::int64_t) {
+  if (is16(v)) return {"UnlockConnector", {{"connectorId", b.at("evse_id")}}};
+  return {"UnlockConnector",
+          {{"evseId", b.at("evse_id")}, {"connectorId", b.value("connector_id", 1)}}};
+}
+
+OcppCall change_availability(const json& b, OcppVersion v, std::int64_t) {
+  const char* status = b.at("operational").get<bool>() ? "Operative" : "Inoperative";
+  const int evse = b.value("evse_id", 0);
+  if (is16(v)) return {"ChangeAvailability", {{"connectorId", evse}, {"type", status}}};
+  json p{{"operationalStatus", status}};
+  if (evse > 0) {
+    p["evse"] = {{"id", evse}};
+    if (b.contains("connector_id")) p["evse"]["connectorId"] = b["connector_id"];
+  }
+  return {"ChangeAvailability", p};
+}
+
+OcppCall get_configuration(const json& b, OcppVersion v, std::int64_t) {
+  if (!is16(v)) wrong_version(v, "get-variables");
+  json p = json::object();
+  if (b.contains("keys")) p["key"] = b["keys"];
+  return {"GetConfiguration", p};
+}
+
+OcppCall change_configuration(const json& b, OcppVersion v, std::int64_t) {
+  if (!is16(v)) wrong_version(v, "set-variables");
+  return {"ChangeConfiguration", {{"key", b.at("key")}, {"value", b.at("value")}}};
+}
+
+json component_variable(const json& item) {
+  json component{{"name", item.at("component")}};
+  if (item.contains("component_instance")) component["instance"] = item["component_instance"];
+  if (item.contains("evse_id")) component["evse"] = {{"id", item["evse_id"]}};
+  json variable{{"name", item.at("variable")}};
+  if (item.contains("variable_instance")) variable["instance"] = item["variable_instance"];
+  json out{{"component", component}, {"variable", variable}};
+  if (item.contains("attribute_type")) out["attributeType"] = item["attribute_type"];
+  return out;
+}
+
+OcppCall get_variables(const json& b, OcppVersion v, std::int64_t) {
+  if (is16(v)) wrong_version(v, "get-configuration");
+  json data = json::array();
+  for (const auto& item : b.at("variables")) data.push_back(component_variable(item));
+  return {"GetVariables", {{"getVariableData", data}}};
+}
+
+OcppCall set_variables(const json& b, OcppVersion v, std::int64_t) {
+  if (is16(v)) wrong_version(v, "change-configuration");
+  json data = json::array();
+  for (const auto& item : b.at("variables")) {
+    auto entry = component_variable(item);
+    entry["attributeValue"] = item.at("value");
+    data.push_back(entry);
+  }
+  return {"SetVariables", {{"setVariableData", data}}};
+}
+
+OcppCall trigger_message(const json& b, OcppVersion v, std::int64_t) {
+  json p{{"requestedMessage", b.at("message")}};
+  if (b.contains("evse_id")) {
+    if (is16(v))
+      p["connectorId"] = b["evse_id"];
+    else
+      p["evse"] = {{"id", b["evse_id"]}};
+  }
+  return {"TriggerMessage", p};
+}
+
+OcppCall clear_cache(const json&, OcppVersion, std::int64_t) {
+  return {"ClearCache", json::object()};
+}
+
+OcppCall send_local_list(const json& b, OcppVersion v, std::int64_t) {
+  json list = json::array();
+  for (const auto& entry : b.value("entries", json::array())) {
+    json info{{"status", entry.value("status", "Accepted")}};
+    if (is16(v)) {
+      if (entry.contains("expiry")) info["expiryDate"] = entry["expiry"];
+      list.push_back({{"idTag", entry.at("id_token")}, {"idTagInfo", info}});
+    } else {
+      if (entry.contains("expiry")) info["cacheExpiryDateTime"] = entry["expiry"];
+      list.push_back({{"idToken", id_token_201(entry)}, {"idTokenInfo", info}});
+    }
+  }
+  if (is16(v))
+    return {"SendLocalList",
+            {{"listVersion", b.at("version")},
+             {"updateType", b.at("update_type")},
+             {"localAuthorizationList", list}}};
+  json p{{"versionNumber", b.at("version")}, {"updateType", b.at("update_type")}};
+  if (!list.empty()) p["localAuthorizationList"] = list;
+  return {"SendLocalList", p};
+}
+
+OcppCall get_local_list_version(const json&, OcppVersion, std::int64_t) {
+  return {"GetLocalListVersion", json::object()};
+}
+
+OcppCall reserve_now(const json& b, OcppVersion v, std::int64_t id) {
+  const auto reservation = b.value("reservation_id", id);
+  if (is16(v))
+    return {"ReserveNow",
+            {{"connectorId", b.value("evse_id", 0)},
+             {"expiryDate", b.at("expiry")},
+             {"idTag", b.at("id_token")},
+             {"reservationId", reservation}}};
+  json p{{"id", reservation}, {"expiryDateTime", b.at("expiry")}, {"idToken", id_token_201(b)}};
+  if (b.contains("evse_id")) p["evseId"] = b["evse_id"];
+  return {"ReserveNow", p};
+}
+
+OcppCall cancel_reservation(const json& b, OcppVersion, std::int64_t) {
+  return {"CancelReservation", {{"reservationId", b.at("reservation_id")}}};
+}
+
+OcppCall update_firmware(const json& b, OcppVersion v, std::int64_t id) {
+  json p;
+  if (is16(v)) {
+    p = {{"location", b.at("location")}, {"retrieveDate", b.at("retrieve_at")}};
+  } else {
+    p = {{"requestId", id},
+         {"firmware", {{"location", b.at("location")}, {"retrieveDateTime", b.at("retrieve_at")}}}};
+  }
+  if (b.contains("retries")) p["retries"] = b["retries"];
+  if (b.contains("retry_interval_s")) p["retryInterval"] = b["retry_interval_s"];
+  return {"UpdateFirmware", p};
+}
+
+OcppCall get_log(const json& b, OcppVersion v, std::int64_t id) {
+  json p;
+  if (is16(v)) {
+    p = {{"location", b.at("location")}};
+    if (b.contains("from")) p["startTime"] = b["from"];
+    if (b.contains("to")) p["stopTime"] = b["to"];
+    if (b.value("log_type", "DiagnosticsLog") != "DiagnosticsLog")
+      wrong_version(v, "log_type DiagnosticsLog (1.6 stations only have diagnostics)");
+  } else {
+    json log{{"remoteLocation", b.at("location")}};
+    if (b.contains("from")) log["oldestTimestamp"] = b["from"];
+    if (b.contains("to")) log["latestTimestamp"] = b["to"];
+    p = {{"logType", b.value("log_type", "DiagnosticsLog")}, {"requestId", id}, {"log", log}};
+  }
+  if (b.contains("retries")) p["retries"] = b["retries"];
+  if (b.contains("retry_interval_s")) p["retryInterval"] = b["retry_interval_s"];
+  return {is16(v) ? "GetDiagnostics" : "GetLog", p};
+}
+
+// Arguments {"session_id", "station_transaction_id"}: 1.6 stations know the session by the id
+// the server issued, 2.0.1 and 2.1 stations by their own.
+OcppCall remote_stop(const json& b, OcppVersion v, std::int64_t) {
+  if (is16(v)) return {"RemoteStopTransaction", {{"transactionId", b.at("session_id")}}};
+  return {"RequestStopTransaction", {{"transactionId", b.at("station_transaction_id")}}};
+}
+
+// The call that gives a station its new Basic-auth password: 1.6 AuthorizationKey (the
+// password's bytes in hex), 2.0.1 and 2.1 SecurityCtrlr.BasicAuthPassword.
+OcppCall set_password(const json& b, OcppVersion v, std::int64_t) {
+  const auto password = b.at("password").get<std::string>();
+  if (is16(v))
+    return {"ChangeConfiguration",
+            {{"key", "AuthorizationKey"}, {"value", security::authorization_key_hex(password)}}};
+  return {"SetVariables",
+          {{"setVariableData",
+            {{{"component", {{"name", "SecurityCtrlr"}}},
+              {"variable", {{"name", "BasicAuthPassword"}}},
+              {"attributeValue", password}}}}}};
+}
+
+// A certificate the server's CA signed for the station. Arguments: "certificate_chain" (PEM),
+// optional "certificate_type" (2.x; ChargingStationCertificate when absent) and "request_id"
+// (2.1: the SignCertificate's requestId).
+OcppCall certificate_signed(const json& b, OcppVersion v, std::int64_t) {
+  json p{{"certificateChain", b.at("certificate_chain")}};
+  if (is16(v)) return {"CertificateSigned", p};
+  p["certificateType"] = b.value("certificate_type", "ChargingStationCertificate");
+  if (v == OcppVersion::v21 && b.contains("request_id")) p["requestId"] = b["request_id"];
+  return {"CertificateSigned", p};
+}
+
+constexpr CommandSpec kCommands[] = {
+    {"certificate-signed", "", certificate_signed},
+    {"remote-stop", "", remote_stop},
+    {"set-password", "", set_password},
+    {"remote-start", "RemoteStartCommand", remote_start},
+    {"reset", "ResetCommand", reset},
+    {"unlock-connector", "UnlockConnectorCommand", unlock_connector},
+    {"change-availability", "ChangeAvailabilityCommand", change_availability},
+    {"get-configuration", "GetConfigurationCommand", get_configuration},
+    {"change-configuration", "ChangeConfigurationCommand", change_configuration},
+    {"get-variables", "GetVariablesCommand", get_variables},
+    {"set-variables", "SetVariablesCommand", set_variables},
+    {"trigger-message", "TriggerMessageCommand", trigger_message},
+    {"clear-cache", "EmptyCommand", clear_cache},
+    {"send-local-list", "SendLocalListCommand", send_local_list},
+    {"get-local-list-version", "EmptyCommand", get_local_list_version},
+    {"reserve-now", "ReserveNowCommand", reserve_now},
+    {"cancel-reservation", "CancelReservationCommand", cancel_reservation},
+    {"update-firmware", "UpdateFirmwareCommand", update_firmware},
+    {"get-log", "GetLogCommand", get_log},
+};
+
+}  // namespace
+
+std::span<const CommandSpec> command_table() {
+  return kCommands;
+}
+
+const CommandSpec* find_command(std::string_view name) {
+  for (const auto& command : kCommands)
+    if (command.name == name) return &command;
+  return nullptr;
+}
+
+}  // namespace chargegrid::server::commands

@@ -1,0 +1,169 @@
+#include "store/stations.hpp"
+
+#include <pqxx/pqxx>
+
+#include "cluster/messages.hpp"
+#include "store/cluster_nodes.hpp"
+#include "store/sql_arrays.hpp"
+
+namespace chargegrid::server::store::stations {
+
+namespace {
+
+// Inside the transaction that took the lease: the previous holder, if another node, lets go.
+void tell_previous_holder(Tx& tx, const std::string& station_id, const pqxx::field& previous,
+                          const std::string& node, std::int64_t epoch) {
+  if (previous.is_null()) return;
+  const auto holder = previous.as<std::string>();
+  if (holder == node) return;
+  cluster_nodes::notify(tx, holder, cluster::messages::release(station_id, epoch));
+}
+
+}  // namespace
+
+std::optional<std::int64_t> site_of(Tx& tx, const std::string& station_id) {
+  auto rows = tx.exec_params("SELECT site_id FROM stations WHERE id = $1", station_id);
+  if (rows.empty() || rows[0][0].is_null()) return std::nullopt;
+  return rows[0][0].as<std::int64_t>();
+}
+
+void record_seen(Tx& tx, const std::vector<std::string>& station_ids) {
+  tx.exec_params("UPDATE stations SET last_seen_at = now() WHERE id = ANY($1::text[])",
+                 text_array(station_ids));
+}
+
+Connected connect(Tx& tx, const std::string& station_id, protocols::OcppVersion version,
+                  const std::optional<std::string>& node) {
+  const std::string protocol(protocols::subprotocol(version));
+  Connected result;
+  if (!node) {
+    auto rows = tx.exec_params(
+        "UPDATE stations SET connected_since = now(), last_seen_at = now(), protocol = $2 "
+        "WHERE id = $1 RETURNING registration, site_id",
+        station_id, protocol);
+    if (rows.empty()) return result;
+    result.found = true;
+    result.registration = rows[0][0].as<std::string>();
+    if (!rows[0][1].is_null()) result.site_id = rows[0][1].as<std::int64_t>();
+    return result;
+  }
+  // The row lock orders two nodes taking the same station at once.
+  auto rows = tx.exec_params(
+      R"(WITH previous AS (SELECT id, held_by FROM stations WHERE id = $1 FOR UPDATE)
+         UPDATE stations s SET connected_since = now(), last_seen_at = now(), protocol = $2,
+                               held_by = $3, lease_epoch = s.lease_epoch + 1,
+                               lease_acquired_at = now()
+           FROM previous p WHERE s.id = p.id
+         RETURNING s.registration, s.site_id, s.lease_epoch, p.held_by)",
+      station_id, protocol, *node);
+  if (rows.empty()) return result;
+  result.found = true;
+  result.registration = rows[0][0].as<std::string>();
+  if (!rows[0][1].is_null()) result.site_id = rows[0][1].as<std::int64_t>();
+  result.lease_epoch = rows[0][2].as<std::int64_t>();
+  tell_previous_holder(tx, station_id, rows[0][3], *node, result.lease_epoch);
+  return result;
+}
+
+std::int64_t take_lease(Tx& tx, const std::string& station_id, const std::string& node) {
+  auto rows = tx.exec_params(
+      R"(WITH previous AS (SELECT id, held_by FROM stations WHERE id = $1 FOR UPDATE)
+         UPDATE stations s SET held_by = $2, lease_epoch = s.lease_epoch + 1,
+                               lease_acquired_at = now()
+           FROM previous p WHERE s.id = p.id
+         RETURNING s.lease_epoch, p.held_by)",
+      station_id, node);
+  if (rows.empty()) return 0;
+  const auto epoch = rows[0][0].as<std::int64_t>();
+  tell_previous_holder(tx, station_id, rows[0][1], node, epoch);
+  return epoch;
+}
+
+void end_connection(Tx& tx, const std::string& station_id, const std::optional<std::string>& node,
+                    std::int64_t epoch) {
+  if (!node) {
+    tx.exec_params("UPDATE stations SET connected_since = NULL WHERE id = $1", station_id);
+    return;
+  }
+  tx.exec_params(
+      "UPDATE stations SET connected_since = NULL, held_by = NULL "
+      "WHERE id = $1 AND ((held_by = $2 AND lease_epoch <= $3) OR held_by IS NULL)",
+      station_id, *node, epoch);
+}
+
+std::optional<Holder> remote_holder(Tx& tx, const std::string& station_id,
+                                    const std::string& self) {
+  auto rows = tx.exec_params(
+      "SELECT s.held_by, s.lease_epoch, s.protocol FROM stations s "
+      "JOIN cluster_live_nodes n ON n.id = s.held_by WHERE s.id = $1 AND s.held_by <> $2",
+      station_id, self);
+  if (rows.empty()) return std::nullopt;
+  Holder holder;
+  holder.node = rows[0][0].as<std::string>();
+  holder.epoch = rows[0][1].as<std::int64_t>();
+  if (!rows[0][2].is_null())
+    if (auto version = protocols::version_from_subprotocol(rows[0][2].as<std::string>()))
+      holder.version = *version;
+  return holder;
+}
+
+std::size_t free_leases_of(Tx& tx, const std::string& node) {
+  return tx
+      .exec_params("UPDATE stations SET held_by = NULL, connected_since = NULL WHERE held_by = $1",
+                   node)
+      .affected_rows();
+}
+
+std::pair<std::vector<StationEpoch>, std::vector<StationEpoch>> reconcile(
+    Tx& tx, const std::vector<std::string>& ids, const std::string& self, std::size_t& taken) {
+  const auto array = text_array(ids);
+  std::vector<StationEpoch> elsewhere, mine;
+  for (const auto& row : tx.exec_params(
+           "SELECT s.id, s.lease_epoch FROM stations s JOIN cluster_live_nodes n ON n.id = "
+           "s.held_by WHERE s.id = ANY($1::text[]) AND s.held_by <> $2",
+           array, self))
+    elsewhere.emplace_back(row[0].as<std::string>(), row[1].as<std::int64_t>());
+  taken = tx.exec_params(
+                R"(UPDATE stations s SET held_by = $2, lease_epoch = s.lease_epoch + 1,
+                                         lease_acquired_at = now(),
+                                         connected_since = coalesce(s.connected_since, now())
+                    WHERE s.id = ANY($1::text[])
+                      AND (s.held_by IS NULL OR
+                           NOT EXISTS (SELECT 1 FROM cluster_live_nodes n WHERE n.id = s.held_by)))",
+                array, self)
+              .affected_rows();
+  for (const auto& row : tx.exec_params(
+           "SELECT id, lease_epoch FROM stations WHERE id = ANY($1::text[]) AND held_by = $2",
+           array, self))
+    mine.emplace_back(row[0].as<std::string>(), row[1].as<std::int64_t>());
+  return {elsewhere, mine};
+}
+
+std::vector<StationEpoch> leases_older_than(Tx& tx, const std::string& node, int seconds) {
+  std::vector<StationEpoch> out;
+  for (const auto& row : tx.exec_params(
+           "SELECT id, lease_epoch FROM stations WHERE held_by = $1 AND lease_acquired_at < "
+           "now() - make_interval(secs => $2)",
+           node, seconds))
+    out.emplace_back(row[0].as<std::string>(), row[1].as<std::int64_t>());
+  return out;
+}
+
+std::size_t release(Tx& tx, const std::string& node, const std::vector<StationEpoch>& leases) {
+  if (leases.empty()) return 0;
+  std::vector<std::string> ids;
+  std::vector<std::int64_t> epochs;
+  for (const auto& [id, epoch] : leases) {
+    ids.push_back(id);
+    epochs.push_back(epoch);
+  }
+  return tx
+      .exec_params(
+          R"(UPDATE stations s SET held_by = NULL, connected_since = NULL
+              FROM unnest($1::text[], $3::bigint[]) AS seen(id, epoch)
+             WHERE s.id = seen.id AND s.held_by = $2 AND s.lease_epoch <= seen.epoch)",
+          text_array(ids), node, integer_array(epochs))
+      .affected_rows();
+}
+
+}  // namespace chargegrid::server::store::stations

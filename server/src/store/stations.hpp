@@ -1,0 +1,65 @@
+#pragma once
+// stations: the one writer of the stations table — registration and boot metadata, the
+// connection state, and in cluster mode the lease (held_by, lease_epoch) that says which node
+// holds a station's connection (docs/cluster.md).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "chargegrid/protocols/version.hpp"
+#include "store/transaction.hpp"
+
+namespace chargegrid::server::store::stations {
+
+// The site a station belongs to (nullopt: none, or no such station).
+std::optional<std::int64_t> site_of(Tx& tx, const std::string& station_id);
+
+// Stations heard from recently (batched: one statement for many).
+void record_seen(Tx& tx, const std::vector<std::string>& station_ids);
+
+// ---- Connections and leases ----
+
+// What a connecting station's row says; `found` false when it has none yet.
+struct Connected {
+  bool found = false;
+  std::string registration;  // pending, accepted, rejected
+  std::optional<std::int64_t> site_id;
+  std::int64_t lease_epoch = 0;  // cluster mode: the lease this node took (0: none)
+};
+// Marks the station connected (protocol, last seen). With `node` (cluster mode) the same
+// statement takes the station's lease over; the node that held it is told to let go.
+Connected connect(Tx& tx, const std::string& station_id, protocols::OcppVersion version,
+                  const std::optional<std::string>& node);
+// Takes the lease of an existing row (e.g. one BootNotification just made); returns the new
+// epoch, 0 if the station has no row. The previous holder is told to let go.
+std::int64_t take_lease(Tx& tx, const std::string& station_id, const std::string& node);
+// The connection that held the station ended. Without `node`: it is offline. With `node`:
+// only that node's lease up to `epoch` ends (a newer connection here or elsewhere keeps the
+// station online).
+void end_connection(Tx& tx, const std::string& station_id, const std::optional<std::string>& node,
+                    std::int64_t epoch);
+
+// The live node other than `self` holding a station, with its epoch and the station's version.
+struct Holder {
+  std::string node;
+  std::int64_t epoch = 0;
+  protocols::OcppVersion version = protocols::OcppVersion::v16;
+};
+std::optional<Holder> remote_holder(Tx& tx, const std::string& station_id, const std::string& self);
+
+using StationEpoch = std::pair<std::string, std::int64_t>;
+// Ends every lease `node` holds (it left, restarted or died); returns how many.
+std::size_t free_leases_of(Tx& tx, const std::string& node);
+// Of `ids`: those another live node holds; those free (no live holder) are taken by `self`;
+// returns (held elsewhere, now or already held by self).
+std::pair<std::vector<StationEpoch>, std::vector<StationEpoch>> reconcile(
+    Tx& tx, const std::vector<std::string>& ids, const std::string& self, std::size_t& taken);
+// Leases `node` took longer ago than `seconds`.
+std::vector<StationEpoch> leases_older_than(Tx& tx, const std::string& node, int seconds);
+// Ends `node`'s leases of these stations, unless a newer take-over raised the epoch since.
+std::size_t release(Tx& tx, const std::string& node, const std::vector<StationEpoch>& leases);
+
+}  // namespace chargegrid::server::store::stations
