@@ -18,6 +18,7 @@
 #include "api/router.hpp"
 #include "chargegrid/db/pool.hpp"
 #include "cluster/cluster.hpp"
+#include "cluster/event_relay.hpp"
 #include "commands/command_router.hpp"
 #include "connections/http_connection.hpp"
 #include "connections/station_connection.hpp"
@@ -41,6 +42,7 @@ struct Server::Impl {
         security(config, pool),
         cluster(config, std::move(url), pool, database, stations, metrics),
         commands(config, io, database, stations, cluster, events),
+        event_relay(io, pool, cluster.node_id()),
         services{config,   database, meters,   metrics, stations,
                  handlers, events,   security, cluster, commands},
         api(services),
@@ -52,6 +54,13 @@ struct Server::Impl {
     cluster.on_registration = [this](const std::string& station, const std::string& registration) {
       ocpp::apply_registration(services, station, registration);
     };
+    if (config.cluster) {
+      // Live streams carry every node's events.
+      events.forward = [this](const Event& event) { event_relay.push(event); };
+      cluster.on_event = [this](const nlohmann::json& message) {
+        for (auto& event : EventRelay::events_of(message)) events.publish_remote(std::move(event));
+      };
+    }
     ocpp::register_provisioning(handlers, services);
     ocpp::register_authorization(handlers, services);
     ocpp::register_availability(handlers, services);
@@ -249,6 +258,7 @@ struct Server::Impl {
   security::Security security;
   Cluster cluster;
   commands::CommandRouter commands;
+  EventRelay event_relay;
   Services services;
   api::Api api;
   tcp::acceptor ocpp_acceptor;
@@ -291,6 +301,7 @@ void Server::start() {
   s.bound_http_port = s.http_acceptor.local_endpoint().port();
   // Registered before the first station connects: every lease names a node.
   s.cluster.start(s.bound_ocpp_port, s.bound_http_port);
+  if (s.config.cluster) s.event_relay.start();
   asio::co_spawn(s.io, s.accept_stations(s.ocpp_acceptor, false), asio::detached);
   if (s.config.tls)
     asio::co_spawn(s.io, s.accept_stations(s.ocpp_tls_acceptor, true), asio::detached);
@@ -353,6 +364,7 @@ void Server::stop() {
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   s.meters.flush();
   s.pool.stop(std::chrono::seconds(10));
+  s.event_relay.stop();
   s.cluster.stop();  // gives back what the closed connections did not
   s.security.stop();
   s.io.stop();

@@ -3,7 +3,7 @@
 
 #include "chargegrid/server/config.hpp"
 #include "connections/station_registry.hpp"
-#include "event_bus.hpp"
+#include "events/event_bus.hpp"
 #include "meter_writer.hpp"
 #include "metrics.hpp"
 #include "ocpp/handler.hpp"

@@ -11,6 +11,7 @@
 #include "chargegrid/sim/fleet.hpp"
 #include "chargegrid/sim/test_client.hpp"
 #include "chargegrid/testing/database.hpp"
+#include "chargegrid/testing/event_stream.hpp"
 #include "chargegrid/testing/fleet_options.hpp"
 #include "chargegrid/testing/private_postgres.hpp"
 #include "cluster_harness.hpp"
@@ -237,4 +238,24 @@ TEST_CASE("nodes share one OCPP port", "[cluster][reuseport]") {
     const int holder = on1.count(id) ? 1 : 2;
     CHECK(lease.held_by == ClusterHarness::node_id(holder));
   }
+}
+
+TEST_CASE("live events of every node reach a stream on any node", "[cluster][events]") {
+  chargegrid::testing::TestDatabase db;
+  ClusterHarness cluster(db.url(), "events", 2);
+  chargegrid::testing::EventStream stream(cluster.node(1).http_port(), cluster.admin_key(),
+                                          "?types=station.online,connector.status");
+  REQUIRE(stream.head().find("200") != std::string::npos);
+  // The station connects to node 2 only; the stream is on node 1.
+  auto station = boot_station(cluster.node(2).ocpp_port(), "EVENTS-ELSEWHERE");
+  auto online = stream.next("station.online", 10s);
+  REQUIRE(online);
+  CHECK((*online)["station_id"] == "EVENTS-ELSEWHERE");
+  auto status =
+      station->call("StatusNotification",
+                    {{"connectorId", 1}, {"errorCode", "NoError"}, {"status", "Preparing"}});
+  REQUIRE(status[0] == 3);
+  auto change = stream.next("connector.status", 10s);
+  REQUIRE(change);
+  CHECK((*change)["data"]["status"] == "Preparing");
 }

@@ -38,7 +38,7 @@
 #include "connections/http_connection.hpp"
 #include "connections/station_connection.hpp"
 #include "connections/station_registry.hpp"
-#include "event_bus.hpp"
+#include "events/event_bus.hpp"
 #include "meter_writer.hpp"
 #include "metrics.hpp"
 #include "ocpp/handler.hpp"

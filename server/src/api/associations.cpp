@@ -11,6 +11,7 @@
 // --claim-window seconds ago.
 
 #include "api/context.hpp"
+#include "events/domain_events.hpp"
 
 namespace chargegrid::server::api {
 
@@ -30,13 +31,13 @@ const std::string kAssociationScope =
     " ($1::bigint[] IS NULL OR st.site_id = ANY($1) OR a.driver_id = $2)"
     " AND ($2::bigint IS NULL OR a.driver_id = $2)";
 
-void publish(ApiContext& api, const std::string& type, const json& association) {
-  Event event;
-  event.type = type;
-  event.station_id = association["station_id"].get<std::string>();
-  event.driver_id = association["driver_id"].get<std::int64_t>();
-  event.data = association;
-  api.services.events.publish(std::move(event));
+void publish(ApiContext& api, bool created, const json& association) {
+  const auto station = association["station_id"].get<std::string>();
+  const auto driver = association["driver_id"].get<std::int64_t>();
+  if (created)
+    api.services.events.publish(events::AssociationCreated{station, driver, association});
+  else
+    api.services.events.publish(events::AssociationEnded{station, driver, association});
 }
 
 }  // namespace
@@ -175,7 +176,7 @@ void add_association_routes(Router& router, ApiContext& api) {
                 *take_over, *driver_id);
           return json_row(tx, kAssociationColumns + " WHERE a.id = $1", id);
         });
-        publish(api, "association.created", body);
+        publish(api, true, body);
         auto response = json_answer(r.http, Status::created, body);
         response.set(http::field::location, "/api/v1/associations/" + body["id"].dump());
         co_return response;
@@ -198,7 +199,7 @@ void add_association_routes(Router& router, ApiContext& api) {
                      id);
                  return json_row(tx, kAssociationColumns + " WHERE a.id = $1", id);
                });
-               publish(api, "association.ended", body);
+               publish(api, false, body);
                co_return json_answer(r.http, Status::ok, body);
              });
 }

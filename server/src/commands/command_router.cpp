@@ -13,7 +13,8 @@
 #include "commands/translation.hpp"
 #include "connections/station_connection.hpp"
 #include "connections/station_registry.hpp"
-#include "event_bus.hpp"
+#include "events/domain_events.hpp"
+#include "events/event_bus.hpp"
 #include "logging.hpp"
 #include "store/command_log.hpp"
 #include "store/database.hpp"
@@ -60,8 +61,8 @@ CommandRouter::CommandRouter(const Config& config, asio::io_context& io, Databas
 }
 
 asio::awaitable<std::int64_t> CommandRouter::reserve_id() {
-  auto id = co_await database_.transaction(
-      [](store::Tx& tx) { return store::command_log::next_id(tx); });
+  auto id =
+      co_await database_.transaction([](store::Tx& tx) { return store::command_log::next_id(tx); });
   co_return id;
 }
 
@@ -166,8 +167,8 @@ asio::awaitable<bool> CommandRouter::online(const std::string& station_id) {
 void CommandRouter::post(StationCommand command, std::function<void(CommandResult)> done) {
   asio::co_spawn(
       io_,
-      [this, command = std::move(command), done = std::move(done)]() mutable
-      -> asio::awaitable<void> {
+      [this, command = std::move(command),
+       done = std::move(done)]() mutable -> asio::awaitable<void> {
         const auto station = command.station_id;
         const auto name = command.name;
         try {
@@ -219,18 +220,14 @@ asio::awaitable<void> CommandRouter::run_routed_command(std::int64_t command_id)
 }
 
 void CommandRouter::publish(const StationCommand& command, const CommandResult& result) {
-  Event event;
-  event.type = "command.result";
-  event.station_id = command.station_id;
-  event.site_id = command.site_id;
-  event.data = {{"command_id", result.command_id},
-                {"command", command.label.empty() ? command.name : command.label},
-                {"ocpp_action", result.ocpp_action},
-                {"outcome", std::string(outcome_name(result.outcome.kind))},
-                {"origin", command.origin.service}};
+  events::CommandResult event{
+      command.station_id,     command.site_id,
+      result.command_id,      command.label.empty() ? command.name : command.label,
+      result.ocpp_action,     std::string(outcome_name(result.outcome.kind)),
+      command.origin.service, std::nullopt};
   if (result.outcome.kind == Outcome::Kind::Answered && result.outcome.payload.contains("status"))
-    event.data["status"] = result.outcome.payload["status"];
-  events_.publish(std::move(event));
+    event.status = result.outcome.payload["status"];
+  events_.publish(event);
 }
 
 }  // namespace chargegrid::server::commands

@@ -15,6 +15,7 @@
 #include "chargegrid/db/errors.hpp"
 #include "chargegrid/protocols/validation.hpp"
 #include "cluster/cluster.hpp"
+#include "events/domain_events.hpp"
 #include "logging.hpp"
 #include "security/security.hpp"
 #include "store/stations.hpp"
@@ -144,7 +145,7 @@ asio::awaitable<void> StationConnection::run() {
   if (services_.config.idle_timeout_s > 0)
     asio::co_spawn(ws_.get_executor(), watch_idle(), asio::detached);
   co_await load_registration();
-  publish_connection_event("station.online");
+  publish_connection_event(true);
   co_await serve();
 
   closing_ = true;
@@ -155,7 +156,7 @@ asio::awaitable<void> StationConnection::run() {
   // Only the current connection marks the station offline (one forgotten because another
   // node took the station over is not current).
   if (auto lease_epoch = services_.stations.detach(station_id_, this)) {
-    publish_connection_event("station.offline");
+    publish_connection_event(false);
     if (services_.cluster.enabled()) {
       services_.cluster.connection_ended(station_id_, *lease_epoch);
     } else {
@@ -168,13 +169,12 @@ asio::awaitable<void> StationConnection::run() {
   }
 }
 
-void StationConnection::publish_connection_event(const char* type) {
-  Event event;
-  event.type = type;
-  event.station_id = station_id_;
-  event.data = {{"protocol", std::string(protocols::subprotocol(version_))},
-                {"remote_address", remote_address_}};
-  services_.events.publish(std::move(event));
+void StationConnection::publish_connection_event(bool online) {
+  const std::string protocol(protocols::subprotocol(version_));
+  if (online)
+    services_.events.publish(events::StationOnline{station_id_, protocol, remote_address_});
+  else
+    services_.events.publish(events::StationOffline{station_id_, protocol, remote_address_});
 }
 
 void StationConnection::refuse(http::status status, std::string reason, Decorate decorate) {

@@ -95,7 +95,7 @@ class StationConnection : public std::enable_shared_from_this<StationConnection>
   // Logs and answers a refused upgrade; send_refusal only answers.
   void refuse(boost::beast::http::status status, std::string reason, Decorate decorate = nullptr);
   void send_refusal(boost::beast::http::status status, std::string reason, Decorate decorate);
-  void publish_connection_event(const char* type);
+  void publish_connection_event(bool online);
 
   Services& services_;
   security::ConnectionLimits::Ticket ticket_;

@@ -2,6 +2,7 @@
 
 #include <pqxx/pqxx>
 
+#include "events/domain_events.hpp"
 #include "ocpp/common.hpp"
 
 namespace chargegrid::server::ocpp {
@@ -37,12 +38,10 @@ Handler authorize(Services& services) {
       return result;
     });
     if (check.status == "Accepted" && check.driver_id) {
-      Event event;
-      event.type = "association.created";
-      event.station_id = ctx.station_id;
-      event.driver_id = check.driver_id;
-      event.data = {{"driver_id", *check.driver_id}, {"source", "authorize"}, {"id_token", token}};
-      services.events.publish(std::move(event));
+      services.events.publish(events::AssociationCreated{
+          ctx.station_id,
+          *check.driver_id,
+          {{"driver_id", *check.driver_id}, {"source", "authorize"}, {"id_token", token}}});
     }
     if (v16) co_return CallReply::ok({{"idTagInfo", id_tag_info_16(check)}});
     co_return CallReply::ok({{"idTokenInfo", id_token_info_201(check)}});

@@ -2,6 +2,7 @@
 
 #include <pqxx/pqxx>
 
+#include "events/domain_events.hpp"
 #include "ocpp/common.hpp"
 
 namespace chargegrid::server::ocpp {
@@ -64,15 +65,8 @@ Handler status_notification(Services& services) {
           r.reported_at);
       tx.commit();
     });
-    Event event;
-    event.type = "connector.status";
-    event.station_id = ctx.station_id;
-    event.data = {{"evse_id", r.evse_id},
-                  {"connector_id", r.connector_id},
-                  {"status", r.status},
-                  {"error_code", r.error_code ? nlohmann::json(*r.error_code) : nullptr},
-                  {"reported_at", r.reported_at}};
-    services.events.publish(std::move(event));
+    services.events.publish(events::ConnectorStatus{ctx.station_id, r.evse_id, r.connector_id,
+                                                    r.status, r.error_code, r.reported_at});
     co_return CallReply::ok(nlohmann::json::object());
   };
 }

@@ -5,6 +5,7 @@
 
 #include <pqxx/pqxx>
 
+#include "events/domain_events.hpp"
 #include "logging.hpp"
 #include "ocpp/common.hpp"
 
@@ -27,20 +28,15 @@ CallReply bad_meter_value(const BadMeterValue& e) {
                          {{"path", e.path}});
 }
 
-// session.started / session.updated / session.ended for live subscribers.
-void publish_session(Services& services, const std::string& type, const std::string& station_id,
-                     long long session_id, std::optional<int> evse_id,
-                     std::optional<long long> driver_id, nlohmann::json data = {}) {
-  Event event;
-  event.type = type;
-  event.station_id = station_id;
-  if (driver_id) event.driver_id = *driver_id;
-  if (!data.is_object()) data = nlohmann::json::object();
-  data["session_id"] = session_id;
-  data["evse_id"] = evse_id ? nlohmann::json(*evse_id) : nullptr;
-  data["driver_id"] = driver_id ? nlohmann::json(*driver_id) : nullptr;
-  event.data = std::move(data);
-  services.events.publish(std::move(event));
+events::SessionChange session_change(const std::string& station_id, long long session_id,
+                                     std::optional<int> evse_id,
+                                     std::optional<long long> driver_id) {
+  events::SessionChange change;
+  change.station_id = station_id;
+  change.session_id = session_id;
+  change.evse_id = evse_id;
+  change.driver_id = driver_id;
+  return change;
 }
 
 // The session event a (first-seen) 2.0.1 TransactionEvent makes.
@@ -49,18 +45,32 @@ void publish_transaction_event(Services& services, const std::string& station_id
                                const nlohmann::json& p) {
   const auto event_type = p.at("eventType").get<std::string>();
   const auto& info = p.at("transactionInfo");
-  nlohmann::json data{{"station_transaction_id", info.at("transactionId")},
-                      {"seq_no", p.at("seqNo")},
-                      {"trigger_reason", p.at("triggerReason")}};
-  if (auto it = info.find("chargingState"); it != info.end()) data["charging_state"] = *it;
-  if (auto it = info.find("stoppedReason"); it != info.end()) data["stop_reason"] = *it;
   std::optional<int> evse_id;
   if (p.contains("evse")) evse_id = p["evse"].at("id").get<int>();
-  publish_session(services,
-                  event_type == "Started" ? "session.started"
-                  : event_type == "Ended" ? "session.ended"
-                                          : "session.updated",
-                  station_id, session_id, evse_id, driver_id, std::move(data));
+  auto change = session_change(station_id, session_id, evse_id, driver_id);
+  change.station_transaction_id = info.at("transactionId").get<std::string>();
+  change.seq_no = p.at("seqNo").get<int>();
+  change.trigger_reason = p.at("triggerReason").get<std::string>();
+  change.charging_state = optional_field<std::string>(info, "chargingState");
+  change.stop_reason = optional_field<std::string>(info, "stoppedReason");
+  if (event_type == "Started")
+    services.events.publish(events::SessionStarted{change});
+  else if (event_type == "Ended")
+    services.events.publish(events::SessionEnded{change});
+  else
+    services.events.publish(events::SessionUpdated{change});
+}
+
+// The readings of one message, for in-process services (built only when one listens).
+void publish_readings(Services& services, const std::string& station_id, int evse_id,
+                      std::optional<long long> session_id, const std::vector<MeterRow>& rows) {
+  if (rows.empty() || !services.events.has_listeners<events::MeterValues>()) return;
+  events::MeterValues readings{station_id, evse_id, session_id, {}};
+  for (const auto& row : rows)
+    if (row.value)
+      readings.samples.push_back(
+          {row.measurand, row.phase, row.location, *row.value, row.unit, row.sampled_at});
+  services.events.publish(readings);
 }
 
 std::optional<long long> optional_id(const pqxx::field& field) {
@@ -103,9 +113,13 @@ Handler start_transaction_16(Services& services) {
       tx.commit();
       return Started{rows[0][0].as<int>(), check, optional_id(rows[0][1]), rows[0][2].as<bool>()};
     });
-    if (started.inserted)
-      publish_session(services, "session.started", ctx.station_id, started.id, connector,
-                      started.driver_id, {{"id_token", id_tag}, {"started_at", timestamp}});
+    if (started.inserted) {
+      events::SessionStarted event{
+          session_change(ctx.station_id, started.id, connector, started.driver_id)};
+      event.id_token = id_tag;
+      event.started_at = timestamp;
+      services.events.publish(event);
+    }
     log::info("transaction_started", {{"station", ctx.station_id},
                                       {"transaction", started.id},
                                       {"connector", connector},
@@ -182,11 +196,14 @@ Handler stop_transaction_16(Services& services) {
     });
 
     switch (stopped.found) {
-      case Found::Ended:
-        publish_session(
-            services, "session.ended", ctx.station_id, transaction_id, stopped.evse_id,
-            stopped.driver_id,
-            {{"ended_at", timestamp}, {"stop_reason", reason}, {"meter_stop_wh", meter_stop}});
+      case Found::Ended: {
+        events::SessionEnded event{
+            session_change(ctx.station_id, transaction_id, stopped.evse_id, stopped.driver_id)};
+        event.ended_at = timestamp;
+        event.stop_reason = reason;
+        event.meter_stop_wh = meter_stop;
+        services.events.publish(event);
+      }
         log::info(
             "transaction_ended",
             {{"station", ctx.station_id}, {"transaction", transaction_id}, {"reason", reason}});
@@ -233,10 +250,16 @@ Handler meter_values_16(Services& services) {
     } catch (const BadMeterValue& e) {
       co_return bad_meter_value(e);
     }
+    // Kept for listeners only: which session they belong to is known once stored.
+    std::vector<MeterRow> readings;
+    if (services.events.has_listeners<events::MeterValues>()) readings = rows;
     const bool foreign = co_await services.meters.write(std::move(rows));
-    if (transaction_id && !foreign)
-      publish_session(services, "session.updated", ctx.station_id, *transaction_id, connector,
-                      std::nullopt);
+    std::optional<long long> session;
+    if (transaction_id && !foreign) session = *transaction_id;
+    publish_readings(services, ctx.station_id, connector, session, readings);
+    if (session)
+      services.events.publish(
+          events::SessionUpdated{session_change(ctx.station_id, *session, connector, {})});
     co_return CallReply::ok(nlohmann::json::object());
   };
 }
@@ -403,6 +426,7 @@ Handler transaction_event(Services& services) {
       publish_transaction_event(services, ctx.station_id, recorded.id, recorded.driver_id, p);
 
     for (auto& row : rows) row.transaction_id = recorded.id;
+    publish_readings(services, ctx.station_id, evse_id.value_or(0), recorded.id, rows);
     co_await services.meters.write(std::move(rows));
     if (event_type != "Updated")
       log::info(event_type == "Started" ? "transaction_started" : "transaction_ended",

@@ -1,4 +1,4 @@
-#include "event_bus.hpp"
+#include "events/event_bus.hpp"
 
 #include <algorithm>
 
@@ -29,6 +29,15 @@ void EventBus::deliver(const std::shared_ptr<Subscription>& subscription, const 
 }
 
 void EventBus::publish(Event event) {
+  deliver_all(event);
+  if (forward) forward(event);
+}
+
+void EventBus::publish_remote(Event event) {
+  deliver_all(event);
+}
+
+void EventBus::deliver_all(Event& event) {
   std::vector<std::shared_ptr<Subscription>> targets;
   {
     std::lock_guard lock(mutex_);

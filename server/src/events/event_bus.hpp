@@ -17,6 +17,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <typeindex>
+#include <typeinfo>
 #include <unordered_map>
 #include <vector>
 
@@ -58,7 +60,35 @@ class EventBus {
   explicit EventBus(std::size_t history = 1000, std::size_t queue_limit = 10000)
       : history_limit_(history), queue_limit_(queue_limit) {}
 
+  // Delivers a wire event to the live subscribers (and, when set, hands it to `forward`).
   void publish(Event event);
+  // An event another node published: delivered here, not forwarded again.
+  void publish_remote(Event event);
+
+  // Typed events (events/domain_events.hpp): the type's in-process listeners first, then its
+  // wire form, if it has one, to the live subscribers.
+  template <class T>
+  void publish(const T& event) {
+    if (auto it = listeners_.find(std::type_index(typeid(T))); it != listeners_.end())
+      for (const auto& listener : it->second) listener(&event);
+    if constexpr (requires { to_wire(event); }) publish(to_wire(event));
+  }
+  // Registers an in-process listener of one event type. Listeners run on the publishing
+  // thread and must only hand work on. Register them all before the server starts: the
+  // list is read without a lock.
+  template <class T>
+  void listen(std::function<void(const T&)> listener) {
+    listeners_[std::type_index(typeid(T))].push_back(
+        [listener = std::move(listener)](const void* e) { listener(*static_cast<const T*>(e)); });
+  }
+
+  template <class T>
+  bool has_listeners() const {
+    return listeners_.contains(std::type_index(typeid(T)));
+  }
+
+  // Cluster mode: called with every event published on this node (set before start).
+  std::function<void(const Event&)> forward;
 
   // Events after `last_seen_id` still in the history are queued at once.
   std::shared_ptr<Subscription> subscribe(std::function<void()> notify,
@@ -71,6 +101,9 @@ class EventBus {
 
  private:
   void deliver(const std::shared_ptr<Subscription>& subscription, const Event& event);
+  void deliver_all(Event& event);
+
+  std::unordered_map<std::type_index, std::vector<std::function<void(const void*)>>> listeners_;
 
   mutable std::mutex mutex_;
   std::uint64_t next_id_ = 1;

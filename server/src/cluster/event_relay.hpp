@@ -1,0 +1,46 @@
+#pragma once
+// Cluster mode: live events published on one node reach the subscribers on every node. Each
+// node batches its events (every 100 ms, or sooner when many wait) into NOTIFYs on one shared
+// channel; each node's listener hands the other nodes' events to its own bus
+// (EventBus::publish_remote). Live events are lossy by design: a batch that cannot be sent
+// (database away) is dropped, as a slow stream would be.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <deque>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "events/event_bus.hpp"
+
+namespace chargegrid::db {
+class ConnectionPool;
+}
+
+namespace chargegrid::server {
+
+class EventRelay {
+ public:
+  EventRelay(boost::asio::io_context& io, db::ConnectionPool& pool, std::string node_id);
+  // Takes an event published here (EventBus::forward).
+  void push(const Event& event);
+  // Starts the periodic flush.
+  void start();
+  void stop();
+  // A NOTIFY another node sent: its events, for this node's bus.
+  static std::vector<Event> events_of(const nlohmann::json& message);
+
+ private:
+  void arm();
+  void flush();
+
+  db::ConnectionPool& pool_;
+  std::string node_id_;
+  boost::asio::steady_timer timer_;
+  std::mutex mutex_;
+  std::deque<nlohmann::json> pending_;
+  bool stopped_ = false;
+};
+
+}  // namespace chargegrid::server
