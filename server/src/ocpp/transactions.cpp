@@ -8,6 +8,7 @@
 #include "events/domain_events.hpp"
 #include "logging.hpp"
 #include "ocpp/common.hpp"
+#include "store/outbox.hpp"
 
 // g++ reports Asio's coroutine frames in this file's large handlers (allocated
 // and freed by the frame's own operator new/delete) as mismatched: a known false
@@ -190,6 +191,14 @@ Handler stop_transaction_16(Services& services) {
              WHERE id = $1)",
           transaction_id, timestamp, meter_stop, span.import_min, span.import_max, span.export_min,
           span.export_max, reason);
+      // Consumers that must not miss it (settlement, smart charging) learn of it durably.
+      store::outbox::append(tx, store::outbox::kSessionEnded,
+                            {{"session_id", transaction_id},
+                             {"station_id", ctx.station_id},
+                             {"protocol", "ocpp1.6"},
+                             {"ended_at", timestamp},
+                             {"stop_reason", reason},
+                             {"meter_stop_wh", meter_stop}});
       tx.commit();
       result.found = Found::Ended;
       return result;
@@ -341,10 +350,21 @@ Handler transaction_event(Services& services) {
           ctx.station_id, uid, protocol, evse_id, connector_id, token, driver, ended,
           charging_state, timestamp, seq_no, stopped_reason, span.import_min, span.import_max,
           span.export_min, span.export_max);
+      auto session_ended = [&](std::int64_t id) {
+        store::outbox::append(tx, store::outbox::kSessionEnded,
+                              {{"session_id", id},
+                               {"station_id", ctx.station_id},
+                               {"protocol", protocol},
+                               {"station_transaction_id", uid},
+                               {"ended_at", timestamp},
+                               {"stop_reason", stopped_reason ? nlohmann::json(*stopped_reason)
+                                                              : nlohmann::json(nullptr)}});
+      };
       if (!created.empty()) {
-        tx.commit();
         result.id = created[0][0].as<int>();
         result.driver_id = optional_id(created[0][1]);
+        if (ended) session_ended(result.id);
+        tx.commit();
         return result;
       }
       auto before = tx.exec_params(
@@ -391,6 +411,7 @@ Handler transaction_event(Services& services) {
             event_type, timestamp, seq_no, stopped_reason, span.import_min, span.import_max,
             span.export_min, span.export_max);
         result.driver_id = optional_id(rows_changed[0][0]);
+        if (ended) session_ended(result.id);
       } else if (!ended && seq_no < ended_seq) {
         // An event from before the end, delivered late: it completes how the session began
         // (its start, its first readings, who it was); how it ended stays as it is.

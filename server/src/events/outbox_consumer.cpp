@@ -1,0 +1,144 @@
+#include "events/outbox_consumer.hpp"
+
+#include <boost/asio/post.hpp>
+#include <pqxx/pqxx>
+#include <random>
+
+#include "chargegrid/db/errors.hpp"
+#include "chargegrid/db/pool.hpp"
+#include "logging.hpp"
+
+namespace chargegrid::server {
+
+namespace {
+
+std::string first_line(const std::string& text) {
+  return text.substr(0, text.find('\n'));
+}
+
+// 1 s, 2 s, 4 s ... up to `cap`, with up to 25 % jitter so that many rows do not retry
+// in step.
+std::chrono::milliseconds backoff(int attempts, std::chrono::seconds cap) {
+  const auto base = std::chrono::milliseconds(1000) * (1LL << std::min(attempts, 20));
+  const auto capped = std::min<std::chrono::milliseconds>(base, cap);
+  thread_local std::mt19937 random{std::random_device{}()};
+  std::uniform_int_distribution<long long> jitter(0, capped.count() / 4);
+  return capped + std::chrono::milliseconds(jitter(random));
+}
+
+}  // namespace
+
+OutboxConsumer::OutboxConsumer(boost::asio::io_context& io, db::ConnectionPool& pool,
+                               std::string name, std::vector<std::string> topics, Handler handler,
+                               Options options)
+    : io_(io),
+      pool_(pool),
+      name_(std::move(name)),
+      topics_(std::move(topics)),
+      handler_(std::move(handler)),
+      options_(options),
+      timer_(io) {}
+
+OutboxConsumer::~OutboxConsumer() {
+  stop();
+}
+
+void OutboxConsumer::start() {
+  wake();
+}
+
+void OutboxConsumer::stop() {
+  std::lock_guard lock(mutex_);
+  stopped_ = true;
+  boost::asio::post(timer_.get_executor(), [this] { timer_.cancel(); });
+}
+
+void OutboxConsumer::wake() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopped_) return;
+  }
+  if (busy_.exchange(true)) {
+    again_ = true;  // the round under way looks once more when it ends
+    return;
+  }
+  const bool queued = pool_.try_submit([this](pqxx::connection& c) { round(c); },
+                                       [this](std::exception_ptr) {
+                                         busy_ = false;
+                                         arm(options_.poll_interval);
+                                       });
+  if (!queued) {
+    busy_ = false;
+    arm(options_.poll_interval);
+  }
+}
+
+void OutboxConsumer::arm(std::chrono::milliseconds delay) {
+  std::lock_guard lock(mutex_);
+  if (stopped_) return;
+  boost::asio::post(timer_.get_executor(), [this, delay] {
+    timer_.expires_after(delay);
+    timer_.async_wait([this](boost::system::error_code ec) {
+      if (!ec) wake();
+    });
+  });
+}
+
+void OutboxConsumer::round(pqxx::connection_base& c) {
+  int handled = 0;
+  try {
+    if (!subscribed_) {
+      pqxx::work tx(c);
+      for (const auto& topic : topics_) store::outbox::subscribe(tx, name_, topic);
+      tx.commit();
+      subscribed_ = true;
+    }
+    for (; handled < options_.rows_per_round; ++handled) {
+      {
+        std::lock_guard lock(mutex_);
+        if (stopped_) break;
+      }
+      store::outbox::Row failed_row;
+      std::string error;
+      {
+        pqxx::work tx(c);
+        auto rows = store::outbox::claim(tx, name_, 1);
+        if (rows.empty()) break;
+        auto& row = rows.front();
+        try {
+          handler_(tx, row);
+          store::outbox::done(tx, row.id);
+          tx.commit();
+          ++processed_;
+          continue;
+        } catch (const std::exception& e) {
+          // The database's own trouble ends the round; the row is claimed again later.
+          if (db::classify_failure(e) == db::FailureKind::Transient) throw;
+          failed_row = row;
+          error = first_line(e.what());
+        }
+      }  // the failed attempt's work is rolled back
+      pqxx::work tx(c);
+      const auto wait = backoff(failed_row.attempts, options_.max_backoff);
+      store::outbox::failed(tx, failed_row.id, error, wait);
+      tx.commit();
+      ++failures_;
+      log::warn("outbox_event_failed", {{"consumer", name_},
+                                        {"outbox_id", failed_row.id},
+                                        {"topic", failed_row.topic},
+                                        {"attempt", failed_row.attempts + 1},
+                                        {"retry_in_ms", wait.count()},
+                                        {"error", error}});
+    }
+  } catch (const std::exception& e) {
+    log::debug("outbox_round_failed", {{"consumer", name_}, {"error", first_line(e.what())}});
+  }
+  busy_ = false;
+  // More may wait: a full round, or a wake() while this one ran, looks again at once.
+  if (again_.exchange(false) || handled == options_.rows_per_round)
+    wake();
+  else
+    arm(options_.poll_interval);
+}
+
+}  // namespace chargegrid::server

@@ -1,0 +1,78 @@
+#pragma once
+// A consumer of durable events (store/outbox.hpp). It subscribes to its topics, then works
+// through its outbox rows one transaction each: the handler's work and the row's "done" commit
+// together, so each row is processed exactly once whatever fails in between — a kill -9 or a
+// database outage rolls the transaction back and the row is claimed again, by this node or
+// another (rows being processed are locked; other nodes skip them). A handler that throws is
+// retried with capped exponential backoff; its error is kept on the row.
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "store/outbox.hpp"
+
+namespace chargegrid::db {
+class ConnectionPool;
+}
+namespace pqxx {
+class connection_base;
+}
+
+namespace chargegrid::server {
+
+class OutboxConsumer {
+ public:
+  // Runs on a database thread inside the row's transaction; throw to retry later.
+  using Handler = std::function<void(store::Tx& tx, const store::outbox::Row& row)>;
+
+  struct Options {
+    std::chrono::milliseconds poll_interval{1000};  // how often other nodes' rows are looked for
+    int rows_per_round = 100;
+    std::chrono::seconds max_backoff{300};
+  };
+
+  OutboxConsumer(boost::asio::io_context& io, db::ConnectionPool& pool, std::string name,
+                 std::vector<std::string> topics, Handler handler, Options options);
+  OutboxConsumer(boost::asio::io_context& io, db::ConnectionPool& pool, std::string name,
+                 std::vector<std::string> topics, Handler handler)
+      : OutboxConsumer(io, pool, std::move(name), std::move(topics), std::move(handler),
+                       Options{}) {}
+  ~OutboxConsumer();
+
+  const std::string& name() const { return name_; }
+  // Subscribes (again at every round until it succeeds) and starts polling.
+  void start();
+  void stop();
+  // Looks for rows now (e.g. right after an event was appended on this node).
+  void wake();
+
+  std::uint64_t processed() const { return processed_; }
+  std::uint64_t failures() const { return failures_; }
+
+ private:
+  void arm(std::chrono::milliseconds delay);
+  void round(pqxx::connection_base& c);  // a pool job
+
+  boost::asio::io_context& io_;
+  db::ConnectionPool& pool_;
+  const std::string name_;
+  const std::vector<std::string> topics_;
+  Handler handler_;
+  Options options_;
+  boost::asio::steady_timer timer_;
+  std::mutex mutex_;
+  bool stopped_ = false;
+  std::atomic<bool> busy_{false};
+  std::atomic<bool> again_{false};
+  bool subscribed_ = false;
+  std::atomic<std::uint64_t> processed_{0}, failures_{0};
+};
+
+}  // namespace chargegrid::server

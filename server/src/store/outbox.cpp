@@ -1,0 +1,55 @@
+#include "store/outbox.hpp"
+
+#include <pqxx/pqxx>
+
+namespace chargegrid::server::store::outbox {
+
+void subscribe(Tx& tx, const std::string& consumer, const std::string& topic) {
+  tx.exec_params(
+      "INSERT INTO outbox_consumers (consumer, topic) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+      consumer, topic);
+}
+
+std::size_t append(Tx& tx, const std::string& topic, const nlohmann::json& payload) {
+  return tx
+      .exec_params(
+          "INSERT INTO outbox (consumer, topic, payload) "
+          "SELECT consumer, $1, $2::jsonb FROM outbox_consumers WHERE topic = $1",
+          topic, payload.dump())
+      .affected_rows();
+}
+
+std::vector<Row> claim(Tx& tx, const std::string& consumer, int limit) {
+  std::vector<Row> rows;
+  for (const auto& r :
+       tx.exec_params("SELECT id, topic, payload::text, attempts FROM outbox "
+                      "WHERE consumer = $1 AND done_at IS NULL AND available_at <= now() "
+                      "ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED",
+                      consumer, limit))
+    rows.push_back({r[0].as<std::int64_t>(), r[1].as<std::string>(),
+                    nlohmann::json::parse(r[2].as<std::string>()), r[3].as<int>()});
+  return rows;
+}
+
+void done(Tx& tx, std::int64_t id) {
+  tx.exec_params("UPDATE outbox SET done_at = now() WHERE id = $1", id);
+}
+
+void failed(Tx& tx, std::int64_t id, const std::string& error,
+            std::chrono::milliseconds retry_after) {
+  tx.exec_params(
+      "UPDATE outbox SET attempts = attempts + 1, last_error = $2, "
+      "available_at = now() + make_interval(secs => $3) WHERE id = $1",
+      id, error, static_cast<double>(retry_after.count()) / 1000.0);
+}
+
+std::vector<Backlog> backlog(Tx& tx) {
+  std::vector<Backlog> out;
+  for (const auto& r :
+       tx.exec("SELECT consumer, count(*), extract(epoch FROM now() - min(created_at))::float8 "
+               "FROM outbox WHERE done_at IS NULL GROUP BY consumer ORDER BY consumer"))
+    out.push_back({r[0].as<std::string>(), r[1].as<std::int64_t>(), r[2].as<double>()});
+  return out;
+}
+
+}  // namespace chargegrid::server::store::outbox

@@ -1,0 +1,46 @@
+#pragma once
+// outbox: durable events (migration 0008). append() writes one row per consumer subscribed to
+// the topic, inside the caller's transaction; a consumer (events/outbox_consumer.hpp) claims
+// its rows and marks them done in the transaction that does its work.
+
+#include <chrono>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "store/transaction.hpp"
+
+namespace chargegrid::server::store::outbox {
+
+// Topics written today.
+inline constexpr const char* kSessionEnded = "session.ended";
+inline constexpr const char* kChargingNeeds = "ev.charging_needs";
+
+// From now on `consumer` receives every event of `topic`.
+void subscribe(Tx& tx, const std::string& consumer, const std::string& topic);
+// Writes the event for each consumer of its topic; returns how many rows.
+std::size_t append(Tx& tx, const std::string& topic, const nlohmann::json& payload);
+
+struct Row {
+  std::int64_t id = 0;
+  std::string topic;
+  nlohmann::json payload;
+  int attempts = 0;  // failed attempts before this one
+};
+// Up to `limit` of the consumer's rows that are due, oldest first, locked until the
+// transaction ends; rows another transaction holds are skipped.
+std::vector<Row> claim(Tx& tx, const std::string& consumer, int limit);
+void done(Tx& tx, std::int64_t id);
+// A failed attempt: the row waits `retry_after` before it is due again.
+void failed(Tx& tx, std::int64_t id, const std::string& error,
+            std::chrono::milliseconds retry_after);
+
+struct Backlog {
+  std::string consumer;
+  std::int64_t pending = 0;
+  double oldest_age_s = 0;
+};
+std::vector<Backlog> backlog(Tx& tx);
+
+}  // namespace chargegrid::server::store::outbox

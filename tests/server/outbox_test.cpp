@@ -1,0 +1,161 @@
+// The durable outbox: a session that ends writes one row per subscribed consumer in the same
+// transaction; a consumer processes each row exactly once — across a kill -9 of the process
+// holding it, and across a handler that fails and is retried.
+
+#include "store/outbox.hpp"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <catch2/catch.hpp>
+#include <thread>
+
+#include "chargegrid/db/pool.hpp"
+#include "events/outbox_consumer.hpp"
+#include "server_fixture.hpp"
+
+using chargegrid::testing::is_result;
+using chargegrid::testing::ServerFixture;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+void exec(ServerFixture& fx, const std::string& sql) {
+  auto c = fx.sql();
+  pqxx::work tx(c);
+  tx.exec(sql);
+  tx.commit();
+}
+
+pid_t spawn_probe(const std::string& url, const std::string& consumer, int delay_ms) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const std::string delay = std::to_string(delay_ms);
+    ::execl(CHARGEGRID_OUTBOX_PROBE, CHARGEGRID_OUTBOX_PROBE, url.c_str(), consumer.c_str(),
+            delay.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  return pid;
+}
+
+int wait_exit(pid_t pid, std::chrono::seconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  int status = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (::waitpid(pid, &status, WNOHANG) == pid)
+      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    std::this_thread::sleep_for(50ms);
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, &status, 0);
+  return -2;
+}
+
+}  // namespace
+
+TEST_CASE("An ended session is written to the outbox once for each consumer",
+          "[integration][outbox]") {
+  ServerFixture fx;
+  exec(fx,
+       "INSERT INTO outbox_consumers VALUES ('settlement', 'session.ended'), "
+       "('planner', 'session.ended'), ('other', 'something.else')");
+  auto v16 = fx.connect("OUTBOX-16", "ocpp1.6");
+  REQUIRE(is_result(
+      v16->call("BootNotification", {{"chargePointVendor", "V"}, {"chargePointModel", "M"}})));
+  auto started = v16->call("StartTransaction", {{"connectorId", 1},
+                                                {"idTag", "T"},
+                                                {"meterStart", 100},
+                                                {"timestamp", "2026-11-24T08:00:00Z"}});
+  REQUIRE(is_result(started));
+  const auto tx = started[2]["transactionId"].get<long long>();
+  json stop{{"transactionId", tx}, {"meterStop", 900}, {"timestamp", "2026-11-24T09:00:00Z"}};
+  REQUIRE(is_result(v16->call("StopTransaction", stop)));
+  REQUIRE(is_result(v16->call("StopTransaction", stop)));  // again: no second event
+
+  auto v201 = fx.connect("OUTBOX-201", "ocpp2.0.1");
+  REQUIRE(is_result(v201->call(
+      "BootNotification",
+      {{"reason", "PowerUp"}, {"chargingStation", {{"model", "M"}, {"vendorName", "V"}}}})));
+  for (const std::string type : {"Started", "Ended", "Ended"}) {
+    static int seq = 0;
+    REQUIRE(is_result(
+        v201->call("TransactionEvent", {{"eventType", type},
+                                        {"timestamp", "2026-11-24T10:00:00Z"},
+                                        {"triggerReason", "Authorized"},
+                                        {"seqNo", seq++},
+                                        {"transactionInfo", {{"transactionId", "OB-1"}}}})));
+  }
+  CHECK(fx.query_value("SELECT count(*) FROM outbox") == "4");
+  CHECK(fx.query_value("SELECT string_agg(DISTINCT consumer, ',' ORDER BY consumer) FROM outbox") ==
+        "planner,settlement");
+  CHECK(fx.query_value("SELECT count(DISTINCT payload->>'session_id') FROM outbox") == "2");
+  CHECK(fx.query_value("SELECT payload->>'station_transaction_id' FROM outbox WHERE "
+                       "payload->>'station_id' = 'OUTBOX-201' LIMIT 1") == "OB-1");
+}
+
+TEST_CASE("A claimed outbox row survives kill -9 of its consumer and is processed once",
+          "[integration][outbox]") {
+  ServerFixture fx;
+  exec(fx,
+       "CREATE TABLE probe_effects (outbox_id bigint NOT NULL, pid integer NOT NULL);"
+       "INSERT INTO outbox_consumers VALUES ('probe', 'test.topic');"
+       "INSERT INTO outbox (consumer, topic, payload) "
+       "SELECT 'probe', 'test.topic', jsonb_build_object('n', n) FROM generate_series(1, 20) n");
+  const auto url = fx.database().url();
+  // The first consumer holds its first row for 30 s: killed while it does.
+  const auto first = spawn_probe(url, "probe", 30'000);
+  REQUIRE(ServerFixture::eventually([&] {
+    return fx.query_value(
+               "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+               "WHERE c.relname = 'outbox' AND l.mode = 'RowShareLock'") != "0";
+  }));
+  std::this_thread::sleep_for(300ms);
+  ::kill(first, SIGKILL);
+  CHECK(wait_exit(first, 5s) == -1);
+  // Nothing it did in the killed transaction remains; a second consumer does all 20.
+  const auto second = spawn_probe(url, "probe", 0);
+  CHECK(wait_exit(second, 60s) == 0);
+  CHECK(fx.query_value("SELECT count(*) FROM probe_effects") == "20");
+  CHECK(fx.query_value("SELECT count(DISTINCT outbox_id) FROM probe_effects") == "20");
+  CHECK(fx.query_value("SELECT count(*) FROM probe_effects WHERE pid = " + std::to_string(first)) ==
+        "0");
+  CHECK(fx.query_value("SELECT count(*) FROM outbox WHERE done_at IS NULL") == "0");
+}
+
+TEST_CASE("A failing outbox handler is retried later, its work rolled back meanwhile",
+          "[integration][outbox]") {
+  ServerFixture fx;
+  exec(fx,
+       "CREATE TABLE retried_effects (outbox_id bigint NOT NULL);"
+       "INSERT INTO outbox_consumers VALUES ('flaky', 'test.topic');"
+       "INSERT INTO outbox (consumer, topic, payload) VALUES ('flaky', 'test.topic', '{}')");
+  chargegrid::db::ConnectionPool pool(fx.database().url(), 1);
+  boost::asio::io_context io;
+  chargegrid::server::OutboxConsumer::Options options;
+  options.poll_interval = 100ms;
+  std::atomic<int> calls{0};
+  chargegrid::server::OutboxConsumer flaky(
+      io, pool, "flaky", {"test.topic"},
+      [&](chargegrid::server::store::Tx& tx, const chargegrid::server::store::outbox::Row& row) {
+        tx.exec_params("INSERT INTO retried_effects VALUES ($1)", row.id);
+        if (calls++ == 0) throw std::runtime_error("the webhook said 503");
+      },
+      options);
+  flaky.start();
+  std::thread runner([&] {
+    auto guard = boost::asio::make_work_guard(io);
+    io.run_for(10s);
+  });
+  CHECK(ServerFixture::eventually([&] { return flaky.processed() == 1; }, 10s));
+  flaky.stop();
+  io.stop();
+  runner.join();
+  CHECK(calls == 2);
+  CHECK(flaky.failures() == 1);
+  CHECK(fx.query_value("SELECT count(*) FROM retried_effects") == "1");
+  CHECK(fx.query_value("SELECT attempts || ' ' || last_error || ' ' || (done_at IS NOT NULL) "
+                       "FROM outbox") == "1 the webhook said 503 true");
+}
