@@ -33,6 +33,16 @@ namespace {
 
 constexpr std::size_t kMaxSocketPath = 107;  // sizeof(sockaddr_un::sun_path) - 1
 constexpr const char* kSettingsFile = "chargegrid.conf";
+// Who is behind a running server, for a process that finds it running (see owner_died()):
+//  - the owner lock is held (shared flock) by each live process whose EmbeddedPostgres
+//    started the server under a watchdog (stop_with_process); the kernel drops it the moment
+//    such a process dies, whatever kills it;
+//  - the watchdog lock is held by the watchdog, from before it exists (its starter takes it
+//    and hands it down) until its server has exited.
+// Watchdog lock held, owner lock free: the owner died and the server is being shut down.
+// Owner lock held: a live process's server. Neither: a server started by pg_ctl.
+constexpr const char* kOwnerLock = "chargegrid-owner.lock";
+constexpr const char* kWatchdogLock = "chargegrid-watchdog.lock";
 
 // The account PostgreSQL runs as: the caller, or an unprivileged user when the caller is root.
 std::optional<RunAs> server_account() {
@@ -116,6 +126,32 @@ class FolderLock {
  private:
   int fd_;
 };
+
+// Opens (creating) a lock file and takes a shared flock on it; returns the descriptor.
+int hold_shared_lock(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    throw EmbeddedPostgresError("embedded postgres: cannot open " + path.string() + ": " +
+                                std::strerror(errno));
+  while (::flock(fd, LOCK_SH) != 0) {
+    if (errno != EINTR) {
+      const int err = errno;
+      ::close(fd);
+      throw EmbeddedPostgresError("embedded postgres: cannot lock " + path.string() + ": " +
+                                  std::strerror(err));
+    }
+  }
+  return fd;
+}
+
+// Whether some process holds a flock on the lock file (missing or unreadable: no).
+bool lock_is_held(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool held = ::flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  ::close(fd);  // also releases the lock, if it was taken
+  return held;
+}
 
 // Whether `account` may search (x) a folder with these attributes.
 bool may_search(const struct stat& info, const RunAs& account) {
@@ -233,6 +269,8 @@ EmbeddedPostgres::EmbeddedPostgres(EmbeddedPostgresOptions options)
 }
 
 EmbeddedPostgres::~EmbeddedPostgres() {
+  // Detached with a watchdog: its control pipe and the owner lock stay open (on purpose)
+  // until this process ends, and with them the server.
   if (detached_) return;
   try {
     stop();
@@ -291,10 +329,35 @@ void EmbeddedPostgres::start() {
 
   if (!fs::exists(data_dir_ / "PG_VERSION")) initialise_cluster();
 
-  remove_stale_pid_file();
-  adopted_ = adopt_running_server();
-  if (!adopted_) start_server();
+  if (watchdog_running()) {
+    // Started by this object and still running (or still starting).
+    wait_until_accepting([this] { return watchdog_running(); });
+  } else {
+    remove_stale_pid_file();
+    adopted_ = adopt_running_server();
+    if (!adopted_) start_server();
+  }
   create_database();
+}
+
+bool EmbeddedPostgres::attach() {
+  detached_ = true;
+  if (!fs::exists(data_dir_ / "PG_VERSION")) return false;
+  FolderLock lock(data_dir_);
+  if (!running() || owner_died()) return false;
+  const auto pid_file = read_pid_file(data_dir_);
+  if (!pid_file || pid_file->socket_dir.empty() || pid_file->port <= 0) return false;
+  socket_dir_ = pid_file->socket_dir;
+  port_ = pid_file->port;
+  const pid_t pid = pid_file->pid;
+  try {
+    wait_until_accepting([&] { return is_postmaster_of(pid, data_dir_); });
+  } catch (const EmbeddedPostgresError&) {
+    socket_dir_.clear();
+    return false;
+  }
+  adopted_ = true;
+  return true;
 }
 
 void EmbeddedPostgres::initialise_cluster() {
@@ -382,18 +445,42 @@ void EmbeddedPostgres::write_settings() {
   change_owner(path, server_account(), false);
 }
 
+bool EmbeddedPostgres::owner_died() {
+  return lock_is_held(data_dir_ / kWatchdogLock) && !lock_is_held(data_dir_ / kOwnerLock);
+}
+
+void EmbeddedPostgres::wait_for_orphan_shutdown() {
+  spdlog::info("embedded_postgres event=wait_for_orphan data_dir={}", data_dir_.string());
+  const auto deadline = std::chrono::steady_clock::now() + options_.timeout;
+  while (lock_is_held(data_dir_ / kWatchdogLock)) {
+    if (std::chrono::steady_clock::now() >= deadline)
+      throw EmbeddedPostgresError(
+          "embedded postgres: the server on " + data_dir_.string() +
+          " belongs to a process that ended and is still shutting down after " +
+          std::to_string(options_.timeout.count()) + " s; try again once it has stopped");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 bool EmbeddedPostgres::adopt_running_server() {
   if (!running()) return false;
+  if (owner_died()) {
+    // Its watchdog is stopping it (fast shutdown): adopting it would lose it in a moment.
+    wait_for_orphan_shutdown();
+    return false;
+  }
   const auto pid_file = read_pid_file(data_dir_);
   if (!pid_file || pid_file->socket_dir.empty() || pid_file->port <= 0) return false;
   socket_dir_ = pid_file->socket_dir;
   port_ = pid_file->port;
+  const pid_t pid = pid_file->pid;
   spdlog::info("embedded_postgres event=adopt data_dir={} pid={} socket_dir={}", data_dir_.string(),
-               pid_file->pid, socket_dir_.string());
+               pid, socket_dir_.string());
   try {
-    wait_until_accepting();
+    wait_until_accepting([&] { return is_postmaster_of(pid, data_dir_); });
     return true;
   } catch (const std::exception& e) {
+    if (!running()) return false;  // it was shutting down, and now it is gone
     // Alive but not serving (e.g. wedged in shutdown): restart it cleanly.
     spdlog::warn("embedded_postgres event=restart_unresponsive data_dir={} error=\"{}\"",
                  data_dir_.string(), e.what());
@@ -413,6 +500,10 @@ bool EmbeddedPostgres::adopt_running_server() {
 }
 
 void EmbeddedPostgres::start_server() {
+  if (options_.stop_with_process) {
+    start_supervised_server();
+    return;
+  }
   prepare_socket_dir();
   write_settings();
   const auto log_path = data_dir_ / "startup.log";
@@ -434,10 +525,101 @@ void EmbeddedPostgres::start_server() {
     fail_step("pg_ctl start", argv, result,
               "server log " + log_path.string() + ":\n" + tail(read_file(log_path), 4000));
   }
-  wait_until_accepting();
+  wait_until_accepting([this] { return running(); });
 }
 
-void EmbeddedPostgres::wait_until_accepting() {
+// The postmaster as the child of a watchdog (detail::start_supervised): it stops when this
+// process ends, however it ends.
+void EmbeddedPostgres::start_supervised_server() {
+  prepare_socket_dir();
+  write_settings();
+  const auto account = server_account();
+  const auto log_path = data_dir_ / "startup.log";
+  const int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (log_fd < 0)
+    throw EmbeddedPostgresError("embedded postgres: cannot open " + log_path.string() + ": " +
+                                std::strerror(errno));
+  int watchdog_lock = -1;
+  detail::Supervised started;
+  const std::vector<std::string> argv{(bin_dir_ / "postgres").string(), "-D", data_dir_.string()};
+  try {
+    change_owner(log_path, account, false);  // pg_ctl, running as the account, appends to it
+    if (owner_lock_ < 0) owner_lock_ = hold_shared_lock(data_dir_ / kOwnerLock);
+    watchdog_lock = hold_shared_lock(data_dir_ / kWatchdogLock);
+    detail::SupervisedOptions options{
+        .argv = argv,
+        .run_as = account,
+        .output_fd = log_fd,
+        .keep_fds = {watchdog_lock},
+        .remove_dir_after = socket_dir_ == data_dir_ ? std::string() : socket_dir_.string()};
+    started = detail::start_supervised(options);
+  } catch (const std::system_error& e) {
+    ::close(log_fd);
+    if (watchdog_lock >= 0) ::close(watchdog_lock);
+    throw EmbeddedPostgresError("embedded postgres: cannot start " +
+                                detail::describe_command(argv) + ": " + e.what());
+  } catch (...) {
+    ::close(log_fd);
+    if (watchdog_lock >= 0) ::close(watchdog_lock);
+    throw;
+  }
+  ::close(log_fd);
+  ::close(watchdog_lock);  // the watchdog holds it now
+  watchdog_pid_ = started.watchdog;
+  watchdog_control_ = started.control;
+  spdlog::info(
+      "embedded_postgres event=start data_dir={} socket_dir={} port={} durable={} watchdog={}",
+      data_dir_.string(), socket_dir_.string(), port_, options_.durable, watchdog_pid_);
+  try {
+    wait_until_accepting([this] { return watchdog_running(); });
+  } catch (const EmbeddedPostgresError& e) {
+    const bool exited = !watchdog_running();
+    if (!exited) stop_watchdog();
+    // Another server on the folder (started by hand, say) made PostgreSQL refuse to start.
+    if (exited && adopt_running_server()) return;
+    throw EmbeddedPostgresError(std::string(e.what()) +
+                                "\ncommand: " + detail::describe_command(argv) + "\nserver log " +
+                                log_path.string() + ":\n" + tail(read_file(log_path), 4000));
+  }
+}
+
+bool EmbeddedPostgres::watchdog_running() {
+  if (watchdog_pid_ <= 0) return false;
+  detail::Supervised watchdog{watchdog_pid_, watchdog_control_};
+  const auto code = detail::supervised_exit_code(watchdog);
+  if (!code) return true;
+  spdlog::warn("embedded_postgres event=server_exited data_dir={} exit_code={}", data_dir_.string(),
+               *code);
+  watchdog_pid_ = -1;
+  watchdog_control_ = -1;
+  if (owner_lock_ >= 0) ::close(owner_lock_);
+  owner_lock_ = -1;
+  return false;
+}
+
+void EmbeddedPostgres::stop_watchdog() {
+  if (watchdog_pid_ <= 0) return;
+  spdlog::info("embedded_postgres event=stop data_dir={} watchdog={}", data_dir_.string(),
+               watchdog_pid_);
+  detail::Supervised watchdog{watchdog_pid_, watchdog_control_};
+  auto code = detail::stop_supervised(watchdog, options_.timeout);
+  if (!code) {
+    spdlog::warn("embedded_postgres event=stop_slow data_dir={}", data_dir_.string());
+    run_step("pg_ctl stop",
+             {(bin_dir_ / "pg_ctl").string(), "stop", "-D", data_dir_.string(), "-m", "immediate",
+              "-w", "-t", std::to_string(options_.timeout.count())},
+             server_account());
+    code = detail::stop_supervised(watchdog, options_.timeout);
+  }
+  watchdog_pid_ = watchdog.watchdog;
+  watchdog_control_ = watchdog.control;
+  if (watchdog_pid_ <= 0 && owner_lock_ >= 0) {
+    ::close(owner_lock_);
+    owner_lock_ = -1;
+  }
+}
+
+void EmbeddedPostgres::wait_until_accepting(const std::function<bool()>& alive) {
   const auto deadline = std::chrono::steady_clock::now() + options_.timeout;
   std::string last_error;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -448,6 +630,9 @@ void EmbeddedPostgres::wait_until_accepting() {
     } catch (const std::exception& e) {
       last_error = e.what();
     }
+    if (!alive())
+      throw EmbeddedPostgresError("embedded postgres: the server on " + data_dir_.string() +
+                                  " exited: " + trim(last_error));
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   throw EmbeddedPostgresError("embedded postgres: server on " + data_dir_.string() +
@@ -473,6 +658,7 @@ void EmbeddedPostgres::create_database() {
 void EmbeddedPostgres::stop() {
   if (!fs::exists(data_dir_ / "PG_VERSION")) return;
   FolderLock lock(data_dir_);
+  stop_watchdog();
   if (!running()) {
     remove_private_socket_dir();
     return;

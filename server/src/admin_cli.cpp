@@ -25,20 +25,24 @@ std::string env_or(const char* name, std::string fallback) {
   return value && *value ? value : fallback;
 }
 
-// Connects to --database-url, or to the embedded cluster in --data-dir (left
-// running if a server already runs on it).
+// Connects to --database-url, or to the embedded cluster of the server whose data folder is
+// --data-dir. An admin command never creates or starts a database: a key written to a
+// database no server uses would be a key that works nowhere.
 template <class Fn>
 int with_database(const std::string& url_option, const std::string& data_dir, Fn fn) {
-  std::optional<db::EmbeddedPostgres> embedded;
   std::string url = url_option;
   if (url.empty()) {
     db::EmbeddedPostgresOptions options;
     options.data_dir = std::filesystem::path(data_dir) / "pg";
-    embedded.emplace(options);
-    const bool in_use = embedded->running();
-    embedded->start();
-    if (in_use) embedded->detach();
-    url = embedded->connection_url();
+    db::EmbeddedPostgres embedded(options);
+    if (!embedded.attach()) {
+      std::cerr << "chargegridd: no running ChargeGrid database in "
+                << std::filesystem::absolute(options.data_dir).lexically_normal().string()
+                << "\n  start the server first, pass the server's folder with --data-dir, or its "
+                   "database with --database-url (env CHARGEGRID_DATABASE_URL)\n";
+      return 1;
+    }
+    url = embedded.connection_url();
   }
   pqxx::connection connection(url);
   db::migrate(connection, db::builtin_migrations());
@@ -61,8 +65,27 @@ std::optional<int> parse_command(CLI::App& app, int argc, const char* const* arg
 
 }  // namespace
 
+namespace {
+
+// The admin command named on the command line ("apikey", "database"), or "" when none is:
+// the first word that is neither an option nor an option's value.
+std::string admin_command(int argc, const char* const* argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    if (word == "--data-dir" || word == "--database-url") {
+      ++i;  // its value
+      continue;
+    }
+    if (word.starts_with("-")) continue;
+    return word == "apikey" || word == "database" ? word : "";
+  }
+  return "";
+}
+
+}  // namespace
+
 bool is_admin_command(int argc, const char* const* argv) {
-  return argc > 1 && (std::string(argv[1]) == "apikey" || std::string(argv[1]) == "database");
+  return !admin_command(argc, argv).empty();
 }
 
 namespace {
@@ -85,6 +108,8 @@ int run_database_command(int argc, const char* const* argv) {
   try {
     db::EmbeddedPostgresOptions options;
     options.data_dir = std::filesystem::path(data_dir) / "pg";
+    // The cluster outlives this command, until `database stop`.
+    options.stop_with_process = false;
     db::EmbeddedPostgres embedded(options);
     if (*start) {
       embedded.start();
@@ -106,7 +131,7 @@ int run_database_command(int argc, const char* const* argv) {
 }  // namespace
 
 int run_admin_command(int argc, const char* const* argv) {
-  if (std::string(argv[1]) == "database") return run_database_command(argc, argv);
+  if (admin_command(argc, argv) == "database") return run_database_command(argc, argv);
   CLI::App app{"chargegridd apikey: create, list and revoke REST API keys"};
   app.require_subcommand(1);
   std::string database_url = env_or("CHARGEGRID_DATABASE_URL", "");

@@ -83,6 +83,11 @@ bool is_valid_node_id(const std::string& id) {
 std::optional<Config> parse_config(int argc, const char* const* argv, int& exit_code) {
   Config config;
   CLI::App app{"chargegridd: ChargeGrid charge point management server (OCPP 1.6J, 2.0.1, 2.1)"};
+  app.footer(
+      "Admin commands (each has --help; --data-dir or --database-url may come before or after):\n"
+      "  chargegridd apikey create|list|revoke   REST API keys, in the running server's database\n"
+      "  chargegridd database start|stop         the embedded PostgreSQL on its own (cluster "
+      "nodes share it)");
   app.set_help_all_flag("--help-all");
 
   auto add = [&](const std::string& flag, auto& value, const std::string& help) {

@@ -10,8 +10,10 @@
 #include <filesystem>
 #include <fstream>
 #include <pqxx/pqxx>
+#include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "temp_folder.hpp"
 
@@ -42,6 +44,103 @@ uid_t process_uid(pid_t pid) {
     if (line.starts_with("Uid:")) return static_cast<uid_t>(std::stoul(line.substr(4)));
   FAIL("no Uid line for pid " << pid);
   return 0;
+}
+
+// Processes working in `folder`: a postmaster and its children live in their data folder.
+std::vector<pid_t> processes_in(const fs::path& folder) {
+  std::vector<pid_t> found;
+  const fs::path target = fs::weakly_canonical(folder);
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::error_code link_error;
+    if (fs::read_symlink(entry.path() / "cwd", link_error) == target)
+      found.push_back(static_cast<pid_t>(std::stol(name)));
+  }
+  return found;
+}
+
+template <class Predicate>
+bool eventually(Predicate predicate, std::chrono::milliseconds limit = std::chrono::seconds(30)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!predicate()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+// pg_controldata's "Database cluster state": "shut down" after a clean (fast) shutdown,
+// "in production" after a crash.
+std::string cluster_state(const fs::path& data_dir) {
+  const auto command = (chargegrid::db::find_postgres_bin_dir() / "pg_controldata").string() +
+                       " -D '" + data_dir.string() + "'";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::string state;
+  char line[512];
+  while (std::fgets(line, sizeof line, pipe)) {
+    const std::string text = line;
+    if (text.starts_with("Database cluster state:")) {
+      state = text.substr(text.find(':') + 1);
+      state.erase(0, state.find_first_not_of(' '));
+      state.erase(state.find_last_not_of("\n ") + 1);
+    }
+  }
+  ::pclose(pipe);
+  return state;
+}
+
+// A child process starts the cluster, writes a row and waits; it is killed with SIGKILL.
+// Returns the postmaster's pid as the child reported it.
+pid_t run_owner_and_kill_it(const EmbeddedPostgresOptions& options) {
+  int ready[2];
+  REQUIRE(::pipe(ready) == 0);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::close(ready[0]);
+    try {
+      EmbeddedPostgres pg(options);
+      pg.start();
+      {
+        pqxx::connection connection(pg.connection_url());
+        pqxx::work txn(connection);
+        txn.exec("CREATE TABLE kept (value text)");
+        txn.exec("INSERT INTO kept VALUES ('written before the kill')");
+        txn.commit();
+      }
+      const pid_t postmaster = pg.postmaster_pid().value_or(0);
+      [[maybe_unused]] auto n = ::write(ready[1], &postmaster, sizeof postmaster);
+      for (;;) ::pause();
+    } catch (...) {
+      ::_exit(3);
+    }
+  }
+  ::close(ready[1]);
+  pid_t postmaster = 0;
+  const auto got = ::read(ready[0], &postmaster, sizeof postmaster);
+  ::close(ready[0]);
+  ::kill(child, SIGKILL);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  REQUIRE(got == static_cast<ssize_t>(sizeof postmaster));
+  REQUIRE(postmaster > 0);
+  CHECK(WIFSIGNALED(status));
+  return postmaster;
+}
+
+pid_t parent_of(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), {});
+  const auto close = text.rfind(')');  // the command name may hold spaces
+  REQUIRE(close != std::string::npos);
+  std::istringstream fields(text.substr(close + 2));
+  std::string state;
+  pid_t parent = 0;
+  fields >> state >> parent;
+  return parent;
 }
 
 uid_t expected_server_uid() {
@@ -132,43 +231,94 @@ TEST_CASE("EmbeddedPostgres runs the server as an unprivileged user", "[db][embe
   CHECK(query_one(pg.connection_url(), "SELECT 1") == "1");
 }
 
-TEST_CASE("EmbeddedPostgres adopts the server of an owner killed with SIGKILL", "[db][embedded]") {
+TEST_CASE("EmbeddedPostgres stops its server when the owner is killed with SIGKILL",
+          "[db][embedded]") {
   TempFolder folder;
   const auto data_dir = folder.path() / "pg";
-  int ready[2];
-  REQUIRE(::pipe(ready) == 0);
-  const pid_t child = ::fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
-    ::close(ready[0]);
-    try {
-      EmbeddedPostgres pg(test_options(data_dir));
-      pg.start();
-      const pid_t postmaster = pg.postmaster_pid().value_or(0);
-      [[maybe_unused]] auto n = ::write(ready[1], &postmaster, sizeof postmaster);
-      for (;;) ::pause();
-    } catch (...) {
-      ::_exit(3);
-    }
-  }
-  ::close(ready[1]);
-  pid_t first_postmaster = 0;
-  const auto got = ::read(ready[0], &first_postmaster, sizeof first_postmaster);
-  ::close(ready[0]);
-  ::kill(child, SIGKILL);
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  REQUIRE(got == static_cast<ssize_t>(sizeof first_postmaster));
-  REQUIRE(first_postmaster > 0);
-  CHECK(WIFSIGNALED(status));
+  const pid_t postmaster = run_owner_and_kill_it(test_options(data_dir));
+
+  // The watchdog shuts the server down by itself: no process of the folder remains.
+  INFO("processes still working in " << data_dir.string());
+  CHECK(eventually([&] { return ::kill(postmaster, 0) != 0 && processes_in(data_dir).empty(); }));
+  EmbeddedPostgres pg(test_options(data_dir));
+  CHECK_FALSE(pg.running());
+  // A fast shutdown, not a crash: the cluster was shut down cleanly.
+  CHECK(cluster_state(data_dir) == "shut down");
+  CHECK_FALSE(fs::exists(data_dir / "postmaster.pid"));
+
+  pg.start();
+  CHECK(query_one(pg.connection_url(), "SELECT value FROM kept") == "written before the kill");
+}
+
+TEST_CASE("EmbeddedPostgres started right after its owner was killed starts the server afresh",
+          "[db][embedded]") {
+  TempFolder folder;
+  const auto data_dir = folder.path() / "pg";
+  const pid_t first_postmaster = run_owner_and_kill_it(test_options(data_dir));
+
+  // No pause: the old server may still be shutting down. It is neither adopted (it would be
+  // gone a moment later) nor a reason to fail.
+  EmbeddedPostgres pg(test_options(data_dir));
+  pg.start();
+  CHECK_FALSE(pg.adopted());
+  CHECK(pg.postmaster_pid() != first_postmaster);
+  CHECK(::kill(first_postmaster, 0) != 0);
+  CHECK(query_one(pg.connection_url(), "SELECT value FROM kept") == "written before the kill");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  CHECK(query_one(pg.connection_url(), "SELECT value FROM kept") == "written before the kill");
+}
+
+TEST_CASE("EmbeddedPostgres adopts a daemonised server whose owner was killed with SIGKILL",
+          "[db][embedded]") {
+  TempFolder folder;
+  const auto data_dir = folder.path() / "pg";
+  auto options = test_options(data_dir);
+  options.stop_with_process = false;  // pg_ctl start: the server outlives its starter
+  const pid_t first_postmaster = run_owner_and_kill_it(options);
 
   EmbeddedPostgres pg(test_options(data_dir));
   CHECK(pg.running());  // the postmaster outlived its owner
   pg.start();
+  CHECK(pg.adopted());
   CHECK(pg.postmaster_pid() == first_postmaster);  // adopted, not a second server
-  CHECK(query_one(pg.connection_url(), "SELECT current_database()") == "chargegrid");
+  CHECK(query_one(pg.connection_url(), "SELECT value FROM kept") == "written before the kill");
   pg.stop();
   CHECK_FALSE(pg.running());
+}
+
+TEST_CASE("EmbeddedPostgres keeps serving after the thread that started it ended",
+          "[db][embedded]") {
+  TempFolder folder;
+  const auto data_dir = folder.path() / "pg";
+  EmbeddedPostgres pg(test_options(data_dir));
+  std::thread([&] { pg.start(); }).join();
+  // PR_SET_PDEATHSIG on a child fires when the thread that forked it ends: the watchdog
+  // must not depend on that.
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  CHECK(pg.running());
+  CHECK(query_one(pg.connection_url(), "SELECT 1") == "1");
+  pg.stop();
+  CHECK_FALSE(pg.running());
+  // The logging collector outlives the postmaster by a moment.
+  CHECK(eventually([&] { return processes_in(data_dir).empty(); }));
+}
+
+TEST_CASE("EmbeddedPostgres server stops cleanly when its watchdog is killed", "[db][embedded]") {
+  TempFolder folder;
+  const auto data_dir = folder.path() / "pg";
+  EmbeddedPostgres pg(test_options(data_dir));
+  pg.start();
+  const auto postmaster = pg.postmaster_pid();
+  REQUIRE(postmaster.has_value());
+  const pid_t watchdog = parent_of(*postmaster);
+  REQUIRE(watchdog != ::getpid());
+  REQUIRE(parent_of(watchdog) == ::getpid());
+  REQUIRE(::kill(watchdog, SIGKILL) == 0);
+  CHECK(eventually([&] { return !pg.running(); }));
+  CHECK(cluster_state(data_dir) == "shut down");
+  pg.start();  // starts it again
+  CHECK(pg.postmaster_pid() != postmaster);
+  CHECK(query_one(pg.connection_url(), "SELECT 1") == "1");
 }
 
 TEST_CASE("EmbeddedPostgres starts over a stale postmaster.pid of a dead process",

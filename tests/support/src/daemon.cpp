@@ -42,8 +42,8 @@ Daemon::Daemon(const std::string& binary, const std::string& database_url, const
   const auto ready = dir / ("ready-" + name + ".json");
   fs::remove(ready);
   log_ = dir / ("chargegridd-" + name + ".log");
-  std::vector<std::string> args{binary, "--database-url", database_url, "--ready-file",
-                                ready.string()};
+  std::vector<std::string> args{binary, "--ready-file", ready.string()};
+  if (!database_url.empty()) args.insert(args.end(), {"--database-url", database_url});
   args.insert(args.end(), extra.begin(), extra.end());
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);

@@ -46,6 +46,7 @@ chargegrid::db::EmbeddedPostgresOptions options_for(const fs::path& data_dir) {
   options.data_dir = data_dir;
   options.database = "";
   options.durable = false;
+  options.stop_with_process = false;  // it outlives `start`, until `stop`
   return options;
 }
 

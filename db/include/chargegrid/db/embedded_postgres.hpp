@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -42,6 +43,12 @@ struct EmbeddedPostgresOptions {
   std::map<std::string, std::string> settings;
   // How long pg_ctl may wait for the server to start or stop.
   std::chrono::seconds timeout{60};
+  // true: a server this object starts stops when this process ends, however it ends (kill -9
+  // included): the postmaster runs under a watchdog child process that shuts it down fast
+  // (SIGINT; nothing committed is lost) once this process is gone. false: it is started with
+  // `pg_ctl start` as a daemon that outlives this process, for a cluster shared by processes
+  // that come and go (`chargegridd database start`, the test suite's shared cluster).
+  bool stop_with_process = true;
 };
 
 class EmbeddedPostgres {
@@ -54,15 +61,22 @@ class EmbeddedPostgres {
   EmbeddedPostgres& operator=(const EmbeddedPostgres&) = delete;
 
   // Initialises the data folder if it holds no cluster, starts the server (or adopts the
-  // one already running on this folder, e.g. after the previous owner was killed) and
-  // creates the application database if missing. Idempotent.
+  // one already running on this folder) and creates the application database if missing.
+  // Idempotent. A server whose owner died (killed with -9, say) is shutting down under its
+  // watchdog: start() waits until it has stopped, then starts it afresh.
   void start();
-  // Stops the server (fast shutdown: open sessions are ended). Idempotent.
+  // Uses the server already running on the data folder, without initialising, starting or
+  // ever stopping one (the object is detached). False when no server runs there (or the one
+  // there is shutting down); then connection_url() stays unusable.
+  bool attach();
+  // Stops the server (fast shutdown: open sessions are ended), whoever started it.
+  // Idempotent.
   void stop();
   // Whether a server is running on the data folder: postmaster.pid names a live postmaster
   // working in this folder.
   bool running() const;
-  // Leaves the server running when this object is destroyed.
+  // Leaves the server running when this object is destroyed (with stop_with_process, until
+  // this process ends).
   void detach() noexcept { detached_ = true; }
   // Whether the last start() found the server already running (started by another process)
   // rather than starting it.
@@ -83,8 +97,15 @@ class EmbeddedPostgres {
   void initialise_cluster();
   void write_settings();
   void start_server();
+  void start_supervised_server();
   bool adopt_running_server();
-  void wait_until_accepting();
+  bool owner_died();
+  void wait_for_orphan_shutdown();
+  // Until a connection succeeds; throws after the timeout, or once `alive` says the server
+  // is gone.
+  void wait_until_accepting(const std::function<bool()>& alive);
+  bool watchdog_running();
+  void stop_watchdog();
   void remove_stale_pid_file();
   void create_database();
   void prepare_socket_dir();
@@ -97,6 +118,11 @@ class EmbeddedPostgres {
   int port_;
   bool detached_ = false;
   bool adopted_ = false;
+  // The watchdog of the server this object started (stop_with_process), and the shared
+  // flock on the folder's owner lock held meanwhile: see embedded_postgres.cpp.
+  pid_t watchdog_pid_ = -1;
+  int watchdog_control_ = -1;
+  int owner_lock_ = -1;
 };
 
 // Whether the account PostgreSQL runs as (see above) can reach `folder` through every parent

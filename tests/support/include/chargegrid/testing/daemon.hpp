@@ -15,7 +15,8 @@ namespace chargegrid::testing {
 class Daemon {
  public:
   // Starts `binary --database-url URL --ready-file DIR/ready-NAME.json ARGS...` with its
-  // output in DIR/chargegridd-NAME.log, and waits (up to a minute) until it serves.
+  // output in DIR/chargegridd-NAME.log, and waits (up to a minute) until it serves. An empty
+  // URL leaves --database-url out: the daemon runs its embedded database (--data-dir).
   Daemon(const std::string& binary, const std::string& database_url,
          const std::filesystem::path& dir, const std::string& name,
          const std::vector<std::string>& args);
