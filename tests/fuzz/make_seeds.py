@@ -65,6 +65,32 @@ RPC_FRAMES = [
     '"unitOfMeasure":{"unit":"Wh"}}]}]}]',
 ]
 
+# Hostile input every target must refuse cleanly: nesting past the 64-level limit (and far
+# past any recursion a later pass could survive), NUL characters, non-finite numbers and
+# integers that fit nothing they could be stored in.
+DEEP = 5000
+RPC_FRAMES += [
+    '[2,"n1","DataTransfer",{"vendorId":"x","data":' + "[" * 65 + "]" * 65 + "}]",
+    '[2,"n2","DataTransfer",{"vendorId":"x","data":' + "[" * DEEP + "]" * DEEP + "}]",
+    '[2,"n3","DataTransfer",{"vendorId":"x","data":' + '{"a":' * 70 + "1" + "}" * 70 + "}]",
+    "[" * DEEP,
+    '[2,"z1","BootNotification",{"chargePointVendor":"V\u0000","chargePointModel":"M"}]',
+    '[2,"z\u0000","Heartbeat",{}]',
+    '[2,"z2","Heart\u0000beat",{}]',
+    '[2,"f1","MeterValues",{"connectorId":1,"meterValue":[{"timestamp":"2026-11-24T12:00:00Z",'
+    '"sampledValue":[{"value":"NaN"},{"value":"Infinity"},{"value":"-1e400"},{"value":"nan"}]}]}]',
+    '[2,"f2","X",{"v":NaN}]',
+    '[2,"f3","X",{"v":Infinity,"w":-Infinity}]',
+    '[2,"f4","X",{"v":-0.0,"w":1e-400}]',
+    '[2,"i1","StopTransaction",{"transactionId":4294967297,"meterStop":1,'
+    '"timestamp":"2026-11-24T12:00:00Z"}]',
+    '[2,"i2","StartTransaction",{"connectorId":2147483648,"idTag":"T","meterStart":-9223372036854775809,'
+    '"timestamp":"2026-11-24T12:00:00Z"}]',
+    '[2,"i3","TransactionEvent",{"eventType":"Updated","timestamp":"2026-11-24T12:00:00Z",'
+    '"triggerReason":"MeterValuePeriodic","seqNo":18446744073709551616,'
+    '"transactionInfo":{"transactionId":"T-1"},"evse":{"id":-2147483649}}]',
+]
+
 # (version, direction, action, payload): valid messages and the ways tests break them.
 VALIDATE = [
     ("1.6", "Request", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}),
@@ -122,6 +148,27 @@ VALIDATE = [
       "data": [{"t": 0.5, "v": "1"}]}),
     ("2.1", "Response", "NotifyPeriodicEventStream", {}),
     ("2.1", "Request", "TransactionEvent", {"eventType": "Started"}),
+    ("1.6", "Request", "DataTransfer", {"vendorId": "V", "data": "a\u0000b"}),
+    ("1.6", "Request", "StopTransaction",
+     {"transactionId": 4294967297, "meterStop": 2147483648, "timestamp": "2026-11-24T12:00:00Z"}),
+    ("1.6", "Request", "StartTransaction",
+     {"connectorId": -2147483649, "idTag": "T\u0000", "meterStart": 10,
+      "timestamp": "2026-11-24T12:00:00Z"}),
+    ("2.0.1", "Request", "TransactionEvent",
+     {"eventType": "Updated", "timestamp": "2026-11-24T12:00:00Z",
+      "triggerReason": "MeterValuePeriodic", "seqNo": 9223372036854775808,
+      "transactionInfo": {"transactionId": "T-1"}, "evse": {"id": 2147483648},
+      "meterValue": [{"timestamp": "2026-11-24T12:00:00Z",
+                      "sampledValue": [{"value": 1e308, "unitOfMeasure": {"multiplier": 400}}]}]}),
+    ("2.1", "Request", "DataTransfer", {"vendorId": "V", "data": [[[[[[[[[[1]]]]]]]]]]}),
+]
+
+# Payloads that json.dumps cannot express: raw text after the header line.
+VALIDATE_RAW = [
+    "1.6 Request DataTransfer\n" + '{"vendorId":"V","data":' + "[" * 5000 + "]" * 5000 + "}",
+    "2.0.1 Request MeterValues\n" + '{"evseId":1,"meterValue":[{"timestamp":"2026-11-24T12:00:00Z",'
+    '"sampledValue":[{"value":NaN},{"value":Infinity}]}]}',
+    "2.1 Request Heartbeat\n" + '{"customData":{"vendorId":"\\u0000"}}',
 ]
 
 
@@ -175,6 +222,15 @@ def http_request(method, target, body=None, key=True, extra=""):
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + data
 
 
+def raw_request(method, target, text):
+    """A request whose body is given as text (JSON that json.dumps would not write)."""
+    data = text.encode()
+    lines = [f"{method} {target} HTTP/1.1", "Host: 127.0.0.1:8080",
+             "Authorization: Bearer cgk_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG",
+             "Content-Type: application/json", f"Content-Length: {len(data)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + data
+
+
 def http_seeds():
     with tempfile.TemporaryDirectory() as tmp:
         out = pathlib.Path(tmp) / "openapi.json"
@@ -218,6 +274,18 @@ def http_seeds():
                            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                            "Sec-WebSocket-Version: 13\r\n"
                            "Sec-WebSocket-Protocol: ocpp2.1, ocpp2.0.1,ocpp1.6"),
+        raw_request("POST", "/api/v1/stations/CP-1/ocpp/DataTransfer",
+                    '{"vendorId":"x","data":' + "[" * 5000 + "]" * 5000 + "}"),
+        raw_request("POST", "/api/v1/sites", '{"name":' + '{"a":' * 70 + "1" + "}" * 70 + "}"),
+        raw_request("POST", "/api/v1/sites", '{"name":"harbour\\u0000depot"}'),
+        raw_request("POST", "/api/v1/sites", '{"name":"x","import_limit_w":NaN}'),
+        raw_request("POST", "/api/v1/sites", '{"name":"x","import_limit_w":1e400}'),
+        raw_request("POST", "/api/v1/sites", '{"name":"x","import_limit_w":9223372036854775808}'),
+        raw_request("PATCH", "/api/v1/sites/2", '{"export_limit_w":-Infinity}'),
+        http_request("GET", "/api/v1/stations/a%00b"),
+        http_request("GET", "/api/v1/sessions?limit=%00"),
+        http_request("GET", "/api/v1/sites/9223372036854775808"),
+        http_request("GET", "/api/v1/events?types=bogus"),
         b"POST /api/v1/sites HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
         b"Authorization: Bearer k\r\nContent-Type: application/json\r\n\r\n"
         b"5\r\n{\"nam\r\n9\r\ne\":\"x\"}  \r\n0\r\n\r\n",
@@ -237,7 +305,8 @@ def write(folder, items):
 
 def main():
     write("rpc", RPC_FRAMES)
-    write("validate", [f"{v} {d} {a}\n{json.dumps(p)}" for v, d, a, p in VALIDATE])
+    write("validate",
+          [f"{v} {d} {a}\n{json.dumps(p)}" for v, d, a, p in VALIDATE] + VALIDATE_RAW)
     write("http", http_seeds())
 
 

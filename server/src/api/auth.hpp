@@ -4,8 +4,7 @@
 //   admin             everything;
 //   facility_manager  the sites it is given, their stations, drivers, sessions
 //                     and commands;
-//   utility           the sites it is given, read-only (grid limits; demand
-//                     response schedules);
+//   utility           reads the sites it is given (grid connection and limits);
 //   driver            their own driver record, tokens, sessions and associations.
 
 #include <cstdint>
