@@ -73,3 +73,45 @@ TEST_CASE("a remote start waits on the EVSE it names", "[sim]") {
                  {{"idTag", "T"}, {"connectorId", 1}})["status"] == "Rejected");
   }
 }
+
+TEST_CASE("sessions side by side: limits per EVSE, registers add up, each ends by itself",
+          "[sim]") {
+  Stats stats;
+  auto options = three_evses(OcppVersion::v16);
+  options.meter.initial_import_register_wh = 1000;
+  options.session_length_s = 600;
+  StationModel station("M2", options, stats, nullptr);
+  auto& local = station.begin_session(*station.evse(1), "OWN", false, std::nullopt);
+  auto& remote = station.begin_session(*station.evse(2), "CSMS", true, std::nullopt);
+  CHECK(local.meter.import_register_wh() == 1000);
+  CHECK(remote.meter.import_register_wh() == 1000);
+
+  // A profile for connector 2 caps its session only.
+  const Json profile = {
+      {"connectorId", 2},
+      {"csChargingProfiles",
+       {{"chargingProfilePurpose", "TxProfile"},
+        {"chargingSchedule",
+         {{"chargingRateUnit", "W"},
+          {"chargingSchedulePeriod", {{{"startPeriod", 0}, {"limit", 3000}}}}}}}}};
+  CHECK(answer(station, "SetChargingProfile", profile)["status"] == "Accepted");
+  CHECK(station.evse(2)->power_limit_w == 3000);
+  CHECK(station.evse(1)->power_limit_w < 0);
+
+  station.advance(SteadyClock::now() + station.real(601));
+  CHECK_FALSE(station.any_session());
+  CHECK(stats.sessions_completed == 2);
+  CHECK(station.evse(2)->power_limit_w < 0);  // a TxProfile ends with its transaction
+  std::map<std::string, std::string> reasons;
+  double drawn = 0;
+  for (const auto& message : station.transaction_queue) {
+    if (message.action != "StopTransaction") continue;
+    reasons[message.payload.value("idTag", "(none)")] = message.payload["reason"];
+    drawn += message.payload["meterStop"].get<double>() - 1000;
+  }
+  CHECK(reasons ==
+        std::map<std::string, std::string>{{"OWN", "Local"}, {"(none)", "EVDisconnected"}});
+  // The station's register holds what both sessions drew (whole Wh on the wire).
+  CHECK(station.import_register_wh == Approx(1000 + drawn).margin(2));
+  CHECK(station.import_register_wh > 1000 + 1500);  // 11 kW and 3 kW for ten minutes
+}

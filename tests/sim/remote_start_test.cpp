@@ -1,5 +1,5 @@
-// Sessions the CSMS starts run on the EVSE (1.6: connector) it names: simulated stations
-// against a CSMS stub.
+// Sessions the CSMS starts run on the EVSE (1.6: connector) it names, and every session
+// ends by itself once its duration is up: simulated stations against a CSMS stub.
 
 #include <catch2/catch.hpp>
 #include <future>
@@ -176,4 +176,94 @@ TEST_CASE("1.6: RemoteStartTransaction starts the session on the connector it na
   REQUIRE(stopped);
   CHECK(stopped->payload["transactionId"] == tx);
   CHECK(stopped->payload["reason"] == "Remote");
+}
+
+TEST_CASE("2.0.1: a session ends by itself once its duration is up", "[sim][duration]") {
+  CsmsStub csms;
+  auto options = one_station(csms, sim::OcppVersion::v201, "DU201-");
+  options.station.session_length_s = 120;  // two real seconds
+  options.station.sessions = 1;            // one of its own, on EVSE 1
+  Running station(options);
+  const std::string id = "DU201-0001";
+  wait_until_reported(csms, sim::OcppVersion::v201);
+  CHECK(status_of(csms.call(id, "RequestStartTransaction", request_start(3, 7))) == "Accepted");
+
+  auto remote = csms.wait_for("TransactionEvent", started_with(7));
+  REQUIRE(remote);
+  CHECK(remote->payload["evse"]["id"] == 3);
+  const auto remote_tx = remote->payload["transactionInfo"]["transactionId"];
+  // The vehicle of the session the CSMS started is unplugged when its time is up.
+  auto ended = csms.wait_for(
+      "TransactionEvent",
+      [&](const json& p) {
+        return p["eventType"] == "Ended" && p["transactionInfo"]["transactionId"] == remote_tx;
+      },
+      15s);
+  REQUIRE(ended);
+  INFO(ended->payload.dump());
+  CHECK(ended->payload["transactionInfo"]["stoppedReason"] == "EVDisconnected");
+  CHECK(ended->payload["triggerReason"] == "EVCommunicationLost");
+  CHECK(ended->payload["transactionInfo"]["chargingState"] == "Idle");
+  CHECK_FALSE(ended->payload.contains("idToken"));
+
+  // The station's own session: the driver stops it with the token that started it.
+  auto own = csms.wait_for("TransactionEvent", [](const json& p) {
+    return p["eventType"] == "Started" && p["triggerReason"] == "Authorized";
+  });
+  REQUIRE(own);
+  const auto own_tx = own->payload["transactionInfo"]["transactionId"];
+  auto own_ended = csms.wait_for(
+      "TransactionEvent",
+      [&](const json& p) {
+        return p["eventType"] == "Ended" && p["transactionInfo"]["transactionId"] == own_tx;
+      },
+      15s);
+  REQUIRE(own_ended);
+  CHECK(own_ended->payload["transactionInfo"]["stoppedReason"] == "Local");
+  CHECK(own_ended->payload["triggerReason"] == "StopAuthorized");
+  CHECK(own_ended->payload["idToken"]["idToken"] == own->payload["idToken"]["idToken"]);
+}
+
+TEST_CASE("1.6: a session ends by itself once its duration is up", "[sim][duration]") {
+  CsmsStub csms;
+  auto options = one_station(csms, sim::OcppVersion::v16, "DU16-");
+  options.station.session_length_s = 120;
+  Running station(options);
+  const std::string id = "DU16-0001";
+  wait_until_reported(csms, sim::OcppVersion::v16);
+  CHECK(status_of(csms.call(id, "RemoteStartTransaction",
+                            {{"idTag", "DRIVER-3"}, {"connectorId", 3}})) == "Accepted");
+  auto started = csms.wait_for("StartTransaction");
+  REQUIRE(started);
+  CHECK(started->payload["connectorId"] == 3);
+  auto stopped = csms.wait_for("StopTransaction", {}, 15s);
+  REQUIRE(stopped);
+  INFO(stopped->payload.dump());
+  CHECK(stopped->payload["transactionId"] == started->answer["transactionId"]);
+  CHECK(stopped->payload["reason"] == "EVDisconnected");
+  CHECK_FALSE(stopped->payload.contains("idTag"));
+  CHECK(stopped->payload["meterStop"].get<long>() > started->payload["meterStart"].get<long>());
+  CHECK(csms.wait_for("StatusNotification", [](const json& p) {
+    return p["connectorId"] == 3 && p["status"] == "Available";
+  }));
+}
+
+TEST_CASE("a session of duration 0 runs until something stops it", "[sim][duration]") {
+  CsmsStub csms;
+  auto options = one_station(csms, sim::OcppVersion::v201, "DZ201-");
+  options.station.session_length_s = 0;
+  options.station.meter_interval_s = 30;
+  Running station(options);
+  const std::string id = "DZ201-0001";
+  wait_until_reported(csms, sim::OcppVersion::v201);
+  CHECK(status_of(csms.call(id, "RequestStartTransaction", request_start(1, 9))) == "Accepted");
+  REQUIRE(csms.wait_for("TransactionEvent", started_with(9)));
+  const auto ended = [](const json& p) { return p["eventType"] == "Ended"; };
+  CHECK_FALSE(csms.wait_for("TransactionEvent", ended, 2s));
+  // Meanwhile it meters (every half simulated minute).
+  CHECK(csms.received("TransactionEvent").size() >= 3);
+  station.stop();
+  auto last = csms.wait_for("TransactionEvent", ended, 5s);
+  REQUIRE(last);
+  CHECK(last->payload["transactionInfo"]["stoppedReason"] == "Other");
 }

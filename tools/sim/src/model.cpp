@@ -124,6 +124,8 @@ Session& StationModel::begin_session(Evse& e, std::string id_tag, bool remote,
   ++session_counter;
   ++stats.sessions_started;
   if (probe) probe->on_session_started();
+  const auto ends = options.session_length_s > 0 ? now + real(options.session_length_s)
+                                                 : SteadyClock::time_point::max();
   e.session.emplace(Session{
       .local_id = session_counter,
       .evse = e.id,
@@ -136,7 +138,7 @@ Session& StationModel::begin_session(Evse& e, std::string id_tag, bool remote,
       .started = now,
       .last_meter = now,
       .next_meter = now + real(meter_interval_s),
-      .ends = now + real(options.session_length_s),
+      .ends = ends,
       .meter = MeterModel(meter_config),
       .import_at_start_wh = import_register_wh,
       .export_at_start_wh = export_register_wh});
@@ -156,7 +158,9 @@ void StationModel::advance(SteadyClock::time_point now) {
       queue_meter_values(s, s.next_meter);
       s.next_meter += real(meter_interval_s);
     }
-    if (now >= s.ends) end_session(e, now, "Local");
+    // Its time is up: a session the driver authorized here ends with the driver's token;
+    // one the CSMS started ends when the vehicle is unplugged.
+    if (now >= s.ends) end_session(e, now, s.remote ? "EVDisconnected" : "Local");
   }
 }
 

@@ -30,7 +30,7 @@ struct Session {
   SteadyClock::time_point started;
   SteadyClock::time_point last_meter;
   SteadyClock::time_point next_meter;
-  SteadyClock::time_point ends;
+  SteadyClock::time_point ends;            // time_point::max(): only when something stops it
   std::optional<std::string> stop_reason;  // set when something asks it to stop now
   MeterModel meter;
   double import_at_start_wh = 0;  // the meter's registers when it began

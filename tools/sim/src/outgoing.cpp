@@ -16,6 +16,7 @@ std::string trigger_reason_for_stop(const std::string& reason) {
   if (reason == "DeAuthorized") return "Deauthorized";
   if (reason == "ImmediateReset") return "ResetCommand";
   if (reason == "Local") return "StopAuthorized";
+  if (reason == "EVDisconnected") return "EVCommunicationLost";
   return "AbnormalCondition";
 }
 
@@ -83,10 +84,12 @@ OutgoingMessage periodic_meter_values(OcppVersion version, const Session& s, Tim
 
 OutgoingMessage transaction_ended(OcppVersion version, const Session& s, Timestamp time,
                                   const std::string& reason, bool offline) {
+  // Unplugged: nobody presented a token to stop it.
+  const bool unplugged = reason == "EVDisconnected";
   if (is16(version)) {
-    return {"StopTransaction",
-            v16::stop_transaction(0, s.id_tag, s.meter.import_register_whole_wh(), time, reason,
-                                  s.meter.sample())};
+    return {"StopTransaction", v16::stop_transaction(0, unplugged ? std::string() : s.id_tag,
+                                                     s.meter.import_register_whole_wh(), time,
+                                                     reason, s.meter.sample())};
   }
   v201::TransactionEvent event;
   event.event_type = "Ended";
@@ -94,7 +97,7 @@ OutgoingMessage transaction_ended(OcppVersion version, const Session& s, Timesta
   event.seq_no = s.seq_no;
   event.time = time;
   event.transaction_id = s.transaction_uid;
-  event.charging_state = "EVConnected";
+  event.charging_state = unplugged ? "Idle" : "EVConnected";
   event.stopped_reason = reason;
   event.offline = offline;
   event.id_token = reason == "Local" ? std::optional<std::string>(s.id_tag) : std::nullopt;

@@ -31,8 +31,8 @@ OutgoingMessage transaction_started(OcppVersion version, const Session& session,
                                     bool offline);
 OutgoingMessage periodic_meter_values(OcppVersion version, const Session& session, Timestamp time,
                                       bool offline);
-// `reason` is the 1.6 StopTransaction reason / 2.0.1 stoppedReason, e.g. "Local", "Remote";
-// the 2.0.1 triggerReason follows from it.
+// `reason` is the 1.6 StopTransaction reason / 2.0.1 stoppedReason, e.g. "Local", "Remote",
+// "EVDisconnected"; the 2.0.1 triggerReason follows from it.
 OutgoingMessage transaction_ended(OcppVersion version, const Session& session, Timestamp time,
                                   const std::string& reason, bool offline);
 // What TriggerMessage asks for: a meter sample of EVSE `evse` (of its session, if one runs),

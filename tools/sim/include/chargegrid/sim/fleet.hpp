@@ -41,6 +41,8 @@ struct StationOptions {
   // Simulated seconds; time_scale divides every wait, so 60 turns minutes into seconds.
   double time_scale = 1.0;
   double meter_interval_s = 60.0;
+  // How long every session charges before the station ends it by itself (its own: Local,
+  // the CSMS's: EVDisconnected); 0 = only when something stops it.
   double session_length_s = 1800.0;
   double idle_between_sessions_s = 60.0;
   double first_session_delay_s = 5.0;
