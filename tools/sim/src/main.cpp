@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
   StationOptions& station = fleet.station;
   std::string url = "ws://127.0.0.1:9000/ocpp";
   std::string version = "1.6";
-  double duration_s = 0;
+  double run_for_s = 0;
   bool json = false;
   std::string log_level = "warn";
   std::optional<std::string> password;
@@ -50,14 +50,17 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 32))
       ->capture_default_str();
   app.add_option("--sessions", station.sessions,
-                 "charging sessions per station; 0 = boot and heartbeat until --duration")
+                 "charging sessions each station starts itself; 0 = only the ones the CSMS "
+                 "starts (boot and heartbeat until --run-for or a signal)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--meter-interval", station.meter_interval_s, "seconds between meter samples")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  app.add_option("--session-length", station.session_length_s, "seconds of charging per session")
-      ->check(CLI::PositiveNumber)
+  app.add_option("--duration,--session-length", station.session_length_s,
+                 "seconds each session charges before the station ends it by itself "
+                 "(0 = only when the CSMS or the end of the run stops it)")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--idle", station.idle_between_sessions_s, "seconds between sessions")
       ->check(CLI::NonNegativeNumber)
@@ -70,7 +73,9 @@ int main(int argc, char** argv) {
                  "speed-up of simulated time (60 turns minutes into seconds)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  app.add_option("--duration", duration_s, "stop after this many real seconds (0 = no limit)")
+  app.add_option("--run-for", run_for_s,
+                 "real seconds after which running sessions are stopped and the stations "
+                 "disconnect (0 = until every station is done with its sessions, or a signal)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--password", password, "HTTP Basic auth password (user = station id)");
@@ -118,7 +123,7 @@ int main(int argc, char** argv) {
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     std::optional<std::chrono::milliseconds> limit;
-    if (duration_s > 0) limit = std::chrono::milliseconds(static_cast<long>(duration_s * 1000));
+    if (run_for_s > 0) limit = std::chrono::milliseconds(static_cast<long>(run_for_s * 1000));
     const Stats stats = runner.run(limit);
     running_fleet = nullptr;
     if (json) {

@@ -209,6 +209,24 @@ Json authorize(const std::string& id_token, const std::string& token_type) {
   return {{"idToken", {{"idToken", truncate(id_token, 36)}, {"type", token_type}}}};
 }
 
+namespace {
+// A meterValue array of one sample.
+Json meter_value_array(const std::vector<SampledValue>& values, Timestamp time,
+                       const std::string& context) {
+  Json sampled = Json::array();
+  for (const auto& v : values) {
+    Json item = {{"value", v.value},
+                 {"context", context},
+                 {"measurand", v.measurand},
+                 {"unitOfMeasure", {{"unit", v.unit}}}};
+    if (!v.phase.empty()) item["phase"] = v.phase;
+    if (!v.location.empty()) item["location"] = v.location;
+    sampled.push_back(std::move(item));
+  }
+  return Json::array({{{"timestamp", format_timestamp(time)}, {"sampledValue", sampled}}});
+}
+}  // namespace
+
 Json transaction_event(const TransactionEvent& event) {
   Json info = {{"transactionId", truncate(event.transaction_id, 36)}};
   if (event.charging_state) info["chargingState"] = *event.charging_state;
@@ -226,20 +244,14 @@ Json transaction_event(const TransactionEvent& event) {
   }
   if (event.evse_id) payload["evse"] = {{"id", *event.evse_id}, {"connectorId", 1}};
   if (!event.meter_values.empty()) {
-    Json sampled = Json::array();
-    for (const auto& v : event.meter_values) {
-      Json item = {{"value", v.value},
-                   {"context", event.context},
-                   {"measurand", v.measurand},
-                   {"unitOfMeasure", {{"unit", v.unit}}}};
-      if (!v.phase.empty()) item["phase"] = v.phase;
-      if (!v.location.empty()) item["location"] = v.location;
-      sampled.push_back(std::move(item));
-    }
-    payload["meterValue"] =
-        Json::array({{{"timestamp", format_timestamp(event.time)}, {"sampledValue", sampled}}});
+    payload["meterValue"] = meter_value_array(event.meter_values, event.time, event.context);
   }
   return payload;
+}
+
+Json meter_values(int evse_id, const std::vector<SampledValue>& values, Timestamp time,
+                  const std::string& context) {
+  return {{"evseId", evse_id}, {"meterValue", meter_value_array(values, time, context)}};
 }
 
 }  // namespace v201

@@ -34,11 +34,15 @@ struct StationOptions {
   std::optional<std::string> password;  // HTTP Basic auth (security profile 1/2)
   std::string ca_file;                  // wss: CA bundle; empty means system default
   bool verify_peer = true;              // wss: verify the server certificate
-  int connectors = 2;                   // 1.6 connectors / 2.0.1 EVSEs (one connector each)
-  int sessions = 1;                     // sessions to complete; 0 = only boot and heartbeat
+  int connectors = 2;  // 1.6 connectors / 2.0.1 EVSEs (one connector each), a session on each
+  // Sessions the station starts itself, one after the other; 0 = only boot, heartbeat and
+  // what the CSMS asks (sessions the CSMS starts come on top of these).
+  int sessions = 1;
   // Simulated seconds; time_scale divides every wait, so 60 turns minutes into seconds.
   double time_scale = 1.0;
   double meter_interval_s = 60.0;
+  // How long every session charges before the station ends it by itself (its own: Local,
+  // the CSMS's: EVDisconnected); 0 = only when something stops it.
   double session_length_s = 1800.0;
   double idle_between_sessions_s = 60.0;
   double first_session_delay_s = 5.0;

@@ -75,6 +75,9 @@ Json boot_notification(const StationIdentity& identity, const std::string& reaso
 Json heartbeat();
 Json status_notification(int evse_id, int connector_id, const std::string& status, Timestamp time);
 Json authorize(const std::string& id_token, const std::string& token_type = "ISO14443");
+// MeterValues outside a transaction (e.g. triggered): one sample of EVSE `evse_id`.
+Json meter_values(int evse_id, const std::vector<SampledValue>& values, Timestamp time,
+                  const std::string& context = "Trigger");
 
 struct TransactionEvent {
   std::string event_type;      // "Started", "Updated", "Ended"

@@ -1,0 +1,117 @@
+// The station model and the action table on their own, without a connection: what a
+// CSMS call changes, per EVSE.
+
+#include "model.hpp"
+
+#include <catch2/catch.hpp>
+#include <set>
+
+#include "actions.hpp"
+
+using namespace chargegrid::sim;
+using namespace chargegrid::sim::detail;
+
+namespace {
+
+StationOptions three_evses(OcppVersion version) {
+  StationOptions options;
+  options.version = version;
+  options.connectors = 3;
+  options.time_scale = 60;
+  return options;
+}
+
+Json answer(StationModel& station, const std::string& action, const Json& payload) {
+  const Action handler = csms_actions().find(station.version(), action);
+  REQUIRE(handler != nullptr);
+  return handler(station, payload);
+}
+
+}  // namespace
+
+TEST_CASE("the action table holds each version's calls, one entry per action", "[sim]") {
+  std::set<std::string> v16, v201;
+  for (const auto& [version, action] : csms_actions().list()) {
+    (version == OcppVersion::v16 ? v16 : v201).insert(action);
+  }
+  CHECK(v16 == std::set<std::string>{
+                   "CancelReservation", "ChangeAvailability", "ChangeConfiguration", "ClearCache",
+                   "ClearChargingProfile", "DataTransfer", "GetConfiguration", "GetDiagnostics",
+                   "GetLocalListVersion", "RemoteStartTransaction", "RemoteStopTransaction",
+                   "ReserveNow", "Reset", "SendLocalList", "SetChargingProfile", "TriggerMessage",
+                   "UnlockConnector", "UpdateFirmware"});
+  CHECK(v201 == std::set<std::string>{"CancelReservation", "ChangeAvailability", "ClearCache",
+                                      "ClearChargingProfile", "DataTransfer", "GetLocalListVersion",
+                                      "GetLog", "GetVariables", "ReserveNow",
+                                      "RequestStartTransaction", "RequestStopTransaction", "Reset",
+                                      "SendLocalList", "SetChargingProfile", "SetVariables",
+                                      "TriggerMessage", "UnlockConnector", "UpdateFirmware"});
+  CHECK(csms_actions().find(OcppVersion::v16, "RequestStartTransaction") == nullptr);
+  CHECK(csms_actions().find(OcppVersion::v201, "GetCompositeSchedule") == nullptr);
+}
+
+TEST_CASE("a remote start waits on the EVSE it names", "[sim]") {
+  Stats stats;
+  SECTION("2.0.1") {
+    StationModel station("M1", three_evses(OcppVersion::v201), stats, nullptr);
+    const Json request = {
+        {"idToken", {{"idToken", "T"}, {"type", "Central"}}}, {"remoteStartId", 5}, {"evseId", 2}};
+    CHECK(answer(station, "RequestStartTransaction", request)["status"] == "Accepted");
+    CHECK_FALSE(station.evse(1)->busy());
+    REQUIRE(station.evse(2)->remote_start);
+    CHECK(station.evse(2)->remote_start->remote_start_id == 5);
+    CHECK(answer(station, "RequestStartTransaction", request)["status"] == "Rejected");
+  }
+  SECTION("1.6") {
+    StationModel station("M1", three_evses(OcppVersion::v16), stats, nullptr);
+    CHECK(answer(station, "RemoteStartTransaction",
+                 {{"idTag", "T"}, {"connectorId", 3}})["status"] == "Accepted");
+    CHECK(station.evse(3)->remote_start);
+    CHECK_FALSE(station.evse(1)->busy());
+    station.stopping = true;
+    CHECK(answer(station, "RemoteStartTransaction",
+                 {{"idTag", "T"}, {"connectorId", 1}})["status"] == "Rejected");
+  }
+}
+
+TEST_CASE("sessions side by side: limits per EVSE, registers add up, each ends by itself",
+          "[sim]") {
+  Stats stats;
+  auto options = three_evses(OcppVersion::v16);
+  options.meter.initial_import_register_wh = 1000;
+  options.session_length_s = 600;
+  StationModel station("M2", options, stats, nullptr);
+  auto& local = station.begin_session(*station.evse(1), "OWN", false, std::nullopt);
+  auto& remote = station.begin_session(*station.evse(2), "CSMS", true, std::nullopt);
+  CHECK(local.meter.import_register_wh() == 1000);
+  CHECK(remote.meter.import_register_wh() == 1000);
+
+  // A profile for connector 2 caps its session only.
+  const Json profile = {
+      {"connectorId", 2},
+      {"csChargingProfiles",
+       {{"chargingProfilePurpose", "TxProfile"},
+        {"chargingSchedule",
+         {{"chargingRateUnit", "W"},
+          {"chargingSchedulePeriod", {{{"startPeriod", 0}, {"limit", 3000}}}}}}}}};
+  CHECK(answer(station, "SetChargingProfile", profile)["status"] == "Accepted");
+  CHECK(station.evse(2)->power_limit_w == 3000);
+  CHECK(station.evse(1)->power_limit_w < 0);
+
+  station.advance(SteadyClock::now() + station.real(601));
+  CHECK_FALSE(station.any_session());
+  CHECK(stats.sessions_completed == 2);
+  CHECK(station.evse(2)->power_limit_w < 0);  // a TxProfile ends with its transaction
+  std::map<std::string, std::string> reasons;
+  double drawn = 0;
+  for (const auto& message : station.transaction_queue) {
+    if (message.action != "StopTransaction") continue;
+    reasons[message.payload.value("idTag", "(none)")] = message.payload["reason"];
+    drawn += message.payload["meterStop"].get<double>() - 1000;
+  }
+  CHECK(reasons ==
+        std::map<std::string, std::string>{{"OWN", "Local"}, {"(none)", "EVDisconnected"}});
+  // The station's register holds what both sessions drew (whole Wh on the wire).
+  CHECK(station.import_register_wh == Approx(1000 + drawn).margin(2));
+  CHECK(station.import_register_wh > 1000 + 1500);  // 11 kW and 3 kW for ten minutes
+}

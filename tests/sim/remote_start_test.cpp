@@ -1,0 +1,269 @@
+// Sessions the CSMS starts run on the EVSE (1.6: connector) it names, and every session
+// ends by itself once its duration is up: simulated stations against a CSMS stub.
+
+#include <catch2/catch.hpp>
+#include <future>
+
+#include "chargegrid/sim/fleet.hpp"
+#include "csms_stub.hpp"
+
+using namespace std::chrono_literals;
+using chargegrid::testing::CsmsStub;
+using nlohmann::json;
+namespace sim = chargegrid::sim;
+
+namespace {
+
+// One station of `version` with three EVSEs that starts no session of its own.
+sim::FleetOptions one_station(const CsmsStub& csms, sim::OcppVersion version,
+                              const std::string& prefix) {
+  sim::FleetOptions options;
+  options.stations = 1;
+  options.id_prefix = prefix;
+  auto& s = options.station;
+  s.version = version;
+  s.endpoint = sim::parse_url(csms.url());
+  s.connectors = 3;
+  s.sessions = 0;
+  s.time_scale = 60;  // a simulated minute per real second
+  s.meter_interval_s = 60;
+  s.session_length_s = 3600;
+  s.first_session_delay_s = 0;
+  s.reconnect_min_s = 0.1;
+  s.response_timeout_s = 10;
+  return options;
+}
+
+// A fleet running in the background until the test ends.
+struct Running {
+  explicit Running(sim::FleetOptions options)
+      : fleet(std::move(options)),
+        run(std::async(std::launch::async, [this] { return fleet.run(60s); })) {}
+  ~Running() {
+    fleet.stop();
+    if (run.valid()) run.wait();
+  }
+  sim::Stats stop() {
+    fleet.stop();
+    return run.get();
+  }
+  sim::Fleet fleet;
+  std::future<sim::Stats> run;
+};
+
+// Waits for the station's StatusNotification of its last EVSE: it booted and reported.
+void wait_until_reported(CsmsStub& csms, sim::OcppVersion version) {
+  const char* field = version == sim::OcppVersion::v16 ? "connectorId" : "evseId";
+  REQUIRE(csms.wait_for("StatusNotification", [&](const json& p) { return p[field] == 3; }));
+}
+
+std::string status_of(const json& answer) {
+  INFO(answer.dump());
+  REQUIRE(answer.is_array());
+  REQUIRE(answer[0] == 3);
+  return answer[2].value("status", "");
+}
+
+json request_start(int evse, int remote_start_id, const std::string& token = "DRIVER") {
+  return {{"idToken", {{"idToken", token}, {"type", "Central"}}},
+          {"remoteStartId", remote_start_id},
+          {"evseId", evse}};
+}
+
+auto started_with(int remote_start_id) {
+  return [remote_start_id](const json& p) {
+    return p["eventType"] == "Started" &&
+           p["transactionInfo"].value("remoteStartId", -1) == remote_start_id;
+  };
+}
+
+}  // namespace
+
+TEST_CASE("2.0.1: RequestStartTransaction starts the session on the EVSE it names",
+          "[sim][remote-start]") {
+  CsmsStub csms;
+  Running station(one_station(csms, sim::OcppVersion::v201, "RS201-"));
+  const std::string id = "RS201-0001";
+  wait_until_reported(csms, sim::OcppVersion::v201);
+
+  CHECK(status_of(csms.call(id, "RequestStartTransaction", request_start(2, 42, "DRIVER-2"))) ==
+        "Accepted");
+  auto started = csms.wait_for("TransactionEvent", started_with(42));
+  REQUIRE(started);
+  INFO(started->payload.dump());
+  CHECK(started->payload["evse"]["id"] == 2);
+  CHECK(started->payload["triggerReason"] == "RemoteStart");
+  CHECK(started->payload["idToken"]["idToken"] == "DRIVER-2");
+  CHECK(csms.wait_for("StatusNotification", [](const json& p) {
+    return p["evseId"] == 2 && p["connectorStatus"] == "Occupied";
+  }));
+  CHECK(csms.received("StatusNotification").size() == 4);  // 3 at boot, EVSE 2 occupied
+
+  // EVSE 2 is busy now; there is no EVSE 4; an inoperative EVSE takes no session.
+  CHECK(status_of(csms.call(id, "RequestStartTransaction", request_start(2, 43))) == "Rejected");
+  CHECK(status_of(csms.call(id, "RequestStartTransaction", request_start(4, 44))) == "Rejected");
+  CHECK(status_of(csms.call(id, "ChangeAvailability",
+                            {{"operationalStatus", "Inoperative"}, {"evse", {{"id", 3}}}})) ==
+        "Accepted");
+  CHECK(status_of(csms.call(id, "RequestStartTransaction", request_start(3, 45))) == "Rejected");
+
+  // EVSE 1 is free: a second session runs alongside the first; without an EVSE the
+  // station takes a free one, and once none is left it refuses.
+  CHECK(status_of(csms.call(id, "RequestStartTransaction", request_start(1, 46))) == "Accepted");
+  auto second = csms.wait_for("TransactionEvent", started_with(46));
+  REQUIRE(second);
+  CHECK(second->payload["evse"]["id"] == 1);
+  auto anywhere = request_start(0, 47);
+  anywhere.erase("evseId");
+  CHECK(status_of(csms.call(id, "RequestStartTransaction", anywhere)) == "Rejected");
+  CHECK(csms.received("TransactionEvent").size() >= 2);
+
+  // Each stops on its own request, the other goes on.
+  const auto first_tx = started->payload["transactionInfo"]["transactionId"];
+  CHECK(status_of(csms.call(id, "RequestStopTransaction", {{"transactionId", first_tx}})) ==
+        "Accepted");
+  auto ended = csms.wait_for("TransactionEvent", [&](const json& p) {
+    return p["eventType"] == "Ended" && p["transactionInfo"]["transactionId"] == first_tx;
+  });
+  REQUIRE(ended);
+  CHECK(ended->payload["transactionInfo"]["stoppedReason"] == "Remote");
+  CHECK(csms.wait_for("StatusNotification", [](const json& p) {
+    return p["evseId"] == 2 && p["connectorStatus"] == "Available";
+  }));
+  const auto stats = station.stop();
+  CHECK(stats.sessions_started == 2);
+  CHECK(stats.sessions_completed == 2);  // the second one ended by the fleet stopping
+}
+
+TEST_CASE("1.6: RemoteStartTransaction starts the session on the connector it names",
+          "[sim][remote-start]") {
+  CsmsStub csms;
+  Running station(one_station(csms, sim::OcppVersion::v16, "RS16-"));
+  const std::string id = "RS16-0001";
+  wait_until_reported(csms, sim::OcppVersion::v16);
+
+  CHECK(status_of(csms.call(id, "RemoteStartTransaction",
+                            {{"idTag", "DRIVER-2"}, {"connectorId", 2}})) == "Accepted");
+  auto started = csms.wait_for("StartTransaction");
+  REQUIRE(started);
+  CHECK(started->payload["connectorId"] == 2);
+  CHECK(started->payload["idTag"] == "DRIVER-2");
+  CHECK(csms.wait_for("StatusNotification", [](const json& p) {
+    return p["connectorId"] == 2 && p["status"] == "Charging";
+  }));
+  // Meter values come from the connector charging.
+  auto sample = csms.wait_for("MeterValues");
+  REQUIRE(sample);
+  CHECK(sample->payload["connectorId"] == 2);
+  CHECK(sample->payload["transactionId"] == started->answer["transactionId"]);
+
+  CHECK(status_of(csms.call(id, "RemoteStartTransaction",
+                            {{"idTag", "OTHER"}, {"connectorId", 2}})) == "Rejected");
+  CHECK(status_of(csms.call(id, "RemoteStartTransaction",
+                            {{"idTag", "OTHER"}, {"connectorId", 4}})) == "Rejected");
+  CHECK(status_of(csms.call(id, "RemoteStartTransaction",
+                            {{"idTag", "OTHER"}, {"connectorId", 0}})) == "Rejected");
+  // Without a connector the station takes a free one.
+  CHECK(status_of(csms.call(id, "RemoteStartTransaction", {{"idTag", "ANY"}})) == "Accepted");
+  auto second =
+      csms.wait_for("StartTransaction", [](const json& p) { return p["idTag"] == "ANY"; });
+  REQUIRE(second);
+  CHECK(second->payload["connectorId"] == 1);
+
+  const auto tx = started->answer["transactionId"];
+  CHECK(status_of(csms.call(id, "RemoteStopTransaction", {{"transactionId", tx}})) == "Accepted");
+  auto stopped = csms.wait_for("StopTransaction");
+  REQUIRE(stopped);
+  CHECK(stopped->payload["transactionId"] == tx);
+  CHECK(stopped->payload["reason"] == "Remote");
+}
+
+TEST_CASE("2.0.1: a session ends by itself once its duration is up", "[sim][duration]") {
+  CsmsStub csms;
+  auto options = one_station(csms, sim::OcppVersion::v201, "DU201-");
+  options.station.session_length_s = 120;  // two real seconds
+  options.station.sessions = 1;            // one of its own, on EVSE 1
+  Running station(options);
+  const std::string id = "DU201-0001";
+  wait_until_reported(csms, sim::OcppVersion::v201);
+  CHECK(status_of(csms.call(id, "RequestStartTransaction", request_start(3, 7))) == "Accepted");
+
+  auto remote = csms.wait_for("TransactionEvent", started_with(7));
+  REQUIRE(remote);
+  CHECK(remote->payload["evse"]["id"] == 3);
+  const auto remote_tx = remote->payload["transactionInfo"]["transactionId"];
+  // The vehicle of the session the CSMS started is unplugged when its time is up.
+  auto ended = csms.wait_for(
+      "TransactionEvent",
+      [&](const json& p) {
+        return p["eventType"] == "Ended" && p["transactionInfo"]["transactionId"] == remote_tx;
+      },
+      15s);
+  REQUIRE(ended);
+  INFO(ended->payload.dump());
+  CHECK(ended->payload["transactionInfo"]["stoppedReason"] == "EVDisconnected");
+  CHECK(ended->payload["triggerReason"] == "EVCommunicationLost");
+  CHECK(ended->payload["transactionInfo"]["chargingState"] == "Idle");
+  CHECK_FALSE(ended->payload.contains("idToken"));
+
+  // The station's own session: the driver stops it with the token that started it.
+  auto own = csms.wait_for("TransactionEvent", [](const json& p) {
+    return p["eventType"] == "Started" && p["triggerReason"] == "Authorized";
+  });
+  REQUIRE(own);
+  const auto own_tx = own->payload["transactionInfo"]["transactionId"];
+  auto own_ended = csms.wait_for(
+      "TransactionEvent",
+      [&](const json& p) {
+        return p["eventType"] == "Ended" && p["transactionInfo"]["transactionId"] == own_tx;
+      },
+      15s);
+  REQUIRE(own_ended);
+  CHECK(own_ended->payload["transactionInfo"]["stoppedReason"] == "Local");
+  CHECK(own_ended->payload["triggerReason"] == "StopAuthorized");
+  CHECK(own_ended->payload["idToken"]["idToken"] == own->payload["idToken"]["idToken"]);
+}
+
+TEST_CASE("1.6: a session ends by itself once its duration is up", "[sim][duration]") {
+  CsmsStub csms;
+  auto options = one_station(csms, sim::OcppVersion::v16, "DU16-");
+  options.station.session_length_s = 120;
+  Running station(options);
+  const std::string id = "DU16-0001";
+  wait_until_reported(csms, sim::OcppVersion::v16);
+  CHECK(status_of(csms.call(id, "RemoteStartTransaction",
+                            {{"idTag", "DRIVER-3"}, {"connectorId", 3}})) == "Accepted");
+  auto started = csms.wait_for("StartTransaction");
+  REQUIRE(started);
+  CHECK(started->payload["connectorId"] == 3);
+  auto stopped = csms.wait_for("StopTransaction", {}, 15s);
+  REQUIRE(stopped);
+  INFO(stopped->payload.dump());
+  CHECK(stopped->payload["transactionId"] == started->answer["transactionId"]);
+  CHECK(stopped->payload["reason"] == "EVDisconnected");
+  CHECK_FALSE(stopped->payload.contains("idTag"));
+  CHECK(stopped->payload["meterStop"].get<long>() > started->payload["meterStart"].get<long>());
+  CHECK(csms.wait_for("StatusNotification", [](const json& p) {
+    return p["connectorId"] == 3 && p["status"] == "Available";
+  }));
+}
+
+TEST_CASE("a session of duration 0 runs until something stops it", "[sim][duration]") {
+  CsmsStub csms;
+  auto options = one_station(csms, sim::OcppVersion::v201, "DZ201-");
+  options.station.session_length_s = 0;
+  options.station.meter_interval_s = 30;
+  Running station(options);
+  const std::string id = "DZ201-0001";
+  wait_until_reported(csms, sim::OcppVersion::v201);
+  CHECK(status_of(csms.call(id, "RequestStartTransaction", request_start(1, 9))) == "Accepted");
+  REQUIRE(csms.wait_for("TransactionEvent", started_with(9)));
+  const auto ended = [](const json& p) { return p["eventType"] == "Ended"; };
+  CHECK_FALSE(csms.wait_for("TransactionEvent", ended, 2s));
+  // Meanwhile it meters (every half simulated minute).
+  CHECK(csms.received("TransactionEvent").size() >= 3);
+  station.stop();
+  auto last = csms.wait_for("TransactionEvent", ended, 5s);
+  REQUIRE(last);
+  CHECK(last->payload["transactionInfo"]["stoppedReason"] == "Other");
+}

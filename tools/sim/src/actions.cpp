@@ -1,0 +1,543 @@
+#include "actions.hpp"
+
+#include <algorithm>
+
+namespace chargegrid::sim::detail {
+
+namespace {
+
+constexpr auto v16 = OcppVersion::v16;
+constexpr auto v201 = OcppVersion::v201;
+
+Json status(const char* value) {
+  return {{"status", value}};
+}
+
+// --- Reading payloads ----------------------------------------------------------------------
+
+// "41424344" -> "ABCD"; nullopt for anything that is not pairs of hex digits.
+std::optional<std::string> decode_hex(const std::string& hex) {
+  if (hex.size() % 2) return std::nullopt;
+  std::string out;
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    int byte = 0;
+    for (char c : hex.substr(i, 2)) {
+      byte <<= 4;
+      if (c >= '0' && c <= '9')
+        byte |= c - '0';
+      else if (c >= 'a' && c <= 'f')
+        byte |= c - 'a' + 10;
+      else if (c >= 'A' && c <= 'F')
+        byte |= c - 'A' + 10;
+      else
+        return std::nullopt;
+    }
+    out += static_cast<char>(byte);
+  }
+  return out;
+}
+
+// 1.6 spells the error code as its specification does.
+const char* occurrence_violation(OcppVersion version) {
+  return version == v16 ? "OccurenceConstraintViolation" : "OccurrenceConstraintViolation";
+}
+
+const Json& require(const Json& payload, const char* field, OcppVersion version) {
+  if (!payload.is_object() || !payload.contains(field)) {
+    throw CallError(occurrence_violation(version), std::string("missing required field ") + field);
+  }
+  return payload.at(field);
+}
+
+int require_int(const Json& payload, const char* field, OcppVersion version) {
+  const Json& value = require(payload, field, version);
+  if (!value.is_number_integer()) {
+    throw CallError("TypeConstraintViolation", std::string(field) + " must be an integer");
+  }
+  return value.get<int>();
+}
+
+std::string require_string(const Json& payload, const char* field, OcppVersion version) {
+  const Json& value = require(payload, field, version);
+  if (!value.is_string()) {
+    throw CallError("TypeConstraintViolation", std::string(field) + " must be a string");
+  }
+  return value.get<std::string>();
+}
+
+// An optional EVSE (1.6 connector) number: nullopt when absent, -1 when it is not an integer.
+std::optional<int> optional_evse(const Json& payload, const char* field) {
+  if (!payload.contains(field)) return std::nullopt;
+  return payload[field].is_number_integer() ? payload[field].get<int>() : -1;
+}
+
+// The power limit (W) a charging schedule sets now: its first period; amperes convert at
+// nominal voltage.
+double schedule_limit_w(const StationModel& st, const Json& schedule) {
+  if (!schedule.is_object() || !schedule.contains("chargingSchedulePeriod") ||
+      !schedule["chargingSchedulePeriod"].is_array() ||
+      schedule["chargingSchedulePeriod"].empty()) {
+    throw CallError(occurrence_violation(st.version()), "chargingSchedulePeriod missing");
+  }
+  const Json& period = schedule["chargingSchedulePeriod"][0];
+  if (!period.contains("limit") || !period["limit"].is_number()) {
+    throw CallError("TypeConstraintViolation", "limit must be a number");
+  }
+  double limit = period["limit"].get<double>();
+  if (schedule.value("chargingRateUnit", "W") == "A") {
+    const int phases = period.value("numberPhases", st.options.meter.phases);
+    limit *= st.options.meter.nominal_voltage_v * phases;
+  }
+  return std::max(0.0, limit);
+}
+
+// --- Starting and stopping sessions --------------------------------------------------------
+
+// A start the CSMS asks for on `requested` (an EVSE / 1.6 connector; nullopt: the station
+// chooses a free one). `schedule`, if not null, is the TxProfile's schedule for it.
+Json accept_remote_start(StationModel& st, std::optional<int> requested, RemoteStart start,
+                         const Json* schedule) {
+  Evse* evse = requested ? st.evse(*requested) : st.free_evse();
+  if (!evse || evse->busy() || !evse->available || st.stopping) return status("Rejected");
+  if (schedule) st.set_power_limit(evse->id, schedule_limit_w(st, *schedule), true);
+  evse->remote_start = std::move(start);
+  return status("Accepted");
+}
+
+Json remote_start_transaction(StationModel& st, const Json& p) {
+  std::string id_tag = require_string(p, "idTag", v16);
+  const Json* schedule = nullptr;
+  if (p.contains("chargingProfile") && p["chargingProfile"].is_object() &&
+      p["chargingProfile"].contains("chargingSchedule")) {
+    schedule = &p["chargingProfile"]["chargingSchedule"];
+  }
+  return accept_remote_start(st, optional_evse(p, "connectorId"), {std::move(id_tag), std::nullopt},
+                             schedule);
+}
+
+Json request_start_transaction(StationModel& st, const Json& p) {
+  const Json& token = require(p, "idToken", v201);
+  const int remote_start_id = require_int(p, "remoteStartId", v201);
+  std::string id_token = require_string(token, "idToken", v201);
+  const Json* schedule = nullptr;
+  if (p.contains("chargingProfile") && p["chargingProfile"].is_object() &&
+      p["chargingProfile"].contains("chargingSchedule") &&
+      p["chargingProfile"]["chargingSchedule"].is_array() &&
+      !p["chargingProfile"]["chargingSchedule"].empty()) {
+    schedule = &p["chargingProfile"]["chargingSchedule"][0];
+  }
+  return accept_remote_start(st, optional_evse(p, "evseId"), {std::move(id_token), remote_start_id},
+                             schedule);
+}
+
+Json remote_stop_transaction(StationModel& st, const Json& p) {
+  const int transaction_id = require_int(p, "transactionId", v16);
+  for (auto& evse : st.evses) {
+    if (!evse.session) continue;
+    const auto known = st.transaction_ids.find(evse.session->local_id);
+    if (known != st.transaction_ids.end() && known->second == transaction_id) {
+      evse.session->stop_reason = "Remote";
+      return status("Accepted");
+    }
+  }
+  return status("Rejected");
+}
+
+Json request_stop_transaction(StationModel& st, const Json& p) {
+  const std::string transaction_id = require_string(p, "transactionId", v201);
+  for (auto& evse : st.evses) {
+    if (evse.session && evse.session->transaction_uid == transaction_id) {
+      evse.session->stop_reason = "Remote";
+      return status("Accepted");
+    }
+  }
+  return status("Rejected");
+}
+
+// --- Reset, connectors, availability -------------------------------------------------------
+
+Json reset_16(StationModel& st, const Json& p) {
+  const std::string type = require_string(p, "type", v16);
+  if (type != "Hard" && type != "Soft") throw CallError("PropertyConstraintViolation", "type");
+  st.stop_sessions(type == "Hard" ? "HardReset" : "SoftReset");
+  st.reboot_requested = true;
+  return status("Accepted");
+}
+
+Json reset_201(StationModel& st, const Json& p) {
+  const std::string type = require_string(p, "type", v201);
+  if (type != "Immediate" && type != "OnIdle") {
+    throw CallError("PropertyConstraintViolation", "type");
+  }
+  if (p.contains("evseId")) return status("Rejected");  // EVSE reset not offered
+  if (type == "Immediate") st.stop_sessions("ImmediateReset");
+  st.reboot_requested = true;
+  return status(st.any_session() && type == "OnIdle" ? "Scheduled" : "Accepted");
+}
+
+Json unlock_connector_16(StationModel& st, const Json& p) {
+  Evse* evse = st.evse(require_int(p, "connectorId", v16));
+  if (!evse) return status("NotSupported");
+  if (evse->session) evse->session->stop_reason = "UnlockCommand";
+  return status("Unlocked");
+}
+
+Json unlock_connector_201(StationModel& st, const Json& p) {
+  Evse* evse = st.evse(require_int(p, "evseId", v201));
+  const int connector = require_int(p, "connectorId", v201);
+  if (!evse || connector != 1) return status("UnknownConnector");
+  if (evse->session) return status("OngoingAuthorizedTransaction");
+  return status("Unlocked");
+}
+
+// EVSE `evse_id` (0: all) made operative or not; "Scheduled" while a session runs there.
+Json change_availability(StationModel& st, int evse_id, bool operative) {
+  if (evse_id != 0 && !st.evse(evse_id)) return status("Rejected");
+  const bool busy = evse_id == 0 ? st.any_session() : st.evse(evse_id)->session.has_value();
+  for (auto& evse : st.evses) {
+    if (evse_id == 0 || evse.id == evse_id) evse.available = operative;
+  }
+  st.status_dirty = true;
+  return status(busy && !operative ? "Scheduled" : "Accepted");
+}
+
+Json change_availability_16(StationModel& st, const Json& p) {
+  const int connector = require_int(p, "connectorId", v16);
+  const std::string type = require_string(p, "type", v16);
+  if (type != "Operative" && type != "Inoperative") {
+    throw CallError("PropertyConstraintViolation", "type");
+  }
+  return change_availability(st, connector, type == "Operative");
+}
+
+Json change_availability_201(StationModel& st, const Json& p) {
+  const std::string operational = require_string(p, "operationalStatus", v201);
+  if (operational != "Operative" && operational != "Inoperative") {
+    throw CallError("PropertyConstraintViolation", "operationalStatus");
+  }
+  int evse = 0;
+  if (p.contains("evse") && p["evse"].is_object()) evse = require_int(p["evse"], "id", v201);
+  return change_availability(st, evse, operational == "Operative");
+}
+
+// --- Configuration -------------------------------------------------------------------------
+
+// A new heartbeat or sample interval; false if `value` is not a positive number of seconds.
+bool set_interval(StationModel& st, bool heartbeat, const std::string& value) {
+  int seconds = 0;
+  try {
+    seconds = std::stoi(value);
+  } catch (const std::exception&) {
+    return false;
+  }
+  if (seconds <= 0) return false;
+  if (heartbeat) {
+    st.heartbeat_interval_s = seconds;
+    st.next_heartbeat = SteadyClock::now() + st.real(seconds);
+  } else {
+    st.meter_interval_s = seconds;
+  }
+  return true;
+}
+
+Json get_configuration(StationModel& st, const Json& p) {
+  Json known = Json::array();
+  Json unknown = Json::array();
+  const auto add = [&](const std::string& key, const Variable& var) {
+    known.push_back({{"key", key}, {"readonly", var.read_only}, {"value", var.value}});
+  };
+  if (p.contains("key") && p["key"].is_array() && !p["key"].empty()) {
+    for (const auto& key : p["key"]) {
+      if (!key.is_string()) throw CallError("TypeConstraintViolation", "key");
+      const auto found = st.variables.find(key.get<std::string>());
+      if (found == st.variables.end()) {
+        unknown.push_back(key);
+      } else {
+        add(found->first, found->second);
+      }
+    }
+  } else {
+    for (const auto& [key, var] : st.variables)
+      if (!var.write_only) add(key, var);
+  }
+  Json result = {{"configurationKey", known}};
+  if (!unknown.empty()) result["unknownKey"] = unknown;
+  return result;
+}
+
+Json change_configuration(StationModel& st, const Json& p) {
+  const std::string key = require_string(p, "key", v16);
+  const std::string value = require_string(p, "value", v16);
+  const auto found = st.variables.find(key);
+  if (found == st.variables.end()) return status("NotSupported");
+  if (found->second.read_only) return status("Rejected");
+  if (key == "HeartbeatInterval" || key == "MeterValueSampleInterval") {
+    if (!set_interval(st, key == "HeartbeatInterval", value)) return status("Rejected");
+  }
+  if (key == "AuthorizationKey") {
+    // The key is the password's bytes in hex; the next connection uses it.
+    auto password = decode_hex(value);
+    if (!password || password->size() < 16) return status("Rejected");
+    st.options.password = *password;
+  }
+  found->second.value = value;
+  return status("Accepted");
+}
+
+bool component_known(const StationModel& st, const std::string& component) {
+  return std::any_of(st.variables.begin(), st.variables.end(),
+                     [&](const auto& entry) { return entry.first.rfind(component + "/", 0) == 0; });
+}
+
+Json get_variables(StationModel& st, const Json& p) {
+  const Json& requests = require(p, "getVariableData", v201);
+  if (!requests.is_array() || requests.empty()) {
+    throw CallError("OccurrenceConstraintViolation", "getVariableData must not be empty");
+  }
+  Json results = Json::array();
+  for (const auto& item : requests) {
+    const std::string component = require_string(require(item, "component", v201), "name", v201);
+    const std::string variable = require_string(require(item, "variable", v201), "name", v201);
+    Json result = {{"component", item["component"]}, {"variable", item["variable"]}};
+    const auto found = st.variables.find(component + "/" + variable);
+    if (found != st.variables.end() && found->second.write_only) {
+      result["attributeStatus"] = "Rejected";
+    } else if (found != st.variables.end()) {
+      result["attributeStatus"] = "Accepted";
+      result["attributeValue"] = found->second.value;
+    } else {
+      result["attributeStatus"] =
+          component_known(st, component) ? "UnknownVariable" : "UnknownComponent";
+    }
+    results.push_back(result);
+  }
+  return {{"getVariableResult", results}};
+}
+
+// One SetVariableData item's attributeStatus.
+std::string set_variable(StationModel& st, const std::string& component,
+                         const std::string& variable, const std::string& value) {
+  const std::string key = component + "/" + variable;
+  const auto found = st.variables.find(key);
+  if (found == st.variables.end()) {
+    return component_known(st, component) ? "UnknownVariable" : "UnknownComponent";
+  }
+  if (found->second.read_only) return "Rejected";
+  if (key == "OCPPCommCtrlr/HeartbeatInterval" || key == "SampledDataCtrlr/TxUpdatedInterval") {
+    if (!set_interval(st, key == "OCPPCommCtrlr/HeartbeatInterval", value)) return "Rejected";
+  }
+  if (key == "SecurityCtrlr/BasicAuthPassword") {
+    if (value.size() < 16 || value.size() > 40) return "Rejected";
+    st.options.password = value;  // used from the next connection on
+  }
+  found->second.value = value;
+  return "Accepted";
+}
+
+Json set_variables(StationModel& st, const Json& p) {
+  const Json& requests = require(p, "setVariableData", v201);
+  if (!requests.is_array() || requests.empty()) {
+    throw CallError("OccurrenceConstraintViolation", "setVariableData must not be empty");
+  }
+  Json results = Json::array();
+  for (const auto& item : requests) {
+    const std::string component = require_string(require(item, "component", v201), "name", v201);
+    const std::string variable = require_string(require(item, "variable", v201), "name", v201);
+    const std::string value = require_string(item, "attributeValue", v201);
+    Json result = {{"component", item["component"]}, {"variable", item["variable"]}};
+    result["attributeStatus"] = set_variable(st, component, variable, value);
+    results.push_back(result);
+  }
+  return {{"setVariableResult", results}};
+}
+
+// --- TriggerMessage ------------------------------------------------------------------------
+
+Json trigger_message_16(StationModel& st, const Json& p) {
+  const std::string requested = require_string(p, "requestedMessage", v16);
+  if (requested == "BootNotification" || requested == "Heartbeat" || requested == "MeterValues" ||
+      requested == "StatusNotification") {
+    std::optional<int> connector = optional_evse(p, "connectorId");
+    if (connector && !st.evse(*connector)) connector.reset();
+    st.triggered.push_back({requested, connector});
+    return status("Accepted");
+  }
+  if (requested == "DiagnosticsStatusNotification" || requested == "FirmwareStatusNotification") {
+    return status("NotImplemented");
+  }
+  throw CallError("PropertyConstraintViolation", "unknown requestedMessage " + requested);
+}
+
+Json trigger_message_201(StationModel& st, const Json& p) {
+  const std::string requested = require_string(p, "requestedMessage", v201);
+  std::optional<int> evse;
+  if (p.contains("evse") && p["evse"].is_object()) evse = optional_evse(p["evse"], "id");
+  if (evse && !st.evse(*evse)) evse.reset();
+  if (requested == "BootNotification" && st.booted) return status("Rejected");
+  if (requested == "TransactionEvent" &&
+      (evse ? !st.evse(*evse)->session.has_value() : !st.any_session())) {
+    return status("Rejected");
+  }
+  if (requested == "BootNotification" || requested == "Heartbeat" || requested == "MeterValues" ||
+      requested == "StatusNotification" || requested == "TransactionEvent") {
+    st.triggered.push_back({requested, evse});
+    return status("Accepted");
+  }
+  return status("NotImplemented");
+}
+
+// --- Smart charging ------------------------------------------------------------------------
+
+Json set_charging_profile_16(StationModel& st, const Json& p) {
+  const int connector = require_int(p, "connectorId", v16);
+  const Json& profile = require(p, "csChargingProfiles", v16);
+  if (!profile.is_object()) throw CallError("TypeConstraintViolation", "csChargingProfiles");
+  const double limit = schedule_limit_w(st, require(profile, "chargingSchedule", v16));
+  if (connector != 0 && !st.evse(connector)) return status("Rejected");
+  st.set_power_limit(connector, limit, profile.value("chargingProfilePurpose", "") == "TxProfile");
+  return status("Accepted");
+}
+
+Json set_charging_profile_201(StationModel& st, const Json& p) {
+  const int evse = require_int(p, "evseId", v201);
+  const Json& profile = require(p, "chargingProfile", v201);
+  const Json& schedules = require(profile, "chargingSchedule", v201);
+  if (!schedules.is_array() || schedules.empty()) {
+    throw CallError("OccurrenceConstraintViolation", "chargingSchedule must not be empty");
+  }
+  const double limit = schedule_limit_w(st, schedules[0]);
+  if (evse != 0 && !st.evse(evse)) return status("Rejected");
+  st.set_power_limit(evse, limit, profile.value("chargingProfilePurpose", "") == "TxProfile");
+  return status("Accepted");
+}
+
+Json clear_charging_profile(StationModel& st, const Json&) {
+  return status(st.clear_power_limits() ? "Accepted" : "Unknown");
+}
+
+// --- Both versions alike -------------------------------------------------------------------
+
+Json clear_cache(StationModel&, const Json&) {
+  return status("Accepted");
+}
+
+Json data_transfer(StationModel& st, const Json& p) {
+  const std::string vendor = require_string(p, "vendorId", st.version());
+  if (vendor != st.options.identity.vendor) return status("UnknownVendorId");
+  Json result = status("Accepted");
+  if (p.contains("data")) result["data"] = p["data"];
+  return result;
+}
+
+Json send_local_list(StationModel& st, const Json& p) {
+  const auto v = st.version();
+  const bool is16 = v == v16;
+  const int version = require_int(p, is16 ? "listVersion" : "versionNumber", v);
+  const std::string update = require_string(p, "updateType", v);
+  if (update == "Full") st.local_list.clear();
+  for (const auto& entry : p.value("localAuthorizationList", Json::array())) {
+    const std::string token = is16 ? require_string(entry, "idTag", v)
+                                   : require_string(require(entry, "idToken", v), "idToken", v);
+    const char* info_key = is16 ? "idTagInfo" : "idTokenInfo";
+    if (entry.contains(info_key))
+      st.local_list[token] = entry[info_key].value("status", "Accepted");
+    else
+      st.local_list.erase(token);  // a differential update without info removes the entry
+  }
+  if (update == "Differential" && version <= st.local_list_version) {
+    return status("VersionMismatch");
+  }
+  st.local_list_version = version;
+  return status("Accepted");
+}
+
+Json get_local_list_version(StationModel& st, const Json&) {
+  return {{st.version() == v16 ? "listVersion" : "versionNumber", st.local_list_version}};
+}
+
+Json reserve_now(StationModel& st, const Json& p) {
+  const auto v = st.version();
+  const bool is16 = v == v16;
+  const int id = require_int(p, is16 ? "reservationId" : "id", v);
+  const std::string token =
+      is16 ? require_string(p, "idTag", v) : require_string(require(p, "idToken", v), "idToken", v);
+  // For one EVSE (1.6 connector), or (0 / none) for any of the station's.
+  const int target = optional_evse(p, is16 ? "connectorId" : "evseId").value_or(0);
+  if (target != 0 && !st.evse(target)) return status("Rejected");
+  const bool occupied = target != 0 ? st.evse(target)->busy()
+                                    : std::all_of(st.evses.begin(), st.evses.end(),
+                                                  [](const Evse& e) { return e.busy(); });
+  if (occupied) return status("Occupied");
+  st.reservations[id] = token;
+  return status("Accepted");
+}
+
+Json cancel_reservation(StationModel& st, const Json& p) {
+  const int id = require_int(p, "reservationId", st.version());
+  return status(st.reservations.erase(id) ? "Accepted" : "Rejected");
+}
+
+// Downloading is not simulated: the station accepts and keeps its firmware.
+Json update_firmware_16(StationModel&, const Json&) {
+  return Json::object();
+}
+
+Json update_firmware_201(StationModel&, const Json&) {
+  return status("Accepted");
+}
+
+Json get_diagnostics(StationModel& st, const Json&) {
+  return {{"fileName", st.id + "-diagnostics.log"}};
+}
+
+Json get_log(StationModel& st, const Json&) {
+  return {{"status", "Accepted"}, {"filename", st.id + ".log"}};
+}
+
+ActionTable make_table() {
+  ActionTable table;
+  // OCPP 1.6
+  table.add(v16, "RemoteStartTransaction", remote_start_transaction);
+  table.add(v16, "RemoteStopTransaction", remote_stop_transaction);
+  table.add(v16, "Reset", reset_16);
+  table.add(v16, "UnlockConnector", unlock_connector_16);
+  table.add(v16, "ChangeAvailability", change_availability_16);
+  table.add(v16, "GetConfiguration", get_configuration);
+  table.add(v16, "ChangeConfiguration", change_configuration);
+  table.add(v16, "TriggerMessage", trigger_message_16);
+  table.add(v16, "SetChargingProfile", set_charging_profile_16);
+  table.add(v16, "UpdateFirmware", update_firmware_16);
+  table.add(v16, "GetDiagnostics", get_diagnostics);
+  // OCPP 2.0.1
+  table.add(v201, "RequestStartTransaction", request_start_transaction);
+  table.add(v201, "RequestStopTransaction", request_stop_transaction);
+  table.add(v201, "Reset", reset_201);
+  table.add(v201, "UnlockConnector", unlock_connector_201);
+  table.add(v201, "ChangeAvailability", change_availability_201);
+  table.add(v201, "GetVariables", get_variables);
+  table.add(v201, "SetVariables", set_variables);
+  table.add(v201, "TriggerMessage", trigger_message_201);
+  table.add(v201, "SetChargingProfile", set_charging_profile_201);
+  table.add(v201, "UpdateFirmware", update_firmware_201);
+  table.add(v201, "GetLog", get_log);
+  // Both, alike (field names follow the station's version).
+  for (const auto version : {v16, v201}) {
+    table.add(version, "ClearCache", clear_cache);
+    table.add(version, "ClearChargingProfile", clear_charging_profile);
+    table.add(version, "DataTransfer", data_transfer);
+    table.add(version, "SendLocalList", send_local_list);
+    table.add(version, "GetLocalListVersion", get_local_list_version);
+    table.add(version, "ReserveNow", reserve_now);
+    table.add(version, "CancelReservation", cancel_reservation);
+  }
+  return table;
+}
+
+}  // namespace
+
+const ActionTable& csms_actions() {
+  static const ActionTable table = make_table();
+  return table;
+}
+
+}  // namespace chargegrid::sim::detail

@@ -1,0 +1,156 @@
+#pragma once
+// What a simulated station is, apart from its link to the CSMS: its EVSEs (one connector
+// each; 1.6 connector n is EVSE n), the charging session on each, the meter, the
+// configuration the CSMS can read and change, and the queue of transaction messages
+// that survives disconnects. No I/O: the CSMS's CALLs change it (actions.cpp), the
+// station's behaviour (station.cpp) reads it and sends what it says.
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "chargegrid/sim/fleet.hpp"
+#include "outgoing.hpp"
+
+namespace chargegrid::sim::detail {
+
+using SteadyClock = std::chrono::steady_clock;
+
+struct Session {
+  int local_id = 0;  // the station's own number for it, from 1
+  int evse = 1;
+  std::string id_tag;
+  std::string transaction_uid;         // 2.0.1 transactionId
+  std::optional<int> remote_start_id;  // 2.0.1
+  bool remote = false;                 // started by the CSMS
+  int seq_no = 0;                      // 2.0.1: of the next TransactionEvent
+  SteadyClock::time_point started;
+  SteadyClock::time_point last_meter;
+  SteadyClock::time_point next_meter;
+  SteadyClock::time_point ends;            // time_point::max(): only when something stops it
+  std::optional<std::string> stop_reason;  // set when something asks it to stop now
+  MeterModel meter;
+  double import_at_start_wh = 0;  // the meter's registers when it began
+  double export_at_start_wh = 0;
+};
+
+// A start the CSMS asked for, accepted and not begun yet.
+struct RemoteStart {
+  std::string id_tag;
+  std::optional<int> remote_start_id;  // 2.0.1
+};
+
+struct Evse {
+  int id = 1;
+  bool available = true;  // Operative
+  std::optional<Session> session;
+  std::optional<RemoteStart> remote_start;
+  double power_limit_w = -1.0;           // from a charging profile; negative: none
+  bool limit_ends_with_session = false;  // a TxProfile applies to its transaction only
+  // No new session can start on it.
+  bool busy() const { return session.has_value() || remote_start.has_value(); }
+};
+
+struct Variable {
+  std::string value;
+  bool read_only = false;
+  bool write_only = false;  // a password: never reported back
+};
+
+// A transaction message: kept until the CSMS answers it, resent after a reconnect.
+struct QueuedMessage {
+  std::string action;
+  Json payload;
+  int session = 0;         // local session id, to fill the 1.6 transactionId in at send time
+  std::string message_id;  // fixed at first send, so a resend is the same message
+  bool sent = false;
+  int refusals = 0;                  // CALLERRORs received for it so far
+  SteadyClock::time_point retry_at;  // not sent again before (after a refusal)
+};
+
+// A message the CSMS asked for with TriggerMessage.
+struct Trigger {
+  std::string message;
+  std::optional<int> evse;  // the EVSE (1.6 connector) it was asked for, if one was
+};
+
+class StationModel {
+ public:
+  StationModel(std::string id, StationOptions options, Stats& stats, FleetProbe* probe);
+
+  // Real time for a span of simulated seconds.
+  std::chrono::nanoseconds real(double simulated_seconds) const;
+  OcppVersion version() const { return options.version; }
+
+  Evse* evse(int id);
+  const Evse* evse(int id) const;
+  bool any_session() const;
+  // No session running and none about to start.
+  bool idle() const;
+  // Done with its own sessions and any the CSMS started (never, with sessions = 0).
+  bool sessions_complete() const;
+  // The first operative EVSE that can take a new session, if any.
+  Evse* free_evse();
+  Evse* session_with_local_id(int local_id);
+  // "Available", "Charging" / "Occupied", "Unavailable"; 1.6 connector 0 is the station.
+  std::string connector_status(int evse_id) const;
+
+  // Begins a session on `evse` (which must be free) now.
+  Session& begin_session(Evse& evse, std::string id_tag, bool remote,
+                         std::optional<int> remote_start_id);
+  // Time passes: periodic meter values and sessions that end (by themselves or because
+  // something asked them to), queued as transaction messages, also while offline.
+  void advance(SteadyClock::time_point now);
+  // Asks every session to stop now with this reason.
+  void stop_sessions(const std::string& reason);
+  // The earliest time advance() has something to do.
+  SteadyClock::time_point next_event(SteadyClock::time_point until) const;
+  // A charging profile's limit on one EVSE, or on all with evse_id 0.
+  void set_power_limit(int evse_id, double watts, bool ends_with_session);
+  // Clears every limit; false if there was none.
+  bool clear_power_limits();
+
+  void enqueue_transaction(OutgoingMessage message, int session);
+  // What the CSMS answered to a transaction message (1.6 transactionId, authorization).
+  void handle_transaction_response(const QueuedMessage& message, const Frame& response);
+
+  // The simulator's id and options (the password may change at the CSMS's request).
+  std::string id;
+  StationOptions options;
+  Stats& stats;
+  FleetProbe* probe;  // may be null
+
+  std::vector<Evse> evses;  // EVSE n at index n - 1
+  std::map<std::string, Variable> variables;
+  int local_list_version = 0;
+  std::map<std::string, std::string> local_list;  // id token -> status
+  std::map<int, std::string> reservations;        // reservation id -> id token
+
+  bool stopping = false;  // the fleet is ending: finish sessions, flush, disconnect
+  bool booted = false;    // BootNotification accepted on this connection
+  bool reboot_requested = false;
+  std::string boot_reason = "PowerUp";
+  bool status_dirty = false;      // StatusNotifications due for every connector
+  std::deque<Trigger> triggered;  // what the CSMS asked for with TriggerMessage
+  int heartbeat_interval_s;
+  double meter_interval_s;
+  SteadyClock::time_point next_heartbeat;
+  SteadyClock::time_point next_session;  // of the sessions the station starts itself
+  int sessions_begun = 0;                // of the station's own (options.sessions), tried or run
+  int session_counter = 0;               // of all sessions run, numbering them
+
+  std::deque<QueuedMessage> transaction_queue;
+  std::map<int, int> transaction_ids;  // 1.6: local session id -> CSMS transactionId
+  // The station's meter registers, carried over from one session to the next.
+  double import_register_wh;
+  double export_register_wh;
+
+ private:
+  void end_session(Evse& evse, SteadyClock::time_point now, const std::string& reason);
+  void queue_meter_values(Session& session, SteadyClock::time_point at);
+};
+
+}  // namespace chargegrid::sim::detail
