@@ -1,4 +1,5 @@
-// chargegrid-sim on the command line: --duration ends each session, --run-for the run.
+// chargegrid-sim on the command line: --session-length ends each session, --duration (or
+// --run-for) the run.
 
 #include <fcntl.h>
 #include <signal.h>
@@ -77,11 +78,11 @@ std::vector<std::string> common(const CsmsStub& csms, const std::string& prefix)
 
 }  // namespace
 
-TEST_CASE("chargegrid-sim --duration: each session ends by itself after that long", "[sim][cli]") {
+TEST_CASE("chargegrid-sim --session-length: each session ends by itself after that long", "[sim][cli]") {
   CsmsStub csms;
   auto args = common(csms, "CLID-");
   // Two sessions of a simulated minute each, a simulated half minute apart.
-  for (const char* a : {"--sessions", "2", "--duration", "60", "--idle", "30"}) args.push_back(a);
+  for (const char* a : {"--sessions", "2", "--session-length", "60", "--idle", "30"}) args.push_back(a);
   const auto exit = run_sim(args, 20s);
   REQUIRE(exit.exited);
   CHECK(exit.status == 0);
@@ -110,7 +111,7 @@ TEST_CASE("chargegrid-sim --run-for: the run ends after that many real seconds",
   SECTION("a session still running then is stopped") {
     auto args = common(csms, "CLIS-");
     // Its one session never ends by itself: the end of the run ends it.
-    for (const char* a : {"--sessions", "1", "--duration", "0", "--run-for", "1.5"}) {
+    for (const char* a : {"--sessions", "1", "--session-length", "0", "--duration", "1.5"}) {
       args.push_back(a);
     }
     const auto exit = run_sim(args, 15s);
@@ -124,7 +125,7 @@ TEST_CASE("chargegrid-sim --run-for: the run ends after that many real seconds",
   SECTION("sessions not begun by then make it a failure") {
     auto args = common(csms, "CLIF-");
     for (const char* a :
-         {"--sessions", "5", "--duration", "60", "--idle", "0", "--run-for", "1.5"}) {
+         {"--sessions", "5", "--session-length", "60", "--idle", "0", "--run-for", "1.5"}) {
       args.push_back(a);
     }
     const auto exit = run_sim(args, 15s);

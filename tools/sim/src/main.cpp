@@ -51,13 +51,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--sessions", station.sessions,
                  "charging sessions each station starts itself; 0 = only the ones the CSMS "
-                 "starts (boot and heartbeat until --run-for or a signal)")
+                 "starts (boot and heartbeat until --duration or a signal)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--meter-interval", station.meter_interval_s, "seconds between meter samples")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  app.add_option("--duration,--session-length", station.session_length_s,
+  app.add_option("--session-length", station.session_length_s,
                  "seconds each session charges before the station ends it by itself "
                  "(0 = only when the CSMS or the end of the run stops it)")
       ->check(CLI::NonNegativeNumber)
@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
                  "speed-up of simulated time (60 turns minutes into seconds)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  app.add_option("--run-for", run_for_s,
+  app.add_option("--duration,--run-for", run_for_s,
                  "real seconds after which running sessions are stopped and the stations "
                  "disconnect (0 = until every station is done with its sessions, or a signal)")
       ->check(CLI::NonNegativeNumber)
