@@ -175,6 +175,55 @@ std::vector<MeterRow> meter_rows_201(const std::string& station_id, int evse_id,
       });
 }
 
+std::vector<MeterRow> meter_rows(const std::string& station_id, int evse_id,
+                                 std::optional<int> transaction_id,
+                                 const std::vector<MeterValue>& values) {
+  std::vector<MeterRow> rows;
+  std::size_t count = 0;
+  for (const auto& value : values) count += value.samples.size();
+  rows.reserve(count);
+  for (const auto& value : values) {
+    for (const auto& sample : value.samples) {
+      MeterRow row;
+      row.station_id = station_id;
+      row.evse_id = evse_id;
+      row.sampled_at = value.timestamp;
+      row.measurand = sample.measurand;
+      row.phase = sample.phase;
+      row.location = sample.location;
+      row.context = sample.context;
+      row.format = sample.format;
+      row.transaction_id = transaction_id;
+      row.signed_data = sample.signed_data;
+      double number = 0;
+      std::string unit_path = sample.path + "/unitOfMeasure/unit";
+      if (sample.number) {
+        number = *sample.number;
+      } else if (sample.text) {
+        const auto& text = *sample.text;
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+        // from_chars also reads "nan" and "inf": not numbers a meter sends.
+        if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(number))
+          throw BadMeterValue(sample.path + "/value",
+                              "'" + text.substr(0, 64) + "' is not a number");
+        unit_path = sample.path + "/unit";
+      } else {
+        // Signed data only (1.6 SignedData): the reading is inside the signature.
+        row.unit = std::string(default_unit(row.measurand));
+        rows.push_back(std::move(row));
+        continue;
+      }
+      auto normalised = normalise(row.measurand, sample.unit, number, sample.multiplier);
+      if (!normalised) throw BadMeterValue(unit_path, "unknown unit '" + sample.unit + "'");
+      row.value = normalised->value;
+      row.unit = normalised->unit;
+      check_reading(row, sample.path + "/value");
+      rows.push_back(std::move(row));
+    }
+  }
+  return rows;
+}
+
 RegisterSpan register_span(const std::vector<MeterRow>& rows) {
   RegisterSpan span;
   auto widen = [](std::optional<double>& low, std::optional<double>& high, double v) {

@@ -9,6 +9,7 @@
 
 #include "meter_writer.hpp"
 #include "ocpp/handler.hpp"
+#include "ocpp/messages.hpp"
 #include "services.hpp"
 
 namespace chargegrid::server::ocpp {
@@ -49,6 +50,12 @@ std::vector<MeterRow> meter_rows_16(const std::string& station_id, int connector
 std::vector<MeterRow> meter_rows_201(const std::string& station_id, int evse_id,
                                      std::optional<int> transaction_id,
                                      const nlohmann::json& meter_values, const std::string& path);
+
+// The rows of a meter report's sampled values, units normalised; throws BadMeterValue for a
+// value the station sent that cannot be read or stored.
+std::vector<MeterRow> meter_rows(const std::string& station_id, int evse_id,
+                                 std::optional<int> transaction_id,
+                                 const std::vector<MeterValue>& values);
 
 // The energy registers' readings among `rows` (the whole meter, no phase), lowest and
 // highest: a session's energy is the span of its register, never a sum of power.

@@ -7,6 +7,7 @@
 
 #include "events/domain_events.hpp"
 #include "logging.hpp"
+#include "ocpp/adapters/adapters.hpp"
 #include "ocpp/common.hpp"
 #include "store/outbox.hpp"
 
@@ -247,32 +248,6 @@ Handler stop_transaction_16(Services& services) {
   };
 }
 
-Handler meter_values_16(Services& services) {
-  return [&services](CallContext& ctx) -> boost::asio::awaitable<CallReply> {
-    const auto& p = ctx.payload;
-    const int connector = p.at("connectorId").get<int>();
-    auto transaction_id = optional_field<int>(p, "transactionId");
-    std::vector<MeterRow> rows;
-    try {
-      rows = meter_rows_16(ctx.station_id, connector, transaction_id, p.at("meterValue"),
-                           "/meterValue");
-    } catch (const BadMeterValue& e) {
-      co_return bad_meter_value(e);
-    }
-    // Kept for listeners only: which session they belong to is known once stored.
-    std::vector<MeterRow> readings;
-    if (services.events.has_listeners<events::MeterValues>()) readings = rows;
-    const bool foreign = co_await services.meters.write(std::move(rows));
-    std::optional<long long> session;
-    if (transaction_id && !foreign) session = *transaction_id;
-    publish_readings(services, ctx.station_id, connector, session, readings);
-    if (session)
-      services.events.publish(
-          events::SessionUpdated{session_change(ctx.station_id, *session, connector, {})});
-    co_return CallReply::ok(nlohmann::json::object());
-  };
-}
-
 // ---- OCPP 2.0.1 / 2.1 -----------------------------------------------------
 
 Handler transaction_event(Services& services) {
@@ -461,17 +436,31 @@ Handler transaction_event(Services& services) {
   };
 }
 
-Handler meter_values_201(Services& services) {
+// ---- All versions ----------------------------------------------------------
+
+// MeterValues, the same for every version once its adapter has read it. A 1.6 station names
+// the server-issued transaction; 2.x meter data of a transaction comes in TransactionEvent.
+Handler meter_values(Services& services) {
   return [&services](CallContext& ctx) -> boost::asio::awaitable<CallReply> {
-    const auto& p = ctx.payload;
+    const auto report = adapters::read<MeterReport>(ctx.version, ctx.payload);
+    std::optional<int> transaction_id;
+    if (report.transaction_id) transaction_id = static_cast<int>(*report.transaction_id);
     std::vector<MeterRow> rows;
     try {
-      rows = meter_rows_201(ctx.station_id, p.at("evseId").get<int>(), std::nullopt,
-                            p.at("meterValue"), "/meterValue");
+      rows = meter_rows(ctx.station_id, report.evse_id, transaction_id, report.values);
     } catch (const BadMeterValue& e) {
       co_return bad_meter_value(e);
     }
-    co_await services.meters.write(std::move(rows));
+    // Kept for listeners only: which session they belong to is known once stored.
+    std::vector<MeterRow> readings;
+    if (services.events.has_listeners<events::MeterValues>()) readings = rows;
+    const bool foreign = co_await services.meters.write(std::move(rows));
+    std::optional<long long> session;
+    if (transaction_id && !foreign) session = *transaction_id;
+    publish_readings(services, ctx.station_id, report.evse_id, session, readings);
+    if (session)
+      services.events.publish(
+          events::SessionUpdated{session_change(ctx.station_id, *session, report.evse_id, {})});
     co_return CallReply::ok(nlohmann::json::object());
   };
 }
@@ -481,9 +470,9 @@ Handler meter_values_201(Services& services) {
 void register_transactions(HandlerRegistry& registry, Services& services) {
   registry.add(OcppVersion::v16, "StartTransaction", start_transaction_16(services));
   registry.add(OcppVersion::v16, "StopTransaction", stop_transaction_16(services));
-  registry.add(OcppVersion::v16, "MeterValues", meter_values_16(services));
+  registry.add(OcppVersion::v16, "MeterValues", meter_values(services));
   add_201_and_21(registry, "TransactionEvent", transaction_event(services));
-  add_201_and_21(registry, "MeterValues", meter_values_201(services));
+  add_201_and_21(registry, "MeterValues", meter_values(services));
 }
 
 }  // namespace chargegrid::server::ocpp

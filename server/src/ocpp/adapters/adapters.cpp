@@ -1,0 +1,63 @@
+#include "ocpp/adapters/adapters.hpp"
+
+#include <stdexcept>
+#include <string>
+
+namespace chargegrid::server::ocpp::adapters {
+
+using protocols::OcppVersion;
+
+namespace {
+
+// Picks the version's adapter function; `v16` may be null for a 2.x-only message.
+template <class Message>
+Message dispatch(OcppVersion version, const nlohmann::json& payload,
+                 Message (*v16)(const nlohmann::json&), Message (*v201)(const nlohmann::json&),
+                 Message (*v21)(const nlohmann::json&), const char* what) {
+  switch (version) {
+    case OcppVersion::v16:
+      if (v16) return v16(payload);
+      break;
+    case OcppVersion::v201:
+      return v201(payload);
+    case OcppVersion::v21:
+      return v21(payload);
+  }
+  throw std::logic_error(std::string("OCPP ") + std::string(protocols::subprotocol(version)) +
+                         " has no " + what);
+}
+
+}  // namespace
+
+template <>
+BootInfo read<BootInfo>(OcppVersion version, const nlohmann::json& payload) {
+  return dispatch(version, payload, &v16::boot_info, &v201::boot_info, &v21::boot_info,
+                  "BootNotification");
+}
+template <>
+StatusReport read<StatusReport>(OcppVersion version, const nlohmann::json& payload) {
+  return dispatch(version, payload, &v16::status_report, &v201::status_report, &v21::status_report,
+                  "StatusNotification");
+}
+template <>
+IdToken read<IdToken>(OcppVersion version, const nlohmann::json& payload) {
+  return dispatch(version, payload, &v16::authorize, &v201::authorize, &v21::authorize,
+                  "Authorize");
+}
+template <>
+MeterReport read<MeterReport>(OcppVersion version, const nlohmann::json& payload) {
+  return dispatch(version, payload, &v16::meter_values, &v201::meter_values, &v21::meter_values,
+                  "MeterValues");
+}
+template <>
+SecurityEvent read<SecurityEvent>(OcppVersion version, const nlohmann::json& payload) {
+  return dispatch(version, payload, &v16::security_event, &v201::security_event,
+                  &v21::security_event, "SecurityEventNotification");
+}
+template <>
+EvChargingNeeds read<EvChargingNeeds>(OcppVersion version, const nlohmann::json& payload) {
+  return dispatch<EvChargingNeeds>(version, payload, nullptr, &v201::charging_needs,
+                                   &v21::charging_needs, "NotifyEVChargingNeeds");
+}
+
+}  // namespace chargegrid::server::ocpp::adapters

@@ -1,0 +1,62 @@
+#pragma once
+// The version adapters: a validated payload becomes its generated message struct
+// (protocols/<version>/...), and the struct the version-neutral message a functional block
+// handles (ocpp/messages.hpp). One adapter per version: v16.cpp, v201.cpp and v21.cpp, the
+// two 2.x ones sharing v2x.hpp where the versions agree.
+//
+//   auto report = adapters::read<MeterReport>(ctx.version, ctx.payload);
+//
+// The payload must have passed validation: a payload of another shape throws
+// (nlohmann::json::exception, std::invalid_argument). An action a version does not have
+// throws std::logic_error (a registration mistake, not station input).
+
+#include <nlohmann/json.hpp>
+
+#include "chargegrid/protocols/version.hpp"
+#include "ocpp/messages.hpp"
+
+namespace chargegrid::server::ocpp::adapters {
+
+template <class Message>
+Message read(protocols::OcppVersion version, const nlohmann::json& payload);
+
+template <>
+BootInfo read<BootInfo>(protocols::OcppVersion, const nlohmann::json&);
+template <>
+StatusReport read<StatusReport>(protocols::OcppVersion, const nlohmann::json&);
+template <>
+IdToken read<IdToken>(protocols::OcppVersion, const nlohmann::json&);  // Authorize
+template <>
+MeterReport read<MeterReport>(protocols::OcppVersion, const nlohmann::json&);  // MeterValues
+template <>
+SecurityEvent read<SecurityEvent>(protocols::OcppVersion, const nlohmann::json&);
+template <>
+EvChargingNeeds read<EvChargingNeeds>(protocols::OcppVersion, const nlohmann::json&);
+
+namespace v16 {
+BootInfo boot_info(const nlohmann::json&);
+StatusReport status_report(const nlohmann::json&);
+IdToken authorize(const nlohmann::json&);
+MeterReport meter_values(const nlohmann::json&);
+SecurityEvent security_event(const nlohmann::json&);
+}  // namespace v16
+
+namespace v201 {
+BootInfo boot_info(const nlohmann::json&);
+StatusReport status_report(const nlohmann::json&);
+IdToken authorize(const nlohmann::json&);
+MeterReport meter_values(const nlohmann::json&);
+SecurityEvent security_event(const nlohmann::json&);
+EvChargingNeeds charging_needs(const nlohmann::json&);
+}  // namespace v201
+
+namespace v21 {
+BootInfo boot_info(const nlohmann::json&);
+StatusReport status_report(const nlohmann::json&);
+IdToken authorize(const nlohmann::json&);
+MeterReport meter_values(const nlohmann::json&);
+SecurityEvent security_event(const nlohmann::json&);
+EvChargingNeeds charging_needs(const nlohmann::json&);
+}  // namespace v21
+
+}  // namespace chargegrid::server::ocpp::adapters

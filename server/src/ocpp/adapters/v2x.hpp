@@ -1,0 +1,138 @@
+#pragma once
+// What the OCPP 2.0.1 and 2.1 adapters share: the two versions spell these messages alike,
+// so each function is a template over the version's generated struct. Where 2.1 adds fields
+// (bidirectional charging parameters), `if constexpr (requires ...)` reads them.
+
+#include <string>
+#include <utility>
+
+#include "ocpp/adapters/text.hpp"
+#include "ocpp/messages.hpp"
+
+namespace chargegrid::server::ocpp::adapters::v2x {
+
+template <class Request>
+BootInfo boot_info(const nlohmann::json& payload) {
+  const auto m = payload.template get<Request>();
+  BootInfo info;
+  info.reason = text(m.reason);
+  info.vendor = m.chargingStation.vendorName;
+  info.model = m.chargingStation.model;
+  info.serial = m.chargingStation.serialNumber;
+  info.firmware = m.chargingStation.firmwareVersion;
+  if (m.chargingStation.modem) {
+    info.iccid = m.chargingStation.modem->iccid;
+    info.imsi = m.chargingStation.modem->imsi;
+  }
+  return info;
+}
+
+template <class Request>
+StatusReport status_report(const nlohmann::json& payload) {
+  const auto m = payload.template get<Request>();
+  StatusReport report;
+  report.evse_id = static_cast<int>(m.evseId);
+  report.connector_id = static_cast<int>(m.connectorId);
+  report.status = text(m.connectorStatus);
+  report.reported_at = m.timestamp;
+  return report;
+}
+
+template <class Request>
+IdToken authorize(const nlohmann::json& payload) {
+  const auto m = payload.template get<Request>();
+  return {m.idToken.idToken, text(m.idToken.type)};
+}
+
+// The meterValue array of MeterValues or TransactionEvent; `path` is the array's pointer.
+template <class MeterValueType>
+std::vector<MeterValue> meter_values(const std::vector<MeterValueType>& values,
+                                     const std::string& path) {
+  std::vector<MeterValue> out;
+  out.reserve(values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const auto& value = values[i];
+    MeterValue reading{value.timestamp, {}};
+    reading.samples.reserve(value.sampledValue.size());
+    for (std::size_t j = 0; j < value.sampledValue.size(); ++j) {
+      const auto& s = value.sampledValue[j];
+      SampledValue sample;
+      if (s.measurand) sample.measurand = text(*s.measurand);
+      sample.phase = text_or(s.phase, "");
+      sample.location = text_or(s.location, "");
+      sample.context = text_or(s.context, "");
+      sample.number = s.value;
+      // No unitOfMeasure: the measurand's default unit; one without a unit: Wh (the schema's
+      // default).
+      if (s.unitOfMeasure) {
+        sample.unit = s.unitOfMeasure->unit.value_or("Wh");
+        sample.multiplier = static_cast<int>(s.unitOfMeasure->multiplier.value_or(0));
+      }
+      if (s.signedMeterValue) {
+        nlohmann::json signed_value = *s.signedMeterValue;
+        sample.signed_data = signed_value.dump();
+      }
+      sample.path = path + "/" + std::to_string(i) + "/sampledValue/" + std::to_string(j);
+      reading.samples.push_back(std::move(sample));
+    }
+    out.push_back(std::move(reading));
+  }
+  return out;
+}
+
+template <class Request>
+MeterReport meter_values(const nlohmann::json& payload) {
+  const auto m = payload.template get<Request>();
+  MeterReport report;
+  report.evse_id = static_cast<int>(m.evseId);
+  report.values = meter_values(m.meterValue, "/meterValue");
+  return report;
+}
+
+template <class Request>
+SecurityEvent security_event(const nlohmann::json& payload) {
+  auto m = payload.template get<Request>();
+  return {std::move(m.type), std::move(m.timestamp), std::move(m.techInfo)};
+}
+
+template <class Request>
+EvChargingNeeds charging_needs(const nlohmann::json& payload) {
+  const auto m = payload.template get<Request>();
+  const auto& needs = m.chargingNeeds;
+  EvChargingNeeds out;
+  out.evse_id = static_cast<int>(m.evseId);
+  out.requested_energy_transfer = text(needs.requestedEnergyTransfer);
+  out.departure_time = needs.departureTime;
+  if (m.maxScheduleTuples) out.max_schedule_tuples = static_cast<int>(*m.maxScheduleTuples);
+  if (needs.acChargingParameters) {
+    const auto& ac = *needs.acChargingParameters;
+    out.energy_amount_wh = static_cast<double>(ac.energyAmount);
+    out.ev_max_current_a = static_cast<double>(ac.evMaxCurrent);
+    out.ev_min_current_a = static_cast<double>(ac.evMinCurrent);
+  }
+  if (needs.dcChargingParameters) {
+    const auto& dc = *needs.dcChargingParameters;
+    out.ev_max_current_a = static_cast<double>(dc.evMaxCurrent);
+    if (dc.energyAmount) out.energy_amount_wh = static_cast<double>(*dc.energyAmount);
+    out.ev_max_power_w = optional_number(dc.evMaxPower);
+    out.state_of_charge_percent = optional_number(dc.stateOfCharge);
+    out.ev_energy_capacity_wh = optional_number(dc.evEnergyCapacity);
+  }
+  if constexpr (requires { needs.v2xChargingParameters; }) {
+    if (needs.v2xChargingParameters) {
+      const auto& v2x = *needs.v2xChargingParameters;
+      if (v2x.maxChargePower) out.ev_max_power_w = v2x.maxChargePower;
+      if (v2x.maxChargeCurrent) out.ev_max_current_a = v2x.maxChargeCurrent;
+      out.ev_max_discharge_power_w = v2x.maxDischargePower;
+      out.ev_max_discharge_current_a = v2x.maxDischargeCurrent;
+      out.ev_min_energy_request_wh = v2x.evMinEnergyRequest;
+      out.ev_target_energy_request_wh = v2x.evTargetEnergyRequest;
+      if (v2x.evTargetEnergyRequest && !out.energy_amount_wh)
+        out.energy_amount_wh = v2x.evTargetEnergyRequest;
+    }
+    out.control_mode = optional_text(needs.controlMode);
+  }
+  return out;
+}
+
+}  // namespace chargegrid::server::ocpp::adapters::v2x

@@ -1,0 +1,87 @@
+#pragma once
+// What stations tell the server, in the server's own terms, whatever the OCPP version: a
+// functional block handles these types once for 1.6, 2.0.1 and 2.1. The version adapters
+// (ocpp/adapters/) make them from the generated message structs after schema validation.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace chargegrid::server::ocpp {
+
+// BootNotification.
+struct BootInfo {
+  std::string reason;  // 1.6 has none: "PowerUp"
+  std::optional<std::string> vendor, model, serial, firmware, iccid, imsi, meter_type, meter_serial;
+};
+
+// StatusNotification. 1.6 connector n is EVSE n with one connector; connector 0 the station.
+struct StatusReport {
+  int evse_id = 0;
+  int connector_id = 0;
+  std::string status;
+  std::optional<std::string> error_code, info, vendor_error;
+  std::optional<std::string> reported_at;  // RFC 3339; 1.6 may leave it out
+};
+
+// An identifier a driver presents. 1.6 idTags have no type.
+struct IdToken {
+  std::string value;
+  std::string type;
+};
+
+// One sampled value as sent, before units are normalised. `path` is its JSON pointer in the
+// message, for errors that name the offending field.
+struct SampledValue {
+  std::string measurand = "Energy.Active.Import.Register";
+  std::string phase, location, context;
+  std::string format = "Raw";              // 1.6: Raw or SignedData
+  std::optional<std::string> text;         // 1.6 sends numbers as text
+  std::optional<double> number;            // 2.x
+  std::string unit;                        // as sent; empty: the measurand's default
+  int multiplier = 0;                      // 2.x power of ten
+  std::optional<std::string> signed_data;  // 1.6 SignedData text, 2.x signedMeterValue (JSON)
+  std::string path;
+};
+
+struct MeterValue {
+  std::string timestamp;
+  std::vector<SampledValue> samples;
+};
+
+// MeterValues (and the meter data inside transaction messages).
+struct MeterReport {
+  int evse_id = 0;
+  std::optional<std::int64_t> transaction_id;  // 1.6 only: the server-issued id
+  std::vector<MeterValue> values;
+};
+
+// SecurityEventNotification.
+struct SecurityEvent {
+  std::string type;
+  std::string timestamp;
+  std::optional<std::string> tech_info;
+};
+
+// NotifyEVChargingNeeds (2.0.1, 2.1): what the vehicle says it needs, from ISO 15118.
+struct EvChargingNeeds {
+  int evse_id = 0;
+  std::string requested_energy_transfer;  // e.g. AC_three_phase, DC, AC_BPT (2.1)
+  std::optional<std::string> departure_time;
+  std::optional<double> energy_amount_wh;
+  std::optional<double> ev_max_current_a;
+  std::optional<double> ev_max_power_w;
+  std::optional<double> ev_min_current_a;
+  std::optional<double> state_of_charge_percent;  // DC: the battery now
+  std::optional<double> ev_energy_capacity_wh;    // DC
+  // 2.1 bidirectional (V2X) parameters.
+  std::optional<double> ev_max_discharge_power_w;
+  std::optional<double> ev_max_discharge_current_a;
+  std::optional<double> ev_min_energy_request_wh;
+  std::optional<double> ev_target_energy_request_wh;
+  std::optional<std::string> control_mode;  // 2.1 ScheduledControl / DynamicControl
+  std::optional<int> max_schedule_tuples;
+};
+
+}  // namespace chargegrid::server::ocpp
