@@ -3,6 +3,7 @@
 #include <pqxx/pqxx>
 
 #include "events/domain_events.hpp"
+#include "ocpp/adapters/adapters.hpp"
 #include "ocpp/common.hpp"
 
 namespace chargegrid::server::ocpp {
@@ -14,9 +15,9 @@ namespace {
 Handler authorize(Services& services) {
   return [&services](CallContext& ctx) -> boost::asio::awaitable<CallReply> {
     const bool v16 = ctx.version == OcppVersion::v16;
-    const auto token = v16 ? ctx.payload.at("idTag").get<std::string>()
-                           : ctx.payload.at("idToken").at("idToken").get<std::string>();
-    if (!v16 && ctx.payload.at("idToken").at("type") == "NoAuthorization")
+    const auto id_token = adapters::read<IdToken>(ctx.version, ctx.payload);
+    const auto& token = id_token.value;
+    if (id_token.type == "NoAuthorization")
       co_return CallReply::ok({{"idTokenInfo", {{"status", "Accepted"}}}});
     auto check = co_await services.database.run([&](pqxx::connection& c) {
       pqxx::work tx(c);

@@ -6,6 +6,7 @@
 #include "commands/command_router.hpp"
 #include "connections/station_connection.hpp"
 #include "logging.hpp"
+#include "ocpp/adapters/adapters.hpp"
 #include "ocpp/common.hpp"
 #include "security/security.hpp"
 #include "store/stations.hpp"
@@ -15,39 +16,6 @@ namespace chargegrid::server::ocpp {
 using protocols::OcppVersion;
 
 namespace {
-
-struct BootInfo {
-  std::string reason;
-  std::optional<std::string> vendor, model, serial, firmware, iccid, imsi, meter_type, meter_serial;
-};
-
-BootInfo boot_info(OcppVersion version, const nlohmann::json& p) {
-  BootInfo info;
-  if (version == OcppVersion::v16) {
-    info.reason = "PowerUp";
-    info.vendor = optional_field<std::string>(p, "chargePointVendor");
-    info.model = optional_field<std::string>(p, "chargePointModel");
-    info.serial = optional_field<std::string>(p, "chargePointSerialNumber");
-    if (!info.serial) info.serial = optional_field<std::string>(p, "chargeBoxSerialNumber");
-    info.firmware = optional_field<std::string>(p, "firmwareVersion");
-    info.iccid = optional_field<std::string>(p, "iccid");
-    info.imsi = optional_field<std::string>(p, "imsi");
-    info.meter_type = optional_field<std::string>(p, "meterType");
-    info.meter_serial = optional_field<std::string>(p, "meterSerialNumber");
-    return info;
-  }
-  info.reason = p.value("reason", "Unknown");
-  const auto& station = p.at("chargingStation");
-  info.vendor = optional_field<std::string>(station, "vendorName");
-  info.model = optional_field<std::string>(station, "model");
-  info.serial = optional_field<std::string>(station, "serialNumber");
-  info.firmware = optional_field<std::string>(station, "firmwareVersion");
-  if (auto modem = station.find("modem"); modem != station.end()) {
-    info.iccid = optional_field<std::string>(*modem, "iccid");
-    info.imsi = optional_field<std::string>(*modem, "imsi");
-  }
-  return info;
-}
 
 std::string_view policy_registration(UnknownStationPolicy policy) {
   switch (policy) {
@@ -63,7 +31,7 @@ std::string_view policy_registration(UnknownStationPolicy policy) {
 
 Handler boot_notification(Services& services) {
   return [&services](CallContext& ctx) -> boost::asio::awaitable<CallReply> {
-    auto info = boot_info(ctx.version, ctx.payload);
+    const auto info = adapters::read<BootInfo>(ctx.version, ctx.payload);
     const std::string initial(policy_registration(services.config.unknown_stations));
     const std::string protocol(protocols::subprotocol(ctx.version));
     // Cluster mode: a station unknown when it connected has no lease yet; it is taken with

@@ -9,6 +9,7 @@
 #include "commands/command_router.hpp"
 #include "connections/station_connection.hpp"
 #include "logging.hpp"
+#include "ocpp/adapters/adapters.hpp"
 #include "ocpp/common.hpp"
 
 namespace chargegrid::server::ocpp {
@@ -17,9 +18,10 @@ namespace {
 
 Handler security_event(Services& services) {
   return [&services](CallContext& ctx) -> boost::asio::awaitable<CallReply> {
-    const auto type = ctx.payload.at("type").get<std::string>();
-    const auto at = ctx.payload.at("timestamp").get<std::string>();
-    const auto info = optional_field<std::string>(ctx.payload, "techInfo");
+    const auto event = adapters::read<SecurityEvent>(ctx.version, ctx.payload);
+    const auto& type = event.type;
+    const auto& at = event.timestamp;
+    const auto& info = event.tech_info;
     co_await services.database.run([&](pqxx::connection& c) {
       pqxx::work tx(c);
       tx.exec_params(
