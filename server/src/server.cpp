@@ -68,6 +68,7 @@ struct Server::Impl {
     ocpp::register_diagnostics(handlers, services);
     ocpp::register_security(handlers, services);
     ocpp::register_data_transfer(handlers, services);
+    ocpp::register_smart_charging(handlers, services);
     register_gauges();
   }
 

@@ -159,3 +159,64 @@ TEST_CASE("A failing outbox handler is retried later, its work rolled back meanw
   CHECK(fx.query_value("SELECT attempts || ' ' || last_error || ' ' || (done_at IS NOT NULL) "
                        "FROM outbox") == "1 the webhook said 503 true");
 }
+
+TEST_CASE(
+    "ISO 15118 charging needs are kept, sent to a subscribed planner and answered as K17 says",
+    "[integration][outbox][smart-charging]") {
+  ServerFixture fx;
+  const json needs{{"evseId", 1},
+                   {"chargingNeeds",
+                    {{"requestedEnergyTransfer", "DC"},
+                     {"departureTime", "2026-11-24T17:00:00Z"},
+                     {"dcChargingParameters",
+                      {{"evMaxCurrent", 200},
+                       {"evMaxVoltage", 450},
+                       {"energyAmount", 30000},
+                       {"evMaxPower", 50000},
+                       {"stateOfCharge", 35}}}}}};
+  const auto boot = [](const std::string& model) {
+    return json{{"reason", "PowerUp"},
+                {"chargingStation", {{"model", model}, {"vendorName", "V"}}}};
+  };
+
+  // No planner subscribed: 2.1 says NoChargingProfile; 2.0.1 has no such status.
+  auto v21 = fx.connect("NEEDS-21", "ocpp2.1");
+  REQUIRE(is_result(v21->call("BootNotification", boot("M21"))));
+  auto answer = v21->call("NotifyEVChargingNeeds", needs);
+  REQUIRE(is_result(answer));
+  CHECK(answer[2]["status"] == "NoChargingProfile");
+  auto v201 = fx.connect("NEEDS-201", "ocpp2.0.1");
+  REQUIRE(is_result(v201->call("BootNotification", boot("M201"))));
+  answer = v201->call("NotifyEVChargingNeeds", needs);
+  REQUIRE(is_result(answer));
+  CHECK(answer[2]["status"] == "Rejected");
+  CHECK(answer[2]["statusInfo"]["reasonCode"] == "NoChargingProfile");
+  CHECK(fx.query_value("SELECT count(*) FROM outbox") == "0");
+  CHECK(fx.query_value("SELECT count(*) FROM station_notifications "
+                       "WHERE kind = 'NotifyEVChargingNeeds'") == "2");
+
+  // A planner subscribed: Processing, and the needs reach it durably, tied to the session.
+  exec(fx, "INSERT INTO outbox_consumers VALUES ('planner', 'ev.charging_needs')");
+  REQUIRE(is_result(
+      v201->call("TransactionEvent", {{"eventType", "Started"},
+                                      {"timestamp", "2026-11-24T10:00:00Z"},
+                                      {"triggerReason", "CablePluggedIn"},
+                                      {"seqNo", 0},
+                                      {"transactionInfo", {{"transactionId", "NEEDS-TX"}}},
+                                      {"evse", {{"id", 1}, {"connectorId", 1}}}})));
+  answer = v201->call("NotifyEVChargingNeeds", needs);
+  REQUIRE(is_result(answer));
+  CHECK(answer[2]["status"] == "Processing");
+  CHECK(fx.query_value("SELECT count(*) FROM outbox WHERE consumer = 'planner'") == "1");
+  CHECK(fx.query_value("SELECT (payload->>'energy_amount_wh')::numeric = 30000 FROM outbox") ==
+        "t");
+  CHECK(fx.query_value("SELECT (payload->>'ev_max_power_w')::numeric = 50000 FROM outbox") == "t");
+  CHECK(fx.query_value("SELECT payload->>'departure_time' FROM outbox") != "");
+  CHECK(fx.query_value("SELECT (payload->>'session_id')::bigint = t.id FROM outbox, transactions t "
+                       "WHERE t.transaction_uid = 'NEEDS-TX'") == "t");
+
+  // A payload that breaks the schema is refused before anything is kept.
+  auto bad = v201->call("NotifyEVChargingNeeds", {{"evseId", 1}});
+  CHECK(bad[0] == 4);
+  CHECK(fx.query_value("SELECT count(*) FROM outbox") == "1");
+}

@@ -10,12 +10,6 @@
 #include "security/password.hpp"
 #include "store/cluster_nodes.hpp"
 
-// g++ reports Asio's coroutine frames in large handlers (allocated and freed by the frame's
-// own operator new/delete) as mismatched: a known false positive (GCC PR middle-end/109224).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-
 namespace chargegrid::server::api {
 
 namespace http = boost::beast::http;

@@ -87,6 +87,17 @@ struct MeterValues {
   std::vector<MeterSample> samples;
 };
 
+// NotifyEVChargingNeeds as the server reads it (ocpp/messages.hpp EvChargingNeeds in JSON:
+// evse_id, departure_time, energy_amount_wh, ev_max_power_w, ...), for in-process services;
+// the durable copy is the outbox's ev.charging_needs.
+struct EvChargingNeedsReceived {
+  static constexpr std::string_view kType = "ev.charging_needs";
+  std::string station_id;
+  int evse_id = 0;
+  std::optional<std::int64_t> session_id;
+  nlohmann::json needs;
+};
+
 struct CommandResult {
   static constexpr std::string_view kType = "command.result";
   std::string station_id;

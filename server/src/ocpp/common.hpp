@@ -85,6 +85,7 @@ void register_transactions(HandlerRegistry&, Services&);
 void register_diagnostics(HandlerRegistry&, Services&);
 void register_security(HandlerRegistry&, Services&);
 void register_data_transfer(HandlerRegistry&, Services&);
+void register_smart_charging(HandlerRegistry&, Services&);
 
 // Registers a 2.0.1 handler for 2.1 too, where the action is the same.
 void add_201_and_21(HandlerRegistry& registry, const std::string& action, Handler handler);

@@ -11,13 +11,6 @@
 #include "ocpp/common.hpp"
 #include "store/outbox.hpp"
 
-// g++ reports Asio's coroutine frames in this file's large handlers (allocated
-// and freed by the frame's own operator new/delete) as mismatched: a known false
-// positive (GCC PR middle-end/109224) that comes and goes with inlining.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-
 namespace chargegrid::server::ocpp {
 
 using protocols::OcppVersion;
