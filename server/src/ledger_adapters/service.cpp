@@ -14,6 +14,7 @@
 #include "chargegrid/ledger/postgres_log.hpp"
 #include "chargegrid/server/config.hpp"
 #include "ledger_adapters/dispatcher.hpp"
+#include "ledger_adapters/evm_anchor.hpp"
 #include "logging.hpp"
 #include "metrics.hpp"
 #include "store/ledger_adapters.hpp"
@@ -89,6 +90,21 @@ LedgerService::LedgerService(const Config& config, std::string database_url,
   std::size_t entry_adapters = 0;
   for (const auto& name : config.ledger_adapters) {
     auto adapter = make_adapter(name, config);
+    if (auto* evm = dynamic_cast<EvmAnchorAdapter*>(adapter.get())) {
+      // A contract the adapter deploys is remembered per chain, for every node and restart.
+      evm->find_contract = [url = url_](std::uint64_t chain_id) {
+        pqxx::connection c(url);
+        pqxx::read_transaction tx(c);
+        return store::ledger_adapters::contract(tx, chain_id);
+      };
+      evm->remember_contract = [url = url_](std::uint64_t chain_id, const std::string& address,
+                                            const std::string& deploy_tx) {
+        pqxx::connection c(url);
+        pqxx::work tx(c);
+        store::ledger_adapters::record_contract(tx, chain_id, address, deploy_tx);
+        tx.commit();
+      };
+    }
     if (adapter->feed() == LedgerAdapter::Feed::Entries) ++entry_adapters;
     adapters_.push_back(std::move(adapter));
   }
