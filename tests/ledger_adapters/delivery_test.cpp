@@ -9,6 +9,7 @@
 
 #include "../server/server_fixture.hpp"
 #include "api/auth.hpp"
+#include "security/pki.hpp"
 #include "support.hpp"
 
 using namespace chargegrid;
@@ -162,4 +163,46 @@ TEST_CASE("While the webhook receiver is down deliveries wait, then resume in or
   for (int i = 0; i < 7; ++i) CHECK(hooks[i].headers["webhook-id"] == "D-" + std::to_string(i));
   REQUIRE(
       eventually([&] { return api.get("/ledger/adapters").data["adapters"][1]["state"] == "ok"; }));
+}
+
+TEST_CASE("Webhooks go over HTTPS to a receiver whose certificate the server trusts",
+          "[integration][ledger_adapters][webhook]") {
+  TempDir dir;
+  const auto pki = server::security::ensure_development_pki(dir.path() / "pki");
+  auto tls = std::make_shared<boost::asio::ssl::context>(boost::asio::ssl::context::tls_server);
+  tls->use_certificate_chain_file(pki.server_cert.string());
+  tls->use_private_key_file(pki.server_key.string(), boost::asio::ssl::context::pem);
+  WebhookReceiver trusted(tls);
+  // The receiver's CA is the one the server's TLS client trusts (SSL_CERT_FILE).
+  const char* previous = std::getenv("SSL_CERT_FILE");
+  const std::string saved = previous ? previous : "";
+  ::setenv("SSL_CERT_FILE", pki.ca_cert.c_str(), 1);
+  const auto signer = make_key(dir.path(), "cpms.example/ledger");
+  {
+    testing::ServerFixture fx(delivery_config(dir, trusted));
+    SettlementStandIn settlement(fx.database().url(), signer);
+    REQUIRE(
+        eventually([&] { return fx.query_value("SELECT count(*) FROM outbox_consumers") == "2"; }));
+    for (int i = 0; i < 3; ++i) settlement.settle("H-" + std::to_string(i));
+    REQUIRE(eventually([&] { return trusted.count() == 3; }));
+    auto hooks = trusted.received();
+    CHECK(hooks[2].headers["webhook-id"] == "H-2");
+    CHECK(hooks[2].headers["webhook-signature"] ==
+          expected_signature("H-2", hooks[2].headers["webhook-timestamp"], hooks[2].body));
+  }
+  // A certificate the server does not trust: nothing is delivered, and the API says why.
+  ::unsetenv("SSL_CERT_FILE");
+  {
+    TempDir other;
+    WebhookReceiver untrusted(tls);
+    const auto other_signer = make_key(other.path(), "cpms.example/ledger");
+    testing::ServerFixture fx(delivery_config(other, untrusted));
+    SettlementStandIn settlement(fx.database().url(), other_signer);
+    REQUIRE(eventually([&] {
+      return fx.query_value("SELECT last_error FROM outbox WHERE consumer = 'ledger.webhook'")
+                 .find("certificate") != std::string::npos;
+    }));
+    CHECK(untrusted.count() == 0);
+  }
+  if (!saved.empty()) ::setenv("SSL_CERT_FILE", saved.c_str(), 1);
 }

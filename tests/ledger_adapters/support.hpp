@@ -5,6 +5,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
@@ -88,15 +89,21 @@ struct ReceivedHook {
   std::string body;
 };
 
-// A real HTTP server that takes webhook deliveries: answers `status` (200 by default), or
-// refuses connections while down().
+// A real HTTP(S) server that takes webhook deliveries: answers `status` (200 by default), or
+// refuses connections while down(). With a TLS context it speaks https.
 class WebhookReceiver {
  public:
-  WebhookReceiver() { open(0); }
+  explicit WebhookReceiver(std::shared_ptr<boost::asio::ssl::context> tls = nullptr)
+      : tls_(std::move(tls)) {
+    open(0);
+  }
   ~WebhookReceiver() { close(); }
 
   std::uint16_t port() const { return port_; }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hooks/ledger"; }
+  std::string url() const {
+    return std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_) +
+           "/hooks/ledger";
+  }
   void answer(int status) { status_ = status; }
   // Each answer waits this long after the request was recorded (a delivery in flight).
   void delay(std::chrono::milliseconds d) { delay_ms_ = static_cast<int>(d.count()); }
@@ -137,34 +144,48 @@ class WebhookReceiver {
     acceptor_->close(ignored);
     acceptor_.reset();
   }
-  void serve() {
+  template <class Stream>
+  void take(Stream& stream) {
     namespace http = boost::beast::http;
+    boost::system::error_code ec;
+    boost::beast::flat_buffer buffer;
+    http::request<http::string_body> request;
+    http::read(stream, buffer, request, ec);
+    if (ec) return;
+    ReceivedHook hook;
+    for (const auto& field : request)
+      hook.headers[std::string(field.name_string())] = field.value();
+    hook.body = request.body();
+    const int status = status_;
+    if (status >= 200 && status < 300) {
+      std::lock_guard lock(mutex_);
+      received_.push_back(std::move(hook));
+    }
+    if (delay_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_.load()));
+    http::response<http::string_body> response{static_cast<http::status>(status), 11};
+    response.body() = "{}";
+    response.prepare_payload();
+    http::write(stream, response, ec);
+  }
+  void serve() {
     while (!stop_) {
       boost::asio::ip::tcp::socket socket(io_);
       boost::system::error_code ec;
       acceptor_->accept(socket, ec);
       if (ec || stop_) return;
-      boost::beast::flat_buffer buffer;
-      http::request<http::string_body> request;
-      http::read(socket, buffer, request, ec);
-      if (ec) continue;
-      ReceivedHook hook;
-      for (const auto& field : request)
-        hook.headers[std::string(field.name_string())] = field.value();
-      hook.body = request.body();
-      const int status = status_;
-      if (status >= 200 && status < 300) {
-        std::lock_guard lock(mutex_);
-        received_.push_back(std::move(hook));
+      if (!tls_) {
+        take(socket);
+        continue;
       }
-      if (delay_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_.load()));
-      http::response<http::string_body> response{static_cast<http::status>(status), 11};
-      response.body() = "{}";
-      response.prepare_payload();
-      http::write(socket, response, ec);
+      boost::asio::ssl::stream<boost::asio::ip::tcp::socket> stream(std::move(socket), *tls_);
+      stream.handshake(boost::asio::ssl::stream_base::server, ec);
+      if (ec) continue;
+      take(stream);
+      stream.shutdown(ec);
     }
   }
 
+  std::shared_ptr<boost::asio::ssl::context> tls_;
   boost::asio::io_context io_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
   std::thread thread_;
