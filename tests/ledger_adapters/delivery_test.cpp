@@ -198,6 +198,9 @@ TEST_CASE("Webhooks go over HTTPS to a receiver whose certificate the server tru
     const auto other_signer = make_key(other.path(), "cpms.example/ledger");
     testing::ServerFixture fx(delivery_config(other, untrusted));
     SettlementStandIn settlement(fx.database().url(), other_signer);
+    REQUIRE(
+        eventually([&] { return fx.query_value("SELECT count(*) FROM outbox_consumers") == "2"; }));
+    settlement.settle("U-0");
     REQUIRE(eventually([&] {
       return fx.query_value("SELECT last_error FROM outbox WHERE consumer = 'ledger.webhook'")
                  .find("certificate") != std::string::npos;
