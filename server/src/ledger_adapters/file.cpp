@@ -62,6 +62,21 @@ void FileAdapter::recount() {
   size_ = last_newline_end;
 }
 
+bool FileAdapter::last_line_is(std::string_view record) {
+  // The line and the newline before it (none for the file's first line).
+  const auto length = static_cast<std::int64_t>(record.size()) + 1;
+  const auto at = size_ - length;
+  if (at < 0) return false;
+  const std::int64_t from = at > 0 ? at - 1 : 0;
+  std::string bytes(static_cast<std::size_t>(size_ - from), '\0');
+  if (::pread(fd_, bytes.data(), bytes.size(), from) != static_cast<ssize_t>(bytes.size()))
+    return false;
+  std::string expected = at > 0 ? "\n" : "";
+  expected.append(record);
+  expected += '\n';
+  return bytes == expected;
+}
+
 std::uint64_t FileAdapter::lines() {
   std::lock_guard lock(mutex_);
   recount();
@@ -74,7 +89,13 @@ nlohmann::json FileAdapter::deliver(std::uint64_t index, std::string_view record
     throw std::runtime_error("entry " + std::to_string(index) + " holds a newline");
   std::lock_guard lock(mutex_);
   recount();
-  if (index < lines_) return nullptr;  // written before (a delivery that did not commit)
+  if (index < lines_) {
+    // Written before, by a delivery that did not commit: the last line must be this entry.
+    if (index + 1 == lines_ && !last_line_is(record))
+      throw std::runtime_error(path_ + ": line " + std::to_string(index) + " is not log entry " +
+                               std::to_string(index));
+    return nullptr;
+  }
   if (index > lines_)
     throw std::runtime_error(path_ + " has " + std::to_string(lines_) + " lines: entry " +
                              std::to_string(index) +

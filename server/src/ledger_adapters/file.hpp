@@ -28,7 +28,8 @@ class FileAdapter : public LedgerAdapter {
   std::uint64_t lines();
 
  private:
-  void recount();  // with mutex_ held
+  void recount();                              // with mutex_ held
+  bool last_line_is(std::string_view record);  // with mutex_ held
 
   const std::string name_ = "file";
   std::string path_;

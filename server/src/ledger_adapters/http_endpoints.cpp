@@ -116,9 +116,12 @@ Answer tile(store::Tx& tx, const ledger::TileRef& ref) {
 }
 
 Answer answer(store::Tx& tx, std::string_view path, const std::map<std::string, std::string>& query,
-              bool wants_json) {
-  if (!store::ledger_log::exists(tx))
-    return error(http::status::service_unavailable, "the log is not open yet");
+              bool wants_json, std::atomic<bool>& log_open) {
+  if (!log_open) {
+    if (!store::ledger_log::exists(tx))
+      return error(http::status::service_unavailable, "the log is not open yet");
+    log_open = true;
+  }
   if (path == "checkpoint") {
     auto latest = store::ledger_log::latest_checkpoint(tx);
     if (!latest) return error(http::status::not_found, "no checkpoint has been published yet");
@@ -207,9 +210,10 @@ awaitable<HttpResponse> LedgerHttp::respond(const HttpRequest& request) {
       request[http::field::accept].find("application/json") != boost::beast::string_view::npos;
   Answer result;
   try {
-    result = co_await database_.transaction([&path, &query, wants_json](pqxx::work& tx) {
+    auto& log_open = log_open_;
+    result = co_await database_.transaction([&path, &query, wants_json, &log_open](pqxx::work& tx) {
       tx.exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY");
-      return answer(tx, path, query, wants_json);
+      return answer(tx, path, query, wants_json, log_open);
     });
   } catch (const std::length_error& e) {
     result = error(http::status::internal_server_error, e.what());

@@ -10,6 +10,7 @@
 // Tiles, bundles and entries never change once they exist: they are served as immutable;
 // the checkpoint may be cached for two seconds.
 
+#include <atomic>
 #include <boost/asio/awaitable.hpp>
 
 #include "connections/http_connection.hpp"
@@ -28,6 +29,7 @@ class LedgerHttp {
 
  private:
   Database& database_;
+  std::atomic<bool> log_open_{false};  // the log's tables exist (never changes back)
 };
 
 }  // namespace chargegrid::server::ledger_adapters
