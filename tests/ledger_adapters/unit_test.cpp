@@ -153,8 +153,9 @@ TEST_CASE("The JSON Lines file resumes at its line count and never writes a line
     FileAdapter file(path.string());
     file.deliver(0, R"({"n":0})", "a");
     file.deliver(1, R"({"n":1})", "b");
-    file.deliver(1, R"({"n":1})", "b");                // again after a delivery that did not commit
-    CHECK_THROWS(file.deliver(3, R"({"n":3})", "d"));  // a gap is refused
+    file.deliver(1, R"({"n":1})", "b");  // again after a delivery that did not commit
+    CHECK_THROWS(file.deliver(1, R"({"n":"other"})", "b"));  // not what line 1 holds
+    CHECK_THROWS(file.deliver(3, R"({"n":3})", "d"));        // a gap is refused
     CHECK_THROWS(file.deliver(2, "{\"n\":\n2}", "c"));
     CHECK(file.lines() == 2);
   }
