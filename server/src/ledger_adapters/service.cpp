@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <pqxx/pqxx>
@@ -39,16 +41,25 @@ std::string read_text(const std::filesystem::path& path) {
   return text;
 }
 
-// Written whole or not at all, readable by the owner only.
-void write_private(const std::filesystem::path& path, const std::string& text) {
-  const auto tmp = path.string() + ".tmp";
+// Creates `path` with `text`, written whole, readable by the owner only — unless another
+// process created it first (nodes sharing a data folder start together): then false.
+bool create_private(const std::filesystem::path& path, const std::string& text) {
+  const auto tmp = path.string() + "." + std::to_string(::getpid()) + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) throw std::runtime_error("cannot create " + tmp);
   const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
                   ::fsync(fd) == 0;
   ::close(fd);
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0)
-    throw std::runtime_error("cannot write " + path.string());
+  if (!ok) {
+    ::unlink(tmp.c_str());
+    throw std::runtime_error("cannot write " + tmp);
+  }
+  const int linked = ::link(tmp.c_str(), path.c_str());  // fails if the key exists
+  const int error = errno;
+  ::unlink(tmp.c_str());
+  if (linked == 0) return true;
+  if (error == EEXIST) return false;
+  throw std::runtime_error("cannot create " + path.string() + ": " + std::strerror(error));
 }
 
 std::string default_origin() {
@@ -72,7 +83,8 @@ ledger::NoteSigner load_log_key(const Config& config) {
     std::filesystem::create_directories(folder);
     auto signer = ledger::NoteSigner::generate(config.ledger_origin.empty() ? default_origin()
                                                                             : config.ledger_origin);
-    write_private(key_path, signer.skey() + "\n");
+    if (!create_private(key_path, signer.skey() + "\n"))
+      return ledger::NoteSigner::parse(read_text(key_path));  // another process's, just made
     std::ofstream(folder / "log.vkey") << signer.verifier().vkey() << "\n";
     log::info("ledger_key_created",
               {{"file", key_path.string()}, {"verifier_key", signer.verifier().vkey()}});
