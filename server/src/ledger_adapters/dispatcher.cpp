@@ -51,20 +51,27 @@ void EntryDispatcher::handle(store::Tx& tx, const store::outbox::Row& row) {
       throw std::runtime_error("waiting to retry entry " + std::to_string(state.next_index) +
                                " after " + std::to_string(consecutive_failures_) + " failure(s)");
   }
-  const auto records = store::ledger_log::entries(tx, state.next_index, last + 1);
-  if (records.size() != last + 1 - state.next_index)
-    throw std::runtime_error("log entry " + std::to_string(state.next_index + records.size()) +
-                             " is not in the log");
+  // Read a thousand records at a time: a new adapter fed from the start of a long log
+  // catches up without holding the log in memory.
+  constexpr std::uint64_t kChunk = 1000;
   std::uint64_t index = state.next_index;
   try {
-    for (const auto& record : records) {
-      std::string key =
-          index == last && payload.contains("settlement_id") && payload["settlement_id"].is_string()
-              ? payload["settlement_id"].get<std::string>()
-              : entry_key(index, record);
-      adapter_.deliver(index, record, key);
-      ++index;
+    while (index <= last) {
+      const auto records =
+          store::ledger_log::entries(tx, index, std::min(last + 1, index + kChunk));
+      if (records.empty())
+        throw std::runtime_error("log entry " + std::to_string(index) + " is not in the log");
+      for (const auto& record : records) {
+        std::string key = index == last && payload.contains("settlement_id") &&
+                                  payload["settlement_id"].is_string()
+                              ? payload["settlement_id"].get<std::string>()
+                              : entry_key(index, record);
+        adapter_.deliver(index, record, key);
+        ++index;
+      }
     }
+  } catch (const pqxx::failure&) {
+    throw;  // the database's trouble, not the adapter's: the row is claimed again later
   } catch (const std::exception& e) {
     ++failures_;
     std::lock_guard lock(mutex_);
@@ -73,8 +80,9 @@ void EntryDispatcher::handle(store::Tx& tx, const store::outbox::Row& row) {
     throw std::runtime_error(adapter_.name() + ": entry " + std::to_string(index) + ": " +
                              first_line(e.what()));
   }
-  store::ledger_adapters::advance(tx, adapter_.name(), last + 1, records.size());
-  delivered_ += records.size();
+  const auto delivered = last + 1 - state.next_index;
+  store::ledger_adapters::advance(tx, adapter_.name(), last + 1, delivered);
+  delivered_ += delivered;
   std::lock_guard lock(mutex_);
   consecutive_failures_ = 0;
 }
