@@ -511,6 +511,19 @@ op("get", V + "/cluster/connections", "The station connections of the node that 
    errors=(), description="Behind a shared port any node may answer: ask a node on its own "
    "address to see its connections.")
 
+op("get", V + "/ledger/adapters", "The verifiable log and the ledger adapters", OPERATORS,
+   "Ledger", response=obj({
+       "log": obj({}, closed=False, description="size, newest checkpoint (size, root, "
+                  "published_at, anchors), verifier_key, checkpoint_interval_s, last_anchor"),
+       "alert_after_s": integer(),
+       "adapters": {"type": "array", "items": obj({}, closed=False, description=(
+           "name, feed (entries or checkpoints), state (ok, pending or alert), pending, "
+           "oldest_pending_age_s, next_index, delivered, delivered_at, last_error, target"))}},
+       ["log", "alert_after_s", "adapters"], closed=False),
+   errors=(), description="docs/settlement.md: what each --ledger-adapter has delivered, what "
+   "waits and since when (an alert past --ledger-alert-after), and the newest checkpoint with "
+   "the chain transactions that anchored it.")
+
 op("get", V + "/drivers", "List drivers", [ADMIN, MANAGER, DRIVER], "Drivers",
    response=page_of("Driver"),
    params=PAGE + [param("site_id", schema=integer()), param("q", description="Name or e-mail contains")],
@@ -584,7 +597,7 @@ DOCUMENT = {
         "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}},
     "servers": [{"url": "/"}],
     "tags": [{"name": t} for t in ["Meta", "Events", "API keys", "Sites", "Stations", "Commands",
-                                   "Cluster", "Drivers", "Sessions", "Associations"]],
+                                   "Cluster", "Drivers", "Sessions", "Associations", "Ledger"]],
     "paths": PATHS,
     "components": {
         "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer",

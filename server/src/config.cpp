@@ -71,6 +71,61 @@ void add_security_options(CLI::App& app, Config& config, Add& add) {
       ->check(CLI::Range(0, 86400 * 7));
 }
 
+template <class Add>
+void add_ledger_options(CLI::App& app, Config& config, Add& add) {
+  app.add_option("--ledger-adapter", config.ledger_adapters,
+                 "Deliver every log entry (or checkpoint) to this adapter too: webhook, file or "
+                 "evm; repeat for several (the verifiable log is always on)")
+      ->envname(env_name("ledger-adapter"))
+      ->delimiter(',')
+      ->check(CLI::IsMember({"webhook", "file", "evm"}));
+  add("checkpoint-interval", config.checkpoint_interval_s,
+      "Seconds between signed checkpoints of the verifiable log (one is published only when the "
+      "log has grown)")
+      ->check(CLI::Range(1, 86400 * 7));
+  add("ledger-alert-after", config.ledger_alert_after_s,
+      "Seconds a ledger delivery may stay pending before it is an alert (/metrics, "
+      "GET /api/v1/ledger/adapters)")
+      ->check(CLI::Range(1, 86400 * 30));
+  add("ledger-key-file", config.ledger_key_file,
+      "The log's Ed25519 signing key (signed-note PRIVATE+KEY+... text); empty: "
+      "DATA_DIR/ledger/log.key, created on first start");
+  add("ledger-origin", config.ledger_origin,
+      "The log's name (checkpoint origin) when its key is created; empty: HOST/ledger");
+  add("webhook-url", config.webhook_url, "webhook adapter: the URL records are POSTed to");
+  add("webhook-secret", config.webhook_secret,
+      "webhook adapter: the Standard Webhooks signing secret (whsec_<base64>)");
+  add("ledger-file", config.ledger_file,
+      "file adapter: the JSON Lines file (one canonical record per line, line N = entry N)");
+  add("evm-rpc-url", config.evm_rpc_url, "evm adapter: the chain's JSON-RPC URL");
+  add("evm-key-file", config.evm_key_file,
+      "evm adapter: the sending account's secp256k1 private key (64 hex digits)");
+  add("evm-chain-id", config.evm_chain_id, "evm adapter: the chain id (EIP-155)");
+  add("evm-contract", config.evm_contract,
+      "evm adapter: the anchoring contract's address; empty: deployed on first use and "
+      "remembered in the database");
+}
+
+// What the chosen ledger adapters need; empty when nothing is missing.
+std::string ledger_problem(Config& config) {
+  std::sort(config.ledger_adapters.begin(), config.ledger_adapters.end());
+  config.ledger_adapters.erase(
+      std::unique(config.ledger_adapters.begin(), config.ledger_adapters.end()),
+      config.ledger_adapters.end());
+  for (const auto& adapter : config.ledger_adapters) {
+    if (adapter == "webhook" && (config.webhook_url.empty() || config.webhook_secret.empty()))
+      return "--ledger-adapter webhook needs --webhook-url and --webhook-secret";
+    if (adapter == "webhook" && config.webhook_secret.rfind("whsec_", 0) != 0)
+      return "--webhook-secret must be whsec_ followed by the base64 key";
+    if (adapter == "file" && config.ledger_file.empty())
+      return "--ledger-adapter file needs --ledger-file";
+    if (adapter == "evm" &&
+        (config.evm_rpc_url.empty() || config.evm_key_file.empty() || config.evm_chain_id == 0))
+      return "--ledger-adapter evm needs --evm-rpc-url, --evm-key-file and --evm-chain-id";
+  }
+  return "";
+}
+
 }  // namespace
 
 bool is_valid_node_id(const std::string& id) {
@@ -159,6 +214,7 @@ std::optional<Config> parse_config(int argc, const char* const* argv, int& exit_
       "Cluster mode: seconds without a heartbeat after which a node counts as dead and its "
       "stations' leases end")
       ->check(CLI::Range(2, 3600));
+  add_ledger_options(app, config, add);
   add("log-level", config.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   add("log-format", config.log_format, "text (key=value) or json")
@@ -184,6 +240,11 @@ std::optional<Config> parse_config(int argc, const char* const* argv, int& exit_
   if (!config.node_id.empty()) config.cluster = true;
   if (config.http_tls && !config.tls) {
     std::cerr << "--http-tls uses the wss certificate: it needs --tls\n";
+    exit_code = 2;
+    return std::nullopt;
+  }
+  if (auto problem = ledger_problem(config); !problem.empty()) {
+    std::cerr << problem << "\n";
     exit_code = 2;
     return std::nullopt;
   }

@@ -22,6 +22,8 @@
 #include "commands/command_router.hpp"
 #include "connections/http_connection.hpp"
 #include "connections/station_connection.hpp"
+#include "ledger_adapters/http_endpoints.hpp"
+#include "ledger_adapters/service.hpp"
 #include "logging.hpp"
 #include "ocpp/common.hpp"
 #include "security/security.hpp"
@@ -40,12 +42,14 @@ struct Server::Impl {
         database(pool),
         meters(io, pool, metrics, config.meter_batch_rows, config.meter_batch_delay_ms),
         security(config, pool),
-        cluster(config, std::move(url), pool, database, stations, metrics),
+        cluster(config, url, pool, database, stations, metrics),
         commands(config, io, database, stations, cluster, events),
         event_relay(io, pool, cluster.node_id()),
         services{config,   database, meters,   metrics, stations,
                  handlers, events,   security, cluster, commands},
         api(services),
+        ledger(config, url, io, metrics),
+        ledger_http(database),
         ocpp_acceptor(io),
         ocpp_tls_acceptor(io),
         http_acceptor(io),
@@ -207,6 +211,10 @@ struct Server::Impl {
       response.set(http::field::content_type, "text/plain; version=0.0.4");
       co_return response;
     }
+    if (ledger_adapters::LedgerHttp::handles(request)) {
+      auto response = co_await ledger_http.respond(request);
+      co_return response;
+    }
     if (api.handles(request)) {
       auto response = co_await api.respond(request);
       co_return response;
@@ -262,6 +270,8 @@ struct Server::Impl {
   EventRelay event_relay;
   Services services;
   api::Api api;
+  ledger_adapters::LedgerService ledger;
+  ledger_adapters::LedgerHttp ledger_http;
   tcp::acceptor ocpp_acceptor;
   tcp::acceptor ocpp_tls_acceptor;
   tcp::acceptor http_acceptor;
@@ -303,6 +313,7 @@ void Server::start() {
   // Registered before the first station connects: every lease names a node.
   s.cluster.start(s.bound_ocpp_port, s.bound_http_port);
   if (s.config.cluster) s.event_relay.start();
+  s.ledger.start();
   asio::co_spawn(s.io, s.accept_stations(s.ocpp_acceptor, false), asio::detached);
   if (s.config.tls)
     asio::co_spawn(s.io, s.accept_stations(s.ocpp_tls_acceptor, true), asio::detached);
@@ -364,6 +375,7 @@ void Server::stop() {
   // Give in-flight messages a moment to finish, then write what waits.
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   s.meters.flush();
+  s.ledger.stop();
   s.pool.stop(std::chrono::seconds(10));
   s.event_relay.stop();
   s.cluster.stop();  // gives back what the closed connections did not

@@ -3,6 +3,7 @@
 // free ports, and helpers to connect stations to it.
 
 #include <chrono>
+#include <filesystem>
 #include <future>
 #include <memory>
 #include <pqxx/pqxx>
@@ -25,6 +26,8 @@ inline server::Config test_config() {
   config.meter_batch_delay_ms = 2;
   config.log_level = "warn";
   config.tls = false;  // the wss listener has its own tests (tests/security)
+  // State the server keeps in files (the ledger's signing key) stays out of the source tree.
+  config.data_dir = (std::filesystem::temp_directory_path() / "chargegrid-tests").string();
   return config;
 }
 

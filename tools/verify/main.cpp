@@ -12,6 +12,9 @@
 #include "chargegrid/ledger/merkle.hpp"
 #include "chargegrid/ledger/note.hpp"
 #include "chargegrid/ledger/ocmf.hpp"
+#include "chargegrid/ledger/settlement_record.hpp"
+#include "chargegrid/ledger/tiles.hpp"
+#include "fetch.hpp"
 
 namespace {
 
@@ -243,6 +246,151 @@ int run_ocmf(const std::optional<std::string>& public_key, const std::string& pa
   return worst;
 }
 
+// One settlement offline: the checkpoint's signature, the record's inclusion in the tree it
+// signs, the record's schema and its signed meter data.
+int run_settlement(const std::string& vkey_arg, const std::string& checkpoint_path,
+                   const std::string& record_path, const std::string& proof_path,
+                   const std::optional<std::string>& public_key) {
+  int status = run_inclusion(vkey_arg, checkpoint_path, record_path, proof_path);
+  if (status != kVerified) return status;
+  const auto content = read_file(record_path, "record");
+  SettlementRecord record;
+  try {
+    record = record_from_json(nlohmann::json::parse(content));
+  } catch (const RecordError& e) {
+    std::cout << "FAILED: the entry is not a settlement record: " << e.what() << "\n";
+    return kFailed;
+  }
+  std::cout << "    settlement " << record.settlement_id << " of session " << record.session_id
+            << " at station " << record.station_id << ": " << record.energy_imported_wh()
+            << " Wh imported, " << record.energy_exported_wh() << " Wh exported, total "
+            << record.total_minor << " (minor units of " << record.currency << ")\n";
+  if (record.meter_evidence.signed_data.empty()) {
+    std::cout << "    meter data: not signed"
+              << (record.meter_evidence.detail.empty() ? ""
+                                                       : " (" + record.meter_evidence.detail + ")")
+              << "\n";
+    return kVerified;
+  }
+  return run_record_evidence(public_key, content);
+}
+
+// Fetches one resource of the log; throws MalformedInput unless it is there.
+std::string fetch(const std::string& prefix, const std::string& path) {
+  auto got = chargegrid::verify::http_get(prefix + "/" + path);
+  if (got.status != 200)
+    throw MalformedInput(prefix + "/" + path + " answered HTTP " + std::to_string(got.status));
+  return got.body;
+}
+
+// Audits a whole log from its tiles: the checkpoint's signature; every entry bundle hashed and
+// matched against the level-0 tiles; every higher tile against the tree the entries make; the
+// root against the checkpoint's; and, given an earlier checkpoint, that the log's first entries
+// still make the tree that checkpoint signed (it never rewrote history).
+int run_tiles(const std::string& vkey_arg, std::string prefix,
+              const std::optional<std::string>& previous_path,
+              const std::optional<std::string>& save_path) {
+  auto vkey = load_vkey(vkey_arg);
+  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+  std::optional<Checkpoint> previous;
+  if (previous_path) {
+    previous = checked_checkpoint(*previous_path, vkey, "the previous");
+    if (!previous) return kFailed;
+  }
+  const auto note = fetch(prefix, "checkpoint");
+  auto verified = verify_checkpoint(note, vkey);
+  if (!verified.result.ok) {
+    std::cout << "FAILED: the log's checkpoint: " << verified.result.reason << "\n";
+    return kFailed;
+  }
+  const auto& checkpoint = verified.checkpoint;
+  const std::uint64_t size = checkpoint.size;
+
+  MemoryMerkleTree tree;
+  for (std::uint64_t index = 0; index * kTileWidth < size; ++index) {
+    const unsigned width = (index + 1) * kTileWidth <= size ? static_cast<unsigned>(kTileWidth)
+                                                            : partial_width(0, size);
+    auto entries = decode_bundle(fetch(prefix, entries_path(index, width)));
+    if (!entries || entries->size() != width) {
+      std::cout << "FAILED: " << entries_path(index, width) << " does not hold " << width
+                << " entries\n";
+      return kFailed;
+    }
+    auto hashes = decode_tile(fetch(prefix, tile_path(0, index, width)));
+    if (!hashes || hashes->size() != width) {
+      std::cout << "FAILED: " << tile_path(0, index, width) << " does not hold " << width
+                << " hashes\n";
+      return kFailed;
+    }
+    for (unsigned i = 0; i < width; ++i) {
+      const std::uint64_t entry = index * kTileWidth + i;
+      const Hash leaf = leaf_hash((*entries)[i]);
+      if (leaf != (*hashes)[i]) {
+        std::cout << "FAILED: entry " << entry << " does not hash to its leaf in "
+                  << tile_path(0, index, width) << "\n";
+        return kFailed;
+      }
+      tree.append_leaf_hash(leaf);
+    }
+  }
+  // Higher tiles: each hash is a subtree of 256^level entries that the entries above make.
+  const auto reader = tree.reader();
+  std::uint64_t higher = 0;
+  for (unsigned level = 1; kTileHeight * level < 64 && (size >> (kTileHeight * level)) > 0;
+       ++level) {
+    const std::uint64_t nodes = size >> (kTileHeight * level);
+    for (std::uint64_t index = 0; index * kTileWidth < nodes; ++index) {
+      const unsigned width = (index + 1) * kTileWidth <= nodes
+                                 ? static_cast<unsigned>(kTileWidth)
+                                 : static_cast<unsigned>(nodes % kTileWidth);
+      auto hashes = decode_tile(fetch(prefix, tile_path(level, index, width)));
+      if (!hashes || hashes->size() != width) {
+        std::cout << "FAILED: " << tile_path(level, index, width) << " does not hold " << width
+                  << " hashes\n";
+        return kFailed;
+      }
+      for (unsigned i = 0; i < width; ++i) {
+        if ((*hashes)[i] != reader(kTileHeight * level, index * kTileWidth + i)) {
+          std::cout << "FAILED: " << tile_path(level, index, width) << " hash " << i
+                    << " is not the tree the entries make\n";
+          return kFailed;
+        }
+      }
+      ++higher;
+    }
+  }
+  if (tree.root() != checkpoint.root) {
+    std::cout << "FAILED: the " << size << " entries make root " << base64_encode(tree.root())
+              << ", but the checkpoint signs root " << base64_encode(checkpoint.root) << "\n";
+    return kFailed;
+  }
+  std::cout << "OK: " << size << " entries of " << checkpoint.origin << " hashed; their tiles (and "
+            << higher << " higher tiles) match; root " << base64_encode(checkpoint.root)
+            << " is the one the checkpoint signs\n";
+  if (previous) {
+    if (previous->size > size) {
+      std::cout << "FAILED: the log shrank from " << previous->size << " to " << size
+                << " entries\n";
+      return kFailed;
+    }
+    const Hash old_root = previous->size == 0 ? empty_root() : tree.root(previous->size);
+    if (old_root != previous->root) {
+      std::cout << "FAILED: the log rewrote history: its first " << previous->size
+                << " entries now make root " << base64_encode(old_root)
+                << ", but the previous checkpoint signed " << base64_encode(previous->root) << "\n";
+      return kFailed;
+    }
+    std::cout << "OK: the log extends the previous checkpoint (size " << previous->size
+              << ") without rewriting it\n";
+  }
+  if (save_path) {
+    std::ofstream out(*save_path, std::ios::binary | std::ios::trunc);
+    out << note;
+    if (!out) throw MalformedInput("cannot write " + *save_path);
+  }
+  return kVerified;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -280,6 +428,29 @@ int main(int argc, char** argv) {
                    "an OCMF string, transparency-software XML, or a settlement record's JSON")
       ->required();
 
+  auto* settlement_cmd =
+      app.add_subcommand("settlement", "check one settlement: in the log, well formed, signed");
+  settlement_cmd->add_option("--vkey", vkey, "the log's verifier key, inline or a file")
+      ->required();
+  settlement_cmd->add_option("--checkpoint", checkpoint, "checkpoint note file")->required();
+  settlement_cmd->add_option("--record", record, "the settlement record's JSON")->required();
+  settlement_cmd->add_option("--proof", proof, "inclusion proof JSON (GET /ledger/proof/inclusion)")
+      ->required();
+  settlement_cmd->add_option("--public-key", public_key,
+                             "the meter's registered public key (hex or base64 DER), when the "
+                             "record's own is not to be trusted");
+
+  std::string url;
+  std::optional<std::string> previous, save;
+  auto* tiles_cmd = app.add_subcommand(
+      "tiles", "audit a whole log served as C2SP tlog-tiles: every entry, the root, history");
+  tiles_cmd->add_option("--vkey", vkey, "the log's verifier key, inline or a file")->required();
+  tiles_cmd->add_option("--previous", previous,
+                        "a checkpoint saved earlier: the log must still extend it");
+  tiles_cmd->add_option("--save", save, "write the checkpoint verified now to this file");
+  tiles_cmd->add_option("URL", url, "the log's prefix, e.g. https://cpms.example/ledger")
+      ->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -296,7 +467,12 @@ int main(int argc, char** argv) {
     if (*inclusion_cmd) return run_inclusion(vkey, checkpoint, record, proof);
     if (*consistency_cmd) return run_consistency(vkey, old_checkpoint, new_checkpoint, proof);
     if (*ocmf_cmd) return run_ocmf(public_key, ocmf_file);
+    if (*settlement_cmd) return run_settlement(vkey, checkpoint, record, proof, public_key);
+    if (*tiles_cmd) return run_tiles(vkey, url, previous, save);
   } catch (const MalformedInput& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return kMalformed;
+  } catch (const std::runtime_error& e) {
     std::cerr << "error: " << e.what() << "\n";
     return kMalformed;
   }

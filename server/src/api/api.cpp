@@ -102,6 +102,7 @@ Api::Api(Services& services)
   add_session_routes(router, context);
   add_association_routes(router, context);
   add_cluster_routes(router, context);
+  add_ledger_routes(router, context);
 }
 
 Api::~Api() = default;

@@ -68,5 +68,6 @@ void add_session_routes(Router&, ApiContext&);
 void add_association_routes(Router&, ApiContext&);
 void add_cluster_routes(Router&, ApiContext&);
 void add_command_routes(Router&, ApiContext&);
+void add_ledger_routes(Router&, ApiContext&);
 
 }  // namespace chargegrid::server::api

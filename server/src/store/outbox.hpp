@@ -16,6 +16,7 @@ namespace chargegrid::server::store::outbox {
 // Topics written today.
 inline constexpr const char* kSessionEnded = "session.ended";
 inline constexpr const char* kChargingNeeds = "ev.charging_needs";
+inline constexpr const char* kSettlementRecorded = "settlement.recorded";
 
 // From now on `consumer` receives every event of `topic`.
 void subscribe(Tx& tx, const std::string& consumer, const std::string& topic);

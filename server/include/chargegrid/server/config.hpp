@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace chargegrid::server {
 
@@ -62,6 +63,20 @@ struct Config {
   bool cluster = false;      // implied by a node_id
   std::string node_id;       // 1-48 of A-Z a-z 0-9 . _ : -; empty: HOST:PID
   int lease_timeout_s = 15;  // a node silent this long is dead and loses its leases
+
+  // Ledger (docs/settlement.md): the verifiable log is always on; adapters are added to it.
+  std::vector<std::string> ledger_adapters;  // webhook, file, evm
+  int checkpoint_interval_s = 60;            // a checkpoint when due and the tree has grown
+  int ledger_alert_after_s = 300;            // a delivery pending longer is an alert
+  std::string ledger_key_file;  // the log's Ed25519 note key; empty: DATA_DIR/ledger/log.key
+  std::string ledger_origin;    // the log's name for a new key; empty: HOST/ledger
+  std::string webhook_url;      // http(s)://...
+  std::string webhook_secret;   // whsec_<base64>
+  std::string ledger_file;      // JSON Lines file
+  std::string evm_rpc_url;
+  std::string evm_key_file;  // secp256k1 private key, 64 hex digits
+  std::uint64_t evm_chain_id = 0;
+  std::string evm_contract;  // anchoring contract address; empty: deployed once, remembered
 
   std::string log_level = "info";
   std::string log_format = "text";  // text (key=value) or json

@@ -1,0 +1,175 @@
+// The EVM anchor against a local chain (ganache, started here): each published checkpoint's
+// root and size reach the chain as an Anchored event of the ChargeGridAnchor contract (deployed
+// by the server on first use), the transaction and block are stored with the checkpoint and
+// shown by the API; while the chain's node is away anchors wait, then resume in order.
+
+#include "ledger_adapters/evm.hpp"
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <catch2/catch.hpp>
+
+#include "../server/server_fixture.hpp"
+#include "api/auth.hpp"
+#include "ledger_adapters/http_client.hpp"
+#include "support.hpp"
+
+extern char** environ;
+
+using namespace chargegrid;
+using namespace chargegrid::ledger_testing;
+using nlohmann::json;
+using server::ledger_adapters::http_post;
+namespace evm = server::ledger_adapters::evm;
+
+namespace {
+
+const std::string kKey = "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318";
+
+std::uint16_t free_port() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return acceptor.local_endpoint().port();
+}
+
+// ganache in a process of its own, its chain kept in `db_path` across restarts.
+class Chain {
+ public:
+  Chain(std::uint16_t port, std::filesystem::path db_path, std::filesystem::path log)
+      : port_(port), db_path_(std::move(db_path)), log_(std::move(log)) {}
+  ~Chain() { stop(); }
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+  void start() {
+    const std::string cli =
+        std::string(CHARGEGRID_LEDGER_TESTS_DIR) + "/node_modules/ganache/dist/node/cli.js";
+    std::vector<std::string> args{CHARGEGRID_NODE,     cli,
+                                  "--server.host",     "127.0.0.1",
+                                  "--server.port",     std::to_string(port_),
+                                  "--chain.chainId",   "1337",
+                                  "--wallet.accounts", kKey + ",0x3635c9adc5dea00000",
+                                  "--database.dbPath", db_path_.string(),
+                                  "--logging.quiet"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                     0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    REQUIRE(posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) == 0);
+    posix_spawn_file_actions_destroy(&actions);
+    REQUIRE(eventually([&] { return rpc("eth_chainId").is_string(); }, 60s));
+  }
+  void stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+  json rpc(const std::string& method, const json& params = json::array()) const {
+    try {
+      json request{{"jsonrpc", "2.0"}, {"id", 1}, {"method", method}, {"params", params}};
+      auto answer = http_post(url(), {}, request.dump(), std::chrono::seconds(5));
+      return json::parse(answer.body).value("result", json());
+    } catch (const std::exception&) {
+      return nullptr;
+    }
+  }
+
+ private:
+  std::uint16_t port_;
+  std::filesystem::path db_path_, log_;
+  pid_t pid_ = -1;
+};
+
+std::uint64_t anchored(testing::ServerFixture& fx) {
+  auto text = fx.query_value("SELECT coalesce(max(size), 0) FROM ledger_checkpoint_anchor");
+  return text.empty() ? 0 : std::stoull(text);
+}
+
+}  // namespace
+
+TEST_CASE("Checkpoints are anchored on an EVM chain, in order, across an outage of its node",
+          "[integration][ledger_adapters][evm]") {
+  TempDir dir;
+  Chain chain(free_port(), dir.path() / "chain", dir.path() / "ganache.log");
+  chain.start();
+  std::ofstream(dir.path() / "evm.key") << kKey << "\n";
+  const auto signer = make_key(dir.path(), "cpms.example/ledger");
+  auto config = testing::test_config();
+  config.data_dir = dir.path().string();
+  config.ledger_key_file = (dir.path() / "log.key").string();
+  config.checkpoint_interval_s = 1;
+  config.ledger_adapters = {"evm"};
+  config.evm_rpc_url = chain.url();
+  config.evm_key_file = (dir.path() / "evm.key").string();
+  config.evm_chain_id = 1337;
+  testing::ServerFixture fx(config);
+  SettlementStandIn settlement(fx.database().url(), signer);
+
+  for (int i = 0; i < 3; ++i) settlement.settle("E-" + std::to_string(i));
+  REQUIRE(eventually([&] { return anchored(fx) == 3; }, 60s));
+
+  const auto contract = fx.query_value("SELECT address FROM ledger_evm_contract");
+  REQUIRE(contract.size() == 42);
+  CHECK(chain.rpc("eth_getCode", {contract, "latest"}).get<std::string>().size() > 10);
+  const auto tx_hash =
+      fx.query_value("SELECT tx_hash FROM ledger_checkpoint_anchor WHERE size = 3");
+  auto receipt = chain.rpc("eth_getTransactionReceipt", {tx_hash});
+  REQUIRE(receipt.is_object());
+  CHECK(receipt["status"] == "0x1");
+  CHECK(evm::to_u64(receipt["blockNumber"].get<std::string>()) ==
+        std::stoull(
+            fx.query_value("SELECT block_number FROM ledger_checkpoint_anchor WHERE size = 3")));
+  REQUIRE(receipt["logs"].size() == 1);
+  const auto& event = receipt["logs"][0];
+  CHECK(evm::Bytes(evm::from_hex(event["address"].get<std::string>())) == evm::from_hex(contract));
+  CHECK(event["topics"][0] == evm::hex0x(evm::anchored_topic()));
+  // data: root, size, then the origin string.
+  const auto data = evm::from_hex(event["data"].get<std::string>());
+  REQUIRE(data.size() >= 5 * 32);
+  const auto root = settlement.log().root(3);
+  CHECK(std::equal(root.begin(), root.end(), data.begin()));
+  CHECK(data[63] == 3);
+  CHECK(std::string(data.begin() + 128, data.begin() + 128 + 19) == "cpms.example/ledger");
+
+  // The node goes away: checkpoints are still published; anchors wait and show as pending.
+  chain.stop();
+  for (int i = 3; i < 6; ++i) settlement.settle("E-" + std::to_string(i));
+  std::string key;
+  {
+    auto c = fx.sql();
+    pqxx::work tx(c);
+    key = server::api::create_api_key(tx, "evm-test", server::api::Role::Admin, {}, {}).secret;
+    tx.commit();
+  }
+  testing::ApiClient api(fx.server().http_port(), key);
+  REQUIRE(eventually(
+      [&] {
+        auto status = api.get("/ledger/adapters");
+        return status.data["log"]["checkpoint"]["size"] == 6 &&
+               status.data["adapters"][0]["pending"].get<int>() >= 1 &&
+               status.data["adapters"][0]["last_error"].is_string();
+      },
+      30s));
+  CHECK(anchored(fx) == 3);
+
+  chain.start();
+  REQUIRE(eventually([&] { return anchored(fx) == 6; }, 120s));
+  // Every checkpoint after the first anchored one, in order, each in its own transaction.
+  CHECK(fx.query_value("SELECT string_agg(size::text, ',' ORDER BY size) FROM "
+                       "ledger_checkpoint_anchor") ==
+        fx.query_value("SELECT string_agg(size::text, ',' ORDER BY size) FROM "
+                       "ledger_log_checkpoint WHERE size >= (SELECT min(size) FROM "
+                       "ledger_checkpoint_anchor)"));
+  auto status = api.get("/ledger/adapters");
+  CHECK(status.data["log"]["checkpoint"]["anchors"][0]["size"] == 6);
+  CHECK(status.data["log"]["checkpoint"]["anchors"][0]["tx_hash"].get<std::string>().size() == 66);
+  CHECK(status.data["adapters"][0]["state"] == "ok");
+}
