@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "store/meter_values.hpp"
+
 namespace chargegrid::db {
 class ConnectionPool;
 }
@@ -27,20 +29,8 @@ namespace chargegrid::server {
 
 class Metrics;
 
-struct MeterRow {
-  std::string station_id;
-  int evse_id = 0;
-  std::string sampled_at;  // RFC 3339
-  std::string measurand;
-  std::string phase;
-  std::string location;
-  std::string context;
-  std::string format = "Raw";
-  std::optional<double> value;  // normalised
-  std::string unit;
-  std::optional<int> transaction_id;
-  std::optional<std::string> signed_data;
-};
+using store::ForeignTransaction;
+using store::MeterRow;
 
 class MeterWriter {
  public:
@@ -85,12 +75,6 @@ class MeterWriter {
   std::vector<MeterRow> rows_;
   std::vector<Waiter> waiters_;
   bool timer_armed_ = false;
-};
-
-// A sample that named a transaction which is not its station's (stored without one).
-struct ForeignTransaction {
-  std::string station_id;
-  std::int64_t transaction_id;
 };
 
 // Writes one batch in a transaction (exposed for tests and tools); returns the foreign

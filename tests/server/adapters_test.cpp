@@ -207,3 +207,71 @@ TEST_CASE("EV charging needs: AC, DC and 2.1 bidirectional parameters", "[unit][
   CHECK_THROWS_AS(adapters::read<EvChargingNeeds>(OcppVersion::v16, json::object()),
                   std::logic_error);
 }
+
+TEST_CASE("Transactions: 1.6 Start/StopTransaction and 2.x TransactionEvent become typed messages",
+          "[unit][adapters]") {
+  const auto start = adapters::read<TransactionStart>(OcppVersion::v16,
+                                                      json{{"connectorId", 2},
+                                                           {"idTag", "TAG-1"},
+                                                           {"meterStart", 1500},
+                                                           {"timestamp", "2026-12-05T08:00:00Z"}});
+  CHECK(start.connector_id == 2);
+  CHECK(start.id_tag == "TAG-1");
+  CHECK(start.meter_start_wh == 1500);
+  CHECK_FALSE(start.reservation_id);
+
+  const auto stop = adapters::read<TransactionStop>(
+      OcppVersion::v16,
+      json{
+          {"transactionId", 7},
+          {"meterStop", 9000},
+          {"timestamp", "2026-12-05T09:00:00Z"},
+          {"transactionData",
+           json::array({{{"timestamp", "2026-12-05T09:00:00Z"},
+                         {"sampledValue", json::array({{{"value", "9.0"}, {"unit", "kWh"}}})}}})}});
+  CHECK(stop.transaction_id == 7);
+  CHECK(stop.reason == "Local");  // the schema's default when left out
+  CHECK_FALSE(stop.id_tag);
+  REQUIRE(stop.readings.size() == 1);
+  CHECK(stop.readings[0].samples[0].path == "/transactionData/0/sampledValue/0");
+  const auto rows = meter_rows("CS", 0, 7, stop.readings);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].value == 9000.0);
+  CHECK(rows[0].unit == "Wh");
+
+  for (auto version : {OcppVersion::v201, OcppVersion::v21}) {
+    const auto update = adapters::read<TransactionUpdate>(
+        version,
+        json{{"eventType", "Ended"},
+             {"timestamp", "2026-12-05T09:00:00Z"},
+             {"triggerReason", "EVCommunicationLost"},
+             {"seqNo", 4},
+             {"offline", true},
+             {"transactionInfo",
+              {{"transactionId", "TX-1"},
+               {"chargingState", "Idle"},
+               {"stoppedReason", "EVDisconnected"}}},
+             {"evse", {{"id", 1}, {"connectorId", 2}}},
+             {"idToken", {{"idToken", "EMAID"}, {"type", "eMAID"}}},
+             {"meterValue",
+              json::array(
+                  {{{"timestamp", "2026-12-05T09:00:00Z"},
+                    {"sampledValue",
+                     json::array({{{"value", 12.5}, {"unitOfMeasure", {{"unit", "kWh"}}}}})}}})}});
+    CHECK(update.event_type == "Ended");
+    CHECK(update.seq_no == 4);
+    CHECK(update.offline);
+    CHECK(update.transaction_id == "TX-1");
+    CHECK(update.charging_state == "Idle");
+    CHECK(update.stopped_reason == "EVDisconnected");
+    CHECK(update.evse_id == 1);
+    CHECK(update.connector_id == 2);
+    REQUIRE(update.id_token);
+    CHECK(update.id_token->type == "eMAID");
+    const auto span = register_span(meter_rows("CS", 1, std::nullopt, update.readings));
+    CHECK(span.import_max == 12500.0);
+  }
+  // A message a version does not have is a registration mistake, not station input.
+  CHECK_THROWS_AS(adapters::read<TransactionStart>(OcppVersion::v201, json::object()),
+                  std::logic_error);
+}

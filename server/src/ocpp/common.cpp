@@ -6,6 +6,7 @@
 #include <ctime>
 #include <pqxx/pqxx>
 
+#include "store/station_reports.hpp"
 #include "units.hpp"
 
 namespace chargegrid::server::ocpp {
@@ -86,94 +87,7 @@ void check_reading(const MeterRow& row, const std::string& where) {
     throw BadMeterValue(where, "a register reading cannot be negative");
 }
 
-MeterRow base_row(const std::string& station_id, int evse_id, std::optional<int> transaction_id,
-                  const nlohmann::json& sample, const std::string& timestamp) {
-  MeterRow row;
-  row.station_id = station_id;
-  row.evse_id = evse_id;
-  row.sampled_at = timestamp;
-  row.measurand = sample.value("measurand", "Energy.Active.Import.Register");
-  row.phase = sample.value("phase", "");
-  row.location = sample.value("location", "");
-  row.context = sample.value("context", "");
-  row.transaction_id = transaction_id;
-  return row;
-}
-
-// Calls fill(row, sample, where) for every sampled value, with the row's
-// common fields set and `where` the sample's JSON pointer.
-template <class Fill>
-std::vector<MeterRow> collect_rows(const std::string& station_id, int evse_id,
-                                   std::optional<int> transaction_id,
-                                   const nlohmann::json& meter_values, const std::string& path,
-                                   Fill fill) {
-  std::vector<MeterRow> rows;
-  for (std::size_t i = 0; i < meter_values.size(); ++i) {
-    const auto& mv = meter_values[i];
-    const auto timestamp = mv.at("timestamp").get<std::string>();
-    const auto& samples = mv.at("sampledValue");
-    for (std::size_t j = 0; j < samples.size(); ++j) {
-      const auto& sample = samples[j];
-      auto row = base_row(station_id, evse_id, transaction_id, sample, timestamp);
-      fill(row, sample, path + "/" + std::to_string(i) + "/sampledValue/" + std::to_string(j));
-      rows.push_back(std::move(row));
-    }
-  }
-  return rows;
-}
-
 }  // namespace
-
-std::vector<MeterRow> meter_rows_16(const std::string& station_id, int connector_id,
-                                    std::optional<int> transaction_id,
-                                    const nlohmann::json& meter_values, const std::string& path) {
-  return collect_rows(
-      station_id, connector_id, transaction_id, meter_values, path,
-      [](MeterRow& row, const nlohmann::json& sample, const std::string& where) {
-        row.format = sample.value("format", "Raw");
-        const auto text = sample.at("value").get<std::string>();
-        if (row.format == "SignedData") {
-          row.signed_data = text;
-          row.unit = std::string(default_unit(row.measurand));
-          return;
-        }
-        double number = 0;
-        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
-        // from_chars also reads "nan" and "inf": not numbers a meter sends.
-        if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(number))
-          throw BadMeterValue(where + "/value", "'" + text.substr(0, 64) + "' is not a number");
-        const auto unit = sample.value("unit", "");
-        auto normalised = normalise(row.measurand, unit, number);
-        if (!normalised) throw BadMeterValue(where + "/unit", "unknown unit '" + unit + "'");
-        row.value = normalised->value;
-        row.unit = normalised->unit;
-        check_reading(row, where + "/value");
-      });
-}
-
-std::vector<MeterRow> meter_rows_201(const std::string& station_id, int evse_id,
-                                     std::optional<int> transaction_id,
-                                     const nlohmann::json& meter_values, const std::string& path) {
-  return collect_rows(
-      station_id, evse_id, transaction_id, meter_values, path,
-      [](MeterRow& row, const nlohmann::json& sample, const std::string& where) {
-        std::string unit;
-        int multiplier = 0;
-        if (auto uom = sample.find("unitOfMeasure"); uom != sample.end()) {
-          unit = uom->value("unit", "Wh");
-          multiplier = uom->value("multiplier", 0);
-        }
-        auto normalised =
-            normalise(row.measurand, unit, sample.at("value").get<double>(), multiplier);
-        if (!normalised)
-          throw BadMeterValue(where + "/unitOfMeasure/unit", "unknown unit '" + unit + "'");
-        row.value = normalised->value;
-        row.unit = normalised->unit;
-        check_reading(row, where + "/value");
-        if (auto signed_value = sample.find("signedMeterValue"); signed_value != sample.end())
-          row.signed_data = signed_value->dump();
-      });
-}
 
 std::vector<MeterRow> meter_rows(const std::string& station_id, int evse_id,
                                  std::optional<int> transaction_id,
@@ -249,10 +163,8 @@ boost::asio::awaitable<void> store_notification(Services& services, const std::s
   const std::string text = payload.dump();
   co_await services.database.run([&](pqxx::connection& c) {
     pqxx::work tx(c);
-    tx.exec_params(
-        "INSERT INTO station_notifications (station_id, kind, status, request_id, payload) "
-        "VALUES ($1, $2, $3, $4, $5::jsonb)",
-        station_id, std::string(kind), status, request_id, text);
+    store::station_reports::keep_notification(tx, station_id, std::string(kind), status, request_id,
+                                              text);
     tx.commit();
   });
 }

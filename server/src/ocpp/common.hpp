@@ -11,6 +11,7 @@
 #include "ocpp/handler.hpp"
 #include "ocpp/messages.hpp"
 #include "services.hpp"
+#include "store/sessions.hpp"
 
 namespace chargegrid::server::ocpp {
 
@@ -37,20 +38,12 @@ TokenCheck check_token(pqxx::transaction_base& tx, const std::string& id_token,
 nlohmann::json id_tag_info_16(const TokenCheck& check);
 nlohmann::json id_token_info_201(const TokenCheck& check);
 
-// Sampled values of a MeterValues-like array as rows; throws BadMeterValue for
-// a value the station sent that cannot be read.
+// A sampled value the station sent that cannot be read or stored; `path` is its JSON pointer.
 struct BadMeterValue : std::runtime_error {
   BadMeterValue(std::string where, std::string message)
       : std::runtime_error(message), path(std::move(where)) {}
   std::string path;
 };
-std::vector<MeterRow> meter_rows_16(const std::string& station_id, int connector_id,
-                                    std::optional<int> transaction_id,
-                                    const nlohmann::json& meter_values, const std::string& path);
-std::vector<MeterRow> meter_rows_201(const std::string& station_id, int evse_id,
-                                     std::optional<int> transaction_id,
-                                     const nlohmann::json& meter_values, const std::string& path);
-
 // The rows of a meter report's sampled values, units normalised; throws BadMeterValue for a
 // value the station sent that cannot be read or stored.
 std::vector<MeterRow> meter_rows(const std::string& station_id, int evse_id,
@@ -59,9 +52,7 @@ std::vector<MeterRow> meter_rows(const std::string& station_id, int evse_id,
 
 // The energy registers' readings among `rows` (the whole meter, no phase), lowest and
 // highest: a session's energy is the span of its register, never a sum of power.
-struct RegisterSpan {
-  std::optional<double> import_min, import_max, export_min, export_max;
-};
+using RegisterSpan = store::sessions::RegisterSpan;
 RegisterSpan register_span(const std::vector<MeterRow>& rows);
 
 // Keeps a station report as sent (firmware/log status, events, data transfer ...).

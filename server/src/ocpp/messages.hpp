@@ -57,6 +57,40 @@ struct MeterReport {
   std::vector<MeterValue> values;
 };
 
+// 1.6 StartTransaction: the server issues the transaction id.
+struct TransactionStart {
+  int connector_id = 0;
+  std::string id_tag;
+  std::int64_t meter_start_wh = 0;
+  std::string timestamp;
+  std::optional<std::int64_t> reservation_id;
+};
+
+// 1.6 StopTransaction, with the readings of transactionData.
+struct TransactionStop {
+  std::int64_t transaction_id = 0;
+  std::int64_t meter_stop_wh = 0;
+  std::string timestamp;
+  std::string reason = "Local";
+  std::optional<std::string> id_tag;
+  std::vector<MeterValue> readings;
+};
+
+// 2.0.1 / 2.1 TransactionEvent: the station names the transaction; events may come in any
+// order, each numbered by seq_no.
+struct TransactionUpdate {
+  std::string event_type;  // Started, Updated, Ended
+  std::string timestamp;
+  std::string trigger_reason;
+  int seq_no = 0;
+  bool offline = false;
+  std::string transaction_id;
+  std::optional<std::string> charging_state, stopped_reason;
+  std::optional<int> evse_id, connector_id;
+  std::optional<IdToken> id_token;
+  std::vector<MeterValue> readings;
+};
+
 // SecurityEventNotification.
 struct SecurityEvent {
   std::string type;

@@ -33,7 +33,6 @@ Handler boot_notification(Services& services) {
   return [&services](CallContext& ctx) -> boost::asio::awaitable<CallReply> {
     const auto info = adapters::read<BootInfo>(ctx.version, ctx.payload);
     const std::string initial(policy_registration(services.config.unknown_stations));
-    const std::string protocol(protocols::subprotocol(ctx.version));
     // Cluster mode: a station unknown when it connected has no lease yet; it is taken with
     // the row that registers it.
     const bool take_lease =
@@ -41,38 +40,17 @@ Handler boot_notification(Services& services) {
     std::int64_t lease_epoch = 0;
     const bool register_unknown = services.config.unknown_stations != UnknownStationPolicy::Reject;
     // Empty when the station is unknown and unknown ones are rejected: no row is made for it.
+    const store::stations::Boot boot{info.reason, info.vendor,     info.model,
+                                     info.serial, info.firmware,   info.iccid,
+                                     info.imsi,   info.meter_type, info.meter_serial};
     auto registration = co_await services.database.run([&](pqxx::connection& c) {
       pqxx::work tx(c);
-      // A known station keeps the registration an operator gave it.
-      auto rows = tx.exec_params(
-          R"(UPDATE stations SET
-               protocol = $2, vendor = $3, model = $4, serial_number = $5, firmware_version = $6,
-               iccid = $7, imsi = $8, meter_type = $9, meter_serial_number = $10,
-               boot_reason = $11, last_boot_at = now(), last_seen_at = now(),
-               connected_since = COALESCE(connected_since, now())
-             WHERE id = $1 RETURNING registration)",
-          ctx.station_id, protocol, info.vendor, info.model, info.serial, info.firmware, info.iccid,
-          info.imsi, info.meter_type, info.meter_serial, info.reason);
-      // One not seen before is registered under the configured policy.
-      if (rows.empty() && register_unknown)
-        rows = tx.exec_params(
-            R"(INSERT INTO stations (id, registration, protocol, vendor, model, serial_number,
-                                     firmware_version, iccid, imsi, meter_type,
-                                     meter_serial_number, boot_reason, last_boot_at,
-                                     last_seen_at, connected_since)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now(), now(), now())
-               ON CONFLICT (id) DO UPDATE SET last_boot_at = now()
-               RETURNING registration)",
-            ctx.station_id, initial, protocol, info.vendor, info.model, info.serial, info.firmware,
-            info.iccid, info.imsi, info.meter_type, info.meter_serial, info.reason);
-      if (rows.empty()) {
-        tx.commit();
-        return std::string();
-      }
-      if (take_lease)
+      auto registered = store::stations::record_boot(tx, ctx.station_id, ctx.version, boot, initial,
+                                                     register_unknown);
+      if (registered && take_lease)
         lease_epoch = store::stations::take_lease(tx, ctx.station_id, services.cluster.node_id());
       tx.commit();
-      return rows[0][0].as<std::string>();
+      return registered.value_or(std::string());
     });
     if (take_lease && !registration.empty())
       services.cluster.lease_taken(ctx.station_id, lease_epoch, ctx.connection);

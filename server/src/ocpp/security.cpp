@@ -11,6 +11,7 @@
 #include "logging.hpp"
 #include "ocpp/adapters/adapters.hpp"
 #include "ocpp/common.hpp"
+#include "store/station_reports.hpp"
 
 namespace chargegrid::server::ocpp {
 
@@ -24,10 +25,7 @@ Handler security_event(Services& services) {
     const auto& info = event.tech_info;
     co_await services.database.run([&](pqxx::connection& c) {
       pqxx::work tx(c);
-      tx.exec_params(
-          "INSERT INTO security_events (station_id, event_type, occurred_at, tech_info) "
-          "VALUES ($1, $2, $3, $4)",
-          ctx.station_id, type, at, info);
+      store::station_reports::record_security_event(tx, {ctx.station_id, type, at, info});
       tx.commit();
     });
     log::warn("station_security_event", {{"station", ctx.station_id}, {"type", type}});
@@ -120,11 +118,9 @@ Handler sign_certificate(Services& services) {
     const auto not_after = security::rfc3339(info.not_after);
     co_await services.database.run([&](pqxx::connection& c) {
       pqxx::work tx(c);
-      tx.exec_params(
-          "INSERT INTO station_certificates (serial, station_id, subject, fingerprint, "
-          "not_before, not_after, certificate) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-          info.serial, ctx.station_id, info.subject, info.fingerprint, not_before, not_after,
-          issued->chain_pem);
+      store::station_reports::record_certificate(
+          tx, {info.serial, ctx.station_id, info.subject, info.fingerprint, not_before, not_after,
+               issued->chain_pem});
       tx.commit();
     });
     security.record_event(ctx.station_id, security::events::kCertificateIssued,

@@ -11,6 +11,8 @@
 #include "ocpp/adapters/adapters.hpp"
 #include "ocpp/common.hpp"
 #include "store/outbox.hpp"
+#include "store/sessions.hpp"
+#include "store/station_reports.hpp"
 
 namespace chargegrid::server::ocpp {
 
@@ -53,17 +55,10 @@ Handler notify_ev_charging_needs(Services& services) {
     auto recorded = co_await services.database.run([&](pqxx::connection& c) {
       pqxx::work tx(c);
       Recorded r;
-      auto session = tx.exec_params(
-          R"(SELECT id FROM transactions
-             WHERE station_id = $1 AND evse_id = $2 AND state = 'active'
-             ORDER BY started_at DESC LIMIT 1)",
-          ctx.station_id, needs.evse_id);
-      if (!session.empty()) r.session_id = session[0][0].as<std::int64_t>();
+      r.session_id = store::sessions::active_on_evse(tx, ctx.station_id, needs.evse_id);
       event["session_id"] = r.session_id ? nlohmann::json(*r.session_id) : nlohmann::json();
-      tx.exec_params(
-          "INSERT INTO station_notifications (station_id, kind, payload) "
-          "VALUES ($1, 'NotifyEVChargingNeeds', $2::jsonb)",
-          ctx.station_id, sent);
+      store::station_reports::keep_notification(tx, ctx.station_id, "NotifyEVChargingNeeds",
+                                                std::nullopt, std::nullopt, sent);
       r.planners = store::outbox::append(tx, store::outbox::kChargingNeeds, event);
       tx.commit();
       return r;

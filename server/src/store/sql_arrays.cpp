@@ -1,5 +1,7 @@
 #include "store/sql_arrays.hpp"
 
+#include <pqxx/pqxx>
+
 namespace chargegrid::server::store {
 
 std::string text_array(const std::vector<std::string>& items) {
@@ -25,6 +27,32 @@ std::string integer_array(const std::vector<std::int64_t>& items) {
   }
   out += '}';
   return out;
+}
+
+void ArrayLiteral::add(const std::string& value) {
+  separate();
+  out_ += '"';
+  for (char c : value) {
+    if (c == '"' || c == '\\') out_ += '\\';
+    out_ += c;
+  }
+  out_ += '"';
+}
+
+void ArrayLiteral::add_null() {
+  separate();
+  out_ += "NULL";
+}
+
+// pqxx::to_string writes doubles that read back exactly.
+void ArrayLiteral::add_number(double value) {
+  separate();
+  out_ += pqxx::to_string(value);
+}
+
+void ArrayLiteral::add_int(long long value) {
+  separate();
+  out_ += std::to_string(value);
 }
 
 }  // namespace chargegrid::server::store

@@ -12,4 +12,21 @@ std::string text_array(const std::vector<std::string>& items);
 // {1,2,3}
 std::string integer_array(const std::vector<std::int64_t>& items);
 
+// An array literal built value by value, NULLs and numbers included, for unnest() of many
+// columns at once.
+class ArrayLiteral {
+ public:
+  void add(const std::string& value);
+  void add_null();
+  void add_number(double value);
+  void add_int(long long value);
+  std::string str() const { return "{" + out_ + "}"; }
+
+ private:
+  void separate() {
+    if (!out_.empty()) out_ += ',';
+  }
+  std::string out_;
+};
+
 }  // namespace chargegrid::server::store

@@ -32,6 +32,35 @@ void record_seen(Tx& tx, const std::vector<std::string>& station_ids) {
                  text_array(station_ids));
 }
 
+std::optional<std::string> record_boot(Tx& tx, const std::string& station_id,
+                                       protocols::OcppVersion version, const Boot& b,
+                                       const std::string& initial_registration,
+                                       bool register_unknown) {
+  const std::string protocol(protocols::subprotocol(version));
+  auto rows = tx.exec_params(
+      R"(UPDATE stations SET
+           protocol = $2, vendor = $3, model = $4, serial_number = $5, firmware_version = $6,
+           iccid = $7, imsi = $8, meter_type = $9, meter_serial_number = $10,
+           boot_reason = $11, last_boot_at = now(), last_seen_at = now(),
+           connected_since = COALESCE(connected_since, now())
+         WHERE id = $1 RETURNING registration)",
+      station_id, protocol, b.vendor, b.model, b.serial, b.firmware, b.iccid, b.imsi, b.meter_type,
+      b.meter_serial, b.reason);
+  if (rows.empty() && register_unknown)
+    rows = tx.exec_params(
+        R"(INSERT INTO stations (id, registration, protocol, vendor, model, serial_number,
+                                 firmware_version, iccid, imsi, meter_type,
+                                 meter_serial_number, boot_reason, last_boot_at,
+                                 last_seen_at, connected_since)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now(), now(), now())
+           ON CONFLICT (id) DO UPDATE SET last_boot_at = now()
+           RETURNING registration)",
+        station_id, initial_registration, protocol, b.vendor, b.model, b.serial, b.firmware,
+        b.iccid, b.imsi, b.meter_type, b.meter_serial, b.reason);
+  if (rows.empty()) return std::nullopt;
+  return rows[0][0].as<std::string>();
+}
+
 Connected connect(Tx& tx, const std::string& station_id, protocols::OcppVersion version,
                   const std::optional<std::string>& node) {
   const std::string protocol(protocols::subprotocol(version));

@@ -20,6 +20,19 @@ std::optional<std::int64_t> site_of(Tx& tx, const std::string& station_id);
 // Stations heard from recently (batched: one statement for many).
 void record_seen(Tx& tx, const std::vector<std::string>& station_ids);
 
+// What a BootNotification says about a station.
+struct Boot {
+  std::string reason;
+  std::optional<std::string> vendor, model, serial, firmware, iccid, imsi, meter_type, meter_serial;
+};
+// Records a boot. A known station keeps the registration an operator gave it; an unknown one
+// is registered as `initial_registration` if `register_unknown`, else nothing is written.
+// Returns the station's registration (pending, accepted, rejected), nullopt for no row.
+std::optional<std::string> record_boot(Tx& tx, const std::string& station_id,
+                                       protocols::OcppVersion version, const Boot& boot,
+                                       const std::string& initial_registration,
+                                       bool register_unknown);
+
 // ---- Connections and leases ----
 
 // What a connecting station's row says; `found` false when it has none yet.

@@ -9,7 +9,7 @@ using protocols::OcppVersion;
 
 namespace {
 
-// Picks the version's adapter function; `v16` may be null for a 2.x-only message.
+// Picks the version's adapter function; one a version lacks is null.
 template <class Message>
 Message dispatch(OcppVersion version, const nlohmann::json& payload,
                  Message (*v16)(const nlohmann::json&), Message (*v201)(const nlohmann::json&),
@@ -19,9 +19,11 @@ Message dispatch(OcppVersion version, const nlohmann::json& payload,
       if (v16) return v16(payload);
       break;
     case OcppVersion::v201:
-      return v201(payload);
+      if (v201) return v201(payload);
+      break;
     case OcppVersion::v21:
-      return v21(payload);
+      if (v21) return v21(payload);
+      break;
   }
   throw std::logic_error(std::string("OCPP ") + std::string(protocols::subprotocol(version)) +
                          " has no " + what);
@@ -48,6 +50,21 @@ template <>
 MeterReport read<MeterReport>(OcppVersion version, const nlohmann::json& payload) {
   return dispatch(version, payload, &v16::meter_values, &v201::meter_values, &v21::meter_values,
                   "MeterValues");
+}
+template <>
+TransactionStart read<TransactionStart>(OcppVersion version, const nlohmann::json& payload) {
+  return dispatch<TransactionStart>(version, payload, &v16::start_transaction, nullptr, nullptr,
+                                    "StartTransaction");
+}
+template <>
+TransactionStop read<TransactionStop>(OcppVersion version, const nlohmann::json& payload) {
+  return dispatch<TransactionStop>(version, payload, &v16::stop_transaction, nullptr, nullptr,
+                                   "StopTransaction");
+}
+template <>
+TransactionUpdate read<TransactionUpdate>(OcppVersion version, const nlohmann::json& payload) {
+  return dispatch<TransactionUpdate>(version, payload, nullptr, &v201::transaction_event,
+                                     &v21::transaction_event, "TransactionEvent");
 }
 template <>
 SecurityEvent read<SecurityEvent>(OcppVersion version, const nlohmann::json& payload) {

@@ -29,6 +29,13 @@ IdToken read<IdToken>(protocols::OcppVersion, const nlohmann::json&);  // Author
 template <>
 MeterReport read<MeterReport>(protocols::OcppVersion, const nlohmann::json&);  // MeterValues
 template <>
+TransactionStart read<TransactionStart>(protocols::OcppVersion, const nlohmann::json&);  // 1.6
+template <>
+TransactionStop read<TransactionStop>(protocols::OcppVersion, const nlohmann::json&);  // 1.6
+template <>
+TransactionUpdate read<TransactionUpdate>(protocols::OcppVersion,
+                                          const nlohmann::json&);  // TransactionEvent, 2.x
+template <>
 SecurityEvent read<SecurityEvent>(protocols::OcppVersion, const nlohmann::json&);
 template <>
 EvChargingNeeds read<EvChargingNeeds>(protocols::OcppVersion, const nlohmann::json&);
@@ -38,6 +45,8 @@ BootInfo boot_info(const nlohmann::json&);
 StatusReport status_report(const nlohmann::json&);
 IdToken authorize(const nlohmann::json&);
 MeterReport meter_values(const nlohmann::json&);
+TransactionStart start_transaction(const nlohmann::json&);
+TransactionStop stop_transaction(const nlohmann::json&);
 SecurityEvent security_event(const nlohmann::json&);
 }  // namespace v16
 
@@ -46,6 +55,7 @@ BootInfo boot_info(const nlohmann::json&);
 StatusReport status_report(const nlohmann::json&);
 IdToken authorize(const nlohmann::json&);
 MeterReport meter_values(const nlohmann::json&);
+TransactionUpdate transaction_event(const nlohmann::json&);
 SecurityEvent security_event(const nlohmann::json&);
 EvChargingNeeds charging_needs(const nlohmann::json&);
 }  // namespace v201
@@ -55,6 +65,7 @@ BootInfo boot_info(const nlohmann::json&);
 StatusReport status_report(const nlohmann::json&);
 IdToken authorize(const nlohmann::json&);
 MeterReport meter_values(const nlohmann::json&);
+TransactionUpdate transaction_event(const nlohmann::json&);
 SecurityEvent security_event(const nlohmann::json&);
 EvChargingNeeds charging_needs(const nlohmann::json&);
 }  // namespace v21

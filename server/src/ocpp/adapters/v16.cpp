@@ -4,7 +4,9 @@
 #include "chargegrid/protocols/v16/boot_notification.hpp"
 #include "chargegrid/protocols/v16/meter_values.hpp"
 #include "chargegrid/protocols/v16/security_event_notification.hpp"
+#include "chargegrid/protocols/v16/start_transaction.hpp"
 #include "chargegrid/protocols/v16/status_notification.hpp"
+#include "chargegrid/protocols/v16/stop_transaction.hpp"
 #include "ocpp/adapters/adapters.hpp"
 #include "ocpp/adapters/text.hpp"
 
@@ -45,16 +47,19 @@ IdToken authorize(const nlohmann::json& payload) {
   return {payload.get<wire::AuthorizeRequest>().idTag, ""};
 }
 
-MeterReport meter_values(const nlohmann::json& payload) {
-  const auto m = payload.get<wire::MeterValuesRequest>();
-  MeterReport report;
-  report.evse_id = static_cast<int>(m.connectorId);
-  report.transaction_id = m.transactionId;
-  report.values.reserve(m.meterValue.size());
-  for (std::size_t i = 0; i < m.meterValue.size(); ++i) {
-    const auto& value = m.meterValue[i];
-    MeterValue out{value.timestamp, {}};
-    out.samples.reserve(value.sampledValue.size());
+namespace {
+
+// The meterValue array of MeterValues or the transactionData of StopTransaction (each its own
+// generated type); `path` is the array's pointer. 1.6 sends every value as text.
+template <class MeterValueType>
+std::vector<MeterValue> readings(const std::vector<MeterValueType>& values,
+                                 const std::string& path) {
+  std::vector<MeterValue> out;
+  out.reserve(values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const auto& value = values[i];
+    MeterValue reading{value.timestamp, {}};
+    reading.samples.reserve(value.sampledValue.size());
     for (std::size_t j = 0; j < value.sampledValue.size(); ++j) {
       const auto& s = value.sampledValue[j];
       SampledValue sample;
@@ -68,12 +73,41 @@ MeterReport meter_values(const nlohmann::json& payload) {
         sample.signed_data = s.value;
       else
         sample.text = s.value;
-      sample.path = "/meterValue/" + std::to_string(i) + "/sampledValue/" + std::to_string(j);
-      out.samples.push_back(std::move(sample));
+      sample.path = path + "/" + std::to_string(i) + "/sampledValue/" + std::to_string(j);
+      reading.samples.push_back(std::move(sample));
     }
-    report.values.push_back(std::move(out));
+    out.push_back(std::move(reading));
   }
+  return out;
+}
+
+}  // namespace
+
+MeterReport meter_values(const nlohmann::json& payload) {
+  const auto m = payload.get<wire::MeterValuesRequest>();
+  MeterReport report;
+  report.evse_id = static_cast<int>(m.connectorId);
+  report.transaction_id = m.transactionId;
+  report.values = readings(m.meterValue, "/meterValue");
   return report;
+}
+
+TransactionStart start_transaction(const nlohmann::json& payload) {
+  auto m = payload.get<wire::StartTransactionRequest>();
+  return {static_cast<int>(m.connectorId), std::move(m.idTag), m.meterStart, std::move(m.timestamp),
+          m.reservationId};
+}
+
+TransactionStop stop_transaction(const nlohmann::json& payload) {
+  auto m = payload.get<wire::StopTransactionRequest>();
+  TransactionStop stop;
+  stop.transaction_id = m.transactionId;
+  stop.meter_stop_wh = m.meterStop;
+  stop.timestamp = std::move(m.timestamp);
+  stop.reason = text_or(m.reason, "Local");
+  stop.id_tag = std::move(m.idTag);
+  if (m.transactionData) stop.readings = readings(*m.transactionData, "/transactionData");
+  return stop;
 }
 
 SecurityEvent security_event(const nlohmann::json& payload) {

@@ -7,6 +7,7 @@
 #include "chargegrid/protocols/v201/notify_ev_charging_needs.hpp"
 #include "chargegrid/protocols/v201/security_event_notification.hpp"
 #include "chargegrid/protocols/v201/status_notification.hpp"
+#include "chargegrid/protocols/v201/transaction_event.hpp"
 #include "ocpp/adapters/adapters.hpp"
 #include "ocpp/adapters/v2x.hpp"
 
@@ -25,6 +26,9 @@ IdToken authorize(const nlohmann::json& p) {
 }
 MeterReport meter_values(const nlohmann::json& p) {
   return v2x::meter_values<wire::MeterValuesRequest>(p);
+}
+TransactionUpdate transaction_event(const nlohmann::json& p) {
+  return v2x::transaction_event<wire::TransactionEventRequest>(p);
 }
 SecurityEvent security_event(const nlohmann::json& p) {
   return v2x::security_event<wire::SecurityEventNotificationRequest>(p);

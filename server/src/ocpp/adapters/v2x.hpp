@@ -90,6 +90,27 @@ MeterReport meter_values(const nlohmann::json& payload) {
 }
 
 template <class Request>
+TransactionUpdate transaction_event(const nlohmann::json& payload) {
+  const auto m = payload.template get<Request>();
+  TransactionUpdate update;
+  update.event_type = text(m.eventType);
+  update.timestamp = m.timestamp;
+  update.trigger_reason = text(m.triggerReason);
+  update.seq_no = static_cast<int>(m.seqNo);
+  update.offline = m.offline.value_or(false);
+  update.transaction_id = m.transactionInfo.transactionId;
+  update.charging_state = optional_text(m.transactionInfo.chargingState);
+  update.stopped_reason = optional_text(m.transactionInfo.stoppedReason);
+  if (m.evse) {
+    update.evse_id = static_cast<int>(m.evse->id);
+    if (m.evse->connectorId) update.connector_id = static_cast<int>(*m.evse->connectorId);
+  }
+  if (m.idToken) update.id_token = IdToken{m.idToken->idToken, text(m.idToken->type)};
+  if (m.meterValue) update.readings = meter_values(*m.meterValue, "/meterValue");
+  return update;
+}
+
+template <class Request>
 SecurityEvent security_event(const nlohmann::json& payload) {
   auto m = payload.template get<Request>();
   return {std::move(m.type), std::move(m.timestamp), std::move(m.techInfo)};
