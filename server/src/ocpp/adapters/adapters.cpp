@@ -3,6 +3,22 @@
 #include <stdexcept>
 #include <string>
 
+#include "chargegrid/protocols/v201/authorize.hpp"
+#include "chargegrid/protocols/v201/boot_notification.hpp"
+#include "chargegrid/protocols/v201/meter_values.hpp"
+#include "chargegrid/protocols/v201/notify_ev_charging_needs.hpp"
+#include "chargegrid/protocols/v201/security_event_notification.hpp"
+#include "chargegrid/protocols/v201/status_notification.hpp"
+#include "chargegrid/protocols/v201/transaction_event.hpp"
+#include "chargegrid/protocols/v21/authorize.hpp"
+#include "chargegrid/protocols/v21/boot_notification.hpp"
+#include "chargegrid/protocols/v21/meter_values.hpp"
+#include "chargegrid/protocols/v21/notify_ev_charging_needs.hpp"
+#include "chargegrid/protocols/v21/security_event_notification.hpp"
+#include "chargegrid/protocols/v21/status_notification.hpp"
+#include "chargegrid/protocols/v21/transaction_event.hpp"
+#include "ocpp/adapters/v2x.hpp"
+
 namespace chargegrid::server::ocpp::adapters {
 
 using protocols::OcppVersion;
@@ -31,26 +47,30 @@ Message dispatch(OcppVersion version, const nlohmann::json& payload,
 
 }  // namespace
 
-template <>
-BootInfo read<BootInfo>(OcppVersion version, const nlohmann::json& payload) {
-  return dispatch(version, payload, &v16::boot_info, &v201::boot_info, &v21::boot_info,
-                  "BootNotification");
-}
-template <>
-StatusReport read<StatusReport>(OcppVersion version, const nlohmann::json& payload) {
-  return dispatch(version, payload, &v16::status_report, &v201::status_report, &v21::status_report,
-                  "StatusNotification");
-}
-template <>
-IdToken read<IdToken>(OcppVersion version, const nlohmann::json& payload) {
-  return dispatch(version, payload, &v16::authorize, &v201::authorize, &v21::authorize,
-                  "Authorize");
-}
-template <>
-MeterReport read<MeterReport>(OcppVersion version, const nlohmann::json& payload) {
-  return dispatch(version, payload, &v16::meter_values, &v201::meter_values, &v21::meter_values,
-                  "MeterValues");
-}
+// A message of every version: the 1.6 adapter (or none) and the 2.x one over each version's
+// generated request struct.
+#define CHARGEGRID_READ(Message, v16_adapter, v2x_adapter, Request, action)       \
+  template <>                                                                     \
+  Message read<Message>(OcppVersion version, const nlohmann::json& payload) {     \
+    return dispatch<Message>(version, payload, v16_adapter,                       \
+                             &v2x::v2x_adapter<protocols::v201::Request>,         \
+                             &v2x::v2x_adapter<protocols::v21::Request>, action); \
+  }
+
+CHARGEGRID_READ(BootInfo, &v16::boot_info, boot_info, BootNotificationRequest, "BootNotification")
+CHARGEGRID_READ(StatusReport, &v16::status_report, status_report, StatusNotificationRequest,
+                "StatusNotification")
+CHARGEGRID_READ(IdToken, &v16::authorize, authorize, AuthorizeRequest, "Authorize")
+CHARGEGRID_READ(MeterReport, &v16::meter_values, meter_values, MeterValuesRequest, "MeterValues")
+CHARGEGRID_READ(SecurityEvent, &v16::security_event, security_event,
+                SecurityEventNotificationRequest, "SecurityEventNotification")
+CHARGEGRID_READ(TransactionUpdate, nullptr, transaction_event, TransactionEventRequest,
+                "TransactionEvent")
+CHARGEGRID_READ(EvChargingNeeds, nullptr, charging_needs, NotifyEVChargingNeedsRequest,
+                "NotifyEVChargingNeeds")
+#undef CHARGEGRID_READ
+
+// 1.6 only: 2.x has TransactionEvent instead.
 template <>
 TransactionStart read<TransactionStart>(OcppVersion version, const nlohmann::json& payload) {
   return dispatch<TransactionStart>(version, payload, &v16::start_transaction, nullptr, nullptr,
@@ -60,21 +80,6 @@ template <>
 TransactionStop read<TransactionStop>(OcppVersion version, const nlohmann::json& payload) {
   return dispatch<TransactionStop>(version, payload, &v16::stop_transaction, nullptr, nullptr,
                                    "StopTransaction");
-}
-template <>
-TransactionUpdate read<TransactionUpdate>(OcppVersion version, const nlohmann::json& payload) {
-  return dispatch<TransactionUpdate>(version, payload, nullptr, &v201::transaction_event,
-                                     &v21::transaction_event, "TransactionEvent");
-}
-template <>
-SecurityEvent read<SecurityEvent>(OcppVersion version, const nlohmann::json& payload) {
-  return dispatch(version, payload, &v16::security_event, &v201::security_event,
-                  &v21::security_event, "SecurityEventNotification");
-}
-template <>
-EvChargingNeeds read<EvChargingNeeds>(OcppVersion version, const nlohmann::json& payload) {
-  return dispatch<EvChargingNeeds>(version, payload, nullptr, &v201::charging_needs,
-                                   &v21::charging_needs, "NotifyEVChargingNeeds");
 }
 
 }  // namespace chargegrid::server::ocpp::adapters

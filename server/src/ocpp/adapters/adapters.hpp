@@ -1,8 +1,8 @@
 #pragma once
 // The version adapters: a validated payload becomes its generated message struct
 // (protocols/<version>/...), and the struct the version-neutral message a functional block
-// handles (ocpp/messages.hpp). One adapter per version: v16.cpp, v201.cpp and v21.cpp, the
-// two 2.x ones sharing v2x.hpp where the versions agree.
+// handles (ocpp/messages.hpp). 1.6 has its adapter in v16.cpp; 2.0.1 and 2.1 spell these
+// messages alike and share v2x.hpp, instantiated for each version's structs in adapters.cpp.
 //
 //   auto report = adapters::read<MeterReport>(ctx.version, ctx.payload);
 //
@@ -40,6 +40,7 @@ SecurityEvent read<SecurityEvent>(protocols::OcppVersion, const nlohmann::json&)
 template <>
 EvChargingNeeds read<EvChargingNeeds>(protocols::OcppVersion, const nlohmann::json&);
 
+// The 1.6 adapter (v16.cpp); the 2.x one is v2x.hpp, a template over each version's structs.
 namespace v16 {
 BootInfo boot_info(const nlohmann::json&);
 StatusReport status_report(const nlohmann::json&);
@@ -49,25 +50,5 @@ TransactionStart start_transaction(const nlohmann::json&);
 TransactionStop stop_transaction(const nlohmann::json&);
 SecurityEvent security_event(const nlohmann::json&);
 }  // namespace v16
-
-namespace v201 {
-BootInfo boot_info(const nlohmann::json&);
-StatusReport status_report(const nlohmann::json&);
-IdToken authorize(const nlohmann::json&);
-MeterReport meter_values(const nlohmann::json&);
-TransactionUpdate transaction_event(const nlohmann::json&);
-SecurityEvent security_event(const nlohmann::json&);
-EvChargingNeeds charging_needs(const nlohmann::json&);
-}  // namespace v201
-
-namespace v21 {
-BootInfo boot_info(const nlohmann::json&);
-StatusReport status_report(const nlohmann::json&);
-IdToken authorize(const nlohmann::json&);
-MeterReport meter_values(const nlohmann::json&);
-TransactionUpdate transaction_event(const nlohmann::json&);
-SecurityEvent security_event(const nlohmann::json&);
-EvChargingNeeds charging_needs(const nlohmann::json&);
-}  // namespace v21
 
 }  // namespace chargegrid::server::ocpp::adapters

@@ -8,6 +8,7 @@
 #include "chargegrid/protocols/v16/status_notification.hpp"
 #include "chargegrid/protocols/v16/stop_transaction.hpp"
 #include "ocpp/adapters/adapters.hpp"
+#include "ocpp/adapters/readings.hpp"
 #include "ocpp/adapters/text.hpp"
 
 namespace chargegrid::server::ocpp::adapters::v16 {
@@ -49,36 +50,27 @@ IdToken authorize(const nlohmann::json& payload) {
 
 namespace {
 
-// The meterValue array of MeterValues or the transactionData of StopTransaction (each its own
-// generated type); `path` is the array's pointer. 1.6 sends every value as text.
-template <class MeterValueType>
-std::vector<MeterValue> readings(const std::vector<MeterValueType>& values,
-                                 const std::string& path) {
-  std::vector<MeterValue> out;
-  out.reserve(values.size());
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    const auto& value = values[i];
-    MeterValue reading{value.timestamp, {}};
-    reading.samples.reserve(value.sampledValue.size());
-    for (std::size_t j = 0; j < value.sampledValue.size(); ++j) {
-      const auto& s = value.sampledValue[j];
-      SampledValue sample;
-      if (s.measurand) sample.measurand = text(*s.measurand);
-      sample.phase = text_or(s.phase, "");
-      sample.location = text_or(s.location, "");
-      sample.context = text_or(s.context, "");
-      sample.format = text_or(s.format, "Raw");
-      sample.unit = text_or(s.unit, "");
-      if (sample.format == "SignedData")
-        sample.signed_data = s.value;
-      else
-        sample.text = s.value;
-      sample.path = path + "/" + std::to_string(i) + "/sampledValue/" + std::to_string(j);
-      reading.samples.push_back(std::move(sample));
-    }
-    out.push_back(std::move(reading));
-  }
+// 1.6 sends every value as text; SignedData carries the reading in the signature.
+template <class Sampled>
+SampledValue sample(const Sampled& s) {
+  SampledValue out;
+  if (s.measurand) out.measurand = text(*s.measurand);
+  out.phase = text_or(s.phase, "");
+  out.location = text_or(s.location, "");
+  out.context = text_or(s.context, "");
+  out.format = text_or(s.format, "Raw");
+  out.unit = text_or(s.unit, "");
+  if (out.format == "SignedData")
+    out.signed_data = s.value;
+  else
+    out.text = s.value;
   return out;
+}
+
+template <class MeterValueType>
+std::vector<MeterValue> meter_readings(const std::vector<MeterValueType>& values,
+                                       const std::string& path) {
+  return readings(values, path, [](const auto& s) { return sample(s); });
 }
 
 }  // namespace
@@ -88,7 +80,7 @@ MeterReport meter_values(const nlohmann::json& payload) {
   MeterReport report;
   report.evse_id = static_cast<int>(m.connectorId);
   report.transaction_id = m.transactionId;
-  report.values = readings(m.meterValue, "/meterValue");
+  report.values = meter_readings(m.meterValue, "/meterValue");
   return report;
 }
 
@@ -106,7 +98,7 @@ TransactionStop stop_transaction(const nlohmann::json& payload) {
   stop.timestamp = std::move(m.timestamp);
   stop.reason = text_or(m.reason, "Local");
   stop.id_tag = std::move(m.idTag);
-  if (m.transactionData) stop.readings = readings(*m.transactionData, "/transactionData");
+  if (m.transactionData) stop.readings = meter_readings(*m.transactionData, "/transactionData");
   return stop;
 }
 

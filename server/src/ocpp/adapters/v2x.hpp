@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "ocpp/adapters/readings.hpp"
 #include "ocpp/adapters/text.hpp"
 #include "ocpp/messages.hpp"
 
@@ -48,36 +49,22 @@ IdToken authorize(const nlohmann::json& payload) {
 template <class MeterValueType>
 std::vector<MeterValue> meter_values(const std::vector<MeterValueType>& values,
                                      const std::string& path) {
-  std::vector<MeterValue> out;
-  out.reserve(values.size());
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    const auto& value = values[i];
-    MeterValue reading{value.timestamp, {}};
-    reading.samples.reserve(value.sampledValue.size());
-    for (std::size_t j = 0; j < value.sampledValue.size(); ++j) {
-      const auto& s = value.sampledValue[j];
-      SampledValue sample;
-      if (s.measurand) sample.measurand = text(*s.measurand);
-      sample.phase = text_or(s.phase, "");
-      sample.location = text_or(s.location, "");
-      sample.context = text_or(s.context, "");
-      sample.number = s.value;
-      // No unitOfMeasure: the measurand's default unit; one without a unit: Wh (the schema's
-      // default).
-      if (s.unitOfMeasure) {
-        sample.unit = s.unitOfMeasure->unit.value_or("Wh");
-        sample.multiplier = static_cast<int>(s.unitOfMeasure->multiplier.value_or(0));
-      }
-      if (s.signedMeterValue) {
-        nlohmann::json signed_value = *s.signedMeterValue;
-        sample.signed_data = signed_value.dump();
-      }
-      sample.path = path + "/" + std::to_string(i) + "/sampledValue/" + std::to_string(j);
-      reading.samples.push_back(std::move(sample));
+  return readings(values, path, [](const auto& s) {
+    SampledValue sample;
+    if (s.measurand) sample.measurand = text(*s.measurand);
+    sample.phase = text_or(s.phase, "");
+    sample.location = text_or(s.location, "");
+    sample.context = text_or(s.context, "");
+    sample.number = s.value;
+    // No unitOfMeasure: the measurand's default unit; one without a unit: Wh (the schema's
+    // default).
+    if (s.unitOfMeasure) {
+      sample.unit = s.unitOfMeasure->unit.value_or("Wh");
+      sample.multiplier = static_cast<int>(s.unitOfMeasure->multiplier.value_or(0));
     }
-    out.push_back(std::move(reading));
-  }
-  return out;
+    if (s.signedMeterValue) sample.signed_data = nlohmann::json(*s.signedMeterValue).dump();
+    return sample;
+  });
 }
 
 template <class Request>
