@@ -16,17 +16,20 @@ std::string env_name(const std::string& flag) {
   return name;
 }
 
+// --NAME and --no-NAME, with CHARGEGRID_NAME.
+CLI::Option* add_switch(CLI::App& app, const std::string& flag, bool& value,
+                        const std::string& help) {
+  return app.add_flag("--" + flag + ",!--no-" + flag, value, help)
+      ->envname(env_name(flag))
+      ->capture_default_str();
+}
+
 template <class Add>
 void add_security_options(CLI::App& app, Config& config, Add& add) {
-  app.add_flag("--tls,!--no-tls", config.tls,
-               "Serve wss (security profiles 2 and 3) on --ocpp-tls-port")
-      ->envname(env_name("tls"))
-      ->capture_default_str();
-  app.add_flag("--http-tls,!--no-http-tls", config.http_tls,
-               "Serve the HTTP port (REST API, health, metrics) as https with the wss "
-               "certificate; needs --tls")
-      ->envname(env_name("http-tls"))
-      ->capture_default_str();
+  add_switch(app, "tls", config.tls, "Serve wss (security profiles 2 and 3) on --ocpp-tls-port");
+  add_switch(app, "http-tls", config.http_tls,
+             "Serve the HTTP port (REST API, health, metrics) as https with the wss "
+             "certificate; needs --tls");
   add("ocpp-tls-port", config.ocpp_tls_port,
       "OCPP wss port (wss://HOST:PORT/ocpp/{stationId}); 0 = any (the default when --ocpp-port "
       "is 0)");
@@ -199,11 +202,9 @@ std::optional<Config> parse_config(int argc, const char* const* argv, int& exit_
       "Server CALLs that may await a station's answer at once")
       ->check(CLI::Range(1, 1024));
   add_security_options(app, config, add);
-  app.add_flag("--cluster,!--no-cluster", config.cluster,
-               "Cluster mode: share the database and the listening ports (SO_REUSEPORT) with "
-               "other nodes; stations are leased to one node at a time")
-      ->envname(env_name("cluster"))
-      ->capture_default_str();
+  add_switch(app, "cluster", config.cluster,
+             "Cluster mode: share the database and the listening ports (SO_REUSEPORT) with "
+             "other nodes; stations are leased to one node at a time");
   add("node-id", config.node_id,
       "This node's name in cluster mode (implies --cluster); empty: HOST:PID")
       ->check([](const std::string& id) -> std::string {

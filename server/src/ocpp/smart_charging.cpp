@@ -23,22 +23,23 @@ namespace {
 nlohmann::json needs_json(const EvChargingNeeds& n) {
   nlohmann::json out{{"evse_id", n.evse_id},
                      {"requested_energy_transfer", n.requested_energy_transfer}};
-  const auto put = [&out](const char* key, const auto& value) {
+  // What the vehicle left out stays out: a planner tells "unknown" from zero.
+  const std::pair<const char*, const std::optional<double>&> numbers[] = {
+      {"energy_amount_wh", n.energy_amount_wh},
+      {"ev_max_current_a", n.ev_max_current_a},
+      {"ev_min_current_a", n.ev_min_current_a},
+      {"ev_max_power_w", n.ev_max_power_w},
+      {"state_of_charge_percent", n.state_of_charge_percent},
+      {"ev_energy_capacity_wh", n.ev_energy_capacity_wh},
+      {"ev_max_discharge_power_w", n.ev_max_discharge_power_w},
+      {"ev_max_discharge_current_a", n.ev_max_discharge_current_a},
+      {"ev_min_energy_request_wh", n.ev_min_energy_request_wh},
+      {"ev_target_energy_request_wh", n.ev_target_energy_request_wh}};
+  for (const auto& [key, value] : numbers)
     if (value) out[key] = *value;
-  };
-  put("departure_time", n.departure_time);
-  put("energy_amount_wh", n.energy_amount_wh);
-  put("ev_max_current_a", n.ev_max_current_a);
-  put("ev_min_current_a", n.ev_min_current_a);
-  put("ev_max_power_w", n.ev_max_power_w);
-  put("state_of_charge_percent", n.state_of_charge_percent);
-  put("ev_energy_capacity_wh", n.ev_energy_capacity_wh);
-  put("ev_max_discharge_power_w", n.ev_max_discharge_power_w);
-  put("ev_max_discharge_current_a", n.ev_max_discharge_current_a);
-  put("ev_min_energy_request_wh", n.ev_min_energy_request_wh);
-  put("ev_target_energy_request_wh", n.ev_target_energy_request_wh);
-  put("control_mode", n.control_mode);
-  put("max_schedule_tuples", n.max_schedule_tuples);
+  if (n.departure_time) out["departure_time"] = *n.departure_time;
+  if (n.control_mode) out["control_mode"] = *n.control_mode;
+  if (n.max_schedule_tuples) out["max_schedule_tuples"] = *n.max_schedule_tuples;
   return out;
 }
 

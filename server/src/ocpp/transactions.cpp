@@ -65,6 +65,27 @@ void publish_readings(Services& services, const std::string& station_id, int evs
   services.events.publish(readings);
 }
 
+// A session write and the check of the token the message names, in one transaction.
+template <class Session>
+struct Checked {
+  Session session;
+  std::optional<TokenCheck> check;
+};
+
+template <class Write>
+auto write_checked(Services& services, std::optional<std::string> token, Write write) {
+  using Session = std::invoke_result_t<Write&, pqxx::work&, const std::optional<TokenCheck>&>;
+  return services.database.run(
+      [&services, token = std::move(token), write = std::move(write)](pqxx::connection& c) mutable {
+        pqxx::work tx(c);
+        Checked<Session> result;
+        if (token) result.check = check_token(tx, *token, services.config.accept_unknown_tokens);
+        result.session = write(tx, result.check);
+        tx.commit();
+        return result;
+      });
+}
+
 // ---- OCPP 1.6 -------------------------------------------------------------
 
 Handler start_transaction_16(Services& services) {
@@ -80,18 +101,12 @@ Handler start_transaction_16(Services& services) {
     issued.start_key = std::to_string(start.connector_id) + "|" + start.id_tag + "|" +
                        start.timestamp + "|" + std::to_string(start.meter_start_wh);
 
-    struct Started {
-      store::sessions::Started session;
-      TokenCheck check;
-    };
-    auto started = co_await services.database.run([&](pqxx::connection& c) {
-      pqxx::work tx(c);
-      auto check = check_token(tx, start.id_tag, services.config.accept_unknown_tokens);
-      issued.driver_id = check.driver_id;
-      auto session = store::sessions::start_issued(tx, issued);
-      tx.commit();
-      return Started{session, check};
-    });
+    auto started = co_await write_checked(
+        services, start.id_tag, [&](pqxx::work& tx, const std::optional<TokenCheck>& check) {
+          issued.driver_id = check->driver_id;
+          return store::sessions::start_issued(tx, issued);
+        });
+    const auto& check = *started.check;
     const int id = started.session.id;
     if (started.session.inserted) {
       events::SessionStarted event{
@@ -103,8 +118,8 @@ Handler start_transaction_16(Services& services) {
     log::info("transaction_started", {{"station", ctx.station_id},
                                       {"transaction", id},
                                       {"connector", start.connector_id},
-                                      {"token_status", started.check.status}});
-    co_return CallReply::ok({{"transactionId", id}, {"idTagInfo", id_tag_info_16(started.check)}});
+                                      {"token_status", check.status}});
+    co_return CallReply::ok({{"transactionId", id}, {"idTagInfo", id_tag_info_16(check)}});
   };
 }
 
@@ -130,18 +145,10 @@ Handler stop_transaction_16(Services& services) {
     // An unknown transaction is this station's (foreign ids are not looked up);
     // an ended one is never rewritten.
     using Found = store::sessions::StopFound;
-    struct Stopped {
-      store::sessions::Stopped session;
-      std::optional<TokenCheck> check;
-    };
-    auto result = co_await services.database.run([&](pqxx::connection& c) {
-      pqxx::work tx(c);
-      Stopped r;
-      if (stop.id_tag)
-        r.check = check_token(tx, *stop.id_tag, services.config.accept_unknown_tokens);
-      r.session = store::sessions::stop_issued(tx, issued);
+    const auto end_session = [&](pqxx::work& tx, const std::optional<TokenCheck>&) {
+      auto stopped = store::sessions::stop_issued(tx, issued);
       // Consumers that must not miss it (settlement, smart charging) learn of it durably.
-      if (r.session.found == Found::Ended)
+      if (stopped.found == Found::Ended)
         store::outbox::append(tx, store::outbox::kSessionEnded,
                               {{"session_id", transaction_id},
                                {"station_id", ctx.station_id},
@@ -149,9 +156,9 @@ Handler stop_transaction_16(Services& services) {
                                {"ended_at", timestamp},
                                {"stop_reason", reason},
                                {"meter_stop_wh", meter_stop}});
-      tx.commit();
-      return r;
-    });
+      return stopped;
+    };
+    auto result = co_await write_checked(services, stop.id_tag, end_session);
     const auto& stopped = result.session;
 
     switch (stopped.found) {
@@ -231,34 +238,28 @@ Handler transaction_event(Services& services) {
     event.stopped_reason = update.stopped_reason;
     event.span = register_span(rows);
     event.payload = ctx.payload.dump();
-    const bool token_needs_check = update.id_token && update.id_token->type != "NoAuthorization";
 
-    struct Recorded {
-      store::sessions::EventRecorded session;
-      std::optional<TokenCheck> check;
-    };
-    auto result = co_await services.database.run([&](pqxx::connection& c) {
-      pqxx::work tx(c);
-      Recorded r;
-      if (token_needs_check)
-        r.check = check_token(tx, *event.id_token, services.config.accept_unknown_tokens);
-      auto stored = event;
-      stored.driver_id = r.check ? r.check->driver_id : std::nullopt;
-      r.session = store::sessions::record_event(tx, stored);
-      // Consumers that must not miss it (settlement, smart charging) learn of it durably.
-      if (r.session.ended)
-        store::outbox::append(
-            tx, store::outbox::kSessionEnded,
-            {{"session_id", r.session.id},
-             {"station_id", ctx.station_id},
-             {"protocol", event.protocol},
-             {"station_transaction_id", uid},
-             {"ended_at", event.timestamp},
-             {"stop_reason", event.stopped_reason ? nlohmann::json(*event.stopped_reason)
-                                                  : nlohmann::json(nullptr)}});
-      tx.commit();
-      return r;
-    });
+    std::optional<std::string> token_to_check;
+    if (update.id_token && update.id_token->type != "NoAuthorization")
+      token_to_check = event.id_token;
+    auto result = co_await write_checked(
+        services, token_to_check, [&](pqxx::work& tx, const std::optional<TokenCheck>& check) {
+          auto stored = event;
+          stored.driver_id = check ? check->driver_id : std::nullopt;
+          auto recorded = store::sessions::record_event(tx, stored);
+          // Consumers that must not miss it (settlement, smart charging) learn of it durably.
+          if (recorded.ended)
+            store::outbox::append(
+                tx, store::outbox::kSessionEnded,
+                {{"session_id", recorded.id},
+                 {"station_id", ctx.station_id},
+                 {"protocol", event.protocol},
+                 {"station_transaction_id", uid},
+                 {"ended_at", event.timestamp},
+                 {"stop_reason", event.stopped_reason ? nlohmann::json(*event.stopped_reason)
+                                                      : nlohmann::json(nullptr)}});
+          return recorded;
+        });
     const auto& recorded = result.session;
     if (recorded.after_end)
       log::warn("transaction_event_after_end", {{"station", ctx.station_id},

@@ -70,10 +70,7 @@ std::vector<MeterValue> meter_values(const std::vector<MeterValueType>& values,
 template <class Request>
 MeterReport meter_values(const nlohmann::json& payload) {
   const auto m = payload.template get<Request>();
-  MeterReport report;
-  report.evse_id = static_cast<int>(m.evseId);
-  report.values = meter_values(m.meterValue, "/meterValue");
-  return report;
+  return {static_cast<int>(m.evseId), std::nullopt, meter_values(m.meterValue, "/meterValue")};
 }
 
 template <class Request>
