@@ -46,6 +46,16 @@ ProofResult fail(std::string reason) {
   return ProofResult{false, std::move(reason)};
 }
 
+// The proof verifiers of RFC 9162 (2.1.3.2, 2.1.4.2) walk two node indices up the tree.
+void climb(std::uint64_t& fn, std::uint64_t& sn) {
+  fn >>= 1;
+  sn >>= 1;
+}
+// Up past the levels where fn is a left child (the proof has no hash for them).
+void climb_past_left_children(std::uint64_t& fn, std::uint64_t& sn) {
+  while ((fn & 1) == 0 && fn != 0) climb(fn, sn);
+}
+
 }  // namespace
 
 Hash leaf_hash(const std::uint8_t* data, std::size_t size) {
@@ -109,15 +119,11 @@ ProofResult verify_inclusion(const Hash& leaf, std::uint64_t index, std::uint64_
     if (sn == 0) return fail("inclusion proof is longer than the tree allows");
     if ((fn & 1) == 1 || fn == sn) {
       r = node_hash(p, r);
-      while ((fn & 1) == 0 && fn != 0) {
-        fn >>= 1;
-        sn >>= 1;
-      }
+      climb_past_left_children(fn, sn);
     } else {
       r = node_hash(r, p);
     }
-    fn >>= 1;
-    sn >>= 1;
+    climb(fn, sn);
   }
   if (sn != 0) return fail("inclusion proof is shorter than the tree requires");
   if (r != root) return fail("inclusion proof does not lead to the tree's root hash");
@@ -142,10 +148,7 @@ ProofResult verify_consistency(std::uint64_t old_size, std::uint64_t new_size,
 
   std::uint64_t fn = old_size - 1;
   std::uint64_t sn = new_size - 1;
-  while ((fn & 1) == 1) {
-    fn >>= 1;
-    sn >>= 1;
-  }
+  while ((fn & 1) == 1) climb(fn, sn);
   Hash fr = path[0];
   Hash sr = path[0];
   for (std::size_t i = 1; i < path.size(); ++i) {
@@ -154,15 +157,11 @@ ProofResult verify_consistency(std::uint64_t old_size, std::uint64_t new_size,
     if ((fn & 1) == 1 || fn == sn) {
       fr = node_hash(c, fr);
       sr = node_hash(c, sr);
-      while ((fn & 1) == 0 && fn != 0) {
-        fn >>= 1;
-        sn >>= 1;
-      }
+      climb_past_left_children(fn, sn);
     } else {
       sr = node_hash(sr, c);
     }
-    fn >>= 1;
-    sn >>= 1;
+    climb(fn, sn);
   }
   if (sn != 0) return fail("consistency proof is shorter than the trees require");
   if (fr != old_root) return fail("consistency proof does not lead to the old root hash");
