@@ -227,10 +227,88 @@ OcppCall certificate_signed(const json& b, OcppVersion v, std::int64_t) {
   return {"CertificateSigned", p};
 }
 
+// ---- Smart charging: what the smart-charging service sends (not offered by the REST API) ----
+
+// The purpose as each version names it; arguments use the 2.x names.
+std::string profile_purpose(const json& b, OcppVersion v) {
+  const auto purpose = b.value("purpose", "TxProfile");
+  if (is16(v) && purpose == "ChargingStationMaxProfile") return "ChargePointMaxProfile";
+  return purpose;
+}
+
+// One EVSE's charging schedule. Arguments: "evse_id", "profile_id", optional "stack_level"
+// (0), "purpose" (TxProfile), "transaction_id" (1.6: the server-issued id; 2.x: the
+// station's), "start" (RFC 3339), optional "duration_s", "rate_unit" (W or A) and "periods":
+// [{"start_s", "limit", optional "phases", "setpoint" and "discharge_limit"}]. A period that
+// discharges (a setpoint below zero, or a discharge limit) needs OCPP 2.1, where it runs in
+// operation mode CentralSetpoint.
+OcppCall set_charging_profile(const json& b, OcppVersion v, std::int64_t) {
+  json periods = json::array();
+  for (const auto& period : b.at("periods")) {
+    json p{{"startPeriod", period.at("start_s")}, {"limit", period.at("limit")}};
+    if (period.contains("phases")) p["numberPhases"] = period["phases"];
+    if (period.contains("setpoint") || period.contains("discharge_limit")) {
+      if (v != OcppVersion::v21)
+        wrong_version(v, "a schedule without discharging (OCPP 2.1 has it)");
+      p["operationMode"] = "CentralSetpoint";
+      if (period.contains("setpoint")) p["setpoint"] = period["setpoint"];
+      if (period.contains("discharge_limit")) p["dischargeLimit"] = period["discharge_limit"];
+    }
+    periods.push_back(std::move(p));
+  }
+  json schedule{{"chargingRateUnit", b.at("rate_unit")},
+                {"startSchedule", b.at("start")},
+                {"chargingSchedulePeriod", std::move(periods)}};
+  if (b.contains("duration_s")) schedule["duration"] = b["duration_s"];
+  json profile{{"stackLevel", b.value("stack_level", 0)},
+               {"chargingProfilePurpose", profile_purpose(b, v)},
+               {"chargingProfileKind", "Absolute"}};
+  if (is16(v)) {
+    profile["chargingProfileId"] = b.at("profile_id");
+    if (b.contains("transaction_id")) profile["transactionId"] = b["transaction_id"];
+    profile["chargingSchedule"] = std::move(schedule);
+    return {"SetChargingProfile",
+            {{"connectorId", b.at("evse_id")}, {"csChargingProfiles", profile}}};
+  }
+  profile["id"] = b.at("profile_id");
+  if (b.contains("transaction_id")) profile["transactionId"] = b["transaction_id"];
+  schedule["id"] = b.at("profile_id");
+  profile["chargingSchedule"] = json::array({std::move(schedule)});
+  return {"SetChargingProfile", {{"evseId", b.at("evse_id")}, {"chargingProfile", profile}}};
+}
+
+// Arguments, each optional and narrowing what is cleared: "profile_id", "evse_id", "purpose",
+// "stack_level".
+OcppCall clear_charging_profile(const json& b, OcppVersion v, std::int64_t) {
+  json criteria = json::object();
+  if (b.contains("evse_id")) criteria[is16(v) ? "connectorId" : "evseId"] = b["evse_id"];
+  if (b.contains("purpose")) criteria["chargingProfilePurpose"] = profile_purpose(b, v);
+  if (b.contains("stack_level")) criteria["stackLevel"] = b["stack_level"];
+  if (is16(v)) {
+    if (b.contains("profile_id")) criteria["id"] = b["profile_id"];
+    return {"ClearChargingProfile", criteria};
+  }
+  json p = json::object();
+  if (b.contains("profile_id")) p["chargingProfileId"] = b["profile_id"];
+  if (!criteria.empty()) p["chargingProfileCriteria"] = std::move(criteria);
+  return {"ClearChargingProfile", p};
+}
+
+// What the station will deliver on an EVSE: "evse_id", "duration_s", optional "rate_unit".
+OcppCall get_composite_schedule(const json& b, OcppVersion v, std::int64_t) {
+  json p{{"duration", b.at("duration_s")}};
+  p[is16(v) ? "connectorId" : "evseId"] = b.at("evse_id");
+  if (b.contains("rate_unit")) p["chargingRateUnit"] = b["rate_unit"];
+  return {"GetCompositeSchedule", p};
+}
+
 constexpr CommandSpec kCommands[] = {
     {"certificate-signed", "", certificate_signed},
     {"remote-stop", "", remote_stop},
     {"set-password", "", set_password},
+    {"set-charging-profile", "", set_charging_profile},
+    {"clear-charging-profile", "", clear_charging_profile},
+    {"get-composite-schedule", "", get_composite_schedule},
     {"remote-start", "RemoteStartCommand", remote_start},
     {"reset", "ResetCommand", reset},
     {"unlock-connector", "UnlockConnectorCommand", unlock_connector},
