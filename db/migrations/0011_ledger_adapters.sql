@@ -1,6 +1,6 @@
 -- Ledger adapters (docs/settlement.md): what each adapter has delivered, the checkpoints the
 -- server published and where they were anchored, and the log's signing key as the nodes agree
--- on it. The verifiable log's own tables (ledger_log_*) belong to the ledger library.
+-- on it. The verifiable log's own tables (ledger_log_*) are made by 0009_ledger_log.sql.
 
 -- The log's verifier key (<name>+<id>+<key>): the first node to publish records it; a node
 -- holding another key refuses to sign checkpoints for this log.

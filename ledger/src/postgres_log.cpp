@@ -11,73 +11,11 @@
 namespace chargegrid::ledger {
 namespace {
 
-constexpr std::int64_t kSchemaLock = 7283746501;
-
-// The schema's last object: a database that has it has all of it.
+// The schema's last object (db/migrations/0009_ledger_log.sql): a database that has it has all
+// of it.
 constexpr const char* kSchemaCurrentSql =
     "SELECT 1 FROM pg_trigger WHERE tgname = 'ledger_log_head_grows' "
     "AND tgrelid = to_regclass('ledger_log_head')";
-
-constexpr const char* kSchema = R"SQL(
-CREATE TABLE IF NOT EXISTS ledger_log_entry (
-  idx bigint PRIMARY KEY CHECK (idx >= 0),
-  leaf_hash bytea NOT NULL UNIQUE CHECK (length(leaf_hash) = 32),
-  record text NOT NULL);
-CREATE TABLE IF NOT EXISTS ledger_log_node (
-  level smallint NOT NULL CHECK (level >= 1 AND level < 64),
-  idx bigint NOT NULL CHECK (idx >= 0),
-  hash bytea NOT NULL CHECK (length(hash) = 32),
-  PRIMARY KEY (level, idx));
-CREATE TABLE IF NOT EXISTS ledger_log_head (
-  only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
-  origin text NOT NULL,
-  size bigint NOT NULL CHECK (size >= 0));
-CREATE TABLE IF NOT EXISTS ledger_log_checkpoint (
-  size bigint PRIMARY KEY,
-  root bytea NOT NULL CHECK (length(root) = 32),
-  note text NOT NULL,
-  published_at timestamptz NOT NULL DEFAULT now());
-CREATE OR REPLACE FUNCTION ledger_log_refuse_change() RETURNS trigger LANGUAGE plpgsql AS
-  $$BEGIN RAISE EXCEPTION 'the ledger log is append-only'; END$$;
-CREATE OR REPLACE TRIGGER ledger_log_entry_append_only BEFORE UPDATE OR DELETE ON ledger_log_entry
-  FOR EACH ROW EXECUTE FUNCTION ledger_log_refuse_change();
-CREATE OR REPLACE TRIGGER ledger_log_node_append_only BEFORE UPDATE OR DELETE ON ledger_log_node
-  FOR EACH ROW EXECUTE FUNCTION ledger_log_refuse_change();
-CREATE OR REPLACE TRIGGER ledger_log_checkpoint_append_only BEFORE UPDATE OR DELETE
-  ON ledger_log_checkpoint FOR EACH ROW EXECUTE FUNCTION ledger_log_refuse_change();
-CREATE OR REPLACE TRIGGER ledger_log_head_kept BEFORE DELETE ON ledger_log_head
-  FOR EACH ROW EXECUTE FUNCTION ledger_log_refuse_change();
-CREATE OR REPLACE TRIGGER ledger_log_entry_no_truncate BEFORE TRUNCATE ON ledger_log_entry
-  FOR EACH STATEMENT EXECUTE FUNCTION ledger_log_refuse_change();
-CREATE OR REPLACE TRIGGER ledger_log_node_no_truncate BEFORE TRUNCATE ON ledger_log_node
-  FOR EACH STATEMENT EXECUTE FUNCTION ledger_log_refuse_change();
-CREATE OR REPLACE TRIGGER ledger_log_checkpoint_no_truncate BEFORE TRUNCATE
-  ON ledger_log_checkpoint FOR EACH STATEMENT EXECUTE FUNCTION ledger_log_refuse_change();
-CREATE OR REPLACE TRIGGER ledger_log_head_no_truncate BEFORE TRUNCATE ON ledger_log_head
-  FOR EACH STATEMENT EXECUTE FUNCTION ledger_log_refuse_change();
-CREATE OR REPLACE FUNCTION ledger_log_subtrees(leaves bigint[], levels smallint[], indices bigint[])
-  RETURNS TABLE (sub_level int, sub_idx bigint, sub_hash text)
-  LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS
-  $$BEGIN
-    RETURN QUERY
-      SELECT 0, e.idx, encode(e.leaf_hash, 'hex')
-      FROM ledger_log_entry e WHERE e.idx = ANY(leaves)
-      UNION ALL
-      SELECT n.level::int, n.idx, encode(n.hash, 'hex')
-      FROM unnest(levels, indices) AS k(k_level, k_idx)
-      JOIN ledger_log_node n ON n.level = k.k_level AND n.idx = k.k_idx;
-  END$$;
--- Created last: the log checks for it to know whether the schema is current.
-CREATE OR REPLACE FUNCTION ledger_log_head_grows() RETURNS trigger LANGUAGE plpgsql AS
-  $$BEGIN
-    IF NEW.size < OLD.size OR NEW.origin <> OLD.origin THEN
-      RAISE EXCEPTION 'the ledger log only grows';
-    END IF;
-    RETURN NEW;
-  END$$;
-CREATE OR REPLACE TRIGGER ledger_log_head_grows BEFORE UPDATE ON ledger_log_head
-  FOR EACH ROW EXECUTE FUNCTION ledger_log_head_grows();
-)SQL";
 
 // Prepared statements (per connection).
 constexpr const char* kLockHead = "chargegrid_ledger_lock_head";
@@ -299,9 +237,10 @@ PostgresLog::PostgresLog(pqxx::connection& connection, NoteSigner signer,
                                 std::to_string(kStoredLevel) + " or above");
   }
   pqxx::work tx(connection_);
-  tx.exec("SELECT pg_advisory_xact_lock(" + std::to_string(kSchemaLock) + ")");
-  // Only a database without the current schema takes the DDL's table locks.
-  if (tx.exec(kSchemaCurrentSql).empty()) tx.exec(kSchema);
+  if (tx.exec(kSchemaCurrentSql).empty())
+    throw std::runtime_error(
+        "ledger log: the database has no ledger tables; apply ChargeGrid's migrations "
+        "(db/migrations/0009_ledger_log.sql)");
   tx.exec("INSERT INTO ledger_log_head (origin, size) VALUES (" + tx.quote(signer_.name()) +
           ", 0) ON CONFLICT DO NOTHING");
   auto origin = tx.exec1("SELECT origin FROM ledger_log_head")[0].as<std::string>();

@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "chargegrid/db/embedded_postgres.hpp"
+#include "chargegrid/db/migrations.hpp"
 #include "chargegrid/db/url.hpp"
 #include "chargegrid/ledger/postgres_log.hpp"
 #include "log_records.hpp"
@@ -54,12 +55,21 @@ std::vector<std::string> make_records(std::uint64_t first, std::uint64_t count) 
   return out;
 }
 
-std::string fresh_database(const std::string& server_url, const std::string& name) {
-  pqxx::connection admin(chargegrid::db::url_with_database(server_url, "postgres"));
-  pqxx::nontransaction tx(admin);
-  tx.exec("DROP DATABASE IF EXISTS " + tx.quote_name(name));
-  tx.exec("CREATE DATABASE " + tx.quote_name(name));
-  return chargegrid::db::url_with_database(server_url, name);
+// A new, empty database; with `migrate`, ChargeGrid's schema (the log's tables) in it.
+std::string fresh_database(const std::string& server_url, const std::string& name,
+                           bool migrate = true) {
+  {
+    pqxx::connection admin(chargegrid::db::url_with_database(server_url, "postgres"));
+    pqxx::nontransaction tx(admin);
+    tx.exec("DROP DATABASE IF EXISTS " + tx.quote_name(name));
+    tx.exec("CREATE DATABASE " + tx.quote_name(name));
+  }
+  const auto url = chargegrid::db::url_with_database(server_url, name);
+  if (migrate) {
+    pqxx::connection connection(url);
+    chargegrid::db::migrate(connection, chargegrid::db::builtin_migrations());
+  }
+  return url;
 }
 
 // Appends the records in batches of `batch`; returns records per second.
@@ -224,9 +234,9 @@ int main(int argc, char** argv) {
       pqxx::connection connection(fresh_database(url, "bench_append_" + suffix));
       PostgresLog log(connection, signer);
       double rate = append_rate(log, records, batch);
-      pqxx::connection plain(fresh_database(url, "bench_plain_" + suffix));
+      pqxx::connection plain(fresh_database(url, "bench_plain_" + suffix, false));
       double plain_rate = plain_insert_rate(plain, records, batch, false);
-      pqxx::connection copied(fresh_database(url, "bench_copy_" + suffix));
+      pqxx::connection copied(fresh_database(url, "bench_copy_" + suffix, false));
       double copy_rate = plain_insert_rate(copied, records, batch, true);
       std::printf("| %llu | %llu | %.0f | %.0f | %.0f | %s |\n",
                   static_cast<unsigned long long>(batch), static_cast<unsigned long long>(total),

@@ -204,6 +204,16 @@ TEST_CASE("entries, subtrees and checkpoints refuse updates and deletes", "[log]
                   std::runtime_error);
 }
 
+TEST_CASE("a database without the migrations' ledger tables is refused, not changed",
+          "[log][pg]") {
+  TestDatabase db(TestDatabase::Options{.migrate = false});
+  pqxx::connection connection(db.url());
+  CHECK_THROWS_WITH(PostgresLog(connection, NoteSigner::generate(kOrigin)),
+                    Catch::Contains("0009_ledger_log.sql"));
+  pqxx::work tx(connection);
+  CHECK(tx.exec1("SELECT to_regclass('ledger_log_entry') IS NULL")[0].as<bool>());
+}
+
 TEST_CASE("checkpoints are published on demand and when due", "[log][pg][checkpoint]") {
   TestDatabase db;
   pqxx::connection connection(db.url());

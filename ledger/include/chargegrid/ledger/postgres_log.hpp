@@ -56,10 +56,11 @@ struct ConsistencyProof {
 
 class PostgresLog {
  public:
-  // Creates the log's tables when missing. The connection stays owned by the caller and
-  // must outlive the log; use one PostgresLog per connection. Logs of one process over the
-  // same database (say a pool of reader connections and a writer) may share one `cache`,
-  // whose lowest level must be 4 or above; without one the log keeps its own, at
+  // The log's tables come from ChargeGrid's migrations (db/migrations/0009_ledger_log.sql);
+  // throws std::runtime_error on a database without them. The connection stays owned by the caller
+  // and must outlive the log; use one PostgresLog per connection. Logs of one process over the same
+  // database (say a pool of reader connections and a writer) may share one `cache`, whose lowest
+  // level must be 4 or above; without one the log keeps its own, at
   // SubtreeCache::kDefaultLowestLevel.
   PostgresLog(pqxx::connection& connection, NoteSigner signer,
               std::shared_ptr<SubtreeCache> cache = nullptr);
