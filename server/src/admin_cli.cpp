@@ -15,6 +15,7 @@
 #include "api/auth.hpp"
 #include "chargegrid/db/embedded_postgres.hpp"
 #include "chargegrid/db/migrations.hpp"
+#include "store/api_keys.hpp"
 
 namespace chargegrid::server {
 
@@ -199,10 +200,9 @@ int run_admin_command(int argc, const char* const* argv) {
                     << (row[5].as<bool>() ? "yes" : "no") << "\n";
         return 0;
       }
-      auto result = tx.exec_params(
-          "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1", revoke_id);
+      const bool revoked = store::api_keys::revoke(tx, revoke_id);
       tx.commit();
-      if (result.affected_rows() == 0) {
+      if (!revoked) {
         std::cerr << "chargegridd apikey revoke: no key " << revoke_id << "\n";
         return 1;
       }

@@ -1,5 +1,7 @@
 // API keys: admins create, list and revoke them; every key can ask who it is.
 
+#include "store/api_keys.hpp"
+
 #include "api/context.hpp"
 
 namespace chargegrid::server::api {
@@ -80,10 +82,8 @@ void add_api_key_routes(Router& router, ApiContext& api) {
                if (id == r.principal.key_id)
                  throw conflict("a key cannot revoke itself; use another admin key");
                co_await api.transaction([&](pqxx::work& tx) {
-                 auto rows = tx.exec_params(
-                     "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1",
-                     id);
-                 if (rows.affected_rows() == 0) throw not_found("no API key " + std::to_string(id));
+                 if (!store::api_keys::revoke(tx, id))
+                   throw not_found("no API key " + std::to_string(id));
                  return true;
                });
                co_return no_content(r.http);

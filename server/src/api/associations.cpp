@@ -10,8 +10,11 @@
 // started without a known token (one in the token table) and started less than
 // --claim-window seconds ago.
 
+#include "store/associations.hpp"
+
 #include "api/context.hpp"
 #include "events/domain_events.hpp"
+#include "store/sessions.hpp"
 
 namespace chargegrid::server::api {
 
@@ -158,22 +161,10 @@ void add_association_routes(Router& router, ApiContext& api) {
           }
 
           // The driver's own earlier open claims at this station give way to this one.
-          tx.exec_params(
-              R"(UPDATE station_associations SET ended_at = now(), end_reason = 'replaced'
-                 WHERE station_id = $1 AND ended_at IS NULL AND transaction_id IS NULL
-                   AND driver_id = $2)",
-              station_id, *driver_id);
-          auto rows = tx.exec_params(
-              R"(INSERT INTO station_associations (station_id, evse_id, driver_id, source,
-                                                   created_by_key)
-                 VALUES ($1, $2, $3, 'claim', $4) RETURNING id)",
-              station_id, evse_id, *driver_id, r.principal.key_id);
-          const auto id = rows[0][0].as<std::int64_t>();
+          const auto id =
+              store::associations::claim(tx, station_id, evse_id, *driver_id, r.principal.key_id);
           // The trigger links the new claim to the session it takes over.
-          if (take_over)
-            tx.exec_params(
-                "UPDATE transactions SET driver_id = $2, updated_at = now() WHERE id = $1",
-                *take_over, *driver_id);
+          if (take_over) store::sessions::assign_driver(tx, *take_over, *driver_id);
           return json_row(tx, kAssociationColumns + " WHERE a.id = $1", id);
         });
         publish(api, true, body);
@@ -193,10 +184,7 @@ void add_association_routes(Router& router, ApiContext& api) {
                    throw not_found("no association " + std::to_string(id) + " visible to this key");
                  if (!row["active"].get<bool>())
                    throw conflict("association " + std::to_string(id) + " has already ended");
-                 tx.exec_params(
-                     "UPDATE station_associations SET ended_at = now(), end_reason = 'released' "
-                     "WHERE id = $1",
-                     id);
+                 store::associations::release(tx, id);
                  return json_row(tx, kAssociationColumns + " WHERE a.id = $1", id);
                });
                publish(api, false, body);

@@ -6,6 +6,8 @@
 #include <array>
 #include <stdexcept>
 
+#include "store/api_keys.hpp"
+
 namespace chargegrid::server::api {
 
 namespace {
@@ -101,43 +103,22 @@ NewApiKey create_api_key(pqxx::transaction_base& tx, const std::string& name, Ro
   if (RAND_bytes(random.data(), static_cast<int>(random.size())) != 1)
     throw std::runtime_error("no randomness for an API key");
   NewApiKey key{0, "cgk_" + base64url(random.data(), random.size())};
-  auto rows = tx.exec_params(
-      "INSERT INTO api_keys (name, role, driver_id, secret_sha256) "
-      "VALUES ($1, $2, $3, decode($4, 'hex')) RETURNING id",
-      name, std::string(role_name(role)), driver_id, sha256_hex(key.secret));
-  key.id = rows[0][0].as<std::int64_t>();
-  if (!sites.empty())
-    tx.exec_params(
-        "INSERT INTO api_key_sites (api_key_id, site_id) SELECT $1, unnest($2::bigint[])", key.id,
-        id_array(sites));
+  key.id = store::api_keys::insert(tx, name, std::string(role_name(role)), driver_id,
+                                   sha256_hex(key.secret), sites);
   return key;
 }
 
 std::optional<Principal> authenticate(pqxx::connection& connection, std::string_view secret) {
   if (secret.size() < 8 || secret.size() > 200) return std::nullopt;
   pqxx::work tx(connection);
-  auto rows = tx.exec_params(
-      R"(SELECT k.id, k.name, k.role, k.driver_id,
-                (SELECT coalesce(array_agg(site_id ORDER BY site_id), '{}')::text
-                   FROM api_key_sites WHERE api_key_id = k.id),
-                k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute'
-         FROM api_keys k
-         WHERE k.secret_sha256 = decode($1, 'hex') AND k.revoked_at IS NULL)",
-      sha256_hex(secret));
-  if (rows.empty()) return std::nullopt;
-  const auto& row = rows[0];
+  const auto key = store::api_keys::use(tx, sha256_hex(secret));
+  if (!key) return std::nullopt;
   Principal principal;
-  principal.key_id = row[0].as<std::int64_t>();
-  principal.key_name = row[1].as<std::string>();
-  principal.role = role_from_name(row[2].as<std::string>()).value_or(Role::Driver);
-  if (!row[3].is_null()) principal.driver_id = row[3].as<std::int64_t>();
-  auto sites = row[4].as_array();
-  for (auto [kind, text] = sites.get_next(); kind != pqxx::array_parser::done;
-       std::tie(kind, text) = sites.get_next())
-    if (kind == pqxx::array_parser::string_value) principal.sites.push_back(std::stoll(text));
-  // Last use is kept to the minute, so a busy key does not write on every request.
-  if (row[5].as<bool>())
-    tx.exec_params("UPDATE api_keys SET last_used_at = now() WHERE id = $1", principal.key_id);
+  principal.key_id = key->id;
+  principal.key_name = key->name;
+  principal.role = role_from_name(key->role).value_or(Role::Driver);
+  principal.driver_id = key->driver_id;
+  principal.sites = key->sites;
   tx.commit();
   return principal;
 }

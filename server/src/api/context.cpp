@@ -2,13 +2,6 @@
 
 namespace chargegrid::server::api {
 
-std::string patch_column(const std::string& column, const std::string& key, const std::string& type,
-                         int param) {
-  const auto p = "$" + std::to_string(param) + "::jsonb";
-  return column + " = CASE WHEN " + p + " ? '" + key + "' THEN (" + p + "->>'" + key +
-         "')::" + type + " ELSE " + column + " END";
-}
-
 std::optional<std::int64_t> station_site_in_scope(pqxx::transaction_base& tx,
                                                   const Principal& principal,
                                                   const std::string& station_id) {

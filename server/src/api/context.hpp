@@ -12,6 +12,7 @@
 #include "api/request.hpp"
 #include "api/router.hpp"
 #include "services.hpp"
+#include "store/sql_arrays.hpp"
 
 namespace chargegrid::server::api {
 
@@ -46,10 +47,7 @@ nlohmann::json json_row(pqxx::transaction_base& tx, const std::string& select, A
   return rows.empty() ? nlohmann::json(nullptr) : rows[0];
 }
 
-// "column = CASE WHEN $n ? 'key' THEN ($n->>'key')::type ELSE column END": a
-// column that a JSON merge-patch in parameter $n may set (null clears it).
-std::string patch_column(const std::string& column, const std::string& key, const std::string& type,
-                         int param = 2);
+using store::patch_column;  // store/sql_arrays.hpp
 
 // The site of a station (nullopt when it has none); throws not_found for an
 // unknown station or one outside the caller's sites.

@@ -1,6 +1,8 @@
 // Sites: a place with chargers behind one grid connection. Admins create and
 // delete them; facility managers edit their own; utilities read theirs.
 
+#include "store/sites.hpp"
+
 #include "api/context.hpp"
 
 namespace chargegrid::server::api {
@@ -60,19 +62,7 @@ void add_site_routes(Router& router, ApiContext& api) {
              [&api](ApiRequest& r) -> awaitable<HttpResponse> {
                auto body = co_await api.transaction([&](pqxx::work& tx) {
                  check_time_zone(tx, r.body);
-                 auto rows = tx.exec_params(
-                     R"(INSERT INTO sites (name, address, latitude, longitude, altitude_m,
-                                           time_zone, import_limit_w, export_limit_w)
-                        SELECT $1::jsonb->>'name', $1::jsonb->>'address',
-                               ($1::jsonb->'location'->>'latitude')::float8,
-                               ($1::jsonb->'location'->>'longitude')::float8,
-                               ($1::jsonb->'location'->>'altitude_m')::float8,
-                               coalesce($1::jsonb->>'time_zone', 'UTC'),
-                               ($1::jsonb->>'import_limit_w')::bigint,
-                               ($1::jsonb->>'export_limit_w')::bigint
-                        RETURNING id)",
-                     r.body.dump());
-                 return site(tx, rows[0][0].as<std::int64_t>());
+                 return site(tx, store::sites::create(tx, r.body.dump()));
                });
                auto response = json_answer(r.http, http::status::created, body);
                response.set(http::field::location, "/api/v1/sites/" + body["id"].dump());
@@ -91,23 +81,9 @@ void add_site_routes(Router& router, ApiContext& api) {
              "SitePatch", [&api](ApiRequest& r) -> awaitable<HttpResponse> {
                const auto id = r.path_id("site_id");
                require_site(r.principal, id);
-               static const std::string update =
-                   "UPDATE sites SET " + patch_column("name", "name", "text") + ", " +
-                   patch_column("address", "address", "text") + ", " +
-                   patch_column("time_zone", "time_zone", "text") + ", " +
-                   patch_column("import_limit_w", "import_limit_w", "bigint") + ", " +
-                   patch_column("export_limit_w", "export_limit_w", "bigint") +
-                   R"(, latitude = CASE WHEN $2::jsonb ? 'location'
-                                 THEN ($2::jsonb->'location'->>'latitude')::float8 ELSE latitude END,
-                 longitude = CASE WHEN $2::jsonb ? 'location'
-                                  THEN ($2::jsonb->'location'->>'longitude')::float8 ELSE longitude END,
-                 altitude_m = CASE WHEN $2::jsonb ? 'location'
-                                   THEN ($2::jsonb->'location'->>'altitude_m')::float8 ELSE altitude_m END,
-                 updated_at = now()
-               WHERE id = $1)";
                auto body = co_await api.transaction([&](pqxx::work& tx) {
                  check_time_zone(tx, r.body);
-                 if (tx.exec_params(update, id, r.body.dump()).affected_rows() == 0)
+                 if (!store::sites::update(tx, id, r.body.dump()))
                    throw not_found("no site " + std::to_string(id));
                  return site(tx, id);
                });
@@ -124,7 +100,7 @@ void add_site_routes(Router& router, ApiContext& api) {
                    throw conflict("site " + std::to_string(id) + " still has " +
                                   stations[0][0].as<std::string>() +
                                   " stations: move or delete them first");
-                 if (tx.exec_params("DELETE FROM sites WHERE id = $1", id).affected_rows() == 0)
+                 if (!store::sites::remove(tx, id))
                    throw not_found("no site " + std::to_string(id));
                  return true;
                });

@@ -2,6 +2,8 @@
 // security profile and password, what the station reported at boot, its
 // connection state, EVSEs with live status, status history and security events.
 
+#include "store/stations.hpp"
+
 #include "api/station_calls.hpp"
 #include "cluster/cluster.hpp"
 #include "cluster/messages.hpp"
@@ -173,14 +175,6 @@ void add_station_routes(Router& router, ApiContext& api) {
                  std::optional<std::string> registration;  // when adopting changed it
                  bool profile_changed = false;
                };
-               static const std::string adopt =
-                   "UPDATE stations SET " + patch_column("name", "name", "text") + ", " +
-                   patch_column("site_id", "site_id", "bigint") + ", " +
-                   patch_column("security_profile", "security_profile", "smallint") +
-                   // Registering approves a station that waits in Pending, as a new one is.
-                   ", registration = coalesce($2::jsonb->>'registration', CASE WHEN registration = "
-                   "'pending' THEN 'accepted' ELSE registration END) WHERE id = $1 "
-                   "RETURNING registration, security_profile";
                auto registered = co_await api.transaction([&](pqxx::work& tx) {
                  auto existing = tx.exec_params(
                      "SELECT site_id, registration, security_profile FROM stations WHERE id = $1 "
@@ -188,15 +182,7 @@ void add_station_routes(Router& router, ApiContext& api) {
                      id);
                  Registered result;
                  if (existing.empty()) {
-                   tx.exec_params(
-                       R"(INSERT INTO stations (id, name, site_id, registration)
-                   SELECT $1, $2::jsonb->>'name', ($2::jsonb->>'site_id')::bigint,
-                          coalesce($2::jsonb->>'registration', 'accepted'))",
-                       id, r.body.dump());
-                   // Without one, the station gets the schema's default profile.
-                   if (r.body.contains("security_profile"))
-                     tx.exec_params("UPDATE stations SET security_profile = $2 WHERE id = $1", id,
-                                    r.body["security_profile"].get<int>());
+                   store::stations::create(tx, id, r.body.dump());
                  } else if (!existing[0][0].is_null()) {
                    // Held by a site: the caller's own may hear that it exists, any other
                    // answers alike, revealing only that the id is taken.
@@ -205,11 +191,11 @@ void add_station_routes(Router& router, ApiContext& api) {
                    throw conflict("station " + id +
                                   " already exists: change it with PATCH /api/v1/stations/" + id);
                  } else {
-                   auto after = tx.exec_params(adopt, id, r.body.dump());
+                   const auto after = store::stations::adopt(tx, id, r.body.dump());
                    result.adopted = true;
-                   if (optional_text(after[0][0]) != optional_text(existing[0][1]))
-                     result.registration = after[0][0].as<std::string>();
-                   result.profile_changed = after[0][1].as<int>() != existing[0][2].as<int>();
+                   if (after.registration != optional_text(existing[0][1]))
+                     result.registration = after.registration;
+                   result.profile_changed = after.security_profile != existing[0][2].as<int>();
                    notify_station_holder(api, tx, id, result.registration, result.profile_changed);
                  }
                  result.station = station(tx, id);
@@ -239,12 +225,6 @@ void add_station_routes(Router& router, ApiContext& api) {
              [&api](ApiRequest& r) -> awaitable<HttpResponse> {
                const auto id = r.path_text("station_id");
                if (r.body.contains("site_id")) check_new_site(r.principal, r.body);
-               static const std::string update =
-                   "UPDATE stations SET " + patch_column("name", "name", "text") + ", " +
-                   patch_column("site_id", "site_id", "bigint") + ", " +
-                   patch_column("registration", "registration", "text") + ", " +
-                   patch_column("security_profile", "security_profile", "smallint") +
-                   " WHERE id = $1";
                const auto registration =
                    r.body.contains("registration")
                        ? std::optional<std::string>(r.body["registration"].get<std::string>())
@@ -252,7 +232,7 @@ void add_station_routes(Router& router, ApiContext& api) {
                const bool profile_changed = r.body.contains("security_profile");
                auto body = co_await api.transaction([&](pqxx::work& tx) {
                  station_site_in_scope(tx, r.principal, id);
-                 tx.exec_params(update, id, r.body.dump());
+                 store::stations::update(tx, id, r.body.dump());
                  notify_station_holder(api, tx, id, registration, profile_changed);
                  return station(tx, id);
                });
@@ -277,7 +257,7 @@ void add_station_routes(Router& router, ApiContext& api) {
             store::cluster_nodes::notify_holder(tx, id,
                                                 cluster::messages::close(id, "station deleted"),
                                                 api.services.cluster.node_id());
-          tx.exec_params("DELETE FROM stations WHERE id = $1", id);
+          store::stations::remove(tx, id);
           return true;
         });
         if (auto connection = api.services.stations.find(id))
@@ -323,11 +303,8 @@ void add_station_routes(Router& router, ApiContext& api) {
         }
         // Hashing is deliberately slow: it runs on a database thread, not an I/O one.
         auto set_at = co_await api.transaction([&](pqxx::work& tx) {
-          auto rows = tx.exec_params(
-              "UPDATE stations SET password_hash = $2, password_set_at = now() WHERE id = $1 "
-              "RETURNING password_set_at",
-              id, security::hash_station_password(password));
-          return rows[0][0].as<std::string>();
+          return store::stations::set_password_hash(tx, id,
+                                                    security::hash_station_password(password));
         });
         json body{{"station_id", id}, {"password_set_at", set_at}, {"sent_to_station", send}};
         // Shown once: only its hash is kept.

@@ -5,6 +5,7 @@
 #include "events/domain_events.hpp"
 #include "ocpp/adapters/adapters.hpp"
 #include "ocpp/common.hpp"
+#include "store/associations.hpp"
 
 namespace chargegrid::server::ocpp {
 
@@ -25,15 +26,7 @@ Handler authorize(Services& services) {
       // A driver's token at a station associates the driver with it; the
       // session that follows takes the association over (see 0002_api.sql).
       if (result.status == "Accepted" && result.driver_id) {
-        tx.exec_params(
-            R"(UPDATE station_associations SET ended_at = now(), end_reason = 'replaced'
-               WHERE station_id = $1 AND driver_id = $2 AND ended_at IS NULL
-                 AND transaction_id IS NULL)",
-            ctx.station_id, *result.driver_id);
-        tx.exec_params(
-            R"(INSERT INTO station_associations (station_id, driver_id, id_token, source)
-               VALUES ($1, $2, $3, 'authorize'))",
-            ctx.station_id, *result.driver_id, token);
+        store::associations::authorized(tx, ctx.station_id, *result.driver_id, token);
       }
       tx.commit();
       return result;

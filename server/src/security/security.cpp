@@ -5,6 +5,7 @@
 
 #include "logging.hpp"
 #include "security/tls.hpp"
+#include "store/station_reports.hpp"
 
 namespace chargegrid::server::security {
 
@@ -145,10 +146,8 @@ void Security::record_event(const std::string& station_id, std::string_view type
   const bool queued = pool_.try_submit(
       [station_id, type = std::string(type), tech_info, remote_address](pqxx::connection& c) {
         pqxx::work tx(c);
-        tx.exec_params(
-            "INSERT INTO security_events (station_id, event_type, occurred_at, tech_info, source, "
-            "remote_address) VALUES ($1, $2, now(), $3, 'csms', $4)",
-            station_id, type, tech_info.substr(0, 255), remote_address);
+        store::station_reports::record_security_event(
+            tx, {station_id, type, std::nullopt, tech_info.substr(0, 255), "csms", remote_address});
         tx.commit();
       },
       [station_id, type = std::string(type)](std::exception_ptr) {

@@ -158,6 +158,11 @@ EventRecorded record_event(Tx& tx, const StationEvent& e) {
   return result;
 }
 
+void assign_driver(Tx& tx, std::int64_t session_id, std::int64_t driver_id) {
+  tx.exec_params("UPDATE transactions SET driver_id = $2, updated_at = now() WHERE id = $1",
+                 session_id, driver_id);
+}
+
 std::optional<std::int64_t> active_on_evse(Tx& tx, const std::string& station_id, int evse_id) {
   auto rows = tx.exec_params(
       R"(SELECT id FROM transactions

@@ -86,6 +86,9 @@ struct EventRecorded {
 // whatever order they come in.
 EventRecorded record_event(Tx& tx, const StationEvent& event);
 
+// A driver's claim took over a running session nobody had authorised.
+void assign_driver(Tx& tx, std::int64_t session_id, std::int64_t driver_id);
+
 // ---- Reads ----------------------------------------------------------------------------------
 
 // The running session on an EVSE of a station (the newest, should there be more).

@@ -29,6 +29,13 @@ std::string integer_array(const std::vector<std::int64_t>& items) {
   return out;
 }
 
+std::string patch_column(const std::string& column, const std::string& key, const std::string& type,
+                         int param) {
+  const auto p = "$" + std::to_string(param) + "::jsonb";
+  return column + " = CASE WHEN " + p + " ? '" + key + "' THEN (" + p + "->>'" + key +
+         "')::" + type + " ELSE " + column + " END";
+}
+
 void ArrayLiteral::add(const std::string& value) {
   separate();
   out_ += '"';

@@ -1,5 +1,6 @@
 #pragma once
-// PostgreSQL array literals for passing many values as one parameter ($1::text[]).
+// SQL building blocks for the repositories: PostgreSQL array literals for passing many values
+// as one parameter ($1::text[]), and columns set from a JSON merge-patch.
 
 #include <cstdint>
 #include <string>
@@ -11,6 +12,11 @@ namespace chargegrid::server::store {
 std::string text_array(const std::vector<std::string>& items);
 // {1,2,3}
 std::string integer_array(const std::vector<std::int64_t>& items);
+
+// "column = CASE WHEN $n ? 'key' THEN ($n->>'key')::type ELSE column END": a column that a
+// JSON merge-patch in parameter $n may set (null clears it).
+std::string patch_column(const std::string& column, const std::string& key, const std::string& type,
+                         int param = 2);
 
 // An array literal built value by value, NULLs and numbers included, for unnest() of many
 // columns at once.

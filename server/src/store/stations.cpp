@@ -195,4 +195,55 @@ std::size_t release(Tx& tx, const std::string& node, const std::vector<StationEp
       .affected_rows();
 }
 
+void create(Tx& tx, const std::string& station_id, const std::string& station_json) {
+  tx.exec_params(
+      R"(INSERT INTO stations (id, name, site_id, registration)
+         SELECT $1, $2::jsonb->>'name', ($2::jsonb->>'site_id')::bigint,
+                coalesce($2::jsonb->>'registration', 'accepted'))",
+      station_id, station_json);
+  // Without one, the station keeps the schema's default profile.
+  tx.exec_params(
+      "UPDATE stations SET security_profile = ($2::jsonb->>'security_profile')::smallint "
+      "WHERE id = $1 AND $2::jsonb ? 'security_profile'",
+      station_id, station_json);
+}
+
+Adopted adopt(Tx& tx, const std::string& station_id, const std::string& station_json) {
+  static const std::string sql =
+      "UPDATE stations SET " + patch_column("name", "name", "text") + ", " +
+      patch_column("site_id", "site_id", "bigint") + ", " +
+      patch_column("security_profile", "security_profile", "smallint") +
+      // Registering approves a station that waits in Pending, as a new one is.
+      ", registration = coalesce($2::jsonb->>'registration', CASE WHEN registration = "
+      "'pending' THEN 'accepted' ELSE registration END) WHERE id = $1 "
+      "RETURNING registration, security_profile";
+  const auto row = tx.exec_params1(sql, station_id, station_json);
+  Adopted adopted;
+  if (!row[0].is_null()) adopted.registration = row[0].as<std::string>();
+  adopted.security_profile = row[1].as<int>();
+  return adopted;
+}
+
+void update(Tx& tx, const std::string& station_id, const std::string& patch_json) {
+  static const std::string sql = "UPDATE stations SET " + patch_column("name", "name", "text") +
+                                 ", " + patch_column("site_id", "site_id", "bigint") + ", " +
+                                 patch_column("registration", "registration", "text") + ", " +
+                                 patch_column("security_profile", "security_profile", "smallint") +
+                                 " WHERE id = $1";
+  tx.exec_params(sql, station_id, patch_json);
+}
+
+void remove(Tx& tx, const std::string& station_id) {
+  tx.exec_params("DELETE FROM stations WHERE id = $1", station_id);
+}
+
+std::string set_password_hash(Tx& tx, const std::string& station_id, const std::string& hash) {
+  return tx
+      .exec_params1(
+          "UPDATE stations SET password_hash = $2, password_set_at = now() WHERE id = $1 "
+          "RETURNING password_set_at",
+          station_id, hash)[0]
+      .as<std::string>();
+}
+
 }  // namespace chargegrid::server::store::stations

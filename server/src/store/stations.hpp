@@ -75,4 +75,23 @@ std::vector<StationEpoch> leases_older_than(Tx& tx, const std::string& node, int
 // Ends `node`'s leases of these stations, unless a newer take-over raised the epoch since.
 std::size_t release(Tx& tx, const std::string& node, const std::vector<StationEpoch>& leases);
 
+// ---- What operators set through the REST API ----
+// Values come as the API's JSON: {"name", "site_id", "registration", "security_profile"}; a
+// patch changes only the members it has (JSON merge-patch; null clears).
+
+// Registers a station before it ever connected (registration "accepted" unless given; the
+// schema's default security profile unless given).
+void create(Tx& tx, const std::string& station_id, const std::string& station_json);
+// Gives a station without a site (one that booted unregistered) the operator's values; one
+// waiting in Pending is accepted unless the values say otherwise.
+struct Adopted {
+  std::optional<std::string> registration;
+  int security_profile = 0;
+};
+Adopted adopt(Tx& tx, const std::string& station_id, const std::string& station_json);
+void update(Tx& tx, const std::string& station_id, const std::string& patch_json);
+void remove(Tx& tx, const std::string& station_id);
+// Stores a Basic-auth password's hash; returns when it was set (RFC 3339).
+std::string set_password_hash(Tx& tx, const std::string& station_id, const std::string& hash);
+
 }  // namespace chargegrid::server::store::stations
