@@ -2,6 +2,8 @@
 // driver's home site decides which facility managers see them; a driver key
 // sees only its own driver.
 
+#include "store/drivers.hpp"
+
 #include "api/context.hpp"
 
 namespace chargegrid::server::api {
@@ -71,11 +73,6 @@ void check_driver_site(const Principal& principal, const json& body, bool requir
   require_site(principal, site->get<std::int64_t>());
 }
 
-const std::string kTokenStatus = R"(
-  CASE WHEN $2::jsonb ? 'blocked'
-       THEN CASE WHEN ($2::jsonb->>'blocked')::boolean THEN 'Blocked' ELSE 'Accepted' END
-       ELSE status END)";
-
 }  // namespace
 
 void add_driver_routes(Router& router, ApiContext& api) {
@@ -107,13 +104,7 @@ void add_driver_routes(Router& router, ApiContext& api) {
              [&api](ApiRequest& r) -> awaitable<HttpResponse> {
                check_driver_site(r.principal, r.body, true);
                auto body = co_await api.transaction([&](pqxx::work& tx) {
-                 auto rows = tx.exec_params(
-                     R"(INSERT INTO drivers (name, email, site_id)
-                        SELECT $1::jsonb->>'name', $1::jsonb->>'email',
-                               ($1::jsonb->>'site_id')::bigint
-                        RETURNING id)",
-                     r.body.dump());
-                 return driver(tx, rows[0][0].as<std::int64_t>());
+                 return driver(tx, store::drivers::create(tx, r.body.dump()));
                });
                auto response = json_answer(r.http, Status::created, body);
                response.set(http::field::location, "/api/v1/drivers/" + body["id"].dump());
@@ -134,14 +125,9 @@ void add_driver_routes(Router& router, ApiContext& api) {
              [&api](ApiRequest& r) -> awaitable<HttpResponse> {
                const auto id = r.path_id("driver_id");
                if (r.body.contains("site_id")) check_driver_site(r.principal, r.body, false);
-               static const std::string update = "UPDATE drivers SET " +
-                                                 patch_column("name", "name", "text") + ", " +
-                                                 patch_column("email", "email", "text") + ", " +
-                                                 patch_column("site_id", "site_id", "bigint") +
-                                                 ", updated_at = now() WHERE id = $1";
                auto body = co_await api.transaction([&](pqxx::work& tx) {
                  driver_in_scope(tx, r.principal, id);
-                 tx.exec_params(update, id, r.body.dump());
+                 store::drivers::update(tx, id, r.body.dump());
                  return driver(tx, id);
                });
                co_return json_answer(r.http, Status::ok, body);
@@ -152,9 +138,7 @@ void add_driver_routes(Router& router, ApiContext& api) {
                const auto id = r.path_id("driver_id");
                co_await api.transaction([&](pqxx::work& tx) {
                  driver_in_scope(tx, r.principal, id);
-                 // Their tokens stop working; past sessions keep their data.
-                 tx.exec_params("DELETE FROM id_tokens WHERE driver_id = $1", id);
-                 tx.exec_params("DELETE FROM drivers WHERE id = $1", id);
+                 store::drivers::remove(tx, id);
                  return true;
                });
                co_return no_content(r.http);
@@ -179,12 +163,6 @@ void add_driver_routes(Router& router, ApiContext& api) {
       [&api](ApiRequest& r) -> awaitable<HttpResponse> {
         const auto id = r.path_id("driver_id");
         const auto token = r.body.at("id_token").get<std::string>();
-        static const std::string adopt =
-            "UPDATE id_tokens SET " + patch_column("token_type", "type", "text") + ", " +
-            patch_column("valid_from", "valid_from", "timestamptz") + ", " +
-            patch_column("valid_until", "valid_until", "timestamptz") + ", " +
-            patch_column("parent_id_tag", "parent_id_tag", "text") + ", status = " + kTokenStatus +
-            ", driver_id = $3 WHERE id_token = $1";
         struct Enrolled {
           json token;
           bool adopted = false;
@@ -195,19 +173,10 @@ void add_driver_routes(Router& router, ApiContext& api) {
               "SELECT driver_id FROM id_tokens WHERE id_token = $1 FOR NO KEY UPDATE", token);
           Enrolled result;
           if (existing.empty()) {
-            tx.exec_params(
-                R"(INSERT INTO id_tokens (id_token, token_type, status, valid_from,
-                                          valid_until, parent_id_tag, driver_id)
-                   SELECT $2::jsonb->>'id_token', coalesce($2::jsonb->>'type', 'ISO14443'),
-                          CASE WHEN coalesce(($2::jsonb->>'blocked')::boolean, false)
-                               THEN 'Blocked' ELSE 'Accepted' END,
-                          ($2::jsonb->>'valid_from')::timestamptz,
-                          ($2::jsonb->>'valid_until')::timestamptz,
-                          $2::jsonb->>'parent_id_tag', $1)",
-                id, r.body.dump());
+            store::drivers::enrol_token(tx, id, r.body.dump());
           } else if (existing[0][0].is_null()) {
             if (!r.principal.admin()) throw conflict("token " + token + " is not available");
-            tx.exec_params(adopt, token, r.body.dump(), id);
+            store::drivers::adopt_token(tx, token, id, r.body.dump());
             result.adopted = true;
           } else {
             bool visible = true;
@@ -239,15 +208,9 @@ void add_driver_routes(Router& router, ApiContext& api) {
   router.add(http::verb::patch, "/api/v1/tokens/{id_token}", operators, "TokenPatch",
              [&api](ApiRequest& r) -> awaitable<HttpResponse> {
                const auto token = r.path_text("id_token");
-               static const std::string update =
-                   "UPDATE id_tokens SET " + patch_column("token_type", "type", "text") + ", " +
-                   patch_column("valid_from", "valid_from", "timestamptz") + ", " +
-                   patch_column("valid_until", "valid_until", "timestamptz") + ", " +
-                   patch_column("parent_id_tag", "parent_id_tag", "text") +
-                   ", status = " + kTokenStatus + " WHERE id_token = $1";
                auto body = co_await api.transaction([&](pqxx::work& tx) {
                  token_in_scope(tx, r.principal, token);
-                 tx.exec_params(update, token, r.body.dump());
+                 store::drivers::update_token(tx, token, r.body.dump());
                  return token_in_scope(tx, r.principal, token);
                });
                co_return json_answer(r.http, Status::ok, body);
@@ -258,7 +221,7 @@ void add_driver_routes(Router& router, ApiContext& api) {
                const auto token = r.path_text("id_token");
                co_await api.transaction([&](pqxx::work& tx) {
                  token_in_scope(tx, r.principal, token);
-                 tx.exec_params("DELETE FROM id_tokens WHERE id_token = $1", token);
+                 store::drivers::remove_token(tx, token);
                  return true;
                });
                co_return no_content(r.http);
