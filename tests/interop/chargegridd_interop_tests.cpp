@@ -71,7 +71,8 @@ class Daemon {
     const char* daemon_override = std::getenv("CHARGEGRID_CHARGEGRIDD");
     const std::string daemon = daemon_override != nullptr ? daemon_override : CHARGEGRIDD;
     pid_ = spawn({daemon, "--database-url", database_url, "--ocpp-port", "0", "--http-port", "0",
-                  "--bind", "127.0.0.1", "--ready-file", ready.string()});
+                  "--bind", "127.0.0.1", "--ready-file", ready.string(), "--data-dir",
+                  (dir_ / "data").string()});
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (!fs::exists(ready) || fs::file_size(ready) == 0) {
       int status = 0;

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <ctime>
 #include <deque>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -245,6 +246,8 @@ struct Harness::Impl {
     server::log::setup("critical", "text");  // the run provokes errors by the hundred
     server::Config config;
     config.bind_address = "127.0.0.1";
+    // The ledger's key file and other state stay out of the source tree.
+    config.data_dir = (std::filesystem::temp_directory_path() / "chargegrid-model").string();
     config.ocpp_port = 0;
     config.http_port = 0;
     config.tls = false;

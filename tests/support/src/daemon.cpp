@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -44,6 +45,10 @@ Daemon::Daemon(const std::string& binary, const std::string& database_url, const
   log_ = dir / ("chargegridd-" + name + ".log");
   std::vector<std::string> args{binary, "--ready-file", ready.string()};
   if (!database_url.empty()) args.insert(args.end(), {"--database-url", database_url});
+  // What the server keeps in files (the ledger's key) goes to the test's folder, not the
+  // working directory (the source tree), unless the test names a data folder itself.
+  if (std::find(extra.begin(), extra.end(), "--data-dir") == extra.end())
+    args.insert(args.end(), {"--data-dir", (dir / ("data-" + name)).string()});
   args.insert(args.end(), extra.begin(), extra.end());
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
