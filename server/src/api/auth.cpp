@@ -1,47 +1,13 @@
 #include "api/auth.hpp"
 
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <array>
 #include <stdexcept>
 
+#include "chargegrid/base/sha256.hpp"
+
 namespace chargegrid::server::api {
-
-namespace {
-
-std::string sha256_hex(std::string_view text) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int length = 0;
-  EVP_Digest(text.data(), text.size(), digest.data(), &length, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 15];
-  }
-  return hex;
-}
-
-std::string base64url(const unsigned char* data, std::size_t size) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  std::uint32_t bits = 0;
-  int count = 0;
-  for (std::size_t i = 0; i < size; ++i) {
-    bits = (bits << 8) | data[i];
-    count += 8;
-    while (count >= 6) {
-      count -= 6;
-      out += kAlphabet[(bits >> count) & 63];
-    }
-  }
-  if (count > 0) out += kAlphabet[(bits << (6 - count)) & 63];
-  return out;
-}
-
-}  // namespace
 
 std::string_view role_name(Role role) {
   switch (role) {
@@ -100,11 +66,11 @@ NewApiKey create_api_key(pqxx::transaction_base& tx, const std::string& name, Ro
   std::array<unsigned char, 32> random{};
   if (RAND_bytes(random.data(), static_cast<int>(random.size())) != 1)
     throw std::runtime_error("no randomness for an API key");
-  NewApiKey key{0, "cgk_" + base64url(random.data(), random.size())};
+  NewApiKey key{0, "cgk_" + base::base64url_encode(random)};
   auto rows = tx.exec_params(
       "INSERT INTO api_keys (name, role, driver_id, secret_sha256) "
       "VALUES ($1, $2, $3, decode($4, 'hex')) RETURNING id",
-      name, std::string(role_name(role)), driver_id, sha256_hex(key.secret));
+      name, std::string(role_name(role)), driver_id, base::sha256_hex(key.secret));
   key.id = rows[0][0].as<std::int64_t>();
   if (!sites.empty())
     tx.exec_params(
@@ -123,7 +89,7 @@ std::optional<Principal> authenticate(pqxx::connection& connection, std::string_
                 k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute'
          FROM api_keys k
          WHERE k.secret_sha256 = decode($1, 'hex') AND k.revoked_at IS NULL)",
-      sha256_hex(secret));
+      base::sha256_hex(secret));
   if (rows.empty()) return std::nullopt;
   const auto& row = rows[0];
   Principal principal;
