@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
-#include <spdlog/spdlog.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,11 +20,13 @@
 #include <thread>
 #include <vector>
 
+#include "chargegrid/base/log.hpp"
 #include "chargegrid/db/url.hpp"
 #include "process.hpp"
 
 namespace chargegrid::db {
 namespace fs = std::filesystem;
+namespace log = base::log;
 using detail::CommandResult;
 using detail::RunAs;
 
@@ -275,8 +276,8 @@ EmbeddedPostgres::~EmbeddedPostgres() {
   try {
     stop();
   } catch (const std::exception& e) {
-    spdlog::error("embedded_postgres event=stop_failed data_dir={} error=\"{}\"",
-                  data_dir_.string(), e.what());
+    log::error("embedded_postgres_stop_failed",
+               {{"data_dir", data_dir_.string()}, {"error", e.what()}});
   }
 }
 
@@ -321,8 +322,8 @@ void EmbeddedPostgres::start() {
   if (::stat(data_dir_.c_str(), &info) != 0)
     throw EmbeddedPostgresError("embedded postgres: cannot stat " + data_dir_.string());
   if (account && info.st_uid != account->uid) {
-    spdlog::info("embedded_postgres event=chown data_dir={} user={}", data_dir_.string(),
-                 account->name);
+    log::info("embedded_postgres_chown",
+              {{"data_dir", data_dir_.string()}, {"user", account->name}});
     change_owner(data_dir_, account, true);
   }
   ::chmod(data_dir_.c_str(), 0700);
@@ -370,8 +371,9 @@ void EmbeddedPostgres::initialise_cluster() {
                                 "--auth-local=trust",
                                 "--auth-host=reject"};
   if (!options_.durable) argv.emplace_back("--no-sync");
-  spdlog::info("embedded_postgres event=initdb data_dir={} user={}", data_dir_.string(),
-               account ? account->name : std::string("(caller)"));
+  log::info("embedded_postgres_initdb",
+            {{"data_dir", data_dir_.string()},
+             {"user", account ? account->name : std::string("(caller)")}});
   const auto result = run_step("initdb", argv, account);
   if (result.exit_code != 0) {
     std::string hint;
@@ -450,7 +452,7 @@ bool EmbeddedPostgres::owner_died() {
 }
 
 void EmbeddedPostgres::wait_for_orphan_shutdown() {
-  spdlog::info("embedded_postgres event=wait_for_orphan data_dir={}", data_dir_.string());
+  log::info("embedded_postgres_wait_for_orphan", {{"data_dir", data_dir_.string()}});
   const auto deadline = std::chrono::steady_clock::now() + options_.timeout;
   while (lock_is_held(data_dir_ / kWatchdogLock)) {
     if (std::chrono::steady_clock::now() >= deadline)
@@ -474,16 +476,16 @@ bool EmbeddedPostgres::adopt_running_server() {
   socket_dir_ = pid_file->socket_dir;
   port_ = pid_file->port;
   const pid_t pid = pid_file->pid;
-  spdlog::info("embedded_postgres event=adopt data_dir={} pid={} socket_dir={}", data_dir_.string(),
-               pid, socket_dir_.string());
+  log::info("embedded_postgres_adopt",
+            {{"data_dir", data_dir_.string()}, {"pid", pid}, {"socket_dir", socket_dir_.string()}});
   try {
     wait_until_accepting([&] { return is_postmaster_of(pid, data_dir_); });
     return true;
   } catch (const std::exception& e) {
     if (!running()) return false;  // it was shutting down, and now it is gone
     // Alive but not serving (e.g. wedged in shutdown): restart it cleanly.
-    spdlog::warn("embedded_postgres event=restart_unresponsive data_dir={} error=\"{}\"",
-                 data_dir_.string(), e.what());
+    log::warn("embedded_postgres_restart_unresponsive",
+              {{"data_dir", data_dir_.string()}, {"error", e.what()}});
     std::vector<std::string> argv{(bin_dir_ / "pg_ctl").string(),
                                   "stop",
                                   "-D",
@@ -516,8 +518,10 @@ void EmbeddedPostgres::start_server() {
                                 "-w",
                                 "-t",
                                 std::to_string(options_.timeout.count())};
-  spdlog::info("embedded_postgres event=start data_dir={} socket_dir={} port={} durable={}",
-               data_dir_.string(), socket_dir_.string(), port_, options_.durable);
+  log::info("embedded_postgres_start", {{"data_dir", data_dir_.string()},
+                                        {"socket_dir", socket_dir_.string()},
+                                        {"port", port_},
+                                        {"durable", options_.durable}});
   const auto result = run_step("pg_ctl start", argv, server_account());
   if (result.exit_code != 0) {
     // Another process may have started it between our status check and now.
@@ -567,9 +571,11 @@ void EmbeddedPostgres::start_supervised_server() {
   ::close(watchdog_lock);  // the watchdog holds it now
   watchdog_pid_ = started.watchdog;
   watchdog_control_ = started.control;
-  spdlog::info(
-      "embedded_postgres event=start data_dir={} socket_dir={} port={} durable={} watchdog={}",
-      data_dir_.string(), socket_dir_.string(), port_, options_.durable, watchdog_pid_);
+  log::info("embedded_postgres_start", {{"data_dir", data_dir_.string()},
+                                        {"socket_dir", socket_dir_.string()},
+                                        {"port", port_},
+                                        {"durable", options_.durable},
+                                        {"watchdog", watchdog_pid_}});
   try {
     wait_until_accepting([this] { return watchdog_running(); });
   } catch (const EmbeddedPostgresError& e) {
@@ -588,8 +594,8 @@ bool EmbeddedPostgres::watchdog_running() {
   detail::Supervised watchdog{watchdog_pid_, watchdog_control_};
   const auto code = detail::supervised_exit_code(watchdog);
   if (!code) return true;
-  spdlog::warn("embedded_postgres event=server_exited data_dir={} exit_code={}", data_dir_.string(),
-               *code);
+  log::warn("embedded_postgres_server_exited",
+            {{"data_dir", data_dir_.string()}, {"exit_code", *code}});
   watchdog_pid_ = -1;
   watchdog_control_ = -1;
   if (owner_lock_ >= 0) ::close(owner_lock_);
@@ -599,12 +605,12 @@ bool EmbeddedPostgres::watchdog_running() {
 
 void EmbeddedPostgres::stop_watchdog() {
   if (watchdog_pid_ <= 0) return;
-  spdlog::info("embedded_postgres event=stop data_dir={} watchdog={}", data_dir_.string(),
-               watchdog_pid_);
+  log::info("embedded_postgres_stop",
+            {{"data_dir", data_dir_.string()}, {"watchdog", watchdog_pid_}});
   detail::Supervised watchdog{watchdog_pid_, watchdog_control_};
   auto code = detail::stop_supervised(watchdog, options_.timeout);
   if (!code) {
-    spdlog::warn("embedded_postgres event=stop_slow data_dir={}", data_dir_.string());
+    log::warn("embedded_postgres_stop_slow", {{"data_dir", data_dir_.string()}});
     run_step("pg_ctl stop",
              {(bin_dir_ / "pg_ctl").string(), "stop", "-D", data_dir_.string(), "-m", "immediate",
               "-w", "-t", std::to_string(options_.timeout.count())},
@@ -646,7 +652,7 @@ void EmbeddedPostgres::create_database() {
   const auto exists =
       txn.exec_params("SELECT 1 FROM pg_database WHERE datname = $1", options_.database);
   if (!exists.empty()) return;
-  spdlog::info("embedded_postgres event=create_database database={}", options_.database);
+  log::info("embedded_postgres_create_database", {{"database", options_.database}});
   try {
     txn.exec("CREATE DATABASE " + txn.quote_name(options_.database));
   } catch (const pqxx::sql_error& e) {
@@ -674,7 +680,7 @@ void EmbeddedPostgres::stop() {
                                 "-w",
                                 "-t",
                                 std::to_string(options_.timeout.count())};
-  spdlog::info("embedded_postgres event=stop data_dir={}", data_dir_.string());
+  log::info("embedded_postgres_stop", {{"data_dir", data_dir_.string()}});
   const auto result = run_step("pg_ctl stop", argv, server_account());
   if (result.exit_code != 0 && running()) fail_step("pg_ctl stop", argv, result);
   remove_private_socket_dir();
@@ -695,8 +701,8 @@ void EmbeddedPostgres::remove_stale_pid_file() {
   if (!pid_file || !process_alive(pid_file->pid) || is_postmaster_of(pid_file->pid, data_dir_))
     return;
   // A live process that is not this folder's postmaster: PostgreSQL would refuse to start.
-  spdlog::warn("embedded_postgres event=stale_pid_file data_dir={} pid={}", data_dir_.string(),
-               pid_file->pid);
+  log::warn("embedded_postgres_stale_pid_file",
+            {{"data_dir", data_dir_.string()}, {"pid", pid_file->pid}});
   std::error_code ec;
   fs::remove(data_dir_ / "postmaster.pid", ec);
 }

@@ -1,15 +1,17 @@
 #include "chargegrid/db/migrations.hpp"
 
-#include <openssl/evp.h>
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <map>
 #include <pqxx/pqxx>
 #include <set>
 
+#include "chargegrid/base/log.hpp"
+#include "chargegrid/base/sha256.hpp"
+
 namespace chargegrid::db {
 namespace {
+
+namespace log = base::log;
 
 // pg_advisory_lock key shared by every ChargeGrid node: "chgrdmig" as a 64-bit number.
 constexpr long long kMigrationLockKey = 0x6368677264'6d6967LL;
@@ -33,7 +35,7 @@ class AdvisoryLock {
             .exec("SELECT pg_advisory_unlock(" + std::to_string(kMigrationLockKey) + ")");
     } catch (const std::exception& e) {
       // The lock dies with the session anyway.
-      spdlog::warn("migrations event=unlock_failed error=\"{}\"", e.what());
+      log::warn("migrations_unlock_failed", {{"error", e.what()}});
     }
   }
   AdvisoryLock(const AdvisoryLock&) = delete;
@@ -63,19 +65,11 @@ std::string label(const Migration& m) {
 }  // namespace
 
 std::string migration_checksum(const Migration& migration) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (EVP_Digest(migration.sql.data(), migration.sql.size(), digest, &length, EVP_sha256(),
-                 nullptr) != 1)
+  try {
+    return base::sha256_hex(migration.sql);
+  } catch (const std::runtime_error&) {
     throw MigrationError("cannot compute SHA-256 of migration " + label(migration));
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(length * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 0xF];
   }
-  return hex;
 }
 
 int migrate(pqxx::connection& connection, const std::vector<Migration>& migrations) {
@@ -115,15 +109,14 @@ int migrate(pqxx::connection& connection, const std::vector<Migration>& migratio
                            found->second.checksum + ", now " + migration_checksum(*m) +
                            "); add a new migration instead of editing an applied one");
     if (found->second.name != m->name)
-      spdlog::warn("migrations event=renamed version={} recorded={} now={}", m->version,
-                   found->second.name, m->name);
+      log::warn("migrations_renamed",
+                {{"version", m->version}, {"recorded", found->second.name}, {"now", m->name}});
   }
   for (const auto& [version, entry] : applied)
     if (!known.contains(version))
-      spdlog::warn(
-          "migrations event=unknown_applied version={} name={} "
-          "note=\"database was migrated by a newer build\"",
-          version, entry.name);
+      log::warn("migrations_unknown_applied", {{"version", version},
+                                               {"name", entry.name},
+                                               {"note", "database was migrated by a newer build"}});
 
   int count = 0;
   for (const Migration* m : ordered) {
@@ -141,10 +134,11 @@ int migrate(pqxx::connection& connection, const std::vector<Migration>& migratio
       throw MigrationError("migration " + label(*m) + " failed: " + e.what());
     }
     ++count;
-    spdlog::info("migrations event=applied version={} name={} ms={}", m->version, m->name,
-                 std::chrono::duration_cast<std::chrono::milliseconds>(
-                     std::chrono::steady_clock::now() - started)
-                     .count());
+    log::info("migrations_applied", {{"version", m->version},
+                                     {"name", m->name},
+                                     {"ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                std::chrono::steady_clock::now() - started)
+                                                .count()}});
   }
   return count;
 }

@@ -1,11 +1,13 @@
 #include "chargegrid/db/pool.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <pqxx/pqxx>
+
+#include "chargegrid/base/log.hpp"
 
 namespace chargegrid::db {
 namespace {
+
+namespace log = base::log;
 
 using Clock = std::chrono::steady_clock;
 
@@ -106,12 +108,12 @@ void ConnectionPool::fail(Task& task, std::exception_ptr error) {
       task.on_error(error);
       return;
     } catch (const std::exception& e) {
-      spdlog::error("db_pool event=on_error_threw error=\"{}\"", e.what());
+      log::error("db_pool_on_error_threw", {{"error", e.what()}});
     } catch (...) {
-      spdlog::error("db_pool event=on_error_threw");
+      log::error("db_pool_on_error_threw");
     }
   }
-  spdlog::warn("db_pool event=job_failed error=\"{}\"", describe(error));
+  log::warn("db_pool_job_failed", {{"error", describe(error)}});
 }
 
 void ConnectionPool::try_connect(Worker& worker, std::unique_lock<std::mutex>& lock) {
@@ -130,7 +132,7 @@ void ConnectionPool::try_connect(Worker& worker, std::unique_lock<std::mutex>& l
     ++connected_;
     if (worker.ever_connected) {
       ++reconnects_;
-      spdlog::info("db_pool event=reconnected worker={}", worker.index);
+      log::info("db_pool_reconnected", {{"worker", worker.index}});
     }
     worker.ever_connected = true;
     worker.backoff = std::chrono::milliseconds(0);
@@ -139,10 +141,10 @@ void ConnectionPool::try_connect(Worker& worker, std::unique_lock<std::mutex>& l
     return;
   }
   if (worker.backoff.count() == 0) {
-    spdlog::warn("db_pool event=connect_failed worker={} error=\"{}\"", worker.index, error);
+    log::warn("db_pool_connect_failed", {{"worker", worker.index}, {"error", error}});
     worker.backoff = options_.reconnect_initial;
   } else {
-    spdlog::debug("db_pool event=connect_failed worker={} error=\"{}\"", worker.index, error);
+    log::debug("db_pool_connect_failed", {{"worker", worker.index}, {"error", error}});
     worker.backoff = std::min(worker.backoff * 2, options_.reconnect_max);
   }
   worker.next_attempt = Clock::now() + worker.backoff;
@@ -156,7 +158,7 @@ void ConnectionPool::drop_connection(Worker& worker) {
   --connected_;
   worker.next_attempt = Clock::now();  // the first attempt after a break is immediate
   worker.backoff = std::chrono::milliseconds(0);
-  spdlog::warn("db_pool event=connection_lost worker={}", worker.index);
+  log::warn("db_pool_connection_lost", {{"worker", worker.index}});
   state_changed_.notify_all();
 }
 
@@ -256,7 +258,7 @@ void ConnectionPool::stop(std::chrono::milliseconds deadline) {
     shutting_down_ = true;
   }
   work_ready_.notify_all();
-  if (!dropped.empty()) spdlog::warn("db_pool event=stop_dropped_jobs count={}", dropped.size());
+  if (!dropped.empty()) log::warn("db_pool_stop_dropped_jobs", {{"count", dropped.size()}});
   for (auto& task : dropped) {
     fail(task,
          std::make_exception_ptr(PoolStopped("connection pool: stopped before the job could run")));

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "chargegrid/base/percent.hpp"
+
 namespace chargegrid::db {
 namespace {
 
@@ -32,55 +34,20 @@ UriParts split(std::string_view url) {
   return parts;
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 }  // namespace
 
 std::string percent_encode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-                            c == '~' || c == '/';
-    if (unreserved) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 0xF];
-    }
-  }
-  return out;
+  return base::percent_encode(text, "/");
 }
 
 std::string url_with_database(std::string_view url, std::string_view database) {
   const auto parts = split(url);
-  std::string encoded = percent_encode(database);
   // '/' is fine in a query value but not inside the path segment naming the database.
-  std::string path;
-  for (char c : encoded) path += c == '/' ? std::string("%2F") : std::string(1, c);
-  return std::string(parts.prefix) + "/" + path + std::string(parts.rest);
+  return std::string(parts.prefix) + "/" + base::percent_encode(database) + std::string(parts.rest);
 }
 
 std::string database_of(std::string_view url) {
-  const auto path = split(url).path;
-  std::string out;
-  for (std::size_t i = 0; i < path.size(); ++i) {
-    if (path[i] == '%' && i + 2 < path.size() && hex_value(path[i + 1]) >= 0 &&
-        hex_value(path[i + 2]) >= 0) {
-      out += static_cast<char>(hex_value(path[i + 1]) * 16 + hex_value(path[i + 2]));
-      i += 2;
-    } else {
-      out += path[i];
-    }
-  }
-  return out;
+  return base::percent_decode_lenient(split(url).path);
 }
 
 }  // namespace chargegrid::db

@@ -14,6 +14,9 @@
 #include <map>
 #include <memory>
 
+#include "chargegrid/base/time.hpp"
+#include "chargegrid/ledger/codec.hpp"
+
 namespace chargegrid::ledger::ocmf {
 namespace {
 
@@ -63,41 +66,20 @@ bool digits(std::string_view text) {
   });
 }
 
-int number(std::string_view text) {
-  int value = 0;
-  for (char c : text) value = value * 10 + (c - '0');
-  return value;
-}
-
-// "2019-08-13T10:03:15,000+0000 I": local time, UTC offset, time-status flag.
+// "2019-08-13T10:03:15,000+0000 I": RFC 3339 with a decimal comma and a compact UTC offset,
+// then the time-status flag.
 void parse_time(const std::string& text, const std::string& field, Reading& reading) {
   auto fail = [&](const char* why) { throw ParseError(field, std::string(why) + ": " + text); };
-  if (text.size() != 30) fail("expected YYYY-MM-DDThh:mm:ss,fff+zzzz S");
   std::string_view t = text;
-  if (t[4] != '-' || t[7] != '-' || t[10] != 'T' || t[13] != ':' || t[16] != ':' ||
-      (t[19] != ',' && t[19] != '.') || (t[23] != '+' && t[23] != '-') || t[28] != ' ') {
+  if (t.size() != 30 || (t[19] != ',' && t[19] != '.') || (t[23] != '+' && t[23] != '-') ||
+      t[28] != ' ') {
     fail("expected YYYY-MM-DDThh:mm:ss,fff+zzzz S");
   }
-  std::string_view parts[] = {t.substr(0, 4),  t.substr(5, 2),  t.substr(8, 2),
-                              t.substr(11, 2), t.substr(14, 2), t.substr(17, 2),
-                              t.substr(20, 3), t.substr(24, 2), t.substr(26, 2)};
-  for (auto part : parts) {
-    if (!digits(part)) fail("expected YYYY-MM-DDThh:mm:ss,fff+zzzz S");
-  }
-  std::chrono::year_month_day date{std::chrono::year{number(parts[0])},
-                                   std::chrono::month{static_cast<unsigned>(number(parts[1]))},
-                                   std::chrono::day{static_cast<unsigned>(number(parts[2]))}};
-  if (!date.ok()) fail("not a calendar date");
-  int hour = number(parts[3]), minute = number(parts[4]), second = number(parts[5]);
-  int offset_hours = number(parts[7]), offset_minutes = number(parts[8]);
-  if (hour > 23 || minute > 59 || second > 60 || offset_hours > 14 || offset_minutes > 59) {
-    fail("time of day or UTC offset out of range");
-  }
-  using namespace std::chrono;
-  auto local = sys_days(date) + hours(hour) + minutes(minute) + seconds(second) +
-               milliseconds(number(parts[6]));
-  auto offset = hours(offset_hours) + minutes(offset_minutes);
-  reading.time = t[23] == '+' ? local - offset : local + offset;
+  std::string stamp(t.substr(0, 28));
+  stamp[19] = '.';
+  const auto time = base::parse_rfc3339(stamp, {.compact_offset = true, .max_offset_hours = 14});
+  if (!time) fail("not a calendar date and time, or its UTC offset is out of range");
+  reading.time = std::chrono::time_point_cast<std::chrono::milliseconds>(*time);
   switch (t[29]) {
     case 'U':
       reading.time_status = TimeStatus::kUnknown;

@@ -77,25 +77,11 @@ constexpr unsigned kStoredLevel = 4;
 // written with one statement.
 constexpr std::size_t kRowsPerStatement = 10000;
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 Hash hash_from_hex(const pqxx::field& field) {
-  Hash out;
-  const char* text = field.c_str();
-  bool ok = field.size() == 2 * out.size();
-  for (std::size_t i = 0; ok && i < out.size(); ++i) {
-    int hi = hex_value(text[2 * i]);
-    int lo = hex_value(text[2 * i + 1]);
-    ok = hi >= 0 && lo >= 0;
-    out[i] = static_cast<std::uint8_t>(hi * 16 + lo);
-  }
-  if (!ok) throw std::runtime_error("ledger log: stored hash is not 32 bytes");
-  return out;
+  const auto bytes = hex_decode(std::string_view(field.c_str(), field.size()));
+  const auto hash = bytes ? to_hash(*bytes) : std::nullopt;
+  if (!hash) throw std::runtime_error("ledger log: stored hash is not 32 bytes");
+  return *hash;
 }
 
 std::string bytea_text(const Hash& hash) {
@@ -106,15 +92,7 @@ std::string bytea_text(const Hash& hash) {
 class ArrayLiteral {
  public:
   void add(std::uint64_t value) { next() += std::to_string(value); }
-  void add(const Hash& hash) {  // bytea, hex form
-    static constexpr char kDigits[] = "0123456789abcdef";
-    std::string& out = next();
-    out += "\\\\x";
-    for (std::uint8_t byte : hash) {
-      out += kDigits[byte >> 4];
-      out += kDigits[byte & 0x0f];
-    }
-  }
+  void add(const Hash& hash) { next() += "\\\\x" + hex_encode(hash); }  // bytea, hex form
   void add_text(std::string_view text) {
     auto special = [](char c) { return c == '"' || c == '\\'; };
     std::string& out = next();

@@ -1,8 +1,8 @@
 #include "chargegrid/ledger/settlement_record.hpp"
 
 #include <algorithm>
-#include <cstdio>
 
+#include "chargegrid/base/time.hpp"
 #include "chargegrid/ledger/jcs.hpp"
 
 namespace chargegrid::ledger {
@@ -118,37 +118,16 @@ std::int64_t SettlementRecord::energy_exported_wh() const {
 }
 
 std::string format_time(TimePoint time) {
-  using namespace std::chrono;
-  auto days = floor<std::chrono::days>(time);
-  year_month_day date(days);
-  hh_mm_ss<milliseconds> clock(time - days);
-  char buffer[40];
-  std::snprintf(
-      buffer, sizeof buffer, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<int>(date.year()),
-      static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
-      static_cast<int>(clock.hours().count()), static_cast<int>(clock.minutes().count()),
-      static_cast<int>(clock.seconds().count()), static_cast<int>(clock.subseconds().count()));
-  return buffer;
+  return base::format_rfc3339(time, base::TimePrecision::kMilliseconds);
 }
 
 std::optional<TimePoint> parse_time(const std::string& text) {
   // Exactly the form format_time writes, so every time has one spelling in the record.
-  int y, mo, d, h, mi, s, ms;
-  char z;
-  if (text.size() != 24 ||
-      std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3d%c", &y, &mo, &d, &h, &mi, &s, &ms,
-                  &z) != 8 ||
-      z != 'Z') {
-    return std::nullopt;
-  }
-  using namespace std::chrono;
-  year_month_day date{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
-  if (!date.ok() || h > 23 || mi > 59 || s > 59 || h < 0 || mi < 0 || s < 0 || ms < 0) {
-    return std::nullopt;
-  }
-  TimePoint t = sys_days(date) + hours(h) + minutes(mi) + seconds(s) + milliseconds(ms);
-  if (format_time(t) != text) return std::nullopt;
-  return t;
+  const auto t = base::parse_rfc3339(text);
+  if (!t) return std::nullopt;
+  const auto ms = std::chrono::time_point_cast<std::chrono::milliseconds>(*t);
+  if (format_time(ms) != text) return std::nullopt;
+  return ms;
 }
 
 nlohmann::json to_json(const SettlementRecord& r) {

@@ -4,6 +4,8 @@
 #include <limits>
 #include <stdexcept>
 
+#include "chargegrid/base/time.hpp"
+
 namespace chargegrid::protocols::detail {
 namespace {
 
@@ -54,10 +56,6 @@ bool check_limits(double value, ValidationCursor& cursor, const NumberLimits& li
 
 bool is_digit(char c) {
   return c >= '0' && c <= '9';
-}
-
-int two_digits(std::string_view text, std::size_t at) {
-  return (text[at] - '0') * 10 + (text[at + 1] - '0');
 }
 
 }  // namespace
@@ -220,41 +218,7 @@ bool fail_enum(ValidationCursor& cursor, const nlohmann::json& value) {
 }
 
 bool is_rfc3339_date_time(std::string_view text) {
-  // YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)
-  if (text.size() < 20) return false;
-  for (std::size_t i : {0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18}) {
-    if (!is_digit(text[i])) return false;
-  }
-  if (text[4] != '-' || text[7] != '-' || text[13] != ':' || text[16] != ':') return false;
-  if (text[10] != 'T' && text[10] != 't') return false;
-  const int year = two_digits(text, 0) * 100 + two_digits(text, 2);
-  const int month = two_digits(text, 5);
-  const int day = two_digits(text, 8);
-  const int hour = two_digits(text, 11);
-  const int minute = two_digits(text, 14);
-  const int second = two_digits(text, 17);
-  if (month < 1 || month > 12 || day < 1) return false;
-  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-  constexpr int kDaysInMonth[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  const int month_days = kDaysInMonth[month - 1] + (month == 2 && leap ? 1 : 0);
-  if (day > month_days) return false;
-  if (hour > 23 || minute > 59 || second > 60) return false;  // 60: leap second
-  std::size_t at = 19;
-  if (text[at] == '.') {
-    ++at;
-    const std::size_t digits_start = at;
-    while (at < text.size() && is_digit(text[at])) ++at;
-    if (at == digits_start) return false;
-  }
-  if (at >= text.size()) return false;
-  if (text[at] == 'Z' || text[at] == 'z') return at + 1 == text.size();
-  if (text[at] != '+' && text[at] != '-') return false;
-  if (text.size() - at != 6) return false;
-  if (!is_digit(text[at + 1]) || !is_digit(text[at + 2]) || text[at + 3] != ':' ||
-      !is_digit(text[at + 4]) || !is_digit(text[at + 5])) {
-    return false;
-  }
-  return two_digits(text, at + 1) <= 23 && two_digits(text, at + 4) <= 59;
+  return base::is_rfc3339(text);
 }
 
 bool is_absolute_uri(std::string_view text) {

@@ -1,55 +1,27 @@
 #include "chargegrid/scheduler/sessions.hpp"
 
 #include <cmath>
-#include <cstdio>
 #include <sstream>
+
+#include "chargegrid/base/time.hpp"
 
 namespace chargegrid::scheduler {
 namespace {
 
 using namespace std::chrono;
 
-bool read_digits(const std::string& s, std::size_t& pos, int count, int& value) {
-  if (pos + count > s.size()) return false;
-  value = 0;
-  for (int i = 0; i < count; ++i) {
-    char c = s[pos + i];
-    if (c < '0' || c > '9') return false;
-    value = value * 10 + (c - '0');
-  }
-  pos += count;
-  return true;
-}
+// The CSV files' times: RFC 3339, with a space for the 'T', the seconds optional (their
+// fraction dropped) and the offset with or without its colon, up to ISO 8601's ±18:00.
+constexpr base::Rfc3339Options kCsvTime{.space_separator = true,
+                                        .optional_seconds = true,
+                                        .compact_offset = true,
+                                        .max_offset_hours = 18};
 
-bool expect(const std::string& s, std::size_t& pos, char c) {
-  if (pos >= s.size() || s[pos] != c) return false;
-  ++pos;
-  return true;
-}
-
-// "YYYY-MM-DD?HH:MM[:SS]" where ? is 'T' or ' '; leaves pos after the time.
-bool parse_local(const std::string& s, std::size_t& pos, local_seconds& out) {
-  int y, mo, d, h, mi, sec = 0;
-  if (!read_digits(s, pos, 4, y) || !expect(s, pos, '-') || !read_digits(s, pos, 2, mo) ||
-      !expect(s, pos, '-') || !read_digits(s, pos, 2, d))
-    return false;
-  if (pos >= s.size() || (s[pos] != 'T' && s[pos] != ' ')) return false;
-  ++pos;
-  if (!read_digits(s, pos, 2, h) || !expect(s, pos, ':') || !read_digits(s, pos, 2, mi))
-    return false;
-  if (pos < s.size() && s[pos] == ':') {
-    ++pos;
-    if (!read_digits(s, pos, 2, sec)) return false;
-    if (pos < s.size() && s[pos] == '.') {  // fractional seconds are dropped
-      ++pos;
-      std::size_t start = pos;
-      while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') ++pos;
-      if (pos == start) return false;
-    }
-  }
-  year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
-  if (!ymd.ok() || h > 23 || mi > 59 || sec > 60) return false;
-  out = local_days{ymd} + hours{h} + minutes{mi} + seconds{sec};
+// "YYYY-MM-DD?HH:MM[:SS]" without an offset: a local time.
+bool parse_local(const std::string& s, local_seconds& out) {
+  const auto t = base::parse_rfc3339(s + "Z", kCsvTime);
+  if (!t) return false;
+  out = local_seconds{floor<seconds>(*t).time_since_epoch()};
   return true;
 }
 
@@ -150,44 +122,15 @@ SessionFile read_rows(std::istream& in, char sep, const std::string& header_erro
 }  // namespace
 
 bool parse_iso8601(const std::string& text, Time& out, std::chrono::minutes& offset) {
-  std::size_t pos = 0;
-  local_seconds local;
-  if (!parse_local(text, pos, local)) return false;
-  if (pos >= text.size()) return false;  // an offset is required
-  if (text[pos] == 'Z' || text[pos] == 'z') {
-    offset = minutes{0};
-    ++pos;
-  } else if (text[pos] == '+' || text[pos] == '-') {
-    int sign = text[pos] == '-' ? -1 : 1;
-    ++pos;
-    int oh, om;
-    if (!read_digits(text, pos, 2, oh)) return false;
-    if (pos < text.size() && text[pos] == ':') ++pos;
-    if (!read_digits(text, pos, 2, om) || oh > 18 || om > 59) return false;
-    offset = minutes{sign * (oh * 60 + om)};
-  } else {
-    return false;
-  }
-  if (pos != text.size()) return false;
-  out = Time{local.time_since_epoch() - offset};
+  const auto parsed = base::parse_rfc3339_with_offset(text, kCsvTime);
+  if (!parsed) return false;
+  out = floor<seconds>(parsed->utc);
+  offset = parsed->offset;
   return true;
 }
 
 std::string format_iso8601(Time t, std::chrono::minutes offset) {
-  auto local = t + offset;
-  auto day = floor<days>(local);
-  year_month_day ymd{day};
-  hh_mm_ss hms{local - day};
-  char buf[96];
-  long off = offset.count();
-  char sign = off < 0 ? '-' : '+';
-  off = off < 0 ? -off : off;
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02ld:%02ld:%02ld%c%02ld:%02ld",
-                static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-                static_cast<unsigned>(ymd.day()), static_cast<long>(hms.hours().count()),
-                static_cast<long>(hms.minutes().count()), static_cast<long>(hms.seconds().count()),
-                sign, off / 60, off % 60);
-  return buf;
+  return base::format_rfc3339(t, base::TimePrecision::kSeconds, offset);
 }
 
 std::chrono::minutes oslo_offset_for_local(local_seconds local) {
@@ -233,13 +176,9 @@ SessionFile read_norway_csv(std::istream& in) {
         s.site_id = f[0];
         s.user_id = f[1];
         local_seconds plugin_local, plugout_local;
-        std::size_t pos = 0;
-        if (!parse_local(f[3], pos, plugin_local) || pos != f[3].size())
-          return "bad plugin_time '" + f[3] + "'";
+        if (!parse_local(f[3], plugin_local)) return "bad plugin_time '" + f[3] + "'";
         if (f[4] == "NA") return "plug-out time missing (NA)";
-        pos = 0;
-        if (!parse_local(f[4], pos, plugout_local) || pos != f[4].size())
-          return "bad plugout_time '" + f[4] + "'";
+        if (!parse_local(f[4], plugout_local)) return "bad plugout_time '" + f[4] + "'";
         if (!parse_kwh(f[6], true, s.energy_wh)) return "bad energy_session '" + f[6] + "'";
         s.utc_offset = oslo_offset_for_local(plugin_local);
         s.plugin = Time{plugin_local.time_since_epoch() - s.utc_offset};

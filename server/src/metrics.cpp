@@ -1,22 +1,10 @@
 #include "metrics.hpp"
 
-#include <fmt/format.h>
+#include "chargegrid/base/prometheus.hpp"
 
 namespace chargegrid::server {
 
-std::string label_value(const std::string& value) {
-  std::string out;
-  out.reserve(value.size());
-  for (char c : value) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
+namespace prometheus = base::prometheus;
 
 void Histogram::observe(double value) {
   std::size_t i = 0;
@@ -29,16 +17,12 @@ void Histogram::observe(double value) {
 }
 
 void Histogram::render(std::string& out, const std::string& name, const std::string& help) const {
-  out += fmt::format("# HELP {} {}\n# TYPE {} histogram\n", name, help, name);
-  std::uint64_t cumulative = 0;
-  for (std::size_t i = 0; i < bounds_.size(); ++i) {
-    cumulative += buckets_[i].load(std::memory_order_relaxed);
-    out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name, bounds_[i], cumulative);
-  }
-  cumulative += buckets_[bounds_.size()].load(std::memory_order_relaxed);
-  out += fmt::format("{}_bucket{{le=\"+Inf\"}} {}\n", name, cumulative);
-  out += fmt::format("{}_sum {}\n{}_count {}\n", name, sum_.load(std::memory_order_relaxed), name,
-                     count_.load(std::memory_order_relaxed));
+  std::array<std::uint64_t, 15> counts{};
+  for (std::size_t i = 0; i < counts.size(); ++i)
+    counts[i] = buckets_[i].load(std::memory_order_relaxed);
+  prometheus::Writer(out).histogram(name, help, bounds_, counts,
+                                    sum_.load(std::memory_order_relaxed),
+                                    count_.load(std::memory_order_relaxed));
 }
 
 Metrics::Metrics() = default;
@@ -50,8 +34,8 @@ void Metrics::count(std::map<std::string, std::uint64_t>& counters, const std::s
 
 void Metrics::count_message(const std::string& direction, const std::string& action,
                             const std::string& outcome) {
-  count(messages_, fmt::format(R"(direction="{}",action="{}",outcome="{}")", direction,
-                               label_value(action), label_value(outcome)));
+  count(messages_,
+        prometheus::labels({{"direction", direction}, {"action", action}, {"outcome", outcome}}));
 }
 
 void Metrics::observe_handling(std::chrono::steady_clock::duration d) {
@@ -68,14 +52,16 @@ std::string Metrics::render() const {
   out.reserve(4096);
   {
     std::lock_guard lock(mutex_);
-    out += "# HELP chargegrid_ocpp_messages_total OCPP messages by direction, action and outcome\n";
-    out += "# TYPE chargegrid_ocpp_messages_total counter\n";
+    prometheus::Writer writer(out);
+    writer.family("chargegrid_ocpp_messages_total",
+                  "OCPP messages by direction, action and outcome", prometheus::Type::kCounter);
     for (const auto& [labels, n] : messages_)
-      out += fmt::format("chargegrid_ocpp_messages_total{{{}}} {}\n", labels, n);
-    out += "# HELP chargegrid_station_connections_total Station connection events\n";
-    out += "# TYPE chargegrid_station_connections_total counter\n";
+      writer.sample("chargegrid_ocpp_messages_total", labels, n);
+    writer.family("chargegrid_station_connections_total", "Station connection events",
+                  prometheus::Type::kCounter);
     for (const auto& [event, n] : connections_)
-      out += fmt::format("chargegrid_station_connections_total{{event=\"{}\"}} {}\n", event, n);
+      writer.sample("chargegrid_station_connections_total", prometheus::labels({{"event", event}}),
+                    n);
     for (const auto& gauge : gauges_) gauge(out);
   }
   handling_.render(out, "chargegrid_ocpp_handling_seconds",

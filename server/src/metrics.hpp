@@ -1,6 +1,6 @@
 #pragma once
-// Process metrics in Prometheus text format. Counters are updated from any
-// thread; the exposition is rendered on scrape.
+// Process metrics in Prometheus text format (rendered by base::prometheus). Counters are
+// updated from any thread; the exposition is rendered on scrape.
 
 #include <array>
 #include <atomic>
@@ -60,8 +60,5 @@ class Metrics {
   Histogram handling_{Histogram::kLatencyBounds};
   Histogram batch_rows_{Histogram::kSizeBounds};
 };
-
-// Escapes a Prometheus label value.
-std::string label_value(const std::string& value);
 
 }  // namespace chargegrid::server

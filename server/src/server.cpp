@@ -16,6 +16,7 @@
 
 #include "api/api.hpp"
 #include "api/router.hpp"
+#include "chargegrid/base/prometheus.hpp"
 #include "chargegrid/db/pool.hpp"
 #include "cluster/cluster.hpp"
 #include "cluster/event_relay.hpp"
@@ -78,32 +79,29 @@ struct Server::Impl {
 
   void register_gauges() {
     metrics.add_gauge_source([this](std::string& out) {
-      out += "# HELP chargegrid_stations_connected Stations connected, by OCPP version\n";
-      out += "# TYPE chargegrid_stations_connected gauge\n";
+      namespace prometheus = base::prometheus;
+      prometheus::Writer writer(out);
+      writer.family("chargegrid_stations_connected", "Stations connected, by OCPP version",
+                    prometheus::Type::kGauge);
       for (auto v :
            {protocols::OcppVersion::v16, protocols::OcppVersion::v201, protocols::OcppVersion::v21})
-        out += "chargegrid_stations_connected{protocol=\"" +
-               std::string(protocols::subprotocol(v)) + "\"} " +
-               std::to_string(stations.connected(v)) + "\n";
+        writer.sample("chargegrid_stations_connected",
+                      prometheus::labels({{"protocol", protocols::subprotocol(v)}}),
+                      stations.connected(v));
       auto s = pool.stats();
-      out += "# HELP chargegrid_db_pool_connections Database pool connections by state\n";
-      out += "# TYPE chargegrid_db_pool_connections gauge\n";
-      out +=
-          "chargegrid_db_pool_connections{state=\"configured\"} " + std::to_string(s.size) + "\n";
-      out += "chargegrid_db_pool_connections{state=\"connected\"} " + std::to_string(s.connected) +
-             "\n";
-      out += "chargegrid_db_pool_connections{state=\"busy\"} " + std::to_string(s.busy) + "\n";
-      out += "# HELP chargegrid_db_pool_queued_jobs Database jobs waiting for a connection\n";
-      out += "# TYPE chargegrid_db_pool_queued_jobs gauge\n";
-      out += "chargegrid_db_pool_queued_jobs " + std::to_string(s.queued) + "\n";
-      out += "# HELP chargegrid_db_jobs_total Database jobs run, by result\n";
-      out += "# TYPE chargegrid_db_jobs_total counter\n";
-      out += "chargegrid_db_jobs_total{result=\"done\"} " +
-             std::to_string(s.jobs_total - s.jobs_failed) + "\n";
-      out += "chargegrid_db_jobs_total{result=\"failed\"} " + std::to_string(s.jobs_failed) + "\n";
-      out += "# HELP chargegrid_db_reconnects_total Database connections re-established\n";
-      out += "# TYPE chargegrid_db_reconnects_total counter\n";
-      out += "chargegrid_db_reconnects_total " + std::to_string(s.reconnects) + "\n";
+      writer.family("chargegrid_db_pool_connections", "Database pool connections by state",
+                    prometheus::Type::kGauge);
+      writer.sample("chargegrid_db_pool_connections", R"(state="configured")", s.size);
+      writer.sample("chargegrid_db_pool_connections", R"(state="connected")", s.connected);
+      writer.sample("chargegrid_db_pool_connections", R"(state="busy")", s.busy);
+      writer.gauge("chargegrid_db_pool_queued_jobs", "Database jobs waiting for a connection",
+                   s.queued);
+      writer.family("chargegrid_db_jobs_total", "Database jobs run, by result",
+                    prometheus::Type::kCounter);
+      writer.sample("chargegrid_db_jobs_total", R"(result="done")", s.jobs_total - s.jobs_failed);
+      writer.sample("chargegrid_db_jobs_total", R"(result="failed")", s.jobs_failed);
+      writer.counter("chargegrid_db_reconnects_total", "Database connections re-established",
+                     s.reconnects);
     });
   }
 
@@ -208,7 +206,7 @@ struct Server::Impl {
     }
     if (target == "/metrics") {
       auto response = json_response(request, http::status::ok, metrics.render());
-      response.set(http::field::content_type, "text/plain; version=0.0.4");
+      response.set(http::field::content_type, base::prometheus::kContentType);
       co_return response;
     }
     if (ledger_adapters::LedgerHttp::handles(request)) {

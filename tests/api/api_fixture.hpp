@@ -21,6 +21,7 @@
 
 #include "../server/server_fixture.hpp"
 #include "api/auth.hpp"
+#include "chargegrid/base/time.hpp"
 #include "chargegrid/sim/fleet.hpp"
 #include "chargegrid/testing/event_stream.hpp"
 #include "chargegrid/testing/http_client.hpp"
@@ -31,12 +32,7 @@ using nlohmann::json;
 
 // An RFC 3339 UTC time as stations send it ("2026-11-24T10:00:00Z").
 inline std::string rfc3339(std::chrono::system_clock::time_point time) {
-  const auto seconds = std::chrono::system_clock::to_time_t(time);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
+  return base::format_rfc3339(time, base::TimePrecision::kSeconds);
 }
 
 // Simulated stations in the background; they answer the server's CALLs.

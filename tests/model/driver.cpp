@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "api/auth.hpp"
+#include "chargegrid/base/time.hpp"
 #include "chargegrid/server/server.hpp"
 #include "chargegrid/sim/test_client.hpp"
 #include "chargegrid/testing/http_client.hpp"
@@ -62,12 +63,8 @@ struct Pick {
 };
 
 std::string rfc3339(std::int64_t epoch) {
-  const auto t = static_cast<std::time_t>(epoch);
-  std::tm utc{};
-  gmtime_r(&t, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
+  return base::format_rfc3339(std::chrono::system_clock::time_point{std::chrono::seconds{epoch}},
+                              base::TimePrecision::kSeconds);
 }
 
 std::int64_t epoch_of(int year, int month, int day) {
@@ -80,25 +77,9 @@ std::int64_t epoch_of(int year, int month, int day) {
 
 // "2026-03-01T00:00:05+00:00" or "...Z" (as PostgreSQL's JSON gives timestamptz) to epoch.
 std::optional<std::int64_t> parse_time(const std::string& text) {
-  std::tm tm{};
-  int y, mo, d, h, mi, s;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &s) != 6)
-    return std::nullopt;
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = s;
-  auto epoch = static_cast<std::int64_t>(timegm(&tm));
-  auto zone = text.find_first_of("+-Z", 19);
-  if (zone != std::string::npos && text[zone] != 'Z') {
-    int zh = 0, zm = 0;
-    std::sscanf(text.c_str() + zone + 1, "%2d:%2d", &zh, &zm);
-    const int offset = (zh * 60 + zm) * 60;
-    epoch += text[zone] == '+' ? -offset : offset;
-  }
-  return epoch;
+  const auto time = base::parse_rfc3339(text);
+  if (!time) return std::nullopt;
+  return std::chrono::floor<std::chrono::seconds>(time->time_since_epoch()).count();
 }
 
 std::string fixed3(double value) {

@@ -1,49 +1,14 @@
 #include "api/auth.hpp"
 
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <array>
 #include <stdexcept>
 
+#include "chargegrid/base/sha256.hpp"
 #include "store/api_keys.hpp"
 
 namespace chargegrid::server::api {
-
-namespace {
-
-std::string sha256_hex(std::string_view text) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int length = 0;
-  EVP_Digest(text.data(), text.size(), digest.data(), &length, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 15];
-  }
-  return hex;
-}
-
-std::string base64url(const unsigned char* data, std::size_t size) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  std::uint32_t bits = 0;
-  int count = 0;
-  for (std::size_t i = 0; i < size; ++i) {
-    bits = (bits << 8) | data[i];
-    count += 8;
-    while (count >= 6) {
-      count -= 6;
-      out += kAlphabet[(bits >> count) & 63];
-    }
-  }
-  if (count > 0) out += kAlphabet[(bits << (6 - count)) & 63];
-  return out;
-}
-
-}  // namespace
 
 std::string_view role_name(Role role) {
   switch (role) {
@@ -102,16 +67,16 @@ NewApiKey create_api_key(pqxx::transaction_base& tx, const std::string& name, Ro
   std::array<unsigned char, 32> random{};
   if (RAND_bytes(random.data(), static_cast<int>(random.size())) != 1)
     throw std::runtime_error("no randomness for an API key");
-  NewApiKey key{0, "cgk_" + base64url(random.data(), random.size())};
+  NewApiKey key{0, "cgk_" + base::base64url_encode(random)};
   key.id = store::api_keys::insert(tx, name, std::string(role_name(role)), driver_id,
-                                   sha256_hex(key.secret), sites);
+                                   base::sha256_hex(key.secret), sites);
   return key;
 }
 
 std::optional<Principal> authenticate(pqxx::connection& connection, std::string_view secret) {
   if (secret.size() < 8 || secret.size() > 200) return std::nullopt;
   pqxx::work tx(connection);
-  const auto key = store::api_keys::use(tx, sha256_hex(secret));
+  const auto key = store::api_keys::use(tx, base::sha256_hex(secret));
   if (!key) return std::nullopt;
   Principal principal;
   principal.key_id = key->id;

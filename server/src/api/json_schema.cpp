@@ -1,8 +1,8 @@
 #include "api/json_schema.hpp"
 
-#include <regex>
 #include <vector>
 
+#include "chargegrid/base/time.hpp"
 #include "chargegrid/protocols/validation.hpp"
 
 namespace chargegrid::server::api {
@@ -184,9 +184,7 @@ std::optional<std::string> find_nul_character(const json& value) {
 }
 
 bool is_rfc3339(const std::string& text) {
-  static const std::regex pattern(
-      R"(^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt ]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$)");
-  return std::regex_match(text, pattern);
+  return base::is_rfc3339(text, {.space_separator = true});
 }
 
 }  // namespace chargegrid::server::api

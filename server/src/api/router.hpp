@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "api/request.hpp"
+#include "chargegrid/base/percent.hpp"
 
 namespace chargegrid::server::api {
 
@@ -48,8 +49,11 @@ class Router {
   std::vector<Route> routes_;
 };
 
-// Percent-decodes a path segment or query component ('+' is a space in queries).
-std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space);
+// Percent-decodes a path segment or query component ('+' is a space in queries); a NUL is
+// kept for the caller to refuse with its own message.
+inline std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space) {
+  return base::percent_decode(text, {.plus_is_space = plus_is_space, .refuse_nul = false});
+}
 // The query's parameters, decoded. Throws bad_request naming the parameter when one is
 // not properly percent-encoded or decodes to a NUL (PostgreSQL text ends there).
 std::map<std::string, std::string> parse_query(std::string_view query);

@@ -1,8 +1,8 @@
 // The cluster's Prometheus counters and gauge.
 
+#include "chargegrid/base/prometheus.hpp"
 #include "cluster/cluster.hpp"
 #include "connections/station_registry.hpp"
-#include "metrics.hpp"
 
 namespace chargegrid::server {
 
@@ -12,43 +12,44 @@ void Cluster::count_outcome(const std::string& direction, std::string_view outco
 }
 
 void Cluster::render_metrics(std::string& out) const {
-  auto counter = [&out](const char* name, const char* help, std::uint64_t value) {
-    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name +
-           " " + std::to_string(value) + "\n";
-  };
-  out += "# HELP chargegrid_cluster_stations_held Stations whose lease this node holds\n";
-  out += "# TYPE chargegrid_cluster_stations_held gauge\n";
+  namespace prometheus = base::prometheus;
+  prometheus::Writer writer(out);
   std::size_t held = 0;
   for (const auto& h : stations_.held())
     if (h.lease_epoch > 0) ++held;
-  out += "chargegrid_cluster_stations_held " + std::to_string(held) + "\n";
-  out +=
-      "# HELP chargegrid_cluster_commands_total Commands routed between nodes: out (sent to "
-      "the holding node), in (run here for another node), by outcome\n";
-  out += "# TYPE chargegrid_cluster_commands_total counter\n";
+  writer.gauge("chargegrid_cluster_stations_held", "Stations whose lease this node holds", held);
+  writer.family("chargegrid_cluster_commands_total",
+                "Commands routed between nodes: out (sent to the holding node), in (run here for "
+                "another node), by outcome",
+                prometheus::Type::kCounter);
   {
     std::lock_guard lock(outcome_mutex_);
     for (const auto& [key, n] : routed_outcomes_) {
       const auto split = key.find('\x1f');
-      out += "chargegrid_cluster_commands_total{direction=\"" + key.substr(0, split) +
-             "\",outcome=\"" + label_value(key.substr(split + 1)) + "\"} " + std::to_string(n) +
-             "\n";
+      writer.sample("chargegrid_cluster_commands_total",
+                    prometheus::labels({{"direction", std::string_view(key).substr(0, split)},
+                                        {"outcome", std::string_view(key).substr(split + 1)}}),
+                    n);
     }
   }
-  counter("chargegrid_cluster_lease_takeovers_total",
-          "Station leases this node took (connects and reconnects)", takeovers_);
-  counter("chargegrid_cluster_leases_lost_total",
-          "Connections closed here because another node took the station over", leases_lost_);
-  counter("chargegrid_cluster_nodes_expired_total",
-          "Nodes this node declared dead (heartbeat older than their lease timeout)",
-          nodes_expired_);
-  counter("chargegrid_cluster_notifications_total", "Notifications received", notifications_);
-  counter("chargegrid_cluster_notifications_ignored_total",
-          "Notifications malformed, unknown or naming no pending command", notifications_ignored_);
-  counter("chargegrid_cluster_listener_failures_total",
-          "Times the listening connection failed (database away)", heartbeats_failed_);
-  counter("chargegrid_cluster_listener_reconnects_total",
-          "Times the listening connection was made again", listener_reconnects_);
+  writer.counter("chargegrid_cluster_lease_takeovers_total",
+                 "Station leases this node took (connects and reconnects)", takeovers_.load());
+  writer.counter("chargegrid_cluster_leases_lost_total",
+                 "Connections closed here because another node took the station over",
+                 leases_lost_.load());
+  writer.counter("chargegrid_cluster_nodes_expired_total",
+                 "Nodes this node declared dead (heartbeat older than their lease timeout)",
+                 nodes_expired_.load());
+  writer.counter("chargegrid_cluster_notifications_total", "Notifications received",
+                 notifications_.load());
+  writer.counter("chargegrid_cluster_notifications_ignored_total",
+                 "Notifications malformed, unknown or naming no pending command",
+                 notifications_ignored_.load());
+  writer.counter("chargegrid_cluster_listener_failures_total",
+                 "Times the listening connection failed (database away)",
+                 heartbeats_failed_.load());
+  writer.counter("chargegrid_cluster_listener_reconnects_total",
+                 "Times the listening connection was made again", listener_reconnects_.load());
 }
 
 }  // namespace chargegrid::server

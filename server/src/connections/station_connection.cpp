@@ -12,6 +12,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <pqxx/pqxx>
 
+#include "chargegrid/base/percent.hpp"
 #include "chargegrid/db/errors.hpp"
 #include "chargegrid/protocols/validation.hpp"
 #include "cluster/cluster.hpp"
@@ -35,13 +36,6 @@ namespace {
 constexpr std::size_t kMaxStationIdLength = 48;  // OCPP 2.0.1 identity limit
 constexpr std::string_view kPathPrefix = "/ocpp/";
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 std::string trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -50,30 +44,12 @@ std::string trim(std::string_view s) {
 
 }  // namespace
 
-std::optional<std::string> percent_decode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out += text[i];
-      continue;
-    }
-    if (i + 2 >= text.size()) return std::nullopt;
-    int hi = hex_value(text[i + 1]);
-    int lo = hex_value(text[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out += static_cast<char>(hi * 16 + lo);
-    i += 2;
-  }
-  return out;
-}
-
 std::optional<std::string> station_id_from_target(std::string_view target) {
   if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
   if (!target.starts_with(kPathPrefix)) return std::nullopt;
   target.remove_prefix(kPathPrefix.size());
   if (target.empty() || target.find('/') != std::string_view::npos) return std::nullopt;
-  auto id = percent_decode(target);
+  auto id = base::percent_decode(target);
   if (!id || id->empty() || id->size() > kMaxStationIdLength) return std::nullopt;
   for (unsigned char c : *id)
     if (c < 0x21 || c > 0x7e || c == ':' || c == '/') return std::nullopt;

@@ -124,8 +124,6 @@ class StationConnection : public std::enable_shared_from_this<StationConnection>
   std::uint64_t next_call_id_ = 1;
 };
 
-// Percent-decodes a URL path segment; nullopt if it is not valid.
-std::optional<std::string> percent_decode(std::string_view text);
 // The station identity of an upgrade target such as /ocpp/CP%2D01; nullopt if none.
 std::optional<std::string> station_id_from_target(std::string_view target);
 // Picks the subprotocol from a Sec-WebSocket-Protocol header (client's order).

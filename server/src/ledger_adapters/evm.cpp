@@ -7,6 +7,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "chargegrid/base/encoding.hpp"
+
 namespace chargegrid::server::ledger_adapters::evm {
 
 // ---- Keccak-256 -------------------------------------------------------------------------------
@@ -76,13 +78,7 @@ Hash keccak256(const std::uint8_t* data, std::size_t size) {
 // ---- hex and integers ------------------------------------------------------------------------
 
 std::string hex0x(const std::uint8_t* data, std::size_t size) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out = "0x";
-  for (std::size_t i = 0; i < size; ++i) {
-    out += kDigits[data[i] >> 4];
-    out += kDigits[data[i] & 0x0f];
-  }
-  return out;
+  return "0x" + base::hex_encode({data, size});
 }
 
 std::string quantity(std::uint64_t value) {
@@ -93,29 +89,13 @@ std::string quantity(std::uint64_t value) {
   return "0x" + digits;
 }
 
-namespace {
-
-int nibble(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-}  // namespace
-
 Bytes from_hex(std::string_view text) {
   if (text.starts_with("0x") || text.starts_with("0X")) text.remove_prefix(2);
   std::string digits(text);
-  if (digits.size() % 2) digits.insert(digits.begin(), '0');
-  Bytes out;
-  out.reserve(digits.size() / 2);
-  for (std::size_t i = 0; i < digits.size(); i += 2) {
-    const int hi = nibble(digits[i]), lo = nibble(digits[i + 1]);
-    if (hi < 0 || lo < 0) throw std::invalid_argument("not hex: " + std::string(text));
-    out.push_back(static_cast<std::uint8_t>(hi * 16 + lo));
-  }
-  return out;
+  if (digits.size() % 2) digits.insert(digits.begin(), '0');  // a quantity such as "0x1"
+  auto bytes = base::hex_decode(digits);
+  if (!bytes) throw std::invalid_argument("not hex: " + std::string(text));
+  return std::move(*bytes);
 }
 
 Bytes be_bytes(std::uint64_t value) {

@@ -1,7 +1,6 @@
 #include "ledger_adapters/service.hpp"
 
 #include <fcntl.h>
-#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +11,7 @@
 #include <pqxx/pqxx>
 #include <sstream>
 
+#include "chargegrid/base/prometheus.hpp"
 #include "chargegrid/db/pool.hpp"
 #include "chargegrid/ledger/postgres_log.hpp"
 #include "chargegrid/server/config.hpp"
@@ -250,46 +250,34 @@ void LedgerService::refresh_status(pqxx::connection_base& c) {
 }
 
 void LedgerService::render_metrics(std::string& out) const {
+  namespace prometheus = base::prometheus;
   std::lock_guard lock(status_mutex_);
   if (!have_status_) return;
-  auto line = [&out](const std::string& name, const std::string& labels, double value) {
-    out += fmt::format("{}{} {}\n", name, labels, value);
-  };
-  out += "# HELP chargegrid_ledger_log_size Entries in the verifiable log\n";
-  out += "# TYPE chargegrid_ledger_log_size gauge\n";
-  line("chargegrid_ledger_log_size", "", static_cast<double>(log_size_));
-  out += "# HELP chargegrid_ledger_checkpoint_size Tree size of the newest signed checkpoint\n";
-  out += "# TYPE chargegrid_ledger_checkpoint_size gauge\n";
-  line("chargegrid_ledger_checkpoint_size", "", static_cast<double>(checkpoint_size_));
-  out += "# HELP chargegrid_ledger_checkpoint_age_seconds Age of the newest signed checkpoint\n";
-  out += "# TYPE chargegrid_ledger_checkpoint_age_seconds gauge\n";
-  line("chargegrid_ledger_checkpoint_age_seconds", "", checkpoint_age_s_);
-  out += "# HELP chargegrid_ledger_publisher 1 on the node that publishes checkpoints\n";
-  out += "# TYPE chargegrid_ledger_publisher gauge\n";
-  line("chargegrid_ledger_publisher", "", publishing_ ? 1 : 0);
+  prometheus::Writer writer(out);
+  writer.gauge("chargegrid_ledger_log_size", "Entries in the verifiable log", log_size_);
+  writer.gauge("chargegrid_ledger_checkpoint_size", "Tree size of the newest signed checkpoint",
+               checkpoint_size_);
+  writer.gauge("chargegrid_ledger_checkpoint_age_seconds", "Age of the newest signed checkpoint",
+               checkpoint_age_s_);
+  writer.gauge("chargegrid_ledger_publisher", "1 on the node that publishes checkpoints",
+               publishing_ ? 1 : 0);
   if (statuses_.empty()) return;
-  out += "# HELP chargegrid_ledger_pending Ledger deliveries waiting, by adapter\n";
-  out += "# TYPE chargegrid_ledger_pending gauge\n";
-  for (const auto& s : statuses_)
-    line("chargegrid_ledger_pending", "{adapter=\"" + label_value(s.name) + "\"}",
-         static_cast<double>(s.pending));
-  out += "# HELP chargegrid_ledger_oldest_pending_age_seconds Age of the oldest waiting delivery\n";
-  out += "# TYPE chargegrid_ledger_oldest_pending_age_seconds gauge\n";
-  for (const auto& s : statuses_)
-    line("chargegrid_ledger_oldest_pending_age_seconds",
-         "{adapter=\"" + label_value(s.name) + "\"}", s.oldest_pending_age_s);
-  out +=
-      "# HELP chargegrid_ledger_alert 1 when a delivery has waited longer than "
-      "--ledger-alert-after\n";
-  out += "# TYPE chargegrid_ledger_alert gauge\n";
-  for (const auto& s : statuses_)
-    line("chargegrid_ledger_alert", "{adapter=\"" + label_value(s.name) + "\"}",
-         s.state == "alert" ? 1 : 0);
-  out += "# HELP chargegrid_ledger_delivered_total Log entries (or checkpoints) delivered\n";
-  out += "# TYPE chargegrid_ledger_delivered_total counter\n";
-  for (const auto& s : statuses_)
-    line("chargegrid_ledger_delivered_total", "{adapter=\"" + label_value(s.name) + "\"}",
-         static_cast<double>(s.delivered));
+  // One gauge or counter per adapter.
+  auto by_adapter = [&](const char* name, const char* help, prometheus::Type type, auto value) {
+    writer.family(name, help, type);
+    for (const auto& s : statuses_)
+      writer.sample(name, prometheus::labels({{"adapter", s.name}}), value(s));
+  };
+  using Status = decltype(statuses_)::value_type;
+  by_adapter("chargegrid_ledger_pending", "Ledger deliveries waiting, by adapter",
+             prometheus::Type::kGauge, [](const Status& s) { return s.pending; });
+  by_adapter("chargegrid_ledger_oldest_pending_age_seconds", "Age of the oldest waiting delivery",
+             prometheus::Type::kGauge, [](const Status& s) { return s.oldest_pending_age_s; });
+  by_adapter("chargegrid_ledger_alert",
+             "1 when a delivery has waited longer than --ledger-alert-after",
+             prometheus::Type::kGauge, [](const Status& s) { return s.state == "alert" ? 1 : 0; });
+  by_adapter("chargegrid_ledger_delivered_total", "Log entries (or checkpoints) delivered",
+             prometheus::Type::kCounter, [](const Status& s) { return s.delivered; });
 }
 
 }  // namespace chargegrid::server::ledger_adapters

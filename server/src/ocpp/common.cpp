@@ -11,20 +11,6 @@
 
 namespace chargegrid::server::ocpp {
 
-std::string now_rfc3339() {
-  const auto now = std::chrono::system_clock::now();
-  const auto seconds = std::chrono::system_clock::to_time_t(now);
-  const auto millis =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[64];
-  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
-                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
-                static_cast<int>(millis));
-  return text;
-}
-
 void add_201_and_21(HandlerRegistry& registry, const std::string& action, Handler handler) {
   registry.add(protocols::OcppVersion::v201, action, handler);
   registry.add(protocols::OcppVersion::v21, action, std::move(handler));

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "chargegrid/base/time.hpp"
 #include "meter_writer.hpp"
 #include "ocpp/handler.hpp"
 #include "ocpp/messages.hpp"
@@ -16,7 +17,7 @@
 namespace chargegrid::server::ocpp {
 
 // Now as RFC 3339 UTC with milliseconds, as OCPP's dateTime.
-std::string now_rfc3339();
+using base::now_rfc3339;
 
 template <class T>
 std::optional<T> optional_field(const nlohmann::json& object, const char* key) {

@@ -6,6 +6,7 @@
 
 #include <pqxx/pqxx>
 
+#include "chargegrid/base/time.hpp"
 #include "commands/command_router.hpp"
 #include "connections/station_connection.hpp"
 #include "logging.hpp"
@@ -114,8 +115,8 @@ Handler sign_certificate(Services& services) {
     }
 
     const auto& info = issued->info;
-    const auto not_before = security::rfc3339(info.not_before);
-    const auto not_after = security::rfc3339(info.not_after);
+    const auto not_before = base::format_rfc3339(info.not_before, base::TimePrecision::kSeconds);
+    const auto not_after = base::format_rfc3339(info.not_after, base::TimePrecision::kSeconds);
     co_await services.database.run([&](pqxx::connection& c) {
       pqxx::work tx(c);
       store::station_reports::record_certificate(

@@ -9,7 +9,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "security/base64.hpp"
+#include "chargegrid/base/encoding.hpp"
 
 namespace chargegrid::server::security {
 
@@ -49,9 +49,9 @@ std::string hash_station_password(std::string_view password, int iterations) {
   out += '$';
   out += std::to_string(iterations);
   out += '$';
-  out += base64_encode({reinterpret_cast<const char*>(salt.data()), salt.size()});
+  out += base::base64_encode(base::ByteView(salt));
   out += '$';
-  out += base64_encode({reinterpret_cast<const char*>(hash.data()), hash.size()});
+  out += base::base64_encode(base::ByteView(hash));
   OPENSSL_cleanse(hash.data(), hash.size());
   return out;
 }
@@ -71,13 +71,12 @@ bool verify_station_password(std::string_view password, std::string_view stored)
   if (ec != std::errc() || end != parts[1].data() + parts[1].size() || iterations < 1 ||
       iterations > kMaxIterations)
     return false;
-  const auto salt = base64_decode(parts[2]);
-  const auto expected = base64_decode(parts[3]);
+  const auto salt = base::base64_decode(parts[2]);
+  const auto expected = base::base64_decode(parts[3]);
   if (!salt || !expected || salt->empty() || expected->size() < 16 || expected->size() > 64)
     return false;
   std::vector<unsigned char> actual(expected->size());
-  if (!derive(password, reinterpret_cast<const unsigned char*>(salt->data()), salt->size(),
-              iterations, actual.data(), actual.size()))
+  if (!derive(password, salt->data(), salt->size(), iterations, actual.data(), actual.size()))
     return false;
   const bool same = CRYPTO_memcmp(actual.data(), expected->data(), actual.size()) == 0;
   OPENSSL_cleanse(actual.data(), actual.size());
@@ -112,14 +111,7 @@ bool is_valid_station_password(std::string_view password) {
 }
 
 std::string authorization_key_hex(std::string_view password) {
-  constexpr std::string_view digits = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(password.size() * 2);
-  for (unsigned char c : password) {
-    out += digits[c >> 4];
-    out += digits[c & 0x0f];
-  }
-  return out;
+  return base::hex_encode(password, base::HexCase::kUpper);
 }
 
 }  // namespace chargegrid::server::security

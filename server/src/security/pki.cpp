@@ -16,6 +16,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "chargegrid/base/encoding.hpp"
+
 namespace chargegrid::server::security {
 
 namespace {
@@ -74,16 +76,6 @@ std::chrono::system_clock::time_point to_time_point(const ASN1_TIME* t) {
   std::tm tm{};
   if (ASN1_TIME_to_tm(t, &tm) != 1) return {};
   return std::chrono::system_clock::from_time_t(timegm(&tm));
-}
-
-std::string hex(const unsigned char* data, std::size_t size) {
-  static constexpr char digits[] = "0123456789ABCDEF";
-  std::string out;
-  for (std::size_t i = 0; i < size; ++i) {
-    out += digits[data[i] >> 4];
-    out += digits[data[i] & 0x0f];
-  }
-  return out;
 }
 
 PrivateKey generate_p256_key() {
@@ -199,19 +191,10 @@ CertificateInfo describe(X509* certificate) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
   if (X509_digest(certificate, EVP_sha256(), digest, &size) == 1)
-    info.fingerprint = hex(digest, size);
+    info.fingerprint = base::hex_encode({digest, size}, base::HexCase::kUpper);
   info.not_before = to_time_point(X509_get0_notBefore(certificate));
   info.not_after = to_time_point(X509_get0_notAfter(certificate));
   return info;
-}
-
-std::string rfc3339(std::chrono::system_clock::time_point t) {
-  const std::time_t seconds = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
 }
 
 int subject_field_nid(const std::string& field) {

@@ -51,8 +51,6 @@ struct CertificateInfo {
 std::string openssl_error();
 
 CertificateInfo describe(X509* certificate);
-// A certificate time as RFC 3339 UTC (seconds).
-std::string rfc3339(std::chrono::system_clock::time_point t);
 // The first value of a subject field ("CN", "serialNumber", "O", ... or a dotted OID) as UTF-8.
 std::optional<std::string> subject_field(X509* certificate, const std::string& field);
 // OpenSSL's id for a subject field name; throws PkiError if OpenSSL does not know it.

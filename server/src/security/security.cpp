@@ -3,6 +3,7 @@
 #include <pqxx/pqxx>
 #include <thread>
 
+#include "chargegrid/base/time.hpp"
 #include "logging.hpp"
 #include "security/tls.hpp"
 #include "store/station_reports.hpp"
@@ -17,14 +18,17 @@ std::size_t checker_threads() {
 }
 
 void log_certificate(std::string_view event, const std::string& file, const CertificateInfo& info) {
-  log::info(event, {{"file", file},
-                    {"subject", info.subject},
-                    {"serial", info.serial},
-                    {"not_after", rfc3339(info.not_after)}});
+  log::info(event,
+            {{"file", file},
+             {"subject", info.subject},
+             {"serial", info.serial},
+             {"not_after", base::format_rfc3339(info.not_after, base::TimePrecision::kSeconds)}});
   const auto left = info.not_after - std::chrono::system_clock::now();
   if (left < std::chrono::hours(24 * 30))
     log::warn("certificate_expires_soon",
-              {{"file", file}, {"subject", info.subject}, {"not_after", rfc3339(info.not_after)}});
+              {{"file", file},
+               {"subject", info.subject},
+               {"not_after", base::format_rfc3339(info.not_after, base::TimePrecision::kSeconds)}});
 }
 
 }  // namespace

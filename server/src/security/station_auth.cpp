@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
-#include "security/base64.hpp"
+#include "chargegrid/base/encoding.hpp"
 
 namespace chargegrid::server::security {
 
@@ -51,7 +51,7 @@ AuthorizationHeader parse_authorization(std::string_view header) {
   if (space == std::string_view::npos || !iequals(header.substr(0, space), "Basic")) return out;
   auto token = header.substr(space + 1);
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-  auto decoded = base64_decode(token);
+  auto decoded = base::base64_decode_to_string(token);
   if (!decoded) return out;
   const auto colon = decoded->find(':');
   if (colon == std::string::npos) return out;

@@ -1,6 +1,5 @@
 #include "chargegrid/testing/database.hpp"
 
-#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -14,12 +13,14 @@
 #include <random>
 #include <stdexcept>
 
+#include "chargegrid/base/log.hpp"
 #include "chargegrid/db/embedded_postgres.hpp"
 #include "chargegrid/db/migrations.hpp"
 #include "chargegrid/db/url.hpp"
 
 namespace chargegrid::testing {
 namespace fs = std::filesystem;
+namespace log = base::log;
 
 namespace {
 
@@ -46,7 +47,7 @@ class PrivateCluster {
       std::error_code ec;
       fs::remove_all(folder_, ec);
     } catch (const std::exception& e) {
-      spdlog::error("test_database event=private_cluster_stop_failed error=\"{}\"", e.what());
+      log::error("test_database_private_cluster_stop_failed", {{"error", e.what()}});
     }
   }
   std::string url() const { return cluster_->connection_url("postgres"); }
@@ -116,7 +117,7 @@ TestDatabase::~TestDatabase() {
     pqxx::nontransaction txn(admin);
     txn.exec("DROP DATABASE IF EXISTS " + txn.quote_name(name_) + " WITH (FORCE)");
   } catch (const std::exception& e) {
-    spdlog::warn("test_database event=drop_failed database={} error=\"{}\"", name_, e.what());
+    log::warn("test_database_drop_failed", {{"database", name_}, {"error", e.what()}});
   }
 }
 

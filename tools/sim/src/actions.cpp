@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "chargegrid/base/encoding.hpp"
+
 namespace chargegrid::sim::detail {
 
 namespace {
@@ -14,28 +16,6 @@ Json status(const char* value) {
 }
 
 // --- Reading payloads ----------------------------------------------------------------------
-
-// "41424344" -> "ABCD"; nullopt for anything that is not pairs of hex digits.
-std::optional<std::string> decode_hex(const std::string& hex) {
-  if (hex.size() % 2) return std::nullopt;
-  std::string out;
-  for (std::size_t i = 0; i < hex.size(); i += 2) {
-    int byte = 0;
-    for (char c : hex.substr(i, 2)) {
-      byte <<= 4;
-      if (c >= '0' && c <= '9')
-        byte |= c - '0';
-      else if (c >= 'a' && c <= 'f')
-        byte |= c - 'a' + 10;
-      else if (c >= 'A' && c <= 'F')
-        byte |= c - 'A' + 10;
-      else
-        return std::nullopt;
-    }
-    out += static_cast<char>(byte);
-  }
-  return out;
-}
 
 // 1.6 spells the error code as its specification does.
 const char* occurrence_violation(OcppVersion version) {
@@ -276,7 +256,7 @@ Json change_configuration(StationModel& st, const Json& p) {
   }
   if (key == "AuthorizationKey") {
     // The key is the password's bytes in hex; the next connection uses it.
-    auto password = decode_hex(value);
+    auto password = base::hex_decode_to_string(value);
     if (!password || password->size() < 16) return status("Rejected");
     st.options.password = *password;
   }

@@ -2,7 +2,8 @@
 
 #include <cmath>
 #include <cstdio>
-#include <ctime>
+
+#include "chargegrid/base/time.hpp"
 
 namespace chargegrid::sim {
 
@@ -23,15 +24,7 @@ std::optional<OcppVersion> parse_version(const std::string& text) {
 }
 
 std::string format_timestamp(Timestamp time) {
-  const auto ms = std::chrono::time_point_cast<std::chrono::milliseconds>(time);
-  const std::time_t seconds = std::chrono::system_clock::to_time_t(ms);
-  const auto millis = static_cast<int>(ms.time_since_epoch().count() % 1000 + 1000) % 1000;
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
-  return buffer;
+  return base::format_rfc3339(time, base::TimePrecision::kMilliseconds);
 }
 
 std::string make_call(const std::string& message_id, const std::string& action,

@@ -1,8 +1,8 @@
-#include "logging.hpp"
+#include "chargegrid/base/log.hpp"
 
 #include <nlohmann/json.hpp>
 
-namespace chargegrid::server::log {
+namespace chargegrid::base::log {
 namespace {
 
 bool json_format = false;
@@ -64,4 +64,4 @@ void write(spdlog::level::level_enum level, std::string_view event,
   spdlog::log(level, "{}", line);
 }
 
-}  // namespace chargegrid::server::log
+}  // namespace chargegrid::base::log

@@ -1,0 +1,48 @@
+// UTC time as RFC 3339 text: the one parser and formatter every library uses.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace chargegrid::base {
+
+using TimePoint = std::chrono::system_clock::time_point;
+
+// Digits after the seconds that format_rfc3339 writes.
+enum class TimePrecision { kSeconds, kMilliseconds, kMicroseconds };
+
+// What the parser accepts beyond the strict RFC 3339 date-time
+// (YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM), 'T' and 'Z' in either case).
+struct Rfc3339Options {
+  bool space_separator = false;   // "2026-01-01 10:00:00Z", as RFC 3339 §5.6 permits
+  bool optional_seconds = false;  // "2026-01-01T10:00Z" (ISO 8601 reduced precision)
+  bool compact_offset = false;    // "+0100" as well as "+01:00"
+  int max_offset_hours = 23;
+};
+
+struct ParsedTime {
+  TimePoint utc;
+  std::chrono::minutes offset{0};  // the text's UTC offset; 0 for "Z"
+};
+
+// nullopt for text that is not a date-time or names no real instant (Feb 30, hour 24,
+// minute 60). A leap second (:60) is accepted and read as the next minute's first second.
+// Fraction digits past nanoseconds are dropped.
+std::optional<ParsedTime> parse_rfc3339_with_offset(std::string_view text,
+                                                    const Rfc3339Options& options = {});
+std::optional<TimePoint> parse_rfc3339(std::string_view text, const Rfc3339Options& options = {});
+inline bool is_rfc3339(std::string_view text, const Rfc3339Options& options = {}) {
+  return parse_rfc3339_with_offset(text, options).has_value();
+}
+
+// "2026-03-01T12:00:00.000Z" (truncated, never rounded, to the precision).
+std::string format_rfc3339(TimePoint time, TimePrecision precision = TimePrecision::kMilliseconds);
+// The same instant as local time at `offset`, with a numeric offset ("+01:00", "+00:00").
+std::string format_rfc3339(TimePoint time, TimePrecision precision, std::chrono::minutes offset);
+
+// Now, as OCPP's dateTime: UTC with milliseconds.
+std::string now_rfc3339();
+
+}  // namespace chargegrid::base
