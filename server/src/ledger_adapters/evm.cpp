@@ -304,7 +304,10 @@ Bytes sign_transaction(const LegacyTransaction& tx, std::uint64_t chain_id, cons
 
 Bytes anchor_call(const Hash& root, std::uint64_t size, const std::string& origin) {
   const auto selector = keccak256(std::string_view("anchor(bytes32,uint64,string)"));
-  Bytes out(selector.begin(), selector.begin() + 4);
+  // The selector, three head words, the string's length word and its padded bytes.
+  Bytes out;
+  out.reserve(4 + 4 * 32 + origin.size() + 32);
+  out.insert(out.end(), selector.begin(), selector.begin() + 4);
   auto word = [&out](std::uint64_t value) {
     Bytes w(32, 0);
     for (int i = 0; i < 8; ++i) w[31 - i] = static_cast<std::uint8_t>(value >> (8 * i));
