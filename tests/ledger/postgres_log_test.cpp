@@ -204,8 +204,7 @@ TEST_CASE("entries, subtrees and checkpoints refuse updates and deletes", "[log]
                   std::runtime_error);
 }
 
-TEST_CASE("a database without the migrations' ledger tables is refused, not changed",
-          "[log][pg]") {
+TEST_CASE("a database without the migrations' ledger tables is refused, not changed", "[log][pg]") {
   TestDatabase db(TestDatabase::Options{.migrate = false});
   pqxx::connection connection(db.url());
   CHECK_THROWS_WITH(PostgresLog(connection, NoteSigner::generate(kOrigin)),

@@ -78,11 +78,13 @@ std::vector<std::string> common(const CsmsStub& csms, const std::string& prefix)
 
 }  // namespace
 
-TEST_CASE("chargegrid-sim --session-length: each session ends by itself after that long", "[sim][cli]") {
+TEST_CASE("chargegrid-sim --session-length: each session ends by itself after that long",
+          "[sim][cli]") {
   CsmsStub csms;
   auto args = common(csms, "CLID-");
   // Two sessions of a simulated minute each, a simulated half minute apart.
-  for (const char* a : {"--sessions", "2", "--session-length", "60", "--idle", "30"}) args.push_back(a);
+  for (const char* a : {"--sessions", "2", "--session-length", "60", "--idle", "30"})
+    args.push_back(a);
   const auto exit = run_sim(args, 20s);
   REQUIRE(exit.exited);
   CHECK(exit.status == 0);

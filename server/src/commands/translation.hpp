@@ -39,7 +39,7 @@ using Translate = OcppCall (*)(const nlohmann::json& arguments, protocols::OcppV
                                std::int64_t command_id);
 
 struct CommandSpec {
-  std::string_view name;    // e.g. "remote-start"
+  std::string_view name;  // e.g. "remote-start"
   // The arguments' schema in the OpenAPI document; empty for a command the REST API offers
   // on a route of its own (remote-stop) or not at all (the server's own services: passwords,
   // certificates, charging profiles).
