@@ -3,18 +3,12 @@
 
 #include <catch2/catch.hpp>
 
-#include "server_fixture.hpp"
+#include "station_messages.hpp"
 
-using chargegrid::testing::error_code;
-using chargegrid::testing::is_result;
-using chargegrid::testing::ServerFixture;
+using namespace chargegrid::testing;
 using nlohmann::json;
 
 namespace {
-
-json boot_16() {
-  return {{"chargePointVendor", "ACME"}, {"chargePointModel", "M"}};
-}
 
 json next_frame(chargegrid::sim::OcppTestClient& client) {
   auto text = client.receive(std::chrono::seconds(10));
