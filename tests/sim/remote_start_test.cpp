@@ -70,6 +70,13 @@ json request_start(int evse, int remote_start_id, const std::string& token = "DR
           {"evseId", evse}};
 }
 
+// A TransactionEvent ending transaction `transaction_id`.
+auto ending(const json& transaction_id) {
+  return [transaction_id](const json& p) {
+    return p["eventType"] == "Ended" && p["transactionInfo"]["transactionId"] == transaction_id;
+  };
+}
+
 auto started_with(int remote_start_id) {
   return [remote_start_id](const json& p) {
     return p["eventType"] == "Started" &&
@@ -122,11 +129,9 @@ TEST_CASE("2.0.1: RequestStartTransaction starts the session on the EVSE it name
   const auto first_tx = started->payload["transactionInfo"]["transactionId"];
   CHECK(status_of(csms.call(id, "RequestStopTransaction", {{"transactionId", first_tx}})) ==
         "Accepted");
-  auto ended = csms.wait_for("TransactionEvent", [&](const json& p) {
-    return p["eventType"] == "Ended" && p["transactionInfo"]["transactionId"] == first_tx;
-  });
-  REQUIRE(ended);
-  CHECK(ended->payload["transactionInfo"]["stoppedReason"] == "Remote");
+  auto first_ended = csms.wait_for("TransactionEvent", ending(first_tx));
+  REQUIRE(first_ended);
+  CHECK(first_ended->payload["transactionInfo"]["stoppedReason"] == "Remote");
   CHECK(csms.wait_for("StatusNotification", [](const json& p) {
     return p["evseId"] == 2 && p["connectorStatus"] == "Available";
   }));
@@ -193,18 +198,13 @@ TEST_CASE("2.0.1: a session ends by itself once its duration is up", "[sim][dura
   CHECK(remote->payload["evse"]["id"] == 3);
   const auto remote_tx = remote->payload["transactionInfo"]["transactionId"];
   // The vehicle of the session the CSMS started is unplugged when its time is up.
-  auto ended = csms.wait_for(
-      "TransactionEvent",
-      [&](const json& p) {
-        return p["eventType"] == "Ended" && p["transactionInfo"]["transactionId"] == remote_tx;
-      },
-      15s);
-  REQUIRE(ended);
-  INFO(ended->payload.dump());
-  CHECK(ended->payload["transactionInfo"]["stoppedReason"] == "EVDisconnected");
-  CHECK(ended->payload["triggerReason"] == "EVCommunicationLost");
-  CHECK(ended->payload["transactionInfo"]["chargingState"] == "Idle");
-  CHECK_FALSE(ended->payload.contains("idToken"));
+  auto remote_ended = csms.wait_for("TransactionEvent", ending(remote_tx), 15s);
+  REQUIRE(remote_ended);
+  INFO(remote_ended->payload.dump());
+  CHECK(remote_ended->payload["transactionInfo"]["stoppedReason"] == "EVDisconnected");
+  CHECK(remote_ended->payload["triggerReason"] == "EVCommunicationLost");
+  CHECK(remote_ended->payload["transactionInfo"]["chargingState"] == "Idle");
+  CHECK_FALSE(remote_ended->payload.contains("idToken"));
 
   // The station's own session: the driver stops it with the token that started it.
   auto own = csms.wait_for("TransactionEvent", [](const json& p) {
@@ -212,12 +212,7 @@ TEST_CASE("2.0.1: a session ends by itself once its duration is up", "[sim][dura
   });
   REQUIRE(own);
   const auto own_tx = own->payload["transactionInfo"]["transactionId"];
-  auto own_ended = csms.wait_for(
-      "TransactionEvent",
-      [&](const json& p) {
-        return p["eventType"] == "Ended" && p["transactionInfo"]["transactionId"] == own_tx;
-      },
-      15s);
+  auto own_ended = csms.wait_for("TransactionEvent", ending(own_tx), 15s);
   REQUIRE(own_ended);
   CHECK(own_ended->payload["transactionInfo"]["stoppedReason"] == "Local");
   CHECK(own_ended->payload["triggerReason"] == "StopAuthorized");
