@@ -73,6 +73,19 @@ nlohmann::json read_json(const std::string& path, const char* what) {
   }
 }
 
+// A proof file: a JSON object with two sizes, named `first` and `second`, and the hashes.
+struct Proof {
+  std::uint64_t first = 0;
+  std::uint64_t second = 0;
+  std::vector<Hash> hashes;
+};
+
+Proof read_proof(const std::string& path, const char* first, const char* second) {
+  auto proof = read_json(path, "proof");
+  if (!proof.is_object()) throw MalformedInput("proof must be a JSON object");
+  return {json_size(proof, first), json_size(proof, second), json_hashes(proof)};
+}
+
 // Reads and checks a checkpoint; prints why and returns nullopt when it does not verify.
 std::optional<Checkpoint> checked_checkpoint(const std::string& path, const NoteVerifier& vkey,
                                              const char* label) {
@@ -105,11 +118,7 @@ int run_inclusion(const std::string& vkey_arg, const std::string& checkpoint_pat
   } catch (const CanonicalJsonError& e) {
     throw MalformedInput(std::string("record has no canonical form: ") + e.what());
   }
-  auto proof = read_json(proof_path, "proof");
-  if (!proof.is_object()) throw MalformedInput("proof must be a JSON object");
-  auto index = json_size(proof, "index");
-  auto size = json_size(proof, "size");
-  auto hashes = json_hashes(proof);
+  const auto [index, size, hashes] = read_proof(proof_path, "index", "size");
 
   auto checkpoint = checked_checkpoint(checkpoint_path, vkey, "the");
   if (!checkpoint) return kFailed;
@@ -133,11 +142,7 @@ int run_inclusion(const std::string& vkey_arg, const std::string& checkpoint_pat
 int run_consistency(const std::string& vkey_arg, const std::string& old_path,
                     const std::string& new_path, const std::string& proof_path) {
   auto vkey = load_vkey(vkey_arg);
-  auto proof = read_json(proof_path, "proof");
-  if (!proof.is_object()) throw MalformedInput("proof must be a JSON object");
-  auto old_size = json_size(proof, "old_size");
-  auto new_size = json_size(proof, "new_size");
-  auto hashes = json_hashes(proof);
+  const auto [old_size, new_size, hashes] = read_proof(proof_path, "old_size", "new_size");
 
   auto old_checkpoint = checked_checkpoint(old_path, vkey, "the old");
   if (!old_checkpoint) return kFailed;
