@@ -64,6 +64,18 @@ std::string status_of(const json& answer) {
   return answer[2].value("status", "");
 }
 
+// Station `id` accepts RemoteStartTransaction for `id_tag` at `connector`: the StartTransaction
+// it then sends, for that connector.
+CsmsStub::Received remote_start_16(CsmsStub& csms, const std::string& id, const std::string& id_tag,
+                                   int connector) {
+  CHECK(status_of(csms.call(id, "RemoteStartTransaction",
+                            {{"idTag", id_tag}, {"connectorId", connector}})) == "Accepted");
+  auto started = csms.wait_for("StartTransaction");
+  REQUIRE(started);
+  CHECK(started->payload["connectorId"] == connector);
+  return *started;
+}
+
 json request_start(int evse, int remote_start_id, const std::string& token = "DRIVER") {
   return {{"idToken", {{"idToken", token}, {"type", "Central"}}},
           {"remoteStartId", remote_start_id},
@@ -147,12 +159,8 @@ TEST_CASE("1.6: RemoteStartTransaction starts the session on the connector it na
   const std::string id = "RS16-0001";
   wait_until_reported(csms, sim::OcppVersion::v16);
 
-  CHECK(status_of(csms.call(id, "RemoteStartTransaction",
-                            {{"idTag", "DRIVER-2"}, {"connectorId", 2}})) == "Accepted");
-  auto started = csms.wait_for("StartTransaction");
-  REQUIRE(started);
-  CHECK(started->payload["connectorId"] == 2);
-  CHECK(started->payload["idTag"] == "DRIVER-2");
+  auto started = remote_start_16(csms, id, "DRIVER-2", 2);
+  CHECK(started.payload["idTag"] == "DRIVER-2");
   CHECK(csms.wait_for("StatusNotification", [](const json& p) {
     return p["connectorId"] == 2 && p["status"] == "Charging";
   }));
@@ -160,7 +168,7 @@ TEST_CASE("1.6: RemoteStartTransaction starts the session on the connector it na
   auto sample = csms.wait_for("MeterValues");
   REQUIRE(sample);
   CHECK(sample->payload["connectorId"] == 2);
-  CHECK(sample->payload["transactionId"] == started->answer["transactionId"]);
+  CHECK(sample->payload["transactionId"] == started.answer["transactionId"]);
 
   CHECK(status_of(csms.call(id, "RemoteStartTransaction",
                             {{"idTag", "OTHER"}, {"connectorId", 2}})) == "Rejected");
@@ -175,7 +183,7 @@ TEST_CASE("1.6: RemoteStartTransaction starts the session on the connector it na
   REQUIRE(second);
   CHECK(second->payload["connectorId"] == 1);
 
-  const auto tx = started->answer["transactionId"];
+  const auto tx = started.answer["transactionId"];
   CHECK(status_of(csms.call(id, "RemoteStopTransaction", {{"transactionId", tx}})) == "Accepted");
   auto stopped = csms.wait_for("StopTransaction");
   REQUIRE(stopped);
@@ -226,18 +234,14 @@ TEST_CASE("1.6: a session ends by itself once its duration is up", "[sim][durati
   Running station(options);
   const std::string id = "DU16-0001";
   wait_until_reported(csms, sim::OcppVersion::v16);
-  CHECK(status_of(csms.call(id, "RemoteStartTransaction",
-                            {{"idTag", "DRIVER-3"}, {"connectorId", 3}})) == "Accepted");
-  auto started = csms.wait_for("StartTransaction");
-  REQUIRE(started);
-  CHECK(started->payload["connectorId"] == 3);
+  auto started = remote_start_16(csms, id, "DRIVER-3", 3);
   auto stopped = csms.wait_for("StopTransaction", {}, 15s);
   REQUIRE(stopped);
   INFO(stopped->payload.dump());
-  CHECK(stopped->payload["transactionId"] == started->answer["transactionId"]);
+  CHECK(stopped->payload["transactionId"] == started.answer["transactionId"]);
   CHECK(stopped->payload["reason"] == "EVDisconnected");
   CHECK_FALSE(stopped->payload.contains("idTag"));
-  CHECK(stopped->payload["meterStop"].get<long>() > started->payload["meterStart"].get<long>());
+  CHECK(stopped->payload["meterStop"].get<long>() > started.payload["meterStart"].get<long>());
   CHECK(csms.wait_for("StatusNotification", [](const json& p) {
     return p["connectorId"] == 3 && p["status"] == "Available";
   }));

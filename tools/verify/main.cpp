@@ -404,22 +404,27 @@ int main(int argc, char** argv) {
 
   std::string vkey, checkpoint, record, proof, old_checkpoint, new_checkpoint, ocmf_file;
   std::optional<std::string> public_key;
+  // The options several subcommands require alike.
+  const auto require_vkey = [&](CLI::App* command) {
+    command->add_option("--vkey", vkey, "the log's verifier key, inline or a file")->required();
+  };
+  const auto require_checkpoint = [&](CLI::App* command) {
+    command->add_option("--checkpoint", checkpoint, "checkpoint note file")->required();
+  };
 
   auto* checkpoint_cmd = app.add_subcommand("checkpoint", "check a checkpoint's signature");
-  checkpoint_cmd->add_option("--vkey", vkey, "the log's verifier key, inline or a file")
-      ->required();
+  require_vkey(checkpoint_cmd);
   checkpoint_cmd->add_option("CHECKPOINT", checkpoint, "checkpoint note file")->required();
 
   auto* inclusion_cmd = app.add_subcommand("inclusion", "prove a record is in the log");
-  inclusion_cmd->add_option("--vkey", vkey, "the log's verifier key, inline or a file")->required();
-  inclusion_cmd->add_option("--checkpoint", checkpoint, "checkpoint note file")->required();
+  require_vkey(inclusion_cmd);
+  require_checkpoint(inclusion_cmd);
   inclusion_cmd->add_option("--record", record, "the record's JSON")->required();
   inclusion_cmd->add_option("--proof", proof, "inclusion proof JSON")->required();
 
   auto* consistency_cmd =
       app.add_subcommand("consistency", "prove a newer checkpoint extends an older one");
-  consistency_cmd->add_option("--vkey", vkey, "the log's verifier key, inline or a file")
-      ->required();
+  require_vkey(consistency_cmd);
   consistency_cmd->add_option("--old", old_checkpoint, "older checkpoint note file")->required();
   consistency_cmd->add_option("--new", new_checkpoint, "newer checkpoint note file")->required();
   consistency_cmd->add_option("--proof", proof, "consistency proof JSON")->required();
@@ -435,9 +440,8 @@ int main(int argc, char** argv) {
 
   auto* settlement_cmd =
       app.add_subcommand("settlement", "check one settlement: in the log, well formed, signed");
-  settlement_cmd->add_option("--vkey", vkey, "the log's verifier key, inline or a file")
-      ->required();
-  settlement_cmd->add_option("--checkpoint", checkpoint, "checkpoint note file")->required();
+  require_vkey(settlement_cmd);
+  require_checkpoint(settlement_cmd);
   settlement_cmd->add_option("--record", record, "the settlement record's JSON")->required();
   settlement_cmd->add_option("--proof", proof, "inclusion proof JSON (GET /ledger/proof/inclusion)")
       ->required();
@@ -449,7 +453,7 @@ int main(int argc, char** argv) {
   std::optional<std::string> previous, save;
   auto* tiles_cmd = app.add_subcommand(
       "tiles", "audit a whole log served as C2SP tlog-tiles: every entry, the root, history");
-  tiles_cmd->add_option("--vkey", vkey, "the log's verifier key, inline or a file")->required();
+  require_vkey(tiles_cmd);
   tiles_cmd->add_option("--previous", previous,
                         "a checkpoint saved earlier: the log must still extend it");
   tiles_cmd->add_option("--save", save, "write the checkpoint verified now to this file");
