@@ -57,6 +57,15 @@ void wait_until_reported(CsmsStub& csms, sim::OcppVersion version) {
   REQUIRE(csms.wait_for("StatusNotification", [&](const json& p) { return p[field] == 3; }));
 }
 
+// The station of `options` running, booted and reported to `csms`.
+struct ReportedStation : Running {
+  ReportedStation(CsmsStub& csms, const sim::FleetOptions& options)
+      : Running(options), id(sim::station_id(options, 1)) {
+    wait_until_reported(csms, options.station.version);
+  }
+  const std::string id;
+};
+
 std::string status_of(const json& answer) {
   INFO(answer.dump());
   REQUIRE(answer.is_array());
@@ -101,9 +110,8 @@ auto started_with(int remote_start_id) {
 TEST_CASE("2.0.1: RequestStartTransaction starts the session on the EVSE it names",
           "[sim][remote-start]") {
   CsmsStub csms;
-  Running station(one_station(csms, sim::OcppVersion::v201, "RS201-"));
-  const std::string id = "RS201-0001";
-  wait_until_reported(csms, sim::OcppVersion::v201);
+  ReportedStation station(csms, one_station(csms, sim::OcppVersion::v201, "RS201-"));
+  const std::string& id = station.id;
 
   CHECK(status_of(csms.call(id, "RequestStartTransaction", request_start(2, 42, "DRIVER-2"))) ==
         "Accepted");
@@ -155,9 +163,8 @@ TEST_CASE("2.0.1: RequestStartTransaction starts the session on the EVSE it name
 TEST_CASE("1.6: RemoteStartTransaction starts the session on the connector it names",
           "[sim][remote-start]") {
   CsmsStub csms;
-  Running station(one_station(csms, sim::OcppVersion::v16, "RS16-"));
-  const std::string id = "RS16-0001";
-  wait_until_reported(csms, sim::OcppVersion::v16);
+  ReportedStation station(csms, one_station(csms, sim::OcppVersion::v16, "RS16-"));
+  const std::string& id = station.id;
 
   auto started = remote_start_16(csms, id, "DRIVER-2", 2);
   CHECK(started.payload["idTag"] == "DRIVER-2");
@@ -196,9 +203,8 @@ TEST_CASE("2.0.1: a session ends by itself once its duration is up", "[sim][dura
   auto options = one_station(csms, sim::OcppVersion::v201, "DU201-");
   options.station.session_length_s = 120;  // two real seconds
   options.station.sessions = 1;            // one of its own, on EVSE 1
-  Running station(options);
-  const std::string id = "DU201-0001";
-  wait_until_reported(csms, sim::OcppVersion::v201);
+  ReportedStation station(csms, options);
+  const std::string& id = station.id;
   CHECK(status_of(csms.call(id, "RequestStartTransaction", request_start(3, 7))) == "Accepted");
 
   auto remote = csms.wait_for("TransactionEvent", started_with(7));
@@ -231,9 +237,8 @@ TEST_CASE("1.6: a session ends by itself once its duration is up", "[sim][durati
   CsmsStub csms;
   auto options = one_station(csms, sim::OcppVersion::v16, "DU16-");
   options.station.session_length_s = 120;
-  Running station(options);
-  const std::string id = "DU16-0001";
-  wait_until_reported(csms, sim::OcppVersion::v16);
+  ReportedStation station(csms, options);
+  const std::string& id = station.id;
   auto started = remote_start_16(csms, id, "DRIVER-3", 3);
   auto stopped = csms.wait_for("StopTransaction", {}, 15s);
   REQUIRE(stopped);
@@ -252,9 +257,8 @@ TEST_CASE("a session of duration 0 runs until something stops it", "[sim][durati
   auto options = one_station(csms, sim::OcppVersion::v201, "DZ201-");
   options.station.session_length_s = 0;
   options.station.meter_interval_s = 30;
-  Running station(options);
-  const std::string id = "DZ201-0001";
-  wait_until_reported(csms, sim::OcppVersion::v201);
+  ReportedStation station(csms, options);
+  const std::string& id = station.id;
   CHECK(status_of(csms.call(id, "RequestStartTransaction", request_start(1, 9))) == "Accepted");
   REQUIRE(csms.wait_for("TransactionEvent", started_with(9)));
   const auto ended = [](const json& p) { return p["eventType"] == "Ended"; };
