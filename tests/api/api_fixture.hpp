@@ -3,6 +3,7 @@
 // API keys made the way `chargegridd apikey create` makes them, and simulated
 // stations (chargegrid-sim's Fleet) that answer remote commands.
 
+#include <array>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "../server/server_fixture.hpp"
+#include "../server/station_messages.hpp"
 #include "api/auth.hpp"
 #include "chargegrid/base/time.hpp"
 #include "chargegrid/sim/fleet.hpp"
@@ -33,6 +35,20 @@ using nlohmann::json;
 // An RFC 3339 UTC time as stations send it ("2026-11-24T10:00:00Z").
 inline std::string rfc3339(std::chrono::system_clock::time_point time) {
   return base::format_rfc3339(time, base::TimePrecision::kSeconds);
+}
+
+// The test configuration with free vend: tokens the server does not know are accepted.
+inline server::Config free_vend_config() {
+  auto config = test_config();
+  config.accept_unknown_tokens = true;
+  return config;
+}
+
+// The test configuration under which unknown stations wait in Pending for an operator.
+inline server::Config pending_stations_config() {
+  auto config = test_config();
+  config.unknown_stations = server::UnknownStationPolicy::Pending;
+  return config;
 }
 
 // Simulated stations in the background; they answer the server's CALLs.
@@ -91,9 +107,26 @@ class ApiFixture : public ServerFixture {
     REQUIRE(r.status == 201);
     return r.data["id"].get<std::int64_t>();
   }
+  // One site of each name, in order.
+  template <class... Names>
+  std::array<std::int64_t, sizeof...(Names)> make_sites(const Names&... names) {
+    return {make_site(names)...};
+  }
+  // A driver of `site`; their id.
+  long make_driver(const std::string& name, std::int64_t site) {
+    auto r = admin().post("/drivers", {{"name", name}, {"site_id", site}});
+    REQUIRE(r.status == 201);
+    return r.data["id"].get<long>();
+  }
   void make_station(const std::string& id, std::int64_t site) {
     auto r = admin().post("/stations", {{"id", id}, {"site_id", site}});
     REQUIRE(r.status == 201);
+  }
+  // A site named Depot with station `station_id` registered in it; the site's id.
+  std::int64_t make_depot(const std::string& station_id) {
+    const auto site = make_site("Depot");
+    make_station(station_id, site);
+    return site;
   }
   // A simulated station registered in `site` first, then connected and online.
   std::unique_ptr<SimulatedStations> registered_station(sim::OcppVersion version,

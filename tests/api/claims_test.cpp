@@ -23,12 +23,11 @@ std::string replaced(std::string text, const std::string& from, const std::strin
 TEST_CASE("claims: a driver claims only stations of their own site") {
   ApiFixture f;
   auto admin = f.admin();
-  const auto a = f.make_site("A");
-  const auto b = f.make_site("B");
+  const auto [a, b] = f.make_sites("A", "B");
   f.make_station("CP-A", a);
   f.make_station("CP-B", b);
   REQUIRE(admin.post("/stations", {{"id", "CP-LOOSE"}}).status == 201);  // no site yet
-  const auto ada = admin.post("/drivers", {{"name", "Ada"}, {"site_id", a}}).data["id"].get<long>();
+  const auto ada = f.make_driver("Ada", a);
   const auto nomad = admin.post("/drivers", {{"name", "Nomad"}}).data["id"].get<long>();
   auto driver = f.client(f.make_key(Role::Driver, {}, ada));
 
@@ -55,17 +54,12 @@ TEST_CASE("claims: a driver claims only stations of their own site") {
 TEST_CASE(
     "claims: a running session is taken over only if it started without a known token, "
     "within the claim window") {
-  auto config = test_config();
-  config.accept_unknown_tokens = true;
-  ApiFixture f(config);
+  ApiFixture f(free_vend_config());
   auto admin = f.admin();
-  const auto site = f.make_site("Depot");
-  f.make_station("CP-1", site);
+  const auto site = f.make_depot("CP-1");
   f.make_station("CP-2", site);
-  const auto ada =
-      admin.post("/drivers", {{"name", "Ada"}, {"site_id", site}}).data["id"].get<long>();
-  const auto bob =
-      admin.post("/drivers", {{"name", "Bob"}, {"site_id", site}}).data["id"].get<long>();
+  const auto ada = f.make_driver("Ada", site);
+  const auto bob = f.make_driver("Bob", site);
   REQUIRE(
       admin.post("/drivers/" + std::to_string(bob) + "/tokens", {{"id_token", "BOB-TAG"}}).status ==
       201);
@@ -80,7 +74,7 @@ TEST_CASE(
   auto manager = f.client(f.make_key(Role::FacilityManager, {site}));
 
   auto station = f.connect("CP-1", "ocpp1.6");
-  station->call("BootNotification", {{"chargePointVendor", "V"}, {"chargePointModel", "M"}});
+  station->call("BootNotification", boot_16());
   const auto now = std::chrono::system_clock::now();
   auto start = [&](int connector, const std::string& tag,
                    std::chrono::system_clock::time_point at) {
@@ -178,12 +172,10 @@ TEST_CASE("claims: --claim-window sets how long after its start a session may be
   server_config.claim_window_s = 3600;
   ApiFixture f(server_config);
   auto admin = f.admin();
-  const auto site = f.make_site("Depot");
-  f.make_station("CP-1", site);
-  const auto ada =
-      admin.post("/drivers", {{"name", "Ada"}, {"site_id", site}}).data["id"].get<long>();
+  const auto site = f.make_depot("CP-1");
+  const auto ada = f.make_driver("Ada", site);
   auto station = f.connect("CP-1", "ocpp1.6");
-  station->call("BootNotification", {{"chargePointVendor", "V"}, {"chargePointModel", "M"}});
+  station->call("BootNotification", boot_16());
   auto started = station->call(
       "StartTransaction",
       {{"connectorId", 1},
@@ -200,12 +192,9 @@ TEST_CASE("claims: --claim-window sets how long after its start a session may be
 TEST_CASE("claims: a claim never ends another driver's claim") {
   ApiFixture f;
   auto admin = f.admin();
-  const auto site = f.make_site("Depot");
-  f.make_station("CP-1", site);
-  const auto ada =
-      admin.post("/drivers", {{"name", "Ada"}, {"site_id", site}}).data["id"].get<long>();
-  const auto bob =
-      admin.post("/drivers", {{"name", "Bob"}, {"site_id", site}}).data["id"].get<long>();
+  const auto site = f.make_depot("CP-1");
+  const auto ada = f.make_driver("Ada", site);
+  const auto bob = f.make_driver("Bob", site);
   auto ada_key = f.client(f.make_key(Role::Driver, {}, ada));
   auto bob_key = f.client(f.make_key(Role::Driver, {}, bob));
   auto manager = f.client(f.make_key(Role::FacilityManager, {site}));
@@ -240,7 +229,7 @@ TEST_CASE("claims: a claim never ends another driver's claim") {
 
   // The next session on EVSE 1 is Bob's, on EVSE 3 Ada's.
   auto station = f.connect("CP-1", "ocpp1.6");
-  station->call("BootNotification", {{"chargePointVendor", "V"}, {"chargePointModel", "M"}});
+  station->call("BootNotification", boot_16());
   auto start = [&](int connector) {
     auto r = station->call("StartTransaction",
                            {{"connectorId", connector},

@@ -11,6 +11,11 @@ using chargegrid::sim::OcppVersion;
 
 namespace {
 
+// The ids of a test's stations: `letter`16-0001 for OCPP 1.6, `letter`201-0001 for 2.0.1.
+std::string station_prefix(const std::string& letter, OcppVersion version) {
+  return letter + (version == OcppVersion::v16 ? "16-" : "201-");
+}
+
 struct CommandCase {
   const char* command;
   nlohmann::json body;
@@ -18,10 +23,29 @@ struct CommandCase {
   const char* status;  // expected status in the station's answer, or "" for none
 };
 
-void run_commands(ApiFixture& f, OcppVersion version, const std::vector<CommandCase>& cases) {
+// Commands both versions take and answer alike.
+const std::vector<CommandCase> kCommonCommands = {
+    {"trigger-message", {{"message", "Heartbeat"}}, "TriggerMessage", "Accepted"},
+    {"clear-cache", nlohmann::json::object(), "ClearCache", "Accepted"},
+    {"get-local-list-version", nlohmann::json::object(), "GetLocalListVersion", ""},
+    {"change-availability",
+     {{"operational", false}, {"evse_id", 2}},
+     "ChangeAvailability",
+     "Accepted"},
+    {"unlock-connector", {{"evse_id", 1}}, "UnlockConnector", "Unlocked"},
+};
+
+// Bodies both versions take, answered in each version's own way.
+const nlohmann::json kFirmwareUpdate = {{"location", "https://firmware.example.com/fw.bin"},
+                                        {"retrieve_at", "2026-12-01T02:00:00Z"}};
+const nlohmann::json kRemoteStart = {{"evse_id", 1}, {"id_token", "TAG-1"}};
+
+// Sends the common commands, then each of `own_cases` (a reset last), to a station of `version`.
+void run_commands(ApiFixture& f, OcppVersion version, const std::vector<CommandCase>& own_cases) {
+  auto cases = kCommonCommands;
+  cases.insert(cases.end(), own_cases.begin(), own_cases.end());
   const auto site = f.make_site("Depot");
-  auto stations =
-      f.registered_station(version, version == OcppVersion::v16 ? "C16-" : "C201-", site);
+  auto stations = f.registered_station(version, station_prefix("C", version), site);
   const auto id = stations->id();
   auto admin = f.admin();
   for (const auto& c : cases) {
@@ -54,35 +78,20 @@ TEST_CASE("every remote command round-trips to an OCPP 1.6 station") {
            {{"key", "HeartbeatInterval"}, {"value", "120"}},
            "ChangeConfiguration",
            "Accepted"},
-          {"trigger-message", {{"message", "Heartbeat"}}, "TriggerMessage", "Accepted"},
-          {"clear-cache", nlohmann::json::object(), "ClearCache", "Accepted"},
           {"send-local-list",
            {{"version", 3},
             {"update_type", "Full"},
             {"entries", {{{"id_token", "TAG-1"}}, {{"id_token", "TAG-2"}, {"status", "Blocked"}}}}},
            "SendLocalList",
            "Accepted"},
-          {"get-local-list-version", nlohmann::json::object(), "GetLocalListVersion", ""},
           {"reserve-now",
            {{"id_token", "TAG-1"}, {"expiry", "2099-01-01T00:00:00Z"}, {"reservation_id", 7}},
            "ReserveNow",
            "Accepted"},
           {"cancel-reservation", {{"reservation_id", 7}}, "CancelReservation", "Accepted"},
-          {"change-availability",
-           {{"operational", false}, {"evse_id", 2}},
-           "ChangeAvailability",
-           "Accepted"},
-          {"unlock-connector", {{"evse_id", 1}}, "UnlockConnector", "Unlocked"},
-          {"update-firmware",
-           {{"location", "https://firmware.example.com/fw.bin"},
-            {"retrieve_at", "2026-12-01T02:00:00Z"}},
-           "UpdateFirmware",
-           ""},
+          {"update-firmware", kFirmwareUpdate, "UpdateFirmware", ""},
           {"get-log", {{"location", "ftp://logs.example.com/"}}, "GetDiagnostics", ""},
-          {"remote-start",
-           {{"evse_id", 1}, {"id_token", "TAG-1"}},
-           "RemoteStartTransaction",
-           "Accepted"},
+          {"remote-start", kRemoteStart, "RemoteStartTransaction", "Accepted"},
           {"reset", {{"type", "Soft"}}, "Reset", "Accepted"},
       });
 }
@@ -103,47 +112,29 @@ TEST_CASE("every remote command round-trips to an OCPP 2.0.1 station") {
                {"value", "120"}}}}},
            "SetVariables",
            ""},
-          {"trigger-message", {{"message", "Heartbeat"}}, "TriggerMessage", "Accepted"},
-          {"clear-cache", nlohmann::json::object(), "ClearCache", "Accepted"},
           {"send-local-list",
            {{"version", 3},
             {"update_type", "Full"},
             {"entries", {{{"id_token", "TAG-1"}, {"token_type", "ISO14443"}}}}},
            "SendLocalList",
            "Accepted"},
-          {"get-local-list-version", nlohmann::json::object(), "GetLocalListVersion", ""},
           {"reserve-now",
            {{"id_token", "TAG-1"}, {"expiry", "2099-01-01T00:00:00Z"}},
            "ReserveNow",
            "Accepted"},
-          {"change-availability",
-           {{"operational", false}, {"evse_id", 2}},
-           "ChangeAvailability",
-           "Accepted"},
-          {"unlock-connector", {{"evse_id", 1}}, "UnlockConnector", "Unlocked"},
-          {"update-firmware",
-           {{"location", "https://firmware.example.com/fw.bin"},
-            {"retrieve_at", "2026-12-01T02:00:00Z"}},
-           "UpdateFirmware",
-           "Accepted"},
+          {"update-firmware", kFirmwareUpdate, "UpdateFirmware", "Accepted"},
           {"get-log", {{"location", "https://logs.example.com/upload"}}, "GetLog", "Accepted"},
-          {"remote-start",
-           {{"evse_id", 1}, {"id_token", "TAG-1"}},
-           "RequestStartTransaction",
-           "Accepted"},
+          {"remote-start", kRemoteStart, "RequestStartTransaction", "Accepted"},
           {"reset", {{"type", "OnIdle"}}, "Reset", "Accepted"},
       });
 }
 
 TEST_CASE("remote start and stop make a session the API can follow, for both versions") {
-  auto config = test_config();
-  config.accept_unknown_tokens = true;
-  ApiFixture f(config);
+  ApiFixture f(free_vend_config());
   auto admin = f.admin();
   const auto site = f.make_site("Depot");
   for (auto version : {OcppVersion::v16, OcppVersion::v201}) {
-    auto stations =
-        f.registered_station(version, version == OcppVersion::v16 ? "S16-" : "S201-", site);
+    auto stations = f.registered_station(version, station_prefix("S", version), site);
     const auto id = stations->id();
     auto start = admin.post("/stations/" + id + "/commands/remote-start",
                             {{"evse_id", 1}, {"id_token", "FLEET-7"}});
@@ -194,8 +185,7 @@ TEST_CASE("commands to an offline, silent or failing station are clear problems 
   config.call_timeout_s = 1;
   ApiFixture f(config);
   auto admin = f.admin();
-  const auto site = f.make_site("Depot");
-  f.make_station("CP-QUIET", site);
+  f.make_depot("CP-QUIET");
 
   auto offline = admin.post("/stations/CP-QUIET/commands/clear-cache");
   CHECK(offline.status == 409);
@@ -258,8 +248,7 @@ TEST_CASE("a station's password is rotated through the station, never stored in 
   auto admin = f.admin();
   const auto site = f.make_site("Depot");
   for (auto version : {OcppVersion::v16, OcppVersion::v201}) {
-    auto stations =
-        f.registered_station(version, version == OcppVersion::v16 ? "P16-" : "P201-", site);
+    auto stations = f.registered_station(version, station_prefix("P", version), site);
     const auto id = stations->id();
     auto rotated = admin.post("/stations/" + id + "/password");
     REQUIRE(rotated.status == 200);

@@ -6,12 +6,24 @@
 using namespace chargegrid::testing;
 using chargegrid::server::api::Role;
 
+namespace {
+
+// A 2.0.1 TransactionEvent starting transaction `uid` at EVSE 1 with `token`.
+nlohmann::json transaction_started(const std::string& uid, const std::string& token) {
+  return {{"eventType", "Started"},
+          {"timestamp", "2026-11-24T10:00:01Z"},
+          {"triggerReason", "Authorized"},
+          {"seqNo", 0},
+          {"transactionInfo", {{"transactionId", uid}}},
+          {"evse", {{"id", 1}, {"connectorId", 1}}},
+          {"idToken", {{"idToken", token}, {"type", "ISO14443"}}}};
+}
+
+}  // namespace
+
 TEST_CASE("SSE: stations going online, status changes and sessions arrive, scoped by site") {
-  auto config = test_config();
-  config.accept_unknown_tokens = true;
-  ApiFixture f(config);
-  const auto a = f.make_site("A");
-  const auto b = f.make_site("B");
+  ApiFixture f(free_vend_config());
+  const auto [a, b] = f.make_sites("A", "B");
   f.make_station("CP-A", a);
   f.make_station("CP-B", b);
   const auto key_a = f.make_key(Role::FacilityManager, {a});
@@ -43,13 +55,7 @@ TEST_CASE("SSE: stations going online, status changes and sessions arrive, scope
   CHECK((*status)["station_id"] == "CP-A");
   CHECK((*status)["data"]["status"] == "Occupied");
 
-  station_a->call("TransactionEvent", {{"eventType", "Started"},
-                                       {"timestamp", "2026-11-24T10:00:01Z"},
-                                       {"triggerReason", "Authorized"},
-                                       {"seqNo", 0},
-                                       {"transactionInfo", {{"transactionId", "T-1"}}},
-                                       {"evse", {{"id", 1}, {"connectorId", 1}}},
-                                       {"idToken", {{"idToken", "ANY"}, {"type", "ISO14443"}}}});
+  station_a->call("TransactionEvent", transaction_started("T-1", "ANY"));
   auto started = manager_a.next("session.started");
   REQUIRE(started);
   CHECK((*started)["data"]["station_transaction_id"] == "T-1");
@@ -77,14 +83,10 @@ TEST_CASE("SSE: stations going online, status changes and sessions arrive, scope
 }
 
 TEST_CASE("associations: a claim gives the next session on that EVSE its driver") {
-  auto config = test_config();
-  config.accept_unknown_tokens = true;
-  ApiFixture f(config);
+  ApiFixture f(free_vend_config());
   auto admin = f.admin();
-  const auto site = f.make_site("Depot");
-  f.make_station("CP-1", site);
-  const auto ada =
-      admin.post("/drivers", {{"name", "Ada"}, {"site_id", site}}).data["id"].get<long>();
+  const auto site = f.make_depot("CP-1");
+  const auto ada = f.make_driver("Ada", site);
   auto driver = f.client(f.make_key(Role::Driver, {}, ada));
   EventStream events(f.server().http_port(), driver.key());
 
@@ -97,11 +99,9 @@ TEST_CASE("associations: a claim gives the next session on that EVSE its driver"
 
   // The station starts a session on connector 2 with a token nobody knows.
   auto station = f.connect("CP-1", "ocpp1.6");
-  station->call("BootNotification", {{"chargePointVendor", "V"}, {"chargePointModel", "M"}});
-  auto started = station->call("StartTransaction", {{"connectorId", 2},
-                                                    {"idTag", "UNKNOWN-TAG"},
-                                                    {"meterStart", 1000},
-                                                    {"timestamp", "2026-11-24T10:00:00Z"}});
+  station->call("BootNotification", boot_16());
+  auto started =
+      station->call("StartTransaction", start_16(2, 1000, "2026-11-24T10:00:00Z", "UNKNOWN-TAG"));
   const auto session_id = started.at(2)["transactionId"].get<long>();
   auto session = admin.get("/sessions/" + std::to_string(session_id));
   CHECK(session.data["driver_id"] == ada);
@@ -143,10 +143,8 @@ TEST_CASE("associations: a claim gives the next session on that EVSE its driver"
 TEST_CASE("associations: a driver's token at a station associates them implicitly") {
   ApiFixture f;
   auto admin = f.admin();
-  const auto site = f.make_site("Depot");
-  f.make_station("CP-1", site);
-  const auto ada =
-      admin.post("/drivers", {{"name", "Ada"}, {"site_id", site}}).data["id"].get<long>();
+  const auto site = f.make_depot("CP-1");
+  const auto ada = f.make_driver("Ada", site);
   admin.post("/drivers/" + std::to_string(ada) + "/tokens", {{"id_token", "ADA-TAG"}});
   auto station = f.connect("CP-1", "ocpp2.0.1");
   auto authorized =
@@ -157,13 +155,7 @@ TEST_CASE("associations: a driver's token at a station associates them implicitl
   CHECK(associations.data["items"][0]["source"] == "authorize");
   CHECK(associations.data["items"][0]["driver_id"] == ada);
 
-  station->call("TransactionEvent", {{"eventType", "Started"},
-                                     {"timestamp", "2026-11-24T10:00:01Z"},
-                                     {"triggerReason", "Authorized"},
-                                     {"seqNo", 0},
-                                     {"transactionInfo", {{"transactionId", "T-9"}}},
-                                     {"evse", {{"id", 1}, {"connectorId", 1}}},
-                                     {"idToken", {{"idToken", "ADA-TAG"}, {"type", "ISO14443"}}}});
+  station->call("TransactionEvent", transaction_started("T-9", "ADA-TAG"));
   auto linked = admin.get("/associations?station_id=CP-1&active=true");
   REQUIRE(linked.data["items"].size() == 1);
   CHECK(linked.data["items"][0]["session_id"].is_number());

@@ -28,9 +28,7 @@ nlohmann::json shape(const HttpResult& result, const std::string& id) {
 TEST_CASE("stations: POST adopts a station without a site, and another site's id answers alike") {
   ApiFixture f;
   auto admin = f.admin();
-  const auto a = f.make_site("A");
-  const auto b = f.make_site("B");
-  const auto c = f.make_site("C");
+  const auto [a, b, c] = f.make_sites("A", "B", "C");
   f.make_station("CP-A", a);
   f.make_station("CP-B", b);
   f.make_station("CP-C", c);
@@ -39,7 +37,7 @@ TEST_CASE("stations: POST adopts a station without a site, and another site's id
 
   // A station that booted before anyone registered it has no site.
   auto loose = f.connect("LOOSE-1", "ocpp1.6");
-  loose->call("BootNotification", {{"chargePointVendor", "V"}, {"chargePointModel", "M"}});
+  loose->call("BootNotification", boot_16({.vendor = "V"}));
   REQUIRE(admin.get("/stations/LOOSE-1").data["site_id"].is_null());
   CHECK(manager_a.get("/stations/LOOSE-1").status == 404);
 
@@ -87,9 +85,7 @@ TEST_CASE("stations: POST adopts a station without a site, and another site's id
 }
 
 TEST_CASE("stations: adopting a station that waits in Pending approves it") {
-  auto config = test_config();
-  config.unknown_stations = chargegrid::server::UnknownStationPolicy::Pending;
-  ApiFixture f(config);
+  ApiFixture f(pending_stations_config());
   auto admin = f.admin();
   const auto site = f.make_site("Depot");
   auto manager = f.client(f.make_key(Role::FacilityManager, {site}));
@@ -109,12 +105,9 @@ TEST_CASE("stations: adopting a station that waits in Pending approves it") {
 TEST_CASE("tokens: enrolling a token held elsewhere answers alike whoever holds it") {
   ApiFixture f;
   auto admin = f.admin();
-  const auto a = f.make_site("A");
-  const auto b = f.make_site("B");
-  const auto c = f.make_site("C");
+  const auto [a, b, c] = f.make_sites("A", "B", "C");
   auto driver = [&](const std::string& name, std::int64_t site, const std::string& token) {
-    const auto id =
-        admin.post("/drivers", {{"name", name}, {"site_id", site}}).data["id"].get<long>();
+    const auto id = f.make_driver(name, site);
     REQUIRE(
         admin.post("/drivers/" + std::to_string(id) + "/tokens", {{"id_token", token}}).status ==
         201);

@@ -10,8 +10,7 @@ namespace http = boost::beast::http;
 TEST_CASE("a NUL in a path, query or body string is refused, never cut short or a 500") {
   ApiFixture f;
   auto admin = f.admin();
-  const auto site = f.make_site("Depot");
-  f.make_station("a", site);
+  f.make_depot("a");
   const auto port = f.server().http_port();
   const auto key = admin.key();
   auto get = [&](const std::string& target) {

@@ -2,28 +2,17 @@
 // Retry-After (never a half-done answer), and the API works again once
 // PostgreSQL is back.
 
-#include <filesystem>
-
 #include "api_fixture.hpp"
-#include "chargegrid/db/embedded_postgres.hpp"
-#include "chargegrid/db/migrations.hpp"
+#include "chargegrid/testing/private_postgres.hpp"
 
 using namespace chargegrid::testing;
 namespace http = boost::beast::http;
 
 TEST_CASE("the API answers 503 while the database is away and recovers after") {
-  namespace fs = std::filesystem;
-  const auto dir = fs::temp_directory_path() / ("cg-api-outage-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  chargegrid::db::EmbeddedPostgresOptions options;
-  options.data_dir = dir / "pg";
-  options.durable = false;
-  chargegrid::db::EmbeddedPostgres postgres(options);
-  postgres.start();
+  PrivatePostgres postgres("cg-api-outage");
   std::string key;
   {
-    pqxx::connection c(postgres.connection_url());
-    chargegrid::db::migrate(c, chargegrid::db::builtin_migrations());
+    pqxx::connection c(postgres.url());
     pqxx::work tx(c);
     key = chargegrid::server::api::create_api_key(tx, "ops", chargegrid::server::api::Role::Admin,
                                                   {}, std::nullopt)
@@ -31,7 +20,7 @@ TEST_CASE("the API answers 503 while the database is away and recovers after") {
     tx.commit();
   }
   {
-    chargegrid::server::Server server(test_config(), postgres.connection_url());
+    chargegrid::server::Server server(test_config(), postgres.url());
     server.start();
     ApiClient api(server.http_port(), key);
     REQUIRE(api.post("/sites", {{"name", "Depot"}}).status == 201);
@@ -56,6 +45,4 @@ TEST_CASE("the API answers 503 while the database is away and recovers after") {
     CHECK(api.post("/sites", {{"name", "Back"}}).status == 201);
     server.stop();
   }
-  postgres.stop();
-  fs::remove_all(dir);
 }

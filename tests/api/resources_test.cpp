@@ -161,9 +161,7 @@ TEST_CASE("lists page with limit and offset") {
 }
 
 TEST_CASE("stations: register, approve a pending station, and read what it reported") {
-  auto config = test_config();
-  config.unknown_stations = chargegrid::server::UnknownStationPolicy::Pending;
-  ApiFixture f(config);
+  ApiFixture f(pending_stations_config());
   auto admin = f.admin();
   const auto site = f.make_site("Depot");
 
@@ -231,7 +229,7 @@ TEST_CASE("drivers and tokens: enrol, block, and what a blocked token gets at a 
   CHECK(admin.get("/drivers/" + driver_id).data["tokens"].size() == 1);
 
   auto station = f.connect("CP-AUTH", "ocpp1.6");
-  station->call("BootNotification", {{"chargePointVendor", "V"}, {"chargePointModel", "M"}});
+  station->call("BootNotification", boot_16());
   auto accepted = station->call("Authorize", {{"idTag", "04A1B2C3"}});
   CHECK(accepted.at(2)["idTagInfo"]["status"] == "Accepted");
 

@@ -7,12 +7,9 @@ using namespace chargegrid::testing;
 using chargegrid::server::api::Role;
 
 TEST_CASE("a key for site A cannot read or command site B") {
-  auto config = test_config();
-  config.accept_unknown_tokens = true;
-  ApiFixture f(config);
+  ApiFixture f(free_vend_config());
   auto admin = f.admin();
-  const auto a = f.make_site("A");
-  const auto b = f.make_site("B");
+  const auto [a, b] = f.make_sites("A", "B");
   f.make_station("CP-A", a);
   f.make_station("CP-B", b);
   auto driver_b = admin.post("/drivers", {{"name", "Bea"}, {"site_id", b}});
@@ -53,11 +50,8 @@ TEST_CASE("a key for site A cannot read or command site B") {
 
   // A session at B is invisible to A's manager.
   auto station_b = f.connect("CP-B", "ocpp1.6");
-  station_b->call("BootNotification", {{"chargePointVendor", "V"}, {"chargePointModel", "M"}});
-  auto started = station_b->call("StartTransaction", {{"connectorId", 1},
-                                                      {"idTag", "ANY"},
-                                                      {"meterStart", 0},
-                                                      {"timestamp", "2026-11-24T10:00:00Z"}});
+  station_b->call("BootNotification", boot_16());
+  auto started = station_b->call("StartTransaction", start_16(1, 0, "2026-11-24T10:00:00Z", "ANY"));
   const auto session_id = std::to_string(started.at(2)["transactionId"].get<long>());
   CHECK(admin.get("/sessions/" + session_id).status == 200);
   CHECK(manager.get("/sessions/" + session_id).status == 404);
@@ -74,12 +68,9 @@ TEST_CASE("a key for site A cannot read or command site B") {
 }
 
 TEST_CASE("utility keys read their sites and driver keys see their own sessions only") {
-  auto config = test_config();
-  config.accept_unknown_tokens = true;
-  ApiFixture f(config);
+  ApiFixture f(free_vend_config());
   auto admin = f.admin();
-  const auto a = f.make_site("A");
-  const auto b = f.make_site("B");
+  const auto [a, b] = f.make_sites("A", "B");
   f.make_station("CP-1", a);
 
   auto utility = f.client(f.make_key(Role::Utility, {a}));
@@ -89,12 +80,12 @@ TEST_CASE("utility keys read their sites and driver keys see their own sessions 
   CHECK(utility.get("/sessions").status == 403);
   CHECK(utility.patch("/sites/" + std::to_string(a), {{"name", "x"}}).status == 403);
 
-  auto ada = admin.post("/drivers", {{"name", "Ada"}, {"site_id", a}}).data["id"].get<long>();
-  auto bob = admin.post("/drivers", {{"name", "Bob"}, {"site_id", a}}).data["id"].get<long>();
+  auto ada = f.make_driver("Ada", a);
+  auto bob = f.make_driver("Bob", a);
   admin.post("/drivers/" + std::to_string(ada) + "/tokens", {{"id_token", "ADA-TAG"}});
   admin.post("/drivers/" + std::to_string(bob) + "/tokens", {{"id_token", "BOB-TAG"}});
   auto station = f.connect("CP-1", "ocpp1.6");
-  station->call("BootNotification", {{"chargePointVendor", "V"}, {"chargePointModel", "M"}});
+  station->call("BootNotification", boot_16());
   auto start = [&](int connector, const std::string& tag) {
     auto r = station->call("StartTransaction",
                            {{"connectorId", connector},

@@ -5,8 +5,7 @@
 
 #include "api_fixture.hpp"
 
-using chargegrid::testing::ApiFixture;
-using chargegrid::testing::is_result;
+using namespace chargegrid::testing;
 using nlohmann::json;
 
 TEST_CASE("A session's meter values never include another station's readings",
@@ -15,15 +14,8 @@ TEST_CASE("A session's meter values never include another station's readings",
   const auto site = fx.make_site("Depot");
   fx.make_station("ISO-A", site);
   fx.make_station("ISO-B", site);
-  auto owner = fx.connect("ISO-A", "ocpp1.6");
-  REQUIRE(is_result(
-      owner->call("BootNotification", {{"chargePointVendor", "V"}, {"chargePointModel", "M"}})));
-  auto started = owner->call("StartTransaction", {{"connectorId", 1},
-                                                  {"idTag", "T"},
-                                                  {"meterStart", 1000},
-                                                  {"timestamp", "2026-11-24T08:00:00Z"}});
-  REQUIRE(is_result(started));
-  const auto tx = started[2]["transactionId"].get<long long>();
+  auto owner = booted_16(fx, "ISO-A");
+  const auto tx = start_transaction_16(*owner, 1000, "T");
   REQUIRE(is_result(owner->call(
       "MeterValues",
       {{"connectorId", 1},

@@ -29,14 +29,8 @@ TEST_CASE("a node killed under load: its stations move, nothing is lost or store
   chargegrid::testing::RecordingProxy proxy;
   proxy.set_upstream_ports(cluster.ocpp_ports());
 
-  std::vector<std::unique_ptr<sim::Fleet>> fleets;
-  std::vector<std::future<sim::Stats>> runs;
-  for (const auto version : {sim::OcppVersion::v16, sim::OcppVersion::v201}) {
-    fleets.push_back(std::make_unique<sim::Fleet>(
-        chargegrid::testing::fleet_options(proxy.url(), version, "FAIL", 15)));
-    auto* fleet = fleets.back().get();
-    runs.push_back(std::async(std::launch::async, [fleet] { return fleet->run(180s); }));
-  }
+  chargegrid::testing::BackgroundFleets fleets(180s);
+  fleets.start_both_versions(proxy.url(), "FAIL", 15);
   REQUIRE(eventually([&] { return cluster.held("FAIL") == 30; }, 30s));
   std::this_thread::sleep_for(3s);  // sessions under way
 
@@ -98,8 +92,7 @@ TEST_CASE("a node killed under load: its stations move, nothing is lost or store
   }
   proxy.set_upstream_ports({cluster.node(1).ocpp_port(), cluster.node(3).ocpp_port()});
 
-  sim::Stats stats;
-  for (auto& run : runs) stats.merge(run.get());
+  const auto stats = fleets.wait();
   INFO(cluster.logs());
   INFO(stats.to_json().dump(1));
   CHECK(stats.stations == 30);

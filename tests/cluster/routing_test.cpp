@@ -51,6 +51,20 @@ bool online_at(ClusterHarness& cluster, int node, const std::string& station) {
   return r.status == 200 && r.data.value("online", false);
 }
 
+// TriggerMessage(Heartbeat) to `station`, sent through node 1's API.
+chargegrid::testing::HttpResult trigger_heartbeat(ClusterHarness& cluster,
+                                                  const std::string& station) {
+  return cluster.api(1).post("/stations/" + station + "/commands/trigger-message",
+                             {{"message", "Heartbeat"}});
+}
+
+// A station that answers nothing, booted at node 2 and online as node 1 sees it.
+std::unique_ptr<sim::OcppTestClient> quiet_station(ClusterHarness& cluster, const std::string& id) {
+  auto station = boot_station(cluster.node(2).ocpp_port(), id);
+  REQUIRE(eventually([&] { return online_at(cluster, 1, id); }, 10s));
+  return station;
+}
+
 }  // namespace
 
 TEST_CASE("a command sent to one node reaches the station on another", "[cluster][routing]") {
@@ -69,8 +83,7 @@ TEST_CASE("a command sent to one node reaches the station on another", "[cluster
   SECTION("the station's answers come back through the node that was asked") {
     for (const auto& station : {s16, s201}) {
       INFO(station);
-      auto trigger = cluster.api(1).post("/stations/" + station + "/commands/trigger-message",
-                                         {{"message", "Heartbeat"}});
+      auto trigger = trigger_heartbeat(cluster, station);
       REQUIRE(trigger.status == 200);
       CHECK(trigger.data["status"] == "Accepted");
       const auto command_id = trigger.data["command_id"].get<std::int64_t>();
@@ -105,19 +118,15 @@ TEST_CASE("a command sent to one node reaches the station on another", "[cluster
 
   SECTION("an offline station is a 409") {
     REQUIRE(cluster.api(1).post("/stations", {{"id", "ROUTE-OFF"}}).status == 201);
-    auto r = cluster.api(1).post("/stations/ROUTE-OFF/commands/trigger-message",
-                                 {{"message", "Heartbeat"}});
+    auto r = trigger_heartbeat(cluster, "ROUTE-OFF");
     CHECK(r.status == 409);
   }
 
   SECTION("the holding node killed while the command waits: a clean error, no hang") {
-    auto quiet = boot_station(cluster.node(2).ocpp_port(), "ROUTE-QUIET");
-    REQUIRE(eventually([&] { return online_at(cluster, 1, "ROUTE-QUIET"); }, 10s));
+    auto quiet = quiet_station(cluster, "ROUTE-QUIET");
     const auto started = Clock::now();
-    auto pending = std::async(std::launch::async, [&] {
-      return cluster.api(1).post("/stations/ROUTE-QUIET/commands/trigger-message",
-                                 {{"message", "Heartbeat"}});
-    });
+    auto pending =
+        std::async(std::launch::async, [&] { return trigger_heartbeat(cluster, "ROUTE-QUIET"); });
     // The CALL reaches the station through node 2; nobody answers it.
     auto call = quiet->receive(10s);
     REQUIRE(call);
@@ -157,8 +166,7 @@ TEST_CASE("a command sent to one node reaches the station on another", "[cluster
     CHECK(cluster.node(2).log_text(20000).find("cluster_notification_ignored") !=
           std::string::npos);
     // Node 2 goes on serving: its station still answers commands routed to it.
-    auto r = cluster.api(1).post("/stations/" + s16 + "/commands/trigger-message",
-                                 {{"message", "Heartbeat"}});
+    auto r = trigger_heartbeat(cluster, s16);
     CHECK(r.status == 200);
     CHECK(online_at(cluster, 1, s16));
   }
@@ -168,14 +176,11 @@ TEST_CASE("the database going away with routed commands in flight answers 503 or
           "[cluster][routing][outage]") {
   chargegrid::testing::PrivatePostgres postgres("cg-cluster-outage-pg");
   ClusterHarness cluster(postgres.url(), "outage", 2, {"--call-timeout", "4"});
-  auto quiet = boot_station(cluster.node(2).ocpp_port(), "OUT-QUIET");
-  REQUIRE(eventually([&] { return online_at(cluster, 1, "OUT-QUIET"); }, 10s));
+  auto quiet = quiet_station(cluster, "OUT-QUIET");
 
   const auto started = Clock::now();
-  auto pending = std::async(std::launch::async, [&] {
-    return cluster.api(1).post("/stations/OUT-QUIET/commands/trigger-message",
-                               {{"message", "Heartbeat"}});
-  });
+  auto pending =
+      std::async(std::launch::async, [&] { return trigger_heartbeat(cluster, "OUT-QUIET"); });
   REQUIRE(quiet->receive(10s));  // the CALL arrived: the command is in flight
   postgres.stop();
   REQUIRE(pending.wait_for(20s) == std::future_status::ready);
@@ -184,8 +189,7 @@ TEST_CASE("the database going away with routed commands in flight answers 503 or
   CHECK((r.status == 503 || r.status == 504));
   CHECK(Clock::now() - started < 12s);
   // While the database is away a new command cannot even be logged: 503 at once.
-  auto refused = cluster.api(1).post("/stations/OUT-QUIET/commands/trigger-message",
-                                     {{"message", "Heartbeat"}});
+  auto refused = trigger_heartbeat(cluster, "OUT-QUIET");
   CHECK(refused.status == 503);
 
   // Away for longer than the lease timeout: when it is back, no node declares another dead
@@ -204,10 +208,8 @@ TEST_CASE("the database going away with routed commands in flight answers 503 or
   REQUIRE(nodes.data["nodes"].size() == 2);
   for (const auto& node : nodes.data["nodes"]) CHECK(node["live"] == true);
   CHECK(cluster.lease("OUT-QUIET").held_by == ClusterHarness::node_id(2));
-  auto again = std::async(std::launch::async, [&] {
-    return cluster.api(1).post("/stations/OUT-QUIET/commands/trigger-message",
-                               {{"message", "Heartbeat"}});
-  });
+  auto again =
+      std::async(std::launch::async, [&] { return trigger_heartbeat(cluster, "OUT-QUIET"); });
   auto call = quiet->receive(10s);
   REQUIRE(call);
   const auto frame = json::parse(*call);

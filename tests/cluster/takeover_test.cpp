@@ -109,16 +109,13 @@ TEST_CASE("no station is ever held by two nodes", "[cluster][lease][fleet]") {
   // 20 stations of each version with sessions running, reconnecting at random through the
   // proxy: every 300 ms three connections lose their station side while the node keeps its
   // own (as when a station's network drops), and the stations come back through any node.
-  std::vector<std::unique_ptr<sim::Fleet>> fleets;
-  std::vector<std::future<sim::Stats>> runs;
+  chargegrid::testing::BackgroundFleets fleets(120s);
   for (const auto version : {sim::OcppVersion::v16, sim::OcppVersion::v201}) {
     auto options = chargegrid::testing::fleet_options(proxy.url(), version, "ONE", 20);
     options.station.sessions = 1000;  // keep charging until stopped
     options.station.reconnect_min_s = 0.05;
     options.station.reconnect_max_s = 0.3;
-    fleets.push_back(std::make_unique<sim::Fleet>(options));
-    auto* fleet = fleets.back().get();
-    runs.push_back(std::async(std::launch::async, [fleet] { return fleet->run(120s); }));
+    fleets.start(options);
   }
   REQUIRE(eventually([&] { return cluster.held("ONE") == 40; }, 30s));
 
@@ -174,9 +171,8 @@ TEST_CASE("no station is ever held by two nodes", "[cluster][lease][fleet]") {
         return true;
       },
       10s));
-  for (auto& fleet : fleets) fleet->stop();
-  sim::Stats stats;
-  for (auto& run : runs) stats.merge(run.get());
+  fleets.stop();
+  const auto stats = fleets.wait();
 
   const auto abandoned = proxy.abandoned();
   std::size_t closed = 0;

@@ -15,15 +15,20 @@
 #include <thread>
 #include <vector>
 
-#include "temp_folder.hpp"
+#include "chargegrid/testing/eventually.hpp"
+#include "chargegrid/testing/postgres_processes.hpp"
+#include "chargegrid/testing/temp_folder.hpp"
 
 namespace fs = std::filesystem;
 using chargegrid::db::EmbeddedPostgres;
 using chargegrid::db::EmbeddedPostgresError;
 using chargegrid::db::EmbeddedPostgresOptions;
-using chargegrid::testing::TempFolder;
+using namespace chargegrid::testing;
 
 namespace {
+
+// How long a server and its processes may take to go away.
+constexpr std::chrono::seconds kCleanUp{30};
 
 EmbeddedPostgresOptions test_options(const fs::path& data_dir) {
   EmbeddedPostgresOptions options;
@@ -31,6 +36,43 @@ EmbeddedPostgresOptions test_options(const fs::path& data_dir) {
   options.durable = false;
   return options;
 }
+
+// A temporary folder of the test's own, and the data folder of a cluster in it.
+struct ClusterFolder {
+  TempFolder folder;
+  const fs::path data_dir = folder.path() / "pg";
+};
+
+// A cluster in a temporary folder of the test's own, not yet started.
+struct Cluster : ClusterFolder {
+  EmbeddedPostgres pg{test_options(data_dir)};
+
+  // Starts the server; its postmaster's pid.
+  pid_t start_server() {
+    pg.start();
+    const auto pid = pg.postmaster_pid();
+    REQUIRE(pid.has_value());
+    return *pid;
+  }
+
+  // Starts and stops the server: the postmaster.pid it wrote, as a crash would have left it.
+  std::string stale_pid_file() {
+    pg.start();
+    std::string text;
+    {
+      std::ifstream in(data_dir / "postmaster.pid");
+      text.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    pg.stop();
+    return text;
+  }
+
+  // Writes `pid_file_text` back as postmaster.pid, naming process `pid` in its first line.
+  void write_pid_file(const std::string& pid_file_text, pid_t pid) {
+    std::ofstream out(data_dir / "postmaster.pid", std::ios::trunc);
+    out << std::to_string(pid) + pid_file_text.substr(pid_file_text.find('\n'));
+  }
+};
 
 std::string query_one(const std::string& url, const std::string& sql) {
   pqxx::connection connection(url);
@@ -44,52 +86,6 @@ uid_t process_uid(pid_t pid) {
     if (line.starts_with("Uid:")) return static_cast<uid_t>(std::stoul(line.substr(4)));
   FAIL("no Uid line for pid " << pid);
   return 0;
-}
-
-// Processes working in `folder`: a postmaster and its children live in their data folder.
-std::vector<pid_t> processes_in(const fs::path& folder) {
-  std::vector<pid_t> found;
-  const fs::path target = fs::weakly_canonical(folder);
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::error_code link_error;
-    if (fs::read_symlink(entry.path() / "cwd", link_error) == target)
-      found.push_back(static_cast<pid_t>(std::stol(name)));
-  }
-  return found;
-}
-
-template <class Predicate>
-bool eventually(Predicate predicate, std::chrono::milliseconds limit = std::chrono::seconds(30)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!predicate()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return true;
-}
-
-// pg_controldata's "Database cluster state": "shut down" after a clean (fast) shutdown,
-// "in production" after a crash.
-std::string cluster_state(const fs::path& data_dir) {
-  const auto command = (chargegrid::db::find_postgres_bin_dir() / "pg_controldata").string() +
-                       " -D '" + data_dir.string() + "'";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string state;
-  char line[512];
-  while (std::fgets(line, sizeof line, pipe)) {
-    const std::string text = line;
-    if (text.starts_with("Database cluster state:")) {
-      state = text.substr(text.find(':') + 1);
-      state.erase(0, state.find_first_not_of(' '));
-      state.erase(state.find_last_not_of("\n ") + 1);
-    }
-  }
-  ::pclose(pipe);
-  return state;
 }
 
 // A child process starts the cluster, writes a row and waits; it is killed with SIGKILL.
@@ -153,10 +149,8 @@ uid_t expected_server_uid() {
 
 }  // namespace
 
-TEST_CASE("EmbeddedPostgres initialises, starts, serves and stops a cluster", "[db][embedded]") {
-  TempFolder folder;
-  const auto data_dir = folder.path() / "pg";
-  EmbeddedPostgres pg(test_options(data_dir));
+TEST_CASE_METHOD(Cluster, "EmbeddedPostgres initialises, starts, serves and stops a cluster",
+                 "[db][embedded]") {
   CHECK_FALSE(pg.running());
   CHECK_THROWS_AS(pg.connection_url(), std::logic_error);
 
@@ -179,9 +173,8 @@ TEST_CASE("EmbeddedPostgres initialises, starts, serves and stops a cluster", "[
   pg.stop();  // idempotent
 }
 
-TEST_CASE("EmbeddedPostgres keeps data across a restart on the same folder", "[db][embedded]") {
-  TempFolder folder;
-  const auto data_dir = folder.path() / "pg";
+TEST_CASE_METHOD(ClusterFolder, "EmbeddedPostgres keeps data across a restart on the same folder",
+                 "[db][embedded]") {
   {
     EmbeddedPostgres pg(test_options(data_dir));
     pg.start();
@@ -213,14 +206,9 @@ TEST_CASE("EmbeddedPostgres durable mode keeps fsync on", "[db][embedded]") {
   CHECK(query_one(pg.connection_url(), "SELECT current_database()") == "fleet");
 }
 
-TEST_CASE("EmbeddedPostgres runs the server as an unprivileged user", "[db][embedded]") {
-  TempFolder folder;
-  const auto data_dir = folder.path() / "pg";
-  EmbeddedPostgres pg(test_options(data_dir));
-  pg.start();
-  const auto pid = pg.postmaster_pid();
-  REQUIRE(pid.has_value());
-  const uid_t server_uid = process_uid(*pid);
+TEST_CASE_METHOD(Cluster, "EmbeddedPostgres runs the server as an unprivileged user",
+                 "[db][embedded]") {
+  const uid_t server_uid = process_uid(start_server());
   CHECK(server_uid == expected_server_uid());
   CHECK(server_uid != 0);
   struct stat info {};
@@ -231,15 +219,15 @@ TEST_CASE("EmbeddedPostgres runs the server as an unprivileged user", "[db][embe
   CHECK(query_one(pg.connection_url(), "SELECT 1") == "1");
 }
 
-TEST_CASE("EmbeddedPostgres stops its server when the owner is killed with SIGKILL",
-          "[db][embedded]") {
-  TempFolder folder;
-  const auto data_dir = folder.path() / "pg";
+TEST_CASE_METHOD(ClusterFolder,
+                 "EmbeddedPostgres stops its server when the owner is killed with SIGKILL",
+                 "[db][embedded]") {
   const pid_t postmaster = run_owner_and_kill_it(test_options(data_dir));
 
   // The watchdog shuts the server down by itself: no process of the folder remains.
   INFO("processes still working in " << data_dir.string());
-  CHECK(eventually([&] { return ::kill(postmaster, 0) != 0 && processes_in(data_dir).empty(); }));
+  CHECK(eventually([&] { return ::kill(postmaster, 0) != 0 && processes_in(data_dir).empty(); },
+                   kCleanUp));
   EmbeddedPostgres pg(test_options(data_dir));
   CHECK_FALSE(pg.running());
   // A fast shutdown, not a crash: the cluster was shut down cleanly.
@@ -250,10 +238,10 @@ TEST_CASE("EmbeddedPostgres stops its server when the owner is killed with SIGKI
   CHECK(query_one(pg.connection_url(), "SELECT value FROM kept") == "written before the kill");
 }
 
-TEST_CASE("EmbeddedPostgres started right after its owner was killed starts the server afresh",
-          "[db][embedded]") {
-  TempFolder folder;
-  const auto data_dir = folder.path() / "pg";
+TEST_CASE_METHOD(
+    ClusterFolder,
+    "EmbeddedPostgres started right after its owner was killed starts the server afresh",
+    "[db][embedded]") {
   const pid_t first_postmaster = run_owner_and_kill_it(test_options(data_dir));
 
   // No pause: the old server may still be shutting down. It is neither adopted (it would be
@@ -268,10 +256,9 @@ TEST_CASE("EmbeddedPostgres started right after its owner was killed starts the 
   CHECK(query_one(pg.connection_url(), "SELECT value FROM kept") == "written before the kill");
 }
 
-TEST_CASE("EmbeddedPostgres adopts a daemonised server whose owner was killed with SIGKILL",
-          "[db][embedded]") {
-  TempFolder folder;
-  const auto data_dir = folder.path() / "pg";
+TEST_CASE_METHOD(ClusterFolder,
+                 "EmbeddedPostgres adopts a daemonised server whose owner was killed with SIGKILL",
+                 "[db][embedded]") {
   auto options = test_options(data_dir);
   options.stop_with_process = false;  // pg_ctl start: the server outlives its starter
   const pid_t first_postmaster = run_owner_and_kill_it(options);
@@ -286,11 +273,8 @@ TEST_CASE("EmbeddedPostgres adopts a daemonised server whose owner was killed wi
   CHECK_FALSE(pg.running());
 }
 
-TEST_CASE("EmbeddedPostgres keeps serving after the thread that started it ended",
-          "[db][embedded]") {
-  TempFolder folder;
-  const auto data_dir = folder.path() / "pg";
-  EmbeddedPostgres pg(test_options(data_dir));
+TEST_CASE_METHOD(Cluster, "EmbeddedPostgres keeps serving after the thread that started it ended",
+                 "[db][embedded]") {
   std::thread([&] { pg.start(); }).join();
   // PR_SET_PDEATHSIG on a child fires when the thread that forked it ends: the watchdog
   // must not depend on that.
@@ -300,48 +284,31 @@ TEST_CASE("EmbeddedPostgres keeps serving after the thread that started it ended
   pg.stop();
   CHECK_FALSE(pg.running());
   // The logging collector outlives the postmaster by a moment.
-  CHECK(eventually([&] { return processes_in(data_dir).empty(); }));
+  CHECK(eventually([&] { return processes_in(data_dir).empty(); }, kCleanUp));
 }
 
-TEST_CASE("EmbeddedPostgres server stops cleanly when its watchdog is killed", "[db][embedded]") {
-  TempFolder folder;
-  const auto data_dir = folder.path() / "pg";
-  EmbeddedPostgres pg(test_options(data_dir));
-  pg.start();
-  const auto postmaster = pg.postmaster_pid();
-  REQUIRE(postmaster.has_value());
-  const pid_t watchdog = parent_of(*postmaster);
+TEST_CASE_METHOD(Cluster, "EmbeddedPostgres server stops cleanly when its watchdog is killed",
+                 "[db][embedded]") {
+  const pid_t postmaster = start_server();
+  const pid_t watchdog = parent_of(postmaster);
   REQUIRE(watchdog != ::getpid());
   REQUIRE(parent_of(watchdog) == ::getpid());
   REQUIRE(::kill(watchdog, SIGKILL) == 0);
-  CHECK(eventually([&] { return !pg.running(); }));
+  CHECK(eventually([&] { return !pg.running(); }, kCleanUp));
   CHECK(cluster_state(data_dir) == "shut down");
   pg.start();  // starts it again
   CHECK(pg.postmaster_pid() != postmaster);
   CHECK(query_one(pg.connection_url(), "SELECT 1") == "1");
 }
 
-TEST_CASE("EmbeddedPostgres starts over a stale postmaster.pid of a dead process",
-          "[db][embedded]") {
-  TempFolder folder;
-  const auto data_dir = folder.path() / "pg";
-  EmbeddedPostgres pg(test_options(data_dir));
-  pg.start();
-  std::string pid_file_text;
-  {
-    std::ifstream in(data_dir / "postmaster.pid");
-    pid_file_text.assign(std::istreambuf_iterator<char>(in), {});
-  }
-  pg.stop();
+TEST_CASE_METHOD(Cluster, "EmbeddedPostgres starts over a stale postmaster.pid of a dead process",
+                 "[db][embedded]") {
+  const auto pid_file_text = stale_pid_file();
   // A process id that is certainly dead: a child that already exited and was reaped.
   const pid_t dead = ::fork();
   if (dead == 0) ::_exit(0);
   ::waitpid(dead, nullptr, 0);
-  pid_file_text = std::to_string(dead) + pid_file_text.substr(pid_file_text.find('\n'));
-  {
-    std::ofstream out(data_dir / "postmaster.pid", std::ios::trunc);
-    out << pid_file_text;
-  }
+  write_pid_file(pid_file_text, dead);
   CHECK_FALSE(pg.running());
   pg.start();
   CHECK(pg.running());
@@ -395,10 +362,9 @@ TEST_CASE("EmbeddedPostgres reports bad data folders clearly", "[db][embedded]")
   }
 }
 
-TEST_CASE("EmbeddedPostgres started twice at once on one folder runs one server",
-          "[db][embedded]") {
-  TempFolder folder;
-  const auto data_dir = folder.path() / "pg";
+TEST_CASE_METHOD(ClusterFolder,
+                 "EmbeddedPostgres started twice at once on one folder runs one server",
+                 "[db][embedded]") {
   EmbeddedPostgres first(test_options(data_dir));
   EmbeddedPostgres second(test_options(data_dir));
   std::string first_error, second_error;
@@ -425,28 +391,17 @@ TEST_CASE("EmbeddedPostgres started twice at once on one folder runs one server"
   second.detach();  // first owns the shutdown
 }
 
-TEST_CASE("EmbeddedPostgres ignores a postmaster.pid naming an unrelated live process",
-          "[db][embedded]") {
-  TempFolder folder;
-  const auto data_dir = folder.path() / "pg";
-  EmbeddedPostgres pg(test_options(data_dir));
-  pg.start();
-  std::string pid_file_text;
-  {
-    std::ifstream in(data_dir / "postmaster.pid");
-    pid_file_text.assign(std::istreambuf_iterator<char>(in), {});
-  }
-  pg.stop();
+TEST_CASE_METHOD(Cluster,
+                 "EmbeddedPostgres ignores a postmaster.pid naming an unrelated live process",
+                 "[db][embedded]") {
+  const auto pid_file_text = stale_pid_file();
   // As after a reboot: the recorded number now belongs to some other process.
   const pid_t unrelated = ::fork();
   REQUIRE(unrelated >= 0);
   if (unrelated == 0) {
     for (;;) ::pause();
   }
-  {
-    std::ofstream out(data_dir / "postmaster.pid", std::ios::trunc);
-    out << std::to_string(unrelated) + pid_file_text.substr(pid_file_text.find('\n'));
-  }
+  write_pid_file(pid_file_text, unrelated);
   CHECK_FALSE(pg.running());
   CHECK_NOTHROW(pg.start());
   CHECK(pg.postmaster_pid() != unrelated);

@@ -11,7 +11,8 @@
 
 #include "chargegrid/db/embedded_postgres.hpp"
 #include "chargegrid/testing/database.hpp"
-#include "temp_folder.hpp"
+#include "chargegrid/testing/eventually.hpp"
+#include "chargegrid/testing/temp_folder.hpp"
 
 using namespace std::chrono_literals;
 using chargegrid::db::ConnectionPool;
@@ -19,7 +20,7 @@ using chargegrid::db::DatabaseUnavailable;
 using chargegrid::db::PoolFull;
 using chargegrid::db::PoolOptions;
 using chargegrid::db::PoolStopped;
-using chargegrid::testing::TestDatabase;
+using namespace chargegrid::testing;
 
 // libpqxx 6.4 leaks the PGresult of a query whose connection breaks under it (it asks the
 // dead connection for its encoding before taking ownership of the result). The outage test
@@ -29,17 +30,6 @@ extern "C" const char* __lsan_default_suppressions() {
 }
 
 namespace {
-
-// Waits (bounded) until `condition` holds.
-template <typename Condition>
-bool eventually(Condition condition, std::chrono::milliseconds timeout = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return condition();
-}
 
 std::string message_of(std::exception_ptr error) {
   try {

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "chargegrid/ledger/jcs.hpp"
+#include "log_records.hpp"
 #include "test_data.hpp"
 
 using namespace chargegrid::ledger;
@@ -11,24 +12,18 @@ using namespace std::chrono;
 
 namespace {
 
+// The synthetic record of two hours on connector 2, with demand response and verified meter
+// evidence.
 SettlementRecord example_record() {
-  SettlementRecord r;
-  r.settlement_id = "stl-0001";
+  SettlementRecord r = testing::synthetic_record("stl-0001");
   r.session_id = "sess-42";
   r.transaction_id = "tx-42";
-  r.station_id = "CP-DE-4711";
-  r.evse_id = 1;
   r.connector_id = 2;
-  r.id_token = "04ab076a345b85";
-  r.site = Site{"depot-berlin", GeodeticReference{52520008, 13404954, 34000}};
-  TimePoint start = sys_days(2026y / March / 1) + 8h;
-  r.start = start;
+  const TimePoint start = r.start;
   r.end = start + 2h;
-  r.meter_start = MeterReading{start, 1000000};
   r.meter_stop = MeterReading{start + 2h, 1022000};
   r.intervals = {EnergyInterval{start, start + 1h, 11000, 0},
                  EnergyInterval{start + 1h, start + 2h, 12000, 1000}};
-  r.currency = "EUR";
   r.prices = {PriceComponent{"energy", 35, "kWh", 23000, 805}};
   r.demand_response_credits = {DemandResponseCredit{"dr-7", 1000, -20}};
   r.total_minor = 785;

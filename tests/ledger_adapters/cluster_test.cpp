@@ -6,9 +6,8 @@
 #include <regex>
 #include <set>
 
-#include "chargegrid/testing/daemon.hpp"
 #include "chargegrid/testing/database.hpp"
-#include "support.hpp"
+#include "daemon_flags.hpp"
 
 using namespace chargegrid;
 using namespace chargegrid::ledger_testing;
@@ -45,29 +44,8 @@ TEST_CASE(
   const auto signer = make_key(dir.path(), "cpms.example/ledger");
   const auto file = dir.path() / "ledger.jsonl";
   auto flags = [&](const std::string& node) {
-    auto args = testing::daemon_test_flags();
-    const std::vector<std::string> more{"--ocpp-port",
-                                        "0",
-                                        "--http-port",
-                                        "0",
-                                        "--node-id",
-                                        node,
-                                        "--data-dir",
-                                        (dir.path() / node).string(),
-                                        "--ledger-key-file",
-                                        (dir.path() / "log.key").string(),
-                                        "--checkpoint-interval",
-                                        "1",
-                                        "--ledger-adapter",
-                                        "webhook,file",
-                                        "--ledger-file",
-                                        file.string(),
-                                        "--webhook-url",
-                                        receiver.url(),
-                                        "--webhook-secret",
-                                        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"};
-    args.insert(args.end(), more.begin(), more.end());
-    return args;
+    return delivering_daemon_flags(dir, dir.path() / node, file, receiver,
+                                   {"--node-id", node, "--ledger-adapter", "webhook,file"});
   };
   auto a = std::make_unique<testing::Daemon>(CHARGEGRIDD, db.url(), dir.path(), "a", flags("a"));
   auto b = std::make_unique<testing::Daemon>(CHARGEGRIDD, db.url(), dir.path(), "b", flags("b"));

@@ -17,13 +17,10 @@ using namespace chargegrid::ledger_testing;
 
 namespace {
 
-// whsec_ + base64 of 24 bytes.
-const std::string kSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
 // The receiver's side of Standard Webhooks, computed here without the server's code.
 std::string expected_signature(const std::string& id, const std::string& timestamp,
                                const std::string& body) {
-  const auto key = *ledger::base64_decode(kSecret.substr(6));
+  const auto key = *ledger::base64_decode(kWebhookSecret.substr(6));
   const std::string message = id + "." + timestamp + "." + body;
   unsigned char mac[32];
   unsigned int length = 0;
@@ -39,7 +36,7 @@ server::Config delivery_config(const TempDir& dir, const WebhookReceiver& receiv
   config.checkpoint_interval_s = 1;
   config.ledger_adapters = {"file", "webhook"};
   config.webhook_url = receiver.url();
-  config.webhook_secret = kSecret;
+  config.webhook_secret = kWebhookSecret;
   config.ledger_file = (dir.path() / "ledger.jsonl").string();
   config.ledger_alert_after_s = 2;
   return config;
@@ -53,22 +50,32 @@ std::string admin_key(testing::ServerFixture& fx) {
   return key.secret;
 }
 
-}  // namespace
+// Both dispatchers (file and webhook) have subscribed to the settlements the log records; they
+// subscribe as they start.
+bool dispatchers_subscribed(testing::ServerFixture& fx) {
+  return fx.query_value(
+             "SELECT count(*) FROM outbox_consumers WHERE topic = 'settlement.recorded'") == "2";
+}
 
-TEST_CASE("Each recorded settlement reaches the webhook and the file once, in log order",
-          "[integration][ledger_adapters][webhook][file]") {
+// A server delivering the log to a webhook receiver and a file, its dispatchers subscribed, and
+// the settlement service's stand-in appending to the log.
+struct DeliveryServer {
   TempDir dir;
   WebhookReceiver receiver;
-  const auto signer = make_key(dir.path(), "cpms.example/ledger");
-  testing::ServerFixture fx(delivery_config(dir, receiver));
-  SettlementStandIn settlement(fx.database().url(), signer);
-  // Subscriptions are made as the dispatchers start.
-  REQUIRE(eventually([&] {
-    return fx.query_value(
-               "SELECT count(*) FROM outbox_consumers WHERE topic = "
-               "'settlement.recorded'") == "2";
-  }));
+  const ledger::NoteSigner signer = make_key(dir.path(), "cpms.example/ledger");
+  testing::ServerFixture fx{delivery_config(dir, receiver)};
+  SettlementStandIn settlement{fx.database().url(), signer};
 
+  DeliveryServer() {
+    REQUIRE(eventually([&] { return dispatchers_subscribed(fx); }));
+  }
+};
+
+}  // namespace
+
+TEST_CASE_METHOD(DeliveryServer,
+                 "Each recorded settlement reaches the webhook and the file once, in log order",
+                 "[integration][ledger_adapters][webhook][file]") {
   for (int i = 0; i < 20; ++i)
     REQUIRE(settlement.settle("W-" + std::to_string(i)) == static_cast<std::uint64_t>(i));
   REQUIRE(eventually([&] { return receiver.count() >= 20; }));
@@ -112,18 +119,9 @@ TEST_CASE("Each recorded settlement reaches the webhook and the file once, in lo
   CHECK(status.data["adapters"][1]["target"]["url"] == receiver.url());
 }
 
-TEST_CASE("While the webhook receiver is down deliveries wait, then resume in order",
-          "[integration][ledger_adapters][webhook]") {
-  TempDir dir;
-  WebhookReceiver receiver;
-  const auto signer = make_key(dir.path(), "cpms.example/ledger");
-  testing::ServerFixture fx(delivery_config(dir, receiver));
-  SettlementStandIn settlement(fx.database().url(), signer);
-  REQUIRE(eventually([&] {
-    return fx.query_value(
-               "SELECT count(*) FROM outbox_consumers WHERE topic = "
-               "'settlement.recorded'") == "2";
-  }));
+TEST_CASE_METHOD(DeliveryServer,
+                 "While the webhook receiver is down deliveries wait, then resume in order",
+                 "[integration][ledger_adapters][webhook]") {
   const auto key = admin_key(fx);
   testing::ApiClient api(fx.server().http_port(), key);
 
@@ -181,8 +179,7 @@ TEST_CASE("Webhooks go over HTTPS to a receiver whose certificate the server tru
   {
     testing::ServerFixture fx(delivery_config(dir, trusted));
     SettlementStandIn settlement(fx.database().url(), signer);
-    REQUIRE(
-        eventually([&] { return fx.query_value("SELECT count(*) FROM outbox_consumers") == "2"; }));
+    REQUIRE(eventually([&] { return dispatchers_subscribed(fx); }));
     for (int i = 0; i < 3; ++i) settlement.settle("H-" + std::to_string(i));
     REQUIRE(eventually([&] { return trusted.count() == 3; }));
     auto hooks = trusted.received();
@@ -198,8 +195,7 @@ TEST_CASE("Webhooks go over HTTPS to a receiver whose certificate the server tru
     const auto other_signer = make_key(other.path(), "cpms.example/ledger");
     testing::ServerFixture fx(delivery_config(other, untrusted));
     SettlementStandIn settlement(fx.database().url(), other_signer);
-    REQUIRE(
-        eventually([&] { return fx.query_value("SELECT count(*) FROM outbox_consumers") == "2"; }));
+    REQUIRE(eventually([&] { return dispatchers_subscribed(fx); }));
     settlement.settle("U-0");
     REQUIRE(eventually([&] {
       return fx.query_value("SELECT last_error FROM outbox WHERE consumer = 'ledger.webhook'")

@@ -6,9 +6,8 @@
 #include <catch2/catch.hpp>
 #include <set>
 
-#include "chargegrid/testing/daemon.hpp"
 #include "chargegrid/testing/database.hpp"
-#include "support.hpp"
+#include "daemon_flags.hpp"
 
 using namespace chargegrid;
 using namespace chargegrid::ledger_testing;
@@ -23,28 +22,8 @@ TEST_CASE(
   receiver.delay(15ms);  // a webhook delivery is in flight most of the time
   const auto signer = make_key(dir.path(), "cpms.example/ledger");
   const auto file = dir.path() / "ledger.jsonl";
-  auto args = testing::daemon_test_flags();
-  const std::vector<std::string> ledger_flags{"--ocpp-port",
-                                              "0",
-                                              "--http-port",
-                                              "0",
-                                              "--data-dir",
-                                              dir.path().string(),
-                                              "--ledger-key-file",
-                                              (dir.path() / "log.key").string(),
-                                              "--checkpoint-interval",
-                                              "1",
-                                              "--ledger-adapter",
-                                              "file",
-                                              "--ledger-adapter",
-                                              "webhook",
-                                              "--ledger-file",
-                                              file.string(),
-                                              "--webhook-url",
-                                              receiver.url(),
-                                              "--webhook-secret",
-                                              "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"};
-  args.insert(args.end(), ledger_flags.begin(), ledger_flags.end());
+  const auto args = delivering_daemon_flags(
+      dir, dir.path(), file, receiver, {"--ledger-adapter", "file", "--ledger-adapter", "webhook"});
 
   auto daemon = std::make_unique<testing::Daemon>(CHARGEGRIDD, db.url(), dir.path(), "first", args);
   SettlementStandIn settlement(db.url(), signer);

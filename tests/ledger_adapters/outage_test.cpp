@@ -24,7 +24,7 @@ TEST_CASE("After a database outage deliveries and checkpoints resume in order",
   config.ledger_adapters = {"file", "webhook"};
   config.ledger_file = (dir.path() / "ledger.jsonl").string();
   config.webhook_url = receiver.url();
-  config.webhook_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+  config.webhook_secret = kWebhookSecret;
   server::Server server(config, pg.url());
   server.start();
   const auto port = server.http_port();

@@ -22,6 +22,7 @@
 
 #include "../ledger/log_records.hpp"
 #include "chargegrid/ledger/postgres_log.hpp"
+#include "chargegrid/testing/eventually.hpp"
 #include "chargegrid/testing/http_client.hpp"
 #include "store/outbox.hpp"
 
@@ -47,6 +48,9 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// The webhook signing secret the tests configure: whsec_ + base64 of 24 bytes.
+inline const std::string kWebhookSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 // A log key written to `dir`/log.key, for the server (--ledger-key-file) and the test's writer.
 inline ledger::NoteSigner make_key(const std::filesystem::path& dir, const std::string& origin) {
@@ -204,12 +208,7 @@ inline testing::HttpResult get(std::uint16_t port, const std::string& target,
 
 template <class Predicate>
 bool eventually(Predicate predicate, std::chrono::milliseconds limit = 20s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (predicate()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return predicate();
+  return testing::eventually(predicate, limit, 50ms);
 }
 
 inline std::vector<std::string> file_lines(const std::filesystem::path& path) {

@@ -45,17 +45,22 @@ std::string checkpoint_at(std::uint16_t port, std::uint64_t size,
   return note;
 }
 
+// A server keeping the log, and the settlement service's stand-in appending to it.
+struct LogServer {
+  TempDir dir;
+  const ledger::NoteSigner signer = make_key(dir.path(), "cpms.example/ledger");
+  const ledger::NoteVerifier vkey = signer.verifier();
+  testing::ServerFixture fx{ledger_config(dir)};
+  const std::uint16_t port = fx.server().http_port();
+  SettlementStandIn settlement{fx.database().url(), signer};
+};
+
 }  // namespace
 
-TEST_CASE("The log's tiles, entry bundles and proofs are the log, as a third party checks them",
-          "[integration][ledger_adapters][tiles]") {
-  TempDir dir;
-  const auto signer = make_key(dir.path(), "cpms.example/ledger");
-  const auto vkey = signer.verifier();
-  testing::ServerFixture fx(ledger_config(dir));
-  const auto port = fx.server().http_port();
-  SettlementStandIn settlement(fx.database().url(), signer);
-
+TEST_CASE_METHOD(LogServer,
+                 "The log's tiles, entry bundles and proofs are the log, as a third party "
+                 "checks them",
+                 "[integration][ledger_adapters][tiles]") {
   // 600 entries: two full level-0 tiles and a partial one of 88, a partial level-1 tile of 2.
   std::vector<std::string> records;
   std::vector<std::string> batch;
@@ -195,15 +200,10 @@ TEST_CASE("The log's tiles, entry bundles and proofs are the log, as a third par
   }
 }
 
-TEST_CASE("An entry rewritten in the database is caught against an earlier checkpoint",
-          "[integration][ledger_adapters][tiles]") {
-  TempDir dir;
-  const auto signer = make_key(dir.path(), "cpms.example/ledger");
-  const auto vkey = signer.verifier();
-  testing::ServerFixture fx(ledger_config(dir));
-  const auto port = fx.server().http_port();
+TEST_CASE_METHOD(LogServer,
+                 "An entry rewritten in the database is caught against an earlier checkpoint",
+                 "[integration][ledger_adapters][tiles]") {
   const auto prefix = "http://127.0.0.1:" + std::to_string(port) + "/ledger";
-  SettlementStandIn settlement(fx.database().url(), signer);
   for (int i = 0; i < 10; ++i) settlement.settle("T-" + std::to_string(i));
   const auto before = checkpoint_at(port, 10, vkey);
   const auto saved = write_temp(dir.path(), "before.checkpoint", before);

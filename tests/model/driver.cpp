@@ -949,6 +949,31 @@ class Run {
     return spoil_meter(st, out.payload["meterValue"], "/meterValue", flaw, p, out);
   }
 
+  // A TransactionEvent of session `s` with sequence number `seq` carrying `entries`, with
+  // `info` added to its transactionInfo, then spoilt as `flaw` says.
+  Outgoing session_event(const Station& st, const Session& s, int seq, const std::string& type,
+                         std::int64_t at, const std::string& trigger,
+                         const std::vector<Entry>& entries, const json& info, Flaw flaw, Pick& p) {
+    Outgoing out;
+    out.action = "TransactionEvent";
+    out.payload = event(type, at, trigger, s.uid, seq, s.evse, wire(st, entries, p));
+    for (const auto& [key, value] : info.items()) out.payload["transactionInfo"][key] = value;
+    spoil_event(st, out, flaw, p);
+    return out;
+  }
+
+  // What the answer to a session's event `seq` means: the event must be in the database
+  // (`required`) or may be; then `then` records the rest.
+  std::function<void(const json&)> on_event_ack(const Station& st, const std::string& uid, int seq,
+                                                bool required, std::function<void()> then) {
+    const int station = st.index;
+    return [this, station, uid, seq, required, then = std::move(then)](const json&) {
+      auto& me = stations_[static_cast<std::size_t>(station)];
+      (required ? me.events_required : me.events_optional).insert({uid, seq});
+      then();
+    };
+  }
+
   std::optional<Outgoing> start_2x(Station& st, Flaw flaw, Pick& p, bool foreign_uid) {
     auto evse = free_evse(st, p);
     if (!evse) return std::nullopt;
@@ -1027,19 +1052,12 @@ class Run {
     } else {
       auto& s = session(si);
       const int seq = s.next_seq++;
-      out.action = "TransactionEvent";
-      out.payload = event("Updated", entries.back().at, "MeterValuePeriodic", s.uid, seq, e,
-                          wire(st, entries, p));
-      out.payload["transactionInfo"]["chargingState"] = "Charging";
-      spoil_event(st, out, flaw, p);
+      out = session_event(st, s, seq, "Updated", entries.back().at, "MeterValuePeriodic", entries,
+                          {{"chargingState", "Charging"}}, flaw, p);
       out.what = "Updated '" + s.uid + "' seqNo " + std::to_string(seq);
-      const auto uid = s.uid;
-      const int station = st.index;
-      out.on_ack = [this, station, si, entries, e, uid, seq](const json&) {
-        auto& me = stations_[static_cast<std::size_t>(station)];
-        me.events_required.insert({uid, seq});
+      out.on_ack = on_event_ack(st, s.uid, seq, true, [this, si, entries, e] {
         acknowledge_readings(si, entries, e, {Link::Kind::Session, si});
-      };
+      });
       return out;
     }
     out.on_ack = [this, si, entries, e](const json&) {
@@ -1104,23 +1122,16 @@ class Run {
     auto& s = session(si);
     const int seq = s.next_seq++;
     std::vector<Entry> entries{make_entry(st, e, "Transaction.End", p, false)};
-    out.action = "TransactionEvent";
-    out.payload =
-        event("Ended", entries[0].at, "StopAuthorized", s.uid, seq, e, wire(st, entries, p));
-    out.payload["transactionInfo"]["stoppedReason"] = "Local";
-    out.payload["transactionInfo"]["chargingState"] = "Idle";
-    spoil_event(st, out, flaw, p);
+    out = session_event(st, s, seq, "Ended", entries[0].at, "StopAuthorized", entries,
+                        {{"stoppedReason", "Local"}, {"chargingState", "Idle"}}, flaw, p);
     out.what = "Ended '" + s.uid + "' seqNo " + std::to_string(seq) + ", register " +
                fixed3(entries[0].readings[0].value);
-    const auto uid = s.uid;
-    const int station = st.index;
-    out.on_ack = [this, station, si, entries, e, uid, seq](const json&) {
-      stations_[static_cast<std::size_t>(station)].events_required.insert({uid, seq});
+    out.on_ack = on_event_ack(st, s.uid, seq, true, [this, si, entries, e] {
       auto& ended = session(si);
       ended.readings.push_back(entries[0].readings[0].value);
       ended.meter_stop = std::llround(ended.last());
       end_session(si, entries[0].at, entries, e);
-    };
+    });
     return out;
   }
 
@@ -1175,18 +1186,12 @@ class Run {
     auto& s = session(si);
     const int seq = s.next_seq++;
     data.push_back(make_entry(st, e, "Transaction.End", p, false));
-    out.action = "TransactionEvent";
-    out.payload = event("Ended", data[0].at, "StopAuthorized", s.uid, seq, e, wire(st, data, p));
-    out.payload["transactionInfo"]["stoppedReason"] = "Remote";
-    spoil_event(st, out, flaw, p);
+    out = session_event(st, s, seq, "Ended", data[0].at, "StopAuthorized", data,
+                        {{"stoppedReason", "Remote"}}, flaw, p);
     out.what = "second Ended of '" + s.uid + "' seqNo " + std::to_string(seq) + ", register " +
                fixed3(data[0].readings[0].value);
-    const auto uid = s.uid;
-    const int station = st.index;
-    out.on_ack = [this, station, si, data, e, uid, seq](const json&) {
-      stations_[static_cast<std::size_t>(station)].events_optional.insert({uid, seq});
-      after_end(si, data, e);
-    };
+    out.on_ack =
+        on_event_ack(st, s.uid, seq, false, [this, si, data, e] { after_end(si, data, e); });
     return out;
   }
 
@@ -1214,17 +1219,11 @@ class Run {
     }
     auto& s = session(si);
     const int seq = s.next_seq++;
-    out.action = "TransactionEvent";
-    out.payload =
-        event("Updated", data[0].at, "MeterValuePeriodic", s.uid, seq, e, wire(st, data, p));
-    spoil_event(st, out, flaw, p);
+    out = session_event(st, s, seq, "Updated", data[0].at, "MeterValuePeriodic", data,
+                        json::object(), flaw, p);
     out.what = "Updated after the end of '" + s.uid + "' seqNo " + std::to_string(seq);
-    const auto uid = s.uid;
-    const int station = st.index;
-    out.on_ack = [this, station, si, data, e, uid, seq](const json&) {
-      stations_[static_cast<std::size_t>(station)].events_optional.insert({uid, seq});
-      after_end(si, data, e);
-    };
+    out.on_ack =
+        on_event_ack(st, s.uid, seq, false, [this, si, data, e] { after_end(si, data, e); });
     return out;
   }
 

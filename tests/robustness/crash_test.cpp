@@ -47,15 +47,8 @@ TEST_CASE("kill -9 of chargegridd under load loses and duplicates no transaction
   auto daemon = start_daemon(db.url(), dir, generation);
   chargegrid::testing::RecordingProxy proxy(daemon->ocpp_port());
 
-  std::vector<std::unique_ptr<chargegrid::sim::Fleet>> fleets;
-  std::vector<std::future<chargegrid::sim::Stats>> runs;
-  for (const auto version :
-       {chargegrid::sim::OcppVersion::v16, chargegrid::sim::OcppVersion::v201}) {
-    fleets.push_back(std::make_unique<chargegrid::sim::Fleet>(
-        chargegrid::testing::fleet_options(proxy.url(), version, "CRASH", 15)));
-    auto* fleet = fleets.back().get();
-    runs.push_back(std::async(std::launch::async, [fleet] { return fleet->run(180s); }));
-  }
+  chargegrid::testing::BackgroundFleets fleets(180s);
+  fleets.start_both_versions(proxy.url(), "CRASH", 15);
 
   // Three times, mid-session: kill it, leave the stations without a server for a moment,
   // start a new one on the same database.
@@ -70,8 +63,7 @@ TEST_CASE("kill -9 of chargegridd under load loses and duplicates no transaction
     proxy.set_upstream_port(daemon->ocpp_port());
   }
 
-  chargegrid::sim::Stats stats;
-  for (auto& run : runs) stats.merge(run.get());
+  const auto stats = fleets.wait();
   INFO(daemon->log_text());
   CHECK(daemon->stop());
   INFO(stats.to_json().dump(1));

@@ -16,32 +16,18 @@
 #include "chargegrid/db/embedded_postgres.hpp"
 #include "chargegrid/sim/test_client.hpp"
 #include "chargegrid/testing/daemon.hpp"
+#include "chargegrid/testing/eventually.hpp"
 #include "chargegrid/testing/http_client.hpp"
+#include "chargegrid/testing/postgres_processes.hpp"
+#include "chargegrid/testing/temp_folder.hpp"
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
+using chargegrid::testing::cluster_state;
+using chargegrid::testing::eventually;
+using chargegrid::testing::processes_in;
 
 namespace {
-
-// A folder under /tmp that PostgreSQL's unprivileged user can pass through (tests run as
-// root in CI), removed with everything in it.
-class Folder {
- public:
-  Folder() {
-    std::string templ = (fs::temp_directory_path() / "cg-embedded-XXXXXX").string();
-    REQUIRE(::mkdtemp(templ.data()) != nullptr);
-    path_ = templ;
-    fs::permissions(path_, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
-  }
-  ~Folder() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 std::unique_ptr<chargegrid::testing::Daemon> start_daemon(const fs::path& folder,
                                                           const std::string& name) {
@@ -51,52 +37,11 @@ std::unique_ptr<chargegrid::testing::Daemon> start_daemon(const fs::path& folder
   return std::make_unique<chargegrid::testing::Daemon>(CHARGEGRIDD, "", folder, name, args);
 }
 
-// Processes working in `folder`: a postmaster and its children live in their data folder.
-std::size_t processes_in(const fs::path& folder) {
-  std::size_t count = 0;
-  const fs::path target = fs::weakly_canonical(folder);
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
-    std::error_code link_error;
-    if (fs::read_symlink(entry.path() / "cwd", link_error) == target) ++count;
-  }
-  return count;
-}
-
 pid_t postmaster_of(const fs::path& data_dir) {
   std::ifstream in(data_dir / "postmaster.pid");
   pid_t pid = 0;
   in >> pid;
   return pid;
-}
-
-template <class Predicate>
-bool eventually(Predicate predicate, std::chrono::milliseconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!predicate()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
-
-std::string cluster_state(const fs::path& data_dir) {
-  const auto command = (chargegrid::db::find_postgres_bin_dir() / "pg_controldata").string() +
-                       " -D '" + data_dir.string() + "'";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string state;
-  char line[512];
-  while (std::fgets(line, sizeof line, pipe)) {
-    const std::string text = line;
-    if (text.starts_with("Database cluster state:")) {
-      state = text.substr(text.find(':') + 1);
-      state.erase(0, state.find_first_not_of(' '));
-      state.erase(state.find_last_not_of("\n ") + 1);
-    }
-  }
-  ::pclose(pipe);
-  return state;
 }
 
 void boot_station(const chargegrid::testing::Daemon& daemon, const std::string& id) {
@@ -123,7 +68,7 @@ std::int64_t stations_named(const fs::path& data_dir, const std::string& prefix)
 
 TEST_CASE("kill -9 of chargegridd leaves no embedded database running and loses nothing",
           "[integration][crash][embedded]") {
-  Folder folder;
+  chargegrid::testing::TempFolder folder;
   const auto data_dir = folder.path() / "var" / "pg";
 
   auto daemon = start_daemon(folder.path(), "1");
@@ -134,8 +79,8 @@ TEST_CASE("kill -9 of chargegridd leaves no embedded database running and loses 
 
   // The database stops by itself, cleanly (a fast shutdown, not a crash).
   INFO("processes still working in " << data_dir.string());
-  CHECK(eventually([&] { return ::kill(first_postmaster, 0) != 0 && processes_in(data_dir) == 0; },
-                   30s));
+  CHECK(eventually(
+      [&] { return ::kill(first_postmaster, 0) != 0 && processes_in(data_dir).empty(); }, 30s));
   CHECK(cluster_state(data_dir) == "shut down");
 
   // The next chargegridd starts it again and finds what was stored.
@@ -154,7 +99,7 @@ TEST_CASE("kill -9 of chargegridd leaves no embedded database running and loses 
   // A clean stop stops the database with it.
   INFO(daemon->log_text());
   CHECK(daemon->stop());
-  CHECK(eventually([&] { return processes_in(data_dir) == 0; }, 30s));
+  CHECK(eventually([&] { return processes_in(data_dir).empty(); }, 30s));
   CHECK(cluster_state(data_dir) == "shut down");
 }
 
@@ -186,7 +131,7 @@ CommandOutput chargegridd(const fs::path& cwd, const std::string& args) {
 
 TEST_CASE("an admin command uses the running server's database and never creates one",
           "[integration][admin][embedded]") {
-  Folder folder;
+  chargegrid::testing::TempFolder folder;
   const fs::path elsewhere = folder.path() / "elsewhere";
   fs::create_directories(elsewhere);
 

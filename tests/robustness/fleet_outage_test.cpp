@@ -35,15 +35,8 @@ TEST_CASE("a database outage during many sessions loses and duplicates nothing",
 
   // 20 stations of each version, sessions of 6 simulated minutes sampled every 30 s,
   // 60 times faster than real time: about 20 s of traffic with the outage in the middle.
-  std::vector<std::unique_ptr<chargegrid::sim::Fleet>> fleets;
-  std::vector<std::future<chargegrid::sim::Stats>> runs;
-  for (const auto version :
-       {chargegrid::sim::OcppVersion::v16, chargegrid::sim::OcppVersion::v201}) {
-    fleets.push_back(std::make_unique<chargegrid::sim::Fleet>(
-        chargegrid::testing::fleet_options(proxy.url(), version, "OUT", 20)));
-    auto* fleet = fleets.back().get();
-    runs.push_back(std::async(std::launch::async, [fleet] { return fleet->run(120s); }));
-  }
+  chargegrid::testing::BackgroundFleets fleets(120s);
+  fleets.start_both_versions(proxy.url(), "OUT", 20);
 
   std::this_thread::sleep_for(5s);
   postgres.stop();
@@ -52,8 +45,7 @@ TEST_CASE("a database outage during many sessions loses and duplicates nothing",
   const auto outage_ended = Clock::now();
   postgres.start();
 
-  chargegrid::sim::Stats stats;
-  for (auto& run : runs) stats.merge(run.get());
+  const auto stats = fleets.wait();
   server.stop();
   INFO(stats.to_json().dump(1));
   CHECK(stats.stations == 40);

@@ -1,25 +1,12 @@
 #include "chargegrid/scheduler/plan_simulation.hpp"
 
-#include <array>
 #include <catch2/catch.hpp>
-#include <cstdio>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "eval_support.hpp"
+
 using namespace chargegrid::scheduler;
-
-namespace {
-
-const std::string slice =
-    std::string(CHARGEGRID_TEST_DATA_DIR) + "/ev-sessions/norway_slice_2000.csv";
-
-std::vector<FinishedSession> load_slice() {
-  std::ifstream in(slice);
-  REQUIRE(in);
-  return read_norway_csv(in).sessions;
-}
-
-}  // namespace
+using namespace chargegrid::scheduler::testing;
 
 TEST_CASE("the replay keeps the limits and ranks the policies sensibly",
           "[scheduler][simulation]") {
@@ -85,15 +72,8 @@ TEST_CASE("a building load with forecast errors is kept within the site limit",
 }
 
 TEST_CASE("chargegrid-plan-eval prints every policy as JSON", "[scheduler][simulation]") {
-  std::string cmd =
-      std::string(CHARGEGRID_PLAN_EVAL) + " --format norway " + slice + " --days 2 --json";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  REQUIRE(pipe);
-  std::string out;
-  std::array<char, 4096> buf;
-  while (std::size_t n = fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
-  CHECK(pclose(pipe) == 0);
-  auto j = nlohmann::json::parse(out);
+  auto j = nlohmann::json::parse(
+      run(std::string(CHARGEGRID_PLAN_EVAL) + " --format norway " + slice + " --days 2 --json"));
   for (const char* name :
        {"chargegrid", "hindsight_optimum", "uncontrolled", "round_robin", "edf", "llf"})
     for (const char* key : {"delivered_share", "unmet_kwh", "peak_import_w", "violations",
@@ -101,8 +81,5 @@ TEST_CASE("chargegrid-plan-eval prints every policy as JSON", "[scheduler][simul
       INFO(name << " " << key);
       CHECK(j["policies"][name].contains(key));
     }
-  std::string bad = std::string(CHARGEGRID_PLAN_EVAL) + " /nonexistent.csv 2>/dev/null";
-  FILE* failing = popen(bad.c_str(), "r");
-  REQUIRE(failing);
-  CHECK(pclose(failing) != 0);
+  CHECK(exit_status(std::string(CHARGEGRID_PLAN_EVAL) + " /nonexistent.csv 2>/dev/null") != 0);
 }

@@ -32,6 +32,23 @@ PlannedVehicle car(std::string id, int arrive_slot, int depart_slot, std::int64_
   return v;
 }
 
+// A request on a flat site of `slots` slots and `import_w` for `vehicles`.
+PlanRequest flat_request(std::size_t slots, std::int64_t import_w,
+                         std::vector<PlannedVehicle> vehicles) {
+  PlanRequest r;
+  r.site = flat_site(slots, import_w);
+  r.vehicles = std::move(vehicles);
+  return r;
+}
+
+// The planner's plan for `r`, which must be one and keep every limit.
+Plan checked_plan(const PlanRequest& r) {
+  Plan p = plan_charging(r);
+  REQUIRE(p.ok);
+  CHECK(check_plan(r, p).empty());
+  return p;
+}
+
 std::int64_t delivered(const PlanRequest& r, const Plan& p, std::size_t i) {
   double wh = 0;
   for (auto w : p.power_w[i])
@@ -104,24 +121,16 @@ PlanRequest random_scenario(std::mt19937_64& rng) {
 }  // namespace
 
 TEST_CASE("the planner meets every need when the site allows it", "[scheduler][planner]") {
-  PlanRequest r;
-  r.site = flat_site(16, 50000);
-  r.vehicles = {car("a", 0, 16, 20000), car("b", -3, 8, 5000)};
-  Plan p = plan_charging(r);
-  REQUIRE(p.ok);
-  CHECK(check_plan(r, p).empty());
+  const PlanRequest r = flat_request(16, 50000, {car("a", 0, 16, 20000), car("b", -3, 8, 5000)});
+  const Plan p = checked_plan(r);
   CHECK(delivered(r, p, 0) == Approx(20000).margin(16));
   CHECK(delivered(r, p, 1) == Approx(5000).margin(16));
   CHECK(plan_figures(r, p).unmet_wh <= 32);
 }
 
 TEST_CASE("a binding limit serves the vehicle that leaves first", "[scheduler][planner]") {
-  PlanRequest r;
-  r.site = flat_site(8, 7000);
-  r.vehicles = {car("late", 0, 8, 7000), car("early", 0, 4, 7000)};
-  Plan p = plan_charging(r);
-  REQUIRE(p.ok);
-  CHECK(check_plan(r, p).empty());
+  const PlanRequest r = flat_request(8, 7000, {car("late", 0, 8, 7000), car("early", 0, 4, 7000)});
+  const Plan p = checked_plan(r);
   // 8 slots x 7 kW x 0.25 h = 14 kWh in all: both needs fit only if "early" goes first.
   CHECK(delivered(r, p, 1) >= 6990);
   CHECK(delivered(r, p, 0) >= 6990);
@@ -246,12 +255,8 @@ TEST_CASE("property: random scenarios keep every constraint and reach the CLP op
 }
 
 TEST_CASE("when the need cannot be met, the shortfall is shared fairly", "[scheduler][planner]") {
-  PlanRequest r;
-  r.site = flat_site(8, 7000);
-  r.vehicles = {car("late", 0, 8, 14000), car("early", 0, 4, 7000)};
-  Plan p = plan_charging(r);
-  REQUIRE(p.ok);
-  CHECK(check_plan(r, p).empty());
+  const PlanRequest r = flat_request(8, 7000, {car("late", 0, 8, 14000), car("early", 0, 4, 7000)});
+  const Plan p = checked_plan(r);
   // 14 kWh available for 21 kWh of needs: each vehicle misses a third of its need (shares of
   // a shortfall are equal to 1 % of the need).
   CHECK(delivered(r, p, 0) + delivered(r, p, 1) >= 13990);

@@ -1,36 +1,15 @@
 #include "chargegrid/scheduler/prediction_eval.hpp"
 
-#include <array>
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "eval_support.hpp"
+
 using namespace chargegrid::scheduler;
-
-namespace {
-
-const std::string slice =
-    std::string(CHARGEGRID_TEST_DATA_DIR) + "/ev-sessions/norway_slice_2000.csv";
-
-std::vector<FinishedSession> load_slice() {
-  std::ifstream in(slice);
-  REQUIRE(in);
-  return read_norway_csv(in).sessions;
-}
-
-std::string run(const std::string& command) {
-  std::string out;
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe);
-  std::array<char, 4096> buf;
-  while (std::size_t n = fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
-  CHECK(pclose(pipe) == 0);
-  return out;
-}
-
-}  // namespace
+using namespace chargegrid::scheduler::testing;
 
 TEST_CASE("the validation slice lies before the test split", "[scheduler][eval]") {
   auto sessions = load_slice();
@@ -130,9 +109,6 @@ TEST_CASE("chargegrid-predict-eval rejects unusable input", "[scheduler][eval]")
   std::string bad = "predict-eval-bad.csv";
   std::ofstream(bad) << "not,a,session,file\n1,2,3,4\n";
   std::string cmd = std::string(CHARGEGRID_PREDICT_EVAL) + " " + bad + " 2>/dev/null";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  REQUIRE(pipe);
-  int status = pclose(pipe);
-  CHECK(status != 0);
+  CHECK(exit_status(cmd) != 0);
   std::remove(bad.c_str());
 }

@@ -12,7 +12,7 @@
 #include <sstream>
 #include <string>
 
-#include "temp_folder.hpp"
+#include "chargegrid/testing/temp_folder.hpp"
 
 namespace chargegrid::testing {
 

@@ -2,24 +2,33 @@
 // names, nothing is stored from it, and the connection goes on where it can.
 
 #include <catch2/catch.hpp>
+#include <optional>
+#include <vector>
 
-#include "server_fixture.hpp"
+#include "station_messages.hpp"
 
-using chargegrid::testing::error_code;
-using chargegrid::testing::is_result;
-using chargegrid::testing::ServerFixture;
+using namespace chargegrid::testing;
 using nlohmann::json;
 
 namespace {
-
-json boot_16() {
-  return {{"chargePointVendor", "ACME"}, {"chargePointModel", "M"}};
-}
 
 json next_frame(chargegrid::sim::OcppTestClient& client) {
   auto text = client.receive(std::chrono::seconds(10));
   REQUIRE(text);
   return json::parse(*text);
+}
+
+// How the server refused `client`'s handshake at `target` offering `subprotocols`; nothing
+// when it accepted it.
+std::optional<chargegrid::sim::HandshakeRefused> refusal(
+    ServerFixture& fx, chargegrid::sim::OcppTestClient& client, const std::string& target,
+    const std::vector<std::string>& subprotocols) {
+  try {
+    client.connect("127.0.0.1", fx.server().ocpp_port(), target, subprotocols);
+  } catch (const chargegrid::sim::HandshakeRefused& e) {
+    return e;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -104,21 +113,15 @@ TEST_CASE("Handshakes without a station id or subprotocol are refused",
   ServerFixture fx;
   chargegrid::sim::OcppTestClient client;
   SECTION("no supported subprotocol") {
-    try {
-      client.connect("127.0.0.1", fx.server().ocpp_port(), "/ocpp/CP1", {"ocpp1.5"});
-      FAIL("handshake accepted");
-    } catch (const chargegrid::sim::HandshakeRefused& e) {
-      CHECK(e.status() == 400);
-      CHECK(e.body().find("ocpp1.6") != std::string::npos);
-    }
+    const auto refused = refusal(fx, client, "/ocpp/CP1", {"ocpp1.5"});
+    REQUIRE(refused);
+    CHECK(refused->status() == 400);
+    CHECK(refused->body().find("ocpp1.6") != std::string::npos);
   }
   SECTION("no station id") {
-    try {
-      client.connect("127.0.0.1", fx.server().ocpp_port(), "/ocpp/", {"ocpp1.6"});
-      FAIL("handshake accepted");
-    } catch (const chargegrid::sim::HandshakeRefused& e) {
-      CHECK(e.status() == 404);
-    }
+    const auto refused = refusal(fx, client, "/ocpp/", {"ocpp1.6"});
+    REQUIRE(refused);
+    CHECK(refused->status() == 404);
   }
   SECTION("percent-encoded ids are decoded") {
     CHECK(client.connect("127.0.0.1", fx.server().ocpp_port(), "/ocpp/CP%2D07", {"ocpp2.0.1"}) ==

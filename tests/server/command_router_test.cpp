@@ -8,6 +8,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
+#include <functional>
 #include <future>
 
 #include "commands/translation.hpp"
@@ -42,6 +43,16 @@ std::future<CommandResult> call(ServerFixture& fx, const std::string& id, const 
   return send(fx, std::move(command));
 }
 
+// Sends ClearCache to the station CALLED and answers it with the frame `answer` makes of the
+// CALL's message id; the command's result.
+CommandResult clear_cache_answered(ServerFixture& fx, chargegrid::sim::OcppTestClient& station,
+                                   const std::function<json(const json& id)>& answer) {
+  auto pending = call(fx, "CALLED", "ClearCache", json::object());
+  auto frame = json::parse(*station.receive(std::chrono::seconds(5)));
+  station.send_text(answer(frame[1]).dump());
+  return pending.get();
+}
+
 }  // namespace
 
 TEST_CASE("A server CALL is matched with the station's answer", "[integration][calls]") {
@@ -63,18 +74,17 @@ TEST_CASE("A server CALL is matched with the station's answer", "[integration][c
   CHECK(result.outcome.payload["status"] == "Accepted");
 
   SECTION("a CALLERROR is delivered as an error") {
-    auto p2 = call(fx, "CALLED", "ClearCache", json::object());
-    auto f2 = json::parse(*station->receive(std::chrono::seconds(5)));
-    station->send_text(json::array({4, f2[1], "NotSupported", "no cache", json::object()}).dump());
-    auto r2 = p2.get();
+    auto r2 = clear_cache_answered(fx, *station, [](const json& id) {
+      return json::array({4, id, "NotSupported", "no cache", json::object()});
+    });
     CHECK(r2.outcome.kind == Kind::CallError);
     CHECK(r2.outcome.payload["errorCode"] == "NotSupported");
   }
   SECTION("an answer that breaks the schema is reported as such") {
-    auto p3 = call(fx, "CALLED", "ClearCache", json::object());
-    auto f3 = json::parse(*station->receive(std::chrono::seconds(5)));
-    station->send_text(json::array({3, f3[1], {{"status", "Maybe"}}}).dump());
-    CHECK(p3.get().outcome.kind == Kind::CallError);
+    auto r3 = clear_cache_answered(fx, *station, [](const json& id) {
+      return json::array({3, id, {{"status", "Maybe"}}});
+    });
+    CHECK(r3.outcome.kind == Kind::CallError);
   }
   SECTION("a CALL the schema forbids is not sent") {
     auto p4 = call(fx, "CALLED", "Reset", {{"type", "Sideways"}});

@@ -7,22 +7,12 @@
 #include <catch2/catch.hpp>
 #include <random>
 
-#include "server_fixture.hpp"
+#include "station_messages.hpp"
 
-using chargegrid::testing::error_code;
-using chargegrid::testing::is_result;
-using chargegrid::testing::ServerFixture;
+using namespace chargegrid::testing;
 using nlohmann::json;
 
 namespace {
-
-json boot_16() {
-  return {{"chargePointVendor", "ACME"}, {"chargePointModel", "M"}};
-}
-
-json boot_201() {
-  return {{"reason", "PowerUp"}, {"chargingStation", {{"model", "M"}, {"vendorName", "V"}}}};
-}
 
 // Sends `frame` as it is and returns the answer with message id `id`.
 json send_frame(chargegrid::sim::OcppTestClient& client, const std::string& id,
@@ -56,13 +46,6 @@ json meter_values_16(int connector, std::optional<long long> transaction_id,
   return p;
 }
 
-json start_16(int connector, long long meter_start, const std::string& at) {
-  return {{"connectorId", connector},
-          {"idTag", "TAG-1"},
-          {"meterStart", meter_start},
-          {"timestamp", at}};
-}
-
 json stop_16(long long transaction_id, long long meter_stop, const std::string& at) {
   return {{"transactionId", transaction_id}, {"meterStop", meter_stop}, {"timestamp", at}};
 }
@@ -83,15 +66,15 @@ json event_201(const std::string& type, int seq, const std::string& uid, const s
   return e;
 }
 
+using Station = std::unique_ptr<chargegrid::sim::OcppTestClient>;
+
 // A booted station of each of 1.6 and 2.0.1, ids PREFIX-16 and PREFIX-201.
-struct Booted {
-  Booted(ServerFixture& fx, const std::string& prefix)
-      : v16(fx.connect(prefix + "-16", "ocpp1.6")), v201(fx.connect(prefix + "-201", "ocpp2.0.1")) {
-    REQUIRE(is_result(v16->call("BootNotification", boot_16())));
-    REQUIRE(is_result(v201->call("BootNotification", boot_201())));
-  }
-  std::unique_ptr<chargegrid::sim::OcppTestClient> v16, v201;
-};
+std::pair<Station, Station> boot_both(ServerFixture& fx, const std::string& prefix) {
+  auto v16 = booted_16(fx, prefix + "-16");
+  auto v201 = fx.connect(prefix + "-201", "ocpp2.0.1");
+  REQUIRE(is_result(v201->call("BootNotification", boot_201())));
+  return {std::move(v16), std::move(v201)};
+}
 
 std::string path_of(const json& error) {
   return error.at(4).value("path", "");
@@ -156,12 +139,8 @@ TEST_CASE("A message id reused on a new connection is a new message; the same fr
 TEST_CASE("Readings that are not finite, negative registers and out-of-range values are refused",
           "[integration][integrity]") {
   ServerFixture fx;
-  Booted stations(fx, "NUM");
-  auto& v16 = stations.v16;
-  auto& v201 = stations.v201;
-  auto started = v16->call("StartTransaction", start_16(1, 1000, "2026-11-24T08:00:00Z"));
-  REQUIRE(is_result(started));
-  const auto tx = started[2]["transactionId"].get<long long>();
+  auto [v16, v201] = boot_both(fx, "NUM");
+  const auto tx = start_transaction_16(*v16);
 
   for (const std::string bad : {"NaN", "nan", "Infinity", "inf", "-inf", "1e400", "-5", "2e15"}) {
     INFO(bad);
@@ -199,11 +178,8 @@ TEST_CASE("Readings that are not finite, negative registers and out-of-range val
 TEST_CASE("Integers that do not fit 32 bits are refused in every version",
           "[integration][integrity]") {
   ServerFixture fx;
-  Booted stations(fx, "INT");
-  auto& v16 = stations.v16;
-  auto& v201 = stations.v201;
-  auto started = v16->call("StartTransaction", start_16(1, 1000, "2026-11-24T08:00:00Z"));
-  REQUIRE(is_result(started));
+  auto [v16, v201] = boot_both(fx, "INT");
+  start_transaction_16(*v16);
 
   struct Case {
     chargegrid::sim::OcppTestClient* client;
@@ -244,9 +220,7 @@ TEST_CASE("Integers that do not fit 32 bits are refused in every version",
 TEST_CASE("A NUL character gets a permanent answer, never 'send it again later'",
           "[integration][integrity]") {
   ServerFixture fx;
-  Booted stations(fx, "NUL");
-  auto& v16 = stations.v16;
-  auto& v201 = stations.v201;
+  auto [v16, v201] = boot_both(fx, "NUL");
 
   auto e16 = send_frame(*v16, R"([2,"n1","DataTransfer",{"vendorId":"acme","data":"a\u0000b"}])");
   CHECK(error_code(e16) == "PropertyConstraintViolation");
@@ -265,11 +239,8 @@ TEST_CASE("A NUL character gets a permanent answer, never 'send it again later'"
 
 TEST_CASE("An ended session never changes", "[integration][integrity]") {
   ServerFixture fx;
-  auto v16 = fx.connect("END-16", "ocpp1.6");
-  REQUIRE(is_result(v16->call("BootNotification", boot_16())));
-  auto started = v16->call("StartTransaction", start_16(1, 1000, "2026-11-24T08:00:00Z"));
-  REQUIRE(is_result(started));
-  const auto tx = started[2]["transactionId"].get<long long>();
+  auto v16 = booted_16(fx, "END-16");
+  const auto tx = start_transaction_16(*v16);
   REQUIRE(is_result(v16->call("StopTransaction", stop_16(tx, 16000, "2026-11-24T09:00:00Z"))));
   const std::string row_sql =
       "SELECT state || ' ' || ended_at || ' ' || meter_stop_wh || ' ' || import_first_wh || ' ' "
@@ -315,13 +286,9 @@ TEST_CASE("An ended session never changes", "[integration][integrity]") {
 
 TEST_CASE("A station never writes into another station's session", "[integration][integrity]") {
   ServerFixture fx;
-  auto owner = fx.connect("OWNER", "ocpp1.6");
-  auto intruder = fx.connect("INTRUDER", "ocpp1.6");
-  REQUIRE(is_result(owner->call("BootNotification", boot_16())));
-  REQUIRE(is_result(intruder->call("BootNotification", boot_16())));
-  auto started = owner->call("StartTransaction", start_16(1, 1000, "2026-11-24T08:00:00Z"));
-  REQUIRE(is_result(started));
-  const auto tx = started[2]["transactionId"].get<long long>();
+  auto owner = booted_16(fx, "OWNER");
+  auto intruder = booted_16(fx, "INTRUDER");
+  const auto tx = start_transaction_16(*owner);
 
   // Readings naming the other station's transaction, and one never issued.
   CHECK(is_result(

@@ -3,10 +3,8 @@
 // once PostgreSQL is back every message is stored exactly once.
 
 #include <catch2/catch.hpp>
-#include <filesystem>
 
-#include "chargegrid/db/embedded_postgres.hpp"
-#include "chargegrid/db/migrations.hpp"
+#include "chargegrid/testing/private_postgres.hpp"
 #include "server_fixture.hpp"
 
 using chargegrid::testing::error_code;
@@ -16,21 +14,9 @@ using nlohmann::json;
 
 TEST_CASE("A database outage loses nothing and answers nothing as stored",
           "[integration][outage]") {
-  namespace fs = std::filesystem;
-  const auto dir = fs::temp_directory_path() / ("cg-outage-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  chargegrid::db::EmbeddedPostgresOptions options;
-  options.data_dir = dir / "pg";
-  options.durable = false;
-  chargegrid::db::EmbeddedPostgres postgres(options);
-  postgres.start();
+  chargegrid::testing::PrivatePostgres postgres("cg-outage");
   {
-    pqxx::connection c(postgres.connection_url());
-    chargegrid::db::migrate(c, chargegrid::db::builtin_migrations());
-  }
-  {
-    auto config = chargegrid::testing::test_config();
-    chargegrid::server::Server server(config, postgres.connection_url());
+    chargegrid::server::Server server(chargegrid::testing::test_config(), postgres.url());
     server.start();
     chargegrid::sim::OcppTestClient station;
     station.connect("127.0.0.1", server.ocpp_port(), "/ocpp/OUTAGE", {"ocpp1.6"});
@@ -61,10 +47,8 @@ TEST_CASE("A database outage loses nothing and answers nothing as stored",
     REQUIRE(is_result(station.call("StartTransaction", start)));
     server.stop();
   }
-  pqxx::connection c(postgres.connection_url());
+  pqxx::connection c(postgres.url());
   pqxx::read_transaction tx(c);
   CHECK(tx.exec("SELECT count(*) FROM transactions")[0][0].as<int>() == 1);
   tx.commit();
-  postgres.stop();
-  fs::remove_all(dir);
 }

@@ -3,21 +3,14 @@
 
 #include <catch2/catch.hpp>
 
-#include "server_fixture.hpp"
+#include "station_messages.hpp"
 
-using chargegrid::testing::error_code;
-using chargegrid::testing::is_result;
-using chargegrid::testing::ServerFixture;
+using namespace chargegrid::testing;
 using nlohmann::json;
 
 namespace {
 
-json boot_16() {
-  return {{"chargePointVendor", "ACME"},
-          {"chargePointModel", "Wallbox 22"},
-          {"chargePointSerialNumber", "SN-1"},
-          {"firmwareVersion", "1.2.3"}};
-}
+const StationIdentity wallbox{"ACME", "Wallbox 22", "SN-1", "1.2.3"};
 
 void add_token(ServerFixture& fx, const std::string& token, const std::string& status,
                const std::string& extra = "") {
@@ -59,7 +52,7 @@ TEST_CASE("OCPP 1.6: a full charging session is stored", "[integration][ocpp16]"
   add_token(fx, "RFID-1", "Accepted");
   auto station = fx.connect("CP-16-A", "ocpp1.6");
 
-  auto boot = station->call("BootNotification", boot_16());
+  auto boot = station->call("BootNotification", boot_16(wallbox));
   REQUIRE(is_result(boot));
   CHECK(boot[2]["status"] == "Accepted");
   CHECK(boot[2]["interval"].get<int>() > 0);
@@ -119,7 +112,7 @@ TEST_CASE("OCPP 1.6: replayed transaction messages change nothing", "[integratio
   ServerFixture fx;
   add_token(fx, "RFID-2", "Accepted");
   auto station = fx.connect("CP-16-R", "ocpp1.6");
-  REQUIRE(is_result(station->call("BootNotification", boot_16())));
+  REQUIRE(is_result(station->call("BootNotification", boot_16(wallbox))));
 
   const json start_payload{{"connectorId", 2},
                            {"idTag", "RFID-2"},
@@ -159,7 +152,7 @@ TEST_CASE("OCPP 1.6: tokens are Blocked, Expired or Invalid as stored", "[integr
   add_token(fx, "BLOCKED", "Blocked");
   add_token(fx, "OLD", "Accepted", "now() - interval '1 day'");
   auto station = fx.connect("CP-16-T", "ocpp1.6");
-  REQUIRE(is_result(station->call("BootNotification", boot_16())));
+  REQUIRE(is_result(station->call("BootNotification", boot_16(wallbox))));
   CHECK(station->call("Authorize", {{"idTag", "BLOCKED"}})[2]["idTagInfo"]["status"] == "Blocked");
   CHECK(station->call("Authorize", {{"idTag", "OLD"}})[2]["idTagInfo"]["status"] == "Expired");
   CHECK(station->call("Authorize", {{"idTag", "NEW"}})[2]["idTagInfo"]["status"] == "Invalid");
@@ -168,7 +161,7 @@ TEST_CASE("OCPP 1.6: tokens are Blocked, Expired or Invalid as stored", "[integr
 TEST_CASE("OCPP 1.6: notifications and data transfer are kept", "[integration][ocpp16]") {
   ServerFixture fx;
   auto station = fx.connect("CP-16-N", "ocpp1.6");
-  REQUIRE(is_result(station->call("BootNotification", boot_16())));
+  REQUIRE(is_result(station->call("BootNotification", boot_16(wallbox))));
   CHECK(is_result(station->call("Heartbeat", json::object())));
   CHECK(is_result(station->call("FirmwareStatusNotification", {{"status", "Downloading"}})));
   CHECK(is_result(station->call("DiagnosticsStatusNotification", {{"status", "Uploaded"}})));
@@ -187,7 +180,7 @@ TEST_CASE("OCPP 1.6: free vend accepts unknown tokens but not blocked ones",
   ServerFixture fx(config);
   add_token(fx, "BLOCKED", "Blocked");
   auto station = fx.connect("CP-16-FREE", "ocpp1.6");
-  REQUIRE(is_result(station->call("BootNotification", boot_16())));
+  REQUIRE(is_result(station->call("BootNotification", boot_16(wallbox))));
   CHECK(station->call("Authorize", {{"idTag", "ANYONE"}})[2]["idTagInfo"]["status"] == "Accepted");
   CHECK(station->call("Authorize", {{"idTag", "BLOCKED"}})[2]["idTagInfo"]["status"] == "Blocked");
 }

@@ -3,22 +3,14 @@
 
 #include <catch2/catch.hpp>
 
-#include "server_fixture.hpp"
+#include "station_messages.hpp"
 
-using chargegrid::testing::is_result;
-using chargegrid::testing::ServerFixture;
+using namespace chargegrid::testing;
 using nlohmann::json;
 
 namespace {
 
-json boot_201() {
-  return {{"reason", "PowerUp"},
-          {"chargingStation",
-           {{"model", "V2G Pro"},
-            {"vendorName", "Volt"},
-            {"firmwareVersion", "2.0"},
-            {"serialNumber", "V-77"}}}};
-}
+const StationIdentity v2g_pro{"Volt", "V2G Pro", "V-77", "2.0"};
 
 json energy_sample(double kwh, const std::string& at,
                    const std::string& measurand = "Energy.Active.Import.Register") {
@@ -60,7 +52,7 @@ TEST_CASE("OCPP 2.0.1: a transaction's events are stored and its energy is the r
   ServerFixture fx;
   add_token(fx);
   auto station = fx.connect("CS-201", "ocpp2.0.1");
-  auto boot = station->call("BootNotification", boot_201());
+  auto boot = station->call("BootNotification", boot_201(v2g_pro));
   REQUIRE(is_result(boot));
   CHECK(boot[2]["status"] == "Accepted");
   CHECK(fx.query_value("SELECT vendor FROM stations WHERE id = 'CS-201'") == "Volt");
@@ -97,7 +89,7 @@ TEST_CASE("OCPP 2.0.1: out-of-order and replayed events give the same transactio
   ServerFixture fx;
   add_token(fx);
   auto station = fx.connect("CS-201-OOO", "ocpp2.0.1");
-  REQUIRE(is_result(station->call("BootNotification", boot_201())));
+  REQUIRE(is_result(station->call("BootNotification", boot_201(v2g_pro))));
 
   // An offline queue delivered backwards, then all of it again.
   auto ended = event("Ended", 2, "2026-11-24T09:30:00Z", "EVCommunicationLost",
@@ -126,7 +118,7 @@ TEST_CASE("OCPP 2.0.1: out-of-order and replayed events give the same transactio
 TEST_CASE("OCPP 2.0.1: V2G export is measured from the export register", "[integration][ocpp201]") {
   ServerFixture fx;
   auto station = fx.connect("CS-V2G", "ocpp2.0.1");
-  REQUIRE(is_result(station->call("BootNotification", boot_201())));
+  REQUIRE(is_result(station->call("BootNotification", boot_201(v2g_pro))));
   auto e0 = event("Started", 0, "2026-11-24T18:00:00Z", "CablePluggedIn",
                   energy_sample(3.0, "2026-11-24T18:00:00Z", "Energy.Active.Export.Register"));
   e0.erase("idToken");
@@ -142,7 +134,7 @@ TEST_CASE("OCPP 2.0.1: security events, reports and notifications are kept",
           "[integration][ocpp201]") {
   ServerFixture fx;
   auto station = fx.connect("CS-201-N", "ocpp2.0.1");
-  REQUIRE(is_result(station->call("BootNotification", boot_201())));
+  REQUIRE(is_result(station->call("BootNotification", boot_201(v2g_pro))));
   CHECK(is_result(station->call(
       "SecurityEventNotification",
       {{"type", "TamperDetectionActivated"}, {"timestamp", "2026-11-24T08:00:00Z"}})));

@@ -14,10 +14,9 @@
 
 #include "chargegrid/db/pool.hpp"
 #include "events/outbox_consumer.hpp"
-#include "server_fixture.hpp"
+#include "station_messages.hpp"
 
-using chargegrid::testing::is_result;
-using chargegrid::testing::ServerFixture;
+using namespace chargegrid::testing;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
@@ -62,23 +61,14 @@ TEST_CASE("An ended session is written to the outbox once for each consumer",
   exec(fx,
        "INSERT INTO outbox_consumers VALUES ('settlement', 'session.ended'), "
        "('planner', 'session.ended'), ('other', 'something.else')");
-  auto v16 = fx.connect("OUTBOX-16", "ocpp1.6");
-  REQUIRE(is_result(
-      v16->call("BootNotification", {{"chargePointVendor", "V"}, {"chargePointModel", "M"}})));
-  auto started = v16->call("StartTransaction", {{"connectorId", 1},
-                                                {"idTag", "T"},
-                                                {"meterStart", 100},
-                                                {"timestamp", "2026-11-24T08:00:00Z"}});
-  REQUIRE(is_result(started));
-  const auto tx = started[2]["transactionId"].get<long long>();
+  auto v16 = booted_16(fx, "OUTBOX-16");
+  const auto tx = start_transaction_16(*v16, 100, "T");
   json stop{{"transactionId", tx}, {"meterStop", 900}, {"timestamp", "2026-11-24T09:00:00Z"}};
   REQUIRE(is_result(v16->call("StopTransaction", stop)));
   REQUIRE(is_result(v16->call("StopTransaction", stop)));  // again: no second event
 
   auto v201 = fx.connect("OUTBOX-201", "ocpp2.0.1");
-  REQUIRE(is_result(v201->call(
-      "BootNotification",
-      {{"reason", "PowerUp"}, {"chargingStation", {{"model", "M"}, {"vendorName", "V"}}}})));
+  REQUIRE(is_result(v201->call("BootNotification", boot_201())));
   for (const std::string type : {"Started", "Ended", "Ended"}) {
     static int seq = 0;
     REQUIRE(is_result(
@@ -174,19 +164,15 @@ TEST_CASE(
                        {"energyAmount", 30000},
                        {"evMaxPower", 50000},
                        {"stateOfCharge", 35}}}}}};
-  const auto boot = [](const std::string& model) {
-    return json{{"reason", "PowerUp"},
-                {"chargingStation", {{"model", model}, {"vendorName", "V"}}}};
-  };
 
   // No planner subscribed: 2.1 says NoChargingProfile; 2.0.1 has no such status.
   auto v21 = fx.connect("NEEDS-21", "ocpp2.1");
-  REQUIRE(is_result(v21->call("BootNotification", boot("M21"))));
+  REQUIRE(is_result(v21->call("BootNotification", boot_201({.model = "M21"}))));
   auto answer = v21->call("NotifyEVChargingNeeds", needs);
   REQUIRE(is_result(answer));
   CHECK(answer[2]["status"] == "NoChargingProfile");
   auto v201 = fx.connect("NEEDS-201", "ocpp2.0.1");
-  REQUIRE(is_result(v201->call("BootNotification", boot("M201"))));
+  REQUIRE(is_result(v201->call("BootNotification", boot_201({.model = "M201"}))));
   answer = v201->call("NotifyEVChargingNeeds", needs);
   REQUIRE(is_result(answer));
   CHECK(answer[2]["status"] == "Rejected");

@@ -3,7 +3,6 @@
 // free ports, and helpers to connect stations to it.
 
 #include <chrono>
-#include <filesystem>
 #include <future>
 #include <memory>
 #include <pqxx/pqxx>
@@ -13,23 +12,10 @@
 #include "chargegrid/server/server.hpp"
 #include "chargegrid/sim/test_client.hpp"
 #include "chargegrid/testing/database.hpp"
+#include "chargegrid/testing/eventually.hpp"
+#include "chargegrid/testing/test_config.hpp"
 
 namespace chargegrid::testing {
-
-inline server::Config test_config() {
-  server::Config config;
-  config.bind_address = "127.0.0.1";
-  config.ocpp_port = 0;
-  config.http_port = 0;
-  config.threads = 2;
-  config.db_connections = 2;
-  config.meter_batch_delay_ms = 2;
-  config.log_level = "warn";
-  config.tls = false;  // the wss listener has its own tests (tests/security)
-  // State the server keeps in files (the ledger's signing key) stays out of the source tree.
-  config.data_dir = (std::filesystem::temp_directory_path() / "chargegrid-tests").string();
-  return config;
-}
 
 class ServerFixture {
  public:
@@ -63,12 +49,7 @@ class ServerFixture {
   template <class Predicate>
   static bool eventually(Predicate predicate,
                          std::chrono::milliseconds limit = std::chrono::seconds(10)) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (predicate()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return predicate();
+    return testing::eventually(predicate, limit);
   }
 
  private:

@@ -57,6 +57,15 @@ void wait_until_reported(CsmsStub& csms, sim::OcppVersion version) {
   REQUIRE(csms.wait_for("StatusNotification", [&](const json& p) { return p[field] == 3; }));
 }
 
+// The station of `options` running, booted and reported to `csms`.
+struct ReportedStation : Running {
+  ReportedStation(CsmsStub& csms, const sim::FleetOptions& options)
+      : Running(options), id(sim::station_id(options, 1)) {
+    wait_until_reported(csms, options.station.version);
+  }
+  const std::string id;
+};
+
 std::string status_of(const json& answer) {
   INFO(answer.dump());
   REQUIRE(answer.is_array());
@@ -64,10 +73,29 @@ std::string status_of(const json& answer) {
   return answer[2].value("status", "");
 }
 
+// Station `id` accepts RemoteStartTransaction for `id_tag` at `connector`: the StartTransaction
+// it then sends, for that connector.
+CsmsStub::Received remote_start_16(CsmsStub& csms, const std::string& id, const std::string& id_tag,
+                                   int connector) {
+  CHECK(status_of(csms.call(id, "RemoteStartTransaction",
+                            {{"idTag", id_tag}, {"connectorId", connector}})) == "Accepted");
+  auto started = csms.wait_for("StartTransaction");
+  REQUIRE(started);
+  CHECK(started->payload["connectorId"] == connector);
+  return *started;
+}
+
 json request_start(int evse, int remote_start_id, const std::string& token = "DRIVER") {
   return {{"idToken", {{"idToken", token}, {"type", "Central"}}},
           {"remoteStartId", remote_start_id},
           {"evseId", evse}};
+}
+
+// A TransactionEvent ending transaction `transaction_id`.
+auto ending(const json& transaction_id) {
+  return [transaction_id](const json& p) {
+    return p["eventType"] == "Ended" && p["transactionInfo"]["transactionId"] == transaction_id;
+  };
 }
 
 auto started_with(int remote_start_id) {
@@ -82,9 +110,8 @@ auto started_with(int remote_start_id) {
 TEST_CASE("2.0.1: RequestStartTransaction starts the session on the EVSE it names",
           "[sim][remote-start]") {
   CsmsStub csms;
-  Running station(one_station(csms, sim::OcppVersion::v201, "RS201-"));
-  const std::string id = "RS201-0001";
-  wait_until_reported(csms, sim::OcppVersion::v201);
+  ReportedStation station(csms, one_station(csms, sim::OcppVersion::v201, "RS201-"));
+  const std::string& id = station.id;
 
   CHECK(status_of(csms.call(id, "RequestStartTransaction", request_start(2, 42, "DRIVER-2"))) ==
         "Accepted");
@@ -122,11 +149,9 @@ TEST_CASE("2.0.1: RequestStartTransaction starts the session on the EVSE it name
   const auto first_tx = started->payload["transactionInfo"]["transactionId"];
   CHECK(status_of(csms.call(id, "RequestStopTransaction", {{"transactionId", first_tx}})) ==
         "Accepted");
-  auto ended = csms.wait_for("TransactionEvent", [&](const json& p) {
-    return p["eventType"] == "Ended" && p["transactionInfo"]["transactionId"] == first_tx;
-  });
-  REQUIRE(ended);
-  CHECK(ended->payload["transactionInfo"]["stoppedReason"] == "Remote");
+  auto first_ended = csms.wait_for("TransactionEvent", ending(first_tx));
+  REQUIRE(first_ended);
+  CHECK(first_ended->payload["transactionInfo"]["stoppedReason"] == "Remote");
   CHECK(csms.wait_for("StatusNotification", [](const json& p) {
     return p["evseId"] == 2 && p["connectorStatus"] == "Available";
   }));
@@ -138,16 +163,11 @@ TEST_CASE("2.0.1: RequestStartTransaction starts the session on the EVSE it name
 TEST_CASE("1.6: RemoteStartTransaction starts the session on the connector it names",
           "[sim][remote-start]") {
   CsmsStub csms;
-  Running station(one_station(csms, sim::OcppVersion::v16, "RS16-"));
-  const std::string id = "RS16-0001";
-  wait_until_reported(csms, sim::OcppVersion::v16);
+  ReportedStation station(csms, one_station(csms, sim::OcppVersion::v16, "RS16-"));
+  const std::string& id = station.id;
 
-  CHECK(status_of(csms.call(id, "RemoteStartTransaction",
-                            {{"idTag", "DRIVER-2"}, {"connectorId", 2}})) == "Accepted");
-  auto started = csms.wait_for("StartTransaction");
-  REQUIRE(started);
-  CHECK(started->payload["connectorId"] == 2);
-  CHECK(started->payload["idTag"] == "DRIVER-2");
+  auto started = remote_start_16(csms, id, "DRIVER-2", 2);
+  CHECK(started.payload["idTag"] == "DRIVER-2");
   CHECK(csms.wait_for("StatusNotification", [](const json& p) {
     return p["connectorId"] == 2 && p["status"] == "Charging";
   }));
@@ -155,7 +175,7 @@ TEST_CASE("1.6: RemoteStartTransaction starts the session on the connector it na
   auto sample = csms.wait_for("MeterValues");
   REQUIRE(sample);
   CHECK(sample->payload["connectorId"] == 2);
-  CHECK(sample->payload["transactionId"] == started->answer["transactionId"]);
+  CHECK(sample->payload["transactionId"] == started.answer["transactionId"]);
 
   CHECK(status_of(csms.call(id, "RemoteStartTransaction",
                             {{"idTag", "OTHER"}, {"connectorId", 2}})) == "Rejected");
@@ -170,7 +190,7 @@ TEST_CASE("1.6: RemoteStartTransaction starts the session on the connector it na
   REQUIRE(second);
   CHECK(second->payload["connectorId"] == 1);
 
-  const auto tx = started->answer["transactionId"];
+  const auto tx = started.answer["transactionId"];
   CHECK(status_of(csms.call(id, "RemoteStopTransaction", {{"transactionId", tx}})) == "Accepted");
   auto stopped = csms.wait_for("StopTransaction");
   REQUIRE(stopped);
@@ -183,9 +203,8 @@ TEST_CASE("2.0.1: a session ends by itself once its duration is up", "[sim][dura
   auto options = one_station(csms, sim::OcppVersion::v201, "DU201-");
   options.station.session_length_s = 120;  // two real seconds
   options.station.sessions = 1;            // one of its own, on EVSE 1
-  Running station(options);
-  const std::string id = "DU201-0001";
-  wait_until_reported(csms, sim::OcppVersion::v201);
+  ReportedStation station(csms, options);
+  const std::string& id = station.id;
   CHECK(status_of(csms.call(id, "RequestStartTransaction", request_start(3, 7))) == "Accepted");
 
   auto remote = csms.wait_for("TransactionEvent", started_with(7));
@@ -193,18 +212,13 @@ TEST_CASE("2.0.1: a session ends by itself once its duration is up", "[sim][dura
   CHECK(remote->payload["evse"]["id"] == 3);
   const auto remote_tx = remote->payload["transactionInfo"]["transactionId"];
   // The vehicle of the session the CSMS started is unplugged when its time is up.
-  auto ended = csms.wait_for(
-      "TransactionEvent",
-      [&](const json& p) {
-        return p["eventType"] == "Ended" && p["transactionInfo"]["transactionId"] == remote_tx;
-      },
-      15s);
-  REQUIRE(ended);
-  INFO(ended->payload.dump());
-  CHECK(ended->payload["transactionInfo"]["stoppedReason"] == "EVDisconnected");
-  CHECK(ended->payload["triggerReason"] == "EVCommunicationLost");
-  CHECK(ended->payload["transactionInfo"]["chargingState"] == "Idle");
-  CHECK_FALSE(ended->payload.contains("idToken"));
+  auto remote_ended = csms.wait_for("TransactionEvent", ending(remote_tx), 15s);
+  REQUIRE(remote_ended);
+  INFO(remote_ended->payload.dump());
+  CHECK(remote_ended->payload["transactionInfo"]["stoppedReason"] == "EVDisconnected");
+  CHECK(remote_ended->payload["triggerReason"] == "EVCommunicationLost");
+  CHECK(remote_ended->payload["transactionInfo"]["chargingState"] == "Idle");
+  CHECK_FALSE(remote_ended->payload.contains("idToken"));
 
   // The station's own session: the driver stops it with the token that started it.
   auto own = csms.wait_for("TransactionEvent", [](const json& p) {
@@ -212,12 +226,7 @@ TEST_CASE("2.0.1: a session ends by itself once its duration is up", "[sim][dura
   });
   REQUIRE(own);
   const auto own_tx = own->payload["transactionInfo"]["transactionId"];
-  auto own_ended = csms.wait_for(
-      "TransactionEvent",
-      [&](const json& p) {
-        return p["eventType"] == "Ended" && p["transactionInfo"]["transactionId"] == own_tx;
-      },
-      15s);
+  auto own_ended = csms.wait_for("TransactionEvent", ending(own_tx), 15s);
   REQUIRE(own_ended);
   CHECK(own_ended->payload["transactionInfo"]["stoppedReason"] == "Local");
   CHECK(own_ended->payload["triggerReason"] == "StopAuthorized");
@@ -228,21 +237,16 @@ TEST_CASE("1.6: a session ends by itself once its duration is up", "[sim][durati
   CsmsStub csms;
   auto options = one_station(csms, sim::OcppVersion::v16, "DU16-");
   options.station.session_length_s = 120;
-  Running station(options);
-  const std::string id = "DU16-0001";
-  wait_until_reported(csms, sim::OcppVersion::v16);
-  CHECK(status_of(csms.call(id, "RemoteStartTransaction",
-                            {{"idTag", "DRIVER-3"}, {"connectorId", 3}})) == "Accepted");
-  auto started = csms.wait_for("StartTransaction");
-  REQUIRE(started);
-  CHECK(started->payload["connectorId"] == 3);
+  ReportedStation station(csms, options);
+  const std::string& id = station.id;
+  auto started = remote_start_16(csms, id, "DRIVER-3", 3);
   auto stopped = csms.wait_for("StopTransaction", {}, 15s);
   REQUIRE(stopped);
   INFO(stopped->payload.dump());
-  CHECK(stopped->payload["transactionId"] == started->answer["transactionId"]);
+  CHECK(stopped->payload["transactionId"] == started.answer["transactionId"]);
   CHECK(stopped->payload["reason"] == "EVDisconnected");
   CHECK_FALSE(stopped->payload.contains("idTag"));
-  CHECK(stopped->payload["meterStop"].get<long>() > started->payload["meterStart"].get<long>());
+  CHECK(stopped->payload["meterStop"].get<long>() > started.payload["meterStart"].get<long>());
   CHECK(csms.wait_for("StatusNotification", [](const json& p) {
     return p["connectorId"] == 3 && p["status"] == "Available";
   }));
@@ -253,9 +257,8 @@ TEST_CASE("a session of duration 0 runs until something stops it", "[sim][durati
   auto options = one_station(csms, sim::OcppVersion::v201, "DZ201-");
   options.station.session_length_s = 0;
   options.station.meter_interval_s = 30;
-  Running station(options);
-  const std::string id = "DZ201-0001";
-  wait_until_reported(csms, sim::OcppVersion::v201);
+  ReportedStation station(csms, options);
+  const std::string& id = station.id;
   CHECK(status_of(csms.call(id, "RequestStartTransaction", request_start(1, 9))) == "Accepted");
   REQUIRE(csms.wait_for("TransactionEvent", started_with(9)));
   const auto ended = [](const json& p) { return p["eventType"] == "Ended"; };

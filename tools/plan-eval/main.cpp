@@ -11,8 +11,10 @@
 #include "../eval-common/session_input.hpp"
 #include "chargegrid/scheduler/plan_simulation.hpp"
 #include "chargegrid/scheduler/planner.hpp"
+#include "chargegrid/tools/options.hpp"
 
 using namespace chargegrid::scheduler;
+using chargegrid::tools::option;
 
 namespace {
 
@@ -117,58 +119,38 @@ int main(int argc, char** argv) {
   SimulationOptions opt;
   int slot_minutes = 15;
   chargegrid::tools::add_session_input(app, input, false);
-  app.add_option("--slot-minutes", slot_minutes, "Slot length")
-      ->check(CLI::Range(1, 60))
-      ->capture_default_str();
-  app.add_option("--days", opt.days, "Simulate the last N days of plug-ins")
-      ->check(CLI::Range(1, 3660))
-      ->capture_default_str();
-  app.add_option("--evse-kw", opt.evse_kw, "Charge (and V2G) power of every EVSE")
-      ->check(CLI::Range(0.1, 1000.0))
-      ->capture_default_str();
-  app.add_option("--site-limit-share", opt.site_limit_share,
-                 "Site import limit as a share of the uncontrolled peak")
-      ->check(CLI::Range(0.01, 10.0))
-      ->capture_default_str();
-  app.add_option("--v2g-share", opt.v2g_share, "Share of vehicles that may discharge")
-      ->check(CLI::Range(0.0, 1.0))
-      ->capture_default_str();
-  app.add_option("--vehicle-multiplier", opt.vehicle_multiplier,
-                 "Replay every session this many times")
-      ->check(CLI::Range(1, 100))
-      ->capture_default_str();
-  app.add_option("--dr-start-hour", opt.dr_start_hour,
-                 "Daily demand-response window start (local hour)")
-      ->check(CLI::Range(0, 23))
-      ->capture_default_str();
-  app.add_option("--dr-hours", opt.dr_hours, "Daily demand-response window length (0 = none)")
-      ->check(CLI::Range(0, 24))
-      ->capture_default_str();
-  app.add_option("--dr-import-share", opt.dr_import_share,
-                 "Import limit in the window, as a share of the site limit")
-      ->check(CLI::Range(0.0, 1.0))
-      ->capture_default_str();
-  app.add_option("--dr-export-kw", opt.dr_export_kw, "Export requested in the window")
-      ->check(CLI::Range(0.0, 100000.0))
-      ->capture_default_str();
-  app.add_option("--building-kw", opt.building_kw,
-                 "Mean building load per site (residential daily shape); 0 = none")
-      ->check(CLI::Range(0.0, 100000.0))
-      ->capture_default_str();
-  app.add_option("--building-noise", opt.building_noise,
-                 "Actual building load differs from the forecast by up to this share")
-      ->check(CLI::Range(0.0, 1.0))
-      ->capture_default_str();
-  app.add_option("--departure-quantile", opt.departure_quantile,
-                 "Predicted departure quantile that EDF and LLF use as the deadline")
-      ->check(CLI::IsMember({0.1, 0.5, 0.9}))
-      ->capture_default_str();
+  option(app, "--slot-minutes", slot_minutes, "Slot length", CLI::Range(1, 60));
+  option(app, "--days", opt.days, "Simulate the last N days of plug-ins", CLI::Range(1, 3660));
+  option(app, "--evse-kw", opt.evse_kw, "Charge (and V2G) power of every EVSE",
+         CLI::Range(0.1, 1000.0));
+  option(app, "--site-limit-share", opt.site_limit_share,
+         "Site import limit as a share of the uncontrolled peak", CLI::Range(0.01, 10.0));
+  option(app, "--v2g-share", opt.v2g_share, "Share of vehicles that may discharge",
+         CLI::Range(0.0, 1.0));
+  option(app, "--vehicle-multiplier", opt.vehicle_multiplier,
+         "Replay every session this many times", CLI::Range(1, 100));
+  option(app, "--dr-start-hour", opt.dr_start_hour,
+         "Daily demand-response window start (local hour)", CLI::Range(0, 23));
+  option(app, "--dr-hours", opt.dr_hours, "Daily demand-response window length (0 = none)",
+         CLI::Range(0, 24));
+  option(app, "--dr-import-share", opt.dr_import_share,
+         "Import limit in the window, as a share of the site limit", CLI::Range(0.0, 1.0));
+  option(app, "--dr-export-kw", opt.dr_export_kw, "Export requested in the window",
+         CLI::Range(0.0, 100000.0));
+  option(app, "--building-kw", opt.building_kw,
+         "Mean building load per site (residential daily shape); 0 = none",
+         CLI::Range(0.0, 100000.0));
+  option(app, "--building-noise", opt.building_noise,
+         "Actual building load differs from the forecast by up to this share",
+         CLI::Range(0.0, 1.0));
+  option(app, "--departure-quantile", opt.departure_quantile,
+         "Predicted departure quantile that EDF and LLF use as the deadline",
+         CLI::IsMember({0.1, 0.5, 0.9}));
   std::int64_t at_risk_value = -1;
-  app.add_option("--at-risk-value", at_risk_value,
-                 "Value (minor units per kWh) of energy at risk of an early departure; "
-                 "-1 = energy first")
-      ->check(CLI::Range(std::int64_t{-1}, std::int64_t{1000000}))
-      ->capture_default_str();
+  option(app, "--at-risk-value", at_risk_value,
+         "Value (minor units per kWh) of energy at risk of an early departure; "
+         "-1 = energy first",
+         CLI::Range(std::int64_t{-1}, std::int64_t{1000000}));
   int speed_vehicles = 0;
   app.add_option("--speed", speed_vehicles,
                  "Instead of a replay, time a full replan of N vehicles x 96 slots against CLP")

@@ -8,8 +8,10 @@
 
 #include "../eval-common/session_input.hpp"
 #include "chargegrid/scheduler/prediction_eval.hpp"
+#include "chargegrid/tools/options.hpp"
 
 using namespace chargegrid::scheduler;
+using chargegrid::tools::option;
 
 int main(int argc, char** argv) {
   CLI::App app{"Scores ChargeGrid's departure and energy prediction against baselines"};
@@ -18,26 +20,19 @@ int main(int argc, char** argv) {
   PredictorSettings settings;
   chargegrid::tools::add_session_input(app, input, true);
   app.add_option("--out", out_path, "Write one row per scored session to this CSV");
-  app.add_option("--bandwidth-h", settings.time_of_day_bandwidth_h,
-                 "Kernel width over arrival time of day")
-      ->capture_default_str();
-  app.add_option("--other-day-type-weight", settings.other_day_type_weight,
-                 "Weight of sessions of the other day type (weekday/weekend)")
-      ->capture_default_str();
-  app.add_option("--same-weekday-boost", settings.same_weekday_boost,
-                 "Extra weight of arrivals on the same weekday")
-      ->capture_default_str();
-  app.add_option("--half-life-days", settings.recency_half_life_days, "Recency half-life")
-      ->capture_default_str();
-  app.add_option("--site-prior-weight", settings.site_prior_weight,
-                 "Pseudo-sessions of site behaviour mixed into each driver")
-      ->capture_default_str();
-  app.add_option("--clock-anchor-h", settings.departure_clock_anchor_h,
-                 "Stays at least this long keep their departure clock time")
-      ->capture_default_str();
-  app.add_option("--day-type-shift-h", settings.day_type_shift_h,
-                 "Day type of the local time this many hours after arrival")
-      ->capture_default_str();
+  option(app, "--bandwidth-h", settings.time_of_day_bandwidth_h,
+         "Kernel width over arrival time of day");
+  option(app, "--other-day-type-weight", settings.other_day_type_weight,
+         "Weight of sessions of the other day type (weekday/weekend)");
+  option(app, "--same-weekday-boost", settings.same_weekday_boost,
+         "Extra weight of arrivals on the same weekday");
+  option(app, "--half-life-days", settings.recency_half_life_days, "Recency half-life");
+  option(app, "--site-prior-weight", settings.site_prior_weight,
+         "Pseudo-sessions of site behaviour mixed into each driver");
+  option(app, "--clock-anchor-h", settings.departure_clock_anchor_h,
+         "Stays at least this long keep their departure clock time");
+  option(app, "--day-type-shift-h", settings.day_type_shift_h,
+         "Day type of the local time this many hours after arrival");
   EvaluationRules rules;
   app.add_flag("--validation", rules.validation,
                "Score the slice before the test split instead (for tuning)");

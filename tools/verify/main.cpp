@@ -73,6 +73,19 @@ nlohmann::json read_json(const std::string& path, const char* what) {
   }
 }
 
+// A proof file: a JSON object with two sizes, named `first` and `second`, and the hashes.
+struct Proof {
+  std::uint64_t first = 0;
+  std::uint64_t second = 0;
+  std::vector<Hash> hashes;
+};
+
+Proof read_proof(const std::string& path, const char* first, const char* second) {
+  auto proof = read_json(path, "proof");
+  if (!proof.is_object()) throw MalformedInput("proof must be a JSON object");
+  return {json_size(proof, first), json_size(proof, second), json_hashes(proof)};
+}
+
 // Reads and checks a checkpoint; prints why and returns nullopt when it does not verify.
 std::optional<Checkpoint> checked_checkpoint(const std::string& path, const NoteVerifier& vkey,
                                              const char* label) {
@@ -105,11 +118,7 @@ int run_inclusion(const std::string& vkey_arg, const std::string& checkpoint_pat
   } catch (const CanonicalJsonError& e) {
     throw MalformedInput(std::string("record has no canonical form: ") + e.what());
   }
-  auto proof = read_json(proof_path, "proof");
-  if (!proof.is_object()) throw MalformedInput("proof must be a JSON object");
-  auto index = json_size(proof, "index");
-  auto size = json_size(proof, "size");
-  auto hashes = json_hashes(proof);
+  const auto [index, size, hashes] = read_proof(proof_path, "index", "size");
 
   auto checkpoint = checked_checkpoint(checkpoint_path, vkey, "the");
   if (!checkpoint) return kFailed;
@@ -133,11 +142,7 @@ int run_inclusion(const std::string& vkey_arg, const std::string& checkpoint_pat
 int run_consistency(const std::string& vkey_arg, const std::string& old_path,
                     const std::string& new_path, const std::string& proof_path) {
   auto vkey = load_vkey(vkey_arg);
-  auto proof = read_json(proof_path, "proof");
-  if (!proof.is_object()) throw MalformedInput("proof must be a JSON object");
-  auto old_size = json_size(proof, "old_size");
-  auto new_size = json_size(proof, "new_size");
-  auto hashes = json_hashes(proof);
+  const auto [old_size, new_size, hashes] = read_proof(proof_path, "old_size", "new_size");
 
   auto old_checkpoint = checked_checkpoint(old_path, vkey, "the old");
   if (!old_checkpoint) return kFailed;
@@ -399,22 +404,27 @@ int main(int argc, char** argv) {
 
   std::string vkey, checkpoint, record, proof, old_checkpoint, new_checkpoint, ocmf_file;
   std::optional<std::string> public_key;
+  // The options several subcommands require alike.
+  const auto require_vkey = [&](CLI::App* command) {
+    command->add_option("--vkey", vkey, "the log's verifier key, inline or a file")->required();
+  };
+  const auto require_checkpoint = [&](CLI::App* command) {
+    command->add_option("--checkpoint", checkpoint, "checkpoint note file")->required();
+  };
 
   auto* checkpoint_cmd = app.add_subcommand("checkpoint", "check a checkpoint's signature");
-  checkpoint_cmd->add_option("--vkey", vkey, "the log's verifier key, inline or a file")
-      ->required();
+  require_vkey(checkpoint_cmd);
   checkpoint_cmd->add_option("CHECKPOINT", checkpoint, "checkpoint note file")->required();
 
   auto* inclusion_cmd = app.add_subcommand("inclusion", "prove a record is in the log");
-  inclusion_cmd->add_option("--vkey", vkey, "the log's verifier key, inline or a file")->required();
-  inclusion_cmd->add_option("--checkpoint", checkpoint, "checkpoint note file")->required();
+  require_vkey(inclusion_cmd);
+  require_checkpoint(inclusion_cmd);
   inclusion_cmd->add_option("--record", record, "the record's JSON")->required();
   inclusion_cmd->add_option("--proof", proof, "inclusion proof JSON")->required();
 
   auto* consistency_cmd =
       app.add_subcommand("consistency", "prove a newer checkpoint extends an older one");
-  consistency_cmd->add_option("--vkey", vkey, "the log's verifier key, inline or a file")
-      ->required();
+  require_vkey(consistency_cmd);
   consistency_cmd->add_option("--old", old_checkpoint, "older checkpoint note file")->required();
   consistency_cmd->add_option("--new", new_checkpoint, "newer checkpoint note file")->required();
   consistency_cmd->add_option("--proof", proof, "consistency proof JSON")->required();
@@ -430,9 +440,8 @@ int main(int argc, char** argv) {
 
   auto* settlement_cmd =
       app.add_subcommand("settlement", "check one settlement: in the log, well formed, signed");
-  settlement_cmd->add_option("--vkey", vkey, "the log's verifier key, inline or a file")
-      ->required();
-  settlement_cmd->add_option("--checkpoint", checkpoint, "checkpoint note file")->required();
+  require_vkey(settlement_cmd);
+  require_checkpoint(settlement_cmd);
   settlement_cmd->add_option("--record", record, "the settlement record's JSON")->required();
   settlement_cmd->add_option("--proof", proof, "inclusion proof JSON (GET /ledger/proof/inclusion)")
       ->required();
@@ -444,7 +453,7 @@ int main(int argc, char** argv) {
   std::optional<std::string> previous, save;
   auto* tiles_cmd = app.add_subcommand(
       "tiles", "audit a whole log served as C2SP tlog-tiles: every entry, the root, history");
-  tiles_cmd->add_option("--vkey", vkey, "the log's verifier key, inline or a file")->required();
+  require_vkey(tiles_cmd);
   tiles_cmd->add_option("--previous", previous,
                         "a checkpoint saved earlier: the log must still extend it");
   tiles_cmd->add_option("--save", save, "write the checkpoint verified now to this file");

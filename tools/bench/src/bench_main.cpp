@@ -27,6 +27,7 @@
 #include <sstream>
 #include <thread>
 
+#include "chargegrid/tools/options.hpp"
 #include "child.hpp"
 #include "copy_limit.hpp"
 #include "load_set.hpp"
@@ -37,6 +38,7 @@
 namespace fs = std::filesystem;
 using namespace chargegrid;
 using namespace chargegrid::bench;
+using chargegrid::tools::option;
 using namespace std::chrono_literals;
 
 namespace {
@@ -690,31 +692,24 @@ int main(int argc, char** argv) {
       ->check([](const std::string& w) {
         return parse_workload(w) ? std::string() : "unknown workload " + w;
       });
-  app.add_option("--stations", p.total_stations, "stations in the run")
-      ->check(CLI::Range(1, 200000))
-      ->capture_default_str();
-  app.add_option("--version", o.version, "OCPP version: 1.6 or 2.0.1 (mixed uses both)")
-      ->check(CLI::IsMember({"1.6", "2.0.1"}))
-      ->capture_default_str();
+  option(app, "--stations", p.total_stations, "stations in the run", CLI::Range(1, 200000));
+  option(app, "--version", o.version, "OCPP version: 1.6 or 2.0.1 (mixed uses both)",
+         CLI::IsMember({"1.6", "2.0.1"}));
   app.add_option("--duration", o.duration_s, "measurement window, seconds (idle: 60, metering: 20)")
       ->check(CLI::NonNegativeNumber);
-  app.add_option("--warmup", o.warmup_s, "metering: seconds after all booted before the window")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
+  option(app, "--warmup", o.warmup_s, "metering: seconds after all booted before the window",
+         CLI::NonNegativeNumber);
   add_plan_options(app, p);
   app.add_option("--processes", p.processes,
                  "load-generator processes (default: one per 10,000 stations, at least 2 "
                  "from 2,000 stations)")
       ->check(CLI::Range(1, 64));
-  app.add_option("--threads", p.threads, "I/O threads per load process")
-      ->check(CLI::Range(1, 16))
-      ->capture_default_str();
+  option(app, "--threads", p.threads, "I/O threads per load process", CLI::Range(1, 16));
   app.add_option("--source-spread", p.source_spread,
                  "source addresses 127.0.0.2..(1+N) (default: one per 900 stations)")
       ->check(CLI::Range(0, 253));
-  app.add_option("--target", o.targets, "chargegrid, ocpp-rpc or both")
-      ->check(CLI::IsMember({"chargegrid", "ocpp-rpc", "both"}))
-      ->capture_default_str();
+  option(app, "--target", o.targets, "chargegrid, ocpp-rpc or both",
+         CLI::IsMember({"chargegrid", "ocpp-rpc", "both"}));
   app.add_option("--heartbeat-interval", o.heartbeat_s,
                  "interval the targets give stations, s (default: idle 60, mixed 1800 "
                  "simulated, others 300)")
@@ -723,18 +718,16 @@ int main(int argc, char** argv) {
                "stations connect over wss (chargegridd --tls, its development certificate); "
                "the peer runs plain ws only and is skipped");
   app.add_flag("!--no-limit", o.limit, "skip the COPY limit");
-  app.add_option("--timeout", o.timeout_s, "seconds any one phase may take")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  option(app, "--timeout", o.timeout_s, "seconds any one phase may take", CLI::PositiveNumber);
   app.add_option("--nodes", o.nodes,
                  "cluster mode: this many chargegridd nodes on one embedded database, sharing "
                  "the OCPP port (SO_REUSEPORT); ChargeGrid only")
       ->check(CLI::Range(1, 64));
-  app.add_option("--server", o.server, "chargegridd binary")->capture_default_str();
+  option(app, "--server", o.server, "chargegridd binary");
   app.add_option("--server-arg", o.server_args, "extra chargegridd flag (repeatable)")
       ->allow_extra_args(false);
-  app.add_option("--load", o.load, "chargegrid-bench-load binary")->capture_default_str();
-  app.add_option("--node", o.node, "node binary")->capture_default_str();
+  option(app, "--load", o.load, "chargegrid-bench-load binary");
+  option(app, "--node", o.node, "node binary");
   app.add_option("--peer-script", o.peer_script, "tools/bench/peer/csms.mjs");
   app.add_option("--work-dir", o.work_dir, "folder for databases and logs (default: in /tmp)");
   app.add_flag("--keep", o.keep, "keep the work folder");

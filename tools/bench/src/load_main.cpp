@@ -20,12 +20,14 @@
 #include <mutex>
 #include <thread>
 
+#include "chargegrid/tools/options.hpp"
 #include "plan_options.hpp"
 #include "workload.hpp"
 
 namespace {
 
 using namespace chargegrid;
+using chargegrid::tools::option;
 using Json = nlohmann::json;
 
 std::mutex output_mutex;
@@ -61,34 +63,25 @@ int main(int argc, char** argv) {
   std::string version = "1.6";
   std::string log_level = "warn";
   app.add_option("--url", plan.url, "CSMS endpoint (ws:// or wss://)")->required();
-  app.add_option("--workload", workload, "idle, boot-storm, metering, sessions, mixed")
-      ->check([](const std::string& w) {
-        return bench::parse_workload(w) ? std::string() : "unknown workload " + w;
-      })
-      ->capture_default_str();
-  app.add_option("--version", version, "OCPP version: 1.6 or 2.0.1")
-      ->check(CLI::IsMember({"1.6", "2.0.1"}))
-      ->capture_default_str();
+  option(app, "--workload", workload, "idle, boot-storm, metering, sessions, mixed",
+         [](const std::string& w) {
+           return bench::parse_workload(w) ? std::string() : "unknown workload " + w;
+         });
+  option(app, "--version", version, "OCPP version: 1.6 or 2.0.1", CLI::IsMember({"1.6", "2.0.1"}));
   app.add_option("--total-stations", plan.total_stations, "stations in the whole run")
       ->check(CLI::Range(1, 1000000))
       ->required();
-  app.add_option("--processes", plan.processes, "load processes sharing them")
-      ->check(CLI::Range(1, 1000))
-      ->capture_default_str();
-  app.add_option("--process-index", plan.process_index, "this process, from 0")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  app.add_option("--id-prefix", plan.id_prefix, "station id prefix")->capture_default_str();
-  app.add_option("--threads", plan.threads, "I/O threads per fleet")
-      ->check(CLI::Range(1, 64))
-      ->capture_default_str();
-  app.add_option("--source-spread", plan.source_spread, "source addresses 127.0.0.2..(1+N)")
-      ->check(CLI::Range(0, 253))
-      ->capture_default_str();
+  option(app, "--processes", plan.processes, "load processes sharing them", CLI::Range(1, 1000));
+  option(app, "--process-index", plan.process_index, "this process, from 0",
+         CLI::NonNegativeNumber);
+  option(app, "--id-prefix", plan.id_prefix, "station id prefix");
+  option(app, "--threads", plan.threads, "I/O threads per fleet", CLI::Range(1, 64));
+  option(app, "--source-spread", plan.source_spread, "source addresses 127.0.0.2..(1+N)",
+         CLI::Range(0, 253));
   bench::add_plan_options(app, plan);
   app.add_option("--ca-file", plan.ca_file, "CA bundle for wss://");
   app.add_flag("!--no-verify", plan.verify_peer, "do not verify the wss:// certificate");
-  app.add_option("--log-level", log_level, "simulator log level")->capture_default_str();
+  option(app, "--log-level", log_level, "simulator log level");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(log_level));
   plan.workload = *bench::parse_workload(workload);

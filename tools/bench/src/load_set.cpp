@@ -98,16 +98,20 @@ bool LoadSet::wait_until(const std::function<bool(const Json&)>& done,
   return reached;
 }
 
-Json LoadSet::begin_window() {
+void LoadSet::ask_all(const char* command, std::optional<Json> State::*answer, const char* what) {
   {
     std::lock_guard lock(mutex_);
-    for (auto& state : states_) state.begin.reset();
+    for (auto& state : states_) (state.*answer).reset();
   }
-  for (auto& child : children_) child->send("begin");
-  if (!wait_all([](const State& s) { return s.begin.has_value() || s.done; },
+  for (auto& child : children_) child->send(command);
+  if (!wait_all([answer](const State& s) { return (s.*answer).has_value() || s.done; },
                 std::chrono::seconds(30))) {
-    throw std::runtime_error("load generators did not open the window");
+    throw std::runtime_error(std::string("load generators did not ") + what);
   }
+}
+
+Json LoadSet::begin_window() {
+  ask_all("begin", &State::begin, "open the window");
   std::lock_guard lock(mutex_);
   Json total = Json::object();
   for (const auto& state : states_) {
@@ -117,16 +121,8 @@ Json LoadSet::begin_window() {
 }
 
 std::pair<Json, sim::LatencyHistogram> LoadSet::end_window() {
-  {
-    std::lock_guard lock(mutex_);
-    for (auto& state : states_) state.end.reset();
-  }
-  for (auto& child : children_) child->send("end");
   // A process that already finished keeps its final counters and has no window to close.
-  if (!wait_all([](const State& s) { return s.end.has_value() || s.done; },
-                std::chrono::seconds(30))) {
-    throw std::runtime_error("load generators did not close the window");
-  }
+  ask_all("end", &State::end, "close the window");
   std::lock_guard lock(mutex_);
   Json total = Json::object();
   sim::LatencyHistogram latency;

@@ -57,6 +57,9 @@ class LoadSet {
   };
   void on_line(std::size_t index, const std::string& line);
   bool wait_all(const std::function<bool(const State&)>& pred, std::chrono::milliseconds timeout);
+  // Sends `command` to every process and waits (30 s at most) until each has answered into
+  // `answer` or finished; throws naming `what` did not happen.
+  void ask_all(const char* command, std::optional<Json> State::*answer, const char* what);
 
   std::mutex mutex_;
   std::condition_variable changed_;

@@ -7,35 +7,28 @@
 #include <utility>
 #include <vector>
 
+#include "chargegrid/tools/options.hpp"
 #include "workload.hpp"
 
 namespace chargegrid::bench {
 
 inline void add_plan_options(CLI::App& app, LoadPlan& p) {
-  app.add_option("--connectors", p.connectors, "connectors / EVSEs per station")
-      ->check(CLI::Range(1, 32))
-      ->capture_default_str();
-  app.add_option("--rate", p.rate, "metering: meter messages per second, whole fleet")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--sessions", p.sessions, "sessions: sessions per station")
-      ->check(CLI::Range(1, 100000))
-      ->capture_default_str();
-  app.add_option("--session-length", p.session_length_s, "sessions: simulated seconds")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--meter-interval", p.meter_interval_s, "sessions: simulated seconds")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--time-scale", p.time_scale, "sessions: simulated seconds per real second")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--day", p.day_s, "mixed: real seconds a fleet day lasts")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--response-timeout", p.response_timeout_s, "real seconds a station waits")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  tools::option(app, "--connectors", p.connectors, "connectors / EVSEs per station",
+                CLI::Range(1, 32));
+  tools::option(app, "--rate", p.rate, "metering: meter messages per second, whole fleet",
+                CLI::PositiveNumber);
+  tools::option(app, "--sessions", p.sessions, "sessions: sessions per station",
+                CLI::Range(1, 100000));
+  tools::option(app, "--session-length", p.session_length_s, "sessions: simulated seconds",
+                CLI::PositiveNumber);
+  tools::option(app, "--meter-interval", p.meter_interval_s, "sessions: simulated seconds",
+                CLI::PositiveNumber);
+  tools::option(app, "--time-scale", p.time_scale, "sessions: simulated seconds per real second",
+                CLI::PositiveNumber);
+  tools::option(app, "--day", p.day_s, "mixed: real seconds a fleet day lasts",
+                CLI::PositiveNumber);
+  tools::option(app, "--response-timeout", p.response_timeout_s, "real seconds a station waits",
+                CLI::PositiveNumber);
 }
 
 // The same parameters as flags for a chargegrid-bench-load command line.

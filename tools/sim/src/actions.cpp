@@ -269,28 +269,41 @@ bool component_known(const StationModel& st, const std::string& component) {
                      [&](const auto& entry) { return entry.first.rfind(component + "/", 0) == 0; });
 }
 
-Json get_variables(StationModel& st, const Json& p) {
-  const Json& requests = require(p, "getVariableData", v201);
+// The results of a GetVariables or SetVariables request: for each item of its non-empty array
+// `field`, the component and variable it names and what `answer` adds, given the item, the
+// component's and the variable's names.
+template <class Answer>
+Json variable_results(const Json& p, const char* field, Answer answer) {
+  const Json& requests = require(p, field, v201);
   if (!requests.is_array() || requests.empty()) {
-    throw CallError("OccurrenceConstraintViolation", "getVariableData must not be empty");
+    throw CallError("OccurrenceConstraintViolation", std::string(field) + " must not be empty");
   }
   Json results = Json::array();
   for (const auto& item : requests) {
     const std::string component = require_string(require(item, "component", v201), "name", v201);
     const std::string variable = require_string(require(item, "variable", v201), "name", v201);
     Json result = {{"component", item["component"]}, {"variable", item["variable"]}};
-    const auto found = st.variables.find(component + "/" + variable);
-    if (found != st.variables.end() && found->second.write_only) {
-      result["attributeStatus"] = "Rejected";
-    } else if (found != st.variables.end()) {
-      result["attributeStatus"] = "Accepted";
-      result["attributeValue"] = found->second.value;
-    } else {
-      result["attributeStatus"] =
-          component_known(st, component) ? "UnknownVariable" : "UnknownComponent";
-    }
+    answer(item, component, variable, result);
     results.push_back(result);
   }
+  return results;
+}
+
+Json get_variables(StationModel& st, const Json& p) {
+  auto results = variable_results(
+      p, "getVariableData",
+      [&](const Json&, const std::string& component, const std::string& variable, Json& result) {
+        const auto found = st.variables.find(component + "/" + variable);
+        if (found != st.variables.end() && found->second.write_only) {
+          result["attributeStatus"] = "Rejected";
+        } else if (found != st.variables.end()) {
+          result["attributeStatus"] = "Accepted";
+          result["attributeValue"] = found->second.value;
+        } else {
+          result["attributeStatus"] =
+              component_known(st, component) ? "UnknownVariable" : "UnknownComponent";
+        }
+      });
   return {{"getVariableResult", results}};
 }
 
@@ -315,19 +328,13 @@ std::string set_variable(StationModel& st, const std::string& component,
 }
 
 Json set_variables(StationModel& st, const Json& p) {
-  const Json& requests = require(p, "setVariableData", v201);
-  if (!requests.is_array() || requests.empty()) {
-    throw CallError("OccurrenceConstraintViolation", "setVariableData must not be empty");
-  }
-  Json results = Json::array();
-  for (const auto& item : requests) {
-    const std::string component = require_string(require(item, "component", v201), "name", v201);
-    const std::string variable = require_string(require(item, "variable", v201), "name", v201);
-    const std::string value = require_string(item, "attributeValue", v201);
-    Json result = {{"component", item["component"]}, {"variable", item["variable"]}};
-    result["attributeStatus"] = set_variable(st, component, variable, value);
-    results.push_back(result);
-  }
+  auto results =
+      variable_results(p, "setVariableData",
+                       [&](const Json& item, const std::string& component,
+                           const std::string& variable, Json& result) {
+                         const std::string value = require_string(item, "attributeValue", v201);
+                         result["attributeStatus"] = set_variable(st, component, variable, value);
+                       });
   return {{"setVariableResult", results}};
 }
 

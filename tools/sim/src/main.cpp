@@ -8,6 +8,9 @@
 #include <thread>
 
 #include "chargegrid/sim/fleet.hpp"
+#include "chargegrid/tools/options.hpp"
+
+using chargegrid::tools::option;
 
 namespace {
 chargegrid::sim::Fleet* running_fleet = nullptr;
@@ -30,81 +33,52 @@ int main(int argc, char** argv) {
   std::string log_level = "warn";
   std::optional<std::string> password;
 
-  app.add_option("--url", url, "CSMS endpoint; stations connect to URL/{stationId}")
-      ->capture_default_str();
-  app.add_option("--version", version, "OCPP version: 1.6 or 2.0.1")
-      ->check(CLI::IsMember({"1.6", "1.6J", "2.0.1"}))
-      ->capture_default_str();
-  app.add_option("--stations", fleet.stations, "number of stations")
-      ->check(CLI::Range(0, 100000))
-      ->capture_default_str();
-  app.add_option("--id-prefix", fleet.id_prefix, "station id prefix (ids are PREFIX0001, ...)")
-      ->capture_default_str();
-  app.add_option("--first-index", fleet.first_index, "number of the first station")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  app.add_option("--threads", fleet.threads, "I/O threads")
-      ->check(CLI::Range(1, 256))
-      ->capture_default_str();
-  app.add_option("--connectors", station.connectors, "connectors (1.6) / EVSEs (2.0.1) per station")
-      ->check(CLI::Range(1, 32))
-      ->capture_default_str();
-  app.add_option("--sessions", station.sessions,
-                 "charging sessions each station starts itself; 0 = only the ones the CSMS "
-                 "starts (boot and heartbeat until --duration or a signal)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  app.add_option("--meter-interval", station.meter_interval_s, "seconds between meter samples")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--session-length", station.session_length_s,
-                 "seconds each session charges before the station ends it by itself "
-                 "(0 = only when the CSMS or the end of the run stops it)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  app.add_option("--idle", station.idle_between_sessions_s, "seconds between sessions")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  app.add_option("--first-session-delay", station.first_session_delay_s,
-                 "seconds after boot before the first session")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  app.add_option("--time-scale", station.time_scale,
-                 "speed-up of simulated time (60 turns minutes into seconds)")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--duration,--run-for", run_for_s,
-                 "real seconds after which running sessions are stopped and the stations "
-                 "disconnect (0 = until every station is done with its sessions, or a signal)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
+  option(app, "--url", url, "CSMS endpoint; stations connect to URL/{stationId}");
+  option(app, "--version", version, "OCPP version: 1.6 or 2.0.1",
+         CLI::IsMember({"1.6", "1.6J", "2.0.1"}));
+  option(app, "--stations", fleet.stations, "number of stations", CLI::Range(0, 100000));
+  option(app, "--id-prefix", fleet.id_prefix, "station id prefix (ids are PREFIX0001, ...)");
+  option(app, "--first-index", fleet.first_index, "number of the first station",
+         CLI::NonNegativeNumber);
+  option(app, "--threads", fleet.threads, "I/O threads", CLI::Range(1, 256));
+  option(app, "--connectors", station.connectors, "connectors (1.6) / EVSEs (2.0.1) per station",
+         CLI::Range(1, 32));
+  option(app, "--sessions", station.sessions,
+         "charging sessions each station starts itself; 0 = only the ones the CSMS "
+         "starts (boot and heartbeat until --duration or a signal)",
+         CLI::NonNegativeNumber);
+  option(app, "--meter-interval", station.meter_interval_s, "seconds between meter samples",
+         CLI::PositiveNumber);
+  option(app, "--session-length", station.session_length_s,
+         "seconds each session charges before the station ends it by itself "
+         "(0 = only when the CSMS or the end of the run stops it)",
+         CLI::NonNegativeNumber);
+  option(app, "--idle", station.idle_between_sessions_s, "seconds between sessions",
+         CLI::NonNegativeNumber);
+  option(app, "--first-session-delay", station.first_session_delay_s,
+         "seconds after boot before the first session", CLI::NonNegativeNumber);
+  option(app, "--time-scale", station.time_scale,
+         "speed-up of simulated time (60 turns minutes into seconds)", CLI::PositiveNumber);
+  option(app, "--duration,--run-for", run_for_s,
+         "real seconds after which running sessions are stopped and the stations "
+         "disconnect (0 = until every station is done with its sessions, or a signal)",
+         CLI::NonNegativeNumber);
   app.add_option("--password", password, "HTTP Basic auth password (user = station id)");
   app.add_option("--ca-file", station.ca_file, "CA bundle to verify a wss:// server");
   app.add_flag("!--no-verify", station.verify_peer, "do not verify the wss:// server certificate");
-  app.add_option("--id-tag", station.id_tag, "idTag / idToken the stations present")
-      ->capture_default_str();
-  app.add_option("--max-power", station.meter.max_power_w, "charging power in W")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--phases", station.meter.phases, "1 or 3")
-      ->check(CLI::IsMember({1, 3}))
-      ->capture_default_str();
+  option(app, "--id-tag", station.id_tag, "idTag / idToken the stations present");
+  option(app, "--max-power", station.meter.max_power_w, "charging power in W", CLI::PositiveNumber);
+  option(app, "--phases", station.meter.phases, "1 or 3", CLI::IsMember({1, 3}));
   app.add_flag("--v2g", station.meter.v2g,
                "vehicles also discharge and report the export register");
-  app.add_option("--response-timeout", station.response_timeout_s,
-                 "real seconds to wait for a CALLRESULT")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--source-spread", fleet.source_address_spread,
-                 "spread source addresses over 127.0.0.2..(1+N) (loopback targets)")
-      ->check(CLI::Range(0, 253))
-      ->capture_default_str();
-  app.add_option("--ramp-up", fleet.ramp_up_s, "real seconds between station starts")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
+  option(app, "--response-timeout", station.response_timeout_s,
+         "real seconds to wait for a CALLRESULT", CLI::PositiveNumber);
+  option(app, "--source-spread", fleet.source_address_spread,
+         "spread source addresses over 127.0.0.2..(1+N) (loopback targets)", CLI::Range(0, 253));
+  option(app, "--ramp-up", fleet.ramp_up_s, "real seconds between station starts",
+         CLI::NonNegativeNumber);
   app.add_flag("--json", json, "print the statistics as JSON");
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
-      ->capture_default_str();
+  option(app, "--log-level", log_level, "trace, debug, info, warn, error");
   CLI11_PARSE(app, argc, argv);
 
   spdlog::set_level(spdlog::level::from_str(log_level));

@@ -87,6 +87,15 @@ std::string format_number(double value) {
   std::snprintf(buffer, sizeof buffer, "%.1f", value);
   return buffer;
 }
+
+// The station's serial number (as `serial_key`) and firmware version, where it has them.
+void add_serial_and_firmware(Json& into, const StationIdentity& identity, const char* serial_key) {
+  if (!identity.serial_number.empty()) into[serial_key] = truncate(identity.serial_number, 25);
+  if (!identity.firmware_version.empty()) {
+    into["firmwareVersion"] = truncate(identity.firmware_version, 50);
+  }
+}
+
 }  // namespace
 
 namespace v16 {
@@ -94,12 +103,7 @@ namespace v16 {
 Json boot_notification(const StationIdentity& identity) {
   Json payload = {{"chargePointVendor", truncate(identity.vendor, 20)},
                   {"chargePointModel", truncate(identity.model, 20)}};
-  if (!identity.serial_number.empty()) {
-    payload["chargePointSerialNumber"] = truncate(identity.serial_number, 25);
-  }
-  if (!identity.firmware_version.empty()) {
-    payload["firmwareVersion"] = truncate(identity.firmware_version, 50);
-  }
+  add_serial_and_firmware(payload, identity, "chargePointSerialNumber");
   return payload;
 }
 
@@ -178,12 +182,7 @@ namespace v201 {
 Json boot_notification(const StationIdentity& identity, const std::string& reason) {
   Json station = {{"model", truncate(identity.model, 20)},
                   {"vendorName", truncate(identity.vendor, 50)}};
-  if (!identity.serial_number.empty()) {
-    station["serialNumber"] = truncate(identity.serial_number, 25);
-  }
-  if (!identity.firmware_version.empty()) {
-    station["firmwareVersion"] = truncate(identity.firmware_version, 50);
-  }
+  add_serial_and_firmware(station, identity, "serialNumber");
   return {{"chargingStation", station}, {"reason", reason}};
 }
 

@@ -20,6 +20,18 @@ std::string trigger_reason_for_stop(const std::string& reason) {
   return "AbnormalCondition";
 }
 
+// A TransactionEvent of session `s` at `time`, with its transaction id and current seqNo.
+v201::TransactionEvent session_event(const Session& s, const std::string& type,
+                                     const std::string& trigger, Timestamp time) {
+  v201::TransactionEvent event;
+  event.event_type = type;
+  event.trigger_reason = trigger;
+  event.seq_no = s.seq_no;
+  event.time = time;
+  event.transaction_id = s.transaction_uid;
+  return event;
+}
+
 }  // namespace
 
 OutgoingMessage boot_notification(OcppVersion version, const StationIdentity& identity,
@@ -48,12 +60,7 @@ OutgoingMessage transaction_started(OcppVersion version, const Session& s, Times
     return {"StartTransaction",
             v16::start_transaction(s.evse, s.id_tag, s.meter.import_register_whole_wh(), time)};
   }
-  v201::TransactionEvent event;
-  event.event_type = "Started";
-  event.trigger_reason = s.remote ? "RemoteStart" : "Authorized";
-  event.seq_no = s.seq_no;
-  event.time = time;
-  event.transaction_id = s.transaction_uid;
+  auto event = session_event(s, "Started", s.remote ? "RemoteStart" : "Authorized", time);
   event.charging_state = "Charging";
   event.remote_start_id = s.remote_start_id;
   event.id_token = s.id_tag;
@@ -70,12 +77,7 @@ OutgoingMessage periodic_meter_values(OcppVersion version, const Session& s, Tim
     // The transactionId is filled in when it is sent (the CSMS may not have given it yet).
     return {"MeterValues", v16::meter_values(s.evse, 0, s.meter.sample(), time)};
   }
-  v201::TransactionEvent event;
-  event.event_type = "Updated";
-  event.trigger_reason = "MeterValuePeriodic";
-  event.seq_no = s.seq_no;
-  event.time = time;
-  event.transaction_id = s.transaction_uid;
+  auto event = session_event(s, "Updated", "MeterValuePeriodic", time);
   event.charging_state = s.meter.power_w() == 0 ? "SuspendedEV" : "Charging";
   event.offline = offline;
   event.meter_values = s.meter.sample();
@@ -91,12 +93,7 @@ OutgoingMessage transaction_ended(OcppVersion version, const Session& s, Timesta
                                                      s.meter.import_register_whole_wh(), time,
                                                      reason, s.meter.sample())};
   }
-  v201::TransactionEvent event;
-  event.event_type = "Ended";
-  event.trigger_reason = trigger_reason_for_stop(reason);
-  event.seq_no = s.seq_no;
-  event.time = time;
-  event.transaction_id = s.transaction_uid;
+  auto event = session_event(s, "Ended", trigger_reason_for_stop(reason), time);
   event.charging_state = unplugged ? "Idle" : "EVConnected";
   event.stopped_reason = reason;
   event.offline = offline;
@@ -115,12 +112,7 @@ OutgoingMessage triggered_meter_values(OcppVersion version, int evse, const Mete
 }
 
 OutgoingMessage triggered_transaction_event(const Session& s, Timestamp time) {
-  v201::TransactionEvent event;
-  event.event_type = "Updated";
-  event.trigger_reason = "Trigger";
-  event.seq_no = s.seq_no;
-  event.time = time;
-  event.transaction_id = s.transaction_uid;
+  auto event = session_event(s, "Updated", "Trigger", time);
   event.charging_state = "Charging";
   event.meter_values = s.meter.sample();
   event.context = "Trigger";

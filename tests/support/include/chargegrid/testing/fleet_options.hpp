@@ -3,22 +3,20 @@
 // short sessions and frequent meter values, 60 times faster than real time, and a server set up to
 // serve them (free vend, short heartbeat interval).
 
+#include <chrono>
+#include <future>
+#include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
-#include "chargegrid/server/config.hpp"
 #include "chargegrid/sim/fleet.hpp"
+#include "chargegrid/testing/test_config.hpp"
 
 namespace chargegrid::testing {
 
 inline server::Config server_config() {
-  server::Config config;
-  config.bind_address = "127.0.0.1";
-  config.ocpp_port = 0;
-  config.http_port = 0;
-  config.tls = false;  // ws only: nothing is written to data_dir
-  config.threads = 2;
-  config.db_connections = 2;
-  config.meter_batch_delay_ms = 2;
+  auto config = test_config();
   config.heartbeat_interval_s = 60;  // one real second at the fleets' time scale
   config.accept_unknown_tokens = true;
   config.log_level = "error";
@@ -52,5 +50,38 @@ inline sim::FleetOptions fleet_options(const std::string& url, sim::OcppVersion 
   s.transaction_message_retry_interval_s = 30;
   return options;
 }
+
+// Fleets running in the background, each until its stations are done or `limit` passes.
+class BackgroundFleets {
+ public:
+  explicit BackgroundFleets(std::chrono::seconds limit) : limit_(limit) {}
+
+  void start(sim::FleetOptions options) {
+    fleets_.push_back(std::make_unique<sim::Fleet>(std::move(options)));
+    auto* fleet = fleets_.back().get();
+    runs_.push_back(std::async(std::launch::async, [fleet, limit = limit_] {
+      return fleet->run(std::chrono::milliseconds(limit));
+    }));
+  }
+  // A fleet of each OCPP version (fleet_options) of `stations` stations against `url`.
+  void start_both_versions(const std::string& url, const std::string& prefix, int stations) {
+    for (const auto version : {sim::OcppVersion::v16, sim::OcppVersion::v201})
+      start(fleet_options(url, version, prefix, stations));
+  }
+  void stop() {
+    for (auto& fleet : fleets_) fleet->stop();
+  }
+  // Waits until every fleet has finished; their statistics together.
+  sim::Stats wait() {
+    sim::Stats stats;
+    for (auto& run : runs_) stats.merge(run.get());
+    return stats;
+  }
+
+ private:
+  std::chrono::seconds limit_;
+  std::vector<std::unique_ptr<sim::Fleet>> fleets_;
+  std::vector<std::future<sim::Stats>> runs_;
+};
 
 }  // namespace chargegrid::testing
