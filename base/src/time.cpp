@@ -35,10 +35,15 @@ bool is_digit(char c) {
   return c >= '0' && c <= '9';
 }
 
-}  // namespace
+// A date-time's fields, read in seconds so that every four-digit year fits (a TimePoint,
+// counted in nanoseconds, holds only the years 1678 to 2261).
+struct Fields {
+  sys_seconds utc;
+  nanoseconds fraction{0};
+  minutes offset{0};
+};
 
-std::optional<ParsedTime> parse_rfc3339_with_offset(std::string_view text,
-                                                    const Rfc3339Options& options) {
+std::optional<Fields> read_fields(std::string_view text, const Rfc3339Options& options) {
   Cursor c{text};
   int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
   if (!c.number(4, y) || !c.literal('-') || !c.number(2, mo) || !c.literal('-') || !c.number(2, d))
@@ -81,8 +86,26 @@ std::optional<ParsedTime> parse_rfc3339_with_offset(std::string_view text,
   const year_month_day date{year{y}, month{static_cast<unsigned>(mo)},
                             day{static_cast<unsigned>(d)}};
   if (!date.ok() || h > 23 || mi > 59 || s > 60) return std::nullopt;  // 60: a leap second
-  const auto local = sys_days{date} + hours{h} + minutes{mi} + seconds{s} + fraction;
-  return ParsedTime{time_point_cast<system_clock::duration>(local - offset), offset};
+  const sys_seconds local = sys_days{date} + hours{h} + minutes{mi} + seconds{s};
+  return Fields{local - offset, fraction, offset};
+}
+
+}  // namespace
+
+bool is_rfc3339(std::string_view text, const Rfc3339Options& options) {
+  return read_fields(text, options).has_value();
+}
+
+std::optional<ParsedTime> parse_rfc3339_with_offset(std::string_view text,
+                                                    const Rfc3339Options& options) {
+  const auto fields = read_fields(text, options);
+  if (!fields) return std::nullopt;
+  // Whole seconds inside TimePoint's range, so that adding the fraction cannot overflow.
+  const auto first = ceil<seconds>(TimePoint::min()) + seconds{1};
+  const auto last = floor<seconds>(TimePoint::max()) - seconds{1};
+  if (fields->utc < first || fields->utc > last) return std::nullopt;
+  return ParsedTime{time_point_cast<system_clock::duration>(fields->utc) + fields->fraction,
+                    fields->offset};
 }
 
 std::optional<TimePoint> parse_rfc3339(std::string_view text, const Rfc3339Options& options) {

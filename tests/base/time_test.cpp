@@ -79,3 +79,17 @@ TEST_CASE("RFC 3339 options widen the syntax only as asked", "[base][time]") {
   CHECK_FALSE(parse_rfc3339("2026-03-01T08:00.5Z", lenient));  // a fraction needs seconds
   CHECK_FALSE(parse_rfc3339("2026-02-30 08:00Z", lenient));
 }
+
+TEST_CASE("RFC 3339 takes any four-digit year; an instant needs a year a TimePoint holds",
+          "[base][time]") {
+  // Found by the validate fuzz target: year 1013 overflowed the nanosecond count.
+  for (const char* far : {"1013-11-24T12:00:00Z", "0000-01-01T00:00:00Z", "9999-12-31T23:59:59Z",
+                          "1677-09-21T00:12:43.145224191Z", "2262-04-11T23:47:16.854775808Z"}) {
+    INFO(far);
+    CHECK(is_rfc3339(far));
+    CHECK_FALSE(parse_rfc3339(far).has_value());
+  }
+  CHECK(parse_rfc3339("1678-01-01T00:00:00Z") == sys_days{1678y / 1 / 1});
+  CHECK(parse_rfc3339("2261-12-31T23:59:59.999999999Z") ==
+        sys_days{2261y / 12 / 31} + 23h + 59min + 59s + 999999999ns);
+}

@@ -27,15 +27,15 @@ struct ParsedTime {
   std::chrono::minutes offset{0};  // the text's UTC offset; 0 for "Z"
 };
 
-// nullopt for text that is not a date-time or names no real instant (Feb 30, hour 24,
-// minute 60). A leap second (:60) is accepted and read as the next minute's first second.
-// Fraction digits past nanoseconds are dropped.
+// Whether `text` is a date-time naming a real instant (not Feb 30, hour 24 or minute 60), in
+// any year from 0000 to 9999. A leap second (:60) is read as the next minute's first second.
+bool is_rfc3339(std::string_view text, const Rfc3339Options& options = {});
+
+// The instant, or nullopt where is_rfc3339 says no or the year lies outside what a TimePoint
+// holds (1678 to 2261). Fraction digits past nanoseconds are dropped.
 std::optional<ParsedTime> parse_rfc3339_with_offset(std::string_view text,
                                                     const Rfc3339Options& options = {});
 std::optional<TimePoint> parse_rfc3339(std::string_view text, const Rfc3339Options& options = {});
-inline bool is_rfc3339(std::string_view text, const Rfc3339Options& options = {}) {
-  return parse_rfc3339_with_offset(text, options).has_value();
-}
 
 // "2026-03-01T12:00:00.000Z" (truncated, never rounded, to the precision).
 std::string format_rfc3339(TimePoint time, TimePrecision precision = TimePrecision::kMilliseconds);
