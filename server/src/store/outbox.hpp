@@ -17,6 +17,8 @@ namespace chargegrid::server::store::outbox {
 inline constexpr const char* kSessionEnded = "session.ended";
 inline constexpr const char* kChargingNeeds = "ev.charging_needs";
 inline constexpr const char* kSettlementRecorded = "settlement.recorded";
+// {"site_ids": [...]}: the demand-response windows of these sites changed (store/demand_response).
+inline constexpr const char* kDemandResponseChanged = "demand_response.changed";
 
 // From now on `consumer` receives every event of `topic`.
 void subscribe(Tx& tx, const std::string& consumer, const std::string& topic);
