@@ -162,6 +162,20 @@ void ConnectionPool::drop_connection(Worker& worker) {
   state_changed_.notify_all();
 }
 
+namespace {
+
+// Reads what the server sent (e.g. its shutdown notice) without a round trip.
+bool still_open(pqxx::connection& connection) {
+  try {
+    connection.get_notifs();
+    return connection.is_open();
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+}  // namespace
+
 void ConnectionPool::run_worker(Worker& worker) {
   std::unique_lock lock(mutex_);
   for (;;) {
@@ -186,13 +200,7 @@ void ConnectionPool::run_worker(Worker& worker) {
         worker.next_idle_check = now + options_.idle_check;
         auto* connection = worker.connection.get();
         lock.unlock();
-        bool alive = true;
-        try {
-          connection->get_notifs();
-          alive = connection->is_open();
-        } catch (const std::exception&) {
-          alive = false;
-        }
+        const bool alive = still_open(*connection);
         lock.lock();
         if (!alive) drop_connection(worker);
         continue;
@@ -214,6 +222,17 @@ void ConnectionPool::run_worker(Worker& worker) {
     const std::string unavailable_reason = last_connect_error_;
     auto* connection = worker.connection.get();
     lock.unlock();
+
+    // A connection the server closed while it sat idle (a restart shorter than the idle
+    // check) is noticed before the job runs, without a round trip: the job goes back to the
+    // front of the queue and runs on a fresh connection instead of failing.
+    if (connection != nullptr && !still_open(*connection)) {
+      lock.lock();
+      queue_.push_front(std::move(task));
+      --busy_;
+      drop_connection(worker);
+      continue;
+    }
 
     std::exception_ptr error;
     bool broken = false;

@@ -116,7 +116,9 @@ server.on('client', (client) => {
         same_params: JSON.stringify(earlier.params) === JSON.stringify(params) });
       return false;
     }
-    if (!args['drop-first-meter'] || station.dropped) return false;
+    // The drop waits for the probe calls to be answered, so that a slow machine never cuts
+    // them off: it is the first meter value after them.
+    if (!args['drop-first-meter'] || station.dropped || !station.probeDone) return false;
     station.dropped = true;
     report.dropped.push({ station: client.identity, method, messageId, params });
     setTimeout(() => client.close({ code: 1011, reason: 'test drop', force: true }), 20);
@@ -125,7 +127,7 @@ server.on('client', (client) => {
   const startProbe = (transactionId) => {
     if (probed || station.probed) return;
     probed = station.probed = true;
-    setTimeout(() => probeStation(client, transactionId), 50);
+    setTimeout(() => probeStation(client, transactionId).then(() => { station.probeDone = true; }), 50);
   };
 
   client.on('strictValidationFailure', (event) => {
