@@ -124,6 +124,13 @@ TEST_CASE("Checkpoints are anchored on an EVM chain, in order, across an outage 
   auto receipt = chain.rpc("eth_getTransactionReceipt", {tx_hash});
   REQUIRE(receipt.is_object());
   CHECK(receipt["status"] == "0x1");
+  // The chain has a base fee, so the anchor went as an EIP-1559 transaction, which the node
+  // accepted only because its signature recovers to the anchoring key's address.
+  const auto sent = chain.rpc("eth_getTransactionByHash", {tx_hash});
+  CHECK(sent["type"] == "0x2");
+  CHECK(sent.contains("maxFeePerGas"));
+  CHECK(evm::Bytes(evm::from_hex(sent["from"].get<std::string>())) ==
+        evm::PrivateKey::from_hex(kKey).address());
   CHECK(evm::to_u64(receipt["blockNumber"].get<std::string>()) ==
         std::stoull(
             fx.query_value("SELECT block_number FROM ledger_checkpoint_anchor WHERE size = 3")));

@@ -44,7 +44,8 @@ TEST_CASE("Keccak-256 is Ethereum's (original padding), over block boundaries",
         "3d0d96cfdf218224a8a58bb72b5faabc202ae2aed3b63d8bcbbf61c56caff54e");
 }
 
-TEST_CASE("RLP and the EIP-155 example transaction", "[unit][ledger_adapters][evm]") {
+TEST_CASE("RLP, the EIP-155 example transaction and the EIP-1559 envelope",
+          "[unit][ledger_adapters][evm]") {
   using evm::Bytes;
   using evm::Rlp;
   CHECK(evm::rlp_encode(Rlp(Bytes{})) == Bytes{0x80});
@@ -82,6 +83,18 @@ TEST_CASE("RLP and the EIP-155 example transaction", "[unit][ledger_adapters][ev
   CHECK(signature.r.size() == 32);
   CHECK(signature.s.size() == 32);
   CHECK(signature.s[0] < 0x80);  // low s
+  // EIP-1559: the EIP-2718 envelope is the type byte, then the RLP list of twelve fields.
+  evm::FeeMarketTransaction typed;
+  typed.nonce = 9;
+  typed.max_priority_fee_per_gas = evm::be_bytes(1'000'000'000);
+  typed.max_fee_per_gas = evm::quantity_bytes("0x4a817c800");
+  typed.gas = 21000;
+  typed.to = evm::from_hex("0x3535353535353535353535353535353535353535");
+  const auto raw = evm::sign_transaction(typed, 1, key);
+  REQUIRE(raw.size() > 2);
+  CHECK(raw[0] == 0x02);
+  CHECK(raw[1] == 0xf8);  // a list longer than 55 bytes, its length in one byte
+  CHECK(raw.size() == 3u + raw[2]);
   CHECK_THROWS(evm::PrivateKey::from_hex("0x00"));
   CHECK_THROWS(evm::PrivateKey::from_hex(std::string(64, '0')));
 }

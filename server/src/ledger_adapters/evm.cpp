@@ -302,6 +302,31 @@ Bytes sign_transaction(const LegacyTransaction& tx, std::uint64_t chain_id, cons
   return rlp_encode(Rlp(fields));
 }
 
+Bytes sign_transaction(const FeeMarketTransaction& tx, std::uint64_t chain_id,
+                       const PrivateKey& key) {
+  constexpr std::uint8_t kType = 0x02;
+  std::vector<Rlp> fields{be_bytes(chain_id),
+                          be_bytes(tx.nonce),
+                          strip(tx.max_priority_fee_per_gas),
+                          strip(tx.max_fee_per_gas),
+                          be_bytes(tx.gas),
+                          tx.to,
+                          strip(tx.value),
+                          tx.data,
+                          std::vector<Rlp>{}};  // the access list
+  auto typed = [&](const std::vector<Rlp>& list) {
+    Bytes out{kType};
+    const auto body = rlp_encode(Rlp(list));
+    out.insert(out.end(), body.begin(), body.end());
+    return out;
+  };
+  const auto signature = key.sign(keccak256(typed(fields)));
+  fields.emplace_back(be_bytes(static_cast<std::uint64_t>(signature.recovery_id & 1)));
+  fields.emplace_back(strip(signature.r));
+  fields.emplace_back(strip(signature.s));
+  return typed(fields);
+}
+
 Bytes anchor_call(const Hash& root, std::uint64_t size, const std::string& origin) {
   const auto selector = keccak256(std::string_view("anchor(bytes32,uint64,string)"));
   // The selector, three head words, the string's length word and its padded bytes.

@@ -1,8 +1,8 @@
 #pragma once
 // What writing to an Ethereum-compatible chain takes, and nothing more: Keccak-256 (the
 // original padding, as Ethereum uses it; OpenSSL 3.0 only has SHA-3), RLP, secp256k1 keys and
-// recoverable ECDSA signatures (OpenSSL's EC arithmetic), EIP-155 legacy transactions and the
-// ABI encoding of the anchoring call.
+// recoverable ECDSA signatures (OpenSSL's EC arithmetic), EIP-1559 fee-market transactions
+// (EIP-155 legacy ones for chains without a base fee) and the ABI encoding of the anchoring call.
 
 #include <array>
 #include <cstdint>
@@ -91,6 +91,21 @@ struct LegacyTransaction {
 // EIP-155: signed over (nonce, gasPrice, gas, to, value, data, chainId, 0, 0), with
 // v = recovery id + 2 * chainId + 35. The raw transaction for eth_sendRawTransaction.
 Bytes sign_transaction(const LegacyTransaction& tx, std::uint64_t chain_id, const PrivateKey& key);
+
+struct FeeMarketTransaction {
+  std::uint64_t nonce = 0;
+  Bytes max_priority_fee_per_gas;  // minimal big-endian
+  Bytes max_fee_per_gas;
+  std::uint64_t gas = 0;
+  Bytes to;  // 20 bytes; empty creates a contract
+  Bytes value;
+  Bytes data;
+};
+// EIP-1559 (transaction type 2, EIP-2718 envelope) with an empty access list: signed over
+// keccak256(0x02 || rlp([chainId, nonce, maxPriorityFeePerGas, maxFeePerGas, gas, to, value,
+// data, accessList])); the raw transaction is 0x02 || rlp([..., yParity, r, s]).
+Bytes sign_transaction(const FeeMarketTransaction& tx, std::uint64_t chain_id,
+                       const PrivateKey& key);
 
 // The calldata of anchor(bytes32 root, uint64 size, string origin).
 Bytes anchor_call(const Hash& root, std::uint64_t size, const std::string& origin);

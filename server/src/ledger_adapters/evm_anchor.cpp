@@ -70,14 +70,37 @@ json EvmAnchorAdapter::transact(const std::optional<evm::Bytes>& to, const evm::
   json call{{"from", sender_}, {"data", evm::hex0x(data)}};
   if (to) call["to"] = evm::hex0x(*to);
   const auto estimate = evm::to_u64(rpc("eth_estimateGas", json::array({call})).get<std::string>());
-  evm::LegacyTransaction tx;
-  tx.nonce = evm::to_u64(
+  const auto nonce = evm::to_u64(
       rpc("eth_getTransactionCount", json::array({sender_, "pending"})).get<std::string>());
-  tx.gas_price = evm::quantity_bytes(rpc("eth_gasPrice", json::array()).get<std::string>());
-  tx.gas = std::max(gas_floor, estimate + estimate / 5);
-  if (to) tx.to = *to;
-  tx.data = data;
-  const auto raw = evm::sign_transaction(tx, settings_.chain_id, key_);
+  const auto gas = std::max(gas_floor, estimate + estimate / 5);
+  evm::Bytes raw;
+  // A chain with a base fee (London and later) takes an EIP-1559 transaction: it pays the base
+  // fee of its block, never more than twice today's plus the tip; older chains a legacy one.
+  const auto latest = rpc("eth_getBlockByNumber", json::array({"latest", false}));
+  if (latest.is_object() && latest.contains("baseFeePerGas")) {
+    const auto base_fee = evm::to_u64(latest["baseFeePerGas"].get<std::string>());
+    std::uint64_t tip = 1'000'000'000;  // 1 gwei where the node cannot suggest one
+    try {
+      tip = evm::to_u64(rpc("eth_maxPriorityFeePerGas", json::array()).get<std::string>());
+    } catch (const std::exception&) {
+    }
+    evm::FeeMarketTransaction tx;
+    tx.nonce = nonce;
+    tx.max_priority_fee_per_gas = evm::be_bytes(tip);
+    tx.max_fee_per_gas = evm::be_bytes(2 * base_fee + tip);
+    tx.gas = gas;
+    if (to) tx.to = *to;
+    tx.data = data;
+    raw = evm::sign_transaction(tx, settings_.chain_id, key_);
+  } else {
+    evm::LegacyTransaction tx;
+    tx.nonce = nonce;
+    tx.gas_price = evm::quantity_bytes(rpc("eth_gasPrice", json::array()).get<std::string>());
+    tx.gas = gas;
+    if (to) tx.to = *to;
+    tx.data = data;
+    raw = evm::sign_transaction(tx, settings_.chain_id, key_);
+  }
   const auto hash =
       rpc("eth_sendRawTransaction", json::array({evm::hex0x(raw)})).get<std::string>();
   const auto deadline = std::chrono::steady_clock::now() + settings_.receipt_timeout;
