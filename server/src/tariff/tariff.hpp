@@ -16,6 +16,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "chargegrid/base/time.hpp"
@@ -43,10 +44,10 @@ struct Tariff {
 };
 
 // A tariff that does not add up: `path` is the JSON pointer of the offending member
-// ("/import/2/to"), the message names the gap or overlap ("Tuesday 22:00-23:00 is not covered").
+// ("/import/2/to"), the message names the gap or overlap ("tue 22:00-23:00 is not covered").
 struct TariffError : std::invalid_argument {
-  TariffError(std::string path, const std::string& message)
-      : std::invalid_argument(message), path(std::move(path)) {}
+  TariffError(std::string pointer, const std::string& message)
+      : std::invalid_argument(message), path(std::move(pointer)) {}
   std::string path;
 };
 
