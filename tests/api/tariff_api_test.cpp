@@ -2,6 +2,7 @@
 // JSON pointer, scoped like the site itself.
 
 #include "api_fixture.hpp"
+#include "store/tariffs.hpp"
 
 using namespace chargegrid::testing;
 using boost::beast::http::verb;
@@ -56,6 +57,22 @@ TEST_CASE("a site's tariff is stored whole and read back") {
   auto read = admin.get("/sites/" + site + "/tariff");
   CHECK(read.data["import"][0]["price_minor_per_kwh"] == 25);
   CHECK(read.data["export_credit_minor_per_kwh"] == 7);
+
+  // Settlement's and smart charging's view: the tariff with the site's time zone.
+  REQUIRE(admin.patch("/sites/" + site, {{"time_zone", "Europe/Oslo"}}).status == 200);
+  {
+    auto c = f.sql();
+    pqxx::work tx(c);
+    auto found = chargegrid::server::store::tariffs::find(tx, std::stoll(site));
+    REQUIRE(found);
+    CHECK(found->time_zone == "Europe/Oslo");
+    CHECK(found->tariff.export_credit_minor_per_kwh == 7);
+    CHECK_FALSE(found->updated_at.empty());
+    // Monday 2026-01-12 06:30 UTC is 07:30 in Oslo: the day price.
+    const auto at = *chargegrid::base::parse_rfc3339("2026-01-12T06:30:00Z");
+    CHECK(chargegrid::server::tariff::import_price_at(found->tariff, at, found->time_zone) == 25);
+    CHECK_FALSE(chargegrid::server::store::tariffs::find(tx, std::stoll(site) + 1000));
+  }
 
   // The tariff goes with its site.
   REQUIRE(admin.del("/sites/" + site).status == 204);
