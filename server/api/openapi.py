@@ -120,10 +120,10 @@ SCHEMAS = {
         description="The price for energy a vehicle discharges within a state-of-charge range"),
     "Tariff": obj({
         "currency": string("ISO 4217 alphabetic code, e.g. EUR"),
-        "import": {"type": "array", "items": ref("ImportBand"),
+        "import": {"type": "array", "items": ref("ImportBand"), "maxItems": 1000,
                    "description": "Every minute of the week covered by exactly one band"},
         "export_credit_minor_per_kwh": integer("Credit for exported energy, ≥ 0 (default 0)"),
-        "discharge_price_by_soc": {"type": "array", "items": ref("DischargeBand"),
+        "discharge_price_by_soc": {"type": "array", "items": ref("DischargeBand"), "maxItems": 100,
                                    "description": "Non-overlapping bands; none: no discharge"}},
         description="A site's tariff (docs/tariffs.md). currency and import are required. A "
                     "tariff that does not add up (a gap or an overlap in the week, a bad time, "
