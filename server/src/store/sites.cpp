@@ -26,15 +26,12 @@ std::int64_t create(Tx& tx, const std::string& site_json) {
 }
 
 bool update(Tx& tx, std::int64_t id, const std::string& patch_json) {
-  static const std::string sql =
-      "UPDATE sites SET " + patch_column("name", "name", "text") + ", " +
-      patch_column("address", "address", "text") + ", " +
-      patch_column("time_zone", "time_zone", "text") + ", " +
-      patch_column("import_limit_w", "import_limit_w", "bigint") + ", " +
-      patch_column("export_limit_w", "export_limit_w", "bigint") + ", " +
-      patch_column("ven_name", "ven_name", "text") + ", " +
-      patch_column("power_service_location", "power_service_location", "text") +
-      R"(, latitude = CASE WHEN $2::jsonb ? 'location'
+  static const std::string sql = "UPDATE sites SET " + patch_column("name", "name", "text") + ", " +
+                                 patch_column("address", "address", "text") + ", " +
+                                 patch_column("time_zone", "time_zone", "text") + ", " +
+                                 patch_column("import_limit_w", "import_limit_w", "bigint") + ", " +
+                                 patch_column("export_limit_w", "export_limit_w", "bigint") +
+                                 R"(, latitude = CASE WHEN $2::jsonb ? 'location'
                                  THEN ($2::jsonb->'location'->>'latitude')::float8 ELSE latitude END,
                  longitude = CASE WHEN $2::jsonb ? 'location'
                                   THEN ($2::jsonb->'location'->>'longitude')::float8 ELSE longitude END,
@@ -42,7 +39,13 @@ bool update(Tx& tx, std::int64_t id, const std::string& patch_json) {
                                    THEN ($2::jsonb->'location'->>'altitude_m')::float8 ELSE altitude_m END,
                  updated_at = now()
                WHERE id = $1)";
-  return tx.exec_params(sql, id, patch_json).affected_rows() > 0;
+  // The demand-response targets (migration 0013), from the same patch.
+  static const std::string targets =
+      "UPDATE sites SET " + patch_column("ven_name", "ven_name", "text") + ", " +
+      patch_column("power_service_location", "power_service_location", "text") + " WHERE id = $1";
+  if (tx.exec_params(sql, id, patch_json).affected_rows() == 0) return false;
+  tx.exec_params(targets, id, patch_json);
+  return true;
 }
 
 bool remove(Tx& tx, std::int64_t id) {
