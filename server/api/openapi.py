@@ -60,6 +60,13 @@ ID = integer(minimum=1)
 TOKEN_TYPES = ["Central", "eMAID", "ISO14443", "ISO15693", "KeyCode", "Local", "MacAddress",
                "NoAuthorization"]
 
+# The demand-response targets OpenADR events name a site by.
+VEN_NAME = nullable(string("The OpenADR VEN acting for the site (its venName)", minLength=1,
+                           maxLength=200))
+POWER_SERVICE_LOCATION = nullable(string(
+    "The grid connection point as an OpenADR POWER_SERVICE_LOCATION target: an EAN-18, 18 digits "
+    "ending in a valid GS1 check digit (else 422)", minLength=18, maxLength=18))
+
 SCHEMAS = {
     "Problem": obj({
         "type": string(), "title": string(), "status": integer(), "detail": string(
@@ -78,6 +85,8 @@ SCHEMAS = {
         "time_zone": string("IANA time zone, e.g. Europe/Oslo"),
         "import_limit_w": nullable(integer(minimum=0)),
         "export_limit_w": nullable(integer(minimum=0)),
+        "ven_name": nullable(string("The OpenADR VEN acting for the site")),
+        "power_service_location": nullable(string("The grid connection point's EAN-18")),
         "station_count": integer(), "created_at": TIME, "updated_at": TIME}, closed=False),
     "SiteCreate": obj({
         "name": string(minLength=1, maxLength=200), "address": nullable(string(maxLength=500)),
@@ -85,6 +94,7 @@ SCHEMAS = {
         "time_zone": string("IANA time zone name (default UTC)", maxLength=64),
         "import_limit_w": nullable(integer("Grid connection import limit, W", minimum=0)),
         "export_limit_w": nullable(integer("Grid connection export limit, W", minimum=0)),
+        "ven_name": VEN_NAME, "power_service_location": POWER_SERVICE_LOCATION,
     }, ["name"]),
     "SitePatch": obj({
         "name": string(minLength=1, maxLength=200), "address": nullable(string(maxLength=500)),
@@ -92,7 +102,33 @@ SCHEMAS = {
         "time_zone": string(maxLength=64),
         "import_limit_w": nullable(integer(minimum=0)),
         "export_limit_w": nullable(integer(minimum=0)),
+        "ven_name": VEN_NAME, "power_service_location": POWER_SERVICE_LOCATION,
     }),
+    "ImportBand": obj({
+        "days": {"type": "array", "items": string(enum=["mon", "tue", "wed", "thu", "fri", "sat",
+                                                        "sun"]),
+                 "description": "Days of the week the band applies to, each at most once"},
+        "from": string("Local time HH:MM in the site's time zone, inclusive"),
+        "to": string("Local time HH:MM, exclusive and later than from; 24:00 ends the day"),
+        "price_minor_per_kwh": integer("Import price, minor currency units per kWh, ≥ 0")},
+        description="An import price for some hours of some days"),
+    "DischargeBand": obj({
+        "soc_from": {"type": "number", "description": "State of charge %, inclusive, 0..100"},
+        "soc_to": {"type": "number",
+                   "description": "State of charge %, exclusive (100 inclusive), above soc_from"},
+        "price_minor_per_kwh": integer("Price paid for discharged energy, minor units per kWh")},
+        description="The price for energy a vehicle discharges within a state-of-charge range"),
+    "Tariff": obj({
+        "currency": string("ISO 4217 alphabetic code, e.g. EUR"),
+        "import": {"type": "array", "items": ref("ImportBand"), "maxItems": 1000,
+                   "description": "Every minute of the week covered by exactly one band"},
+        "export_credit_minor_per_kwh": integer("Credit for exported energy, ≥ 0 (default 0)"),
+        "discharge_price_by_soc": {"type": "array", "items": ref("DischargeBand"), "maxItems": 100,
+                                   "description": "Non-overlapping bands; none: no discharge"}},
+        description="A site's tariff (docs/tariffs.md). currency and import are required. A "
+                    "tariff that does not add up (a gap or an overlap in the week, a bad time, "
+                    "currency or price, overlapping discharge bands) answers 422 whose detail "
+                    "names the member and whose pointer is its JSON pointer."),
     "Connector": obj({
         "evse_id": integer(), "connector_id": integer(), "status": string(),
         "error_code": nullable(string()), "reported_at": TIME}, closed=False),
@@ -133,6 +169,21 @@ SCHEMAS = {
     "Evse": obj({
         "evse_id": integer(), "connectors": {"type": ["array", "null"], "items": ref("Connector")},
         "active_session_id": nullable(integer()), "driver_id": nullable(integer())}, closed=False),
+    "EvsePower": obj({
+        "station_id": string(), "evse_id": integer(),
+        "max_power_w": nullable({"type": "number", "description": "The most it delivers, W"}),
+        "phases": nullable(integer("1 or 3")),
+        "bidirectional": {"type": "boolean", "description": "Whether it can discharge a vehicle"},
+        "updated_at": nullable(TIME),
+        "connectors": {"type": "array", "items": ref("Connector"),
+                       "description": "As the station last reported them"}}, closed=False,
+        description="An EVSE's power model as the operator describes it (null: not described) "
+                    "and its connectors as the station reports them"),
+    "EvsePowerPatch": obj({
+        "max_power_w": nullable({"type": "number", "description": "Positive, W (else 422)"}),
+        "phases": nullable(integer("1 or 3 (else 422)")),
+        "bidirectional": {"type": "boolean"}},
+        description="Members absent stay as they are; null clears"),
     "StatusChange": obj({
         "id": integer(), "evse_id": integer(), "connector_id": integer(), "status": string(),
         "error_code": nullable(string()), "info": nullable(string()), "reported_at": TIME,
@@ -421,6 +472,12 @@ op("patch", V + "/sites/{site_id}", "Change a site (null clears a field)", OPERA
    body="SitePatch", response="Site")
 op("delete", V + "/sites/{site_id}", "Delete a site without stations", [ADMIN], "Sites",
    status=204, errors=(404, 409))
+op("get", V + "/sites/{site_id}/tariff", "The site's tariff", [ADMIN, MANAGER, UTILITY], "Sites",
+   response="Tariff", errors=(404,), description="404 when the site has no tariff.")
+op("put", V + "/sites/{site_id}/tariff", "Set or replace the site's tariff", OPERATORS, "Sites",
+   body="Tariff", response="Tariff",
+   description="Answers the tariff as stored (every member written out). A tariff that does not "
+               "add up answers 422 and the site keeps the tariff it had.")
 
 op("get", V + "/stations", "List stations", OPERATORS, "Stations", response=page_of("Station"),
    params=PAGE + [param("site_id", schema=integer()),
@@ -448,6 +505,13 @@ op("post", V + "/stations/{station_id}/password", "Set or rotate the station's p
    errors=(400, 404, 409, 422, 502, 504))
 op("get", V + "/stations/{station_id}/evses", "EVSEs with live connector status", OPERATORS,
    "Stations", response=items_of("Evse"), errors=(404,))
+op("get", V + "/stations/{station_id}/evses/{evse_id}", "An EVSE's power model and connectors",
+   OPERATORS, "Stations", response="EvsePower", errors=(404,),
+   description="404 when the EVSE is neither described nor reported by the station.")
+op("patch", V + "/stations/{station_id}/evses/{evse_id}", "Describe an EVSE's power",
+   OPERATORS, "Stations", body="EvsePowerPatch", response="EvsePower",
+   description="Smart charging plans with max_power_w, phases and bidirectional. An EVSE may be "
+               "described before the station reports it. OCPP 1.6 connector n is EVSE n.")
 op("get", V + "/stations/{station_id}/status-history", "Connector status history", OPERATORS,
    "Stations", response=page_of("StatusChange"),
    params=PAGE + TIME_RANGE + [param("evse_id", schema=integer()), param("status")],

@@ -164,6 +164,18 @@ TEST_CASE("tariff: an overlap in the week is refused and named", "[tariff]") {
                                             "sun 08:00-09:00 is covered by import/3 and import/4"});
 }
 
+TEST_CASE("tariff: more bands than any real tariff has are refused", "[tariff]") {
+  json document = weekly();
+  for (int i = 0; i < 1000; ++i) document["import"].push_back(document["import"][3]);
+  CHECK(refusal(document) ==
+        std::pair<std::string, std::string>{"/import", "a tariff has at most 1000 import bands"});
+  document = weekly();
+  for (int i = 0; i < 100; ++i)
+    document["discharge_price_by_soc"].push_back(
+        {{"soc_from", i * 0.1}, {"soc_to", i * 0.1 + 0.1}, {"price_minor_per_kwh", 1}});
+  CHECK(refusal(document).first == "/discharge_price_by_soc");
+}
+
 TEST_CASE("tariff: malformed members are refused with their JSON pointer", "[tariff]") {
   const auto path_of = [](auto edit) {
     json document = weekly();

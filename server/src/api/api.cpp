@@ -103,6 +103,8 @@ Api::Api(Services& services)
   add_association_routes(router, context);
   add_cluster_routes(router, context);
   add_ledger_routes(router, context);
+  add_tariff_routes(router, context);
+  add_evse_routes(router, context);
 }
 
 Api::~Api() = default;

@@ -18,6 +18,7 @@ const std::string kSiteColumns = R"(
               ELSE json_build_object('latitude', s.latitude, 'longitude', s.longitude,
                                      'altitude_m', s.altitude_m) END AS location,
          s.time_zone, s.import_limit_w, s.export_limit_w,
+         s.ven_name, s.power_service_location,
          (SELECT count(*) FROM stations st WHERE st.site_id = s.id) AS station_count,
          s.created_at, s.updated_at
   FROM sites s)";
@@ -30,6 +31,26 @@ void check_time_zone(pqxx::transaction_base& tx, const nlohmann::json& body) {
   if (!known[0][0].as<bool>())
     throw unprocessable("time_zone: '" + zone->get<std::string>() +
                         "' is not an IANA time zone name such as Europe/Oslo");
+}
+
+// An EAN-18 (GS1 GSRN, as grid connection points are numbered): 18 digits, the last the check
+// digit of the 17 before it (weights 3 and 1 alternating from the right).
+bool is_ean18(const std::string& text) {
+  if (text.size() != 18) return false;
+  int sum = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] < '0' || text[i] > '9') return false;
+    if (i < 17) sum += (text[i] - '0') * (i % 2 == 0 ? 3 : 1);
+  }
+  return (10 - sum % 10) % 10 == text[17] - '0';
+}
+
+void check_power_service_location(const nlohmann::json& body) {
+  auto location = body.find("power_service_location");
+  if (location == body.end() || location->is_null()) return;
+  if (!is_ean18(location->get<std::string>()))
+    throw unprocessable("power_service_location: '" + location->get<std::string>() +
+                        "' is not an EAN-18 (18 digits ending in a valid GS1 check digit)");
 }
 
 nlohmann::json site(pqxx::transaction_base& tx, std::int64_t id) {
@@ -62,6 +83,7 @@ void add_site_routes(Router& router, ApiContext& api) {
              [&api](ApiRequest& r) -> awaitable<HttpResponse> {
                auto body = co_await api.transaction([&](pqxx::work& tx) {
                  check_time_zone(tx, r.body);
+                 check_power_service_location(r.body);
                  return site(tx, store::sites::create(tx, r.body.dump()));
                });
                auto response = json_answer(r.http, http::status::created, body);
@@ -83,6 +105,7 @@ void add_site_routes(Router& router, ApiContext& api) {
                require_site(r.principal, id);
                auto body = co_await api.transaction([&](pqxx::work& tx) {
                  check_time_zone(tx, r.body);
+                 check_power_service_location(r.body);
                  if (!store::sites::update(tx, id, r.body.dump()))
                    throw not_found("no site " + std::to_string(id));
                  return site(tx, id);

@@ -14,7 +14,7 @@ namespace chargegrid::server::store::evses {
 
 struct EvsePower {
   std::string station_id;
-  int evse_id;
+  int evse_id = 0;
   std::optional<double> max_power_w;  // W, positive; none: not described
   std::optional<int> phases;          // 1 or 3; none: not described
   bool bidirectional = false;

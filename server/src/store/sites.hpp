@@ -1,8 +1,9 @@
 #pragma once
 // sites: the one writer of sites (name, address, WGS84 location, time zone, grid limits).
 // Values come as the REST API's JSON ({"name", "address", "location": {"latitude",
-// "longitude", "altitude_m"}, "time_zone", "import_limit_w", "export_limit_w"}); a patch
-// changes only the members it has (JSON merge-patch; null clears).
+// "longitude", "altitude_m"}, "time_zone", "import_limit_w", "export_limit_w", and the
+// demand-response targets "ven_name" and "power_service_location"); a patch changes only the
+// members it has (JSON merge-patch; null clears).
 
 #include <cstdint>
 #include <string>

@@ -15,6 +15,9 @@ namespace {
 using nlohmann::json;
 
 constexpr int kMinutesPerDay = 24 * 60;
+// More bands than any real tariff has; the bound keeps the minute-by-minute week check cheap.
+constexpr std::size_t kMaxImportBands = 1000;
+constexpr std::size_t kMaxDischargeBands = 100;
 constexpr int kDaysPerWeek = 7;
 constexpr std::array<std::string_view, kDaysPerWeek> kDayNames = {"mon", "tue", "wed", "thu",
                                                                   "fri", "sat", "sun"};
@@ -237,6 +240,9 @@ Tariff parse(const json& document) {
 
   const json& import = member(document, "import", "");
   if (!import.is_array()) throw TariffError("/import", "import must be an array of bands");
+  if (import.size() > kMaxImportBands)
+    throw TariffError("/import",
+                      "a tariff has at most " + std::to_string(kMaxImportBands) + " import bands");
   for (std::size_t i = 0; i < import.size(); ++i)
     tariff.import.push_back(import_band(import[i], "/import/" + std::to_string(i)));
   check_week_coverage(tariff.import);
@@ -247,6 +253,10 @@ Tariff parse(const json& document) {
   if (const auto it = document.find("discharge_price_by_soc"); it != document.end()) {
     if (!it->is_array())
       throw TariffError("/discharge_price_by_soc", "discharge_price_by_soc must be an array");
+    if (it->size() > kMaxDischargeBands)
+      throw TariffError(
+          "/discharge_price_by_soc",
+          "a tariff has at most " + std::to_string(kMaxDischargeBands) + " discharge bands");
     for (std::size_t i = 0; i < it->size(); ++i)
       tariff.discharge_price_by_soc.push_back(
           discharge_band((*it)[i], "/discharge_price_by_soc/" + std::to_string(i)));

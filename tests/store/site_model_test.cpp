@@ -1,0 +1,119 @@
+// The site model's repositories against a real PostgreSQL: EVSE power by site for smart
+// charging, a site's one tariff with its time zone for settlement, both gone with their
+// station or site.
+
+#include <catch2/catch.hpp>
+#include <pqxx/pqxx>
+
+#include "chargegrid/testing/database.hpp"
+#include "store/evses.hpp"
+#include "store/tariffs.hpp"
+
+using chargegrid::testing::TestDatabase;
+namespace evses = chargegrid::server::store::evses;
+namespace tariffs = chargegrid::server::store::tariffs;
+namespace tariff = chargegrid::server::tariff;
+
+namespace {
+
+std::int64_t insert_site(pqxx::work& tx, const std::string& name, const std::string& zone) {
+  return tx
+      .exec_params1("INSERT INTO sites (name, time_zone) VALUES ($1, $2) RETURNING id", name,
+                    zone)[0]
+      .as<std::int64_t>();
+}
+
+void insert_station(pqxx::work& tx, const std::string& id, std::int64_t site) {
+  tx.exec_params("INSERT INTO stations (id, site_id) VALUES ($1, $2)", id, site);
+}
+
+evses::EvsePowerPatch power(double watts, int phases) {
+  evses::EvsePowerPatch patch;
+  patch.max_power_w = watts;
+  patch.phases = phases;
+  return patch;
+}
+
+}  // namespace
+
+TEST_CASE("EVSE power is read by site in order and patched member by member",
+          "[store][integration]") {
+  TestDatabase db;
+  pqxx::connection c{db.url()};
+  pqxx::work tx(c);
+  const auto a = insert_site(tx, "A", "UTC");
+  const auto b = insert_site(tx, "B", "UTC");
+  insert_station(tx, "CP-2", a);
+  insert_station(tx, "CP-1", a);
+  insert_station(tx, "CP-B", b);
+  evses::patch(tx, "CP-2", 1, power(22000, 3));
+  evses::patch(tx, "CP-1", 2, power(7400, 1));
+  evses::patch(tx, "CP-1", 1, power(11000, 3));
+  evses::patch(tx, "CP-B", 1, power(50000, 3));
+
+  auto at_a = evses::for_site(tx, a);
+  REQUIRE(at_a.size() == 3);
+  CHECK(at_a[0].station_id == "CP-1");
+  CHECK(at_a[0].evse_id == 1);
+  CHECK(at_a[1].station_id == "CP-1");
+  CHECK(at_a[1].evse_id == 2);
+  CHECK(at_a[1].phases == 1);
+  CHECK(at_a[2].station_id == "CP-2");
+  CHECK(at_a[2].max_power_w == 22000.0);
+  REQUIRE(evses::for_site(tx, b).size() == 1);
+
+  // A patch that clears one member keeps the others.
+  evses::EvsePowerPatch clear;
+  clear.clear_max_power_w = true;
+  clear.bidirectional = true;
+  const auto cleared = evses::patch(tx, "CP-2", 1, clear);
+  CHECK_FALSE(cleared.max_power_w);
+  CHECK(cleared.phases == 3);
+  CHECK(cleared.bidirectional);
+
+  // A station that does not exist gets no row.
+  CHECK_THROWS_AS(evses::patch(tx, "CP-NONE", 1, power(1000, 1)), pqxx::foreign_key_violation);
+}
+
+TEST_CASE("EVSE power rows go with their station", "[store][integration]") {
+  TestDatabase db;
+  pqxx::connection c{db.url()};
+  pqxx::work tx(c);
+  const auto a = insert_site(tx, "A", "UTC");
+  insert_station(tx, "CP-1", a);
+  evses::patch(tx, "CP-1", 1, power(11000, 3));
+  REQUIRE(evses::find(tx, "CP-1", 1));
+  tx.exec("DELETE FROM stations WHERE id = 'CP-1'");
+  CHECK_FALSE(evses::find(tx, "CP-1", 1));
+  CHECK(evses::for_site(tx, a).empty());
+}
+
+TEST_CASE("a site has one tariff, read with its time zone, and it goes with the site",
+          "[store][integration]") {
+  TestDatabase db;
+  pqxx::connection c{db.url()};
+  pqxx::work tx(c);
+  const auto oslo = insert_site(tx, "Oslo", "Europe/Oslo");
+  const auto flat = tariff::parse(nlohmann::json::parse(R"({"currency": "NOK", "import": [
+      {"days": ["mon","tue","wed","thu","fri","sat","sun"], "from": "00:00", "to": "24:00",
+       "price_minor_per_kwh": 90}]})"));
+  CHECK_FALSE(tariffs::find(tx, oslo));
+  CHECK_FALSE(tariffs::put(tx, oslo + 1000, flat));
+
+  REQUIRE(tariffs::put(tx, oslo, flat));
+  auto dearer = flat;
+  dearer.import[0].price_minor_per_kwh = 120;
+  REQUIRE(tariffs::put(tx, oslo, dearer));
+  CHECK(tx.exec1("SELECT count(*) FROM site_tariffs")[0].as<int>() == 1);
+  const auto found = tariffs::find(tx, oslo);
+  REQUIRE(found);
+  CHECK(found->time_zone == "Europe/Oslo");
+  CHECK(found->tariff.currency == "NOK");
+  CHECK(found->tariff.import[0].price_minor_per_kwh == 120);
+
+  CHECK(tariffs::remove(tx, oslo));
+  CHECK_FALSE(tariffs::remove(tx, oslo));
+  REQUIRE(tariffs::put(tx, oslo, flat));
+  tx.exec_params("DELETE FROM sites WHERE id = $1", oslo);
+  CHECK_FALSE(tariffs::find(tx, oslo));
+}
