@@ -311,17 +311,39 @@ SimulationReport simulate_planning(const std::vector<FinishedSession>& input,
   const minutes L = opt.slot_length;
   const double dt_h = duration<double, std::ratio<3600>>(L).count();
   const auto max_w = static_cast<std::int64_t>(opt.evse_kw * 1000);
-  Time window_end = sessions.back().plugin + seconds{1};
+  // The held-back part starts at the prediction benchmark's test split.
+  const std::size_t first_held_back =
+      sessions.size() - static_cast<std::size_t>(std::floor(
+                            sessions.size() * std::clamp(opt.held_back_share, 0.0, 1.0)));
+  const Time held_back_start = first_held_back < sessions.size()
+                                   ? sessions[first_held_back].plugin
+                                   : sessions.back().plugin + seconds{1};
+  report.held_back_start = held_back_start;
+  auto replayed = [&](const FinishedSession& s) {
+    if (opt.part == ReplayPart::training && s.plugin >= held_back_start) return false;
+    if (opt.part == ReplayPart::held_back && s.plugin < held_back_start) return false;
+    if (!opt.workplace) return true;
+    auto local = s.plugin + s.utc_offset;
+    weekday day{floor<days>(local)};
+    auto hour = duration_cast<hours>(local - floor<days>(local)).count();
+    return day.iso_encoding() <= 5 && hour >= opt.workplace_from_hour &&
+           hour < opt.workplace_to_hour;
+  };
+  std::vector<Time> plugins;  // of the sessions the replay may take, in order
+  for (const auto& s : sessions)
+    if (replayed(s)) plugins.push_back(s.plugin);
+  if (plugins.empty()) return report;
+  Time window_end = plugins.back() + seconds{1};
   if (opt.end) {
     window_end = *opt.end;
   } else {
-    // The busiest window of the file: most plug-ins within `days` days.
+    // The busiest window of the part: most plug-ins within `days` days.
     std::size_t best = 0;
-    for (std::size_t first = 0, last = 0; last < sessions.size(); ++last) {
-      while (sessions[last].plugin - sessions[first].plugin >= days{opt.days}) ++first;
+    for (std::size_t first = 0, last = 0; last < plugins.size(); ++last) {
+      while (plugins[last] - plugins[first] >= days{opt.days}) ++first;
       if (last - first + 1 > best) {
         best = last - first + 1;
-        window_end = sessions[first].plugin + days{opt.days};
+        window_end = plugins[first] + days{opt.days};
       }
     }
   }
@@ -349,7 +371,7 @@ SimulationReport simulate_planning(const std::vector<FinishedSession>& input,
       connected.pop();
     }
     connected.push(i);
-    if (s.plugin < window_start || s.plugin >= window_end) continue;
+    if (s.plugin < window_start || s.plugin >= window_end || !replayed(s)) continue;
     Prediction p = predictor.predict({s.user_id, s.site_id, s.plugin, s.utc_offset, {}, {}});
     Site& site = sites[s.site_id];
     if (site.id.empty()) {

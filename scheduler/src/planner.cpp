@@ -121,7 +121,12 @@ double energy_weight(const PlanRequest& r) {
   for (const auto& v : r.vehicles)
     for (const auto& p : v.discharge_price)
       biggest = std::max(biggest, std::abs(double(p.price_minor_per_kwh)));
-  return 100 * biggest;  // per kWh unmet: far above any cost one kWh can save
+  // Per kWh unmet: far above any cost one kWh can save, and never below what a kWh at risk of
+  // an early departure is declared to be worth (a kWh surely missed counts at least as much).
+  double value = 100 * biggest;
+  if (r.at_risk_value_minor_per_kwh)
+    value = std::max(value, static_cast<double>(*r.at_risk_value_minor_per_kwh));
+  return value;
 }
 
 // Value of a kWh that may arrive after an early departure (see PlanRequest).
@@ -523,21 +528,27 @@ double presence_probability(const SiteSlots& site, const PlannedVehicle& v, std:
   if (!v.departure_quantiles) return 1;
   const auto& q = *v.departure_quantiles;
   if (!(q.p10 <= q.p50 && q.p50 <= q.p90)) return 1;  // inconsistent quantiles carry no risk
-  // Survival curve through the quantiles, linear in between, zero one P50-P90 gap after P90.
-  Time after = q.p90 + (q.p90 - q.p50) + site.slot_length;
+  // A vehicle predicted to be gone before it arrived (a stay shorter than the slot rounding) is
+  // here all the same: the prediction says nothing about it.
+  if (q.p90 <= v.arrival) return 1;
+  // Survival curve through the quantiles, linear in between, and after P90 an exponential tail
+  // (stays of several days are common): every connected slot keeps some value, so charging a
+  // vehicle that is still here always beats leaving its need unmet.
+  const double tail_scale_s =
+      std::max(duration<double>(q.p90 - q.p50).count(), duration<double>(site.slot_length).count());
   auto survival = [&](Time t) {
     auto hours_between = [](Time a, Time b) { return duration<double>(b - a).count(); };
     const std::pair<Time, double> points[] = {
-        {v.arrival, 1.0}, {q.p10, 0.9}, {q.p50, 0.5}, {q.p90, 0.1}, {after, 0.0}};
+        {v.arrival, 1.0}, {q.p10, 0.9}, {q.p50, 0.5}, {q.p90, 0.1}};
     if (t <= points[0].first) return 1.0;
-    for (std::size_t k = 1; k < 5; ++k) {
+    for (std::size_t k = 1; k < 4; ++k) {
       if (t <= points[k].first) {
         double span = hours_between(points[k - 1].first, points[k].first);
         double f = span > 0 ? hours_between(points[k - 1].first, t) / span : 1;
         return points[k - 1].second + f * (points[k].second - points[k - 1].second);
       }
     }
-    return 0.0;
+    return 0.1 * std::exp(-hours_between(q.p90, t) / tail_scale_s);
   };
   double now = survival(site.start);
   if (now < 1e-3) return 1;  // already past every quantile: plan as if it stays

@@ -1,5 +1,6 @@
 #include "chargegrid/scheduler/plan_simulation.hpp"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -7,6 +8,7 @@
 
 using namespace chargegrid::scheduler;
 using namespace chargegrid::scheduler::testing;
+using namespace std::chrono;
 
 TEST_CASE("the replay keeps the limits and ranks the policies sensibly",
           "[scheduler][simulation]") {
@@ -82,4 +84,85 @@ TEST_CASE("chargegrid-plan-eval prints every policy as JSON", "[scheduler][simul
       CHECK(j["policies"][name].contains(key));
     }
   CHECK(exit_status(std::string(CHARGEGRID_PLAN_EVAL) + " /nonexistent.csv 2>/dev/null") != 0);
+}
+
+TEST_CASE("the training and held-back parts split the replayed plug-ins",
+          "[scheduler][simulation]") {
+  auto sessions = load_slice();
+  SimulationOptions opt;
+  opt.days = 3;
+  opt.site_limit_share = 1.0;
+  SimulationReport all = simulate_planning(sessions, opt);
+  // A window that straddles the split: each part replays its own plug-ins, together all.
+  opt.end = all.held_back_start + days{1};
+  all = simulate_planning(sessions, opt);
+  opt.part = ReplayPart::training;
+  SimulationReport training = simulate_planning(sessions, opt);
+  opt.part = ReplayPart::held_back;
+  SimulationReport held_back = simulate_planning(sessions, opt);
+  REQUIRE(training.sessions > 0);
+  REQUIRE(held_back.sessions > 0);
+  CHECK(training.sessions + held_back.sessions == all.sessions);
+  // The split is the prediction benchmark's: the last 20 % of sessions by plug-in time.
+  std::vector<Time> plugins;
+  for (const auto& s : sessions) plugins.push_back(s.plugin);
+  std::sort(plugins.begin(), plugins.end());
+  CHECK(held_back.held_back_start == plugins[plugins.size() - plugins.size() / 5]);
+  // Without an end, the held-back part's busiest window lies after the split.
+  opt.end.reset();
+  CHECK(simulate_planning(sessions, opt).window_end > all.held_back_start);
+}
+
+TEST_CASE("the workplace slice replays weekday daytime arrivals only", "[scheduler][simulation]") {
+  auto sessions = load_slice();
+  SimulationOptions opt;
+  opt.days = 14;
+  opt.site_limit_share = 1.0;
+  SimulationReport all = simulate_planning(sessions, opt);
+  opt.end = all.window_end;
+  auto count = [&](int from_hour, int to_hour) {
+    std::size_t n = 0;
+    for (const auto& s : sessions) {
+      if (s.plugin < all.window_start || s.plugin >= all.window_end) continue;
+      auto local = s.plugin + s.utc_offset;
+      auto hour = duration_cast<hours>(local - floor<days>(local)).count();
+      if (weekday{floor<days>(local)}.iso_encoding() <= 5 && hour >= from_hour && hour < to_hour)
+        ++n;
+    }
+    return n;
+  };
+  opt.workplace = true;
+  SimulationReport workplace = simulate_planning(sessions, opt);
+  CHECK(workplace.sessions > 0);
+  CHECK(workplace.sessions == count(6, 12));
+  CHECK(workplace.sessions < all.sessions);
+  opt.workplace_from_hour = 0;
+  opt.workplace_to_hour = 24;
+  CHECK(simulate_planning(sessions, opt).sessions == count(0, 24));
+}
+
+TEST_CASE("on the held-back part the planner is not behind LLF at a lower cost",
+          "[scheduler][simulation]") {
+  SimulationOptions opt;
+  opt.days = 7;
+  opt.part = ReplayPart::held_back;
+  opt.site_limit_share = 0.5;
+  SimulationReport report = simulate_planning(load_slice(), opt);
+  const auto& chargegrid = report.policies.at("chargegrid");
+  const auto& llf = report.policies.at("llf");
+  REQUIRE(report.limit_binding_share > 0);
+  CHECK(chargegrid.violations == 0);
+  CHECK(chargegrid.delivered_kwh >= llf.delivered_kwh - 0.001);
+  CHECK(chargegrid.cost_minor <= llf.cost_minor);
+}
+
+TEST_CASE("chargegrid-plan-eval replays a part and the workplace slice",
+          "[scheduler][simulation]") {
+  auto j = nlohmann::json::parse(run(std::string(CHARGEGRID_PLAN_EVAL) + " --format norway " +
+                                     slice + " --days 7 --part held-back --workplace --json"));
+  CHECK(j["window_start"].get<std::string>() >= j["held_back_start"].get<std::string>());
+  CHECK(j["sessions"].get<int>() > 0);
+  CHECK(j["policies"]["chargegrid"]["violations"] == 0);
+  CHECK(exit_status(std::string(CHARGEGRID_PLAN_EVAL) + " --format norway " + slice +
+                    " --part future 2>/dev/null") != 0);
 }

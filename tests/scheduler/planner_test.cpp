@@ -364,3 +364,49 @@ TEST_CASE("a value for energy at risk lets the planner wait for cheap slots",
   CHECK(plan_figures(r, thrifty).import_cost_minor <
         plan_figures(r, energy_first).import_cost_minor);
 }
+
+TEST_CASE("a vehicle still connected after its predicted departures is charged",
+          "[scheduler][planner]") {
+  PlanRequest r;
+  r.site = flat_site(16, 7000);
+  // Planned up to one hour past its P90: the long tail of stays keeps those slots worth
+  // charging (the last slot's chance is still well above price / energy weight).
+  r.vehicles = {car("late", 0, 16, 7 * 16 * 250, 7000)};
+  r.vehicles[0].departure_quantiles = PlannedVehicle::DepartureQuantiles{t0 + 1h, t0 + 2h, t0 + 3h};
+  for (std::size_t t = 12; t < 16; ++t) {
+    INFO(t);
+    CHECK(presence_probability(r.site, r.vehicles[0], t) > 0.02);
+    CHECK(presence_probability(r.site, r.vehicles[0], t) <
+          presence_probability(r.site, r.vehicles[0], t - 1));
+  }
+  Plan p = plan_charging(r);
+  REQUIRE(p.ok);
+  CHECK(check_plan(r, p).empty());
+  for (std::size_t t = 0; t < 16; ++t) CHECK(p.power_w[0][t] == 7000);
+}
+
+TEST_CASE("a departure predicted before the arrival carries no risk", "[scheduler][planner]") {
+  PlanRequest r;
+  r.site = flat_site(4, 7000);
+  r.vehicles = {car("short", 0, 4, 1000, 7000)};
+  r.vehicles[0].departure_quantiles =
+      PlannedVehicle::DepartureQuantiles{t0 - 30min, t0 - 20min, t0};
+  for (std::size_t t = 0; t < 4; ++t) CHECK(presence_probability(r.site, r.vehicles[0], t) == 1);
+}
+
+TEST_CASE("an at-risk value above the energy weight still delivers every need",
+          "[scheduler][planner]") {
+  PlanRequest r = flat_request(8, 50000, {car("v", 0, 8, 5000, 11000)});
+  r.vehicles[0].departure_quantiles = PlannedVehicle::DepartureQuantiles{t0 + 1h, t0 + 2h, t0 + 3h};
+  // Far above 100 x the highest price: unmet energy must weigh at least as much, or leaving
+  // the need unmet would look cheaper than charging at any risk.
+  r.at_risk_value_minor_per_kwh = 1000000;
+  Plan p = plan_charging(r);
+  REQUIRE(p.ok);
+  CHECK(check_plan(r, p).empty());
+  CHECK(delivered(r, p, 0) >= 4990);
+  CHECK(p.power_w[0][0] == 11000);  // the surest slot first
+  LpOptimum lp = solve_reference_lp(r);
+  REQUIRE(lp.ok);
+  CHECK(lp.unmet_wh < 1);
+}

@@ -5,8 +5,10 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <string>
 
 #include "../eval-common/session_input.hpp"
 #include "chargegrid/scheduler/plan_simulation.hpp"
@@ -155,6 +157,24 @@ int main(int argc, char** argv) {
   app.add_option("--speed", speed_vehicles,
                  "Instead of a replay, time a full replan of N vehicles x 96 slots against CLP")
       ->check(CLI::Range(1, 100000));
+  std::map<std::string, ReplayPart> parts = {{"all", ReplayPart::all},
+                                             {"training", ReplayPart::training},
+                                             {"held-back", ReplayPart::held_back}};
+  app.add_option(
+         "--part", opt.part,
+         "Replay plug-ins of this part only: all, training (tune here) or held-back (the "
+         "last --held-back-share of sessions by plug-in time, as in chargegrid-predict-eval)")
+      ->transform(CLI::CheckedTransformer(parts, CLI::ignore_case));
+  option(app, "--held-back-share", opt.held_back_share,
+         "Share of sessions (the latest by plug-in time) held back from tuning",
+         CLI::Range(0.0, 1.0));
+  app.add_flag("--workplace", opt.workplace,
+               "Workplace-like slice: replay only weekday arrivals between --workplace-from-hour "
+               "and --workplace-to-hour (local time)");
+  option(app, "--workplace-from-hour", opt.workplace_from_hour,
+         "First local arrival hour of the workplace slice", CLI::Range(0, 23));
+  option(app, "--workplace-to-hour", opt.workplace_to_hour,
+         "Local arrival hour the workplace slice ends before", CLI::Range(1, 24));
   std::string end;
   app.add_option("--end", end,
                  "End of the replayed plug-ins (ISO 8601); default: the busiest window");
@@ -179,6 +199,7 @@ int main(int argc, char** argv) {
     nlohmann::json j;
     j["window_start"] = format_iso8601(report.window_start);
     j["window_end"] = format_iso8601(report.window_end);
+    j["held_back_start"] = format_iso8601(report.held_back_start);
     j["sites"] = report.sites;
     j["sessions"] = report.sessions;
     j["site_slots"] = report.slots;

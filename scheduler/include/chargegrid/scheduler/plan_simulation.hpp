@@ -12,10 +12,23 @@
 
 namespace chargegrid::scheduler {
 
+// Which part of the file the replayed plug-ins come from. The split is the prediction
+// benchmark's: the last `held_back_share` of sessions by plug-in time are held back; settings are
+// chosen on the training part and reported on the held-back part. The predictor always learns
+// from every session that ended before a plug-in, whichever part it lies in.
+enum class ReplayPart { all, training, held_back };
+
 struct SimulationOptions {
   std::chrono::minutes slot_length{15};
   int days = 7;  // simulate N days of plug-ins: the busiest N days of the file unless `end` is set
   std::optional<Time> end;
+  ReplayPart part = ReplayPart::all;
+  double held_back_share = 0.2;
+  // Workplace-like slice: replay only arrivals on weekdays (Monday-Friday, local time) between
+  // these local hours [from, to); the predictor still learns from every session.
+  bool workplace = false;
+  int workplace_from_hour = 6;
+  int workplace_to_hour = 12;
   double evse_kw = 7.4;           // charge power of every EVSE (and V2G discharge power)
   double site_limit_share = 0.5;  // site import limit as a share of the uncontrolled peak
   double v2g_share = 0.0;         // share of vehicles that may discharge
@@ -56,6 +69,7 @@ struct PolicyResult {
 
 struct SimulationReport {
   Time window_start{}, window_end{};  // plug-ins replayed
+  Time held_back_start{};             // first plug-in of the held-back part
   std::size_t sites = 0, sessions = 0, slots = 0;
   double limit_binding_share = 0;  // share of site-slots where uncontrolled demand > limit
   std::map<std::string, PolicyResult> policies;  // chargegrid, chargegrid_exact_departures, ...
