@@ -98,8 +98,10 @@ TEST_CASE("a profile that breaks its version's rules is rejected, a malformed on
   CHECK_THROWS_AS(read(1, profile_201(1, "TxDefaultProfile", 0, {{0, 1000}, {600, 2}, {300, 5}})),
                   ProfileRejected);
   CHECK_THROWS_AS(read(1, profile_201(1, "TxDefaultProfile", 0, {{0, -1}})), ProfileRejected);
-  // An absolute 2.x schedule needs its start; a recurring one its recurrency.
-  auto no_start = profile_201(1, "TxDefaultProfile", 0, {{0, 1000}});
+  // A recurring schedule needs its start and recurrency (an absolute one without a start runs
+  // from the transaction's).
+  auto no_start = profile_201(1, "TxDefaultProfile", 0, {{0, 1000}}, "Recurring");
+  no_start["recurrencyKind"] = "Daily";
   no_start["chargingSchedule"][0].erase("startSchedule");
   CHECK_THROWS_AS(read(1, no_start), ProfileRejected);
   CHECK_THROWS_AS(read(1, profile_201(1, "TxDefaultProfile", 0, {{0, 1000}}, "Recurring")),

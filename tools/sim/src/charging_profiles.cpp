@@ -279,9 +279,6 @@ ChargingProfile read_profile(OcppVersion version, int evse, const Json& payload,
       throw ProfileMalformed("OccurrenceConstraintViolation", "chargingSchedule is empty");
     }
     read_schedule(version, schedules[0], profile);
-    if (profile.kind != ProfileKind::Relative && !profile.start_schedule) {
-      throw ProfileRejected("an absolute or recurring schedule needs a startSchedule");
-    }
   }
   if (profile.kind == ProfileKind::Recurring && !profile.start_schedule) {
     throw ProfileRejected("a recurring schedule needs a startSchedule");

@@ -306,9 +306,10 @@ void StationModel::end_session(Evse& e, SteadyClock::time_point now, const std::
   next_session = now + real(options.idle_between_sessions_s);
 }
 
-void StationModel::enqueue_transaction(OutgoingMessage message, int session) {
-  transaction_queue.push_back(
-      {std::move(message.action), std::move(message.payload), session, {}, false});
+void StationModel::enqueue_transaction(OutgoingMessage message, int session, bool resend_refused) {
+  QueuedMessage queued{std::move(message.action), std::move(message.payload), session, {}, false};
+  queued.resend_refused = resend_refused;
+  transaction_queue.push_back(std::move(queued));
 }
 
 void StationModel::handle_transaction_response(const QueuedMessage& message,

@@ -66,7 +66,10 @@ struct QueuedMessage {
   int session = 0;         // local session id, to fill the 1.6 transactionId in at send time
   std::string message_id;  // fixed at first send, so a resend is the same message
   bool sent = false;
-  int refusals = 0;                  // CALLERRORs received for it so far
+  int refusals = 0;  // CALLERRORs received for it so far
+  // Sent again after a CALLERROR (transaction messages); a notification in the queue only
+  // for its order (NotifyEVChargingNeeds after its transaction began) is sent once.
+  bool resend_refused = true;
   SteadyClock::time_point retry_at;  // not sent again before (after a refusal)
 };
 
@@ -126,7 +129,7 @@ class StationModel {
   // Every running session's vehicle follows the profiles as of `at` (after they changed).
   void apply_profiles(SteadyClock::time_point at);
 
-  void enqueue_transaction(OutgoingMessage message, int session);
+  void enqueue_transaction(OutgoingMessage message, int session, bool resend_refused = true);
   // What the CSMS answered to a transaction message (1.6 transactionId, authorization).
   void handle_transaction_response(const QueuedMessage& message, const Frame& response);
 

@@ -253,7 +253,8 @@ awaitable<void> Station::start_session(int evse_id, std::string id_tag, bool rem
       std::optional<Timestamp> departure;
       if (s.ends != SteadyClock::time_point::max())
         departure = wall + std::chrono::duration_cast<Timestamp::duration>(s.ends - s.started);
-      model_.enqueue_transaction(outgoing::ev_charging_needs(version, s, departure), local_id);
+      model_.enqueue_transaction(outgoing::ev_charging_needs(version, s, departure), local_id,
+                                 false);
     }
   }
 }
@@ -288,7 +289,7 @@ awaitable<void> Station::flush_transaction_queue() {
     const Frame response =
         co_await transport_.call_text(std::move(action), std::move(text), std::move(message_id));
     QueuedMessage& answered = queue.front();
-    if (response.type == MessageType::call_error &&
+    if (response.type == MessageType::call_error && answered.resend_refused &&
         answered.refusals + 1 < model_.options.transaction_message_attempts) {
       ++answered.refusals;
       answered.retry_at =
