@@ -184,6 +184,13 @@ TEST_CASE("relative schedules run from the transaction's start", "[sim][profiles
   CHECK(watts(profiles, 1, kNoon + 3600s + 599s, later) == 7000);
   CHECK(watts(profiles, 1, kNoon + 3600s + 600s, later) == 3500);
   CHECK(watts(profiles, 1, kNoon + 3600s) < 0);  // no transaction: nothing to run from
+
+  // An absolute schedule without a start runs from the transaction's too.
+  auto absolute = profile_201(2, "TxDefaultProfile", 0, {{0, 7000}, {600, 3500}});
+  absolute["chargingSchedule"][0].erase("startSchedule");
+  const std::vector<ChargingProfile> unanchored{read(1, absolute)};
+  CHECK(watts(unanchored, 1, kNoon + 3600s + 599s, later) == 7000);
+  CHECK(watts(unanchored, 1, kNoon + 3600s + 600s, later) == 3500);
 }
 
 TEST_CASE("recurring schedules repeat daily or weekly", "[sim][profiles]") {

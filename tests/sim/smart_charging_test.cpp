@@ -289,3 +289,23 @@ TEST_CASE("vehicles say what they need, valid for 2.0.1 and 2.1", "[sim][smart-c
     }
   }
 }
+
+TEST_CASE("a vehicle stops drawing at its target state of charge and leaves at its departure",
+          "[sim][smart-charging]") {
+  Stats stats;
+  auto options = one_evse(OcppVersion::v201);
+  options.meter.target_soc_percent = 60;  // 6 kWh of a 60 kWh battery at 50 %
+  options.session_length_s = 7200;
+  StationModel station("SC6", options, stats, nullptr);
+  auto& session = station.begin_session(*station.evse(1), "T", true, std::nullopt);
+  CHECK(session.meter.energy_needed_wh() == Approx(6000));
+  station.advance(SteadyClock::now() + station.real(3600));
+  CHECK(session.meter.full());
+  CHECK(session.meter.power_w() == 0);
+  CHECK(session.meter.import_register_wh() == Approx(6000).margin(200));
+  const auto& last = station.transaction_queue.back().payload;
+  CHECK(last["transactionInfo"]["chargingState"] == "SuspendedEV");
+  // Its departure ends the session.
+  station.advance(SteadyClock::now() + station.real(7200 + 1));
+  CHECK_FALSE(station.any_session());
+}
