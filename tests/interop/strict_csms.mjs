@@ -55,8 +55,8 @@ async function probe(client, method, params) {
   }
 }
 
-// What the CSMS asks a station once its first transaction runs: supported calls (which
-// must get schema-valid answers) and one the station does not implement.
+// What the CSMS asks a station once its first transaction runs: supported calls, which
+// must get schema-valid answers (smart charging included).
 async function probeStation(client, transactionId) {
   if (client.protocol === 'ocpp1.6') {
     await probe(client, 'GetConfiguration', { key: ['HeartbeatInterval', 'NoSuchKey'] });
