@@ -55,8 +55,8 @@ async function probe(client, method, params) {
   }
 }
 
-// What the CSMS asks a station once its first transaction runs: supported calls (which
-// must get schema-valid answers) and one the station does not implement.
+// What the CSMS asks a station once its first transaction runs: supported calls, which
+// must get schema-valid answers (smart charging included).
 async function probeStation(client, transactionId) {
   if (client.protocol === 'ocpp1.6') {
     await probe(client, 'GetConfiguration', { key: ['HeartbeatInterval', 'NoSuchKey'] });
@@ -72,7 +72,7 @@ async function probeStation(client, transactionId) {
       },
     });
     await probe(client, 'ClearCache', {});
-    await probe(client, 'GetCompositeSchedule', { connectorId: 1, duration: 3600 });  // not implemented by the simulator
+    await probe(client, 'GetCompositeSchedule', { connectorId: 1, duration: 3600 });
   } else {
     await probe(client, 'GetVariables', {
       getVariableData: [
@@ -94,7 +94,7 @@ async function probeStation(client, transactionId) {
       },
     });
     await probe(client, 'ClearCache', {});
-    await probe(client, 'GetCompositeSchedule', { duration: 3600, evseId: 1 });  // not implemented by the simulator
+    await probe(client, 'GetCompositeSchedule', { duration: 3600, evseId: 1 });
   }
 }
 
@@ -186,6 +186,7 @@ server.on('client', (client) => {
     if (params.eventType === 'Ended') tx.stopped = true;
     return params.eventType === 'Started' ? { idTokenInfo: { status: 'Accepted' } } : {};
   });
+  client.handle('NotifyEVChargingNeeds', () => { count('NotifyEVChargingNeeds'); return { status: 'Accepted' }; });
   client.handle(({ method }) => {
     count(method);
     throw createRPCError('NotImplemented');

@@ -1,6 +1,7 @@
 #include "actions.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "chargegrid/base/encoding.hpp"
 
@@ -10,6 +11,7 @@ namespace {
 
 constexpr auto v16 = OcppVersion::v16;
 constexpr auto v201 = OcppVersion::v201;
+constexpr auto v21 = OcppVersion::v21;
 
 Json status(const char* value) {
   return {{"status", value}};
@@ -51,63 +53,75 @@ std::optional<int> optional_evse(const Json& payload, const char* field) {
   return payload[field].is_number_integer() ? payload[field].get<int>() : -1;
 }
 
-// The power limit (W) a charging schedule sets now: its first period; amperes convert at
-// nominal voltage.
-double schedule_limit_w(const StationModel& st, const Json& schedule) {
-  if (!schedule.is_object() || !schedule.contains("chargingSchedulePeriod") ||
-      !schedule["chargingSchedulePeriod"].is_array() ||
-      schedule["chargingSchedulePeriod"].empty()) {
-    throw CallError(occurrence_violation(st.version()), "chargingSchedulePeriod missing");
+// --- Holding charging profiles ------------------------------------------------------------
+
+// What a SetChargingProfile is answered with when the station cannot hold the profile.
+Json rejected(const StationModel& st, const char* reason, const std::string& why) {
+  Json answer = status("Rejected");
+  if (st.version() != v16) {
+    answer["statusInfo"] = {{"reasonCode", reason}, {"additionalInfo", why.substr(0, 500)}};
   }
-  const Json& period = schedule["chargingSchedulePeriod"][0];
-  if (!period.contains("limit") || !period["limit"].is_number()) {
-    throw CallError("TypeConstraintViolation", "limit must be a number");
+  return answer;
+}
+
+// Holds `payload` (a charging profile of the station's version) for EVSE `evse`: Accepted, or
+// Rejected where it is not valid for it. A TxProfile needs the transaction it is for running
+// there, except the one a remote start brings along for the transaction it begins.
+Json install_profile(StationModel& st, int evse, const Json& payload, bool with_remote_start) {
+  const auto v = st.version();
+  try {
+    if (evse != 0 && !st.evse(evse)) return rejected(st, "UnknownEvse", "no such EVSE");
+    ChargingProfile profile = read_profile(v, evse, payload, std::chrono::system_clock::now());
+    if (profile.purpose == ProfilePurpose::Tx && !with_remote_start) {
+      const auto running = st.running_transaction(evse);
+      if (!running) return rejected(st, "TxNotFound", "no transaction runs on this EVSE");
+      if (profile.transaction_id && *profile.transaction_id != running->id) {
+        return rejected(st, "TxNotFound",
+                        "transaction " + *profile.transaction_id + " is not running");
+      }
+    }
+    const auto now = SteadyClock::now();
+    st.run_meters(now);  // what was drawn so far was drawn under the old limits
+    st.profiles.install(st.on_timeline(std::move(profile)));
+    st.apply_profiles(now);
+    return status("Accepted");
+  } catch (const ProfileRejected& e) {
+    return rejected(st, "InvalidProfile", e.what());
+  } catch (const ProfileMalformed& e) {
+    throw CallError(e.code == "OccurrenceConstraintViolation" ? occurrence_violation(v) : e.code,
+                    e.what());
   }
-  double limit = period["limit"].get<double>();
-  if (schedule.value("chargingRateUnit", "W") == "A") {
-    const int phases = period.value("numberPhases", st.options.meter.phases);
-    limit *= st.options.meter.nominal_voltage_v * phases;
-  }
-  return std::max(0.0, limit);
 }
 
 // --- Starting and stopping sessions --------------------------------------------------------
 
 // A start the CSMS asks for on `requested` (an EVSE / 1.6 connector; nullopt: the station
-// chooses a free one). `schedule`, if not null, is the TxProfile's schedule for it.
+// chooses a free one). `profile`, if not null, is the TxProfile for the transaction it begins.
 Json accept_remote_start(StationModel& st, std::optional<int> requested, RemoteStart start,
-                         const Json* schedule) {
+                         const Json* profile) {
   Evse* evse = requested ? st.evse(*requested) : st.free_evse();
   if (!evse || evse->busy() || !evse->available || st.stopping) return status("Rejected");
-  if (schedule) st.set_power_limit(evse->id, schedule_limit_w(st, *schedule), true);
+  if (profile && install_profile(st, evse->id, *profile, true)["status"] != "Accepted") {
+    return status("Rejected");
+  }
   evse->remote_start = std::move(start);
   return status("Accepted");
 }
 
 Json remote_start_transaction(StationModel& st, const Json& p) {
   std::string id_tag = require_string(p, "idTag", v16);
-  const Json* schedule = nullptr;
-  if (p.contains("chargingProfile") && p["chargingProfile"].is_object() &&
-      p["chargingProfile"].contains("chargingSchedule")) {
-    schedule = &p["chargingProfile"]["chargingSchedule"];
-  }
+  const Json* profile = p.contains("chargingProfile") ? &p["chargingProfile"] : nullptr;
   return accept_remote_start(st, optional_evse(p, "connectorId"), {std::move(id_tag), std::nullopt},
-                             schedule);
+                             profile);
 }
 
 Json request_start_transaction(StationModel& st, const Json& p) {
   const Json& token = require(p, "idToken", v201);
   const int remote_start_id = require_int(p, "remoteStartId", v201);
   std::string id_token = require_string(token, "idToken", v201);
-  const Json* schedule = nullptr;
-  if (p.contains("chargingProfile") && p["chargingProfile"].is_object() &&
-      p["chargingProfile"].contains("chargingSchedule") &&
-      p["chargingProfile"]["chargingSchedule"].is_array() &&
-      !p["chargingProfile"]["chargingSchedule"].empty()) {
-    schedule = &p["chargingProfile"]["chargingSchedule"][0];
-  }
+  const Json* profile = p.contains("chargingProfile") ? &p["chargingProfile"] : nullptr;
   return accept_remote_start(st, optional_evse(p, "evseId"), {std::move(id_token), remote_start_id},
-                             schedule);
+                             profile);
 }
 
 Json remote_stop_transaction(StationModel& st, const Json& p) {
@@ -375,31 +389,106 @@ Json trigger_message_201(StationModel& st, const Json& p) {
 
 // --- Smart charging ------------------------------------------------------------------------
 
-Json set_charging_profile_16(StationModel& st, const Json& p) {
-  const int connector = require_int(p, "connectorId", v16);
-  const Json& profile = require(p, "csChargingProfiles", v16);
-  if (!profile.is_object()) throw CallError("TypeConstraintViolation", "csChargingProfiles");
-  const double limit = schedule_limit_w(st, require(profile, "chargingSchedule", v16));
-  if (connector != 0 && !st.evse(connector)) return status("Rejected");
-  st.set_power_limit(connector, limit, profile.value("chargingProfilePurpose", "") == "TxProfile");
-  return status("Accepted");
+Json set_charging_profile(StationModel& st, const Json& p) {
+  const auto v = st.version();
+  const bool is16 = v == v16;
+  const int evse = require_int(p, is16 ? "connectorId" : "evseId", v);
+  const Json& profile = require(p, is16 ? "csChargingProfiles" : "chargingProfile", v);
+  if (!profile.is_object()) throw CallError("TypeConstraintViolation", "not a charging profile");
+  return install_profile(st, evse, profile, false);
 }
 
-Json set_charging_profile_201(StationModel& st, const Json& p) {
-  const int evse = require_int(p, "evseId", v201);
-  const Json& profile = require(p, "chargingProfile", v201);
-  const Json& schedules = require(profile, "chargingSchedule", v201);
-  if (!schedules.is_array() || schedules.empty()) {
-    throw CallError("OccurrenceConstraintViolation", "chargingSchedule must not be empty");
+std::optional<int> optional_int(const Json& object, const char* name) {
+  if (!object.is_object() || !object.contains(name)) return std::nullopt;
+  if (!object[name].is_number_integer()) {
+    throw CallError("TypeConstraintViolation", std::string(name) + " must be an integer");
   }
-  const double limit = schedule_limit_w(st, schedules[0]);
-  if (evse != 0 && !st.evse(evse)) return status("Rejected");
-  st.set_power_limit(evse, limit, profile.value("chargingProfilePurpose", "") == "TxProfile");
-  return status("Accepted");
+  return object[name].get<int>();
 }
 
-Json clear_charging_profile(StationModel& st, const Json&) {
-  return status(st.clear_power_limits() ? "Accepted" : "Unknown");
+// Clears the profiles that match every criterion given: Accepted, or Unknown if none did.
+Json clear_charging_profile(StationModel& st, const Json& p) {
+  const auto v = st.version();
+  const bool is16 = v == v16;
+  static const Json kNone = Json::object();
+  const Json& criteria =
+      is16 ? p : (p.contains("chargingProfileCriteria") ? p["chargingProfileCriteria"] : kNone);
+  const auto id = optional_int(p, is16 ? "id" : "chargingProfileId");
+  const auto evse = optional_int(criteria, is16 ? "connectorId" : "evseId");
+  const auto stack_level = optional_int(criteria, "stackLevel");
+  std::optional<ProfilePurpose> purpose;
+  if (criteria.is_object() && criteria.contains("chargingProfilePurpose")) {
+    const Json& named = criteria["chargingProfilePurpose"];
+    purpose = named.is_string() ? purpose_named(v, named.get<std::string>()) : std::nullopt;
+    if (!purpose) return status("Unknown");  // the station holds none of that purpose
+  }
+  const auto now = SteadyClock::now();
+  st.run_meters(now);
+  const int cleared = st.profiles.clear(id, evse, purpose, stack_level);
+  st.apply_profiles(now);
+  return status(cleared > 0 ? "Accepted" : "Unknown");
+}
+
+// The schedule the station will apply on an EVSE (0: the station as a whole, its maximum):
+// limits in the unit asked for (W if none), periods in simulated seconds from now.
+Json get_composite_schedule(StationModel& st, const Json& p) {
+  const auto v = st.version();
+  const bool is16 = v == v16;
+  const int evse = require_int(p, is16 ? "connectorId" : "evseId", v);
+  const int duration = require_int(p, "duration", v);
+  const std::string unit_name = p.value("chargingRateUnit", std::string("W"));
+  if (unit_name != "A" && unit_name != "W") {
+    throw CallError("PropertyConstraintViolation", "chargingRateUnit must be A or W");
+  }
+  if ((evse != 0 && !st.evse(evse)) || duration <= 0) return status("Rejected");
+  const RateUnit unit = unit_name == "A" ? RateUnit::A : RateUnit::W;
+
+  // The station as a whole answers to its maximum only.
+  std::vector<ChargingProfile> profiles = st.profiles.profiles();
+  if (evse == 0) {
+    std::erase_if(profiles, [](const ChargingProfile& profile) {
+      return profile.purpose != ProfilePurpose::StationMax;
+    });
+  }
+  const double unlimited_w =
+      st.options.meter.max_power_w * (evse == 0 ? static_cast<int>(st.evses.size()) : 1);
+  const auto now = SteadyClock::now();
+  const Timestamp start = std::chrono::floor<std::chrono::seconds>(st.simulated(now));
+  const auto composite = composite_schedule(profiles, evse, st.running_transaction(evse), start,
+                                            duration, unit, st.electrics(), unlimited_w);
+  // Amperes to a tenth, watts whole (1.6 limits are multiples of 0.1).
+  const auto rounded = [&](double value) {
+    return unit == RateUnit::A ? std::round(value * 10) / 10 : std::round(value);
+  };
+  Json periods = Json::array();
+  for (const auto& period : composite) {
+    Json out = {{"startPeriod", static_cast<int>(period.start_s)}};
+    out["limit"] = rounded(period.limit);
+    if (period.phases) out["numberPhases"] = *period.phases;
+    if (period.setpoint && v == OcppVersion::v21) {
+      out["operationMode"] = "CentralSetpoint";
+      out["setpoint"] = rounded(*period.setpoint);
+    }
+    periods.push_back(std::move(out));
+  }
+  const std::string schedule_start = format_timestamp(st.wall(start));
+  if (is16) {
+    return {{"status", "Accepted"},
+            {"connectorId", evse},
+            {"scheduleStart", schedule_start},
+            {"chargingSchedule",
+             {{"duration", duration},
+              {"startSchedule", schedule_start},
+              {"chargingRateUnit", unit_name},
+              {"chargingSchedulePeriod", std::move(periods)}}}};
+  }
+  return {{"status", "Accepted"},
+          {"schedule",
+           {{"evseId", evse},
+            {"duration", duration},
+            {"scheduleStart", schedule_start},
+            {"chargingRateUnit", unit_name},
+            {"chargingSchedulePeriod", std::move(periods)}}}};
 }
 
 // --- Both versions alike -------------------------------------------------------------------
@@ -492,23 +581,26 @@ ActionTable make_table() {
   table.add(v16, "GetConfiguration", get_configuration);
   table.add(v16, "ChangeConfiguration", change_configuration);
   table.add(v16, "TriggerMessage", trigger_message_16);
-  table.add(v16, "SetChargingProfile", set_charging_profile_16);
+  table.add(v16, "SetChargingProfile", set_charging_profile);
   table.add(v16, "UpdateFirmware", update_firmware_16);
   table.add(v16, "GetDiagnostics", get_diagnostics);
-  // OCPP 2.0.1
-  table.add(v201, "RequestStartTransaction", request_start_transaction);
-  table.add(v201, "RequestStopTransaction", request_stop_transaction);
-  table.add(v201, "Reset", reset_201);
-  table.add(v201, "UnlockConnector", unlock_connector_201);
-  table.add(v201, "ChangeAvailability", change_availability_201);
-  table.add(v201, "GetVariables", get_variables);
-  table.add(v201, "SetVariables", set_variables);
-  table.add(v201, "TriggerMessage", trigger_message_201);
-  table.add(v201, "SetChargingProfile", set_charging_profile_201);
-  table.add(v201, "UpdateFirmware", update_firmware_201);
-  table.add(v201, "GetLog", get_log);
-  // Both, alike (field names follow the station's version).
-  for (const auto version : {v16, v201}) {
+  // OCPP 2.0.1 and 2.1 (which keeps these calls as they were)
+  for (const auto version : {v201, v21}) {
+    table.add(version, "RequestStartTransaction", request_start_transaction);
+    table.add(version, "RequestStopTransaction", request_stop_transaction);
+    table.add(version, "Reset", reset_201);
+    table.add(version, "UnlockConnector", unlock_connector_201);
+    table.add(version, "ChangeAvailability", change_availability_201);
+    table.add(version, "GetVariables", get_variables);
+    table.add(version, "SetVariables", set_variables);
+    table.add(version, "TriggerMessage", trigger_message_201);
+    table.add(version, "SetChargingProfile", set_charging_profile);
+    table.add(version, "UpdateFirmware", update_firmware_201);
+    table.add(version, "GetLog", get_log);
+  }
+  // Every version alike (field names follow the station's version).
+  for (const auto version : {v16, v201, v21}) {
+    table.add(version, "GetCompositeSchedule", get_composite_schedule);
     table.add(version, "ClearCache", clear_cache);
     table.add(version, "ClearChargingProfile", clear_charging_profile);
     table.add(version, "DataTransfer", data_transfer);

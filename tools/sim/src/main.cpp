@@ -23,7 +23,7 @@ void on_signal(int) {
 
 int main(int argc, char** argv) {
   using namespace chargegrid::sim;
-  CLI::App app{"chargegrid-sim: simulated OCPP 1.6J / 2.0.1 charging stations"};
+  CLI::App app{"chargegrid-sim: simulated OCPP 1.6J / 2.0.1 / 2.1 charging stations"};
   FleetOptions fleet;
   StationOptions& station = fleet.station;
   std::string url = "ws://127.0.0.1:9000/ocpp";
@@ -34,8 +34,8 @@ int main(int argc, char** argv) {
   std::optional<std::string> password;
 
   option(app, "--url", url, "CSMS endpoint; stations connect to URL/{stationId}");
-  option(app, "--version", version, "OCPP version: 1.6 or 2.0.1",
-         CLI::IsMember({"1.6", "1.6J", "2.0.1"}));
+  option(app, "--version", version, "OCPP version: 1.6, 2.0.1 or 2.1",
+         CLI::IsMember({"1.6", "1.6J", "2.0.1", "2.1"}));
   option(app, "--stations", fleet.stations, "number of stations", CLI::Range(0, 100000));
   option(app, "--id-prefix", fleet.id_prefix, "station id prefix (ids are PREFIX0001, ...)");
   option(app, "--first-index", fleet.first_index, "number of the first station",
@@ -71,6 +71,30 @@ int main(int argc, char** argv) {
   option(app, "--phases", station.meter.phases, "1 or 3", CLI::IsMember({1, 3}));
   app.add_flag("--v2g", station.meter.v2g,
                "vehicles also discharge and report the export register");
+  // The vehicles (one per session) and the station's electrics.
+  double battery_kwh = station.meter.battery_capacity_wh / 1000;
+  option(app, "--ev-battery-kwh", battery_kwh, "vehicle battery capacity in kWh",
+         CLI::PositiveNumber);
+  option(app, "--ev-soc", station.meter.initial_soc_percent, "mean state of charge (%) at plug-in",
+         CLI::Range(0.0, 100.0));
+  option(app, "--ev-soc-spread", station.ev.soc_spread_percent,
+         "the state of charge at plug-in is drawn within this many points of --ev-soc",
+         CLI::Range(0.0, 100.0));
+  option(app, "--ev-target-soc", station.meter.target_soc_percent,
+         "state of charge (%) at which the vehicle stops charging", CLI::Range(0.0, 100.0));
+  option(app, "--ev-max-power", station.meter.ev_max_power_w,
+         "the vehicle's own charging limit in W (0: as --max-power)", CLI::NonNegativeNumber);
+  option(app, "--ev-max-discharge", station.meter.discharge_power_w,
+         "the vehicle's discharging limit in W (V2G)", CLI::NonNegativeNumber);
+  option(app, "--v2g-share", station.ev.v2g_share,
+         "share (0..1) of vehicles that discharge when a 2.1 setpoint below zero asks",
+         CLI::Range(0.0, 1.0));
+  app.add_flag("!--no-charging-needs", station.ev.notify_charging_needs,
+               "2.0.1 / 2.1 vehicles do not send NotifyEVChargingNeeds after plug-in");
+  option(app, "--voltage", station.meter.nominal_voltage_v,
+         "nominal phase-to-neutral voltage (converts A limits to W)", CLI::PositiveNumber);
+  option(app, "--seed", station.meter.seed,
+         "seed of the vehicles drawn and of meter jitter (the same seed, the same run)");
   option(app, "--response-timeout", station.response_timeout_s,
          "real seconds to wait for a CALLRESULT", CLI::PositiveNumber);
   option(app, "--source-spread", fleet.source_address_spread,
@@ -89,6 +113,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   station.password = password;
+  station.meter.battery_capacity_wh = battery_kwh * 1000;
   station.version = *parse_version(version);
 
   try {

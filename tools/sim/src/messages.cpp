@@ -8,7 +8,15 @@
 namespace chargegrid::sim {
 
 std::string to_string(OcppVersion version) {
-  return version == OcppVersion::v16 ? "1.6" : "2.0.1";
+  switch (version) {
+    case OcppVersion::v16:
+      return "1.6";
+    case OcppVersion::v201:
+      return "2.0.1";
+    case OcppVersion::v21:
+      return "2.1";
+  }
+  return "2.0.1";
 }
 
 std::string subprotocol(OcppVersion version) {
@@ -20,6 +28,7 @@ std::optional<OcppVersion> parse_version(const std::string& text) {
     return OcppVersion::v16;
   }
   if (text == "2.0.1" || text == "ocpp2.0.1") return OcppVersion::v201;
+  if (text == "2.1" || text == "ocpp2.1") return OcppVersion::v21;
   return std::nullopt;
 }
 
@@ -244,6 +253,34 @@ Json transaction_event(const TransactionEvent& event) {
 Json meter_values(int evse_id, const std::vector<SampledValue>& values, Timestamp time,
                   const std::string& context) {
   return {{"evseId", evse_id}, {"meterValue", meter_value_array(values, time, context)}};
+}
+
+Json notify_ev_charging_needs(OcppVersion version, const ChargingNeeds& needs) {
+  const auto whole = [](double value) { return std::round(std::max(0.0, value)); };
+  const bool bidirectional = version == OcppVersion::v21 && needs.ev_max_discharge_power_w;
+  Json charging = {{"requestedEnergyTransfer", bidirectional       ? "AC_BPT"
+                                               : needs.phases == 1 ? "AC_single_phase"
+                                                                   : "AC_three_phase"},
+                   {"acChargingParameters",
+                    {{"energyAmount", whole(needs.energy_amount_wh)},
+                     {"evMinCurrent", whole(needs.ev_min_current_a)},
+                     {"evMaxCurrent", whole(needs.ev_max_current_a)},
+                     {"evMaxVoltage", whole(needs.ev_max_voltage_v)}}}};
+  if (needs.departure) charging["departureTime"] = format_timestamp(*needs.departure);
+  if (bidirectional) {
+    charging["controlMode"] = "ScheduledControl";
+    Json v2x = {{"minChargePower", 0},
+                {"maxChargePower", whole(needs.ev_max_power_w)},
+                {"minDischargePower", 0},
+                {"maxDischargePower", whole(*needs.ev_max_discharge_power_w)},
+                {"evTargetEnergyRequest", whole(needs.energy_amount_wh)}};
+    // Below zero: energy the vehicle may give before it needs charging (down to its minimum).
+    if (needs.ev_min_energy_request_wh) {
+      v2x["evMinEnergyRequest"] = std::round(*needs.ev_min_energy_request_wh);
+    }
+    charging["v2xChargingParameters"] = std::move(v2x);
+  }
+  return {{"evseId", needs.evse_id}, {"chargingNeeds", std::move(charging)}};
 }
 
 }  // namespace v201

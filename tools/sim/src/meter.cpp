@@ -29,21 +29,47 @@ MeterModel::MeterModel(MeterConfig config)
   update_power();
 }
 
+void MeterModel::set_power_limit_w(double limit_w) {
+  power_limit_w_ = limit_w;
+  update_power();
+}
+
+void MeterModel::set_setpoint_w(std::optional<double> setpoint_w) {
+  setpoint_w_ = setpoint_w;
+  update_power();
+}
+
+double MeterModel::max_charge_power_w() const {
+  const double ev = config_.ev_max_power_w > 0 ? config_.ev_max_power_w : config_.max_power_w;
+  return std::max(0.0, std::min(config_.max_power_w, ev));
+}
+
+double MeterModel::energy_needed_wh() const {
+  return std::max(0.0, (config_.target_soc_percent - soc_) / 100.0 * config_.battery_capacity_wh);
+}
+
 void MeterModel::update_power() {
+  // A central setpoint below zero: discharge as asked, as far as the vehicle can.
+  if (setpoint_w_ && *setpoint_w_ < 0) {
+    const bool can = can_discharge() && soc_ > config_.min_soc_percent;
+    power_w_ = can ? -std::min(std::max(0.0, config_.discharge_power_w), -*setpoint_w_) : 0.0;
+    return;
+  }
   const double cycle_pos = std::fmod(elapsed_s_, kV2gCycleSeconds) / kV2gCycleSeconds;
-  const bool discharge_window = config_.v2g && cycle_pos >= 0.5 && cycle_pos < 0.75;
-  if (discharge_window && soc_ > 20.0) {
+  const bool discharge_window = config_.v2g && !setpoint_w_ && cycle_pos >= 0.5 && cycle_pos < 0.75;
+  if (discharge_window && soc_ > config_.min_soc_percent) {
     power_w_ = -std::max(0.0, config_.discharge_power_w);
     return;
   }
   // Constant power up to 80 % SoC, then a linear taper to 10 % of it at full.
-  double power = config_.max_power_w;
-  if (soc_ >= 100.0) {
+  double power = max_charge_power_w();
+  if (soc_ >= 100.0 || full()) {
     power = 0.0;
   } else if (soc_ > 80.0) {
     power *= 1.0 - 0.9 * (soc_ - 80.0) / 20.0;
   }
   if (power_limit_w_ >= 0.0) power = std::min(power, power_limit_w_);
+  if (setpoint_w_) power = std::min(power, *setpoint_w_);
   power_w_ = std::max(0.0, power);
 }
 
@@ -77,7 +103,7 @@ std::vector<SampledValue> MeterModel::sample() const {
   const auto round1 = [](double v) { return std::round(v * 10.0) / 10.0; };
   std::vector<SampledValue> values;
   values.push_back({"Energy.Active.Import.Register", "", "Wh", "Outlet", std::floor(import_wh_)});
-  if (config_.v2g) {
+  if (can_discharge()) {
     values.push_back({"Energy.Active.Export.Register", "", "Wh", "Outlet", std::floor(export_wh_)});
   }
   if (power_w_ < 0) {

@@ -15,6 +15,23 @@ Timestamp wall_time(SteadyClock::time_point at) {
          std::chrono::duration_cast<std::chrono::system_clock::duration>(SteadyClock::now() - at);
 }
 
+// `anchor` + `seconds`, kept within a century (a validTo in 2100 at time scale 600 would leave
+// what a time point holds).
+Timestamp shifted(Timestamp anchor, double seconds) {
+  constexpr double kCentury = 100 * 365.25 * 86400;
+  return anchor + std::chrono::duration_cast<Timestamp::duration>(
+                      std::chrono::duration<double>(std::clamp(seconds, -kCentury, kCentury)));
+}
+
+// Deterministic uniform draws in [0, 1) (splitmix64).
+double next_unit(std::uint64_t& state) {
+  std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  z ^= z >> 31;
+  return static_cast<double>(z >> 11) / static_cast<double>(1ULL << 53);
+}
+
 }  // namespace
 
 StationModel::StationModel(std::string id_, StationOptions options_, Stats& stats_,
@@ -26,7 +43,9 @@ StationModel::StationModel(std::string id_, StationOptions options_, Stats& stat
       heartbeat_interval_s(options.default_heartbeat_s),
       meter_interval_s(options.meter_interval_s),
       import_register_wh(options.meter.initial_import_register_wh),
-      export_register_wh(options.meter.initial_export_register_wh) {
+      export_register_wh(options.meter.initial_export_register_wh),
+      wall_anchor_(std::chrono::system_clock::now()),
+      steady_anchor_(SteadyClock::now()) {
   options.connectors = std::max(1, options.connectors);
   if (options.time_scale <= 0 || !std::isfinite(options.time_scale)) options.time_scale = 1.0;
   if (options.identity.serial_number.empty()) options.identity.serial_number = id;
@@ -120,6 +139,13 @@ Session& StationModel::begin_session(Evse& e, std::string id_tag, bool remote,
   // The station's meter registers carry over from one session to the next.
   meter_config.initial_import_register_wh = import_register_wh;
   meter_config.initial_export_register_wh = export_register_wh;
+  // The vehicle that plugs in.
+  std::uint64_t draw = meter_config.seed;
+  const double spread = std::max(0.0, options.ev.soc_spread_percent);
+  meter_config.initial_soc_percent = std::clamp(
+      options.meter.initial_soc_percent + spread * (2 * next_unit(draw) - 1), 0.0, 100.0);
+  meter_config.bidirectional =
+      options.meter.bidirectional || next_unit(draw) < options.ev.v2g_share;
   const auto now = SteadyClock::now();
   ++session_counter;
   ++stats.sessions_started;
@@ -142,7 +168,7 @@ Session& StationModel::begin_session(Evse& e, std::string id_tag, bool remote,
       .meter = MeterModel(meter_config),
       .import_at_start_wh = import_register_wh,
       .export_at_start_wh = export_register_wh});
-  e.session->meter.set_power_limit_w(e.power_limit_w);
+  apply_profiles(now);
   return *e.session;
 }
 
@@ -155,7 +181,7 @@ void StationModel::advance(SteadyClock::time_point now) {
     }
     Session& s = *e.session;
     while (now >= s.next_meter && s.next_meter < s.ends) {
-      queue_meter_values(s, s.next_meter);
+      queue_meter_values(e, s.next_meter);
       s.next_meter += real(meter_interval_s);
     }
     // Its time is up: a session the driver authorized here ends with the driver's token;
@@ -175,42 +201,92 @@ SteadyClock::time_point StationModel::next_event(SteadyClock::time_point until) 
   return until;
 }
 
-void StationModel::set_power_limit(int evse_id, double watts, bool ends_with_session) {
+Timestamp StationModel::simulated(SteadyClock::time_point at) const {
+  return shifted(wall_anchor_,
+                 std::chrono::duration<double>(at - steady_anchor_).count() * options.time_scale);
+}
+
+Timestamp StationModel::simulated(Timestamp wall_time) const {
+  return shifted(wall_anchor_, std::chrono::duration<double>(wall_time - wall_anchor_).count() *
+                                   options.time_scale);
+}
+
+Timestamp StationModel::wall(Timestamp simulated_time) const {
+  return shifted(
+      wall_anchor_,
+      std::chrono::duration<double>(simulated_time - wall_anchor_).count() / options.time_scale);
+}
+
+ChargingProfile StationModel::on_timeline(ChargingProfile profile) const {
+  for (auto* time : {&profile.valid_from, &profile.valid_to, &profile.start_schedule})
+    if (*time) *time = simulated(**time);
+  profile.received = simulated(profile.received);
+  return profile;
+}
+
+std::optional<RunningTransaction> StationModel::running_transaction(int evse_id) const {
+  const Evse* e = evse(evse_id);
+  if (!e || !e->session) return std::nullopt;
+  const Session& s = *e->session;
+  std::string transaction_id = s.transaction_uid;
+  if (version() == OcppVersion::v16) {
+    const auto known = transaction_ids.find(s.local_id);
+    transaction_id = known == transaction_ids.end() ? std::string() : std::to_string(known->second);
+  }
+  return RunningTransaction{std::move(transaction_id), simulated(s.started)};
+}
+
+Electrics StationModel::electrics() const {
+  return {options.meter.nominal_voltage_v, options.meter.phases == 1 ? 1 : 3};
+}
+
+PowerLimit StationModel::limit_on(int evse_id, SteadyClock::time_point at) const {
+  return limit_at(profiles.profiles(), evse_id, running_transaction(evse_id), simulated(at),
+                  electrics());
+}
+
+void StationModel::apply_profiles(SteadyClock::time_point at) {
   for (auto& e : evses) {
-    if (evse_id != 0 && e.id != evse_id) continue;
-    e.power_limit_w = watts;
-    e.limit_ends_with_session = ends_with_session;
-    if (e.session) e.session->meter.set_power_limit_w(watts);
+    if (!e.session) continue;
+    const PowerLimit limit = limit_on(e.id, at);
+    e.session->meter.set_power_limit_w(limit.max_w);
+    e.session->meter.set_setpoint_w(limit.setpoint_w);
   }
 }
 
-bool StationModel::clear_power_limits() {
-  bool had = false;
-  for (auto& e : evses) {
-    had = had || e.power_limit_w >= 0;
-    e.power_limit_w = -1.0;
-    e.limit_ends_with_session = false;
-    if (e.session) e.session->meter.set_power_limit_w(-1.0);
-  }
-  return had;
+void StationModel::run_meters(SteadyClock::time_point at) {
+  for (auto& e : evses)
+    if (e.session) run_meter(e, at);
 }
 
-void StationModel::queue_meter_values(Session& s, SteadyClock::time_point at) {
-  const double simulated_s =
-      std::chrono::duration<double>(at - s.last_meter).count() * options.time_scale;
-  s.meter.advance(simulated_s);
-  s.last_meter = at;
+void StationModel::run_meter(Evse& e, SteadyClock::time_point to) {
+  Session& s = *e.session;
+  // Steps of at most a simulated minute, each under the limit in force at its start.
+  while (s.last_meter < to) {
+    const auto step_end = std::min(to, s.last_meter + real(60));
+    const PowerLimit limit = limit_on(e.id, s.last_meter);
+    s.meter.set_power_limit_w(limit.max_w);
+    s.meter.set_setpoint_w(limit.setpoint_w);
+    s.meter.advance(std::chrono::duration<double>(step_end - s.last_meter).count() *
+                    options.time_scale);
+    s.last_meter = step_end;
+  }
+  const PowerLimit limit = limit_on(e.id, to);
+  s.meter.set_power_limit_w(limit.max_w);
+  s.meter.set_setpoint_w(limit.setpoint_w);
+}
+
+void StationModel::queue_meter_values(Evse& e, SteadyClock::time_point at) {
+  run_meter(e, at);
+  Session& s = *e.session;
   enqueue_transaction(outgoing::periodic_meter_values(version(), s, wall_time(at), !booted),
                       s.local_id);
   ++s.seq_no;
 }
 
 void StationModel::end_session(Evse& e, SteadyClock::time_point now, const std::string& reason) {
+  run_meter(e, now);
   Session& s = *e.session;
-  const double simulated_s =
-      std::chrono::duration<double>(now - s.last_meter).count() * options.time_scale;
-  s.meter.advance(simulated_s);
-  s.last_meter = now;
   enqueue_transaction(
       outgoing::transaction_ended(version(), s, std::chrono::system_clock::now(), reason, !booted),
       s.local_id);
@@ -223,19 +299,17 @@ void StationModel::end_session(Evse& e, SteadyClock::time_point now, const std::
     export_register_wh += s.meter.export_register_wh() - s.export_at_start_wh;
   }
   e.session.reset();
-  if (e.limit_ends_with_session) {
-    e.power_limit_w = -1.0;
-    e.limit_ends_with_session = false;
-  }
+  profiles.end_transaction(e.id);  // a TxProfile is for its transaction only
   ++stats.sessions_completed;
   if (probe) probe->on_session_completed();
   status_dirty = true;
   next_session = now + real(options.idle_between_sessions_s);
 }
 
-void StationModel::enqueue_transaction(OutgoingMessage message, int session) {
-  transaction_queue.push_back(
-      {std::move(message.action), std::move(message.payload), session, {}, false});
+void StationModel::enqueue_transaction(OutgoingMessage message, int session, bool resend_refused) {
+  QueuedMessage queued{std::move(message.action), std::move(message.payload), session, {}, false};
+  queued.resend_refused = resend_refused;
+  transaction_queue.push_back(std::move(queued));
 }
 
 void StationModel::handle_transaction_response(const QueuedMessage& message,

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "chargegrid/sim/fleet.hpp"
+#include "charging_profiles.hpp"
 #include "outgoing.hpp"
 
 namespace chargegrid::sim::detail {
@@ -48,8 +49,6 @@ struct Evse {
   bool available = true;  // Operative
   std::optional<Session> session;
   std::optional<RemoteStart> remote_start;
-  double power_limit_w = -1.0;           // from a charging profile; negative: none
-  bool limit_ends_with_session = false;  // a TxProfile applies to its transaction only
   // No new session can start on it.
   bool busy() const { return session.has_value() || remote_start.has_value(); }
 };
@@ -67,7 +66,10 @@ struct QueuedMessage {
   int session = 0;         // local session id, to fill the 1.6 transactionId in at send time
   std::string message_id;  // fixed at first send, so a resend is the same message
   bool sent = false;
-  int refusals = 0;                  // CALLERRORs received for it so far
+  int refusals = 0;  // CALLERRORs received for it so far
+  // Sent again after a CALLERROR (transaction messages); a notification in the queue only
+  // for its order (NotifyEVChargingNeeds after its transaction began) is sent once.
+  bool resend_refused = true;
   SteadyClock::time_point retry_at;  // not sent again before (after a refusal)
 };
 
@@ -108,12 +110,26 @@ class StationModel {
   void stop_sessions(const std::string& reason);
   // The earliest time advance() has something to do.
   SteadyClock::time_point next_event(SteadyClock::time_point until) const;
-  // A charging profile's limit on one EVSE, or on all with evse_id 0.
-  void set_power_limit(int evse_id, double watts, bool ends_with_session);
-  // Clears every limit; false if there was none.
-  bool clear_power_limits();
+  // The instant on the station's simulated timeline: time_scale stretches real time from
+  // the station's start (with 60, a real second there is a simulated minute). Charging
+  // schedules run on it, so their periods pass as fast as the sessions they limit.
+  Timestamp simulated(SteadyClock::time_point at) const;
+  Timestamp simulated(Timestamp wall) const;
+  // The real time of an instant on the simulated timeline.
+  Timestamp wall(Timestamp simulated) const;
+  // A profile read from the CSMS, its times moved onto the simulated timeline.
+  ChargingProfile on_timeline(ChargingProfile profile) const;
+  // The transaction running on `evse` as its profiles name it, if any.
+  std::optional<RunningTransaction> running_transaction(int evse) const;
+  Electrics electrics() const;
+  // The limit the profiles set on `evse` at `at`.
+  PowerLimit limit_on(int evse, SteadyClock::time_point at) const;
+  // Every running session's meter runs to `at` (before the profiles change).
+  void run_meters(SteadyClock::time_point at);
+  // Every running session's vehicle follows the profiles as of `at` (after they changed).
+  void apply_profiles(SteadyClock::time_point at);
 
-  void enqueue_transaction(OutgoingMessage message, int session);
+  void enqueue_transaction(OutgoingMessage message, int session, bool resend_refused = true);
   // What the CSMS answered to a transaction message (1.6 transactionId, authorization).
   void handle_transaction_response(const QueuedMessage& message, const Frame& response);
 
@@ -127,6 +143,7 @@ class StationModel {
   std::map<std::string, Variable> variables;
   int local_list_version = 0;
   std::map<std::string, std::string> local_list;  // id token -> status
+  ProfileStore profiles;                          // the charging profiles it holds
   std::map<int, std::string> reservations;        // reservation id -> id token
 
   bool stopping = false;  // the fleet is ending: finish sessions, flush, disconnect
@@ -149,8 +166,13 @@ class StationModel {
   double export_register_wh;
 
  private:
+  // The session's meter runs to `to` under the limits in force on the way.
+  void run_meter(Evse& evse, SteadyClock::time_point to);
   void end_session(Evse& evse, SteadyClock::time_point now, const std::string& reason);
-  void queue_meter_values(Session& session, SteadyClock::time_point at);
+  void queue_meter_values(Evse& evse, SteadyClock::time_point at);
+
+  Timestamp wall_anchor_;  // the station's start, where both timelines meet
+  SteadyClock::time_point steady_anchor_;
 };
 
 }  // namespace chargegrid::sim::detail

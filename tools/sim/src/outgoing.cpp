@@ -1,5 +1,7 @@
 #include "outgoing.hpp"
 
+#include <algorithm>
+
 #include "model.hpp"
 
 namespace chargegrid::sim::detail::outgoing {
@@ -117,6 +119,26 @@ OutgoingMessage triggered_transaction_event(const Session& s, Timestamp time) {
   event.meter_values = s.meter.sample();
   event.context = "Trigger";
   return {"TransactionEvent", v201::transaction_event(event)};
+}
+
+OutgoingMessage ev_charging_needs(OcppVersion version, const Session& s,
+                                  std::optional<Timestamp> departure) {
+  const MeterConfig& ev = s.meter.config();
+  v201::ChargingNeeds needs;
+  needs.evse_id = s.evse;
+  needs.phases = ev.phases;
+  needs.departure = departure;
+  needs.energy_amount_wh = s.meter.energy_needed_wh();
+  needs.ev_max_power_w = s.meter.max_charge_power_w();
+  needs.ev_max_current_a = needs.ev_max_power_w / (ev.nominal_voltage_v * ev.phases);
+  needs.ev_max_voltage_v = ev.phases == 1 ? ev.nominal_voltage_v : ev.nominal_voltage_v * 1.7320508;
+  if (s.meter.can_discharge()) {
+    needs.ev_max_discharge_power_w = ev.discharge_power_w;
+    const double above_minimum_wh =
+        std::max(0.0, (s.meter.soc_percent() - ev.min_soc_percent) / 100 * ev.battery_capacity_wh);
+    needs.ev_min_energy_request_wh = -above_minimum_wh;
+  }
+  return {"NotifyEVChargingNeeds", v201::notify_ev_charging_needs(version, needs)};
 }
 
 }  // namespace chargegrid::sim::detail::outgoing

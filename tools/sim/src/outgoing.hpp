@@ -40,6 +40,11 @@ OutgoingMessage transaction_ended(OcppVersion version, const Session& session, T
 OutgoingMessage triggered_meter_values(OcppVersion version, int evse, const MeterModel& meter,
                                        Timestamp time);
 OutgoingMessage triggered_transaction_event(const Session& session, Timestamp time);
+// 2.0.1 and 2.1: what the session's vehicle needs, sent after plug-in: the energy to its
+// target state of charge, its departure (if it has one) and its limits; a vehicle that can
+// discharge says so under 2.1.
+OutgoingMessage ev_charging_needs(OcppVersion version, const Session& session,
+                                  std::optional<Timestamp> departure);
 
 }  // namespace outgoing
 

@@ -118,7 +118,7 @@ awaitable<void> Station::boot() {
     const double wait_s = interval > 0 ? interval : model_.options.default_heartbeat_s;
     co_await sleep_until(SteadyClock::now() + model_.real(wait_s));
     if (model_.stopping) throw boost::system::system_error(net::error::operation_aborted);
-    if (model_.version() == OcppVersion::v201 && !model_.triggered.empty()) {
+    if (model_.version() != OcppVersion::v16 && !model_.triggered.empty()) {
       // A Pending station may only send what the CSMS triggered; Boot is retried anyway.
       model_.triggered.clear();
     }
@@ -247,6 +247,15 @@ awaitable<void> Station::start_session(int evse_id, std::string id_tag, bool rem
     model_.enqueue_transaction(
         outgoing::transaction_started(version, *evse.session, wall, !model_.booted), local_id);
     ++evse.session->seq_no;
+    // The vehicle says what it needs before it charges on, so a planner can send its profile.
+    if (model_.options.ev.notify_charging_needs) {
+      const Session& s = *evse.session;
+      std::optional<Timestamp> departure;
+      if (s.ends != SteadyClock::time_point::max())
+        departure = wall + std::chrono::duration_cast<Timestamp::duration>(s.ends - s.started);
+      model_.enqueue_transaction(outgoing::ev_charging_needs(version, s, departure), local_id,
+                                 false);
+    }
   }
 }
 
@@ -280,7 +289,7 @@ awaitable<void> Station::flush_transaction_queue() {
     const Frame response =
         co_await transport_.call_text(std::move(action), std::move(text), std::move(message_id));
     QueuedMessage& answered = queue.front();
-    if (response.type == MessageType::call_error &&
+    if (response.type == MessageType::call_error && answered.resend_refused &&
         answered.refusals + 1 < model_.options.transaction_message_attempts) {
       ++answered.refusals;
       answered.retry_at =

@@ -28,6 +28,19 @@ struct Endpoint {
 // Throws std::invalid_argument with a reason for anything that is not a ws/wss URL.
 Endpoint parse_url(const std::string& url);
 
+// The vehicles that plug in, one per session, drawn with the station's meter seed (the same
+// run draws the same vehicles). Battery, power and state of charge: StationOptions::meter.
+struct EvOptions {
+  // The initial state of charge is drawn uniformly within this many points of
+  // meter.initial_soc_percent.
+  double soc_spread_percent = 10.0;
+  // The share of vehicles (0..1) that can discharge when a 2.1 setpoint asks (meter.v2g: all,
+  // and they also discharge on their own).
+  double v2g_share = 0.0;
+  // 2.0.1 and 2.1: the vehicle says what it needs (NotifyEVChargingNeeds) after plug-in.
+  bool notify_charging_needs = true;
+};
+
 struct StationOptions {
   OcppVersion version = OcppVersion::v16;
   Endpoint endpoint;
@@ -59,6 +72,7 @@ struct StationOptions {
   double transaction_message_retry_interval_s = 60.0;
   std::string id_tag = "SIMTAG";  // a station suffix is appended
   MeterConfig meter;
+  EvOptions ev;
   StationIdentity identity;
 };
 

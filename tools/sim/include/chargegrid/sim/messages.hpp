@@ -17,11 +17,14 @@ namespace chargegrid::sim {
 using Json = nlohmann::json;
 using Timestamp = std::chrono::system_clock::time_point;
 
-enum class OcppVersion { v16, v201 };
-// "1.6" / "2.0.1" and the WebSocket subprotocol name, "ocpp1.6" / "ocpp2.0.1".
+// 2.1 stations send what 2.0.1 ones do (the 2.1 schemas keep those messages) plus what 2.1
+// adds, such as discharging under a central setpoint.
+enum class OcppVersion { v16, v201, v21 };
+// "1.6" / "2.0.1" / "2.1" and the WebSocket subprotocol name, "ocpp1.6" / "ocpp2.0.1" /
+// "ocpp2.1".
 std::string to_string(OcppVersion version);
 std::string subprotocol(OcppVersion version);
-// Accepts "1.6", "1.6J", "ocpp1.6", "2.0.1", "ocpp2.0.1"; nullopt otherwise.
+// Accepts "1.6", "1.6J", "ocpp1.6", "2.0.1", "ocpp2.0.1", "2.1", "ocpp2.1"; nullopt otherwise.
 std::optional<OcppVersion> parse_version(const std::string& text);
 
 // RFC 3339 UTC with milliseconds, e.g. "2024-05-01T12:00:00.123Z".
@@ -95,6 +98,23 @@ struct TransactionEvent {
   std::string context = "Sample.Periodic";
 };
 Json transaction_event(const TransactionEvent& event);
+
+// What a vehicle says it needs after plug-in (NotifyEVChargingNeeds, ISO 15118 through the
+// station), in 2.0.1 or 2.1.
+struct ChargingNeeds {
+  int evse_id = 1;
+  int phases = 3;
+  std::optional<Timestamp> departure;
+  double energy_amount_wh = 0;
+  double ev_min_current_a = 6;
+  double ev_max_current_a = 16;
+  double ev_max_voltage_v = 400;
+  double ev_max_power_w = 11000;
+  // 2.1, a vehicle that can discharge: sent as AC_BPT with v2xChargingParameters.
+  std::optional<double> ev_max_discharge_power_w;
+  std::optional<double> ev_min_energy_request_wh;  // below zero: what it may give first
+};
+Json notify_ev_charging_needs(OcppVersion version, const ChargingNeeds& needs);
 }  // namespace v201
 
 }  // namespace chargegrid::sim
