@@ -27,6 +27,7 @@
 #include "ledger_adapters/service.hpp"
 #include "logging.hpp"
 #include "ocpp/common.hpp"
+#include "openadr/vtn.hpp"
 #include "security/security.hpp"
 
 namespace chargegrid::server {
@@ -49,6 +50,7 @@ struct Server::Impl {
         services{config,   database, meters,   metrics, stations,
                  handlers, events,   security, cluster, commands},
         api(services),
+        openadr_vtn(services),
         ledger(config, url, io, metrics),
         ledger_http(database),
         ocpp_acceptor(io),
@@ -213,6 +215,10 @@ struct Server::Impl {
       auto response = co_await ledger_http.respond(request);
       co_return response;
     }
+    if (openadr::Vtn::handles(request)) {
+      auto response = co_await openadr_vtn.respond(request);
+      co_return response;
+    }
     if (api.handles(request)) {
       auto response = co_await api.respond(request);
       co_return response;
@@ -268,6 +274,7 @@ struct Server::Impl {
   EventRelay event_relay;
   Services services;
   api::Api api;
+  openadr::Vtn openadr_vtn;
   ledger_adapters::LedgerService ledger;
   ledger_adapters::LedgerHttp ledger_http;
   tcp::acceptor ocpp_acceptor;
