@@ -20,3 +20,16 @@ CREATE TABLE openadr_events (
   modified_at   timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX openadr_events_program ON openadr_events (program_id);
+
+-- VEN mode: the events last read from the utility's VTN, the program each belonged to, as
+-- read, and the sites they were applied to. A poll compares against them, so only events whose
+-- object, program or sites changed are translated again, and an event that disappeared from
+-- the VTN has its windows withdrawn.
+CREATE TABLE openadr_remote_events (
+  event_id    text PRIMARY KEY,
+  program_id  text NOT NULL,
+  event       jsonb NOT NULL,
+  program     jsonb NOT NULL,
+  site_ids    bigint[] NOT NULL,
+  read_at     timestamptz NOT NULL DEFAULT now()
+);

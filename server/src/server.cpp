@@ -27,6 +27,7 @@
 #include "ledger_adapters/service.hpp"
 #include "logging.hpp"
 #include "ocpp/common.hpp"
+#include "openadr/ven.hpp"
 #include "openadr/vtn.hpp"
 #include "security/security.hpp"
 
@@ -51,6 +52,7 @@ struct Server::Impl {
                  handlers, events,   security, cluster, commands},
         api(services),
         openadr_vtn(services),
+        openadr_ven(config, url),
         ledger(config, url, io, metrics),
         ledger_http(database),
         ocpp_acceptor(io),
@@ -275,6 +277,7 @@ struct Server::Impl {
   Services services;
   api::Api api;
   openadr::Vtn openadr_vtn;
+  openadr::Ven openadr_ven;
   ledger_adapters::LedgerService ledger;
   ledger_adapters::LedgerHttp ledger_http;
   tcp::acceptor ocpp_acceptor;
@@ -319,6 +322,7 @@ void Server::start() {
   s.cluster.start(s.bound_ocpp_port, s.bound_http_port);
   if (s.config.cluster) s.event_relay.start();
   s.ledger.start();
+  s.openadr_ven.start();
   asio::co_spawn(s.io, s.accept_stations(s.ocpp_acceptor, false), asio::detached);
   if (s.config.tls)
     asio::co_spawn(s.io, s.accept_stations(s.ocpp_tls_acceptor, true), asio::detached);
@@ -381,6 +385,7 @@ void Server::stop() {
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   s.meters.flush();
   s.ledger.stop();
+  s.openadr_ven.stop();
   s.pool.stop(std::chrono::seconds(10));
   s.event_relay.stop();
   s.cluster.stop();  // gives back what the closed connections did not

@@ -24,8 +24,12 @@ std::string at(const std::string& base, const std::string& member) {
   return base.empty() ? member : base + "/" + member;
 }
 
+// Set while checking an object read from another VTN, whose extensions are passed over.
+thread_local bool allow_extensions = false;
+
 void only_members(const json& object, const std::string& where,
                   std::initializer_list<const char*> names) {
+  if (allow_extensions) return;
   for (const auto& [key, value] : object.items()) {
     bool known = false;
     for (auto name : names) known = known || key == name;
@@ -258,8 +262,11 @@ std::optional<std::string> program_problem(const json& value) {
   return problem_of([&] { program(value); });
 }
 
-std::optional<std::string> event_problem(const json& value) {
-  return problem_of([&] { event(value); });
+std::optional<std::string> event_problem(const json& value, Members members) {
+  allow_extensions = members == Members::kExtensionsAllowed;
+  auto problem = problem_of([&] { event(value); });
+  allow_extensions = false;
+  return problem;
 }
 
 json without_vtn_fields(json object) {

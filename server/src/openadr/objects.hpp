@@ -14,8 +14,12 @@ namespace chargegrid::server::openadr {
 
 // The first problem with a program or event, as a sentence naming the member ("intervals/0/
 // payloads: ..."), or nullopt when the object is well formed.
+// kExtensionsAllowed passes over members the schema does not name (objects read from a
+// utility's VTN in VEN mode); the built-in VTN refuses them.
+enum class Members { kSchemaOnly, kExtensionsAllowed };
 std::optional<std::string> program_problem(const nlohmann::json& program);
-std::optional<std::string> event_problem(const nlohmann::json& event);
+std::optional<std::string> event_problem(const nlohmann::json& event,
+                                         Members members = Members::kSchemaOnly);
 
 // The object without the members the VTN provisions.
 nlohmann::json without_vtn_fields(nlohmann::json object);

@@ -373,8 +373,55 @@ struct Vtn::Impl {
     co_return call;
   }
 
+  // OAuth 2 client credentials (RFC 6749 §4.4) for utility keys: the client secret is the
+  // API key and the access token is that key; the client id is the key's name.
+  awaitable<HttpResponse> issue_token(const HttpRequest& request) {
+    auto refuse = [&](http::status status, const char* error, const std::string& description) {
+      auto response =
+          answer(request, status, {{"error", error}, {"error_description", description}});
+      response.set(http::field::cache_control, "no-store");
+      return response;
+    };
+    if (request.method() != http::verb::post)
+      co_return refuse(http::status::method_not_allowed, "invalid_request", "use POST");
+    std::map<std::string, std::string> form;
+    try {
+      form = api::parse_query(request.body());
+    } catch (const ApiError& e) {
+      co_return refuse(http::status::bad_request, "invalid_request", e.what());
+    }
+    if (form["grant_type"] != "client_credentials")
+      co_return refuse(http::status::bad_request, "unsupported_grant_type",
+                       "grant_type must be client_credentials");
+    const auto secret = form["client_secret"];
+    const auto client_id = form["client_id"];
+    if (secret.empty() || client_id.empty())
+      co_return refuse(http::status::bad_request, "invalid_request",
+                       "client_id and client_secret are required");
+    auto principal = co_await services.database.run(
+        [&secret](pqxx::connection& connection) { return api::authenticate(connection, secret); });
+    if (!principal || principal->key_name != client_id ||
+        (principal->role != Role::Utility && principal->role != Role::Admin))
+      co_return refuse(http::status::unauthorized, "invalid_client",
+                       "no utility key of that client_id and client_secret");
+    auto response =
+        answer(request, http::status::ok, {{"access_token", secret}, {"token_type", "Bearer"}});
+    response.set(http::field::cache_control, "no-store");
+    co_return response;
+  }
+
   awaitable<HttpResponse> respond(const HttpRequest& request) {
     std::optional<ApiError> failure;
+    if (request.target() == std::string(kBase) + "/auth/token") {
+      try {
+        auto response = co_await issue_token(request);
+        co_return response;
+      } catch (const std::exception&) {
+        failure = ApiError(http::status::service_unavailable, "Unavailable",
+                           "the key could not be checked; retry shortly");
+      }
+      co_return problem_answer(request, *failure);
+    }
     try {
       const Handler* handler = nullptr;
       auto call = co_await prepare(request, handler);

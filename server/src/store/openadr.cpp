@@ -188,4 +188,40 @@ std::vector<SiteIdentity> sites_in_reach(Tx& tx, std::int64_t key_id) {
   return out;
 }
 
+std::vector<SiteIdentity> all_sites(Tx& tx) {
+  std::vector<SiteIdentity> out;
+  for (const auto& row :
+       tx.exec("SELECT s.id, coalesce(to_jsonb(s)->>'ven_name', ''),"
+               " coalesce(to_jsonb(s)->>'power_service_location', '') FROM sites s ORDER BY s.id"))
+    out.push_back({row[0].as<std::int64_t>(), row[1].as<std::string>(), row[2].as<std::string>()});
+  return out;
+}
+
+std::vector<RemoteEvent> lock_remote_events(Tx& tx) {
+  // A transaction-scoped advisory lock: cluster nodes polling the same VTN apply one at a time.
+  tx.exec("SELECT pg_advisory_xact_lock(hashtext('openadr_remote_events'))");
+  std::vector<RemoteEvent> out;
+  for (const auto& row :
+       tx.exec("SELECT event_id, event::text, program::text, array_to_json(site_ids)::text"
+               " FROM openadr_remote_events"))
+    out.push_back({row[0].as<std::string>(), json::parse(row[1].c_str()),
+                   json::parse(row[2].c_str()),
+                   json::parse(row[3].c_str()).get<std::vector<std::int64_t>>()});
+  return out;
+}
+
+void save_remote_event(Tx& tx, const RemoteEvent& remote) {
+  tx.exec_params(
+      "INSERT INTO openadr_remote_events (event_id, program_id, event, program, site_ids)"
+      " VALUES ($1, $2, $3::jsonb, $4::jsonb, $5::bigint[]) ON CONFLICT (event_id) DO UPDATE"
+      " SET program_id = EXCLUDED.program_id, event = EXCLUDED.event,"
+      " program = EXCLUDED.program, site_ids = EXCLUDED.site_ids, read_at = now()",
+      remote.event_id, remote.event.value("programID", std::string()), remote.event.dump(),
+      remote.program.dump(), integer_array(remote.site_ids));
+}
+
+void delete_remote_event(Tx& tx, const std::string& event_id) {
+  tx.exec_params("DELETE FROM openadr_remote_events WHERE event_id = $1", event_id);
+}
+
 }  // namespace chargegrid::server::store::openadr

@@ -59,6 +59,17 @@ std::optional<Event> update_event(Tx& tx, const std::string& id, std::optional<s
                                   const std::string& program_id, const nlohmann::json& object);
 std::optional<Event> delete_event(Tx& tx, const std::string& id, std::optional<std::int64_t> owner);
 
+// VEN mode: the events last read from the utility's VTN, with their programs.
+struct RemoteEvent {
+  std::string event_id;
+  nlohmann::json event, program;
+  std::vector<std::int64_t> site_ids;  // the sites its targets named, sorted
+};
+// Every remote event, locked for this transaction (one poller applies at a time).
+std::vector<RemoteEvent> lock_remote_events(Tx& tx);
+void save_remote_event(Tx& tx, const RemoteEvent& remote);
+void delete_remote_event(Tx& tx, const std::string& event_id);
+
 // What an event's targets are matched against: a site and its OpenADR names (empty while the
 // site has none).
 struct SiteIdentity {
@@ -68,5 +79,7 @@ struct SiteIdentity {
 };
 // The sites an API key may reach (all sites for an admin key), by id.
 std::vector<SiteIdentity> sites_in_reach(Tx& tx, std::int64_t key_id);
+// Every site, by id (what a utility's VTN reaches in VEN mode).
+std::vector<SiteIdentity> all_sites(Tx& tx);
 
 }  // namespace chargegrid::server::store::openadr
