@@ -216,6 +216,16 @@ std::optional<Config> parse_config(int argc, const char* const* argv, int& exit_
       "stations' leases end")
       ->check(CLI::Range(2, 3600));
   add_ledger_options(app, config, add);
+  add("openadr-vtn-url", config.openadr_vtn_url,
+      "OpenADR VEN mode: the utility VTN's base URL (ending in /openadr3/3.0.1); its events "
+      "that target this server's sites are applied");
+  add("openadr-client-id", config.openadr_client_id,
+      "OpenADR VEN mode: the OAuth 2 client id for URL/auth/token");
+  add("openadr-client-secret", config.openadr_client_secret,
+      "OpenADR VEN mode: the OAuth 2 client secret for URL/auth/token");
+  add("openadr-poll-seconds", config.openadr_poll_seconds,
+      "OpenADR VEN mode: seconds between two reads of the VTN's programs and events")
+      ->check(CLI::Range(1, 86400));
   add("log-level", config.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   add("log-format", config.log_format, "text (key=value) or json")
@@ -246,6 +256,12 @@ std::optional<Config> parse_config(int argc, const char* const* argv, int& exit_
   }
   if (auto problem = ledger_problem(config); !problem.empty()) {
     std::cerr << problem << "\n";
+    exit_code = 2;
+    return std::nullopt;
+  }
+  if (!config.openadr_vtn_url.empty() &&
+      (config.openadr_client_id.empty() || config.openadr_client_secret.empty())) {
+    std::cerr << "--openadr-vtn-url needs --openadr-client-id and --openadr-client-secret\n";
     exit_code = 2;
     return std::nullopt;
   }

@@ -27,6 +27,8 @@
 #include "ledger_adapters/service.hpp"
 #include "logging.hpp"
 #include "ocpp/common.hpp"
+#include "openadr/ven.hpp"
+#include "openadr/vtn.hpp"
 #include "security/security.hpp"
 
 namespace chargegrid::server {
@@ -49,6 +51,8 @@ struct Server::Impl {
         services{config,   database, meters,   metrics, stations,
                  handlers, events,   security, cluster, commands},
         api(services),
+        openadr_vtn(services),
+        openadr_ven(config, url),
         ledger(config, url, io, metrics),
         ledger_http(database),
         ocpp_acceptor(io),
@@ -213,6 +217,10 @@ struct Server::Impl {
       auto response = co_await ledger_http.respond(request);
       co_return response;
     }
+    if (openadr::Vtn::handles(request)) {
+      auto response = co_await openadr_vtn.respond(request);
+      co_return response;
+    }
     if (api.handles(request)) {
       auto response = co_await api.respond(request);
       co_return response;
@@ -268,6 +276,8 @@ struct Server::Impl {
   EventRelay event_relay;
   Services services;
   api::Api api;
+  openadr::Vtn openadr_vtn;
+  openadr::Ven openadr_ven;
   ledger_adapters::LedgerService ledger;
   ledger_adapters::LedgerHttp ledger_http;
   tcp::acceptor ocpp_acceptor;
@@ -312,6 +322,7 @@ void Server::start() {
   s.cluster.start(s.bound_ocpp_port, s.bound_http_port);
   if (s.config.cluster) s.event_relay.start();
   s.ledger.start();
+  s.openadr_ven.start();
   asio::co_spawn(s.io, s.accept_stations(s.ocpp_acceptor, false), asio::detached);
   if (s.config.tls)
     asio::co_spawn(s.io, s.accept_stations(s.ocpp_tls_acceptor, true), asio::detached);
@@ -374,6 +385,7 @@ void Server::stop() {
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   s.meters.flush();
   s.ledger.stop();
+  s.openadr_ven.stop();
   s.pool.stop(std::chrono::seconds(10));
   s.event_relay.stop();
   s.cluster.stop();  // gives back what the closed connections did not

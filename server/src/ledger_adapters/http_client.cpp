@@ -96,16 +96,18 @@ asio::awaitable<HttpAnswer> run(const Url& url, Request request,
 
 }  // namespace
 
-HttpAnswer http_post(const std::string& url_text,
-                     const std::vector<std::pair<std::string, std::string>>& headers,
-                     const std::string& body, std::chrono::milliseconds timeout,
-                     const std::string& content_type) {
+namespace {
+
+HttpAnswer exchange(http::verb method, const std::string& url_text,
+                    const std::vector<std::pair<std::string, std::string>>& headers,
+                    const std::string& body, std::chrono::milliseconds timeout,
+                    const std::string& content_type) {
   const auto url = parse_url(url_text);
-  Request request{http::verb::post, url.target, 11};
+  Request request{method, url.target, 11};
   const bool default_port = url.port == (url.tls ? "443" : "80");
   request.set(http::field::host, default_port ? url.host : url.host + ":" + url.port);
   request.set(http::field::user_agent, "chargegrid-ledger");
-  request.set(http::field::content_type, content_type);
+  if (method != http::verb::get) request.set(http::field::content_type, content_type);
   for (const auto& [name, value] : headers) request.set(name, value);
   request.body() = body;
   request.prepare_payload();
@@ -121,6 +123,21 @@ HttpAnswer http_post(const std::string& url_text,
   } catch (const boost::system::system_error& e) {
     throw std::runtime_error(url.host + ":" + url.port + ": " + e.code().message());
   }
+}
+
+}  // namespace
+
+HttpAnswer http_post(const std::string& url,
+                     const std::vector<std::pair<std::string, std::string>>& headers,
+                     const std::string& body, std::chrono::milliseconds timeout,
+                     const std::string& content_type) {
+  return exchange(http::verb::post, url, headers, body, timeout, content_type);
+}
+
+HttpAnswer http_get(const std::string& url,
+                    const std::vector<std::pair<std::string, std::string>>& headers,
+                    std::chrono::milliseconds timeout) {
+  return exchange(http::verb::get, url, headers, "", timeout, "");
 }
 
 }  // namespace chargegrid::server::ledger_adapters

@@ -1,7 +1,7 @@
 #pragma once
-// A small blocking HTTP/1.1 client for the adapters' outgoing requests (webhook deliveries,
-// JSON-RPC): http or https (certificates checked against the system's CAs, or SSL_CERT_FILE),
-// one request per connection, every step within the timeout.
+// A small blocking HTTP/1.1 client for outgoing requests (webhook deliveries, JSON-RPC, the
+// OpenADR VEN's polls): http or https (certificates checked against the system's CAs, or
+// SSL_CERT_FILE), one request per connection, every step within the timeout.
 
 #include <chrono>
 #include <string>
@@ -29,5 +29,8 @@ HttpAnswer http_post(const std::string& url,
                      const std::vector<std::pair<std::string, std::string>>& headers,
                      const std::string& body, std::chrono::milliseconds timeout,
                      const std::string& content_type = "application/json");
+HttpAnswer http_get(const std::string& url,
+                    const std::vector<std::pair<std::string, std::string>>& headers,
+                    std::chrono::milliseconds timeout);
 
 }  // namespace chargegrid::server::ledger_adapters

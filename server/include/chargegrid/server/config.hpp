@@ -78,6 +78,12 @@ struct Config {
   std::uint64_t evm_chain_id = 0;
   std::string evm_contract;  // anchoring contract address; empty: deployed once, remembered
 
+  // OpenADR VEN mode (docs/openadr.md): a utility's VTN polled for events; empty: off.
+  std::string openadr_vtn_url;  // base URL ending in /openadr3/3.0.1
+  std::string openadr_client_id;
+  std::string openadr_client_secret;
+  int openadr_poll_seconds = 30;
+
   std::string log_level = "info";
   std::string log_format = "text";  // text (key=value) or json
 };
