@@ -28,6 +28,7 @@
 #include "logging.hpp"
 #include "ocpp/common.hpp"
 #include "security/security.hpp"
+#include "smart_charging/service.hpp"
 
 namespace chargegrid::server {
 
@@ -50,6 +51,7 @@ struct Server::Impl {
                  handlers, events,   security, cluster, commands},
         api(services),
         ledger(config, url, io, metrics),
+        smart_charging(config, io, pool, database, commands, events),
         ledger_http(database),
         ocpp_acceptor(io),
         ocpp_tls_acceptor(io),
@@ -269,6 +271,7 @@ struct Server::Impl {
   Services services;
   api::Api api;
   ledger_adapters::LedgerService ledger;
+  smart_charging::Service smart_charging;
   ledger_adapters::LedgerHttp ledger_http;
   tcp::acceptor ocpp_acceptor;
   tcp::acceptor ocpp_tls_acceptor;
@@ -312,6 +315,7 @@ void Server::start() {
   s.cluster.start(s.bound_ocpp_port, s.bound_http_port);
   if (s.config.cluster) s.event_relay.start();
   s.ledger.start();
+  s.smart_charging.start();
   asio::co_spawn(s.io, s.accept_stations(s.ocpp_acceptor, false), asio::detached);
   if (s.config.tls)
     asio::co_spawn(s.io, s.accept_stations(s.ocpp_tls_acceptor, true), asio::detached);
@@ -374,6 +378,7 @@ void Server::stop() {
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   s.meters.flush();
   s.ledger.stop();
+  s.smart_charging.stop();
   s.pool.stop(std::chrono::seconds(10));
   s.event_relay.stop();
   s.cluster.stop();  // gives back what the closed connections did not

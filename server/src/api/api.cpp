@@ -103,6 +103,7 @@ Api::Api(Services& services)
   add_association_routes(router, context);
   add_cluster_routes(router, context);
   add_ledger_routes(router, context);
+  add_schedule_routes(router, context);
 }
 
 Api::~Api() = default;
