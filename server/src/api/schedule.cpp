@@ -171,8 +171,13 @@ void add_schedule_routes(Router& router, ApiContext& api) {
         const auto from_text = r.query_time("from");
         const auto to_text = r.query_time("to");
         const auto slot = seconds{api.services.config.smart_charging_slot_s};
-        const auto from = from_text ? parse_time(*from_text)
-                                    : std::chrono::floor<seconds>(std::chrono::system_clock::now());
+        // By default the slot in progress and the next 24 h of slots.
+        const auto from =
+            from_text
+                ? parse_time(*from_text)
+                : sc::horizon_at(std::chrono::floor<seconds>(std::chrono::system_clock::now()),
+                                 slot, slot)
+                      .start;
         const auto to = to_text ? parse_time(*to_text) : from + std::chrono::hours(24);
         if (to <= from) throw unprocessable("to: must be after from");
         if (to - from > kLongestRange) throw unprocessable("to: at most 7 days after from");
