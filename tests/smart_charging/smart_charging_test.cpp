@@ -71,6 +71,19 @@ class Station {
     return out;
   }
   std::size_t count(const std::string& action) { return received(action).size(); }
+  // The latest SetChargingProfile of a purpose (2.x names; 1.6's ChargePointMaxProfile too).
+  json last_profile(const std::string& purpose) {
+    json out;
+    for (const auto& p : received("SetChargingProfile")) {
+      const auto& profile =
+          p.contains("csChargingProfiles") ? p["csChargingProfiles"] : p["chargingProfile"];
+      auto name = profile["chargingProfilePurpose"].get<std::string>();
+      if (name == "ChargePointMaxProfile") name = "ChargingStationMaxProfile";
+      if (name == purpose) out = p;
+    }
+    return out;
+  }
+  json last_tx() { return last_profile("TxProfile"); }
   json last(const std::string& action) {
     auto all = received(action);
     return all.empty() ? json() : all.back();
@@ -206,18 +219,17 @@ TEST_CASE("Sessions over a site limit share it: declarations, session end and th
   const auto now = std::chrono::system_clock::now();
   for (int k = 0; k < 12; ++k) {
     double sum = 0;
-    for (auto* s : all)
-      sum += watts_at(s->last("SetChargingProfile"), now + seconds{k * kSlot}).value_or(0);
+    for (auto* s : all) sum += watts_at(s->last_tx(), now + seconds{k * kSlot}).value_or(0);
     INFO("slot " << k);
     CHECK(sum <= 16000);
     if (k == 0) CHECK(sum >= 15000);  // and the limit is used
   }
-  const auto a_profile = a.last("SetChargingProfile");
+  const auto a_profile = a.last_tx();
   CHECK(a_profile["chargingProfile"]["transactionId"] == "TX-SC-A");
   CHECK(a_profile["chargingProfile"]["chargingProfilePurpose"] == "TxProfile");
   CHECK(schedule_of(a_profile)["chargingRateUnit"] == "W");
-  CHECK(c.last("SetChargingProfile")["csChargingProfiles"]["transactionId"] == c.session());
-  CHECK(schedule_of(c.last("SetChargingProfile"))["chargingRateUnit"] == "A");
+  CHECK(c.last_tx()["csChargingProfiles"]["transactionId"] == c.session());
+  CHECK(schedule_of(c.last_tx())["chargingRateUnit"] == "A");
 
   // Every profile is kept with the station's answer.
   auto profiles = fx.admin().get("/sessions/" + std::to_string(a.session()) + "/charging-profiles");
@@ -278,7 +290,7 @@ TEST_CASE("Sessions over a site limit share it: declarations, session end and th
       if (v["session_id"] == a.session()) return v["departure_source"] == "declared";
     return false;
   }));
-  const auto declared_profile = a.last("SetChargingProfile");
+  const auto declared_profile = a.last_tx();
   CHECK(schedule_of(declared_profile)["duration"].get<long>() <= 4 * kSlot);
   // 20 kWh in under 20 minutes is more than 11 kW can give: A gets its full power now.
   CHECK(watts_at(declared_profile, std::chrono::system_clock::now()).value_or(0) == 11000);
@@ -321,8 +333,7 @@ TEST_CASE("A rejected profile and an offline station are planned around at full 
   REQUIRE(fx.eventually([&] {
     const auto now = std::chrono::system_clock::now();
     if (b.count("SetChargingProfile") == 0 || c->count("SetChargingProfile") == 0) return false;
-    return watts_at(b.last("SetChargingProfile"), now).value_or(1e9) +
-               watts_at(c->last("SetChargingProfile"), now).value_or(1e9) <=
+    return watts_at(b.last_tx(), now).value_or(1e9) + watts_at(c->last_tx(), now).value_or(1e9) <=
            5000;
   }));
   const auto c_session = c->session();
@@ -330,10 +341,8 @@ TEST_CASE("A rejected profile and an offline station are planned around at full 
   c.reset();
   REQUIRE(fx.eventually([&] { return control_of(c_session) == "station_offline"; }));
   // C may draw its 11 kW while away: nothing is left for B.
-  REQUIRE(fx.eventually([&] {
-    return watts_at(b.last("SetChargingProfile"), std::chrono::system_clock::now()).value_or(1) ==
-           0;
-  }));
+  REQUIRE(fx.eventually(
+      [&] { return watts_at(b.last_tx(), std::chrono::system_clock::now()).value_or(1) == 0; }));
   auto schedule = fx.admin().get("/sites/" + std::to_string(site) + "/schedule");
   CHECK(schedule.data["slots"][0]["baseline_w"] == 22000);
 }
@@ -374,7 +383,7 @@ TEST_CASE("A demand-response window that halves the limit replans from the windo
   REQUIRE(fx.eventually([&] {
     return a.count("SetChargingProfile") > before_a && b.count("SetChargingProfile") > before_b;
   }));
-  const auto pa = a.last("SetChargingProfile"), pb = b.last("SetChargingProfile");
+  const auto pa = a.last_tx(), pb = b.last_tx();
   // Before the window the site's 20 kW, from its start the window's 10 kW.
   CHECK(watts_at(pa, window_start - seconds{1}).value_or(0) +
             watts_at(pb, window_start - seconds{1}).value_or(0) <=
@@ -386,6 +395,20 @@ TEST_CASE("A demand-response window that halves the limit replans from the windo
     const auto t = window_start + seconds{k * kSlot};
     INFO("slot " << k << " of the window");
     CHECK(watts_at(pa, t).value_or(0) + watts_at(pb, t).value_or(0) <= 10000);
+  }
+  // Each station also holds its share of the window's limit, sent ahead, for when it loses us.
+  REQUIRE(fx.eventually([&] {
+    return !a.last_profile("ChargingStationMaxProfile").is_null() &&
+           !b.last_profile("ChargingStationMaxProfile").is_null();
+  }));
+  for (auto* s : {&a, &b}) {
+    const auto limit = s->last_profile("ChargingStationMaxProfile");
+    CHECK(limit["evseId"] == 0);
+    const auto& station_schedule = limit["chargingProfile"]["chargingSchedule"][0];
+    CHECK(*chargegrid::base::parse_rfc3339(station_schedule["startSchedule"].get<std::string>()) ==
+          window_start);
+    CHECK(station_schedule["duration"] == 3600);
+    CHECK(watts_at(limit, window_start + seconds{10}) == 5000);
   }
   auto schedule =
       fx.admin().get("/sites/" + std::to_string(site) + "/schedule?from=" + rfc3339(window_start) +

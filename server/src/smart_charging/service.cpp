@@ -362,6 +362,54 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
       if (sent.outcome == "offline") rejected = true;  // planned again without it
     }
     if (rejected) request([&] { pending_sites.emplace(site_id, "profile_rejected"); });
+    co_await send_station_limits(site_id, site_plan);
+  }
+
+  // During demand-response windows each station also holds a station-wide limit, its share of
+  // the site's limit, so that the site stays inside it if the station loses ChargeGrid. Sent
+  // ahead with the windows' start as its startSchedule; it ends with the last window.
+  awaitable<void> send_station_limits(std::int64_t site_id, const SitePlan& site_plan) {
+    const auto& limits = site_plan.limits;
+    std::optional<std::size_t> first, last;
+    for (std::size_t i = 0; i < limits.size(); ++i)
+      if (!limits[i].event_ids.empty() && limits[i].import_limit_w) {
+        if (!first) first = i;
+        last = i;
+      }
+    if (!first) co_return;
+    auto stations = co_await database.transaction(
+        [&](store::Tx& tx) { return plans::site_stations(tx, site_id); });
+    std::int64_t site_max = 0;
+    for (const auto& s : stations) site_max += s.evses * config.smart_charging_evse_power_w;
+    const auto& horizon = site_plan.horizon;
+    for (const auto& station : stations) {
+      if (!co_await router.online(station.station_id)) continue;
+      const std::int64_t station_max = station.evses * config.smart_charging_evse_power_w;
+      std::vector<std::int64_t> power;
+      for (auto i = *first; i <= *last; ++i)
+        power.push_back(limits[i].event_ids.empty() || !limits[i].import_limit_w
+                            ? station_max
+                            : station_share_w(*limits[i].import_limit_w, station_max, site_max));
+      const bool amps = station.protocol == "ocpp1.6";
+      const auto start = horizon.slot_start(*first);
+      auto arguments =
+          schedule_arguments(0, kStationPurpose, nullptr, start,
+                             static_cast<std::int64_t>(power.size()) * horizon.slot.count(), amps,
+                             periods_of(power, horizon.slot, amps));
+      arguments["stack_level"] = 0;
+      auto previous = co_await database.transaction(
+          [&](store::Tx& tx) { return plans::last_station_limit(tx, station.station_id); });
+      if (previous && previous->schedule == arguments) continue;
+      plans::ProfileSent profile;
+      profile.purpose = kStationPurpose;
+      profile.site_id = site_id;
+      profile.station_id = station.station_id;
+      profile.evse_id = 0;
+      profile.start_s = start.time_since_epoch().count();
+      profile.rate_unit = amps ? "A" : "W";
+      profile.schedule = arguments;
+      co_await send(profile, "set-charging-profile", arguments);
+    }
   }
 
   // ---- slot boundaries ----

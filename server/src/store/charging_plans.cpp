@@ -72,6 +72,18 @@ std::vector<std::int64_t> sites_with_sessions(Tx& tx) {
   return out;
 }
 
+std::vector<SiteStation> site_stations(Tx& tx, std::int64_t site_id) {
+  std::vector<SiteStation> out;
+  for (const auto& r : tx.exec_params(
+           R"(SELECT st.id, coalesce(st.protocol, ''),
+                     greatest(1, (SELECT count(DISTINCT c.evse_id) FROM connector_status c
+                                   WHERE c.station_id = st.id AND c.evse_id > 0))
+                FROM stations st WHERE st.site_id = $1 ORDER BY st.id)",
+           site_id))
+    out.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<int>()});
+  return out;
+}
+
 void save_prediction(Tx& tx, std::int64_t session_id, const Prediction& p) {
   tx.exec_params(
       R"(INSERT INTO session_predictions (session_id, departure_p10, departure_p50, departure_p90,

@@ -36,6 +36,14 @@ std::optional<std::int64_t> site_of_session(Tx& tx, std::int64_t session_id);
 // Sites with an active session on one of their stations.
 std::vector<std::int64_t> sites_with_sessions(Tx& tx);
 
+// A site's stations with how many EVSEs each has reported (at least one).
+struct SiteStation {
+  std::string station_id;
+  std::string protocol;
+  int evses = 1;
+};
+std::vector<SiteStation> site_stations(Tx& tx, std::int64_t site_id);
+
 struct Prediction {
   std::int64_t departure_p10_s = 0, departure_p50_s = 0, departure_p90_s = 0;
   std::int64_t energy_p10_wh = 0, energy_p50_wh = 0, energy_p90_wh = 0;
