@@ -66,6 +66,14 @@ VEN_NAME = nullable(string("The OpenADR VEN acting for the site (its venName)", 
 POWER_SERVICE_LOCATION = nullable(string(
     "The grid connection point as an OpenADR POWER_SERVICE_LOCATION target: an EAN-18, 18 digits "
     "ending in a valid GS1 check digit (else 422)", minLength=18, maxLength=18))
+# What a driver declares of a stay (smart charging): it replaces the predicted median.
+DECLARATION = {
+    "departure_time": string("When the vehicle leaves (RFC 3339, in the future)",
+                             format="date-time"),
+    "energy_wh": integer("Energy the vehicle needs in this session, Wh", minimum=0),
+    "target_soc": {"type": "number", "minimum": 0, "maximum": 100,
+                   "description": "State of charge to reach, percent (with ISO 15118 SoC)"}}
+NULLABLE_INT = {"type": ["integer", "null"]}
 
 SCHEMAS = {
     "Problem": obj({
@@ -240,8 +248,48 @@ SCHEMAS = {
     "AssociationCreate": obj({
         "station_id": string(minLength=1, maxLength=48),
         "evse_id": integer("Omit for the whole station", minimum=1),
-        "driver_id": integer("Required except for driver keys (their own driver)", minimum=1)},
+        "driver_id": integer("Required except for driver keys (their own driver)", minimum=1),
+        **DECLARATION},
         ["station_id"]),
+    "SessionPatch": obj(dict(DECLARATION)),
+    "Declaration": obj({
+        "session_id": integer(), "station_id": string(), "departure_time": nullable(TIME),
+        "energy_wh": NULLABLE_INT, "target_soc": {"type": ["number", "null"]},
+        "declared_at": TIME}, closed=False),
+    "ChargingProfile": obj({
+        "id": integer(), "profile_id": integer("The chargingProfileId the station received"),
+        "kind": string(enum=["set", "clear"]), "purpose": string(), "station_id": string(),
+        "evse_id": integer(), "session_id": NULLABLE_INT, "start_at": nullable(TIME),
+        "rate_unit": nullable(string(enum=["W", "A"])),
+        "schedule": {"type": "object", "description": "The version-neutral schedule sent"},
+        "command_id": NULLABLE_INT,
+        "outcome": nullable(string(description="answered, call_error, timeout, offline, ...")),
+        "status": nullable(string(description="The station's status: Accepted, Rejected, ...")),
+        "sent_at": TIME, "answered_at": nullable(TIME)}, closed=False),
+    "ScheduleSlot": obj({
+        "start": TIME, "end": TIME, "import_limit_w": NULLABLE_INT, "export_limit_w": NULLABLE_INT,
+        "baseline_w": integer("Load not under control (offline stations, rejected profiles)"),
+        "planned_import_w": integer(), "planned_export_w": integer(),
+        "flex_up_w": integer("How much more the site could import within its limit"),
+        "flex_down_w": integer("How much less the controlled vehicles could take"),
+        "import_price_minor_per_kwh": NULLABLE_INT, "export_price_minor_per_kwh": NULLABLE_INT,
+        "event_ids": {"type": "array", "items": string(),
+                      "description": "Demand-response events in force"}}, closed=False),
+    "ScheduleVehicle": obj({
+        "session_id": integer(), "station_id": string(), "evse_id": integer(),
+        "departure_p10": TIME, "departure_p50": TIME, "departure_p90": TIME,
+        "departure_source": string(enum=["declared", "iso15118", "predicted"]),
+        "energy_need_wh": integer("Still to deliver"),
+        "energy_source": string(enum=["declared", "iso15118", "predicted"]),
+        "planned_energy_wh": integer(), "max_power_w": integer(),
+        "control": string(enum=["controlled", "station_offline", "profile_rejected"]),
+        "power_w": {"type": "array", "items": integer(), "description": "One per slot"}},
+        closed=False),
+    "Schedule": obj({
+        "site_id": integer(), "from": TIME, "to": TIME, "slot_seconds": integer(),
+        "planned_at": nullable(TIME),
+        "slots": {"type": "array", "items": ref("ScheduleSlot")},
+        "vehicles": {"type": "array", "items": ref("ScheduleVehicle")}}, closed=False),
     "ApiKey": obj({
         "id": integer(), "name": string(), "role": string(enum=EVERYONE),
         "site_ids": {"type": "array", "items": integer()}, "driver_id": nullable(integer()),
@@ -629,6 +677,25 @@ op("get", V + "/sessions/{session_id}/meter-values", "A session's meter samples"
 op("post", V + "/sessions/{session_id}/stop", "Stop a live session", [ADMIN, MANAGER, DRIVER],
    "Sessions", response="CommandResult", errors=(404, 409, 429, 502, 504),
    description="Drivers can stop their own sessions.")
+
+op("patch", V + "/sessions/{session_id}", "Declare a live session's departure or energy",
+   [ADMIN, MANAGER, DRIVER], "Sessions", body="SessionPatch", response="Declaration",
+   description="The declaration replaces the predicted median departure (or energy) and the "
+               "site is replanned. A departure in the past or a negative energy answers 422, "
+               "an ended session 409.", errors=(400, 404, 409, 422))
+op("get", V + "/sessions/{session_id}/charging-profiles", "The charging profiles sent for a session",
+   [ADMIN, MANAGER, DRIVER], "Sessions", response=page_of("ChargingProfile"), params=PAGE,
+   description="Every profile smart charging sent (and cleared) for the session, with the "
+               "station's answer.", errors=(400, 404))
+op("get", V + "/sites/{site_id}/schedule", "A site's smart-charging plan", [ADMIN, MANAGER, UTILITY],
+   "Sites", response="Schedule", params=TIME_RANGE,
+   description="The plan per slot (limits, baseline, planned import and export, flexibility, "
+               "prices, demand-response events) and per vehicle (departure P10/P50/P90 and its "
+               "source, energy need, planned energy, power per slot) over [from, to): the next "
+               "24 h by default, at most 7 days. Accept: text/csv answers the slots as CSV with "
+               "a header row.", errors=(400, 404, 422))
+PATHS[V + "/sites/{site_id}/schedule"]["get"]["responses"]["200"]["content"]["text/csv"] = {
+    "schema": {"type": "string"}}
 
 op("get", V + "/associations", "Which driver is at which station", [ADMIN, MANAGER, DRIVER],
    "Associations", response=page_of("Association"),

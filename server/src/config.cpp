@@ -226,6 +226,20 @@ std::optional<Config> parse_config(int argc, const char* const* argv, int& exit_
   add("openadr-poll-seconds", config.openadr_poll_seconds,
       "OpenADR VEN mode: seconds between two reads of the VTN's programs and events")
       ->check(CLI::Range(1, 86400));
+  add_switch(app, "smart-charging", config.smart_charging,
+             "Plan every site with a grid limit and send its stations charging profiles");
+  add("smart-charging-slot", config.smart_charging_slot_s,
+      "Smart charging: planning slot in seconds (a whole number of minutes)")
+      ->check(CLI::Range(60, 3600))
+      ->check([](const std::string& v) -> std::string {
+        return std::stoi(v) % 60 == 0 ? "" : "a whole number of minutes";
+      });
+  add("smart-charging-horizon", config.smart_charging_horizon_s,
+      "Smart charging: seconds each plan reaches ahead")
+      ->check(CLI::Range(600, 7 * 86400));
+  add("smart-charging-evse-power", config.smart_charging_evse_power_w,
+      "Smart charging: an EVSE's maximum power in W")
+      ->check(CLI::Range(std::int64_t{1000}, std::int64_t{1000000}));
   add("log-level", config.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   add("log-format", config.log_format, "text (key=value) or json")

@@ -30,6 +30,7 @@
 #include "openadr/ven.hpp"
 #include "openadr/vtn.hpp"
 #include "security/security.hpp"
+#include "smart_charging/service.hpp"
 
 namespace chargegrid::server {
 
@@ -54,6 +55,7 @@ struct Server::Impl {
         openadr_vtn(services),
         openadr_ven(config, url),
         ledger(config, url, io, metrics),
+        smart_charging(config, io, pool, database, commands, events),
         ledger_http(database),
         ocpp_acceptor(io),
         ocpp_tls_acceptor(io),
@@ -279,6 +281,7 @@ struct Server::Impl {
   openadr::Vtn openadr_vtn;
   openadr::Ven openadr_ven;
   ledger_adapters::LedgerService ledger;
+  smart_charging::Service smart_charging;
   ledger_adapters::LedgerHttp ledger_http;
   tcp::acceptor ocpp_acceptor;
   tcp::acceptor ocpp_tls_acceptor;
@@ -323,6 +326,7 @@ void Server::start() {
   if (s.config.cluster) s.event_relay.start();
   s.ledger.start();
   s.openadr_ven.start();
+  s.smart_charging.start();
   asio::co_spawn(s.io, s.accept_stations(s.ocpp_acceptor, false), asio::detached);
   if (s.config.tls)
     asio::co_spawn(s.io, s.accept_stations(s.ocpp_tls_acceptor, true), asio::detached);
@@ -386,6 +390,7 @@ void Server::stop() {
   s.meters.flush();
   s.ledger.stop();
   s.openadr_ven.stop();
+  s.smart_charging.stop();
   s.pool.stop(std::chrono::seconds(10));
   s.event_relay.stop();
   s.cluster.stop();  // gives back what the closed connections did not

@@ -13,6 +13,7 @@
 #include "store/associations.hpp"
 
 #include "api/context.hpp"
+#include "api/declarations.hpp"
 #include "events/domain_events.hpp"
 #include "store/sessions.hpp"
 
@@ -83,6 +84,7 @@ void add_association_routes(Router& router, ApiContext& api) {
           driver_id = r.principal.driver_id;
         }
         if (!driver_id) throw unprocessable("driver_id: is required");
+        const auto declaration = read_declaration(r.body);
         const int window_s = api.services.config.claim_window_s;
         const std::string where =
             evse_id ? "EVSE " + std::to_string(*evse_id) + " of station " + station_id
@@ -165,9 +167,11 @@ void add_association_routes(Router& router, ApiContext& api) {
               store::associations::claim(tx, station_id, evse_id, *driver_id, r.principal.key_id);
           // The trigger links the new claim to the session it takes over.
           if (take_over) store::sessions::assign_driver(tx, *take_over, *driver_id);
+          if (declaration) store::charging_plans::declare_for_association(tx, id, *declaration);
           return json_row(tx, kAssociationColumns + " WHERE a.id = $1", id);
         });
         publish(api, true, body);
+        if (declaration) announce_declaration(api, station_id);
         auto response = json_answer(r.http, Status::created, body);
         response.set(http::field::location, "/api/v1/associations/" + body["id"].dump());
         co_return response;

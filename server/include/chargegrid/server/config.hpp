@@ -68,6 +68,12 @@ struct Config {
   std::vector<std::string> ledger_adapters;  // webhook, file, evm
   int checkpoint_interval_s = 60;            // a checkpoint when due and the tree has grown
   int ledger_alert_after_s = 300;            // a delivery pending longer is an alert
+
+  // Smart charging (docs/smart-charging.md): profiles that keep each site inside its limits.
+  bool smart_charging = false;
+  int smart_charging_slot_s = 900;                   // planning slot, a whole number of minutes
+  int smart_charging_horizon_s = 86400;              // how far ahead each plan reaches
+  std::int64_t smart_charging_evse_power_w = 11000;  // an EVSE's maximum power
   std::string ledger_key_file;  // the log's Ed25519 note key; empty: DATA_DIR/ledger/log.key
   std::string ledger_origin;    // the log's name for a new key; empty: HOST/ledger
   std::string webhook_url;      // http(s)://...

@@ -1,0 +1,297 @@
+#include "smart_charging/planning.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "chargegrid/base/time.hpp"
+
+namespace chargegrid::server::smart_charging {
+namespace {
+
+using std::chrono::seconds;
+
+Time from_unix(std::int64_t s) {
+  return Time{seconds{s}};
+}
+
+std::optional<Time> parse_time(const std::string& text) {
+  auto parsed = base::parse_rfc3339(text);
+  if (!parsed) return std::nullopt;
+  return std::chrono::time_point_cast<seconds>(*parsed);
+}
+
+std::optional<double> number(const nlohmann::json& j, const char* key) {
+  if (!j.is_object() || !j.contains(key) || !j[key].is_number()) return std::nullopt;
+  return j[key].get<double>();
+}
+
+const char* control_name(Control c) {
+  switch (c) {
+    case Control::controlled:
+      return "controlled";
+    case Control::station_offline:
+      return "station_offline";
+    case Control::profile_rejected:
+      return "profile_rejected";
+  }
+  return "controlled";
+}
+
+nlohmann::json optional_json(const std::optional<std::int64_t>& v) {
+  return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+}
+
+}  // namespace
+
+std::string format_time(Time t) {
+  return base::format_rfc3339(t, base::TimePrecision::kSeconds);
+}
+
+Horizon horizon_at(Time now, seconds slot, seconds length) {
+  Horizon h;
+  h.slot = slot;
+  const auto since_epoch = now.time_since_epoch().count();
+  h.start = from_unix(since_epoch - since_epoch % slot.count());
+  h.slots = static_cast<std::size_t>(std::max<std::int64_t>(1, length.count() / slot.count()));
+  return h;
+}
+
+std::vector<SlotLimits> slot_limits(const Horizon& horizon, const store::charging_plans::Site& site,
+                                    const std::vector<store::demand_response::Window>& windows) {
+  std::vector<SlotLimits> out(horizon.slots);
+  struct Parsed {
+    Time start, end;
+    const store::demand_response::Window* window;
+  };
+  std::vector<Parsed> parsed;
+  for (const auto& w : windows) {
+    auto start = parse_time(w.starts_at);
+    auto end = parse_time(w.ends_at);
+    if (start && end) parsed.push_back({*start, *end, &w});
+  }
+  const auto narrow = [](std::optional<std::int64_t>& limit, std::optional<double> value) {
+    if (!value) return;
+    const auto v = static_cast<std::int64_t>(std::floor(std::max(0.0, *value)));
+    limit = limit ? std::min(*limit, v) : v;
+  };
+  for (std::size_t i = 0; i < horizon.slots; ++i) {
+    auto& slot = out[i];
+    slot.import_limit_w = site.import_limit_w;
+    slot.export_limit_w = site.export_limit_w;
+    const auto from = horizon.slot_start(i), to = horizon.slot_start(i + 1);
+    for (const auto& p : parsed) {
+      if (p.start >= to || p.end <= from) continue;
+      narrow(slot.import_limit_w, p.window->import_limit_w);
+      narrow(slot.export_limit_w, p.window->export_limit_w);
+      if (p.window->import_price_minor_per_kwh)
+        slot.import_price = std::llround(*p.window->import_price_minor_per_kwh);
+      if (p.window->export_price_minor_per_kwh)
+        slot.export_price = std::llround(*p.window->export_price_minor_per_kwh);
+      if (std::find(slot.event_ids.begin(), slot.event_ids.end(), p.window->event_id) ==
+          slot.event_ids.end())
+        slot.event_ids.push_back(p.window->event_id);
+    }
+  }
+  return out;
+}
+
+Need need_of(const VehicleState& state, const store::charging_plans::Prediction& prediction,
+             Time now) {
+  const auto& v = state.vehicle;
+  const auto& needs = v.charging_needs;
+  Need n;
+  n.departure_p10 = from_unix(prediction.departure_p10_s);
+  n.departure_p50 = from_unix(prediction.departure_p50_s);
+  n.departure_p90 = from_unix(prediction.departure_p90_s);
+  n.departure_source = "predicted";
+  // A declaration replaces the median; ISO 15118 needs do when the driver declared nothing.
+  std::optional<Time> iso_departure;
+  if (needs.is_object() && needs.contains("departure_time") && needs["departure_time"].is_string())
+    iso_departure = parse_time(needs["departure_time"].get<std::string>());
+  if (v.declaration && v.declaration->departure_s) {
+    n.departure_p50 = from_unix(*v.declaration->departure_s);
+    n.departure_source = "declared";
+  } else if (iso_departure) {
+    n.departure_p50 = *iso_departure;
+    n.departure_source = "iso15118";
+  }
+  n.departure_p50 = std::max(n.departure_p50, now);
+  n.departure_p10 = std::min(n.departure_p10, n.departure_p50);
+  n.departure_p90 = std::max(n.departure_p90, n.departure_p50);
+
+  std::int64_t total = prediction.energy_p50_wh;
+  n.energy_source = "predicted";
+  const auto capacity = number(needs, "ev_energy_capacity_wh");
+  const auto soc = number(needs, "state_of_charge_percent");
+  if (v.declaration && v.declaration->energy_wh) {
+    total = *v.declaration->energy_wh;
+    n.energy_source = "declared";
+  } else if (v.declaration && v.declaration->target_soc && capacity && soc) {
+    // What is still missing to the target, on top of what this session delivered already.
+    total = v.delivered_wh +
+            std::llround(std::max(0.0, *v.declaration->target_soc - *soc) / 100 * *capacity);
+    n.energy_source = "declared";
+  } else if (auto amount = number(needs, "energy_amount_wh")) {
+    total = v.delivered_wh + std::llround(*amount);
+    n.energy_source = "iso15118";
+  }
+  n.energy_wh = std::max<std::int64_t>(0, total - v.delivered_wh);
+  n.max_power_w = state.evse_max_power_w;
+  if (auto ev_max = number(needs, "ev_max_power_w"); ev_max && *ev_max > 0)
+    n.max_power_w = std::min(n.max_power_w, static_cast<std::int64_t>(*ev_max));
+  return n;
+}
+
+std::vector<Period> periods_of(const std::vector<std::int64_t>& power_w, seconds slot, bool amps) {
+  std::vector<Period> out;
+  for (std::size_t i = 0; i < power_w.size(); ++i) {
+    double limit = static_cast<double>(std::max<std::int64_t>(0, power_w[i]));
+    if (amps) limit = std::floor(limit / (kVolts * kPhases) * 10) / 10;
+    if (!out.empty() && out.back().limit == limit) continue;
+    out.push_back({static_cast<std::int64_t>(i) * slot.count(), limit});
+  }
+  return out;
+}
+
+SitePlan plan_site(scheduler::Planner& planner, const Horizon& horizon,
+                   std::vector<SlotLimits> limits, std::vector<VehicleState> vehicles,
+                   const std::vector<store::charging_plans::Prediction>& predictions, Time now) {
+  SitePlan plan;
+  plan.horizon = horizon;
+  plan.limits = std::move(limits);
+  plan.baseline_w.assign(horizon.slots, 0);
+
+  std::int64_t all_max = 0;
+  for (std::size_t k = 0; k < vehicles.size(); ++k) {
+    VehiclePlan vp;
+    vp.state = std::move(vehicles[k]);
+    vp.need = need_of(vp.state, predictions[k], now);
+    vp.power_w.assign(horizon.slots, 0);
+    // Planned until the slot in which the vehicle leaves; after that the station's own limits.
+    const auto until = vp.need.departure_p50 - horizon.start;
+    vp.slots_connected = std::min<std::size_t>(
+        horizon.slots,
+        static_cast<std::size_t>(std::max<std::int64_t>(1, until.count() / horizon.slot.count())));
+    all_max += vp.need.max_power_w;
+    plan.vehicles.push_back(std::move(vp));
+  }
+
+  // Uncontrolled vehicles draw up to their maximum as long as they may be connected.
+  for (auto& vp : plan.vehicles) {
+    if (vp.state.control == Control::controlled) continue;
+    for (std::size_t i = 0; i < horizon.slots; ++i) {
+      const bool present = horizon.slot_start(i) < vp.need.departure_p90;
+      vp.power_w[i] = present ? vp.need.max_power_w : 0;
+      plan.baseline_w[i] += vp.power_w[i];
+    }
+  }
+
+  scheduler::PlanRequest request;
+  request.site.start = horizon.start;
+  request.site.slot_length = std::chrono::duration_cast<std::chrono::minutes>(horizon.slot);
+  for (std::size_t i = 0; i < horizon.slots; ++i) {
+    const auto& l = plan.limits[i];
+    // Unlimited: every vehicle at full power fits.
+    const auto import = l.import_limit_w.value_or(all_max + plan.baseline_w[i]);
+    request.site.import_limit_w.push_back(std::max<std::int64_t>(0, import - plan.baseline_w[i]));
+    request.site.export_limit_w.push_back(l.export_limit_w.value_or(0));
+    request.site.import_price_minor_per_kwh.push_back(l.import_price.value_or(0));
+    request.site.export_price_minor_per_kwh.push_back(l.export_price.value_or(0));
+  }
+  std::vector<std::size_t> planned;  // index into plan.vehicles
+  for (std::size_t k = 0; k < plan.vehicles.size(); ++k) {
+    const auto& vp = plan.vehicles[k];
+    if (vp.state.control != Control::controlled) continue;
+    scheduler::PlannedVehicle pv;
+    pv.id = std::to_string(vp.state.vehicle.session_id);
+    pv.arrival = std::min(horizon.start, Time{seconds{vp.state.vehicle.started_s}});
+    // The hard end is the slot boundary at or after the departure: a departure inside a slot
+    // still lets the vehicle charge in it (the profile ends there anyway).
+    pv.departure = horizon.slot_start(vp.slots_connected);
+    pv.energy_need_wh = vp.need.energy_wh;
+    pv.max_charge_w = vp.need.max_power_w;
+    if (vp.need.departure_source == "predicted")
+      pv.departure_quantiles = scheduler::PlannedVehicle::DepartureQuantiles{
+          vp.need.departure_p10, vp.need.departure_p50,
+          std::max(vp.need.departure_p90, pv.departure)};
+    request.vehicles.push_back(std::move(pv));
+    planned.push_back(k);
+  }
+  if (request.vehicles.empty()) return plan;
+  const auto result = planner.plan(request);
+  if (!result.ok) {
+    plan.ok = false;
+    plan.error = result.error;
+    return plan;
+  }
+  for (std::size_t j = 0; j < planned.size(); ++j)
+    plan.vehicles[planned[j]].power_w = result.power_w[j];
+  return plan;
+}
+
+std::int64_t station_share_w(std::int64_t site_limit_w, std::int64_t station_max_w,
+                             std::int64_t site_max_w) {
+  if (site_max_w <= 0) return 0;
+  return static_cast<std::int64_t>(static_cast<long double>(site_limit_w) * station_max_w /
+                                   site_max_w);
+}
+
+nlohmann::json SitePlan::to_json() const {
+  nlohmann::json slots = nlohmann::json::array();
+  for (std::size_t i = 0; i < horizon.slots; ++i) {
+    const auto& l = limits[i];
+    std::int64_t planned_import = baseline_w[i];
+    std::int64_t controlled = 0;
+    for (const auto& vp : vehicles) {
+      if (vp.state.control != Control::controlled) continue;
+      controlled += std::max<std::int64_t>(0, vp.power_w[i]);
+      planned_import += std::max<std::int64_t>(0, vp.power_w[i]);
+    }
+    std::int64_t planned_export = 0;
+    for (const auto& vp : vehicles) planned_export += std::max<std::int64_t>(0, -vp.power_w[i]);
+    // Flexibility: how much more the site could take within its limit, how much less it could
+    // take by holding back the controlled vehicles.
+    const std::int64_t flex_up =
+        l.import_limit_w ? std::max<std::int64_t>(0, *l.import_limit_w - planned_import) : 0;
+    slots.push_back({{"start", format_time(horizon.slot_start(i))},
+                     {"end", format_time(horizon.slot_start(i + 1))},
+                     {"import_limit_w", optional_json(l.import_limit_w)},
+                     {"export_limit_w", optional_json(l.export_limit_w)},
+                     {"baseline_w", baseline_w[i]},
+                     {"planned_import_w", planned_import},
+                     {"planned_export_w", planned_export},
+                     {"flex_up_w", flex_up},
+                     {"flex_down_w", controlled},
+                     {"import_price_minor_per_kwh", optional_json(l.import_price)},
+                     {"export_price_minor_per_kwh", optional_json(l.export_price)},
+                     {"event_ids", l.event_ids}});
+  }
+  nlohmann::json cars = nlohmann::json::array();
+  for (const auto& vp : vehicles) {
+    std::int64_t planned_wh = 0;
+    for (auto p : vp.power_w) planned_wh += p * horizon.slot.count() / 3600;
+    const auto& v = vp.state.vehicle;
+    cars.push_back({{"session_id", v.session_id},
+                    {"station_id", v.station_id},
+                    {"evse_id", v.evse_id},
+                    {"departure_p10", format_time(vp.need.departure_p10)},
+                    {"departure_p50", format_time(vp.need.departure_p50)},
+                    {"departure_p90", format_time(vp.need.departure_p90)},
+                    {"departure_source", vp.need.departure_source},
+                    {"energy_need_wh", vp.need.energy_wh},
+                    {"energy_source", vp.need.energy_source},
+                    {"planned_energy_wh", planned_wh},
+                    {"max_power_w", vp.need.max_power_w},
+                    {"control", control_name(vp.state.control)},
+                    {"power_w", vp.power_w}});
+  }
+  nlohmann::json out{{"start", format_time(horizon.start)},
+                     {"slot_seconds", horizon.slot.count()},
+                     {"slots", std::move(slots)},
+                     {"vehicles", std::move(cars)}};
+  if (!ok) out["error"] = error;
+  return out;
+}
+
+}  // namespace chargegrid::server::smart_charging

@@ -1,0 +1,106 @@
+#pragma once
+// One site's plan from what the database knows: the site's slots (its limits, narrowed by the
+// demand-response windows in force), the connected vehicles (departure and energy from the
+// driver's declaration, the vehicle's ISO 15118 charging needs or the prediction), the
+// scheduler's optimum, and each controlled vehicle's charging profile. Pure: no I/O.
+
+#include <chrono>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "chargegrid/scheduler/planner.hpp"
+#include "chargegrid/scheduler/prediction.hpp"
+#include "store/charging_plans.hpp"
+#include "store/demand_response.hpp"
+
+namespace chargegrid::server::smart_charging {
+
+using Time = scheduler::Time;
+
+struct Horizon {
+  Time start{};  // a slot boundary
+  std::chrono::seconds slot{900};
+  std::size_t slots = 96;
+  Time slot_start(std::size_t i) const { return start + slot * static_cast<long>(i); }
+  Time end() const { return slot_start(slots); }
+};
+
+// The horizon of `length` that starts at the slot boundary at or before `now`.
+Horizon horizon_at(Time now, std::chrono::seconds slot, std::chrono::seconds length);
+
+struct SlotLimits {
+  std::optional<std::int64_t> import_limit_w, export_limit_w;  // none: unlimited
+  std::optional<std::int64_t> import_price, export_price;      // minor units per kWh
+  std::vector<std::string> event_ids;                          // demand-response events
+};
+// Per slot: the site's limits narrowed by every window that overlaps the slot.
+std::vector<SlotLimits> slot_limits(const Horizon& horizon, const store::charging_plans::Site& site,
+                                    const std::vector<store::demand_response::Window>& windows);
+
+// Why a vehicle is not controlled by a profile of its own (it then counts at full power).
+enum class Control { controlled, station_offline, profile_rejected };
+
+struct VehicleState {
+  store::charging_plans::Vehicle vehicle;
+  Control control = Control::controlled;
+  std::int64_t evse_max_power_w = 11000;
+};
+
+// Departure and energy as planned: the source is "declared", "iso15118" or "predicted".
+struct Need {
+  Time departure_p10{}, departure_p50{}, departure_p90{};
+  std::string departure_source;
+  std::int64_t energy_wh = 0;  // still to deliver
+  std::string energy_source;
+  std::int64_t max_power_w = 0;
+};
+// `prediction` is the session's stored prediction (the vehicle's, made at plug-in).
+Need need_of(const VehicleState& state, const store::charging_plans::Prediction& prediction,
+             Time now);
+
+// A profile's periods from a vehicle's power per slot: consecutive equal slots merge; in A per
+// phase (3 phases, 230 V) when `amps`, rounded down to 0.1 A so the sum in W stays inside.
+struct Period {
+  std::int64_t start_s = 0;
+  double limit = 0;
+};
+std::vector<Period> periods_of(const std::vector<std::int64_t>& power_w, std::chrono::seconds slot,
+                               bool amps);
+inline constexpr double kVolts = 230.0;
+inline constexpr int kPhases = 3;
+
+struct VehiclePlan {
+  VehicleState state;
+  Need need;
+  std::vector<std::int64_t> power_w;  // per slot of the horizon
+  std::size_t slots_connected = 0;    // slots until the planned departure
+};
+
+struct SitePlan {
+  Horizon horizon;
+  std::vector<SlotLimits> limits;
+  std::vector<std::int64_t> baseline_w;  // uncontrolled vehicles at full power
+  std::vector<VehiclePlan> vehicles;
+  bool ok = true;
+  std::string error;
+  // The plan as GET /sites/{id}/schedule shows it (slots and vehicles).
+  nlohmann::json to_json() const;
+};
+
+// Plans the controlled vehicles inside what the uncontrolled ones leave of each slot's limit.
+SitePlan plan_site(scheduler::Planner& planner, const Horizon& horizon,
+                   std::vector<SlotLimits> limits, std::vector<VehicleState> vehicles,
+                   const std::vector<store::charging_plans::Prediction>& predictions, Time now);
+
+// The station-wide limit a station holds during demand-response windows: its share of the
+// slot's import limit, in proportion to its EVSEs' maximum power (stations without a vehicle
+// count too: a vehicle may arrive while ChargeGrid is away).
+std::int64_t station_share_w(std::int64_t site_limit_w, std::int64_t station_max_w,
+                             std::int64_t site_max_w);
+
+std::string format_time(Time t);
+
+}  // namespace chargegrid::server::smart_charging

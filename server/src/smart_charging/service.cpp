@@ -1,0 +1,510 @@
+#include "smart_charging/service.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <map>
+#include <mutex>
+#include <pqxx/pqxx>
+#include <set>
+
+#include "chargegrid/scheduler/planner.hpp"
+#include "chargegrid/scheduler/prediction.hpp"
+#include "chargegrid/server/config.hpp"
+#include "commands/command_router.hpp"
+#include "commands/translation.hpp"
+#include "events/domain_events.hpp"
+#include "events/outbox_consumer.hpp"
+#include "logging.hpp"
+#include "smart_charging/planning.hpp"
+#include "store/charging_plans.hpp"
+#include "store/database.hpp"
+#include "store/demand_response.hpp"
+#include "store/outbox.hpp"
+
+namespace chargegrid::server::smart_charging {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using nlohmann::json;
+using std::chrono::seconds;
+namespace plans = store::charging_plans;
+
+namespace {
+
+constexpr const char* kConsumer = "smart-charging";
+constexpr const char* kTxPurpose = "TxProfile";
+constexpr const char* kStationPurpose = "ChargingStationMaxProfile";
+// Events that come together (a session's end and its station's next arrival) make one replan.
+constexpr auto kCoalesce = std::chrono::milliseconds(100);
+// How many finished sessions the predictors start from.
+constexpr std::size_t kWarmStartSessions = 20000;
+
+Time now_seconds() {
+  return std::chrono::floor<seconds>(std::chrono::system_clock::now());
+}
+
+scheduler::FinishedSession finished_of(const plans::Finished& f) {
+  scheduler::FinishedSession s;
+  s.user_id = f.user_id;
+  s.site_id = std::to_string(f.site_id);
+  s.station_id = f.station_id;
+  s.plugin = Time{seconds{f.plugin_s}};
+  s.plugout = Time{seconds{f.plugout_s}};
+  s.energy_wh = f.energy_wh;
+  return s;
+}
+
+const char* basis_name(scheduler::PredictionBasis b) {
+  switch (b) {
+    case scheduler::PredictionBasis::driver:
+      return "driver";
+    case scheduler::PredictionBasis::site:
+      return "site";
+    case scheduler::PredictionBasis::global:
+      return "global";
+    case scheduler::PredictionBasis::prior:
+      return "prior";
+  }
+  return "prior";
+}
+
+// The schedule a profile carries, without its id: two sends with equal schedules are one.
+json schedule_arguments(int evse_id, const std::string& purpose, const json& transaction_id,
+                        Time start, std::int64_t duration_s, bool amps,
+                        const std::vector<Period>& periods) {
+  json out{{"evse_id", evse_id},       {"stack_level", 1},
+           {"purpose", purpose},       {"start", format_time(start)},
+           {"duration_s", duration_s}, {"rate_unit", amps ? "A" : "W"},
+           {"periods", json::array()}};
+  if (!transaction_id.is_null()) out["transaction_id"] = transaction_id;
+  for (const auto& p : periods)
+    out["periods"].push_back({{"start_s", p.start_s}, {"limit", p.limit}});
+  return out;
+}
+
+}  // namespace
+
+struct Service::Impl : std::enable_shared_from_this<Impl> {
+  Impl(const Config& c, asio::io_context& i, db::ConnectionPool& p, Database& d,
+       commands::CommandRouter& r, EventBus& e)
+      : config(c),
+        io(i),
+        pool(p),
+        database(d),
+        router(r),
+        events(e),
+        strand(asio::make_strand(i)) {}
+
+  const Config& config;
+  asio::io_context& io;
+  db::ConnectionPool& pool;
+  Database& database;
+  commands::CommandRouter& router;
+  EventBus& events;
+  asio::strand<asio::io_context::executor_type> strand;
+  std::unique_ptr<OutboxConsumer> consumer;
+  std::unique_ptr<asio::steady_timer> slot_timer;
+
+  std::mutex mutex;  // guards what follows
+  std::map<std::int64_t, std::string> pending_sites;
+  std::map<std::string, std::string> pending_stations;
+  std::vector<std::int64_t> pending_clears;  // sessions that ended
+  bool scheduled = false;
+  bool stopped = false;
+  std::map<std::int64_t, scheduler::DeparturePredictor> predictors;
+
+  std::map<std::int64_t, scheduler::Planner> planners;  // on the strand only
+
+  seconds slot() const { return seconds{config.smart_charging_slot_s}; }
+  seconds horizon_length() const { return seconds{config.smart_charging_horizon_s}; }
+
+  // ---- requests (any thread) ----
+
+  void request(const std::function<void()>& add) {
+    std::lock_guard lock(mutex);
+    if (stopped) return;
+    add();
+    if (scheduled) return;
+    scheduled = true;
+    asio::co_spawn(strand, run(shared_from_this()), asio::detached);
+  }
+
+  static awaitable<void> run(std::shared_ptr<Impl> self) {
+    asio::steady_timer pause(self->strand, kCoalesce);
+    co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+    for (;;) {
+      std::map<std::int64_t, std::string> sites;
+      std::map<std::string, std::string> stations;
+      std::vector<std::int64_t> clears;
+      {
+        std::lock_guard lock(self->mutex);
+        if (self->stopped || (self->pending_sites.empty() && self->pending_stations.empty() &&
+                              self->pending_clears.empty())) {
+          self->scheduled = false;
+          co_return;
+        }
+        sites.swap(self->pending_sites);
+        stations.swap(self->pending_stations);
+        clears.swap(self->pending_clears);
+      }
+      try {
+        for (auto session : clears) co_await self->clear_session(session);
+        if (!stations.empty()) {
+          auto resolved = co_await self->database.transaction([&](store::Tx& tx) {
+            std::vector<std::pair<std::int64_t, std::string>> out;
+            for (const auto& [station, reason] : stations)
+              if (auto site = plans::site_of_station(tx, station)) out.emplace_back(*site, reason);
+            return out;
+          });
+          for (const auto& [site, reason] : resolved) sites.emplace(site, reason);
+        }
+      } catch (const std::exception& e) {
+        log::warn("smart_charging_failed", {{"error", e.what()}});
+      }
+      for (const auto& [site, reason] : sites) {
+        try {
+          co_await self->plan(site, reason);
+        } catch (const std::exception& e) {
+          log::warn("smart_charging_plan_failed",
+                    {{"site_id", site}, {"reason", reason}, {"error", e.what()}});
+        }
+      }
+    }
+  }
+
+  // ---- learning ----
+
+  void observe(const plans::Finished& f) {
+    std::lock_guard lock(mutex);
+    predictors[f.site_id].observe(finished_of(f));
+  }
+
+  plans::Prediction predict(std::int64_t site_id, const plans::Vehicle& v) {
+    scheduler::Arrival arrival;
+    arrival.user_id = v.user_id;
+    arrival.site_id = std::to_string(site_id);
+    arrival.plugin = Time{seconds{v.started_s}};
+    std::lock_guard lock(mutex);
+    const auto p = predictors[site_id].predict(arrival);
+    const auto unix = [](Time t) {
+      return static_cast<std::int64_t>(t.time_since_epoch().count());
+    };
+    return {unix(p.departure_p10), unix(p.departure_p50), unix(p.departure_p90), p.energy_p10_wh,
+            p.energy_p50_wh,       p.energy_p90_wh,       basis_name(p.basis)};
+  }
+
+  // ---- durable events ----
+
+  void on_outbox(store::Tx& tx, const store::outbox::Row& row) {
+    const auto& payload = row.payload;
+    if (row.topic == store::outbox::kSessionEnded) {
+      if (!payload.contains("session_id") || !payload["session_id"].is_number_integer()) return;
+      const auto session = payload["session_id"].get<std::int64_t>();
+      if (auto finished = plans::finished_session(tx, session)) observe(*finished);
+      const auto site = plans::site_of_session(tx, session);
+      request([&] {
+        pending_clears.push_back(session);
+        if (site) pending_sites.emplace(*site, "departure");
+      });
+    } else if (row.topic == store::outbox::kChargingNeeds) {
+      if (!payload.contains("session_id") || !payload["session_id"].is_number_integer()) return;
+      const auto session = payload["session_id"].get<std::int64_t>();
+      plans::keep_charging_needs(tx, session, payload);
+      if (auto site = plans::site_of_session(tx, session))
+        request([&] { pending_sites.emplace(*site, "charging_needs"); });
+    } else if (row.topic == store::outbox::kDemandResponseChanged) {
+      if (!payload.contains("site_ids") || !payload["site_ids"].is_array()) return;
+      for (const auto& site : payload["site_ids"])
+        if (site.is_number_integer())
+          request([&] { pending_sites.emplace(site.get<std::int64_t>(), "demand_response"); });
+    }
+  }
+
+  // ---- sending ----
+
+  struct Sent {
+    std::string outcome;
+    std::optional<std::string> status;
+  };
+
+  awaitable<Sent> send(plans::ProfileSent profile, std::string command_name, json arguments) {
+    const auto recorded = co_await database.transaction(
+        [&](store::Tx& tx) { return plans::record_profile(tx, profile); });
+    arguments["profile_id"] = recorded.profile_id;
+    commands::StationCommand command;
+    command.station_id = profile.station_id;
+    command.name = std::move(command_name);
+    command.arguments = std::move(arguments);
+    command.origin = commands::Origin::internal("smart-charging");
+    command.site_id = profile.site_id;
+    Sent sent;
+    std::int64_t command_id = 0;
+    try {
+      const auto result = co_await router.send(std::move(command));
+      command_id = result.command_id;
+      sent.outcome = std::string(commands::outcome_name(result.outcome.kind));
+      if (result.outcome.kind == commands::Outcome::Kind::Answered &&
+          result.outcome.payload.contains("status") && result.outcome.payload["status"].is_string())
+        sent.status = result.outcome.payload["status"].get<std::string>();
+    } catch (const commands::NotAvailable& e) {
+      sent.outcome = "invalid";
+      sent.status = "NotAvailable";
+    }
+    co_await database.transaction([&](store::Tx& tx) {
+      plans::record_outcome(tx, recorded.id, command_id, sent.outcome, sent.status);
+    });
+    co_return sent;
+  }
+
+  awaitable<void> clear_session(std::int64_t session_id) {
+    auto last = co_await database.transaction(
+        [&](store::Tx& tx) { return plans::last_accepted(tx, session_id, kTxPurpose); });
+    if (!last) co_return;  // never controlled, or cleared already
+    plans::ProfileSent clear;
+    clear.kind = "clear";
+    clear.purpose = kTxPurpose;
+    clear.station_id = last->station_id;
+    clear.evse_id = last->evse_id;
+    clear.session_id = session_id;
+    co_await send(clear, "clear-charging-profile", json::object());
+  }
+
+  // ---- planning ----
+
+  awaitable<void> plan(std::int64_t site_id, const std::string& reason) {
+    const auto now = now_seconds();
+    const auto horizon = horizon_at(now, slot(), horizon_length());
+    struct Inputs {
+      std::optional<plans::Site> site;
+      std::vector<plans::Vehicle> vehicles;
+      std::vector<store::demand_response::Window> windows;
+    };
+    auto in = co_await database.transaction([&](store::Tx& tx) {
+      Inputs r;
+      r.site = plans::site(tx, site_id);
+      if (!r.site) return r;
+      r.vehicles = plans::vehicles(tx, site_id);
+      r.windows = store::demand_response::for_site(tx, site_id, format_time(horizon.start),
+                                                   format_time(horizon.end()));
+      return r;
+    });
+    if (!in.site) co_return;
+
+    std::vector<VehicleState> states;
+    std::vector<plans::Prediction> predictions;
+    std::vector<std::pair<std::int64_t, plans::Prediction>> new_predictions;
+    for (auto& v : in.vehicles) {
+      VehicleState state;
+      state.evse_max_power_w = config.smart_charging_evse_power_w;
+      if (!co_await router.online(v.station_id))
+        state.control = Control::station_offline;
+      else if (v.last_profile_status &&
+               (*v.last_profile_status == "Rejected" || *v.last_profile_status == "call_error" ||
+                *v.last_profile_status == "NotAvailable"))
+        state.control = Control::profile_rejected;
+      if (!v.prediction) {
+        v.prediction = predict(site_id, v);
+        new_predictions.emplace_back(v.session_id, *v.prediction);
+      }
+      predictions.push_back(*v.prediction);
+      state.vehicle = std::move(v);
+      states.push_back(std::move(state));
+    }
+    auto limits = slot_limits(horizon, *in.site, in.windows);
+    bool limited = false;
+    for (const auto& l : limits) limited = limited || l.import_limit_w.has_value();
+    const auto site_plan = plan_site(planners[site_id], horizon, std::move(limits),
+                                     std::move(states), predictions, now);
+    co_await database.transaction([&](store::Tx& tx) {
+      for (const auto& [session, prediction] : new_predictions)
+        plans::save_prediction(tx, session, prediction);
+      plans::save_plan(tx, site_id, reason, site_plan.to_json());
+    });
+    log::info("smart_charging_planned", {{"site_id", site_id},
+                                         {"reason", reason},
+                                         {"vehicles", site_plan.vehicles.size()},
+                                         {"ok", site_plan.ok}});
+    if (!site_plan.ok || !limited) co_return;  // without a limit the stations need no profile
+
+    bool rejected = false;
+    for (const auto& vp : site_plan.vehicles) {
+      if (vp.state.control != Control::controlled) continue;
+      const auto& v = vp.state.vehicle;
+      const bool amps = v.protocol == "ocpp1.6";
+      const json transaction_id = amps ? json(v.session_id) : json(v.station_transaction_id);
+      const std::vector<std::int64_t> connected(vp.power_w.begin(),
+                                                vp.power_w.begin() + vp.slots_connected);
+      auto arguments =
+          schedule_arguments(v.evse_id, kTxPurpose, transaction_id, horizon.start,
+                             static_cast<std::int64_t>(vp.slots_connected) * horizon.slot.count(),
+                             amps, periods_of(connected, horizon.slot, amps));
+      auto last = co_await database.transaction(
+          [&](store::Tx& tx) { return plans::last_accepted(tx, v.session_id, kTxPurpose); });
+      if (last && last->schedule == arguments) continue;  // the station has it already
+      plans::ProfileSent profile;
+      profile.purpose = kTxPurpose;
+      profile.site_id = site_id;
+      profile.station_id = v.station_id;
+      profile.evse_id = v.evse_id;
+      profile.session_id = v.session_id;
+      profile.start_s = horizon.start.time_since_epoch().count();
+      profile.rate_unit = amps ? "A" : "W";
+      profile.schedule = arguments;
+      const auto sent = co_await send(profile, "set-charging-profile", arguments);
+      if (sent.status != "Accepted" && sent.outcome != "offline" && sent.outcome != "timeout" &&
+          sent.outcome != "lost" && sent.outcome != "refused")
+        rejected = true;
+      if (sent.outcome == "offline") rejected = true;  // planned again without it
+    }
+    if (rejected) request([&] { pending_sites.emplace(site_id, "profile_rejected"); });
+    co_await send_station_limits(site_id, site_plan);
+  }
+
+  // During demand-response windows each station also holds a station-wide limit, its share of
+  // the site's limit, so that the site stays inside it if the station loses ChargeGrid. Sent
+  // ahead with the windows' start as its startSchedule; it ends with the last window.
+  awaitable<void> send_station_limits(std::int64_t site_id, const SitePlan& site_plan) {
+    const auto& limits = site_plan.limits;
+    std::optional<std::size_t> first, last;
+    for (std::size_t i = 0; i < limits.size(); ++i)
+      if (!limits[i].event_ids.empty() && limits[i].import_limit_w) {
+        if (!first) first = i;
+        last = i;
+      }
+    if (!first) co_return;
+    auto stations = co_await database.transaction(
+        [&](store::Tx& tx) { return plans::site_stations(tx, site_id); });
+    std::int64_t site_max = 0;
+    for (const auto& s : stations) site_max += s.evses * config.smart_charging_evse_power_w;
+    const auto& horizon = site_plan.horizon;
+    for (const auto& station : stations) {
+      if (!co_await router.online(station.station_id)) continue;
+      const std::int64_t station_max = station.evses * config.smart_charging_evse_power_w;
+      std::vector<std::int64_t> power;
+      for (auto i = *first; i <= *last; ++i)
+        power.push_back(limits[i].event_ids.empty() || !limits[i].import_limit_w
+                            ? station_max
+                            : station_share_w(*limits[i].import_limit_w, station_max, site_max));
+      const bool amps = station.protocol == "ocpp1.6";
+      const auto start = horizon.slot_start(*first);
+      auto arguments =
+          schedule_arguments(0, kStationPurpose, nullptr, start,
+                             static_cast<std::int64_t>(power.size()) * horizon.slot.count(), amps,
+                             periods_of(power, horizon.slot, amps));
+      arguments["stack_level"] = 0;
+      auto previous = co_await database.transaction(
+          [&](store::Tx& tx) { return plans::last_station_limit(tx, station.station_id); });
+      if (previous && previous->schedule == arguments) continue;
+      plans::ProfileSent profile;
+      profile.purpose = kStationPurpose;
+      profile.site_id = site_id;
+      profile.station_id = station.station_id;
+      profile.evse_id = 0;
+      profile.start_s = start.time_since_epoch().count();
+      profile.rate_unit = amps ? "A" : "W";
+      profile.schedule = arguments;
+      co_await send(profile, "set-charging-profile", arguments);
+    }
+  }
+
+  // ---- slot boundaries ----
+
+  static awaitable<void> slot_loop(std::shared_ptr<Impl> self) {
+    for (;;) {
+      const auto now = std::chrono::system_clock::now();
+      const auto next = horizon_at(now_seconds(), self->slot(), self->slot()).start + self->slot();
+      self->slot_timer->expires_after(next - now + std::chrono::milliseconds(50));
+      auto [ec] = co_await self->slot_timer->async_wait(asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+      try {
+        auto sites = co_await self->database.transaction(
+            [](store::Tx& tx) { return plans::sites_with_sessions(tx); });
+        for (auto site : sites)
+          self->request([&] { self->pending_sites.emplace(site, "slot_boundary"); });
+      } catch (const std::exception& e) {
+        log::warn("smart_charging_failed", {{"error", e.what()}});
+      }
+    }
+  }
+
+  static awaitable<void> warm_start(std::shared_ptr<Impl> self) {
+    try {
+      auto finished = co_await self->database.transaction(
+          [](store::Tx& tx) { return plans::finished_sessions(tx, kWarmStartSessions); });
+      for (const auto& f : finished) self->observe(f);
+      auto sites = co_await self->database.transaction(
+          [](store::Tx& tx) { return plans::sites_with_sessions(tx); });
+      log::info("smart_charging_started",
+                {{"sessions_learned", finished.size()}, {"sites", sites.size()}});
+      for (auto site : sites) self->request([&] { self->pending_sites.emplace(site, "start"); });
+    } catch (const std::exception& e) {
+      log::warn("smart_charging_failed", {{"error", e.what()}});
+    }
+  }
+};
+
+Service::Service(const Config& config, asio::io_context& io, db::ConnectionPool& pool,
+                 Database& database, commands::CommandRouter& commands, EventBus& events)
+    : impl_(std::make_shared<Impl>(config, io, pool, database, commands, events)) {
+  if (!config.smart_charging) return;
+  auto* impl = impl_.get();
+  // In-process events are lossy; the slot boundary's replan catches up on any lost one.
+  events.listen<events::SessionStarted>([impl](const events::SessionStarted& e) {
+    impl->request([&] { impl->pending_stations.emplace(e.station_id, "arrival"); });
+  });
+  events.listen<events::StationOnline>([impl](const events::StationOnline& e) {
+    impl->request([&] { impl->pending_stations.emplace(e.station_id, "station_online"); });
+  });
+  events.listen<events::StationOffline>([impl](const events::StationOffline& e) {
+    impl->request([&] { impl->pending_stations.emplace(e.station_id, "station_offline"); });
+  });
+  events.listen<DeclarationChanged>([impl](const DeclarationChanged& e) {
+    impl->request([&] { impl->pending_stations.emplace(e.station_id, "declaration"); });
+  });
+}
+
+Service::~Service() {
+  stop();
+}
+
+void Service::start() {
+  if (!impl_->config.smart_charging) return;
+  auto& s = *impl_;
+  s.consumer = std::make_unique<OutboxConsumer>(
+      s.io, s.pool, kConsumer,
+      std::vector<std::string>{store::outbox::kSessionEnded, store::outbox::kChargingNeeds,
+                               store::outbox::kDemandResponseChanged},
+      [impl = impl_.get()](store::Tx& tx, const store::outbox::Row& row) {
+        impl->on_outbox(tx, row);
+      },
+      OutboxConsumer::Options{.poll_interval = std::chrono::milliseconds(500)});
+  s.consumer->start();
+  s.slot_timer = std::make_unique<asio::steady_timer>(s.strand);
+  asio::co_spawn(s.strand, Impl::warm_start(impl_), asio::detached);
+  asio::co_spawn(s.strand, Impl::slot_loop(impl_), asio::detached);
+}
+
+void Service::stop() {
+  {
+    std::lock_guard lock(impl_->mutex);
+    if (impl_->stopped) return;
+    impl_->stopped = true;
+  }
+  if (impl_->consumer) impl_->consumer->stop();
+  if (impl_->slot_timer) asio::post(impl_->strand, [impl = impl_] { impl->slot_timer->cancel(); });
+}
+
+void Service::replan_site(std::int64_t site_id, const std::string& reason) {
+  impl_->request([&] { impl_->pending_sites.emplace(site_id, reason); });
+}
+
+void Service::replan_station(const std::string& station_id, const std::string& reason) {
+  impl_->request([&] { impl_->pending_stations.emplace(station_id, reason); });
+}
+
+}  // namespace chargegrid::server::smart_charging

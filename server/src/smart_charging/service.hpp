@@ -1,0 +1,57 @@
+#pragma once
+// The smart-charging loop: one scheduler::Planner and DeparturePredictor per site; every
+// connected vehicle of a site with a grid limit (or a demand-response window) gets a charging
+// profile through the command router, replanned on arrival, departure, charging needs,
+// declarations, demand-response changes, stations going offline or online, rejected
+// profiles and every slot boundary. See docs/smart-charging.md.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace boost::asio {
+class io_context;
+}
+namespace chargegrid::db {
+class ConnectionPool;
+}
+
+namespace chargegrid::server {
+struct Config;
+class Database;
+class EventBus;
+namespace commands {
+class CommandRouter;
+}
+}  // namespace chargegrid::server
+
+namespace chargegrid::server::smart_charging {
+
+// A driver declared a departure or energy (API): published on the EventBus so that the
+// station's site is replanned.
+struct DeclarationChanged {
+  std::string station_id;
+};
+
+class Service {
+ public:
+  Service(const Config& config, boost::asio::io_context& io, db::ConnectionPool& pool,
+          Database& database, commands::CommandRouter& commands, EventBus& events);
+  ~Service();
+
+  // Learns from the finished sessions in the database, subscribes to its outbox topics and
+  // plans every site with a vehicle. Nothing runs unless --smart-charging is on.
+  void start();
+  void stop();
+
+  // Asks for a replan (coalesced with others that come within a moment).
+  void replan_site(std::int64_t site_id, const std::string& reason);
+  void replan_station(const std::string& station_id, const std::string& reason);
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace chargegrid::server::smart_charging

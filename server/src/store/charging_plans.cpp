@@ -1,0 +1,254 @@
+#include "store/charging_plans.hpp"
+
+#include <pqxx/pqxx>
+
+namespace chargegrid::server::store::charging_plans {
+namespace {
+
+template <class T>
+std::optional<T> optional_of(const pqxx::field& f) {
+  if (f.is_null()) return std::nullopt;
+  return f.as<T>();
+}
+
+void insert_declaration(Tx& tx, const char* column, std::int64_t id, const Declaration& d) {
+  tx.exec_params(std::string("INSERT INTO charging_declarations (") + column +
+                     ", departure_time, energy_wh, target_soc) "
+                     "VALUES ($1, to_timestamp($2::bigint), $3, $4)",
+                 id, d.departure_s, d.energy_wh, d.target_soc);
+}
+
+}  // namespace
+
+void declare_for_session(Tx& tx, std::int64_t session_id, const Declaration& declaration) {
+  insert_declaration(tx, "session_id", session_id, declaration);
+}
+
+void declare_for_association(Tx& tx, std::int64_t association_id, const Declaration& declaration) {
+  insert_declaration(tx, "association_id", association_id, declaration);
+}
+
+void keep_charging_needs(Tx& tx, std::int64_t session_id, const nlohmann::json& needs) {
+  tx.exec_params(
+      R"(INSERT INTO ev_charging_needs (session_id, needs) VALUES ($1, $2::jsonb)
+         ON CONFLICT (session_id) DO UPDATE SET needs = EXCLUDED.needs, received_at = now())",
+      session_id, needs.dump());
+}
+
+std::optional<Site> site(Tx& tx, std::int64_t site_id) {
+  auto rows = tx.exec_params(
+      "SELECT id, import_limit_w, export_limit_w, time_zone FROM sites WHERE id = $1", site_id);
+  if (rows.empty()) return std::nullopt;
+  Site s;
+  s.id = rows[0][0].as<std::int64_t>();
+  s.import_limit_w = optional_of<std::int64_t>(rows[0][1]);
+  s.export_limit_w = optional_of<std::int64_t>(rows[0][2]);
+  s.time_zone = rows[0][3].as<std::string>();
+  return s;
+}
+
+std::optional<std::int64_t> site_of_station(Tx& tx, const std::string& station_id) {
+  auto rows = tx.exec_params("SELECT site_id FROM stations WHERE id = $1", station_id);
+  if (rows.empty()) return std::nullopt;
+  return optional_of<std::int64_t>(rows[0][0]);
+}
+
+std::optional<std::int64_t> site_of_session(Tx& tx, std::int64_t session_id) {
+  auto rows = tx.exec_params(
+      "SELECT st.site_id FROM transactions t JOIN stations st ON st.id = t.station_id "
+      "WHERE t.id = $1",
+      session_id);
+  if (rows.empty()) return std::nullopt;
+  return optional_of<std::int64_t>(rows[0][0]);
+}
+
+std::vector<std::int64_t> sites_with_sessions(Tx& tx) {
+  std::vector<std::int64_t> out;
+  for (const auto& row :
+       tx.exec("SELECT DISTINCT st.site_id FROM transactions t JOIN stations st "
+               "ON st.id = t.station_id WHERE t.state = 'active' AND st.site_id IS NOT NULL "
+               "ORDER BY 1"))
+    out.push_back(row[0].as<std::int64_t>());
+  return out;
+}
+
+std::vector<SiteStation> site_stations(Tx& tx, std::int64_t site_id) {
+  std::vector<SiteStation> out;
+  for (const auto& r : tx.exec_params(
+           R"(SELECT st.id, coalesce(st.protocol, ''),
+                     greatest(1, (SELECT count(DISTINCT c.evse_id) FROM connector_status c
+                                   WHERE c.station_id = st.id AND c.evse_id > 0))
+                FROM stations st WHERE st.site_id = $1 ORDER BY st.id)",
+           site_id))
+    out.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<int>()});
+  return out;
+}
+
+void save_prediction(Tx& tx, std::int64_t session_id, const Prediction& p) {
+  tx.exec_params(
+      R"(INSERT INTO session_predictions (session_id, departure_p10, departure_p50, departure_p90,
+                                          energy_p10_wh, energy_p50_wh, energy_p90_wh, basis)
+         VALUES ($1, to_timestamp($2::bigint), to_timestamp($3::bigint), to_timestamp($4::bigint),
+                 $5, $6, $7, $8)
+         ON CONFLICT (session_id) DO NOTHING)",
+      session_id, p.departure_p10_s, p.departure_p50_s, p.departure_p90_s, p.energy_p10_wh,
+      p.energy_p50_wh, p.energy_p90_wh, p.basis);
+}
+
+std::vector<Vehicle> vehicles(Tx& tx, std::int64_t site_id) {
+  std::vector<Vehicle> out;
+  const auto rows = tx.exec_params(R"(
+    SELECT t.id, t.station_id, coalesce(st.protocol, t.protocol), coalesce(t.evse_id, 1),
+           t.transaction_uid, coalesce(t.driver_id::text, t.id_token, ''),
+           extract(epoch FROM coalesce(t.started_at, t.created_at))::bigint,
+           coalesce(round(t.import_last_wh - t.import_first_wh), 0)::bigint,
+           d.departure_s, d.energy_wh, d.target_soc, d.id IS NOT NULL,
+           n.needs::text,
+           extract(epoch FROM p.departure_p10)::bigint, extract(epoch FROM p.departure_p50)::bigint,
+           extract(epoch FROM p.departure_p90)::bigint, p.energy_p10_wh, p.energy_p50_wh,
+           p.energy_p90_wh, p.basis,
+           (SELECT coalesce(cp.status, cp.outcome) FROM charging_profiles cp
+             WHERE cp.session_id = t.id AND cp.kind = 'set' AND cp.outcome IS NOT NULL
+             ORDER BY cp.id DESC LIMIT 1)
+      FROM transactions t
+      JOIN stations st ON st.id = t.station_id
+      LEFT JOIN LATERAL (
+        SELECT cd.id, extract(epoch FROM cd.departure_time)::bigint AS departure_s,
+               cd.energy_wh, cd.target_soc
+          FROM charging_declarations cd
+         WHERE cd.session_id = t.id
+            OR cd.association_id IN (SELECT a.id FROM station_associations a
+                                      WHERE a.transaction_id = t.id)
+         ORDER BY cd.declared_at DESC, cd.id DESC LIMIT 1) d ON true
+      LEFT JOIN ev_charging_needs n ON n.session_id = t.id
+      LEFT JOIN session_predictions p ON p.session_id = t.id
+     WHERE st.site_id = $1 AND t.state = 'active'
+     ORDER BY t.id)",
+                                   site_id);
+  for (const auto& r : rows) {
+    Vehicle v;
+    v.session_id = r[0].as<std::int64_t>();
+    v.station_id = r[1].as<std::string>();
+    v.protocol = r[2].as<std::string>();
+    v.evse_id = r[3].as<int>();
+    v.station_transaction_id = r[4].as<std::string>();
+    v.user_id = r[5].as<std::string>();
+    v.started_s = r[6].as<std::int64_t>();
+    v.delivered_wh = r[7].as<std::int64_t>();
+    if (r[11].as<bool>())
+      v.declaration = Declaration{optional_of<std::int64_t>(r[8]), optional_of<std::int64_t>(r[9]),
+                                  optional_of<double>(r[10])};
+    v.charging_needs = r[12].is_null() ? nlohmann::json() : nlohmann::json::parse(r[12].c_str());
+    if (!r[13].is_null())
+      v.prediction =
+          Prediction{r[13].as<std::int64_t>(), r[14].as<std::int64_t>(), r[15].as<std::int64_t>(),
+                     r[16].as<std::int64_t>(), r[17].as<std::int64_t>(), r[18].as<std::int64_t>(),
+                     r[19].as<std::string>()};
+    v.last_profile_status = optional_of<std::string>(r[20]);
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+namespace {
+const char* kFinishedColumns = R"(
+  SELECT coalesce(t.driver_id::text, t.id_token, ''), st.site_id, t.station_id,
+         extract(epoch FROM t.started_at)::bigint, extract(epoch FROM t.ended_at)::bigint,
+         greatest(coalesce(round(t.import_last_wh - t.import_first_wh),
+                           t.meter_stop_wh - t.meter_start_wh, 0), 0)::bigint
+    FROM transactions t JOIN stations st ON st.id = t.station_id
+   WHERE t.state = 'ended' AND st.site_id IS NOT NULL AND t.started_at IS NOT NULL
+     AND t.ended_at > t.started_at)";
+
+Finished finished_of(const pqxx::row& r) {
+  return {r[0].as<std::string>(),  r[1].as<std::int64_t>(), r[2].as<std::string>(),
+          r[3].as<std::int64_t>(), r[4].as<std::int64_t>(), r[5].as<std::int64_t>()};
+}
+}  // namespace
+
+std::vector<Finished> finished_sessions(Tx& tx, std::size_t limit) {
+  std::vector<Finished> out;
+  const auto rows = tx.exec_params(std::string("SELECT * FROM (") + kFinishedColumns +
+                                       " ORDER BY t.ended_at DESC LIMIT $1) q ORDER BY 5",
+                                   static_cast<std::int64_t>(limit));
+  for (const auto& r : rows) out.push_back(finished_of(r));
+  return out;
+}
+
+std::optional<Finished> finished_session(Tx& tx, std::int64_t session_id) {
+  const auto rows = tx.exec_params(std::string(kFinishedColumns) + " AND t.id = $1", session_id);
+  if (rows.empty()) return std::nullopt;
+  return finished_of(rows[0]);
+}
+
+Recorded record_profile(Tx& tx, const ProfileSent& p) {
+  const auto row = tx.exec_params1(
+      R"(WITH fresh AS (SELECT nextval(pg_get_serial_sequence('charging_profiles', 'id')) AS id),
+         earlier AS (
+           SELECT min(profile_id) AS profile_id FROM charging_profiles
+            WHERE purpose = $2 AND kind = 'set'
+              AND (CASE WHEN $6::int IS NULL THEN station_id = $4 AND evse_id = $5 AND
+                                                  session_id IS NULL
+                        ELSE session_id = $6 END))
+         INSERT INTO charging_profiles (id, profile_id, kind, purpose, site_id, station_id, evse_id,
+                                        session_id, start_at, rate_unit, schedule)
+         SELECT fresh.id, coalesce(earlier.profile_id, fresh.id), $1, $2, $3, $4, $5, $6, to_timestamp($7::bigint), NULLIF($8, ''), $9::jsonb
+           FROM fresh, earlier
+         RETURNING id, profile_id)",
+      p.kind, p.purpose, p.site_id, p.station_id, p.evse_id, p.session_id, p.start_s, p.rate_unit,
+      p.schedule.dump());
+  return {row[0].as<std::int64_t>(), row[1].as<std::int64_t>()};
+}
+
+void record_outcome(Tx& tx, std::int64_t row_id, std::int64_t command_id,
+                    const std::string& outcome, const std::optional<std::string>& status) {
+  tx.exec_params(
+      "UPDATE charging_profiles SET command_id = NULLIF($2, 0), outcome = $3, status = $4, "
+      "answered_at = now() WHERE id = $1",
+      row_id, command_id, outcome, status);
+}
+
+namespace {
+std::optional<LastProfile> last_of(const pqxx::result& rows) {
+  if (rows.empty()) return std::nullopt;
+  return LastProfile{rows[0][0].as<std::int64_t>(), rows[0][2].as<std::int64_t>(),
+                     rows[0][3].as<std::string>(), rows[0][4].as<int>(),
+                     nlohmann::json::parse(rows[0][1].c_str())};
+}
+}  // namespace
+
+std::optional<LastProfile> last_accepted(Tx& tx, std::int64_t session_id,
+                                         const std::string& purpose) {
+  return last_of(tx.exec_params(
+      R"(SELECT id, schedule::text, profile_id, station_id, evse_id FROM charging_profiles
+          WHERE session_id = $1 AND purpose = $2 AND kind = 'set' AND status = 'Accepted'
+            AND NOT EXISTS (SELECT 1 FROM charging_profiles c WHERE c.session_id = $1
+                              AND c.kind = 'clear' AND c.id > charging_profiles.id)
+          ORDER BY id DESC LIMIT 1)",
+      session_id, purpose));
+}
+
+std::optional<LastProfile> last_station_limit(Tx& tx, const std::string& station_id) {
+  return last_of(tx.exec_params(
+      R"(SELECT id, schedule::text, profile_id, station_id, evse_id FROM charging_profiles
+          WHERE station_id = $1 AND evse_id = 0 AND kind = 'set' AND status = 'Accepted'
+          ORDER BY id DESC LIMIT 1)",
+      station_id));
+}
+
+void save_plan(Tx& tx, std::int64_t site_id, const std::string& reason,
+               const nlohmann::json& plan) {
+  tx.exec_params(
+      R"(INSERT INTO site_plans (site_id, reason, plan) VALUES ($1, $2, $3::jsonb)
+         ON CONFLICT (site_id) DO UPDATE
+           SET plan = EXCLUDED.plan, reason = EXCLUDED.reason, planned_at = now())",
+      site_id, reason, plan.dump());
+}
+
+nlohmann::json plan(Tx& tx, std::int64_t site_id) {
+  auto rows = tx.exec_params("SELECT plan::text FROM site_plans WHERE site_id = $1", site_id);
+  if (rows.empty()) return nullptr;
+  return nlohmann::json::parse(rows[0][0].c_str());
+}
+
+}  // namespace chargegrid::server::store::charging_plans

@@ -1,0 +1,77 @@
+// The planning rules without a server: slot limits under demand-response windows, which
+// departure and energy count, and profile periods in W and A.
+
+#include "smart_charging/planning.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace chargegrid::server::smart_charging;
+namespace plans = chargegrid::server::store::charging_plans;
+using std::chrono::seconds;
+
+namespace {
+Time at(std::int64_t s) {
+  return Time{seconds{s}};
+}
+}  // namespace
+
+TEST_CASE("Slot limits are the site limits narrowed by each window that overlaps the slot",
+          "[unit][smart_charging]") {
+  const auto horizon = horizon_at(at(1'800'000'130), seconds{300}, seconds{1200});
+  CHECK(horizon.start == at(1'800'000'000));
+  CHECK(horizon.slots == 4);
+  plans::Site site{1, 20000, 5000, "UTC"};
+  chargegrid::server::store::demand_response::Window w;
+  w.event_id = "ev-1";
+  w.starts_at = format_time(at(1'800'000'300));
+  w.ends_at = format_time(at(1'800'000'600));
+  w.import_limit_w = 10000.0;
+  w.import_price_minor_per_kwh = 42.0;
+  const auto limits = slot_limits(horizon, site, {w});
+  CHECK(limits[0].import_limit_w == 20000);
+  CHECK(limits[1].import_limit_w == 10000);
+  CHECK(limits[1].import_price == 42);
+  CHECK(limits[1].event_ids == std::vector<std::string>{"ev-1"});
+  CHECK(limits[2].import_limit_w == 20000);
+  CHECK(limits[2].event_ids.empty());
+  CHECK(limits[3].export_limit_w == 5000);
+}
+
+TEST_CASE("A declaration replaces the predicted median and ISO 15118 needs come next",
+          "[unit][smart_charging]") {
+  const plans::Prediction prediction{1000, 5000, 9000, 2000, 8000, 20000, "site"};
+  VehicleState state;
+  state.vehicle.delivered_wh = 1000;
+  state.evse_max_power_w = 11000;
+  auto need = need_of(state, prediction, at(500));
+  CHECK(need.departure_source == "predicted");
+  CHECK(need.departure_p50 == at(5000));
+  CHECK(need.energy_wh == 7000);
+
+  state.vehicle.charging_needs = {{"departure_time", format_time(at(7000))},
+                                  {"energy_amount_wh", 3000},
+                                  {"ev_max_power_w", 7400}};
+  need = need_of(state, prediction, at(500));
+  CHECK(need.departure_source == "iso15118");
+  CHECK(need.departure_p50 == at(7000));
+  CHECK(need.energy_wh == 3000);
+  CHECK(need.max_power_w == 7400);
+
+  state.vehicle.declaration = plans::Declaration{600, 4000, std::nullopt};
+  need = need_of(state, prediction, at(500));
+  CHECK(need.departure_source == "declared");
+  CHECK(need.departure_p50 == at(600));
+  CHECK(need.departure_p10 == at(600));  // the interval holds the median
+  CHECK(need.energy_wh == 3000);         // 4000 declared, 1000 delivered
+}
+
+TEST_CASE("Profile periods merge equal slots and amperes stay inside the watts",
+          "[unit][smart_charging]") {
+  const auto w = periods_of({11000, 11000, 5000, 0}, seconds{300}, false);
+  REQUIRE(w.size() == 3);
+  CHECK(w[1].start_s == 600);
+  CHECK(w[1].limit == 5000);
+  const auto a = periods_of({5000}, seconds{300}, true);
+  CHECK(a[0].limit == Approx(7.2));
+  CHECK(a[0].limit * kVolts * kPhases <= 5000);
+}

@@ -1,0 +1,420 @@
+// The smart-charging loop end to end: a server with --smart-charging, sites with an import
+// limit, and stations on real sockets that answer the profiles they receive.
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <mutex>
+#include <thread>
+
+#include "api/api_fixture.hpp"
+#include "store/demand_response.hpp"
+#include "store/outbox.hpp"
+
+using namespace chargegrid::testing;
+using nlohmann::json;
+using std::chrono::seconds;
+
+namespace {
+
+constexpr int kSlot = 300;
+
+chargegrid::server::Config smart_config() {
+  auto config = free_vend_config();
+  config.smart_charging = true;
+  config.smart_charging_slot_s = kSlot;
+  config.smart_charging_horizon_s = 6 * 3600;
+  config.smart_charging_evse_power_w = 11000;
+  config.call_timeout_s = 5;
+  return config;
+}
+
+// A station that answers every CALL the server sends (status `answer`) and keeps them.
+class Station {
+ public:
+  Station(ServerFixture& fx, std::string id, std::string protocol)
+      : id_(std::move(id)), protocol_(std::move(protocol)), client_(fx.connect(id_, protocol_)) {
+    const bool v16 = protocol_ == "ocpp1.6";
+    REQUIRE(is_result(call("BootNotification", v16 ? boot_16() : boot_201())));
+    thread_ = std::thread([this] {
+      while (!stop_) {
+        std::lock_guard lock(mutex_);
+        if (client_->closed()) return;
+        if (auto frame = client_->receive(std::chrono::milliseconds(20))) handle(*frame);
+      }
+    });
+  }
+  ~Station() {
+    stop_ = true;
+    thread_.join();
+  }
+
+  json call(const std::string& action, const json& payload) {
+    std::lock_guard lock(mutex_);
+    auto result = client_->call(action, payload);
+    for (const auto& frame : client_->take_skipped()) handle(frame);
+    return result;
+  }
+  void answer(const std::string& status) {
+    std::lock_guard lock(mutex_);
+    answer_ = status;
+  }
+  void disconnect() {
+    std::lock_guard lock(mutex_);
+    client_->close();
+  }
+  // CALLs received of `action`, oldest first.
+  std::vector<json> received(const std::string& action) {
+    std::lock_guard lock(mutex_);
+    std::vector<json> out;
+    for (const auto& c : calls_)
+      if (c[2] == action) out.push_back(c[3]);
+    return out;
+  }
+  std::size_t count(const std::string& action) { return received(action).size(); }
+  // The latest SetChargingProfile of a purpose (2.x names; 1.6's ChargePointMaxProfile too).
+  json last_profile(const std::string& purpose) {
+    json out;
+    for (const auto& p : received("SetChargingProfile")) {
+      const auto& profile =
+          p.contains("csChargingProfiles") ? p["csChargingProfiles"] : p["chargingProfile"];
+      auto name = profile["chargingProfilePurpose"].get<std::string>();
+      if (name == "ChargePointMaxProfile") name = "ChargingStationMaxProfile";
+      if (name == purpose) out = p;
+    }
+    return out;
+  }
+  json last_tx() { return last_profile("TxProfile"); }
+  json last(const std::string& action) {
+    auto all = received(action);
+    return all.empty() ? json() : all.back();
+  }
+
+  // Starts a session on EVSE 1 now; its id in the server.
+  void start(ServerFixture& fx) {
+    const auto now = rfc3339(std::chrono::system_clock::now());
+    if (protocol_ == "ocpp1.6") {
+      auto started = call("StartTransaction", start_16(1, 1000, now, "TAG-" + id_));
+      REQUIRE(is_result(started));
+    } else {
+      auto started =
+          call("TransactionEvent", {{"eventType", "Started"},
+                                    {"timestamp", now},
+                                    {"triggerReason", "Authorized"},
+                                    {"seqNo", 0},
+                                    {"transactionInfo", {{"transactionId", "TX-" + id_}}},
+                                    {"idToken", {{"idToken", "TAG-" + id_}, {"type", "ISO14443"}}},
+                                    {"evse", {{"id", 1}, {"connectorId", 1}}}});
+      REQUIRE(is_result(started));
+    }
+    session_ =
+        std::stoll(fx.query_value("SELECT id FROM transactions WHERE station_id = '" + id_ + "'"));
+  }
+  void end() {
+    const auto now = rfc3339(std::chrono::system_clock::now());
+    if (protocol_ == "ocpp1.6") {
+      REQUIRE(
+          is_result(call("StopTransaction",
+                         {{"transactionId", session_}, {"meterStop", 9000}, {"timestamp", now}})));
+    } else {
+      REQUIRE(is_result(call("TransactionEvent", {{"eventType", "Ended"},
+                                                  {"timestamp", now},
+                                                  {"triggerReason", "EVCommunicationLost"},
+                                                  {"seqNo", 1},
+                                                  {"transactionInfo",
+                                                   {{"transactionId", "TX-" + id_},
+                                                    {"stoppedReason", "EVDisconnected"}}},
+                                                  {"evse", {{"id", 1}, {"connectorId", 1}}}})));
+    }
+  }
+  long long session() const { return session_; }
+  const std::string& id() const { return id_; }
+  bool v16() const { return protocol_ == "ocpp1.6"; }
+
+ private:
+  void handle(const std::string& text) {
+    auto frame = json::parse(text, nullptr, false);
+    if (!frame.is_array() || frame.size() < 4 || frame[0] != 2) return;
+    calls_.push_back(frame);
+    client_->send_text(json::array({3, frame[1], {{"status", answer_}}}).dump());
+  }
+
+  std::string id_, protocol_;
+  std::unique_ptr<chargegrid::sim::OcppTestClient> client_;
+  std::mutex mutex_;
+  std::vector<json> calls_;
+  std::string answer_ = "Accepted";
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  long long session_ = 0;
+};
+
+// The schedule and its periods of a SetChargingProfile, whichever the version.
+json schedule_of(const json& payload) {
+  if (payload.contains("csChargingProfiles"))
+    return payload["csChargingProfiles"]["chargingSchedule"];
+  return payload["chargingProfile"]["chargingSchedule"][0];
+}
+
+// The limit in W a profile sets at `at`, or nullopt past its duration.
+std::optional<double> watts_at(const json& payload, std::chrono::system_clock::time_point at) {
+  const auto schedule = schedule_of(payload);
+  const auto start = *chargegrid::base::parse_rfc3339(schedule["startSchedule"].get<std::string>());
+  const auto offset = std::chrono::duration_cast<seconds>(at - start).count();
+  if (schedule.contains("duration") && offset >= schedule["duration"].get<long long>())
+    return std::nullopt;
+  std::optional<double> limit;
+  for (const auto& p : schedule["chargingSchedulePeriod"])
+    if (p["startPeriod"].get<long long>() <= offset) limit = p["limit"].get<double>();
+  if (limit && schedule["chargingRateUnit"] == "A") *limit *= 230.0 * 3;
+  return limit;
+}
+
+std::int64_t limited_site(ApiFixture& fx, std::int64_t import_limit_w) {
+  auto r = fx.admin().post("/sites", {{"name", "Depot"}, {"import_limit_w", import_limit_w}});
+  REQUIRE(r.status == 201);
+  return r.data["id"].get<std::int64_t>();
+}
+
+HttpResult get_csv(std::uint16_t port, const std::string& target, const std::string& key) {
+  namespace http = boost::beast::http;
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket(io);
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+  http::request<http::string_body> request{http::verb::get, "/api/v1" + target, 11};
+  request.set(http::field::host, "127.0.0.1");
+  request.set(http::field::authorization, "Bearer " + key);
+  request.set(http::field::accept, "text/csv");
+  request.prepare_payload();
+  http::write(socket, request);
+  boost::beast::flat_buffer buffer;
+  http::response<http::string_body> response;
+  http::read(socket, buffer, response);
+  HttpResult result;
+  result.status = response.result_int();
+  result.content_type = std::string(response[http::field::content_type]);
+  result.body = response.body();
+  return result;
+}
+
+}  // namespace
+
+TEST_CASE("Sessions over a site limit share it: declarations, session end and the schedule API",
+          "[integration][smart_charging]") {
+  ApiFixture fx(smart_config());
+  const auto site = limited_site(fx, 16000);
+  for (auto id : {"SC-A", "SC-B", "SC-C"}) fx.make_station(id, site);
+  Station a(fx, "SC-A", "ocpp2.0.1"), b(fx, "SC-B", "ocpp2.0.1"), c(fx, "SC-C", "ocpp1.6");
+  std::vector<Station*> all{&a, &b, &c};
+
+  a.start(fx);
+  REQUIRE(fx.eventually([&] { return a.count("SetChargingProfile") >= 1; }));
+  b.start(fx);
+  c.start(fx);
+  REQUIRE(fx.eventually([&] {
+    return b.count("SetChargingProfile") >= 1 && c.count("SetChargingProfile") >= 1 &&
+           fx.query_value("SELECT count(*) FROM charging_profiles WHERE outcome IS NULL") == "0" &&
+           fx.query_value("SELECT jsonb_array_length(plan->'vehicles') FROM site_plans") == "3";
+  }));
+  // Each station's latest profile: together inside the limit, now and in every later slot.
+  const auto now = std::chrono::system_clock::now();
+  for (int k = 0; k < 12; ++k) {
+    double sum = 0;
+    for (auto* s : all) sum += watts_at(s->last_tx(), now + seconds{k * kSlot}).value_or(0);
+    INFO("slot " << k);
+    CHECK(sum <= 16000);
+    if (k == 0) CHECK(sum >= 15000);  // and the limit is used
+  }
+  const auto a_profile = a.last_tx();
+  CHECK(a_profile["chargingProfile"]["transactionId"] == "TX-SC-A");
+  CHECK(a_profile["chargingProfile"]["chargingProfilePurpose"] == "TxProfile");
+  CHECK(schedule_of(a_profile)["chargingRateUnit"] == "W");
+  CHECK(c.last_tx()["csChargingProfiles"]["transactionId"] == c.session());
+  CHECK(schedule_of(c.last_tx())["chargingRateUnit"] == "A");
+
+  // Every profile is kept with the station's answer.
+  auto profiles = fx.admin().get("/sessions/" + std::to_string(a.session()) + "/charging-profiles");
+  REQUIRE(profiles.status == 200);
+  REQUIRE(profiles.data["items"].size() >= 1);
+  CHECK(profiles.data["items"][0]["status"] == "Accepted");
+  CHECK(profiles.data["items"][0]["kind"] == "set");
+
+  // The schedule: JSON and CSV.
+  auto schedule = fx.admin().get("/sites/" + std::to_string(site) + "/schedule");
+  REQUIRE(schedule.status == 200);
+  CHECK(schedule.data["slot_seconds"] == kSlot);
+  CHECK(schedule.data["slots"].size() == 24 * 3600 / kSlot);
+  const auto& first = schedule.data["slots"][0];
+  CHECK(first["import_limit_w"] == 16000);
+  CHECK(first["planned_import_w"].get<long>() <= 16000);
+  CHECK(first["flex_up_w"].get<long>() + first["planned_import_w"].get<long>() == 16000);
+  REQUIRE(schedule.data["vehicles"].size() == 3);
+  CHECK(schedule.data["vehicles"][0]["departure_source"] == "predicted");
+  CHECK(schedule.data["vehicles"][0]["power_w"].size() == schedule.data["slots"].size());
+  auto csv = get_csv(fx.server().http_port(), "/sites/" + std::to_string(site) + "/schedule",
+                     fx.admin().key());
+  REQUIRE(csv.status == 200);
+  CHECK(csv.content_type.rfind("text/csv", 0) == 0);
+  CHECK(csv.body.rfind("start,end,import_limit_w,export_limit_w,baseline_w,planned_import_w,", 0) ==
+        0);
+  CHECK(std::count(csv.body.begin(), csv.body.end(), '\n') == 1 + 24 * 3600 / kSlot);
+  CHECK(fx.admin()
+            .get("/sites/" + std::to_string(site) +
+                 "/schedule?from=2026-12-01T00:00:00Z&to=2026-11-30T00:00:00Z")
+            .status == 422);
+  CHECK(fx.admin().get("/sites/" + std::to_string(site) + "/schedule?from=yesterday").status ==
+        400);
+  // A manager of another site sees nothing of this one.
+  const auto other = fx.make_site("Elsewhere");
+  const auto manager = fx.make_key(chargegrid::server::api::Role::FacilityManager, {other});
+  CHECK(fx.client(manager).get("/sites/" + std::to_string(site) + "/schedule").status == 404);
+
+  // Bad declarations answer 422 and store nothing.
+  const auto session_path = "/sessions/" + std::to_string(a.session());
+  CHECK(fx.admin().patch(session_path, {{"departure_time", "2020-01-01T00:00:00Z"}}).status == 422);
+  CHECK(fx.admin().patch(session_path, {{"energy_wh", -5}}).status == 422);
+  CHECK(fx.admin().patch(session_path, {{"target_soc", 140}}).status == 422);
+  CHECK(fx.admin().patch(session_path, json::object()).status == 422);
+  CHECK(fx.query_value("SELECT count(*) FROM charging_declarations") == "0");
+
+  // A departure declared earlier than predicted: A's energy comes sooner, its profile ends then.
+  const auto sent_before = a.count("SetChargingProfile");
+  const auto departure = std::chrono::system_clock::now() + seconds{3 * kSlot + 30};
+  auto declared = fx.admin().patch(session_path,
+                                   {{"departure_time", rfc3339(departure)}, {"energy_wh", 20000}});
+  REQUIRE(declared.status == 200);
+  CHECK(declared.data["energy_wh"] == 20000);
+  REQUIRE(fx.eventually([&] { return a.count("SetChargingProfile") > sent_before; }));
+  REQUIRE(fx.eventually([&] {
+    auto s = fx.admin().get("/sites/" + std::to_string(site) + "/schedule");
+    for (const auto& v : s.data["vehicles"])
+      if (v["session_id"] == a.session()) return v["departure_source"] == "declared";
+    return false;
+  }));
+  const auto declared_profile = a.last_tx();
+  CHECK(schedule_of(declared_profile)["duration"].get<long>() <= 4 * kSlot);
+  // 20 kWh in under 20 minutes is more than 11 kW can give: A gets its full power now.
+  CHECK(watts_at(declared_profile, std::chrono::system_clock::now()).value_or(0) == 11000);
+
+  // The session ends: its profile is cleared, and the others share the limit again.
+  b.end();
+  REQUIRE(fx.eventually([&] { return b.count("ClearChargingProfile") == 1; }));
+  CHECK(b.last("ClearChargingProfile")["chargingProfileId"].is_number_integer());
+  REQUIRE(fx.eventually([&] {
+    return fx.query_value(
+               "SELECT count(*) FROM charging_profiles WHERE kind = 'clear' AND "
+               "status = 'Accepted'") == "1";
+  }));
+  REQUIRE(fx.eventually([&] {
+    return fx.query_value("SELECT jsonb_array_length(plan->'vehicles') FROM site_plans") == "2";
+  }));
+}
+
+TEST_CASE("A rejected profile and an offline station are planned around at full power",
+          "[integration][smart_charging]") {
+  ApiFixture fx(smart_config());
+  const auto site = limited_site(fx, 16000);
+  for (auto id : {"SR-A", "SR-B", "SR-C"}) fx.make_station(id, site);
+  Station a(fx, "SR-A", "ocpp2.0.1"), b(fx, "SR-B", "ocpp2.0.1");
+  auto c = std::make_unique<Station>(fx, "SR-C", "ocpp2.0.1");
+  a.answer("Rejected");
+  a.start(fx);
+  b.start(fx);
+  c->start(fx);
+  const auto control_of = [&](long long session) {
+    auto s = fx.admin().get("/sites/" + std::to_string(site) + "/schedule");
+    for (const auto& v : s.data["vehicles"])
+      if (v["session_id"] == session) return v["control"].get<std::string>();
+    return std::string();
+  };
+  REQUIRE(fx.eventually([&] { return control_of(a.session()) == "profile_rejected"; }));
+  CHECK(fx.query_value("SELECT status FROM charging_profiles WHERE session_id = " +
+                       std::to_string(a.session()) + " ORDER BY id LIMIT 1") == "Rejected");
+  // A takes 11 kW whatever we send: B and C share the 5 kW left.
+  REQUIRE(fx.eventually([&] {
+    const auto now = std::chrono::system_clock::now();
+    if (b.count("SetChargingProfile") == 0 || c->count("SetChargingProfile") == 0) return false;
+    return watts_at(b.last_tx(), now).value_or(1e9) + watts_at(c->last_tx(), now).value_or(1e9) <=
+           5000;
+  }));
+  const auto c_session = c->session();
+  c->disconnect();
+  c.reset();
+  REQUIRE(fx.eventually([&] { return control_of(c_session) == "station_offline"; }));
+  // C may draw its 11 kW while away: nothing is left for B.
+  REQUIRE(fx.eventually(
+      [&] { return watts_at(b.last_tx(), std::chrono::system_clock::now()).value_or(1) == 0; }));
+  auto schedule = fx.admin().get("/sites/" + std::to_string(site) + "/schedule");
+  CHECK(schedule.data["slots"][0]["baseline_w"] == 22000);
+}
+
+TEST_CASE("A demand-response window that halves the limit replans from the window's start",
+          "[integration][smart_charging]") {
+  ApiFixture fx(smart_config());
+  const auto site = limited_site(fx, 20000);
+  for (auto id : {"SD-A", "SD-B"}) fx.make_station(id, site);
+  Station a(fx, "SD-A", "ocpp2.0.1"), b(fx, "SD-B", "ocpp2.0.1");
+  a.start(fx);
+  b.start(fx);
+  REQUIRE(fx.eventually([&] {
+    return a.count("SetChargingProfile") >= 1 && b.count("SetChargingProfile") >= 1 &&
+           fx.query_value("SELECT jsonb_array_length(plan->'vehicles') FROM site_plans") == "2";
+  }));
+  const auto before_a = a.count("SetChargingProfile"), before_b = b.count("SetChargingProfile");
+  // The window starts at the next slot boundary and lasts an hour.
+  const auto now = std::chrono::floor<seconds>(std::chrono::system_clock::now());
+  const auto since = now.time_since_epoch().count();
+  const auto window_start = now + seconds{kSlot - since % kSlot};
+  {
+    auto conn = fx.sql();
+    pqxx::work tx(conn);
+    chargegrid::server::store::demand_response::Window w;
+    w.event_id = "evt-halve";
+    w.program_id = "prog-1";
+    w.site_id = site;
+    w.starts_at = rfc3339(window_start);
+    w.ends_at = rfc3339(window_start + seconds{3600});
+    w.import_limit_w = 10000.0;
+    const auto sites =
+        chargegrid::server::store::demand_response::replace_event(tx, "evt-halve", {w});
+    chargegrid::server::store::outbox::append(
+        tx, chargegrid::server::store::outbox::kDemandResponseChanged, {{"site_ids", sites}});
+    tx.commit();
+  }
+  REQUIRE(fx.eventually([&] {
+    return a.count("SetChargingProfile") > before_a && b.count("SetChargingProfile") > before_b;
+  }));
+  const auto pa = a.last_tx(), pb = b.last_tx();
+  // Before the window the site's 20 kW, from its start the window's 10 kW.
+  CHECK(watts_at(pa, window_start - seconds{1}).value_or(0) +
+            watts_at(pb, window_start - seconds{1}).value_or(0) <=
+        20000);
+  CHECK(watts_at(pa, window_start - seconds{1}).value_or(0) +
+            watts_at(pb, window_start - seconds{1}).value_or(0) >
+        10000);
+  for (int k = 0; k < 12; ++k) {
+    const auto t = window_start + seconds{k * kSlot};
+    INFO("slot " << k << " of the window");
+    CHECK(watts_at(pa, t).value_or(0) + watts_at(pb, t).value_or(0) <= 10000);
+  }
+  // Each station also holds its share of the window's limit, sent ahead, for when it loses us.
+  REQUIRE(fx.eventually([&] {
+    return !a.last_profile("ChargingStationMaxProfile").is_null() &&
+           !b.last_profile("ChargingStationMaxProfile").is_null();
+  }));
+  for (auto* s : {&a, &b}) {
+    const auto limit = s->last_profile("ChargingStationMaxProfile");
+    CHECK(limit["evseId"] == 0);
+    const auto& station_schedule = limit["chargingProfile"]["chargingSchedule"][0];
+    CHECK(*chargegrid::base::parse_rfc3339(station_schedule["startSchedule"].get<std::string>()) ==
+          window_start);
+    CHECK(station_schedule["duration"] == 3600);
+    CHECK(watts_at(limit, window_start + seconds{10}) == 5000);
+  }
+  auto schedule =
+      fx.admin().get("/sites/" + std::to_string(site) + "/schedule?from=" + rfc3339(window_start) +
+                     "&to=" + rfc3339(window_start + seconds{kSlot}));
+  REQUIRE(schedule.status == 200);
+  REQUIRE(schedule.data["slots"].size() == 1);
+  CHECK(schedule.data["slots"][0]["import_limit_w"] == 10000);
+  CHECK(schedule.data["slots"][0]["event_ids"] == json::array({"evt-halve"}));
+}
