@@ -28,6 +28,7 @@
 #include "logging.hpp"
 #include "ocpp/common.hpp"
 #include "security/security.hpp"
+#include "settlement/service.hpp"
 
 namespace chargegrid::server {
 
@@ -51,6 +52,7 @@ struct Server::Impl {
         api(services),
         ledger(config, url, io, metrics),
         ledger_http(database),
+        settlements(io, pool, config),
         ocpp_acceptor(io),
         ocpp_tls_acceptor(io),
         http_acceptor(io),
@@ -270,6 +272,7 @@ struct Server::Impl {
   api::Api api;
   ledger_adapters::LedgerService ledger;
   ledger_adapters::LedgerHttp ledger_http;
+  settlement::SettlementService settlements;
   tcp::acceptor ocpp_acceptor;
   tcp::acceptor ocpp_tls_acceptor;
   tcp::acceptor http_acceptor;
@@ -312,6 +315,7 @@ void Server::start() {
   s.cluster.start(s.bound_ocpp_port, s.bound_http_port);
   if (s.config.cluster) s.event_relay.start();
   s.ledger.start();
+  s.settlements.start();
   asio::co_spawn(s.io, s.accept_stations(s.ocpp_acceptor, false), asio::detached);
   if (s.config.tls)
     asio::co_spawn(s.io, s.accept_stations(s.ocpp_tls_acceptor, true), asio::detached);
@@ -373,6 +377,7 @@ void Server::stop() {
   // Give in-flight messages a moment to finish, then write what waits.
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   s.meters.flush();
+  s.settlements.stop();
   s.ledger.stop();
   s.pool.stop(std::chrono::seconds(10));
   s.event_relay.stop();

@@ -103,6 +103,7 @@ Api::Api(Services& services)
   add_association_routes(router, context);
   add_cluster_routes(router, context);
   add_ledger_routes(router, context);
+  add_settlement_routes(router, context);
 }
 
 Api::~Api() = default;

@@ -67,5 +67,6 @@ void add_association_routes(Router&, ApiContext&);
 void add_cluster_routes(Router&, ApiContext&);
 void add_command_routes(Router&, ApiContext&);
 void add_ledger_routes(Router&, ApiContext&);
+void add_settlement_routes(Router&, ApiContext&);
 
 }  // namespace chargegrid::server::api

@@ -78,6 +78,10 @@ struct Config {
   std::uint64_t evm_chain_id = 0;
   std::string evm_contract;  // anchoring contract address; empty: deployed once, remembered
 
+  // Settlement (docs/settlement.md): the length of a session's energy packets, in minutes (a
+  // divisor of 60; packets are aligned to the hour in the site's time zone).
+  int settlement_interval_min = 15;
+
   std::string log_level = "info";
   std::string log_format = "text";  // text (key=value) or json
 };
