@@ -50,18 +50,18 @@ json signed_reading(const chargegrid::ledger::ocmf::SafeValue& value, double kwh
 
 // A 2.0.1 session signed with the two values of an OCMF sample file (Begin, End), at the times
 // the readings carry (2021-08-25T08:01:04Z and 08:01:09Z for the ebee samples).
+// `hour` moves the OCPP timestamps (not the signed ones) for a second session of the station.
 void signed_session(chargegrid::sim::OcppTestClient& station, const std::string& file,
-                    const std::string& uid) {
+                    const std::string& uid, const std::string& hour = "08") {
   auto values = ocmf_sample(file);
   REQUIRE(values.size() == 2);
+  const auto begin = "2021-08-25T" + hour + ":01:04Z", end = "2021-08-25T" + hour + ":01:09Z";
+  REQUIRE(is_result(station.call(
+      "TransactionEvent", event("Started", 0, begin, uid,
+                                signed_reading(values[0], 7.753, begin, "Transaction.Begin")))));
   REQUIRE(is_result(station.call(
       "TransactionEvent",
-      event("Started", 0, "2021-08-25T08:01:04Z", uid,
-            signed_reading(values[0], 7.753, "2021-08-25T08:01:04Z", "Transaction.Begin")))));
-  REQUIRE(is_result(station.call(
-      "TransactionEvent",
-      event("Ended", 1, "2021-08-25T08:01:09Z", uid,
-            signed_reading(values[1], 7.753, "2021-08-25T08:01:09Z", "Transaction.End")))));
+      event("Ended", 1, end, uid, signed_reading(values[1], 7.753, end, "Transaction.End")))));
 }
 
 std::int64_t session_of(ServerFixture& fx, const std::string& uid) {
@@ -154,9 +154,9 @@ TEST_CASE("a signed 2.0.1 session is settled once, verified, in the log and the 
                        "'settlement.recorded'") == s["id"].get<std::string>());
   // The file adapter delivers it; the settlement shows so.
   CHECK(fx.eventually([&] {
-    auto again = fx.admin().get("/sessions/" + std::to_string(session) + "/settlement");
-    return again.data["adapters"].size() == 1 && again.data["adapters"][0]["name"] == "file" &&
-           again.data["adapters"][0]["state"] == "delivered";
+    auto now = fx.admin().get("/sessions/" + std::to_string(session) + "/settlement");
+    return now.data["adapters"].size() == 1 && now.data["adapters"][0]["name"] == "file" &&
+           now.data["adapters"][0]["state"] == "delivered";
   }));
 
   // The first signed reading's key is pinned for the EVSE.
@@ -172,7 +172,7 @@ TEST_CASE("a signed 2.0.1 session is settled once, verified, in the log and the 
   CHECK(fx.query_value("SELECT count(*) FROM ledger_log_entry") == "1");
 }
 
-TEST_CASE("tampered signed data is invalid, recorded and flagged; a foreign key is a mismatch",
+TEST_CASE("tampered signed data is invalid and flagged and a foreign key is a mismatch",
           "[integration][settlement]") {
   TempFolder folder;
   ApiFixture fx(settling_config(folder.path()));
@@ -196,7 +196,7 @@ TEST_CASE("tampered signed data is invalid, recorded and flagged; a foreign key 
                              json{{"public_key", other}}.dump());
   REQUIRE(put.status == 200);
   CHECK(put.data["source"] == "registered");
-  signed_session(*station, "safe-transparenzsoftware/test_ocmf_ebee_01.xml", "TX-T2");
+  signed_session(*station, "safe-transparenzsoftware/test_ocmf_ebee_01.xml", "TX-T2", "09");
   auto mismatch = settlement(fx, session_of(fx, "TX-T2"));
   CHECK(mismatch["status"] == "invalid");
   CHECK(mismatch["reason"] == "key_mismatch");
@@ -236,7 +236,7 @@ TEST_CASE("meter keys: bad keys, unknown stations and other sites' stations are 
   CHECK(fx.admin().get("/sessions/999/settlement").status == 404);
 }
 
-TEST_CASE("a 1.6 session is settled unsigned; a register going backwards is an error in it",
+TEST_CASE("a 1.6 session is settled unsigned and a register going backwards is an error in it",
           "[integration][settlement]") {
   TempFolder folder;
   ApiFixture fx(settling_config(folder.path()));
