@@ -299,3 +299,46 @@ TEST_CASE("a 1.6 session is settled unsigned and a register going backwards is a
   CHECK(outsider.get("/settlements").data["items"].empty());
   CHECK(outsider.get("/sessions/" + std::to_string(id) + "/settlement").status == 404);
 }
+
+TEST_CASE("a 1.6 session with SignedData values verifies with the registered meter key",
+          "[integration][settlement]") {
+  TempFolder folder;
+  ApiFixture fx(settling_config(folder.path()));
+  fx.make_depot("CS-16S");
+  const auto values = ocmf_sample("safe-transparenzsoftware/test_ocmf_ebee_01.xml");
+  // 1.6 carries no key: the operator registers the meter's.
+  auto put = fx.admin().send(boost::beast::http::verb::put, "/stations/CS-16S/evses/1/meter-key",
+                             json{{"public_key", key_hex(values[0].public_key)}}.dump());
+  REQUIRE(put.status == 200);
+  auto station = fx.connect("CS-16S", "ocpp1.6");
+  REQUIRE(is_result(station->call("BootNotification", boot_16())));
+  auto started =
+      station->call("StartTransaction", start_16(1, 7753, "2021-08-25T08:01:04Z", "TAG-S"));
+  REQUIRE(is_result(started));
+  const auto id = started[2]["transactionId"].get<long long>();
+  auto signed_value = [](const chargegrid::ledger::ocmf::SafeValue& value, const std::string& at,
+                         const std::string& context) {
+    return json{{"timestamp", at},
+                {"sampledValue", json::array({{{"value", trimmed(value.signed_data)},
+                                               {"format", "SignedData"},
+                                               {"context", context},
+                                               {"measurand", "Energy.Active.Import.Register"},
+                                               {"unit", "Wh"}}})}};
+  };
+  REQUIRE(is_result(station->call(
+      "MeterValues", {{"connectorId", 1},
+                      {"transactionId", id},
+                      {"meterValue", json::array({signed_value(values[0], "2021-08-25T08:01:04Z",
+                                                               "Transaction.Begin")})}})));
+  REQUIRE(is_result(station->call(
+      "StopTransaction",
+      {{"transactionId", id},
+       {"meterStop", 7753},
+       {"timestamp", "2021-08-25T08:01:09Z"},
+       {"transactionData",
+        json::array({signed_value(values[1], "2021-08-25T08:01:09Z", "Transaction.End")})}})));
+  const auto s = settlement(fx, id);
+  CHECK(s["status"] == "verified");
+  CHECK(s["record"]["meter_evidence"]["public_key"] == key_hex(values[0].public_key));
+  CHECK(s["record"]["meter_stop"]["register_wh"] == 7753);
+}
