@@ -227,14 +227,19 @@ PostgresLog::PostgresLog(pqxx::connection& connection, NoteSigner signer,
                              signer_.name() + "\"");
   }
   tx.commit();
-  connection_.prepare(kLockHead, kLockHeadSql);
-  connection_.prepare(kHeadSize, kHeadSizeSql);
-  connection_.prepare(kFindLeaves, kFindLeavesSql);
-  connection_.prepare(kWrite, kWriteSql);
-  connection_.prepare(kFetchNodes, kFetchNodesSql);
-  connection_.prepare(kFetchLeaves, kFetchLeavesSql);
-  connection_.prepare(kCatchUp, kCatchUpSql);
-  connection_.prepare(kFindIndex, kFindIndexSql);
+  prepare_statements(connection_);
+}
+
+void PostgresLog::prepare_statements(pqxx::connection_base& connection) {
+  // Prepared lazily, on first use; preparing the same definition again changes nothing.
+  connection.prepare(kLockHead, kLockHeadSql);
+  connection.prepare(kHeadSize, kHeadSizeSql);
+  connection.prepare(kFindLeaves, kFindLeavesSql);
+  connection.prepare(kWrite, kWriteSql);
+  connection.prepare(kFetchNodes, kFetchNodesSql);
+  connection.prepare(kFetchLeaves, kFetchLeavesSql);
+  connection.prepare(kCatchUp, kCatchUpSql);
+  connection.prepare(kFindIndex, kFindIndexSql);
 }
 
 void PostgresLog::cover(pqxx::transaction_base& tx, std::uint64_t tree_size) {
@@ -284,11 +289,42 @@ Hash PostgresLog::root_in(pqxx::transaction_base& tx, std::uint64_t tree_size) {
 }
 
 AppendResult PostgresLog::append(const std::vector<std::string>& canonical_records) {
+  pqxx::work tx(connection_);
+  std::vector<Subtree> cached_subtrees;
+  std::array<Hash, 64> frontier{};
+  std::uint64_t old_size = 0;
+  std::uint64_t known_size = frontier_size_;
+  frontier_size_ = kUnknownSize;  // until the commit is known to have happened
+  auto result = append_batch(tx, canonical_records, known_size, frontier_, frontier, old_size,
+                             cache_->lowest_level(), cached_subtrees);
+  tx.commit();
+  frontier_ = frontier;
+  frontier_size_ = result.tree_size;
+  // Committed: the new subtrees may now be served (a no-op when the cache lags behind; it
+  // catches up from storage when asked for this size).
+  cache_->extend(old_size, result.tree_size, std::move(cached_subtrees));
+  return result;
+}
+
+AppendResult PostgresLog::append_in(pqxx::transaction_base& tx,
+                                    const std::vector<std::string>& canonical_records) {
+  prepare_statements(tx.conn());
+  std::uint64_t known_size = kUnknownSize, old_size = 0;
+  std::array<Hash, 64> known{}, frontier{};
+  std::vector<Subtree> unused;
+  return append_batch(tx, canonical_records, known_size, known, frontier, old_size, 64, unused);
+}
+
+AppendResult PostgresLog::append_batch(pqxx::transaction_base& tx,
+                                       const std::vector<std::string>& canonical_records,
+                                       std::uint64_t& edge_size, std::array<Hash, 64>& edge,
+                                       std::array<Hash, 64>& frontier, std::uint64_t& old_size_out,
+                                       unsigned cached_level,
+                                       std::vector<Subtree>& cached_subtrees) {
   std::vector<Hash> leaves;
   leaves.reserve(canonical_records.size());
   for (const auto& record : canonical_records) leaves.push_back(leaf_hash(record));
 
-  pqxx::work tx(connection_);
   const std::uint64_t old_size = tx.exec_prepared(kLockHead).at(0)[0].as<std::uint64_t>();
   std::uint64_t size = old_size;
   AppendResult result;
@@ -307,19 +343,19 @@ AppendResult PostgresLog::append(const std::vector<std::string>& canonical_recor
 
   // The right edge of the tree: kept from this log's last commit, read when another writer
   // has appended since.
-  if (frontier_size_ != size) {
+  old_size_out = old_size;
+  if (edge_size != size) {
     std::vector<NodeKey> keys;
     for (unsigned level = 0; level < 64; ++level) {
       if ((size >> level) & 1) keys.emplace_back(level, (size >> level) - 1);
     }
     auto nodes = fetch_nodes(tx, keys);
-    for (const auto& [key, hash] : nodes) frontier_[key.first] = hash;
-    frontier_size_ = size;  // read from the committed tree, whatever becomes of this batch
+    for (const auto& [key, hash] : nodes) edge[key.first] = hash;
+    edge_size = size;  // read from the committed tree, whatever becomes of this batch
   }
-  std::array<Hash, 64> frontier = frontier_;
+  frontier = edge;
 
   // New entries and subtrees, written a statement's worth at a time.
-  std::vector<Subtree> cached_subtrees;
   ArrayLiteral entry_indices, entry_leaves, entry_records, node_levels, node_indices, node_hashes;
   std::size_t pending = 0;
   auto write = [&] {
@@ -351,20 +387,12 @@ AppendResult PostgresLog::append(const std::vector<std::string>& canonical_recor
         node_indices.add(index >> level);
         node_hashes.add(hash);
       }
-      if (level >= cache_->lowest_level()) cached_subtrees.push_back({level, index >> level, hash});
+      if (level >= cached_level) cached_subtrees.push_back({level, index >> level, hash});
     }
     frontier[level] = hash;
     if (++pending == kRowsPerStatement) write();
   }
   if (pending > 0) write();
-
-  frontier_size_ = kUnknownSize;  // until the commit is known to have happened
-  tx.commit();
-  frontier_ = frontier;
-  frontier_size_ = size;
-  // Committed: the new subtrees may now be served (a no-op when the cache lags behind; it
-  // catches up from storage when asked for this size).
-  cache_->extend(old_size, size, std::move(cached_subtrees));
   result.tree_size = size;
   return result;
 }

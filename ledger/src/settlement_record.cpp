@@ -73,6 +73,12 @@ class Reader {
     return v;
   }
   // Refuses members the schema does not define, so a record has one canonical meaning.
+  void only(const std::vector<std::string>& names) const {
+    for (auto it = object_.begin(); it != object_.end(); ++it) {
+      if (std::find(names.begin(), names.end(), it.key()) == names.end())
+        throw RecordError(field(it.key().c_str()) + ": unknown member");
+    }
+  }
   void only(std::initializer_list<const char*> names) const {
     for (auto it = object_.begin(); it != object_.end(); ++it) {
       bool known = false;
@@ -137,6 +143,7 @@ nlohmann::json to_json(const SettlementRecord& r) {
                          {"end", format_time(i.end)},
                          {"imported_wh", i.imported_wh},
                          {"exported_wh", i.exported_wh}});
+    if (r.schema_version >= kSettlementSchemaVersion2) intervals.back()["estimated"] = i.estimated;
   }
   json prices = json::array();
   for (const auto& p : r.prices) {
@@ -184,38 +191,43 @@ nlohmann::json to_json(const SettlementRecord& r) {
       {"settled_at", format_time(r.settled_at)},
   };
   if (r.connector_id) out["connector_id"] = *r.connector_id;
+  if (r.schema_version >= kSettlementSchemaVersion2) out["errors"] = r.errors;
   return out;
 }
 
 SettlementRecord record_from_json(const nlohmann::json& json) {
   Reader top(json, "");
-  top.only({"schema_version",
-            "settlement_id",
-            "session_id",
-            "transaction_id",
-            "station_id",
-            "evse_id",
-            "connector_id",
-            "id_token",
-            "site",
-            "start",
-            "end",
-            "meter_start",
-            "meter_stop",
-            "intervals",
-            "energy_imported_wh",
-            "energy_exported_wh",
-            "currency",
-            "prices",
-            "demand_response_credits",
-            "total_minor",
-            "meter_evidence",
-            "settled_at"});
   SettlementRecord r;
   r.schema_version = static_cast<int>(top.integer("schema_version"));
-  if (r.schema_version != kSettlementSchemaVersion) {
+  if (r.schema_version != kSettlementSchemaVersion &&
+      r.schema_version != kSettlementSchemaVersion2) {
     throw RecordError("schema_version: unsupported version " + std::to_string(r.schema_version));
   }
+  const bool v2 = r.schema_version == kSettlementSchemaVersion2;
+  std::vector<std::string> members{"schema_version",
+                                   "settlement_id",
+                                   "session_id",
+                                   "transaction_id",
+                                   "station_id",
+                                   "evse_id",
+                                   "connector_id",
+                                   "id_token",
+                                   "site",
+                                   "start",
+                                   "end",
+                                   "meter_start",
+                                   "meter_stop",
+                                   "intervals",
+                                   "energy_imported_wh",
+                                   "energy_exported_wh",
+                                   "currency",
+                                   "prices",
+                                   "demand_response_credits",
+                                   "total_minor",
+                                   "meter_evidence",
+                                   "settled_at"};
+  if (v2) members.push_back("errors");
+  top.only(members);
   r.settlement_id = top.nonempty("settlement_id");
   r.session_id = top.nonempty("session_id");
   r.transaction_id = top.string("transaction_id");
@@ -248,9 +260,18 @@ SettlementRecord record_from_json(const nlohmann::json& json) {
   const auto& intervals = top.array("intervals");
   for (std::size_t i = 0; i < intervals.size(); ++i) {
     Reader it(intervals[i], indexed("intervals", i));
-    it.only({"start", "end", "imported_wh", "exported_wh"});
+    if (v2) {
+      it.only({"start", "end", "imported_wh", "exported_wh", "estimated"});
+    } else {
+      it.only({"start", "end", "imported_wh", "exported_wh"});
+    }
     EnergyInterval interval{it.time("start"), it.time("end"), it.integer("imported_wh", 0, kMaxWh),
                             it.integer("exported_wh", 0, kMaxWh)};
+    if (v2) {
+      const auto& estimated = it.at("estimated");
+      if (!estimated.is_boolean()) throw RecordError(it.field("estimated") + ": must be a boolean");
+      interval.estimated = estimated.get<bool>();
+    }
     if (interval.end < interval.start) throw RecordError(it.field("end") + ": before start");
     r.intervals.push_back(interval);
   }
@@ -308,6 +329,13 @@ SettlementRecord record_from_json(const nlohmann::json& json) {
   if (evidence.has("public_key")) r.meter_evidence.public_key = evidence.string("public_key");
   r.meter_evidence.detail = evidence.string("detail");
   r.settled_at = top.time("settled_at");
+  if (v2) {
+    const auto& errors = top.array("errors");
+    for (std::size_t i = 0; i < errors.size(); ++i) {
+      if (!errors[i].is_string()) throw RecordError(indexed("errors", i) + ": must be a string");
+      r.errors.push_back(errors[i].get<std::string>());
+    }
+  }
   return r;
 }
 

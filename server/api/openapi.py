@@ -235,6 +235,31 @@ SCHEMAS = {
         "energy_imported_wh": {"type": ["number", "null"]},
         "energy_exported_wh": {"type": ["number", "null"]},
         "association": {"type": ["object", "null"]}, "updated_at": TIME}, closed=False),
+    "MeterKey": obj({
+        "station_id": string(), "evse_id": integer(),
+        "public_key": string("DER SubjectPublicKeyInfo, lowercase hex"),
+        "source": string(enum=["registered", "learnt"]), "created_at": TIME,
+        "updated_at": TIME}, closed=False),
+    "MeterKeyPut": obj({
+        "public_key": string("The meter's DER SubjectPublicKeyInfo, hex or base64",
+                             minLength=1, maxLength=4096)}, ["public_key"]),
+    "Settlement": obj({
+        "id": string(), "session_id": integer(), "station_id": string(),
+        "site_id": nullable(integer()),
+        "status": string(enum=["verified", "unsigned", "invalid"]),
+        "reason": nullable(string("Why the signed meter data is invalid: key_mismatch, "
+                                  "signature_invalid, unsupported_algorithm, malformed, "
+                                  "meter_error, register_backwards, single_reading, "
+                                  "key_missing")),
+        "record": obj({}, closed=False, description="The canonical SettlementRecord "
+                      "(docs/settlement-record.schema.json)"),
+        "log_index": integer(), "currency": nullable(string()), "total_minor": integer(),
+        "energy_imported_wh": integer(), "energy_exported_wh": integer(),
+        "started_at": TIME, "ended_at": TIME, "settled_at": TIME,
+        "adapters": {"type": "array", "items": obj({
+            "name": string(), "state": string(enum=["delivered", "pending"]),
+            "delivered_at": nullable(TIME)}, ["name", "state", "delivered_at"], closed=False)}},
+        closed=False),
     "MeterValue": obj({
         "sampled_at": TIME, "measurand": string(), "phase": string(), "location": string(),
         "context": string(), "value": {"type": ["number", "null"]}, "unit": string(),
@@ -696,6 +721,27 @@ op("get", V + "/sites/{site_id}/schedule", "A site's smart-charging plan", [ADMI
                "a header row.", errors=(400, 404, 422))
 PATHS[V + "/sites/{site_id}/schedule"]["get"]["responses"]["200"]["content"]["text/csv"] = {
     "schema": {"type": "string"}}
+op("get", V + "/sessions/{session_id}/settlement", "A session's settlement",
+   [ADMIN, MANAGER, DRIVER], "Settlements", response="Settlement", errors=(404,),
+   description="docs/settlement.md: the record appended to the verifiable log, its index, the "
+               "verification status of the signed meter data (verified, unsigned, or invalid "
+               "with the reason) and how far each ledger adapter has delivered it. 404 until "
+               "the session has ended and been settled (a few seconds after its end).")
+op("get", V + "/settlements", "List settlements", [ADMIN, MANAGER, DRIVER], "Settlements",
+   response=page_of("Settlement"),
+   params=PAGE + TIME_RANGE + [param("site_id", schema=integer())],
+   description="from/to select on the session's end time; scoped like sessions. With "
+               "Accept: text/csv the answer is CSV, one row per settlement (id, session_id, "
+               "station_id, site_id, status, reason, log_index, started_at, ended_at, "
+               "energy_imported_wh, energy_exported_wh, currency, total_minor) without the "
+               "record and adapters.", errors=(400,))
+op("put", V + "/stations/{station_id}/evses/{evse_id}/meter-key", "Register an EVSE's meter key",
+   OPERATORS, "Settlements", body="MeterKeyPut", response="MeterKey",
+   description="The key signed meter data (OCMF) from this EVSE is verified with; it replaces "
+               "a key learnt from the first signed reading. 422: not a DER SubjectPublicKeyInfo.",
+   errors=(400, 404, 422))
+op("get", V + "/stations/{station_id}/evses/{evse_id}/meter-key", "An EVSE's meter key",
+   OPERATORS, "Settlements", response="MeterKey", errors=(404,))
 
 op("get", V + "/associations", "Which driver is at which station", [ADMIN, MANAGER, DRIVER],
    "Associations", response=page_of("Association"),

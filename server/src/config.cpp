@@ -107,6 +107,9 @@ void add_ledger_options(CLI::App& app, Config& config, Add& add) {
   add("evm-contract", config.evm_contract,
       "evm adapter: the anchoring contract's address; empty: deployed on first use and "
       "remembered in the database");
+  add("settlement-interval", config.settlement_interval_min,
+      "Minutes per energy packet of a settlement, aligned to the hour in the site's time zone")
+      ->check(CLI::IsMember({1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60}));
 }
 
 // What the chosen ledger adapters need; empty when nothing is missing.

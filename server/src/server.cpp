@@ -31,6 +31,7 @@
 #include "openadr/vtn.hpp"
 #include "security/security.hpp"
 #include "smart_charging/service.hpp"
+#include "settlement/service.hpp"
 
 namespace chargegrid::server {
 
@@ -57,6 +58,7 @@ struct Server::Impl {
         ledger(config, url, io, metrics),
         smart_charging(config, io, pool, database, commands, events),
         ledger_http(database),
+        settlements(io, pool, config),
         ocpp_acceptor(io),
         ocpp_tls_acceptor(io),
         http_acceptor(io),
@@ -283,6 +285,7 @@ struct Server::Impl {
   ledger_adapters::LedgerService ledger;
   smart_charging::Service smart_charging;
   ledger_adapters::LedgerHttp ledger_http;
+  settlement::SettlementService settlements;
   tcp::acceptor ocpp_acceptor;
   tcp::acceptor ocpp_tls_acceptor;
   tcp::acceptor http_acceptor;
@@ -327,6 +330,7 @@ void Server::start() {
   s.ledger.start();
   s.openadr_ven.start();
   s.smart_charging.start();
+  s.settlements.start();
   asio::co_spawn(s.io, s.accept_stations(s.ocpp_acceptor, false), asio::detached);
   if (s.config.tls)
     asio::co_spawn(s.io, s.accept_stations(s.ocpp_tls_acceptor, true), asio::detached);
@@ -388,6 +392,7 @@ void Server::stop() {
   // Give in-flight messages a moment to finish, then write what waits.
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   s.meters.flush();
+  s.settlements.stop();
   s.ledger.stop();
   s.openadr_ven.stop();
   s.smart_charging.stop();

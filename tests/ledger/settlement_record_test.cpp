@@ -70,7 +70,7 @@ TEST_CASE("records that are not valid settlement records name the wrong field", 
   };
   CHECK(error_of(good) == "(accepted)");
   CHECK(mutate([](auto& j) { j.erase("settlement_id"); }) == "settlement_id: is missing");
-  CHECK(mutate([](auto& j) { j["schema_version"] = 2; }).rfind("schema_version", 0) == 0);
+  CHECK(mutate([](auto& j) { j["schema_version"] = 3; }).rfind("schema_version", 0) == 0);
   CHECK(mutate([](auto& j) { j["evse_id"] = "1"; }) == "evse_id: must be an integer");
   CHECK(mutate([](auto& j) { j["currency"] = "eur"; }).rfind("currency", 0) == 0);
   CHECK(mutate([](auto& j) { j["start"] = "2026-03-01T08:00:00Z"; }).rfind("start", 0) == 0);

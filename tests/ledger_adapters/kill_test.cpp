@@ -30,7 +30,8 @@ TEST_CASE(
   REQUIRE(eventually([&] {
     pqxx::connection c(db.url());
     pqxx::read_transaction tx(c);
-    return tx.exec1("SELECT count(*) FROM outbox_consumers")[0].as<int>() == 2;
+    return tx.exec1("SELECT count(*) FROM outbox_consumers WHERE topic = 'settlement.recorded'")[0]
+               .as<int>() == 2;
   }));
 
   constexpr int kRounds = 3, kPerRound = 40;

@@ -41,7 +41,9 @@ TEST_CASE("After a database outage deliveries and checkpoints resume in order",
     SettlementStandIn settlement(pg.url(), signer);
     REQUIRE(eventually([&] {
       pqxx::read_transaction tx(settlement.connection());
-      return tx.exec1("SELECT count(*) FROM outbox_consumers")[0].as<int>() == 2;
+      return tx.exec1(
+                   "SELECT count(*) FROM outbox_consumers WHERE topic = 'settlement.recorded'")[0]
+                 .as<int>() == 2;
     }));
     for (int i = 0; i < 5; ++i) settlement.settle("O-" + std::to_string(i));
   }

@@ -60,7 +60,7 @@ TEST_CASE("An ended session is written to the outbox once for each consumer",
   ServerFixture fx;
   exec(fx,
        "INSERT INTO outbox_consumers VALUES ('settlement', 'session.ended'), "
-       "('planner', 'session.ended'), ('other', 'something.else')");
+       "('planner', 'session.ended'), ('other', 'something.else') ON CONFLICT DO NOTHING");
   auto v16 = booted_16(fx, "OUTBOX-16");
   const auto tx = start_transaction_16(*v16, 100, "T");
   json stop{{"transactionId", tx}, {"meterStop", 900}, {"timestamp", "2026-11-24T09:00:00Z"}};

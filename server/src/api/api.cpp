@@ -106,6 +106,7 @@ Api::Api(Services& services)
   add_tariff_routes(router, context);
   add_evse_routes(router, context);
   add_schedule_routes(router, context);
+  add_settlement_routes(router, context);
 }
 
 Api::~Api() = default;

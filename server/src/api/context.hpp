@@ -70,5 +70,6 @@ void add_ledger_routes(Router&, ApiContext&);
 void add_tariff_routes(Router&, ApiContext&);
 void add_evse_routes(Router&, ApiContext&);
 void add_schedule_routes(Router&, ApiContext&);
+void add_settlement_routes(Router&, ApiContext&);
 
 }  // namespace chargegrid::server::api

@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <pqxx/connection>
+#include <pqxx/transaction_base>
 #include <string>
 #include <vector>
 
@@ -69,6 +70,12 @@ class PostgresLog {
   // in the log is not appended again; its existing index is returned.
   AppendResult append(const std::vector<std::string>& canonical_records);
   std::uint64_t size();
+  // Appends inside the caller's transaction (on any connection to the log's database), so that
+  // the entries commit or roll back with the caller's own writes: a settlement and its entry are
+  // one commit. The head row stays locked until that transaction ends. Readers' caches catch up
+  // from storage once it has committed.
+  static AppendResult append_in(pqxx::transaction_base& tx,
+                                const std::vector<std::string>& canonical_records);
 
   // Signs and stores a checkpoint of the current tree (or returns the stored one for that size).
   StoredCheckpoint publish_checkpoint();
@@ -98,6 +105,15 @@ class PostgresLog {
   // Brings the cache up to the committed size when it covers less than `tree_size`.
   void cover(pqxx::transaction_base& tx, std::uint64_t tree_size);
   Hash root_in(pqxx::transaction_base& tx, std::uint64_t tree_size);
+  static void prepare_statements(pqxx::connection_base& connection);
+  // Writes a batch in `tx`: `edge` is the right edge of a tree of `edge_size` leaves (read
+  // again when the tree has another size), `frontier` receives the new edge; new subtrees at
+  // `cached_level` and above are collected for the cache.
+  static AppendResult append_batch(pqxx::transaction_base& tx,
+                                   const std::vector<std::string>& canonical_records,
+                                   std::uint64_t& edge_size, std::array<Hash, 64>& edge,
+                                   std::array<Hash, 64>& frontier, std::uint64_t& old_size,
+                                   unsigned cached_level, std::vector<Subtree>& cached_subtrees);
 
   pqxx::connection& connection_;
   NoteSigner signer_;

@@ -15,6 +15,10 @@
 namespace chargegrid::ledger {
 
 inline constexpr int kSettlementSchemaVersion = 1;
+// Version 2 adds, per interval, `estimated` (its energy was interpolated over a gap in the meter
+// data) and, per record, `errors` (what is wrong with the meter data, e.g. a register that went
+// backwards). A version 1 record has neither.
+inline constexpr int kSettlementSchemaVersion2 = 2;
 
 using TimePoint = std::chrono::sys_time<std::chrono::milliseconds>;
 
@@ -48,6 +52,7 @@ struct EnergyInterval {
   TimePoint end;
   std::int64_t imported_wh = 0;
   std::int64_t exported_wh = 0;
+  bool estimated = false;  // schema version 2
 };
 
 struct PriceComponent {
@@ -94,6 +99,7 @@ struct SettlementRecord {
   std::int64_t total_minor = 0;  // what the driver pays, credits deducted
   MeterEvidence meter_evidence;
   TimePoint settled_at;
+  std::vector<std::string> errors;  // schema version 2
 
   std::int64_t energy_imported_wh() const;
   std::int64_t energy_exported_wh() const;

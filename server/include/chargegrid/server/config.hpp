@@ -89,6 +89,9 @@ struct Config {
   std::string openadr_client_id;
   std::string openadr_client_secret;
   int openadr_poll_seconds = 30;
+  // Settlement (docs/settlement.md): the length of a session's energy packets, in minutes (a
+  // divisor of 60; packets are aligned to the hour in the site's time zone).
+  int settlement_interval_min = 15;
 
   std::string log_level = "info";
   std::string log_format = "text";  // text (key=value) or json

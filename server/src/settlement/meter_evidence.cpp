@@ -1,0 +1,135 @@
+#include "settlement/meter_evidence.hpp"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "chargegrid/ledger/ocmf.hpp"
+
+namespace chargegrid::server::settlement {
+namespace {
+
+namespace ocmf = ledger::ocmf;
+
+MeterCheck invalid(MeterCheck check, std::string reason, std::string detail) {
+  check.status = SignedStatus::kInvalid;
+  check.reason = std::move(reason);
+  check.detail = std::move(detail);
+  check.start.reset();
+  check.stop.reset();
+  return check;
+}
+
+std::string reason_of(ocmf::Outcome outcome) {
+  switch (outcome) {
+    case ocmf::Outcome::kVerified:
+      return "verified";
+    case ocmf::Outcome::kSignatureInvalid:
+      return "signature_invalid";
+    case ocmf::Outcome::kKeyMismatch:
+      return "key_mismatch";
+    case ocmf::Outcome::kUnsupportedAlgorithm:
+      return "unsupported_algorithm";
+    case ocmf::Outcome::kMalformed:
+      return "malformed";
+  }
+  return "malformed";
+}
+
+ocmf::Evidence decode(const std::string& carrier) {
+  const auto first = carrier.find_first_not_of(" \t\r\n");
+  if (first != std::string::npos && carrier[first] == '{') {
+    auto json = nlohmann::json::parse(carrier, nullptr, false);
+    if (json.is_discarded()) throw ocmf::ParseError("signedMeterValue", "is not JSON");
+    return ocmf::from_ocpp2_signed_meter_value(json);
+  }
+  return ocmf::from_ocpp16_sampled_value({{"format", "SignedData"}, {"value", carrier}});
+}
+
+std::string at(base::TimePoint time) {
+  return base::format_rfc3339(time);
+}
+
+}  // namespace
+
+const char* status_name(SignedStatus status) {
+  switch (status) {
+    case SignedStatus::kVerified:
+      return "verified";
+    case SignedStatus::kUnsigned:
+      return "unsigned";
+    case SignedStatus::kInvalid:
+      return "invalid";
+  }
+  return "invalid";
+}
+
+std::optional<std::string> normalise_key(const std::string& text) {
+  auto bytes = ocmf::decode_key_text(text);
+  if (!bytes || bytes->empty()) return std::nullopt;
+  return ledger::hex_encode(bytes->data(), bytes->size());
+}
+
+MeterCheck check_signed(std::vector<SignedSample> samples,
+                        const std::optional<std::string>& pinned_key_hex) {
+  MeterCheck check;
+  if (samples.empty()) return check;
+  std::stable_sort(samples.begin(), samples.end(),
+                   [](const auto& a, const auto& b) { return a.time < b.time; });
+  check.public_key = pinned_key_hex;
+  std::vector<ocmf::Reading> registers;
+  for (const auto& sample : samples) {
+    ocmf::Evidence evidence;
+    try {
+      evidence = decode(sample.carrier);
+    } catch (const std::exception& e) {
+      return invalid(std::move(check), "malformed",
+                     "signed reading at " + at(sample.time) + ": " + e.what());
+    }
+    if (std::find(check.ocmf.begin(), check.ocmf.end(), evidence.ocmf) != check.ocmf.end())
+      continue;  // the same signed reading carried twice (a resent message)
+    check.ocmf.push_back(evidence.ocmf);
+    std::optional<std::string> presented;
+    if (evidence.public_key) presented = normalise_key(*evidence.public_key);
+    if (!check.public_key) {
+      if (!presented)
+        return invalid(std::move(check), "key_missing",
+                       "no meter key is registered for this EVSE and the signed reading at " +
+                           at(sample.time) + " carries none");
+      check.public_key = presented;
+      check.learnt = true;
+    }
+    auto verification = ocmf::verify(evidence.ocmf, presented, check.public_key);
+    if (!verification.verified())
+      return invalid(std::move(check), reason_of(verification.outcome),
+                     "signed reading at " + at(sample.time) + ": " + verification.message);
+    for (const auto& reading : verification.document->payload.readings) {
+      if (!reading.milli_wh) continue;  // not an energy register
+      if (reading.has_error())
+        return invalid(std::move(check), "meter_error",
+                       "signed reading " + reading.time_text + " is flagged (EF '" +
+                           reading.error_flags + "', ST '" + reading.status + "')");
+      // Import registers only (OBIS 1.8.x); export (2.8.x) is not signed-settled yet.
+      if (reading.obis.find("2.8.") != std::string::npos) continue;
+      registers.push_back(reading);
+    }
+  }
+  if (registers.size() < 2)
+    return invalid(std::move(check), "single_reading",
+                   "the signed data holds " + std::to_string(registers.size()) +
+                       " import register reading(s); a start and an end are needed");
+  for (std::size_t i = 1; i < registers.size(); ++i)
+    if (*registers[i].milli_wh < *registers[i - 1].milli_wh)
+      return invalid(std::move(check), "register_backwards",
+                     "signed register went backwards: " + registers[i].value_text + " at " +
+                         registers[i].time_text + " after " + registers[i - 1].value_text);
+  check.status = SignedStatus::kVerified;
+  check.start = SignedRegister{
+      std::chrono::time_point_cast<base::TimePoint::duration>(registers.front().time),
+      *registers.front().wh()};
+  check.stop =
+      SignedRegister{std::chrono::time_point_cast<base::TimePoint::duration>(registers.back().time),
+                     *registers.back().wh()};
+  return check;
+}
+
+}  // namespace chargegrid::server::settlement

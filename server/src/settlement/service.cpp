@@ -1,0 +1,50 @@
+#include "settlement/service.hpp"
+
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "chargegrid/server/config.hpp"
+#include "events/outbox_consumer.hpp"
+#include "logging.hpp"
+#include "store/outbox.hpp"
+#include "store/settlements.hpp"
+
+namespace chargegrid::server::settlement {
+
+SettlementService::SettlementService(boost::asio::io_context& io, db::ConnectionPool& pool,
+                                     const Config& config, PricesForSession prices) {
+  options_.interval = std::chrono::minutes(config.settlement_interval_min);
+  options_.prices = std::move(prices);
+  OutboxConsumer::Options consumer_options;
+  consumer_options.poll_interval = std::chrono::milliseconds(500);
+  consumer_options.max_backoff = std::chrono::seconds(60);
+  consumer_ = std::make_unique<OutboxConsumer>(
+      io, pool, kConsumer, std::vector<std::string>{store::outbox::kSessionEnded},
+      [this](store::Tx& tx, const store::outbox::Row& row) {
+        const auto session_id = row.payload.at("session_id").get<std::int64_t>();
+        const double age_s = store::settlements::outbox_age_s(tx, row.id);
+        if (age_s * 1000 < static_cast<double>(kSettleAfter.count()))
+          throw std::runtime_error("session " + std::to_string(session_id) +
+                                   " ended moments ago; its closing readings may still be on "
+                                   "their way");
+        auto settled = settle_session(tx, session_id, options_);
+        if (settled.recorded)
+          log::info("session_settled", {{"session", session_id},
+                                        {"settlement", settled.settlement_id},
+                                        {"log_index", settled.log_index},
+                                        {"status", settled.status}});
+      },
+      consumer_options);
+}
+
+SettlementService::~SettlementService() = default;
+
+void SettlementService::start() {
+  consumer_->start();
+}
+
+void SettlementService::stop() {
+  consumer_->stop();
+}
+
+}  // namespace chargegrid::server::settlement

@@ -1,0 +1,40 @@
+#pragma once
+// Settles one ended session inside the caller's transaction: reads the session, its site, its
+// register readings and signed samples; checks the signed data against the EVSE's pinned key;
+// cuts the energy into packets; prices them; appends the canonical record (schema version 2) to
+// the verifiable log; and writes the settlement row and its "settlement.recorded" outbox event.
+// All of it commits together, or none of it.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "settlement/pricing.hpp"
+#include "store/settlements.hpp"
+#include "store/transaction.hpp"
+
+namespace chargegrid::server::settlement {
+
+// The site's prices for a session (from the site's tariff); nullopt: the site has none, and the
+// session is settled without amounts (currency XXX, ISO 4217's "no currency").
+using PricesForSession =
+    std::function<std::optional<Prices>(store::Tx&, const store::settlements::SessionFacts&)>;
+
+struct SettleOptions {
+  std::chrono::minutes interval{15};
+  PricesForSession prices;  // may be empty
+};
+
+struct Settled {
+  bool recorded = false;  // false: the session had been settled already
+  std::string settlement_id;
+  std::uint64_t log_index = 0;
+  std::string status;
+};
+
+// Throws std::runtime_error for a session that does not exist or has not ended.
+Settled settle_session(store::Tx& tx, std::int64_t session_id, const SettleOptions& options);
+
+}  // namespace chargegrid::server::settlement

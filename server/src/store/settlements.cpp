@@ -1,0 +1,112 @@
+#include "store/settlements.hpp"
+
+#include <pqxx/pqxx>
+
+namespace chargegrid::server::store::settlements {
+namespace {
+
+template <class T>
+std::optional<T> optional_of(const pqxx::field& f) {
+  if (f.is_null()) return std::nullopt;
+  return f.as<T>();
+}
+
+constexpr const char* kUtc = R"('YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')";
+
+}  // namespace
+
+std::optional<SessionFacts> session(Tx& tx, std::int64_t session_id) {
+  const std::string utc = kUtc;
+  auto rows = tx.exec_params(
+      "SELECT t.id, t.state, t.station_id, t.transaction_uid, coalesce(t.evse_id, 0), "
+      "t.connector_id, coalesce(t.id_token, ''), "
+      "to_char(coalesce(t.started_at, t.created_at) AT TIME ZONE 'UTC', " +
+          utc +
+          "), "
+          "to_char(coalesce(t.ended_at, t.updated_at) AT TIME ZONE 'UTC', " +
+          utc +
+          "), "
+          "t.meter_start_wh, t.meter_stop_wh, s.id, s.latitude, s.longitude, s.altitude_m, "
+          "coalesce(s.time_zone, 'UTC'), "
+          "(extract(epoch FROM (coalesce(t.started_at, t.created_at) AT TIME ZONE "
+          "  coalesce(s.time_zone, 'UTC')) - (coalesce(t.started_at, t.created_at) AT TIME ZONE "
+          "  'UTC')) / 60)::int "
+          "FROM transactions t JOIN stations st ON st.id = t.station_id "
+          "LEFT JOIN sites s ON s.id = st.site_id WHERE t.id = $1",
+      session_id);
+  if (rows.empty()) return std::nullopt;
+  const auto& r = rows[0];
+  SessionFacts f;
+  f.id = r[0].as<std::int64_t>();
+  f.state = r[1].as<std::string>();
+  f.station_id = r[2].as<std::string>();
+  f.transaction_uid = r[3].as<std::string>();
+  f.evse_id = r[4].as<int>();
+  f.connector_id = optional_of<int>(r[5]);
+  f.id_token = r[6].as<std::string>();
+  f.started_at = r[7].as<std::string>();
+  f.ended_at = r[8].as<std::string>();
+  f.meter_start_wh = optional_of<std::int64_t>(r[9]);
+  f.meter_stop_wh = optional_of<std::int64_t>(r[10]);
+  f.site_id = optional_of<std::int64_t>(r[11]);
+  f.latitude = optional_of<double>(r[12]);
+  f.longitude = optional_of<double>(r[13]);
+  f.altitude_m = optional_of<double>(r[14]);
+  f.time_zone = r[15].as<std::string>();
+  f.utc_offset_minutes = r[16].as<int>();
+  return f;
+}
+
+Registers registers(Tx& tx, const SessionFacts& session) {
+  Registers out;
+  for (const auto& r : tx.exec_params(
+           "SELECT to_char(sampled_at AT TIME ZONE 'UTC', " + std::string(kUtc) +
+               "), measurand, value FROM meter_values "
+               "WHERE transaction_id = $1 AND station_id = $2 AND phase = '' "
+               "AND measurand IN ('Energy.Active.Import.Register', "
+               "'Energy.Active.Export.Register') AND value IS NOT NULL ORDER BY sampled_at",
+           session.id, session.station_id)) {
+    Reading reading{r[0].as<std::string>(), r[2].as<double>()};
+    if (r[1].as<std::string>() == "Energy.Active.Import.Register")
+      out.import.push_back(std::move(reading));
+    else
+      out.export_.push_back(std::move(reading));
+  }
+  return out;
+}
+
+std::vector<SignedRow> signed_samples(Tx& tx, const SessionFacts& session) {
+  std::vector<SignedRow> out;
+  for (const auto& r : tx.exec_params(
+           "SELECT to_char(sampled_at AT TIME ZONE 'UTC', " + std::string(kUtc) +
+               "), signed_data FROM meter_values "
+               "WHERE transaction_id = $1 AND station_id = $2 AND signed_data IS NOT NULL "
+               "ORDER BY sampled_at, measurand, phase, location, context",
+           session.id, session.station_id))
+    out.push_back({r[0].as<std::string>(), r[1].as<std::string>()});
+  return out;
+}
+
+bool exists(Tx& tx, std::int64_t session_id) {
+  return !tx.exec_params("SELECT 1 FROM settlements WHERE session_id = $1", session_id).empty();
+}
+
+void insert(Tx& tx, const Settlement& s) {
+  tx.exec_params(
+      R"(INSERT INTO settlements (id, session_id, station_id, site_id, status, reason, log_index,
+                                  record, currency, total_minor, energy_imported_wh,
+                                  energy_exported_wh, started_at, ended_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14))",
+      s.id, s.session_id, s.station_id, s.site_id, s.status, s.reason,
+      static_cast<std::int64_t>(s.log_index), s.record, s.currency, s.total_minor,
+      s.energy_imported_wh, s.energy_exported_wh, s.started_at, s.ended_at);
+}
+
+double outbox_age_s(Tx& tx, std::int64_t outbox_id) {
+  auto rows = tx.exec_params(
+      "SELECT extract(epoch FROM clock_timestamp() - created_at) FROM outbox WHERE id = $1",
+      outbox_id);
+  return rows.empty() ? 0.0 : rows[0][0].as<double>();
+}
+
+}  // namespace chargegrid::server::store::settlements

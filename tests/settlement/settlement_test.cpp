@@ -1,0 +1,344 @@
+// The settlement service end to end: a real server and PostgreSQL, stations over real sockets.
+// Ended sessions become one settlement each (verified, unsigned or invalid), appended to the
+// verifiable log with their "settlement.recorded" event, whatever the stations repeat.
+
+#include <catch2/catch.hpp>
+
+#include "../api/api_fixture.hpp"
+#include "chargegrid/testing/temp_folder.hpp"
+#include "samples.hpp"
+
+using namespace chargegrid::testing;
+using namespace chargegrid::settlement_testing;
+using nlohmann::json;
+
+namespace {
+
+// Free vend, and the file adapter subscribed to "settlement.recorded".
+chargegrid::server::Config settling_config(const std::filesystem::path& folder) {
+  auto config = free_vend_config();
+  config.ledger_adapters = {"file"};
+  config.ledger_file = (folder / "ledger.jsonl").string();
+  return config;
+}
+
+json event(const std::string& type, int seq, const std::string& at, const std::string& uid,
+           json meter = nullptr) {
+  json e{{"eventType", type},
+         {"timestamp", at},
+         {"triggerReason", type == "Ended" ? "StopAuthorized" : "Authorized"},
+         {"seqNo", seq},
+         {"transactionInfo", {{"transactionId", uid}}},
+         {"evse", {{"id", 1}, {"connectorId", 1}}}};
+  if (type == "Started") e["idToken"] = {{"idToken", "EMAID-1"}, {"type", "eMAID"}};
+  if (type == "Ended") e["transactionInfo"]["stoppedReason"] = "Local";
+  if (!meter.is_null()) e["meterValue"] = std::move(meter);
+  return e;
+}
+
+// One signed register reading as a 2.0.1 meterValue.
+json signed_reading(const chargegrid::ledger::ocmf::SafeValue& value, double kwh,
+                    const std::string& at, const std::string& context) {
+  return json::array(
+      {{{"timestamp", at},
+        {"sampledValue", json::array({{{"value", kwh},
+                                       {"context", context},
+                                       {"measurand", "Energy.Active.Import.Register"},
+                                       {"unitOfMeasure", {{"unit", "kWh"}}},
+                                       {"signedMeterValue", signed_meter_value(value)}}})}}});
+}
+
+// A 2.0.1 session signed with the two values of an OCMF sample file (Begin, End), at the times
+// the readings carry (2021-08-25T08:01:04Z and 08:01:09Z for the ebee samples).
+// `hour` moves the OCPP timestamps (not the signed ones) for a second session of the station.
+void signed_session(chargegrid::sim::OcppTestClient& station, const std::string& file,
+                    const std::string& uid, const std::string& hour = "08") {
+  auto values = ocmf_sample(file);
+  REQUIRE(values.size() == 2);
+  const auto begin = "2021-08-25T" + hour + ":01:04Z", end = "2021-08-25T" + hour + ":01:09Z";
+  REQUIRE(is_result(station.call(
+      "TransactionEvent", event("Started", 0, begin, uid,
+                                signed_reading(values[0], 7.753, begin, "Transaction.Begin")))));
+  REQUIRE(is_result(station.call(
+      "TransactionEvent",
+      event("Ended", 1, end, uid, signed_reading(values[1], 7.753, end, "Transaction.End")))));
+}
+
+std::int64_t session_of(ServerFixture& fx, const std::string& uid) {
+  return std::stoll(
+      fx.query_value("SELECT id FROM transactions WHERE transaction_uid = '" + uid + "'"));
+}
+
+// The settlement of a session once it is there (a few seconds after the end).
+json settlement(ApiFixture& fx, std::int64_t session) {
+  HttpResult answer;
+  const bool settled = fx.eventually(
+      [&] {
+        answer = fx.admin().get("/sessions/" + std::to_string(session) + "/settlement");
+        return answer.status == 200;
+      },
+      std::chrono::seconds(15));
+  INFO(answer.body);
+  REQUIRE(settled);
+  return answer.data;
+}
+
+HttpResult get_csv(std::uint16_t port, const std::string& key, const std::string& target) {
+  namespace http = boost::beast::http;
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket(io);
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+  http::request<http::string_body> request{http::verb::get, "/api/v1" + target, 11};
+  request.set(http::field::host, "127.0.0.1");
+  request.set(http::field::authorization, "Bearer " + key);
+  request.set(http::field::accept, "text/csv");
+  request.prepare_payload();
+  http::write(socket, request);
+  boost::beast::flat_buffer buffer;
+  http::response<http::string_body> response;
+  http::read(socket, buffer, response);
+  HttpResult result;
+  result.status = response.result_int();
+  result.content_type = std::string(response[http::field::content_type]);
+  result.body = response.body();
+  return result;
+}
+
+}  // namespace
+
+TEST_CASE("a signed 2.0.1 session is settled once, verified, in the log and the outbox",
+          "[integration][settlement]") {
+  TempFolder folder;
+  ApiFixture fx(settling_config(folder.path()));
+  const auto site = fx.make_depot("CS-SIGNED");
+  auto station = fx.connect("CS-SIGNED", "ocpp2.0.1");
+  REQUIRE(is_result(station->call("BootNotification", boot_201())));
+  signed_session(*station, "safe-transparenzsoftware/test_ocmf_ebee_01.xml", "TX-S1");
+  // The end again, and a second Ended: the session and its settlement stay as they are.
+  auto values = ocmf_sample("safe-transparenzsoftware/test_ocmf_ebee_01.xml");
+  const auto again =
+      event("Ended", 1, "2021-08-25T08:01:09Z", "TX-S1",
+            signed_reading(values[1], 7.753, "2021-08-25T08:01:09Z", "Transaction.End"));
+  REQUIRE(is_result(station->call("TransactionEvent", again)));
+  REQUIRE(is_result(
+      station->call("TransactionEvent", event("Ended", 2, "2021-08-25T08:01:10Z", "TX-S1"))));
+
+  const auto session = session_of(fx, "TX-S1");
+  const auto s = settlement(fx, session);
+  CHECK(s["status"] == "verified");
+  CHECK(s["reason"].is_null());
+  CHECK(s["log_index"] == 0);
+  CHECK(s["site_id"] == site);
+  const auto& record = s["record"];
+  CHECK(record["schema_version"] == 2);
+  CHECK(record["session_id"] == std::to_string(session));
+  CHECK(record["transaction_id"] == "TX-S1");
+  CHECK(record["meter_evidence"]["status"] == "verified");
+  CHECK(record["meter_evidence"]["signed_data"].size() == 2);
+  CHECK(record["meter_start"]["register_wh"] == 7753);
+  CHECK(record["meter_stop"]["register_wh"] == 7753);
+  CHECK(record["energy_imported_wh"] == 0);
+  CHECK(record["start"] == "2021-08-25T08:01:04.000Z");
+  CHECK(record["end"] == "2021-08-25T08:01:09.000Z");
+  CHECK(record["errors"].empty());
+  CHECK(record["currency"] == "XXX");  // the site has no tariff
+  REQUIRE(record["intervals"].size() == 1);
+  CHECK(record["intervals"][0]["estimated"] == false);
+
+  // The record is the log's entry, byte for byte, and its event was written with it.
+  CHECK(fx.query_value("SELECT count(*) FROM ledger_log_entry") == "1");
+  CHECK(fx.query_value("SELECT record FROM ledger_log_entry WHERE idx = 0") ==
+        fx.query_value("SELECT record FROM settlements"));
+  CHECK(fx.query_value("SELECT count(*) FROM outbox WHERE topic = 'settlement.recorded'") == "1");
+  CHECK(fx.query_value("SELECT payload->>'settlement_id' FROM outbox WHERE topic = "
+                       "'settlement.recorded'") == s["id"].get<std::string>());
+  // The file adapter delivers it; the settlement shows so.
+  CHECK(fx.eventually([&] {
+    auto now = fx.admin().get("/sessions/" + std::to_string(session) + "/settlement");
+    return now.data["adapters"].size() == 1 && now.data["adapters"][0]["name"] == "file" &&
+           now.data["adapters"][0]["state"] == "delivered";
+  }));
+
+  // The first signed reading's key is pinned for the EVSE.
+  auto key = fx.admin().get("/stations/CS-SIGNED/evses/1/meter-key");
+  REQUIRE(key.status == 200);
+  CHECK(key.data["source"] == "learnt");
+  CHECK(key.data["public_key"] == key_hex(values[0].public_key));
+
+  // Repeats after the settlement change nothing either.
+  REQUIRE(is_result(station->call("TransactionEvent", again)));
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  CHECK(fx.query_value("SELECT count(*) FROM settlements") == "1");
+  CHECK(fx.query_value("SELECT count(*) FROM ledger_log_entry") == "1");
+}
+
+TEST_CASE("tampered signed data is invalid and flagged and a foreign key is a mismatch",
+          "[integration][settlement]") {
+  TempFolder folder;
+  ApiFixture fx(settling_config(folder.path()));
+  fx.make_depot("CS-TAMPER");
+  auto station = fx.connect("CS-TAMPER", "ocpp2.0.1");
+  REQUIRE(is_result(station->call("BootNotification", boot_201())));
+  signed_session(*station, "safe-transparenzsoftware/test_ocmf_ebee_02.xml", "TX-T1");
+  auto tampered = settlement(fx, session_of(fx, "TX-T1"));
+  CHECK(tampered["status"] == "invalid");
+  CHECK(tampered["reason"] == "signature_invalid");
+  CHECK(tampered["record"]["meter_evidence"]["status"] == "failed");
+  CHECK(tampered["record"]["meter_evidence"]["detail"].get<std::string>().rfind(
+            "signature_invalid: ", 0) == 0);
+  // A key learnt from a reading that does not verify is not pinned.
+  CHECK(fx.admin().get("/stations/CS-TAMPER/evses/1/meter-key").status == 404);
+
+  // An operator registers another meter's key: the genuine readings no longer match it.
+  const auto other =
+      key_hex(ocmf_sample("safe-transparenzsoftware/test_ocmf_keba_kcp30.xml").at(0).public_key);
+  auto put = fx.admin().send(boost::beast::http::verb::put, "/stations/CS-TAMPER/evses/1/meter-key",
+                             json{{"public_key", other}}.dump());
+  REQUIRE(put.status == 200);
+  CHECK(put.data["source"] == "registered");
+  signed_session(*station, "safe-transparenzsoftware/test_ocmf_ebee_01.xml", "TX-T2", "09");
+  auto mismatch = settlement(fx, session_of(fx, "TX-T2"));
+  CHECK(mismatch["status"] == "invalid");
+  CHECK(mismatch["reason"] == "key_mismatch");
+  CHECK(mismatch["log_index"] == 1);
+  CHECK(fx.admin().get("/stations/CS-TAMPER/evses/1/meter-key").data["public_key"] == other);
+}
+
+TEST_CASE("meter keys: bad keys, unknown stations and other sites' stations are refused",
+          "[integration][settlement][bad-input]") {
+  ApiFixture fx;
+  const auto site = fx.make_depot("CS-KEYS");
+  const auto other_site = fx.make_site("Elsewhere");
+  using boost::beast::http::verb;
+  const std::string path = "/stations/CS-KEYS/evses/1/meter-key";
+  auto bad = fx.admin().send(verb::put, path, json{{"public_key", "not a key"}}.dump());
+  CHECK(bad.status == 422);
+  CHECK(bad.detail().find("SubjectPublicKeyInfo") != std::string::npos);
+  CHECK(fx.admin().send(verb::put, path, json{{"key", "00"}}.dump()).status == 422);
+  CHECK(fx.admin().send(verb::put, path, "{").status == 400);
+  const auto good =
+      key_hex(ocmf_sample("safe-transparenzsoftware/test_ocmf_keba_kcp30.xml").at(0).public_key);
+  CHECK(fx.admin()
+            .send(verb::put, "/stations/NOPE/evses/1/meter-key", json{{"public_key", good}}.dump())
+            .status == 404);
+  CHECK(
+      fx.admin()
+          .send(verb::put, "/stations/CS-KEYS/evses/0/meter-key", json{{"public_key", good}}.dump())
+          .status == 404);
+  auto outsider =
+      fx.client(fx.make_key(chargegrid::server::api::Role::FacilityManager, {other_site}));
+  CHECK(outsider.send(verb::put, path, json{{"public_key", good}}.dump()).status == 404);
+  CHECK(fx.query_value("SELECT count(*) FROM meter_keys") == "0");
+  auto manager = fx.client(fx.make_key(chargegrid::server::api::Role::FacilityManager, {site}));
+  CHECK(manager.send(verb::put, path, json{{"public_key", good}}.dump()).status == 200);
+  CHECK(manager.get(path).data["public_key"] == good);
+  CHECK(outsider.get(path).status == 404);
+  CHECK(fx.admin().get("/sessions/999/settlement").status == 404);
+}
+
+TEST_CASE("a 1.6 session is settled unsigned and a register going backwards is an error in it",
+          "[integration][settlement]") {
+  TempFolder folder;
+  ApiFixture fx(settling_config(folder.path()));
+  const auto site = fx.make_depot("CS-16");
+  auto station = fx.connect("CS-16", "ocpp1.6");
+  REQUIRE(is_result(station->call("BootNotification", boot_16())));
+  const auto id = start_transaction_16(*station, 1000);  // 2026-11-24T08:00:00Z
+  auto meter = [&](const std::string& at, const std::string& wh) {
+    return station->call(
+        "MeterValues",
+        {{"connectorId", 1},
+         {"transactionId", id},
+         {"meterValue", json::array({{{"timestamp", at},
+                                      {"sampledValue",
+                                       json::array({{{"value", wh},
+                                                     {"measurand", "Energy.Active.Import.Register"},
+                                                     {"unit", "Wh"}}})}}})}});
+  };
+  REQUIRE(is_result(meter("2026-11-24T08:20:00Z", "3000")));
+  REQUIRE(is_result(meter("2026-11-24T08:40:00Z", "2500")));  // backwards
+  const json stop{{"transactionId", id},
+                  {"meterStop", 4000},
+                  {"timestamp", "2026-11-24T09:00:00Z"},
+                  {"reason", "Local"}};
+  REQUIRE(is_result(station->call("StopTransaction", stop)));
+  REQUIRE(is_result(station->call("StopTransaction", stop)));  // replayed
+
+  const auto s = settlement(fx, id);
+  CHECK(s["status"] == "unsigned");
+  const auto& record = s["record"];
+  CHECK(record["meter_evidence"]["status"] == "not_signed");
+  CHECK(record["meter_start"]["register_wh"] == 1000);
+  CHECK(record["meter_stop"]["register_wh"] == 4000);
+  CHECK(record["energy_imported_wh"] == 3000);
+  REQUIRE(record["errors"].size() == 1);
+  CHECK(record["errors"][0].get<std::string>().find("went backwards") != std::string::npos);
+  REQUIRE(record["intervals"].size() == 4);
+  for (const auto& interval : record["intervals"]) CHECK(interval["imported_wh"] >= 0);
+  CHECK(record["intervals"][0]["start"] == "2026-11-24T08:00:00.000Z");
+  CHECK(record["intervals"][0]["end"] == "2026-11-24T08:15:00.000Z");
+
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  CHECK(fx.query_value("SELECT count(*) FROM settlements") == "1");
+
+  // The list, scoped like sessions, as JSON and as CSV.
+  auto list = fx.admin().get("/settlements?site_id=" + std::to_string(site));
+  REQUIRE(list.status == 200);
+  REQUIRE(list.data["items"].size() == 1);
+  CHECK(list.data["items"][0]["session_id"] == id);
+  CHECK(fx.admin().get("/settlements?from=2026-11-25T00:00:00Z").data["items"].empty());
+  CHECK(fx.admin().get("/settlements?from=yesterday").status == 400);
+  auto csv = get_csv(fx.server().http_port(), fx.admin().key(), "/settlements");
+  CHECK(csv.status == 200);
+  CHECK(csv.content_type.rfind("text/csv", 0) == 0);
+  CHECK(csv.body.rfind("id,session_id,station_id,site_id,status,reason,log_index,", 0) == 0);
+  CHECK(std::count(csv.body.begin(), csv.body.end(), '\n') == 2);
+  CHECK(csv.body.find(",unsigned,,0,") != std::string::npos);
+  const auto other = fx.make_site("Elsewhere");
+  auto outsider = fx.client(fx.make_key(chargegrid::server::api::Role::FacilityManager, {other}));
+  CHECK(outsider.get("/settlements").data["items"].empty());
+  CHECK(outsider.get("/sessions/" + std::to_string(id) + "/settlement").status == 404);
+}
+
+TEST_CASE("a 1.6 session with SignedData values verifies with the registered meter key",
+          "[integration][settlement]") {
+  TempFolder folder;
+  ApiFixture fx(settling_config(folder.path()));
+  fx.make_depot("CS-16S");
+  const auto values = ocmf_sample("safe-transparenzsoftware/test_ocmf_ebee_01.xml");
+  // 1.6 carries no key: the operator registers the meter's.
+  auto put = fx.admin().send(boost::beast::http::verb::put, "/stations/CS-16S/evses/1/meter-key",
+                             json{{"public_key", key_hex(values[0].public_key)}}.dump());
+  REQUIRE(put.status == 200);
+  auto station = fx.connect("CS-16S", "ocpp1.6");
+  REQUIRE(is_result(station->call("BootNotification", boot_16())));
+  auto started =
+      station->call("StartTransaction", start_16(1, 7753, "2021-08-25T08:01:04Z", "TAG-S"));
+  REQUIRE(is_result(started));
+  const auto id = started[2]["transactionId"].get<long long>();
+  auto signed_value = [](const chargegrid::ledger::ocmf::SafeValue& value, const std::string& at,
+                         const std::string& context) {
+    return json{{"timestamp", at},
+                {"sampledValue", json::array({{{"value", trimmed(value.signed_data)},
+                                               {"format", "SignedData"},
+                                               {"context", context},
+                                               {"measurand", "Energy.Active.Import.Register"},
+                                               {"unit", "Wh"}}})}};
+  };
+  REQUIRE(is_result(station->call(
+      "MeterValues", {{"connectorId", 1},
+                      {"transactionId", id},
+                      {"meterValue", json::array({signed_value(values[0], "2021-08-25T08:01:04Z",
+                                                               "Transaction.Begin")})}})));
+  REQUIRE(is_result(station->call(
+      "StopTransaction",
+      {{"transactionId", id},
+       {"meterStop", 7753},
+       {"timestamp", "2021-08-25T08:01:09Z"},
+       {"transactionData",
+        json::array({signed_value(values[1], "2021-08-25T08:01:09Z", "Transaction.End")})}})));
+  const auto s = settlement(fx, id);
+  CHECK(s["status"] == "verified");
+  CHECK(s["record"]["meter_evidence"]["public_key"] == key_hex(values[0].public_key));
+  CHECK(s["record"]["meter_stop"]["register_wh"] == 7753);
+}
