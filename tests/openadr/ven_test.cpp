@@ -17,14 +17,10 @@ namespace outbox = chargegrid::server::store::outbox;
 
 namespace {
 
-// A site with its OpenADR names (the sites columns of migration 0013, added here when the
-// schema does not have them yet).
+// A site with its OpenADR names.
 std::int64_t named_site(pqxx::connection& c, const std::string& name, const std::string& ven,
                         const std::string& location) {
   pqxx::work tx(c);
-  tx.exec(
-      "ALTER TABLE sites ADD COLUMN IF NOT EXISTS ven_name text,"
-      " ADD COLUMN IF NOT EXISTS power_service_location text");
   auto id = tx.exec_params1(
                   "INSERT INTO sites (name, ven_name, power_service_location)"
                   " VALUES ($1, $2, $3) RETURNING id",

@@ -39,14 +39,10 @@ class VtnFixture : public ApiFixture {
                                              key, body);
   }
 
-  // A site's OpenADR names (the sites columns of migration 0013, added here when the
-  // schema does not have them yet).
+  // A site's OpenADR names.
   void name_site(std::int64_t site, const std::string& ven, const std::string& location) {
     auto c = sql();
     pqxx::work tx(c);
-    tx.exec(
-        "ALTER TABLE sites ADD COLUMN IF NOT EXISTS ven_name text,"
-        " ADD COLUMN IF NOT EXISTS power_service_location text");
     tx.exec_params("UPDATE sites SET ven_name = $2, power_service_location = $3 WHERE id = $1",
                    site, ven, location);
     tx.commit();

@@ -342,3 +342,58 @@ TEST_CASE("a 1.6 session with SignedData values verifies with the registered met
   CHECK(s["record"]["meter_evidence"]["public_key"] == key_hex(values[0].public_key));
   CHECK(s["record"]["meter_stop"]["register_wh"] == 7753);
 }
+
+TEST_CASE("a session is priced with its site's tariff, in the site's time zone",
+          "[integration][settlement]") {
+  TempFolder folder;
+  ApiFixture fx(settling_config(folder.path()));
+  const auto site = fx.make_depot("CS-PRICED");
+  REQUIRE(
+      fx.admin().patch("/sites/" + std::to_string(site), {{"time_zone", "Europe/Oslo"}}).status ==
+      200);
+  const json tariff{{"currency", "EUR"},
+                    {"import",
+                     {{{"days", {"mon", "tue", "wed", "thu", "fri"}},
+                       {"from", "07:00"},
+                       {"to", "22:00"},
+                       {"price_minor_per_kwh", 31}},
+                      {{"days", {"mon", "tue", "wed", "thu", "fri"}},
+                       {"from", "00:00"},
+                       {"to", "07:00"},
+                       {"price_minor_per_kwh", 20}},
+                      {{"days", {"mon", "tue", "wed", "thu", "fri"}},
+                       {"from", "22:00"},
+                       {"to", "24:00"},
+                       {"price_minor_per_kwh", 20}},
+                      {{"days", {"sat", "sun"}},
+                       {"from", "00:00"},
+                       {"to", "24:00"},
+                       {"price_minor_per_kwh", 20}}}},
+                    {"export_credit_minor_per_kwh", 8}};
+  REQUIRE(fx.admin()
+              .send(boost::beast::http::verb::put, "/sites/" + std::to_string(site) + "/tariff",
+                    tariff.dump())
+              .status == 200);
+
+  auto station = fx.connect("CS-PRICED", "ocpp1.6");
+  REQUIRE(is_result(station->call("BootNotification", boot_16())));
+  // Tuesday 05:30-06:30 UTC is 06:30-07:30 in Oslo: half an hour at 20, half an hour at 31.
+  const json start{{"connectorId", 1},
+                   {"idTag", "TAG-1"},
+                   {"meterStart", 1000},
+                   {"timestamp", "2026-11-24T05:30:00Z"}};
+  auto started = station->call("StartTransaction", start);
+  REQUIRE(is_result(started));
+  const auto id = started[2]["transactionId"].get<std::int64_t>();
+  REQUIRE(is_result(station->call("StopTransaction", {{"transactionId", id},
+                                                      {"meterStop", 5000},
+                                                      {"timestamp", "2026-11-24T06:30:00Z"},
+                                                      {"reason", "Local"}})));
+  const auto s = settlement(fx, id);
+  const auto& record = s["record"];
+  INFO(record.dump(1));
+  CHECK(record["currency"] == "EUR");
+  CHECK(record["energy_imported_wh"] == 4000);
+  // 2 kWh at 20 and 2 kWh at 31 (the register rises evenly between its two readings).
+  CHECK(record["total_minor"] == 2 * 20 + 2 * 31);
+}

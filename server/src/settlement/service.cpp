@@ -8,13 +8,25 @@
 #include "logging.hpp"
 #include "store/outbox.hpp"
 #include "store/settlements.hpp"
+#include "store/tariffs.hpp"
 
 namespace chargegrid::server::settlement {
+namespace {
+
+// The prices of the session's site: its tariff in its time zone; none without a tariff.
+std::optional<Prices> site_prices(store::Tx& tx, const store::settlements::SessionFacts& session) {
+  if (!session.site_id) return std::nullopt;
+  auto site = store::tariffs::find(tx, *session.site_id);
+  if (!site) return std::nullopt;
+  return prices_of(site->tariff, site->time_zone.empty() ? "UTC" : site->time_zone);
+}
+
+}  // namespace
 
 SettlementService::SettlementService(boost::asio::io_context& io, db::ConnectionPool& pool,
                                      const Config& config, PricesForSession prices) {
   options_.interval = std::chrono::minutes(config.settlement_interval_min);
-  options_.prices = std::move(prices);
+  options_.prices = prices ? std::move(prices) : PricesForSession(site_prices);
   OutboxConsumer::Options consumer_options;
   consumer_options.poll_interval = std::chrono::milliseconds(500);
   consumer_options.max_backoff = std::chrono::seconds(60);

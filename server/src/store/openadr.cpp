@@ -175,12 +175,10 @@ std::optional<Event> delete_event(Tx& tx, const std::string& id,
 }
 
 std::vector<SiteIdentity> sites_in_reach(Tx& tx, std::int64_t key_id) {
-  // A site's OpenADR names are read through to_jsonb so that the query holds whether or not
-  // the sites table has those columns yet.
   std::vector<SiteIdentity> out;
   for (const auto& row :
-       tx.exec_params("SELECT s.id, coalesce(to_jsonb(s)->>'ven_name', ''),"
-                      " coalesce(to_jsonb(s)->>'power_service_location', '')"
+       tx.exec_params("SELECT s.id, coalesce(s.ven_name, ''),"
+                      " coalesce(s.power_service_location, '')"
                       " FROM sites s, api_keys k WHERE k.id = $1 AND (k.role = 'admin' OR s.id IN"
                       " (SELECT site_id FROM api_key_sites WHERE api_key_id = k.id)) ORDER BY s.id",
                       key_id))
@@ -191,8 +189,8 @@ std::vector<SiteIdentity> sites_in_reach(Tx& tx, std::int64_t key_id) {
 std::vector<SiteIdentity> all_sites(Tx& tx) {
   std::vector<SiteIdentity> out;
   for (const auto& row :
-       tx.exec("SELECT s.id, coalesce(to_jsonb(s)->>'ven_name', ''),"
-               " coalesce(to_jsonb(s)->>'power_service_location', '') FROM sites s ORDER BY s.id"))
+       tx.exec("SELECT s.id, coalesce(s.ven_name, ''),"
+               " coalesce(s.power_service_location, '') FROM sites s ORDER BY s.id"))
     out.push_back({row[0].as<std::int64_t>(), row[1].as<std::string>(), row[2].as<std::string>()});
   return out;
 }
