@@ -97,14 +97,15 @@ TEST_CASE_METHOD(VenFixture, "VEN mode applies a utility VTN's events to the sit
   std::int64_t vtn_depot = 0, vtn_harbour = 0;
   {
     auto c = sql();
-    vtn_depot = named_site(c, "Depot", "chargegrid", "EAN-DEPOT");
-    vtn_harbour = named_site(c, "Harbour", "chargegrid", "EAN-HARBOUR");
+    vtn_depot = named_site(c, "Depot", "chargegrid", "871600000000000017");
+    vtn_harbour = named_site(c, "Harbour", "chargegrid", "871600000000000024");
   }
   const auto utility = make_key(Role::Utility, {vtn_depot, vtn_harbour});
   auto program = vtn(http::verb::post, "/programs", utility, {{"programName", "gac"}});
   REQUIRE(program.status == 201);
   const auto program_id = program.data["id"].get<std::string>();
-  auto first = vtn(http::verb::post, "/events", utility, limit_event(program_id, "EAN-DEPOT", 40));
+  auto first =
+      vtn(http::verb::post, "/events", utility, limit_event(program_id, "871600000000000017", 40));
   REQUIRE(first.status == 201);
   const auto first_id = first.data["id"].get<std::string>();
 
@@ -124,9 +125,9 @@ TEST_CASE_METHOD(VenFixture, "VEN mode applies a utility VTN's events to the sit
       tx.commit();
     }
     // Named after the VEN has started polling: the events are applied to them as they come.
-    other = named_site(c, "Other", "someone-else", "EAN-DEPOT");
-    depot = named_site(c, "Depot", "chargegrid", "EAN-DEPOT");
-    harbour = named_site(c, "Harbour", "chargegrid", "EAN-HARBOUR");
+    other = named_site(c, "Other", "someone-else", "871600000000000017");
+    depot = named_site(c, "Depot", "chargegrid", "871600000000000017");
+    harbour = named_site(c, "Harbour", "chargegrid", "871600000000000024");
   }
 
   REQUIRE(ven.eventually([&] { return ven_limit(ven, first_id, depot) == 40000; }));
@@ -137,16 +138,16 @@ TEST_CASE_METHOD(VenFixture, "VEN mode applies a utility VTN's events to the sit
         "[" + std::to_string(depot) + "]");
 
   // Changed at the VTN: changed here; an unchanged event is not written again.
-  REQUIRE(
-      vtn(http::verb::put, "/events/" + first_id, utility, limit_event(program_id, "EAN-DEPOT", 22))
-          .status == 200);
+  REQUIRE(vtn(http::verb::put, "/events/" + first_id, utility,
+              limit_event(program_id, "871600000000000017", 22))
+              .status == 200);
   REQUIRE(ven.eventually([&] { return ven_limit(ven, first_id, depot) == 22000; }));
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   CHECK(ven.query_value("SELECT count(*) FROM outbox WHERE consumer = 'test-replanner'") == "2");
 
   // Gone from the VTN: withdrawn here.
   auto second =
-      vtn(http::verb::post, "/events", utility, limit_event(program_id, "EAN-HARBOUR", 11));
+      vtn(http::verb::post, "/events", utility, limit_event(program_id, "871600000000000024", 11));
   REQUIRE(second.status == 201);
   const auto second_id = second.data["id"].get<std::string>();
   REQUIRE(ven.eventually([&] { return ven_limit(ven, second_id, harbour) == 11000; }));

@@ -109,9 +109,9 @@ json grid_aware_event(const std::string& program_id, const std::string& location
 TEST_CASE_METHOD(VtnFixture, "A grid-aware charging event limits the site it targets",
                  "[openadr][integration]") {
   const auto [depot, harbour, elsewhere] = make_sites("Depot", "Harbour", "Elsewhere");
-  name_site(depot, "chargegrid", "EAN-DEPOT");
-  name_site(harbour, "chargegrid", "EAN-HARBOUR");
-  name_site(elsewhere, "chargegrid", "EAN-ELSEWHERE");
+  name_site(depot, "chargegrid", "871600000000000017");
+  name_site(harbour, "chargegrid", "871600000000000024");
+  name_site(elsewhere, "chargegrid", "871600000000000031");
   const auto utility = make_key(Role::Utility, {depot, harbour});
 
   auto program = vtn(http::verb::post, "/programs", utility,
@@ -123,7 +123,8 @@ TEST_CASE_METHOD(VtnFixture, "A grid-aware charging event limits the site it tar
   CHECK(program.data["createdDateTime"].get<std::string>().ends_with("Z"));
   CHECK(program.data.contains("modificationDateTime"));
 
-  auto event = vtn(http::verb::post, "/events", utility, grid_aware_event(program_id, "EAN-DEPOT"));
+  auto event =
+      vtn(http::verb::post, "/events", utility, grid_aware_event(program_id, "871600000000000017"));
   REQUIRE(event.status == 201);
   const auto event_id = event.data["id"].get<std::string>();
   CHECK(event.data["objectType"] == "EVENT");
@@ -146,21 +147,22 @@ TEST_CASE_METHOD(VtnFixture, "A grid-aware charging event limits the site it tar
   REQUIRE(read.status == 200);
   CHECK(read.data["targets"] == event.data["targets"]);
   CHECK(vtn(http::verb::get, "/events?programID=" + program_id, utility).data.size() == 1);
-  CHECK(vtn(http::verb::get, "/events?targetType=POWER_SERVICE_LOCATION&targetValues=EAN-DEPOT",
+  CHECK(vtn(http::verb::get,
+            "/events?targetType=POWER_SERVICE_LOCATION&targetValues=871600000000000017", utility)
+            .data.size() == 1);
+  CHECK(vtn(http::verb::get,
+            "/events?targetType=POWER_SERVICE_LOCATION&targetValues=X&targetValues="
+            "871600000000000017",
             utility)
             .data.size() == 1);
   CHECK(vtn(http::verb::get,
-            "/events?targetType=POWER_SERVICE_LOCATION&targetValues=X&targetValues=EAN-DEPOT",
-            utility)
-            .data.size() == 1);
-  CHECK(vtn(http::verb::get, "/events?targetType=POWER_SERVICE_LOCATION&targetValues=EAN-HARBOUR",
-            utility)
+            "/events?targetType=POWER_SERVICE_LOCATION&targetValues=871600000000000024", utility)
             .data.empty());
   CHECK(vtn(http::verb::get, "/events?targetType=GROUP", utility).data.empty());
   CHECK(vtn(http::verb::get, "/programs", utility).data.size() == 1);
 
   // Moved to the other site: both sites change.
-  auto moved = grid_aware_event(program_id, "EAN-HARBOUR", 30);
+  auto moved = grid_aware_event(program_id, "871600000000000024", 30);
   auto put = vtn(http::verb::put, "/events/" + event_id, utility, moved);
   REQUIRE(put.status == 200);
   CHECK(put.data["id"] == event_id);
@@ -254,7 +256,7 @@ TEST_CASE_METHOD(VtnFixture, "Malformed OpenADR objects are refused with a probl
   expect_problem(vtn(http::verb::post, "/programs", utility, {{"programName", "p"}}), 409,
                  "already has a program");
 
-  auto event = grid_aware_event(program_id, "EAN-DEPOT");
+  auto event = grid_aware_event(program_id, "871600000000000017");
   event.erase("targets");
   auto broken = event;
   broken["intervals"][0]["payloads"][0]["values"] = "forty";
@@ -295,8 +297,8 @@ TEST_CASE_METHOD(VtnFixture, "Malformed OpenADR objects are refused with a probl
 TEST_CASE_METHOD(VtnFixture, "A utility reaches only its own programs and sites",
                  "[openadr][integration]") {
   const auto [mine, theirs] = make_sites("Mine", "Theirs");
-  name_site(mine, "chargegrid", "EAN-MINE");
-  name_site(theirs, "chargegrid", "EAN-THEIRS");
+  name_site(mine, "chargegrid", "871600000000000048");
+  name_site(theirs, "chargegrid", "871600000000000055");
   const auto utility = make_key(Role::Utility, {mine});
   const auto other = make_key(Role::Utility, {theirs});
 
@@ -306,13 +308,14 @@ TEST_CASE_METHOD(VtnFixture, "A utility reaches only its own programs and sites"
 
   // An event for a site out of the key's scope is refused, nothing stored.
   auto refused =
-      vtn(http::verb::post, "/events", utility, grid_aware_event(program_id, "EAN-THEIRS"));
+      vtn(http::verb::post, "/events", utility, grid_aware_event(program_id, "871600000000000055"));
   CHECK(refused.status == 403);
-  CHECK(refused.detail().find("POWER_SERVICE_LOCATION 'EAN-THEIRS'") != std::string::npos);
+  CHECK(refused.detail().find("POWER_SERVICE_LOCATION '871600000000000055'") != std::string::npos);
   CHECK(count("SELECT count(*) FROM openadr_events") == 0);
   CHECK(count("SELECT count(*) FROM demand_response_windows") == 0);
 
-  auto event = vtn(http::verb::post, "/events", utility, grid_aware_event(program_id, "EAN-MINE"));
+  auto event =
+      vtn(http::verb::post, "/events", utility, grid_aware_event(program_id, "871600000000000048"));
   REQUIRE(event.status == 201);
   const auto event_id = event.data["id"].get<std::string>();
 
@@ -326,7 +329,7 @@ TEST_CASE_METHOD(VtnFixture, "A utility reaches only its own programs and sites"
   CHECK(vtn(http::verb::delete_, "/events/" + event_id, other).status == 404);
   CHECK(vtn(http::verb::delete_, "/programs/" + program_id, other).status == 404);
   auto foreign =
-      vtn(http::verb::post, "/events", other, grid_aware_event(program_id, "EAN-THEIRS"));
+      vtn(http::verb::post, "/events", other, grid_aware_event(program_id, "871600000000000055"));
   CHECK(foreign.status == 400);
   CHECK(windows(event_id).size() == 2);
 

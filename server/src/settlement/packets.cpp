@@ -108,7 +108,16 @@ Packets make_packets(const PacketInput& input) {
                          std::to_string(*input.import_stop_wh) + " Wh at the end after " +
                          std::to_string(*input.import_start_wh) + " Wh at the start");
   const auto bounds = boundaries(input.start, input.end, input.interval, input.utc_offset);
-  auto in = registers(import, bounds, input.import_start_wh, input.import_stop_wh);
+  // The start and stop registers are readings too: between them and the sampled readings
+  // the register is interpolated (a session with no samples rises evenly from start to stop).
+  Series pinned = import;
+  if (input.import_start_wh &&
+      (pinned.readings.empty() || pinned.readings.front().time > input.start))
+    pinned.readings.insert(pinned.readings.begin(),
+                           {input.start, static_cast<double>(*input.import_start_wh)});
+  if (input.import_stop_wh && (pinned.readings.empty() || pinned.readings.back().time < input.end))
+    pinned.readings.push_back({input.end, static_cast<double>(*input.import_stop_wh)});
+  auto in = registers(pinned, bounds, input.import_start_wh, input.import_stop_wh);
   out.has_export = !exported.readings.empty();
   auto ex = registers(exported, bounds, std::nullopt, std::nullopt);
   for (std::size_t i = 1; i < bounds.size(); ++i) {
