@@ -30,8 +30,8 @@
 #include "openadr/ven.hpp"
 #include "openadr/vtn.hpp"
 #include "security/security.hpp"
-#include "smart_charging/service.hpp"
 #include "settlement/service.hpp"
+#include "smart_charging/service.hpp"
 
 namespace chargegrid::server {
 

@@ -2,11 +2,12 @@
 // replaced as a whole, the sites it touched (before and after) are named, and a site reads
 // only the windows that overlap the asked period.
 
+#include "store/demand_response.hpp"
+
 #include <catch2/catch.hpp>
 #include <pqxx/pqxx>
 
 #include "chargegrid/testing/database.hpp"
-#include "store/demand_response.hpp"
 
 using chargegrid::testing::TestDatabase;
 namespace demand_response = chargegrid::server::store::demand_response;
