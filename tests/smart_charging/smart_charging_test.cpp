@@ -176,24 +176,8 @@ std::int64_t limited_site(ApiFixture& fx, std::int64_t import_limit_w) {
 }
 
 HttpResult get_csv(std::uint16_t port, const std::string& target, const std::string& key) {
-  namespace http = boost::beast::http;
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::socket socket(io);
-  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
-  http::request<http::string_body> request{http::verb::get, "/api/v1" + target, 11};
-  request.set(http::field::host, "127.0.0.1");
-  request.set(http::field::authorization, "Bearer " + key);
-  request.set(http::field::accept, "text/csv");
-  request.prepare_payload();
-  http::write(socket, request);
-  boost::beast::flat_buffer buffer;
-  http::response<http::string_body> response;
-  http::read(socket, buffer, response);
-  HttpResult result;
-  result.status = response.result_int();
-  result.content_type = std::string(response[http::field::content_type]);
-  result.body = response.body();
-  return result;
+  return http_request(port, boost::beast::http::verb::get, "/api/v1" + target, key, "", "",
+                      "text/csv");
 }
 
 }  // namespace

@@ -30,7 +30,8 @@ struct HttpResult {
 inline HttpResult http_request(std::uint16_t port, boost::beast::http::verb method,
                                const std::string& target, const std::string& key,
                                const std::string& body = "",
-                               const std::string& content_type = "application/json") {
+                               const std::string& content_type = "application/json",
+                               const std::string& accept = "") {
   namespace http = boost::beast::http;
   boost::asio::io_context io;
   boost::asio::ip::tcp::socket socket(io);
@@ -38,6 +39,7 @@ inline HttpResult http_request(std::uint16_t port, boost::beast::http::verb meth
   http::request<http::string_body> request{method, target, 11};
   request.set(http::field::host, "127.0.0.1");
   if (!key.empty()) request.set(http::field::authorization, "Bearer " + key);
+  if (!accept.empty()) request.set(http::field::accept, accept);
   if (!body.empty()) {
     request.set(http::field::content_type, content_type);
     request.body() = body;
