@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 
+#include "chargegrid/base/enum_names.hpp"
 #include "chargegrid/base/time.hpp"
 #include "chargegrid/ledger/codec.hpp"
 
@@ -438,19 +439,13 @@ Document parse(std::string_view text) {
 }
 
 std::string_view to_string(Outcome outcome) {
-  switch (outcome) {
-    case Outcome::kVerified:
-      return "verified";
-    case Outcome::kSignatureInvalid:
-      return "signature invalid";
-    case Outcome::kKeyMismatch:
-      return "key mismatch";
-    case Outcome::kUnsupportedAlgorithm:
-      return "unsupported algorithm";
-    case Outcome::kMalformed:
-      return "malformed";
-  }
-  return "unknown";
+  static constexpr auto kNames =
+      base::enum_names<Outcome>({{Outcome::kVerified, "verified"},
+                                 {Outcome::kSignatureInvalid, "signature invalid"},
+                                 {Outcome::kKeyMismatch, "key mismatch"},
+                                 {Outcome::kUnsupportedAlgorithm, "unsupported algorithm"},
+                                 {Outcome::kMalformed, "malformed"}});
+  return kNames.name(outcome);
 }
 
 std::optional<Bytes> decode_key_text(std::string_view text) {

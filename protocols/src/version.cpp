@@ -1,24 +1,23 @@
 #include "chargegrid/protocols/version.hpp"
 
+#include "chargegrid/base/enum_names.hpp"
+
 namespace chargegrid::protocols {
 
+namespace {
+
+constexpr auto kSubprotocols = base::enum_names<OcppVersion>({{OcppVersion::v16, "ocpp1.6"},
+                                                              {OcppVersion::v201, "ocpp2.0.1"},
+                                                              {OcppVersion::v21, "ocpp2.1"}});
+
+}  // namespace
+
 std::string_view subprotocol(OcppVersion version) {
-  switch (version) {
-    case OcppVersion::v16:
-      return "ocpp1.6";
-    case OcppVersion::v201:
-      return "ocpp2.0.1";
-    case OcppVersion::v21:
-      return "ocpp2.1";
-  }
-  return {};
+  return kSubprotocols.name(version);
 }
 
 std::optional<OcppVersion> version_from_subprotocol(std::string_view token) {
-  for (auto version : {OcppVersion::v16, OcppVersion::v201, OcppVersion::v21}) {
-    if (token == subprotocol(version)) return version;
-  }
-  return std::nullopt;
+  return kSubprotocols.parse(token);
 }
 
 }  // namespace chargegrid::protocols

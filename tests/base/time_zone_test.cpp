@@ -20,13 +20,7 @@ std::string utc(TimePoint time) {
 }
 
 LocalDateTime local(int year, int month, int day, int hour, int minute) {
-  LocalDateTime out;
-  out.year = year;
-  out.month = month;
-  out.day = day;
-  out.hour = hour;
-  out.minute = minute;
-  return out;
+  return {.year = year, .month = month, .day = day, .hour = hour, .minute = minute};
 }
 
 }  // namespace

@@ -5,29 +5,27 @@
 #include <array>
 #include <stdexcept>
 
+#include "chargegrid/base/enum_names.hpp"
 #include "chargegrid/base/sha256.hpp"
 #include "store/api_keys.hpp"
 
 namespace chargegrid::server::api {
 
+namespace {
+
+constexpr auto kRoleNames = base::enum_names<Role>({{Role::Admin, "admin"},
+                                                    {Role::FacilityManager, "facility_manager"},
+                                                    {Role::Utility, "utility"},
+                                                    {Role::Driver, "driver"}});
+
+}  // namespace
+
 std::string_view role_name(Role role) {
-  switch (role) {
-    case Role::Admin:
-      return "admin";
-    case Role::FacilityManager:
-      return "facility_manager";
-    case Role::Utility:
-      return "utility";
-    case Role::Driver:
-      return "driver";
-  }
-  return "driver";
+  return kRoleNames.name(role);
 }
 
 std::optional<Role> role_from_name(std::string_view name) {
-  for (auto role : {Role::Admin, Role::FacilityManager, Role::Utility, Role::Driver})
-    if (role_name(role) == name) return role;
-  return std::nullopt;
+  return kRoleNames.parse(name);
 }
 
 bool Principal::may_see_site(std::optional<std::int64_t> site_id) const {

@@ -3,20 +3,20 @@
 #include <cmath>
 #include <cstdio>
 
+#include "chargegrid/base/enum_names.hpp"
 #include "chargegrid/base/time.hpp"
 
 namespace chargegrid::sim {
 
+namespace {
+
+constexpr auto kVersionNames = base::enum_names<OcppVersion>(
+    {{OcppVersion::v16, "1.6"}, {OcppVersion::v201, "2.0.1"}, {OcppVersion::v21, "2.1"}});
+
+}  // namespace
+
 std::string to_string(OcppVersion version) {
-  switch (version) {
-    case OcppVersion::v16:
-      return "1.6";
-    case OcppVersion::v201:
-      return "2.0.1";
-    case OcppVersion::v21:
-      return "2.1";
-  }
-  return "2.0.1";
+  return std::string(kVersionNames.name(version));
 }
 
 std::string subprotocol(OcppVersion version) {
