@@ -55,6 +55,14 @@ void climb(std::uint64_t& fn, std::uint64_t& sn) {
 void climb_past_left_children(std::uint64_t& fn, std::uint64_t& sn) {
   while ((fn & 1) == 0 && fn != 0) climb(fn, sn);
 }
+// One step of a proof's walk to the root (RFC 9162 2.1.3.2 and 2.1.4.2): whether the proof's
+// next hash is the left sibling of the path; moves fn and sn up past it.
+bool walk_up(std::uint64_t& fn, std::uint64_t& sn) {
+  const bool left = (fn & 1) == 1 || fn == sn;
+  if (left) climb_past_left_children(fn, sn);
+  climb(fn, sn);
+  return left;
+}
 
 }  // namespace
 
@@ -117,13 +125,7 @@ ProofResult verify_inclusion(const Hash& leaf, std::uint64_t index, std::uint64_
   Hash r = leaf;
   for (const Hash& p : proof) {
     if (sn == 0) return fail("inclusion proof is longer than the tree allows");
-    if ((fn & 1) == 1 || fn == sn) {
-      r = node_hash(p, r);
-      climb_past_left_children(fn, sn);
-    } else {
-      r = node_hash(r, p);
-    }
-    climb(fn, sn);
+    r = walk_up(fn, sn) ? node_hash(p, r) : node_hash(r, p);
   }
   if (sn != 0) return fail("inclusion proof is shorter than the tree requires");
   if (r != root) return fail("inclusion proof does not lead to the tree's root hash");
@@ -154,14 +156,12 @@ ProofResult verify_consistency(std::uint64_t old_size, std::uint64_t new_size,
   for (std::size_t i = 1; i < path.size(); ++i) {
     const Hash& c = path[i];
     if (sn == 0) return fail("consistency proof is longer than the trees allow");
-    if ((fn & 1) == 1 || fn == sn) {
+    if (walk_up(fn, sn)) {
       fr = node_hash(c, fr);
       sr = node_hash(c, sr);
-      climb_past_left_children(fn, sn);
     } else {
       sr = node_hash(sr, c);
     }
-    climb(fn, sn);
   }
   if (sn != 0) return fail("consistency proof is shorter than the trees require");
   if (fr != old_root) return fail("consistency proof does not lead to the old root hash");
@@ -198,13 +198,6 @@ ProofResult verify_inclusion(const Bytes& leaf, std::uint64_t index, std::uint64
 ProofResult verify_consistency(std::uint64_t old_size, std::uint64_t new_size,
                                const std::vector<Bytes>& proof, const Bytes& old_root,
                                const Bytes& new_root) {
-  if (old_size > new_size) return fail("old tree size is larger than the new tree size");
-  if (old_size == 0) return fail("consistency from the empty tree proves nothing");
-  if (old_size == new_size) {
-    if (!proof.empty()) return fail("consistency proof between equal sizes must be empty");
-    if (old_root != new_root) return fail("equal tree sizes with different root hashes");
-    return ProofResult{true, {}};
-  }
   auto old_hash = to_hash(old_root);
   auto new_hash = to_hash(new_root);
   auto path = to_hashes(proof);

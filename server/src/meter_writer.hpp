@@ -19,11 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "chargegrid/db/fwd.hpp"
 #include "store/meter_values.hpp"
-
-namespace chargegrid::db {
-class ConnectionPool;
-}
 
 namespace chargegrid::server {
 

@@ -16,14 +16,12 @@ namespace {
 
 demand_response::Window window(std::int64_t site, const std::string& from, const std::string& to,
                                double limit_w) {
-  demand_response::Window w;
-  w.event_id = "E1";
-  w.program_id = "P1";
-  w.site_id = site;
-  w.starts_at = from;
-  w.ends_at = to;
-  w.import_limit_w = limit_w;
-  return w;
+  return {.event_id = "E1",
+          .program_id = "P1",
+          .site_id = site,
+          .starts_at = from,
+          .ends_at = to,
+          .import_limit_w = limit_w};
 }
 
 }  // namespace

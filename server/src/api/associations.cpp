@@ -19,10 +19,6 @@
 
 namespace chargegrid::server::api {
 
-namespace http = boost::beast::http;
-using boost::asio::awaitable;
-using nlohmann::json;
-
 namespace {
 
 const std::string kAssociationColumns = R"(

@@ -9,10 +9,6 @@
 
 namespace chargegrid::server::api {
 
-namespace http = boost::beast::http;
-using boost::asio::awaitable;
-using nlohmann::json;
-
 void add_cluster_routes(Router& router, ApiContext& api) {
   router.add(http::verb::get, "/api/v1/cluster", {Role::Admin}, "",
              [&api](ApiRequest& r) -> awaitable<HttpResponse> {

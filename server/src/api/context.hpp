@@ -16,6 +16,11 @@
 
 namespace chargegrid::server::api {
 
+// The names every resource file uses.
+namespace http = boost::beast::http;
+using boost::asio::awaitable;
+using nlohmann::json;
+
 struct ApiContext {
   Services& services;
 

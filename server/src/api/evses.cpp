@@ -11,10 +11,6 @@
 
 namespace chargegrid::server::api {
 
-namespace http = boost::beast::http;
-using boost::asio::awaitable;
-using nlohmann::json;
-
 namespace {
 
 int evse_id_of(const ApiRequest& r) {

@@ -6,9 +6,6 @@
 
 namespace chargegrid::server::api {
 
-namespace http = boost::beast::http;
-using boost::asio::awaitable;
-
 void add_ledger_routes(Router& router, ApiContext& api) {
   router.add(http::verb::get, "/api/v1/ledger/adapters", {Role::Admin, Role::FacilityManager}, "",
              [&api](ApiRequest& r) -> awaitable<HttpResponse> {

@@ -15,9 +15,6 @@
 
 namespace chargegrid::server::api {
 
-namespace http = boost::beast::http;
-using boost::asio::awaitable;
-using nlohmann::json;
 using std::chrono::seconds;
 namespace sc = smart_charging;
 

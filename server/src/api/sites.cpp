@@ -7,9 +7,6 @@
 
 namespace chargegrid::server::api {
 
-namespace http = boost::beast::http;
-using boost::asio::awaitable;
-
 namespace {
 
 const std::string kSiteColumns = R"(

@@ -7,7 +7,6 @@ namespace chargegrid::server::api {
 
 namespace asio = boost::asio;
 using commands::Outcome;
-using nlohmann::json;
 
 asio::awaitable<CommandTarget> reserve_command(ApiContext& api, const Principal& principal,
                                                const std::string& station_id) {

@@ -14,10 +14,6 @@
 
 namespace chargegrid::server::api {
 
-namespace http = boost::beast::http;
-using boost::asio::awaitable;
-using nlohmann::json;
-
 namespace {
 
 const std::string kStationColumns = R"(

@@ -8,9 +8,6 @@
 
 namespace chargegrid::server::api {
 
-namespace http = boost::beast::http;
-using boost::asio::awaitable;
-
 namespace {
 
 // 422 naming the member by its JSON pointer: {"detail": "/import: tue 22:00-23:00 is not

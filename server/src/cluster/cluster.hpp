@@ -29,17 +29,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "chargegrid/db/fwd.hpp"
 #include "chargegrid/server/config.hpp"
 #include "commands/outcome.hpp"
 #include "store/stations.hpp"
-
-namespace pqxx {
-class connection_base;
-}
-
-namespace chargegrid::db {
-class ConnectionPool;
-}
 
 namespace chargegrid::server {
 

@@ -12,11 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "chargegrid/db/fwd.hpp"
 #include "events/event_bus.hpp"
-
-namespace chargegrid::db {
-class ConnectionPool;
-}
 
 namespace chargegrid::server {
 

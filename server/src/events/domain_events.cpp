@@ -48,12 +48,8 @@ Event session_event(std::string_view type, const SessionChange& s) {
 
 Event association_event(std::string_view type, const std::string& station, std::int64_t driver,
                         const json& association) {
-  Event e;
-  e.type = type;
-  e.station_id = station;
-  e.driver_id = driver;
-  e.data = association;
-  return e;
+  return {
+      .type = std::string(type), .station_id = station, .driver_id = driver, .data = association};
 }
 
 }  // namespace

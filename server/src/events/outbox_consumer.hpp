@@ -16,14 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "chargegrid/db/fwd.hpp"
 #include "store/outbox.hpp"
-
-namespace chargegrid::db {
-class ConnectionPool;
-}
-namespace pqxx {
-class connection_base;
-}
 
 namespace chargegrid::server {
 

@@ -26,12 +26,9 @@
 #include <string>
 #include <thread>
 
+#include "chargegrid/db/fwd.hpp"
 #include "events/outbox_consumer.hpp"
 #include "ledger_adapters/adapter.hpp"
-
-namespace chargegrid::db {
-class ConnectionPool;
-}
 
 namespace chargegrid::server::ledger_adapters {
 

@@ -18,16 +18,10 @@
 #include <thread>
 #include <vector>
 
+#include "chargegrid/db/fwd.hpp"
 #include "chargegrid/ledger/note.hpp"
 #include "ledger_adapters/adapter.hpp"
 #include "ledger_adapters/status.hpp"
-
-namespace chargegrid::db {
-class ConnectionPool;
-}
-namespace pqxx {
-class connection_base;
-}
 
 namespace chargegrid::server {
 struct Config;

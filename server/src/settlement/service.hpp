@@ -10,11 +10,8 @@
 #include <chrono>
 #include <memory>
 
+#include "chargegrid/db/fwd.hpp"
 #include "settlement/settle.hpp"
-
-namespace chargegrid::db {
-class ConnectionPool;
-}
 
 namespace chargegrid::server {
 struct Config;

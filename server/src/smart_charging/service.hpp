@@ -10,13 +10,11 @@
 #include <optional>
 #include <string>
 
+#include "chargegrid/db/fwd.hpp"
+
 namespace boost::asio {
 class io_context;
 }
-namespace chargegrid::db {
-class ConnectionPool;
-}
-
 namespace chargegrid::server {
 struct Config;
 class Database;
