@@ -743,6 +743,98 @@ op("put", V + "/stations/{station_id}/evses/{evse_id}/meter-key", "Register an E
 op("get", V + "/stations/{station_id}/evses/{evse_id}/meter-key", "An EVSE's meter key",
    OPERATORS, "Settlements", response="MeterKey", errors=(404,))
 
+FIGURES = {"sessions": integer(), "sessions_verified": integer(),
+           "energy_delivered_wh": integer(), "energy_exported_wh": integer(),
+           "verified_energy_wh": integer(),
+           "verified_share_ppm": integer("verified_energy_wh / energy_delivered_wh in parts per "
+                                         "million, half to even")}
+SCHEMAS["EnergyReportAnswer"] = obj({
+    "period": string(), "site_id": nullable(integer()),
+    "closed": {"type": "boolean", "description": "The period has ended and every session that "
+               "ended in it is settled: the report is in the verifiable log"},
+    "log_index": nullable(integer("The report's entry in the verifiable log; null for the "
+                                  "preview of an open period")),
+    "unsettled_sessions": integer(),
+    "report": obj({
+        "record_type": string(enum=["energy_report"]), "schema_version": integer(),
+        "report_id": string(), "period": string(), "period_start": TIME, "period_end": TIME,
+        "site_id": string("The site's id; empty for every site"),
+        "stations": {"type": "array", "items": obj(dict(
+            {"station_id": string(), "site_id": string()}, **FIGURES), closed=False)},
+        "totals": obj(FIGURES, closed=False), "generated_at": TIME}, closed=False,
+        description="The canonical EnergyReport (docs/energy-report.schema.json)")},
+    ["period", "site_id", "closed", "log_index", "unsettled_sessions", "report"], closed=False)
+op("get", V + "/reports/energy", "A regulator's energy report", [ADMIN, MANAGER, UTILITY],
+   "Credits", response="EnergyReportAnswer",
+   params=[param("period", description="A month (YYYY-MM, UTC) or a quarter (YYYY-Qn); the last "
+                 "ended month by default"),
+           param("site_id", schema=integer(), description="Required for a key of several sites; "
+                 "an admin's report without it covers every site")],
+   description="docs/settlement.md#credits-and-balances: per station, the sessions that ended in "
+               "the period, the energy delivered and exported (Wh) and the share from verified "
+               "signed meter data. A closed period's report is appended to the verifiable log "
+               "once; asking again answers the same entry. Accept: text/csv answers one row per "
+               "station and a TOTAL row (the log index in the ChargeGrid-Log-Index header).",
+   errors=(400, 404))
+PATHS[V + "/reports/energy"]["get"]["responses"]["200"]["content"]["text/csv"] = {
+    "schema": {"type": "string"}}
+
+SCHEMAS["CreditImport"] = obj({
+    "id": integer(), "format": string(enum=["csv", "json"]), "row_count": integer(),
+    "created_at": TIME,
+    "created": {"type": "boolean", "description": "false: this body had been imported already"},
+    "allocations": {"type": "array", "items": obj({
+        "row": integer(), "period": string(), "station_id": nullable(string()),
+        "site_id": nullable(integer()), "owner": string(), "currency": string(),
+        "verified_energy_wh": integer(), "amount_minor": integer()}, closed=False)}},
+    closed=False)
+SCHEMAS["CreditBalance"] = obj({
+    "owner": string(), "currency": string(), "balance_minor": integer(),
+    "verified_energy_wh": integer(), "allocations": integer(), "last_import_at": TIME},
+    closed=False)
+SCHEMAS["StationOwnerPut"] = obj({
+    "owner": string("Who the station's credits are allocated to", minLength=1, maxLength=200)},
+    ["owner"])
+SCHEMAS["StationOwner"] = obj({"station_id": string(), "owner": string()}, closed=False)
+op("post", V + "/credits/imports", "Import the credits an authority returned", OPERATORS,
+   "Credits", response="CreditImport", status=201,
+   also=(200, "The same body had been imported already: that import"),
+   description="docs/settlement.md#credits-and-balances. The body is CSV (Content-Type: text/csv; "
+               "a header naming period, amount_minor, currency and station_id and/or site_id) or "
+               "JSON ({\"rows\": [{\"period\", \"station_id\" or \"site_id\", "
+               "\"amount_minor\", \"currency\"}]}), at most 1 MiB and 10,000 rows. Each row's "
+               "credit goes to the owners of the station (or of the site's stations) in "
+               "proportion to their verified energy in the period, in integer minor units. A "
+               "malformed row, an open period, a station or site outside the key's sites or "
+               "without verified energy answers 422 naming the row (row in the problem "
+               "document) and imports nothing.", errors=(413, 415, 422))
+op("get", V + "/credits/imports/{import_id}", "A credit import and its allocations", OPERATORS,
+   "Credits", response="CreditImport", errors=(404,),
+   description="A facility manager sees the allocations of their sites only.")
+op("get", V + "/credits/balances", "Credit balances per owner", OPERATORS, "Credits",
+   response=items_of("CreditBalance"),
+   params=[param("owner"), param("site_id", schema=integer())],
+   description="The credits allocated to each owner, per currency; a facility manager's key "
+               "counts the allocations of its sites.", errors=(400, 404))
+SCHEMAS["DriverBalance"] = obj({
+    "driver_id": integer(),
+    "balances": {"type": "array", "items": obj({
+        "currency": string(), "balance_minor": integer(), "updated_at": TIME}, closed=False)},
+    "entries": {"type": "array", "items": obj({
+        "id": integer(), "currency": string(), "kind": string(enum=["earned", "spent"]),
+        "amount_minor": integer(), "balance_after_minor": integer(), "settlement_id": string(),
+        "session_id": integer(), "created_at": TIME}, closed=False,
+        description="The newest 100 changes, newest first")}}, closed=False)
+op("get", V + "/drivers/{driver_id}/balance", "A driver's V2G balance", [ADMIN, MANAGER, DRIVER],
+   "Drivers", response="DriverBalance", errors=(404,),
+   description="docs/settlement.md#driver-balances: per currency, what discharging earned the "
+               "driver less what settlements spent, never below zero, and every change with the "
+               "settlement that made it. Scoped like drivers.")
+op("put", V + "/stations/{station_id}/owner", "Set who owns a station", OPERATORS, "Credits",
+   body="StationOwnerPut", response="StationOwner", errors=(400, 404, 422),
+   description="Credits allocated from then on go to this owner; a station without one is "
+               "owned by its site's operator (site-<site id>).")
+
 op("get", V + "/associations", "Which driver is at which station", [ADMIN, MANAGER, DRIVER],
    "Associations", response=page_of("Association"),
    params=PAGE + [param("station_id"), param("driver_id", schema=integer()),

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "api/context.hpp"
+#include "api/credits_routes.hpp"
 #include "api/json_schema.hpp"
 #include "api/openapi.hpp"
 #include "chargegrid/db/pool.hpp"
@@ -106,6 +107,8 @@ Api::Api(Services& services)
   add_evse_routes(router, context);
   add_schedule_routes(router, context);
   add_settlement_routes(router, context);
+  add_report_routes(router, context);
+  add_credit_routes(router, context);
 }
 
 Api::~Api() = default;

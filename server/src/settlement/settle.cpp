@@ -7,6 +7,7 @@
 #include "chargegrid/base/sha256.hpp"
 #include "chargegrid/ledger/postgres_log.hpp"
 #include "chargegrid/ledger/settlement_record.hpp"
+#include "credits/driver_balance.hpp"
 #include "settlement/meter_evidence.hpp"
 #include "settlement/packets.hpp"
 #include "store/meter_keys.hpp"
@@ -139,6 +140,9 @@ Settled settle_session(store::Tx& tx, std::int64_t session_id, const SettleOptio
   record.meter_evidence.detail =
       check.status == SignedStatus::kInvalid ? check.reason + ": " + check.detail : check.detail;
   record.settled_at = ms(std::chrono::system_clock::now());
+
+  // The driver's V2G balance: earned, or spent on this session (docs/settlement.md).
+  credits::apply_driver_balance(tx, session->id, record);
 
   const auto canonical = ledger::canonical_record(record);
   const auto appended = ledger::PostgresLog::append_in(tx, {canonical});

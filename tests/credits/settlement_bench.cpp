@@ -1,0 +1,248 @@
+// Benchmark (not a test) of settlement and the verifiable log: credits-settlement-bench
+// [--stations N] [--entries M] [--seconds S] [--clients C]; `scripts/bench settlement` runs it.
+// A chargegridd server in this process on a fresh database (checkpoints every second):
+//   1. N simulated 1.6 stations (chargegrid-sim's Fleet) each charge one session; measured: the
+//      sessions ended per second through to a settlement in the log and a signed checkpoint
+//      that covers it;
+//   2. the log is filled to M entries with synthetic records through the log's batch append
+//      (1,000 records a transaction);
+//   3. at M entries: appends per second one record a transaction (as settlement appends), and,
+//      after a 2 s warm-up, for S seconds each with C keep-alive HTTP clients, inclusion proofs,
+//      consistency proofs and level-0 tiles per second at random positions.
+// The figures and the load average go to stdout as text and JSON (docs/benchmarks.md).
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <random>
+#include <thread>
+
+#include "../ledger/log_records.hpp"
+#include "../server/server_fixture.hpp"
+#include "chargegrid/ledger/postgres_log.hpp"
+#include "chargegrid/ledger/tiles.hpp"
+#include "chargegrid/sim/fleet.hpp"
+#include "chargegrid/testing/http_client.hpp"
+
+using namespace chargegrid;
+namespace http = boost::beast::http;
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+namespace {
+
+double since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::string load_average() {
+  std::ifstream in("/proc/loadavg");
+  std::string one, five, fifteen;
+  in >> one >> five >> fifteen;
+  return one + " " + five + " " + fifteen;
+}
+
+class Client {
+ public:
+  explicit Client(std::uint16_t port) : socket_(io_) {
+    socket_.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+  }
+  void get(const std::string& target) {
+    http::request<http::empty_body> request{http::verb::get, target, 11};
+    request.set(http::field::host, "127.0.0.1");
+    http::write(socket_, request);
+    http::response<http::string_body> response;
+    http::read(socket_, buffer_, response);
+    if (response.result_int() != 200)
+      throw std::runtime_error(target + " answered " + std::to_string(response.result_int()));
+  }
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::socket socket_;
+  boost::beast::flat_buffer buffer_;
+};
+
+double rate(std::uint16_t port, int clients, double seconds,
+            const std::function<std::string(std::mt19937_64&)>& target) {
+  std::atomic<std::uint64_t> done{0};
+  const auto until = Clock::now() + std::chrono::duration<double>(seconds);
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c)
+    threads.emplace_back([&, c] {
+      Client client(port);
+      std::mt19937_64 random(c);
+      while (Clock::now() < until) {
+        client.get(target(random));
+        ++done;
+      }
+    });
+  for (auto& t : threads) t.join();
+  return static_cast<double>(done) / seconds;
+}
+
+std::uint64_t checkpoint_size(std::uint16_t port) {
+  auto got = testing::http_request(port, http::verb::get, "/ledger/checkpoint", "");
+  if (got.status != 200) return 0;
+  return ledger::Checkpoint::parse(ledger::parse_note(got.body).text).size;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"credits-settlement-bench: settlement through to the log, and the log at scale"};
+  int stations = 1000;
+  std::uint64_t entries = 1000000;
+  double seconds = 5;
+  int clients = 2;
+  app.add_option("--stations", stations, "simulated stations, one session each");
+  app.add_option("--entries", entries, "log size for the append, proof and tile figures");
+  app.add_option("--seconds", seconds, "seconds per HTTP measurement");
+  app.add_option("--clients", clients, "keep-alive HTTP clients");
+  CLI11_PARSE(app, argc, argv);
+
+  auto config = testing::test_config();
+  config.accept_unknown_tokens = true;
+  config.checkpoint_interval_s = 1;
+  config.data_dir =
+      std::filesystem::temp_directory_path() / ("settlement-bench-" + std::to_string(::getpid()));
+  config.ledger_key_file = (std::filesystem::path(config.data_dir) / "log.key").string();
+  std::filesystem::create_directories(config.data_dir);
+  const auto signer = ledger::NoteSigner::generate("bench.example/ledger");
+  std::ofstream(config.ledger_key_file) << signer.skey() << "\n";
+  testing::ServerFixture fx(config);
+  const auto port = fx.server().http_port();
+  json result{{"stations", stations}, {"entries", entries}, {"clients", clients}};
+
+  // 1. Sessions ended through to a settlement in a signed checkpoint.
+  {
+    sim::FleetOptions options;
+    options.station.version = sim::OcppVersion::v16;
+    options.station.endpoint =
+        sim::parse_url("ws://127.0.0.1:" + std::to_string(fx.server().ocpp_port()) + "/ocpp");
+    options.station.connectors = 1;
+    options.station.sessions = 1;
+    options.station.time_scale = 600;
+    options.station.meter_interval_s = 300;
+    options.station.session_length_s = 1800;  // 3 s of real time
+    options.station.first_session_delay_s = 1;
+    options.station.reconnect_min_s = 0.2;
+    options.station.reconnect_max_s = 2;
+    options.stations = stations;
+    options.threads = 2;
+    options.id_prefix = "BENCH";
+    const auto start = Clock::now();
+    sim::Fleet fleet(options);
+    std::thread runner([&] { fleet.run(); });
+    const auto count = [&](const std::string& sql) { return std::stoll(fx.query_value(sql)); };
+    bool settled = false;
+    while (!(settled = count("SELECT count(*) FROM settlements") >= stations) && since(start) < 900)
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    const double settled_s = since(start);
+    const auto log_size =
+        static_cast<std::uint64_t>(count("SELECT count(*) FROM ledger_log_entry"));
+    while (checkpoint_size(port) < log_size && since(start) < 960)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const double checkpointed_s = since(start);
+    fleet.stop();
+    runner.join();
+    // The settling window: from the first session's end (as the server received it) to the
+    // last settlement.
+    const double window = std::stod(
+        fx.query_value("SELECT extract(epoch FROM (SELECT max(settled_at) FROM settlements) - "
+                       "(SELECT min(updated_at) FROM transactions WHERE state = 'ended'))"));
+    const auto done = count("SELECT count(*) FROM settlements");
+    std::printf(
+        "%d stations: %lld sessions settled in %.1f s from the fleet's start, "
+        "in a checkpoint after %.1f s\n",
+        stations, done, settled_s, checkpointed_s);
+    std::printf(
+        "sessions ended → settled and logged: %.0f/s over %.1f s (first end to last "
+        "settlement); %s\n",
+        done / window, window, settled ? "all settled" : "NOT all settled");
+    result["settlement"] = {{"sessions", done},
+                            {"all_settled", settled},
+                            {"settled_after_s", settled_s},
+                            {"checkpointed_after_s", checkpointed_s},
+                            {"window_s", window},
+                            {"sessions_per_s", done / window},
+                            {"load_average", load_average()}};
+  }
+
+  // 2. The log filled to `entries` through the batch append.
+  const auto fill_start = Clock::now();
+  pqxx::connection c(fx.database().url());
+  {
+    ledger::PostgresLog log(c, signer);
+    for (std::uint64_t n = log.size(); n < entries;) {
+      std::vector<std::string> batch;
+      for (int i = 0; i < 1000 && n < entries; ++i, ++n)
+        batch.push_back(ledger::canonical_record(
+            ledger::testing::synthetic_record("FILL-" + std::to_string(n))));
+      log.append(batch);
+    }
+  }
+  const double fill_s = since(fill_start);
+  std::printf("filled the log to %llu entries in %.1f s (%.0f appends/s in batches of 1,000)\n",
+              static_cast<unsigned long long>(entries), fill_s, entries / fill_s);
+
+  // 3. At `entries`: single-record appends (each its own transaction, as a settlement appends),
+  //    then proofs and tiles over HTTP.
+  double single_rate = 0;
+  {
+    const auto start = Clock::now();
+    int appended = 0;
+    while (since(start) < seconds) {
+      pqxx::work tx(c);
+      ledger::PostgresLog::append_in(
+          tx, {ledger::canonical_record(
+                  ledger::testing::synthetic_record("ONE-" + std::to_string(appended)))});
+      tx.commit();
+      ++appended;
+    }
+    single_rate = appended / since(start);
+  }
+  const auto size = std::stoull(fx.query_value("SELECT count(*) FROM ledger_log_entry"));
+  while (checkpoint_size(port) < size) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const std::uint64_t full_tiles = size / 256;
+  // Warm-up, not measured: the readers' subtree caches catch up with the million entries.
+  rate(port, clients, 2, [&](std::mt19937_64& r) {
+    return "/ledger/proof/inclusion?index=" + std::to_string(r() % size) +
+           "&size=" + std::to_string(size);
+  });
+  const auto inclusion = rate(port, clients, seconds, [&](std::mt19937_64& r) {
+    return "/ledger/proof/inclusion?index=" + std::to_string(r() % size) +
+           "&size=" + std::to_string(size);
+  });
+  const auto consistency = rate(port, clients, seconds, [&](std::mt19937_64& r) {
+    return "/ledger/proof/consistency?old=" + std::to_string(1 + r() % (size - 1)) +
+           "&new=" + std::to_string(size);
+  });
+  const auto tiles = rate(port, clients, seconds, [&](std::mt19937_64& r) {
+    return "/ledger/" + ledger::tile_path(0, r() % full_tiles, 256);
+  });
+  std::printf(
+      "at %llu entries: %.0f appends/s (one record a transaction), %.0f inclusion "
+      "proofs/s, %.0f consistency proofs/s, %.0f level-0 tiles/s (%d clients)\n",
+      static_cast<unsigned long long>(size), single_rate, inclusion, consistency, tiles, clients);
+  std::printf("load average: %s\n", load_average().c_str());
+  result["log"] = {{"size", size},
+                   {"fill_s", fill_s},
+                   {"batch_appends_per_s", entries / fill_s},
+                   {"single_appends_per_s", single_rate},
+                   {"inclusion_proofs_per_s", inclusion},
+                   {"consistency_proofs_per_s", consistency},
+                   {"tiles_per_s", tiles},
+                   {"load_average", load_average()}};
+  std::printf("%s\n", result.dump().c_str());
+  std::filesystem::remove_all(config.data_dir);
+  return 0;
+}
