@@ -30,6 +30,7 @@
 #include "chargegrid/ledger/postgres_log.hpp"
 #include "chargegrid/ledger/tiles.hpp"
 #include "chargegrid/sim/fleet.hpp"
+#include "chargegrid/testing/bench.hpp"
 #include "chargegrid/testing/http_client.hpp"
 
 using namespace chargegrid;
@@ -38,56 +39,6 @@ using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
 namespace {
-
-double since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-std::string load_average() {
-  std::ifstream in("/proc/loadavg");
-  std::string one, five, fifteen;
-  in >> one >> five >> fifteen;
-  return one + " " + five + " " + fifteen;
-}
-
-class Client {
- public:
-  explicit Client(std::uint16_t port) : socket_(io_) {
-    socket_.connect({boost::asio::ip::make_address("127.0.0.1"), port});
-  }
-  void get(const std::string& target) {
-    http::request<http::empty_body> request{http::verb::get, target, 11};
-    request.set(http::field::host, "127.0.0.1");
-    http::write(socket_, request);
-    http::response<http::string_body> response;
-    http::read(socket_, buffer_, response);
-    if (response.result_int() != 200)
-      throw std::runtime_error(target + " answered " + std::to_string(response.result_int()));
-  }
-
- private:
-  boost::asio::io_context io_;
-  boost::asio::ip::tcp::socket socket_;
-  boost::beast::flat_buffer buffer_;
-};
-
-double rate(std::uint16_t port, int clients, double seconds,
-            const std::function<std::string(std::mt19937_64&)>& target) {
-  std::atomic<std::uint64_t> done{0};
-  const auto until = Clock::now() + std::chrono::duration<double>(seconds);
-  std::vector<std::thread> threads;
-  for (int c = 0; c < clients; ++c)
-    threads.emplace_back([&, c] {
-      Client client(port);
-      std::mt19937_64 random(c);
-      while (Clock::now() < until) {
-        client.get(target(random));
-        ++done;
-      }
-    });
-  for (auto& t : threads) t.join();
-  return static_cast<double>(done) / seconds;
-}
 
 std::uint64_t checkpoint_size(std::uint16_t port) {
   auto got = testing::http_request(port, http::verb::get, "/ledger/checkpoint", "");
@@ -144,14 +95,15 @@ int main(int argc, char** argv) {
     std::thread runner([&] { fleet.run(); });
     const auto count = [&](const std::string& sql) { return std::stoll(fx.query_value(sql)); };
     bool settled = false;
-    while (!(settled = count("SELECT count(*) FROM settlements") >= stations) && since(start) < 900)
+    while (!(settled = count("SELECT count(*) FROM settlements") >= stations) &&
+           testing::seconds_since(start) < 900)
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    const double settled_s = since(start);
+    const double settled_s = testing::seconds_since(start);
     const auto log_size =
         static_cast<std::uint64_t>(count("SELECT count(*) FROM ledger_log_entry"));
-    while (checkpoint_size(port) < log_size && since(start) < 960)
+    while (checkpoint_size(port) < log_size && testing::seconds_since(start) < 960)
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    const double checkpointed_s = since(start);
+    const double checkpointed_s = testing::seconds_since(start);
     fleet.stop();
     runner.join();
     // The settling window: from the first session's end (as the server received it) to the
@@ -174,7 +126,7 @@ int main(int argc, char** argv) {
                             {"checkpointed_after_s", checkpointed_s},
                             {"window_s", window},
                             {"sessions_per_s", done / window},
-                            {"load_average", load_average()}};
+                            {"load_average", testing::load_average()}};
   }
 
   // 2. The log filled to `entries` through the batch append.
@@ -190,7 +142,7 @@ int main(int argc, char** argv) {
       log.append(batch);
     }
   }
-  const double fill_s = since(fill_start);
+  const double fill_s = testing::seconds_since(fill_start);
   std::printf("filled the log to %llu entries in %.1f s (%.0f appends/s in batches of 1,000)\n",
               static_cast<unsigned long long>(entries), fill_s, entries / fill_s);
 
@@ -200,7 +152,7 @@ int main(int argc, char** argv) {
   {
     const auto start = Clock::now();
     int appended = 0;
-    while (since(start) < seconds) {
+    while (testing::seconds_since(start) < seconds) {
       pqxx::work tx(c);
       ledger::PostgresLog::append_in(
           tx, {ledger::canonical_record(
@@ -208,32 +160,32 @@ int main(int argc, char** argv) {
       tx.commit();
       ++appended;
     }
-    single_rate = appended / since(start);
+    single_rate = appended / testing::seconds_since(start);
   }
   const auto size = std::stoull(fx.query_value("SELECT count(*) FROM ledger_log_entry"));
   while (checkpoint_size(port) < size) std::this_thread::sleep_for(std::chrono::milliseconds(200));
   const std::uint64_t full_tiles = size / 256;
   // Warm-up, not measured: the readers' subtree caches catch up with the million entries.
-  rate(port, clients, 2, [&](std::mt19937_64& r) {
+  testing::http_get_rate(port, clients, 2, [&](std::mt19937_64& r) {
     return "/ledger/proof/inclusion?index=" + std::to_string(r() % size) +
            "&size=" + std::to_string(size);
   });
-  const auto inclusion = rate(port, clients, seconds, [&](std::mt19937_64& r) {
+  const auto inclusion = testing::http_get_rate(port, clients, seconds, [&](std::mt19937_64& r) {
     return "/ledger/proof/inclusion?index=" + std::to_string(r() % size) +
            "&size=" + std::to_string(size);
   });
-  const auto consistency = rate(port, clients, seconds, [&](std::mt19937_64& r) {
+  const auto consistency = testing::http_get_rate(port, clients, seconds, [&](std::mt19937_64& r) {
     return "/ledger/proof/consistency?old=" + std::to_string(1 + r() % (size - 1)) +
            "&new=" + std::to_string(size);
   });
-  const auto tiles = rate(port, clients, seconds, [&](std::mt19937_64& r) {
+  const auto tiles = testing::http_get_rate(port, clients, seconds, [&](std::mt19937_64& r) {
     return "/ledger/" + ledger::tile_path(0, r() % full_tiles, 256);
   });
   std::printf(
       "at %llu entries: %.0f appends/s (one record a transaction), %.0f inclusion "
       "proofs/s, %.0f consistency proofs/s, %.0f level-0 tiles/s (%d clients)\n",
       static_cast<unsigned long long>(size), single_rate, inclusion, consistency, tiles, clients);
-  std::printf("load average: %s\n", load_average().c_str());
+  std::printf("load average: %s\n", testing::load_average().c_str());
   result["log"] = {{"size", size},
                    {"fill_s", fill_s},
                    {"batch_appends_per_s", entries / fill_s},
@@ -241,7 +193,7 @@ int main(int argc, char** argv) {
                    {"inclusion_proofs_per_s", inclusion},
                    {"consistency_proofs_per_s", consistency},
                    {"tiles_per_s", tiles},
-                   {"load_average", load_average()}};
+                   {"load_average", testing::load_average()}};
   std::printf("%s\n", result.dump().c_str());
   std::filesystem::remove_all(config.data_dir);
   return 0;

@@ -28,6 +28,7 @@
 #include "chargegrid/db/migrations.hpp"
 #include "chargegrid/db/url.hpp"
 #include "chargegrid/ledger/postgres_log.hpp"
+#include "chargegrid/testing/bench.hpp"
 #include "log_records.hpp"
 
 using namespace chargegrid::ledger;
@@ -35,16 +36,8 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-std::string load_average() {
-  std::ifstream in("/proc/loadavg");
-  std::string one, five, fifteen;
-  in >> one >> five >> fifteen;
-  return one + " " + five + " " + fifteen;
-}
+using chargegrid::testing::load_average;
+using chargegrid::testing::seconds_since;
 
 std::vector<std::string> make_records(std::uint64_t first, std::uint64_t count) {
   std::vector<std::string> out;

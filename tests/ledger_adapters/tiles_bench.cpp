@@ -22,55 +22,12 @@
 #include "../server/server_fixture.hpp"
 #include "chargegrid/ledger/postgres_log.hpp"
 #include "chargegrid/ledger/tiles.hpp"
+#include "chargegrid/testing/bench.hpp"
 #include "chargegrid/testing/http_client.hpp"
 
 using namespace chargegrid;
 namespace http = boost::beast::http;
 using Clock = std::chrono::steady_clock;
-
-namespace {
-
-class Client {
- public:
-  explicit Client(std::uint16_t port) : socket_(io_) {
-    socket_.connect({boost::asio::ip::make_address("127.0.0.1"), port});
-  }
-  std::size_t get(const std::string& target) {
-    http::request<http::empty_body> request{http::verb::get, target, 11};
-    request.set(http::field::host, "127.0.0.1");
-    http::write(socket_, request);
-    http::response<http::string_body> response;
-    http::read(socket_, buffer_, response);
-    if (response.result_int() != 200)
-      throw std::runtime_error(target + " answered " + std::to_string(response.result_int()));
-    return response.body().size();
-  }
-
- private:
-  boost::asio::io_context io_;
-  boost::asio::ip::tcp::socket socket_;
-  boost::beast::flat_buffer buffer_;
-};
-
-double rate(std::uint16_t port, int clients, double seconds,
-            const std::function<std::string(std::mt19937_64&)>& target) {
-  std::atomic<std::uint64_t> done{0};
-  const auto until = Clock::now() + std::chrono::duration<double>(seconds);
-  std::vector<std::thread> threads;
-  for (int c = 0; c < clients; ++c)
-    threads.emplace_back([&, c] {
-      Client client(port);
-      std::mt19937_64 random(c);
-      while (Clock::now() < until) {
-        client.get(target(random));
-        ++done;
-      }
-    });
-  for (auto& t : threads) t.join();
-  return static_cast<double>(done) / seconds;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"ledger-tiles-bench: the verifiable log served over HTTP"};
@@ -132,16 +89,16 @@ int main(int argc, char** argv) {
   std::printf("%d clients, %.0f s each, %llu entries\n", clients, seconds,
               static_cast<unsigned long long>(entries));
   std::printf("level-0 tiles (8 KiB):        %8.0f requests/s\n",
-              rate(port, clients, seconds, tile));
+              testing::http_get_rate(port, clients, seconds, tile));
   std::printf("entry bundles (256 records):  %8.0f requests/s\n",
-              rate(port, clients, seconds, bundle));
+              testing::http_get_rate(port, clients, seconds, bundle));
   std::printf("inclusion proofs:             %8.0f requests/s\n",
-              rate(port, clients, seconds, inclusion));
+              testing::http_get_rate(port, clients, seconds, inclusion));
   std::printf("consistency proofs:           %8.0f requests/s\n",
-              rate(port, clients, seconds, consistency));
+              testing::http_get_rate(port, clients, seconds, consistency));
   // An audit's reads: every bundle and every tile, one client.
   {
-    Client client(port);
+    testing::BenchHttpClient client(port);
     const auto start = Clock::now();
     std::size_t bytes = 0;
     for (std::uint64_t n = 0; n * 256 < entries; ++n) {

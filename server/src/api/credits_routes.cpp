@@ -8,10 +8,6 @@
 
 namespace chargegrid::server::api {
 
-namespace http = boost::beast::http;
-using boost::asio::awaitable;
-using nlohmann::json;
-
 namespace {
 
 // " <the caller may see allocation a>" with $1 = site scope.

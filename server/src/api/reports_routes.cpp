@@ -7,10 +7,6 @@
 
 namespace chargegrid::server::api {
 
-namespace http = boost::beast::http;
-using boost::asio::awaitable;
-using nlohmann::json;
-
 namespace {
 
 // "0.750000" for 750000 ppm.
