@@ -75,3 +75,39 @@ TEST_CASE("Profile periods merge equal slots and amperes stay inside the watts",
   CHECK(a[0].limit == Approx(7.2));
   CHECK(a[0].limit * kVolts * kPhases <= 5000);
 }
+
+TEST_CASE("Slot prices follow the tariff's local bands; a priced window overrides them",
+          "[unit][smart_charging]") {
+  // 2026-03-29 00:00 UTC: Oslo is at +01:00 until 01:00 UTC, then +02:00.
+  const auto start = at(1'774'742'400);
+  const auto horizon = horizon_at(start, seconds{3600}, seconds{4 * 3600});
+  plans::Site site{1, 20000, std::nullopt, "Europe/Oslo"};
+  const auto tariff = chargegrid::server::tariff::parse(nlohmann::json::parse(R"({
+    "currency": "NOK",
+    "import": [{"days": ["mon","tue","wed","thu","fri","sat","sun"], "from": "00:00", "to": "03:00",
+                "price_minor_per_kwh": 50},
+               {"days": ["mon","tue","wed","thu","fri","sat","sun"], "from": "03:00", "to": "24:00",
+                "price_minor_per_kwh": 90}],
+    "export_credit_minor_per_kwh": 12})"));
+  chargegrid::server::store::demand_response::Window w;
+  w.event_id = "price";
+  w.starts_at = format_time(horizon.slot_start(3));
+  w.ends_at = format_time(horizon.end());
+  w.import_price_minor_per_kwh = 200.0;
+  const auto limits = slot_limits(horizon, site, {w}, &tariff);
+  // Local 01:00 and 03:00 (clocks went forward at 02:00), then 04:00 and 05:00.
+  CHECK(limits[0].import_price == 50);
+  CHECK(limits[1].import_price == 90);
+  CHECK(limits[2].import_price == 90);
+  CHECK(limits[3].import_price == 200);
+  CHECK(limits[0].export_price == 12);
+  CHECK(limits[3].export_price == 12);
+  CHECK(slot_limits(horizon, site, {})[0].import_price == std::nullopt);
+}
+
+TEST_CASE("Amperes are per phase of the EVSE", "[unit][smart_charging]") {
+  const auto one = periods_of({3680}, seconds{300}, true, 1);
+  CHECK(one[0].limit == Approx(16.0));
+  const auto three = periods_of({3680}, seconds{300}, true, 3);
+  CHECK(three[0].limit == Approx(5.3));
+}

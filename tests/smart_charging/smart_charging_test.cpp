@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "api/api_fixture.hpp"
+#include "chargegrid/base/time_zone.hpp"
 #include "store/demand_response.hpp"
 #include "store/outbox.hpp"
 
@@ -401,4 +402,82 @@ TEST_CASE("A demand-response window that halves the limit replans from the windo
   REQUIRE(schedule.data["slots"].size() == 1);
   CHECK(schedule.data["slots"][0]["import_limit_w"] == 10000);
   CHECK(schedule.data["slots"][0]["event_ids"] == json::array({"evt-halve"}));
+}
+
+TEST_CASE("Plans price each slot with the site's tariff in its time zone and use the EVSE's power",
+          "[integration][smart_charging]") {
+  ApiFixture fx(smart_config());
+  auto created = fx.admin().post(
+      "/sites", {{"name", "Oslo"}, {"import_limit_w", 16000}, {"time_zone", "Europe/Oslo"}});
+  REQUIRE(created.status == 201);
+  const auto site = created.data["id"].get<std::int64_t>();
+  const auto site_path = "/sites/" + std::to_string(site);
+  // One cheap local hour two hours from now, every day; 30 the rest of the time.
+  const chargegrid::base::TimeZone oslo("Europe/Oslo");
+  const int cheap = (oslo.to_local(std::chrono::system_clock::now()).hour + 2) % 24;
+  const auto hh = [](int h) { return (h < 10 ? "0" : "") + std::to_string(h) + ":00"; };
+  const json all_days = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+  json bands = json::array();
+  if (cheap > 0)
+    bands.push_back(
+        {{"days", all_days}, {"from", "00:00"}, {"to", hh(cheap)}, {"price_minor_per_kwh", 30}});
+  bands.push_back({{"days", all_days},
+                   {"from", hh(cheap)},
+                   {"to", cheap == 23 ? "24:00" : hh(cheap + 1)},
+                   {"price_minor_per_kwh", 10}});
+  if (cheap < 23)
+    bands.push_back({{"days", all_days},
+                     {"from", hh(cheap + 1)},
+                     {"to", "24:00"},
+                     {"price_minor_per_kwh", 30}});
+  auto tariff = fx.admin().send(
+      boost::beast::http::verb::put, site_path + "/tariff",
+      json{{"currency", "EUR"}, {"import", bands}, {"export_credit_minor_per_kwh", 8}}.dump());
+  REQUIRE(tariff.status == 200);
+  fx.make_station("ST-A", site);
+  // The EVSE is described at 7.4 kW: the flag's 11 kW no longer counts for it.
+  REQUIRE(fx.admin().patch("/stations/ST-A/evses/1", {{"max_power_w", 7400}}).status == 200);
+  Station a(fx, "ST-A", "ocpp2.0.1");
+  a.start(fx);
+  // 5 kWh by five hours from now: all of it fits into the cheap hour.
+  const auto departure = std::chrono::system_clock::now() + std::chrono::hours(5);
+  REQUIRE(fx.admin()
+              .patch("/sessions/" + std::to_string(a.session()),
+                     {{"departure_time", rfc3339(departure)}, {"energy_wh", 5000}})
+              .status == 200);
+  json schedule;
+  REQUIRE(fx.eventually([&] {
+    schedule = fx.admin().get(site_path + "/schedule").data;
+    return schedule["vehicles"].size() == 1 &&
+           schedule["vehicles"][0]["departure_source"] == "declared";
+  }));
+  CHECK(schedule["currency"] == "EUR");
+  const auto& vehicle = schedule["vehicles"][0];
+  CHECK(vehicle["max_power_w"] == 7400);
+  std::int64_t cheap_wh = 0, dear_wh = 0;
+  for (std::size_t i = 0; i < schedule["slots"].size(); ++i) {
+    const auto& slot = schedule["slots"][i];
+    const auto start = *chargegrid::base::parse_rfc3339(slot["start"].get<std::string>());
+    const bool is_cheap = oslo.to_local(start).hour == cheap;
+    INFO("slot " << slot["start"]);
+    CHECK(slot["import_price_minor_per_kwh"] == (is_cheap ? 10 : 30));
+    CHECK(slot["export_price_minor_per_kwh"] == 8);
+    const auto power = vehicle["power_w"][i].get<std::int64_t>();
+    CHECK(power <= 7400);
+    (is_cheap ? cheap_wh : dear_wh) += power * kSlot / 3600;
+  }
+  CHECK(cheap_wh >= 4990);
+  CHECK(dear_wh == 0);
+  // The profile the station holds says the same: nothing now, up to 7.4 kW in the cheap hour.
+  REQUIRE(fx.eventually([&] {
+    const auto p = a.last_tx();
+    return !p.is_null() && schedule_of(p)["duration"].get<long>() > 3 * 3600;
+  }));
+  CHECK(watts_at(a.last_tx(), std::chrono::system_clock::now()).value_or(-1) == 0);
+  double peak = 0;
+  const auto held = schedule_of(a.last_tx());
+  for (const auto& period : held["chargingSchedulePeriod"])
+    peak = std::max(peak, period["limit"].get<double>());
+  CHECK(peak > 0);
+  CHECK(peak <= 7400);
 }

@@ -58,8 +58,14 @@ Horizon horizon_at(Time now, seconds slot, seconds length) {
 }
 
 std::vector<SlotLimits> slot_limits(const Horizon& horizon, const store::charging_plans::Site& site,
-                                    const std::vector<store::demand_response::Window>& windows) {
+                                    const std::vector<store::demand_response::Window>& windows,
+                                    const tariff::Tariff* tariff) {
   std::vector<SlotLimits> out(horizon.slots);
+  if (tariff)
+    for (std::size_t i = 0; i < horizon.slots; ++i) {
+      out[i].import_price = tariff::import_price_at(*tariff, horizon.slot_start(i), site.time_zone);
+      out[i].export_price = tariff->export_credit_minor_per_kwh;
+    }
   struct Parsed {
     Time start, end;
     const store::demand_response::Window* window;
@@ -143,11 +149,12 @@ Need need_of(const VehicleState& state, const store::charging_plans::Prediction&
   return n;
 }
 
-std::vector<Period> periods_of(const std::vector<std::int64_t>& power_w, seconds slot, bool amps) {
+std::vector<Period> periods_of(const std::vector<std::int64_t>& power_w, seconds slot, bool amps,
+                               int phases) {
   std::vector<Period> out;
   for (std::size_t i = 0; i < power_w.size(); ++i) {
     double limit = static_cast<double>(std::max<std::int64_t>(0, power_w[i]));
-    if (amps) limit = std::floor(limit / (kVolts * kPhases) * 10) / 10;
+    if (amps) limit = std::floor(limit / (kVolts * std::max(1, phases)) * 10) / 10;
     if (!out.empty() && out.back().limit == limit) continue;
     out.push_back({static_cast<std::int64_t>(i) * slot.count(), limit});
   }

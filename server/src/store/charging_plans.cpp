@@ -155,14 +155,16 @@ const char* kFinishedColumns = R"(
   SELECT coalesce(t.driver_id::text, t.id_token, ''), st.site_id, t.station_id,
          extract(epoch FROM t.started_at)::bigint, extract(epoch FROM t.ended_at)::bigint,
          greatest(coalesce(round(t.import_last_wh - t.import_first_wh),
-                           t.meter_stop_wh - t.meter_start_wh, 0), 0)::bigint
-    FROM transactions t JOIN stations st ON st.id = t.station_id
+                           t.meter_stop_wh - t.meter_start_wh, 0), 0)::bigint,
+         si.time_zone
+    FROM transactions t JOIN stations st ON st.id = t.station_id JOIN sites si ON si.id = st.site_id
    WHERE t.state = 'ended' AND st.site_id IS NOT NULL AND t.started_at IS NOT NULL
      AND t.ended_at > t.started_at)";
 
 Finished finished_of(const pqxx::row& r) {
   return {r[0].as<std::string>(),  r[1].as<std::int64_t>(), r[2].as<std::string>(),
-          r[3].as<std::int64_t>(), r[4].as<std::int64_t>(), r[5].as<std::int64_t>()};
+          r[3].as<std::int64_t>(), r[4].as<std::int64_t>(), r[5].as<std::int64_t>(),
+          r[6].as<std::string>()};
 }
 }  // namespace
 

@@ -76,6 +76,7 @@ struct Finished {
   std::string station_id;
   std::int64_t plugin_s = 0, plugout_s = 0;
   std::int64_t energy_wh = 0;
+  std::string time_zone;  // the site's, which the predictor's time-of-day features are read in
 };
 // The last `limit` finished sessions of stations with a site, oldest first.
 std::vector<Finished> finished_sessions(Tx& tx, std::size_t limit);
