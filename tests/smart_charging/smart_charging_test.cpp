@@ -481,3 +481,58 @@ TEST_CASE("Plans price each slot with the site's tariff in its time zone and use
   CHECK(peak > 0);
   CHECK(peak <= 7400);
 }
+
+TEST_CASE("An event posted to the built-in VTN lowers the profiles sent, and its end raises them",
+          "[integration][smart_charging]") {
+  ApiFixture fx(smart_config());
+  const auto site = limited_site(fx, 22000);
+  for (auto id : {"SV-A", "SV-B"}) fx.make_station(id, site);
+  Station a(fx, "SV-A", "ocpp2.0.1"), b(fx, "SV-B", "ocpp2.0.1");
+  a.start(fx);
+  b.start(fx);
+  const auto sum_now = [&] {
+    const auto now = std::chrono::system_clock::now();
+    return watts_at(a.last_tx(), now).value_or(1e9) + watts_at(b.last_tx(), now).value_or(1e9);
+  };
+  REQUIRE(fx.eventually([&] {
+    return a.count("SetChargingProfile") >= 1 && b.count("SetChargingProfile") >= 1 &&
+           sum_now() > 20000 && sum_now() <= 22000;
+  }));
+  const auto utility = fx.make_key(chargegrid::server::api::Role::Utility, {site});
+  const auto vtn = [&](boost::beast::http::verb method, const std::string& path,
+                       const json& body = json()) {
+    return http_request(fx.server().http_port(), method, "/openadr3/3.0.1" + path, utility,
+                        body.is_null() ? "" : body.dump());
+  };
+  auto program = vtn(boost::beast::http::verb::post, "/programs", {{"programName", "congestion"}});
+  REQUIRE(program.status == 201);
+  const auto start = std::chrono::floor<seconds>(std::chrono::system_clock::now()) - seconds{60};
+  auto event =
+      vtn(boost::beast::http::verb::post, "/events",
+          {{"programID", program.data["id"]},
+           {"intervalPeriod", {{"start", rfc3339(start)}, {"duration", "PT1H"}}},
+           {"intervals",
+            {{{"id", 0}, {"payloads", {{{"type", "IMPORT_CAPACITY_LIMIT"}, {"values", {8}}}}}}}}});
+  REQUIRE(event.status == 201);
+  // The outbox brings the change to the loop: both profiles fit the event's 8 kW from now on.
+  REQUIRE(fx.eventually([&] { return sum_now() <= 8000; }));
+  for (int k = 0; k < 10; ++k) {
+    const auto t = std::chrono::system_clock::now() + seconds{k * kSlot};
+    INFO("slot " << k);
+    CHECK(watts_at(a.last_tx(), t).value_or(0) + watts_at(b.last_tx(), t).value_or(0) <= 8000);
+  }
+  REQUIRE(fx.eventually([&] {
+    const auto la = a.last_profile("ChargingStationMaxProfile");
+    const auto lb = b.last_profile("ChargingStationMaxProfile");
+    const auto now = std::chrono::system_clock::now();
+    return !la.is_null() && !lb.is_null() && watts_at(la, now) == 4000 && watts_at(lb, now) == 4000;
+  }));
+  auto schedule = fx.admin().get("/sites/" + std::to_string(site) + "/schedule");
+  CHECK(schedule.data["slots"][0]["import_limit_w"] == 8000);
+  CHECK(schedule.data["slots"][0]["event_ids"] == json::array({event.data["id"]}));
+
+  // The utility withdraws the event: the site's own limit counts again.
+  REQUIRE(vtn(boost::beast::http::verb::delete_, "/events/" + event.data["id"].get<std::string>())
+              .status == 200);
+  REQUIRE(fx.eventually([&] { return sum_now() > 20000 && sum_now() <= 22000; }));
+}

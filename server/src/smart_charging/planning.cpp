@@ -244,6 +244,15 @@ std::int64_t station_share_w(std::int64_t site_limit_w, std::int64_t station_max
                                    site_max_w);
 }
 
+std::vector<std::int64_t> SitePlan::planned_import_w() const {
+  auto out = baseline_w;
+  for (const auto& vp : vehicles) {
+    if (vp.state.control != Control::controlled) continue;
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] += std::max<std::int64_t>(0, vp.power_w[i]);
+  }
+  return out;
+}
+
 nlohmann::json SitePlan::to_json() const {
   nlohmann::json slots = nlohmann::json::array();
   for (std::size_t i = 0; i < horizon.slots; ++i) {

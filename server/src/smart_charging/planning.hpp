@@ -92,6 +92,8 @@ struct SitePlan {
   std::vector<VehiclePlan> vehicles;
   bool ok = true;
   std::string error;
+  // Per slot: the baseline and what the controlled vehicles are planned to draw.
+  std::vector<std::int64_t> planned_import_w() const;
   // The plan as GET /sites/{id}/schedule shows it (slots and vehicles).
   nlohmann::json to_json() const;
 };

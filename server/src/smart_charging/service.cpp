@@ -351,6 +351,8 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
       for (const auto& [session, prediction] : new_predictions)
         plans::save_prediction(tx, session, prediction);
       plans::save_plan(tx, site_id, reason, site_plan.to_json());
+      plans::save_slots(tx, site_id, horizon.start.time_since_epoch().count(), horizon.slot.count(),
+                        site_plan.baseline_w, site_plan.planned_import_w());
     });
     log::info("smart_charging_planned", {{"site_id", site_id},
                                          {"reason", reason},
