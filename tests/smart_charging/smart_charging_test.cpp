@@ -33,7 +33,10 @@ chargegrid::server::Config smart_config() {
 class Station {
  public:
   Station(ServerFixture& fx, std::string id, std::string protocol)
-      : id_(std::move(id)), protocol_(std::move(protocol)), client_(fx.connect(id_, protocol_)) {
+      : Station(fx.server().ocpp_port(), std::move(id), std::move(protocol)) {}
+  // A station of a server of its own (one started on the fixture's database).
+  Station(std::uint16_t ocpp_port, std::string id, std::string protocol)
+      : id_(std::move(id)), protocol_(std::move(protocol)), client_(connect(ocpp_port)) {
     const bool v16 = protocol_ == "ocpp1.6";
     REQUIRE(is_result(call("BootNotification", v16 ? boot_16() : boot_201())));
     thread_ = std::thread([this] {
@@ -128,10 +131,20 @@ class Station {
     }
   }
   long long session() const { return session_; }
+  // Takes the server's id of the session running on EVSE 1 (after a reconnect).
+  void resume(ServerFixture& fx) {
+    session_ = std::stoll(fx.query_value("SELECT id FROM transactions WHERE station_id = '" + id_ +
+                                         "' AND state = 'active'"));
+  }
   const std::string& id() const { return id_; }
   bool v16() const { return protocol_ == "ocpp1.6"; }
 
  private:
+  std::unique_ptr<chargegrid::sim::OcppTestClient> connect(std::uint16_t port) const {
+    auto client = std::make_unique<chargegrid::sim::OcppTestClient>();
+    client->connect("127.0.0.1", port, "/ocpp/" + id_, {protocol_});
+    return client;
+  }
   void handle(const std::string& text) {
     auto frame = json::parse(text, nullptr, false);
     if (!frame.is_array() || frame.size() < 4 || frame[0] != 2) return;
@@ -535,4 +548,86 @@ TEST_CASE("An event posted to the built-in VTN lowers the profiles sent, and its
   REQUIRE(vtn(boost::beast::http::verb::delete_, "/events/" + event.data["id"].get<std::string>())
               .status == 200);
   REQUIRE(fx.eventually([&] { return sum_now() > 20000 && sum_now() <= 22000; }));
+}
+
+TEST_CASE("ChargeGrid restarted during a demand-response window keeps the site inside it",
+          "[integration][smart_charging]") {
+  ApiFixture fx(smart_config());
+  const auto site = limited_site(fx, 22000);
+  for (auto id : {"SW-A", "SW-B"}) fx.make_station(id, site);
+  auto a = std::make_unique<Station>(fx, "SW-A", "ocpp2.0.1");
+  auto b = std::make_unique<Station>(fx, "SW-B", "ocpp2.0.1");
+  a->start(fx);
+  b->start(fx);
+  const auto now = std::chrono::floor<seconds>(std::chrono::system_clock::now());
+  {
+    auto conn = fx.sql();
+    pqxx::work tx(conn);
+    chargegrid::server::store::demand_response::Window w;
+    w.event_id = "evt-restart";
+    w.program_id = "prog-1";
+    w.site_id = site;
+    w.starts_at = rfc3339(now - seconds{60});
+    w.ends_at = rfc3339(now + seconds{3600});
+    w.import_limit_w = 8000.0;
+    const auto sites =
+        chargegrid::server::store::demand_response::replace_event(tx, "evt-restart", {w});
+    chargegrid::server::store::outbox::append(
+        tx, chargegrid::server::store::outbox::kDemandResponseChanged, {{"site_ids", sites}});
+    tx.commit();
+  }
+  const auto held = [](const json& profile, std::chrono::system_clock::time_point t) {
+    return watts_at(profile, t).value_or(1e9);
+  };
+  REQUIRE(fx.eventually([&] {
+    const auto t = std::chrono::system_clock::now();
+    return held(a->last_tx(), t) + held(b->last_tx(), t) <= 8000 &&
+           held(a->last_profile("ChargingStationMaxProfile"), t) == 4000 &&
+           held(b->last_profile("ChargingStationMaxProfile"), t) == 4000;
+  }));
+  // While ChargeGrid is away each station holds its share of the window to the window's end.
+  for (auto* s : {a.get(), b.get()}) {
+    const auto limit = s->last_profile("ChargingStationMaxProfile");
+    CHECK(held(limit, now + seconds{3000}) == 4000);
+  }
+  const auto a_profile = a->last_tx(), b_profile = b->last_tx();
+  const auto planned_before = fx.query_value("SELECT planned_at FROM site_plans");
+
+  fx.server().stop();
+  a.reset();
+  b.reset();
+  chargegrid::server::Server again(smart_config(), fx.database().url());
+  again.start();
+  Station a2(again.ocpp_port(), "SW-A", "ocpp2.0.1"), b2(again.ocpp_port(), "SW-B", "ocpp2.0.1");
+  a2.resume(fx);
+  b2.resume(fx);
+  // The restarted server plans from what the database holds: the window still narrows the
+  // site, both sessions are still controlled and nothing planned goes over the window.
+  REQUIRE(fx.eventually([&] {
+    return fx.query_value("SELECT planned_at > '" + planned_before +
+                          "'::timestamptz FROM site_plans") == "t";
+  }));
+  REQUIRE(fx.eventually([&] {
+    return fx.query_value("SELECT count(*) FROM charging_profiles WHERE outcome IS NULL") == "0";
+  }));
+  const auto plan = json::parse(fx.query_value("SELECT plan::text FROM site_plans"));
+  REQUIRE(plan["vehicles"].size() == 2);
+  for (const auto& v : plan["vehicles"]) CHECK(v["control"] == "controlled");
+  for (const auto& slot : plan["slots"]) {
+    const auto start = *chargegrid::base::parse_rfc3339(slot["start"].get<std::string>());
+    if (start >= now + seconds{3600}) break;
+    INFO("slot " << slot["start"]);
+    CHECK(slot["import_limit_w"] == 8000);
+    CHECK(slot["planned_import_w"].get<long>() <= 8000);
+  }
+  // What each station holds now (a profile sent after the restart, else the one it kept).
+  const auto a_held = a2.count("SetChargingProfile") ? a2.last_tx() : a_profile;
+  const auto b_held = b2.count("SetChargingProfile") ? b2.last_tx() : b_profile;
+  for (int k = 0; k < 10; ++k) {
+    const auto t = std::chrono::system_clock::now() + seconds{k * kSlot};
+    if (t >= now + seconds{3600}) break;
+    INFO("slot " << k);
+    CHECK(watts_at(a_held, t).value_or(0) + watts_at(b_held, t).value_or(0) <= 8000);
+  }
+  again.stop();
 }
