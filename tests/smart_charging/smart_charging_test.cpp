@@ -631,3 +631,108 @@ TEST_CASE("ChargeGrid restarted during a demand-response window keeps the site i
   }
   again.stop();
 }
+
+TEST_CASE("A 2.1 vehicle discharges into an export event and still leaves with its need",
+          "[integration][smart_charging]") {
+  ApiFixture fx(smart_config());
+  auto created = fx.admin().post(
+      "/sites", {{"name", "V2G"}, {"import_limit_w", 22000}, {"export_limit_w", 10000}});
+  REQUIRE(created.status == 201);
+  const auto site = created.data["id"].get<std::int64_t>();
+  const auto site_path = "/sites/" + std::to_string(site);
+  const json all_days = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+  auto tariff = fx.admin().send(
+      boost::beast::http::verb::put, site_path + "/tariff",
+      json{
+          {"currency", "EUR"},
+          {"import",
+           {{{"days", all_days}, {"from", "00:00"}, {"to", "24:00"}, {"price_minor_per_kwh", 30}}}},
+          {"export_credit_minor_per_kwh", 8},
+          {"discharge_price_by_soc",
+           {{{"soc_from", 20}, {"soc_to", 100}, {"price_minor_per_kwh", 5}}}}}
+          .dump());
+  REQUIRE(tariff.status == 200);
+  fx.make_station("SX-A", site);
+  REQUIRE(fx.admin()
+              .patch("/stations/SX-A/evses/1", {{"max_power_w", 11000}, {"bidirectional", true}})
+              .status == 200);
+  Station a(fx, "SX-A", "ocpp2.1");
+  a.start(fx);
+  REQUIRE(is_result(a.call(
+      "NotifyEVChargingNeeds",
+      {{"evseId", 1},
+       {"chargingNeeds",
+        {{"requestedEnergyTransfer", "DC_BPT"},
+         {"dcChargingParameters",
+          {{"evMaxCurrent", 200},
+           {"evMaxVoltage", 450},
+           {"stateOfCharge", 60},
+           {"evEnergyCapacity", 60000}}},
+         {"v2xChargingParameters", {{"maxChargePower", 11000}, {"maxDischargePower", 10000}}}}}})));
+  const auto departure = std::chrono::system_clock::now() + std::chrono::hours(4);
+  REQUIRE(fx.admin()
+              .patch("/sessions/" + std::to_string(a.session()),
+                     {{"departure_time", rfc3339(departure)}, {"energy_wh", 5000}})
+              .status == 200);
+  // The utility pays 1 EUR/kWh exported for an hour from the next slot boundary.
+  const auto now = std::chrono::floor<seconds>(std::chrono::system_clock::now());
+  const auto event_start = now + seconds{kSlot - now.time_since_epoch().count() % kSlot};
+  const auto event_end = event_start + seconds{3600};
+  {
+    auto conn = fx.sql();
+    pqxx::work tx(conn);
+    chargegrid::server::store::demand_response::Window w;
+    w.event_id = "evt-export";
+    w.program_id = "prog-1";
+    w.site_id = site;
+    w.starts_at = rfc3339(event_start);
+    w.ends_at = rfc3339(event_end);
+    w.export_price_minor_per_kwh = 100.0;
+    w.currency = "EUR";
+    const auto sites =
+        chargegrid::server::store::demand_response::replace_event(tx, "evt-export", {w});
+    chargegrid::server::store::outbox::append(
+        tx, chargegrid::server::store::outbox::kDemandResponseChanged, {{"site_ids", sites}});
+    tx.commit();
+  }
+  json schedule;
+  REQUIRE(fx.eventually([&] {
+    schedule = fx.admin().get(site_path + "/schedule").data;
+    if (schedule["vehicles"].size() != 1) return false;
+    for (const auto& p : schedule["vehicles"][0]["power_w"])
+      if (p.get<long>() < 0) return true;
+    return false;
+  }));
+  const auto& vehicle = schedule["vehicles"][0];
+  CHECK(vehicle["departure_source"] == "declared");
+  CHECK(vehicle["planned_energy_wh"].get<long>() >= 4990);  // net of what it gives back
+  long exported_wh = 0;
+  for (std::size_t i = 0; i < schedule["slots"].size(); ++i) {
+    const auto& slot = schedule["slots"][i];
+    const auto start = *chargegrid::base::parse_rfc3339(slot["start"].get<std::string>());
+    const auto power = vehicle["power_w"][i].get<long>();
+    INFO("slot " << slot["start"]);
+    CHECK(slot["planned_export_w"].get<long>() <= 10000);
+    CHECK(power >= -10000);
+    if (power < 0) {
+      // Only while the export pays.
+      CHECK(start >= event_start);
+      CHECK(start < event_end);
+      CHECK(slot["planned_export_w"] == -power);
+      exported_wh += -power * kSlot / 3600;
+    }
+  }
+  CHECK(exported_wh > 0);
+  // The station's profile discharges by setpoint (2.1 CentralSetpoint) in the event.
+  REQUIRE(fx.eventually([&] {
+    const auto p = a.last_tx();
+    if (p.is_null()) return false;
+    const auto periods = schedule_of(p)["chargingSchedulePeriod"];
+    for (const auto& period : periods)
+      if (period.contains("setpoint") && period["setpoint"].get<double>() < 0) return true;
+    return false;
+  }));
+  const auto held = schedule_of(a.last_tx());
+  for (const auto& period : held["chargingSchedulePeriod"])
+    if (period.contains("setpoint")) CHECK(period["operationMode"] == "CentralSetpoint");
+}

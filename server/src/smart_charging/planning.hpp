@@ -53,7 +53,16 @@ struct VehicleState {
   Control control = Control::controlled;
   std::int64_t evse_max_power_w = 11000;  // the EVSE's described power, else the flag's
   int evse_phases = 3;                    // what 1.6 profiles in A per phase are computed for
+  bool evse_bidirectional = false;
+  // The site tariff's discharge bands (the operator's price by state of charge); none: the
+  // vehicle is not offered for discharge.
+  std::vector<tariff::DischargeBand> discharge_bands;
 };
+
+// Whether the vehicle may be discharged (V2G): an OCPP 2.1 session on a bidirectional EVSE
+// whose vehicle reported its discharge power, state of charge and capacity, at a site whose
+// tariff prices discharged energy.
+bool may_discharge(const VehicleState& state);
 
 // Departure and energy as planned: the source is "declared", "iso15118" or "predicted".
 struct Need {
@@ -72,9 +81,14 @@ Need need_of(const VehicleState& state, const store::charging_plans::Prediction&
 struct Period {
   std::int64_t start_s = 0;
   double limit = 0;
+  std::optional<double> setpoint;  // W below zero: discharge at that power (OCPP 2.1)
 };
 std::vector<Period> periods_of(const std::vector<std::int64_t>& power_w, std::chrono::seconds slot,
                                bool amps, int phases = 3);
+// A 2.1 profile's periods: charging slots as limits, discharging slots as a setpoint below
+// zero with no charging allowed.
+std::vector<Period> discharge_periods_of(const std::vector<std::int64_t>& power_w,
+                                         std::chrono::seconds slot);
 inline constexpr double kVolts = 230.0;
 inline constexpr int kPhases = 3;
 

@@ -100,6 +100,10 @@ json schedule_arguments(int evse_id, const std::string& purpose, const json& tra
   for (const auto& p : periods) {
     json period{{"start_s", p.start_s}, {"limit", p.limit}};
     if (amps && phases != kPhases) period["phases"] = phases;
+    if (p.setpoint) {
+      period["setpoint"] = *p.setpoint;
+      period["discharge_limit"] = *p.setpoint;
+    }
     out["periods"].push_back(std::move(period));
   }
   return out;
@@ -327,6 +331,8 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
       const auto* evse = described(in.evses, v.station_id, v.evse_id);
       state.evse_max_power_w = evse_power_w(evse);
       if (evse && evse->phases) state.evse_phases = *evse->phases;
+      state.evse_bidirectional = evse && evse->bidirectional;
+      if (in.tariff) state.discharge_bands = in.tariff->tariff.discharge_price_by_soc;
       if (!co_await router.online(v.station_id))
         state.control = Control::station_offline;
       else if (v.last_profile_status &&
@@ -368,10 +374,14 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
       const json transaction_id = amps ? json(v.session_id) : json(v.station_transaction_id);
       const std::vector<std::int64_t> connected(vp.power_w.begin(),
                                                 vp.power_w.begin() + vp.slots_connected);
-      auto arguments = schedule_arguments(
-          v.evse_id, kTxPurpose, transaction_id, horizon.start,
-          static_cast<std::int64_t>(vp.slots_connected) * horizon.slot.count(), amps,
-          periods_of(connected, horizon.slot, amps, vp.state.evse_phases), vp.state.evse_phases);
+      // A vehicle that may discharge gets its discharging slots as setpoints (OCPP 2.1).
+      const auto periods = may_discharge(vp.state)
+                               ? discharge_periods_of(connected, horizon.slot)
+                               : periods_of(connected, horizon.slot, amps, vp.state.evse_phases);
+      auto arguments =
+          schedule_arguments(v.evse_id, kTxPurpose, transaction_id, horizon.start,
+                             static_cast<std::int64_t>(vp.slots_connected) * horizon.slot.count(),
+                             amps, periods, vp.state.evse_phases);
       auto last = co_await database.transaction(
           [&](store::Tx& tx) { return plans::last_accepted(tx, v.session_id, kTxPurpose); });
       if (last && last->schedule == arguments) continue;  // the station has it already
