@@ -111,3 +111,58 @@ TEST_CASE("Amperes are per phase of the EVSE", "[unit][smart_charging]") {
   const auto three = periods_of({3680}, seconds{300}, true, 3);
   CHECK(three[0].limit == Approx(5.3));
 }
+
+TEST_CASE("A slot whose export price is above its import price still plans",
+          "[unit][smart_charging]") {
+  const auto horizon = horizon_at(at(1'800'000'000), seconds{900}, seconds{3600});
+  std::vector<SlotLimits> limits(horizon.slots);
+  for (auto& l : limits) {
+    l.import_limit_w = 11000;
+    l.import_price = 5;  // a cheap night band under the export credit
+    l.export_price = 8;
+  }
+  VehicleState state;
+  state.vehicle.session_id = 1;
+  state.vehicle.started_s = 1'800'000'000;
+  state.vehicle.declaration = plans::Declaration{1'800'003'600, 4000, std::nullopt};
+  const plans::Prediction prediction{1'800'001'000, 1'800'002'000, 1'800'003'000, 0, 0, 0, "prior"};
+  chargegrid::scheduler::Planner planner;
+  const auto plan = plan_site(planner, horizon, limits, {state}, {prediction}, at(1'800'000'000));
+  REQUIRE(plan.ok);
+  std::int64_t wh = 0;
+  for (auto p : plan.vehicles[0].power_w) wh += p * 900 / 3600;
+  CHECK(wh >= 3990);
+}
+
+TEST_CASE("Discharging slots become setpoints below zero with no charging allowed",
+          "[unit][smart_charging]") {
+  const auto periods = discharge_periods_of({11000, -7000, -7000, 0}, seconds{300});
+  REQUIRE(periods.size() == 3);
+  CHECK(periods[0].limit == 11000);
+  CHECK(!periods[0].setpoint);
+  CHECK(periods[1].start_s == 300);
+  CHECK(periods[1].limit == 0);
+  CHECK(periods[1].setpoint == -7000);
+  CHECK(periods[2].start_s == 900);
+  CHECK(!periods[2].setpoint);
+
+  VehicleState state;
+  state.vehicle.protocol = "ocpp2.1";
+  state.evse_bidirectional = true;
+  state.discharge_bands = {{20, 60, 45}};
+  state.vehicle.charging_needs = {{"ev_max_discharge_power_w", 10000},
+                                  {"state_of_charge_percent", 50},
+                                  {"ev_energy_capacity_wh", 60000}};
+  CHECK(may_discharge(state));
+  state.vehicle.protocol = "ocpp2.0.1";  // no setpoints in 2.0.1 profiles
+  CHECK(!may_discharge(state));
+  state.vehicle.protocol = "ocpp2.1";
+  state.evse_bidirectional = false;
+  CHECK(!may_discharge(state));
+  state.evse_bidirectional = true;
+  state.discharge_bands.clear();  // the tariff does not price discharge
+  CHECK(!may_discharge(state));
+  state.discharge_bands = {{20, 60, 45}};
+  state.vehicle.charging_needs.erase("state_of_charge_percent");
+  CHECK(!may_discharge(state));
+}
