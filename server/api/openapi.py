@@ -313,6 +313,8 @@ SCHEMAS = {
     "Schedule": obj({
         "site_id": integer(), "from": TIME, "to": TIME, "slot_seconds": integer(),
         "planned_at": nullable(TIME),
+        "currency": string("ISO 4217 code of the slots' prices (the site's tariff); absent "
+                           "without a tariff"),
         "slots": {"type": "array", "items": ref("ScheduleSlot")},
         "vehicles": {"type": "array", "items": ref("ScheduleVehicle")}}, closed=False),
     "ApiKey": obj({

@@ -75,3 +75,94 @@ TEST_CASE("Profile periods merge equal slots and amperes stay inside the watts",
   CHECK(a[0].limit == Approx(7.2));
   CHECK(a[0].limit * kVolts * kPhases <= 5000);
 }
+
+TEST_CASE("Slot prices follow the tariff's local bands; a priced window overrides them",
+          "[unit][smart_charging]") {
+  // 2026-03-29 00:00 UTC: Oslo is at +01:00 until 01:00 UTC, then +02:00.
+  const auto start = at(1'774'742'400);
+  const auto horizon = horizon_at(start, seconds{3600}, seconds{4 * 3600});
+  plans::Site site{1, 20000, std::nullopt, "Europe/Oslo"};
+  const auto tariff = chargegrid::server::tariff::parse(nlohmann::json::parse(R"({
+    "currency": "NOK",
+    "import": [{"days": ["mon","tue","wed","thu","fri","sat","sun"], "from": "00:00", "to": "03:00",
+                "price_minor_per_kwh": 50},
+               {"days": ["mon","tue","wed","thu","fri","sat","sun"], "from": "03:00", "to": "24:00",
+                "price_minor_per_kwh": 90}],
+    "export_credit_minor_per_kwh": 12})"));
+  chargegrid::server::store::demand_response::Window w;
+  w.event_id = "price";
+  w.starts_at = format_time(horizon.slot_start(3));
+  w.ends_at = format_time(horizon.end());
+  w.import_price_minor_per_kwh = 200.0;
+  const auto limits = slot_limits(horizon, site, {w}, &tariff);
+  // Local 01:00 and 03:00 (clocks went forward at 02:00), then 04:00 and 05:00.
+  CHECK(limits[0].import_price == 50);
+  CHECK(limits[1].import_price == 90);
+  CHECK(limits[2].import_price == 90);
+  CHECK(limits[3].import_price == 200);
+  CHECK(limits[0].export_price == 12);
+  CHECK(limits[3].export_price == 12);
+  CHECK(slot_limits(horizon, site, {})[0].import_price == std::nullopt);
+}
+
+TEST_CASE("Amperes are per phase of the EVSE", "[unit][smart_charging]") {
+  const auto one = periods_of({3680}, seconds{300}, true, 1);
+  CHECK(one[0].limit == Approx(16.0));
+  const auto three = periods_of({3680}, seconds{300}, true, 3);
+  CHECK(three[0].limit == Approx(5.3));
+}
+
+TEST_CASE("A slot whose export price is above its import price still plans",
+          "[unit][smart_charging]") {
+  const auto horizon = horizon_at(at(1'800'000'000), seconds{900}, seconds{3600});
+  std::vector<SlotLimits> limits(horizon.slots);
+  for (auto& l : limits) {
+    l.import_limit_w = 11000;
+    l.import_price = 5;  // a cheap night band under the export credit
+    l.export_price = 8;
+  }
+  VehicleState state;
+  state.vehicle.session_id = 1;
+  state.vehicle.started_s = 1'800'000'000;
+  state.vehicle.declaration = plans::Declaration{1'800'003'600, 4000, std::nullopt};
+  const plans::Prediction prediction{1'800'001'000, 1'800'002'000, 1'800'003'000, 0, 0, 0, "prior"};
+  chargegrid::scheduler::Planner planner;
+  const auto plan = plan_site(planner, horizon, limits, {state}, {prediction}, at(1'800'000'000));
+  REQUIRE(plan.ok);
+  std::int64_t wh = 0;
+  for (auto p : plan.vehicles[0].power_w) wh += p * 900 / 3600;
+  CHECK(wh >= 3990);
+}
+
+TEST_CASE("Discharging slots become setpoints below zero with no charging allowed",
+          "[unit][smart_charging]") {
+  const auto periods = discharge_periods_of({11000, -7000, -7000, 0}, seconds{300});
+  REQUIRE(periods.size() == 3);
+  CHECK(periods[0].limit == 11000);
+  CHECK(!periods[0].setpoint);
+  CHECK(periods[1].start_s == 300);
+  CHECK(periods[1].limit == 0);
+  CHECK(periods[1].setpoint == -7000);
+  CHECK(periods[2].start_s == 900);
+  CHECK(!periods[2].setpoint);
+
+  VehicleState state;
+  state.vehicle.protocol = "ocpp2.1";
+  state.evse_bidirectional = true;
+  state.discharge_bands = {{20, 60, 45}};
+  state.vehicle.charging_needs = {{"ev_max_discharge_power_w", 10000},
+                                  {"state_of_charge_percent", 50},
+                                  {"ev_energy_capacity_wh", 60000}};
+  CHECK(may_discharge(state));
+  state.vehicle.protocol = "ocpp2.0.1";  // no setpoints in 2.0.1 profiles
+  CHECK(!may_discharge(state));
+  state.vehicle.protocol = "ocpp2.1";
+  state.evse_bidirectional = false;
+  CHECK(!may_discharge(state));
+  state.evse_bidirectional = true;
+  state.discharge_bands.clear();  // the tariff does not price discharge
+  CHECK(!may_discharge(state));
+  state.discharge_bands = {{20, 60, 45}};
+  state.vehicle.charging_needs.erase("state_of_charge_percent");
+  CHECK(!may_discharge(state));
+}

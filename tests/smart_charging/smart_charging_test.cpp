@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "api/api_fixture.hpp"
+#include "chargegrid/base/time_zone.hpp"
 #include "store/demand_response.hpp"
 #include "store/outbox.hpp"
 
@@ -32,7 +33,10 @@ chargegrid::server::Config smart_config() {
 class Station {
  public:
   Station(ServerFixture& fx, std::string id, std::string protocol)
-      : id_(std::move(id)), protocol_(std::move(protocol)), client_(fx.connect(id_, protocol_)) {
+      : Station(fx.server().ocpp_port(), std::move(id), std::move(protocol)) {}
+  // A station of a server of its own (one started on the fixture's database).
+  Station(std::uint16_t ocpp_port, std::string id, std::string protocol)
+      : id_(std::move(id)), protocol_(std::move(protocol)), client_(connect(ocpp_port)) {
     const bool v16 = protocol_ == "ocpp1.6";
     REQUIRE(is_result(call("BootNotification", v16 ? boot_16() : boot_201())));
     thread_ = std::thread([this] {
@@ -127,10 +131,20 @@ class Station {
     }
   }
   long long session() const { return session_; }
+  // Takes the server's id of the session running on EVSE 1 (after a reconnect).
+  void resume(ServerFixture& fx) {
+    session_ = std::stoll(fx.query_value("SELECT id FROM transactions WHERE station_id = '" + id_ +
+                                         "' AND state = 'active'"));
+  }
   const std::string& id() const { return id_; }
   bool v16() const { return protocol_ == "ocpp1.6"; }
 
  private:
+  std::unique_ptr<chargegrid::sim::OcppTestClient> connect(std::uint16_t port) const {
+    auto client = std::make_unique<chargegrid::sim::OcppTestClient>();
+    client->connect("127.0.0.1", port, "/ocpp/" + id_, {protocol_});
+    return client;
+  }
   void handle(const std::string& text) {
     auto frame = json::parse(text, nullptr, false);
     if (!frame.is_array() || frame.size() < 4 || frame[0] != 2) return;
@@ -401,4 +415,324 @@ TEST_CASE("A demand-response window that halves the limit replans from the windo
   REQUIRE(schedule.data["slots"].size() == 1);
   CHECK(schedule.data["slots"][0]["import_limit_w"] == 10000);
   CHECK(schedule.data["slots"][0]["event_ids"] == json::array({"evt-halve"}));
+}
+
+TEST_CASE("Plans price each slot with the site's tariff in its time zone and use the EVSE's power",
+          "[integration][smart_charging]") {
+  ApiFixture fx(smart_config());
+  auto created = fx.admin().post(
+      "/sites", {{"name", "Oslo"}, {"import_limit_w", 16000}, {"time_zone", "Europe/Oslo"}});
+  REQUIRE(created.status == 201);
+  const auto site = created.data["id"].get<std::int64_t>();
+  const auto site_path = "/sites/" + std::to_string(site);
+  // One cheap local hour two hours from now, every day; 30 the rest of the time.
+  const chargegrid::base::TimeZone oslo("Europe/Oslo");
+  const int cheap = (oslo.to_local(std::chrono::system_clock::now()).hour + 2) % 24;
+  const auto hh = [](int h) { return (h < 10 ? "0" : "") + std::to_string(h) + ":00"; };
+  const json all_days = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+  json bands = json::array();
+  if (cheap > 0)
+    bands.push_back(
+        {{"days", all_days}, {"from", "00:00"}, {"to", hh(cheap)}, {"price_minor_per_kwh", 30}});
+  bands.push_back({{"days", all_days},
+                   {"from", hh(cheap)},
+                   {"to", cheap == 23 ? "24:00" : hh(cheap + 1)},
+                   {"price_minor_per_kwh", 10}});
+  if (cheap < 23)
+    bands.push_back({{"days", all_days},
+                     {"from", hh(cheap + 1)},
+                     {"to", "24:00"},
+                     {"price_minor_per_kwh", 30}});
+  auto tariff = fx.admin().send(
+      boost::beast::http::verb::put, site_path + "/tariff",
+      json{{"currency", "EUR"}, {"import", bands}, {"export_credit_minor_per_kwh", 8}}.dump());
+  REQUIRE(tariff.status == 200);
+  fx.make_station("ST-A", site);
+  // The EVSE is described at 7.4 kW: the flag's 11 kW no longer counts for it.
+  REQUIRE(fx.admin().patch("/stations/ST-A/evses/1", {{"max_power_w", 7400}}).status == 200);
+  Station a(fx, "ST-A", "ocpp2.0.1");
+  a.start(fx);
+  // 5 kWh by five hours from now: all of it fits into the cheap hour.
+  const auto departure = std::chrono::system_clock::now() + std::chrono::hours(5);
+  REQUIRE(fx.admin()
+              .patch("/sessions/" + std::to_string(a.session()),
+                     {{"departure_time", rfc3339(departure)}, {"energy_wh", 5000}})
+              .status == 200);
+  json schedule;
+  REQUIRE(fx.eventually([&] {
+    schedule = fx.admin().get(site_path + "/schedule").data;
+    return schedule["vehicles"].size() == 1 &&
+           schedule["vehicles"][0]["departure_source"] == "declared";
+  }));
+  CHECK(schedule["currency"] == "EUR");
+  const auto& vehicle = schedule["vehicles"][0];
+  CHECK(vehicle["max_power_w"] == 7400);
+  std::int64_t cheap_wh = 0, dear_wh = 0;
+  for (std::size_t i = 0; i < schedule["slots"].size(); ++i) {
+    const auto& slot = schedule["slots"][i];
+    const auto start = *chargegrid::base::parse_rfc3339(slot["start"].get<std::string>());
+    const bool is_cheap = oslo.to_local(start).hour == cheap;
+    INFO("slot " << slot["start"]);
+    CHECK(slot["import_price_minor_per_kwh"] == (is_cheap ? 10 : 30));
+    CHECK(slot["export_price_minor_per_kwh"] == 8);
+    const auto power = vehicle["power_w"][i].get<std::int64_t>();
+    CHECK(power <= 7400);
+    (is_cheap ? cheap_wh : dear_wh) += power * kSlot / 3600;
+  }
+  CHECK(cheap_wh >= 4990);
+  CHECK(dear_wh == 0);
+  // The profile the station holds says the same: nothing now, up to 7.4 kW in the cheap hour.
+  REQUIRE(fx.eventually([&] {
+    const auto p = a.last_tx();
+    return !p.is_null() && schedule_of(p)["duration"].get<long>() > 3 * 3600;
+  }));
+  CHECK(watts_at(a.last_tx(), std::chrono::system_clock::now()).value_or(-1) == 0);
+  double peak = 0;
+  const auto held = schedule_of(a.last_tx());
+  for (const auto& period : held["chargingSchedulePeriod"])
+    peak = std::max(peak, period["limit"].get<double>());
+  CHECK(peak > 0);
+  CHECK(peak <= 7400);
+}
+
+TEST_CASE("An event posted to the built-in VTN lowers the profiles sent, and its end raises them",
+          "[integration][smart_charging]") {
+  ApiFixture fx(smart_config());
+  const auto site = limited_site(fx, 22000);
+  for (auto id : {"SV-A", "SV-B"}) fx.make_station(id, site);
+  Station a(fx, "SV-A", "ocpp2.0.1"), b(fx, "SV-B", "ocpp2.0.1");
+  a.start(fx);
+  b.start(fx);
+  const auto sum_now = [&] {
+    const auto now = std::chrono::system_clock::now();
+    return watts_at(a.last_tx(), now).value_or(1e9) + watts_at(b.last_tx(), now).value_or(1e9);
+  };
+  REQUIRE(fx.eventually([&] {
+    return a.count("SetChargingProfile") >= 1 && b.count("SetChargingProfile") >= 1 &&
+           sum_now() > 20000 && sum_now() <= 22000;
+  }));
+  const auto utility = fx.make_key(chargegrid::server::api::Role::Utility, {site});
+  const auto vtn = [&](boost::beast::http::verb method, const std::string& path,
+                       const json& body = json()) {
+    return http_request(fx.server().http_port(), method, "/openadr3/3.0.1" + path, utility,
+                        body.is_null() ? "" : body.dump());
+  };
+  auto program = vtn(boost::beast::http::verb::post, "/programs", {{"programName", "congestion"}});
+  REQUIRE(program.status == 201);
+  const auto start = std::chrono::floor<seconds>(std::chrono::system_clock::now()) - seconds{60};
+  auto event =
+      vtn(boost::beast::http::verb::post, "/events",
+          {{"programID", program.data["id"]},
+           {"intervalPeriod", {{"start", rfc3339(start)}, {"duration", "PT1H"}}},
+           {"intervals",
+            {{{"id", 0}, {"payloads", {{{"type", "IMPORT_CAPACITY_LIMIT"}, {"values", {8}}}}}}}}});
+  REQUIRE(event.status == 201);
+  // The outbox brings the change to the loop: both profiles fit the event's 8 kW from now on.
+  REQUIRE(fx.eventually([&] { return sum_now() <= 8000; }));
+  for (int k = 0; k < 10; ++k) {
+    const auto t = std::chrono::system_clock::now() + seconds{k * kSlot};
+    INFO("slot " << k);
+    CHECK(watts_at(a.last_tx(), t).value_or(0) + watts_at(b.last_tx(), t).value_or(0) <= 8000);
+  }
+  REQUIRE(fx.eventually([&] {
+    const auto la = a.last_profile("ChargingStationMaxProfile");
+    const auto lb = b.last_profile("ChargingStationMaxProfile");
+    const auto now = std::chrono::system_clock::now();
+    return !la.is_null() && !lb.is_null() && watts_at(la, now) == 4000 && watts_at(lb, now) == 4000;
+  }));
+  auto schedule = fx.admin().get("/sites/" + std::to_string(site) + "/schedule");
+  CHECK(schedule.data["slots"][0]["import_limit_w"] == 8000);
+  CHECK(schedule.data["slots"][0]["event_ids"] == json::array({event.data["id"]}));
+
+  // The utility withdraws the event: the site's own limit counts again.
+  REQUIRE(vtn(boost::beast::http::verb::delete_, "/events/" + event.data["id"].get<std::string>())
+              .status == 200);
+  REQUIRE(fx.eventually([&] { return sum_now() > 20000 && sum_now() <= 22000; }));
+}
+
+TEST_CASE("ChargeGrid restarted during a demand-response window keeps the site inside it",
+          "[integration][smart_charging]") {
+  ApiFixture fx(smart_config());
+  const auto site = limited_site(fx, 22000);
+  for (auto id : {"SW-A", "SW-B"}) fx.make_station(id, site);
+  auto a = std::make_unique<Station>(fx, "SW-A", "ocpp2.0.1");
+  auto b = std::make_unique<Station>(fx, "SW-B", "ocpp2.0.1");
+  a->start(fx);
+  b->start(fx);
+  const auto now = std::chrono::floor<seconds>(std::chrono::system_clock::now());
+  {
+    auto conn = fx.sql();
+    pqxx::work tx(conn);
+    chargegrid::server::store::demand_response::Window w;
+    w.event_id = "evt-restart";
+    w.program_id = "prog-1";
+    w.site_id = site;
+    w.starts_at = rfc3339(now - seconds{60});
+    w.ends_at = rfc3339(now + seconds{3600});
+    w.import_limit_w = 8000.0;
+    const auto sites =
+        chargegrid::server::store::demand_response::replace_event(tx, "evt-restart", {w});
+    chargegrid::server::store::outbox::append(
+        tx, chargegrid::server::store::outbox::kDemandResponseChanged, {{"site_ids", sites}});
+    tx.commit();
+  }
+  const auto held = [](const json& profile, std::chrono::system_clock::time_point t) {
+    return watts_at(profile, t).value_or(1e9);
+  };
+  REQUIRE(fx.eventually([&] {
+    const auto t = std::chrono::system_clock::now();
+    return held(a->last_tx(), t) + held(b->last_tx(), t) <= 8000 &&
+           held(a->last_profile("ChargingStationMaxProfile"), t) == 4000 &&
+           held(b->last_profile("ChargingStationMaxProfile"), t) == 4000;
+  }));
+  // While ChargeGrid is away each station holds its share of the window to the window's end.
+  for (auto* s : {a.get(), b.get()}) {
+    const auto limit = s->last_profile("ChargingStationMaxProfile");
+    CHECK(held(limit, now + seconds{3000}) == 4000);
+  }
+  const auto a_profile = a->last_tx(), b_profile = b->last_tx();
+  const auto planned_before = fx.query_value("SELECT planned_at FROM site_plans");
+
+  fx.server().stop();
+  a.reset();
+  b.reset();
+  chargegrid::server::Server again(smart_config(), fx.database().url());
+  again.start();
+  Station a2(again.ocpp_port(), "SW-A", "ocpp2.0.1"), b2(again.ocpp_port(), "SW-B", "ocpp2.0.1");
+  a2.resume(fx);
+  b2.resume(fx);
+  // The restarted server plans from what the database holds: the window still narrows the
+  // site, both sessions are still controlled and nothing planned goes over the window.
+  REQUIRE(fx.eventually([&] {
+    return fx.query_value("SELECT planned_at > '" + planned_before +
+                          "'::timestamptz FROM site_plans") == "t";
+  }));
+  REQUIRE(fx.eventually([&] {
+    return fx.query_value("SELECT count(*) FROM charging_profiles WHERE outcome IS NULL") == "0";
+  }));
+  const auto plan = json::parse(fx.query_value("SELECT plan::text FROM site_plans"));
+  REQUIRE(plan["vehicles"].size() == 2);
+  for (const auto& v : plan["vehicles"]) CHECK(v["control"] == "controlled");
+  for (const auto& slot : plan["slots"]) {
+    const auto start = *chargegrid::base::parse_rfc3339(slot["start"].get<std::string>());
+    if (start >= now + seconds{3600}) break;
+    INFO("slot " << slot["start"]);
+    CHECK(slot["import_limit_w"] == 8000);
+    CHECK(slot["planned_import_w"].get<long>() <= 8000);
+  }
+  // What each station holds now (a profile sent after the restart, else the one it kept).
+  const auto a_held = a2.count("SetChargingProfile") ? a2.last_tx() : a_profile;
+  const auto b_held = b2.count("SetChargingProfile") ? b2.last_tx() : b_profile;
+  for (int k = 0; k < 10; ++k) {
+    const auto t = std::chrono::system_clock::now() + seconds{k * kSlot};
+    if (t >= now + seconds{3600}) break;
+    INFO("slot " << k);
+    CHECK(watts_at(a_held, t).value_or(0) + watts_at(b_held, t).value_or(0) <= 8000);
+  }
+  again.stop();
+}
+
+TEST_CASE("A 2.1 vehicle discharges into an export event and still leaves with its need",
+          "[integration][smart_charging]") {
+  ApiFixture fx(smart_config());
+  auto created = fx.admin().post(
+      "/sites", {{"name", "V2G"}, {"import_limit_w", 22000}, {"export_limit_w", 10000}});
+  REQUIRE(created.status == 201);
+  const auto site = created.data["id"].get<std::int64_t>();
+  const auto site_path = "/sites/" + std::to_string(site);
+  const json all_days = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+  auto tariff = fx.admin().send(
+      boost::beast::http::verb::put, site_path + "/tariff",
+      json{
+          {"currency", "EUR"},
+          {"import",
+           {{{"days", all_days}, {"from", "00:00"}, {"to", "24:00"}, {"price_minor_per_kwh", 30}}}},
+          {"export_credit_minor_per_kwh", 8},
+          {"discharge_price_by_soc",
+           {{{"soc_from", 20}, {"soc_to", 100}, {"price_minor_per_kwh", 5}}}}}
+          .dump());
+  REQUIRE(tariff.status == 200);
+  fx.make_station("SX-A", site);
+  REQUIRE(fx.admin()
+              .patch("/stations/SX-A/evses/1", {{"max_power_w", 11000}, {"bidirectional", true}})
+              .status == 200);
+  Station a(fx, "SX-A", "ocpp2.1");
+  a.start(fx);
+  REQUIRE(is_result(a.call(
+      "NotifyEVChargingNeeds",
+      {{"evseId", 1},
+       {"chargingNeeds",
+        {{"requestedEnergyTransfer", "DC_BPT"},
+         {"dcChargingParameters",
+          {{"evMaxCurrent", 200},
+           {"evMaxVoltage", 450},
+           {"stateOfCharge", 60},
+           {"evEnergyCapacity", 60000}}},
+         {"v2xChargingParameters", {{"maxChargePower", 11000}, {"maxDischargePower", 10000}}}}}})));
+  const auto departure = std::chrono::system_clock::now() + std::chrono::hours(4);
+  REQUIRE(fx.admin()
+              .patch("/sessions/" + std::to_string(a.session()),
+                     {{"departure_time", rfc3339(departure)}, {"energy_wh", 5000}})
+              .status == 200);
+  // The utility pays 1 EUR/kWh exported for an hour from the next slot boundary.
+  const auto now = std::chrono::floor<seconds>(std::chrono::system_clock::now());
+  const auto event_start = now + seconds{kSlot - now.time_since_epoch().count() % kSlot};
+  const auto event_end = event_start + seconds{3600};
+  {
+    auto conn = fx.sql();
+    pqxx::work tx(conn);
+    chargegrid::server::store::demand_response::Window w;
+    w.event_id = "evt-export";
+    w.program_id = "prog-1";
+    w.site_id = site;
+    w.starts_at = rfc3339(event_start);
+    w.ends_at = rfc3339(event_end);
+    w.export_price_minor_per_kwh = 100.0;
+    w.currency = "EUR";
+    const auto sites =
+        chargegrid::server::store::demand_response::replace_event(tx, "evt-export", {w});
+    chargegrid::server::store::outbox::append(
+        tx, chargegrid::server::store::outbox::kDemandResponseChanged, {{"site_ids", sites}});
+    tx.commit();
+  }
+  json schedule;
+  REQUIRE(fx.eventually([&] {
+    schedule = fx.admin().get(site_path + "/schedule").data;
+    if (schedule["vehicles"].size() != 1) return false;
+    for (const auto& p : schedule["vehicles"][0]["power_w"])
+      if (p.get<long>() < 0) return true;
+    return false;
+  }));
+  const auto& vehicle = schedule["vehicles"][0];
+  CHECK(vehicle["departure_source"] == "declared");
+  CHECK(vehicle["planned_energy_wh"].get<long>() >= 4990);  // net of what it gives back
+  long exported_wh = 0;
+  for (std::size_t i = 0; i < schedule["slots"].size(); ++i) {
+    const auto& slot = schedule["slots"][i];
+    const auto start = *chargegrid::base::parse_rfc3339(slot["start"].get<std::string>());
+    const auto power = vehicle["power_w"][i].get<long>();
+    INFO("slot " << slot["start"]);
+    CHECK(slot["planned_export_w"].get<long>() <= 10000);
+    CHECK(power >= -10000);
+    if (power < 0) {
+      // Only while the export pays.
+      CHECK(start >= event_start);
+      CHECK(start < event_end);
+      CHECK(slot["planned_export_w"] == -power);
+      exported_wh += -power * kSlot / 3600;
+    }
+  }
+  CHECK(exported_wh > 0);
+  // The station's profile discharges by setpoint (2.1 CentralSetpoint) in the event.
+  REQUIRE(fx.eventually([&] {
+    const auto p = a.last_tx();
+    if (p.is_null()) return false;
+    const auto periods = schedule_of(p)["chargingSchedulePeriod"];
+    for (const auto& period : periods)
+      if (period.contains("setpoint") && period["setpoint"].get<double>() < 0) return true;
+    return false;
+  }));
+  const auto held = schedule_of(a.last_tx());
+  for (const auto& period : held["chargingSchedulePeriod"])
+    if (period.contains("setpoint")) CHECK(period["operationMode"] == "CentralSetpoint");
 }

@@ -12,6 +12,7 @@
 #include "smart_charging/service.hpp"
 #include "store/charging_plans.hpp"
 #include "store/demand_response.hpp"
+#include "store/tariffs.hpp"
 
 namespace chargegrid::server::api {
 
@@ -186,7 +187,11 @@ void add_schedule_routes(Router& router, ApiContext& api) {
           const auto windows = store::demand_response::for_site(
               tx, site_id, sc::format_time(range.start), sc::format_time(range.end()));
           const auto stored = store::charging_plans::plan(tx, site_id);
-          auto out = schedule_of(stored, range, sc::slot_limits(range, *site, windows));
+          const auto tariff = store::tariffs::find(tx, site_id);
+          auto out = schedule_of(
+              stored, range,
+              sc::slot_limits(range, *site, windows, tariff ? &tariff->tariff : nullptr));
+          if (tariff) out["currency"] = tariff->tariff.currency;
           auto planned_at = tx.exec_params(
               "SELECT to_char(planned_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
               "FROM site_plans WHERE site_id = $1",

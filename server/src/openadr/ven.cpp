@@ -6,9 +6,11 @@
 #include <stdexcept>
 
 #include "chargegrid/base/percent.hpp"
+#include "chargegrid/base/time.hpp"
 #include "ledger_adapters/http_client.hpp"
 #include "logging.hpp"
 #include "openadr/objects.hpp"
+#include "openadr/reports.hpp"
 #include "openadr/windows.hpp"
 #include "store/demand_response.hpp"
 #include "store/openadr.hpp"
@@ -69,6 +71,11 @@ void Ven::poll_loop() {
     } catch (const std::exception& e) {
       log::warn("openadr_poll_failed", {{"vtn", config_.openadr_vtn_url}, {"error", e.what()}});
     }
+    try {
+      post_reports();
+    } catch (const std::exception& e) {
+      log::warn("openadr_report_failed", {{"vtn", config_.openadr_vtn_url}, {"error", e.what()}});
+    }
     std::unique_lock lock(mutex_);
     changed_.wait_for(lock, std::chrono::seconds(config_.openadr_poll_seconds),
                       [this] { return stopped_; });
@@ -112,6 +119,40 @@ json Ven::read_all(const std::string& path) {
     for (auto& item : page) all.push_back(std::move(item));
     if (page.size() < static_cast<std::size_t>(kPageSize)) return all;
   }
+}
+
+void Ven::post_reports() {
+  pqxx::connection connection(database_url_);
+  pqxx::work tx(connection);
+  tx.exec("SET LOCAL TimeZone = 'UTC'");
+  // Locked while posting, so that cluster nodes polling the same VTN post each report once.
+  const auto remotes = oadr::lock_remote_events(tx);
+  const auto now = std::chrono::system_clock::now();
+  std::vector<oadr::SiteIdentity> sites;
+  for (const auto& remote : remotes) {
+    if (requested_payloads(remote.event).empty()) continue;
+    if (sites.empty()) sites = oadr::all_sites(tx);
+    const auto reported = oadr::reported_until(tx, remote.event_id);
+    for (const auto& report : event_reports(tx, remote.event, sites, now, reported)) {
+      const auto answer =
+          http_post(base_url(config_.openadr_vtn_url) + "/reports",
+                    {{"Authorization", "Bearer " + token()}, {"User-Agent", "chargegrid-openadr"}},
+                    report.report.dump(), kTimeout, "application/json");
+      if (answer.status == 401 || answer.status == 403) token_.reset();
+      if (answer.status < 200 || answer.status > 299) {
+        // Posted again at the next poll.
+        log::warn("openadr_report_refused", {{"event", remote.event_id},
+                                             {"site_id", report.site_id},
+                                             {"status", answer.status},
+                                             {"answer", answer.body.substr(0, 200)}});
+        continue;
+      }
+      oadr::save_reported_until(tx, remote.event_id, report.site_id,
+                                base::format_rfc3339(report.reported_until));
+      log::info("openadr_report_posted", {{"event", remote.event_id}, {"site_id", report.site_id}});
+    }
+  }
+  tx.commit();
 }
 
 bool Ven::poll_once() {

@@ -5,6 +5,8 @@
 // VTN does: changed events rewrite their demand-response windows, events gone from the VTN
 // have theirs withdrawn, and each change appends "demand_response.changed". A VTN that cannot
 // be reached changes nothing, so the events known leave their windows in force until they end.
+// For events with reportDescriptors it posts each site's USAGE, DEMAND and BASELINE of every
+// interval once the interval has ended (openadr/reports.hpp).
 
 #include <condition_variable>
 #include <mutex>
@@ -35,6 +37,9 @@ class Ven {
   // Every object of a list endpoint ("/programs"), page by page.
   nlohmann::json read_all(const std::string& path);
   std::string token();
+  // Posts each site's report of the intervals that ended since the last post (URL/reports) for
+  // the events that ask for one.
+  void post_reports();
 
   const Config& config_;
   const std::string database_url_;

@@ -13,6 +13,7 @@
 #include "chargegrid/protocols/json_limits.hpp"
 #include "logging.hpp"
 #include "openadr/objects.hpp"
+#include "openadr/reports.hpp"
 #include "openadr/windows.hpp"
 #include "store/demand_response.hpp"
 #include "store/openadr.hpp"
@@ -195,6 +196,8 @@ struct Vtn::Impl {
         {http::verb::get, "/events/{eventID}", [this](Call& c) { return get_event(c); }},
         {http::verb::put, "/events/{eventID}", [this](Call& c) { return put_event(c); }},
         {http::verb::delete_, "/events/{eventID}", [this](Call& c) { return delete_event(c); }},
+        {http::verb::get, "/reports", [this](Call& c) { return list_reports(c); }},
+        {http::verb::post, "/reports", [this](Call& c) { return create_report(c); }},
     };
     for (auto& [method, path, handler] : table)
       router.add(method, std::string(kBase) + path, {Role::Utility, Role::Admin}, "", nullptr);
@@ -314,6 +317,69 @@ struct Vtn::Impl {
       return *deleted;
     });
     co_return answer(c.http, http::status::ok, event.object);
+  }
+
+  // The sites' reports of the key's events that ask for one (docs/openadr.md), made from the
+  // meter values and plans when asked: filters eventID, programID, clientName, skip, limit.
+  awaitable<HttpResponse> list_reports(Call& c) {
+    const auto skip = c.query_count("skip", 0, std::numeric_limits<std::int32_t>::max());
+    const auto limit = c.query_count("limit", kMaxLimit, kMaxLimit);
+    const auto event_id = c.query_text("eventID");
+    const auto program_id = c.query_text("programID");
+    const auto client_name = c.query_text("clientName");
+    for (const auto* id : {&event_id, &program_id})
+      if (*id && !is_object_id(**id)) throw api::bad_request("'" + **id + "' is not an objectID");
+    const auto now = std::chrono::system_clock::now();
+    auto reports = co_await context.transaction([&](pqxx::work& tx) {
+      std::vector<oadr::Event> events;
+      if (event_id) {
+        if (auto event = oadr::find_event(tx, *event_id, c.owner())) events.push_back(*event);
+      } else {
+        for (std::int64_t page_start = 0;; page_start += kMaxLimit) {
+          const auto page =
+              oadr::list_events(tx, c.owner(), program_id, std::nullopt, page_start, kMaxLimit);
+          for (const auto& object : page)
+            if (auto event = oadr::find_event(tx, object.value("id", ""), c.owner()))
+              events.push_back(*event);
+          if (static_cast<std::int64_t>(page.size()) < kMaxLimit) break;
+        }
+      }
+      json out = json::array();
+      std::int64_t index = 0;
+      const auto keep = [&](json report) {
+        if (client_name && report.value("clientName", "") != *client_name) return;
+        if (index++ < skip) return;
+        if (static_cast<std::int64_t>(out.size()) < limit) out.push_back(std::move(report));
+      };
+      // What VENs posted first, then what the sites of this server measured.
+      for (auto& report : oadr::posted_reports(tx, c.owner(), event_id))
+        if (!program_id || report.value("programID", "") == *program_id) keep(std::move(report));
+      for (const auto& event : events) {
+        if (program_id && event.program_id != *program_id) continue;
+        if (requested_payloads(event.object).empty()) continue;
+        const auto reach = oadr::sites_in_reach(tx, event.owner_key_id);
+        for (const auto& report : event_reports(tx, event.object, reach, now))
+          keep(served_report(report));
+      }
+      return out;
+    });
+    co_return answer(c.http, http::status::ok, reports);
+  }
+
+  // A VEN's report of an event of this key (another ChargeGrid in VEN mode posts its sites').
+  awaitable<HttpResponse> create_report(Call& c) {
+    if (auto problem = report_problem(c.body)) throw api::bad_request("report: " + *problem);
+    const auto object = without_vtn_fields(c.body);
+    const auto event_id = object.at("eventID").get<std::string>();
+    auto report = co_await context.transaction([&](pqxx::work& tx) {
+      auto event = oadr::find_event(tx, event_id, c.owner());
+      if (!event)
+        throw api::bad_request("report: eventID '" + event_id + "' names no event of this key");
+      if (event->program_id != object.at("programID").get<std::string>())
+        throw api::bad_request("report: programID is not the program of event '" + event_id + "'");
+      return oadr::create_report(tx, event_id, object);
+    });
+    co_return answer(c.http, http::status::created, report);
   }
 
   awaitable<Call> prepare(const HttpRequest& request, const Handler*& handler) {

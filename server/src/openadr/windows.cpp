@@ -132,6 +132,22 @@ class Translator {
     return out;
   }
 
+  std::vector<IntervalSpan> spans(std::int64_t site) {
+    std::vector<IntervalSpan> out;
+    const auto periods = interval_periods();
+    const auto& intervals = array_or_empty(event_, "intervals");
+    const double fraction = random_fraction(event_.value("id", std::string()), site);
+    for (std::size_t i = 0; i < periods.size(); ++i) {
+      if (!periods[i] || !periods[i]->end) continue;
+      const auto delay = milliseconds(
+          static_cast<long long>(std::floor(fraction * periods[i]->randomize.count())));
+      const auto& id = intervals[i].contains("id") ? intervals[i]["id"] : json();
+      out.push_back({id.is_number_integer() ? id.get<int>() : static_cast<int>(i),
+                     periods[i]->start + delay, *periods[i]->end + delay});
+    }
+    return out;
+  }
+
  private:
   void problem(std::string text) { problems_.push_back(std::move(text)); }
 
@@ -315,6 +331,10 @@ TargetMatch match_targets(const json& targets, const std::vector<SiteIdentity>& 
   }
   std::sort(out.sites.begin(), out.sites.end());
   return out;
+}
+
+std::vector<IntervalSpan> interval_spans(const json& event, std::int64_t site) {
+  return Translator(event, json::object()).spans(site);
 }
 
 Translation translate(const json& event, const json& program,

@@ -3,6 +3,7 @@
 // each interval asks of each of them (store/demand_response.hpp). Pure: the sites come in as
 // data, so the built-in VTN and VEN mode translate the same way.
 
+#include <chrono>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -42,5 +43,14 @@ struct Translation {
 // translating the same event again gives the same windows.
 Translation translate(const nlohmann::json& event, const nlohmann::json& program,
                       const std::vector<std::int64_t>& sites);
+
+// Each interval of `event` as `site` sees it (randomizeStart applied as for its windows): the
+// interval's id and span. Intervals without a usable start, or without an end (PT0S, P9999Y),
+// are left out.
+struct IntervalSpan {
+  int id = 0;
+  std::chrono::system_clock::time_point start, end;
+};
+std::vector<IntervalSpan> interval_spans(const nlohmann::json& event, std::int64_t site);
 
 }  // namespace chargegrid::server::openadr

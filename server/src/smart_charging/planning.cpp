@@ -58,8 +58,14 @@ Horizon horizon_at(Time now, seconds slot, seconds length) {
 }
 
 std::vector<SlotLimits> slot_limits(const Horizon& horizon, const store::charging_plans::Site& site,
-                                    const std::vector<store::demand_response::Window>& windows) {
+                                    const std::vector<store::demand_response::Window>& windows,
+                                    const tariff::Tariff* tariff) {
   std::vector<SlotLimits> out(horizon.slots);
+  if (tariff)
+    for (std::size_t i = 0; i < horizon.slots; ++i) {
+      out[i].import_price = tariff::import_price_at(*tariff, horizon.slot_start(i), site.time_zone);
+      out[i].export_price = tariff->export_credit_minor_per_kwh;
+    }
   struct Parsed {
     Time start, end;
     const store::demand_response::Window* window;
@@ -143,16 +149,69 @@ Need need_of(const VehicleState& state, const store::charging_plans::Prediction&
   return n;
 }
 
-std::vector<Period> periods_of(const std::vector<std::int64_t>& power_w, seconds slot, bool amps) {
+std::vector<Period> periods_of(const std::vector<std::int64_t>& power_w, seconds slot, bool amps,
+                               int phases) {
   std::vector<Period> out;
   for (std::size_t i = 0; i < power_w.size(); ++i) {
     double limit = static_cast<double>(std::max<std::int64_t>(0, power_w[i]));
-    if (amps) limit = std::floor(limit / (kVolts * kPhases) * 10) / 10;
+    if (amps) limit = std::floor(limit / (kVolts * std::max(1, phases)) * 10) / 10;
     if (!out.empty() && out.back().limit == limit) continue;
     out.push_back({static_cast<std::int64_t>(i) * slot.count(), limit});
   }
   return out;
 }
+
+std::vector<Period> discharge_periods_of(const std::vector<std::int64_t>& power_w, seconds slot) {
+  std::vector<Period> out;
+  for (std::size_t i = 0; i < power_w.size(); ++i) {
+    Period p{static_cast<std::int64_t>(i) * slot.count(),
+             static_cast<double>(std::max<std::int64_t>(0, power_w[i])), std::nullopt};
+    if (power_w[i] < 0) p.setpoint = static_cast<double>(power_w[i]);
+    if (!out.empty() && out.back().limit == p.limit && out.back().setpoint == p.setpoint) continue;
+    out.push_back(p);
+  }
+  return out;
+}
+
+bool may_discharge(const VehicleState& state) {
+  const auto& needs = state.vehicle.charging_needs;
+  const auto discharge = number(needs, "ev_max_discharge_power_w");
+  const auto capacity = number(needs, "ev_energy_capacity_wh");
+  return state.vehicle.protocol == "ocpp2.1" && state.evse_bidirectional &&
+         !state.discharge_bands.empty() && discharge && *discharge > 0 && capacity &&
+         *capacity > 0 && number(needs, "state_of_charge_percent").has_value();
+}
+
+namespace {
+
+// A price no export price reaches: where no discharge band applies, discharge never pays.
+constexpr std::int64_t kNoDischarge = std::numeric_limits<std::int32_t>::max();
+
+// Offers the vehicle for discharge within the tariff's bands: never below the lowest band, at
+// each band's price from its lower state of charge, and not in the gaps between bands.
+void offer_discharge(const VehicleState& state, std::int64_t max_power_w,
+                     scheduler::PlannedVehicle& pv) {
+  const auto& needs = state.vehicle.charging_needs;
+  const double capacity = *number(needs, "ev_energy_capacity_wh");
+  const auto wh = [&](double percent) { return std::llround(percent / 100 * capacity); };
+  auto bands = state.discharge_bands;
+  std::sort(bands.begin(), bands.end(),
+            [](const auto& a, const auto& b) { return a.soc_from < b.soc_from; });
+  pv.discharge_allowed = true;
+  pv.max_discharge_w = std::min<std::int64_t>(
+      max_power_w, static_cast<std::int64_t>(*number(needs, "ev_max_discharge_power_w")));
+  pv.capacity_wh = wh(100);
+  pv.soc_wh = wh(*number(needs, "state_of_charge_percent"));
+  pv.min_soc_wh = wh(bands.front().soc_from);
+  for (std::size_t i = 0; i < bands.size(); ++i) {
+    pv.discharge_price.push_back({wh(bands[i].soc_from), bands[i].price_minor_per_kwh});
+    const bool gap =
+        i + 1 < bands.size() ? bands[i + 1].soc_from > bands[i].soc_to : bands[i].soc_to < 100;
+    if (gap) pv.discharge_price.push_back({wh(bands[i].soc_to), kNoDischarge});
+  }
+}
+
+}  // namespace
 
 SitePlan plan_site(scheduler::Planner& planner, const Horizon& horizon,
                    std::vector<SlotLimits> limits, std::vector<VehicleState> vehicles,
@@ -196,8 +255,12 @@ SitePlan plan_site(scheduler::Planner& planner, const Horizon& horizon,
     const auto import = l.import_limit_w.value_or(all_max + plan.baseline_w[i]);
     request.site.import_limit_w.push_back(std::max<std::int64_t>(0, import - plan.baseline_w[i]));
     request.site.export_limit_w.push_back(l.export_limit_w.value_or(0));
-    request.site.import_price_minor_per_kwh.push_back(l.import_price.value_or(0));
-    request.site.export_price_minor_per_kwh.push_back(l.export_price.value_or(0));
+    // Energy drawn in a slot where export pays more than import could have been exported
+    // instead: the planner prices it at the export price (and needs export <= import).
+    const auto export_price = l.export_price.value_or(0);
+    request.site.import_price_minor_per_kwh.push_back(
+        std::max(l.import_price.value_or(0), export_price));
+    request.site.export_price_minor_per_kwh.push_back(export_price);
   }
   std::vector<std::size_t> planned;  // index into plan.vehicles
   for (std::size_t k = 0; k < plan.vehicles.size(); ++k) {
@@ -211,6 +274,7 @@ SitePlan plan_site(scheduler::Planner& planner, const Horizon& horizon,
     pv.departure = horizon.slot_start(vp.slots_connected);
     pv.energy_need_wh = vp.need.energy_wh;
     pv.max_charge_w = vp.need.max_power_w;
+    if (may_discharge(vp.state)) offer_discharge(vp.state, vp.state.evse_max_power_w, pv);
     if (vp.need.departure_source == "predicted")
       pv.departure_quantiles = scheduler::PlannedVehicle::DepartureQuantiles{
           vp.need.departure_p10, vp.need.departure_p50,
@@ -235,6 +299,15 @@ std::int64_t station_share_w(std::int64_t site_limit_w, std::int64_t station_max
   if (site_max_w <= 0) return 0;
   return static_cast<std::int64_t>(static_cast<long double>(site_limit_w) * station_max_w /
                                    site_max_w);
+}
+
+std::vector<std::int64_t> SitePlan::planned_import_w() const {
+  auto out = baseline_w;
+  for (const auto& vp : vehicles) {
+    if (vp.state.control != Control::controlled) continue;
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] += std::max<std::int64_t>(0, vp.power_w[i]);
+  }
+  return out;
 }
 
 nlohmann::json SitePlan::to_json() const {

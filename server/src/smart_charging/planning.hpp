@@ -15,6 +15,7 @@
 #include "chargegrid/scheduler/prediction.hpp"
 #include "store/charging_plans.hpp"
 #include "store/demand_response.hpp"
+#include "tariff/tariff.hpp"
 
 namespace chargegrid::server::smart_charging {
 
@@ -36,9 +37,13 @@ struct SlotLimits {
   std::optional<std::int64_t> import_price, export_price;      // minor units per kWh
   std::vector<std::string> event_ids;                          // demand-response events
 };
-// Per slot: the site's limits narrowed by every window that overlaps the slot.
+// Per slot: the site's limits narrowed by every window that overlaps the slot. Prices come from
+// the site's `tariff` when it has one (the import band in force at the slot's start in the
+// site's time zone, the export credit); a demand-response window that prices a slot overrides
+// them there.
 std::vector<SlotLimits> slot_limits(const Horizon& horizon, const store::charging_plans::Site& site,
-                                    const std::vector<store::demand_response::Window>& windows);
+                                    const std::vector<store::demand_response::Window>& windows,
+                                    const tariff::Tariff* tariff = nullptr);
 
 // Why a vehicle is not controlled by a profile of its own (it then counts at full power).
 enum class Control { controlled, station_offline, profile_rejected };
@@ -46,8 +51,18 @@ enum class Control { controlled, station_offline, profile_rejected };
 struct VehicleState {
   store::charging_plans::Vehicle vehicle;
   Control control = Control::controlled;
-  std::int64_t evse_max_power_w = 11000;
+  std::int64_t evse_max_power_w = 11000;  // the EVSE's described power, else the flag's
+  int evse_phases = 3;                    // what 1.6 profiles in A per phase are computed for
+  bool evse_bidirectional = false;
+  // The site tariff's discharge bands (the operator's price by state of charge); none: the
+  // vehicle is not offered for discharge.
+  std::vector<tariff::DischargeBand> discharge_bands;
 };
+
+// Whether the vehicle may be discharged (V2G): an OCPP 2.1 session on a bidirectional EVSE
+// whose vehicle reported its discharge power, state of charge and capacity, at a site whose
+// tariff prices discharged energy.
+bool may_discharge(const VehicleState& state);
 
 // Departure and energy as planned: the source is "declared", "iso15118" or "predicted".
 struct Need {
@@ -62,13 +77,18 @@ Need need_of(const VehicleState& state, const store::charging_plans::Prediction&
              Time now);
 
 // A profile's periods from a vehicle's power per slot: consecutive equal slots merge; in A per
-// phase (3 phases, 230 V) when `amps`, rounded down to 0.1 A so the sum in W stays inside.
+// phase (`phases` at 230 V) when `amps`, rounded down to 0.1 A so the sum in W stays inside.
 struct Period {
   std::int64_t start_s = 0;
   double limit = 0;
+  std::optional<double> setpoint;  // W below zero: discharge at that power (OCPP 2.1)
 };
 std::vector<Period> periods_of(const std::vector<std::int64_t>& power_w, std::chrono::seconds slot,
-                               bool amps);
+                               bool amps, int phases = 3);
+// A 2.1 profile's periods: charging slots as limits, discharging slots as a setpoint below
+// zero with no charging allowed.
+std::vector<Period> discharge_periods_of(const std::vector<std::int64_t>& power_w,
+                                         std::chrono::seconds slot);
 inline constexpr double kVolts = 230.0;
 inline constexpr int kPhases = 3;
 
@@ -86,6 +106,8 @@ struct SitePlan {
   std::vector<VehiclePlan> vehicles;
   bool ok = true;
   std::string error;
+  // Per slot: the baseline and what the controlled vehicles are planned to draw.
+  std::vector<std::int64_t> planned_import_w() const;
   // The plan as GET /sites/{id}/schedule shows it (slots and vehicles).
   nlohmann::json to_json() const;
 };

@@ -12,6 +12,7 @@
 #include <pqxx/pqxx>
 #include <set>
 
+#include "chargegrid/base/time_zone.hpp"
 #include "chargegrid/scheduler/planner.hpp"
 #include "chargegrid/scheduler/prediction.hpp"
 #include "chargegrid/server/config.hpp"
@@ -24,7 +25,9 @@
 #include "store/charging_plans.hpp"
 #include "store/database.hpp"
 #include "store/demand_response.hpp"
+#include "store/evses.hpp"
 #include "store/outbox.hpp"
+#include "store/tariffs.hpp"
 
 namespace chargegrid::server::smart_charging {
 
@@ -48,6 +51,16 @@ Time now_seconds() {
   return std::chrono::floor<seconds>(std::chrono::system_clock::now());
 }
 
+// Local time minus UTC at `t` in the site's zone: the predictor's hour-of-day and weekday
+// features are the site's wall clock.
+std::chrono::minutes utc_offset(const std::string& time_zone, Time t) {
+  try {
+    return base::TimeZone(time_zone).utc_offset(t);
+  } catch (const std::invalid_argument&) {
+    return std::chrono::minutes{0};
+  }
+}
+
 scheduler::FinishedSession finished_of(const plans::Finished& f) {
   scheduler::FinishedSession s;
   s.user_id = f.user_id;
@@ -56,6 +69,7 @@ scheduler::FinishedSession finished_of(const plans::Finished& f) {
   s.plugin = Time{seconds{f.plugin_s}};
   s.plugout = Time{seconds{f.plugout_s}};
   s.energy_wh = f.energy_wh;
+  s.utc_offset = utc_offset(f.time_zone, s.plugin);
   return s;
 }
 
@@ -74,16 +88,24 @@ const char* basis_name(scheduler::PredictionBasis b) {
 }
 
 // The schedule a profile carries, without its id: two sends with equal schedules are one.
+// In A, a single-phase EVSE's periods name their one phase (1.6 assumes three otherwise).
 json schedule_arguments(int evse_id, const std::string& purpose, const json& transaction_id,
                         Time start, std::int64_t duration_s, bool amps,
-                        const std::vector<Period>& periods) {
+                        const std::vector<Period>& periods, int phases = kPhases) {
   json out{{"evse_id", evse_id},       {"stack_level", 1},
            {"purpose", purpose},       {"start", format_time(start)},
            {"duration_s", duration_s}, {"rate_unit", amps ? "A" : "W"},
            {"periods", json::array()}};
   if (!transaction_id.is_null()) out["transaction_id"] = transaction_id;
-  for (const auto& p : periods)
-    out["periods"].push_back({{"start_s", p.start_s}, {"limit", p.limit}});
+  for (const auto& p : periods) {
+    json period{{"start_s", p.start_s}, {"limit", p.limit}};
+    if (amps && phases != kPhases) period["phases"] = phases;
+    if (p.setpoint) {
+      period["setpoint"] = *p.setpoint;
+      period["discharge_limit"] = *p.setpoint;
+    }
+    out["periods"].push_back(std::move(period));
+  }
   return out;
 }
 
@@ -184,11 +206,13 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
     predictors[f.site_id].observe(finished_of(f));
   }
 
-  plans::Prediction predict(std::int64_t site_id, const plans::Vehicle& v) {
+  plans::Prediction predict(std::int64_t site_id, const std::string& time_zone,
+                            const plans::Vehicle& v) {
     scheduler::Arrival arrival;
     arrival.user_id = v.user_id;
     arrival.site_id = std::to_string(site_id);
     arrival.plugin = Time{seconds{v.started_s}};
+    arrival.utc_offset = utc_offset(time_zone, arrival.plugin);
     std::lock_guard lock(mutex);
     const auto p = predictors[site_id].predict(arrival);
     const auto unix = [](Time t) {
@@ -283,6 +307,8 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
       std::optional<plans::Site> site;
       std::vector<plans::Vehicle> vehicles;
       std::vector<store::demand_response::Window> windows;
+      std::optional<store::tariffs::SiteTariff> tariff;
+      std::vector<store::evses::EvsePower> evses;
     };
     auto in = co_await database.transaction([&](store::Tx& tx) {
       Inputs r;
@@ -291,6 +317,8 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
       r.vehicles = plans::vehicles(tx, site_id);
       r.windows = store::demand_response::for_site(tx, site_id, format_time(horizon.start),
                                                    format_time(horizon.end()));
+      r.tariff = store::tariffs::find(tx, site_id);
+      r.evses = store::evses::for_site(tx, site_id);
       return r;
     });
     if (!in.site) co_return;
@@ -300,7 +328,11 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
     std::vector<std::pair<std::int64_t, plans::Prediction>> new_predictions;
     for (auto& v : in.vehicles) {
       VehicleState state;
-      state.evse_max_power_w = config.smart_charging_evse_power_w;
+      const auto* evse = described(in.evses, v.station_id, v.evse_id);
+      state.evse_max_power_w = evse_power_w(evse);
+      if (evse && evse->phases) state.evse_phases = *evse->phases;
+      state.evse_bidirectional = evse && evse->bidirectional;
+      if (in.tariff) state.discharge_bands = in.tariff->tariff.discharge_price_by_soc;
       if (!co_await router.online(v.station_id))
         state.control = Control::station_offline;
       else if (v.last_profile_status &&
@@ -308,14 +340,15 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
                 *v.last_profile_status == "NotAvailable"))
         state.control = Control::profile_rejected;
       if (!v.prediction) {
-        v.prediction = predict(site_id, v);
+        v.prediction = predict(site_id, in.site->time_zone, v);
         new_predictions.emplace_back(v.session_id, *v.prediction);
       }
       predictions.push_back(*v.prediction);
       state.vehicle = std::move(v);
       states.push_back(std::move(state));
     }
-    auto limits = slot_limits(horizon, *in.site, in.windows);
+    auto limits =
+        slot_limits(horizon, *in.site, in.windows, in.tariff ? &in.tariff->tariff : nullptr);
     bool limited = false;
     for (const auto& l : limits) limited = limited || l.import_limit_w.has_value();
     const auto site_plan = plan_site(planners[site_id], horizon, std::move(limits),
@@ -324,6 +357,8 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
       for (const auto& [session, prediction] : new_predictions)
         plans::save_prediction(tx, session, prediction);
       plans::save_plan(tx, site_id, reason, site_plan.to_json());
+      plans::save_slots(tx, site_id, horizon.start.time_since_epoch().count(), horizon.slot.count(),
+                        site_plan.baseline_w, site_plan.planned_import_w());
     });
     log::info("smart_charging_planned", {{"site_id", site_id},
                                          {"reason", reason},
@@ -339,10 +374,14 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
       const json transaction_id = amps ? json(v.session_id) : json(v.station_transaction_id);
       const std::vector<std::int64_t> connected(vp.power_w.begin(),
                                                 vp.power_w.begin() + vp.slots_connected);
+      // A vehicle that may discharge gets its discharging slots as setpoints (OCPP 2.1).
+      const auto periods = may_discharge(vp.state)
+                               ? discharge_periods_of(connected, horizon.slot)
+                               : periods_of(connected, horizon.slot, amps, vp.state.evse_phases);
       auto arguments =
           schedule_arguments(v.evse_id, kTxPurpose, transaction_id, horizon.start,
                              static_cast<std::int64_t>(vp.slots_connected) * horizon.slot.count(),
-                             amps, periods_of(connected, horizon.slot, amps));
+                             amps, periods, vp.state.evse_phases);
       auto last = co_await database.transaction(
           [&](store::Tx& tx) { return plans::last_accepted(tx, v.session_id, kTxPurpose); });
       if (last && last->schedule == arguments) continue;  // the station has it already
@@ -362,13 +401,40 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
       if (sent.outcome == "offline") rejected = true;  // planned again without it
     }
     if (rejected) request([&] { pending_sites.emplace(site_id, "profile_rejected"); });
-    co_await send_station_limits(site_id, site_plan);
+    co_await send_station_limits(site_id, site_plan, in.evses);
+  }
+
+  // ---- the EVSE power model ----
+
+  static const store::evses::EvsePower* described(const std::vector<store::evses::EvsePower>& evses,
+                                                  const std::string& station_id, int evse_id) {
+    for (const auto& e : evses)
+      if (e.station_id == station_id && e.evse_id == evse_id) return &e;
+    return nullptr;
+  }
+  // The EVSE's described maximum power; the --smart-charging-evse-power fallback without one.
+  std::int64_t evse_power_w(const store::evses::EvsePower* evse) const {
+    if (evse && evse->max_power_w && *evse->max_power_w > 0)
+      return static_cast<std::int64_t>(*evse->max_power_w);
+    return config.smart_charging_evse_power_w;
+  }
+  // A station's maximum: its reported EVSEs and any described beyond them.
+  std::int64_t station_power_w(const plans::SiteStation& station,
+                               const std::vector<store::evses::EvsePower>& evses) const {
+    std::set<int> ids;
+    for (int id = 1; id <= station.evses; ++id) ids.insert(id);
+    for (const auto& e : evses)
+      if (e.station_id == station.station_id && e.evse_id > 0) ids.insert(e.evse_id);
+    std::int64_t total = 0;
+    for (int id : ids) total += evse_power_w(described(evses, station.station_id, id));
+    return total;
   }
 
   // During demand-response windows each station also holds a station-wide limit, its share of
   // the site's limit, so that the site stays inside it if the station loses ChargeGrid. Sent
   // ahead with the windows' start as its startSchedule; it ends with the last window.
-  awaitable<void> send_station_limits(std::int64_t site_id, const SitePlan& site_plan) {
+  awaitable<void> send_station_limits(std::int64_t site_id, const SitePlan& site_plan,
+                                      const std::vector<store::evses::EvsePower>& evses) {
     const auto& limits = site_plan.limits;
     std::optional<std::size_t> first, last;
     for (std::size_t i = 0; i < limits.size(); ++i)
@@ -380,11 +446,11 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
     auto stations = co_await database.transaction(
         [&](store::Tx& tx) { return plans::site_stations(tx, site_id); });
     std::int64_t site_max = 0;
-    for (const auto& s : stations) site_max += s.evses * config.smart_charging_evse_power_w;
+    for (const auto& s : stations) site_max += station_power_w(s, evses);
     const auto& horizon = site_plan.horizon;
     for (const auto& station : stations) {
       if (!co_await router.online(station.station_id)) continue;
-      const std::int64_t station_max = station.evses * config.smart_charging_evse_power_w;
+      const std::int64_t station_max = station_power_w(station, evses);
       std::vector<std::int64_t> power;
       for (auto i = *first; i <= *last; ++i)
         power.push_back(limits[i].event_ids.empty() || !limits[i].import_limit_w

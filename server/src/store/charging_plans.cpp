@@ -2,6 +2,8 @@
 
 #include <pqxx/pqxx>
 
+#include "store/sql_arrays.hpp"
+
 namespace chargegrid::server::store::charging_plans {
 namespace {
 
@@ -155,14 +157,16 @@ const char* kFinishedColumns = R"(
   SELECT coalesce(t.driver_id::text, t.id_token, ''), st.site_id, t.station_id,
          extract(epoch FROM t.started_at)::bigint, extract(epoch FROM t.ended_at)::bigint,
          greatest(coalesce(round(t.import_last_wh - t.import_first_wh),
-                           t.meter_stop_wh - t.meter_start_wh, 0), 0)::bigint
-    FROM transactions t JOIN stations st ON st.id = t.station_id
+                           t.meter_stop_wh - t.meter_start_wh, 0), 0)::bigint,
+         si.time_zone
+    FROM transactions t JOIN stations st ON st.id = t.station_id JOIN sites si ON si.id = st.site_id
    WHERE t.state = 'ended' AND st.site_id IS NOT NULL AND t.started_at IS NOT NULL
      AND t.ended_at > t.started_at)";
 
 Finished finished_of(const pqxx::row& r) {
   return {r[0].as<std::string>(),  r[1].as<std::int64_t>(), r[2].as<std::string>(),
-          r[3].as<std::int64_t>(), r[4].as<std::int64_t>(), r[5].as<std::int64_t>()};
+          r[3].as<std::int64_t>(), r[4].as<std::int64_t>(), r[5].as<std::int64_t>(),
+          r[6].as<std::string>()};
 }
 }  // namespace
 
@@ -243,6 +247,20 @@ void save_plan(Tx& tx, std::int64_t site_id, const std::string& reason,
          ON CONFLICT (site_id) DO UPDATE
            SET plan = EXCLUDED.plan, reason = EXCLUDED.reason, planned_at = now())",
       site_id, reason, plan.dump());
+}
+
+void save_slots(Tx& tx, std::int64_t site_id, std::int64_t start_s, std::int64_t slot_seconds,
+                const std::vector<std::int64_t>& baseline_w,
+                const std::vector<std::int64_t>& planned_import_w) {
+  tx.exec_params(
+      R"(INSERT INTO site_plan_slots (site_id, slot_start, slot_seconds, baseline_w,
+                                      planned_import_w)
+         SELECT $1, to_timestamp($2 + (s.i - 1) * $3), $3, s.baseline, s.planned
+           FROM unnest($4::bigint[], $5::bigint[]) WITH ORDINALITY AS s(baseline, planned, i)
+         ON CONFLICT (site_id, slot_start) DO UPDATE
+           SET slot_seconds = EXCLUDED.slot_seconds, baseline_w = EXCLUDED.baseline_w,
+               planned_import_w = EXCLUDED.planned_import_w)",
+      site_id, start_s, slot_seconds, integer_array(baseline_w), integer_array(planned_import_w));
 }
 
 nlohmann::json plan(Tx& tx, std::int64_t site_id) {

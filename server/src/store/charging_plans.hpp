@@ -76,6 +76,7 @@ struct Finished {
   std::string station_id;
   std::int64_t plugin_s = 0, plugout_s = 0;
   std::int64_t energy_wh = 0;
+  std::string time_zone;  // the site's, which the predictor's time-of-day features are read in
 };
 // The last `limit` finished sessions of stations with a site, oldest first.
 std::vector<Finished> finished_sessions(Tx& tx, std::size_t limit);
@@ -115,6 +116,11 @@ std::optional<LastProfile> last_accepted(Tx& tx, std::int64_t session_id,
 std::optional<LastProfile> last_station_limit(Tx& tx, const std::string& station_id);
 
 void save_plan(Tx& tx, std::int64_t site_id, const std::string& reason, const nlohmann::json& plan);
+// Keeps each planned slot's baseline and planned import (site_plan_slots, migration 0019) for
+// the OpenADR reports of intervals that have ended; `start_s` is the first slot's start.
+void save_slots(Tx& tx, std::int64_t site_id, std::int64_t start_s, std::int64_t slot_seconds,
+                const std::vector<std::int64_t>& baseline_w,
+                const std::vector<std::int64_t>& planned_import_w);
 // The site's latest plan, null when none.
 nlohmann::json plan(Tx& tx, std::int64_t site_id);
 

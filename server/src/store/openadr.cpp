@@ -222,4 +222,91 @@ void delete_remote_event(Tx& tx, const std::string& event_id) {
   tx.exec_params("DELETE FROM openadr_remote_events WHERE event_id = $1", event_id);
 }
 
+double site_import_wh(Tx& tx, std::int64_t site_id, const std::string& from,
+                      const std::string& to) {
+  // Readings of a day before `from` at most: an EVSE idle longer than that adds nothing.
+  const auto row = tx.exec_params1(
+      R"(WITH regs AS (
+           SELECT mv.station_id, mv.evse_id, mv.sampled_at, mv.value
+             FROM meter_values mv JOIN stations st ON st.id = mv.station_id
+            WHERE st.site_id = $1 AND mv.measurand = 'Energy.Active.Import.Register'
+              AND mv.phase = '' AND mv.location IN ('', 'Outlet') AND mv.evse_id > 0
+              AND mv.value IS NOT NULL
+              AND mv.sampled_at >= $2::timestamptz - interval '1 day'
+              AND mv.sampled_at <= $3::timestamptz
+         ), ends AS (
+           SELECT DISTINCT ON (station_id, evse_id) station_id, evse_id, value
+             FROM regs ORDER BY station_id, evse_id, sampled_at DESC
+         ), starts AS (
+           SELECT DISTINCT ON (station_id, evse_id) station_id, evse_id, value
+             FROM regs
+            ORDER BY station_id, evse_id, (sampled_at <= $2::timestamptz) DESC,
+                     abs(extract(epoch FROM sampled_at - $2::timestamptz))
+         )
+         SELECT coalesce(sum(greatest(e.value - s.value, 0)), 0)::float8
+           FROM ends e JOIN starts s USING (station_id, evse_id))",
+      site_id, from, to);
+  return row[0].as<double>();
+}
+
+std::optional<double> site_baseline_w(Tx& tx, std::int64_t site_id, const std::string& from,
+                                      const std::string& to) {
+  const auto row = tx.exec_params1(
+      R"(SELECT (sum(baseline_w * overlap) / nullif(sum(overlap), 0))::float8 FROM (
+           SELECT baseline_w,
+                  extract(epoch FROM least(slot_start + slot_seconds * interval '1 second',
+                                           $3::timestamptz)
+                                     - greatest(slot_start, $2::timestamptz)) AS overlap
+             FROM site_plan_slots
+            WHERE site_id = $1 AND slot_start < $3::timestamptz
+              AND slot_start + slot_seconds * interval '1 second' > $2::timestamptz) q)",
+      site_id, from, to);
+  if (row[0].is_null()) return std::nullopt;
+  return row[0].as<double>();
+}
+
+json create_report(Tx& tx, const std::string& event_id, const json& object) {
+  const auto row = tx.exec_params1(
+      "WITH r AS (INSERT INTO openadr_reports (event_id, client_name, object) "
+      "VALUES ($1, $2, $3::jsonb) RETURNING *) SELECT " +
+          served("r", "REPORT") + " FROM r",
+      event_id, object.value("clientName", std::string()), object.dump());
+  return json::parse(row[0].c_str());
+}
+
+std::vector<json> posted_reports(Tx& tx, std::optional<std::int64_t> owner,
+                                 const std::optional<std::string>& event_id) {
+  std::vector<json> out;
+  for (const auto& row : tx.exec_params(
+           "SELECT " + served("r", "REPORT") +
+               " FROM openadr_reports r JOIN openadr_events e ON e.id = r.event_id"
+               " JOIN openadr_programs p ON p.id = e.program_id"
+               " WHERE ($1::bigint IS NULL OR p.owner_key_id = $1)"
+               "   AND ($2::text IS NULL OR r.event_id = $2) ORDER BY r.created_at, r.id",
+           owner, event_id))
+    out.push_back(json::parse(row[0].c_str()));
+  return out;
+}
+
+std::vector<std::pair<std::int64_t, std::string>> reported_until(Tx& tx,
+                                                                 const std::string& event_id) {
+  std::vector<std::pair<std::int64_t, std::string>> out;
+  for (const auto& r : tx.exec_params(
+           "SELECT site_id, to_char(reported_until AT TIME ZONE 'UTC', "
+           "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') FROM openadr_reports_posted WHERE event_id = $1",
+           event_id))
+    out.emplace_back(r[0].as<std::int64_t>(), r[1].as<std::string>());
+  return out;
+}
+
+void save_reported_until(Tx& tx, const std::string& event_id, std::int64_t site_id,
+                         const std::string& until) {
+  tx.exec_params(
+      R"(INSERT INTO openadr_reports_posted (event_id, site_id, reported_until)
+         VALUES ($1, $2, $3::timestamptz)
+         ON CONFLICT (event_id, site_id) DO UPDATE
+           SET reported_until = EXCLUDED.reported_until, posted_at = now())",
+      event_id, site_id, until);
+}
+
 }  // namespace chargegrid::server::store::openadr

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "store/transaction.hpp"
@@ -81,5 +82,29 @@ struct SiteIdentity {
 std::vector<SiteIdentity> sites_in_reach(Tx& tx, std::int64_t key_id);
 // Every site, by id (what a utility's VTN reaches in VEN mode).
 std::vector<SiteIdentity> all_sites(Tx& tx);
+
+// ---- reports ----
+
+// The energy (Wh) the EVSEs of `site_id` imported over [from, to) (RFC 3339), from their
+// meter registers: per EVSE the register last read by `to` less the one last read by `from`
+// (the first reading after `from` when there is none before it).
+double site_import_wh(Tx& tx, std::int64_t site_id, const std::string& from, const std::string& to);
+// The smart-charging plan's baseline (W) over [from, to), averaged over the planned slots that
+// overlap it by their overlap; nullopt when no plan covered any of it.
+std::optional<double> site_baseline_w(Tx& tx, std::int64_t site_id, const std::string& from,
+                                      const std::string& to);
+
+// The built-in VTN: a report a VEN posted for `event_id`, as served (VTN fields included).
+nlohmann::json create_report(Tx& tx, const std::string& event_id, const nlohmann::json& object);
+// The posted reports of the events of `owner` (every owner: nullopt), of one event when given,
+// oldest first.
+std::vector<nlohmann::json> posted_reports(Tx& tx, std::optional<std::int64_t> owner,
+                                           const std::optional<std::string>& event_id);
+
+// VEN mode: the end (RFC 3339) of the last interval of `event_id` reported for each site.
+std::vector<std::pair<std::int64_t, std::string>> reported_until(Tx& tx,
+                                                                 const std::string& event_id);
+void save_reported_until(Tx& tx, const std::string& event_id, std::int64_t site_id,
+                         const std::string& until);
 
 }  // namespace chargegrid::server::store::openadr
