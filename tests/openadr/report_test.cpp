@@ -5,13 +5,12 @@
 #include <catch2/catch.hpp>
 #include <pqxx/pqxx>
 
-#include "../api/api_fixture.hpp"
 #include "chargegrid/base/time.hpp"
 #include "openadr/reports.hpp"
+#include "openadr_fixture.hpp"
 #include "store/charging_plans.hpp"
 #include "store/meter_values.hpp"
 
-using chargegrid::testing::ApiFixture;
 using chargegrid::testing::HttpResult;
 using chargegrid::testing::ServerFixture;
 using nlohmann::json;
@@ -68,14 +67,7 @@ double value_of(const json& interval, const std::string& type) {
   return -1;
 }
 
-class VtnFixture : public ApiFixture {
- public:
-  HttpResult vtn(http::verb method, const std::string& path, const std::string& key,
-                 const json& body = json()) {
-    return chargegrid::testing::http_request(server().http_port(), method, "/openadr3/3.0.1" + path,
-                                             key, body.is_null() ? "" : body.dump());
-  }
-};
+using VtnFixture = chargegrid::testing::OpenAdrFixture;
 
 }  // namespace
 
@@ -230,13 +222,7 @@ TEST_CASE_METHOD(VtnFixture, "VEN mode posts its sites' reports to the utility's
   REQUIRE(event.status == 201);
   const auto event_id = event.data["id"].get<std::string>();
 
-  auto config = chargegrid::testing::test_config();
-  config.openadr_vtn_url =
-      "http://127.0.0.1:" + std::to_string(server().http_port()) + "/openadr3/3.0.1";
-  config.openadr_client_id = "test key";
-  config.openadr_client_secret = utility;
-  config.openadr_poll_seconds = 1;
-  ServerFixture ven(config);
+  ServerFixture ven(ven_config(utility));
   {
     auto c = ven.sql();
     {

@@ -4,10 +4,9 @@
 #include <catch2/catch.hpp>
 #include <pqxx/pqxx>
 
-#include "../api/api_fixture.hpp"
+#include "openadr_fixture.hpp"
 #include "store/outbox.hpp"
 
-using chargegrid::testing::ApiFixture;
 using chargegrid::testing::HttpResult;
 using chargegrid::testing::ServerFixture;
 using nlohmann::json;
@@ -44,13 +43,8 @@ json limit_event(const std::string& program_id, const std::string& location, dou
            {{{"id", 0}, {"payloads", {{{"type", "IMPORT_CAPACITY_LIMIT"}, {"values", {kw}}}}}}}}};
 }
 
-class VenFixture : public ApiFixture {
+class VenFixture : public chargegrid::testing::OpenAdrFixture {
  public:
-  HttpResult vtn(http::verb method, const std::string& path, const std::string& key,
-                 const json& body = json()) {
-    return chargegrid::testing::http_request(server().http_port(), method, "/openadr3/3.0.1" + path,
-                                             key, body.is_null() ? "" : body.dump());
-  }
   HttpResult token(const std::string& form) {
     return chargegrid::testing::http_request(server().http_port(), http::verb::post,
                                              "/openadr3/3.0.1/auth/token", "", form,
@@ -109,13 +103,7 @@ TEST_CASE_METHOD(VenFixture, "VEN mode applies a utility VTN's events to the sit
   REQUIRE(first.status == 201);
   const auto first_id = first.data["id"].get<std::string>();
 
-  auto config = chargegrid::testing::test_config();
-  config.openadr_vtn_url =
-      "http://127.0.0.1:" + std::to_string(server().http_port()) + "/openadr3/3.0.1";
-  config.openadr_client_id = "test key";
-  config.openadr_client_secret = utility;
-  config.openadr_poll_seconds = 1;
-  ServerFixture ven(config);
+  ServerFixture ven(ven_config(utility));
   std::int64_t depot = 0, harbour = 0, other = 0;
   {
     auto c = ven.sql();

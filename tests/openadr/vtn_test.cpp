@@ -5,10 +5,9 @@
 #include <catch2/catch.hpp>
 #include <pqxx/pqxx>
 
-#include "../api/api_fixture.hpp"
+#include "openadr_fixture.hpp"
 #include "store/outbox.hpp"
 
-using chargegrid::testing::ApiFixture;
 using chargegrid::testing::HttpResult;
 using nlohmann::json;
 namespace http = boost::beast::http;
@@ -18,7 +17,7 @@ namespace {
 
 constexpr const char* kReplanner = "test-replanner";
 
-class VtnFixture : public ApiFixture {
+class VtnFixture : public chargegrid::testing::OpenAdrFixture {
  public:
   VtnFixture() {
     auto c = sql();
@@ -26,17 +25,6 @@ class VtnFixture : public ApiFixture {
     chargegrid::server::store::outbox::subscribe(
         tx, kReplanner, chargegrid::server::store::outbox::kDemandResponseChanged);
     tx.commit();
-  }
-
-  HttpResult vtn(http::verb method, const std::string& path, const std::string& key,
-                 const json& body = json()) {
-    return chargegrid::testing::http_request(server().http_port(), method, "/openadr3/3.0.1" + path,
-                                             key, body.is_null() ? "" : body.dump());
-  }
-  HttpResult vtn_raw(http::verb method, const std::string& path, const std::string& key,
-                     const std::string& body) {
-    return chargegrid::testing::http_request(server().http_port(), method, "/openadr3/3.0.1" + path,
-                                             key, body);
   }
 
   // A site's OpenADR names.
