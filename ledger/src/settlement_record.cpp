@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "chargegrid/base/enum_names.hpp"
 #include "chargegrid/base/time.hpp"
 #include "chargegrid/ledger/jcs.hpp"
 
@@ -10,19 +11,11 @@ namespace {
 
 using nlohmann::json;
 
-const char* verification_name(MeterVerification status) {
-  switch (status) {
-    case MeterVerification::kVerified:
-      return "verified";
-    case MeterVerification::kUnverified:
-      return "unverified";
-    case MeterVerification::kFailed:
-      return "failed";
-    case MeterVerification::kNotSigned:
-      return "not_signed";
-  }
-  return "not_signed";
-}
+constexpr auto kVerificationNames =
+    base::enum_names<MeterVerification>({{MeterVerification::kVerified, "verified"},
+                                         {MeterVerification::kUnverified, "unverified"},
+                                         {MeterVerification::kFailed, "failed"},
+                                         {MeterVerification::kNotSigned, "not_signed"}});
 
 // Field access that names the field in every error.
 class Reader {
@@ -158,7 +151,7 @@ nlohmann::json to_json(const SettlementRecord& r) {
     credits.push_back(
         {{"event_id", c.event_id}, {"energy_wh", c.energy_wh}, {"amount_minor", c.amount_minor}});
   }
-  json evidence = {{"status", verification_name(r.meter_evidence.status)},
+  json evidence = {{"status", kVerificationNames.name(r.meter_evidence.status)},
                    {"signed_data", r.meter_evidence.signed_data},
                    {"detail", r.meter_evidence.detail}};
   if (r.meter_evidence.public_key) evidence["public_key"] = *r.meter_evidence.public_key;
@@ -308,17 +301,9 @@ SettlementRecord record_from_json(const nlohmann::json& json) {
   Reader evidence(top.at("meter_evidence"), "meter_evidence");
   evidence.only({"status", "signed_data", "public_key", "detail"});
   std::string status = evidence.string("status");
-  if (status == "verified") {
-    r.meter_evidence.status = MeterVerification::kVerified;
-  } else if (status == "unverified") {
-    r.meter_evidence.status = MeterVerification::kUnverified;
-  } else if (status == "failed") {
-    r.meter_evidence.status = MeterVerification::kFailed;
-  } else if (status == "not_signed") {
-    r.meter_evidence.status = MeterVerification::kNotSigned;
-  } else {
-    throw RecordError("meter_evidence.status: unknown status " + status);
-  }
+  const auto parsed = kVerificationNames.parse(status);
+  if (!parsed) throw RecordError("meter_evidence.status: unknown status " + status);
+  r.meter_evidence.status = *parsed;
   const auto& signed_data = evidence.array("signed_data");
   for (std::size_t i = 0; i < signed_data.size(); ++i) {
     if (!signed_data[i].is_string()) {

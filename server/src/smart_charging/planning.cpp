@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "chargegrid/base/enum_names.hpp"
 #include "chargegrid/base/time.hpp"
 
 namespace chargegrid::server::smart_charging {
@@ -26,17 +27,10 @@ std::optional<double> number(const nlohmann::json& j, const char* key) {
   return j[key].get<double>();
 }
 
-const char* control_name(Control c) {
-  switch (c) {
-    case Control::controlled:
-      return "controlled";
-    case Control::station_offline:
-      return "station_offline";
-    case Control::profile_rejected:
-      return "profile_rejected";
-  }
-  return "controlled";
-}
+constexpr auto kControlNames =
+    base::enum_names<Control>({{Control::controlled, "controlled"},
+                               {Control::station_offline, "station_offline"},
+                               {Control::profile_rejected, "profile_rejected"}});
 
 nlohmann::json optional_json(const std::optional<std::int64_t>& v) {
   return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
@@ -356,7 +350,7 @@ nlohmann::json SitePlan::to_json() const {
                     {"energy_source", vp.need.energy_source},
                     {"planned_energy_wh", planned_wh},
                     {"max_power_w", vp.need.max_power_w},
-                    {"control", control_name(vp.state.control)},
+                    {"control", kControlNames.name(vp.state.control)},
                     {"power_w", vp.power_w}});
   }
   nlohmann::json out{{"start", format_time(horizon.start)},

@@ -12,6 +12,7 @@
 #include <pqxx/pqxx>
 #include <set>
 
+#include "chargegrid/base/enum_names.hpp"
 #include "chargegrid/base/time_zone.hpp"
 #include "chargegrid/scheduler/planner.hpp"
 #include "chargegrid/scheduler/prediction.hpp"
@@ -73,19 +74,11 @@ scheduler::FinishedSession finished_of(const plans::Finished& f) {
   return s;
 }
 
-const char* basis_name(scheduler::PredictionBasis b) {
-  switch (b) {
-    case scheduler::PredictionBasis::driver:
-      return "driver";
-    case scheduler::PredictionBasis::site:
-      return "site";
-    case scheduler::PredictionBasis::global:
-      return "global";
-    case scheduler::PredictionBasis::prior:
-      return "prior";
-  }
-  return "prior";
-}
+constexpr auto kBasisNames =
+    base::enum_names<scheduler::PredictionBasis>({{scheduler::PredictionBasis::driver, "driver"},
+                                                  {scheduler::PredictionBasis::site, "site"},
+                                                  {scheduler::PredictionBasis::global, "global"},
+                                                  {scheduler::PredictionBasis::prior, "prior"}});
 
 // The schedule a profile carries, without its id: two sends with equal schedules are one.
 // In A, a single-phase EVSE's periods name their one phase (1.6 assumes three otherwise).
@@ -218,8 +211,13 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
     const auto unix = [](Time t) {
       return static_cast<std::int64_t>(t.time_since_epoch().count());
     };
-    return {unix(p.departure_p10), unix(p.departure_p50), unix(p.departure_p90), p.energy_p10_wh,
-            p.energy_p50_wh,       p.energy_p90_wh,       basis_name(p.basis)};
+    return {unix(p.departure_p10),
+            unix(p.departure_p50),
+            unix(p.departure_p90),
+            p.energy_p10_wh,
+            p.energy_p50_wh,
+            p.energy_p90_wh,
+            std::string(kBasisNames.name(p.basis))};
   }
 
   // ---- durable events ----
