@@ -424,10 +424,9 @@ void StationConnection::read_next() {
   buffer_.clear();
   if (buffer_.capacity() > kIdleReadBytes) buffer_.shrink_to_fit();
   ws_.visit([&](auto& ws) {
-    ws.async_read_some(buffer_, kIdleReadBytes,
-                       [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                         self->on_frame(ec);
-                       });
+    ws.async_read_some(
+        buffer_, kIdleReadBytes,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_frame(ec); });
   });
 }
 
@@ -436,8 +435,8 @@ void StationConnection::on_frame(beast::error_code ec) {
     // The rest of the message, in pieces of the size its frames announce.
     ws_.visit([&](auto& ws) {
       ws.async_read_some(buffer_, services_.config.max_frame_bytes,
-                         [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                           self->on_frame(ec);
+                         [self = shared_from_this()](beast::error_code read_ec, std::size_t) {
+                           self->on_frame(read_ec);
                          });
     });
     return;
