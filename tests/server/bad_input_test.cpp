@@ -1,6 +1,12 @@
 // Hostile and broken stations: every bad input gets the error its OCPP version
 // names, nothing is stored from it, and the connection goes on where it can.
 
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/websocket.hpp>
 #include <catch2/catch.hpp>
 #include <optional>
 #include <vector>
@@ -31,7 +37,76 @@ std::optional<chargegrid::sim::HandshakeRefused> refusal(
   return std::nullopt;
 }
 
+// A station's WebSocket without the test client's framing: one message may be written as
+// several frames.
+struct RawStation {
+  boost::asio::io_context io;
+  boost::beast::websocket::stream<boost::beast::tcp_stream> ws{io};
+
+  RawStation(ServerFixture& fx, const std::string& station_id) {
+    namespace websocket = boost::beast::websocket;
+    boost::asio::ip::tcp::endpoint server(boost::asio::ip::make_address("127.0.0.1"),
+                                          fx.server().ocpp_port());
+    boost::beast::get_lowest_layer(ws).connect(server);
+    ws.set_option(websocket::stream_base::decorator([](websocket::request_type& request) {
+      request.set(boost::beast::http::field::sec_websocket_protocol, "ocpp1.6");
+    }));
+    ws.handshake("127.0.0.1", "/ocpp/" + station_id);
+    ws.text(true);
+  }
+  // Writes `message` in frames of at most `piece` bytes.
+  void send_in_pieces(const std::string& message, std::size_t piece) {
+    for (std::size_t at = 0; at < message.size(); at += piece) {
+      const auto n = std::min(piece, message.size() - at);
+      ws.write_some(at + n == message.size(), boost::asio::buffer(message.data() + at, n));
+    }
+  }
+  json receive() {
+    boost::beast::flat_buffer buffer;
+    ws.read(buffer);
+    return json::parse(boost::beast::buffers_to_string(buffer.data()));
+  }
+};
+
 }  // namespace
+
+TEST_CASE("A message written as several frames is one message", "[integration][bad-input]") {
+  auto config = chargegrid::testing::test_config();
+  config.max_frame_bytes = 4096;
+  ServerFixture fx(config);
+  RawStation station(fx, "PIECES");
+  station.send_in_pieces(json::array({2, "b1", "BootNotification", boot_16()}).dump(), 7);
+  auto answer = station.receive();
+  CHECK(answer[0] == 3);
+  CHECK(answer[1] == "b1");
+  CHECK(answer[2]["status"] == "Accepted");
+
+  // Larger than an idle connection's read buffer, in one frame, then a small one.
+  const std::string data_transfer =
+      json::array({2, "d1", "DataTransfer", {{"vendorId", "v"}, {"data", std::string(3000, 'a')}}})
+          .dump();
+  station.send_in_pieces(data_transfer, data_transfer.size());
+  auto transferred = station.receive();
+  CHECK(transferred[1] == "d1");
+  station.send_in_pieces(R"([2,"h1","Heartbeat",{}])", 5);
+  auto heartbeat = station.receive();
+  CHECK(heartbeat[0] == 3);
+  CHECK(heartbeat[1] == "h1");
+
+  // Pieces that are each small but together over the limit close the connection with 1009.
+  const std::string big =
+      json::array({2, "x", "DataTransfer", {{"vendorId", "v"}, {"data", std::string(8000, 'a')}}})
+          .dump();
+  boost::system::error_code ec;
+  for (std::size_t at = 0; at < big.size() && !ec; at += 1000)
+    station.ws.write_some(
+        at + 1000 >= big.size(),
+        boost::asio::buffer(big.data() + at, std::min<std::size_t>(1000, big.size() - at)), ec);
+  boost::beast::flat_buffer buffer;
+  station.ws.read(buffer, ec);
+  CHECK(ec);  // the connection ended (closed, or torn down right after the close frame)
+  CHECK(station.ws.reason().code == 1009);
+}
 
 TEST_CASE("Malformed frames get the CALLERROR each version names", "[integration][bad-input]") {
   ServerFixture fx;

@@ -35,6 +35,8 @@ namespace {
 
 constexpr std::size_t kMaxStationIdLength = 48;  // OCPP 2.0.1 identity limit
 constexpr std::string_view kPathPrefix = "/ocpp/";
+// What an idle connection's pending read holds for the next frame (a Heartbeat fits).
+constexpr std::size_t kIdleReadBytes = 128;
 
 std::string trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -79,14 +81,14 @@ StationConnection::StationConnection(asio::ip::tcp::socket socket,
       rate_strikes_(services.config.messages_per_second, services.config.message_burst,
                     security::Clock::now()),
       last_message_at_(security::Clock::now()),
-      idle_timer_(ws_.get_executor()),
-      outbox_signal_(ws_.get_executor()) {
+      idle_timer_(ws_.get_executor()) {
   beast::error_code ec;
   auto endpoint = ws_.tcp().socket().remote_endpoint(ec);
-  if (!ec) {
-    remote_ip_ = endpoint.address();
-    remote_address_ = remote_ip_.to_string();
-  }
+  if (!ec) remote_ip_ = endpoint.address();
+}
+
+std::string StationConnection::remote_address() const {
+  return remote_ip_.is_unspecified() ? std::string() : remote_ip_.to_string();
 }
 
 void StationConnection::start() {
@@ -106,26 +108,25 @@ asio::awaitable<void> StationConnection::run() {
 
   auto self = shared_from_this();
   if (auto previous = services_.stations.attach(station_id_, self)) {
-    log::info("station_replaced", {{"station", station_id_}, {"remote", remote_address_}});
+    log::info("station_replaced", {{"station", station_id_}, {"remote", remote_address()}});
     services_.metrics.count_connection("replaced");
     previous->close(websocket::close_code::policy_error, "replaced by a newer connection");
   }
   services_.metrics.count_connection("connected");
   log::info("station_connected", {{"station", station_id_},
                                   {"protocol", std::string(protocols::subprotocol(version_))},
-                                  {"security_profile", security_profile_},
+                                  {"security_profile", static_cast<int>(security_profile_)},
                                   {"tls", ws_.tls() ? "yes" : "no"},
-                                  {"remote", remote_address_}});
+                                  {"remote", remote_address()}});
 
-  asio::co_spawn(ws_.get_executor(), write_loop(), asio::detached);
-  if (services_.config.idle_timeout_s > 0)
-    asio::co_spawn(ws_.get_executor(), watch_idle(), asio::detached);
+  if (services_.config.idle_timeout_s > 0) wait_idle();
   co_await load_registration();
   publish_connection_event(true);
-  co_await serve();
+  read_next();
+}
 
+void StationConnection::disconnected() {
   closing_ = true;
-  outbox_signal_.cancel();
   idle_timer_.cancel();
   finish_pending_calls();
   services_.metrics.count_connection("disconnected");
@@ -148,14 +149,14 @@ asio::awaitable<void> StationConnection::run() {
 void StationConnection::publish_connection_event(bool online) {
   const std::string protocol(protocols::subprotocol(version_));
   if (online)
-    services_.events.publish(events::StationOnline{station_id_, protocol, remote_address_});
+    services_.events.publish(events::StationOnline{station_id_, protocol, remote_address()});
   else
-    services_.events.publish(events::StationOffline{station_id_, protocol, remote_address_});
+    services_.events.publish(events::StationOffline{station_id_, protocol, remote_address()});
 }
 
 void StationConnection::refuse(http::status status, std::string reason, Decorate decorate) {
   log::warn("station_handshake_refused", {{"station", station_id_},
-                                          {"remote", remote_address_},
+                                          {"remote", remote_address()},
                                           {"status", static_cast<int>(status)},
                                           {"reason", reason}});
   send_refusal(status, std::move(reason), std::move(decorate));
@@ -198,7 +199,7 @@ asio::awaitable<bool> StationConnection::handshake() {
       services_.metrics.count_connection("tls_failed");
       std::size_t suppressed = 0;
       if (services_.security.refusal_log().allow("tls_failed", suppressed))
-        log::info("station_tls_failed", {{"remote", remote_address_},
+        log::info("station_tls_failed", {{"remote", remote_address()},
                                          {"error", tls_ec.message()},
                                          {"similar_since_last", suppressed}});
       co_return false;
@@ -214,13 +215,14 @@ asio::awaitable<bool> StationConnection::handshake() {
   auto [ec, n] = co_await std::move(read);
   if (ec) {
     if (ec == beast::error::timeout) services_.metrics.count_connection("handshake_timeout");
-    log::debug("station_handshake_failed", {{"remote", remote_address_}, {"error", ec.message()}});
+    log::debug("station_handshake_failed", {{"remote", remote_address()}, {"error", ec.message()}});
     co_return false;
   }
   ws_.tcp().expires_never();
-  upgrade_ = parser.release();
+  // The request lives only as long as the handshake.
+  auto upgrade = parser.release();
 
-  auto id = station_id_from_target(upgrade_.target());
+  auto id = station_id_from_target(upgrade.target());
   if (!id) {
     refuse(http::status::not_found,
            "expected ws://HOST:PORT/ocpp/{stationId} with a station id of 1 to 48 printable "
@@ -228,12 +230,12 @@ asio::awaitable<bool> StationConnection::handshake() {
     co_return false;
   }
   station_id_ = *id;
-  if (!websocket::is_upgrade(upgrade_)) {
+  if (!websocket::is_upgrade(upgrade)) {
     refuse(http::status::upgrade_required, "this port serves OCPP WebSocket connections only");
     co_return false;
   }
-  if (!co_await authenticate()) co_return false;
-  auto offered = upgrade_[http::field::sec_websocket_protocol];
+  if (!co_await authenticate(upgrade)) co_return false;
+  auto offered = upgrade[http::field::sec_websocket_protocol];
   auto version = negotiate_subprotocol(offered);
   if (!version) {
     refuse(http::status::bad_request,
@@ -253,20 +255,25 @@ asio::awaitable<bool> StationConnection::handshake() {
           res.set(http::field::server, "ChargeGrid");
           res.set(http::field::sec_websocket_protocol, proto);
         }));
-    return ws.async_accept(upgrade_, asio::as_tuple(asio::use_awaitable));
+    return ws.async_accept(upgrade, asio::as_tuple(asio::use_awaitable));
   });
   auto [accept_ec] = co_await std::move(accept);
   if (accept_ec) {
     log::warn(
         "station_handshake_failed",
-        {{"station", station_id_}, {"remote", remote_address_}, {"error", accept_ec.message()}});
+        {{"station", station_id_}, {"remote", remote_address()}, {"error", accept_ec.message()}});
     co_return false;
   }
   ws_.visit([](auto& ws) { ws.text(true); });
+  // What the upgrade request needed is given back; frames are read into a buffer of
+  // their own size.
+  buffer_.clear();
+  buffer_.shrink_to_fit();
   co_return true;
 }
 
-asio::awaitable<bool> StationConnection::authenticate() {
+asio::awaitable<bool> StationConnection::authenticate(
+    const http::request<http::string_body>& upgrade) {
   auto& security = services_.security;
   const auto source = security::address_key(remote_ip_);
   if (const int wait = security.failures().blocked_for(source, security::Clock::now()); wait > 0) {
@@ -274,7 +281,7 @@ asio::awaitable<bool> StationConnection::authenticate() {
     std::size_t suppressed = 0;
     if (security.refusal_log().allow("rate_limited", suppressed))
       log::warn("station_handshake_rate_limited", {{"station", station_id_},
-                                                   {"remote", remote_address_},
+                                                   {"remote", remote_address()},
                                                    {"retry_after_s", wait},
                                                    {"similar_since_last", suppressed}});
     send_refusal(
@@ -290,7 +297,7 @@ asio::awaitable<bool> StationConnection::authenticate() {
   if (request.tls)
     request.certificate = security::inspect_client_certificate(
         ws_.tls_layer().native_handle(), chain_check_, security.identity_field());
-  request.authorization = security::parse_authorization(upgrade_[http::field::authorization]);
+  request.authorization = security::parse_authorization(upgrade[http::field::authorization]);
   request.min_profile = services_.config.min_security_profile;
   bool unavailable = false;
   request.station = co_await load_station_security(unavailable);
@@ -317,7 +324,7 @@ asio::awaitable<bool> StationConnection::authenticate() {
     refuse_authentication(verdict);
     co_return false;
   }
-  security_profile_ = verdict.profile;
+  security_profile_ = static_cast<std::uint8_t>(verdict.profile);
   co_return true;
 }
 
@@ -353,22 +360,23 @@ void StationConnection::refuse_authentication(const security::Verdict& verdict) 
   auto& security = services_.security;
   services_.metrics.count_connection("auth_failed");
   log::warn("station_authentication_failed", {{"station", station_id_},
-                                              {"remote", remote_address_},
+                                              {"remote", remote_address()},
                                               {"tls", ws_.tls() ? "yes" : "no"},
                                               {"status", verdict.status},
                                               {"event", verdict.event},
                                               {"reason", verdict.reason}});
-  security.record_event(station_id_, verdict.event, verdict.reason, remote_address_);
+  const auto remote = remote_address();
+  security.record_event(station_id_, verdict.event, verdict.reason, remote);
   if (security.failures().record_failure(security::address_key(remote_ip_),
                                          security::Clock::now())) {
     const auto limit = std::to_string(services_.config.auth_failures_per_minute);
     log::warn(
         "station_address_blocked",
-        {{"station", station_id_}, {"remote", remote_address_}, {"failures_per_minute", limit}});
+        {{"station", station_id_}, {"remote", remote_address()}, {"failures_per_minute", limit}});
     security.record_event(station_id_, security::events::kRateLimited,
-                          "more than " + limit + " failed handshakes a minute from " +
-                              remote_address_ + "; further attempts get 429 for a while",
-                          remote_address_);
+                          "more than " + limit + " failed handshakes a minute from " + remote +
+                              "; further attempts get 429 for a while",
+                          remote);
   }
   Decorate challenge = nullptr;
   if (verdict.status == 401)
@@ -409,71 +417,105 @@ asio::awaitable<void> StationConnection::load_registration() {
   if (leased) cluster.lease_taken(station_id_, lease_epoch, shared_from_this());
 }
 
-asio::awaitable<void> StationConnection::serve() {
-  for (;;) {
-    buffer_.clear();
-    auto read = ws_.visit(
-        [&](auto& ws) { return ws.async_read(buffer_, asio::as_tuple(asio::use_awaitable)); });
-    auto [ec, bytes] = co_await std::move(read);
-    if (ec) {
-      if (ec == websocket::error::message_too_big)
-        log::warn("station_frame_too_big",
-                  {{"station", station_id_}, {"limit", services_.config.max_frame_bytes}});
-      else if (ec != websocket::error::closed)
-        log::info("station_disconnected", {{"station", station_id_}, {"reason", ec.message()}});
-      else
-        log::info("station_disconnected", {{"station", station_id_}, {"reason", "closed"}});
-      co_return;
-    }
-    last_message_at_ = security::Clock::now();
-    if (draining_) continue;
-    services_.stations.touch(station_id_);
-    auto text = beast::buffers_to_string(buffer_.data());
-    auto parsed = protocols::parse_rpc(text, version_);
-    if (!within_message_rate(parsed)) continue;
+void StationConnection::read_next() {
+  // An idle station waits with a buffer of kIdleReadBytes, not Beast's 1,536 bytes per read
+  // (its own frame buffer is part of the stream already); a larger frame's buffer is given
+  // back once it is handled.
+  buffer_.clear();
+  if (buffer_.capacity() > kIdleReadBytes) buffer_.shrink_to_fit();
+  ws_.visit([&](auto& ws) {
+    ws.async_read_some(
+        buffer_, kIdleReadBytes,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_frame(ec); });
+  });
+}
 
-    if (auto* error = std::get_if<protocols::RpcParseError>(&parsed)) {
-      services_.metrics.count_message("in", "", std::string(to_wire(error->code, version_)));
-      log::warn("station_bad_frame", {{"station", station_id_},
-                                      {"code", std::string(to_wire(error->code, version_))},
-                                      {"error", error->description}});
-      // A CALLERROR needs an id to answer to; "-1" when none could be read.
-      nlohmann::json details = nlohmann::json::object();
-      if (error->path) details["path"] = *error->path;
-      send(protocols::make_call_error(error->message_id.empty() ? "-1" : error->message_id,
-                                      error->code, version_, error->description, details));
-      continue;
-    }
-    auto& message = std::get<protocols::RpcMessage>(parsed);
-    if (!ws_.visit([](auto& ws) { return ws.got_text(); })) {
-      send(protocols::make_call_error("-1", RpcErrorCode::RpcFrameworkError, version_,
-                                      "OCPP-J messages are WebSocket text frames"));
-      continue;
-    }
-    if (auto* call = std::get_if<protocols::Call>(&message)) {
-      // A JSON string can only hold NUL escaped: no escape, no need to look for one.
-      const bool may_hold_nul = text.find("\\u0000") != std::string::npos;
-      co_await handle_call(*call, std::hash<std::string>{}(text), may_hold_nul);
-    } else if (auto* result = std::get_if<protocols::CallResult>(&message)) {
-      handle_answer(result->message_id, {Kind::Answered, std::move(result->payload)});
-    } else if (auto* err = std::get_if<protocols::CallError>(&message)) {
-      handle_answer(err->message_id, {Kind::CallError,
-                                      {{"errorCode", err->error_code},
-                                       {"description", err->description},
-                                       {"details", err->details}}});
-    } else if (auto* rerr = std::get_if<protocols::CallResultError>(&message)) {
-      handle_answer(rerr->message_id, {Kind::CallError,
-                                       {{"errorCode", rerr->error_code},
-                                        {"description", rerr->description},
-                                        {"details", rerr->details}}});
-    } else if (auto* sent = std::get_if<protocols::Send>(&message)) {
-      // SEND (2.1) expects no answer; unknown or invalid ones are only logged.
-      auto invalid =
-          protocols::validate(version_, sent->action, protocols::Direction::Request, sent->payload);
-      services_.metrics.count_message("in", sent->action, invalid ? "invalid" : "received");
-      log::debug("station_send", {{"station", station_id_}, {"action", sent->action}});
-    }
+void StationConnection::on_frame(beast::error_code ec) {
+  if (!ec && !ws_.visit([](auto& ws) { return ws.is_message_done(); })) {
+    // The rest of the message, in pieces of the size its frames announce.
+    ws_.visit([&](auto& ws) {
+      ws.async_read_some(buffer_, services_.config.max_frame_bytes,
+                         [self = shared_from_this()](beast::error_code read_ec, std::size_t) {
+                           self->on_frame(read_ec);
+                         });
+    });
+    return;
   }
+  if (ec) {
+    if (ec == websocket::error::message_too_big)
+      log::warn("station_frame_too_big",
+                {{"station", station_id_}, {"limit", services_.config.max_frame_bytes}});
+    else if (ec != websocket::error::closed)
+      log::info("station_disconnected", {{"station", station_id_}, {"reason", ec.message()}});
+    else
+      log::info("station_disconnected", {{"station", station_id_}, {"reason", "closed"}});
+    disconnected();
+    return;
+  }
+  last_message_at_ = security::Clock::now();
+  if (draining_) return read_next();
+  services_.stations.touch(station_id_);
+  auto text = beast::buffers_to_string(buffer_.data());
+  auto parsed = protocols::parse_rpc(text, version_);
+  if (!within_message_rate(parsed)) return read_next();
+
+  if (auto* error = std::get_if<protocols::RpcParseError>(&parsed)) {
+    services_.metrics.count_message("in", "", std::string(to_wire(error->code, version_)));
+    log::warn("station_bad_frame", {{"station", station_id_},
+                                    {"code", std::string(to_wire(error->code, version_))},
+                                    {"error", error->description}});
+    // A CALLERROR needs an id to answer to; "-1" when none could be read.
+    nlohmann::json details = nlohmann::json::object();
+    if (error->path) details["path"] = *error->path;
+    send(protocols::make_call_error(error->message_id.empty() ? "-1" : error->message_id,
+                                    error->code, version_, error->description, details));
+    return read_next();
+  }
+  auto& message = std::get<protocols::RpcMessage>(parsed);
+  if (!ws_.visit([](auto& ws) { return ws.got_text(); })) {
+    send(protocols::make_call_error("-1", RpcErrorCode::RpcFrameworkError, version_,
+                                    "OCPP-J messages are WebSocket text frames"));
+    return read_next();
+  }
+  if (auto* call = std::get_if<protocols::Call>(&message)) {
+    // A JSON string can only hold NUL escaped: no escape, no need to look for one.
+    const bool may_hold_nul = text.find("\\u0000") != std::string::npos;
+    const auto frame_hash = std::hash<std::string>{}(text);
+    // Only a CALL resumes a coroutine; the next frame is read once it is answered, so
+    // CALLs are handled one at a time and answered in order.
+    asio::co_spawn(ws_.get_executor(), handle_call(std::move(*call), frame_hash, may_hold_nul),
+                   [self = shared_from_this()](std::exception_ptr e) {
+                     if (e) {
+                       try {
+                         std::rethrow_exception(e);
+                       } catch (const std::exception& ex) {
+                         log::error("station_call_failed",
+                                    {{"station", self->station_id_}, {"error", ex.what()}});
+                       }
+                     }
+                     self->read_next();
+                   });
+    return;
+  } else if (auto* result = std::get_if<protocols::CallResult>(&message)) {
+    handle_answer(result->message_id, {Kind::Answered, std::move(result->payload)});
+  } else if (auto* err = std::get_if<protocols::CallError>(&message)) {
+    handle_answer(err->message_id, {Kind::CallError,
+                                    {{"errorCode", err->error_code},
+                                     {"description", err->description},
+                                     {"details", err->details}}});
+  } else if (auto* rerr = std::get_if<protocols::CallResultError>(&message)) {
+    handle_answer(rerr->message_id, {Kind::CallError,
+                                     {{"errorCode", rerr->error_code},
+                                      {"description", rerr->description},
+                                      {"details", rerr->details}}});
+  } else if (auto* sent = std::get_if<protocols::Send>(&message)) {
+    // SEND (2.1) expects no answer; unknown or invalid ones are only logged.
+    auto invalid =
+        protocols::validate(version_, sent->action, protocols::Direction::Request, sent->payload);
+    services_.metrics.count_message("in", sent->action, invalid ? "invalid" : "received");
+    log::debug("station_send", {{"station", station_id_}, {"action", sent->action}});
+  }
+  read_next();
 }
 
 bool StationConnection::within_message_rate(
@@ -518,24 +560,24 @@ bool StationConnection::within_message_rate(
   return false;
 }
 
-asio::awaitable<void> StationConnection::watch_idle() {
-  auto self = shared_from_this();
-  const auto limit = std::chrono::seconds(services_.config.idle_timeout_s);
-  for (;;) {
-    idle_timer_.expires_at(last_message_at_ + limit);
-    auto [ec] = co_await idle_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
-    if (ec || closing_) co_return;
-    if (security::Clock::now() - last_message_at_ >= limit) {
-      log::info("station_idle",
-                {{"station", station_id_}, {"idle_timeout_s", services_.config.idle_timeout_s}});
-      services_.metrics.count_connection("idle_closed");
-      close(websocket::close_code::policy_error, "idle timeout");
-      co_return;
-    }
-  }
+void StationConnection::wait_idle() {
+  idle_timer_.expires_at(last_message_at_ + std::chrono::seconds(services_.config.idle_timeout_s));
+  idle_timer_.async_wait(
+      [self = shared_from_this()](beast::error_code ec) { self->on_idle_timer(ec); });
 }
 
-asio::awaitable<void> StationConnection::handle_call(protocols::Call& call, std::size_t frame_hash,
+void StationConnection::on_idle_timer(beast::error_code ec) {
+  if (ec || closing_) return;
+  if (security::Clock::now() - last_message_at_ <
+      std::chrono::seconds(services_.config.idle_timeout_s))
+    return wait_idle();
+  log::info("station_idle",
+            {{"station", station_id_}, {"idle_timeout_s", services_.config.idle_timeout_s}});
+  services_.metrics.count_connection("idle_closed");
+  close(websocket::close_code::policy_error, "idle timeout");
+}
+
+asio::awaitable<void> StationConnection::handle_call(protocols::Call call, std::size_t frame_hash,
                                                      bool may_hold_nul) {
   const auto started = std::chrono::steady_clock::now();
   auto answer = [&](std::string frame, const std::string& outcome) {
@@ -706,54 +748,54 @@ void StationConnection::finish_pending_calls() {
 
 void StationConnection::send(std::string frame) {
   if (closing_) return;
-  outbox_.push_back(std::move(frame));
-  outbox_signal_.cancel();
+  if (write_in_flight_) {
+    outbox_.push_back(std::move(frame));
+    return;
+  }
+  writing_ = std::move(frame);
+  write_next();
+}
+
+void StationConnection::write_next() {
+  write_in_flight_ = true;
+  ws_.visit([&](auto& ws) {
+    ws.async_write(
+        asio::buffer(writing_),
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_written(ec); });
+  });
+}
+
+void StationConnection::on_written(beast::error_code ec) {
+  write_in_flight_ = false;
+  // An idle connection keeps no frame.
+  std::string().swap(writing_);
+  if (ec) {
+    closing_ = true;
+    outbox_.clear();
+    return;
+  }
+  if (close_after_write_) return send_close();
+  if (closing_ || outbox_.empty()) return;
+  writing_ = std::move(outbox_.front());
+  outbox_.erase(outbox_.begin());
+  write_next();
 }
 
 void StationConnection::close(websocket::close_code code, std::string reason) {
   asio::post(ws_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)] {
     if (self->closing_) return;
     self->closing_ = true;  // a write in flight finishes; nothing more is sent
-    self->outbox_signal_.cancel();
-    asio::co_spawn(self->ws_.get_executor(), self->close_after_writes(code, reason),
-                   asio::detached);
+    self->outbox_.clear();
+    // Beast allows one writer at a time: a write in flight finishes first.
+    self->close_after_write_ = std::make_unique<websocket::close_reason>(code, reason);
+    if (!self->write_in_flight_) self->send_close();
   });
 }
 
-asio::awaitable<void> StationConnection::close_after_writes(websocket::close_code code,
-                                                            std::string reason) {
-  auto self = shared_from_this();
-  // Beast allows one writer at a time: let a write in flight finish first.
-  asio::steady_timer wait(ws_.get_executor());
-  while (!write_loop_done_) {
-    wait.expires_after(std::chrono::milliseconds(1));
-    co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
-  }
-  websocket::close_reason why(code, reason);
-  auto closing =
-      ws_.visit([&](auto& ws) { return ws.async_close(why, asio::as_tuple(asio::use_awaitable)); });
-  co_await std::move(closing);
-}
-
-asio::awaitable<void> StationConnection::write_loop() {
-  auto self = shared_from_this();
-  while (!closing_) {
-    while (!outbox_.empty() && !closing_) {
-      auto write = ws_.visit([&](auto& ws) {
-        return ws.async_write(asio::buffer(outbox_.front()), asio::as_tuple(asio::use_awaitable));
-      });
-      auto [ec, n] = co_await std::move(write);
-      if (ec) {
-        closing_ = true;
-        break;
-      }
-      if (!outbox_.empty()) outbox_.pop_front();
-    }
-    if (closing_) break;
-    outbox_signal_.expires_at(asio::steady_timer::time_point::max());
-    co_await outbox_signal_.async_wait(asio::as_tuple(asio::use_awaitable));
-  }
-  write_loop_done_ = true;
+void StationConnection::send_close() {
+  auto why = std::move(close_after_write_);
+  ws_.visit(
+      [&](auto& ws) { ws.async_close(*why, [self = shared_from_this()](beast::error_code) {}); });
 }
 
 }  // namespace chargegrid::server

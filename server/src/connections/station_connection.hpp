@@ -15,7 +15,6 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <chrono>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -23,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "chargegrid/protocols/rpc.hpp"
 #include "chargegrid/protocols/version.hpp"
@@ -54,7 +54,7 @@ class StationConnection : public std::enable_shared_from_this<StationConnection>
 
   const std::string& station_id() const { return station_id_; }
   protocols::OcppVersion version() const { return version_; }
-  std::string remote_address() const { return remote_address_; }
+  std::string remote_address() const;
   // The security profile this connection reached (0 to 3).
   int security_profile() const { return security_profile_; }
 
@@ -69,26 +69,33 @@ class StationConnection : public std::enable_shared_from_this<StationConnection>
     std::function<void(commands::Outcome)> done;
   };
 
+  // Handshake and registration run as a coroutine; afterwards the connection waits for
+  // frames with completion handlers, so an idle station holds no coroutine frame.
   boost::asio::awaitable<void> run();
   boost::asio::awaitable<bool> handshake();
-  boost::asio::awaitable<bool> authenticate();
+  boost::asio::awaitable<bool> authenticate(
+      const boost::beast::http::request<boost::beast::http::string_body>& upgrade);
   boost::asio::awaitable<std::optional<security::StationSecurity>> load_station_security(
       bool& unavailable);
   void refuse_authentication(const security::Verdict& verdict);
   // False when the frame exceeds the station's message rate (it was answered or dropped).
   bool within_message_rate(
       const std::variant<protocols::RpcMessage, protocols::RpcParseError>& parsed);
-  boost::asio::awaitable<void> watch_idle();
+  void wait_idle();
+  void on_idle_timer(boost::system::error_code ec);
   boost::asio::awaitable<void> load_registration();
-  boost::asio::awaitable<void> serve();
-  boost::asio::awaitable<void> write_loop();
+  // Reads the next frame; on_frame handles it and reads the one after.
+  void read_next();
+  void on_frame(boost::system::error_code ec);
+  void disconnected();
   // `frame_hash` identifies a resend; `may_hold_nul`: the frame has a \u0000 escape.
-  boost::asio::awaitable<void> handle_call(protocols::Call& call, std::size_t frame_hash,
+  boost::asio::awaitable<void> handle_call(protocols::Call call, std::size_t frame_hash,
                                            bool may_hold_nul);
-  boost::asio::awaitable<void> close_after_writes(boost::beast::websocket::close_code code,
-                                                  std::string reason);
   void handle_answer(const std::string& message_id, commands::Outcome outcome);
   void send(std::string frame);
+  void write_next();
+  void on_written(boost::system::error_code ec);
+  void send_close();
   void finish_pending_calls();
   using Decorate =
       std::function<void(boost::beast::http::response<boost::beast::http::string_body>&)>;
@@ -101,27 +108,28 @@ class StationConnection : public std::enable_shared_from_this<StationConnection>
   security::ConnectionLimits::Ticket ticket_;
   StationStream ws_;
   security::ChainCheck chain_check_;
-  int security_profile_ = 0;
   security::TokenBucket message_rate_;
   security::TokenBucket rate_strikes_;
-  bool rate_limited_ = false;  // the last frame exceeded the rate
-  bool draining_ = false;      // closing for the rate: frames are read and dropped
   security::Clock::time_point last_message_at_;
   boost::asio::steady_timer idle_timer_;
   boost::beast::flat_buffer buffer_;
-  boost::beast::http::request<boost::beast::http::string_body> upgrade_;
   std::string station_id_;
   boost::asio::ip::address remote_ip_;
-  std::string remote_address_;
-  protocols::OcppVersion version_ = protocols::OcppVersion::v16;
-  Registration registration_ = Registration::Unknown;
-
-  std::deque<std::string> outbox_;
-  boost::asio::steady_timer outbox_signal_;
-  bool closing_ = false;
-  bool write_loop_done_ = false;
+  // The frame being written, and those queued behind it (empty, allocating nothing, while
+  // the station is idle).
+  std::string writing_;
+  std::vector<std::string> outbox_;
+  // A close asked for while a write was in flight: sent once it completes.
+  std::unique_ptr<boost::beast::websocket::close_reason> close_after_write_;
   std::map<std::string, PendingCall> pending_calls_;
   std::uint64_t next_call_id_ = 1;
+  protocols::OcppVersion version_ = protocols::OcppVersion::v16;
+  Registration registration_ = Registration::Unknown;
+  std::uint8_t security_profile_ = 0;
+  bool rate_limited_ = false;  // the last frame exceeded the rate
+  bool draining_ = false;      // closing for the rate: frames are read and dropped
+  bool closing_ = false;
+  bool write_in_flight_ = false;
 };
 
 // The station identity of an upgrade target such as /ocpp/CP%2D01; nullopt if none.
