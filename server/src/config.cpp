@@ -110,6 +110,12 @@ void add_ledger_options(CLI::App& app, Config& config, Add& add) {
   add("settlement-interval", config.settlement_interval_min,
       "Minutes per energy packet of a settlement, aligned to the hour in the site's time zone")
       ->check(CLI::IsMember({1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60}));
+  add("session-timeout", config.session_timeout_s,
+      "How long a station may stay silent about an open session before the server closes and "
+      "settles it (a number with s, m, h or d; plain seconds; 0 = never)")
+      ->transform(CLI::AsNumberWithUnit(
+          std::map<std::string, double>{{"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}}))
+      ->check(CLI::Range(0.0, 86400.0 * 365));
 }
 
 // What the chosen ledger adapters need; empty when nothing is missing.

@@ -89,7 +89,8 @@ void OutboxConsumer::round(pqxx::connection_base& c) {
   try {
     if (!subscribed_) {
       pqxx::work tx(c);
-      for (const auto& topic : topics_) store::outbox::subscribe(tx, name_, topic);
+      for (const auto& topic : topics_)
+        store::outbox::subscribe(tx, name_, topic, options_.deliver_after);
       tx.commit();
       subscribed_ = true;
     }

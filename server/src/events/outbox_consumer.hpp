@@ -30,6 +30,9 @@ class OutboxConsumer {
     std::chrono::milliseconds poll_interval{1000};  // how often other nodes' rows are looked for
     int rows_per_round = 100;
     std::chrono::seconds max_backoff{300};
+    // Each event is due this long after it was written: the consumer skips it until then
+    // (a planned wait, not a failed attempt).
+    std::chrono::milliseconds deliver_after{0};
   };
 
   OutboxConsumer(boost::asio::io_context& io, db::ConnectionPool& pool, std::string name,

@@ -188,6 +188,17 @@ Handler stop_transaction_16(Services& services) {
                                                 {"meter_stop", meter_stop},
                                                 {"kept", "the session's first stop"}});
         break;
+      case Found::ClosedByServer:
+        // The server closed and settled it (silent past --session-timeout, or replaced): the
+        // late stop is answered and logged, and changes nothing, its readings included.
+        log::warn("transaction_stop_after_server_close",
+                  {{"station", ctx.station_id},
+                   {"transaction", transaction_id},
+                   {"timestamp", timestamp},
+                   {"meter_stop", meter_stop},
+                   {"kept", "the session as the server closed it"}});
+        rows.clear();
+        break;
       case Found::Unknown:
         // Answered anyway (a station would otherwise resend it for ever); its readings are
         // the station's own meter data, without a transaction.

@@ -1,7 +1,6 @@
 #include "settlement/service.hpp"
 
 #include <nlohmann/json.hpp>
-#include <stdexcept>
 
 #include "chargegrid/server/config.hpp"
 #include "events/outbox_consumer.hpp"
@@ -30,15 +29,11 @@ SettlementService::SettlementService(boost::asio::io_context& io, db::Connection
   OutboxConsumer::Options consumer_options;
   consumer_options.poll_interval = std::chrono::milliseconds(500);
   consumer_options.max_backoff = std::chrono::seconds(60);
+  consumer_options.deliver_after = kSettleAfter;
   consumer_ = std::make_unique<OutboxConsumer>(
       io, pool, kConsumer, std::vector<std::string>{store::outbox::kSessionEnded},
       [this](store::Tx& tx, const store::outbox::Row& row) {
         const auto session_id = row.payload.at("session_id").get<std::int64_t>();
-        const double age_s = store::settlements::outbox_age_s(tx, row.id);
-        if (age_s * 1000 < static_cast<double>(kSettleAfter.count()))
-          throw std::runtime_error("session " + std::to_string(session_id) +
-                                   " ended moments ago; its closing readings may still be on "
-                                   "their way");
         auto settled = settle_session(tx, session_id, options_);
         if (settled.recorded)
           log::info("session_settled", {{"session", session_id},
@@ -47,15 +42,20 @@ SettlementService::SettlementService(boost::asio::io_context& io, db::Connection
                                         {"status", settled.status}});
       },
       consumer_options);
+  closer_ = std::make_unique<SessionCloser>(
+      io, pool,
+      std::chrono::milliseconds(static_cast<std::int64_t>(config.session_timeout_s * 1000)));
 }
 
 SettlementService::~SettlementService() = default;
 
 void SettlementService::start() {
   consumer_->start();
+  closer_->start();
 }
 
 void SettlementService::stop() {
+  closer_->stop();
   consumer_->stop();
 }
 

@@ -3,14 +3,21 @@
 // "settlement") and settles each session in the transaction that marks its event done, so a
 // session is settled exactly once across repeats, kill -9, outages and cluster nodes.
 //
-// A session is settled once its end is a few seconds old: the readings its last message carried
-// are written by the meter writer just after the session's end commits.
+// A session is settled once its end is a moment old: the readings its last message carried are
+// written by the meter writer just after the session's end commits. The outbox holds each event
+// back that long for this consumer (a planned wait: no failed attempt, no backoff).
+//
+// It also closes the sessions no station will end (session_closer.hpp): silent past
+// --session-timeout, or replaced by a newer one on their EVSE. Closing writes the same
+// "session.ended" event, so they are settled like any other.
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <memory>
 
 #include "chargegrid/db/fwd.hpp"
+#include "settlement/session_closer.hpp"
 #include "settlement/settle.hpp"
 
 namespace chargegrid::server {
@@ -36,6 +43,7 @@ class SettlementService {
  private:
   SettleOptions options_;
   std::unique_ptr<OutboxConsumer> consumer_;
+  std::unique_ptr<SessionCloser> closer_;
 };
 
 }  // namespace chargegrid::server::settlement

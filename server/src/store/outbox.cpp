@@ -4,17 +4,22 @@
 
 namespace chargegrid::server::store::outbox {
 
-void subscribe(Tx& tx, const std::string& consumer, const std::string& topic) {
+void subscribe(Tx& tx, const std::string& consumer, const std::string& topic,
+               std::chrono::milliseconds deliver_after) {
   tx.exec_params(
-      "INSERT INTO outbox_consumers (consumer, topic) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-      consumer, topic);
+      "INSERT INTO outbox_consumers (consumer, topic, deliver_after_ms) VALUES ($1, $2, $3) "
+      "ON CONFLICT (consumer, topic) DO UPDATE SET deliver_after_ms = excluded.deliver_after_ms",
+      consumer, topic, static_cast<int>(deliver_after.count()));
 }
 
 std::size_t append(Tx& tx, const std::string& topic, const nlohmann::json& payload) {
   return tx
       .exec_params(
-          "INSERT INTO outbox (consumer, topic, payload) "
-          "SELECT consumer, $1, $2::jsonb FROM outbox_consumers WHERE topic = $1",
+          // Delayed from the moment of writing (clock_timestamp), not the transaction's start.
+          "INSERT INTO outbox (consumer, topic, payload, available_at) "
+          "SELECT consumer, $1, $2::jsonb, "
+          "       clock_timestamp() + deliver_after_ms * interval '1 millisecond' "
+          "FROM outbox_consumers WHERE topic = $1",
           topic, payload.dump())
       .affected_rows();
 }

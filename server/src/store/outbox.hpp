@@ -20,8 +20,10 @@ inline constexpr const char* kSettlementRecorded = "settlement.recorded";
 // {"site_ids": [...]}: the demand-response windows of these sites changed (store/demand_response).
 inline constexpr const char* kDemandResponseChanged = "demand_response.changed";
 
-// From now on `consumer` receives every event of `topic`.
-void subscribe(Tx& tx, const std::string& consumer, const std::string& topic);
+// From now on `consumer` receives every event of `topic`, each due `deliver_after` after it is
+// written (a consumer that must wait for what follows an event; not a failure, no backoff).
+void subscribe(Tx& tx, const std::string& consumer, const std::string& topic,
+               std::chrono::milliseconds deliver_after = std::chrono::milliseconds(0));
 // Writes the event for each consumer of its topic; returns how many rows.
 std::size_t append(Tx& tx, const std::string& topic, const nlohmann::json& payload);
 

@@ -32,13 +32,18 @@ Stopped stop_issued(Tx& tx, const IssuedStop& s) {
   Stopped result;
   auto before = tx.exec_params(
       R"(SELECT state, evse_id, driver_id,
-                ended_at = $3::timestamptz AND meter_stop_wh = $4::bigint
+                ended_at = $3::timestamptz AND meter_stop_wh = $4::bigint,
+                closed_by_server IS NOT NULL
          FROM transactions WHERE station_id = $1 AND id = $2 FOR UPDATE)",
       s.station_id, s.transaction_id, s.timestamp, s.meter_stop_wh);
   if (before.empty()) return result;
   result.evse_id = before[0][1].is_null() ? 0 : before[0][1].as<int>();
   result.driver_id = optional_id(before[0][2]);
   if (before[0][0].as<std::string>() == "ended") {
+    if (before[0][4].as<bool>()) {
+      result.found = StopFound::ClosedByServer;
+      return result;
+    }
     result.found = !before[0][3].is_null() && before[0][3].as<bool>()
                        ? StopFound::AlreadyEnded
                        : StopFound::AlreadyEndedOtherwise;
@@ -161,6 +166,70 @@ EventRecorded record_event(Tx& tx, const StationEvent& e) {
 void assign_driver(Tx& tx, std::int64_t session_id, std::int64_t driver_id) {
   tx.exec_params("UPDATE transactions SET driver_id = $2, updated_at = now() WHERE id = $1",
                  session_id, driver_id);
+}
+
+namespace {
+
+// Ends the sessions `chosen` names (a query of ids, locking them and skipping locked ones) as
+// closed by the server: at the last import register reading (the start without one), the last
+// register as the stop register. $1 is the closing reason, later parameters are `chosen`'s.
+template <class... Params>
+std::vector<ServerClosed> close_chosen(Tx& tx, const std::string& chosen, Params&&... params) {
+  std::vector<ServerClosed> out;
+  const pqxx::result rows = tx.exec_params("WITH chosen AS (" + chosen +
+                                               R"()
+            UPDATE transactions t SET
+              state = 'ended',
+              closed_by_server = $1,
+              stop_reason = CASE WHEN $1 = 'timeout' THEN 'Timeout' ELSE 'Replaced' END,
+              ended_at = GREATEST(coalesce(t.started_at, t.created_at),
+                                  (SELECT max(m.sampled_at) FROM meter_values m
+                                   WHERE m.transaction_id = t.id AND m.station_id = t.station_id
+                                     AND m.phase = '' AND m.value IS NOT NULL
+                                     AND m.measurand = 'Energy.Active.Import.Register')),
+              meter_stop_wh = coalesce(round(t.import_last_wh)::bigint, t.meter_start_wh),
+              updated_at = now()
+            FROM chosen WHERE t.id = chosen.id
+            RETURNING t.id, t.station_id, t.protocol, t.transaction_uid,
+                      to_char(t.ended_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                      coalesce(t.meter_stop_wh, 0), t.stop_reason)",
+                                           std::forward<Params>(params)...);
+  for (const auto& r : rows) {
+    ServerClosed closed;
+    closed.id = r[0].as<std::int64_t>();
+    closed.station_id = r[1].as<std::string>();
+    closed.protocol = r[2].as<std::string>();
+    closed.transaction_uid = r[3].as<std::string>();
+    closed.ended_at = r[4].as<std::string>();
+    closed.meter_stop_wh = r[5].as<std::int64_t>();
+    closed.stop_reason = r[6].as<std::string>();
+    out.push_back(std::move(closed));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<ServerClosed> close_silent(Tx& tx, std::chrono::milliseconds silent, int limit) {
+  return close_chosen(tx,
+                      R"(SELECT id FROM transactions
+                         WHERE state = 'active'
+                           AND updated_at < now() - make_interval(secs => $2)
+                         ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)",
+                      std::string("timeout"), static_cast<double>(silent.count()) / 1000.0, limit);
+}
+
+std::vector<ServerClosed> close_replaced(Tx& tx, int limit) {
+  return close_chosen(tx,
+                      R"(SELECT o.id FROM transactions o
+                         WHERE o.state = 'active' AND o.evse_id IS NOT NULL
+                           AND EXISTS (SELECT 1 FROM transactions n
+                                       WHERE n.station_id = o.station_id
+                                         AND n.evse_id = o.evse_id AND n.id > o.id
+                                         AND coalesce(n.started_at, n.created_at) >=
+                                             coalesce(o.started_at, o.created_at))
+                         ORDER BY o.id LIMIT $2 FOR UPDATE OF o SKIP LOCKED)",
+                      std::string("replaced"), limit);
 }
 
 std::optional<std::int64_t> active_on_evse(Tx& tx, const std::string& station_id, int evse_id) {

@@ -4,9 +4,11 @@
 // the first one stored; an ended session is never rewritten. Only the meter writer's span
 // update (store/meter_values) also touches a running session's register readings.
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "store/transaction.hpp"
 
@@ -49,6 +51,7 @@ enum class StopFound {
   Ended,                  // this stop ended it
   AlreadyEnded,           // the same stop again
   AlreadyEndedOtherwise,  // ended by another stop, which is kept
+  ClosedByServer,         // the server had closed it (timeout, replaced): nothing changes
 };
 struct Stopped {
   StopFound found = StopFound::Unknown;
@@ -88,6 +91,24 @@ EventRecorded record_event(Tx& tx, const StationEvent& event);
 
 // A driver's claim took over a running session nobody had authorised.
 void assign_driver(Tx& tx, std::int64_t session_id, std::int64_t driver_id);
+
+// ---- Closed by the server ----------------------------------------------------------------
+// A session the station will not end: it has been silent about it for too long, or its EVSE
+// started another one. It ends at its last import register reading (its start without one),
+// with its last register as the stop register; stop_reason is "Timeout" or "Replaced" and
+// closed_by_server says so. Sessions another transaction holds are skipped (cluster-safe).
+
+struct ServerClosed {
+  std::int64_t id = 0;
+  std::string station_id, protocol, transaction_uid;
+  std::string ended_at;  // RFC 3339 UTC
+  std::int64_t meter_stop_wh = 0;
+  std::string stop_reason;  // Timeout, Replaced
+};
+// Open sessions nothing was heard about (events, register readings) for longer than `silent`.
+std::vector<ServerClosed> close_silent(Tx& tx, std::chrono::milliseconds silent, int limit);
+// Open sessions whose EVSE has since started a newer one.
+std::vector<ServerClosed> close_replaced(Tx& tx, int limit);
 
 // ---- Reads ----------------------------------------------------------------------------------
 

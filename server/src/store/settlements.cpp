@@ -102,11 +102,4 @@ void insert(Tx& tx, const Settlement& s) {
       s.energy_imported_wh, s.energy_exported_wh, s.started_at, s.ended_at);
 }
 
-double outbox_age_s(Tx& tx, std::int64_t outbox_id) {
-  auto rows = tx.exec_params(
-      "SELECT extract(epoch FROM clock_timestamp() - created_at) FROM outbox WHERE id = $1",
-      outbox_id);
-  return rows.empty() ? 0.0 : rows[0][0].as<double>();
-}
-
 }  // namespace chargegrid::server::store::settlements

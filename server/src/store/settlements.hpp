@@ -62,7 +62,4 @@ struct Settlement {
 };
 void insert(Tx& tx, const Settlement& settlement);
 
-// Seconds since the outbox row was written.
-double outbox_age_s(Tx& tx, std::int64_t outbox_id);
-
 }  // namespace chargegrid::server::store::settlements

@@ -92,6 +92,9 @@ struct Config {
   // Settlement (docs/settlement.md): the length of a session's energy packets, in minutes (a
   // divisor of 60; packets are aligned to the hour in the site's time zone).
   int settlement_interval_min = 15;
+  // Seconds a station may stay silent about an open session (no event, no register reading)
+  // before the server closes and settles it; 0: never. --session-timeout takes 48h, 90m, 30s.
+  double session_timeout_s = 48 * 3600;
 
   std::string log_level = "info";
   std::string log_format = "text";  // text (key=value) or json

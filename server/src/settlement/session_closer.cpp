@@ -1,0 +1,113 @@
+#include "settlement/session_closer.hpp"
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <pqxx/pqxx>
+
+#include "chargegrid/db/pool.hpp"
+#include "logging.hpp"
+#include "store/outbox.hpp"
+#include "store/sessions.hpp"
+
+namespace chargegrid::server::settlement {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr int kPerTransaction = 100;
+
+std::chrono::milliseconds interval_for(std::chrono::milliseconds timeout) {
+  if (timeout.count() <= 0) return 10s;
+  return std::clamp<std::chrono::milliseconds>(timeout / 4, 200ms, 10s);
+}
+
+// The event a station's stop would have written, and the log line.
+void announce(store::Tx& tx, const store::sessions::ServerClosed& closed) {
+  store::outbox::append(tx, store::outbox::kSessionEnded,
+                        {{"session_id", closed.id},
+                         {"station_id", closed.station_id},
+                         {"protocol", closed.protocol},
+                         {"station_transaction_id", closed.transaction_uid},
+                         {"ended_at", closed.ended_at},
+                         {"stop_reason", closed.stop_reason},
+                         {"meter_stop_wh", closed.meter_stop_wh},
+                         {"closed_by_server", true}});
+}
+
+}  // namespace
+
+SessionCloser::SessionCloser(boost::asio::io_context& io, db::ConnectionPool& pool,
+                             std::chrono::milliseconds timeout)
+    : io_(io),
+      pool_(pool),
+      timeout_(std::max(timeout, 0ms)),
+      interval_(interval_for(timeout_)),
+      timer_(io) {}
+
+SessionCloser::~SessionCloser() {
+  stop();
+}
+
+void SessionCloser::start() {
+  arm();
+}
+
+void SessionCloser::stop() {
+  std::lock_guard lock(mutex_);
+  stopped_ = true;
+  boost::asio::post(timer_.get_executor(), [this] { timer_.cancel(); });
+}
+
+void SessionCloser::arm() {
+  std::lock_guard lock(mutex_);
+  if (stopped_) return;
+  boost::asio::post(timer_.get_executor(), [this] {
+    timer_.expires_after(interval_);
+    timer_.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      if (busy_.exchange(true)) return arm();
+      const bool queued = pool_.try_submit([this](pqxx::connection& c) { sweep(c); },
+                                           [this](std::exception_ptr) {
+                                             busy_ = false;
+                                             arm();
+                                           });
+      if (!queued) {
+        busy_ = false;
+        arm();
+      }
+    });
+  });
+}
+
+void SessionCloser::sweep(pqxx::connection_base& c) {
+  try {
+    for (bool more = true; more;) {
+      {
+        std::lock_guard lock(mutex_);
+        if (stopped_) break;
+      }
+      pqxx::work tx(c);
+      std::vector<store::sessions::ServerClosed> closed;
+      if (timeout_.count() > 0)
+        closed = store::sessions::close_silent(tx, timeout_, kPerTransaction);
+      auto replaced = store::sessions::close_replaced(tx, kPerTransaction);
+      more = closed.size() == kPerTransaction || replaced.size() == kPerTransaction;
+      closed.insert(closed.end(), replaced.begin(), replaced.end());
+      for (const auto& session : closed) announce(tx, session);
+      tx.commit();
+      for (const auto& session : closed)
+        log::info("session_closed_by_server", {{"session", session.id},
+                                               {"station", session.station_id},
+                                               {"transaction", session.transaction_uid},
+                                               {"reason", session.stop_reason},
+                                               {"ended_at", session.ended_at},
+                                               {"meter_stop", session.meter_stop_wh}});
+    }
+  } catch (const std::exception& e) {
+    log::warn("session_sweep_failed", {{"error", std::string(e.what()).substr(0, 200)}});
+  }
+  busy_ = false;
+  arm();
+}
+
+}  // namespace chargegrid::server::settlement
