@@ -2,6 +2,7 @@
 
 #include <pqxx/pqxx>
 
+#include "chargegrid/base/enum_names.hpp"
 #include "cluster/cluster.hpp"
 #include "commands/command_router.hpp"
 #include "connections/station_connection.hpp"
@@ -17,22 +18,16 @@ using protocols::OcppVersion;
 
 namespace {
 
-std::string_view policy_registration(UnknownStationPolicy policy) {
-  switch (policy) {
-    case UnknownStationPolicy::Accept:
-      return "accepted";
-    case UnknownStationPolicy::Pending:
-      return "pending";
-    case UnknownStationPolicy::Reject:
-      return "rejected";
-  }
-  return "rejected";
-}
+// The registration an unknown station starts with under each policy.
+constexpr auto kPolicyRegistration =
+    base::enum_names<UnknownStationPolicy>({{UnknownStationPolicy::Accept, "accepted"},
+                                            {UnknownStationPolicy::Pending, "pending"},
+                                            {UnknownStationPolicy::Reject, "rejected"}});
 
 Handler boot_notification(Services& services) {
   return [&services](CallContext& ctx) -> boost::asio::awaitable<CallReply> {
     const auto info = adapters::read<BootInfo>(ctx.version, ctx.payload);
-    const std::string initial(policy_registration(services.config.unknown_stations));
+    const std::string initial(kPolicyRegistration.name(services.config.unknown_stations));
     // Cluster mode: a station unknown when it connected has no lease yet; it is taken with
     // the row that registers it.
     const bool take_lease =

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "chargegrid/base/enum_names.hpp"
 #include "chargegrid/ledger/ocmf.hpp"
 
 namespace chargegrid::server::settlement {
@@ -19,20 +20,16 @@ MeterCheck invalid(MeterCheck check, std::string reason, std::string detail) {
   return check;
 }
 
+// The reason an invalid reading gives, as the settlement API and records spell it.
+constexpr auto kReasons = base::enum_names<ocmf::Outcome>(
+    {{ocmf::Outcome::kVerified, "verified"},
+     {ocmf::Outcome::kSignatureInvalid, "signature_invalid"},
+     {ocmf::Outcome::kKeyMismatch, "key_mismatch"},
+     {ocmf::Outcome::kUnsupportedAlgorithm, "unsupported_algorithm"},
+     {ocmf::Outcome::kMalformed, "malformed"}});
+
 std::string reason_of(ocmf::Outcome outcome) {
-  switch (outcome) {
-    case ocmf::Outcome::kVerified:
-      return "verified";
-    case ocmf::Outcome::kSignatureInvalid:
-      return "signature_invalid";
-    case ocmf::Outcome::kKeyMismatch:
-      return "key_mismatch";
-    case ocmf::Outcome::kUnsupportedAlgorithm:
-      return "unsupported_algorithm";
-    case ocmf::Outcome::kMalformed:
-      return "malformed";
-  }
-  return "malformed";
+  return std::string(kReasons.name(outcome));
 }
 
 ocmf::Evidence decode(const std::string& carrier) {
@@ -52,15 +49,11 @@ std::string at(base::TimePoint time) {
 }  // namespace
 
 const char* status_name(SignedStatus status) {
-  switch (status) {
-    case SignedStatus::kVerified:
-      return "verified";
-    case SignedStatus::kUnsigned:
-      return "unsigned";
-    case SignedStatus::kInvalid:
-      return "invalid";
-  }
-  return "invalid";
+  static constexpr auto kNames =
+      base::enum_names<SignedStatus>({{SignedStatus::kVerified, "verified"},
+                                      {SignedStatus::kUnsigned, "unsigned"},
+                                      {SignedStatus::kInvalid, "invalid"}});
+  return kNames.name(status).data();  // every status is listed: never null
 }
 
 std::optional<std::string> normalise_key(const std::string& text) {
