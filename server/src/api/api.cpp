@@ -107,6 +107,7 @@ Api::Api(Services& services)
   add_evse_routes(router, context);
   add_schedule_routes(router, context);
   add_settlement_routes(router, context);
+  add_certificate_routes(router, context);
 }
 
 Api::~Api() = default;
