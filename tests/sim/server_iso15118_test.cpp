@@ -104,8 +104,8 @@ TEST_CASE("an ISO 15118 vehicle authorized by its contract charges as its driver
       CHECK(own.data["items"].size() == 1);
 
       // The unknown contract was asked about and refused: no session.
-      CHECK(f.online(unknown.id()));
-      std::this_thread::sleep_for(std::chrono::seconds(1));  // its Authorize follows the boot
+      // The station tries its one session, is refused and, done, disconnects.
+      std::this_thread::sleep_for(std::chrono::seconds(1));
       const auto unknown_stats = [&] {
         unknown.fleet.stop();
         return unknown.run.get();
