@@ -482,7 +482,7 @@ def op(method, path, summary, roles, tag, *, body=None, response=None, status=20
     """One operation. `also`: (status, description) of a second success answer with the
     same body, e.g. 200 for a create that finds the resource to adopt."""
     path_params = [param(seg[1:-1], "path", integer(minimum=1) if seg.endswith("_id}") and
-                         seg not in ("{station_id}",) else None)
+                         seg not in ("{station_id}", "{certificate_id}") else None)
                    for seg in path.split("/") if seg.startswith("{")]
     operation = {"summary": summary, "tags": [tag],
                  "operationId": (method + path.replace("/api/v1", "").replace("/", "_")
@@ -503,7 +503,7 @@ def op(method, path, summary, roles, tag, *, body=None, response=None, status=20
     else:
         content = response if isinstance(response, dict) else (ref(response) if response else {})
         operation["responses"][str(status)] = {
-            "description": "OK" if status == 200 else "Created",
+            "description": {200: "OK", 202: "Accepted"}.get(status, "Created"),
             "content": {"application/json": {"schema": content}}}
         if also:
             operation["responses"][str(also[0])] = {
@@ -853,6 +853,95 @@ op("post", V + "/associations", "Claim a station or EVSE for a driver", [ADMIN, 
    errors=(400, 404, 409, 422))
 op("delete", V + "/associations/{association_id}", "End an association",
    [ADMIN, MANAGER, DRIVER], "Associations", response="Association", errors=(404, 409))
+
+# ---- trust anchors on stations (docs/iso15118.md) ----
+TRUST_ANCHOR_TYPES = ["V2GRootCertificate", "MORootCertificate", "CSMSRootCertificate",
+                      "ManufacturerRootCertificate", "OEMRootCertificate"]
+HASH_DATA = obj({
+    "hash_algorithm": string(enum=["SHA256", "SHA384", "SHA512"]),
+    "issuer_name_hash": string("Hex of the hash of the issuer's DER-encoded name"),
+    "issuer_key_hash": string("Hex of the hash of the issuer's public key"),
+    "serial_number": string("The serial number in hex, without leading zeros")},
+    description="OCPP CertificateHashData")
+SCHEMAS.update({
+    "InstallCertificate": obj({
+        "certificate_type": string(
+            "V2G, MO, CSMS, manufacturer or (OCPP 2.1) OEM root. 1.6 stations take CSMS and "
+            "manufacturer roots through the security extension (CentralSystemRootCertificate, "
+            "ManufacturerRootCertificate) and V2G and MO roots through the Plug & Charge "
+            "DataTransfer (vendorId org.openchargealliance.iso15118pnc)",
+            enum=TRUST_ANCHOR_TYPES),
+        "certificate": string("One PEM root (CA) certificate; anything else answers 422",
+                              minLength=1, maxLength=5500)},
+        ["certificate_type", "certificate"]),
+    "InstalledCertificate": obj({
+        "id": string("certificate_type.hash_algorithm.issuer_name_hash.issuer_key_hash."
+                     "serial_number: the {certificate_id} of DELETE"),
+        "certificate_type": string(), "hash_data": HASH_DATA}, closed=False),
+    "CertificateCommandResult": obj({
+        "command_id": integer(), "station_id": string(),
+        "status": string("The station's status (Accepted, Rejected, Failed)"),
+        "certificate": ref("InstalledCertificate"),
+        "response": {"type": "object", "description": "The station's answer (a 1.6 "
+                     "DataTransfer's data read as JSON)"}}, closed=False),
+    "InstalledCertificates": obj({
+        "station_id": string(), "items": {"type": "array", "items": ref("InstalledCertificate")},
+        "command_ids": {"type": "array", "items": integer()},
+        "not_supported": {"type": "array", "items": string(), "description":
+                          "Types a 1.6 station without the Plug & Charge DataTransfer "
+                          "cannot list"}}, ["station_id", "items"], closed=False),
+    "CertificateRollout": obj({
+        "id": integer(), "site_id": integer(), "certificate_type": string(),
+        "certificate_id": string(), "subject": string(), "created_at": TIME,
+        "state": string("running while a station has no outcome yet",
+                        enum=["running", "completed"]),
+        "completed_at": nullable(string(format="date-time")),
+        "station_count": integer(), "pending": integer(),
+        "accepted": integer("Stations that installed it"),
+        "refused": integer("Stations that answered otherwise (Rejected, Failed)"),
+        "offline": integer("Stations not connected when the rollout reached them"),
+        "failed": integer("Timeouts, CALLERRORs, versions without this root type, ..."),
+        "stations": {"type": "array", "items": obj({
+            "station_id": string(),
+            "outcome": string(enum=["pending", "answered", "offline", "timeout", "call_error",
+                                    "lost", "refused", "invalid", "not_available", "error"]),
+            "status": nullable(string()), "detail": nullable(string()),
+            "command_id": nullable(integer()),
+            "completed_at": nullable(string(format="date-time"))}, closed=False)}},
+        closed=False),
+})
+CERTIFICATE_ERRORS = (400, 404, 409, 422, 429, 502, 504)
+op("post", V + "/stations/{station_id}/certificates", "Install a root certificate on the station",
+   OPERATORS, "Stations", body="InstallCertificate", response="CertificateCommandResult",
+   errors=CERTIFICATE_ERRORS,
+   description="InstallCertificate in the station's version (1.6: the security extension, or the "
+               "Plug & Charge DataTransfer for V2G and MO roots). 200 with the station's status; "
+               "409 offline, or a type the station's version does not have (OEM roots before "
+               "2.1, V2G and MO roots on a 1.6 station without Plug & Charge).")
+op("get", V + "/stations/{station_id}/certificates", "The root certificates the station holds",
+   OPERATORS, "Stations", response="InstalledCertificates", errors=CERTIFICATE_ERRORS,
+   params=[param("certificate_type", schema=string(enum=TRUST_ANCHOR_TYPES +
+                                                   ["V2GCertificateChain"]))],
+   description="GetInstalledCertificateIds, asked live of the station (a 1.6 station is asked "
+               "once per security-extension type and once through the Plug & Charge "
+               "DataTransfer).")
+op("delete", V + "/stations/{station_id}/certificates/{certificate_id}",
+   "Remove a root certificate from the station", OPERATORS, "Stations",
+   response="CertificateCommandResult", errors=CERTIFICATE_ERRORS,
+   description="DeleteCertificate with the hash data the id carries. 404 when the station "
+               "holds no such certificate; 400 for text that is not a certificate id.")
+op("post", V + "/sites/{site_id}/certificates/rollouts",
+   "Install a root certificate on every station of the site", OPERATORS, "Sites",
+   body="InstallCertificate", response="CertificateRollout", status=202,
+   errors=(400, 404, 422),
+   description="Answers at once with every station pending; each station's outcome is kept as "
+               "it comes (offline stations at once), and the rollout is completed when every "
+               "station has one.")
+op("get", V + "/sites/{site_id}/certificates/rollouts", "The site's certificate rollouts",
+   OPERATORS, "Sites", response=page_of("CertificateRollout"), params=PAGE, errors=(400, 404))
+op("get", V + "/sites/{site_id}/certificates/rollouts/{rollout_id}",
+   "A certificate rollout and each station's outcome", OPERATORS, "Sites",
+   response="CertificateRollout", errors=(404,))
 
 DOCUMENT = {
     "openapi": "3.1.0",

@@ -23,6 +23,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -74,6 +75,12 @@ class CsmsStub {
     return found;
   }
 
+  // Authorize answers Invalid for this token from now on.
+  void refuse(const std::string& token) {
+    std::lock_guard lock(mutex_);
+    refused_.insert(token);
+  }
+
   // Every CALL received so far with this action.
   std::vector<Received> received(const std::string& action) const {
     std::lock_guard lock(mutex_);
@@ -114,6 +121,16 @@ class CsmsStub {
   };
   using PeerPtr = std::shared_ptr<Peer>;
 
+  // Authorize: Invalid for a refused token (refuse()), else Accepted.
+  std::string token_status(const json& payload) {
+    std::string token;
+    if (payload.contains("idTag")) token = payload.value("idTag", "");
+    if (payload.contains("idToken") && payload["idToken"].is_object())
+      token = payload["idToken"].value("idToken", "");
+    std::lock_guard lock(mutex_);
+    return refused_.count(token) ? "Invalid" : "Accepted";
+  }
+
   static std::string now() {
     return "2030-01-01T00:00:00.000Z";  // the stations do not read it
   }
@@ -126,8 +143,26 @@ class CsmsStub {
       return {{"status", "Accepted"}, {"currentTime", now()}, {"interval", 300}};
     }
     if (action == "Heartbeat") return {{"currentTime", now()}};
-    if (action == "Authorize")
-      return v16 ? json{{"idTagInfo", accepted}} : json{{"idTokenInfo", accepted}};
+    if (action == "Authorize") {
+      const json info = {{"status", token_status(payload)}};
+      return v16 ? json{{"idTagInfo", info}} : json{{"idTokenInfo", info}};
+    }
+    // ISO 15118: the 2.x messages, and on 1.6 the Plug & Charge DataTransfer carrying them.
+    if (action == "SignCertificate") return accepted;
+    if (action == "Get15118EVCertificate") return {{"status", "Accepted"}, {"exiResponse", "AA=="}};
+    if (action == "DataTransfer" &&
+        payload.value("vendorId", "") == "org.openchargealliance.iso15118pnc") {
+      const auto message = payload.value("messageId", "");
+      const json data = json::parse(payload.value("data", "{}"), nullptr, false);
+      if (message == "Authorize")
+        return {{"status", "Accepted"},
+                {"data", json{{"idTokenInfo", {{"status", token_status(data)}}}}.dump()}};
+      if (message == "SignCertificate") return {{"status", "Accepted"}, {"data", accepted.dump()}};
+      if (message == "Get15118EVCertificate")
+        return {{"status", "Accepted"},
+                {"data", json{{"status", "Accepted"}, {"exiResponse", "AA=="}}.dump()}};
+      return {{"status", "UnknownMessageId"}};
+    }
     if (action == "StartTransaction") {
       return {{"transactionId", ++transaction_counter_}, {"idTagInfo", accepted}};
     }
@@ -228,6 +263,7 @@ class CsmsStub {
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   std::vector<Received> received_;
+  std::set<std::string> refused_;  // tokens Authorize refuses
   std::map<std::string, std::shared_ptr<std::promise<json>>> answers_;
   int call_counter_ = 0;
   std::thread thread_;

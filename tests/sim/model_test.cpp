@@ -36,15 +36,19 @@ TEST_CASE("the action table holds each version's calls, one entry per action", "
   }
   CHECK(v16 == std::set<std::string>{"CancelReservation", "ChangeAvailability",
                                      "ChangeConfiguration", "ClearCache", "ClearChargingProfile",
-                                     "DataTransfer", "GetCompositeSchedule", "GetConfiguration",
-                                     "GetDiagnostics", "GetLocalListVersion",
+                                     "DataTransfer", "DeleteCertificate", "GetCompositeSchedule",
+                                     "GetConfiguration", "GetDiagnostics",
+                                     "GetInstalledCertificateIds", "GetLocalListVersion",
+                                     "InstallCertificate",
                                      "RemoteStartTransaction", "RemoteStopTransaction",
                                      "ReserveNow", "Reset", "SendLocalList", "SetChargingProfile",
                                      "TriggerMessage", "UnlockConnector", "UpdateFirmware"});
   CHECK(v201 == std::set<std::string>{
-                    "CancelReservation", "ChangeAvailability", "ClearCache", "ClearChargingProfile",
-                    "DataTransfer", "GetCompositeSchedule", "GetLocalListVersion", "GetLog",
-                    "GetVariables", "ReserveNow", "RequestStartTransaction",
+                    "CancelReservation", "CertificateSigned", "ChangeAvailability", "ClearCache",
+                    "ClearChargingProfile", "DataTransfer", "DeleteCertificate",
+                    "GetCompositeSchedule", "GetInstalledCertificateIds", "GetLocalListVersion",
+                    "GetLog", "GetVariables", "InstallCertificate", "ReserveNow",
+                    "RequestStartTransaction",
                     "RequestStopTransaction", "Reset", "SendLocalList", "SetChargingProfile",
                     "SetVariables", "TriggerMessage", "UnlockConnector", "UpdateFirmware"});
   CHECK(csms_actions().find(OcppVersion::v16, "RequestStartTransaction") == nullptr);

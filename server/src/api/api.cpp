@@ -109,6 +109,7 @@ Api::Api(Services& services)
   add_settlement_routes(router, context);
   add_report_routes(router, context);
   add_credit_routes(router, context);
+  add_certificate_routes(router, context);
 }
 
 Api::~Api() = default;

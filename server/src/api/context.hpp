@@ -76,5 +76,6 @@ void add_tariff_routes(Router&, ApiContext&);
 void add_evse_routes(Router&, ApiContext&);
 void add_schedule_routes(Router&, ApiContext&);
 void add_settlement_routes(Router&, ApiContext&);
+void add_certificate_routes(Router&, ApiContext&);
 
 }  // namespace chargegrid::server::api

@@ -302,7 +302,89 @@ OcppCall get_composite_schedule(const json& b, OcppVersion v, std::int64_t) {
   return {"GetCompositeSchedule", p};
 }
 
+// ---- Trust anchors: root certificates a station trusts (the REST API's
+// /stations/{id}/certificates and site rollouts). Certificate types use the 2.x names:
+// V2GRootCertificate, MORootCertificate, CSMSRootCertificate, ManufacturerRootCertificate and
+// (2.1) OEMRootCertificate. 1.6 stations take CSMS and manufacturer roots through the security
+// extension (CentralSystemRootCertificate, ManufacturerRootCertificate) and V2G and MO roots
+// through the Plug & Charge application note's DataTransfer, whose data is the 2.0.1 request
+// as a JSON string.
+
+constexpr const char* kPncVendorId = "org.openchargealliance.iso15118pnc";
+
+bool pnc_type(const std::string& type) {
+  return type == "V2GRootCertificate" || type == "MORootCertificate" ||
+         type == "V2GCertificateChain";
+}
+
+// The 1.6 security extension's name for a 2.x certificate type; empty when it has none.
+std::string security_extension_type(const std::string& type) {
+  if (type == "CSMSRootCertificate") return "CentralSystemRootCertificate";
+  if (type == "ManufacturerRootCertificate") return "ManufacturerRootCertificate";
+  return {};
+}
+
+void require_type_in(OcppVersion v, const std::string& type) {
+  if (type == "OEMRootCertificate" && v != OcppVersion::v21)
+    wrong_version(v, "another certificate type (OEM roots need OCPP 2.1)");
+}
+
+OcppCall pnc_data_transfer(const std::string& message, const json& request) {
+  return {"DataTransfer",
+          {{"vendorId", kPncVendorId}, {"messageId", message}, {"data", request.dump()}}};
+}
+
+// Arguments: "certificate_type", "certificate" (PEM).
+OcppCall install_certificate(const json& b, OcppVersion v, std::int64_t) {
+  const auto type = b.at("certificate_type").get<std::string>();
+  require_type_in(v, type);
+  json request{{"certificateType", type}, {"certificate", b.at("certificate")}};
+  if (!is16(v)) return {"InstallCertificate", request};
+  if (pnc_type(type)) return pnc_data_transfer("InstallCertificate", request);
+  request["certificateType"] = security_extension_type(type);
+  return {"InstallCertificate", request};
+}
+
+// Arguments: optional "certificate_types" (all when absent). A 1.6 station answers one
+// security-extension type per call, or the Plug & Charge types together.
+OcppCall get_installed_certificate_ids(const json& b, OcppVersion v, std::int64_t) {
+  const auto types = b.value("certificate_types", json::array());
+  for (const auto& type : types) require_type_in(v, type.get<std::string>());
+  if (!is16(v)) {
+    json request = json::object();
+    if (!types.empty()) request["certificateType"] = types;
+    return {"GetInstalledCertificateIds", request};
+  }
+  const bool all_pnc = !types.empty() && std::all_of(types.begin(), types.end(), [](auto& t) {
+    return pnc_type(t.template get<std::string>());
+  });
+  if (all_pnc) return pnc_data_transfer("GetInstalledCertificateIds", {{"certificateType", types}});
+  if (types.size() != 1 || security_extension_type(types[0]).empty())
+    wrong_version(v,
+                  "one of CSMSRootCertificate or ManufacturerRootCertificate per call, or "
+                  "V2G and MO roots together");
+  return {"GetInstalledCertificateIds", {{"certificateType", security_extension_type(types[0])}}};
+}
+
+// Arguments: "hash_data" {hash_algorithm, issuer_name_hash, issuer_key_hash, serial_number};
+// "certificate_type" (1.6: V2G and MO roots are deleted through the Plug & Charge
+// DataTransfer).
+OcppCall delete_certificate(const json& b, OcppVersion v, std::int64_t) {
+  const auto& h = b.at("hash_data");
+  json request{{"certificateHashData",
+                {{"hashAlgorithm", h.at("hash_algorithm")},
+                 {"issuerNameHash", h.at("issuer_name_hash")},
+                 {"issuerKeyHash", h.at("issuer_key_hash")},
+                 {"serialNumber", h.at("serial_number")}}}};
+  if (is16(v) && pnc_type(b.value("certificate_type", std::string())))
+    return pnc_data_transfer("DeleteCertificate", request);
+  return {"DeleteCertificate", request};
+}
+
 constexpr CommandSpec kCommands[] = {
+    {"install-certificate", "", install_certificate},
+    {"get-installed-certificate-ids", "", get_installed_certificate_ids},
+    {"delete-certificate", "", delete_certificate},
     {"certificate-signed", "", certificate_signed},
     {"remote-stop", "", remote_stop},
     {"set-password", "", set_password},

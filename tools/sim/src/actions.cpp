@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "chargegrid/base/encoding.hpp"
+#include "trust_anchors.hpp"
 
 namespace chargegrid::sim::detail {
 
@@ -499,6 +500,7 @@ Json clear_cache(StationModel&, const Json&) {
 
 Json data_transfer(StationModel& st, const Json& p) {
   const std::string vendor = require_string(p, "vendorId", st.version());
+  if (vendor == kPncVendorId && st.version() == v16) return pnc_data_transfer(st, p);
   if (vendor != st.options.identity.vendor) return status("UnknownVendorId");
   Json result = status("Accepted");
   if (p.contains("data")) result["data"] = p["data"];
@@ -609,6 +611,7 @@ ActionTable make_table() {
     table.add(version, "ReserveNow", reserve_now);
     table.add(version, "CancelReservation", cancel_reservation);
   }
+  add_trust_anchor_actions(table);
   return table;
 }
 

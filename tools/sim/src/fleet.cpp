@@ -85,6 +85,7 @@ Fleet::Fleet(FleetOptions options) : impl_(std::make_unique<Impl>(std::move(opti
   auto& o = impl_->options;
   if (o.stations < 0) throw std::invalid_argument("stations must not be negative");
   if (o.threads < 1) o.threads = 1;
+  if (o.station.iso15118.enabled) detail::Iso15118Credentials::load(o.station.iso15118);
   if (o.station.endpoint.tls) {
     if (o.station.verify_peer) {
       impl_->tls.set_verify_mode(net::ssl::verify_peer);

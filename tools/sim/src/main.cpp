@@ -101,6 +101,25 @@ int main(int argc, char** argv) {
          "spread source addresses over 127.0.0.2..(1+N) (loopback targets)", CLI::Range(0, 253));
   option(app, "--ramp-up", fleet.ramp_up_s, "real seconds between station starts",
          CLI::NonNegativeNumber);
+  // ISO 15118 (Plug & Charge) vehicles; certificates and keys from scripts/pki.
+  auto& pnc = station.iso15118;
+  std::string pnc_authorize = "hash";
+  app.add_flag("--iso15118", pnc.enabled,
+               "the station's own sessions are ISO 15118 vehicles that authorize with their "
+               "contract certificate (eMAID); the station asks for its SECC certificate");
+  option(app, "--contract-cert", pnc.contract_certificate_file,
+         "the vehicle's contract certificate followed by its MO sub-CAs (PEM)");
+  option(app, "--emaid", pnc.emaid, "the vehicle's eMAID (default: the contract certificate's CN)");
+  option(app, "--pnc-authorize", pnc_authorize,
+         "hash: Authorize with iso15118CertificateHashData; certificate: with the chain",
+         CLI::IsMember({"hash", "certificate"}));
+  option(app, "--secc-key", pnc.secc_key_file,
+         "the SECC's private key for its V2G CSR (PEM; default: a fresh P-256 key)");
+  app.add_flag(
+      "!--no-v2g-csr", pnc.sign_v2g_certificate,
+      "the station does not ask for its SECC certificate (SignCertificate V2GCertificate)");
+  option(app, "--ev-certificate-request", pnc.ev_certificate_request_file,
+         "EXI CertificateInstallationReq the vehicle sends with Get15118EVCertificate after boot");
   app.add_flag("--json", json, "print the statistics as JSON");
   option(app, "--log-level", log_level, "trace, debug, info, warn, error");
   CLI11_PARSE(app, argc, argv);
@@ -115,6 +134,7 @@ int main(int argc, char** argv) {
   station.password = password;
   station.meter.battery_capacity_wh = battery_kwh * 1000;
   station.version = *parse_version(version);
+  pnc.authorize_with_certificate = pnc_authorize == "certificate";
 
   try {
     Fleet runner(fleet);

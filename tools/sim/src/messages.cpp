@@ -241,7 +241,8 @@ Json transaction_event(const TransactionEvent& event) {
                   {"transactionInfo", info}};
   if (event.offline) payload["offline"] = true;
   if (event.id_token) {
-    payload["idToken"] = {{"idToken", truncate(*event.id_token, 36)}, {"type", "ISO14443"}};
+    payload["idToken"] = {{"idToken", truncate(*event.id_token, 36)},
+                          {"type", event.id_token_type}};
   }
   if (event.evse_id) payload["evse"] = {{"id", *event.evse_id}, {"connectorId", 1}};
   if (!event.meter_values.empty()) {

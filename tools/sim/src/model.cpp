@@ -50,6 +50,9 @@ StationModel::StationModel(std::string id_, StationOptions options_, Stats& stat
   if (options.time_scale <= 0 || !std::isfinite(options.time_scale)) options.time_scale = 1.0;
   if (options.identity.serial_number.empty()) options.identity.serial_number = id;
   for (int e = 1; e <= options.connectors; ++e) evses.push_back(Evse{.id = e});
+  if (options.iso15118.enabled)
+    iso15118 = std::make_unique<Iso15118Vehicle>(Iso15118Credentials::load(options.iso15118),
+                                                 options.iso15118, id);
   const std::string interval = std::to_string(options.default_heartbeat_s);
   const std::string sample = std::to_string(static_cast<int>(options.meter_interval_s));
   if (options.version == OcppVersion::v16) {

@@ -14,7 +14,9 @@
 
 #include "chargegrid/sim/fleet.hpp"
 #include "charging_profiles.hpp"
+#include "iso15118_vehicle.hpp"
 #include "outgoing.hpp"
+#include "trust_anchors.hpp"
 
 namespace chargegrid::sim::detail {
 
@@ -24,10 +26,11 @@ struct Session {
   int local_id = 0;  // the station's own number for it, from 1
   int evse = 1;
   std::string id_tag;
-  std::string transaction_uid;         // 2.0.1 transactionId
-  std::optional<int> remote_start_id;  // 2.0.1
-  bool remote = false;                 // started by the CSMS
-  int seq_no = 0;                      // 2.0.1: of the next TransactionEvent
+  std::string id_token_type = "ISO14443";  // 2.x; eMAID when an ISO 15118 vehicle authorized
+  std::string transaction_uid;             // 2.0.1 transactionId
+  std::optional<int> remote_start_id;      // 2.0.1
+  bool remote = false;                     // started by the CSMS
+  int seq_no = 0;                          // 2.0.1: of the next TransactionEvent
   SteadyClock::time_point started;
   SteadyClock::time_point last_meter;
   SteadyClock::time_point next_meter;
@@ -145,6 +148,8 @@ class StationModel {
   std::map<std::string, std::string> local_list;  // id token -> status
   ProfileStore profiles;                          // the charging profiles it holds
   std::map<int, std::string> reservations;        // reservation id -> id token
+  TrustAnchorStore trust_anchors;                 // the roots the CSMS installed
+  std::unique_ptr<Iso15118Vehicle> iso15118;      // with Iso15118Options::enabled
 
   bool stopping = false;  // the fleet is ending: finish sessions, flush, disconnect
   bool booted = false;    // BootNotification accepted on this connection

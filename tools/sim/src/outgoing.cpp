@@ -66,6 +66,7 @@ OutgoingMessage transaction_started(OcppVersion version, const Session& s, Times
   event.charging_state = "Charging";
   event.remote_start_id = s.remote_start_id;
   event.id_token = s.id_tag;
+  event.id_token_type = s.id_token_type;
   event.evse_id = s.evse;
   event.meter_values = s.meter.sample();
   event.context = "Transaction.Begin";
@@ -100,6 +101,7 @@ OutgoingMessage transaction_ended(OcppVersion version, const Session& s, Timesta
   event.stopped_reason = reason;
   event.offline = offline;
   event.id_token = reason == "Local" ? std::optional<std::string>(s.id_tag) : std::nullopt;
+  event.id_token_type = s.id_token_type;
   event.meter_values = s.meter.sample();
   event.context = "Transaction.End";
   return {"TransactionEvent", v201::transaction_event(event)};

@@ -130,6 +130,32 @@ awaitable<void> Station::send_status(int evse) {
                                               std::chrono::system_clock::now()));
 }
 
+awaitable<void> Station::iso15118_after_boot() {
+  auto* vehicle = model_.iso15118.get();
+  if (!vehicle) co_return;
+  const auto version = model_.version();
+  const auto status_of = [version](const Frame& response) {
+    if (response.type != MessageType::call_result || !response.payload.is_object())
+      return std::string();
+    if (version != OcppVersion::v16) return response.payload.value("status", std::string());
+    if (response.payload.value("status", "") != "Accepted") return std::string();
+    try {
+      return Json::parse(response.payload.value("data", std::string("{}")))
+          .value("status", std::string());
+    } catch (const Json::exception&) {
+      return std::string();
+    }
+  };
+  if (vehicle->sign_certificate_due()) {
+    const Frame response = co_await send(vehicle->sign_certificate(version));
+    vehicle->csr_answered(status_of(response));
+  }
+  if (auto request = vehicle->ev_certificate_request(version)) {
+    const Frame response = co_await send(std::move(*request));
+    vehicle->ev_certificate_answered(status_of(response));
+  }
+}
+
 awaitable<void> Station::send_all_status() {
   model_.status_dirty = false;
   if (model_.version() == OcppVersion::v16) co_await send_status(0);
@@ -139,6 +165,7 @@ awaitable<void> Station::send_all_status() {
 awaitable<void> Station::behaviour() {
   co_await boot();
   co_await send_all_status();
+  co_await iso15118_after_boot();
   model_.next_heartbeat = SteadyClock::now() + model_.real(model_.heartbeat_interval_s);
   for (;;) {
     model_.advance(SteadyClock::now());
@@ -212,7 +239,23 @@ awaitable<void> Station::start_session(int evse_id, std::string id_tag, bool rem
       !remote || model_.variables[version == OcppVersion::v16 ? "AuthorizeRemoteTxRequests"
                                                               : "AuthCtrlr/AuthorizeRemoteStart"]
                          .value == "true";
-  if (authorize_first) {
+  std::string token_type = "ISO14443";
+  if (!remote && model_.iso15118) {
+    // Plug & Charge: the vehicle's contract certificate authorizes, its eMAID is the token.
+    const Frame response = co_await send(model_.iso15118->authorize(version));
+    const auto status = Iso15118Vehicle::authorization_status(version, response);
+    if (status != "Accepted") {
+      ++stats_.pnc_refused;
+      spdlog::info("{}: contract {} not authorized ({})", model_.id, model_.iso15118->emaid(),
+                   status.empty() ? "no answer" : status);
+      model_.next_session =
+          SteadyClock::now() + model_.real(model_.options.idle_between_sessions_s);
+      co_return;
+    }
+    ++stats_.pnc_authorized;
+    id_tag = model_.iso15118->emaid();
+    token_type = "eMAID";
+  } else if (authorize_first) {
     const Frame response = co_await send(outgoing::authorize(version, id_tag));
     std::string status;
     if (response.type == MessageType::call_result && response.payload.is_object()) {
@@ -229,6 +272,7 @@ awaitable<void> Station::start_session(int evse_id, std::string id_tag, bool rem
     }
   }
   Session& session = model_.begin_session(evse, std::move(id_tag), remote, remote_start_id);
+  session.id_token_type = token_type;
   const int local_id = session.local_id;
   const auto wall = std::chrono::system_clock::now();
   if (version == OcppVersion::v16) {

@@ -41,6 +41,8 @@ class Station : public std::enable_shared_from_this<Station> {
   boost::asio::awaitable<void> behaviour();
   boost::asio::awaitable<Frame> send(OutgoingMessage message);
   boost::asio::awaitable<void> boot();
+  // The ISO 15118 vehicle's requests after boot: the SECC's CSR, a contract certificate.
+  boost::asio::awaitable<void> iso15118_after_boot();
   boost::asio::awaitable<void> send_all_status();
   boost::asio::awaitable<void> send_status(int evse);
   boost::asio::awaitable<void> flush_transaction_queue();

@@ -95,6 +95,9 @@ void Stats::merge(const Stats& o) {
   sessions_started += o.sessions_started;
   sessions_completed += o.sessions_completed;
   transaction_messages_resent += o.transaction_messages_resent;
+  pnc_authorized += o.pnc_authorized;
+  pnc_refused += o.pnc_refused;
+  secc_certificates_installed += o.secc_certificates_installed;
   stations += o.stations;
   stations_finished += o.stations_finished;
   wall_seconds = std::max(wall_seconds, o.wall_seconds);
@@ -123,6 +126,9 @@ nlohmann::json Stats::to_json() const {
       {"sessions_started", sessions_started},
       {"sessions_completed", sessions_completed},
       {"transaction_messages_resent", transaction_messages_resent},
+      {"pnc_authorized", pnc_authorized},
+      {"pnc_refused", pnc_refused},
+      {"secc_certificates_installed", secc_certificates_installed},
       {"latency_ms",
        {{"count", latency.count()},
         {"mean", ms(latency.mean_us())},

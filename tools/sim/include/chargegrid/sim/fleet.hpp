@@ -41,6 +41,28 @@ struct EvOptions {
   bool notify_charging_needs = true;
 };
 
+// An ISO 15118 vehicle (Plug & Charge) behind every session the station starts itself, and
+// the station's SECC certificate: 1.6 through the Plug & Charge application note's DataTransfer
+// (vendorId org.openchargealliance.iso15118pnc), 2.0.1 and 2.1 with their own messages. Its
+// certificates and keys come from files scripts/pki makes.
+struct Iso15118Options {
+  bool enabled = false;
+  // The contract certificate followed by its MO sub-CAs (scripts/pki:
+  // contract-NAME-chain.pem); its CN is the eMAID unless `emaid` says otherwise.
+  std::string contract_certificate_file;
+  std::string emaid;
+  // Authorize with the certificate chain itself instead of iso15118CertificateHashData.
+  bool authorize_with_certificate = false;
+  // After boot the station asks for its SECC certificate (SignCertificate, certificateType
+  // V2GCertificate) with a CSR for this key (PEM; empty: a fresh P-256 key per station) and
+  // installs the chain CertificateSigned brings.
+  bool sign_v2g_certificate = true;
+  std::string secc_key_file;
+  // After boot the vehicle asks for a contract certificate (Get15118EVCertificate, action
+  // Install) with the EXI CertificateInstallationReq in this file (sent base64-encoded).
+  std::string ev_certificate_request_file;
+};
+
 struct StationOptions {
   OcppVersion version = OcppVersion::v16;
   Endpoint endpoint;
@@ -73,6 +95,7 @@ struct StationOptions {
   std::string id_tag = "SIMTAG";  // a station suffix is appended
   MeterConfig meter;
   EvOptions ev;
+  Iso15118Options iso15118;
   StationIdentity identity;
 };
 

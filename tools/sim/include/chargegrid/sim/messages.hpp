@@ -92,8 +92,9 @@ struct TransactionEvent {
   std::optional<std::string> stopped_reason;  // Ended only, e.g. "Local", "Remote"
   std::optional<int> remote_start_id;
   bool offline = false;
-  std::optional<std::string> id_token;  // with token type ISO14443
-  std::optional<int> evse_id;           // connector 1 of that EVSE
+  std::optional<std::string> id_token;
+  std::string id_token_type = "ISO14443";  // eMAID for an ISO 15118 vehicle
+  std::optional<int> evse_id;              // connector 1 of that EVSE
   std::vector<SampledValue> meter_values;
   std::string context = "Sample.Periodic";
 };

@@ -54,6 +54,11 @@ struct Stats {
   std::uint64_t sessions_started = 0;
   std::uint64_t sessions_completed = 0;
   std::uint64_t transaction_messages_resent = 0;
+  // ISO 15118 vehicles (Iso15118Options): contract authorizations accepted and refused,
+  // SECC certificates the CSMS signed and the station installed.
+  std::uint64_t pnc_authorized = 0;
+  std::uint64_t pnc_refused = 0;
+  std::uint64_t secc_certificates_installed = 0;
   std::uint64_t stations = 0;
   std::uint64_t stations_finished = 0;  // completed every session they were asked to
   double wall_seconds = 0.0;
