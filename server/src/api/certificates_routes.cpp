@@ -9,9 +9,6 @@
 
 namespace chargegrid::server::api {
 
-namespace http = boost::beast::http;
-using boost::asio::awaitable;
-using nlohmann::json;
 namespace pnc = plug_and_charge;
 
 namespace {
