@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -11,10 +12,13 @@
 #include <optional>
 #include <pqxx/pqxx>
 #include <string>
+#include <vector>
 
 #include "api/auth.hpp"
 #include "chargegrid/db/embedded_postgres.hpp"
 #include "chargegrid/db/migrations.hpp"
+#include "chargegrid/server/config.hpp"
+#include "plug_and_charge/pki_check.hpp"
 #include "store/api_keys.hpp"
 
 namespace chargegrid::server {
@@ -78,7 +82,7 @@ std::string admin_command(int argc, const char* const* argv) {
       continue;
     }
     if (word.starts_with("-")) continue;
-    return word == "apikey" || word == "database" ? word : "";
+    return word == "apikey" || word == "database" || word == "pki" ? word : "";
   }
   return "";
 }
@@ -131,8 +135,44 @@ int run_database_command(int argc, const char* const* argv) {
 
 }  // namespace
 
+// chargegridd pki check [server flags]: the Plug & Charge PKI the same flags configure.
+int run_pki_command(int argc, const char* const* argv) {
+  std::vector<const char*> args{argv[0]};
+  bool check = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    if (word == "pki") continue;
+    if (word == "check" && !check) {
+      check = true;
+      continue;
+    }
+    args.push_back(argv[i]);
+  }
+  if (!check) {
+    std::cerr << "usage: chargegridd pki check [--v2g-root-file F --cpo-sub-ca1-cert-file F "
+                 "... --mo-roots-dir D]\n";
+    return 2;
+  }
+  int exit_code = 0;
+  const auto config = parse_config(static_cast<int>(args.size()), args.data(), exit_code);
+  if (!config) return exit_code;
+  const auto findings =
+      plug_and_charge::check_pki(*config, std::chrono::system_clock::now(), config->v2g_renew_days);
+  int errors = 0;
+  for (const auto& f : findings) {
+    using Level = plug_and_charge::PkiFinding::Level;
+    const char* level = f.level == Level::kError     ? "ERROR"
+                        : f.level == Level::kWarning ? "WARN "
+                                                     : "ok   ";
+    errors += f.level == Level::kError ? 1 : 0;
+    std::cout << level << "  " << f.what << ": " << f.text << "\n";
+  }
+  return errors > 0 ? 1 : 0;
+}
+
 int run_admin_command(int argc, const char* const* argv) {
   if (admin_command(argc, argv) == "database") return run_database_command(argc, argv);
+  if (admin_command(argc, argv) == "pki") return run_pki_command(argc, argv);
   CLI::App app{"chargegridd apikey: create, list and revoke REST API keys"};
   app.require_subcommand(1);
   std::string database_url = env_or("CHARGEGRID_DATABASE_URL", "");

@@ -5,6 +5,7 @@
 //   chargegridd apikey list
 //   chargegridd apikey revoke ID
 //   chargegridd database start|stop      the embedded cluster alone (prints its URL)
+//   chargegridd pki check [FLAGS]        the Plug & Charge PKI's expiry dates and broken chains
 
 namespace chargegrid::server {
 

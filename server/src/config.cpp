@@ -25,6 +25,55 @@ CLI::Option* add_switch(CLI::App& app, const std::string& flag, bool& value,
 }
 
 template <class Add>
+void add_plug_and_charge_options(CLI::App&, Config& config, Add& add) {
+  add("v2g-root-file", config.v2g_root_file, "ISO 15118: the V2G root CA certificate (PEM)")
+      ->check(CLI::ExistingFile);
+  add("cpo-sub-ca1-cert-file", config.cpo_sub_ca1_cert_file,
+      "ISO 15118: CPO sub-CA 1 certificate (PEM), issued by the V2G root")
+      ->check(CLI::ExistingFile);
+  add("cpo-sub-ca1-key-file", config.cpo_sub_ca1_key_file, "ISO 15118: CPO sub-CA 1 key (PEM)")
+      ->check(CLI::ExistingFile);
+  add("cpo-sub-ca2-cert-file", config.cpo_sub_ca2_cert_file,
+      "ISO 15118: CPO sub-CA 2 certificate (PEM), issued by sub-CA 1; signs SECC certificates")
+      ->check(CLI::ExistingFile);
+  add("cpo-sub-ca2-key-file", config.cpo_sub_ca2_key_file, "ISO 15118: CPO sub-CA 2 key (PEM)")
+      ->check(CLI::ExistingFile);
+  add("v2g-organisation", config.v2g_organisation,
+      "ISO 15118: the O a station's V2G CSR must carry; empty: not checked");
+  add("v2g-ocsp-url", config.v2g_ocsp_url,
+      "ISO 15118: the OCSP responder named in issued SECC certificates; empty: none");
+  add("v2g-cert-days", config.v2g_cert_days, "ISO 15118: validity of issued SECC certificates")
+      ->check(CLI::Range(1, 3650));
+  add("v2g-renew-days", config.v2g_renew_days,
+      "ISO 15118: days before a SECC certificate expires that the station is asked to renew it")
+      ->check(CLI::Range(1, 365));
+  add("v2g-renew-check-seconds", config.v2g_renew_check_s,
+      "ISO 15118: seconds between two looks for SECC certificates near their expiry")
+      ->check(CLI::Range(1, 86400));
+  add("mo-roots-dir", config.mo_roots_dir,
+      "ISO 15118: folder of mobility-operator root certificates (*.pem) contract certificates "
+      "must chain to")
+      ->check(CLI::ExistingDirectory);
+  add("ocsp-timeout-ms", config.ocsp_timeout_ms, "ISO 15118: time allowed for one OCSP request")
+      ->check(CLI::Range(100, 60000));
+  add("ocsp-cache-max-seconds", config.ocsp_cache_max_s,
+      "ISO 15118: GetCertificateStatus answers are kept until their nextUpdate, at most this "
+      "long (0: not kept)")
+      ->check(CLI::Range(0, 7 * 86400));
+  add("ocsp-failure-policy", config.ocsp_failure_policy,
+      "ISO 15118: a contract's OCSP responder is unreachable: closed (refuse) or open (accept)")
+      ->check(CLI::IsMember({"closed", "open"}));
+  add("cps-url", config.cps_url,
+      "ISO 15118: the contract-certificate provisioning service's endpoint "
+      "(Get15118EVCertificate); empty: answered Failed");
+  add("cps-credentials", config.cps_credentials,
+      "ISO 15118: the Authorization header value sent to --cps-url");
+  add("cps-timeout-ms", config.cps_timeout_ms,
+      "ISO 15118: time allowed for the provisioning service's answer")
+      ->check(CLI::Range(100, 120000));
+}
+
+template <class Add>
 void add_security_options(CLI::App& app, Config& config, Add& add) {
   add_switch(app, "tls", config.tls, "Serve wss (security profiles 2 and 3) on --ocpp-tls-port");
   add_switch(app, "http-tls", config.http_tls,
@@ -211,6 +260,7 @@ std::optional<Config> parse_config(int argc, const char* const* argv, int& exit_
       "Server CALLs that may await a station's answer at once")
       ->check(CLI::Range(1, 1024));
   add_security_options(app, config, add);
+  add_plug_and_charge_options(app, config, add);
   add_switch(app, "cluster", config.cluster,
              "Cluster mode: share the database and the listening ports (SO_REUSEPORT) with "
              "other nodes; stations are leased to one node at a time");
@@ -267,6 +317,13 @@ std::optional<Config> parse_config(int argc, const char* const* argv, int& exit_
   if (config.tls_cert_file.empty() != config.tls_key_file.empty() ||
       config.ca_cert_file.empty() != config.ca_key_file.empty()) {
     std::cerr << "--tls-cert-file and --tls-key-file (and --ca-cert-file and --ca-key-file) go "
+                 "together\n";
+    exit_code = 2;
+    return std::nullopt;
+  }
+  if (config.cpo_sub_ca1_cert_file.empty() != config.cpo_sub_ca1_key_file.empty() ||
+      config.cpo_sub_ca2_cert_file.empty() != config.cpo_sub_ca2_key_file.empty()) {
+    std::cerr << "--cpo-sub-ca1-cert-file/--cpo-sub-ca1-key-file (and the sub-CA 2 pair) go "
                  "together\n";
     exit_code = 2;
     return std::nullopt;

@@ -27,8 +27,11 @@
 #include "ledger_adapters/service.hpp"
 #include "logging.hpp"
 #include "ocpp/common.hpp"
+#include "ocpp/iso15118.hpp"
 #include "openadr/ven.hpp"
 #include "openadr/vtn.hpp"
+#include "plug_and_charge/renewal.hpp"
+#include "plug_and_charge/service.hpp"
 #include "security/security.hpp"
 #include "settlement/service.hpp"
 #include "smart_charging/service.hpp"
@@ -47,6 +50,7 @@ struct Server::Impl {
         database(pool),
         meters(io, pool, metrics, config.meter_batch_rows, config.meter_batch_delay_ms),
         security(config, pool),
+        pnc(config),
         cluster(config, url, pool, database, stations, metrics),
         commands(config, io, database, stations, cluster, events),
         event_relay(io, pool, cluster.node_id()),
@@ -59,6 +63,7 @@ struct Server::Impl {
         smart_charging(config, io, pool, database, commands, events),
         ledger_http(database),
         settlements(io, pool, config),
+        v2g_renewal(config, io, database, commands),
         ocpp_acceptor(io),
         ocpp_tls_acceptor(io),
         http_acceptor(io),
@@ -82,6 +87,7 @@ struct Server::Impl {
     ocpp::register_security(handlers, services);
     ocpp::register_data_transfer(handlers, services);
     ocpp::register_smart_charging(handlers, services);
+    ocpp::register_iso15118(handlers, services, pnc);  // after the handlers it extends
     register_gauges();
   }
 
@@ -275,6 +281,7 @@ struct Server::Impl {
   Database database;
   MeterWriter meters;
   security::Security security;
+  plug_and_charge::PlugAndCharge pnc;
   Cluster cluster;
   commands::CommandRouter commands;
   EventRelay event_relay;
@@ -286,6 +293,7 @@ struct Server::Impl {
   smart_charging::Service smart_charging;
   ledger_adapters::LedgerHttp ledger_http;
   settlement::SettlementService settlements;
+  plug_and_charge::CertificateRenewal v2g_renewal;
   tcp::acceptor ocpp_acceptor;
   tcp::acceptor ocpp_tls_acceptor;
   tcp::acceptor http_acceptor;
@@ -331,6 +339,7 @@ void Server::start() {
   s.openadr_ven.start();
   s.smart_charging.start();
   s.settlements.start();
+  s.v2g_renewal.start();
   asio::co_spawn(s.io, s.accept_stations(s.ocpp_acceptor, false), asio::detached);
   if (s.config.tls)
     asio::co_spawn(s.io, s.accept_stations(s.ocpp_tls_acceptor, true), asio::detached);
@@ -393,6 +402,7 @@ void Server::stop() {
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   s.meters.flush();
   s.settlements.stop();
+  s.v2g_renewal.stop();
   s.ledger.stop();
   s.openadr_ven.stop();
   s.smart_charging.stop();
@@ -400,6 +410,7 @@ void Server::stop() {
   s.event_relay.stop();
   s.cluster.stop();  // gives back what the closed connections did not
   s.security.stop();
+  s.pnc.stop();
   s.io.stop();
   for (auto& t : s.threads)
     if (t.joinable()) t.join();

@@ -58,3 +58,7 @@ TEST_CASE("the validate fuzz target holds on its seeds and past crashes", "[fuzz
 TEST_CASE("the http fuzz target holds on its seeds and past crashes", "[fuzz]") {
   check_target("http", chargegrid::fuzz::http);
 }
+
+TEST_CASE("the pki fuzz target holds on its seeds and past crashes", "[fuzz]") {
+  check_target("pki", chargegrid::fuzz::pki);
+}

@@ -20,6 +20,9 @@ int validate(const std::uint8_t* data, std::size_t size);
 // body checks, the whole request through api::Api::respond (the database unreachable), and
 // the OCPP upgrade's station id and subprotocol reading.
 int http(const std::uint8_t* data, std::size_t size);
+// Plug & Charge's parsers: V2G CSRs, OCSP responses, contract chains and OCSP request data
+// (the first byte picks which).
+int pki(const std::uint8_t* data, std::size_t size);
 
 // Aborts with `what` on stderr when `condition` is false.
 void require(bool condition, const char* what);

@@ -219,12 +219,36 @@ OcppCall set_password(const json& b, OcppVersion v, std::int64_t) {
 // A certificate the server's CA signed for the station. Arguments: "certificate_chain" (PEM),
 // optional "certificate_type" (2.x; ChargingStationCertificate when absent) and "request_id"
 // (2.1: the SignCertificate's requestId).
+// The OCPP 1.6 Plug & Charge application note's vendor for ISO 15118 messages.
+constexpr const char* kPncVendor = "org.openchargealliance.iso15118pnc";
+
+bool is_v2g_type(const json& b) {
+  const auto type = b.value("certificate_type", "");
+  return type == "V2GCertificate" || type == "V2G20Certificate";
+}
+
 OcppCall certificate_signed(const json& b, OcppVersion v, std::int64_t) {
   json p{{"certificateChain", b.at("certificate_chain")}};
+  // 1.6 carries a V2G (SECC) certificate in DataTransfer, as the application note says.
+  if (is16(v) && is_v2g_type(b))
+    return {"DataTransfer",
+            {{"vendorId", kPncVendor}, {"messageId", "CertificateSigned"}, {"data", p.dump()}}};
   if (is16(v)) return {"CertificateSigned", p};
   p["certificateType"] = b.value("certificate_type", "ChargingStationCertificate");
   if (v == OcppVersion::v21 && b.contains("request_id")) p["requestId"] = b["request_id"];
   return {"CertificateSigned", p};
+}
+
+// Asks a station for a new V2G CSR: "certificate_type" V2GCertificate (default) or
+// V2G20Certificate (2.1). 1.6 stations get the application note's DataTransfer.
+OcppCall trigger_v2g_certificate(const json& b, OcppVersion v, std::int64_t) {
+  const bool v20 = b.value("certificate_type", "V2GCertificate") == "V2G20Certificate";
+  if (v20 && v != OcppVersion::v21) wrong_version(v, "trigger-v2g-certificate (V2G20Certificate)");
+  const json p{{"requestedMessage", v20 ? "SignV2G20Certificate" : "SignV2GCertificate"}};
+  if (is16(v))
+    return {"DataTransfer",
+            {{"vendorId", kPncVendor}, {"messageId", "TriggerMessage"}, {"data", p.dump()}}};
+  return {"TriggerMessage", p};
 }
 
 // ---- Smart charging: what the smart-charging service sends (not offered by the REST API) ----
@@ -386,6 +410,7 @@ constexpr CommandSpec kCommands[] = {
     {"get-installed-certificate-ids", "", get_installed_certificate_ids},
     {"delete-certificate", "", delete_certificate},
     {"certificate-signed", "", certificate_signed},
+    {"trigger-v2g-certificate", "", trigger_v2g_certificate},
     {"remote-stop", "", remote_stop},
     {"set-password", "", set_password},
     {"set-charging-profile", "", set_charging_profile},

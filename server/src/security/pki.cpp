@@ -118,7 +118,10 @@ Certificate new_certificate(EVP_PKEY* key, const X509_NAME* subject, X509* issue
 }
 
 void sign(X509* x, EVP_PKEY* key) {
-  if (X509_sign(x, key, EVP_sha256()) <= 0)
+  const int type = EVP_PKEY_get_base_id(key);
+  const EVP_MD* digest =
+      type == EVP_PKEY_ED25519 || type == EVP_PKEY_ED448 ? nullptr : EVP_sha256();
+  if (X509_sign(x, key, digest) <= 0)
     throw PkiError("cannot sign a certificate: " + openssl_error());
 }
 
@@ -238,10 +241,16 @@ std::string read_text_file(const std::filesystem::path& path) {
 }
 
 std::shared_ptr<const CertificateAuthority> CertificateAuthority::load(
-    const std::filesystem::path& cert_file, const std::filesystem::path& key_file) {
+    const std::filesystem::path& cert_file, const std::filesystem::path& key_file,
+    const std::filesystem::path& chain_file) {
   std::shared_ptr<CertificateAuthority> ca(new CertificateAuthority());
   auto certificates = certificates_from_pem(read_text_file(cert_file));
   if (certificates.empty()) throw PkiError(cert_file.string() + " holds no PEM certificate");
+  if (!chain_file.empty()) {
+    auto chain = certificates_from_pem(read_text_file(chain_file));
+    if (chain.empty()) throw PkiError(chain_file.string() + " holds no PEM certificate");
+    for (auto& certificate : chain) certificates.push_back(std::move(certificate));
+  }
   ca->certificate_ = std::move(certificates.front());
   for (std::size_t i = 1; i < certificates.size(); ++i) {
     // Intermediates travel with issued certificates; a root in the file does not.
@@ -262,9 +271,10 @@ std::shared_ptr<const CertificateAuthority> CertificateAuthority::load(
   return ca;
 }
 
-CertificateAuthority::Issued CertificateAuthority::sign_station_csr(
-    std::string_view csr_pem, const std::string& station_id, const std::string& identity_field,
-    int days) const {
+namespace {
+
+// The PEM CSR with a valid self-signature, and its public key. Throws CsrRejected.
+std::pair<Request, EVP_PKEY*> read_verified_csr(std::string_view csr_pem) {
   auto bio = memory_bio(csr_pem);
   Request request(PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr));
   if (!request) {
@@ -272,11 +282,35 @@ CertificateAuthority::Issued CertificateAuthority::sign_station_csr(
     throw CsrRejected("not a PEM certificate signing request");
   }
   EVP_PKEY* key = X509_REQ_get0_pubkey(request.get());
-  if (!key) throw CsrRejected("the CSR carries no readable public key");
+  if (!key) {
+    ERR_clear_error();
+    throw CsrRejected("the CSR carries no readable public key");
+  }
   if (X509_REQ_verify(request.get(), key) != 1) {
     ERR_clear_error();
     throw CsrRejected("the CSR's signature does not verify");
   }
+  return {std::move(request), key};
+}
+
+// The curve of an EC key ("prime256v1", "secp521r1", ...), empty for other keys.
+std::string ec_curve(EVP_PKEY* key) {
+  char name[80] = {};
+  std::size_t size = 0;
+  if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC ||
+      EVP_PKEY_get_utf8_string_param(key, "group", name, sizeof name, &size) != 1) {
+    ERR_clear_error();
+    return {};
+  }
+  return std::string(name, size);
+}
+
+}  // namespace
+
+CertificateAuthority::Issued CertificateAuthority::sign_station_csr(
+    std::string_view csr_pem, const std::string& station_id, const std::string& identity_field,
+    int days) const {
+  auto [request, key] = read_verified_csr(csr_pem);
   const int type = EVP_PKEY_get_base_id(key);
   const int bits = EVP_PKEY_get_bits(key);
   if (type == EVP_PKEY_RSA) {
@@ -305,6 +339,60 @@ CertificateAuthority::Issued CertificateAuthority::sign_station_csr(
 
   Issued issued;
   issued.chain_pem = to_pem(x.get());
+  for (const auto& intermediate : intermediates_) issued.chain_pem += to_pem(intermediate.get());
+  issued.info = describe(x.get());
+  return issued;
+}
+
+void check_v2g_csr_key(EVP_PKEY* key, V2gProfile profile) {
+  const auto curve = ec_curve(key);
+  if (profile == V2gProfile::kIso15118_2) {
+    if (curve != "prime256v1")
+      throw CsrRejected(
+          "ISO 15118-2 requires an ECDSA key on secp256r1; the CSR's key is " +
+          (curve.empty() ? std::string(OBJ_nid2sn(EVP_PKEY_get_base_id(key))) : curve));
+    return;
+  }
+  if (curve != "secp521r1" && EVP_PKEY_get_base_id(key) != EVP_PKEY_ED448)
+    throw CsrRejected(
+        "ISO 15118-20 requires an ECDSA key on secp521r1 or an Ed448 key; the "
+        "CSR's key is " +
+        (curve.empty() ? std::string(OBJ_nid2sn(EVP_PKEY_get_base_id(key))) : curve));
+}
+
+CertificateAuthority::Issued CertificateAuthority::sign_v2g_csr(std::string_view csr_pem,
+                                                                const V2gCsrRules& rules) const {
+  auto [request, key] = read_verified_csr(csr_pem);
+  check_v2g_csr_key(key, rules.profile);
+  const X509_NAME* subject = X509_REQ_get_subject_name(request.get());
+  const auto cn = name_field(subject, "CN");
+  if (!cn) throw CsrRejected("the CSR's subject has no CN (the SECC id)");
+  if (*cn != rules.secc_id)
+    throw CsrRejected("the CSR's CN is '" + *cn + "', not this station's SECC id '" +
+                      rules.secc_id + "'");
+  if (!rules.organisation.empty()) {
+    const auto organisation = name_field(subject, "O");
+    if (organisation.value_or("") != rules.organisation)
+      throw CsrRejected("the CSR's O is '" + organisation.value_or("") + "', not '" +
+                        rules.organisation + "'");
+  }
+
+  Certificate x = new_certificate(key, subject, certificate_.get(), rules.days);
+  add_extension(x.get(), certificate_.get(), NID_basic_constraints, "critical,CA:FALSE");
+  add_extension(x.get(), certificate_.get(), NID_key_usage,
+                EVP_PKEY_get_base_id(key) == EVP_PKEY_ED448
+                    ? "critical,digitalSignature"
+                    : "critical,digitalSignature,keyAgreement");
+  if (!rules.ocsp_url.empty())
+    add_extension(x.get(), certificate_.get(), NID_info_access,
+                  ("OCSP;URI:" + rules.ocsp_url).c_str());
+  sign(x.get(), key_.get());
+
+  // A vehicle knows only the V2G root: the sub-CA that signed goes along, then the others.
+  Issued issued;
+  issued.chain_pem = to_pem(x.get());
+  if (X509_check_issued(certificate_.get(), certificate_.get()) != X509_V_OK)
+    issued.chain_pem += to_pem(certificate_.get());
   for (const auto& intermediate : intermediates_) issued.chain_pem += to_pem(intermediate.get());
   issued.info = describe(x.get());
   return issued;

@@ -61,14 +61,32 @@ std::string to_pem(X509* certificate);
 std::string to_pem(EVP_PKEY* key);  // unencrypted PKCS#8
 std::string read_text_file(const std::filesystem::path& path);
 
+// Which ISO 15118 part a V2G (SECC) certificate serves: -2 wants ECDSA on secp256r1; -20
+// accepts ECDSA on secp521r1 or Ed448.
+enum class V2gProfile { kIso15118_2, kIso15118_20 };
+
+// What a station's V2G CSR must satisfy and how its certificate is made.
+struct V2gCsrRules {
+  V2gProfile profile = V2gProfile::kIso15118_2;
+  std::string secc_id;       // the subject's CN must be this (the SECC id the station has)
+  std::string organisation;  // the subject's O must be this; empty: not checked
+  std::string ocsp_url;      // the responder named in the certificate; empty: none
+  int days = 365;
+};
+
+// Throws CsrRejected when the CSR's key is not what `profile` requires.
+void check_v2g_csr_key(EVP_PKEY* key, V2gProfile profile);
+
 // The CA that signs station certificates: its certificate (the first in the file; any others
 // are intermediates sent along with issued certificates) and its private key.
 class CertificateAuthority {
  public:
   // Throws PkiError when a file is missing or unreadable, the key does not match, or the
   // certificate is not a CA.
-  static std::shared_ptr<const CertificateAuthority> load(const std::filesystem::path& cert_file,
-                                                          const std::filesystem::path& key_file);
+  // `chain_file`, when given, holds further intermediates sent after those of `cert_file`.
+  static std::shared_ptr<const CertificateAuthority> load(
+      const std::filesystem::path& cert_file, const std::filesystem::path& key_file,
+      const std::filesystem::path& chain_file = {});
 
   struct Issued {
     std::string chain_pem;  // the new certificate, then the CA file's intermediates
@@ -82,6 +100,12 @@ class CertificateAuthority {
   // Throws CsrRejected.
   Issued sign_station_csr(std::string_view csr_pem, const std::string& station_id,
                           const std::string& identity_field, int days) const;
+
+  // Signs a station's PEM CSR as its SECC (V2G) certificate: valid self-signature, the key
+  // `rules.profile` requires, CN and O as `rules` say. The certificate gets CA:FALSE,
+  // digitalSignature (and keyAgreement for ECDH-capable keys) and the OCSP responder.
+  // Throws CsrRejected.
+  Issued sign_v2g_csr(std::string_view csr_pem, const V2gCsrRules& rules) const;
 
   X509* certificate() const { return certificate_.get(); }
   const CertificateInfo& info() const { return info_; }

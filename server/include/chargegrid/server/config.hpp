@@ -58,6 +58,25 @@ struct Config {
   int message_burst = 200;   // ...with this many at once; excess gets CALLERROR
   int idle_timeout_s = 900;  // no OCPP message for this long closes (0: never)
 
+  // ISO 15118 Plug & Charge (docs/iso15118.md).
+  std::string v2g_root_file;          // V2G root CA certificate (PEM)
+  std::string cpo_sub_ca1_cert_file;  // CPO sub-CA 1 (issued by the V2G root)
+  std::string cpo_sub_ca1_key_file;
+  std::string cpo_sub_ca2_cert_file;  // CPO sub-CA 2: signs the stations' SECC certificates
+  std::string cpo_sub_ca2_key_file;
+  std::string v2g_organisation;  // O a V2G CSR must carry; empty: not checked
+  std::string v2g_ocsp_url;      // responder named in issued SECC certificates
+  int v2g_cert_days = 365;       // validity of issued SECC certificates
+  int v2g_renew_days = 30;       // ask for a new one this long before expiry
+  int v2g_renew_check_s = 3600;  // how often certificates near expiry are looked for
+  std::string mo_roots_dir;      // mobility-operator roots (*.pem) contracts chain to
+  int ocsp_timeout_ms = 3000;    // per OCSP request
+  int ocsp_cache_max_s = 86400;  // GetCertificateStatus answers kept at most this long
+  std::string ocsp_failure_policy = "closed";  // responder unreachable: closed or open
+  std::string cps_url;                         // contract-certificate provisioning service
+  std::string cps_credentials;                 // its Authorization header value
+  int cps_timeout_ms = 10000;
+
   // Cluster mode (docs/cluster.md): nodes share the database and the listening ports
   // (SO_REUSEPORT); each station is held by one node, recorded as a lease.
   bool cluster = false;      // implied by a node_id
