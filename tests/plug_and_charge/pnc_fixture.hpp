@@ -91,7 +91,7 @@ class PncPki : public TempFolder {
   nlohmann::json hash_data(const std::string& certificate, const std::string& issuer,
                            const std::string& responder_url) const {
     const auto out = file("req-" + certificate + ".txt");
-    REQUIRE(shell("openssl ocsp -issuer " + file(issuer) + " -cert " + file(certificate) +
+    REQUIRE(shell("openssl ocsp -sha256 -issuer " + file(issuer) + " -cert " + file(certificate) +
                   " -no_nonce -reqout " + out + ".der && openssl ocsp -reqin " + out +
                   ".der -req_text > " + out) == 0);
     const auto text = read_file(out);
@@ -127,7 +127,15 @@ class OcspResponder {
     const int rc = posix_spawn(&pid_, script.c_str(), &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     REQUIRE(rc == 0);
-    REQUIRE(eventually([&] { return port_open(pki.ocsp_port()); }, std::chrono::seconds(10)));
+    // Ready once it says so. A connection that sends nothing (a port probe) would leave
+    // `openssl ocsp` waiting on it and deaf to every later request.
+    REQUIRE(eventually(
+        [&] {
+          std::ifstream in(log);
+          const std::string text{std::istreambuf_iterator<char>(in), {}};
+          return text.find("waiting for OCSP client connections") != std::string::npos;
+        },
+        std::chrono::seconds(10)));
   }
   ~OcspResponder() { stop(); }
   OcspResponder(const OcspResponder&) = delete;
