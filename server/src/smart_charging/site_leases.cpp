@@ -61,21 +61,21 @@ boost::asio::awaitable<std::vector<std::pair<std::int64_t, std::string>>> SiteLe
     std::vector<leases::Held> mine;
     std::vector<leases::Held> taken;
   };
-  auto seen = co_await database_.transaction([&](store::Tx& tx) {
-    Seen s;
-    if (!renewal) {
-      s.mine = leases::held(tx, node_id_);
-      return s;
-    }
-    s.mine = leases::renew(tx, node_id_, timeout_s);
-    std::set<std::int64_t> mine;
-    for (const auto& h : s.mine) mine.insert(h.site_id);
-    std::vector<std::int64_t> free;
-    for (auto site : store::charging_plans::sites_with_sessions(tx))
-      if (!mine.contains(site)) free.push_back(site);
-    s.taken = leases::take(tx, free, node_id_, timeout_s);
-    return s;
+  Seen seen;
+  seen.mine = co_await database_.transaction([&](store::Tx& tx) {
+    return renewal ? leases::renew(tx, node_id_, timeout_s) : leases::held(tx, node_id_);
   });
+  if (renewal) {
+    // In a transaction of its own: the renewal's row locks are not held while taking others.
+    std::set<std::int64_t> mine;
+    for (const auto& h : seen.mine) mine.insert(h.site_id);
+    seen.taken = co_await database_.transaction([&](store::Tx& tx) {
+      std::vector<std::int64_t> free;
+      for (auto site : store::charging_plans::sites_with_sessions(tx))
+        if (!mine.contains(site)) free.push_back(site);
+      return leases::take(tx, free, node_id_, timeout_s);
+    });
+  }
   if (renewal) next_renewal_ = started + timeout_ / 5;
 
   std::vector<std::pair<std::int64_t, std::string>> replans;

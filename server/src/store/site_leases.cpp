@@ -24,12 +24,20 @@ std::vector<Held> all_of(const pqxx::result& rows) {
 std::vector<Held> take(Tx& tx, const std::vector<std::int64_t>& site_ids, const std::string& node,
                        int timeout_s) {
   if (site_ids.empty()) return {};
-  // The node's own unexpired lease keeps its epoch; any other take is a take-over. Sites in id
-  // order, so two nodes taking many sites lock them in the same order.
+  // The node's own unexpired lease keeps its epoch; any other take is a take-over. Leases
+  // another live node holds are left out before any row is locked (a conflicting row stays
+  // locked even when the WHERE below refuses it), and the rest are locked in id order, so two
+  // nodes taking many sites do not deadlock.
   return all_of(tx.exec_params(
       R"(INSERT INTO site_leases AS l (site_id, held_by, lease_epoch, acquired_at, expires_at)
            SELECT s.id, $2, 1, now(), now() + make_interval(secs => $3)
-             FROM sites s WHERE s.id = ANY($1::bigint[]) ORDER BY s.id
+             FROM sites s
+            WHERE s.id = ANY($1::bigint[])
+              AND NOT EXISTS (SELECT 1 FROM site_leases o JOIN cluster_live_nodes n
+                                ON n.id = o.held_by
+                               WHERE o.site_id = s.id AND o.held_by <> $2
+                                 AND o.expires_at > now())
+            ORDER BY s.id
          ON CONFLICT (site_id) DO UPDATE SET
            held_by = EXCLUDED.held_by,
            lease_epoch = CASE WHEN l.held_by = EXCLUDED.held_by AND l.expires_at > now()
@@ -50,9 +58,13 @@ std::optional<Held> take(Tx& tx, std::int64_t site_id, const std::string& node, 
 }
 
 std::vector<Held> renew(Tx& tx, const std::string& node, int timeout_s) {
+  // Locked in id order, as take() does.
   return all_of(tx.exec_params(
       R"(UPDATE site_leases SET expires_at = now() + make_interval(secs => $2)
-          WHERE held_by = $1 AND expires_at > now()
+          WHERE site_id IN (SELECT site_id FROM site_leases
+                             WHERE held_by = $1 AND expires_at > now()
+                             ORDER BY site_id FOR UPDATE)
+            AND held_by = $1 AND expires_at > now()
           RETURNING site_id, lease_epoch, replan_requests, replan_reason)",
       node, timeout_s));
 }
