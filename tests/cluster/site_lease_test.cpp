@@ -3,7 +3,8 @@
 // real nodes, each with --smart-charging, and a site whose stations sit on all three: one
 // node plans it and sends every profile (through the router to the other nodes' stations);
 // killed with -9, another node takes the site over within the lease timeout and plans it,
-// and an arrival on a third node reaches the new holder.
+// and an arrival on a third node reaches the new holder; stopped cleanly, the new holder gives
+// the site back at once.
 
 #include <atomic>
 #include <catch2/catch.hpp>
@@ -316,6 +317,23 @@ TEST_CASE(
               "SELECT string_agg(DISTINCT coalesce(sent_by, '-'), ',') FROM "
               "charging_profiles WHERE id > " +
                   profiles_before) == successor);
+  // A clean stop of the new holder gives the lease back at once: the last node takes it
+  // before the lease would have expired.
+  const auto successor_epoch = query(url, "SELECT lease_epoch FROM site_leases");
+  const auto last_expiry = query(url, "SELECT expires_at::text FROM site_leases");
+  REQUIRE(cluster.node(std::stoi(successor.substr(successor.find('-') + 1))).stop());
+  std::string last;
+  const bool released = eventually(
+      [&] {
+        last =
+            query(url, "SELECT planned_by FROM site_plans WHERE lease_epoch > " + successor_epoch);
+        return !last.empty();
+      },
+      10s);
+  if (!released) FAIL("the site did not move after a clean stop\n" << cluster.logs());
+  CHECK(last == ClusterHarness::node_id(third));
+  CHECK(query(url, "SELECT acquired_at < '" + last_expiry + "'::timestamptz FROM site_leases") ==
+        "t");
   WARN("site lease moved "
        << std::chrono::duration_cast<std::chrono::milliseconds>(moved_after).count()
        << " ms after kill -9 of " << holder << " to " << successor);

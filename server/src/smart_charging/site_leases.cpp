@@ -27,6 +27,7 @@ std::chrono::milliseconds SiteLeases::tick_interval() const {
 boost::asio::awaitable<std::optional<std::int64_t>> SiteLeases::claim(std::int64_t site_id,
                                                                       const std::string& reason,
                                                                       bool ask_holder) {
+  if (released_) co_return std::nullopt;
   const auto now = Clock::now();
   // A lease this node renewed recently enough is planned under without asking the database.
   if (auto it = held_.find(site_id); it != held_.end() && now < it->second.deadline - timeout_ / 5)
@@ -65,7 +66,7 @@ boost::asio::awaitable<std::vector<std::pair<std::int64_t, std::string>>> SiteLe
   seen.mine = co_await database_.transaction([&](store::Tx& tx) {
     return renewal ? leases::renew(tx, node_id_, timeout_s) : leases::held(tx, node_id_);
   });
-  if (renewal) {
+  if (renewal && !released_) {
     // In a transaction of its own: the renewal's row locks are not held while taking others.
     std::set<std::int64_t> mine;
     for (const auto& h : seen.mine) mine.insert(h.site_id);
@@ -114,7 +115,8 @@ boost::asio::awaitable<std::vector<std::pair<std::int64_t, std::string>>> SiteLe
   co_return replans;
 }
 
-void SiteLeases::release_all(db::ConnectionPool& pool) const {
+void SiteLeases::release_all(db::ConnectionPool& pool) {
+  released_ = true;
   pool.try_submit([node = node_id_](pqxx::connection& c) {
     pqxx::work tx(c);
     leases::release_all(tx, node);

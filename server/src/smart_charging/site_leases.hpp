@@ -6,6 +6,7 @@
 // with sessions, so a dead holder's sites move within about 1.2 lease timeouts.
 // See docs/smart-charging.md "Cluster mode". Use on the service's strand only.
 
+#include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
@@ -44,8 +45,9 @@ class SiteLeases {
   // free or expired leases of sites with sessions. Returns the sites to replan here, with why.
   boost::asio::awaitable<std::vector<std::pair<std::int64_t, std::string>>> tick();
 
-  // Gives every lease back (a clean stop), without waiting for the answer. Any thread.
-  void release_all(db::ConnectionPool& pool) const;
+  // Gives every lease back (a clean stop), without waiting for the answer, and takes none
+  // afterwards. Any thread.
+  void release_all(db::ConnectionPool& pool);
 
  private:
   using SteadyTime = std::chrono::steady_clock::time_point;
@@ -61,6 +63,7 @@ class SiteLeases {
   const std::chrono::seconds timeout_;
   std::map<std::int64_t, Lease> held_;
   SteadyTime next_renewal_{};
+  std::atomic<bool> released_{false};
 };
 
 }  // namespace chargegrid::server::smart_charging
