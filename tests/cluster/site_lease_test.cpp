@@ -317,8 +317,8 @@ TEST_CASE(
               "SELECT string_agg(DISTINCT coalesce(sent_by, '-'), ',') FROM "
               "charging_profiles WHERE id > " +
                   profiles_before) == successor);
-  // A clean stop of the new holder gives the lease back at once: the last node takes it
-  // before the lease would have expired.
+  // A clean stop of the new holder (its leases given back, its node row deleted) lets the last
+  // node take the site at once, before the lease would have expired.
   const auto successor_epoch = query(url, "SELECT lease_epoch FROM site_leases");
   const auto last_expiry = query(url, "SELECT expires_at::text FROM site_leases");
   REQUIRE(cluster.node(std::stoi(successor.substr(successor.find('-') + 1))).stop());
