@@ -530,7 +530,9 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
       auto [ec] = co_await self->lease_timer->async_wait(asio::as_tuple(asio::use_awaitable));
       if (ec) co_return;
       try {
-        for (const auto& [site, reason] : co_await self->leases.tick()) {
+        // Named before the loop: GCC 12 mishandles a co_await in a range-for's initialiser.
+        const auto due = co_await self->leases.tick();
+        for (const auto& [site, reason] : due) {
           const auto site_id = site;
           const auto why = reason;
           self->request([&] { self->pending_sites.emplace(site_id, why); });
