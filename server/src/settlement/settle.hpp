@@ -2,8 +2,8 @@
 // Settles one ended session inside the caller's transaction: reads the session, its site, its
 // register readings and signed samples; checks the signed data against the EVSE's pinned key;
 // cuts the energy into packets; prices them; appends the canonical record (schema version 2, or 3
-// for the records of a session settled by the day) to
-// the verifiable log; and writes the settlement row and its "settlement.recorded" outbox event.
+// for the records of a session settled by the day) to the verifiable log; and writes the
+// settlement row and its "settlement.recorded" outbox event.
 // All of it commits together, or none of it.
 //
 // A session running longer than a day is settled by the day while it runs (settle_next_day):
