@@ -299,3 +299,63 @@ TEST_CASE("sweeps repeated and racing settle each day once", "[integration][sett
               "interim_number FROM settlements LIMIT 1"),
       Catch::Contains("settlements_session_interim"));
 }
+
+TEST_CASE("a day without a reading past its end, a day to come and a stale sweep settle nothing",
+          "[integration][settlement][interim]") {
+  TempFolder folder;
+  write_log_key(folder.path());
+  ApiFixture fx(interim_config(folder.path()));
+  fx.make_depot("CS-QUIET");
+  auto station = fx.connect("CS-QUIET", "ocpp1.6");
+  REQUIRE(is_result(station->call("BootNotification", boot_16())));
+  const auto start = fifty_hours_ago();
+  // 50 hours open, but the station's last reading is 10 hours in: no day's end is known.
+  auto quiet = station->call("StartTransaction", start_16(1, 1000, at(start), "TAG-QUIET"));
+  REQUIRE(is_result(quiet));
+  const auto quiet_id = quiet[2]["transactionId"].get<long long>();
+  REQUIRE(is_result(station->call(
+      "MeterValues",
+      {{"connectorId", 1},
+       {"transactionId", quiet_id},
+       {"meterValue",
+        json::array({{{"timestamp", at(start + 10h)},
+                      {"sampledValue", json::array({{
+                                           {"value", "11000"},
+                                           {"measurand", "Energy.Active.Import.Register"},
+                                           {"unit", "Wh"},
+                                       }})}}})}})));
+  // A station whose clock runs a day ahead: its session's first day has not passed here.
+  auto ahead = station->call("StartTransaction", start_16(2, 1000, at(start + 74h), "TAG-AHEAD"));
+  REQUIRE(is_result(ahead));
+  const auto ahead_id = ahead[2]["transactionId"].get<long long>();
+  REQUIRE(is_result(
+      station->call("MeterValues", readings_every_second_hour(ahead_id, start + 74h, 1000, 2))));
+
+  chargegrid::server::settlement::SettleOptions options;
+  {
+    auto c = fx.sql();
+    CHECK(chargegrid::server::settlement::settle_due_days(c, options) == 0);
+    // Asked directly: nothing for a day to come, an error for a session that does not exist.
+    pqxx::work tx(c);
+    CHECK_FALSE(chargegrid::server::settlement::settle_next_day(tx, ahead_id, options).recorded);
+    CHECK_THROWS_WITH(chargegrid::server::settlement::settle_next_day(tx, 999999, options),
+                      Catch::Contains("no session 999999"));
+  }
+  CHECK(count_of(fx, "SELECT count(*) FROM settlements") == 0);
+
+  // The stop: settled once over its whole length, as a session shorter than a day is.
+  REQUIRE(is_result(station->call("StopTransaction", {{"transactionId", quiet_id},
+                                                      {"meterStop", 21000},
+                                                      {"timestamp", at(start + 50h)},
+                                                      {"reason", "Local"}})));
+  REQUIRE(fx.eventually([&] { return settlements_of(fx, quiet_id).size() == 1; }, 10s));
+  const auto rows = settlements_of(fx, quiet_id);
+  CHECK(rows[0].kind == "final");
+  CHECK(rows[0].record.schema_version == 2);
+  CHECK(rows[0].record.energy_imported_wh() == 20000);
+  // An ended session has no next day to settle.
+  auto c = fx.sql();
+  pqxx::work tx(c);
+  CHECK_FALSE(chargegrid::server::settlement::settle_next_day(tx, quiet_id, options).recorded);
+  CHECK(settlements_of(fx, ahead_id).empty());
+}
