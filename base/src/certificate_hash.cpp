@@ -13,25 +13,26 @@
 #include <memory>
 
 #include "chargegrid/base/encoding.hpp"
+#include "chargegrid/base/openssl_ptr.hpp"
 #include "chargegrid/base/sha256.hpp"
 
 namespace chargegrid::base {
 
 namespace {
 
-struct Free {
-  void operator()(X509* x) const { X509_free(x); }
-  void operator()(BIO* b) const { BIO_free(b); }
-  void operator()(BIGNUM* n) const { BN_free(n); }
-  void operator()(char* s) const { OPENSSL_free(s); }
-};
-using Certificate = std::unique_ptr<X509, Free>;
+using Certificate = OpenSslPtr<X509, X509_free>;
+using Bio = OpenSslPtr<BIO, BIO_free>;
+using BigNumber = OpenSslPtr<BIGNUM, BN_free>;
+void free_string(char* text) {
+  OPENSSL_free(text);
+}
+using OpenSslString = OpenSslPtr<char, free_string>;
 
 constexpr std::string_view kBegin = "-----BEGIN CERTIFICATE-----";
 constexpr std::string_view kEnd = "-----END CERTIFICATE-----";
 
 Certificate parse_one(std::string_view pem) {
-  std::unique_ptr<BIO, Free> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   Certificate certificate(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
   ERR_clear_error();
   if (!certificate) throw NotACertificate("the PEM block is not an X.509 certificate");
@@ -64,10 +65,9 @@ std::string key_hash(X509* issuer) {
 }
 
 std::string serial_hex(X509* certificate) {
-  std::unique_ptr<BIGNUM, Free> serial(
-      ASN1_INTEGER_to_BN(X509_get0_serialNumber(certificate), nullptr));
+  BigNumber serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(certificate), nullptr));
   if (!serial) throw NotACertificate("the certificate's serial number does not read");
-  std::unique_ptr<char, Free> text(BN_bn2hex(serial.get()));
+  OpenSslString text(BN_bn2hex(serial.get()));
   std::string out(text.get());
   for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   const auto first = out.find_first_not_of('0');
@@ -75,7 +75,7 @@ std::string serial_hex(X509* certificate) {
 }
 
 std::string one_line(X509_NAME* name) {
-  std::unique_ptr<BIO, Free> bio(BIO_new(BIO_s_mem()));
+  Bio bio(BIO_new(BIO_s_mem()));
   X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253);
   char* data = nullptr;
   const long length = BIO_get_mem_data(bio.get(), &data);

@@ -47,7 +47,8 @@ TimePoint time(const json& object, const std::string& where, const char* name) {
 }
 
 void only(const json& object, const std::string& where, std::initializer_list<const char*> names) {
-  for (const auto& [key, _] : object.items()) {
+  for (const auto& item : object.items()) {
+    const std::string& key = item.key();
     if (std::none_of(names.begin(), names.end(), [&](const char* n) { return key == n; }))
       throw RecordError(field(where, key.c_str()) + ": unknown member");
   }

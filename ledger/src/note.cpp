@@ -7,6 +7,8 @@
 #include <cstring>
 #include <memory>
 
+#include "chargegrid/base/openssl_ptr.hpp"
+
 namespace chargegrid::ledger {
 namespace {
 
@@ -14,14 +16,8 @@ constexpr std::uint8_t kEd25519Type = 0x01;
 constexpr std::string_view kSignaturePrefix = "\xe2\x80\x94 ";  // U+2014 EM DASH, space
 constexpr std::size_t kMaxSignatures = 100;
 
-struct PkeyFree {
-  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
-};
-struct MdCtxFree {
-  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-};
-using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
-using MdCtx = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
+using Pkey = base::OpenSslPtr<EVP_PKEY, EVP_PKEY_free>;
+using MdCtx = base::OpenSslPtr<EVP_MD_CTX, EVP_MD_CTX_free>;
 
 bool valid_utf8(std::string_view text) {
   for (std::size_t i = 0; i < text.size();) {

@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "chargegrid/base/enum_names.hpp"
+#include "chargegrid/base/openssl_ptr.hpp"
 #include "chargegrid/base/time.hpp"
 #include "chargegrid/ledger/codec.hpp"
 
@@ -23,10 +24,7 @@ namespace {
 
 using nlohmann::json;
 
-struct PkeyFree {
-  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
-};
-using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
+using Pkey = base::OpenSslPtr<EVP_PKEY, EVP_PKEY_free>;
 
 std::string_view trim(std::string_view text) {
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {

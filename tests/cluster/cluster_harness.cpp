@@ -54,10 +54,13 @@ std::vector<std::string> ClusterHarness::flags(int i) const {
   args.insert(args.end(),
               {"--node-id", node_id(i), "--lease-timeout", std::to_string(kLeaseTimeoutS),
                "--ocpp-port", ocpp_port, "--http-port", "0"});
-  // A flag in `extra` replaces the default one (options may be given once).
+  // A flag in `extra` replaces the default one (options may be given once); a switch comes
+  // with an empty value.
   for (std::size_t e = 0; e + 1 < extra_.size(); e += 2) {
     auto it = std::find(args.begin(), args.end(), extra_[e]);
-    if (it != args.end() && it + 1 != args.end())
+    if (extra_[e + 1].empty())
+      args.push_back(extra_[e]);
+    else if (it != args.end() && it + 1 != args.end())
       *(it + 1) = extra_[e + 1];
     else
       args.insert(args.end(), {extra_[e], extra_[e + 1]});

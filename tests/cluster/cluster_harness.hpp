@@ -31,7 +31,8 @@ class ClusterHarness {
   static constexpr int kLeaseTimeoutS = 3;
 
   // Starts `nodes` nodes on `database_url` with the test flags, --lease-timeout 3 and `extra`
-  // (option and value pairs, e.g. --call-timeout 20, replacing a default of the same name).
+  // (option and value pairs, e.g. --call-timeout 20, replacing a default of the same name;
+  // a switch such as --smart-charging with the value "").
   // With `shared_ocpp_port` they all listen on that port.
   ClusterHarness(std::string database_url, const std::string& name, int nodes,
                  std::vector<std::string> extra = {},

@@ -31,19 +31,16 @@ void add_api_key_routes(Router& router, ApiContext& api) {
         co_return json_answer(r.http, Status::ok, body);
       });
 
-  router.add(http::verb::get, "/api/v1/api-keys", {Role::Admin}, "",
-             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
-               const auto page = r.page();
-               const auto revoked = r.query_bool("revoked");
-               auto body = co_await api.transaction([&](pqxx::work& tx) {
-                 return page_of(json_rows(tx, kKeyColumns + R"(
+  add_read_route(router, api, "/api/v1/api-keys", {Role::Admin},
+                 [](ApiRequest& r, pqxx::work& tx) -> json {
+                   const auto page = r.page();
+                   const auto revoked = r.query_bool("revoked");
+
+                   return page_rows(tx, page, kKeyColumns + R"(
                    WHERE ($1::boolean IS NULL OR (k.revoked_at IS NOT NULL) = $1)
                    ORDER BY k.id LIMIT $2 OFFSET $3)",
-                                          revoked, page.limit + 1, page.offset),
-                                page);
-               });
-               co_return json_answer(r.http, Status::ok, body);
-             });
+                                    revoked);
+                 });
 
   router.add(http::verb::post, "/api/v1/api-keys", {Role::Admin}, "ApiKeyCreate",
              [&api](ApiRequest& r) -> awaitable<HttpResponse> {

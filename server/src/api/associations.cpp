@@ -45,25 +45,20 @@ void publish(ApiContext& api, bool created, const json& association) {
 void add_association_routes(Router& router, ApiContext& api) {
   const std::vector<Role> readers{Role::Admin, Role::FacilityManager, Role::Driver};
 
-  router.add(http::verb::get, "/api/v1/associations", readers, "",
-             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
-               const auto page = r.page();
-               const auto station = r.query_text("station_id");
-               const auto driver = r.query_int("driver_id");
-               const auto active = r.query_bool("active");
-               auto body = co_await api.transaction([&](pqxx::work& tx) {
-                 return page_of(
-                     json_rows(tx, kAssociationColumns + " WHERE" + kAssociationScope + R"(
+  add_read_route(
+      router, api, "/api/v1/associations", readers, [](ApiRequest& r, pqxx::work& tx) -> json {
+        const auto page = r.page();
+        const auto station = r.query_text("station_id");
+        const auto driver = r.query_int("driver_id");
+        const auto active = r.query_bool("active");
+        return page_rows(tx, page, kAssociationColumns + " WHERE" + kAssociationScope + R"(
                         AND ($3::text IS NULL OR a.station_id = $3)
                         AND ($4::bigint IS NULL OR a.driver_id = $4)
                         AND ($5::boolean IS NULL OR (a.ended_at IS NULL) = $5)
                       ORDER BY a.id DESC LIMIT $6 OFFSET $7)",
-                               r.principal.site_scope(), r.principal.driver_scope(), station,
-                               driver, active, page.limit + 1, page.offset),
-                     page);
-               });
-               co_return json_answer(r.http, Status::ok, body);
-             });
+                         r.principal.site_scope(), r.principal.driver_scope(), station, driver,
+                         active);
+      });
 
   router.add(
       http::verb::post, "/api/v1/associations", readers, "AssociationCreate",

@@ -203,29 +203,24 @@ void add_certificate_routes(Router& router, ApiContext& api) {
                co_return json_answer(r.http, Status::accepted, body);
              });
 
-  router.add(http::verb::get, "/api/v1/sites/{site_id}/certificates/rollouts", operators, "",
-             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
-               const auto site_id = r.path_id("site_id");
-               require_site(r.principal, site_id);
-               const auto page = r.page();
-               auto body = co_await api.transaction([&](pqxx::work& tx) {
-                 return page_of(json_rows(tx, kRolloutSelect + R"(
-                      WHERE r.site_id = $1 GROUP BY r.id ORDER BY r.id DESC LIMIT $2 OFFSET $3)",
-                                          site_id, page.limit + 1, page.offset),
-                                page);
-               });
-               co_return json_answer(r.http, Status::ok, body);
-             });
+  add_read_route(router, api, "/api/v1/sites/{site_id}/certificates/rollouts", operators,
+                 [](ApiRequest& r, pqxx::work& tx) -> json {
+                   const auto site_id = r.path_id("site_id");
+                   require_site(r.principal, site_id);
+                   const auto page = r.page();
 
-  router.add(http::verb::get, "/api/v1/sites/{site_id}/certificates/rollouts/{rollout_id}",
-             operators, "", [&api](ApiRequest& r) -> awaitable<HttpResponse> {
-               const auto site_id = r.path_id("site_id");
-               const auto rollout_id = r.path_id("rollout_id");
-               require_site(r.principal, site_id);
-               auto body = co_await api.transaction(
-                   [&](pqxx::work& tx) { return rollout_json(tx, site_id, rollout_id); });
-               co_return json_answer(r.http, Status::ok, body);
-             });
+                   return page_rows(tx, page, kRolloutSelect + R"(
+                      WHERE r.site_id = $1 GROUP BY r.id ORDER BY r.id DESC LIMIT $2 OFFSET $3)",
+                                    site_id);
+                 });
+
+  add_read_route(router, api, "/api/v1/sites/{site_id}/certificates/rollouts/{rollout_id}",
+                 operators, [](ApiRequest& r, pqxx::work& tx) -> json {
+                   const auto site_id = r.path_id("site_id");
+                   const auto rollout_id = r.path_id("rollout_id");
+                   require_site(r.principal, site_id);
+                   return rollout_json(tx, site_id, rollout_id);
+                 });
 }
 
 }  // namespace chargegrid::server::api

@@ -79,19 +79,18 @@ void add_command_routes(Router& router, ApiContext& api) {
                co_return json_answer(r.http, Status::ok, answer);
              });
 
-  router.add(http::verb::get, "/api/v1/commands", operators, "",
-             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
-               const auto page = r.page();
-               const auto scope = r.principal.site_scope();
-               const auto station = r.query_text("station_id");
-               const auto site = r.query_int("site_id");
-               const auto outcome =
-                   r.query_choice("outcome", {"pending", "answered", "call_error", "timeout",
-                                              "offline", "lost", "refused", "invalid"});
-               const auto from = r.query_time("from");
-               const auto to = r.query_time("to");
-               auto body = co_await api.transaction([&](pqxx::work& tx) {
-                 return page_of(json_rows(tx, kCommandColumns + R"(
+  add_read_route(router, api, "/api/v1/commands", operators,
+                 [](ApiRequest& r, pqxx::work& tx) -> json {
+                   const auto page = r.page();
+                   const auto scope = r.principal.site_scope();
+                   const auto station = r.query_text("station_id");
+                   const auto site = r.query_int("site_id");
+                   const auto outcome =
+                       r.query_choice("outcome", {"pending", "answered", "call_error", "timeout",
+                                                  "offline", "lost", "refused", "invalid"});
+                   const auto from = r.query_time("from");
+                   const auto to = r.query_time("to");
+                   return page_rows(tx, page, kCommandColumns + R"(
                       WHERE ($1::bigint[] IS NULL OR c.site_id = ANY($1))
                         AND ($2::text IS NULL OR c.station_id = $2)
                         AND ($3::bigint IS NULL OR c.site_id = $3)
@@ -99,28 +98,22 @@ void add_command_routes(Router& router, ApiContext& api) {
                         AND ($5::timestamptz IS NULL OR c.created_at >= $5)
                         AND ($6::timestamptz IS NULL OR c.created_at < $6)
                       ORDER BY c.id DESC LIMIT $7 OFFSET $8)",
-                                          scope, station, site, outcome, from, to, page.limit + 1,
-                                          page.offset),
-                                page);
-               });
-               co_return json_answer(r.http, Status::ok, body);
-             });
+                                    scope, station, site, outcome, from, to);
+                 });
 
-  router.add(http::verb::get, "/api/v1/commands/{command_id}", operators, "",
-             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
-               const auto id = r.path_id("command_id");
-               const auto scope = r.principal.site_scope();
-               auto body = co_await api.transaction([&](pqxx::work& tx) {
-                 auto row = json_row(
-                     tx,
-                     kCommandColumns +
-                         " WHERE c.id = $1 AND ($2::bigint[] IS NULL OR c.site_id = ANY($2))",
-                     id, scope);
-                 if (row.is_null()) throw not_found("no command " + std::to_string(id));
-                 return row;
-               });
-               co_return json_answer(r.http, Status::ok, body);
-             });
+  add_read_route(
+      router, api, "/api/v1/commands/{command_id}", operators,
+      [](ApiRequest& r, pqxx::work& tx) -> json {
+        const auto id = r.path_id("command_id");
+        const auto scope = r.principal.site_scope();
+
+        auto row = json_row(
+            tx,
+            kCommandColumns + " WHERE c.id = $1 AND ($2::bigint[] IS NULL OR c.site_id = ANY($2))",
+            id, scope);
+        if (row.is_null()) throw not_found("no command " + std::to_string(id));
+        return row;
+      });
 }
 
 }  // namespace chargegrid::server::api

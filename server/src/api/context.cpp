@@ -19,4 +19,13 @@ void require_site(const Principal& principal, std::int64_t site_id) {
     throw not_found("no site " + std::to_string(site_id) + " in this key's sites");
 }
 
+void add_read_route(Router& router, ApiContext& api, std::string pattern, std::vector<Role> roles,
+                    ReadHandler read) {
+  router.add(http::verb::get, std::move(pattern), std::move(roles), "",
+             [&api, read = std::move(read)](ApiRequest& r) -> awaitable<HttpResponse> {
+               auto body = co_await api.transaction([&](pqxx::work& tx) { return read(r, tx); });
+               co_return json_answer(r.http, Status::ok, body);
+             });
+}
+
 }  // namespace chargegrid::server::api

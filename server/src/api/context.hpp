@@ -3,6 +3,7 @@
 // PostgreSQL, and the scope checks shared by the resources.
 
 #include <boost/asio/awaitable.hpp>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <pqxx/pqxx>
@@ -51,6 +52,21 @@ nlohmann::json json_row(pqxx::transaction_base& tx, const std::string& select, A
   auto rows = json_rows(tx, select, std::forward<Args>(args)...);
   return rows.empty() ? nlohmann::json(nullptr) : rows[0];
 }
+
+// One page of `select`'s rows: its last two parameters ($n-1, $n) are filled with the page's
+// LIMIT (one more row than the page, to tell whether another page follows) and OFFSET.
+template <class... Args>
+nlohmann::json page_rows(pqxx::transaction_base& tx, const Page& page, const std::string& select,
+                         Args&&... args) {
+  return page_of(json_rows(tx, select, std::forward<Args>(args)..., page.limit + 1, page.offset),
+                 page);
+}
+
+// A GET route that reads: `read(request, tx)` runs in one transaction and its JSON is the 200
+// answer. The request's parameters are read inside it too, so a bad one is a 400 as before.
+using ReadHandler = std::function<json(ApiRequest&, pqxx::work&)>;
+void add_read_route(Router& router, ApiContext& api, std::string pattern, std::vector<Role> roles,
+                    ReadHandler read);
 
 using store::patch_column;  // store/sql_arrays.hpp
 

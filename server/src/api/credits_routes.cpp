@@ -75,13 +75,10 @@ void add_credit_routes(Router& router, ApiContext& api) {
                co_return json_answer(r.http, outcome.created ? Status::created : Status::ok, view);
              });
 
-  router.add(http::verb::get, "/api/v1/credits/imports/{import_id}", operators, "",
-             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
-               const auto id = r.path_id("import_id");
-               auto view = co_await api.transaction(
-                   [&](pqxx::work& tx) { return import_view(tx, r.principal, id); });
-               co_return json_answer(r.http, Status::ok, view);
-             });
+  add_read_route(router, api, "/api/v1/credits/imports/{import_id}", operators,
+                 [](ApiRequest& r, pqxx::work& tx) -> json {
+                   return import_view(tx, r.principal, r.path_id("import_id"));
+                 });
 
   router.add(http::verb::get, "/api/v1/credits/balances", operators, "",
              [&api](ApiRequest& r) -> awaitable<HttpResponse> {
@@ -105,40 +102,38 @@ void add_credit_routes(Router& router, ApiContext& api) {
                co_return json_answer(r.http, Status::ok, json{{"items", std::move(rows)}});
              });
 
-  router.add(http::verb::get, "/api/v1/drivers/{driver_id}/balance",
-             {Role::Admin, Role::FacilityManager, Role::Driver}, "",
-             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
-               const auto id = r.path_id("driver_id");
-               auto body = co_await api.transaction([&](pqxx::work& tx) {
-                 // Scoped like drivers: a facility manager's sites, a driver's own record. A
-                 // removed driver's balance stays readable by an admin.
-                 auto rows = tx.exec_params("SELECT site_id FROM drivers WHERE id = $1", id);
-                 std::optional<std::int64_t> site;
-                 if (!rows.empty() && !rows[0][0].is_null()) site = rows[0][0].as<std::int64_t>();
-                 bool visible = r.principal.role == Role::Driver
-                                    ? r.principal.driver_id == id
-                                    : !rows.empty() && r.principal.may_see_site(site);
-                 if (!visible && r.principal.admin())
-                   visible = !tx.exec_params(
-                                    "SELECT 1 FROM driver_balance_entries WHERE driver_id = $1 "
-                                    "LIMIT 1",
-                                    id)
-                                  .empty();
-                 if (!visible)
-                   throw not_found("no driver " + std::to_string(id) + " visible to this key");
-                 return json{{"driver_id", id},
-                             {"balances", json_rows(tx, R"(
+  add_read_route(router, api, "/api/v1/drivers/{driver_id}/balance",
+                 {Role::Admin, Role::FacilityManager, Role::Driver},
+                 [](ApiRequest& r, pqxx::work& tx) -> json {
+                   const auto id = r.path_id("driver_id");
+
+                   // Scoped like drivers: a facility manager's sites, a driver's own record. A
+                   // removed driver's balance stays readable by an admin.
+                   auto rows = tx.exec_params("SELECT site_id FROM drivers WHERE id = $1", id);
+                   std::optional<std::int64_t> site;
+                   if (!rows.empty() && !rows[0][0].is_null()) site = rows[0][0].as<std::int64_t>();
+                   bool visible = r.principal.role == Role::Driver
+                                      ? r.principal.driver_id == id
+                                      : !rows.empty() && r.principal.may_see_site(site);
+                   if (!visible && r.principal.admin())
+                     visible = !tx.exec_params(
+                                      "SELECT 1 FROM driver_balance_entries WHERE driver_id = $1 "
+                                      "LIMIT 1",
+                                      id)
+                                    .empty();
+                   if (!visible)
+                     throw not_found("no driver " + std::to_string(id) + " visible to this key");
+                   return json{{"driver_id", id},
+                               {"balances", json_rows(tx, R"(
                   SELECT currency, balance_minor, updated_at FROM driver_balances
                   WHERE driver_id = $1 ORDER BY currency)",
-                                                    id)},
-                             {"entries", json_rows(tx, R"(
+                                                      id)},
+                               {"entries", json_rows(tx, R"(
                   SELECT id, currency, kind, amount_minor, balance_after_minor, settlement_id,
                          session_id, created_at
                   FROM driver_balance_entries WHERE driver_id = $1 ORDER BY id DESC LIMIT 100)",
-                                                   id)}};
-               });
-               co_return json_answer(r.http, Status::ok, body);
-             });
+                                                     id)}};
+                 });
 
   router.add(
       http::verb::put, "/api/v1/stations/{station_id}/owner", operators, "StationOwnerPut",

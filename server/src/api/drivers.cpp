@@ -75,26 +75,22 @@ void add_driver_routes(Router& router, ApiContext& api) {
   const std::vector<Role> operators{Role::Admin, Role::FacilityManager};
   const std::vector<Role> readers{Role::Admin, Role::FacilityManager, Role::Driver};
 
-  router.add(http::verb::get, "/api/v1/drivers", readers, "",
-             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
-               const auto page = r.page();
-               const auto scope = r.principal.site_scope();
-               const auto self = r.principal.driver_scope();
-               const auto site = r.query_int("site_id");
-               const auto search = r.query_text("q");
-               auto body = co_await api.transaction([&](pqxx::work& tx) {
-                 return page_of(json_rows(tx, kDriverColumns + R"(
+  add_read_route(router, api, "/api/v1/drivers", readers,
+                 [](ApiRequest& r, pqxx::work& tx) -> json {
+                   const auto page = r.page();
+                   const auto scope = r.principal.site_scope();
+                   const auto self = r.principal.driver_scope();
+                   const auto site = r.query_int("site_id");
+                   const auto search = r.query_text("q");
+                   return page_rows(tx, page, kDriverColumns + R"(
                    WHERE ($1::bigint[] IS NULL OR d.site_id = ANY($1) OR d.id = $2)
                      AND ($2::bigint IS NULL OR d.id = $2)
                      AND ($3::bigint IS NULL OR d.site_id = $3)
                      AND ($4::text IS NULL OR d.name ILIKE '%' || $4 || '%'
                           OR d.email ILIKE '%' || $4 || '%')
                    ORDER BY d.id LIMIT $5 OFFSET $6)",
-                                          scope, self, site, search, page.limit + 1, page.offset),
-                                page);
-               });
-               co_return json_answer(r.http, Status::ok, body);
-             });
+                                    scope, self, site, search);
+                 });
 
   router.add(http::verb::post, "/api/v1/drivers", operators, "DriverCreate",
              [&api](ApiRequest& r) -> awaitable<HttpResponse> {
@@ -107,15 +103,13 @@ void add_driver_routes(Router& router, ApiContext& api) {
                co_return response;
              });
 
-  router.add(http::verb::get, "/api/v1/drivers/{driver_id}", readers, "",
-             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
-               const auto id = r.path_id("driver_id");
-               auto body = co_await api.transaction([&](pqxx::work& tx) {
-                 driver_in_scope(tx, r.principal, id);
-                 return driver(tx, id);
-               });
-               co_return json_answer(r.http, Status::ok, body);
-             });
+  add_read_route(router, api, "/api/v1/drivers/{driver_id}", readers,
+                 [](ApiRequest& r, pqxx::work& tx) -> json {
+                   const auto id = r.path_id("driver_id");
+
+                   driver_in_scope(tx, r.principal, id);
+                   return driver(tx, id);
+                 });
 
   router.add(http::verb::patch, "/api/v1/drivers/{driver_id}", operators, "DriverPatch",
              [&api](ApiRequest& r) -> awaitable<HttpResponse> {
@@ -193,13 +187,10 @@ void add_driver_routes(Router& router, ApiContext& api) {
         co_return response;
       });
 
-  router.add(http::verb::get, "/api/v1/tokens/{id_token}", readers, "",
-             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
-               const auto token = r.path_text("id_token");
-               auto body = co_await api.transaction(
-                   [&](pqxx::work& tx) { return token_in_scope(tx, r.principal, token); });
-               co_return json_answer(r.http, Status::ok, body);
-             });
+  add_read_route(router, api, "/api/v1/tokens/{id_token}", readers,
+                 [](ApiRequest& r, pqxx::work& tx) -> json {
+                   return token_in_scope(tx, r.principal, r.path_text("id_token"));
+                 });
 
   router.add(http::verb::patch, "/api/v1/tokens/{id_token}", operators, "TokenPatch",
              [&api](ApiRequest& r) -> awaitable<HttpResponse> {

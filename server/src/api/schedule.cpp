@@ -214,25 +214,22 @@ void add_schedule_routes(Router& router, ApiContext& api) {
        AND ($1::bigint[] IS NULL OR st.site_id = ANY($1) OR t.driver_id = $2)
        AND ($2::bigint IS NULL OR t.driver_id = $2))";
 
-  router.add(http::verb::get, "/api/v1/sessions/{session_id}/charging-profiles", readers, "",
-             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
-               const auto id = r.path_id("session_id");
-               const auto page = r.page();
-               auto body = co_await api.transaction([&](pqxx::work& tx) {
-                 if (json_row(tx, kVisibleSession, r.principal.site_scope(),
-                              r.principal.driver_scope(), id)
-                         .is_null())
-                   throw not_found("no session " + std::to_string(id) + " visible to this key");
-                 return page_of(json_rows(tx, R"(
+  add_read_route(
+      router, api, "/api/v1/sessions/{session_id}/charging-profiles", readers,
+      [](ApiRequest& r, pqxx::work& tx) -> json {
+        const auto id = r.path_id("session_id");
+        const auto page = r.page();
+
+        if (json_row(tx, kVisibleSession, r.principal.site_scope(), r.principal.driver_scope(), id)
+                .is_null())
+          throw not_found("no session " + std::to_string(id) + " visible to this key");
+        return page_rows(tx, page, R"(
                    SELECT id, profile_id, kind, purpose, station_id, evse_id, session_id, start_at,
                           rate_unit, schedule, command_id, outcome, status, sent_at, answered_at
                      FROM charging_profiles WHERE session_id = $1
                     ORDER BY id LIMIT $2 OFFSET $3)",
-                                          id, page.limit + 1, page.offset),
-                                page);
-               });
-               co_return json_answer(r.http, Status::ok, body);
-             });
+                         id);
+      });
 
   router.add(http::verb::patch, "/api/v1/sessions/{session_id}", readers, "SessionPatch",
              [&api](ApiRequest& r) -> awaitable<HttpResponse> {

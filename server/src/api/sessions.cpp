@@ -60,18 +60,16 @@ awaitable<json> stop_session(ApiContext& api, const Principal& principal, std::i
 void add_session_routes(Router& router, ApiContext& api) {
   const std::vector<Role> readers{Role::Admin, Role::FacilityManager, Role::Driver};
 
-  router.add(http::verb::get, "/api/v1/sessions", readers, "",
-             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
-               const auto page = r.page();
-               const auto site = r.query_int("site_id");
-               const auto station = r.query_text("station_id");
-               const auto driver = r.query_int("driver_id");
-               const auto status = r.query_choice("status", {"active", "ended"});
-               const auto from = r.query_time("from");
-               const auto to = r.query_time("to");
-               auto body = co_await api.transaction([&](pqxx::work& tx) {
-                 return page_of(
-                     json_rows(tx, kSessionColumns + " WHERE" + kSessionScope + R"(
+  add_read_route(router, api, "/api/v1/sessions", readers,
+                 [](ApiRequest& r, pqxx::work& tx) -> json {
+                   const auto page = r.page();
+                   const auto site = r.query_int("site_id");
+                   const auto station = r.query_text("station_id");
+                   const auto driver = r.query_int("driver_id");
+                   const auto status = r.query_choice("status", {"active", "ended"});
+                   const auto from = r.query_time("from");
+                   const auto to = r.query_time("to");
+                   return page_rows(tx, page, kSessionColumns + " WHERE" + kSessionScope + R"(
                         AND ($3::bigint IS NULL OR st.site_id = $3)
                         AND ($4::text IS NULL OR t.station_id = $4)
                         AND ($5::bigint IS NULL OR t.driver_id = $5)
@@ -79,31 +77,25 @@ void add_session_routes(Router& router, ApiContext& api) {
                         AND ($7::timestamptz IS NULL OR t.started_at >= $7)
                         AND ($8::timestamptz IS NULL OR t.started_at < $8)
                       ORDER BY t.started_at DESC NULLS LAST, t.id DESC LIMIT $9 OFFSET $10)",
-                               r.principal.site_scope(), r.principal.driver_scope(), site, station,
-                               driver, status, from, to, page.limit + 1, page.offset),
-                     page);
-               });
-               co_return json_answer(r.http, Status::ok, body);
-             });
+                                    r.principal.site_scope(), r.principal.driver_scope(), site,
+                                    station, driver, status, from, to);
+                 });
 
-  router.add(http::verb::get, "/api/v1/sessions/{session_id}", readers, "",
-             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
-               const auto id = r.path_id("session_id");
-               auto body = co_await api.transaction(
-                   [&](pqxx::work& tx) { return session_in_scope(tx, r.principal, id); });
-               co_return json_answer(r.http, Status::ok, body);
-             });
+  add_read_route(router, api, "/api/v1/sessions/{session_id}", readers,
+                 [](ApiRequest& r, pqxx::work& tx) -> json {
+                   return session_in_scope(tx, r.principal, r.path_id("session_id"));
+                 });
 
-  router.add(http::verb::get, "/api/v1/sessions/{session_id}/meter-values", readers, "",
-             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
-               const auto id = r.path_id("session_id");
-               const auto page = r.page();
-               const auto measurand = r.query_text("measurand");
-               const auto from = r.query_time("from");
-               const auto to = r.query_time("to");
-               auto body = co_await api.transaction([&](pqxx::work& tx) {
-                 session_in_scope(tx, r.principal, id);
-                 return page_of(json_rows(tx, R"(
+  add_read_route(router, api, "/api/v1/sessions/{session_id}/meter-values", readers,
+                 [](ApiRequest& r, pqxx::work& tx) -> json {
+                   const auto id = r.path_id("session_id");
+                   const auto page = r.page();
+                   const auto measurand = r.query_text("measurand");
+                   const auto from = r.query_time("from");
+                   const auto to = r.query_time("to");
+
+                   session_in_scope(tx, r.principal, id);
+                   return page_rows(tx, page, R"(
                    SELECT sampled_at, measurand, phase, location, context, value, unit, format,
                           signed_data
                    FROM meter_values
@@ -113,11 +105,8 @@ void add_session_routes(Router& router, ApiContext& api) {
                      AND ($3::timestamptz IS NULL OR sampled_at >= $3)
                      AND ($4::timestamptz IS NULL OR sampled_at < $4)
                    ORDER BY sampled_at, measurand, phase LIMIT $5 OFFSET $6)",
-                                          id, measurand, from, to, page.limit + 1, page.offset),
-                                page);
-               });
-               co_return json_answer(r.http, Status::ok, body);
-             });
+                                    id, measurand, from, to);
+                 });
 
   router.add(http::verb::post, "/api/v1/sessions/{session_id}/stop", readers, "",
              [&api](ApiRequest& r) -> awaitable<HttpResponse> {

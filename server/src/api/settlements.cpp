@@ -92,26 +92,23 @@ void add_settlement_routes(Router& router, ApiContext& api) {
   const std::vector<Role> readers{Role::Admin, Role::FacilityManager, Role::Driver};
   const std::vector<Role> operators{Role::Admin, Role::FacilityManager};
 
-  router.add(http::verb::get, "/api/v1/sessions/{session_id}/settlement", readers, "",
-             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
-               const auto id = r.path_id("session_id");
-               auto body = co_await api.transaction([&](pqxx::work& tx) {
-                 auto row = json_row(
-                     tx,
-                     kSettlementColumns + " WHERE s.session_id = $3 AND" + kSettlementScope +
-                         // The final settlement, or the latest interim of a running session.
-                         " ORDER BY s.kind = 'final' DESC, s.interim_number DESC LIMIT 1",
-                     r.principal.site_scope(), r.principal.driver_scope(), id);
-                 if (row.is_null())
-                   throw not_found("no settlement of session " + std::to_string(id) +
-                                   " visible to this key (a session is settled a few seconds after "
-                                   "it ends)");
-                 row["adapters"] = ledger_adapters::delivery_of(
-                     tx, api.services.config, row["log_index"].get<std::uint64_t>());
-                 return row;
-               });
-               co_return json_answer(r.http, Status::ok, body);
-             });
+  add_read_route(
+      router, api, "/api/v1/sessions/{session_id}/settlement", readers,
+      [&api](ApiRequest& r, pqxx::work& tx) -> json {
+        const auto id = r.path_id("session_id");
+        // The final settlement, or the latest interim of a running session.
+        auto row = json_row(tx,
+                            kSettlementColumns + " WHERE s.session_id = $3 AND" + kSettlementScope +
+                                " ORDER BY s.kind = 'final' DESC, s.interim_number DESC LIMIT 1",
+                            r.principal.site_scope(), r.principal.driver_scope(), id);
+        if (row.is_null())
+          throw not_found("no settlement of session " + std::to_string(id) +
+                          " visible to this key (a session is settled a few seconds after "
+                          "it ends)");
+        row["adapters"] = ledger_adapters::delivery_of(tx, api.services.config,
+                                                       row["log_index"].get<std::uint64_t>());
+        return row;
+      });
 
   router.add(http::verb::get, "/api/v1/settlements", readers, "",
              [&api](ApiRequest& r) -> awaitable<HttpResponse> {

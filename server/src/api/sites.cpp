@@ -66,12 +66,11 @@ void add_site_routes(Router& router, ApiContext& api) {
                const auto page = r.page();
                const auto scope = r.principal.site_scope();
                auto body = co_await api.transaction([&](pqxx::work& tx) {
-                 return page_of(
-                     json_rows(tx,
-                               kSiteColumns + " WHERE ($1::bigint[] IS NULL OR s.id = ANY($1))"
-                                              " ORDER BY s.id LIMIT $2 OFFSET $3",
-                               scope, page.limit + 1, page.offset),
-                     page);
+                 return page_rows(tx, page,
+                                  kSiteColumns +
+                                      " WHERE ($1::bigint[] IS NULL OR s.id = ANY($1))"
+                                      " ORDER BY s.id LIMIT $2 OFFSET $3",
+                                  scope);
                });
                co_return json_answer(r.http, http::status::ok, body);
              });

@@ -142,16 +142,14 @@ void add_station_routes(Router& router, ApiContext& api) {
         const auto online = r.query_bool("online");
         const auto protocol = r.query_choice("protocol", {"ocpp1.6", "ocpp2.0.1", "ocpp2.1"});
         auto body = co_await api.transaction([&](pqxx::work& tx) {
-          return page_of(
-              json_rows(tx, kStationColumns + R"(
+          return page_rows(tx, page, kStationColumns + R"(
                    WHERE ($1::bigint[] IS NULL OR st.site_id = ANY($1))
                      AND ($2::bigint IS NULL OR st.site_id = $2)
                      AND ($3::text IS NULL OR st.registration = $3)
                      AND ($4::boolean IS NULL OR (st.connected_since IS NOT NULL) = $4)
                      AND ($5::text IS NULL OR st.protocol = $5)
                    ORDER BY st.id LIMIT $6 OFFSET $7)",
-                        scope, site, registration, online, protocol, page.limit + 1, page.offset),
-              page);
+                           scope, site, registration, online, protocol);
         });
         for (auto& item : body["items"]) mark_online(api, item);
         co_return json_answer(r.http, Status::ok, body);
@@ -337,17 +335,17 @@ void add_station_routes(Router& router, ApiContext& api) {
                co_return json_answer(r.http, Status::ok, json{{"items", body}});
              });
 
-  router.add(http::verb::get, "/api/v1/stations/{station_id}/status-history", operators, "",
-             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
-               const auto id = r.path_text("station_id");
-               const auto page = r.page();
-               const auto evse = r.query_int("evse_id");
-               const auto status = r.query_text("status");
-               const auto from = r.query_time("from");
-               const auto to = r.query_time("to");
-               auto body = co_await api.transaction([&](pqxx::work& tx) {
-                 station_site_in_scope(tx, r.principal, id);
-                 return page_of(json_rows(tx, R"(
+  add_read_route(router, api, "/api/v1/stations/{station_id}/status-history", operators,
+                 [](ApiRequest& r, pqxx::work& tx) -> json {
+                   const auto id = r.path_text("station_id");
+                   const auto page = r.page();
+                   const auto evse = r.query_int("evse_id");
+                   const auto status = r.query_text("status");
+                   const auto from = r.query_time("from");
+                   const auto to = r.query_time("to");
+
+                   station_site_in_scope(tx, r.principal, id);
+                   return page_rows(tx, page, R"(
                    SELECT id, evse_id, connector_id, status, error_code, info, reported_at,
                           received_at
                    FROM status_history
@@ -356,33 +354,27 @@ void add_station_routes(Router& router, ApiContext& api) {
                      AND ($4::timestamptz IS NULL OR reported_at >= $4)
                      AND ($5::timestamptz IS NULL OR reported_at < $5)
                    ORDER BY reported_at DESC, id DESC LIMIT $6 OFFSET $7)",
-                                          id, evse, status, from, to, page.limit + 1, page.offset),
-                                page);
-               });
-               co_return json_answer(r.http, Status::ok, body);
-             });
+                                    id, evse, status, from, to);
+                 });
 
-  router.add(http::verb::get, "/api/v1/stations/{station_id}/security-events", operators, "",
-             [&api](ApiRequest& r) -> awaitable<HttpResponse> {
-               const auto id = r.path_text("station_id");
-               const auto page = r.page();
-               const auto type = r.query_text("type");
-               const auto from = r.query_time("from");
-               const auto to = r.query_time("to");
-               auto body = co_await api.transaction([&](pqxx::work& tx) {
-                 station_site_in_scope(tx, r.principal, id);
-                 return page_of(json_rows(tx, R"(
+  add_read_route(router, api, "/api/v1/stations/{station_id}/security-events", operators,
+                 [](ApiRequest& r, pqxx::work& tx) -> json {
+                   const auto id = r.path_text("station_id");
+                   const auto page = r.page();
+                   const auto type = r.query_text("type");
+                   const auto from = r.query_time("from");
+                   const auto to = r.query_time("to");
+
+                   station_site_in_scope(tx, r.principal, id);
+                   return page_rows(tx, page, R"(
                    SELECT id, event_type AS type, occurred_at, tech_info, received_at
                    FROM security_events
                    WHERE station_id = $1 AND ($2::text IS NULL OR event_type = $2)
                      AND ($3::timestamptz IS NULL OR occurred_at >= $3)
                      AND ($4::timestamptz IS NULL OR occurred_at < $4)
                    ORDER BY occurred_at DESC, id DESC LIMIT $5 OFFSET $6)",
-                                          id, type, from, to, page.limit + 1, page.offset),
-                                page);
-               });
-               co_return json_answer(r.http, Status::ok, body);
-             });
+                                    id, type, from, to);
+                 });
 }
 
 }  // namespace chargegrid::server::api

@@ -1,6 +1,5 @@
 #include "cluster/event_relay.hpp"
 
-#include <boost/asio/post.hpp>
 #include <pqxx/pqxx>
 
 #include "chargegrid/db/pool.hpp"
@@ -27,36 +26,20 @@ json wire(const Event& e) {
 }  // namespace
 
 EventRelay::EventRelay(boost::asio::io_context& io, db::ConnectionPool& pool, std::string node_id)
-    : pool_(pool), node_id_(std::move(node_id)), timer_(io) {}
+    : node_id_(std::move(node_id)),
+      job_(io, pool, kFlushInterval, [this](pqxx::connection_base& c) {
+        flush(c);
+        return false;
+      }) {}
 
 void EventRelay::push(const Event& event) {
+  if (job_.stopping()) return;
   std::lock_guard lock(mutex_);
-  if (stopped_) return;
   pending_.push_back(wire(event));
   if (pending_.size() > kMaxPending) pending_.pop_front();
 }
 
-void EventRelay::start() {
-  arm();
-}
-
-void EventRelay::stop() {
-  std::lock_guard lock(mutex_);
-  stopped_ = true;
-  boost::asio::post(timer_.get_executor(), [this] { timer_.cancel(); });
-}
-
-void EventRelay::arm() {
-  timer_.expires_after(kFlushInterval);
-  timer_.async_wait([this](boost::system::error_code ec) {
-    if (ec) return;
-    flush();
-    std::lock_guard lock(mutex_);
-    if (!stopped_) arm();
-  });
-}
-
-void EventRelay::flush() {
+void EventRelay::flush(pqxx::connection_base& c) {
   std::vector<std::string> payloads;
   {
     std::lock_guard lock(mutex_);
@@ -80,12 +63,10 @@ void EventRelay::flush() {
     pending_.clear();
   }
   if (payloads.empty()) return;
-  pool_.try_submit([payloads = std::move(payloads)](pqxx::connection& c) {
-    pqxx::work tx(c);
-    for (const auto& payload : payloads)
-      store::cluster_nodes::notify_all(tx, cluster::kEventsChannel, payload);
-    tx.commit();
-  });
+  pqxx::work tx(c);
+  for (const auto& payload : payloads)
+    store::cluster_nodes::notify_all(tx, cluster::kEventsChannel, payload);
+  tx.commit();
 }
 
 std::vector<Event> EventRelay::events_of(const json& message) {

@@ -6,7 +6,6 @@
 // (database away) is dropped, as a slow stream would be.
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <deque>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -14,6 +13,7 @@
 
 #include "chargegrid/db/fwd.hpp"
 #include "events/event_bus.hpp"
+#include "recurring_job.hpp"
 
 namespace chargegrid::server {
 
@@ -23,21 +23,18 @@ class EventRelay {
   // Takes an event published here (EventBus::forward).
   void push(const Event& event);
   // Starts the periodic flush.
-  void start();
-  void stop();
+  void start() { job_.start(); }
+  void stop() { job_.stop(); }
   // A NOTIFY another node sent: its events, for this node's bus.
   static std::vector<Event> events_of(const nlohmann::json& message);
 
  private:
-  void arm();
-  void flush();
+  void flush(pqxx::connection_base& c);  // a round of job_
 
-  db::ConnectionPool& pool_;
   std::string node_id_;
-  boost::asio::steady_timer timer_;
   std::mutex mutex_;
   std::deque<nlohmann::json> pending_;
-  bool stopped_ = false;
+  RecurringJob job_;
 };
 
 }  // namespace chargegrid::server

@@ -491,6 +491,9 @@ void StationConnection::on_frame(beast::error_code ec) {
                        } catch (const std::exception& ex) {
                          log::error("station_call_failed",
                                     {{"station", self->station_id_}, {"error", ex.what()}});
+                       } catch (...) {  // never let a foreign exception end the process
+                         log::error("station_call_failed",
+                                    {{"station", self->station_id_}, {"error", "unknown"}});
                        }
                      }
                      self->read_next();
@@ -749,7 +752,7 @@ void StationConnection::finish_pending_calls() {
 void StationConnection::send(std::string frame) {
   if (closing_) return;
   if (write_in_flight_) {
-    outbox_.push_back(std::move(frame));
+    send_queue_.push_back(std::move(frame));
     return;
   }
   writing_ = std::move(frame);
@@ -771,13 +774,13 @@ void StationConnection::on_written(beast::error_code ec) {
   std::string().swap(writing_);
   if (ec) {
     closing_ = true;
-    outbox_.clear();
+    send_queue_.clear();
     return;
   }
   if (close_after_write_) return send_close();
-  if (closing_ || outbox_.empty()) return;
-  writing_ = std::move(outbox_.front());
-  outbox_.erase(outbox_.begin());
+  if (closing_ || send_queue_.empty()) return;
+  writing_ = std::move(send_queue_.front());
+  send_queue_.erase(send_queue_.begin());
   write_next();
 }
 
@@ -785,7 +788,7 @@ void StationConnection::close(websocket::close_code code, std::string reason) {
   asio::post(ws_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)] {
     if (self->closing_) return;
     self->closing_ = true;  // a write in flight finishes; nothing more is sent
-    self->outbox_.clear();
+    self->send_queue_.clear();
     // Beast allows one writer at a time: a write in flight finishes first.
     self->close_after_write_ = std::make_unique<websocket::close_reason>(code, reason);
     if (!self->write_in_flight_) self->send_close();

@@ -118,7 +118,7 @@ class StationConnection : public std::enable_shared_from_this<StationConnection>
   // The frame being written, and those queued behind it (empty, allocating nothing, while
   // the station is idle).
   std::string writing_;
-  std::vector<std::string> outbox_;
+  std::vector<std::string> send_queue_;
   // A close asked for while a write was in flight: sent once it completes.
   std::unique_ptr<boost::beast::websocket::close_reason> close_after_write_;
   std::map<std::string, PendingCall> pending_calls_;

@@ -1,6 +1,5 @@
 #include "events/outbox_consumer.hpp"
 
-#include <boost/asio/post.hpp>
 #include <pqxx/pqxx>
 #include <random>
 
@@ -31,60 +30,14 @@ std::chrono::milliseconds backoff(int attempts, std::chrono::seconds cap) {
 OutboxConsumer::OutboxConsumer(boost::asio::io_context& io, db::ConnectionPool& pool,
                                std::string name, std::vector<std::string> topics, Handler handler,
                                Options options)
-    : io_(io),
-      pool_(pool),
-      name_(std::move(name)),
+    : name_(std::move(name)),
       topics_(std::move(topics)),
       handler_(std::move(handler)),
       options_(options),
-      timer_(io) {}
-
-OutboxConsumer::~OutboxConsumer() {
-  stop();
+      job_(io, pool, options.poll_interval, [this](pqxx::connection_base& c) { return round(c); }) {
 }
 
-void OutboxConsumer::start() {
-  wake();
-}
-
-void OutboxConsumer::stop() {
-  std::lock_guard lock(mutex_);
-  stopped_ = true;
-  boost::asio::post(timer_.get_executor(), [this] { timer_.cancel(); });
-}
-
-void OutboxConsumer::wake() {
-  {
-    std::lock_guard lock(mutex_);
-    if (stopped_) return;
-  }
-  if (busy_.exchange(true)) {
-    again_ = true;  // the round under way looks once more when it ends
-    return;
-  }
-  const bool queued = pool_.try_submit([this](pqxx::connection& c) { round(c); },
-                                       [this](std::exception_ptr) {
-                                         busy_ = false;
-                                         arm(options_.poll_interval);
-                                       });
-  if (!queued) {
-    busy_ = false;
-    arm(options_.poll_interval);
-  }
-}
-
-void OutboxConsumer::arm(std::chrono::milliseconds delay) {
-  std::lock_guard lock(mutex_);
-  if (stopped_) return;
-  boost::asio::post(timer_.get_executor(), [this, delay] {
-    timer_.expires_after(delay);
-    timer_.async_wait([this](boost::system::error_code ec) {
-      if (!ec) wake();
-    });
-  });
-}
-
-void OutboxConsumer::round(pqxx::connection_base& c) {
+bool OutboxConsumer::round(pqxx::connection_base& c) {
   int handled = 0;
   try {
     if (!subscribed_) {
@@ -95,10 +48,7 @@ void OutboxConsumer::round(pqxx::connection_base& c) {
       subscribed_ = true;
     }
     for (; handled < options_.rows_per_round; ++handled) {
-      {
-        std::lock_guard lock(mutex_);
-        if (stopped_) break;
-      }
+      if (job_.stopping()) break;
       store::outbox::Row failed_row;
       std::string error;
       {
@@ -134,12 +84,7 @@ void OutboxConsumer::round(pqxx::connection_base& c) {
   } catch (const std::exception& e) {
     log::debug("outbox_round_failed", {{"consumer", name_}, {"error", first_line(e.what())}});
   }
-  busy_ = false;
-  // More may wait: a full round, or a wake() while this one ran, looks again at once.
-  if (again_.exchange(false) || handled == options_.rows_per_round)
-    wake();
-  else
-    arm(options_.poll_interval);
+  return handled == options_.rows_per_round;  // a full round: more may wait
 }
 
 }  // namespace chargegrid::server

@@ -8,15 +8,14 @@
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "chargegrid/db/fwd.hpp"
+#include "recurring_job.hpp"
 #include "store/outbox.hpp"
 
 namespace chargegrid::server {
@@ -41,35 +40,27 @@ class OutboxConsumer {
                  std::vector<std::string> topics, Handler handler)
       : OutboxConsumer(io, pool, std::move(name), std::move(topics), std::move(handler),
                        Options{}) {}
-  ~OutboxConsumer();
 
   const std::string& name() const { return name_; }
   // Subscribes (again at every round until it succeeds) and starts polling.
-  void start();
-  void stop();
+  void start() { job_.start(); }
+  void stop() { job_.stop(); }
   // Looks for rows now (e.g. right after an event was appended on this node).
-  void wake();
+  void wake() { job_.wake(); }
 
   std::uint64_t processed() const { return processed_; }
   std::uint64_t failures() const { return failures_; }
 
  private:
-  void arm(std::chrono::milliseconds delay);
-  void round(pqxx::connection_base& c);  // a pool job
+  bool round(pqxx::connection_base& c);  // true when a full round left more to do
 
-  boost::asio::io_context& io_;
-  db::ConnectionPool& pool_;
   const std::string name_;
   const std::vector<std::string> topics_;
   Handler handler_;
   Options options_;
-  boost::asio::steady_timer timer_;
-  std::mutex mutex_;
-  bool stopped_ = false;
-  std::atomic<bool> busy_{false};
-  std::atomic<bool> again_{false};
   bool subscribed_ = false;
   std::atomic<std::uint64_t> processed_{0}, failures_{0};
+  RecurringJob job_;  // last: its rounds use the members above
 };
 
 }  // namespace chargegrid::server

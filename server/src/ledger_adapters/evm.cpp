@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "chargegrid/base/encoding.hpp"
+#include "chargegrid/base/openssl_ptr.hpp"
 
 namespace chargegrid::server::ledger_adapters::evm {
 
@@ -167,18 +168,9 @@ std::string checksum_address(const Bytes& address) {
 
 namespace {
 
-struct BnDeleter {
-  void operator()(BIGNUM* b) const { BN_clear_free(b); }
-};
-struct CtxDeleter {
-  void operator()(BN_CTX* c) const { BN_CTX_free(c); }
-};
-struct PointDeleter {
-  void operator()(EC_POINT* p) const { EC_POINT_free(p); }
-};
-using Bn = std::unique_ptr<BIGNUM, BnDeleter>;
-using BnCtx = std::unique_ptr<BN_CTX, CtxDeleter>;
-using Point = std::unique_ptr<EC_POINT, PointDeleter>;
+using Bn = base::OpenSslPtr<BIGNUM, BN_clear_free>;  // may hold a private key
+using BnCtx = base::OpenSslPtr<BN_CTX, BN_CTX_free>;
+using Point = base::OpenSslPtr<EC_POINT, EC_POINT_free>;
 
 Bn bn() {
   Bn b(BN_new());

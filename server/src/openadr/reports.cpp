@@ -145,10 +145,12 @@ bool short_text(const json& value) {
 
 std::optional<std::string> unknown_member(const json& object, const std::string& where,
                                           std::initializer_list<const char*> names) {
-  for (const auto& [name, value] : object.items())
+  for (const auto& item : object.items()) {
+    const std::string& name = item.key();
     if (std::find_if(names.begin(), names.end(), [&](const char* n) { return name == n; }) ==
         names.end())
       return where + name + ": not a member of the schema";
+  }
   return std::nullopt;
 }
 

@@ -10,13 +10,11 @@ namespace chargegrid::server::plug_and_charge {
 
 namespace {
 
-struct StoreCtxFree {
-  void operator()(X509_STORE_CTX* c) const { X509_STORE_CTX_free(c); }
-};
-struct StackFree {
-  void operator()(STACK_OF(X509) * s) const { sk_X509_pop_free(s, X509_free); }
-};
-using CertStack = std::unique_ptr<STACK_OF(X509), StackFree>;
+void free_certificates(STACK_OF(X509) * stack) {
+  sk_X509_pop_free(stack, X509_free);
+}
+using CertStack = base::OpenSslPtr<STACK_OF(X509), free_certificates>;
+using StoreContext = base::OpenSslPtr<X509_STORE_CTX, X509_STORE_CTX_free>;
 
 CertificateStatus status_of_verify_error(int error) {
   switch (error) {
@@ -115,7 +113,7 @@ ChainCheck check_contract_chain(std::string_view chain_pem, const std::string& e
     X509_up_ref(certificates[i].get());
     sk_X509_push(untrusted.get(), certificates[i].get());
   }
-  std::unique_ptr<X509_STORE_CTX, StoreCtxFree> ctx(X509_STORE_CTX_new());
+  StoreContext ctx(X509_STORE_CTX_new());
   X509* leaf = certificates.front().get();
   if (!ctx || X509_STORE_CTX_init(ctx.get(), roots, leaf, untrusted.get()) != 1) {
     ERR_clear_error();

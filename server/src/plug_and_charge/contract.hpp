@@ -28,10 +28,7 @@ enum class CertificateStatus {
 };
 const char* to_string(CertificateStatus status);
 
-struct StoreFree {
-  void operator()(X509_STORE* s) const { X509_STORE_free(s); }
-};
-using TrustStore = std::unique_ptr<X509_STORE, StoreFree>;
+using TrustStore = base::OpenSslPtr<X509_STORE, X509_STORE_free>;
 
 // Every *.pem in `dir` (each may hold several certificates) as a trust store; the count of
 // certificates read is returned through `count`. Throws security::PkiError when the folder

@@ -15,20 +15,9 @@ namespace chargegrid::server::plug_and_charge {
 
 namespace {
 
-struct ResponseFree {
-  void operator()(OCSP_RESPONSE* r) const { OCSP_RESPONSE_free(r); }
-};
-struct BasicFree {
-  void operator()(OCSP_BASICRESP* b) const { OCSP_BASICRESP_free(b); }
-};
-struct BnFree {
-  void operator()(BIGNUM* b) const { BN_free(b); }
-};
-struct IntegerFree {
-  void operator()(ASN1_INTEGER* i) const { ASN1_INTEGER_free(i); }
-};
-using Response = std::unique_ptr<OCSP_RESPONSE, ResponseFree>;
-using Basic = std::unique_ptr<OCSP_BASICRESP, BasicFree>;
+using Response = base::OpenSslPtr<OCSP_RESPONSE, OCSP_RESPONSE_free>;
+using Basic = base::OpenSslPtr<OCSP_BASICRESP, OCSP_BASICRESP_free>;
+using BigNumber = base::OpenSslPtr<BIGNUM, BN_free>;
 
 const EVP_MD* digest_named(const std::string& name) {
   if (name == "SHA256") return EVP_sha256();
@@ -60,8 +49,7 @@ std::string der_tlv(unsigned char tag, const std::string& content) {
 
 // CertID ::= SEQUENCE { hashAlgorithm, issuerNameHash, issuerKeyHash, serialNumber }, made
 // from the hashes the station computed (OpenSSL builds one only from the issuer itself).
-std::unique_ptr<OCSP_CERTID, CertIdFree> cert_id_from(const OcspRequestData& data,
-                                                      const EVP_MD* digest) {
+OcspCertId cert_id_from(const OcspRequestData& data, const EVP_MD* digest) {
   const auto name_hash = base::hex_decode_to_string(data.issuer_name_hash);
   const auto key_hash = base::hex_decode_to_string(data.issuer_key_hash);
   const auto size = static_cast<std::size_t>(EVP_MD_get_size(digest));
@@ -93,8 +81,7 @@ std::unique_ptr<OCSP_CERTID, CertIdFree> cert_id_from(const OcspRequestData& dat
       der_tlv(0x30, algorithm + der_tlv(0x04, *name_hash) + der_tlv(0x04, *key_hash) +
                         der_tlv(0x02, serial_content));
   const auto* in = reinterpret_cast<const unsigned char*>(der.data());
-  std::unique_ptr<OCSP_CERTID, CertIdFree> id(
-      d2i_OCSP_CERTID(nullptr, &in, static_cast<long>(der.size())));
+  OcspCertId id(d2i_OCSP_CERTID(nullptr, &in, static_cast<long>(der.size())));
   if (!id) {
     ERR_clear_error();
     throw std::invalid_argument("the request data do not make a CertID");
@@ -139,8 +126,7 @@ OcspRequestData request_data_of(X509* certificate, X509* issuer) {
   data.hash_algorithm = "SHA256";
   data.issuer_name_hash = issuer_hash(issuer, false, EVP_sha256());
   data.issuer_key_hash = issuer_hash(issuer, true, EVP_sha256());
-  std::unique_ptr<BIGNUM, BnFree> serial(
-      ASN1_INTEGER_to_BN(X509_get0_serialNumber(certificate), nullptr));
+  BigNumber serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(certificate), nullptr));
   if (serial) {
     char* text = BN_bn2hex(serial.get());
     if (text) data.serial_number = text;

@@ -14,6 +14,8 @@
 #include <string>
 #include <string_view>
 
+#include "chargegrid/base/openssl_ptr.hpp"
+
 namespace chargegrid::server::plug_and_charge {
 
 // OCPP's OCSPRequestDataType: one certificate as its responder knows it (hashes and serial
@@ -39,12 +41,8 @@ class OcspInvalid : public std::runtime_error {
   Kind kind;
 };
 
-struct CertIdFree {
-  void operator()(OCSP_CERTID* id) const { OCSP_CERTID_free(id); }
-};
-struct OcspRequestFree {
-  void operator()(OCSP_REQUEST* r) const { OCSP_REQUEST_free(r); }
-};
+using OcspCertId = base::OpenSslPtr<OCSP_CERTID, OCSP_CERTID_free>;
+using OcspRequest = base::OpenSslPtr<OCSP_REQUEST, OCSP_REQUEST_free>;
 
 // One certificate's OCSP request, DER-encoded for an HTTP POST.
 class OcspQuery {
@@ -61,8 +59,8 @@ class OcspQuery {
   OCSP_REQUEST* request() const { return request_.get(); }
 
  private:
-  std::unique_ptr<OCSP_CERTID, CertIdFree> id_;
-  std::unique_ptr<OCSP_REQUEST, OcspRequestFree> request_;
+  OcspCertId id_;
+  OcspRequest request_;
   std::string der_, responder_url_, key_;
 };
 

@@ -76,8 +76,8 @@ struct Checker {
     if (!certificate || key_file.empty()) return;
     try {
       const auto pem = security::read_text_file(key_file);
-      std::unique_ptr<BIO, decltype(&BIO_free)> bio(
-          BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
+      base::OpenSslPtr<BIO, BIO_free> bio(
+          BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
       security::PrivateKey key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
       if (!key || X509_check_private_key(certificate, key.get()) != 1) {
         ERR_clear_error();

@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "chargegrid/base/encoding.hpp"
+#include "chargegrid/base/openssl_ptr.hpp"
 #include "ledger_adapters/http_client.hpp"
 #include "logging.hpp"
 
@@ -18,9 +19,10 @@ using Clock = std::chrono::system_clock;
 
 namespace {
 
-struct StackFree {
-  void operator()(STACK_OF(X509) * s) const { sk_X509_free(s); }  // certificates not owned
-};
+void free_stack_only(STACK_OF(X509) * stack) {
+  sk_X509_free(stack);
+}  // certificates not owned
+using BorrowedCertificates = base::OpenSslPtr<STACK_OF(X509), free_stack_only>;
 
 // The responder could not be asked (refused, timeout, an HTTP error).
 struct Unreachable : std::runtime_error {
@@ -183,7 +185,7 @@ asio::awaitable<ContractAnswer> PlugAndCharge::check_contract(
     if (check.status != CertificateStatus::kAccepted)
       co_return ContractAnswer{check.status, check.reason};
     auto work = impl.off_thread([&impl, check = std::move(check)] {
-      std::unique_ptr<STACK_OF(X509), StackFree> extra(sk_X509_new_null());
+      BorrowedCertificates extra(sk_X509_new_null());
       for (const auto& certificate : check.chain) sk_X509_push(extra.get(), certificate.get());
       return impl.ask_responders(check.ocsp, impl.mo_roots.get(), extra.get());
     });

@@ -22,20 +22,11 @@ namespace chargegrid::server::security {
 
 namespace {
 
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct ReqFree {
-  void operator()(X509_REQ* r) const { X509_REQ_free(r); }
-};
-struct ExtFree {
-  void operator()(X509_EXTENSION* e) const { X509_EXTENSION_free(e); }
-};
-struct BnFree {
-  void operator()(BIGNUM* b) const { BN_free(b); }
-};
-using Bio = std::unique_ptr<BIO, BioFree>;
-using Request = std::unique_ptr<X509_REQ, ReqFree>;
+using Bio = base::OpenSslPtr<BIO, BIO_free>;
+using Request = base::OpenSslPtr<X509_REQ, X509_REQ_free>;
+using Extension = base::OpenSslPtr<X509_EXTENSION, X509_EXTENSION_free>;
+using BigNumber = base::OpenSslPtr<BIGNUM, BN_free>;
+using Name = base::OpenSslPtr<X509_NAME, X509_NAME_free>;
 
 }  // namespace
 
@@ -86,7 +77,7 @@ PrivateKey generate_p256_key() {
 
 void set_random_serial(X509* x) {
   // 127 random bits: positive and well within the 20 octets RFC 5280 allows.
-  std::unique_ptr<BIGNUM, BnFree> bn(BN_new());
+  BigNumber bn(BN_new());
   if (!bn || BN_rand(bn.get(), 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) != 1 ||
       !BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(x)))
     throw PkiError("cannot draw a certificate serial number: " + openssl_error());
@@ -96,7 +87,7 @@ void add_extension(X509* x, X509* issuer, int nid, const char* value) {
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
   X509V3_set_ctx(&ctx, issuer, x, nullptr, nullptr, 0);
-  std::unique_ptr<X509_EXTENSION, ExtFree> ext(X509V3_EXT_conf_nid(nullptr, &ctx, nid, value));
+  Extension ext(X509V3_EXT_conf_nid(nullptr, &ctx, nid, value));
   if (!ext || X509_add_ext(x, ext.get(), -1) != 1)
     throw PkiError(std::string("cannot add extension ") + OBJ_nid2sn(nid) + ": " + openssl_error());
 }
@@ -125,9 +116,8 @@ void sign(X509* x, EVP_PKEY* key) {
     throw PkiError("cannot sign a certificate: " + openssl_error());
 }
 
-std::unique_ptr<X509_NAME, decltype(&X509_NAME_free)> name_with_cn(const std::string& cn,
-                                                                   const char* organisation) {
-  std::unique_ptr<X509_NAME, decltype(&X509_NAME_free)> name(X509_NAME_new(), &X509_NAME_free);
+Name name_with_cn(const std::string& cn, const char* organisation) {
+  Name name(X509_NAME_new());
   const auto add = [&](const char* field, const std::string& value) {
     if (X509_NAME_add_entry_by_txt(name.get(), field, MBSTRING_UTF8,
                                    reinterpret_cast<const unsigned char*>(value.c_str()), -1, -1,
@@ -184,8 +174,7 @@ CertificateInfo describe(X509* certificate) {
   CertificateInfo info;
   info.subject = name_line(X509_get_subject_name(certificate));
   info.issuer = name_line(X509_get_issuer_name(certificate));
-  std::unique_ptr<BIGNUM, BnFree> serial(
-      ASN1_INTEGER_to_BN(X509_get0_serialNumber(certificate), nullptr));
+  BigNumber serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(certificate), nullptr));
   if (serial) {
     char* text = BN_bn2hex(serial.get());
     if (text) info.serial = text;

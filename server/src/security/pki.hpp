@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "chargegrid/base/openssl_ptr.hpp"
+
 namespace chargegrid::server::security {
 
 class PkiError : public std::runtime_error {
@@ -28,14 +30,8 @@ class CsrRejected : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct PkeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-using Certificate = std::unique_ptr<X509, X509Free>;
-using PrivateKey = std::unique_ptr<EVP_PKEY, PkeyFree>;
+using Certificate = base::OpenSslPtr<X509, X509_free>;
+using PrivateKey = base::OpenSslPtr<EVP_PKEY, EVP_PKEY_free>;
 
 // What the logs and the database keep about a certificate.
 struct CertificateInfo {

@@ -1,9 +1,7 @@
 #include "settlement/interim_sweep.hpp"
 
-#include <boost/asio/post.hpp>
 #include <pqxx/pqxx>
 
-#include "chargegrid/db/pool.hpp"
 #include "logging.hpp"
 #include "store/settlements.hpp"
 
@@ -15,11 +13,11 @@ constexpr int kPerTransaction = 50;
 }  // namespace
 
 std::size_t settle_due_days(pqxx::connection_base& c, const SettleOptions& options,
-                            std::chrono::milliseconds day) {
+                            std::chrono::milliseconds day, const std::function<bool()>& stopping) {
   std::size_t total = 0;
   // Each pass settles one day of each claimed session; a session behind by more comes back in
   // the next pass. A pass that settles nothing ends the round.
-  for (bool more = true; more;) {
+  for (bool more = true; more && !(stopping && stopping());) {
     pqxx::work tx(c);
     const auto sessions = store::settlements::claim_open_days(tx, day, kPerTransaction);
     std::size_t settled = 0;
@@ -48,51 +46,13 @@ std::size_t settle_due_days(pqxx::connection_base& c, const SettleOptions& optio
 
 InterimSweep::InterimSweep(boost::asio::io_context& io, db::ConnectionPool& pool,
                            const SettleOptions& options, std::chrono::milliseconds interval)
-    : pool_(pool), options_(options), interval_(interval), timer_(io) {}
-
-InterimSweep::~InterimSweep() {
-  stop();
-}
-
-void InterimSweep::start() {
-  arm();
-}
-
-void InterimSweep::stop() {
-  std::lock_guard lock(mutex_);
-  stopped_ = true;
-  boost::asio::post(timer_.get_executor(), [this] { timer_.cancel(); });
-}
-
-void InterimSweep::arm() {
-  std::lock_guard lock(mutex_);
-  if (stopped_) return;
-  boost::asio::post(timer_.get_executor(), [this] {
-    timer_.expires_after(interval_);
-    timer_.async_wait([this](boost::system::error_code ec) {
-      if (ec) return;
-      if (busy_.exchange(true)) return arm();
-      const bool queued = pool_.try_submit([this](pqxx::connection& c) { round(c); },
-                                           [this](std::exception_ptr) {
-                                             busy_ = false;
-                                             arm();
-                                           });
-      if (!queued) {
-        busy_ = false;
-        arm();
-      }
-    });
-  });
-}
-
-void InterimSweep::round(pqxx::connection_base& c) {
-  try {
-    settle_due_days(c, options_);
-  } catch (const std::exception& e) {
-    log::warn("interim_sweep_failed", {{"error", std::string(e.what()).substr(0, 200)}});
-  }
-  busy_ = false;
-  arm();
-}
+    : options_(options), job_(io, pool, interval, [this](pqxx::connection_base& c) {
+        try {
+          settle_due_days(c, options_, std::chrono::hours(24), [this] { return job_.stopping(); });
+        } catch (const std::exception& e) {
+          log::warn("interim_sweep_failed", {{"error", std::string(e.what()).substr(0, 200)}});
+        }
+        return false;  // every due day is settled: the next round after the interval
+      }) {}
 
 }  // namespace chargegrid::server::settlement

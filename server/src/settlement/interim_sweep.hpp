@@ -7,22 +7,23 @@
 // number) keeps a race or a replay from settling a day twice. A session behind by several days
 // gets them one after another in the same sweep.
 
-#include <atomic>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstddef>
-#include <mutex>
+#include <functional>
 
 #include "chargegrid/db/fwd.hpp"
+#include "recurring_job.hpp"
 #include "settlement/settle.hpp"
 
 namespace chargegrid::server::settlement {
 
 // One round of the sweep on `c`: settles every due day; returns how many it settled. A session
 // that fails is logged and left for the next round; the others are settled all the same.
+// `stopping`, when given, ends the round early (between transactions).
 std::size_t settle_due_days(pqxx::connection_base& c, const SettleOptions& options,
-                            std::chrono::milliseconds day = std::chrono::hours(24));
+                            std::chrono::milliseconds day = std::chrono::hours(24),
+                            const std::function<bool()>& stopping = {});
 
 class InterimSweep {
  public:
@@ -31,22 +32,13 @@ class InterimSweep {
 
   InterimSweep(boost::asio::io_context& io, db::ConnectionPool& pool, const SettleOptions& options,
                std::chrono::milliseconds interval = kInterval);
-  ~InterimSweep();
 
-  void start();
-  void stop();
+  void start() { job_.start(); }  // the first sweep at once
+  void stop() { job_.stop(); }
 
  private:
-  void arm();
-  void round(pqxx::connection_base& c);  // a pool job
-
-  db::ConnectionPool& pool_;
   const SettleOptions& options_;
-  const std::chrono::milliseconds interval_;
-  boost::asio::steady_timer timer_;
-  std::mutex mutex_;
-  bool stopped_ = false;
-  std::atomic<bool> busy_{false};
+  RecurringJob job_;
 };
 
 }  // namespace chargegrid::server::settlement

@@ -1,7 +1,6 @@
 #include "settlement/session_closer.hpp"
 
 #include <algorithm>
-#include <boost/asio/post.hpp>
 #include <pqxx/pqxx>
 
 #include "chargegrid/db/pool.hpp"
@@ -38,54 +37,16 @@ void announce(store::Tx& tx, const store::sessions::ServerClosed& closed) {
 
 SessionCloser::SessionCloser(boost::asio::io_context& io, db::ConnectionPool& pool,
                              std::chrono::milliseconds timeout)
-    : io_(io),
-      pool_(pool),
-      timeout_(std::max(timeout, 0ms)),
+    : timeout_(std::max(timeout, 0ms)),
       interval_(interval_for(timeout_)),
-      timer_(io) {}
-
-SessionCloser::~SessionCloser() {
-  stop();
-}
-
-void SessionCloser::start() {
-  arm();
-}
-
-void SessionCloser::stop() {
-  std::lock_guard lock(mutex_);
-  stopped_ = true;
-  boost::asio::post(timer_.get_executor(), [this] { timer_.cancel(); });
-}
-
-void SessionCloser::arm() {
-  std::lock_guard lock(mutex_);
-  if (stopped_) return;
-  boost::asio::post(timer_.get_executor(), [this] {
-    timer_.expires_after(interval_);
-    timer_.async_wait([this](boost::system::error_code ec) {
-      if (ec) return;
-      if (busy_.exchange(true)) return arm();
-      const bool queued = pool_.try_submit([this](pqxx::connection& c) { sweep(c); },
-                                           [this](std::exception_ptr) {
-                                             busy_ = false;
-                                             arm();
-                                           });
-      if (!queued) {
-        busy_ = false;
-        arm();
-      }
-    });
-  });
-}
+      job_(io, pool, interval_, [this](pqxx::connection_base& c) {
+        sweep(c);
+        return false;
+      }) {}
 
 void SessionCloser::sweep(pqxx::connection_base& c) {
   try {
-    for (bool more = true; more;) {
-      {
-        std::lock_guard lock(mutex_);
-        if (stopped_) break;
-      }
+    for (bool more = true; more && !job_.stopping();) {
       pqxx::work tx(c);
       std::vector<store::sessions::ServerClosed> closed;
       if (timeout_.count() > 0)
@@ -106,8 +67,6 @@ void SessionCloser::sweep(pqxx::connection_base& c) {
   } catch (const std::exception& e) {
     log::warn("session_sweep_failed", {{"error", std::string(e.what()).substr(0, 200)}});
   }
-  busy_ = false;
-  arm();
 }
 
 }  // namespace chargegrid::server::settlement

@@ -7,13 +7,11 @@
 // FOR UPDATE SKIP LOCKED: on a cluster, each is closed by one node; a stop arriving meanwhile
 // waits for the row and then finds it closed (and changes nothing).
 
-#include <atomic>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <chrono>
-#include <mutex>
 
 #include "chargegrid/db/fwd.hpp"
+#include "recurring_job.hpp"
 
 namespace chargegrid::server::settlement {
 
@@ -22,24 +20,16 @@ class SessionCloser {
   // `timeout` zero: only replaced sessions are closed.
   SessionCloser(boost::asio::io_context& io, db::ConnectionPool& pool,
                 std::chrono::milliseconds timeout);
-  ~SessionCloser();
-
-  void start();
-  void stop();
+  void start() { job_.start(); }  // the first sweep at once
+  void stop() { job_.stop(); }
   // How often open sessions are looked at: a quarter of the timeout, 0.2 s to 10 s.
   std::chrono::milliseconds sweep_interval() const { return interval_; }
 
  private:
-  void arm();
-  void sweep(pqxx::connection_base& c);  // a pool job
+  void sweep(pqxx::connection_base& c);  // a round of job_
 
-  boost::asio::io_context& io_;
-  db::ConnectionPool& pool_;
   const std::chrono::milliseconds timeout_, interval_;
-  boost::asio::steady_timer timer_;
-  std::mutex mutex_;
-  bool stopped_ = false;
-  std::atomic<bool> busy_{false};
+  RecurringJob job_;
 };
 
 }  // namespace chargegrid::server::settlement

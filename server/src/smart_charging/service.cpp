@@ -23,11 +23,13 @@
 #include "events/outbox_consumer.hpp"
 #include "logging.hpp"
 #include "smart_charging/planning.hpp"
+#include "smart_charging/site_leases.hpp"
 #include "store/charging_plans.hpp"
 #include "store/database.hpp"
 #include "store/demand_response.hpp"
 #include "store/evses.hpp"
 #include "store/outbox.hpp"
+#include "store/site_leases.hpp"
 #include "store/tariffs.hpp"
 
 namespace chargegrid::server::smart_charging {
@@ -47,6 +49,11 @@ constexpr const char* kStationPurpose = "ChargingStationMaxProfile";
 constexpr auto kCoalesce = std::chrono::milliseconds(100);
 // How many finished sessions the predictors start from.
 constexpr std::size_t kWarmStartSessions = 20000;
+// Replans every node asks for on its own: a node that does not hold the site leaves these to
+// the holder instead of asking it.
+bool every_node_asks(const std::string& reason) {
+  return reason == "start" || reason == "slot_boundary";
+}
 
 Time now_seconds() {
   return std::chrono::floor<seconds>(std::chrono::system_clock::now());
@@ -106,14 +113,15 @@ json schedule_arguments(int evse_id, const std::string& purpose, const json& tra
 
 struct Service::Impl : std::enable_shared_from_this<Impl> {
   Impl(const Config& c, asio::io_context& i, db::ConnectionPool& p, Database& d,
-       commands::CommandRouter& r, EventBus& e)
+       commands::CommandRouter& r, EventBus& e, std::string node_id)
       : config(c),
         io(i),
         pool(p),
         database(d),
         router(r),
         events(e),
-        strand(asio::make_strand(i)) {}
+        strand(asio::make_strand(i)),
+        leases(d, std::move(node_id), seconds{c.lease_timeout_s}) {}
 
   const Config& config;
   asio::io_context& io;
@@ -124,6 +132,8 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
   asio::strand<asio::io_context::executor_type> strand;
   std::unique_ptr<OutboxConsumer> consumer;
   std::unique_ptr<asio::steady_timer> slot_timer;
+  SiteLeases leases;  // on the strand only
+  std::unique_ptr<asio::steady_timer> lease_timer;
 
   std::mutex mutex;  // guards what follows
   std::map<std::int64_t, std::string> pending_sites;
@@ -183,7 +193,12 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
       }
       for (const auto& [site, reason] : sites) {
         try {
-          co_await self->plan(site, reason);
+          std::optional<std::int64_t> epoch;
+          if (self->leases.enabled()) {
+            epoch = co_await self->leases.claim(site, reason, !every_node_asks(reason));
+            if (!epoch) continue;  // another node plans it
+          }
+          co_await self->plan(site, reason, epoch);
         } catch (const std::exception& e) {
           log::warn("smart_charging_plan_failed",
                     {{"site_id", site}, {"reason", reason}, {"error", e.what()}});
@@ -255,6 +270,7 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
   };
 
   awaitable<Sent> send(plans::ProfileSent profile, std::string command_name, json arguments) {
+    profile.sent_by = leases.node_id();
     const auto recorded = co_await database.transaction(
         [&](store::Tx& tx) { return plans::record_profile(tx, profile); });
     arguments["profile_id"] = recorded.profile_id;
@@ -298,7 +314,9 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
 
   // ---- planning ----
 
-  awaitable<void> plan(std::int64_t site_id, const std::string& reason) {
+  // `epoch`: the site lease this node plans under (cluster mode).
+  awaitable<void> plan(std::int64_t site_id, const std::string& reason,
+                       std::optional<std::int64_t> epoch) {
     const auto now = now_seconds();
     const auto horizon = horizon_at(now, slot(), horizon_length());
     struct Inputs {
@@ -351,13 +369,21 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
     for (const auto& l : limits) limited = limited || l.import_limit_w.has_value();
     const auto site_plan = plan_site(planners[site_id], horizon, std::move(limits),
                                      std::move(states), predictions, now);
-    co_await database.transaction([&](store::Tx& tx) {
+    const bool saved = co_await database.transaction([&](store::Tx& tx) {
+      // A lease lost while planning (another node took it over) ends this plan unsaved.
+      if (epoch && !store::site_leases::holds(tx, site_id, leases.node_id(), *epoch)) return false;
       for (const auto& [session, prediction] : new_predictions)
         plans::save_prediction(tx, session, prediction);
-      plans::save_plan(tx, site_id, reason, site_plan.to_json());
+      plans::save_plan(tx, site_id, reason, site_plan.to_json(), leases.node_id(), epoch);
       plans::save_slots(tx, site_id, horizon.start.time_since_epoch().count(), horizon.slot.count(),
                         site_plan.baseline_w, site_plan.planned_import_w());
+      return true;
     });
+    if (!saved) {
+      log::warn("smart_charging_site_lease_lost",
+                {{"site_id", site_id}, {"node", leases.node_id()}, {"epoch", *epoch}});
+      co_return;
+    }
     log::info("smart_charging_planned", {{"site_id", site_id},
                                          {"reason", reason},
                                          {"vehicles", site_plan.vehicles.size()},
@@ -496,6 +522,27 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
+  // ---- site leases (cluster mode) ----
+
+  static awaitable<void> lease_loop(std::shared_ptr<Impl> self) {
+    for (;;) {
+      self->lease_timer->expires_after(self->leases.tick_interval());
+      auto [ec] = co_await self->lease_timer->async_wait(asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+      try {
+        // Named before the loop: GCC 12 mishandles a co_await in a range-for's initialiser.
+        const auto due = co_await self->leases.tick();
+        for (const auto& [site, reason] : due) {
+          const auto site_id = site;
+          const auto why = reason;
+          self->request([&] { self->pending_sites.emplace(site_id, why); });
+        }
+      } catch (const std::exception& e) {
+        log::warn("smart_charging_lease_failed", {{"error", e.what()}});
+      }
+    }
+  }
+
   static awaitable<void> warm_start(std::shared_ptr<Impl> self) {
     try {
       auto finished = co_await self->database.transaction(
@@ -513,8 +560,10 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
 };
 
 Service::Service(const Config& config, asio::io_context& io, db::ConnectionPool& pool,
-                 Database& database, commands::CommandRouter& commands, EventBus& events)
-    : impl_(std::make_shared<Impl>(config, io, pool, database, commands, events)) {
+                 Database& database, commands::CommandRouter& commands, EventBus& events,
+                 std::string node_id)
+    : impl_(std::make_shared<Impl>(config, io, pool, database, commands, events,
+                                   std::move(node_id))) {
   if (!config.smart_charging) return;
   auto* impl = impl_.get();
   // In-process events are lossy; the slot boundary's replan catches up on any lost one.
@@ -551,6 +600,10 @@ void Service::start() {
   s.slot_timer = std::make_unique<asio::steady_timer>(s.strand);
   asio::co_spawn(s.strand, Impl::warm_start(impl_), asio::detached);
   asio::co_spawn(s.strand, Impl::slot_loop(impl_), asio::detached);
+  if (s.leases.enabled()) {
+    s.lease_timer = std::make_unique<asio::steady_timer>(s.strand);
+    asio::co_spawn(s.strand, Impl::lease_loop(impl_), asio::detached);
+  }
 }
 
 void Service::stop() {
@@ -561,6 +614,11 @@ void Service::stop() {
   }
   if (impl_->consumer) impl_->consumer->stop();
   if (impl_->slot_timer) asio::post(impl_->strand, [impl = impl_] { impl->slot_timer->cancel(); });
+  if (impl_->lease_timer) {
+    asio::post(impl_->strand, [impl = impl_] { impl->lease_timer->cancel(); });
+    // Another node takes the sites over at its next tick instead of after the timeout.
+    impl_->leases.release_all(impl_->pool);
+  }
 }
 
 void Service::replan_site(std::int64_t site_id, const std::string& reason) {

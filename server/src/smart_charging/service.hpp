@@ -3,7 +3,8 @@
 // connected vehicle of a site with a grid limit (or a demand-response window) gets a charging
 // profile through the command router, replanned on arrival, departure, charging needs,
 // declarations, demand-response changes, stations going offline or online, rejected
-// profiles and every slot boundary. See docs/smart-charging.md.
+// profiles and every slot boundary. In cluster mode a site is planned only on the node
+// holding its site lease (smart_charging/site_leases.hpp). See docs/smart-charging.md.
 
 #include <cstdint>
 #include <memory>
@@ -34,8 +35,11 @@ struct DeclarationChanged {
 
 class Service {
  public:
+  // `node_id`: this node's id in cluster mode, where each site is planned only by the node
+  // holding its site lease; empty otherwise.
   Service(const Config& config, boost::asio::io_context& io, db::ConnectionPool& pool,
-          Database& database, commands::CommandRouter& commands, EventBus& events);
+          Database& database, commands::CommandRouter& commands, EventBus& events,
+          std::string node_id = {});
   ~Service();
 
   // Learns from the finished sessions in the database, subscribes to its outbox topics and

@@ -195,12 +195,12 @@ Recorded record_profile(Tx& tx, const ProfileSent& p) {
                                                   session_id IS NULL
                         ELSE session_id = $6 END))
          INSERT INTO charging_profiles (id, profile_id, kind, purpose, site_id, station_id, evse_id,
-                                        session_id, start_at, rate_unit, schedule)
-         SELECT fresh.id, coalesce(earlier.profile_id, fresh.id), $1, $2, $3, $4, $5, $6, to_timestamp($7::bigint), NULLIF($8, ''), $9::jsonb
+                                        session_id, start_at, rate_unit, schedule, sent_by)
+         SELECT fresh.id, coalesce(earlier.profile_id, fresh.id), $1, $2, $3, $4, $5, $6, to_timestamp($7::bigint), NULLIF($8, ''), $9::jsonb, NULLIF($10, '')
            FROM fresh, earlier
          RETURNING id, profile_id)",
       p.kind, p.purpose, p.site_id, p.station_id, p.evse_id, p.session_id, p.start_s, p.rate_unit,
-      p.schedule.dump());
+      p.schedule.dump(), p.sent_by);
   return {row[0].as<std::int64_t>(), row[1].as<std::int64_t>()};
 }
 
@@ -240,13 +240,15 @@ std::optional<LastProfile> last_station_limit(Tx& tx, const std::string& station
       station_id));
 }
 
-void save_plan(Tx& tx, std::int64_t site_id, const std::string& reason,
-               const nlohmann::json& plan) {
+void save_plan(Tx& tx, std::int64_t site_id, const std::string& reason, const nlohmann::json& plan,
+               const std::string& planned_by, std::optional<std::int64_t> lease_epoch) {
   tx.exec_params(
-      R"(INSERT INTO site_plans (site_id, reason, plan) VALUES ($1, $2, $3::jsonb)
+      R"(INSERT INTO site_plans (site_id, reason, plan, planned_by, lease_epoch)
+           VALUES ($1, $2, $3::jsonb, NULLIF($4, ''), $5)
          ON CONFLICT (site_id) DO UPDATE
-           SET plan = EXCLUDED.plan, reason = EXCLUDED.reason, planned_at = now())",
-      site_id, reason, plan.dump());
+           SET plan = EXCLUDED.plan, reason = EXCLUDED.reason, planned_at = now(),
+               planned_by = EXCLUDED.planned_by, lease_epoch = EXCLUDED.lease_epoch)",
+      site_id, reason, plan.dump(), planned_by, lease_epoch);
 }
 
 void save_slots(Tx& tx, std::int64_t site_id, std::int64_t start_s, std::int64_t slot_seconds,

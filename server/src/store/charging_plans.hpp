@@ -92,6 +92,7 @@ struct ProfileSent {
   std::optional<std::int64_t> start_s;
   std::string rate_unit;
   nlohmann::json schedule = nlohmann::json::object();
+  std::string sent_by;  // the cluster node that sent it ("" outside cluster mode)
 };
 // Returns the row's id and the chargingProfileId to send: the one the session's (or, without a
 // session, the station's) earlier profiles of this purpose had, else a new one.
@@ -115,7 +116,11 @@ std::optional<LastProfile> last_accepted(Tx& tx, std::int64_t session_id,
 // The latest accepted station-wide profile of a station and EVSE 0.
 std::optional<LastProfile> last_station_limit(Tx& tx, const std::string& station_id);
 
-void save_plan(Tx& tx, std::int64_t site_id, const std::string& reason, const nlohmann::json& plan);
+// `planned_by` and `lease_epoch`: the cluster node and its site lease ("" and nullopt outside
+// cluster mode).
+void save_plan(Tx& tx, std::int64_t site_id, const std::string& reason, const nlohmann::json& plan,
+               const std::string& planned_by = {},
+               std::optional<std::int64_t> lease_epoch = std::nullopt);
 // Keeps each planned slot's baseline and planned import (site_plan_slots, migration 0019) for
 // the OpenADR reports of intervals that have ended; `start_s` is the first slot's start.
 void save_slots(Tx& tx, std::int64_t site_id, std::int64_t start_s, std::int64_t slot_seconds,
