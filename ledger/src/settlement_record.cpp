@@ -16,6 +16,8 @@ constexpr auto kVerificationNames =
                                          {MeterVerification::kUnverified, "unverified"},
                                          {MeterVerification::kFailed, "failed"},
                                          {MeterVerification::kNotSigned, "not_signed"}});
+constexpr auto kKindNames = base::enum_names<SettlementKind>(
+    {{SettlementKind::kInterim, "interim"}, {SettlementKind::kFinal, "final"}});
 
 // Field access that names the field in every error.
 class Reader {
@@ -102,7 +104,43 @@ std::string indexed(const std::string& path, std::size_t i) {
   return path + "[" + std::to_string(i) + "]";
 }
 
+// The version 3 members: the kind, the period (inside the session, ending at `end`, holding
+// every interval) and the link to the previous record (present exactly when the period does not
+// begin at the session's start).
+void read_chain(const Reader& top, SettlementRecord& r) {
+  const auto kind_text = top.string("settlement_kind");
+  const auto kind = kKindNames.parse(kind_text);
+  if (!kind)
+    throw RecordError("settlement_kind: must be \"interim\" or \"final\", not " + kind_text);
+  r.settlement_kind = *kind;
+  Reader period(top.at("period"), "period");
+  period.only({"start", "end"});
+  r.period = {period.time("start"), period.time("end")};
+  if (r.period.end < r.period.start) throw RecordError("period.end: before period.start");
+  if (r.period.start < r.start) throw RecordError("period.start: before the session's start");
+  if (r.period.end != r.end) throw RecordError("period.end: is not the record's end");
+  for (std::size_t i = 0; i < r.intervals.size(); ++i) {
+    if (r.intervals[i].start < r.period.start || r.intervals[i].end > r.period.end)
+      throw RecordError(indexed("intervals", i) + ": outside the period");
+  }
+  const auto& previous = top.at("previous_settlement_id");
+  if (previous.is_null()) {
+    if (r.period.start != r.start)
+      throw RecordError("previous_settlement_id: null, but the period does not begin at start");
+  } else {
+    r.previous_settlement_id = top.nonempty("previous_settlement_id");
+    if (r.period.start == r.start)
+      throw RecordError("previous_settlement_id: set, but the period begins at start");
+    if (*r.previous_settlement_id == r.settlement_id)
+      throw RecordError("previous_settlement_id: is the record's own id");
+  }
+}
+
 }  // namespace
+
+const char* settlement_kind_name(SettlementKind kind) {
+  return kKindNames.name(kind).data();
+}
 
 std::int64_t SettlementRecord::energy_imported_wh() const {
   std::int64_t total = 0;
@@ -185,6 +223,12 @@ nlohmann::json to_json(const SettlementRecord& r) {
   };
   if (r.connector_id) out["connector_id"] = *r.connector_id;
   if (r.schema_version >= kSettlementSchemaVersion2) out["errors"] = r.errors;
+  if (r.schema_version >= kSettlementSchemaVersion3) {
+    out["settlement_kind"] = kKindNames.name(r.settlement_kind);
+    out["period"] = {{"start", format_time(r.period.start)}, {"end", format_time(r.period.end)}};
+    out["previous_settlement_id"] =
+        r.previous_settlement_id ? json(*r.previous_settlement_id) : json(nullptr);
+  }
   return out;
 }
 
@@ -192,11 +236,11 @@ SettlementRecord record_from_json(const nlohmann::json& json) {
   Reader top(json, "");
   SettlementRecord r;
   r.schema_version = static_cast<int>(top.integer("schema_version"));
-  if (r.schema_version != kSettlementSchemaVersion &&
-      r.schema_version != kSettlementSchemaVersion2) {
+  if (r.schema_version < kSettlementSchemaVersion || r.schema_version > kSettlementSchemaVersion3) {
     throw RecordError("schema_version: unsupported version " + std::to_string(r.schema_version));
   }
-  const bool v2 = r.schema_version == kSettlementSchemaVersion2;
+  const bool v2 = r.schema_version >= kSettlementSchemaVersion2;
+  const bool v3 = r.schema_version >= kSettlementSchemaVersion3;
   std::vector<std::string> members{"schema_version",
                                    "settlement_id",
                                    "session_id",
@@ -220,6 +264,7 @@ SettlementRecord record_from_json(const nlohmann::json& json) {
                                    "meter_evidence",
                                    "settled_at"};
   if (v2) members.push_back("errors");
+  if (v3) members.insert(members.end(), {"settlement_kind", "period", "previous_settlement_id"});
   top.only(members);
   r.settlement_id = top.nonempty("settlement_id");
   r.session_id = top.nonempty("session_id");
@@ -321,6 +366,7 @@ SettlementRecord record_from_json(const nlohmann::json& json) {
       r.errors.push_back(errors[i].get<std::string>());
     }
   }
+  if (v3) read_chain(top, r);
   return r;
 }
 

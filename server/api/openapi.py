@@ -256,6 +256,12 @@ SCHEMAS = {
         "log_index": integer(), "currency": nullable(string()), "total_minor": integer(),
         "energy_imported_wh": integer(), "energy_exported_wh": integer(),
         "started_at": TIME, "ended_at": TIME, "settled_at": TIME,
+        "settlement_kind": string("docs/settlement.md#interim-settlements: interim (one day of "
+                                  "a session still running) or final",
+                                  enum=["interim", "final"]),
+        "interim_number": nullable(integer("1 for a session's first day, ...; null for a "
+                                           "final settlement")),
+        "previous_settlement_id": nullable(string("The session's settlement before this one")),
         "adapters": {"type": "array", "items": obj({
             "name": string(), "state": string(enum=["delivered", "pending"]),
             "delivered_at": nullable(TIME)}, ["name", "state", "delivered_at"], closed=False)}},

@@ -16,7 +16,8 @@ namespace {
 const std::string kSettlementColumns = R"(
   SELECT s.id, s.session_id, s.station_id, s.site_id, s.status, s.reason,
          s.record::json AS record, s.log_index, s.currency, s.total_minor,
-         s.energy_imported_wh, s.energy_exported_wh, s.started_at, s.ended_at, s.settled_at
+         s.energy_imported_wh, s.energy_exported_wh, s.started_at, s.ended_at, s.settled_at,
+         s.kind AS settlement_kind, s.interim_number, s.previous_settlement_id
   FROM settlements s LEFT JOIN transactions t ON t.id = s.session_id)";
 
 // " <the caller may see s>" with $1 = site scope, $2 = driver scope (as sessions are scoped).
@@ -95,10 +96,11 @@ void add_settlement_routes(Router& router, ApiContext& api) {
       router, api, "/api/v1/sessions/{session_id}/settlement", readers,
       [&api](ApiRequest& r, pqxx::work& tx) -> json {
         const auto id = r.path_id("session_id");
-
-        auto row =
-            json_row(tx, kSettlementColumns + " WHERE s.session_id = $3 AND" + kSettlementScope,
-                     r.principal.site_scope(), r.principal.driver_scope(), id);
+        // The final settlement, or the latest interim of a running session.
+        auto row = json_row(tx,
+                            kSettlementColumns + " WHERE s.session_id = $3 AND" + kSettlementScope +
+                                " ORDER BY s.kind = 'final' DESC, s.interim_number DESC LIMIT 1",
+                            r.principal.site_scope(), r.principal.driver_scope(), id);
         if (row.is_null())
           throw not_found("no settlement of session " + std::to_string(id) +
                           " visible to this key (a session is settled a few seconds after "

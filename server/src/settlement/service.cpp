@@ -45,6 +45,7 @@ SettlementService::SettlementService(boost::asio::io_context& io, db::Connection
   closer_ = std::make_unique<SessionCloser>(
       io, pool,
       std::chrono::milliseconds(static_cast<std::int64_t>(config.session_timeout_s * 1000)));
+  interims_ = std::make_unique<InterimSweep>(io, pool, options_);
 }
 
 SettlementService::~SettlementService() = default;
@@ -52,9 +53,11 @@ SettlementService::~SettlementService() = default;
 void SettlementService::start() {
   consumer_->start();
   closer_->start();
+  interims_->start();
 }
 
 void SettlementService::stop() {
+  interims_->stop();
   closer_->stop();
   consumer_->stop();
 }

@@ -10,6 +10,9 @@
 // It also closes the sessions no station will end (session_closer.hpp): silent past
 // --session-timeout, or replaced by a newer one on their EVSE. Closing writes the same
 // "session.ended" event, so they are settled like any other.
+//
+// And it settles the sessions that run longer than a day by the day while they run
+// (interim_sweep.hpp); their final settlement then covers only the rest.
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -17,6 +20,7 @@
 #include <memory>
 
 #include "chargegrid/db/fwd.hpp"
+#include "settlement/interim_sweep.hpp"
 #include "settlement/session_closer.hpp"
 #include "settlement/settle.hpp"
 
@@ -44,6 +48,7 @@ class SettlementService {
   SettleOptions options_;
   std::unique_ptr<OutboxConsumer> consumer_;
   std::unique_ptr<SessionCloser> closer_;
+  std::unique_ptr<InterimSweep> interims_;
 };
 
 }  // namespace chargegrid::server::settlement

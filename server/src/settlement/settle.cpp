@@ -1,6 +1,7 @@
 #include "settlement/settle.hpp"
 
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 
 #include "chargegrid/base/encoding.hpp"
@@ -53,48 +54,101 @@ ledger::MeterVerification verification_of(SignedStatus status) {
 
 }  // namespace
 
-Settled settle_session(store::Tx& tx, std::int64_t session_id, const SettleOptions& options) {
-  namespace settlements = store::settlements;
-  Settled out;
-  if (settlements::exists(tx, session_id)) return out;
-  auto session = settlements::session(tx, session_id);
-  if (!session) throw std::runtime_error("settlement: no session " + std::to_string(session_id));
-  if (session->state != "ended")
-    throw std::runtime_error("settlement: session " + std::to_string(session_id) +
-                             " has not ended");
+namespace {
 
-  // Signed meter data, checked against the EVSE's pinned key.
+// What one record covers: the whole session (final, unchained: schema version 2 as ever), or a
+// part of it chained to the session's other records (schema version 3).
+struct Span {
+  ledger::SettlementKind kind = ledger::SettlementKind::kFinal;
+  int interim_number = 0;  // for an interim
+  std::optional<store::settlements::LastInterim> previous;
+  std::optional<std::int64_t> previous_stop_wh;  // the previous record's closing register
+  base::TimePoint start, end;
+  bool chained() const { return kind == ledger::SettlementKind::kInterim || previous; }
+};
+
+std::string interim_id_of(const SessionFacts& s, int number) {
+  const auto digest = base::sha256(s.station_id + "\n" + s.transaction_uid + "\n" +
+                                   std::to_string(s.id) + "\ninterim\n" + std::to_string(number));
+  return "stl-" + base::hex_encode(base::ByteView(digest.data(), 16));
+}
+
+// The readings that matter for [start, end]: those inside, and the nearest on either side (the
+// register at the span's edges is interpolated between them).
+template <class Reading>
+std::vector<RegisterReading> around(const std::vector<Reading>& rows, base::TimePoint start,
+                                    base::TimePoint end) {
+  std::vector<RegisterReading> all;
+  for (const auto& r : rows) all.push_back({time_of(r.sampled_at), r.wh});
+  std::optional<RegisterReading> before, after;
+  std::vector<RegisterReading> out;
+  for (const auto& r : all) {
+    if (r.time < start) {
+      if (!before || r.time >= before->time) before = r;
+    } else if (r.time > end) {
+      if (!after || r.time < after->time) after = r;
+    } else {
+      out.push_back(r);
+    }
+  }
+  if (before) out.push_back(*before);
+  if (after) out.push_back(*after);
+  return out;
+}
+
+Settled record_span(store::Tx& tx, const SessionFacts& session_facts, const Span& span,
+                    const SettleOptions& options) {
+  namespace settlements = store::settlements;
+  const SessionFacts* session = &session_facts;
+  const bool interim = span.kind == ledger::SettlementKind::kInterim;
+  Settled out;
+
+  // Signed meter data, checked against the EVSE's pinned key: the whole session's for the final
+  // settlement; an interim's own day's, when the day holds two readings or more.
   std::vector<SignedSample> samples;
-  for (auto& row : settlements::signed_samples(tx, *session))
-    samples.push_back({time_of(row.sampled_at), std::move(row.signed_data)});
+  for (auto& row : settlements::signed_samples(tx, *session)) {
+    const auto at = time_of(row.sampled_at);
+    if (interim && (at < span.start || at > span.end)) continue;
+    samples.push_back({at, std::move(row.signed_data)});
+  }
+  if (interim && samples.size() < 2) samples.clear();
   auto pinned = store::meter_keys::find(tx, session->station_id, session->evse_id);
   auto check =
       check_signed(std::move(samples), pinned ? std::optional(pinned->public_key) : std::nullopt);
   if (check.status == SignedStatus::kVerified && check.learnt && check.public_key)
     store::meter_keys::learn(tx, session->station_id, session->evse_id, *check.public_key);
+  const bool signed_ends = check.status == SignedStatus::kVerified;
 
   // Energy: from the verified signed registers, else the session's own start and stop values
-  // (1.6) and the sampled registers.
+  // (1.6) and the sampled registers. A chained record starts at the register its previous one
+  // closed with, so the records of a session add up to it; an interim closes at the register
+  // interpolated at its day's end.
   PacketInput input;
-  input.start = time_of(session->started_at);
-  input.end = time_of(session->ended_at);
+  input.start = span.start;
+  input.end = span.end;
   input.interval = options.interval;
   input.utc_offset = std::chrono::minutes(session->utc_offset_minutes);
   auto registers = settlements::registers(tx, *session);
-  for (const auto& r : registers.import) input.import.push_back({time_of(r.sampled_at), r.wh});
-  for (const auto& r : registers.export_) input.export_.push_back({time_of(r.sampled_at), r.wh});
-  if (check.status == SignedStatus::kVerified) {
-    input.import_start_wh = check.start->wh;
-    input.import_stop_wh = check.stop->wh;
+  if (span.chained()) {
+    input.import = around(registers.import, span.start, span.end);
+    input.export_ = around(registers.export_, span.start, span.end);
   } else {
-    input.import_start_wh = session->meter_start_wh;
-    input.import_stop_wh = session->meter_stop_wh;
+    for (const auto& r : registers.import) input.import.push_back({time_of(r.sampled_at), r.wh});
+    for (const auto& r : registers.export_) input.export_.push_back({time_of(r.sampled_at), r.wh});
   }
+  if (span.previous_stop_wh)
+    input.import_start_wh = span.previous_stop_wh;
+  else
+    input.import_start_wh = signed_ends ? std::optional(check.start->wh) : session->meter_start_wh;
+  if (!interim)
+    input.import_stop_wh = signed_ends ? std::optional(check.stop->wh) : session->meter_stop_wh;
   auto packets = make_packets(input);
 
   ledger::SettlementRecord record;
-  record.schema_version = ledger::kSettlementSchemaVersion2;
-  record.settlement_id = settlement_id_of(*session);
+  record.schema_version =
+      span.chained() ? ledger::kSettlementSchemaVersion3 : ledger::kSettlementSchemaVersion2;
+  record.settlement_id =
+      interim ? interim_id_of(*session, span.interim_number) : settlement_id_of(*session);
   record.session_id = std::to_string(session->id);
   record.transaction_id = session->transaction_uid;
   record.station_id = session->station_id;
@@ -106,15 +160,19 @@ Settled settle_session(store::Tx& tx, std::int64_t session_id, const SettleOptio
                           session->altitude_m
                               ? static_cast<std::int64_t>(std::llround(*session->altitude_m * 1000))
                               : 0};
-  record.start = ms(input.start);
-  record.end = ms(std::max(input.start, input.end));
-  const bool signed_ends = check.status == SignedStatus::kVerified;
-  record.meter_start = {signed_ends ? ms(check.start->time) : record.start,
+  const auto session_start = time_of(session->started_at);
+  record.start = ms(span.chained() ? session_start : span.start);
+  record.end = ms(std::max(span.start, span.end));
+  record.meter_start = {signed_ends && !span.previous ? ms(check.start->time) : ms(span.start),
                         packets.import_start_wh};
-  record.meter_stop = {signed_ends ? ms(check.stop->time) : record.end, packets.import_stop_wh};
+  record.meter_stop = {signed_ends && !interim ? ms(check.stop->time) : record.end,
+                       packets.import_stop_wh};
   for (const auto& p : packets.intervals)
     record.intervals.push_back({ms(p.start), ms(p.end), p.imported_wh, p.exported_wh, p.estimated});
   record.errors = packets.errors;
+  record.settlement_kind = span.kind;
+  record.period = {ms(span.start), record.end};
+  if (span.previous) record.previous_settlement_id = span.previous->id;
 
   // Money: an invalid settlement is recorded but earns no credits.
   std::optional<Prices> prices;
@@ -141,7 +199,8 @@ Settled settle_session(store::Tx& tx, std::int64_t session_id, const SettleOptio
       check.status == SignedStatus::kInvalid ? check.reason + ": " + check.detail : check.detail;
   record.settled_at = ms(std::chrono::system_clock::now());
 
-  // The driver's V2G balance: earned, or spent on this session (docs/settlement.md).
+  // The driver's V2G balance: earned, or spent on this record (docs/settlement.md); each record
+  // is charged once, an interim like a final one.
   credits::apply_driver_balance(tx, session->id, record);
 
   const auto canonical = ledger::canonical_record(record);
@@ -164,14 +223,63 @@ Settled settle_session(store::Tx& tx, std::int64_t session_id, const SettleOptio
   row.total_minor = record.total_minor;
   row.energy_imported_wh = record.energy_imported_wh();
   row.energy_exported_wh = record.energy_exported_wh();
-  row.started_at = session->started_at;
-  row.ended_at = session->ended_at;
+  if (span.chained()) {
+    row.started_at = ledger::format_time(record.period.start);
+    row.ended_at = ledger::format_time(record.period.end);
+  } else {
+    row.started_at = session->started_at;
+    row.ended_at = session->ended_at;
+  }
+  row.kind = ledger::settlement_kind_name(span.kind);
+  if (interim) row.interim_number = span.interim_number;
+  if (span.previous) row.previous_settlement_id = span.previous->id;
   settlements::insert(tx, row);
   store::outbox::append(tx, store::outbox::kSettlementRecorded,
                         {{"settlement_id", out.settlement_id},
                          {"log_index", out.log_index},
                          {"session_id", session->id}});
   return out;
+}
+
+// The chain so far: the session's last interim and the register and time it closed with.
+void continue_chain(store::Tx& tx, const SessionFacts& session, Span& span) {
+  span.previous = store::settlements::last_interim(tx, session.id);
+  span.start = time_of(session.started_at);
+  if (!span.previous) return;
+  const auto last = ledger::record_from_json(nlohmann::json::parse(span.previous->record));
+  span.start = last.period.end;
+  span.previous_stop_wh = last.meter_stop.register_wh;
+}
+
+}  // namespace
+
+Settled settle_session(store::Tx& tx, std::int64_t session_id, const SettleOptions& options) {
+  namespace settlements = store::settlements;
+  if (settlements::final_exists(tx, session_id)) return {};
+  auto session = settlements::session(tx, session_id);
+  if (!session) throw std::runtime_error("settlement: no session " + std::to_string(session_id));
+  if (session->state != "ended")
+    throw std::runtime_error("settlement: session " + std::to_string(session_id) +
+                             " has not ended");
+  Span span;
+  continue_chain(tx, *session, span);
+  span.end = std::max(span.start, time_of(session->ended_at));
+  return record_span(tx, *session, span, options);
+}
+
+Settled settle_next_day(store::Tx& tx, std::int64_t session_id, const SettleOptions& options,
+                        std::chrono::milliseconds day) {
+  namespace settlements = store::settlements;
+  auto session = settlements::session(tx, session_id);
+  if (!session) throw std::runtime_error("settlement: no session " + std::to_string(session_id));
+  if (session->state != "active") return {};
+  Span span;
+  span.kind = ledger::SettlementKind::kInterim;
+  continue_chain(tx, *session, span);
+  span.interim_number = span.previous ? span.previous->number + 1 : 1;
+  span.end = span.start + day;
+  if (span.end > std::chrono::system_clock::now()) return {};
+  return record_span(tx, *session, span, options);
 }
 
 }  // namespace chargegrid::server::settlement

@@ -42,7 +42,8 @@ std::int64_t unsettled_sessions(Tx& tx, const Span& span, std::optional<std::int
           "SELECT count(*) FROM transactions t JOIN stations st ON st.id = t.station_id "
           "WHERE t.state = 'ended' AND t.ended_at >= $1::timestamptz "
           "  AND t.ended_at < $2::timestamptz AND ($3::bigint IS NULL OR st.site_id = $3) "
-          "  AND NOT EXISTS (SELECT 1 FROM settlements s WHERE s.session_id = t.id)",
+          "  AND NOT EXISTS (SELECT 1 FROM settlements s WHERE s.session_id = t.id "
+          "                  AND s.kind = 'final')",
           span.from, span.to, site_id)[0]
       .as<std::int64_t>();
 }

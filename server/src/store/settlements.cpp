@@ -87,19 +87,54 @@ std::vector<SignedRow> signed_samples(Tx& tx, const SessionFacts& session) {
   return out;
 }
 
-bool exists(Tx& tx, std::int64_t session_id) {
-  return !tx.exec_params("SELECT 1 FROM settlements WHERE session_id = $1", session_id).empty();
+bool final_exists(Tx& tx, std::int64_t session_id) {
+  return !tx.exec_params("SELECT 1 FROM settlements WHERE session_id = $1 AND kind = 'final'",
+                         session_id)
+              .empty();
+}
+
+std::optional<LastInterim> last_interim(Tx& tx, std::int64_t session_id) {
+  auto rows = tx.exec_params(
+      "SELECT id, interim_number, record FROM settlements "
+      "WHERE session_id = $1 AND kind = 'interim' ORDER BY interim_number DESC LIMIT 1",
+      session_id);
+  if (rows.empty()) return std::nullopt;
+  return LastInterim{rows[0][0].as<std::string>(), rows[0][1].as<int>(),
+                     rows[0][2].as<std::string>()};
+}
+
+std::vector<std::int64_t> claim_open_days(Tx& tx, std::chrono::milliseconds day, int limit) {
+  std::vector<std::int64_t> out;
+  for (const auto& r : tx.exec_params(
+           R"(SELECT t.id FROM transactions t
+              CROSS JOIN LATERAL (
+                SELECT coalesce((SELECT max(s.ended_at) FROM settlements s
+                                 WHERE s.session_id = t.id AND s.kind = 'interim'),
+                                coalesce(t.started_at, t.created_at))
+                       + make_interval(secs => $1::double precision / 1000) AS day_end) d
+              WHERE t.state = 'active' AND d.day_end <= now()
+                AND EXISTS (SELECT 1 FROM meter_values m
+                            WHERE m.transaction_id = t.id AND m.station_id = t.station_id
+                              AND m.phase = '' AND m.value IS NOT NULL
+                              AND m.measurand = 'Energy.Active.Import.Register'
+                              AND m.sampled_at >= d.day_end)
+              ORDER BY t.id LIMIT $2 FOR UPDATE OF t SKIP LOCKED)",
+           static_cast<std::int64_t>(day.count()), limit))
+    out.push_back(r[0].as<std::int64_t>());
+  return out;
 }
 
 void insert(Tx& tx, const Settlement& s) {
   tx.exec_params(
       R"(INSERT INTO settlements (id, session_id, station_id, site_id, status, reason, log_index,
                                   record, currency, total_minor, energy_imported_wh,
-                                  energy_exported_wh, started_at, ended_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14))",
+                                  energy_exported_wh, started_at, ended_at, kind,
+                                  interim_number, previous_settlement_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17))",
       s.id, s.session_id, s.station_id, s.site_id, s.status, s.reason,
       static_cast<std::int64_t>(s.log_index), s.record, s.currency, s.total_minor,
-      s.energy_imported_wh, s.energy_exported_wh, s.started_at, s.ended_at);
+      s.energy_imported_wh, s.energy_exported_wh, s.started_at, s.ended_at, s.kind,
+      s.interim_number, s.previous_settlement_id);
 }
 
 }  // namespace chargegrid::server::store::settlements

@@ -2,6 +2,7 @@
 // settlements: the one writer of settled sessions (migration 0014), and what settlement reads
 // of a session to settle it: the session, its site, its register readings and signed samples.
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -44,7 +45,22 @@ struct SignedRow {
 };
 std::vector<SignedRow> signed_samples(Tx& tx, const SessionFacts& session);
 
-bool exists(Tx& tx, std::int64_t session_id);
+// Whether the session has its final settlement (its interims do not count).
+bool final_exists(Tx& tx, std::int64_t session_id);
+
+// The session's latest interim settlement: its number and canonical record.
+struct LastInterim {
+  std::string id;
+  int number = 0;
+  std::string record;
+};
+std::optional<LastInterim> last_interim(Tx& tx, std::int64_t session_id);
+
+// Open sessions with a day to settle: the day after the last settled one (or the session's
+// first) ended `day` or more ago and the station has sent an import register reading from its
+// end on (so the day's closing register is known). Claimed FOR UPDATE SKIP LOCKED: each session
+// is taken by one node, and a stop for it waits until the claim commits.
+std::vector<std::int64_t> claim_open_days(Tx& tx, std::chrono::milliseconds day, int limit);
 
 struct Settlement {
   std::string id;
@@ -58,7 +74,10 @@ struct Settlement {
   std::string currency;
   std::int64_t total_minor = 0;
   std::int64_t energy_imported_wh = 0, energy_exported_wh = 0;
-  std::string started_at, ended_at;
+  std::string started_at, ended_at;  // the period the record covers
+  std::string kind = "final";        // or "interim"
+  std::optional<int> interim_number;
+  std::optional<std::string> previous_settlement_id;
 };
 void insert(Tx& tx, const Settlement& settlement);
 

@@ -19,8 +19,22 @@ inline constexpr int kSettlementSchemaVersion = 1;
 // data) and, per record, `errors` (what is wrong with the meter data, e.g. a register that went
 // backwards). A version 1 record has neither.
 inline constexpr int kSettlementSchemaVersion2 = 2;
+// Version 3 adds the interim settlement of long sessions: `settlement_kind` ("interim" or
+// "final"), `period` (the part of the session the record covers) and `previous_settlement_id`
+// (the session's record before this one; null for its first). `start` stays the session's start
+// and `end` is the period's end. Everything else is as in version 2.
+inline constexpr int kSettlementSchemaVersion3 = 3;
+
+enum class SettlementKind { kInterim, kFinal };
+const char* settlement_kind_name(SettlementKind kind);  // "interim", "final"
 
 using TimePoint = std::chrono::sys_time<std::chrono::milliseconds>;
+
+// The UTC span a version 3 record covers: [start, end).
+struct Period {
+  TimePoint start;
+  TimePoint end;
+};
 
 // A JSON document that is not a valid settlement record; what() names the field.
 class RecordError : public std::runtime_error {
@@ -100,6 +114,10 @@ struct SettlementRecord {
   MeterEvidence meter_evidence;
   TimePoint settled_at;
   std::vector<std::string> errors;  // schema version 2
+  // Schema version 3.
+  SettlementKind settlement_kind = SettlementKind::kFinal;
+  Period period;
+  std::optional<std::string> previous_settlement_id;
 
   std::int64_t energy_imported_wh() const;
   std::int64_t energy_exported_wh() const;
