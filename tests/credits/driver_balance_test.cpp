@@ -8,7 +8,7 @@
 #include "sessions.hpp"
 
 using namespace chargegrid::testing;
-using chargegrid::credits_testing::session_16;
+using namespace chargegrid::credits_testing;
 using chargegrid::server::api::Role;
 using nlohmann::json;
 namespace http = boost::beast::http;
@@ -24,12 +24,6 @@ json settlement_of(ApiFixture& fx, long long session) {
       },
       std::chrono::seconds(15)));
   return answer.data;
-}
-
-const json* component(const json& record, const std::string& kind) {
-  for (const auto& p : record["prices"])
-    if (p["kind"] == kind) return &p;
-  return nullptr;
 }
 
 }  // namespace
@@ -61,13 +55,13 @@ TEST_CASE("a driver earns the export credit and later sessions spend it, never b
   auto first = settlement_of(fx, s1);
   INFO(first.dump());
   CHECK(first["total_minor"] == -40);
-  CHECK(!component(first["record"], "driver_balance"));
+  CHECK(!find_item(first["record"]["prices"], "kind", "driver_balance"));
   // 3 kWh charged at 20 (60): 40 is paid from the balance, 20 is left to pay.
   const auto s2 = session_16(*station, 1000, 4000, "2026-11-24T10:00:00Z", "2026-11-24T11:00:00Z",
                              0, "TAG-V2G");
   auto second = settlement_of(fx, s2);
   CHECK(second["total_minor"] == 20);
-  const auto* spent = component(second["record"], "driver_balance");
+  const auto* spent = find_item(second["record"]["prices"], "kind", "driver_balance");
   REQUIRE(spent);
   CHECK((*spent)["amount_minor"] == -40);
   CHECK(second["record"]["total_minor"] == 20);
@@ -76,7 +70,7 @@ TEST_CASE("a driver earns the export credit and later sessions spend it, never b
                              0, "TAG-V2G");
   auto third = settlement_of(fx, s3);
   CHECK(third["total_minor"] == 20);
-  CHECK(!component(third["record"], "driver_balance"));
+  CHECK(!find_item(third["record"]["prices"], "kind", "driver_balance"));
   // A session of nobody's token earns nobody anything.
   const auto s4 = session_16(*station, 5000, 5000, "2026-11-24T14:00:00Z", "2026-11-24T15:00:00Z",
                              1000, "TAG-ANON");

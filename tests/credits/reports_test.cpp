@@ -8,7 +8,7 @@
 #include "sessions.hpp"
 
 using namespace chargegrid::testing;
-using chargegrid::credits_testing::session_16;
+using namespace chargegrid::credits_testing;
 using chargegrid::server::api::Role;
 using nlohmann::json;
 
@@ -18,12 +18,6 @@ bool settled(ServerFixture& fx, int count) {
   return fx.eventually(
       [&] { return fx.query_value("SELECT count(*) FROM settlements") == std::to_string(count); },
       std::chrono::seconds(15));
-}
-
-const json* station_row(const json& report, const std::string& station) {
-  for (const auto& s : report["stations"])
-    if (s["station_id"] == station) return &s;
-  return nullptr;
 }
 
 }  // namespace
@@ -61,7 +55,7 @@ TEST_CASE("an energy report sums each station's settled sessions and is logged o
   CHECK(report["period_start"] == "2026-11-01T00:00:00.000Z");
   CHECK(report["period_end"] == "2026-12-01T00:00:00.000Z");
   REQUIRE(report["stations"].size() == 2);
-  const auto* first = station_row(report, "CS-N1");
+  const auto* first = find_item(report["stations"], "station_id", "CS-N1");
   REQUIRE(first);
   CHECK((*first)["sessions"] == 2);
   CHECK((*first)["sessions_verified"] == 0);
@@ -69,12 +63,12 @@ TEST_CASE("an energy report sums each station's settled sessions and is logged o
   CHECK((*first)["energy_exported_wh"] == 700);
   CHECK((*first)["verified_share_ppm"] == 0);
   CHECK((*first)["site_id"] == std::to_string(north));
-  const auto* second = station_row(report, "CS-N2");
+  const auto* second = find_item(report["stations"], "station_id", "CS-N2");
   REQUIRE(second);
   CHECK((*second)["energy_delivered_wh"] == 1234);
   CHECK(report["totals"]["sessions"] == 3);
   CHECK(report["totals"]["energy_delivered_wh"] == 4734);
-  CHECK(!station_row(report, "CS-S1"));
+  CHECK(!find_item(report["stations"], "station_id", "CS-S1"));
 
   // The log's entry is the report byte for byte, and asking again answers the same entry.
   const auto entry =
@@ -89,9 +83,7 @@ TEST_CASE("an energy report sums each station's settled sessions and is logged o
   CHECK_THROWS(fx.query_value("UPDATE energy_reports SET record = '{}'"));
 
   // CSV: one row per station and the totals, the log index in a header.
-  auto csv = http_request(fx.server().http_port(), boost::beast::http::verb::get,
-                          "/api/v1/reports/energy?period=2026-11&site_id=" + std::to_string(north),
-                          fx.admin().key(), "", "", "text/csv");
+  auto csv = fx.admin().get_csv("/reports/energy?period=2026-11&site_id=" + std::to_string(north));
   REQUIRE(csv.status == 200);
   CHECK(csv.content_type.rfind("text/csv", 0) == 0);
   CHECK(csv.body.rfind("period,period_start,period_end,station_id,site_id,sessions,", 0) == 0);

@@ -1,6 +1,7 @@
 #pragma once
-// The sessions the credits tests settle: plain 1.6 sessions (with export registers for V2G), and
-// verified ones signed by a test meter with its own P-256 key (OpenSSL), of any energy.
+// The sessions the credits tests settle, and a lookup in the records they read: plain 1.6 sessions
+// (with export registers for V2G), and verified ones signed by a test meter with its own P-256 key
+// (OpenSSL), of any energy.
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -15,6 +16,14 @@
 #include "chargegrid/base/encoding.hpp"
 
 namespace chargegrid::credits_testing {
+
+// The element of the JSON array `items` whose `field` is `value`; null when none is.
+inline const nlohmann::json* find_item(const nlohmann::json& items, const std::string& field,
+                                       const std::string& value) {
+  for (const auto& item : items)
+    if (item[field] == value) return &item;
+  return nullptr;
+}
 
 class TestMeter {
  public:

@@ -26,6 +26,7 @@
 #include <thread>
 
 #include "../ledger/log_records.hpp"
+#include "../ledger_adapters/support.hpp"
 #include "../server/server_fixture.hpp"
 #include "chargegrid/ledger/postgres_log.hpp"
 #include "chargegrid/ledger/tiles.hpp"
@@ -62,13 +63,7 @@ int main(int argc, char** argv) {
 
   auto config = testing::test_config();
   config.accept_unknown_tokens = true;
-  config.checkpoint_interval_s = 1;
-  config.data_dir =
-      std::filesystem::temp_directory_path() / ("settlement-bench-" + std::to_string(::getpid()));
-  config.ledger_key_file = (std::filesystem::path(config.data_dir) / "log.key").string();
-  std::filesystem::create_directories(config.data_dir);
-  const auto signer = ledger::NoteSigner::generate("bench.example/ledger");
-  std::ofstream(config.ledger_key_file) << signer.skey() << "\n";
+  const auto signer = ledger_testing::use_bench_ledger(config, "settlement-bench");
   testing::ServerFixture fx(config);
   const auto port = fx.server().http_port();
   json result{{"stations", stations}, {"entries", entries}, {"clients", clients}};

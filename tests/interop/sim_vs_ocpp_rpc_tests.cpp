@@ -16,6 +16,7 @@
 
 #include "chargegrid/sim/fleet.hpp"
 #include "chargegrid/sim/test_client.hpp"
+#include "chargegrid/testing/sim_fleet.hpp"
 
 extern char** environ;
 
@@ -76,23 +77,17 @@ class StrictCsms {
   std::uint16_t port_ = 0;
 };
 
+// Three stations of `v`, two sessions each, whose vehicles can discharge.
 chargegrid::sim::FleetOptions small_fleet(const std::string& url, chargegrid::sim::OcppVersion v,
                                           const std::string& prefix) {
-  chargegrid::sim::FleetOptions options;
+  auto options = chargegrid::testing::quick_fleet(url, v, prefix);
   options.stations = 3;
   options.threads = 2;
-  options.id_prefix = prefix;
   auto& s = options.station;
-  s.version = v;
-  s.endpoint = chargegrid::sim::parse_url(url);
   s.sessions = 2;
-  s.time_scale = 60;  // a minute per second
-  s.meter_interval_s = 60;
   s.session_length_s = 300;
   s.idle_between_sessions_s = 30;
-  s.first_session_delay_s = 0;
   s.reconnect_min_s = 0.2;
-  s.response_timeout_s = 10;
   s.meter.v2g = true;
   return options;
 }

@@ -5,18 +5,13 @@
 
 #include "ledger_adapters/evm.hpp"
 
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-
 #include <catch2/catch.hpp>
 
 #include "../server/server_fixture.hpp"
 #include "api/auth.hpp"
+#include "chargegrid/testing/child_process.hpp"
 #include "ledger_adapters/http_client.hpp"
 #include "support.hpp"
-
-extern char** environ;
 
 using namespace chargegrid;
 using namespace chargegrid::ledger_testing;
@@ -39,7 +34,6 @@ class Chain {
  public:
   Chain(std::uint16_t port, std::filesystem::path db_path, std::filesystem::path log)
       : port_(port), db_path_(std::move(db_path)), log_(std::move(log)) {}
-  ~Chain() { stop(); }
 
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
@@ -53,25 +47,10 @@ class Chain {
                                   "--wallet.accounts", kKey + ",0x3635c9adc5dea00000",
                                   "--database.dbPath", db_path_.string(),
                                   "--logging.quiet"};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(), O_WRONLY | O_CREAT | O_APPEND,
-                                     0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    REQUIRE(posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) == 0);
-    posix_spawn_file_actions_destroy(&actions);
+    REQUIRE(process_.start(std::move(args), log_));
     REQUIRE(eventually([&] { return rpc("eth_chainId").is_string(); }, 60s));
   }
-  void stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-  }
+  void stop() { process_.stop(); }
   json rpc(const std::string& method, const json& params = json::array()) const {
     try {
       json request{{"jsonrpc", "2.0"}, {"id", 1}, {"method", method}, {"params", params}};
@@ -85,7 +64,7 @@ class Chain {
  private:
   std::uint16_t port_;
   std::filesystem::path db_path_, log_;
-  pid_t pid_ = -1;
+  chargegrid::testing::ChildProcess process_;
 };
 
 std::uint64_t anchored(testing::ServerFixture& fx) {

@@ -3,6 +3,8 @@
 // outbox event), a real HTTP webhook receiver, and HTTP GETs of the ledger endpoints.
 #pragma once
 
+#include <unistd.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
@@ -22,6 +24,7 @@
 
 #include "../ledger/log_records.hpp"
 #include "chargegrid/ledger/postgres_log.hpp"
+#include "chargegrid/server/config.hpp"
 #include "chargegrid/testing/eventually.hpp"
 #include "chargegrid/testing/http_client.hpp"
 #include "store/outbox.hpp"
@@ -57,6 +60,17 @@ inline ledger::NoteSigner make_key(const std::filesystem::path& dir, const std::
   auto signer = ledger::NoteSigner::generate(origin);
   std::ofstream(dir / "log.key") << signer.skey() << "\n";
   return signer;
+}
+
+// The benchmarks' server: a signed log whose key and data live in a fresh folder NAME-PID under
+// the temporary folder, a checkpoint every second. The log's key.
+inline ledger::NoteSigner use_bench_ledger(server::Config& config, const std::string& name) {
+  config.checkpoint_interval_s = 1;
+  config.data_dir =
+      std::filesystem::temp_directory_path() / (name + "-" + std::to_string(::getpid()));
+  config.ledger_key_file = (std::filesystem::path(config.data_dir) / "log.key").string();
+  std::filesystem::create_directories(config.data_dir);
+  return make_key(config.data_dir, "bench.example/ledger");
 }
 
 inline std::string record_text(const std::string& id) {

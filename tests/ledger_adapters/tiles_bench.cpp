@@ -24,6 +24,7 @@
 #include "chargegrid/ledger/tiles.hpp"
 #include "chargegrid/testing/bench.hpp"
 #include "chargegrid/testing/http_client.hpp"
+#include "support.hpp"
 
 using namespace chargegrid;
 namespace http = boost::beast::http;
@@ -40,13 +41,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   auto config = testing::test_config();
-  config.checkpoint_interval_s = 1;
-  config.data_dir =
-      std::filesystem::temp_directory_path() / ("tiles-bench-" + std::to_string(::getpid()));
-  config.ledger_key_file = (std::filesystem::path(config.data_dir) / "log.key").string();
-  std::filesystem::create_directories(config.data_dir);
-  const auto signer = ledger::NoteSigner::generate("bench.example/ledger");
-  std::ofstream(config.ledger_key_file) << signer.skey() << "\n";
+  const auto signer = ledger_testing::use_bench_ledger(config, "tiles-bench");
   testing::ServerFixture fx(config);
   const auto port = fx.server().http_port();
   {

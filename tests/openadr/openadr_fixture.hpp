@@ -3,10 +3,33 @@
 // the configuration of a second server that polls it in VEN mode.
 
 #include <string>
+#include <vector>
 
 #include "../api/api_fixture.hpp"
 
 namespace chargegrid::testing {
+
+// An IMPORT_CAPACITY_LIMIT event (kW) of `program_id` for the site at `location` and the VEN
+// named chargegrid, from 2026-12-05T16:00Z: one interval of `duration` (ISO 8601) per limit.
+inline nlohmann::json capacity_limit_event(const std::string& program_id,
+                                           const std::string& location, const std::string& duration,
+                                           const std::vector<double>& limits_kw) {
+  auto intervals = nlohmann::json::array();
+  for (std::size_t i = 0; i < limits_kw.size(); ++i)
+    intervals.push_back(
+        {{"id", i},
+         {"payloads", {{{"type", "IMPORT_CAPACITY_LIMIT"}, {"values", {limits_kw[i]}}}}}});
+  return {{"programID", program_id},
+          {"payloadDescriptors",
+           {{{"objectType", "EVENT_PAYLOAD_DESCRIPTOR"},
+             {"payloadType", "IMPORT_CAPACITY_LIMIT"},
+             {"units", "KW"}}}},
+          {"targets",
+           {{{"type", "POWER_SERVICE_LOCATION"}, {"values", {location}}},
+            {{"type", "VEN_NAME"}, {"values", {"chargegrid"}}}}},
+          {"intervalPeriod", {{"start", "2026-12-05T16:00:00Z"}, {"duration", duration}}},
+          {"intervals", intervals}};
+}
 
 class OpenAdrFixture : public ApiFixture {
  public:

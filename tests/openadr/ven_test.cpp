@@ -30,17 +30,7 @@ std::int64_t named_site(pqxx::connection& c, const std::string& name, const std:
 }
 
 json limit_event(const std::string& program_id, const std::string& location, double kw) {
-  return {{"programID", program_id},
-          {"payloadDescriptors",
-           {{{"objectType", "EVENT_PAYLOAD_DESCRIPTOR"},
-             {"payloadType", "IMPORT_CAPACITY_LIMIT"},
-             {"units", "KW"}}}},
-          {"targets",
-           {{{"type", "POWER_SERVICE_LOCATION"}, {"values", {location}}},
-            {{"type", "VEN_NAME"}, {"values", {"chargegrid"}}}}},
-          {"intervalPeriod", {{"start", "2026-12-05T16:00:00Z"}, {"duration", "PT1H"}}},
-          {"intervals",
-           {{{"id", 0}, {"payloads", {{{"type", "IMPORT_CAPACITY_LIMIT"}, {"values", {kw}}}}}}}}};
+  return chargegrid::testing::capacity_limit_event(program_id, location, "PT1H", {kw});
 }
 
 class VenFixture : public chargegrid::testing::OpenAdrFixture {

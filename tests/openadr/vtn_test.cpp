@@ -74,22 +74,13 @@ class VtnFixture : public chargegrid::testing::OpenAdrFixture {
   }
 };
 
+// A congestion event of two quarter hours: `first_kw`, then 25 kW.
 json grid_aware_event(const std::string& program_id, const std::string& location,
                       double first_kw = 40) {
-  return {
-      {"programID", program_id},
-      {"eventName", "congestion"},
-      {"payloadDescriptors",
-       {{{"objectType", "EVENT_PAYLOAD_DESCRIPTOR"},
-         {"payloadType", "IMPORT_CAPACITY_LIMIT"},
-         {"units", "KW"}}}},
-      {"targets",
-       {{{"type", "POWER_SERVICE_LOCATION"}, {"values", {location}}},
-        {{"type", "VEN_NAME"}, {"values", {"chargegrid"}}}}},
-      {"intervalPeriod", {{"start", "2026-12-05T16:00:00Z"}, {"duration", "PT15M"}}},
-      {"intervals",
-       {{{"id", 0}, {"payloads", {{{"type", "IMPORT_CAPACITY_LIMIT"}, {"values", {first_kw}}}}}},
-        {{"id", 1}, {"payloads", {{{"type", "IMPORT_CAPACITY_LIMIT"}, {"values", {25}}}}}}}}};
+  auto event =
+      chargegrid::testing::capacity_limit_event(program_id, location, "PT15M", {first_kw, 25});
+  event["eventName"] = "congestion";
+  return event;
 }
 
 }  // namespace

@@ -4,10 +4,6 @@
 // a-time HTTP server for responders and provisioning services that misbehave, stations that
 // answer the server's CALLs, and the server configured with all of it.
 
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -24,11 +20,10 @@
 #include <thread>
 
 #include "chargegrid/base/encoding.hpp"
+#include "chargegrid/testing/child_process.hpp"
 #include "chargegrid/testing/temp_folder.hpp"
 #include "security/password.hpp"
 #include "server_fixture.hpp"
-
-extern char** environ;
 
 namespace chargegrid::testing {
 
@@ -115,18 +110,9 @@ class PncPki : public TempFolder {
 class OcspResponder {
  public:
   explicit OcspResponder(const PncPki& pki) {
-    const auto script = pki.file("ocsp-responder.sh");
-    const auto port = std::to_string(pki.ocsp_port());
     const auto log = pki.file("ocsp.log");
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    std::vector<char*> argv{const_cast<char*>(script.c_str()), const_cast<char*>(port.c_str()),
-                            nullptr};
-    const int rc = posix_spawn(&pid_, script.c_str(), &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    REQUIRE(rc == 0);
+    std::ofstream(log, std::ios::trunc);  // readiness is read from a fresh log
+    REQUIRE(process_.start({pki.file("ocsp-responder.sh"), std::to_string(pki.ocsp_port())}, log));
     // Ready once it says so. A connection that sends nothing (a port probe) would leave
     // `openssl ocsp` waiting on it and deaf to every later request.
     REQUIRE(eventually(
@@ -137,20 +123,11 @@ class OcspResponder {
         },
         std::chrono::seconds(10)));
   }
-  ~OcspResponder() { stop(); }
-  OcspResponder(const OcspResponder&) = delete;
-  OcspResponder& operator=(const OcspResponder&) = delete;
 
-  void stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-  }
+  void stop() { process_.stop(); }
 
  private:
-  pid_t pid_ = -1;
+  ChildProcess process_;
 };
 
 // An HTTP/1.1 server on a free loopback port that answers each request with what `answer`
@@ -313,19 +290,6 @@ class ServerCalls {
 // A 1.6 DataTransfer payload's messageId is `id`.
 inline std::function<bool(const nlohmann::json&)> message_id(const std::string& id) {
   return [id](const nlohmann::json& payload) { return payload.value("messageId", "") == id; };
-}
-
-// The security events the CSMS stored for a station: "type: tech info".
-inline std::vector<std::string> csms_events(const ServerFixture& fixture, const std::string& id) {
-  auto c = fixture.sql();
-  pqxx::read_transaction tx(c);
-  std::vector<std::string> out;
-  for (const auto& row :
-       tx.exec_params("SELECT event_type || ': ' || coalesce(tech_info, '') FROM security_events "
-                      "WHERE station_id = $1 AND source = 'csms' ORDER BY id",
-                      id))
-    out.push_back(row[0].as<std::string>());
-  return out;
 }
 
 inline bool contains(const std::string& text, const std::string& part) {

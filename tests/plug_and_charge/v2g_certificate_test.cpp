@@ -28,6 +28,14 @@ void check_chain(const PncPki& pki, const std::string& chain, const std::string&
   CHECK(shell("openssl x509 -in " + file + " -noout -issuer | grep -q 'CPO Sub-CA 2'") == 0);
 }
 
+// The status a SignCertificate of `csr` for a `type` certificate is answered with.
+std::string sign_status(chargegrid::sim::OcppTestClient& station, const std::string& csr,
+                        const std::string& type) {
+  auto reply = station.call("SignCertificate", {{"csr", csr}, {"certificateType", type}});
+  REQUIRE(is_result(reply));
+  return reply[2]["status"].get<std::string>();
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -98,11 +106,7 @@ TEST_CASE(
   // A station that did not authenticate gets none.
   auto anonymous = fx.connect("PNC-ANON", "ocpp2.0.1");
   REQUIRE(is_result(anonymous->call("BootNotification", boot_201())));
-  auto anonymous_answer = anonymous->call(
-      "SignCertificate",
-      {{"csr", pki.csr("PNC-ANON", "P-256")}, {"certificateType", "V2GCertificate"}});
-  REQUIRE(is_result(anonymous_answer));
-  CHECK(anonymous_answer[2]["status"] == "Rejected");
+  CHECK(sign_status(*anonymous, pki.csr("PNC-ANON", "P-256"), "V2GCertificate") == "Rejected");
 
   // ---- 2.1, ISO 15118-20 ----
   add_station_with_password(fx, "PNC-21", kPassword);
@@ -119,14 +123,8 @@ TEST_CASE(
   CHECK((*signed21)[3]["certificateType"] == "V2G20Certificate");
   CHECK((*signed21)[3]["requestId"] == 7);
   check_chain(pki, (*signed21)[3]["certificateChain"].get<std::string>(), "PNC-21");
-  auto ed448 = station21->call("SignCertificate", {{"csr", pki.csr("PNC-21", "ED448")},
-                                                   {"certificateType", "V2G20Certificate"}});
-  REQUIRE(is_result(ed448));
-  CHECK(ed448[2]["status"] == "Accepted");
-  auto p256_for_20 = station21->call("SignCertificate", {{"csr", pki.csr("PNC-21", "P-256")},
-                                                         {"certificateType", "V2G20Certificate"}});
-  REQUIRE(is_result(p256_for_20));
-  CHECK(p256_for_20[2]["status"] == "Rejected");
+  CHECK(sign_status(*station21, pki.csr("PNC-21", "ED448"), "V2G20Certificate") == "Accepted");
+  CHECK(sign_status(*station21, pki.csr("PNC-21", "P-256"), "V2G20Certificate") == "Rejected");
 
   // ---- 1.6, the application note's DataTransfer ----
   add_station_with_password(fx, "PNC-16", kPassword);

@@ -39,19 +39,6 @@ inline void add_station(const ServerFixture& fixture, const std::string& id, int
   tx.commit();
 }
 
-// The security events the CSMS stored for a station, oldest first: "type: tech info".
-inline std::vector<std::string> csms_events(const ServerFixture& fixture, const std::string& id) {
-  auto c = fixture.sql();
-  pqxx::read_transaction tx(c);
-  std::vector<std::string> out;
-  for (const auto& row :
-       tx.exec_params("SELECT event_type || ': ' || coalesce(tech_info, '') FROM security_events "
-                      "WHERE station_id = $1 AND source = 'csms' ORDER BY id",
-                      id))
-    out.push_back(row[0].as<std::string>());
-  return out;
-}
-
 // Waits until the station has `count` CSMS security events (they are stored asynchronously).
 inline std::vector<std::string> wait_for_events(const ServerFixture& fixture, const std::string& id,
                                                 std::size_t count) {

@@ -52,12 +52,8 @@ json stop_16(long long transaction_id, long long meter_stop, const std::string& 
 
 json event_201(const std::string& type, int seq, const std::string& uid, const std::string& at,
                std::optional<double> register_wh = std::nullopt) {
-  json e{{"eventType", type},
-         {"timestamp", at},
-         {"triggerReason", type == "Started" ? "CablePluggedIn" : "EVCommunicationLost"},
-         {"seqNo", seq},
-         {"transactionInfo", {{"transactionId", uid}}},
-         {"evse", {{"id", 1}, {"connectorId", 1}}}};
+  auto e = transaction_event_201(type, seq, at, uid,
+                                 type == "Started" ? "CablePluggedIn" : "EVCommunicationLost");
   if (register_wh)
     e["meterValue"] = json::array(
         {{{"timestamp", at},
@@ -71,8 +67,7 @@ using Station = std::unique_ptr<chargegrid::sim::OcppTestClient>;
 // A booted station of each of 1.6 and 2.0.1, ids PREFIX-16 and PREFIX-201.
 std::pair<Station, Station> boot_both(ServerFixture& fx, const std::string& prefix) {
   auto v16 = booted_16(fx, prefix + "-16");
-  auto v201 = fx.connect(prefix + "-201", "ocpp2.0.1");
-  REQUIRE(is_result(v201->call("BootNotification", boot_201())));
+  auto v201 = booted_201(fx, prefix + "-201");
   return {std::move(v16), std::move(v201)};
 }
 

@@ -26,12 +26,7 @@ json energy_sample(double kwh, const std::string& at,
 
 json event(const std::string& type, int seq, const std::string& at, const std::string& trigger,
            json meter = nullptr) {
-  json e{{"eventType", type},
-         {"timestamp", at},
-         {"triggerReason", trigger},
-         {"seqNo", seq},
-         {"transactionInfo", {{"transactionId", "TX-9"}}},
-         {"evse", {{"id", 1}, {"connectorId", 1}}}};
+  auto e = transaction_event_201(type, seq, at, "TX-9", trigger);
   if (type == "Started") e["idToken"] = {{"idToken", "EMAID-1"}, {"type", "eMAID"}};
   if (type == "Ended") e["transactionInfo"]["stoppedReason"] = "EVDisconnected";
   if (!meter.is_null()) e["meterValue"] = std::move(meter);

@@ -8,6 +8,7 @@
 #include <pqxx/pqxx>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "chargegrid/server/server.hpp"
 #include "chargegrid/sim/test_client.hpp"
@@ -57,6 +58,19 @@ class ServerFixture {
   server::Config config_;
   std::unique_ptr<server::Server> server_;
 };
+
+// The security events the CSMS stored for a station, oldest first: "type: tech info".
+inline std::vector<std::string> csms_events(const ServerFixture& fixture, const std::string& id) {
+  auto c = fixture.sql();
+  pqxx::read_transaction tx(c);
+  std::vector<std::string> out;
+  for (const auto& row :
+       tx.exec_params("SELECT event_type || ': ' || coalesce(tech_info, '') FROM security_events "
+                      "WHERE station_id = $1 AND source = 'csms' ORDER BY id",
+                      id))
+    out.push_back(row[0].as<std::string>());
+  return out;
+}
 
 // Frame helpers: [3, id, payload] / [4, id, code, description, details].
 inline bool is_result(const nlohmann::json& frame) {

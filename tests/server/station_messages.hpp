@@ -1,6 +1,7 @@
 #pragma once
-// What the server tests' stations send most: BootNotification of each version and a 1.6
-// StartTransaction, and a started 1.6 transaction's id.
+// What the server tests' stations send most: BootNotification of each version, a 1.6
+// StartTransaction, a started 1.6 transaction's id, a 2.0.1 TransactionEvent, and stations of
+// each version connected and booted.
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -41,6 +42,18 @@ inline nlohmann::json start_16(int connector, long long meter_start, const std::
           {"timestamp", at}};
 }
 
+// A 2.0.1 TransactionEvent of transaction `uid` on EVSE 1 (connector 1); callers add what
+// their event carries (idToken, meterValue, stoppedReason).
+inline nlohmann::json transaction_event_201(const std::string& type, int seq, const std::string& at,
+                                            const std::string& uid, const std::string& trigger) {
+  return {{"eventType", type},
+          {"timestamp", at},
+          {"triggerReason", trigger},
+          {"seqNo", seq},
+          {"transactionInfo", {{"transactionId", uid}}},
+          {"evse", {{"id", 1}, {"connectorId", 1}}}};
+}
+
 // Starts a transaction on a booted 1.6 station (connector 1, at 2026-11-24T08:00:00Z) and
 // returns its id.
 inline long long start_transaction_16(sim::OcppTestClient& station, long long meter_start = 1000,
@@ -56,6 +69,14 @@ inline std::unique_ptr<sim::OcppTestClient> booted_16(ServerFixture& fx,
                                                       const std::string& station_id) {
   auto station = fx.connect(station_id, "ocpp1.6");
   REQUIRE(is_result(station->call("BootNotification", boot_16())));
+  return station;
+}
+
+// A connected 2.0.1 station whose BootNotification was answered.
+inline std::unique_ptr<sim::OcppTestClient> booted_201(ServerFixture& fx,
+                                                       const std::string& station_id) {
+  auto station = fx.connect(station_id, "ocpp2.0.1");
+  REQUIRE(is_result(station->call("BootNotification", boot_201())));
   return station;
 }
 

@@ -26,19 +26,15 @@ json register_reading(long long id, const std::string& at, const std::string& wh
 
 json event_201(const std::string& type, int seq, const std::string& at, const std::string& uid,
                double kwh) {
-  return {
-      {"eventType", type},
-      {"timestamp", at},
-      {"triggerReason", type == "Ended" ? "StopAuthorized" : "Authorized"},
-      {"seqNo", seq},
-      {"transactionInfo", {{"transactionId", uid}}},
-      {"evse", {{"id", 1}, {"connectorId", 1}}},
-      {"idToken", {{"idToken", "EMAID-1"}, {"type", "eMAID"}}},
-      {"meterValue",
-       json::array({{{"timestamp", at},
-                     {"sampledValue", json::array({{{"value", kwh},
-                                                    {"measurand", "Energy.Active.Import.Register"},
-                                                    {"unitOfMeasure", {{"unit", "kWh"}}}}})}}})}};
+  auto e =
+      transaction_event_201(type, seq, at, uid, type == "Ended" ? "StopAuthorized" : "Authorized");
+  e["idToken"] = {{"idToken", "EMAID-1"}, {"type", "eMAID"}};
+  e["meterValue"] =
+      json::array({{{"timestamp", at},
+                    {"sampledValue", json::array({{{"value", kwh},
+                                                   {"measurand", "Energy.Active.Import.Register"},
+                                                   {"unitOfMeasure", {{"unit", "kWh"}}}}})}}});
+  return e;
 }
 
 json settlement_of(ApiFixture& fx, long long session, std::chrono::seconds within) {

@@ -22,14 +22,16 @@ chargegrid::server::Config settling_config(const std::filesystem::path& folder) 
   return config;
 }
 
+// A server of settling_config writing to a folder of its own, removed after the server stops.
+class SettlingFixture : private TempFolder, public ApiFixture {
+ public:
+  SettlingFixture() : ApiFixture(settling_config(TempFolder::path())) {}
+};
+
 json event(const std::string& type, int seq, const std::string& at, const std::string& uid,
            json meter = nullptr) {
-  json e{{"eventType", type},
-         {"timestamp", at},
-         {"triggerReason", type == "Ended" ? "StopAuthorized" : "Authorized"},
-         {"seqNo", seq},
-         {"transactionInfo", {{"transactionId", uid}}},
-         {"evse", {{"id", 1}, {"connectorId", 1}}}};
+  auto e =
+      transaction_event_201(type, seq, at, uid, type == "Ended" ? "StopAuthorized" : "Authorized");
   if (type == "Started") e["idToken"] = {{"idToken", "EMAID-1"}, {"type", "eMAID"}};
   if (type == "Ended") e["transactionInfo"]["stoppedReason"] = "Local";
   if (!meter.is_null()) e["meterValue"] = std::move(meter);
@@ -83,20 +85,13 @@ json settlement(ApiFixture& fx, std::int64_t session) {
   return answer.data;
 }
 
-HttpResult get_csv(std::uint16_t port, const std::string& key, const std::string& target) {
-  return http_request(port, boost::beast::http::verb::get, "/api/v1" + target, key, "", "",
-                      "text/csv");
-}
-
 }  // namespace
 
 TEST_CASE("a signed 2.0.1 session is settled once, verified, in the log and the outbox",
           "[integration][settlement]") {
-  TempFolder folder;
-  ApiFixture fx(settling_config(folder.path()));
+  SettlingFixture fx;
   const auto site = fx.make_depot("CS-SIGNED");
-  auto station = fx.connect("CS-SIGNED", "ocpp2.0.1");
-  REQUIRE(is_result(station->call("BootNotification", boot_201())));
+  auto station = booted_201(fx, "CS-SIGNED");
   signed_session(*station, "safe-transparenzsoftware/test_ocmf_ebee_01.xml", "TX-S1");
   // The end again, and a second Ended: the session and its settlement stay as they are.
   auto values = ocmf_sample("safe-transparenzsoftware/test_ocmf_ebee_01.xml");
@@ -158,11 +153,9 @@ TEST_CASE("a signed 2.0.1 session is settled once, verified, in the log and the 
 
 TEST_CASE("tampered signed data is invalid and flagged and a foreign key is a mismatch",
           "[integration][settlement]") {
-  TempFolder folder;
-  ApiFixture fx(settling_config(folder.path()));
+  SettlingFixture fx;
   fx.make_depot("CS-TAMPER");
-  auto station = fx.connect("CS-TAMPER", "ocpp2.0.1");
-  REQUIRE(is_result(station->call("BootNotification", boot_201())));
+  auto station = booted_201(fx, "CS-TAMPER");
   signed_session(*station, "safe-transparenzsoftware/test_ocmf_ebee_02.xml", "TX-T1");
   auto tampered = settlement(fx, session_of(fx, "TX-T1"));
   CHECK(tampered["status"] == "invalid");
@@ -222,11 +215,9 @@ TEST_CASE("meter keys: bad keys, unknown stations and other sites' stations are 
 
 TEST_CASE("a 1.6 session is settled unsigned and a register going backwards is an error in it",
           "[integration][settlement]") {
-  TempFolder folder;
-  ApiFixture fx(settling_config(folder.path()));
+  SettlingFixture fx;
   const auto site = fx.make_depot("CS-16");
-  auto station = fx.connect("CS-16", "ocpp1.6");
-  REQUIRE(is_result(station->call("BootNotification", boot_16())));
+  auto station = booted_16(fx, "CS-16");
   const auto id = start_transaction_16(*station, 1000);  // 2026-11-24T08:00:00Z
   auto meter = [&](const std::string& at, const std::string& wh) {
     return station->call(
@@ -272,7 +263,7 @@ TEST_CASE("a 1.6 session is settled unsigned and a register going backwards is a
   CHECK(list.data["items"][0]["session_id"] == id);
   CHECK(fx.admin().get("/settlements?from=2026-11-25T00:00:00Z").data["items"].empty());
   CHECK(fx.admin().get("/settlements?from=yesterday").status == 400);
-  auto csv = get_csv(fx.server().http_port(), fx.admin().key(), "/settlements");
+  auto csv = fx.admin().get_csv("/settlements");
   CHECK(csv.status == 200);
   CHECK(csv.content_type.rfind("text/csv", 0) == 0);
   CHECK(csv.body.rfind("id,session_id,station_id,site_id,status,reason,log_index,", 0) == 0);
@@ -286,8 +277,7 @@ TEST_CASE("a 1.6 session is settled unsigned and a register going backwards is a
 
 TEST_CASE("a 1.6 session with SignedData values verifies with the registered meter key",
           "[integration][settlement]") {
-  TempFolder folder;
-  ApiFixture fx(settling_config(folder.path()));
+  SettlingFixture fx;
   fx.make_depot("CS-16S");
   const auto values = ocmf_sample("safe-transparenzsoftware/test_ocmf_ebee_01.xml");
   // 1.6 carries no key: the operator registers the meter's.
@@ -329,8 +319,7 @@ TEST_CASE("a 1.6 session with SignedData values verifies with the registered met
 
 TEST_CASE("a session is priced with its site's tariff, in the site's time zone",
           "[integration][settlement]") {
-  TempFolder folder;
-  ApiFixture fx(settling_config(folder.path()));
+  SettlingFixture fx;
   const auto site = fx.make_depot("CS-PRICED");
   REQUIRE(
       fx.admin().patch("/sites/" + std::to_string(site), {{"time_zone", "Europe/Oslo"}}).status ==

@@ -3,21 +3,22 @@
 // contract certificate (hash data or chain) and a session with the eMAID only when accepted,
 // Get15118EVCertificate, and the trust anchors a station keeps. Certificates from scripts/pki.
 
-#include <stdlib.h>
-
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
-#include <future>
 #include <sstream>
 
 #include "chargegrid/base/certificate_hash.hpp"
 #include "chargegrid/base/encoding.hpp"
 #include "chargegrid/sim/fleet.hpp"
+#include "chargegrid/testing/sim_fleet.hpp"
 #include "csms_stub.hpp"
+#include "sim_pki.hpp"
 
 using namespace std::chrono_literals;
 using chargegrid::testing::CsmsStub;
+using chargegrid::testing::sim_pki;
+using Running = chargegrid::testing::RunningFleet;
 using nlohmann::json;
 namespace sim = chargegrid::sim;
 namespace fs = std::filesystem;
@@ -33,22 +34,9 @@ std::string read(const fs::path& path) {
   return text.str();
 }
 
-// scripts/pki's test PKI, made once for the whole test binary.
-const fs::path& pki() {
-  static const fs::path dir = [] {
-    std::string folder = (fs::temp_directory_path() / "chargegrid-sim-pki-XXXXXX").string();
-    if (::mkdtemp(folder.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    const auto command = std::string(CHARGEGRID_SOURCE_DIR) + "/scripts/pki " + folder + "/pki > " +
-                         folder + "/pki.log 2>&1";
-    if (std::system(command.c_str()) != 0) throw std::runtime_error("scripts/pki failed");
-    return fs::path(folder) / "pki";
-  }();
-  return dir;
-}
-
 // Signs `csr` (PEM) with the PKI's CPO sub-CA 2: the SECC certificate chain a CSMS would send.
 std::string sign_secc_csr(const std::string& csr) {
-  const auto dir = pki();
+  const auto dir = sim_pki();
   const auto in = dir / "sim-secc.csr", out = dir / "sim-secc.pem";
   std::ofstream(in) << csr;
   const auto command = "openssl x509 -req -in " + in.string() + " -CA " +
@@ -59,41 +47,17 @@ std::string sign_secc_csr(const std::string& csr) {
   return read(out) + read(dir / "cpo-chain.pem");
 }
 
+// A station whose own session is an ISO 15118 vehicle with the PKI's good contract.
 sim::FleetOptions vehicle_station(const CsmsStub& csms, sim::OcppVersion version,
                                   const std::string& prefix) {
-  sim::FleetOptions options;
-  options.id_prefix = prefix;
+  auto options = chargegrid::testing::quick_fleet(csms.url(), version, prefix);
   auto& s = options.station;
-  s.version = version;
-  s.endpoint = sim::parse_url(csms.url());
   s.connectors = 1;
-  s.sessions = 1;
-  s.time_scale = 60;
-  s.meter_interval_s = 60;
   s.session_length_s = 120;
-  s.first_session_delay_s = 0;
-  s.reconnect_min_s = 0.1;
-  s.response_timeout_s = 10;
   s.iso15118.enabled = true;
-  s.iso15118.contract_certificate_file = (pki() / "contract-good-chain.pem").string();
+  s.iso15118.contract_certificate_file = (sim_pki() / "contract-good-chain.pem").string();
   return options;
 }
-
-struct Running {
-  explicit Running(sim::FleetOptions options)
-      : fleet(std::move(options)),
-        run(std::async(std::launch::async, [this] { return fleet.run(60s); })) {}
-  ~Running() {
-    fleet.stop();
-    if (run.valid()) run.wait();
-  }
-  sim::Stats stop() {
-    fleet.stop();
-    return run.get();
-  }
-  sim::Fleet fleet;
-  std::future<sim::Stats> run;
-};
 
 // A CALL the station sent in its version: the 2.x action, or on 1.6 the Plug & Charge
 // DataTransfer with that messageId; its 2.x-form request.
@@ -161,7 +125,7 @@ TEST_CASE(
       // The contract certificate (its sub-CAs name no OCSP responder).
       REQUIRE(hashes.size() == 1);
       const auto expected = chargegrid::base::certificate_hash_data(
-          read(pki() / "contract-good.pem"), read(pki() / "mo-sub2.pem"));
+          read(sim_pki() / "contract-good.pem"), read(sim_pki() / "mo-sub2.pem"));
       CHECK(hashes[0]["issuerNameHash"] == expected.issuer_name_hash);
       CHECK(hashes[0]["issuerKeyHash"] == expected.issuer_key_hash);
       CHECK(hashes[0]["serialNumber"] == expected.serial_number);
@@ -184,7 +148,7 @@ TEST_CASE(
       // The CSMS signs the CSR: the station installs the chain; one for another key it refuses.
       const auto chain = sign_secc_csr(csr);
       CHECK(call_pnc(csms, version, id, "CertificateSigned",
-                     {{"certificateChain", read(pki() / "secc-PNC-STATION-1.pem")},
+                     {{"certificateChain", read(sim_pki() / "secc-PNC-STATION-1.pem")},
                       {"certificateType", "V2GCertificate"}})["status"] == "Rejected");
       CHECK(call_pnc(csms, version, id, "CertificateSigned",
                      {{"certificateChain", chain},
@@ -218,7 +182,7 @@ TEST_CASE("a refused contract starts no session; a chain instead of hash data wh
       Running station(options);
       const auto authorize = wait_for_pnc(csms, version, sim::station_id(options, 1), "Authorize");
       REQUIRE(authorize);
-      CHECK((*authorize)["certificate"] == read(pki() / "contract-good-chain.pem"));
+      CHECK((*authorize)["certificate"] == read(sim_pki() / "contract-good-chain.pem"));
       CHECK_FALSE(authorize->contains("iso15118CertificateHashData"));
     }
     CHECK(csms.received("SignCertificate").empty());
@@ -228,7 +192,7 @@ TEST_CASE("a refused contract starts no session; a chain instead of hash data wh
 TEST_CASE("the vehicle asks for a contract certificate with Get15118EVCertificate",
           "[sim][iso15118]") {
   CsmsStub csms;
-  const auto request = pki() / "exi-request.bin";
+  const auto request = sim_pki() / "exi-request.bin";
   std::ofstream(request, std::ios::binary) << std::string("\x80\x98\x02\x10\x50", 5);
   for (const auto version : {sim::OcppVersion::v16, sim::OcppVersion::v201}) {
     auto options = vehicle_station(csms, version, std::string("PNCEV") + name(version) + "-");
@@ -245,9 +209,9 @@ TEST_CASE("the vehicle asks for a contract certificate with Get15118EVCertificat
   }
   // Files that are not what they should be stop the fleet before it starts.
   auto options = vehicle_station(csms, sim::OcppVersion::v201, "PNCBAD");
-  options.station.iso15118.contract_certificate_file = (pki() / "emaids.txt").string();
+  options.station.iso15118.contract_certificate_file = (sim_pki() / "emaids.txt").string();
   CHECK_THROWS_AS(sim::Fleet(options), std::invalid_argument);
-  options.station.iso15118.contract_certificate_file = (pki() / "no-such-file.pem").string();
+  options.station.iso15118.contract_certificate_file = (sim_pki() / "no-such-file.pem").string();
   CHECK_THROWS_AS(sim::Fleet(options), std::invalid_argument);
 }
 
@@ -261,7 +225,7 @@ TEST_CASE("a simulated station keeps the roots the CSMS installs", "[sim][trust_
   Running station(options);
   const auto id = sim::station_id(options, 1);
   REQUIRE(csms.wait_for("BootNotification"));
-  const auto root = read(pki() / "v2g-root.pem");
+  const auto root = read(sim_pki() / "v2g-root.pem");
   const auto hash = chargegrid::base::certificate_hash_data(root);
   const json hash_data = {{"hashAlgorithm", "SHA256"},
                           {"issuerNameHash", hash.issuer_name_hash},

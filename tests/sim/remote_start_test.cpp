@@ -2,13 +2,14 @@
 // ends by itself once its duration is up: simulated stations against a CSMS stub.
 
 #include <catch2/catch.hpp>
-#include <future>
 
 #include "chargegrid/sim/fleet.hpp"
+#include "chargegrid/testing/sim_fleet.hpp"
 #include "csms_stub.hpp"
 
 using namespace std::chrono_literals;
 using chargegrid::testing::CsmsStub;
+using Running = chargegrid::testing::RunningFleet;
 using nlohmann::json;
 namespace sim = chargegrid::sim;
 
@@ -17,39 +18,12 @@ namespace {
 // One station of `version` with three EVSEs that starts no session of its own.
 sim::FleetOptions one_station(const CsmsStub& csms, sim::OcppVersion version,
                               const std::string& prefix) {
-  sim::FleetOptions options;
-  options.stations = 1;
-  options.id_prefix = prefix;
-  auto& s = options.station;
-  s.version = version;
-  s.endpoint = sim::parse_url(csms.url());
-  s.connectors = 3;
-  s.sessions = 0;
-  s.time_scale = 60;  // a simulated minute per real second
-  s.meter_interval_s = 60;
-  s.session_length_s = 3600;
-  s.first_session_delay_s = 0;
-  s.reconnect_min_s = 0.1;
-  s.response_timeout_s = 10;
+  auto options = chargegrid::testing::quick_fleet(csms.url(), version, prefix);
+  options.station.connectors = 3;
+  options.station.sessions = 0;
+  options.station.session_length_s = 3600;
   return options;
 }
-
-// A fleet running in the background until the test ends.
-struct Running {
-  explicit Running(sim::FleetOptions options)
-      : fleet(std::move(options)),
-        run(std::async(std::launch::async, [this] { return fleet.run(60s); })) {}
-  ~Running() {
-    fleet.stop();
-    if (run.valid()) run.wait();
-  }
-  sim::Stats stop() {
-    fleet.stop();
-    return run.get();
-  }
-  sim::Fleet fleet;
-  std::future<sim::Stats> run;
-};
 
 // Waits for the station's StatusNotification of its last EVSE: it booted and reported.
 void wait_until_reported(CsmsStub& csms, sim::OcppVersion version) {
@@ -59,11 +33,10 @@ void wait_until_reported(CsmsStub& csms, sim::OcppVersion version) {
 
 // The station of `options` running, booted and reported to `csms`.
 struct ReportedStation : Running {
-  ReportedStation(CsmsStub& csms, const sim::FleetOptions& options)
-      : Running(options), id(sim::station_id(options, 1)) {
+  ReportedStation(CsmsStub& csms, sim::FleetOptions station_options)
+      : Running(std::move(station_options)) {
     wait_until_reported(csms, options.station.version);
   }
-  const std::string id;
 };
 
 std::string status_of(const json& answer) {
@@ -111,7 +84,7 @@ TEST_CASE("2.0.1: RequestStartTransaction starts the session on the EVSE it name
           "[sim][remote-start]") {
   CsmsStub csms;
   ReportedStation station(csms, one_station(csms, sim::OcppVersion::v201, "RS201-"));
-  const std::string& id = station.id;
+  const std::string id = station.id();
 
   CHECK(status_of(csms.call(id, "RequestStartTransaction", request_start(2, 42, "DRIVER-2"))) ==
         "Accepted");
@@ -164,7 +137,7 @@ TEST_CASE("1.6: RemoteStartTransaction starts the session on the connector it na
           "[sim][remote-start]") {
   CsmsStub csms;
   ReportedStation station(csms, one_station(csms, sim::OcppVersion::v16, "RS16-"));
-  const std::string& id = station.id;
+  const std::string id = station.id();
 
   auto started = remote_start_16(csms, id, "DRIVER-2", 2);
   CHECK(started.payload["idTag"] == "DRIVER-2");
@@ -204,7 +177,7 @@ TEST_CASE("2.0.1: a session ends by itself once its duration is up", "[sim][dura
   options.station.session_length_s = 120;  // two real seconds
   options.station.sessions = 1;            // one of its own, on EVSE 1
   ReportedStation station(csms, options);
-  const std::string& id = station.id;
+  const std::string id = station.id();
   CHECK(status_of(csms.call(id, "RequestStartTransaction", request_start(3, 7))) == "Accepted");
 
   auto remote = csms.wait_for("TransactionEvent", started_with(7));
@@ -238,7 +211,7 @@ TEST_CASE("1.6: a session ends by itself once its duration is up", "[sim][durati
   auto options = one_station(csms, sim::OcppVersion::v16, "DU16-");
   options.station.session_length_s = 120;
   ReportedStation station(csms, options);
-  const std::string& id = station.id;
+  const std::string id = station.id();
   auto started = remote_start_16(csms, id, "DRIVER-3", 3);
   auto stopped = csms.wait_for("StopTransaction", {}, 15s);
   REQUIRE(stopped);
@@ -258,7 +231,7 @@ TEST_CASE("a session of duration 0 runs until something stops it", "[sim][durati
   options.station.session_length_s = 0;
   options.station.meter_interval_s = 30;
   ReportedStation station(csms, options);
-  const std::string& id = station.id;
+  const std::string id = station.id();
   CHECK(status_of(csms.call(id, "RequestStartTransaction", request_start(1, 9))) == "Accepted");
   REQUIRE(csms.wait_for("TransactionEvent", started_with(9)));
   const auto ended = [](const json& p) { return p["eventType"] == "Ended"; };

@@ -2,12 +2,11 @@
 // contract (eMAID) is a driver's token is authorized, charges, and its session is the
 // driver's; a contract nobody enrolled starts no session. Certificates from scripts/pki.
 
-#include <stdlib.h>
-
 #include <filesystem>
-#include <future>
 
 #include "../api/api_fixture.hpp"
+#include "chargegrid/testing/sim_fleet.hpp"
+#include "sim_pki.hpp"
 
 using namespace chargegrid::testing;
 using chargegrid::sim::OcppVersion;
@@ -16,54 +15,23 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path& pki() {
-  static const fs::path dir = [] {
-    std::string folder = (fs::temp_directory_path() / "chargegrid-pnc-pki-XXXXXX").string();
-    if (::mkdtemp(folder.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    const auto command = std::string(CHARGEGRID_SOURCE_DIR) + "/scripts/pki " + folder + "/pki > " +
-                         folder + "/pki.log 2>&1";
-    if (std::system(command.c_str()) != 0) throw std::runtime_error("scripts/pki failed");
-    return fs::path(folder) / "pki";
-  }();
-  return dir;
-}
-
 // One station of `version` whose own session is an ISO 15118 vehicle with `contract`.
-struct PncStation {
+struct PncStation : RunningFleet {
   PncStation(std::uint16_t port, OcppVersion version, const std::string& prefix,
              const std::string& contract)
-      : options(make(port, version, prefix, contract)),
-        fleet(options),
-        run(std::async(std::launch::async,
-                       [this] { return fleet.run(std::chrono::seconds(60)); })) {}
-  ~PncStation() {
-    fleet.stop();
-    if (run.valid()) run.wait();
-  }
+      : RunningFleet(make(port, version, prefix, contract)) {}
   static chargegrid::sim::FleetOptions make(std::uint16_t port, OcppVersion version,
                                             const std::string& prefix,
                                             const std::string& contract) {
-    chargegrid::sim::FleetOptions o;
-    o.id_prefix = prefix;
+    auto o = quick_fleet(local_ocpp_url(port), version, prefix);
     auto& s = o.station;
-    s.version = version;
-    s.endpoint = chargegrid::sim::parse_url("ws://127.0.0.1:" + std::to_string(port) + "/ocpp");
     s.connectors = 1;
-    s.sessions = 1;
-    s.time_scale = 60;
-    s.meter_interval_s = 60;
     s.session_length_s = 180;
-    s.first_session_delay_s = 0;
-    s.reconnect_min_s = 0.1;
     s.iso15118.enabled = true;
     s.iso15118.contract_certificate_file =
-        (pki() / ("contract-" + contract + "-chain.pem")).string();
+        (sim_pki() / ("contract-" + contract + "-chain.pem")).string();
     return o;
   }
-  std::string id() const { return chargegrid::sim::station_id(options, 1); }
-  chargegrid::sim::FleetOptions options;
-  chargegrid::sim::Fleet fleet;
-  std::future<chargegrid::sim::Stats> run;
 };
 
 }  // namespace
@@ -73,7 +41,7 @@ TEST_CASE("an ISO 15118 vehicle authorized by its contract charges as its driver
   // The contract chains to the PKI's MO root. Revocation is the plug_and_charge tests' subject
   // (with a real responder); none runs here, so an unreachable responder is let through.
   auto config = test_config();
-  config.mo_roots_dir = (pki() / "mo-roots").string();
+  config.mo_roots_dir = (sim_pki() / "mo-roots").string();
   config.ocsp_failure_policy = "open";
   ApiFixture f(config);
   auto admin = f.admin();

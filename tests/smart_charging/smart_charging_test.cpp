@@ -189,11 +189,6 @@ std::int64_t limited_site(ApiFixture& fx, std::int64_t import_limit_w) {
   return r.data["id"].get<std::int64_t>();
 }
 
-HttpResult get_csv(std::uint16_t port, const std::string& target, const std::string& key) {
-  return http_request(port, boost::beast::http::verb::get, "/api/v1" + target, key, "", "",
-                      "text/csv");
-}
-
 }  // namespace
 
 TEST_CASE("Sessions over a site limit share it: declarations, session end and the schedule API",
@@ -248,8 +243,7 @@ TEST_CASE("Sessions over a site limit share it: declarations, session end and th
   REQUIRE(schedule.data["vehicles"].size() == 3);
   CHECK(schedule.data["vehicles"][0]["departure_source"] == "predicted");
   CHECK(schedule.data["vehicles"][0]["power_w"].size() == schedule.data["slots"].size());
-  auto csv = get_csv(fx.server().http_port(), "/sites/" + std::to_string(site) + "/schedule",
-                     fx.admin().key());
+  auto csv = fx.admin().get_csv("/sites/" + std::to_string(site) + "/schedule");
   REQUIRE(csv.status == 200);
   CHECK(csv.content_type.rfind("text/csv", 0) == 0);
   CHECK(csv.body.rfind("start,end,import_limit_w,export_limit_w,baseline_w,planned_import_w,", 0) ==

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "chargegrid/sim/fleet.hpp"
+#include "chargegrid/testing/sim_fleet.hpp"
 #include "chargegrid/testing/test_config.hpp"
 
 namespace chargegrid::testing {
@@ -26,21 +27,16 @@ inline server::Config server_config() {
 // `stations` stations of one version, ids PREFIX16-0001... or PREFIX201-0001...
 inline sim::FleetOptions fleet_options(const std::string& url, sim::OcppVersion version,
                                        const std::string& prefix, int stations) {
-  sim::FleetOptions options;
+  auto options =
+      quick_fleet(url, version, prefix + (version == sim::OcppVersion::v16 ? "16-" : "201-"));
   options.stations = stations;
-  options.threads = 1;
-  options.id_prefix = prefix + (version == sim::OcppVersion::v16 ? "16-" : "201-");
   options.ramp_up_s = 0.02;
   auto& s = options.station;
-  s.version = version;
-  s.endpoint = sim::parse_url(url);
   s.connectors = 2;
   s.sessions = 3;
-  s.time_scale = 60;
   s.meter_interval_s = 30;
   s.session_length_s = 360;
   s.idle_between_sessions_s = 60;
-  s.first_session_delay_s = 0;
   s.default_heartbeat_s = 60;
   s.response_timeout_s = 20;
   s.reconnect_min_s = 0.2;

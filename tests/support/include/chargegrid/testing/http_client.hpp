@@ -72,6 +72,10 @@ class ApiClient {
     return send(verb::patch, target, body.dump());
   }
   HttpResult del(const std::string& target) const { return send(verb::delete_, target); }
+  // A GET that asks for CSV (Accept: text/csv).
+  HttpResult get_csv(const std::string& target) const {
+    return http_request(port_, verb::get, "/api/v1" + target, key_, "", "", "text/csv");
+  }
   HttpResult send(boost::beast::http::verb method, const std::string& target,
                   const std::string& body = "") const {
     return http_request(port_, method, "/api/v1" + target, key_, body);
