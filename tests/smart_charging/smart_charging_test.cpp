@@ -737,3 +737,56 @@ TEST_CASE("A 2.1 vehicle discharges into an export event and still leaves with i
   for (const auto& period : held["chargingSchedulePeriod"])
     if (period.contains("setpoint")) CHECK(period["operationMode"] == "CentralSetpoint");
 }
+
+TEST_CASE("Measured power far from the plan replans the site, at most once a minute",
+          "[integration][smart_charging]") {
+  ApiFixture fx(smart_config());
+  const auto site = limited_site(fx, 11000);
+  for (auto id : {"DRIFT-A", "DRIFT-B"}) fx.make_station(id, site);
+  Station a(fx, "DRIFT-A", "ocpp2.0.1"), b(fx, "DRIFT-B", "ocpp2.0.1");
+  a.start(fx);
+  b.start(fx);
+  REQUIRE(fx.eventually([&] {
+    return a.count("SetChargingProfile") >= 1 &&
+           fx.query_value("SELECT count(*) FROM charging_profiles WHERE outcome IS NULL") == "0" &&
+           fx.query_value("SELECT jsonb_array_length(plan->'vehicles') FROM site_plans") == "2";
+  }));
+  const double planned = watts_at(a.last_tx(), std::chrono::system_clock::now()).value_or(0);
+  REQUIRE(planned >= 2000);  // a share of the limit to drift from
+
+  int seq = 1;
+  const auto reading = [&](const json& sampled) {
+    const auto now = rfc3339(std::chrono::system_clock::now());
+    REQUIRE(is_result(a.call("TransactionEvent",
+                             {{"eventType", "Updated"},
+                              {"timestamp", now},
+                              {"triggerReason", "MeterValuePeriodic"},
+                              {"seqNo", seq++},
+                              {"transactionInfo", {{"transactionId", "TX-DRIFT-A"}}},
+                              {"evse", {{"id", 1}, {"connectorId", 1}}},
+                              {"meterValue", {{{"timestamp", now}, {"sampledValue", sampled}}}}})));
+  };
+  const auto power = [](double w, const std::string& phase = "") {
+    json v{{"value", w}, {"measurand", "Power.Active.Import"}, {"unitOfMeasure", {{"unit", "W"}}}};
+    if (!phase.empty()) v["phase"] = phase;
+    return v;
+  };
+  const auto planned_at = [&] { return fx.query_value("SELECT planned_at FROM site_plans"); };
+
+  // Close to the plan: nothing to do.
+  const auto before = planned_at();
+  reading(json::array({power(planned * 0.95)}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  CHECK(planned_at() == before);
+
+  // The vehicle draws next to nothing (per phase here): its site is replanned.
+  reading(json::array({power(0, "L1"), power(0, "L2"), power(100, "L3")}));
+  REQUIRE(fx.eventually(
+      [&] { return fx.query_value("SELECT reason FROM site_plans") == "meter_drift"; }));
+
+  // Drifting again within the minute does not replan again.
+  const auto after = planned_at();
+  reading(json::array({power(planned * 3)}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  CHECK(planned_at() == after);
+}

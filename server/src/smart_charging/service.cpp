@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cmath>
 #include <map>
 #include <mutex>
 #include <pqxx/pqxx>
@@ -47,6 +48,11 @@ constexpr const char* kTxPurpose = "TxProfile";
 constexpr const char* kStationPurpose = "ChargingStationMaxProfile";
 // Events that come together (a session's end and its station's next arrival) make one replan.
 constexpr auto kCoalesce = std::chrono::milliseconds(100);
+// Measured power this far from the plan (W, or this share of the planned power when larger)
+// replans the vehicle's site, at most once per kDriftCooldown.
+constexpr double kDriftMinW = 1000;
+constexpr double kDriftShare = 0.2;
+constexpr auto kDriftCooldown = std::chrono::seconds(60);
 // How many finished sessions the predictors start from.
 constexpr std::size_t kWarmStartSessions = 20000;
 // Replans every node asks for on its own: a node that does not hold the site leaves these to
@@ -384,6 +390,7 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
                 {{"site_id", site_id}, {"node", leases.node_id()}, {"epoch", *epoch}});
       co_return;
     }
+    remember_power(site_id, horizon, site_plan);
     log::info("smart_charging_planned", {{"site_id", site_id},
                                          {"reason", reason},
                                          {"vehicles", site_plan.vehicles.size()},
@@ -426,6 +433,82 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
     }
     if (rejected) request([&] { pending_sites.emplace(site_id, "profile_rejected"); });
     co_await send_station_limits(site_id, site_plan, in.evses);
+  }
+
+  // ---- measured power against the plan ----
+
+  struct PlannedPower {
+    std::int64_t site_id = 0;
+    Time start{};
+    seconds slot{0};
+    std::vector<std::int64_t> power_w;  // per slot from `start`
+  };
+  std::mutex drift_mutex;                                             // guards what follows
+  std::map<std::pair<std::string, int>, PlannedPower> planned_power;  // by station and EVSE
+  std::map<std::int64_t, std::chrono::steady_clock::time_point> drift_replanned;  // by site
+
+  void remember_power(std::int64_t site_id, const Horizon& horizon, const SitePlan& site_plan) {
+    std::lock_guard lock(drift_mutex);
+    std::erase_if(planned_power,
+                  [&](const auto& entry) { return entry.second.site_id == site_id; });
+    for (const auto& vp : site_plan.vehicles) {
+      if (vp.state.control != Control::controlled) continue;
+      const auto& v = vp.state.vehicle;
+      planned_power[{v.station_id, v.evse_id}] = PlannedPower{
+          site_id, horizon.start, horizon.slot,
+          std::vector<std::int64_t>(vp.power_w.begin(), vp.power_w.begin() + vp.slots_connected)};
+    }
+  }
+
+  // The import power a message measured: its total, else the sum of its phases.
+  static std::optional<double> measured_import_w(const events::MeterValues& readings) {
+    std::optional<double> total;
+    double phases = 0;
+    bool any_phase = false;
+    for (const auto& sample : readings.samples) {
+      if (sample.measurand != "Power.Active.Import" || sample.unit != "W") continue;
+      if (sample.phase.empty()) {
+        total = sample.value;
+      } else if (sample.phase.size() >= 2 && sample.phase[0] == 'L' &&
+                 sample.phase.find("-L") == std::string::npos) {
+        phases += sample.value;  // L1, L2, L3 or Lx-N
+        any_phase = true;
+      }
+    }
+    if (!total && any_phase) total = phases;
+    return total;
+  }
+
+  // A vehicle drawing much less than its share (full, or limited by its own charger) leaves
+  // power unused; one drawing much more breaks the plan. Either replans its site.
+  void on_meter_values(const events::MeterValues& readings) {
+    const auto measured = measured_import_w(readings);
+    if (!measured) return;
+    std::int64_t site_id = 0;
+    double planned = 0;
+    {
+      std::lock_guard lock(drift_mutex);
+      const auto it = planned_power.find({readings.station_id, readings.evse_id});
+      if (it == planned_power.end()) return;
+      const auto& plan = it->second;
+      const auto now = now_seconds();
+      if (now < plan.start) return;
+      const auto slot = static_cast<std::size_t>((now - plan.start) / plan.slot);
+      if (slot >= plan.power_w.size() || plan.power_w[slot] < 0) return;  // discharge: not here
+      planned = static_cast<double>(plan.power_w[slot]);
+      if (std::abs(*measured - planned) <= std::max(kDriftMinW, planned * kDriftShare)) return;
+      const auto steady_now = std::chrono::steady_clock::now();
+      auto& last = drift_replanned[plan.site_id];
+      if (last.time_since_epoch().count() != 0 && steady_now - last < kDriftCooldown) return;
+      last = steady_now;
+      site_id = plan.site_id;
+    }
+    log::info("smart_charging_drift", {{"site_id", site_id},
+                                       {"station", readings.station_id},
+                                       {"evse_id", readings.evse_id},
+                                       {"measured_w", *measured},
+                                       {"planned_w", planned}});
+    request([&] { pending_sites.emplace(site_id, "meter_drift"); });
   }
 
   // ---- the EVSE power model ----
@@ -576,6 +659,8 @@ Service::Service(const Config& config, asio::io_context& io, db::ConnectionPool&
   events.listen<events::StationOffline>([impl](const events::StationOffline& e) {
     impl->request([&] { impl->pending_stations.emplace(e.station_id, "station_offline"); });
   });
+  events.listen<events::MeterValues>(
+      [impl](const events::MeterValues& e) { impl->on_meter_values(e); });
   events.listen<DeclarationChanged>([impl](const DeclarationChanged& e) {
     impl->request([&] { impl->pending_stations.emplace(e.station_id, "declaration"); });
   });
