@@ -65,9 +65,9 @@ std::optional<std::string> backwards(const std::vector<ocmf::Reading>& registers
                                      const char* name) {
   for (std::size_t i = 1; i < registers.size(); ++i)
     if (*registers[i].milli_wh < *registers[i - 1].milli_wh)
-      return std::string("signed ") + name + " register went backwards: " +
-             registers[i].value_text + " at " + registers[i].time_text + " after " +
-             registers[i - 1].value_text;
+      return std::string("signed ") + name +
+             " register went backwards: " + registers[i].value_text + " at " +
+             registers[i].time_text + " after " + registers[i - 1].value_text;
   return std::nullopt;
 }
 

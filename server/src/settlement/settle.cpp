@@ -218,7 +218,8 @@ Settled record_span(store::Tx& tx, const SessionFacts& session_facts, const Span
   if (check.status == SignedStatus::kInvalid)
     record.meter_evidence.detail = check.reason + ": " + check.detail;
   else
-    record.meter_evidence.detail = signed_ends ? export_source(check, input, packets) : check.detail;
+    record.meter_evidence.detail =
+        signed_ends ? export_source(check, input, packets) : check.detail;
   record.settled_at = ms(std::chrono::system_clock::now());
 
   // The driver's V2G balance: earned, or spent on this record (docs/settlement.md); each record
