@@ -117,3 +117,40 @@ TEST_CASE("no register at all is reported", "[settlement]") {
   REQUIRE(p.intervals.size() == 1);
   CHECK(p.intervals[0].estimated);
 }
+
+TEST_CASE("export pinned to the signed registers wins over the unsigned samples",
+          "[settlement][v2g]") {
+  PacketInput in;
+  in.start = at("2026-03-01T08:00:00Z");
+  in.end = at("2026-03-01T08:30:00Z");
+  in.import_start_wh = 100;
+  in.import_stop_wh = 100;
+  // The unsigned samples say 1000 Wh went back; the signed ends say 1200 Wh.
+  in.export_ = {{at("2026-03-01T08:00:00Z"), 50}, {at("2026-03-01T08:30:00Z"), 1050}};
+  in.export_start_wh = 5000;
+  in.export_stop_wh = 6200;
+  auto p = make_packets(in);
+  REQUIRE(p.intervals.size() == 2);
+  CHECK(p.export_start_wh == 5000);
+  CHECK(p.export_stop_wh == 6200);
+  CHECK(p.intervals[0].exported_wh + p.intervals[1].exported_wh == 1200);
+
+  // Signed ends alone (no unsigned export sample): the register rises evenly between them, and
+  // the intervals at the ends are read, not estimated.
+  in.export_.clear();
+  auto only_signed = make_packets(in);
+  CHECK(only_signed.has_export);
+  REQUIRE(only_signed.intervals.size() == 2);
+  CHECK(only_signed.intervals[0].exported_wh == 600);
+  CHECK(only_signed.intervals[1].exported_wh == 600);
+  CHECK_FALSE(only_signed.intervals[0].estimated);
+  CHECK_FALSE(only_signed.intervals[1].estimated);
+  CHECK(only_signed.errors.empty());
+
+  // Ends the wrong way round: an error, and no negative packet.
+  in.export_stop_wh = 4000;
+  auto backwards = make_packets(in);
+  REQUIRE(backwards.errors.size() == 1);
+  CHECK(backwards.errors[0].find("export register went backwards") != std::string::npos);
+  for (const auto& i : backwards.intervals) CHECK(i.exported_wh >= 0);
+}

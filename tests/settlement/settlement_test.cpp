@@ -5,8 +5,10 @@
 #include <catch2/catch.hpp>
 
 #include "../api/api_fixture.hpp"
+#include "chargegrid/ledger/settlement_record.hpp"
 #include "chargegrid/testing/temp_folder.hpp"
 #include "samples.hpp"
+#include "test_meter.hpp"
 
 using namespace chargegrid::testing;
 using namespace chargegrid::settlement_testing;
@@ -369,4 +371,119 @@ TEST_CASE("a session is priced with its site's tariff, in the site's time zone",
   CHECK(record["energy_imported_wh"] == 4000);
   // 2 kWh at 20 and 2 kWh at 31 (the register rises evenly between its two readings).
   CHECK(record["total_minor"] == 2 * 20 + 2 * 31);
+}
+
+namespace {
+
+// A 2.0.1 V2G reading at `at` ("2026-11-05T08:00:00"): the import register signed by `meter`
+// together with the export register when `signed_export_wh` is given, and the station's own
+// unsigned export register `unsigned_export_wh`.
+json v2g_reading(const TestMeter& meter, const std::string& at, const std::string& type,
+                 long long import_wh, std::optional<long long> signed_export_wh,
+                 long long unsigned_export_wh, int pagination) {
+  std::vector<MeterRegister> registers{{"1-b:1.8.0", import_wh}};
+  if (signed_export_wh) registers.push_back({"1-b:2.8.0", *signed_export_wh});
+  const auto context = type == "B" ? "Transaction.Begin" : "Transaction.End";
+  return json::array(
+      {{{"timestamp", at + "Z"},
+        {"sampledValue", json::array({{{"value", import_wh},
+                                       {"context", context},
+                                       {"measurand", "Energy.Active.Import.Register"},
+                                       {"unitOfMeasure", {{"unit", "Wh"}}},
+                                       {"signedMeterValue", meter.signed_meter_value(meter.reading(
+                                                                at, type, registers, pagination))}},
+                                      {{"value", unsigned_export_wh},
+                                       {"context", context},
+                                       {"measurand", "Energy.Active.Export.Register"},
+                                       {"unitOfMeasure", {{"unit", "Wh"}}}}})}}});
+}
+
+struct V2gEnds {
+  long long import_wh;
+  std::optional<long long> signed_export_wh;
+  long long unsigned_export_wh;
+};
+
+void v2g_session(chargegrid::sim::OcppTestClient& station, const TestMeter& meter,
+                 const std::string& uid, const std::string& hour, const V2gEnds& begin,
+                 const V2gEnds& end) {
+  const auto from = "2026-11-05T" + hour + ":00:00", to = "2026-11-05T" + hour + ":30:00";
+  REQUIRE(is_result(
+      station.call("TransactionEvent",
+                   event("Started", 0, from + "Z", uid,
+                         v2g_reading(meter, from, "B", begin.import_wh, begin.signed_export_wh,
+                                     begin.unsigned_export_wh, 1)))));
+  REQUIRE(is_result(station.call(
+      "TransactionEvent", event("Ended", 1, to + "Z", uid,
+                                v2g_reading(meter, to, "E", end.import_wh, end.signed_export_wh,
+                                            end.unsigned_export_wh, 2)))));
+}
+
+std::int64_t exported_in_intervals(const json& record) {
+  std::int64_t sum = 0;
+  for (const auto& i : record["intervals"]) sum += i["exported_wh"].get<std::int64_t>();
+  return sum;
+}
+
+}  // namespace
+
+TEST_CASE("a V2G session settles its export from the signed export registers",
+          "[integration][settlement][v2g]") {
+  TempFolder folder;
+  ApiFixture fx(settling_config(folder.path()));
+  fx.make_depot("CS-V2G");
+  auto station = fx.connect("CS-V2G", "ocpp2.0.1");
+  REQUIRE(is_result(station->call("BootNotification", boot_201())));
+  TestMeter meter;
+
+  // Signed import and export; the station's unsigned export register says less (1000 Wh) than
+  // the signed one (1200 Wh): the signed registers settle both energies.
+  v2g_session(*station, meter, "TX-V1", "08", {1000, 5000, 50}, {2000, 6200, 1050});
+  {
+    const auto s = settlement(fx, session_of(fx, "TX-V1"));
+    INFO(s.dump());
+    CHECK(s["status"] == "verified");
+    CHECK(s["energy_imported_wh"] == 1000);
+    CHECK(s["energy_exported_wh"] == 1200);
+    const auto& record = s["record"];
+    CHECK(record["meter_start"]["register_wh"] == 1000);
+    CHECK(record["meter_stop"]["register_wh"] == 2000);
+    CHECK(exported_in_intervals(record) == 1200);
+    CHECK(record["meter_evidence"]["status"] == "verified");
+    CHECK(record["meter_evidence"]["signed_data"].size() == 2);
+    CHECK(record["meter_evidence"]["detail"] ==
+          "export from the signed export register (OBIS 2.8.x): 5000 Wh to 6200 Wh");
+    CHECK(record["errors"].empty());
+    // The record is still one the current reader (and the verifier) accepts, as it was.
+    CHECK(record["schema_version"] == 2);
+    CHECK(chargegrid::ledger::to_json(chargegrid::ledger::record_from_json(record)) == record);
+    CHECK(fx.query_value("SELECT public_key FROM meter_keys WHERE station_id = 'CS-V2G'") ==
+          meter.public_key_hex());
+  }
+
+  // The signed export register goes backwards: invalid, and the reason says so.
+  v2g_session(*station, meter, "TX-V2", "09", {2000, 6200, 1050}, {2500, 6100, 1100});
+  {
+    const auto s = settlement(fx, session_of(fx, "TX-V2"));
+    INFO(s.dump());
+    CHECK(s["status"] == "invalid");
+    CHECK(s["reason"] == "register_backwards");
+    const auto detail = s["record"]["meter_evidence"]["detail"].get<std::string>();
+    CHECK(s["record"]["meter_evidence"]["status"] == "failed");
+    CHECK(detail.rfind("register_backwards: signed export register went backwards", 0) == 0);
+  }
+
+  // Signed import only: the export comes from the station's unsigned registers, as before, and
+  // the record says so; the settlement is verified (its import is signed).
+  v2g_session(*station, meter, "TX-V3", "10", {3000, std::nullopt, 100}, {3500, std::nullopt, 400});
+  {
+    const auto s = settlement(fx, session_of(fx, "TX-V3"));
+    INFO(s.dump());
+    CHECK(s["status"] == "verified");
+    CHECK(s["energy_imported_wh"] == 500);
+    CHECK(s["energy_exported_wh"] == 300);
+    CHECK(exported_in_intervals(s["record"]) == 300);
+    CHECK(s["record"]["meter_evidence"]["detail"] ==
+          "export from unsigned registers: the signed data holds 0 export register reading(s)");
+  }
 }

@@ -1,6 +1,7 @@
 #include "settlement/meter_evidence.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "chargegrid/base/enum_names.hpp"
@@ -17,6 +18,8 @@ MeterCheck invalid(MeterCheck check, std::string reason, std::string detail) {
   check.detail = std::move(detail);
   check.start.reset();
   check.stop.reset();
+  check.export_start.reset();
+  check.export_stop.reset();
   return check;
 }
 
@@ -46,6 +49,32 @@ std::string at(base::TimePoint time) {
   return base::format_rfc3339(time);
 }
 
+// OBIS C.D.E after the optional A-B: prefix, zero-padded or not ("1-b:2.8.0",
+// "01-00:02.08.00.FF"): C.D 1.8 is active import, 2.8 active export (V2G).
+bool is_export(const std::string& obis) {
+  const auto colon = obis.find(':');
+  unsigned c = 0, d = 0;
+  char dot = 0, after = 0;
+  const auto code = obis.substr(colon == std::string::npos ? 0 : colon + 1);
+  return std::sscanf(code.c_str(), "%u%c%u%c", &c, &dot, &d, &after) == 4 && dot == '.' &&
+         after == '.' && c == 2 && d == 8;
+}
+
+// Why the first reading lower than the one before it is wrong; nullopt when none is.
+std::optional<std::string> backwards(const std::vector<ocmf::Reading>& registers,
+                                     const char* name) {
+  for (std::size_t i = 1; i < registers.size(); ++i)
+    if (*registers[i].milli_wh < *registers[i - 1].milli_wh)
+      return std::string("signed ") + name +
+             " register went backwards: " + registers[i].value_text + " at " +
+             registers[i].time_text + " after " + registers[i - 1].value_text;
+  return std::nullopt;
+}
+
+SignedRegister register_of(const ocmf::Reading& reading) {
+  return {std::chrono::time_point_cast<base::TimePoint::duration>(reading.time), *reading.wh()};
+}
+
 }  // namespace
 
 const char* status_name(SignedStatus status) {
@@ -69,7 +98,7 @@ MeterCheck check_signed(std::vector<SignedSample> samples,
   std::stable_sort(samples.begin(), samples.end(),
                    [](const auto& a, const auto& b) { return a.time < b.time; });
   check.public_key = pinned_key_hex;
-  std::vector<ocmf::Reading> registers;
+  std::vector<ocmf::Reading> registers, export_registers;
   for (const auto& sample : samples) {
     ocmf::Evidence evidence;
     try {
@@ -101,27 +130,25 @@ MeterCheck check_signed(std::vector<SignedSample> samples,
         return invalid(std::move(check), "meter_error",
                        "signed reading " + reading.time_text + " is flagged (EF '" +
                            reading.error_flags + "', ST '" + reading.status + "')");
-      // Import registers only (OBIS 1.8.x); export (2.8.x) is not signed-settled yet.
-      if (reading.obis.find("2.8.") != std::string::npos) continue;
-      registers.push_back(reading);
+      (is_export(reading.obis) ? export_registers : registers).push_back(reading);
     }
   }
   if (registers.size() < 2)
     return invalid(std::move(check), "single_reading",
                    "the signed data holds " + std::to_string(registers.size()) +
                        " import register reading(s); a start and an end are needed");
-  for (std::size_t i = 1; i < registers.size(); ++i)
-    if (*registers[i].milli_wh < *registers[i - 1].milli_wh)
-      return invalid(std::move(check), "register_backwards",
-                     "signed register went backwards: " + registers[i].value_text + " at " +
-                         registers[i].time_text + " after " + registers[i - 1].value_text);
+  if (auto detail = backwards(registers, "import"))
+    return invalid(std::move(check), "register_backwards", *detail);
+  if (auto detail = backwards(export_registers, "export"))
+    return invalid(std::move(check), "register_backwards", *detail);
   check.status = SignedStatus::kVerified;
-  check.start = SignedRegister{
-      std::chrono::time_point_cast<base::TimePoint::duration>(registers.front().time),
-      *registers.front().wh()};
-  check.stop =
-      SignedRegister{std::chrono::time_point_cast<base::TimePoint::duration>(registers.back().time),
-                     *registers.back().wh()};
+  check.start = register_of(registers.front());
+  check.stop = register_of(registers.back());
+  check.export_readings = export_registers.size();
+  if (export_registers.size() >= 2) {
+    check.export_start = register_of(export_registers.front());
+    check.export_stop = register_of(export_registers.back());
+  }
   return check;
 }
 

@@ -3,7 +3,9 @@
 // SignedData sampled values) checked with the ledger core against the EVSE's meter key.
 //
 //   verified  every signed reading verifies with the pinned key, and the session's start and
-//             end registers are taken from the first and last signed readings;
+//             end registers are taken from the first and last signed readings: the import
+//             register (OBIS 1.8.x) always, the export register (OBIS 2.8.x, V2G) when the
+//             signed readings carry it at least twice;
 //   unsigned  the session has no signed readings;
 //   invalid   a reading fails (reason: key_mismatch, signature_invalid, unsupported_algorithm,
 //             malformed, meter_error, register_backwards, single_reading), or the key is missing.
@@ -44,6 +46,10 @@ struct MeterCheck {
   std::optional<std::string> public_key;      // lowercase hex DER; the pinned or learnt key
   bool learnt = false;                        // no key was pinned: public_key is to be pinned now
   std::optional<SignedRegister> start, stop;  // the first and last signed import registers
+  // The first and last signed export registers; none when the signed data carries fewer than
+  // two export readings (the export is then settled from the unsigned registers).
+  std::optional<SignedRegister> export_start, export_stop;
+  std::size_t export_readings = 0;  // signed export register readings seen
 };
 
 MeterCheck check_signed(std::vector<SignedSample> samples,

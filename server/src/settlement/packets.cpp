@@ -74,6 +74,18 @@ std::vector<std::int64_t> registers(const Series& s, const std::vector<TimePoint
   return out;
 }
 
+// The start and stop registers are readings too, at the session's start and end: between them
+// and the sampled readings the register is interpolated (a session with no samples rises evenly
+// from start to stop).
+Series with_ends(Series series, TimePoint start, TimePoint end, std::optional<std::int64_t> first,
+                 std::optional<std::int64_t> last) {
+  auto& r = series.readings;
+  if (first && (r.empty() || r.front().time > start))
+    r.insert(r.begin(), {start, static_cast<double>(*first)});
+  if (last && (r.empty() || r.back().time < end)) r.push_back({end, static_cast<double>(*last)});
+  return series;
+}
+
 }  // namespace
 
 std::vector<TimePoint> boundaries(TimePoint start, TimePoint end, std::chrono::minutes interval,
@@ -107,19 +119,19 @@ Packets make_packets(const PacketInput& input) {
     out.errors.push_back("import register went backwards over the session: " +
                          std::to_string(*input.import_stop_wh) + " Wh at the end after " +
                          std::to_string(*input.import_start_wh) + " Wh at the start");
+  if (input.export_start_wh && input.export_stop_wh &&
+      *input.export_stop_wh < *input.export_start_wh)
+    out.errors.push_back("export register went backwards over the session: " +
+                         std::to_string(*input.export_stop_wh) + " Wh at the end after " +
+                         std::to_string(*input.export_start_wh) + " Wh at the start");
   const auto bounds = boundaries(input.start, input.end, input.interval, input.utc_offset);
-  // The start and stop registers are readings too: between them and the sampled readings
-  // the register is interpolated (a session with no samples rises evenly from start to stop).
-  Series pinned = import;
-  if (input.import_start_wh &&
-      (pinned.readings.empty() || pinned.readings.front().time > input.start))
-    pinned.readings.insert(pinned.readings.begin(),
-                           {input.start, static_cast<double>(*input.import_start_wh)});
-  if (input.import_stop_wh && (pinned.readings.empty() || pinned.readings.back().time < input.end))
-    pinned.readings.push_back({input.end, static_cast<double>(*input.import_stop_wh)});
-  auto in = registers(pinned, bounds, input.import_start_wh, input.import_stop_wh);
-  out.has_export = !exported.readings.empty();
-  auto ex = registers(exported, bounds, std::nullopt, std::nullopt);
+  auto in = registers(
+      with_ends(import, input.start, input.end, input.import_start_wh, input.import_stop_wh),
+      bounds, input.import_start_wh, input.import_stop_wh);
+  out.has_export = !exported.readings.empty() || input.export_start_wh || input.export_stop_wh;
+  auto ex = registers(
+      with_ends(exported, input.start, input.end, input.export_start_wh, input.export_stop_wh),
+      bounds, input.export_start_wh, input.export_stop_wh);
   for (std::size_t i = 1; i < bounds.size(); ++i) {
     Packet p;
     p.start = bounds[i - 1];
@@ -130,7 +142,10 @@ Packets make_packets(const PacketInput& input) {
     const bool import_read = reading_within(import, p.start, p.end) ||
                              (input.import_start_wh && i == 1) ||
                              (input.import_stop_wh && i + 1 == bounds.size());
-    p.estimated = !import_read || (out.has_export && !reading_within(exported, p.start, p.end));
+    const bool export_read = reading_within(exported, p.start, p.end) ||
+                             (input.export_start_wh && i == 1) ||
+                             (input.export_stop_wh && i + 1 == bounds.size());
+    p.estimated = !import_read || (out.has_export && !export_read);
     out.intervals.push_back(p);
   }
   out.import_start_wh = in.front();

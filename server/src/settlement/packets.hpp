@@ -35,6 +35,8 @@ struct PacketInput {
   // Registers the session is settled from (signed readings, or the session's own start/stop
   // values); when set they pin the first and last boundary.
   std::optional<std::int64_t> import_start_wh, import_stop_wh;
+  // The same for the export register (the signed export readings of a V2G session).
+  std::optional<std::int64_t> export_start_wh, export_stop_wh;
   std::chrono::minutes interval{15};
   std::chrono::minutes utc_offset{0};  // the site's, at the session's start
 };

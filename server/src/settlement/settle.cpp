@@ -52,6 +52,20 @@ ledger::MeterVerification verification_of(SignedStatus status) {
   return ledger::MeterVerification::kNotSigned;
 }
 
+// Where a verified record's exported energy comes from, for its meter evidence: the signed
+// export registers, or (said so that nobody takes it for signed) the unsigned ones.
+std::string export_source(const MeterCheck& check, const PacketInput& input,
+                          const Packets& packets) {
+  if (input.export_start_wh || input.export_stop_wh)
+    return "export from the signed export register (OBIS 2.8.x): " +
+           std::to_string(check.export_start->wh) + " Wh to " +
+           std::to_string(check.export_stop->wh) + " Wh";
+  if (!packets.has_export) return "";
+  return "export from unsigned registers: the signed data holds " +
+         std::to_string(check.export_readings) + " export register reading(s)" +
+         (check.export_start ? " (this record continues the previous one)" : "");
+}
+
 }  // namespace
 
 namespace {
@@ -142,6 +156,12 @@ Settled record_span(store::Tx& tx, const SessionFacts& session_facts, const Span
     input.import_start_wh = signed_ends ? std::optional(check.start->wh) : session->meter_start_wh;
   if (!interim)
     input.import_stop_wh = signed_ends ? std::optional(check.stop->wh) : session->meter_stop_wh;
+  // Exported energy (V2G): from the signed export registers when the signed data carries them,
+  // pinned like the import ones (the first record of the session starts at the signed start,
+  // the final one stops at the signed stop); else from the unsigned export registers.
+  const bool signed_export = signed_ends && check.export_start && check.export_stop;
+  if (signed_export && !span.previous) input.export_start_wh = check.export_start->wh;
+  if (signed_export && !interim) input.export_stop_wh = check.export_stop->wh;
   auto packets = make_packets(input);
 
   ledger::SettlementRecord record;
@@ -195,8 +215,11 @@ Settled record_span(store::Tx& tx, const SessionFacts& session_facts, const Span
   record.meter_evidence.status = verification_of(check.status);
   record.meter_evidence.signed_data = check.ocmf;
   record.meter_evidence.public_key = check.public_key;
-  record.meter_evidence.detail =
-      check.status == SignedStatus::kInvalid ? check.reason + ": " + check.detail : check.detail;
+  if (check.status == SignedStatus::kInvalid)
+    record.meter_evidence.detail = check.reason + ": " + check.detail;
+  else
+    record.meter_evidence.detail =
+        signed_ends ? export_source(check, input, packets) : check.detail;
   record.settled_at = ms(std::chrono::system_clock::now());
 
   // The driver's V2G balance: earned, or spent on this record (docs/settlement.md); each record
