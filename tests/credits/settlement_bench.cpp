@@ -1,9 +1,14 @@
 // Benchmark (not a test) of settlement and the verifiable log: credits-settlement-bench
-// [--stations N] [--entries M] [--seconds S] [--clients C]; `scripts/bench settlement` runs it.
-// A chargegridd server in this process on a fresh database (checkpoints every second):
+// [--stations N] [--entries M] [--seconds S] [--clients C] [--anchor=true|false];
+// `scripts/bench settlement` runs it.
+// A chargegridd server in this process on a fresh database (checkpoints every second), with
+// --anchor (the default when ganache is installed under tests/ledger_adapters/node_modules)
+// the EVM anchor adapter on a local ganache chain started here (the server deploys the
+// anchoring contract on first use):
 //   1. N simulated 1.6 stations (chargegrid-sim's Fleet) each charge one session; measured: the
 //      sessions ended per second through to a settlement in the log and a signed checkpoint
-//      that covers it;
+//      that covers it, and with --anchor through to that checkpoint anchored on the chain
+//      (its transaction and block as GET /api/v1/ledger/adapters shows them);
 //   2. the log is filled to M entries with synthetic records through the log's batch append
 //      (1,000 records a transaction);
 //   3. at M entries: appends per second one record a transaction (as settlement appends), and,
@@ -28,6 +33,7 @@
 #include "../ledger/log_records.hpp"
 #include "../ledger_adapters/support.hpp"
 #include "../server/server_fixture.hpp"
+#include "api/auth.hpp"
 #include "chargegrid/ledger/postgres_log.hpp"
 #include "chargegrid/ledger/tiles.hpp"
 #include "chargegrid/sim/fleet.hpp"
@@ -47,6 +53,8 @@ std::uint64_t checkpoint_size(std::uint16_t port) {
   return ledger::Checkpoint::parse(ledger::parse_note(got.body).text).size;
 }
 
+const std::filesystem::path kGanache = ledger_testing::ganache_cli(CHARGEGRID_LEDGER_TESTS_DIR);
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -59,11 +67,31 @@ int main(int argc, char** argv) {
   app.add_option("--entries", entries, "log size for the append, proof and tile figures");
   app.add_option("--seconds", seconds, "seconds per HTTP measurement");
   app.add_option("--clients", clients, "keep-alive HTTP clients");
+  bool anchor = !std::string(CHARGEGRID_NODE).empty() && std::filesystem::exists(kGanache);
+  app.add_option("--anchor", anchor,
+                 "anchor checkpoints on a local ganache chain (default: on when installed)");
   CLI11_PARSE(app, argc, argv);
+  if (anchor && (std::string(CHARGEGRID_NODE).empty() || !std::filesystem::exists(kGanache))) {
+    std::fprintf(stderr, "--anchor needs node and %s (npm install in tests/ledger_adapters)\n",
+                 kGanache.c_str());
+    return 2;
+  }
 
   auto config = testing::test_config();
   config.accept_unknown_tokens = true;
   const auto signer = ledger_testing::use_bench_ledger(config, "settlement-bench");
+  std::unique_ptr<ledger_testing::Chain> chain;
+  if (anchor) {
+    const std::filesystem::path dir(config.data_dir);
+    chain = std::make_unique<ledger_testing::Chain>(
+        CHARGEGRID_NODE, kGanache, ledger_testing::free_port(), dir / "chain", dir / "ganache.log");
+    chain->start();
+    std::ofstream(dir / "evm.key") << ledger_testing::kChainKey << "\n";
+    config.ledger_adapters = {"evm"};
+    config.evm_rpc_url = chain->url();
+    config.evm_key_file = (dir / "evm.key").string();
+    config.evm_chain_id = 1337;
+  }
   testing::ServerFixture fx(config);
   const auto port = fx.server().http_port();
   json result{{"stations", stations}, {"entries", entries}, {"clients", clients}};
@@ -99,6 +127,31 @@ int main(int argc, char** argv) {
     while (checkpoint_size(port) < log_size && testing::seconds_since(start) < 960)
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     const double checkpointed_s = testing::seconds_since(start);
+    // With the chain: until a checkpoint covering every settlement is anchored, as the API
+    // shows it (the newest anchor's size, transaction and block).
+    json last_anchor;
+    if (anchor) {
+      std::string key;
+      {
+        auto c = fx.sql();
+        pqxx::work tx(c);
+        key = server::api::create_api_key(tx, "settlement-bench", server::api::Role::Admin, {}, {})
+                  .secret;
+        tx.commit();
+      }
+      testing::ApiClient api(port, key);
+      while (testing::seconds_since(start) < 1020) {
+        const auto status = api.get("/ledger/adapters");
+        const auto& newest = status.data["log"]["last_anchor"];
+        if (newest.is_object() && newest["size"].get<std::uint64_t>() >= log_size &&
+            newest["block_number"].is_number()) {
+          last_anchor = newest;
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+    const double anchored_s = testing::seconds_since(start);
     fleet.stop();
     runner.join();
     // The settling window: from the first session's end (as the server received it) to the
@@ -122,6 +175,44 @@ int main(int argc, char** argv) {
                             {"window_s", window},
                             {"sessions_per_s", done / window},
                             {"load_average", testing::load_average()}};
+    if (anchor && last_anchor.is_null()) {
+      std::printf("NO checkpoint covering the %llu log entries was anchored within the limit\n",
+                  static_cast<unsigned long long>(log_size));
+      result["anchor"] = {{"anchored", false}, {"log_size", log_size}};
+    } else if (anchor) {
+      // The anchor's own time (stored when its transaction was mined) against the server's
+      // record of the sessions' ends: the first covering anchor, not a later one.
+      const auto covering = "(SELECT anchored_at FROM ledger_checkpoint_anchor WHERE size >= " +
+                            std::to_string(log_size) + " ORDER BY size LIMIT 1)";
+      const double anchor_window = std::stod(
+          fx.query_value("SELECT extract(epoch FROM " + covering +
+                         " - (SELECT min(updated_at) FROM transactions WHERE state = 'ended'))"));
+      const double after_last_end = std::stod(
+          fx.query_value("SELECT extract(epoch FROM " + covering +
+                         " - (SELECT max(updated_at) FROM transactions WHERE state = 'ended'))"));
+      const auto tx_hash = last_anchor["tx_hash"].get<std::string>();
+      const auto receipt = chain->rpc("eth_getTransactionReceipt", {tx_hash});
+      const bool mined = receipt.is_object() && receipt["status"] == "0x1";
+      std::printf(
+          "sessions ended → anchored checkpoint: %.0f/s over %.1f s (first end to the anchor); "
+          "anchored %.1f s after the last session's end, %.1f s from the fleet's start "
+          "(checkpoint size %llu, tx %s, block %llu, receipt %s)\n",
+          done / anchor_window, anchor_window, after_last_end, anchored_s,
+          static_cast<unsigned long long>(last_anchor["size"].get<std::uint64_t>()),
+          tx_hash.c_str(),
+          static_cast<unsigned long long>(last_anchor["block_number"].get<std::uint64_t>()),
+          mined ? "status 1" : "NOT confirmed");
+      result["anchor"] = {{"anchored", true},
+                          {"receipt_ok", mined},
+                          {"checkpoint_size", last_anchor["size"]},
+                          {"tx_hash", tx_hash},
+                          {"block_number", last_anchor["block_number"]},
+                          {"anchored_after_s", anchored_s},
+                          {"after_last_end_s", after_last_end},
+                          {"window_s", anchor_window},
+                          {"sessions_per_s", done / anchor_window},
+                          {"load_average", testing::load_average()}};
+    }
   }
 
   // 2. The log filled to `entries` through the batch append.
@@ -190,6 +281,7 @@ int main(int argc, char** argv) {
                    {"tiles_per_s", tiles},
                    {"load_average", testing::load_average()}};
   std::printf("%s\n", result.dump().c_str());
+  if (chain) chain->stop();
   std::filesystem::remove_all(config.data_dir);
   return 0;
 }

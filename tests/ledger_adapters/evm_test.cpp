@@ -9,63 +9,16 @@
 
 #include "../server/server_fixture.hpp"
 #include "api/auth.hpp"
-#include "chargegrid/testing/child_process.hpp"
-#include "ledger_adapters/http_client.hpp"
 #include "support.hpp"
 
 using namespace chargegrid;
 using namespace chargegrid::ledger_testing;
 using nlohmann::json;
-using server::ledger_adapters::http_post;
 namespace evm = server::ledger_adapters::evm;
 
 namespace {
 
-const std::string kKey = "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318";
-
-std::uint16_t free_port() {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
-  return acceptor.local_endpoint().port();
-}
-
-// ganache in a process of its own, its chain kept in `db_path` across restarts.
-class Chain {
- public:
-  Chain(std::uint16_t port, std::filesystem::path db_path, std::filesystem::path log)
-      : port_(port), db_path_(std::move(db_path)), log_(std::move(log)) {}
-
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-
-  void start() {
-    const std::string cli =
-        std::string(CHARGEGRID_LEDGER_TESTS_DIR) + "/node_modules/ganache/dist/node/cli.js";
-    std::vector<std::string> args{CHARGEGRID_NODE,     cli,
-                                  "--server.host",     "127.0.0.1",
-                                  "--server.port",     std::to_string(port_),
-                                  "--chain.chainId",   "1337",
-                                  "--wallet.accounts", kKey + ",0x3635c9adc5dea00000",
-                                  "--database.dbPath", db_path_.string(),
-                                  "--logging.quiet"};
-    REQUIRE(process_.start(std::move(args), log_));
-    REQUIRE(eventually([&] { return rpc("eth_chainId").is_string(); }, 60s));
-  }
-  void stop() { process_.stop(); }
-  json rpc(const std::string& method, const json& params = json::array()) const {
-    try {
-      json request{{"jsonrpc", "2.0"}, {"id", 1}, {"method", method}, {"params", params}};
-      auto answer = http_post(url(), {}, request.dump(), std::chrono::seconds(5));
-      return json::parse(answer.body).value("result", json());
-    } catch (const std::exception&) {
-      return nullptr;
-    }
-  }
-
- private:
-  std::uint16_t port_;
-  std::filesystem::path db_path_, log_;
-  chargegrid::testing::ChildProcess process_;
-};
+const std::string& kKey = kChainKey;
 
 std::uint64_t anchored(testing::ServerFixture& fx) {
   auto text = fx.query_value("SELECT coalesce(max(size), 0) FROM ledger_checkpoint_anchor");
@@ -77,7 +30,8 @@ std::uint64_t anchored(testing::ServerFixture& fx) {
 TEST_CASE("Checkpoints are anchored on an EVM chain, in order, across an outage of its node",
           "[integration][ledger_adapters][evm]") {
   TempDir dir;
-  Chain chain(free_port(), dir.path() / "chain", dir.path() / "ganache.log");
+  Chain chain(CHARGEGRID_NODE, ganache_cli(CHARGEGRID_LEDGER_TESTS_DIR), free_port(),
+              dir.path() / "chain", dir.path() / "ganache.log");
   chain.start();
   std::ofstream(dir.path() / "evm.key") << kKey << "\n";
   const auto signer = make_key(dir.path(), "cpms.example/ledger");

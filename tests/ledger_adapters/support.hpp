@@ -1,6 +1,7 @@
 // What the ledger adapter tests share: a key and a folder per test, a stand-in for the
 // settlement service (a record appended to the verifiable log, then its "settlement.recorded"
-// outbox event), a real HTTP webhook receiver, and HTTP GETs of the ledger endpoints.
+// outbox event), a real HTTP webhook receiver, HTTP GETs of the ledger endpoints, and a local
+// EVM chain (ganache in a process of its own; also used by the settlement benchmark).
 #pragma once
 
 #include <unistd.h>
@@ -25,8 +26,10 @@
 #include "../ledger/log_records.hpp"
 #include "chargegrid/ledger/postgres_log.hpp"
 #include "chargegrid/server/config.hpp"
+#include "chargegrid/testing/child_process.hpp"
 #include "chargegrid/testing/eventually.hpp"
 #include "chargegrid/testing/http_client.hpp"
+#include "ledger_adapters/http_client.hpp"
 #include "store/outbox.hpp"
 
 namespace chargegrid::ledger_testing {
@@ -231,5 +234,79 @@ inline std::vector<std::string> file_lines(const std::filesystem::path& path) {
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   return lines;
 }
+
+// The chain account's key (funded by Chain) for --evm-key-file.
+inline const std::string kChainKey =
+    "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318";
+
+inline std::uint16_t free_port() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return acceptor.local_endpoint().port();
+}
+
+// ganache's command line under a folder holding its npm install (tests/ledger_adapters).
+inline std::filesystem::path ganache_cli(const std::filesystem::path& npm_dir) {
+  return npm_dir / "node_modules/ganache/dist/node/cli.js";
+}
+
+// ganache (chain id 1337, kChainKey funded) in a process of its own, its chain kept in
+// `db_path` across restarts.
+class Chain {
+ public:
+  Chain(std::string node, std::filesystem::path cli, std::uint16_t port,
+        std::filesystem::path db_path, std::filesystem::path log)
+      : node_(std::move(node)),
+        cli_(std::move(cli)),
+        port_(port),
+        db_path_(std::move(db_path)),
+        log_(std::move(log)) {}
+  Chain(const Chain&) = delete;
+  Chain& operator=(const Chain&) = delete;
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+  // Starts the node and waits until it answers; throws when it cannot start or never answers.
+  void start() {
+    std::vector<std::string> args{node_,
+                                  cli_.string(),
+                                  "--server.host",
+                                  "127.0.0.1",
+                                  "--server.port",
+                                  std::to_string(port_),
+                                  "--chain.chainId",
+                                  "1337",
+                                  "--wallet.accounts",
+                                  kChainKey + ",0x3635c9adc5dea00000",
+                                  "--database.dbPath",
+                                  db_path_.string(),
+                                  "--logging.quiet"};
+    if (!process_.start(std::move(args), log_))
+      throw std::runtime_error("cannot start " + node_ + " " + cli_.string());
+    if (!eventually([&] { return rpc("eth_chainId").is_string(); }, 60s))
+      throw std::runtime_error("the local chain did not answer on " + url() + " (see " +
+                               log_.string() + ")");
+  }
+  void stop() { process_.stop(); }
+  // One JSON-RPC call: its result, or null when the node does not answer.
+  nlohmann::json rpc(const std::string& method,
+                     const nlohmann::json& params = nlohmann::json::array()) const {
+    try {
+      nlohmann::json request{{"jsonrpc", "2.0"}, {"id", 1}, {"method", method}, {"params", params}};
+      auto answer =
+          server::ledger_adapters::http_post(url(), {}, request.dump(), std::chrono::seconds(5));
+      return nlohmann::json::parse(answer.body).value("result", nlohmann::json());
+    } catch (const std::exception&) {
+      return nullptr;
+    }
+  }
+
+ private:
+  std::string node_;
+  std::filesystem::path cli_;
+  std::uint16_t port_;
+  std::filesystem::path db_path_, log_;
+  chargegrid::testing::ChildProcess process_;
+};
 
 }  // namespace chargegrid::ledger_testing
