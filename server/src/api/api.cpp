@@ -326,17 +326,8 @@ awaitable<void> Api::stream_events(Stream& stream, const HttpRequest& request) {
     co_return;
   }
 
-  http::response<http::empty_body> head{http::status::ok, request.version()};
-  head.set(http::field::server, "ChargeGrid");
-  head.set(http::field::content_type, "text/event-stream");
-  head.set(http::field::cache_control, "no-cache");
-  head.keep_alive(false);
-  http::response_serializer<http::empty_body> serializer(head);
-  beast::get_lowest_layer(stream).expires_never();
-  auto [head_ec, head_n] =
-      co_await http::async_write_header(stream, serializer, asio::as_tuple(asio::use_awaitable));
-  if (head_ec) co_return;
-
+  // Subscribed before the head goes out: a client that acts once it has the head sees
+  // every event its action causes.
   auto executor = co_await asio::this_coro::executor;
   auto waiter = std::make_shared<EventWaiter>(executor);
   std::weak_ptr<EventWaiter> weak = waiter;
@@ -356,6 +347,17 @@ awaitable<void> Api::stream_events(Stream& stream, const HttpRequest& request) {
     std::shared_ptr<EventBus::Subscription> subscription;
     ~Unsubscribe() { bus.unsubscribe(subscription); }
   } unsubscribe{bus, subscription};
+
+  http::response<http::empty_body> head{http::status::ok, request.version()};
+  head.set(http::field::server, "ChargeGrid");
+  head.set(http::field::content_type, "text/event-stream");
+  head.set(http::field::cache_control, "no-cache");
+  head.keep_alive(false);
+  http::response_serializer<http::empty_body> serializer(head);
+  beast::get_lowest_layer(stream).expires_never();
+  auto [head_ec, head_n] =
+      co_await http::async_write_header(stream, serializer, asio::as_tuple(asio::use_awaitable));
+  if (head_ec) co_return;
 
   std::string out = "retry: 2000\n: connected\n\n";
   for (;;) {
