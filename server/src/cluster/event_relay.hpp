@@ -1,9 +1,10 @@
 #pragma once
 // Cluster mode: live events published on one node reach the subscribers on every node. Each
-// node batches its events (every 100 ms, or sooner when many wait) into NOTIFYs on one shared
-// channel; each node's listener hands the other nodes' events to its own bus
+// node batches its events every 100 ms (a RecurringJob round on the pool) into NOTIFYs on one
+// shared channel; each node's listener hands the other nodes' events to its own bus
 // (EventBus::publish_remote). Live events are lossy by design: a batch that cannot be sent
-// (database away) is dropped, as a slow stream would be.
+// (database away) is dropped, as a slow stream would be, and beyond 10,000 waiting events the
+// oldest go first.
 
 #include <boost/asio/io_context.hpp>
 #include <deque>
