@@ -781,7 +781,8 @@ op("get", V + "/reports/energy", "A regulator's energy report", [ADMIN, MANAGER,
    description="docs/settlement.md#credits-and-balances: per station, the sessions that ended in "
                "the period, the energy delivered and exported (Wh) and the share from verified "
                "signed meter data. A closed period's report is appended to the verifiable log "
-               "once; asking again answers the same entry. Accept: text/csv answers one row per "
+               "once; asking again answers the same entry, which `chargegrid-verify report` checks "
+               "offline against a checkpoint. Accept: text/csv answers one row per "
                "station and a TOTAL row (the log index in the ChargeGrid-Log-Index header).",
    errors=(400, 404))
 PATHS[V + "/reports/energy"]["get"]["responses"]["200"]["content"]["text/csv"] = {

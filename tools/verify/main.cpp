@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "chargegrid/ledger/energy_report.hpp"
 #include "chargegrid/ledger/jcs.hpp"
 #include "chargegrid/ledger/merkle.hpp"
 #include "chargegrid/ledger/note.hpp"
@@ -107,18 +108,29 @@ int run_checkpoint(const std::string& vkey_arg, const std::string& path) {
   return kVerified;
 }
 
-int run_inclusion(const std::string& vkey_arg, const std::string& checkpoint_path,
-                  const std::string& record_path, const std::string& proof_path) {
-  auto vkey = load_vkey(vkey_arg);
-  std::string canonical;
+// A log entry's canonical form (RFC 8785), as its leaf hashes it.
+std::string canonical_entry(const std::string& text) {
   try {
-    canonical = canonicalize(read_file(record_path, "record"));
+    return canonicalize(text);
   } catch (const nlohmann::json::exception& e) {
     throw MalformedInput(std::string("record is not JSON: ") + e.what());
   } catch (const CanonicalJsonError& e) {
     throw MalformedInput(std::string("record has no canonical form: ") + e.what());
   }
+}
+
+// That the entry `canonical` is in the tree a checkpoint signs; `expected_index`, when given, is
+// where the entry's bearer says it is.
+int check_inclusion(const std::string& vkey_arg, const std::string& checkpoint_path,
+                    const std::string& canonical, const std::string& proof_path,
+                    std::optional<std::uint64_t> expected_index = std::nullopt) {
+  auto vkey = load_vkey(vkey_arg);
   const auto [index, size, hashes] = read_proof(proof_path, "index", "size");
+  if (expected_index && *expected_index != index) {
+    std::cout << "FAILED: the proof is for entry " << index << " but the report says it is entry "
+              << *expected_index << "\n";
+    return kFailed;
+  }
 
   auto checkpoint = checked_checkpoint(checkpoint_path, vkey, "the");
   if (!checkpoint) return kFailed;
@@ -137,6 +149,12 @@ int run_inclusion(const std::string& vkey_arg, const std::string& checkpoint_pat
   std::cout << "OK: record with leaf hash " << base64_encode(leaf) << " is entry " << index
             << " of the log's tree of size " << size << "\n";
   return kVerified;
+}
+
+int run_inclusion(const std::string& vkey_arg, const std::string& checkpoint_path,
+                  const std::string& record_path, const std::string& proof_path) {
+  return check_inclusion(vkey_arg, checkpoint_path,
+                         canonical_entry(read_file(record_path, "record")), proof_path);
 }
 
 int run_consistency(const std::string& vkey_arg, const std::string& old_path,
@@ -278,6 +296,51 @@ int run_settlement(const std::string& vkey_arg, const std::string& checkpoint_pa
     return kVerified;
   }
   return run_record_evidence(public_key, content);
+}
+
+// One regulator energy report offline: the checkpoint's signature, the report's inclusion in the
+// tree it signs, and the report's schema and sums. The report is the log's entry (GET
+// /ledger/entries/{index}) or the answer of GET /api/v1/reports/energy, whose log_index must be
+// the entry the proof is for.
+int run_report(const std::string& vkey_arg, const std::string& checkpoint_path,
+               const std::string& report_path, const std::string& proof_path) {
+  auto document = read_json(report_path, "report");
+  std::optional<std::uint64_t> claimed;
+  if (document.is_object() && document.contains("report") && !document.contains("record_type")) {
+    const auto log_index = document.value("log_index", nlohmann::json());
+    if (log_index.is_null()) {
+      std::cout << "FAILED: the report is a preview of an open period: it is not in the log\n";
+      return kFailed;
+    }
+    if (!log_index.is_number_unsigned())
+      throw MalformedInput("report: \"log_index\" must be a non-negative integer or null");
+    claimed = log_index.get<std::uint64_t>();
+    document = document["report"];
+  }
+  std::string canonical;
+  try {
+    canonical = canonical_json(document);
+  } catch (const CanonicalJsonError& e) {
+    throw MalformedInput(std::string("report has no canonical form: ") + e.what());
+  }
+  const int status = check_inclusion(vkey_arg, checkpoint_path, canonical, proof_path, claimed);
+  if (status != kVerified) return status;
+  EnergyReport report;
+  try {
+    report = energy_report_from_json(document);
+  } catch (const RecordError& e) {
+    std::cout << "FAILED: the entry is not an energy report: " << e.what() << "\n";
+    return kFailed;
+  }
+  const auto totals = report.totals();
+  std::cout << "    energy report " << report.report_id << " for " << report.period << " ("
+            << format_time(report.period_start) << " to " << format_time(report.period_end) << "), "
+            << (report.site_id.empty() ? "every site" : "site " + report.site_id) << ", "
+            << report.stations.size() << " station(s): " << totals.sessions << " sessions, "
+            << totals.energy_delivered_wh << " Wh delivered, " << totals.energy_exported_wh
+            << " Wh exported, " << totals.verified_energy_wh << " Wh verified ("
+            << totals.verified_share_ppm() << " ppm)\n";
+  return kVerified;
 }
 
 // Fetches one resource of the log; throws MalformedInput unless it is there.
@@ -449,6 +512,18 @@ int main(int argc, char** argv) {
                              "the meter's registered public key (hex or base64 DER), when the "
                              "record's own is not to be trusted");
 
+  std::string report_file;
+  auto* report_cmd = app.add_subcommand(
+      "report", "check one regulator energy report: in the log, well formed, its sums right");
+  require_vkey(report_cmd);
+  require_checkpoint(report_cmd);
+  report_cmd
+      ->add_option("--report", report_file,
+                   "the report's JSON: the log entry, or the answer of GET /api/v1/reports/energy")
+      ->required();
+  report_cmd->add_option("--proof", proof, "inclusion proof JSON (GET /ledger/proof/inclusion)")
+      ->required();
+
   std::string url;
   std::optional<std::string> previous, save;
   auto* tiles_cmd = app.add_subcommand(
@@ -477,6 +552,7 @@ int main(int argc, char** argv) {
     if (*consistency_cmd) return run_consistency(vkey, old_checkpoint, new_checkpoint, proof);
     if (*ocmf_cmd) return run_ocmf(public_key, ocmf_file);
     if (*settlement_cmd) return run_settlement(vkey, checkpoint, record, proof, public_key);
+    if (*report_cmd) return run_report(vkey, checkpoint, report_file, proof);
     if (*tiles_cmd) return run_tiles(vkey, url, previous, save);
   } catch (const MalformedInput& e) {
     std::cerr << "error: " << e.what() << "\n";
