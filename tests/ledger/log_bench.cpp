@@ -189,6 +189,7 @@ int main(int argc, char** argv) {
   int readers = 4;
   std::vector<unsigned> cache_levels = {SubtreeCache::kDefaultLowestLevel, 8};
   bool proofs_only = false;
+  double after_fill_seconds = 0;
   app.add_option("--url", url, "PostgreSQL server URL (default: a private embedded cluster)");
   app.add_option("--entries", entries, "log size for the proof measurements");
   app.add_option("--proof-seconds", proof_seconds, "how long each proof measurement runs");
@@ -198,6 +199,10 @@ int main(int argc, char** argv) {
                  "lowest tree level kept in the subtree cache (repeatable; each measured)")
       ->check(CLI::Range(4, 63));
   app.add_flag("--proofs-only", proofs_only, "skip the append measurements");
+  app.add_option("--after-fill-seconds", after_fill_seconds,
+                 "only this: on a non-durable cluster (as the server's tests and the settlement "
+                 "bench run), single-record appends for this long right after filling the log to "
+                 "--entries, and again once autovacuum has finished");
   CLI11_PARSE(app, argc, argv);
 
   std::optional<chargegrid::db::EmbeddedPostgres> embedded;
@@ -207,6 +212,7 @@ int main(int argc, char** argv) {
     chargegrid::db::EmbeddedPostgresOptions options;
     options.data_dir = data_dir;
     options.port = 50000 + getpid() % 10000;
+    if (after_fill_seconds > 0) options.durable = false;
     embedded.emplace(options);
     embedded->start();
     url = embedded->connection_url();
@@ -215,7 +221,7 @@ int main(int argc, char** argv) {
   std::printf("load average at start: %s (%u cores)\n\n", load_average().c_str(),
               std::thread::hardware_concurrency());
 
-  if (!proofs_only) {
+  if (!proofs_only && after_fill_seconds <= 0) {
     std::printf("## appends (durable commits, one transaction per batch)\n");
     std::printf(
         "| batch | records | log appends/s | same rows, unnest INSERT/s | same rows, COPY/s | "
@@ -259,6 +265,59 @@ int main(int argc, char** argv) {
   std::printf("filled in %.0f s (%.0f appends/s in batches of 1,000 as the log grew), load %s\n",
               seconds_since(fill_start), entries / seconds_since(fill_start),
               load_average().c_str());
+
+  if (after_fill_seconds > 0) {
+    // Single appends, each its own transaction as a settlement's, while autovacuum works through
+    // the rows the fill inserted, and again once it has finished.
+    const auto autovacuum_active = [&](pqxx::connection& c) {
+      pqxx::nontransaction q(c);
+      return q.exec1(
+                  "SELECT count(*) FROM pg_stat_activity WHERE backend_type = "
+                  "'autovacuum worker' AND state = 'active'")[0]
+                 .as<int>() > 0;
+    };
+    pqxx::connection watch(proofs_url);
+    std::uint64_t next = entries;
+    const auto single = [&](const char* label) {
+      int samples = 0, busy = 0, appended = 0;
+      auto start = Clock::now(), sampled = start;
+      while (seconds_since(start) < after_fill_seconds) {
+        pqxx::work tx(connection);
+        PostgresLog::append_in(tx, make_records(next++, 1));
+        tx.commit();
+        ++appended;
+        if (seconds_since(sampled) >= 0.1) {
+          sampled = Clock::now();
+          ++samples;
+          if (autovacuum_active(watch)) ++busy;
+        }
+      }
+      std::printf(
+          "single appends at %llu entries, %s: %.0f/s, autovacuum active in %d of %d "
+          "samples, load %s\n",
+          static_cast<unsigned long long>(entries), label, appended / seconds_since(start), busy,
+          samples, load_average().c_str());
+      std::fflush(stdout);
+    };
+    single("right after the fill");
+    const auto waiting = Clock::now();
+    double quiet_since = 0;
+    bool quiet = false;
+    while (!quiet && seconds_since(waiting) < 600) {
+      if (autovacuum_active(watch)) quiet_since = seconds_since(waiting);
+      quiet = seconds_since(waiting) - quiet_since >= 3;
+      if (!quiet) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    std::printf(
+        quiet ? "autovacuum done %.0f s later\n" : "autovacuum still running %.0f s later\n",
+        quiet ? quiet_since : seconds_since(waiting));
+    single("after autovacuum");
+    if (embedded) {
+      embedded->stop();
+      std::filesystem::remove_all(data_dir);
+    }
+    return 0;
+  }
 
   PostgresLog log(connection, signer);
   auto checkpoint = log.publish_checkpoint();
