@@ -7,6 +7,8 @@
 // statement form, and COPY), SHA-256 tree hashing of the same records in memory, and a bare
 // one-row primary-key SELECT on the same connections (one round trip, the floor of a proof).
 // Runs on a private embedded PostgreSQL cluster unless --url names a server.
+// --after-fill-seconds S measures only single-record appends at --entries, right after the fill
+// and once autovacuum is done (docs/benchmarks.md, settlement).
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
