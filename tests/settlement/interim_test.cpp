@@ -16,8 +16,10 @@
 #include "chargegrid/ledger/settlement_record.hpp"
 #include "chargegrid/testing/temp_folder.hpp"
 #include "settlement/interim_sweep.hpp"
+#include "test_meter.hpp"
 
 using namespace chargegrid::testing;
+using namespace chargegrid::settlement_testing;
 using namespace std::chrono_literals;
 using chargegrid::ledger::testing::run_verify;
 using chargegrid::ledger::testing::write_temp;
@@ -358,4 +360,64 @@ TEST_CASE("a day without a reading past its end, a day to come and a stale sweep
   pqxx::work tx(c);
   CHECK_FALSE(chargegrid::server::settlement::settle_next_day(tx, quiet_id, options).recorded);
   CHECK(settlements_of(fx, ahead_id).empty());
+}
+
+TEST_CASE("a V2G session settled by the day cuts its export at the signed export registers",
+          "[integration][settlement][interim][v2g]") {
+  TempFolder folder;
+  write_log_key(folder.path());
+  ApiFixture fx(interim_config(folder.path()));
+  fx.make_depot("CS-V2G-LONG");
+  auto station = fx.connect("CS-V2G-LONG", "ocpp2.0.1");
+  REQUIRE(is_result(station->call("BootNotification", boot_201())));
+  TestMeter meter;
+  const auto start = fifty_hours_ago();
+  // The meter's export register rises 20 Wh an hour from 5000 Wh; the station's unsigned export
+  // register says 1000 Wh less throughout. Import: 1 kWh an hour from 1000 Wh.
+  const auto reading = [&](int hour, const std::string& type) {
+    const auto utc = at(start + std::chrono::hours(hour)).substr(0, 19);
+    return v2g_meter_value(meter, utc, type, 1000 + 1000 * hour, 5000 + 20 * hour, 4000 + 20 * hour,
+                           hour + 1);
+  };
+  auto started = transaction_event_201("Started", 0, at(start), "TX-V2G-LONG", "Authorized");
+  started["idToken"] = {{"idToken", "EMAID-1"}, {"type", "eMAID"}};
+  started["meterValue"] = json::array({reading(0, "B")});
+  REQUIRE(is_result(station->call("TransactionEvent", started)));
+  // Signed readings every second hour up to 49 hours in: days one and two are settled.
+  auto updated =
+      transaction_event_201("Updated", 1, at(start + 49h), "TX-V2G-LONG", "MeterValuePeriodic");
+  updated["meterValue"] = json::array();
+  for (int hour = 1; hour <= 49; hour += 2) updated["meterValue"].push_back(reading(hour, "T"));
+  REQUIRE(is_result(station->call("TransactionEvent", updated)));
+  const auto id = std::stoll(
+      fx.query_value("SELECT id FROM transactions WHERE transaction_uid = 'TX-V2G-LONG'"));
+  REQUIRE(fx.eventually([&] { return settlements_of(fx, id).size() == 2; }, 15s));
+
+  auto ended = transaction_event_201("Ended", 2, at(start + 50h), "TX-V2G-LONG", "StopAuthorized");
+  ended["transactionInfo"]["stoppedReason"] = "Local";
+  ended["meterValue"] = json::array({reading(50, "E")});
+  REQUIRE(is_result(station->call("TransactionEvent", ended)));
+  REQUIRE(fx.eventually([&] { return settlements_of(fx, id).size() == 3; }, 15s));
+  const auto rows = settlements_of(fx, id);
+  const auto exported = [&](std::size_t i) { return rows[i].record.energy_exported_wh(); };
+  for (const auto& row : rows) {
+    INFO(row.canonical);
+    CHECK(row.record.meter_evidence.status == ledger::MeterVerification::kVerified);
+  }
+  // Each day's export is the signed register's rise over that day, and the records add up to
+  // the signed stop minus the signed start: the station's unsigned register moves nothing.
+  CHECK(exported(0) == 480);
+  CHECK(exported(1) == 480);
+  CHECK(exported(2) == 40);
+  CHECK(exported(0) + exported(1) + exported(2) == 6000 - 5000);
+  CHECK(rows[0].record.meter_evidence.detail ==
+        "export cut from the session's signed export registers (OBIS 2.8.x): 5000 Wh to 5480 Wh");
+  CHECK(rows[1].record.meter_evidence.detail ==
+        "export cut from the session's signed export registers (OBIS 2.8.x): 5480 Wh to 5960 Wh");
+  CHECK(rows[2].record.meter_evidence.detail ==
+        "export cut from the session's signed export registers (OBIS 2.8.x): 5960 Wh to 6000 Wh");
+  CHECK(count_of(fx, "SELECT count(*) FROM settlements WHERE export_stop_wh IS NOT NULL") == 3);
+  CHECK(rows[0].record.energy_imported_wh() + rows[1].record.energy_imported_wh() +
+            rows[2].record.energy_imported_wh() ==
+        50000);
 }

@@ -375,27 +375,12 @@ TEST_CASE("a session is priced with its site's tariff, in the site's time zone",
 
 namespace {
 
-// A 2.0.1 V2G reading at `at` ("2026-11-05T08:00:00"): the import register signed by `meter`
-// together with the export register when `signed_export_wh` is given, and the station's own
-// unsigned export register `unsigned_export_wh`.
+// A 2.0.1 V2G reading at `at` ("2026-11-05T08:00:00") as the meterValue of a TransactionEvent.
 json v2g_reading(const TestMeter& meter, const std::string& at, const std::string& type,
                  long long import_wh, std::optional<long long> signed_export_wh,
                  long long unsigned_export_wh, int pagination) {
-  std::vector<MeterRegister> registers{{"1-b:1.8.0", import_wh}};
-  if (signed_export_wh) registers.push_back({"1-b:2.8.0", *signed_export_wh});
-  const auto context = type == "B" ? "Transaction.Begin" : "Transaction.End";
-  return json::array(
-      {{{"timestamp", at + "Z"},
-        {"sampledValue", json::array({{{"value", import_wh},
-                                       {"context", context},
-                                       {"measurand", "Energy.Active.Import.Register"},
-                                       {"unitOfMeasure", {{"unit", "Wh"}}},
-                                       {"signedMeterValue", meter.signed_meter_value(meter.reading(
-                                                                at, type, registers, pagination))}},
-                                      {{"value", unsigned_export_wh},
-                                       {"context", context},
-                                       {"measurand", "Energy.Active.Export.Register"},
-                                       {"unitOfMeasure", {{"unit", "Wh"}}}}})}}});
+  return json::array({v2g_meter_value(meter, at, type, import_wh, signed_export_wh,
+                                      unsigned_export_wh, pagination)});
 }
 
 struct V2gEnds {

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -95,5 +96,31 @@ class TestMeter {
   std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key_;
   std::vector<unsigned char> der_;
 };
+
+// A 2.0.1 meterValue of a V2G meter at `at` ("2026-11-05T08:00:00", UTC): the import register
+// signed by `meter` together with the export register when `signed_export_wh` is given, and the
+// station's own unsigned export register `unsigned_export_wh`. `type` as for TestMeter::reading.
+inline nlohmann::json v2g_meter_value(const TestMeter& meter, const std::string& at,
+                                      const std::string& type, long long import_wh,
+                                      std::optional<long long> signed_export_wh,
+                                      long long unsigned_export_wh, int pagination) {
+  std::vector<MeterRegister> registers{{"1-b:1.8.0", import_wh}};
+  if (signed_export_wh) registers.push_back({"1-b:2.8.0", *signed_export_wh});
+  const auto context = type == "B"   ? "Transaction.Begin"
+                       : type == "E" ? "Transaction.End"
+                                     : "Sample.Periodic";
+  return {{"timestamp", at + "Z"},
+          {"sampledValue",
+           nlohmann::json::array({{{"value", import_wh},
+                                   {"context", context},
+                                   {"measurand", "Energy.Active.Import.Register"},
+                                   {"unitOfMeasure", {{"unit", "Wh"}}},
+                                   {"signedMeterValue", meter.signed_meter_value(meter.reading(
+                                                            at, type, registers, pagination))}},
+                                  {{"value", unsigned_export_wh},
+                                   {"context", context},
+                                   {"measurand", "Energy.Active.Export.Register"},
+                                   {"unitOfMeasure", {{"unit", "Wh"}}}}})}};
+}
 
 }  // namespace chargegrid::settlement_testing

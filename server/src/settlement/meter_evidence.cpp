@@ -20,6 +20,7 @@ MeterCheck invalid(MeterCheck check, std::string reason, std::string detail) {
   check.stop.reset();
   check.export_start.reset();
   check.export_stop.reset();
+  check.exports.clear();
   return check;
 }
 
@@ -145,6 +146,7 @@ MeterCheck check_signed(std::vector<SignedSample> samples,
   check.start = register_of(registers.front());
   check.stop = register_of(registers.back());
   check.export_readings = export_registers.size();
+  for (const auto& reading : export_registers) check.exports.push_back(register_of(reading));
   if (export_registers.size() >= 2) {
     check.export_start = register_of(export_registers.front());
     check.export_stop = register_of(export_registers.back());

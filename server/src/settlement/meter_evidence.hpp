@@ -49,7 +49,8 @@ struct MeterCheck {
   // The first and last signed export registers; none when the signed data carries fewer than
   // two export readings (the export is then settled from the unsigned registers).
   std::optional<SignedRegister> export_start, export_stop;
-  std::size_t export_readings = 0;  // signed export register readings seen
+  std::size_t export_readings = 0;      // signed export register readings seen
+  std::vector<SignedRegister> exports;  // every signed export register, in time order
 };
 
 MeterCheck check_signed(std::vector<SignedSample> samples,

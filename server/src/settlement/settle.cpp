@@ -54,16 +54,16 @@ ledger::MeterVerification verification_of(SignedStatus status) {
 
 // Where a verified record's exported energy comes from, for its meter evidence: the signed
 // export registers, or (said so that nobody takes it for signed) the unsigned ones.
-std::string export_source(const MeterCheck& check, const PacketInput& input,
+std::string export_source(const MeterCheck& check, bool signed_export, bool signed_shape,
                           const Packets& packets) {
-  if (input.export_start_wh || input.export_stop_wh)
-    return "export from the signed export register (OBIS 2.8.x): " +
-           std::to_string(check.export_start->wh) + " Wh to " +
-           std::to_string(check.export_stop->wh) + " Wh";
   if (!packets.has_export) return "";
+  const auto range = std::to_string(packets.export_start_wh) + " Wh to " +
+                     std::to_string(packets.export_stop_wh) + " Wh";
+  if (signed_shape)
+    return "export cut from the session's signed export registers (OBIS 2.8.x): " + range;
+  if (signed_export) return "export from the signed export register (OBIS 2.8.x): " + range;
   return "export from unsigned registers: the signed data holds " +
-         std::to_string(check.export_readings) + " export register reading(s)" +
-         (check.export_start ? " (this record continues the previous one)" : "");
+         std::to_string(check.export_readings) + " export register reading(s)";
 }
 
 }  // namespace
@@ -76,7 +76,8 @@ struct Span {
   ledger::SettlementKind kind = ledger::SettlementKind::kFinal;
   int interim_number = 0;  // for an interim
   std::optional<store::settlements::LastInterim> previous;
-  std::optional<std::int64_t> previous_stop_wh;  // the previous record's closing register
+  std::optional<std::int64_t> previous_stop_wh;         // the previous record's closing register
+  std::optional<std::int64_t> previous_export_stop_wh;  // and its closing export register
   base::TimePoint start, end;
   bool chained() const { return kind == ledger::SettlementKind::kInterim || previous; }
 };
@@ -87,13 +88,16 @@ std::string interim_id_of(const SessionFacts& s, int number) {
   return "stl-" + base::hex_encode(base::ByteView(digest.data(), 16));
 }
 
+std::vector<RegisterReading> readings_of(const std::vector<store::settlements::Reading>& rows) {
+  std::vector<RegisterReading> out;
+  for (const auto& r : rows) out.push_back({time_of(r.sampled_at), r.wh});
+  return out;
+}
+
 // The readings that matter for [start, end]: those inside, and the nearest on either side (the
 // register at the span's edges is interpolated between them).
-template <class Reading>
-std::vector<RegisterReading> around(const std::vector<Reading>& rows, base::TimePoint start,
+std::vector<RegisterReading> around(const std::vector<RegisterReading>& all, base::TimePoint start,
                                     base::TimePoint end) {
-  std::vector<RegisterReading> all;
-  for (const auto& r : rows) all.push_back({time_of(r.sampled_at), r.wh});
   std::optional<RegisterReading> before, after;
   std::vector<RegisterReading> out;
   for (const auto& r : all) {
@@ -119,16 +123,16 @@ Settled record_span(store::Tx& tx, const SessionFacts& session_facts, const Span
 
   // Signed meter data, checked against the EVSE's pinned key: the whole session's for the final
   // settlement; an interim's own day's, when the day holds two readings or more.
-  std::vector<SignedSample> samples;
-  for (auto& row : settlements::signed_samples(tx, *session)) {
-    const auto at = time_of(row.sampled_at);
-    if (interim && (at < span.start || at > span.end)) continue;
-    samples.push_back({at, std::move(row.signed_data)});
-  }
+  std::vector<SignedSample> all_samples, samples;
+  for (auto& row : settlements::signed_samples(tx, *session))
+    all_samples.push_back({time_of(row.sampled_at), std::move(row.signed_data)});
+  for (const auto& sample : all_samples)
+    if (!interim || (sample.time >= span.start && sample.time <= span.end))
+      samples.push_back(sample);
   if (interim && samples.size() < 2) samples.clear();
   auto pinned = store::meter_keys::find(tx, session->station_id, session->evse_id);
-  auto check =
-      check_signed(std::move(samples), pinned ? std::optional(pinned->public_key) : std::nullopt);
+  const auto pinned_key = pinned ? std::optional(pinned->public_key) : std::nullopt;
+  auto check = check_signed(samples, pinned_key);
   if (check.status == SignedStatus::kVerified && check.learnt && check.public_key)
     store::meter_keys::learn(tx, session->station_id, session->evse_id, *check.public_key);
   const bool signed_ends = check.status == SignedStatus::kVerified;
@@ -143,12 +147,22 @@ Settled record_span(store::Tx& tx, const SessionFacts& session_facts, const Span
   input.interval = options.interval;
   input.utc_offset = std::chrono::minutes(session->utc_offset_minutes);
   auto registers = settlements::registers(tx, *session);
+  input.import = readings_of(registers.import);
+  input.export_ = readings_of(registers.export_);
+  // A part of a session cuts its export at the register interpolated at the part's edges: from
+  // the session's signed export registers when they verify (the station's unsigned ones may
+  // disagree with its meter), so that consecutive records cut it at the same place.
+  bool signed_shape = false;
   if (span.chained()) {
-    input.import = around(registers.import, span.start, span.end);
-    input.export_ = around(registers.export_, span.start, span.end);
-  } else {
-    for (const auto& r : registers.import) input.import.push_back({time_of(r.sampled_at), r.wh});
-    for (const auto& r : registers.export_) input.export_.push_back({time_of(r.sampled_at), r.wh});
+    const auto whole = interim ? check_signed(all_samples, pinned_key) : check;
+    if (whole.status == SignedStatus::kVerified && !whole.exports.empty()) {
+      input.export_.clear();
+      for (const auto& r : whole.exports)
+        input.export_.push_back({r.time, static_cast<double>(r.wh)});
+      signed_shape = true;
+    }
+    input.import = around(input.import, span.start, span.end);
+    input.export_ = around(input.export_, span.start, span.end);
   }
   if (span.previous_stop_wh)
     input.import_start_wh = span.previous_stop_wh;
@@ -159,8 +173,12 @@ Settled record_span(store::Tx& tx, const SessionFacts& session_facts, const Span
   // Exported energy (V2G): from the signed export registers when the signed data carries them,
   // pinned like the import ones (the first record of the session starts at the signed start,
   // the final one stops at the signed stop); else from the unsigned export registers.
+  // A later record starts its export where the previous one closed it, as its import.
   const bool signed_export = signed_ends && check.export_start && check.export_stop;
-  if (signed_export && !span.previous) input.export_start_wh = check.export_start->wh;
+  if (span.previous_export_stop_wh)
+    input.export_start_wh = span.previous_export_stop_wh;
+  else if (signed_export && !span.previous)
+    input.export_start_wh = check.export_start->wh;
   if (signed_export && !interim) input.export_stop_wh = check.export_stop->wh;
   auto packets = make_packets(input);
 
@@ -219,7 +237,7 @@ Settled record_span(store::Tx& tx, const SessionFacts& session_facts, const Span
     record.meter_evidence.detail = check.reason + ": " + check.detail;
   else
     record.meter_evidence.detail =
-        signed_ends ? export_source(check, input, packets) : check.detail;
+        signed_ends ? export_source(check, signed_export, signed_shape, packets) : check.detail;
   record.settled_at = ms(std::chrono::system_clock::now());
 
   // The driver's V2G balance: earned, or spent on this record (docs/settlement.md); each record
@@ -256,6 +274,7 @@ Settled record_span(store::Tx& tx, const SessionFacts& session_facts, const Span
   row.kind = ledger::settlement_kind_name(span.kind);
   if (interim) row.interim_number = span.interim_number;
   if (span.previous) row.previous_settlement_id = span.previous->id;
+  if (packets.has_export) row.export_stop_wh = packets.export_stop_wh;
   settlements::insert(tx, row);
   store::outbox::append(tx, store::outbox::kSettlementRecorded,
                         {{"settlement_id", out.settlement_id},
@@ -272,6 +291,7 @@ void continue_chain(store::Tx& tx, const SessionFacts& session, Span& span) {
   const auto last = ledger::record_from_json(nlohmann::json::parse(span.previous->record));
   span.start = last.period.end;
   span.previous_stop_wh = last.meter_stop.register_wh;
+  span.previous_export_stop_wh = span.previous->export_stop_wh;
 }
 
 }  // namespace

@@ -95,12 +95,12 @@ bool final_exists(Tx& tx, std::int64_t session_id) {
 
 std::optional<LastInterim> last_interim(Tx& tx, std::int64_t session_id) {
   auto rows = tx.exec_params(
-      "SELECT id, interim_number, record FROM settlements "
+      "SELECT id, interim_number, record, export_stop_wh FROM settlements "
       "WHERE session_id = $1 AND kind = 'interim' ORDER BY interim_number DESC LIMIT 1",
       session_id);
   if (rows.empty()) return std::nullopt;
   return LastInterim{rows[0][0].as<std::string>(), rows[0][1].as<int>(),
-                     rows[0][2].as<std::string>()};
+                     rows[0][2].as<std::string>(), optional_of<std::int64_t>(rows[0][3])};
 }
 
 std::vector<std::int64_t> claim_open_days(Tx& tx, std::chrono::milliseconds day, int limit) {
@@ -129,12 +129,13 @@ void insert(Tx& tx, const Settlement& s) {
       R"(INSERT INTO settlements (id, session_id, station_id, site_id, status, reason, log_index,
                                   record, currency, total_minor, energy_imported_wh,
                                   energy_exported_wh, started_at, ended_at, kind,
-                                  interim_number, previous_settlement_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17))",
+                                  interim_number, previous_settlement_id, export_stop_wh)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                 $18))",
       s.id, s.session_id, s.station_id, s.site_id, s.status, s.reason,
       static_cast<std::int64_t>(s.log_index), s.record, s.currency, s.total_minor,
       s.energy_imported_wh, s.energy_exported_wh, s.started_at, s.ended_at, s.kind,
-      s.interim_number, s.previous_settlement_id);
+      s.interim_number, s.previous_settlement_id, s.export_stop_wh);
 }
 
 }  // namespace chargegrid::server::store::settlements

@@ -48,11 +48,13 @@ std::vector<SignedRow> signed_samples(Tx& tx, const SessionFacts& session);
 // Whether the session has its final settlement (its interims do not count).
 bool final_exists(Tx& tx, std::int64_t session_id);
 
-// The session's latest interim settlement: its number and canonical record.
+// The session's latest interim settlement: its number, canonical record and the export register
+// it closed with (none without export, or when settled before migration 0024).
 struct LastInterim {
   std::string id;
   int number = 0;
   std::string record;
+  std::optional<std::int64_t> export_stop_wh;
 };
 std::optional<LastInterim> last_interim(Tx& tx, std::int64_t session_id);
 
@@ -78,6 +80,7 @@ struct Settlement {
   std::string kind = "final";        // or "interim"
   std::optional<int> interim_number;
   std::optional<std::string> previous_settlement_id;
+  std::optional<std::int64_t> export_stop_wh;  // the export register it closed with
 };
 void insert(Tx& tx, const Settlement& settlement);
 
