@@ -3,12 +3,19 @@
 // appended to the verifiable log once, and the API keeps each key to its sites.
 
 #include <catch2/catch.hpp>
+#include <fstream>
 
 #include "../api/api_fixture.hpp"
+#include "../ledger/run_tool.hpp"
+#include "chargegrid/ledger/energy_report.hpp"
+#include "chargegrid/ledger/note.hpp"
+#include "chargegrid/testing/temp_folder.hpp"
 #include "sessions.hpp"
 
 using namespace chargegrid::testing;
 using namespace chargegrid::credits_testing;
+using chargegrid::ledger::testing::run_verify;
+using chargegrid::ledger::testing::write_temp;
 using chargegrid::server::api::Role;
 using nlohmann::json;
 
@@ -142,4 +149,106 @@ TEST_CASE("energy reports: bad periods, foreign sites and keys without a scope a
   // Nothing half-written by the refusals: two closed reports (mine, theirs), two entries.
   CHECK(fx.query_value("SELECT count(*) FROM energy_reports") == "2");
   CHECK(fx.query_value("SELECT count(*) FROM ledger_log_entry") == "2");
+}
+
+TEST_CASE("an authority checks a logged energy report offline, and a tampered one is refused",
+          "[integration][credits][verify]") {
+  TempFolder folder;
+  auto config = free_vend_config();
+  config.data_dir = folder.path().string();
+  config.checkpoint_interval_s = 1;
+  ApiFixture fx(config);
+  const auto [site] = fx.make_sites("North");
+  fx.make_station("CS-R1", site);
+  auto station = booted_16(fx, "CS-R1");
+  TestMeter meter;
+  REQUIRE(fx.admin()
+              .send(boost::beast::http::verb::put, "/stations/CS-R1/evses/1/meter-key",
+                    json{{"public_key", meter.public_key_hex()}}.dump())
+              .status == 200);
+  signed_session_16(*station, meter, "2026-11-03T08:00:00", "2026-11-03T09:00:00", 1000, 4000);
+  session_16(*station, 4000, 4500, "2026-11-20T08:00:00Z", "2026-11-20T09:00:00Z", 700);
+  REQUIRE(settled(fx, 2));
+
+  // What the authority is given: the API's answer for a closed period.
+  const auto path = "/reports/energy?period=2026-11&site_id=" + std::to_string(site);
+  auto answer = fx.admin().get(path);
+  REQUIRE(answer.status == 200);
+  REQUIRE(answer.data["log_index"].is_number_integer());
+  const auto index = answer.data["log_index"].get<std::uint64_t>();
+  CHECK(answer.data["report"]["totals"]["verified_energy_wh"] == 3000);
+
+  // What it fetches from the public log: the verifier key, a checkpoint covering the report and
+  // the report's inclusion proof.
+  const auto port = fx.server().http_port();
+  const auto get = [&](const std::string& target) {
+    auto got = http_request(port, boost::beast::http::verb::get, target, "");
+    INFO(target << ": " << got.body);
+    REQUIRE(got.status == 200);
+    return got.body;
+  };
+  const auto vkey = get("/ledger/verifier-key");
+  std::string note;
+  REQUIRE(fx.eventually([&] {
+    note = get("/ledger/checkpoint");
+    const auto size_line = note.substr(note.find('\n') + 1);
+    return std::stoull(size_line.substr(0, size_line.find('\n'))) > index;
+  }));
+  const auto size_line = note.substr(note.find('\n') + 1);
+  const auto size = size_line.substr(0, size_line.find('\n'));
+  const auto checkpoint = write_temp(folder.path(), "checkpoint", note);
+  const auto proof =
+      write_temp(folder.path(), "report.proof",
+                 get("/ledger/proof/inclusion?index=" + std::to_string(index) + "&size=" + size));
+  const auto verify = [&](const std::filesystem::path& report,
+                          const std::filesystem::path& proof_file) {
+    return run_verify({"report", "--vkey", vkey, "--checkpoint", checkpoint.string(), "--report",
+                       report.string(), "--proof", proof_file.string()});
+  };
+
+  // The answer as given, and the log's own entry: both verify and show the figures.
+  const auto given = write_temp(folder.path(), "answer.json", answer.body);
+  auto ok = verify(given, proof);
+  INFO(ok.output);
+  CHECK(ok.status == 0);
+  CHECK(ok.output.find("is entry " + std::to_string(index)) != std::string::npos);
+  CHECK(ok.output.find("energy report rpt-2026-11-") != std::string::npos);
+  CHECK(ok.output.find("2 sessions, 3500 Wh delivered, 700 Wh exported, 3000 Wh verified") !=
+        std::string::npos);
+  const auto entry =
+      write_temp(folder.path(), "entry.json", get("/ledger/entries/" + std::to_string(index)));
+  CHECK(verify(entry, proof).status == 0);
+
+  // Tampered: more energy claimed (the sums kept consistent), so it still reads as a report.
+  auto tampered = answer.data;
+  for (auto* figures : {&tampered["report"]["stations"][0], &tampered["report"]["totals"]}) {
+    (*figures)["energy_delivered_wh"] = 35000;
+    (*figures)["verified_share_ppm"] = chargegrid::ledger::share_ppm(3000, 35000);
+  }
+  auto refused = verify(write_temp(folder.path(), "tampered.json", tampered.dump()), proof);
+  INFO(refused.output);
+  CHECK(refused.status == 1);
+  CHECK(refused.output.find("FAILED: inclusion of the record") != std::string::npos);
+  // The right report said to be another entry; another entry given as the report.
+  auto moved = answer.data;
+  moved["log_index"] = index - 1;
+  auto misplaced = verify(write_temp(folder.path(), "moved.json", moved.dump()), proof);
+  CHECK(misplaced.status == 1);
+  CHECK(misplaced.output.find("the proof is for entry " + std::to_string(index)) !=
+        std::string::npos);
+  const auto other_proof = write_temp(
+      folder.path(), "other.proof",
+      get("/ledger/proof/inclusion?index=" + std::to_string(index - 1) + "&size=" + size));
+  auto other = verify(
+      write_temp(folder.path(), "other.json", get("/ledger/entries/" + std::to_string(index - 1))),
+      other_proof);
+  CHECK(other.status == 1);
+  CHECK(other.output.find("FAILED: the entry is not an energy report") != std::string::npos);
+  // A preview of an open period is in no log; a file that is not JSON is malformed.
+  auto preview = fx.admin().get("/reports/energy?period=2099-01&site_id=" + std::to_string(site));
+  REQUIRE(preview.status == 200);
+  auto open = verify(write_temp(folder.path(), "preview.json", preview.body), proof);
+  CHECK(open.status == 1);
+  CHECK(open.output.find("preview of an open period") != std::string::npos);
+  CHECK(verify(write_temp(folder.path(), "broken.json", "{\"report\": "), proof).status == 2);
 }
