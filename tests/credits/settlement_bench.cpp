@@ -11,10 +11,14 @@
 //      (its transaction and block as GET /api/v1/ledger/adapters shows them);
 //   2. the log is filled to M entries with synthetic records through the log's batch append
 //      (1,000 records a transaction);
-//   3. at M entries: appends per second one record a transaction (as settlement appends), and,
-//      after a 2 s warm-up, for S seconds each with C keep-alive HTTP clients, inclusion proofs,
-//      consistency proofs and level-0 tiles per second at random positions.
+//   3. at M entries: appends per second one record a transaction (as settlement appends), with
+//      where each append's time goes and what else ran meanwhile, right after the fill and again
+//      once autovacuum has finished; and, after a 2 s warm-up, for S seconds each with C keep-alive
+//      HTTP clients, inclusion proofs, consistency proofs and level-0 tiles per second at random
+//      positions.
 // The figures and the load average go to stdout as text and JSON (docs/benchmarks.md).
+
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
@@ -27,7 +31,9 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include "../ledger/log_records.hpp"
@@ -54,6 +60,56 @@ std::uint64_t checkpoint_size(std::uint16_t port) {
 }
 
 const std::filesystem::path kGanache = ledger_testing::ganache_cli(CHARGEGRID_LEDGER_TESTS_DIR);
+
+// CPU seconds used so far by this process (the server and the benchmark's client) and by its
+// descendants still running, by command name: "postgres" (the embedded database's backends) and
+// "node" (the chain). From /proc: utime + stime.
+struct CpuUse {
+  double self = 0, postgres = 0, node = 0;
+};
+
+CpuUse cpu_use() {
+  const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  // pid → (parent, comm, cpu seconds)
+  struct Proc {
+    int parent = 0;
+    std::string comm;
+    double cpu = 0;
+  };
+  std::map<int, Proc> procs;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const auto name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "stat");
+    std::string line;
+    if (!std::getline(in, line)) continue;
+    const auto open = line.find('('), close = line.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 2));
+    std::string state;
+    Proc p;
+    rest >> state >> p.parent;
+    std::string skip;
+    for (int field = 5; field < 14; ++field) rest >> skip;  // to utime (field 14)
+    double utime = 0, stime = 0;
+    rest >> utime >> stime;
+    p.comm = line.substr(open + 1, close - open - 1);
+    p.cpu = (utime + stime) / tick;
+    procs[std::stoi(name)] = p;
+  }
+  CpuUse out;
+  const int self = ::getpid();
+  out.self = procs[self].cpu;
+  for (const auto& [pid, p] : procs) {
+    if (pid == self) continue;
+    int up = p.parent;
+    while (up > 1 && up != self) up = procs.count(up) ? procs[up].parent : 0;
+    if (up != self) continue;
+    if (p.comm == "postgres") out.postgres += p.cpu;
+    if (p.comm == "node") out.node += p.cpu;
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -234,20 +290,107 @@ int main(int argc, char** argv) {
 
   // 3. At `entries`: single-record appends (each its own transaction, as a settlement appends),
   //    then proofs and tiles over HTTP.
-  double single_rate = 0;
-  {
+  //    Where an append's time goes: waiting for the head's row lock (taken here first, so the
+  //    append finds it held), the append's statements, the commit; and what else ran meanwhile:
+  //    checkpoints published, anchors, autovacuum, the CPU of the server, its database and the
+  //    chain. Measured right after the fill (as before) and again once autovacuum, which the
+  //    fill's million inserted rows set off, has finished.
+  const auto autovacuum_active = [&](pqxx::connection& watch) {
+    pqxx::nontransaction q(watch);
+    return q.exec1(
+                "SELECT count(*) FROM pg_stat_activity WHERE backend_type = "
+                "'autovacuum worker' AND state = 'active'")[0]
+               .as<int>() > 0;
+  };
+  const auto single_appends = [&](const std::string& label) {
+    std::atomic<bool> sampling{true};
+    std::atomic<int> samples{0}, autovacuum_samples{0};
+    std::thread sampler([&] {
+      pqxx::connection watch(fx.database().url());
+      while (sampling) {
+        if (autovacuum_active(watch)) ++autovacuum_samples;
+        ++samples;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    });
+    const auto count_since = [&](const std::string& table, const std::string& column) {
+      return std::stoll(fx.query_value("SELECT count(*) FROM " + table + " WHERE " + column +
+                                       " >= now() - make_interval(secs => " +
+                                       std::to_string(seconds) + ")"));
+    };
+    const auto cpu_before = cpu_use();
+    double lock_s = 0, append_s = 0, commit_s = 0;
     const auto start = Clock::now();
     int appended = 0;
     while (testing::seconds_since(start) < seconds) {
+      const auto t0 = Clock::now();
       pqxx::work tx(c);
-      ledger::PostgresLog::append_in(
-          tx, {ledger::canonical_record(
-                  ledger::testing::synthetic_record("ONE-" + std::to_string(appended)))});
+      tx.exec("SELECT size FROM ledger_log_head FOR UPDATE");
+      const auto t1 = Clock::now();
+      ledger::PostgresLog::append_in(tx,
+                                     {ledger::canonical_record(ledger::testing::synthetic_record(
+                                         "ONE-" + label + "-" + std::to_string(appended)))});
+      const auto t2 = Clock::now();
       tx.commit();
+      const auto t3 = Clock::now();
+      lock_s += std::chrono::duration<double>(t1 - t0).count();
+      append_s += std::chrono::duration<double>(t2 - t1).count();
+      commit_s += std::chrono::duration<double>(t3 - t2).count();
       ++appended;
     }
-    single_rate = appended / testing::seconds_since(start);
+    const double elapsed = testing::seconds_since(start);
+    const auto cpu_after = cpu_use();
+    sampling = false;
+    sampler.join();
+    const double rate = appended / elapsed;
+    const auto ms_each = [&](double total) { return 1000 * total / appended; };
+    const auto checkpoints = count_since("ledger_log_checkpoint", "published_at");
+    const auto anchors = anchor ? count_since("ledger_checkpoint_anchor", "anchored_at") : 0;
+    const double autovacuum_share = samples ? double(autovacuum_samples) / samples : 0.0;
+    const double cpu_self = (cpu_after.self - cpu_before.self) / elapsed;
+    const double cpu_postgres = (cpu_after.postgres - cpu_before.postgres) / elapsed;
+    const double cpu_chain = (cpu_after.node - cpu_before.node) / elapsed;
+    std::printf(
+        "single appends at %llu entries, %s: %.0f/s; each %.2f ms waiting for the head's lock, "
+        "%.2f ms appending, %.2f ms committing; meanwhile %lld checkpoints published, %lld "
+        "anchored, autovacuum active in %.0f %% of samples; CPU seconds a second: server and "
+        "bench %.2f, PostgreSQL %.2f, chain %.2f; load average %s\n",
+        static_cast<unsigned long long>(entries), label.c_str(), rate, ms_each(lock_s),
+        ms_each(append_s), ms_each(commit_s), checkpoints, anchors, 100 * autovacuum_share,
+        cpu_self, cpu_postgres, cpu_chain, testing::load_average().c_str());
+    return json{
+        {"appends_per_s", rate},
+        {"lock_wait_ms", ms_each(lock_s)},
+        {"append_ms", ms_each(append_s)},
+        {"commit_ms", ms_each(commit_s)},
+        {"checkpoints_published", checkpoints},
+        {"anchors", anchors},
+        {"autovacuum_share", autovacuum_share},
+        {"cpu_per_s",
+         {{"server_and_bench", cpu_self}, {"postgres", cpu_postgres}, {"chain", cpu_chain}}},
+        {"load_average", testing::load_average()}};
+  };
+  json breakdown;
+  breakdown["after_fill"] = single_appends("after-fill");
+  const double single_rate = breakdown["after_fill"]["appends_per_s"].get<double>();
+  {
+    // Until no autovacuum worker has run for 3 s (at most 4 minutes).
+    pqxx::connection watch(fx.database().url());
+    const auto waiting = Clock::now();
+    double quiet_since = 0;
+    bool quiet = false;
+    while (!quiet && testing::seconds_since(waiting) < 240) {
+      if (autovacuum_active(watch)) quiet_since = testing::seconds_since(waiting);
+      quiet = testing::seconds_since(waiting) - quiet_since >= 3;
+      if (!quiet) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    breakdown["autovacuum_done_after_s"] = quiet ? json(quiet_since) : json(nullptr);
+    if (quiet)
+      std::printf("autovacuum done %.1f s after the first measurement\n", quiet_since);
+    else
+      std::printf("autovacuum still running 240 s after the first measurement\n");
   }
+  breakdown["after_autovacuum"] = single_appends("after-autovacuum");
   const auto size = std::stoull(fx.query_value("SELECT count(*) FROM ledger_log_entry"));
   while (checkpoint_size(port) < size) std::this_thread::sleep_for(std::chrono::milliseconds(200));
   const std::uint64_t full_tiles = size / 256;
@@ -276,6 +419,7 @@ int main(int argc, char** argv) {
                    {"fill_s", fill_s},
                    {"batch_appends_per_s", entries / fill_s},
                    {"single_appends_per_s", single_rate},
+                   {"single_append_breakdown", breakdown},
                    {"inclusion_proofs_per_s", inclusion},
                    {"consistency_proofs_per_s", consistency},
                    {"tiles_per_s", tiles},
