@@ -123,6 +123,7 @@ int main(int argc, char** argv) {
   config.smart_charging_horizon_s = horizon_s;
   config.smart_charging_evse_power_w = kEvseW;
   config.call_timeout_s = 30;
+  config.max_connections_per_address = 0;  // the whole fleet comes from 127.0.0.1
   testing::ServerFixture fx(config);
   const auto port = fx.server().http_port();
   std::string admin_key, utility_key;
