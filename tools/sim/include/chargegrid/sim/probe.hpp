@@ -11,8 +11,8 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
-#include <string>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "chargegrid/sim/stats.hpp"
 
