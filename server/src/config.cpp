@@ -288,11 +288,8 @@ std::optional<Config> parse_config(int argc, const char* const* argv, int& exit_
   add_switch(app, "smart-charging", config.smart_charging,
              "Plan every site with a grid limit and send its stations charging profiles");
   add("smart-charging-slot", config.smart_charging_slot_s,
-      "Smart charging: planning slot in seconds (a whole number of minutes)")
-      ->check(CLI::Range(60, 3600))
-      ->check([](const std::string& v) -> std::string {
-        return std::stoi(v) % 60 == 0 ? "" : "a whole number of minutes";
-      });
+      "Smart charging: planning slot in seconds (10 to 3600)")
+      ->check(CLI::Range(10, 3600));
   add("smart-charging-horizon", config.smart_charging_horizon_s,
       "Smart charging: seconds each plan reaches ahead")
       ->check(CLI::Range(600, 7 * 86400));

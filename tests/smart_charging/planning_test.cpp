@@ -166,3 +166,23 @@ TEST_CASE("Discharging slots become setpoints below zero with no charging allowe
   state.vehicle.charging_needs.erase("state_of_charge_percent");
   CHECK(!may_discharge(state));
 }
+
+TEST_CASE("Slots shorter than a minute plan energy by their own length", "[unit][smart_charging]") {
+  const auto horizon = horizon_at(at(1'800'000'005), seconds{10}, seconds{600});
+  CHECK(horizon.start == at(1'800'000'000));
+  REQUIRE(horizon.slots == 60);
+  std::vector<SlotLimits> limits(horizon.slots);
+  for (auto& l : limits) l.import_limit_w = 11000;
+  VehicleState state;
+  state.vehicle.session_id = 1;
+  state.vehicle.started_s = 1'800'000'000;
+  state.vehicle.declaration = plans::Declaration{1'800'000'600, 200, std::nullopt};
+  const plans::Prediction prediction{1'800'000'300, 1'800'000'400, 1'800'000'500, 0, 0, 0, "prior"};
+  chargegrid::scheduler::Planner planner;
+  const auto plan = plan_site(planner, horizon, limits, {state}, {prediction}, at(1'800'000'005));
+  REQUIRE(plan.ok);
+  double wh = 0;
+  for (auto p : plan.vehicles[0].power_w) wh += static_cast<double>(p) * 10 / 3600;
+  // 200 Wh is 6.5 slots at 11 kW: delivered, and not more.
+  CHECK(wh == Approx(200).margin(1));
+}

@@ -242,7 +242,7 @@ SitePlan plan_site(scheduler::Planner& planner, const Horizon& horizon,
 
   scheduler::PlanRequest request;
   request.site.start = horizon.start;
-  request.site.slot_length = std::chrono::duration_cast<std::chrono::minutes>(horizon.slot);
+  request.site.slot_length = horizon.slot;
   for (std::size_t i = 0; i < horizon.slots; ++i) {
     const auto& l = plan.limits[i];
     // Unlimited: every vehicle at full power fits.

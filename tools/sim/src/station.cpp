@@ -391,6 +391,7 @@ awaitable<void> Station::handle_triggers() {
 void Station::handle_csms_call(const Frame& frame) {
   ++stats_.calls_received;
   ++stats_.calls_received_by_action[frame.action];
+  if (probe_) probe_->on_csms_call(model_.id, frame.action, frame.payload);
   try {
     const Action action = csms_actions().find(model_.version(), frame.action);
     if (!action) {

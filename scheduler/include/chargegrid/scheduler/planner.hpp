@@ -43,7 +43,7 @@ struct PlannedVehicle {
 
 struct SiteSlots {
   Time start{};
-  std::chrono::minutes slot_length{15};
+  std::chrono::seconds slot_length{std::chrono::minutes{15}};  // any whole number of seconds
   // One entry per slot; the horizon is import_limit_w.size() slots.
   std::vector<std::int64_t> import_limit_w;
   std::vector<std::int64_t> export_limit_w;

@@ -9,8 +9,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "chargegrid/sim/stats.hpp"
 
@@ -38,7 +40,17 @@ class FleetProbe {
   // Stops recording and returns what the window saw.
   LatencyHistogram end_window();
 
+  // Every CALL a station receives from the CSMS, as it arrives (before the station acts on
+  // it), on the station's strand: the watcher must be thread-safe. Set it before Fleet::run.
+  using CallWatcher = std::function<void(const std::string& station_id, const std::string& action,
+                                         const nlohmann::json& payload)>;
+  void watch_calls(CallWatcher watcher) { call_watcher_ = std::move(watcher); }
+
   // Called by the stations (on their strands).
+  void on_csms_call(const std::string& station_id, const std::string& action,
+                    const nlohmann::json& payload) const {
+    if (call_watcher_) call_watcher_(station_id, action, payload);
+  }
   void on_connected() {
     add(connected_, 1);
     add(connects_, 1);
@@ -67,6 +79,7 @@ class FleetProbe {
       calls_sent_{0}, calls_answered_{0}, call_errors_{0}, call_timeouts_{0}, sessions_started_{0},
       sessions_completed_{0};
   std::atomic<bool> recording_{false};
+  CallWatcher call_watcher_;
   std::array<Shard, kShards> shards_;
 };
 
