@@ -8,8 +8,13 @@ validate: "<version> <Request|Response> <Action>" and a payload, for the message
 http:     one request per operation of the OpenAPI document (server/api/openapi.py), with a
           body built from its schema, plus query strings, keys, health, metrics and a station's
           WebSocket upgrade.
+pki:      the pki target's first byte (the path) and then: V2G CSRs (secp256r1, secp521r1,
+          Ed448, another station's CN, another organisation), OCSP responses of the PKI's
+          responder (good, revoked, unknown), contract chains (good, expired, foreign root, a
+          leaf alone) and OCSPRequestData lines, all made with scripts/pki and openssl.
 
-Usage: tests/fuzz/make_seeds.py (run from anywhere; rewrites the three folders).
+Usage: tests/fuzz/make_seeds.py [--pki] (run from anywhere; rewrites the rpc, validate and
+http folders; with --pki also the pki folder, whose seeds differ on every run: fresh keys).
 """
 
 import hashlib
@@ -293,6 +298,53 @@ def http_seeds():
     return seeds
 
 
+def pki_seeds():
+    """The pki target's seeds: byte 0..4 picks the path (tests/fuzz/pki_target.cpp)."""
+    with tempfile.TemporaryDirectory() as work:
+        pki = pathlib.Path(work) / "pki"
+        subprocess.run([str(ROOT / "scripts" / "pki"), str(pki), "--secc-id", "FUZZ-SECC"],
+                       check=True, capture_output=True)
+
+        def openssl(*args):
+            return subprocess.run(["openssl", *args], cwd=pki, check=True,
+                                  capture_output=True).stdout
+
+        def csr(key_args, cn, organisation="ChargeGrid fuzz"):
+            openssl("req", "-new", *key_args, "-nodes", "-keyout", "fuzz.key", "-subj",
+                    f"/DC=CPO/O={organisation}/CN={cn}")
+            return openssl("req", "-new", "-key", "fuzz.key", "-subj",
+                           f"/DC=CPO/O={organisation}/CN={cn}")
+
+        p256 = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
+        p521 = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-521"]
+        seeds = [b"\x00" + csr(p256, "FUZZ-SECC"), b"\x00" + csr(p256, "ANOTHER-SECC"),
+                 b"\x00" + csr(p256, "FUZZ-SECC", "Someone else"),
+                 b"\x01" + csr(p521, "FUZZ-SECC"), b"\x01" + csr(["-newkey", "ed448"], "FUZZ-SECC")]
+
+        def response(certificate):
+            # The responder's answer, made offline from its index as `openssl ocsp -port` would.
+            openssl("ocsp", "-issuer", "mo-sub2.pem", "-cert", certificate, "-reqout", "q.der")
+            openssl("ocsp", "-index", "index.txt", "-CA", "mo-sub2.pem", "-rsigner", "ocsp.pem",
+                    "-rkey", "ocsp.key", "-rother", "mo-chain.pem", "-reqin", "q.der",
+                    "-respout", "r.der")
+            return (pki / "r.der").read_bytes()
+
+        seeds += [b"\x02" + response(c) for c in
+                  ("contract-good.pem", "contract-revoked.pem", "secc-FUZZ-SECC.pem")]
+        seeds += [b"\x03" + (pki / f"contract-{n}-chain.pem").read_bytes()
+                  for n in ("good", "expired", "wrongroot")]
+        seeds.append(b"\x03" + (pki / "contract-good.pem").read_bytes())
+        text = openssl("ocsp", "-reqin", "q.der", "-req_text").decode()
+
+        def field(label):
+            return text.split(label + ": ")[1].split()[0]
+
+        seeds.append(("\x04SHA1\n" + field("Issuer Name Hash") + "\n" + field("Issuer Key Hash") +
+                      "\n" + field("Serial Number") + "\n").encode())
+        seeds.append(b"\x04SHA256\nzz\n\n-1\n")
+        return seeds
+
+
 def write(folder, items):
     target = HERE / "corpus" / folder
     shutil.rmtree(target, ignore_errors=True)
@@ -308,6 +360,8 @@ def main():
     write("validate",
           [f"{v} {d} {a}\n{json.dumps(p)}" for v, d, a, p in VALIDATE] + VALIDATE_RAW)
     write("http", http_seeds())
+    if "--pki" in sys.argv[1:]:
+        write("pki", pki_seeds())
 
 
 if __name__ == "__main__":
