@@ -3,6 +3,8 @@
 #include <pqxx/pqxx>
 #include <set>
 #include <stdexcept>
+#include <string>
+#include <string_view>
 
 #include "chargegrid/ledger/merkle.hpp"
 
@@ -39,10 +41,16 @@ Checkpoint checkpoint_of(const pqxx::row& r) {
           r[4].as<double>()};
 }
 
-constexpr const char* kCheckpointColumns =
-    "SELECT size, encode(root, 'hex'), note, "
-    "to_char(published_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
-    "extract(epoch FROM now() - published_at)::float8 FROM ledger_log_checkpoint ";
+// Checkpoints as checkpoint_of reads them, with `tail` (a WHERE or ORDER BY). Appended, not
+// `+`: g++ 12's -Warray-bounds misfires on a literal added to a std::string.
+std::string checkpoint_query(std::string_view tail) {
+  std::string sql =
+      "SELECT size, encode(root, 'hex'), note, "
+      "to_char(published_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+      "extract(epoch FROM now() - published_at)::float8 FROM ledger_log_checkpoint ";
+  sql += tail;
+  return sql;
+}
 
 }  // namespace
 
@@ -141,23 +149,21 @@ std::vector<ledger::Hash> level_range(Tx& tx, unsigned level, std::uint64_t begi
 }
 
 std::optional<Checkpoint> latest_checkpoint(Tx& tx) {
-  auto rows = tx.exec(std::string(kCheckpointColumns) + "ORDER BY size DESC LIMIT 1");
+  auto rows = tx.exec(checkpoint_query("ORDER BY size DESC LIMIT 1"));
   if (rows.empty()) return std::nullopt;
   return checkpoint_of(rows[0]);
 }
 
 std::optional<Checkpoint> checkpoint(Tx& tx, std::uint64_t size) {
-  auto rows = tx.exec_params(std::string(kCheckpointColumns) + "WHERE size = $1",
-                             static_cast<std::int64_t>(size));
+  auto rows = tx.exec_params(checkpoint_query("WHERE size = $1"), static_cast<std::int64_t>(size));
   if (rows.empty()) return std::nullopt;
   return checkpoint_of(rows[0]);
 }
 
 std::vector<Checkpoint> checkpoints_after(Tx& tx, std::uint64_t after, int limit) {
   std::vector<Checkpoint> out;
-  for (const auto& r :
-       tx.exec_params(std::string(kCheckpointColumns) + "WHERE size > $1 ORDER BY size LIMIT $2",
-                      static_cast<std::int64_t>(after), limit))
+  for (const auto& r : tx.exec_params(checkpoint_query("WHERE size > $1 ORDER BY size LIMIT $2"),
+                                      static_cast<std::int64_t>(after), limit))
     out.push_back(checkpoint_of(r));
   return out;
 }
