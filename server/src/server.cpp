@@ -31,7 +31,6 @@
 #include "openadr/ven.hpp"
 #include "openadr/vtn.hpp"
 #include "plug_and_charge/renewal.hpp"
-#include "plug_and_charge/rollout_recovery.hpp"
 #include "plug_and_charge/service.hpp"
 #include "security/security.hpp"
 #include "settlement/service.hpp"
@@ -66,7 +65,6 @@ struct Server::Impl {
         ledger_http(database),
         settlements(io, pool, config),
         v2g_renewal(config, io, database, commands),
-        rollout_recovery(config, io, database, commands),
         ocpp_acceptor(io),
         ocpp_tls_acceptor(io),
         http_acceptor(io),
@@ -297,7 +295,6 @@ struct Server::Impl {
   ledger_adapters::LedgerHttp ledger_http;
   settlement::SettlementService settlements;
   plug_and_charge::CertificateRenewal v2g_renewal;
-  plug_and_charge::RolloutRecovery rollout_recovery;
   tcp::acceptor ocpp_acceptor;
   tcp::acceptor ocpp_tls_acceptor;
   tcp::acceptor http_acceptor;
@@ -344,7 +341,6 @@ void Server::start() {
   s.smart_charging.start();
   s.settlements.start();
   s.v2g_renewal.start();
-  s.rollout_recovery.start({s.cluster.node_id(), s.cluster.incarnation()});
   asio::co_spawn(s.io, s.accept_stations(s.ocpp_acceptor, false), asio::detached);
   if (s.config.tls)
     asio::co_spawn(s.io, s.accept_stations(s.ocpp_tls_acceptor, true), asio::detached);
@@ -408,7 +404,6 @@ void Server::stop() {
   s.meters.flush();
   s.settlements.stop();
   s.v2g_renewal.stop();
-  s.rollout_recovery.stop();
   s.ledger.stop();
   s.openadr_ven.stop();
   s.smart_charging.stop();

@@ -42,7 +42,7 @@ TEST_CASE(
     "Plug & Charge V2G certificates: 2.0.1, 2.1 and 1.6 DataTransfer, wrong SECC id "
     "refused, renewal",
     "[plug_and_charge][v2g]") {
-  PncPki pki(unused_port());
+  PncPki pki(free_port());
   auto config = pnc_config(pki);
   // Issued certificates fall inside the renewal window at once, so the renewal runs.
   config.v2g_cert_days = 10;

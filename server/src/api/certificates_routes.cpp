@@ -5,7 +5,6 @@
 
 #include "api/context.hpp"
 #include "api/station_calls.hpp"
-#include "cluster/cluster.hpp"
 #include "plug_and_charge/trust_anchors.hpp"
 
 namespace chargegrid::server::api {
@@ -198,8 +197,7 @@ void add_certificate_routes(Router& router, ApiContext& api) {
                const auto root = read_root_or_422(r.body);
                const auto id = co_await pnc::start_rollout(
                    api.services.database, api.services.commands, site_id, root,
-                   commands::Origin::api_key(r.principal.key_id),
-                   {api.services.cluster.node_id(), api.services.cluster.incarnation()});
+                   commands::Origin::api_key(r.principal.key_id));
                auto body = co_await api.transaction(
                    [&](pqxx::work& tx) { return rollout_json(tx, site_id, id); });
                co_return json_answer(r.http, Status::accepted, body);

@@ -194,16 +194,13 @@ std::vector<std::vector<std::string>> listing_calls(const std::string& protocol,
 
 asio::awaitable<std::int64_t> start_rollout(Database& database, commands::CommandRouter& router,
                                             std::int64_t site_id, const RootCertificate& root,
-                                            const commands::Origin& origin,
-                                            const RolloutRunner& runner) {
+                                            const commands::Origin& origin) {
   store::certificate_rollouts::NewRollout rollout{site_id,
                                                   root.type,
                                                   root.pem,
                                                   certificate_id({root.type, root.facts.hash}),
                                                   root.facts.subject,
-                                                  origin.api_key_id,
-                                                  runner.node,
-                                                  runner.incarnation};
+                                                  origin.api_key_id};
   auto created = co_await database.transaction(
       [&](store::Tx& tx) { return store::certificate_rollouts::create(tx, rollout); });
   auto executor = co_await asio::this_coro::executor;
@@ -212,32 +209,6 @@ asio::awaitable<std::int64_t> start_rollout(Database& database, commands::Comman
                    install_on(database, router, created.id, station, root.type, root.pem, origin),
                    asio::detached);
   co_return created.id;
-}
-
-asio::awaitable<std::size_t> resume_orphaned_rollouts(Database& database,
-                                                      commands::CommandRouter& router,
-                                                      const RolloutRunner& runner) {
-  auto orphans = co_await database.transaction([&runner](store::Tx& tx) {
-    return store::certificate_rollouts::take_orphans(tx, runner.node, runner.incarnation);
-  });
-  auto executor = co_await asio::this_coro::executor;
-  std::size_t stations = 0;
-  for (auto& orphan : orphans) {
-    log::info("certificate_rollout_resumed",
-              {{"rollout_id", orphan.id}, {"pending", orphan.pending.size()}});
-    const auto origin = orphan.api_key_id ? commands::Origin::api_key(*orphan.api_key_id)
-                                          : commands::Origin::internal("pki");
-    // A station that got the first install too answers the second alike: installing a root
-    // it holds changes nothing.
-    for (const auto& station : orphan.pending) {
-      asio::co_spawn(executor,
-                     install_on(database, router, orphan.id, station, orphan.certificate_type,
-                                orphan.certificate, origin),
-                     asio::detached);
-      ++stations;
-    }
-  }
-  co_return stations;
 }
 
 }  // namespace chargegrid::server::plug_and_charge

@@ -76,24 +76,13 @@ std::vector<InstalledCertificate> installed_in(const nlohmann::json& payload,
 std::vector<std::vector<std::string>> listing_calls(const std::string& protocol,
                                                     const std::vector<std::string>& types);
 
-// The process sending a rollout's installs: the node's id and incarnation (cluster_nodes).
-struct RolloutRunner {
-  std::string node;
-  std::int64_t incarnation = 0;
-};
-
 // Starts installing `root` on every station of `site_id`: a rollout whose stations all wait,
 // then each station's outcome as it comes (offline stations at once). Returns the rollout's
 // id once it is stored; the calls go on in the background.
-boost::asio::awaitable<std::int64_t> start_rollout(
-    Database& database, commands::CommandRouter& router, std::int64_t site_id,
-    const RootCertificate& root, const commands::Origin& origin, const RolloutRunner& runner);
-
-// Takes over the rollouts whose runner stopped before every station had an outcome (see
-// store::certificate_rollouts::take_orphans) and sends their pending stations the install
-// again; returns how many stations that is.
-boost::asio::awaitable<std::size_t> resume_orphaned_rollouts(Database& database,
-                                                             commands::CommandRouter& router,
-                                                             const RolloutRunner& runner);
+boost::asio::awaitable<std::int64_t> start_rollout(Database& database,
+                                                   commands::CommandRouter& router,
+                                                   std::int64_t site_id,
+                                                   const RootCertificate& root,
+                                                   const commands::Origin& origin);
 
 }  // namespace chargegrid::server::plug_and_charge

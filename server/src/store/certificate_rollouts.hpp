@@ -19,9 +19,6 @@ struct NewRollout {
   std::string certificate_id;  // as the API names an installed certificate
   std::string subject;
   std::optional<std::int64_t> api_key_id;
-  // The process that sends the installs (cluster_nodes' id and incarnation).
-  std::string runner_node;
-  std::int64_t runner_incarnation = 0;
 };
 
 struct Created {
@@ -42,18 +39,5 @@ struct StationOutcome {
 // Records a station's outcome once (a second record for the station changes nothing).
 void record(Tx& tx, std::int64_t rollout_id, const std::string& station_id,
             const StationOutcome& outcome);
-
-// A rollout taken over from a process that stopped before every station had an outcome.
-struct Orphan {
-  std::int64_t id = 0;
-  std::string certificate_type;
-  std::string certificate;
-  std::optional<std::int64_t> api_key_id;
-  std::vector<std::string> pending;  // stations without an outcome
-};
-// Makes (`node`, `incarnation`) the runner of every rollout with a pending station whose
-// runner is not a live node (any other runner when no node is live, as without cluster
-// mode); returns them. Two nodes never take the same rollout.
-std::vector<Orphan> take_orphans(Tx& tx, const std::string& node, std::int64_t incarnation);
 
 }  // namespace chargegrid::server::store::certificate_rollouts
