@@ -72,7 +72,11 @@ TEST_CASE(
     REQUIRE(got.status == 200);
     return got.body;
   };
-  // All an auditor holds: the verifier key.
+  // All an auditor holds: the verifier key, published with the log's first checkpoint.
+  REQUIRE(testing::eventually([&] {
+    return testing::http_request(port, boost::beast::http::verb::get, "/ledger/verifier-key", "")
+               .status == 200;
+  }));
   const auto vkey = public_get("/ledger/verifier-key");
 
   fx.make_depot("CS-DONE");
