@@ -169,8 +169,10 @@ json schedule_of(const json& payload) {
   return payload["chargingProfile"]["chargingSchedule"][0];
 }
 
-// The limit in W a profile sets at `at`, or nullopt past its duration.
+// The limit in W a profile sets at `at`, or nullopt past its duration (or with no profile yet:
+// a station's last profile is null until it has one).
 std::optional<double> watts_at(const json& payload, std::chrono::system_clock::time_point at) {
+  if (!payload.is_object()) return std::nullopt;
   const auto schedule = schedule_of(payload);
   const auto start = *chargegrid::base::parse_rfc3339(schedule["startSchedule"].get<std::string>());
   const auto offset = std::chrono::duration_cast<seconds>(at - start).count();
@@ -236,6 +238,9 @@ TEST_CASE("Sessions over a site limit share it: declarations, session end and th
   REQUIRE(schedule.status == 200);
   CHECK(schedule.data["slot_seconds"] == kSlot);
   CHECK(schedule.data["slots"].size() == 24 * 3600 / kSlot);
+  CHECK(schedule.data["planned_at"].is_string());
+  CHECK(schedule.data["planned_reason"].is_string());
+  CHECK(schedule.data["planned_by"].is_null());  // not a cluster
   const auto& first = schedule.data["slots"][0];
   CHECK(first["import_limit_w"] == 16000);
   CHECK(first["planned_import_w"].get<long>() <= 16000);

@@ -77,6 +77,8 @@ json schedule_of(const json& stored, const sc::Horizon& range,
            {"to", sc::format_time(range.end())},
            {"slot_seconds", range.slot.count()},
            {"planned_at", nullptr},
+           {"planned_reason", nullptr},
+           {"planned_by", nullptr},
            {"slots", std::move(slots)},
            {"vehicles", std::move(vehicles)}};
   return out;
@@ -192,11 +194,11 @@ void add_schedule_routes(Router& router, ApiContext& api) {
               stored, range,
               sc::slot_limits(range, *site, windows, tariff ? &tariff->tariff : nullptr));
           if (tariff) out["currency"] = tariff->tariff.currency;
-          auto planned_at = tx.exec_params(
-              "SELECT to_char(planned_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
-              "FROM site_plans WHERE site_id = $1",
-              site_id);
-          if (!planned_at.empty()) out["planned_at"] = planned_at[0][0].as<std::string>();
+          if (const auto made = store::charging_plans::plan_made(tx, site_id)) {
+            out["planned_at"] = made->planned_at;
+            out["planned_reason"] = made->reason;
+            out["planned_by"] = made->planned_by.empty() ? json(nullptr) : json(made->planned_by);
+          }
           out["site_id"] = site_id;
           return out;
         });

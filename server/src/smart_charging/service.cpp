@@ -20,6 +20,7 @@
 #include "chargegrid/server/config.hpp"
 #include "commands/command_router.hpp"
 #include "commands/translation.hpp"
+#include "concurrently.hpp"
 #include "events/domain_events.hpp"
 #include "events/outbox_consumer.hpp"
 #include "logging.hpp"
@@ -48,6 +49,9 @@ constexpr const char* kTxPurpose = "TxProfile";
 constexpr const char* kStationPurpose = "ChargingStationMaxProfile";
 // Events that come together (a session's end and its station's next arrival) make one replan.
 constexpr auto kCoalesce = std::chrono::milliseconds(100);
+// How many profiles of one replan await their stations' answers at once: enough to hide the
+// round trips, few enough to leave the database queue room for the stations' own messages.
+constexpr std::size_t kSendWidth = 32;
 // Measured power this far from the plan (W, or this share of the planned power when larger)
 // replans the vehicle's site, at most once per kDriftCooldown.
 constexpr double kDriftMinW = 1000;
@@ -184,7 +188,7 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
         clears.swap(self->pending_clears);
       }
       try {
-        for (auto session : clears) co_await self->clear_session(session);
+        if (!clears.empty()) co_await self->clear_sessions(clears);
         if (!stations.empty()) {
           auto resolved = co_await self->database.transaction([&](store::Tx& tx) {
             std::vector<std::pair<std::int64_t, std::string>> out;
@@ -274,48 +278,101 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
     std::string outcome;
     std::optional<std::string> status;
   };
-
-  awaitable<Sent> send(plans::ProfileSent profile, std::string command_name, json arguments) {
-    profile.sent_by = leases.node_id();
-    const auto recorded = co_await database.transaction(
-        [&](store::Tx& tx) { return plans::record_profile(tx, profile); });
-    arguments["profile_id"] = recorded.profile_id;
-    commands::StationCommand command;
-    command.station_id = profile.station_id;
-    command.name = std::move(command_name);
-    command.arguments = std::move(arguments);
-    command.origin = commands::Origin::internal("smart-charging");
-    command.site_id = profile.site_id;
-    Sent sent;
+  // A profile to send: its record, the command that carries it and, once answered, the
+  // outcome.
+  struct Outgoing {
+    plans::ProfileSent profile;
+    std::string command_name;
+    json arguments;
+    plans::Recorded recorded;
     std::int64_t command_id = 0;
-    try {
-      const auto result = co_await router.send(std::move(command));
-      command_id = result.command_id;
-      sent.outcome = std::string(commands::outcome_name(result.outcome.kind));
-      if (result.outcome.kind == commands::Outcome::Kind::Answered &&
-          result.outcome.payload.contains("status") && result.outcome.payload["status"].is_string())
-        sent.status = result.outcome.payload["status"].get<std::string>();
-    } catch (const commands::NotAvailable& e) {
-      sent.outcome = "invalid";
-      sent.status = "NotAvailable";
-    }
-    co_await database.transaction([&](store::Tx& tx) {
-      plans::record_outcome(tx, recorded.id, command_id, sent.outcome, sent.status);
+    Sent sent;
+  };
+
+  // Sends a batch of profiles: recorded in one transaction, sent to the stations side by side
+  // (an answer takes a round trip, and a replan may address a thousand stations), their
+  // outcomes recorded in one more. Returns what each station answered, in the batch's order.
+  awaitable<std::vector<Sent>> send_all(std::vector<Outgoing> batch) {
+    if (batch.empty()) co_return std::vector<Sent>{};
+    for (auto& o : batch) o.profile.sent_by = leases.node_id();
+    auto recorded = co_await database.transaction([&](store::Tx& tx) {
+      std::vector<plans::Recorded> out;
+      out.reserve(batch.size());
+      for (const auto& o : batch) out.push_back(plans::record_profile(tx, o.profile));
+      return out;
     });
-    co_return sent;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      batch[i].recorded = recorded[i];
+      batch[i].arguments["profile_id"] = recorded[i].profile_id;
+    }
+    // One call at a time per station (OCPP-J expects a CALL to be answered before the next);
+    // the stations side by side.
+    std::map<std::string, std::vector<std::size_t>> by_station;
+    for (std::size_t i = 0; i < batch.size(); ++i)
+      by_station[batch[i].profile.station_id].push_back(i);
+    std::vector<const std::vector<std::size_t>*> stations;
+    for (const auto& [station, items] : by_station) stations.push_back(&items);
+    co_await concurrently(stations.size(), kSendWidth, [&](std::size_t s) -> awaitable<void> {
+      for (auto i : *stations[s]) co_await dispatch(batch[i]);
+    });
+    co_await database.transaction([&](store::Tx& tx) {
+      for (const auto& o : batch)
+        plans::record_outcome(tx, o.recorded.id, o.command_id, o.sent.outcome, o.sent.status);
+    });
+    std::vector<Sent> out;
+    out.reserve(batch.size());
+    for (auto& o : batch) out.push_back(std::move(o.sent));
+    co_return out;
   }
 
-  awaitable<void> clear_session(std::int64_t session_id) {
-    auto last = co_await database.transaction(
-        [&](store::Tx& tx) { return plans::last_accepted(tx, session_id, kTxPurpose); });
-    if (!last) co_return;  // never controlled, or cleared already
-    plans::ProfileSent clear;
-    clear.kind = "clear";
-    clear.purpose = kTxPurpose;
-    clear.station_id = last->station_id;
-    clear.evse_id = last->evse_id;
-    clear.session_id = session_id;
-    co_await send(clear, "clear-charging-profile", json::object());
+  // One recorded profile through the router; never throws (a failure is its outcome).
+  awaitable<void> dispatch(Outgoing& o) {
+    commands::StationCommand command;
+    command.station_id = o.profile.station_id;
+    command.name = o.command_name;
+    command.arguments = o.arguments;
+    command.origin = commands::Origin::internal("smart-charging");
+    command.site_id = o.profile.site_id;
+    try {
+      const auto result = co_await router.send(std::move(command));
+      o.command_id = result.command_id;
+      o.sent.outcome = std::string(commands::outcome_name(result.outcome.kind));
+      if (result.outcome.kind == commands::Outcome::Kind::Answered &&
+          result.outcome.payload.contains("status") && result.outcome.payload["status"].is_string())
+        o.sent.status = result.outcome.payload["status"].get<std::string>();
+    } catch (const commands::NotAvailable&) {
+      o.sent.outcome = "invalid";
+      o.sent.status = "NotAvailable";
+    } catch (const std::exception& e) {
+      // The router could not log it (the database refused): not sent, like a station that
+      // had too many calls waiting; the next replan sends it again.
+      o.sent.outcome = "refused";
+      log::warn("smart_charging_send_failed",
+                {{"station", o.profile.station_id}, {"error", e.what()}});
+    }
+  }
+
+  // Clears the profiles of sessions that ended (those never controlled, or cleared already,
+  // need nothing).
+  awaitable<void> clear_sessions(const std::vector<std::int64_t>& sessions) {
+    auto batch = co_await database.transaction([&](store::Tx& tx) {
+      std::vector<Outgoing> out;
+      for (auto session_id : sessions) {
+        const auto last = plans::last_accepted(tx, session_id, kTxPurpose);
+        if (!last) continue;
+        Outgoing o;
+        o.command_name = "clear-charging-profile";
+        o.arguments = json::object();
+        o.profile.kind = "clear";
+        o.profile.purpose = kTxPurpose;
+        o.profile.station_id = last->station_id;
+        o.profile.evse_id = last->evse_id;
+        o.profile.session_id = session_id;
+        out.push_back(std::move(o));
+      }
+      return out;
+    });
+    co_await send_all(std::move(batch));
   }
 
   // ---- planning ----
@@ -397,7 +454,7 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
                                          {"ok", site_plan.ok}});
     if (!site_plan.ok || !limited) co_return;  // without a limit the stations need no profile
 
-    bool rejected = false;
+    std::vector<Outgoing> batch;
     for (const auto& vp : site_plan.vehicles) {
       if (vp.state.control != Control::controlled) continue;
       const auto& v = vp.state.vehicle;
@@ -409,23 +466,37 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
       const auto periods = may_discharge(vp.state)
                                ? discharge_periods_of(connected, horizon.slot)
                                : periods_of(connected, horizon.slot, amps, vp.state.evse_phases);
-      auto arguments =
+      Outgoing o;
+      o.command_name = "set-charging-profile";
+      o.arguments =
           schedule_arguments(v.evse_id, kTxPurpose, transaction_id, horizon.start,
                              static_cast<std::int64_t>(vp.slots_connected) * horizon.slot.count(),
                              amps, periods, vp.state.evse_phases);
-      auto last = co_await database.transaction(
-          [&](store::Tx& tx) { return plans::last_accepted(tx, v.session_id, kTxPurpose); });
-      if (last && last->schedule == arguments) continue;  // the station has it already
-      plans::ProfileSent profile;
-      profile.purpose = kTxPurpose;
-      profile.site_id = site_id;
-      profile.station_id = v.station_id;
-      profile.evse_id = v.evse_id;
-      profile.session_id = v.session_id;
-      profile.start_s = horizon.start.time_since_epoch().count();
-      profile.rate_unit = amps ? "A" : "W";
-      profile.schedule = arguments;
-      const auto sent = co_await send(profile, "set-charging-profile", arguments);
+      o.profile.purpose = kTxPurpose;
+      o.profile.site_id = site_id;
+      o.profile.station_id = v.station_id;
+      o.profile.evse_id = v.evse_id;
+      o.profile.session_id = v.session_id;
+      o.profile.start_s = horizon.start.time_since_epoch().count();
+      o.profile.rate_unit = amps ? "A" : "W";
+      o.profile.schedule = o.arguments;
+      batch.push_back(std::move(o));
+    }
+    // Profiles a station holds already are not sent again.
+    const auto held = co_await database.transaction([&](store::Tx& tx) {
+      std::vector<bool> out;
+      out.reserve(batch.size());
+      for (const auto& o : batch) {
+        const auto last = plans::last_accepted(tx, *o.profile.session_id, kTxPurpose);
+        out.push_back(last && last->schedule == o.arguments);
+      }
+      return out;
+    });
+    std::vector<Outgoing> changed;
+    for (std::size_t i = 0; i < batch.size(); ++i)
+      if (!held[i]) changed.push_back(std::move(batch[i]));
+    bool rejected = false;
+    for (const auto& sent : co_await send_all(std::move(changed))) {
       if (sent.status != "Accepted" && sent.outcome != "offline" && sent.outcome != "timeout" &&
           sent.outcome != "lost" && sent.outcome != "refused")
         rejected = true;
@@ -555,6 +626,7 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
     std::int64_t site_max = 0;
     for (const auto& s : stations) site_max += station_power_w(s, evses);
     const auto& horizon = site_plan.horizon;
+    std::vector<Outgoing> batch;
     for (const auto& station : stations) {
       if (!co_await router.online(station.station_id)) continue;
       const std::int64_t station_max = station_power_w(station, evses);
@@ -565,24 +637,35 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
                             : station_share_w(*limits[i].import_limit_w, station_max, site_max));
       const bool amps = station.protocol == "ocpp1.6";
       const auto start = horizon.slot_start(*first);
-      auto arguments =
+      Outgoing o;
+      o.command_name = "set-charging-profile";
+      o.arguments =
           schedule_arguments(0, kStationPurpose, nullptr, start,
                              static_cast<std::int64_t>(power.size()) * horizon.slot.count(), amps,
                              periods_of(power, horizon.slot, amps));
-      arguments["stack_level"] = 0;
-      auto previous = co_await database.transaction(
-          [&](store::Tx& tx) { return plans::last_station_limit(tx, station.station_id); });
-      if (previous && previous->schedule == arguments) continue;
-      plans::ProfileSent profile;
-      profile.purpose = kStationPurpose;
-      profile.site_id = site_id;
-      profile.station_id = station.station_id;
-      profile.evse_id = 0;
-      profile.start_s = start.time_since_epoch().count();
-      profile.rate_unit = amps ? "A" : "W";
-      profile.schedule = arguments;
-      co_await send(profile, "set-charging-profile", arguments);
+      o.arguments["stack_level"] = 0;
+      o.profile.purpose = kStationPurpose;
+      o.profile.site_id = site_id;
+      o.profile.station_id = station.station_id;
+      o.profile.evse_id = 0;
+      o.profile.start_s = start.time_since_epoch().count();
+      o.profile.rate_unit = amps ? "A" : "W";
+      o.profile.schedule = o.arguments;
+      batch.push_back(std::move(o));
     }
+    const auto held = co_await database.transaction([&](store::Tx& tx) {
+      std::vector<bool> out;
+      out.reserve(batch.size());
+      for (const auto& o : batch) {
+        const auto previous = plans::last_station_limit(tx, o.profile.station_id);
+        out.push_back(previous && previous->schedule == o.arguments);
+      }
+      return out;
+    });
+    std::vector<Outgoing> changed;
+    for (std::size_t i = 0; i < batch.size(); ++i)
+      if (!held[i]) changed.push_back(std::move(batch[i]));
+    co_await send_all(std::move(changed));
   }
 
   // ---- slot boundaries ----

@@ -271,4 +271,15 @@ nlohmann::json plan(Tx& tx, std::int64_t site_id) {
   return nlohmann::json::parse(rows[0][0].c_str());
 }
 
+std::optional<PlanMade> plan_made(Tx& tx, std::int64_t site_id) {
+  auto rows = tx.exec_params(
+      "SELECT to_char(planned_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+      "       reason, coalesce(planned_by, '') "
+      "FROM site_plans WHERE site_id = $1",
+      site_id);
+  if (rows.empty()) return std::nullopt;
+  return PlanMade{rows[0][0].as<std::string>(), rows[0][1].as<std::string>(),
+                  rows[0][2].as<std::string>()};
+}
+
 }  // namespace chargegrid::server::store::charging_plans

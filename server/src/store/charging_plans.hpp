@@ -128,5 +128,12 @@ void save_slots(Tx& tx, std::int64_t site_id, std::int64_t start_s, std::int64_t
                 const std::vector<std::int64_t>& planned_import_w);
 // The site's latest plan, null when none.
 nlohmann::json plan(Tx& tx, std::int64_t site_id);
+// When, why and by which cluster node ("" outside cluster mode) the latest plan was made.
+struct PlanMade {
+  std::string planned_at;  // RFC 3339, UTC
+  std::string reason;
+  std::string planned_by;
+};
+std::optional<PlanMade> plan_made(Tx& tx, std::int64_t site_id);
 
 }  // namespace chargegrid::server::store::charging_plans
