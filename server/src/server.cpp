@@ -23,6 +23,7 @@
 #include "commands/command_router.hpp"
 #include "connections/http_connection.hpp"
 #include "connections/station_connection.hpp"
+#include "events/outbox_wakeups.hpp"
 #include "ledger_adapters/http_endpoints.hpp"
 #include "ledger_adapters/service.hpp"
 #include "logging.hpp"
@@ -54,6 +55,7 @@ struct Server::Impl {
         cluster(config, url, pool, database, stations, metrics),
         commands(config, io, database, stations, cluster, events),
         event_relay(io, pool, cluster.node_id()),
+        outbox_wakeups(url),
         services{config,   database, meters,   metrics, stations,
                  handlers, events,   security, cluster, commands},
         api(services),
@@ -286,6 +288,7 @@ struct Server::Impl {
   Cluster cluster;
   commands::CommandRouter commands;
   EventRelay event_relay;
+  OutboxWakeups outbox_wakeups;
   Services services;
   api::Api api;
   openadr::Vtn openadr_vtn;
@@ -336,6 +339,7 @@ void Server::start() {
   // Registered before the first station connects: every lease names a node.
   s.cluster.start(s.bound_ocpp_port, s.bound_http_port);
   if (s.config.cluster) s.event_relay.start();
+  s.outbox_wakeups.start();
   s.ledger.start();
   s.openadr_ven.start();
   s.smart_charging.start();
@@ -407,6 +411,7 @@ void Server::stop() {
   s.ledger.stop();
   s.openadr_ven.stop();
   s.smart_charging.stop();
+  s.outbox_wakeups.stop();
   s.pool.stop(std::chrono::seconds(10));
   s.event_relay.stop();
   s.cluster.stop();  // gives back what the closed connections did not

@@ -14,6 +14,7 @@
 
 #include "chargegrid/db/pool.hpp"
 #include "events/outbox_consumer.hpp"
+#include "events/outbox_wakeups.hpp"
 #include "station_messages.hpp"
 
 using namespace chargegrid::testing;
@@ -148,6 +149,49 @@ TEST_CASE("A failing outbox handler is retried later, its work rolled back meanw
   CHECK(fx.query_value("SELECT count(*) FROM retried_effects") == "1");
   CHECK(fx.query_value("SELECT attempts || ' ' || last_error || ' ' || (done_at IS NOT NULL) "
                        "FROM outbox") == "1 the webhook said 503 true");
+}
+
+TEST_CASE("A committed outbox row wakes its consumer at once, not at its next poll",
+          "[integration][outbox]") {
+  ServerFixture fx;
+  chargegrid::db::ConnectionPool pool(fx.database().url(), 1);
+  boost::asio::io_context io;
+  chargegrid::server::OutboxConsumer::Options options;
+  options.poll_interval = 600s;  // only a wake-up can find the row within the test
+  std::atomic<int> handled{0};
+  chargegrid::server::OutboxConsumer sleepy(
+      io, pool, "sleepy", {"test.wake"},
+      [&](chargegrid::server::store::Tx&, const chargegrid::server::store::outbox::Row&) {
+        ++handled;
+      },
+      options);
+  sleepy.start();  // subscribes in its first round
+  std::thread runner([&] {
+    auto guard = boost::asio::make_work_guard(io);
+    io.run_for(60s);
+  });
+  REQUIRE(ServerFixture::eventually([&] {
+    return fx.query_value("SELECT count(*) FROM outbox_consumers WHERE consumer = 'sleepy'") == "1";
+  }));
+  chargegrid::server::OutboxWakeups wakeups(fx.database().url());
+  wakeups.start();
+  // Past the first round and the listener's own start-up wake: from here only a notification
+  // can bring the consumer back before its poll.
+  std::this_thread::sleep_for(1s);
+  const auto appended_at = std::chrono::steady_clock::now();
+  {
+    auto c = fx.sql();
+    pqxx::work tx(c);
+    CHECK(chargegrid::server::store::outbox::append(tx, "test.wake", {{"n", 1}}) == 1);
+    tx.commit();
+  }
+  CHECK(ServerFixture::eventually([&] { return handled == 1; }, 10s));
+  CHECK(std::chrono::steady_clock::now() - appended_at < 5s);
+  CHECK(wakeups.notifications() >= 1);
+  wakeups.stop();
+  sleepy.stop();
+  io.stop();
+  runner.join();
 }
 
 TEST_CASE(

@@ -1,5 +1,7 @@
 #include "events/outbox_consumer.hpp"
 
+#include <map>
+#include <mutex>
 #include <pqxx/pqxx>
 #include <random>
 
@@ -25,7 +27,37 @@ std::chrono::milliseconds backoff(int attempts, std::chrono::seconds cap) {
   return capped + std::chrono::milliseconds(jitter(random));
 }
 
+// The process's consumers by name, for wake_all. A process normally runs one server; where it
+// runs several (tests), a wake for a name reaches each, which only costs an empty round.
+std::mutex registry_mutex;
+std::multimap<std::string, OutboxConsumer*>& registry() {
+  static std::multimap<std::string, OutboxConsumer*> consumers;
+  return consumers;
+}
+
 }  // namespace
+
+void OutboxConsumer::wake_all(const std::string& name) {
+  std::lock_guard lock(registry_mutex);
+  auto& consumers = registry();
+  if (name.empty()) {
+    for (auto& [consumer_name, consumer] : consumers) consumer->wake();
+    return;
+  }
+  const auto [first, last] = consumers.equal_range(name);
+  for (auto it = first; it != last; ++it) it->second->wake();
+}
+
+OutboxConsumer::~OutboxConsumer() {
+  std::lock_guard lock(registry_mutex);
+  auto& consumers = registry();
+  const auto [first, last] = consumers.equal_range(name_);
+  for (auto it = first; it != last; ++it)
+    if (it->second == this) {
+      consumers.erase(it);
+      break;
+    }
+}
 
 OutboxConsumer::OutboxConsumer(boost::asio::io_context& io, db::ConnectionPool& pool,
                                std::string name, std::vector<std::string> topics, Handler handler,
@@ -35,6 +67,8 @@ OutboxConsumer::OutboxConsumer(boost::asio::io_context& io, db::ConnectionPool& 
       handler_(std::move(handler)),
       options_(options),
       job_(io, pool, options.poll_interval, [this](pqxx::connection_base& c) { return round(c); }) {
+  std::lock_guard lock(registry_mutex);
+  registry().emplace(name_, this);
 }
 
 bool OutboxConsumer::round(pqxx::connection_base& c) {

@@ -5,6 +5,9 @@
 // database outage rolls the transaction back and the row is claimed again, by this node or
 // another (rows being processed are locked; other nodes skip them). A handler that throws is
 // retried with capped exponential backoff; its error is kept on the row.
+//
+// A consumer looks for rows every poll_interval, and at once when OutboxWakeups hears that a
+// row for it was committed (on any node): store::outbox::append NOTIFYs its name.
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
@@ -36,6 +39,9 @@ class OutboxConsumer {
 
   OutboxConsumer(boost::asio::io_context& io, db::ConnectionPool& pool, std::string name,
                  std::vector<std::string> topics, Handler handler, Options options);
+  ~OutboxConsumer();
+  OutboxConsumer(const OutboxConsumer&) = delete;
+  OutboxConsumer& operator=(const OutboxConsumer&) = delete;
   OutboxConsumer(boost::asio::io_context& io, db::ConnectionPool& pool, std::string name,
                  std::vector<std::string> topics, Handler handler)
       : OutboxConsumer(io, pool, std::move(name), std::move(topics), std::move(handler),
@@ -47,6 +53,8 @@ class OutboxConsumer {
   void stop() { job_.stop(); }
   // Looks for rows now (e.g. right after an event was appended on this node).
   void wake() { job_.wake(); }
+  // Wakes every consumer of this process named `name` (every one when `name` is empty).
+  static void wake_all(const std::string& name);
 
   std::uint64_t processed() const { return processed_; }
   std::uint64_t failures() const { return failures_; }

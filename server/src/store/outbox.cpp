@@ -14,14 +14,18 @@ void subscribe(Tx& tx, const std::string& consumer, const std::string& topic,
 
 std::size_t append(Tx& tx, const std::string& topic, const nlohmann::json& payload) {
   return tx
-      .exec_params(
+      .exec_params1(
           // Delayed from the moment of writing (clock_timestamp), not the transaction's start.
-          "INSERT INTO outbox (consumer, topic, payload, available_at) "
-          "SELECT consumer, $1, $2::jsonb, "
-          "       clock_timestamp() + deliver_after_ms * interval '1 millisecond' "
-          "FROM outbox_consumers WHERE topic = $1",
-          topic, payload.dump())
-      .affected_rows();
+          // Each consumer's name is NOTIFYed on kWakeChannel, delivered when this commits
+          // (PostgreSQL folds repeats within a transaction into one).
+          "WITH added AS ("
+          "  INSERT INTO outbox (consumer, topic, payload, available_at) "
+          "  SELECT consumer, $1, $2::jsonb, "
+          "         clock_timestamp() + deliver_after_ms * interval '1 millisecond' "
+          "  FROM outbox_consumers WHERE topic = $1 RETURNING consumer) "
+          "SELECT count(*) FROM (SELECT pg_notify($3, consumer) FROM added) AS woken",
+          topic, payload.dump(), kWakeChannel)[0]
+      .as<std::size_t>();
 }
 
 std::vector<Row> claim(Tx& tx, const std::string& consumer, int limit) {

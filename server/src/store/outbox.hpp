@@ -24,6 +24,10 @@ inline constexpr const char* kDemandResponseChanged = "demand_response.changed";
 // written (a consumer that must wait for what follows an event; not a failure, no backoff).
 void subscribe(Tx& tx, const std::string& consumer, const std::string& topic,
                std::chrono::milliseconds deliver_after = std::chrono::milliseconds(0));
+// The NOTIFY channel append() names each consumer on when its row commits
+// (events/outbox_wakeups.hpp).
+inline constexpr const char* kWakeChannel = "chargegrid_outbox";
+
 // Writes the event for each consumer of its topic; returns how many rows.
 std::size_t append(Tx& tx, const std::string& topic, const nlohmann::json& payload);
 
