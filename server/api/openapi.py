@@ -131,6 +131,9 @@ SCHEMAS = {
         "import": {"type": "array", "items": ref("ImportBand"), "maxItems": 1000,
                    "description": "Every minute of the week covered by exactly one band"},
         "export_credit_minor_per_kwh": integer("Credit for exported energy, ≥ 0 (default 0)"),
+        "demand_response_credit_minor_per_kwh": integer(
+            "Credit per kWh of flexibility delivered during demand-response windows, ≥ 0 "
+            "(default 0; docs/settlement.md)"),
         "discharge_price_by_soc": {"type": "array", "items": ref("DischargeBand"), "maxItems": 100,
                                    "description": "Non-overlapping bands; none: no discharge"}},
         description="A site's tariff (docs/tariffs.md). currency and import are required. A "
@@ -319,6 +322,10 @@ SCHEMAS = {
     "Schedule": obj({
         "site_id": integer(), "from": TIME, "to": TIME, "slot_seconds": integer(),
         "planned_at": nullable(TIME),
+        "planned_reason": nullable(string("What made the latest plan: arrival, departure, "
+                                          "demand_response, slot_boundary, ...")),
+        "planned_by": nullable(string("The cluster node that made the latest plan (null "
+                                      "outside cluster mode)")),
         "currency": string("ISO 4217 code of the slots' prices (the site's tariff); absent "
                            "without a tariff"),
         "slots": {"type": "array", "items": ref("ScheduleSlot")},

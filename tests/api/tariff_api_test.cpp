@@ -42,7 +42,8 @@ TEST_CASE("a site's tariff is stored whole and read back") {
   auto stored = put(manager, "/sites/" + site + "/tariff", tariff());
   REQUIRE(stored.status == 200);
   json expected = tariff();
-  expected["export_credit_minor_per_kwh"] = 0;  // the default, written out
+  expected["export_credit_minor_per_kwh"] = 0;  // the defaults, written out
+  expected["demand_response_credit_minor_per_kwh"] = 0;
   CHECK(stored.data == expected);
   CHECK(manager.get("/sites/" + site + "/tariff").data == expected);
   CHECK(f.client(f.make_key(Role::Utility, {std::stoll(site)}))

@@ -8,6 +8,7 @@
 #include "chargegrid/ledger/settlement_record.hpp"
 #include "chargegrid/testing/temp_folder.hpp"
 #include "samples.hpp"
+#include "store/demand_response.hpp"
 #include "test_meter.hpp"
 
 using namespace chargegrid::testing;
@@ -371,6 +372,63 @@ TEST_CASE("a session is priced with its site's tariff, in the site's time zone",
   CHECK(record["energy_imported_wh"] == 4000);
   // 2 kWh at 20 and 2 kWh at 31 (the register rises evenly between its two readings).
   CHECK(record["total_minor"] == 2 * 20 + 2 * 31);
+}
+
+TEST_CASE("a session held back during a demand-response window earns the window's credit",
+          "[integration][settlement][demand_response]") {
+  SettlingFixture fx;
+  const auto site = fx.make_depot("CS-FLEX");
+  const json all_days = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+  const json tariff{
+      {"currency", "EUR"},
+      {"import",
+       {{{"days", all_days}, {"from", "00:00"}, {"to", "24:00"}, {"price_minor_per_kwh", 30}}}},
+      {"demand_response_credit_minor_per_kwh", 20}};
+  REQUIRE(fx.admin()
+              .send(boost::beast::http::verb::put, "/sites/" + std::to_string(site) + "/tariff",
+                    tariff.dump())
+              .status == 200);
+  REQUIRE(fx.admin().patch("/stations/CS-FLEX/evses/1", {{"max_power_w", 11000}}).status == 200);
+  {
+    // A utility's event limited the site from 05:00 to 06:00.
+    auto conn = fx.sql();
+    pqxx::work tx(conn);
+    chargegrid::server::store::demand_response::Window w;
+    w.event_id = "evt-evening";
+    w.program_id = "prog-1";
+    w.site_id = site;
+    w.starts_at = "2026-11-24T05:00:00Z";
+    w.ends_at = "2026-11-24T06:00:00Z";
+    w.import_limit_w = 4000.0;
+    chargegrid::server::store::demand_response::replace_event(tx, "evt-evening", {w});
+    tx.commit();
+  }
+
+  auto station = fx.connect("CS-FLEX", "ocpp1.6");
+  REQUIRE(is_result(station->call("BootNotification", boot_16())));
+  // 8 kWh over two hours, 1 kWh a quarter. Uncontrolled at 11 kW it would have drawn 2,750 Wh in
+  // each of the window's first two quarters and the last 2,500 Wh in its third: 5,000 Wh of
+  // flexibility in the window.
+  auto started = station->call("StartTransaction", {{"connectorId", 1},
+                                                    {"idTag", "TAG-1"},
+                                                    {"meterStart", 0},
+                                                    {"timestamp", "2026-11-24T05:00:00Z"}});
+  REQUIRE(is_result(started));
+  const auto id = started[2]["transactionId"].get<std::int64_t>();
+  REQUIRE(is_result(station->call("StopTransaction", {{"transactionId", id},
+                                                      {"meterStop", 8000},
+                                                      {"timestamp", "2026-11-24T07:00:00Z"},
+                                                      {"reason", "Local"}})));
+  const auto s = settlement(fx, id);
+  const auto& record = s["record"];
+  INFO(record.dump(1));
+  REQUIRE(record["demand_response_credits"].size() == 1);
+  CHECK(record["demand_response_credits"][0]["event_id"] == "evt-evening");
+  CHECK(record["demand_response_credits"][0]["energy_wh"] == 5000);
+  CHECK(record["demand_response_credits"][0]["amount_minor"] == 100);
+  // 8 kWh at 30, less 5 kWh of flexibility at 20.
+  CHECK(record["total_minor"] == 8 * 30 - 5 * 20);
+  CHECK(s["total_minor"] == 8 * 30 - 5 * 20);
 }
 
 namespace {

@@ -25,6 +25,7 @@ json weekly() {
       {"days": ["sat","sun"], "from": "00:00", "to": "24:00", "price_minor_per_kwh": 15}
     ],
     "export_credit_minor_per_kwh": 8,
+    "demand_response_credit_minor_per_kwh": 20,
     "discharge_price_by_soc": [
       {"soc_from": 60, "soc_to": 100, "price_minor_per_kwh": 30},
       {"soc_from": 20, "soc_to": 60, "price_minor_per_kwh": 45}
@@ -54,6 +55,7 @@ TEST_CASE("tariff: a tariff covering the week parses and round-trips", "[tariff]
   CHECK(parsed.import[2].to_minute == 1440);
   CHECK(parsed.import[3].days == std::vector<int>{5, 6});
   CHECK(parsed.export_credit_minor_per_kwh == 8);
+  CHECK(parsed.demand_response_credit_minor_per_kwh == 20);
   REQUIRE(parsed.discharge_price_by_soc.size() == 2);
 
   const json stored = tariff::to_json(parsed);
@@ -64,9 +66,11 @@ TEST_CASE("tariff: a tariff covering the week parses and round-trips", "[tariff]
 TEST_CASE("tariff: the optional members default to no credit and no discharge", "[tariff]") {
   json document = weekly();
   document.erase("export_credit_minor_per_kwh");
+  document.erase("demand_response_credit_minor_per_kwh");
   document.erase("discharge_price_by_soc");
   const Tariff parsed = tariff::parse(document);
   CHECK(parsed.export_credit_minor_per_kwh == 0);
+  CHECK(parsed.demand_response_credit_minor_per_kwh == 0);
   CHECK(parsed.discharge_price_by_soc.empty());
   CHECK(tariff::to_json(parsed)["discharge_price_by_soc"] == json::array());
   CHECK_FALSE(tariff::discharge_price_at(parsed, 50).has_value());

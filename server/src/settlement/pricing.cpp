@@ -47,6 +47,7 @@ Money price(const std::vector<Packet>& packets, const Prices& prices) {
     money.components.push_back({"export_credit", prices.export_credit_minor_per_kwh, "kWh",
                                 exported_wh, round_thousandths_half_even(credit)});
   }
+  money.exact_thousandths = exact;
   money.total_minor = round_thousandths_half_even(exact);
   return money;
 }

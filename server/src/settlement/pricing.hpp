@@ -29,6 +29,7 @@ struct Prices {
 struct Money {
   std::vector<ledger::PriceComponent> components;
   std::int64_t total_minor = 0;
+  std::int64_t exact_thousandths = 0;  // the total before rounding (minor / 1000)
 };
 
 // The lookups of a site's tariff in IANA time zone `time_zone`; throws std::invalid_argument for

@@ -215,20 +215,33 @@ Settled record_span(store::Tx& tx, const SessionFacts& session_facts, const Span
   // Money: an invalid settlement is recorded but earns no credits.
   std::optional<Prices> prices;
   if (options.prices) prices = options.prices(tx, *session);
+  std::int64_t exact_total = 0;  // thousandths of a minor unit, rounded once at the end
   if (prices) {
     record.currency = prices->currency;
     auto priced = prices->import_minor_per_kwh ? price(packets.intervals, *prices) : Money{};
     if (check.status == SignedStatus::kInvalid) {
       std::erase_if(priced.components, [](const auto& c) { return c.amount_minor < 0; });
-      std::int64_t exact = 0;
-      for (const auto& c : priced.components) exact += c.quantity_milli * c.unit_price_minor;
-      priced.total_minor = round_thousandths_half_even(exact);
+      priced.exact_thousandths = 0;
+      for (const auto& c : priced.components)
+        priced.exact_thousandths += c.quantity_milli * c.unit_price_minor;
     }
     record.prices = priced.components;
-    record.total_minor = priced.total_minor;
+    exact_total = priced.exact_thousandths;
   } else {
     record.currency = "XXX";
   }
+  // Demand-response credit: flexibility against the uncontrolled baseline while a window
+  // limited the site (flexibility.hpp), deducted from the total. Without a tariff the energy is
+  // recorded at no amount.
+  if (options.flexibility && check.status != SignedStatus::kInvalid) {
+    if (auto window_input = options.flexibility(tx, *session, span.start, span.end)) {
+      if (!prices) window_input->credit_minor_per_kwh = 0;
+      const auto flex = flexibility(packets.intervals, *window_input);
+      record.demand_response_credits = flex.credits;
+      exact_total -= flex.exact_credit_thousandths;
+    }
+  }
+  record.total_minor = round_thousandths_half_even(exact_total);
 
   record.meter_evidence.status = verification_of(check.status);
   record.meter_evidence.signed_data = check.ocmf;

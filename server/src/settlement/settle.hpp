@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 
+#include "settlement/flexibility.hpp"
 #include "settlement/pricing.hpp"
 #include "store/settlements.hpp"
 #include "store/transaction.hpp"
@@ -27,9 +28,15 @@ namespace chargegrid::server::settlement {
 using PricesForSession =
     std::function<std::optional<Prices>(store::Tx&, const store::settlements::SessionFacts&)>;
 
+// What the demand-response credit of a record covering [from, to] needs (flexibility.hpp);
+// nullopt: no window limited the site's import then.
+using FlexibilityForSession = std::function<std::optional<FlexibilityInput>(
+    store::Tx&, const store::settlements::SessionFacts&, base::TimePoint from, base::TimePoint to)>;
+
 struct SettleOptions {
   std::chrono::minutes interval{15};
-  PricesForSession prices;  // may be empty
+  PricesForSession prices;            // may be empty
+  FlexibilityForSession flexibility;  // may be empty: no demand-response credits
 };
 
 struct Settled {

@@ -93,6 +93,15 @@ bool final_exists(Tx& tx, std::int64_t session_id) {
               .empty();
 }
 
+std::int64_t imported_wh(Tx& tx, std::int64_t session_id) {
+  return tx
+      .exec_params1(
+          "SELECT coalesce(sum(energy_imported_wh), 0)::bigint FROM settlements "
+          "WHERE session_id = $1",
+          session_id)[0]
+      .as<std::int64_t>();
+}
+
 std::optional<LastInterim> last_interim(Tx& tx, std::int64_t session_id) {
   auto rows = tx.exec_params(
       "SELECT id, interim_number, record, export_stop_wh FROM settlements "

@@ -48,6 +48,9 @@ std::vector<SignedRow> signed_samples(Tx& tx, const SessionFacts& session);
 // Whether the session has its final settlement (its interims do not count).
 bool final_exists(Tx& tx, std::int64_t session_id);
 
+// The energy the session's records so far have settled as imported (its interims), in Wh.
+std::int64_t imported_wh(Tx& tx, std::int64_t session_id);
+
 // The session's latest interim settlement: its number, canonical record and the export register
 // it closed with (none without export, or when settled before migration 0024).
 struct LastInterim {

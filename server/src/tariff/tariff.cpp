@@ -232,9 +232,10 @@ json soc_json(double percent) {
 
 Tariff parse(const json& document) {
   if (!document.is_object()) throw TariffError("", "a tariff must be a JSON object");
-  refuse_unknown_members(
-      document, {"currency", "import", "export_credit_minor_per_kwh", "discharge_price_by_soc"},
-      "");
+  refuse_unknown_members(document,
+                         {"currency", "import", "export_credit_minor_per_kwh",
+                          "demand_response_credit_minor_per_kwh", "discharge_price_by_soc"},
+                         "");
   Tariff tariff;
   tariff.currency = currency(member(document, "currency", ""), "/currency");
 
@@ -249,6 +250,9 @@ Tariff parse(const json& document) {
 
   if (const auto it = document.find("export_credit_minor_per_kwh"); it != document.end())
     tariff.export_credit_minor_per_kwh = price(*it, "/export_credit_minor_per_kwh");
+  if (const auto it = document.find("demand_response_credit_minor_per_kwh"); it != document.end())
+    tariff.demand_response_credit_minor_per_kwh =
+        price(*it, "/demand_response_credit_minor_per_kwh");
 
   if (const auto it = document.find("discharge_price_by_soc"); it != document.end()) {
     if (!it->is_array())
@@ -284,6 +288,7 @@ json to_json(const Tariff& tariff) {
   return {{"currency", tariff.currency},
           {"import", import},
           {"export_credit_minor_per_kwh", tariff.export_credit_minor_per_kwh},
+          {"demand_response_credit_minor_per_kwh", tariff.demand_response_credit_minor_per_kwh},
           {"discharge_price_by_soc", discharge}};
 }
 

@@ -5,6 +5,7 @@
 //    "import": [{"days": ["mon","tue","wed","thu","fri"], "from": "07:00", "to": "22:00",
 //                "price_minor_per_kwh": 31}, ...],
 //    "export_credit_minor_per_kwh": 8,
+//    "demand_response_credit_minor_per_kwh": 20,
 //    "discharge_price_by_soc": [{"soc_from": 20, "soc_to": 60, "price_minor_per_kwh": 45}, ...]}
 //
 // Import bands are in the site's time zone ("to" may be "24:00"); every minute of the week is
@@ -40,6 +41,9 @@ struct Tariff {
   std::string currency;
   std::vector<ImportBand> import;
   std::int64_t export_credit_minor_per_kwh = 0;
+  // Paid per kWh of flexibility a session delivers during demand-response windows
+  // (settlement/flexibility.hpp).
+  std::int64_t demand_response_credit_minor_per_kwh = 0;
   std::vector<DischargeBand> discharge_price_by_soc;
 };
 
