@@ -32,6 +32,7 @@
 #include "openadr/ven.hpp"
 #include "openadr/vtn.hpp"
 #include "plug_and_charge/renewal.hpp"
+#include "plug_and_charge/rollout_recovery.hpp"
 #include "plug_and_charge/service.hpp"
 #include "security/security.hpp"
 #include "settlement/service.hpp"
@@ -67,6 +68,8 @@ struct Server::Impl {
         ledger_http(database),
         settlements(io, pool, config),
         v2g_renewal(config, io, database, commands),
+        rollout_recovery(config, io, pool, database, commands,
+                         {cluster.node_id(), cluster.incarnation()}),
         ocpp_acceptor(io),
         ocpp_tls_acceptor(io),
         http_acceptor(io),
@@ -298,6 +301,7 @@ struct Server::Impl {
   ledger_adapters::LedgerHttp ledger_http;
   settlement::SettlementService settlements;
   plug_and_charge::CertificateRenewal v2g_renewal;
+  plug_and_charge::RolloutRecovery rollout_recovery;
   tcp::acceptor ocpp_acceptor;
   tcp::acceptor ocpp_tls_acceptor;
   tcp::acceptor http_acceptor;
@@ -345,6 +349,7 @@ void Server::start() {
   s.smart_charging.start();
   s.settlements.start();
   s.v2g_renewal.start();
+  s.rollout_recovery.start();  // after cluster.start(): a taker is a live node
   asio::co_spawn(s.io, s.accept_stations(s.ocpp_acceptor, false), asio::detached);
   if (s.config.tls)
     asio::co_spawn(s.io, s.accept_stations(s.ocpp_tls_acceptor, true), asio::detached);
@@ -408,6 +413,7 @@ void Server::stop() {
   s.meters.flush();
   s.settlements.stop();
   s.v2g_renewal.stop();
+  s.rollout_recovery.stop();
   s.ledger.stop();
   s.openadr_ven.stop();
   s.smart_charging.stop();

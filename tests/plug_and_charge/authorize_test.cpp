@@ -33,17 +33,6 @@ std::pair<std::string, std::string> statuses(const json& frame) {
   return {frame[2].value("certificateStatus", "-"), frame[2]["idTokenInfo"]["status"]};
 }
 
-long long add_driver_with_token(ServerFixture& fx, const std::string& emaid) {
-  auto c = fx.sql();
-  pqxx::work tx(c);
-  const auto id =
-      tx.exec("INSERT INTO drivers (name) VALUES ('Dana') RETURNING id")[0][0].as<long long>();
-  tx.exec_params("INSERT INTO id_tokens (id_token, token_type, driver_id) VALUES ($1, 'eMAID', $2)",
-                 emaid, id);
-  tx.commit();
-  return id;
-}
-
 json started_event(const std::string& emaid) {
   return {{"eventType", "Started"},
           {"timestamp", "2026-11-24T09:00:01Z"},
@@ -60,7 +49,7 @@ TEST_CASE(
     "Plug & Charge Authorize: contract chains, OCSP, GetCertificateStatus and the "
     "responder's failures",
     "[plug_and_charge][authorize]") {
-  PncPki pki(free_port());
+  PncPki pki(unused_port());
   OcspResponder responder(pki);
   ServerFixture fx(pnc_config(pki));
   const auto driver = add_driver_with_token(fx, kGood);
@@ -188,7 +177,7 @@ TEST_CASE(
 
 TEST_CASE("Plug & Charge Authorize (1.6 DataTransfer) and a server without MO roots",
           "[plug_and_charge][authorize]") {
-  PncPki pki(free_port());
+  PncPki pki(unused_port());
   OcspResponder responder(pki);
   ServerFixture fx(pnc_config(pki));
   add_driver_with_token(fx, kGood);

@@ -24,7 +24,7 @@ std::size_t errors(const std::vector<pnc::PkiFinding>& findings, const std::stri
 
 TEST_CASE("pki check: the test PKI is whole, crossed files and expiry are reported",
           "[plug_and_charge][pki]") {
-  PncPki pki(free_port());
+  PncPki pki(unused_port());
   auto config = pnc_config(pki);
   const auto now = std::chrono::system_clock::now();
   const auto whole = pnc::check_pki(config, now, 30);

@@ -44,8 +44,12 @@ inline int shell(const std::string& command) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+inline bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
 // A loopback port nothing listens on (bound and released).
-inline std::uint16_t free_port() {
+inline std::uint16_t unused_port() {
   boost::asio::io_context io;
   boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
   return acceptor.local_endpoint().port();
@@ -127,6 +131,27 @@ class OcspResponder {
   void stop() { process_.stop(); }
 
  private:
+  ChildProcess process_;
+};
+
+// scripts/test-cps issuing contracts from the PKI, on a free loopback port.
+class TestCps {
+ public:
+  explicit TestCps(const PncPki& pki, const std::string& credentials = "") : port_(unused_port()) {
+    const auto log = pki.file("cps.log");
+    std::ofstream(log, std::ios::trunc);
+    std::vector<std::string> args{
+        (std::filesystem::path(CHARGEGRID_PKI_SCRIPT).parent_path() / "test-cps").string(),
+        pki.path().string(), std::to_string(port_)};
+    if (!credentials.empty()) args.insert(args.end(), {"--credentials", credentials});
+    REQUIRE(process_.start(args, log));
+    REQUIRE(eventually([&] { return contains(read_file(log), "test CPS listening"); },
+                       std::chrono::seconds(10)));
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/cps"; }
+
+ private:
+  std::uint16_t port_;
   ChildProcess process_;
 };
 
@@ -232,6 +257,18 @@ inline server::Config pnc_config(const PncPki& pki) {
   return config;
 }
 
+// A driver holding `emaid` as an eMAID token; the driver's id.
+inline long long add_driver_with_token(const ServerFixture& fixture, const std::string& emaid) {
+  auto c = fixture.sql();
+  pqxx::work tx(c);
+  const auto id =
+      tx.exec("INSERT INTO drivers (name) VALUES ('Dana') RETURNING id")[0][0].as<long long>();
+  tx.exec_params("INSERT INTO id_tokens (id_token, token_type, driver_id) VALUES ($1, 'eMAID', $2)",
+                 emaid, id);
+  tx.commit();
+  return id;
+}
+
 // Registers a station with a password (security profile 1).
 inline void add_station_with_password(const ServerFixture& fixture, const std::string& id,
                                       const std::string& password) {
@@ -290,10 +327,6 @@ class ServerCalls {
 // A 1.6 DataTransfer payload's messageId is `id`.
 inline std::function<bool(const nlohmann::json&)> message_id(const std::string& id) {
   return [id](const nlohmann::json& payload) { return payload.value("messageId", "") == id; };
-}
-
-inline bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 }  // namespace chargegrid::testing

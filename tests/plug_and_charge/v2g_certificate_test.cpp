@@ -42,7 +42,7 @@ TEST_CASE(
     "Plug & Charge V2G certificates: 2.0.1, 2.1 and 1.6 DataTransfer, wrong SECC id "
     "refused, renewal",
     "[plug_and_charge][v2g]") {
-  PncPki pki(free_port());
+  PncPki pki(unused_port());
   auto config = pnc_config(pki);
   // Issued certificates fall inside the renewal window at once, so the renewal runs.
   config.v2g_cert_days = 10;
@@ -147,10 +147,9 @@ TEST_CASE(
   REQUIRE(signed16);
   CHECK((*signed16)[3]["vendorId"] == "org.openchargealliance.iso15118pnc");
   CHECK((*signed16)[3]["messageId"] == "CertificateSigned");
-  check_chain(
-      pki,
-      json::parse((*signed16)[3]["data"].get<std::string>())["certificateChain"].get<std::string>(),
-      "PNC-16");
+  const auto signed16_data = json::parse((*signed16)[3]["data"].get<std::string>());
+  CHECK(signed16_data["certificateType"] == "V2GCertificate");
+  check_chain(pki, signed16_data["certificateChain"].get<std::string>(), "PNC-16");
   CHECK(sign_16(pki.csr("PNC-201", "P-256"))["status"] == "Rejected");
   // The 1.6 renewal request is the application note's TriggerMessage in DataTransfer.
   auto trigger16 =

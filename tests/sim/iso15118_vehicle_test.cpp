@@ -160,7 +160,7 @@ TEST_CASE(
   }
 }
 
-TEST_CASE("a refused contract starts no session; a chain instead of hash data when asked",
+TEST_CASE("a refused contract starts no session, a chain instead of hash data when asked",
           "[sim][iso15118]") {
   CsmsStub csms;
   SECTION("refused") {

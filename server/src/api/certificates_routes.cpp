@@ -5,6 +5,7 @@
 
 #include "api/context.hpp"
 #include "api/station_calls.hpp"
+#include "cluster/cluster.hpp"
 #include "plug_and_charge/trust_anchors.hpp"
 
 namespace chargegrid::server::api {
@@ -195,9 +196,13 @@ void add_certificate_routes(Router& router, ApiContext& api) {
                  return true;
                });
                const auto root = read_root_or_422(r.body);
+               // Named, not temporaries in the co_await's arguments: g++ 12 destroys such a
+               // temporary twice (a runner's node id on the heap: a double free, SIGABRT).
+               const auto origin = commands::Origin::api_key(r.principal.key_id);
+               const pnc::RolloutRunner runner{api.services.cluster.node_id(),
+                                               api.services.cluster.incarnation()};
                const auto id = co_await pnc::start_rollout(
-                   api.services.database, api.services.commands, site_id, root,
-                   commands::Origin::api_key(r.principal.key_id));
+                   api.services.database, api.services.commands, site_id, root, origin, runner);
                auto body = co_await api.transaction(
                    [&](pqxx::work& tx) { return rollout_json(tx, site_id, id); });
                co_return json_answer(r.http, Status::accepted, body);

@@ -54,6 +54,8 @@ class Cluster {
 
   bool enabled() const { return config_.cluster; }
   const std::string& node_id() const { return node_id_; }
+  // Random per process (also outside cluster mode): tells a restart from its predecessor.
+  std::int64_t incarnation() const { return incarnation_; }
 
   // What the listener hands on to others: a routed command to run here, an operator's
   // registration decision for a station connected here, another node's domain event. Set

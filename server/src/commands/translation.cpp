@@ -229,10 +229,14 @@ bool is_v2g_type(const json& b) {
 
 OcppCall certificate_signed(const json& b, OcppVersion v, std::int64_t) {
   json p{{"certificateChain", b.at("certificate_chain")}};
-  // 1.6 carries a V2G (SECC) certificate in DataTransfer, as the application note says.
-  if (is16(v) && is_v2g_type(b))
+  // 1.6 carries a V2G (SECC) certificate in DataTransfer, as the application note says, with
+  // its type: a station reading the data as 2.0.1's CertificateSigned takes a chain without
+  // one for its ChargingStationCertificate (the simulator refuses it).
+  if (is16(v) && is_v2g_type(b)) {
+    p["certificateType"] = b.value("certificate_type", "V2GCertificate");
     return {"DataTransfer",
             {{"vendorId", kPncVendor}, {"messageId", "CertificateSigned"}, {"data", p.dump()}}};
+  }
   if (is16(v)) return {"CertificateSigned", p};
   p["certificateType"] = b.value("certificate_type", "ChargingStationCertificate");
   if (v == OcppVersion::v21 && b.contains("request_id")) p["requestId"] = b["request_id"];

@@ -194,13 +194,16 @@ std::vector<std::vector<std::string>> listing_calls(const std::string& protocol,
 
 asio::awaitable<std::int64_t> start_rollout(Database& database, commands::CommandRouter& router,
                                             std::int64_t site_id, const RootCertificate& root,
-                                            const commands::Origin& origin) {
+                                            const commands::Origin& origin,
+                                            const RolloutRunner& runner) {
   store::certificate_rollouts::NewRollout rollout{site_id,
                                                   root.type,
                                                   root.pem,
                                                   certificate_id({root.type, root.facts.hash}),
                                                   root.facts.subject,
-                                                  origin.api_key_id};
+                                                  origin.api_key_id,
+                                                  runner.node,
+                                                  runner.incarnation};
   auto created = co_await database.transaction(
       [&](store::Tx& tx) { return store::certificate_rollouts::create(tx, rollout); });
   auto executor = co_await asio::this_coro::executor;
@@ -209,6 +212,18 @@ asio::awaitable<std::int64_t> start_rollout(Database& database, commands::Comman
                    install_on(database, router, created.id, station, root.type, root.pem, origin),
                    asio::detached);
   co_return created.id;
+}
+
+void resend_rollout(const asio::any_io_executor& executor, Database& database,
+                    commands::CommandRouter& router,
+                    const store::certificate_rollouts::Orphan& rollout) {
+  const auto origin = rollout.api_key_id ? commands::Origin::api_key(*rollout.api_key_id)
+                                         : commands::Origin::internal("pki");
+  for (const auto& station : rollout.pending)
+    asio::co_spawn(executor,
+                   install_on(database, router, rollout.id, station, rollout.certificate_type,
+                              rollout.certificate, origin),
+                   asio::detached);
 }
 
 }  // namespace chargegrid::server::plug_and_charge

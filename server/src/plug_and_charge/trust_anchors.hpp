@@ -5,6 +5,7 @@
 // rollout of one root to every station of a site with each station's outcome kept
 // (store/certificate_rollouts). docs/iso15118.md.
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -21,6 +22,9 @@ namespace commands {
 class CommandRouter;
 struct Origin;
 }  // namespace commands
+namespace store::certificate_rollouts {
+struct Orphan;
+}
 }  // namespace chargegrid::server
 
 namespace chargegrid::server::plug_and_charge {
@@ -76,13 +80,26 @@ std::vector<InstalledCertificate> installed_in(const nlohmann::json& payload,
 std::vector<std::vector<std::string>> listing_calls(const std::string& protocol,
                                                     const std::vector<std::string>& types);
 
+// The process sending a rollout's installs: the node's id and incarnation (cluster_nodes; also
+// outside cluster mode, where no node is live).
+struct RolloutRunner {
+  std::string node;
+  std::int64_t incarnation = 0;
+};
+
 // Starts installing `root` on every station of `site_id`: a rollout whose stations all wait,
-// then each station's outcome as it comes (offline stations at once). Returns the rollout's
-// id once it is stored; the calls go on in the background.
-boost::asio::awaitable<std::int64_t> start_rollout(Database& database,
-                                                   commands::CommandRouter& router,
-                                                   std::int64_t site_id,
-                                                   const RootCertificate& root,
-                                                   const commands::Origin& origin);
+// run by `runner`, then each station's outcome as it comes (offline stations at once).
+// Returns the rollout's id once it is stored; the calls go on in the background.
+boost::asio::awaitable<std::int64_t> start_rollout(
+    Database& database, commands::CommandRouter& router, std::int64_t site_id,
+    const RootCertificate& root, const commands::Origin& origin, const RolloutRunner& runner);
+
+// Sends the pending stations of a rollout taken over from a runner that stopped
+// (RolloutRecovery) the install again, in the background on `executor`; their outcomes are
+// stored as a rollout's are. A station that got the first install answers the second alike:
+// installing a root it holds changes nothing.
+void resend_rollout(const boost::asio::any_io_executor& executor, Database& database,
+                    commands::CommandRouter& router,
+                    const store::certificate_rollouts::Orphan& rollout);
 
 }  // namespace chargegrid::server::plug_and_charge

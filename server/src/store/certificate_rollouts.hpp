@@ -19,6 +19,9 @@ struct NewRollout {
   std::string certificate_id;  // as the API names an installed certificate
   std::string subject;
   std::optional<std::int64_t> api_key_id;
+  // The process that sends the installs (cluster_nodes' id and incarnation).
+  std::string runner_node;
+  std::int64_t runner_incarnation = 0;
 };
 
 struct Created {
@@ -39,5 +42,20 @@ struct StationOutcome {
 // Records a station's outcome once (a second record for the station changes nothing).
 void record(Tx& tx, std::int64_t rollout_id, const std::string& station_id,
             const StationOutcome& outcome);
+
+// A rollout taken over from a process that stopped before every station had an outcome.
+struct Orphan {
+  std::int64_t id = 0;
+  std::string certificate_type;
+  std::string certificate;  // PEM
+  std::optional<std::int64_t> api_key_id;
+  std::string previous_runner;       // its node id ("" for none)
+  std::vector<std::string> pending;  // stations without an outcome, by id
+};
+// Makes (`node`, `incarnation`) the runner of every rollout with a pending station whose
+// runner is not a live node (cluster_live_nodes: outside cluster mode none is, so any other
+// process's); returns them. A live node's rollouts are never taken, so two nodes never take
+// the same rollout: the second waits for the first's row lock and then finds a live runner.
+std::vector<Orphan> take_orphans(Tx& tx, const std::string& node, std::int64_t incarnation);
 
 }  // namespace chargegrid::server::store::certificate_rollouts
