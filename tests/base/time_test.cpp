@@ -80,7 +80,7 @@ TEST_CASE("RFC 3339 options widen the syntax only as asked", "[base][time]") {
   CHECK_FALSE(parse_rfc3339("2026-02-30 08:00Z", lenient));
 }
 
-TEST_CASE("RFC 3339 takes any four-digit year; an instant needs a year a TimePoint holds",
+TEST_CASE("RFC 3339 takes any four-digit year, an instant needs a year a TimePoint holds",
           "[base][time]") {
   // Found by the validate fuzz target: year 1013 overflowed the nanosecond count.
   for (const char* far : {"1013-11-24T12:00:00Z", "0000-01-01T00:00:00Z", "9999-12-31T23:59:59Z",

@@ -148,7 +148,7 @@ TEST_CASE("protocols: type mismatches are TypeConstraintViolation with the exact
                  RpcErrorCode::TypeConstraintViolation, "/offline");
 }
 
-TEST_CASE("protocols: integral floats count as integers; fractions do not", "[validation]") {
+TEST_CASE("protocols: integral floats count as integers, fractions do not", "[validation]") {
   const json ok = {{"connectorId", 1.0},
                    {"idTag", "A"},
                    {"meterStart", 1e3},

@@ -125,7 +125,7 @@ TEST_CASE("a refused password gets a Basic challenge and no upgrade", "[security
   CHECK(contains(answer, "WWW-Authenticate: Basic realm=\"OCPP\""));
 }
 
-TEST_CASE("profile 2: HTTP Basic over wss; never on plain ws", "[security][profile2]") {
+TEST_CASE("profile 2: HTTP Basic over wss, never on plain ws", "[security][profile2]") {
   TestPki pki;
   ServerFixture fixture(tls_config(pki));
   add_station(fixture, "SEC-P2", 2, "profile-two-password");

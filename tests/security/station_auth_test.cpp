@@ -84,7 +84,7 @@ TEST_CASE("unknown stations are profile 0, and refused once the server requires 
   CHECK(v.event == events::kUnknownStation);
 }
 
-TEST_CASE("profiles 1 and 2 check the password; the user must be the station id") {
+TEST_CASE("profiles 1 and 2 check the password, the user must be the station id") {
   for (bool tls : {false, true}) {
     auto r = request(1, tls);
     r.authorization = basic("CS-1", "pw");

@@ -77,7 +77,7 @@ std::string path_of(const json& error) {
 
 }  // namespace
 
-TEST_CASE("A message id reused on a new connection is a new message; the same frame is a resend",
+TEST_CASE("A message id reused on a new connection is a new message, the same frame is a resend",
           "[integration][integrity]") {
   ServerFixture fx;
   long long first = 0;

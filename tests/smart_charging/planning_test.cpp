@@ -76,7 +76,7 @@ TEST_CASE("Profile periods merge equal slots and amperes stay inside the watts",
   CHECK(a[0].limit * kVolts * kPhases <= 5000);
 }
 
-TEST_CASE("Slot prices follow the tariff's local bands; a priced window overrides them",
+TEST_CASE("Slot prices follow the tariff's local bands, a priced window overrides them",
           "[unit][smart_charging]") {
   // 2026-03-29 00:00 UTC: Oslo is at +01:00 until 01:00 UTC, then +02:00.
   const auto start = at(1'774'742'400);
