@@ -325,6 +325,26 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
     co_return out;
   }
 
+  // send_all() for the profiles of the batch the stations do not hold already: a session's
+  // last accepted TxProfile, or a station's last station-wide limit, with the same schedule.
+  awaitable<std::vector<Sent>> send_changed(std::vector<Outgoing> batch) {
+    const auto held = co_await database.transaction([&](store::Tx& tx) {
+      std::vector<bool> out;
+      out.reserve(batch.size());
+      for (const auto& o : batch) {
+        const auto last = o.profile.session_id
+                              ? plans::last_accepted(tx, *o.profile.session_id, o.profile.purpose)
+                              : plans::last_station_limit(tx, o.profile.station_id);
+        out.push_back(last && last->schedule == o.arguments);
+      }
+      return out;
+    });
+    std::vector<Outgoing> changed;
+    for (std::size_t i = 0; i < batch.size(); ++i)
+      if (!held[i]) changed.push_back(std::move(batch[i]));
+    co_return co_await send_all(std::move(changed));
+  }
+
   // One recorded profile through the router; never throws (a failure is its outcome).
   awaitable<void> dispatch(Outgoing& o) {
     commands::StationCommand command;
@@ -482,21 +502,10 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
       o.profile.schedule = o.arguments;
       batch.push_back(std::move(o));
     }
-    // Profiles a station holds already are not sent again.
-    const auto held = co_await database.transaction([&](store::Tx& tx) {
-      std::vector<bool> out;
-      out.reserve(batch.size());
-      for (const auto& o : batch) {
-        const auto last = plans::last_accepted(tx, *o.profile.session_id, kTxPurpose);
-        out.push_back(last && last->schedule == o.arguments);
-      }
-      return out;
-    });
-    std::vector<Outgoing> changed;
-    for (std::size_t i = 0; i < batch.size(); ++i)
-      if (!held[i]) changed.push_back(std::move(batch[i]));
     bool rejected = false;
-    for (const auto& sent : co_await send_all(std::move(changed))) {
+    // Named first: GCC 12 mishandles a co_await in a range-for's initialiser.
+    const auto answers = co_await send_changed(std::move(batch));
+    for (const auto& sent : answers) {
       if (sent.status != "Accepted" && sent.outcome != "offline" && sent.outcome != "timeout" &&
           sent.outcome != "lost" && sent.outcome != "refused")
         rejected = true;
@@ -653,19 +662,7 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
       o.profile.schedule = o.arguments;
       batch.push_back(std::move(o));
     }
-    const auto held = co_await database.transaction([&](store::Tx& tx) {
-      std::vector<bool> out;
-      out.reserve(batch.size());
-      for (const auto& o : batch) {
-        const auto previous = plans::last_station_limit(tx, o.profile.station_id);
-        out.push_back(previous && previous->schedule == o.arguments);
-      }
-      return out;
-    });
-    std::vector<Outgoing> changed;
-    for (std::size_t i = 0; i < batch.size(); ++i)
-      if (!held[i]) changed.push_back(std::move(batch[i]));
-    co_await send_all(std::move(changed));
+    co_await send_changed(std::move(batch));
   }
 
   // ---- slot boundaries ----
