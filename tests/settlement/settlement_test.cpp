@@ -415,6 +415,27 @@ TEST_CASE("a session held back during a demand-response window earns the window'
                                                     {"timestamp", "2026-11-24T05:00:00Z"}});
   REQUIRE(is_result(started));
   const auto id = started[2]["transactionId"].get<std::int64_t>();
+  // What the event asked while it was in force stays asked, whatever the utility does later.
+  SECTION("the event stays") {}
+  SECTION("the utility withdraws the event after its window") {
+    auto conn = fx.sql();
+    pqxx::work tx(conn);
+    chargegrid::server::store::demand_response::replace_event(tx, "evt-evening", {});
+    tx.commit();
+  }
+  SECTION("the utility changes the event after its window") {
+    auto conn = fx.sql();
+    pqxx::work tx(conn);
+    chargegrid::server::store::demand_response::Window w;
+    w.event_id = "evt-evening";
+    w.program_id = "prog-1";
+    w.site_id = site;
+    w.starts_at = "2026-11-24T04:00:00Z";
+    w.ends_at = "2026-11-24T07:00:00Z";
+    w.import_limit_w = 1000.0;
+    chargegrid::server::store::demand_response::replace_event(tx, "evt-evening", {w});
+    tx.commit();
+  }
   REQUIRE(is_result(station->call("StopTransaction", {{"transactionId", id},
                                                       {"meterStop", 8000},
                                                       {"timestamp", "2026-11-24T07:00:00Z"},
@@ -469,6 +490,64 @@ std::int64_t exported_in_intervals(const json& record) {
 }
 
 }  // namespace
+
+TEST_CASE("an event changed in the middle of its window keeps what it asked until then",
+          "[integration][settlement][demand_response]") {
+  namespace dr = chargegrid::server::store::demand_response;
+  SettlingFixture fx;
+  const auto site = fx.make_depot("CS-MIDWAY");
+  const auto now = std::chrono::system_clock::now();
+  const auto at = [&](std::chrono::minutes offset) {
+    return chargegrid::base::format_rfc3339(now + offset);
+  };
+  const auto write = [&](std::vector<dr::Window> windows) {
+    auto conn = fx.sql();
+    pqxx::work tx(conn);
+    dr::replace_event(tx, "evt-midway", windows);
+    tx.commit();
+  };
+  const auto read = [&](bool history) {
+    auto conn = fx.sql();
+    pqxx::work tx(conn);
+    return history ? dr::in_force(tx, site, at(-std::chrono::minutes(120)),
+                                  at(std::chrono::minutes(120)))
+                   : dr::for_site(tx, site, at(-std::chrono::minutes(120)),
+                                  at(std::chrono::minutes(120)));
+  };
+  dr::Window w;
+  w.event_id = "evt-midway";
+  w.program_id = "prog-1";
+  w.site_id = site;
+  w.starts_at = at(-std::chrono::minutes(60));
+  w.ends_at = at(std::chrono::minutes(60));
+  w.import_limit_w = 4000.0;
+  write({w});
+  w.import_limit_w = 2000.0;
+  write({w});
+
+  // Planning sees the event as it stands.
+  const auto current = read(false);
+  REQUIRE(current.size() == 1);
+  CHECK(current[0].import_limit_w == 2000.0);
+  // Settlement sees 4 kW asked until the change and 2 kW after it, back to back.
+  const auto asked = read(true);
+  REQUIRE(asked.size() == 2);
+  CHECK(asked[0].import_limit_w == 4000.0);
+  CHECK(asked[1].import_limit_w == 2000.0);
+  CHECK(asked[0].ends_at == asked[1].starts_at);
+  const auto change = chargegrid::base::parse_rfc3339(asked[1].starts_at);
+  REQUIRE(change);
+  CHECK(std::chrono::abs(*change - now) < std::chrono::minutes(5));
+
+  // Withdrawn now: the first hour stays asked, the rest of the window never will be.
+  write({});
+  CHECK(read(false).empty());
+  const auto after = read(true);
+  REQUIRE(after.size() == 2);
+  CHECK(after[1].import_limit_w == 2000.0);
+  CHECK(after[1].starts_at <= after[1].ends_at);
+  CHECK(chargegrid::base::parse_rfc3339(after[1].ends_at) <= std::chrono::system_clock::now());
+}
 
 TEST_CASE("a V2G session settles its export from the signed export registers",
           "[integration][settlement][v2g]") {

@@ -22,16 +22,16 @@ std::optional<Prices> site_prices(store::Tx& tx, const store::settlements::Sessi
   return prices_of(site->tariff, site->time_zone.empty() ? "UTC" : site->time_zone);
 }
 
-// The demand-response windows that limited the session's site in [from, to], with the
-// baseline's power (the EVSE's described maximum, else --smart-charging-evse-power) and the
-// tariff's credit rate.
+// The demand-response windows that limited the session's site in [from, to] (changed and
+// withdrawn ones for the time they were in force), with the baseline's power (the EVSE's
+// described maximum, else --smart-charging-evse-power) and the tariff's credit rate.
 std::optional<FlexibilityInput> site_flexibility(store::Tx& tx,
                                                  const store::settlements::SessionFacts& session,
                                                  base::TimePoint from, base::TimePoint to,
                                                  std::int64_t default_power_w) {
   if (!session.site_id) return std::nullopt;
   FlexibilityInput input;
-  for (const auto& w : store::demand_response::for_site(
+  for (const auto& w : store::demand_response::in_force(
            tx, *session.site_id, base::format_rfc3339(from), base::format_rfc3339(to))) {
     if (!w.import_limit_w && !w.import_subscription_w) continue;  // prices only
     const auto start = base::parse_rfc3339(w.starts_at), end = base::parse_rfc3339(w.ends_at);

@@ -25,11 +25,18 @@ struct Window {
 };
 
 // Replaces every window of `event_id` with `windows` (empty: the event no longer applies).
-// Returns the sites whose windows changed (before or after), sorted.
+// What the replaced windows asked until now stays on record for in_force(); the new windows
+// ask it from now on only, at sites the event targeted before. Returns the sites whose
+// windows changed (before or after), sorted.
 std::vector<std::int64_t> replace_event(Tx& tx, const std::string& event_id,
                                         const std::vector<Window>& windows);
-// The windows of `site_id` that overlap [from, to), by start.
+// The windows of `site_id` in force or scheduled now that overlap [from, to), by start
+// (what smart charging plans against).
 std::vector<Window> for_site(Tx& tx, std::int64_t site_id, const std::string& from,
+                             const std::string& to);
+// What was asked of `site_id` over [from, to), changed and withdrawn events included: each
+// window as it was in force (starts_at to ends_at), by start. Settlement credits against it.
+std::vector<Window> in_force(Tx& tx, std::int64_t site_id, const std::string& from,
                              const std::string& to);
 
 }  // namespace chargegrid::server::store::demand_response
