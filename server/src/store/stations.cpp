@@ -61,6 +61,18 @@ std::optional<std::string> record_boot(Tx& tx, const std::string& station_id,
   return rows[0][0].as<std::string>();
 }
 
+std::vector<std::optional<Credentials>> credentials_of(Tx& tx, std::span<const std::string> ids) {
+  std::vector<std::optional<Credentials>> out(ids.size());
+  ArrayLiteral array;
+  for (const auto& id : ids) array.add(id);
+  for (const auto& row : tx.exec_params(
+           "SELECT i.ord, s.security_profile, coalesce(s.password_hash, '') "
+           "FROM unnest($1::text[]) WITH ORDINALITY AS i(id, ord) JOIN stations s ON s.id = i.id",
+           array.str()))
+    out[row[0].as<std::size_t>() - 1] = Credentials{row[1].as<int>(), row[2].as<std::string>()};
+  return out;
+}
+
 Connected connect(Tx& tx, const std::string& station_id, protocols::OcppVersion version,
                   const std::optional<std::string>& node) {
   const std::string protocol(protocols::subprotocol(version));
