@@ -64,8 +64,11 @@ void GroupCommitQueue::State::write(GroupCommitBatch& batch, pqxx::connection& c
     return;
   } catch (const std::exception& e) {
     log::warn(options.name + "_batch_failed", {{"items", n}, {"error", e.what()}});
-    // The database away or busy: every caller is told to send it again later.
-    if (db::classify_failure(e) == db::FailureKind::Transient || n == 1) {
+    // The database away or busy: every caller is told to send it again later. A deadlock or
+    // serialization failure (a rollback) is the batch's, not the database's: its items are
+    // written one by one below.
+    const bool rolled_back = dynamic_cast<const pqxx::transaction_rollback*>(&e) != nullptr;
+    if ((db::classify_failure(e) == db::FailureKind::Transient && !rolled_back) || n == 1) {
       batch.complete(0, n, std::current_exception());
       return;
     }

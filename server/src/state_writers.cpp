@@ -22,8 +22,9 @@ std::vector<bool> write_statuses(store::Tx& tx,
   return std::vector<bool>(changes.size(), true);
 }
 
-// The items' positions ordered by station id (each station's own in their order): batches
-// that lock station rows lock them in one order, so two of them never deadlock.
+// The items' positions ordered by station id, byte by byte as PostgreSQL's "C" collation
+// (each station's own in their order): batches that lock station rows, and record_seen, lock
+// them in one order, so two of them never deadlock.
 template <class Item>
 std::vector<std::size_t> by_station(std::span<const Item> items) {
   std::vector<std::size_t> order(items.size());

@@ -2,6 +2,9 @@
 // (StateWriters): each caller resumes once its item is committed, changes of one connector
 // keep their order, and an item the database refuses fails only its own caller.
 
+#include "group_commit.hpp"
+
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -251,6 +254,27 @@ TEST_CASE("Boots, connections and credentials of several stations in one batch, 
   REQUIRE(credentials[1]);
   REQUIRE(credentials[2]);
   CHECK(credentials[2]->password_hash.empty());
+}
+
+TEST_CASE("A batch rolled back in a deadlock is written again item by item",
+          "[integration][group-commit]") {
+  chargegrid::testing::TestDatabase database;
+  chargegrid::db::ConnectionPool pool(database.url(), 1);
+  REQUIRE(pool.wait_until_ready(std::chrono::seconds(10)));
+  asio::io_context io;
+  std::atomic<int> batches{0};
+  // Stands for a batch PostgreSQL chose as a deadlock's victim: items alone go through.
+  chargegrid::server::GroupCommit<int, int> writer(
+      io, pool, {"test", 100, 300, [&](std::size_t) { ++batches; }},
+      [](chargegrid::server::store::Tx&, std::span<const int> items) {
+        if (items.size() > 1) throw pqxx::deadlock_detected("deadlock detected");
+        return std::vector<int>{items[0] * 10};
+      });
+  std::vector<int> results;
+  const auto errors = write_all(io, writer, std::vector<int>{1, 2, 3}, results);
+  for (const auto& error : errors) CHECK(error == nullptr);
+  CHECK(results == std::vector<int>{10, 20, 30});
+  CHECK(batches == 1);
 }
 
 TEST_CASE("StatusNotifications of many stations at once are answered once committed, in batches",

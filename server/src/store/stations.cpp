@@ -28,8 +28,13 @@ std::optional<std::int64_t> site_of(Tx& tx, const std::string& station_id) {
 }
 
 void record_seen(Tx& tx, const std::vector<std::string>& station_ids) {
-  tx.exec_params("UPDATE stations SET last_seen_at = now() WHERE id = ANY($1::text[])",
-                 text_array(station_ids));
+  // Rows locked in byte order of their ids, as the batches of boots and connections lock
+  // them (StateWriters), so that neither waits for the other in a cycle.
+  tx.exec_params(
+      R"(UPDATE stations SET last_seen_at = now()
+         WHERE id IN (SELECT id FROM stations WHERE id = ANY($1::text[])
+                      ORDER BY id COLLATE "C" FOR NO KEY UPDATE))",
+      text_array(station_ids));
 }
 
 std::optional<std::string> record_boot(Tx& tx, const std::string& station_id,
