@@ -67,7 +67,7 @@ double value_of(const json& interval, const std::string& type) {
   return -1;
 }
 
-using VtnFixture = chargegrid::testing::OpenAdrFixture;
+using ReportFixture = chargegrid::testing::OpenAdrFixture;
 
 }  // namespace
 
@@ -93,7 +93,7 @@ TEST_CASE("A report object carries USAGE, DEMAND and BASELINE per interval as 3.
         std::vector<std::string>{"BASELINE"});
 }
 
-TEST_CASE_METHOD(VtnFixture, "The built-in VTN reports each site's usage, demand and baseline",
+TEST_CASE_METHOD(ReportFixture, "The built-in VTN reports each site's usage, demand and baseline",
                  "[openadr][integration]") {
   auto site_r = admin().post("/sites", {{"name", "Depot"}, {"ven_name", "depot-ven"}});
   REQUIRE(site_r.status == 201);
@@ -206,7 +206,7 @@ TEST_CASE_METHOD(VtnFixture, "The built-in VTN reports each site's usage, demand
   CHECK(vtn(http::verb::get, "/reports", utility).data.empty());
 }
 
-TEST_CASE_METHOD(VtnFixture, "VEN mode posts its sites' reports to the utility's VTN once each",
+TEST_CASE_METHOD(ReportFixture, "VEN mode posts its sites' reports to the utility's VTN once each",
                  "[openadr][integration]") {
   auto vtn_site = admin().post("/sites", {{"name", "Depot"},
                                           {"ven_name", "chargegrid"},

@@ -15,7 +15,7 @@ using chargegrid::sim::OcppVersion;
 
 namespace {
 
-constexpr const char* kPassword = "pnc-station-secret";
+constexpr const char* kVehicleStationPassword = "pnc-station-secret";
 
 // One station of `version` (ids PREFIX0001) whose own session is an ISO 15118 vehicle with
 // scripts/pki's `contract`, authorizing with the chain or with OCSP request data.
@@ -26,11 +26,11 @@ chargegrid::sim::FleetOptions vehicle_station(ServerFixture& fx, const PncPki& p
   auto& s = options.station;
   s.connectors = 1;
   s.session_length_s = 180;
-  s.password = kPassword;
+  s.password = kVehicleStationPassword;
   s.iso15118.enabled = true;
   s.iso15118.contract_certificate_file = pki.file("contract-" + contract + "-chain.pem");
   s.iso15118.authorize_with_certificate = with_chain;
-  add_station_with_password(fx, chargegrid::sim::station_id(options, 1), kPassword);
+  add_station_with_password(fx, chargegrid::sim::station_id(options, 1), kVehicleStationPassword);
   return options;
 }
 

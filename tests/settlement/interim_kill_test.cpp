@@ -20,12 +20,6 @@ namespace ledger = chargegrid::ledger;
 
 namespace {
 
-int count(const std::string& url, const std::string& sql) {
-  pqxx::connection c(url);
-  pqxx::read_transaction tx(c);
-  return tx.exec1(sql)[0].as<int>();
-}
-
 std::string at(ledger::TimePoint t) {
   return ledger::format_time(t);
 }
@@ -72,7 +66,7 @@ TEST_CASE("kill -9 and restarts between and during sweeps settle each day once",
     }
   }
   const auto interims = [&] {
-    return count(db.url(), "SELECT count(*) FROM settlements WHERE kind = 'interim'");
+    return query_int(db.url(), "SELECT count(*) FROM settlements WHERE kind = 'interim'");
   };
   // Killed as soon as the sweep has settled a day: most likely in the middle of its round.
   REQUIRE(eventually([&] { return interims() >= 1; }, 20s, 2ms));
@@ -86,13 +80,13 @@ TEST_CASE("kill -9 and restarts between and during sweeps settle each day once",
   std::this_thread::sleep_for(6s);  // at least one sweep of the restarted server
   INFO(daemon->log_text(4000));
   CHECK(interims() == 2 * kSessions);
-  CHECK(count(db.url(),
-              "SELECT count(DISTINCT (session_id, interim_number)) FROM settlements "
-              "WHERE kind = 'interim'") == 2 * kSessions);
-  CHECK(count(db.url(), "SELECT count(*) FROM ledger_log_entry") == 2 * kSessions);
-  CHECK(count(db.url(),
-              "SELECT count(*) FROM settlements s JOIN ledger_log_entry e "
-              "ON e.idx = s.log_index AND e.record = s.record") == 2 * kSessions);
+  CHECK(query_int(db.url(),
+                  "SELECT count(DISTINCT (session_id, interim_number)) FROM settlements "
+                  "WHERE kind = 'interim'") == 2 * kSessions);
+  CHECK(query_int(db.url(), "SELECT count(*) FROM ledger_log_entry") == 2 * kSessions);
+  CHECK(query_int(db.url(),
+                  "SELECT count(*) FROM settlements s JOIN ledger_log_entry e "
+                  "ON e.idx = s.log_index AND e.record = s.record") == 2 * kSessions);
 
   // The stop of one session: its final settlement refers to its second interim.
   chargegrid::sim::OcppTestClient station;
@@ -103,14 +97,14 @@ TEST_CASE("kill -9 and restarts between and during sweeps settle each day once",
                                                      {"timestamp", at(start + 50h)},
                                                      {"reason", "Local"}})));
   const auto finals = [&] {
-    return count(db.url(), "SELECT count(*) FROM settlements WHERE kind = 'final'");
+    return query_int(db.url(), "SELECT count(*) FROM settlements WHERE kind = 'final'");
   };
   REQUIRE(eventually([&] { return finals() == 1; }, 15s));
-  CHECK(count(db.url(),
-              "SELECT count(*) FROM settlements f JOIN settlements i "
-              "ON i.id = f.previous_settlement_id AND i.interim_number = 2 "
-              "WHERE f.kind = 'final' AND f.session_id = " +
-                  std::to_string(ids[0])) == 1);
-  CHECK(count(db.url(), "SELECT sum(energy_imported_wh) FROM settlements WHERE session_id = " +
-                            std::to_string(ids[0])) == 50000);
+  CHECK(query_int(db.url(),
+                  "SELECT count(*) FROM settlements f JOIN settlements i "
+                  "ON i.id = f.previous_settlement_id AND i.interim_number = 2 "
+                  "WHERE f.kind = 'final' AND f.session_id = " +
+                      std::to_string(ids[0])) == 1);
+  CHECK(query_int(db.url(), "SELECT sum(energy_imported_wh) FROM settlements WHERE session_id = " +
+                                std::to_string(ids[0])) == 50000);
 }

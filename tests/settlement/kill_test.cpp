@@ -25,12 +25,6 @@ using nlohmann::json;
 
 namespace {
 
-int count(const std::string& url, const std::string& sql) {
-  pqxx::connection c(url);
-  pqxx::read_transaction tx(c);
-  return tx.exec1(sql)[0].as<int>();
-}
-
 std::vector<std::string> lines_of(const std::filesystem::path& file) {
   std::vector<std::string> lines;
   std::ifstream in(file);
@@ -99,7 +93,7 @@ TEST_CASE("kill -9 while settling and delivering: each session settled and deliv
     INFO(stopped.dump());
     REQUIRE(is_result(stopped));
   }
-  const auto settled = [&] { return count(db.url(), "SELECT count(*) FROM settlements"); };
+  const auto settled = [&] { return query_int(db.url(), "SELECT count(*) FROM settlements"); };
   // Killed while the settlements are being written, not before, not (likely) after.
   REQUIRE(eventually([&] { return settled() >= 5; }, std::chrono::seconds(30),
                      std::chrono::milliseconds(5)));
@@ -115,9 +109,9 @@ TEST_CASE("kill -9 while settling and delivering: each session settled and deliv
   daemon = std::make_unique<Daemon>(CHARGEGRIDD, db.url(), dir.path(), "third", args);
 
   const auto delivered = [&] {
-    return count(db.url(),
-                 "SELECT count(*) FROM outbox WHERE done_at IS NULL "
-                 "AND consumer IN ('settlement', 'ledger.file')") == 0 &&
+    return query_int(db.url(),
+                     "SELECT count(*) FROM outbox WHERE done_at IS NULL "
+                     "AND consumer IN ('settlement', 'ledger.file')") == 0 &&
            settled() == sessions;
   };
   INFO(daemon->log_text(4000));
@@ -126,12 +120,12 @@ TEST_CASE("kill -9 while settling and delivering: each session settled and deliv
 
   // Settled once each, each record the log's entry byte for byte, each leaf once.
   CHECK(settled() == sessions);
-  CHECK(count(db.url(), "SELECT count(DISTINCT session_id) FROM settlements") == sessions);
-  CHECK(count(db.url(), "SELECT count(*) FROM ledger_log_entry") == sessions);
-  CHECK(count(db.url(), "SELECT count(DISTINCT leaf_hash) FROM ledger_log_entry") == sessions);
-  CHECK(count(db.url(),
-              "SELECT count(*) FROM settlements s JOIN ledger_log_entry e "
-              "ON e.idx = s.log_index AND e.record = s.record") == sessions);
+  CHECK(query_int(db.url(), "SELECT count(DISTINCT session_id) FROM settlements") == sessions);
+  CHECK(query_int(db.url(), "SELECT count(*) FROM ledger_log_entry") == sessions);
+  CHECK(query_int(db.url(), "SELECT count(DISTINCT leaf_hash) FROM ledger_log_entry") == sessions);
+  CHECK(query_int(db.url(),
+                  "SELECT count(*) FROM settlements s JOIN ledger_log_entry e "
+                  "ON e.idx = s.log_index AND e.record = s.record") == sessions);
   // Delivered once each: one line per entry, in log order, each idempotency key once.
   const auto lines = lines_of(ledger_file);
   REQUIRE(lines.size() == static_cast<std::size_t>(sessions));

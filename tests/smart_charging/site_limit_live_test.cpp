@@ -14,7 +14,7 @@ using nlohmann::json;
 
 namespace {
 
-constexpr int kSlot = 10;
+constexpr int kLiveSlot = 10;
 constexpr int kVehicles = 6;
 constexpr double kEvseW = 11000;
 constexpr std::int64_t kLimitW = 22000;  // a third of what the vehicles would draw
@@ -44,7 +44,7 @@ TEST_CASE(
     "[integration][smart_charging]") {
   auto config = free_vend_config();
   config.smart_charging = true;
-  config.smart_charging_slot_s = kSlot;
+  config.smart_charging_slot_s = kLiveSlot;
   config.smart_charging_horizon_s = 600;
   config.smart_charging_evse_power_w = static_cast<std::int64_t>(kEvseW);
   config.call_timeout_s = 5;
@@ -96,8 +96,8 @@ TEST_CASE(
   const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
-  const double first = static_cast<double>((now_s / kSlot + 2) * kSlot);
-  const double last = first + kMeasuredSlots * kSlot;
+  const double first = static_cast<double>((now_s / kLiveSlot + 2) * kLiveSlot);
+  const double last = first + kMeasuredSlots * kLiveSlot;
   std::this_thread::sleep_until(std::chrono::system_clock::time_point(
       std::chrono::seconds(static_cast<std::int64_t>(last) + 2)));
 
@@ -119,7 +119,7 @@ TEST_CASE(
   // step of each station at its old power, a small share of a slot.
   const double tolerance_w = 0.02 * static_cast<double>(kLimitW);
   for (int k = 0; k < kMeasuredSlots; ++k) {
-    const double from = first + k * kSlot, to = from + kSlot;
+    const double from = first + k * kLiveSlot, to = from + kLiveSlot;
     double site_wh = 0;
     for (const auto& [station, samples] : registers) {
       const auto a = register_at(samples, from), b = register_at(samples, to);
@@ -127,7 +127,7 @@ TEST_CASE(
       REQUIRE((a && b));
       site_wh += *b - *a;
     }
-    const double site_w = site_wh * 3600.0 / kSlot;
+    const double site_w = site_wh * 3600.0 / kLiveSlot;
     INFO("slot " << k << ": " << site_w << " W against " << kLimitW << " W");
     CHECK(site_w <= static_cast<double>(kLimitW) + tolerance_w);
     // The vehicles want three times as much: the limit is used, not left idle.

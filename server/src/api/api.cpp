@@ -13,6 +13,7 @@
 #include "api/credits_routes.hpp"
 #include "api/json_schema.hpp"
 #include "api/openapi.hpp"
+#include "chargegrid/base/text.hpp"
 #include "chargegrid/db/pool.hpp"
 #include "chargegrid/protocols/json_limits.hpp"
 #include "logging.hpp"
@@ -58,11 +59,9 @@ std::string roles_text(const std::vector<Role>& roles) {
   return text;
 }
 
-// PostgreSQL's complaint, first line only (the rest is for operators).
-std::string first_line(const char* what) {
-  std::string text(what);
-  auto end = text.find('\n');
-  if (end != std::string::npos) text.resize(end);
+// PostgreSQL's complaint, first line only and without its "ERROR:" (the rest is for operators).
+std::string postgres_message(const char* what) {
+  auto text = base::first_line(what);
   if (text.rfind("ERROR:  ", 0) == 0) text.erase(0, 8);
   return text;
 }
@@ -70,7 +69,7 @@ std::string first_line(const char* what) {
 std::string detail_line(const char* what) {
   std::string text(what);
   auto at = text.find("DETAIL:  ");
-  if (at == std::string::npos) return first_line(what);
+  if (at == std::string::npos) return postgres_message(what);
   text.erase(0, at + 9);
   auto end = text.find('\n');
   if (end != std::string::npos) text.resize(end);
@@ -214,9 +213,9 @@ awaitable<HttpResponse> Api::respond(const HttpRequest& request) {
   } catch (const pqxx::foreign_key_violation& e) {
     failure = unprocessable("a referenced resource does not exist: " + detail_line(e.what()));
   } catch (const pqxx::check_violation& e) {
-    failure = unprocessable("a value is out of range: " + first_line(e.what()));
+    failure = unprocessable("a value is out of range: " + postgres_message(e.what()));
   } catch (const pqxx::data_exception& e) {
-    failure = unprocessable(first_line(e.what()));
+    failure = unprocessable(postgres_message(e.what()));
   } catch (const pqxx::broken_connection&) {
     failure = ApiError(Status::service_unavailable, "Database unavailable",
                        "the database connection was lost; retry shortly");

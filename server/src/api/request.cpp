@@ -108,4 +108,9 @@ HttpResponse no_content(const HttpRequest& request) {
   return response;
 }
 
+bool wants_csv(const HttpRequest& request) {
+  const auto accept = request[boost::beast::http::field::accept];
+  return accept.find("text/csv") != boost::beast::string_view::npos;
+}
+
 }  // namespace chargegrid::server::api

@@ -79,4 +79,7 @@ HttpResponse json_answer(const HttpRequest& request, Status status, const nlohma
 // 204 No Content.
 HttpResponse no_content(const HttpRequest& request);
 
+// True when the client's Accept header asks for CSV (exports offer it beside JSON).
+bool wants_csv(const HttpRequest& request);
+
 }  // namespace chargegrid::server::api

@@ -122,11 +122,6 @@ std::string csv_of(const json& schedule) {
   return out.str();
 }
 
-bool wants_csv(const HttpRequest& request) {
-  const auto accept = std::string(request[http::field::accept]);
-  return accept.find("text/csv") != std::string::npos;
-}
-
 }  // namespace
 
 std::optional<store::charging_plans::Declaration> read_declaration(const json& body) {

@@ -69,11 +69,6 @@ HttpResponse csv_answer(const HttpRequest& request, const json& rows) {
   return response;
 }
 
-bool wants_csv(const HttpRequest& request) {
-  const auto accept = request[http::field::accept];
-  return accept.find("text/csv") != boost::beast::string_view::npos;
-}
-
 int evse_of(const ApiRequest& r) {
   const auto id = r.path_id("evse_id");
   if (id > 1000000) throw not_found("evse_id " + std::to_string(id) + " is not an EVSE");

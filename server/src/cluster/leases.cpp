@@ -16,8 +16,7 @@ namespace chargegrid::server {
 namespace {
 
 void close_moved(const std::shared_ptr<StationConnection>& connection) {
-  connection->close(boost::beast::websocket::close_code::policy_error,
-                    "connected to another node");
+  connection->close(boost::beast::websocket::close_code::policy_error, "connected to another node");
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <pqxx/pqxx>
 
+#include "chargegrid/base/text.hpp"
 #include "cluster/cluster.hpp"
 #include "cluster/messages.hpp"
 #include "connections/station_connection.hpp"
@@ -14,14 +15,6 @@ namespace chargegrid::server {
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-namespace {
-
-std::string first_line(const std::string& text) {
-  return text.substr(0, text.find('\n'));
-}
-
-}  // namespace
 
 class Cluster::Receiver : public pqxx::notification_receiver {
  public:
@@ -90,7 +83,8 @@ void Cluster::run_listener() {
     } catch (const std::exception& e) {
       ++heartbeats_failed_;
       healthy_since_.reset();
-      log::warn("cluster_listener_failed", {{"node", node_id_}, {"error", first_line(e.what())}});
+      log::warn("cluster_listener_failed",
+                {{"node", node_id_}, {"error", base::first_line(e.what())}});
       sleep_for(backoff);
       backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
     }
@@ -158,7 +152,7 @@ void Cluster::handle(const std::string& payload) {
   } catch (const std::exception& e) {
     ++notifications_ignored_;
     log::warn("cluster_notification_failed",
-              {{"node", node_id_}, {"op", op}, {"error", first_line(e.what())}});
+              {{"node", node_id_}, {"op", op}, {"error", base::first_line(e.what())}});
   }
 }
 

@@ -7,6 +7,7 @@
 #include <pqxx/pqxx>
 #include <random>
 
+#include "chargegrid/base/text.hpp"
 #include "cluster/cluster.hpp"
 #include "connections/station_registry.hpp"
 #include "logging.hpp"
@@ -33,10 +34,6 @@ std::string default_node_id() {
   const std::string pid = std::to_string(::getpid());
   if (host.size() + 1 + pid.size() > 48) host.resize(48 - 1 - pid.size());
   return host + ":" + pid;
-}
-
-std::string first_line(const std::string& text) {
-  return text.substr(0, text.find('\n'));
 }
 
 bool process_alive(int pid) {
@@ -85,8 +82,8 @@ namespace {
 store::cluster_nodes::Node node_row(const std::string& id, std::int64_t incarnation,
                                     std::uint16_t ocpp_port, std::uint16_t http_port,
                                     int lease_timeout_s) {
-  return {id,        incarnation,    host_name(), static_cast<int>(::getpid()),
-          ocpp_port, http_port,      lease_timeout_s};
+  return {id,        incarnation, host_name(),    static_cast<int>(::getpid()),
+          ocpp_port, http_port,   lease_timeout_s};
 }
 
 }  // namespace
@@ -109,7 +106,8 @@ void Cluster::register_node(pqxx::connection_base& c) {
   store::cluster_nodes::upsert(
       tx, node_row(node_id_, incarnation_, ocpp_port_, http_port_, config_.lease_timeout_s));
   tx.commit();
-  if (freed > 0) log::info("cluster_stale_leases_cleared", {{"node", node_id_}, {"stations", freed}});
+  if (freed > 0)
+    log::info("cluster_stale_leases_cleared", {{"node", node_id_}, {"stations", freed}});
 }
 
 void Cluster::heartbeat(pqxx::connection_base& c) {
@@ -169,7 +167,7 @@ void Cluster::stop() {
     tx.commit();
     log::info("cluster_node_left", {{"node", node_id_}, {"leases_released", freed}});
   } catch (const std::exception& e) {
-    log::warn("cluster_leave_failed", {{"node", node_id_}, {"error", first_line(e.what())}});
+    log::warn("cluster_leave_failed", {{"node", node_id_}, {"error", base::first_line(e.what())}});
   }
 }
 

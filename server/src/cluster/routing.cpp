@@ -10,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <pqxx/pqxx>
 
+#include "chargegrid/base/text.hpp"
 #include "chargegrid/db/pool.hpp"
 #include "cluster/cluster.hpp"
 #include "logging.hpp"
@@ -25,10 +26,6 @@ namespace {
 
 constexpr auto kPollInterval = std::chrono::seconds(1);  // a routed command's fallback check
 constexpr auto kRoutingGrace = std::chrono::seconds(2);  // on top of the holder's call timeout
-
-std::string first_line(const std::string& text) {
-  return text.substr(0, text.find('\n'));
-}
 
 }  // namespace
 
@@ -98,7 +95,7 @@ asio::awaitable<commands::Outcome> Cluster::await_outcome(std::int64_t command_i
     } catch (const std::exception& e) {
       database_failed = true;
       log::debug("cluster_command_check_failed",
-                 {{"command_id", command_id}, {"error", first_line(e.what())}});
+                 {{"command_id", command_id}, {"error", base::first_line(e.what())}});
     }
     if (!database_failed && state.outcome != "pending") {
       commands::Outcome outcome;

@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <stdexcept>
 
+#include "chargegrid/base/text.hpp"
 #include "chargegrid/protocols/validation.hpp"
 #include "cluster/cluster.hpp"
 #include "commands/translation.hpp"
@@ -41,10 +42,6 @@ asio::awaitable<Outcome> call_station(std::shared_ptr<StationConnection> connect
         });
       },
       asio::use_awaitable);
-}
-
-std::string first_line(const std::string& text) {
-  return text.substr(0, text.find('\n'));
 }
 
 }  // namespace
@@ -175,8 +172,9 @@ void CommandRouter::post(StationCommand command, std::function<void(CommandResul
           auto result = co_await send(std::move(command));
           if (done) done(std::move(result));
         } catch (const std::exception& e) {
-          log::warn("command_not_sent",
-                    {{"station", station}, {"command", name}, {"error", first_line(e.what())}});
+          log::warn(
+              "command_not_sent",
+              {{"station", station}, {"command", name}, {"error", base::first_line(e.what())}});
         }
       },
       asio::detached);
@@ -215,7 +213,7 @@ asio::awaitable<void> CommandRouter::run_routed_command(std::int64_t command_id)
     });
   } catch (const std::exception& e) {
     log::warn("cluster_command_outcome_lost",
-              {{"command_id", command_id}, {"error", first_line(e.what())}});
+              {{"command_id", command_id}, {"error", base::first_line(e.what())}});
   }
 }
 

@@ -5,6 +5,7 @@
 #include <pqxx/pqxx>
 #include <random>
 
+#include "chargegrid/base/text.hpp"
 #include "chargegrid/db/errors.hpp"
 #include "chargegrid/db/pool.hpp"
 #include "logging.hpp"
@@ -12,10 +13,6 @@
 namespace chargegrid::server {
 
 namespace {
-
-std::string first_line(const std::string& text) {
-  return text.substr(0, text.find('\n'));
-}
 
 // 1 s, 2 s, 4 s ... up to `cap`, with up to 25 % jitter so that many rows do not retry
 // in step.
@@ -100,7 +97,7 @@ bool OutboxConsumer::round(pqxx::connection_base& c) {
           // The database's own trouble ends the round; the row is claimed again later.
           if (db::classify_failure(e) == db::FailureKind::Transient) throw;
           failed_row = row;
-          error = first_line(e.what());
+          error = base::first_line(e.what());
         }
       }  // the failed attempt's work is rolled back
       pqxx::work tx(c);
@@ -116,7 +113,7 @@ bool OutboxConsumer::round(pqxx::connection_base& c) {
                                         {"error", error}});
     }
   } catch (const std::exception& e) {
-    log::debug("outbox_round_failed", {{"consumer", name_}, {"error", first_line(e.what())}});
+    log::debug("outbox_round_failed", {{"consumer", name_}, {"error", base::first_line(e.what())}});
   }
   return handled == options_.rows_per_round;  // a full round: more may wait
 }

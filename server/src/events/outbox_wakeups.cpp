@@ -3,6 +3,7 @@
 #include <pqxx/pqxx>
 #include <vector>
 
+#include "chargegrid/base/text.hpp"
 #include "events/outbox_consumer.hpp"
 #include "logging.hpp"
 #include "store/outbox.hpp"
@@ -20,10 +21,6 @@ class Receiver : public pqxx::notification_receiver {
  private:
   std::vector<std::string>& inbox_;
 };
-
-std::string first_line(const std::string& text) {
-  return text.substr(0, text.find('\n'));
-}
 
 }  // namespace
 
@@ -86,7 +83,7 @@ void OutboxWakeups::run() {
         inbox.clear();
       }
     } catch (const std::exception& e) {
-      log::warn("outbox_listener_failed", {{"error", first_line(e.what())}});
+      log::warn("outbox_listener_failed", {{"error", base::first_line(e.what())}});
       sleep_for(backoff);
       backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
     }

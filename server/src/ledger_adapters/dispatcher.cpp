@@ -3,20 +3,13 @@
 #include <pqxx/pqxx>
 #include <random>
 
+#include "chargegrid/base/text.hpp"
 #include "chargegrid/db/errors.hpp"
 #include "logging.hpp"
 #include "store/ledger_adapters.hpp"
 #include "store/ledger_log.hpp"
 
 namespace chargegrid::server::ledger_adapters {
-
-namespace {
-
-std::string first_line(const std::string& text) {
-  return text.substr(0, text.find('\n'));
-}
-
-}  // namespace
 
 std::chrono::milliseconds retry_delay(int failures, std::chrono::seconds cap) {
   const auto base =
@@ -78,7 +71,7 @@ void EntryDispatcher::handle(store::Tx& tx, const store::outbox::Row& row) {
     ++consecutive_failures_;
     retry_at_ = std::chrono::steady_clock::now() + retry_delay(consecutive_failures_, max_backoff_);
     throw std::runtime_error(adapter_.name() + ": entry " + std::to_string(index) + ": " +
-                             first_line(e.what()));
+                             base::first_line(e.what()));
   }
   const auto delivered = last + 1 - state.next_index;
   store::ledger_adapters::advance(tx, adapter_.name(), last + 1, delivered);
@@ -179,7 +172,7 @@ void CheckpointDispatcher::run() {
       ++failures;
       ++failures_;
       wait = retry_delay(failures, max_backoff_);
-      const auto error = first_line(e.what());
+      const auto error = base::first_line(e.what());
       log::warn("ledger_delivery_failed", {{"adapter", adapter_.name()},
                                            {"attempt", failures},
                                            {"retry_in_ms", wait.count()},

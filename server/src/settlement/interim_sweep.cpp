@@ -8,7 +8,7 @@
 namespace chargegrid::server::settlement {
 namespace {
 
-constexpr int kPerTransaction = 50;
+constexpr int kDaysPerTransaction = 50;
 
 }  // namespace
 
@@ -19,7 +19,7 @@ std::size_t settle_due_days(pqxx::connection_base& c, const SettleOptions& optio
   // the next pass. A pass that settles nothing ends the round.
   for (bool more = true; more && !(stopping && stopping());) {
     pqxx::work tx(c);
-    const auto sessions = store::settlements::claim_open_days(tx, day, kPerTransaction);
+    const auto sessions = store::settlements::claim_open_days(tx, day, kDaysPerTransaction);
     std::size_t settled = 0;
     for (const auto session_id : sessions) {
       try {

@@ -13,7 +13,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr int kPerTransaction = 100;
+constexpr int kSessionsPerTransaction = 100;
 
 std::chrono::milliseconds interval_for(std::chrono::milliseconds timeout) {
   if (timeout.count() <= 0) return 10s;
@@ -50,9 +50,9 @@ void SessionCloser::sweep(pqxx::connection_base& c) {
       pqxx::work tx(c);
       std::vector<store::sessions::ServerClosed> closed;
       if (timeout_.count() > 0)
-        closed = store::sessions::close_silent(tx, timeout_, kPerTransaction);
-      auto replaced = store::sessions::close_replaced(tx, kPerTransaction);
-      more = closed.size() == kPerTransaction || replaced.size() == kPerTransaction;
+        closed = store::sessions::close_silent(tx, timeout_, kSessionsPerTransaction);
+      auto replaced = store::sessions::close_replaced(tx, kSessionsPerTransaction);
+      more = closed.size() == kSessionsPerTransaction || replaced.size() == kSessionsPerTransaction;
       closed.insert(closed.end(), replaced.begin(), replaced.end());
       for (const auto& session : closed) announce(tx, session);
       tx.commit();

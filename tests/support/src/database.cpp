@@ -121,4 +121,10 @@ TestDatabase::~TestDatabase() {
   }
 }
 
+int query_int(const std::string& url, const std::string& sql) {
+  pqxx::connection connection(url);
+  pqxx::read_transaction tx(connection);
+  return tx.exec1(sql)[0].as<int>();
+}
+
 }  // namespace chargegrid::testing

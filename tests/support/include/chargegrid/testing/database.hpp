@@ -40,4 +40,7 @@ class TestDatabase {
   std::string url_;
 };
 
+// The integer a one-row, one-column query answers (a count, a sum) on the database at url.
+int query_int(const std::string& url, const std::string& sql);
+
 }  // namespace chargegrid::testing
