@@ -38,6 +38,14 @@ void Metrics::count_message(const std::string& direction, const std::string& act
         prometheus::labels({{"direction", direction}, {"action", action}, {"outcome", outcome}}));
 }
 
+void Metrics::observe_write_batch(WriteBatch writer, std::size_t items) {
+  auto& histogram = writer == WriteBatch::status    ? status_batch_items_
+                    : writer == WriteBatch::boot    ? boot_batch_items_
+                    : writer == WriteBatch::connect ? connect_batch_items_
+                                                    : credentials_batch_items_;
+  histogram.observe(static_cast<double>(items));
+}
+
 void Metrics::observe_handling(std::chrono::steady_clock::duration d) {
   handling_.observe(std::chrono::duration<double>(d).count());
 }
@@ -67,6 +75,14 @@ std::string Metrics::render() const {
   handling_.render(out, "chargegrid_ocpp_handling_seconds",
                    "Time from receiving a CALL to sending its answer");
   batch_rows_.render(out, "chargegrid_db_write_batch_rows", "Rows per meter-value write batch");
+  status_batch_items_.render(out, "chargegrid_db_status_batch_items",
+                             "Status changes per write batch (one transaction each)");
+  boot_batch_items_.render(out, "chargegrid_db_boot_batch_items",
+                           "Boots per write batch (one transaction each)");
+  connect_batch_items_.render(out, "chargegrid_db_connect_batch_items",
+                              "Station connections per write batch (one transaction each)");
+  credentials_batch_items_.render(out, "chargegrid_db_credentials_batch_items",
+                                  "Handshakes' credential reads per batch (one transaction each)");
   return out;
 }
 

@@ -42,6 +42,9 @@ class Metrics {
                      const std::string& outcome);
   void observe_handling(std::chrono::steady_clock::duration d);
   void observe_batch(std::size_t rows) { batch_rows_.observe(static_cast<double>(rows)); }
+  // Group commits of the other writers: one transaction per batch.
+  enum class WriteBatch { status, boot, connect, credentials };
+  void observe_write_batch(WriteBatch writer, std::size_t items);
   void count_connection(const std::string& event) { count(connections_, event); }
 
   // Gauges read at scrape time from their owners.
@@ -59,6 +62,10 @@ class Metrics {
   std::vector<GaugeSource> gauges_;
   Histogram handling_{Histogram::kLatencyBounds};
   Histogram batch_rows_{Histogram::kSizeBounds};
+  Histogram status_batch_items_{Histogram::kSizeBounds};
+  Histogram boot_batch_items_{Histogram::kSizeBounds};
+  Histogram connect_batch_items_{Histogram::kSizeBounds};
+  Histogram credentials_batch_items_{Histogram::kSizeBounds};
 };
 
 }  // namespace chargegrid::server

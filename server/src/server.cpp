@@ -51,13 +51,14 @@ struct Server::Impl {
                                   .queue_capacity = config.db_queue_capacity}),
         database(pool),
         meters(io, pool, metrics, config.meter_batch_rows, config.meter_batch_delay_ms),
+        writers(io, pool, metrics, config.write_batch_items, config.write_batch_delay_ms),
         security(config, pool),
         pnc(config),
         cluster(config, url, pool, database, stations, metrics),
         commands(config, io, database, stations, cluster, events),
         event_relay(io, pool, cluster.node_id()),
         outbox_wakeups(url),
-        services{config,   database, meters,   metrics, stations,
+        services{config,   database, meters,   writers, metrics, stations,
                  handlers, events,   security, cluster, commands},
         api(services),
         openadr_vtn(services),
@@ -286,6 +287,7 @@ struct Server::Impl {
   db::ConnectionPool pool;
   Database database;
   MeterWriter meters;
+  StateWriters writers;
   security::Security security;
   plug_and_charge::PlugAndCharge pnc;
   Cluster cluster;
@@ -411,6 +413,7 @@ void Server::stop() {
   // Give in-flight messages a moment to finish, then write what waits.
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   s.meters.flush();
+  s.writers.flush();
   s.settlements.stop();
   s.v2g_renewal.stop();
   s.rollout_recovery.stop();

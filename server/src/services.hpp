@@ -7,6 +7,7 @@
 #include "meter_writer.hpp"
 #include "metrics.hpp"
 #include "ocpp/handler.hpp"
+#include "state_writers.hpp"
 #include "store/database.hpp"
 
 namespace chargegrid::server::security {
@@ -24,6 +25,7 @@ struct Services {
   const Config& config;
   Database& database;
   MeterWriter& meters;
+  StateWriters& writers;  // statuses, boots and connections in group commits
   Metrics& metrics;
   StationRegistry& stations;
   HandlerRegistry& handlers;

@@ -75,10 +75,11 @@ struct Harness {
                              .reconnect_max = std::chrono::hours(1)}),
         database(pool),
         meters(io, pool, metrics, 100, 5),
+        writers(io, pool, metrics, 100, 5),
         security(config, pool),
         cluster(config, kDatabaseUrl, pool, database, stations, metrics),  // not enabled
         commands(config, io, database, stations, cluster, events),
-        services{config,   database, meters,   metrics, stations,
+        services{config,   database, meters,   writers, metrics, stations,
                  handlers, events,   security, cluster, commands},
         api(services) {}
 
@@ -100,6 +101,7 @@ struct Harness {
   db::ConnectionPool pool;
   server::Database database;
   server::MeterWriter meters;
+  server::StateWriters writers;
   server::security::Security security;
   server::Cluster cluster;
   server::commands::CommandRouter commands;

@@ -332,16 +332,9 @@ asio::awaitable<std::optional<security::StationSecurity>> StationConnection::loa
     bool& unavailable) {
   auto& security = services_.security;
   try {
-    // g++ 12: the query and its operation are named, not temporaries of the co_await.
-    auto query =
-        [id = station_id_](pqxx::connection& c) -> std::optional<security::StationSecurity> {
-      pqxx::read_transaction tx(c);
-      auto rows = tx.exec_params(
-          "SELECT security_profile, coalesce(password_hash, '') FROM stations WHERE id = $1", id);
-      if (rows.empty()) return std::nullopt;
-      return security::StationSecurity{rows[0][0].as<int>(), rows[0][1].as<std::string>()};
-    };
-    auto lookup = services_.database.run(std::move(query));
+    // Read with other stations' handshakes in one transaction.
+    std::string id = station_id_;
+    auto lookup = services_.writers.credentials.write(std::move(id));
     auto row = co_await std::move(lookup);
     if (row) security.remember_station(station_id_, *row);
     co_return row;
@@ -391,13 +384,18 @@ asio::awaitable<void> StationConnection::load_registration() {
   const bool leased = cluster.enabled();
   std::int64_t lease_epoch = 0;
   try {
-    // Cluster mode: connecting takes the station's lease over.
-    std::optional<std::string> node;
-    if (leased) node = cluster.node_id();
-    auto connect = [this, node](store::Tx& tx) {
-      return store::stations::connect(tx, station_id_, version_, node);
-    };
-    auto known = co_await services_.database.transaction(std::move(connect));
+    store::stations::Connected known;
+    if (leased) {
+      // Cluster mode: connecting takes the station's lease over, in a transaction of its own.
+      std::optional<std::string> node = cluster.node_id();
+      auto connect = [this, node](store::Tx& tx) {
+        return store::stations::connect(tx, station_id_, version_, node);
+      };
+      known = co_await services_.database.transaction(std::move(connect));
+    } else {
+      ConnectWrite write{station_id_, version_};
+      known = co_await services_.writers.connects.write(std::move(write));
+    }
     lease_epoch = known.lease_epoch;
     // An id with no row (not registered yet) leaves nothing behind here.
     if (known.found) services_.events.set_station_site(station_id_, known.site_id);

@@ -1,6 +1,5 @@
-// Availability: StatusNotification, the live state of each connector plus its history.
-
-#include <pqxx/pqxx>
+// Availability: StatusNotification, the live state of each connector plus its history,
+// written with other stations' changes in one transaction (StateWriters::statuses).
 
 #include "events/domain_events.hpp"
 #include "ocpp/adapters/adapters.hpp"
@@ -18,14 +17,11 @@ Handler status_notification(Services& services) {
     auto r = adapters::read<StatusReport>(ctx.version, ctx.payload);
     // 1.6 may leave the time out: the report is as of its arrival.
     if (!r.reported_at) r.reported_at = now_rfc3339();
-    const store::connectors::StatusChange change{ctx.station_id, r.evse_id,     r.connector_id,
-                                                 r.status,       r.error_code,  r.info,
-                                                 r.vendor_error, *r.reported_at};
-    co_await services.database.run([&](pqxx::connection& c) {
-      pqxx::work tx(c);
-      store::connectors::record_status(tx, change);
-      tx.commit();
-    });
+    store::connectors::StatusChange change{ctx.station_id, r.evse_id,     r.connector_id,
+                                           r.status,       r.error_code,  r.info,
+                                           r.vendor_error, *r.reported_at};
+    // Answered only once committed.
+    co_await services.writers.statuses.write(std::move(change));
     services.events.publish(events::ConnectorStatus{ctx.station_id, r.evse_id, r.connector_id,
                                                     r.status, r.error_code, *r.reported_at});
     co_return CallReply::ok(nlohmann::json::object());

@@ -38,15 +38,25 @@ Handler boot_notification(Services& services) {
     const store::stations::Boot boot{info.reason, info.vendor,     info.model,
                                      info.serial, info.firmware,   info.iccid,
                                      info.imsi,   info.meter_type, info.meter_serial};
-    auto registration = co_await services.database.run([&](pqxx::connection& c) {
-      pqxx::work tx(c);
-      auto registered = store::stations::record_boot(tx, ctx.station_id, ctx.version, boot, initial,
-                                                     register_unknown);
-      if (registered && take_lease)
-        lease_epoch = store::stations::take_lease(tx, ctx.station_id, services.cluster.node_id());
-      tx.commit();
-      return registered.value_or(std::string());
-    });
+    std::string registration;
+    if (services.cluster.enabled()) {
+      // Cluster mode: the boot and the lease in a transaction of their own, so the station's
+      // row stays locked only as long as its own boot takes.
+      registration = co_await services.database.run([&](pqxx::connection& c) {
+        pqxx::work tx(c);
+        auto registered = store::stations::record_boot(tx, ctx.station_id, ctx.version, boot,
+                                                       initial, register_unknown);
+        if (registered && take_lease)
+          lease_epoch = store::stations::take_lease(tx, ctx.station_id, services.cluster.node_id());
+        tx.commit();
+        return registered.value_or(std::string());
+      });
+    } else {
+      // With other stations' boots in one transaction; answered only once committed.
+      BootWrite write{ctx.station_id, ctx.version, boot, initial, register_unknown};
+      auto registered = co_await services.writers.boots.write(std::move(write));
+      registration = registered.value_or(std::string());
+    }
     if (take_lease && !registration.empty())
       services.cluster.lease_taken(ctx.station_id, lease_epoch, ctx.connection);
     if (registration.empty()) {

@@ -28,8 +28,13 @@ std::optional<std::int64_t> site_of(Tx& tx, const std::string& station_id) {
 }
 
 void record_seen(Tx& tx, const std::vector<std::string>& station_ids) {
-  tx.exec_params("UPDATE stations SET last_seen_at = now() WHERE id = ANY($1::text[])",
-                 text_array(station_ids));
+  // Rows locked in byte order of their ids, as the batches of boots and connections lock
+  // them (StateWriters), so that neither waits for the other in a cycle.
+  tx.exec_params(
+      R"(UPDATE stations SET last_seen_at = now()
+         WHERE id IN (SELECT id FROM stations WHERE id = ANY($1::text[])
+                      ORDER BY id COLLATE "C" FOR NO KEY UPDATE))",
+      text_array(station_ids));
 }
 
 std::optional<std::string> record_boot(Tx& tx, const std::string& station_id,
@@ -59,6 +64,18 @@ std::optional<std::string> record_boot(Tx& tx, const std::string& station_id,
         b.iccid, b.imsi, b.meter_type, b.meter_serial, b.reason);
   if (rows.empty()) return std::nullopt;
   return rows[0][0].as<std::string>();
+}
+
+std::vector<std::optional<Credentials>> credentials_of(Tx& tx, std::span<const std::string> ids) {
+  std::vector<std::optional<Credentials>> out(ids.size());
+  ArrayLiteral array;
+  for (const auto& id : ids) array.add(id);
+  for (const auto& row : tx.exec_params(
+           "SELECT i.ord, s.security_profile, coalesce(s.password_hash, '') "
+           "FROM unnest($1::text[]) WITH ORDINALITY AS i(id, ord) JOIN stations s ON s.id = i.id",
+           array.str()))
+    out[row[0].as<std::size_t>() - 1] = Credentials{row[1].as<int>(), row[2].as<std::string>()};
+  return out;
 }
 
 Connected connect(Tx& tx, const std::string& station_id, protocols::OcppVersion version,

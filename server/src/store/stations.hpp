@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -34,6 +35,14 @@ std::optional<std::string> record_boot(Tx& tx, const std::string& station_id,
                                        bool register_unknown);
 
 // ---- Connections and leases ----
+
+// What a connecting station's handshake is checked against.
+struct Credentials {
+  int security_profile = 0;
+  std::string password_hash;  // empty: none set
+};
+// Of each id, in order: its credentials, nullopt when there is no such station.
+std::vector<std::optional<Credentials>> credentials_of(Tx& tx, std::span<const std::string> ids);
 
 // What a connecting station's row says; `found` false when it has none yet.
 struct Connected {

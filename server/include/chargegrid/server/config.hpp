@@ -30,6 +30,10 @@ struct Config {
   std::size_t db_queue_capacity = 20000;
   std::size_t meter_batch_rows = 4000;  // a batch is written when this many rows wait...
   int meter_batch_delay_ms = 5;         // ...or when the oldest row has waited this long
+  // Status changes, boots and connections (group commits): a batch is written when this many
+  // wait, or when the oldest has waited this long.
+  std::size_t write_batch_items = 2000;
+  int write_batch_delay_ms = 5;
 
   std::size_t max_frame_bytes = 64 * 1024;
   int heartbeat_interval_s = 300;

@@ -1,0 +1,99 @@
+#include "state_writers.hpp"
+
+#include <algorithm>
+#include <numeric>
+#include <pqxx/pqxx>
+
+#include "metrics.hpp"
+
+namespace chargegrid::server {
+
+namespace {
+
+GroupCommitOptions options(const char* name, Metrics& metrics, Metrics::WriteBatch kind,
+                           std::size_t batch_items, int batch_delay_ms) {
+  return {name, batch_items, batch_delay_ms,
+          [&metrics, kind](std::size_t items) { metrics.observe_write_batch(kind, items); }};
+}
+
+std::vector<bool> write_statuses(store::Tx& tx,
+                                 std::span<const store::connectors::StatusChange> changes) {
+  store::connectors::record_statuses(tx, changes);
+  return std::vector<bool>(changes.size(), true);
+}
+
+// The items' positions ordered by station id, byte by byte as PostgreSQL's "C" collation
+// (each station's own in their order): batches that lock station rows, and record_seen, lock
+// them in one order, so two of them never deadlock.
+template <class Item>
+std::vector<std::size_t> by_station(std::span<const Item> items) {
+  std::vector<std::size_t> order(items.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return items[a].station_id < items[b].station_id;
+  });
+  return order;
+}
+
+// The boots one after the other in the batch's transaction: the same statements as a boot on
+// its own, so registration and an operator's settings are decided exactly as then.
+std::vector<std::optional<std::string>> write_boots(store::Tx& tx,
+                                                    std::span<const BootWrite> boots) {
+  std::vector<std::optional<std::string>> registrations(boots.size());
+  for (const auto i : by_station(boots)) {
+    const auto& b = boots[i];
+    registrations[i] = store::stations::record_boot(tx, b.station_id, b.version, b.boot,
+                                                    b.initial_registration, b.register_unknown);
+  }
+  return registrations;
+}
+
+std::vector<store::stations::Connected> write_connects(store::Tx& tx,
+                                                       std::span<const ConnectWrite> connects) {
+  std::vector<store::stations::Connected> known(connects.size());
+  const std::optional<std::string> no_lease;
+  for (const auto i : by_station(connects))
+    known[i] = store::stations::connect(tx, connects[i].station_id, connects[i].version, no_lease);
+  return known;
+}
+
+std::vector<std::optional<security::StationSecurity>> read_credentials(
+    store::Tx& tx, std::span<const std::string> ids) {
+  std::vector<std::optional<security::StationSecurity>> out;
+  out.reserve(ids.size());
+  for (auto& c : store::stations::credentials_of(tx, ids)) {
+    if (c)
+      out.push_back(security::StationSecurity{c->security_profile, std::move(c->password_hash)});
+    else
+      out.emplace_back();
+  }
+  return out;
+}
+
+}  // namespace
+
+StateWriters::StateWriters(boost::asio::io_context& io, db::ConnectionPool& pool, Metrics& metrics,
+                           std::size_t batch_items, int batch_delay_ms)
+    : statuses(io, pool,
+               options("status", metrics, Metrics::WriteBatch::status, batch_items, batch_delay_ms),
+               write_statuses),
+      boots(io, pool,
+            options("boot", metrics, Metrics::WriteBatch::boot, batch_items, batch_delay_ms),
+            write_boots),
+      connects(
+          io, pool,
+          options("connect", metrics, Metrics::WriteBatch::connect, batch_items, batch_delay_ms),
+          write_connects),
+      credentials(io, pool,
+                  options("credentials", metrics, Metrics::WriteBatch::credentials, batch_items,
+                          batch_delay_ms),
+                  read_credentials) {}
+
+void StateWriters::flush() {
+  statuses.flush();
+  boots.flush();
+  connects.flush();
+  credentials.flush();
+}
+
+}  // namespace chargegrid::server

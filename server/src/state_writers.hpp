@@ -1,0 +1,56 @@
+#pragma once
+// The group commits (group_commit.hpp) of what every station sends when it connects and
+// boots: connector status changes, boots and connections, each written with those of other
+// stations in one transaction per batch, and the handshake's read of the station's
+// credentials, read for many stations at once. Boots and connections are batched only
+// outside cluster mode, where each takes the station's lease with its row locked (see
+// docs/architecture.md).
+
+#include <optional>
+#include <string>
+
+#include "chargegrid/db/fwd.hpp"
+#include "chargegrid/protocols/version.hpp"
+#include "group_commit.hpp"
+#include "security/station_auth.hpp"
+#include "store/connectors.hpp"
+#include "store/stations.hpp"
+
+namespace chargegrid::server {
+
+class Metrics;
+struct Config;
+
+// A BootNotification's row: store::stations::record_boot's arguments.
+struct BootWrite {
+  std::string station_id;
+  protocols::OcppVersion version = protocols::OcppVersion::v16;
+  store::stations::Boot boot;
+  std::string initial_registration;
+  bool register_unknown = true;
+};
+
+// A station that connected (store::stations::connect without a lease).
+struct ConnectWrite {
+  std::string station_id;
+  protocols::OcppVersion version = protocols::OcppVersion::v16;
+};
+
+class StateWriters {
+ public:
+  StateWriters(boost::asio::io_context& io, db::ConnectionPool& pool, Metrics& metrics,
+               std::size_t batch_items, int batch_delay_ms);
+
+  // store::connectors::record_status; true once committed.
+  GroupCommit<store::connectors::StatusChange, bool> statuses;
+  // store::stations::record_boot: the station's registration, nullopt when no row was made.
+  GroupCommit<BootWrite, std::optional<std::string>> boots;
+  GroupCommit<ConnectWrite, store::stations::Connected> connects;
+  // A station id's credentials for its handshake, nullopt when there is no such station.
+  GroupCommit<std::string, std::optional<security::StationSecurity>> credentials;
+
+  // Writes whatever waits (at shutdown).
+  void flush();
+};
+
+}  // namespace chargegrid::server

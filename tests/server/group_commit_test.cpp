@@ -1,0 +1,397 @@
+// Status changes, boots and connections of many stations share one transaction per batch
+// (StateWriters): each caller resumes once its item is committed, changes of one connector
+// keep their order, and an item the database refuses fails only its own caller.
+
+#include "group_commit.hpp"
+
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <catch2/catch.hpp>
+#include <pqxx/pqxx>
+#include <thread>
+
+#include "chargegrid/db/errors.hpp"
+#include "chargegrid/db/pool.hpp"
+#include "metrics.hpp"
+#include "server_fixture.hpp"
+#include "state_writers.hpp"
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using chargegrid::server::BootWrite;
+using chargegrid::server::ConnectWrite;
+using chargegrid::server::Metrics;
+using chargegrid::server::StateWriters;
+using chargegrid::server::store::connectors::StatusChange;
+using chargegrid::testing::error_code;
+using chargegrid::testing::is_result;
+using chargegrid::testing::ServerFixture;
+
+namespace {
+
+// The count of a histogram in Prometheus text ("<name>_count N").
+long histogram_count(const std::string& text, const std::string& name) {
+  const auto key = name + "_count ";
+  const auto at = text.find(key);
+  if (at == std::string::npos) return -1;
+  return std::stol(text.substr(at + key.size()));
+}
+
+StatusChange change(const std::string& station, int connector, const std::string& status,
+                    const std::string& at) {
+  StatusChange c;
+  c.station_id = station;
+  c.evse_id = connector;
+  c.connector_id = 1;
+  c.status = status;
+  c.error_code = "NoError";
+  c.reported_at = at;
+  return c;
+}
+
+void add_stations(const chargegrid::testing::TestDatabase& database,
+                  const std::vector<std::string>& ids, const std::string& registration) {
+  auto c = database.connect();
+  pqxx::work tx(c);
+  for (const auto& id : ids)
+    tx.exec_params("INSERT INTO stations (id, registration) VALUES ($1, $2)", id, registration);
+  tx.commit();
+}
+
+// Writes every item through `writer` at once (they share a batch: the delay is long) and
+// runs the io_context until all callers resumed; the error of each (null: committed).
+template <class Writer, class Item, class Result>
+std::vector<std::exception_ptr> write_all(asio::io_context& io, Writer& writer,
+                                          std::vector<Item> items, std::vector<Result>& results) {
+  std::vector<std::exception_ptr> errors(items.size());
+  results.assign(items.size(), Result{});
+  io.restart();
+  std::size_t done = 0;
+  for (std::size_t i = 0; i < items.size(); ++i)
+    asio::co_spawn(
+        io,
+        [&, i]() -> asio::awaitable<void> {
+          try {
+            auto item = std::move(items[i]);
+            results[i] = co_await writer.write(std::move(item));
+          } catch (...) {
+            errors[i] = std::current_exception();
+          }
+          ++done;
+        },
+        asio::detached);
+  auto guard = asio::make_work_guard(io);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (done < items.size() && std::chrono::steady_clock::now() < deadline)
+    io.run_for(std::chrono::milliseconds(20));
+  REQUIRE(done == items.size());
+  return errors;
+}
+
+std::vector<std::string> history(pqxx::connection& c, const std::string& station, int evse) {
+  pqxx::read_transaction tx(c);
+  std::vector<std::string> out;
+  for (const auto& row : tx.exec_params(
+           "SELECT status FROM status_history WHERE station_id = $1 AND evse_id = $2 ORDER BY id",
+           station, evse))
+    out.push_back(row[0].as<std::string>());
+  return out;
+}
+
+std::string live_status(pqxx::connection& c, const std::string& station, int evse) {
+  pqxx::read_transaction tx(c);
+  auto rows = tx.exec_params(
+      "SELECT status FROM connector_status WHERE station_id = $1 AND evse_id = $2 AND "
+      "connector_id = 1",
+      station, evse);
+  return rows.empty() ? std::string() : rows[0][0].as<std::string>();
+}
+
+}  // namespace
+
+TEST_CASE("Several changes of one connector in one batch: the live state as one by one",
+          "[integration][group-commit]") {
+  chargegrid::testing::TestDatabase database;
+  add_stations(database, {"G1", "G2"}, "accepted");
+  chargegrid::db::ConnectionPool pool(database.url(), 1);
+  REQUIRE(pool.wait_until_ready(std::chrono::seconds(10)));
+  asio::io_context io;
+  Metrics metrics;
+  StateWriters writers(io, pool, metrics, 1000, 300);
+
+  // G1 connector 1: a later time replaces, an equal time replaces (the later report wins), an
+  // earlier one (sent late) stays in the history only. Connector 2 and G2 change once each.
+  std::vector<StatusChange> changes{change("G1", 1, "Available", "2026-12-06T10:00:00Z"),
+                                    change("G1", 1, "Preparing", "2026-12-06T10:00:05Z"),
+                                    change("G2", 1, "Faulted", "2026-12-06T10:00:00Z"),
+                                    change("G1", 1, "Charging", "2026-12-06T10:00:05+00:00"),
+                                    change("G1", 2, "Unavailable", "2026-12-06T10:00:00Z"),
+                                    change("G1", 1, "Finishing", "2026-12-06T09:59:00Z")};
+  std::vector<bool> committed;
+  auto errors = write_all(io, writers.statuses, changes, committed);
+  for (const auto& error : errors) CHECK(error == nullptr);
+  CHECK(committed == std::vector<bool>(changes.size(), true));
+  CHECK(histogram_count(metrics.render(), "chargegrid_db_status_batch_items") == 1);
+
+  auto c = database.connect();
+  CHECK(history(c, "G1", 1) ==
+        std::vector<std::string>{"Available", "Preparing", "Charging", "Finishing"});
+  CHECK(live_status(c, "G1", 1) == "Charging");
+  CHECK(live_status(c, "G1", 2) == "Unavailable");
+  CHECK(live_status(c, "G2", 1) == "Faulted");
+
+  // A second batch older than the state held: history only.
+  std::vector<StatusChange> late{change("G1", 1, "Available", "2026-12-06T09:00:00Z"),
+                                 change("G1", 1, "Reserved", "2026-12-06T09:30:00Z")};
+  errors = write_all(io, writers.statuses, late, committed);
+  for (const auto& error : errors) CHECK(error == nullptr);
+  CHECK(live_status(c, "G1", 1) == "Charging");
+  CHECK(history(c, "G1", 1).size() == 6);
+}
+
+TEST_CASE("A status change the database refuses fails only its own caller",
+          "[integration][group-commit][integrity]") {
+  chargegrid::testing::TestDatabase database;
+  add_stations(database, {"B1", "B2"}, "accepted");
+  chargegrid::db::ConnectionPool pool(database.url(), 1);
+  REQUIRE(pool.wait_until_ready(std::chrono::seconds(10)));
+  asio::io_context io;
+  Metrics metrics;
+  StateWriters writers(io, pool, metrics, 1000, 300);
+
+  // "GHOST" has no station row (the foreign key refuses it); B1's second change names a
+  // day that does not exist.
+  std::vector<StatusChange> changes{change("B1", 1, "Available", "2026-12-06T10:00:00Z"),
+                                    change("GHOST", 1, "Available", "2026-12-06T10:00:00Z"),
+                                    change("B2", 1, "Available", "2026-12-06T10:00:00Z"),
+                                    change("B1", 1, "Charging", "2026-02-30T10:00:00Z"),
+                                    change("B2", 2, "Occupied", "2026-12-06T10:00:01Z")};
+  std::vector<bool> committed;
+  const auto errors = write_all(io, writers.statuses, changes, committed);
+  CHECK(errors[0] == nullptr);
+  CHECK(errors[2] == nullptr);
+  CHECK(errors[4] == nullptr);
+  REQUIRE(errors[1] != nullptr);
+  REQUIRE(errors[3] != nullptr);
+  // Permanent: the station is told so, not to send it again.
+  CHECK(chargegrid::db::classify_failure(errors[1]) == chargegrid::db::FailureKind::Data);
+  CHECK(chargegrid::db::classify_failure(errors[3]) == chargegrid::db::FailureKind::Data);
+  CHECK(committed == std::vector<bool>{true, false, true, false, true});
+
+  auto c = database.connect();
+  CHECK(history(c, "B1", 1) == std::vector<std::string>{"Available"});
+  CHECK(history(c, "B2", 1) == std::vector<std::string>{"Available"});
+  CHECK(live_status(c, "B2", 2) == "Occupied");
+  pqxx::read_transaction tx(c);
+  CHECK(tx.exec1("SELECT count(*) FROM status_history WHERE station_id = 'GHOST'")[0].as<int>() ==
+        0);
+}
+
+TEST_CASE("Boots, connections and credentials of several stations in one batch, each its own",
+          "[integration][group-commit]") {
+  chargegrid::testing::TestDatabase database;
+  add_stations(database, {"KNOWN-A"}, "accepted");
+  add_stations(database, {"KNOWN-R"}, "rejected");
+  chargegrid::db::ConnectionPool pool(database.url(), 1);
+  REQUIRE(pool.wait_until_ready(std::chrono::seconds(10)));
+  asio::io_context io;
+  Metrics metrics;
+  StateWriters writers(io, pool, metrics, 1000, 300);
+
+  const auto boot = [](const std::string& id, const std::string& initial, bool register_unknown) {
+    BootWrite b;
+    b.station_id = id;
+    b.boot.reason = "PowerUp";
+    b.boot.vendor = "V";
+    b.boot.model = "M-" + id;
+    b.initial_registration = initial;
+    b.register_unknown = register_unknown;
+    return b;
+  };
+  // An operator's registration stays; an unknown station gets the policy's (or no row under
+  // reject); the same new station booting twice in one batch is registered once.
+  std::vector<BootWrite> boots{boot("KNOWN-A", "pending", true), boot("KNOWN-R", "accepted", true),
+                               boot("NEW-P", "pending", true), boot("NEW-X", "rejected", false),
+                               boot("NEW-P", "accepted", true)};
+  std::vector<std::optional<std::string>> registrations;
+  auto errors = write_all(io, writers.boots, boots, registrations);
+  for (const auto& error : errors) CHECK(error == nullptr);
+  CHECK(registrations == std::vector<std::optional<std::string>>{"accepted", "rejected", "pending",
+                                                                 std::nullopt, "pending"});
+  CHECK(histogram_count(metrics.render(), "chargegrid_db_boot_batch_items") == 1);
+  {
+    auto c = database.connect();
+    pqxx::read_transaction tx(c);
+    CHECK(tx.exec1("SELECT count(*) FROM stations WHERE id = 'NEW-X'")[0].as<int>() == 0);
+    CHECK(tx.exec1("SELECT model FROM stations WHERE id = 'KNOWN-A'")[0].as<std::string>() ==
+          "M-KNOWN-A");
+    CHECK(tx.exec1("SELECT registration FROM stations WHERE id = 'NEW-P'")[0].as<std::string>() ==
+          "pending");
+  }
+
+  std::vector<ConnectWrite> connects{{"KNOWN-A", chargegrid::protocols::OcppVersion::v201},
+                                     {"NOBODY", chargegrid::protocols::OcppVersion::v16}};
+  std::vector<chargegrid::server::store::stations::Connected> known;
+  errors = write_all(io, writers.connects, connects, known);
+  for (const auto& error : errors) CHECK(error == nullptr);
+  CHECK(known[0].found);
+  CHECK(known[0].registration == "accepted");
+  CHECK_FALSE(known[1].found);
+  CHECK(histogram_count(metrics.render(), "chargegrid_db_connect_batch_items") == 1);
+
+  std::vector<std::string> ids{"NOBODY", "KNOWN-R", "KNOWN-A"};
+  std::vector<std::optional<chargegrid::server::security::StationSecurity>> credentials;
+  errors = write_all(io, writers.credentials, ids, credentials);
+  for (const auto& error : errors) CHECK(error == nullptr);
+  CHECK_FALSE(credentials[0]);
+  REQUIRE(credentials[1]);
+  REQUIRE(credentials[2]);
+  CHECK(credentials[2]->password_hash.empty());
+}
+
+TEST_CASE("A batch rolled back in a deadlock is written again item by item",
+          "[integration][group-commit]") {
+  chargegrid::testing::TestDatabase database;
+  chargegrid::db::ConnectionPool pool(database.url(), 1);
+  REQUIRE(pool.wait_until_ready(std::chrono::seconds(10)));
+  asio::io_context io;
+  std::atomic<int> batches{0};
+  // Stands for a batch PostgreSQL chose as a deadlock's victim: items alone go through.
+  chargegrid::server::GroupCommit<int, int> writer(
+      io, pool, {"test", 100, 300, [&](std::size_t) { ++batches; }},
+      [](chargegrid::server::store::Tx&, std::span<const int> items) {
+        if (items.size() > 1) throw pqxx::deadlock_detected("deadlock detected");
+        return std::vector<int>{items[0] * 10};
+      });
+  std::vector<int> results;
+  const auto errors = write_all(io, writer, std::vector<int>{1, 2, 3}, results);
+  for (const auto& error : errors) CHECK(error == nullptr);
+  CHECK(results == std::vector<int>{10, 20, 30});
+  CHECK(batches == 1);
+}
+
+TEST_CASE("StatusNotifications of many stations at once are answered once committed, in batches",
+          "[integration][group-commit]") {
+  auto config = chargegrid::testing::test_config();
+  config.write_batch_delay_ms = 20;
+  ServerFixture fx(config);
+  constexpr int kStations = 8;
+  constexpr int kConnectors = 3;
+  std::vector<std::string> failures(kStations);
+  std::vector<std::thread> threads;
+  for (int s = 0; s < kStations; ++s)
+    threads.emplace_back([&, s] {
+      const auto id = "GC" + std::to_string(s);
+      try {
+        auto station = fx.connect(id, "ocpp1.6");
+        if (!is_result(station->call("BootNotification",
+                                     {{"chargePointVendor", "V"}, {"chargePointModel", "M"}})))
+          throw std::runtime_error("boot refused");
+        auto c = fx.sql();
+        for (int connector = 1; connector <= kConnectors; ++connector) {
+          // Four changes of one connector sent at once, answered in order, stored in order.
+          const std::vector<std::string> statuses{"Available", "Preparing", "Charging",
+                                                  "Finishing"};
+          for (std::size_t k = 0; k < statuses.size(); ++k)
+            station->send_text(
+                nlohmann::json::array({2,
+                                       "s" + std::to_string(connector) + "-" + std::to_string(k),
+                                       "StatusNotification",
+                                       {{"connectorId", connector},
+                                        {"errorCode", "NoError"},
+                                        {"status", statuses[k]},
+                                        {"timestamp", "2026-12-06T10:00:00Z"}}})
+                    .dump());
+          for (std::size_t k = 0; k < statuses.size(); ++k) {
+            const auto frame = station->receive(std::chrono::seconds(20));
+            if (!frame) throw std::runtime_error("no answer");
+            const auto answer = nlohmann::json::parse(*frame);
+            if (!is_result(answer)) throw std::runtime_error("refused: " + *frame);
+            // Answered means committed: the change is there already.
+            pqxx::read_transaction tx(c);
+            const auto stored =
+                tx.exec_params1(
+                      "SELECT count(*) FROM status_history WHERE station_id = $1 AND evse_id = $2",
+                      id, connector)[0]
+                    .as<std::size_t>();
+            if (stored < k + 1) throw std::runtime_error("answered before it was stored");
+          }
+          if (history(c, id, connector) != statuses)
+            throw std::runtime_error("history out of order");
+          if (live_status(c, id, connector) != "Finishing")
+            throw std::runtime_error("live state is not the last change");
+        }
+      } catch (const std::exception& e) {
+        failures[s] = e.what();
+      }
+    });
+  for (auto& t : threads) t.join();
+  for (const auto& failure : failures) CHECK(failure.empty());
+
+  // Fewer transactions than messages.
+  boost::asio::io_context io;
+  boost::beast::tcp_stream stream(io);
+  stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"),
+                                                fx.server().http_port()));
+  http::request<http::string_body> request{http::verb::get, "/metrics", 11};
+  request.set(http::field::host, "localhost");
+  http::write(stream, request);
+  boost::beast::flat_buffer buffer;
+  http::response<http::string_body> response;
+  http::read(stream, buffer, response);
+  const auto batches = histogram_count(response.body(), "chargegrid_db_status_batch_items");
+  INFO("status batches: " << batches);
+  CHECK(batches > 0);
+  CHECK(batches < kStations * kConnectors * 4);
+  CHECK(histogram_count(response.body(), "chargegrid_db_boot_batch_items") > 0);
+}
+
+TEST_CASE("A StatusNotification the database refuses gets a CALLERROR, its neighbours are stored",
+          "[integration][group-commit][integrity]") {
+  auto config = chargegrid::testing::test_config();
+  config.write_batch_delay_ms = 50;
+  ServerFixture fx(config);
+  auto good = fx.connect("GOOD", "ocpp1.6");
+  REQUIRE(is_result(
+      good->call("BootNotification", {{"chargePointVendor", "V"}, {"chargePointModel", "M"}})));
+  // Booted, then deleted by an operator while still connected: its row is gone, so its
+  // status breaks the foreign key.
+  auto ghost = fx.connect("DELETED", "ocpp1.6");
+  REQUIRE(is_result(
+      ghost->call("BootNotification", {{"chargePointVendor", "V"}, {"chargePointModel", "M"}})));
+  {
+    auto c = fx.sql();
+    pqxx::work tx(c);
+    tx.exec("DELETE FROM stations WHERE id = 'DELETED'");
+    tx.commit();
+  }
+  const auto status = [](const std::string& id) {
+    return nlohmann::json::array({2,
+                                  id,
+                                  "StatusNotification",
+                                  {{"connectorId", 1},
+                                   {"errorCode", "NoError"},
+                                   {"status", "Available"},
+                                   {"timestamp", "2026-12-06T10:00:00Z"}}})
+        .dump();
+  };
+  good->send_text(status("g1"));
+  ghost->send_text(status("x1"));
+  const auto good_answer = good->receive(std::chrono::seconds(10));
+  const auto ghost_answer = ghost->receive(std::chrono::seconds(10));
+  REQUIRE(good_answer);
+  REQUIRE(ghost_answer);
+  CHECK(is_result(nlohmann::json::parse(*good_answer)));
+  // Permanent, not "send it again later".
+  const auto refused = error_code(nlohmann::json::parse(*ghost_answer));
+  CHECK_FALSE(refused.empty());
+  CHECK(refused != "InternalError");
+  CHECK(fx.query_value("SELECT count(*) FROM status_history WHERE station_id = 'GOOD'") == "1");
+}
