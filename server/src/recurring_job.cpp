@@ -12,6 +12,8 @@ RecurringJob::RecurringJob(boost::asio::io_context& io, db::ConnectionPool& pool
 
 RecurringJob::~RecurringJob() {
   stop();
+  std::unique_lock lock(mutex_);
+  idle_.wait(lock, [this] { return rounds_queued_ == 0; });
 }
 
 void RecurringJob::start() {
@@ -35,6 +37,10 @@ void RecurringJob::wake() {
     again_ = true;  // the round under way looks once more when it ends
     return;
   }
+  {
+    std::lock_guard lock(mutex_);
+    ++rounds_queued_;
+  }
   const bool queued = pool_.try_submit(
       [this](pqxx::connection& c) {
         const bool more = round_(c);
@@ -43,15 +49,24 @@ void RecurringJob::wake() {
           wake();
         else
           arm();
+        round_ended();
       },
       [this](std::exception_ptr) {
         busy_ = false;
         arm();
+        round_ended();
       });
   if (!queued) {
     busy_ = false;
     arm();
+    round_ended();
   }
+}
+
+void RecurringJob::round_ended() {
+  std::lock_guard lock(mutex_);
+  --rounds_queued_;
+  idle_.notify_all();
 }
 
 void RecurringJob::arm() {
