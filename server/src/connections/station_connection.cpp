@@ -83,7 +83,7 @@ StationConnection::StationConnection(asio::ip::tcp::socket socket,
       last_message_at_(security::Clock::now()),
       idle_timer_(ws_.get_executor()) {
   beast::error_code ec;
-  auto endpoint = ws_.tcp().socket().remote_endpoint(ec);
+  auto endpoint = ws_.socket().remote_endpoint(ec);
   if (!ec) remote_ip_ = endpoint.address();
 }
 
@@ -172,13 +172,12 @@ void StationConnection::send_refusal(http::status status, std::string reason, De
   response->body() = std::move(reason) + "\n";
   response->prepare_payload();
   // A client that does not read its answer is not waited for.
-  ws_.tcp().expires_after(std::chrono::seconds(services_.config.handshake_timeout_s));
+  arm_deadline(std::chrono::seconds(services_.config.handshake_timeout_s));
   ws_.visit([&](auto& ws) {
     http::async_write(ws.next_layer(), *response,
                       [self = shared_from_this(), response](beast::error_code, std::size_t) {
                         beast::error_code ignored;
-                        self->ws_.tcp().socket().shutdown(asio::ip::tcp::socket::shutdown_send,
-                                                          ignored);
+                        self->ws_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
                       });
   });
 }
@@ -187,7 +186,7 @@ asio::awaitable<bool> StationConnection::handshake() {
   const auto& config = services_.config;
   // One deadline for the TLS handshake and the whole upgrade request: a client that sends
   // half of either is dropped when it passes.
-  ws_.tcp().expires_after(std::chrono::seconds(config.handshake_timeout_s));
+  arm_deadline(std::chrono::seconds(config.handshake_timeout_s));
 
   if (ws_.tls()) {
     auto& tls = ws_.tls_layer();
@@ -195,6 +194,7 @@ asio::awaitable<bool> StationConnection::handshake() {
     auto tls_handshake =
         tls.async_handshake(asio::ssl::stream_base::server, asio::as_tuple(asio::use_awaitable));
     auto [tls_ec] = co_await std::move(tls_handshake);
+    if (deadline_passed_) tls_ec = beast::error::timeout;
     if (tls_ec) {
       services_.metrics.count_connection("tls_failed");
       std::size_t suppressed = 0;
@@ -213,12 +213,13 @@ asio::awaitable<bool> StationConnection::handshake() {
     return http::async_read(ws.next_layer(), buffer_, parser, asio::as_tuple(asio::use_awaitable));
   });
   auto [ec, n] = co_await std::move(read);
+  if (deadline_passed_) ec = beast::error::timeout;
   if (ec) {
     if (ec == beast::error::timeout) services_.metrics.count_connection("handshake_timeout");
     log::debug("station_handshake_failed", {{"remote", remote_address()}, {"error", ec.message()}});
     co_return false;
   }
-  ws_.tcp().expires_never();
+  clear_deadline();
   // The request lives only as long as the handshake.
   auto upgrade = parser.release();
 
@@ -559,6 +560,24 @@ bool StationConnection::within_message_rate(
     close(websocket::close_code::policy_error, "message rate limit exceeded");
   }
   return false;
+}
+
+void StationConnection::arm_deadline(std::chrono::seconds after) {
+  idle_timer_.expires_after(after);
+  // Weak: the deadline does not keep a finished connection (and its socket) alive.
+  idle_timer_.async_wait([weak = weak_from_this()](beast::error_code ec) {
+    if (ec) return;
+    auto self = weak.lock();
+    // Cleared or moved later since it fired: not passed.
+    if (!self || self->idle_timer_.expiry() > asio::steady_timer::clock_type::now()) return;
+    self->deadline_passed_ = true;
+    beast::error_code ignored;
+    self->ws_.socket().close(ignored);
+  });
+}
+
+void StationConnection::clear_deadline() {
+  idle_timer_.expires_at(asio::steady_timer::time_point::max());
 }
 
 void StationConnection::wait_idle() {

@@ -81,6 +81,9 @@ class StationConnection : public std::enable_shared_from_this<StationConnection>
   // False when the frame exceeds the station's message rate (it was answered or dropped).
   bool within_message_rate(
       const std::variant<protocols::RpcMessage, protocols::RpcParseError>& parsed);
+  // Until the WebSocket is open: closes the socket once `after` has passed, unless cleared.
+  void arm_deadline(std::chrono::seconds after);
+  void clear_deadline();
   void wait_idle();
   void on_idle_timer(boost::system::error_code ec);
   boost::asio::awaitable<void> load_registration();
@@ -111,6 +114,7 @@ class StationConnection : public std::enable_shared_from_this<StationConnection>
   security::TokenBucket message_rate_;
   security::TokenBucket rate_strikes_;
   security::Clock::time_point last_message_at_;
+  // The handshake's deadline until the WebSocket is open, then the idle limit.
   boost::asio::steady_timer idle_timer_;
   boost::beast::flat_buffer buffer_;
   std::string station_id_;
@@ -130,6 +134,7 @@ class StationConnection : public std::enable_shared_from_this<StationConnection>
   bool draining_ = false;      // closing for the rate: frames are read and dropped
   bool closing_ = false;
   bool write_in_flight_ = false;
+  bool deadline_passed_ = false;  // the handshake's deadline closed the socket
 };
 
 // The station identity of an upgrade target such as /ocpp/CP%2D01; nullopt if none.

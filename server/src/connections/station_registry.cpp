@@ -1,6 +1,7 @@
 #include "connections/station_registry.hpp"
 
 #include <algorithm>
+#include <string_view>
 
 #include "connections/station_connection.hpp"
 
@@ -133,11 +134,24 @@ std::vector<StationRegistry::Held> StationRegistry::held() const {
 void StationRegistry::remember_answer(const std::string& station_id, const std::string& message_id,
                                       const std::string& action, std::size_t frame_hash,
                                       std::string answer) {
+  Answer kept;
+  kept.text.reserve(message_id.size() + answer.size());
+  kept.text.append(message_id).append(answer);
+  kept.id_size = static_cast<std::uint32_t>(message_id.size());
+  kept.frame_hash = frame_hash;
+  kept.answered_at = std::chrono::steady_clock::now();
   std::lock_guard lock(mutex_);
+  kept.action = &*actions_.insert(action).first;
   auto& answers = answers_[station_id];
-  answers.push_back(
-      {message_id, action, frame_hash, std::move(answer), std::chrono::steady_clock::now()});
-  if (answers.size() > kAnswersKept) answers.pop_front();
+  auto& ring = answers.ring;
+  if (ring.size() < kAnswersKept) {
+    // Most stations keep a few answers: room for four first, then doubling up to the cap.
+    if (ring.empty()) ring.reserve(4);
+    ring.push_back(std::move(kept));
+    return;
+  }
+  ring[answers.oldest] = std::move(kept);
+  answers.oldest = (answers.oldest + 1) % kAnswersKept;
 }
 
 std::optional<std::string> StationRegistry::recall_answer(const std::string& station_id,
@@ -148,10 +162,15 @@ std::optional<std::string> StationRegistry::recall_answer(const std::string& sta
   auto it = answers_.find(station_id);
   if (it == answers_.end()) return std::nullopt;
   const auto oldest = std::chrono::steady_clock::now() - kResendWindow;
-  for (const auto& a : it->second)
-    if (a.frame_hash == frame_hash && a.message_id == message_id && a.action == action &&
-        a.answered_at >= oldest)
-      return a.frame;
+  const auto& [ring, first] = it->second;
+  // Oldest first, as they were kept.
+  for (std::size_t i = 0; i < ring.size(); ++i) {
+    const auto& a = ring[(first + i) % ring.size()];
+    const std::string_view text = a.text;
+    if (a.frame_hash == frame_hash && text.substr(0, a.id_size) == message_id &&
+        *a.action == action && a.answered_at >= oldest)
+      return std::string(text.substr(a.id_size));
+  }
   return std::nullopt;
 }
 

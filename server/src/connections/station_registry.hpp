@@ -7,13 +7,13 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "chargegrid/protocols/version.hpp"
@@ -83,12 +83,20 @@ class StationRegistry {
   static constexpr std::chrono::minutes kResendWindow{10};
 
  private:
+  // The message id and the answer share one string and the action name is interned, so a
+  // short answer allocates nothing of its own.
   struct Answer {
-    std::string message_id;
-    std::string action;
+    std::string text;                     // the message id, then the answer frame
+    const std::string* action = nullptr;  // in actions_
     std::size_t frame_hash = 0;
-    std::string frame;
     std::chrono::steady_clock::time_point answered_at;
+    std::uint32_t id_size = 0;
+  };
+  // A station's recent answers: grows to kAnswersKept, then each new answer replaces the
+  // oldest (at `oldest`). Made on a station's first kept answer.
+  struct Answers {
+    std::vector<Answer> ring;
+    std::uint32_t oldest = 0;
   };
   struct Entry {
     std::weak_ptr<StationConnection> connection;
@@ -100,7 +108,9 @@ class StationRegistry {
   std::unordered_map<std::string, Entry> connections_;
   // Take-overs by other nodes announced before this node's own was stored: station -> epoch.
   std::unordered_map<std::string, std::int64_t> releases_;
-  std::unordered_map<std::string, std::deque<Answer>> answers_;
+  std::unordered_map<std::string, Answers> answers_;
+  // The actions of kept answers, each once (a set's elements stay where they are).
+  std::unordered_set<std::string> actions_;
   std::unordered_map<std::string, std::chrono::system_clock::time_point> seen_;
 };
 

@@ -1,10 +1,11 @@
 #pragma once
 // A station's WebSocket over plain TCP (ws) or TLS (wss). The session reaches the stream it
 // holds through visit(); both kinds complete with the same types, so one coroutine serves both.
+// The WebSocket sits on the bare socket: Beast's own timeouts (stream_base::timeout) cover
+// the open connection, and the connection's timer the handshake before it.
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <boost/beast/websocket/stream.hpp>
@@ -15,27 +16,23 @@ namespace chargegrid::server {
 
 class StationStream {
  public:
-  using Plain = boost::beast::websocket::stream<boost::beast::tcp_stream>;
-  using Tls = boost::beast::websocket::stream<boost::beast::ssl_stream<boost::beast::tcp_stream>>;
+  using Socket = boost::asio::ip::tcp::socket;
+  using TlsLayer = boost::beast::ssl_stream<Socket>;
+  using Plain = boost::beast::websocket::stream<Socket>;
+  using Tls = boost::beast::websocket::stream<TlsLayer>;
 
-  explicit StationStream(boost::asio::ip::tcp::socket socket)
-      : ws_(std::in_place_type<Plain>, std::move(socket)) {}
+  explicit StationStream(Socket socket) : ws_(std::in_place_type<Plain>, std::move(socket)) {}
   // `context` is kept alive as long as the stream.
-  StationStream(boost::asio::ip::tcp::socket socket,
-                std::shared_ptr<boost::asio::ssl::context> context)
+  StationStream(Socket socket, std::shared_ptr<boost::asio::ssl::context> context)
       : context_(std::move(context)), ws_(std::in_place_type<Tls>, std::move(socket), *context_) {}
 
   bool tls() const { return std::holds_alternative<Tls>(ws_); }
   // The TLS layer; only when tls().
-  boost::beast::ssl_stream<boost::beast::tcp_stream>& tls_layer() {
-    return std::get<Tls>(ws_).next_layer();
+  TlsLayer& tls_layer() { return std::get<Tls>(ws_).next_layer(); }
+  Socket& socket() {
+    return std::visit([](auto& ws) -> Socket& { return boost::beast::get_lowest_layer(ws); }, ws_);
   }
-  boost::beast::tcp_stream& tcp() {
-    return std::visit(
-        [](auto& ws) -> boost::beast::tcp_stream& { return boost::beast::get_lowest_layer(ws); },
-        ws_);
-  }
-  auto get_executor() { return tcp().get_executor(); }
+  auto get_executor() { return socket().get_executor(); }
 
   // f(ws) with the WebSocket stream, whichever kind it is.
   template <class F>
