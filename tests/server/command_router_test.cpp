@@ -269,7 +269,7 @@ TEST_CASE("Commands under way at once are each logged before they are sent, in s
                        id_list + ")") == std::to_string(kStations * kEach));
 }
 
-TEST_CASE("A command whose log row the database refuses is not sent; those beside it are",
+TEST_CASE("A command whose log row the database refuses is not sent, and those beside it are",
           "[integration][calls]") {
   ServerFixture fx;
   auto station = fx.connect("AUDITED", "ocpp2.0.1");
