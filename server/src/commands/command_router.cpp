@@ -16,6 +16,7 @@
 #include "connections/station_registry.hpp"
 #include "events/domain_events.hpp"
 #include "events/event_bus.hpp"
+#include "group_commit.hpp"
 #include "logging.hpp"
 #include "store/command_log.hpp"
 #include "store/database.hpp"
@@ -44,7 +45,86 @@ asio::awaitable<Outcome> call_station(std::shared_ptr<StationConnection> connect
       asio::use_awaitable);
 }
 
+// What a command needs read before it is logged: an id (unless the caller reserved one), the
+// station's site (unless given) and, in cluster mode for a station not connected here, the
+// live node holding it.
+struct RouteLookup {
+  std::string station_id;
+  bool new_id = true;
+  bool read_site = true;
+  bool find_holder = false;
+};
+struct RouteFound {
+  std::int64_t id = 0;
+  std::optional<std::int64_t> site;
+  std::optional<RemoteHolder> remote;
+};
+
+// The lookups of many commands: one statement for the ids, one for the sites, one for the
+// holders.
+std::vector<RouteFound> look_up_routes(store::Tx& tx, std::span<const RouteLookup> lookups,
+                                       const std::string& self) {
+  std::vector<RouteFound> found(lookups.size());
+  std::vector<std::size_t> with_id, with_site, with_holder;
+  for (std::size_t i = 0; i < lookups.size(); ++i) {
+    if (lookups[i].new_id) with_id.push_back(i);
+    if (lookups[i].read_site) with_site.push_back(i);
+    if (lookups[i].find_holder) with_holder.push_back(i);
+  }
+  const auto stations_at = [&](const std::vector<std::size_t>& positions) {
+    std::vector<std::string> ids;
+    ids.reserve(positions.size());
+    for (auto i : positions) ids.push_back(lookups[i].station_id);
+    return ids;
+  };
+  // Ascending ids in queue order: commands are numbered in the order they came.
+  const auto ids = store::command_log::next_ids(tx, with_id.size());
+  for (std::size_t k = 0; k < with_id.size(); ++k) found[with_id[k]].id = ids[k];
+  if (!with_site.empty()) {
+    const auto sites = store::stations::sites_of(tx, stations_at(with_site));
+    for (std::size_t k = 0; k < with_site.size(); ++k) found[with_site[k]].site = sites[k];
+  }
+  if (!with_holder.empty()) {
+    auto holders = store::stations::remote_holders(tx, stations_at(with_holder), self);
+    for (std::size_t k = 0; k < with_holder.size(); ++k)
+      found[with_holder[k]].remote = std::move(holders[k]);
+  }
+  return found;
+}
+
+std::vector<bool> insert_log_entries(store::Tx& tx,
+                                     std::span<const store::command_log::Entry> entries) {
+  store::command_log::insert_all(tx, entries);
+  return std::vector<bool>(entries.size(), true);
+}
+
+std::vector<bool> complete_log_entries(
+    store::Tx& tx, std::span<const store::command_log::Completion> completions) {
+  store::command_log::complete_all(tx, completions);
+  return std::vector<bool>(completions.size(), true);
+}
+
+// A command has someone waiting for it: its batch goes at once (no delay), and what queues
+// while that one is in flight goes next, together.
+GroupCommitOptions router_batches(const char* name, std::size_t items) {
+  return {name, items, 0, nullptr};
+}
+
 }  // namespace
+
+struct CommandRouter::Batches {
+  Batches(asio::io_context& io, db::ConnectionPool& pool, std::size_t items, const Cluster& cluster)
+      : lookups(io, pool, router_batches("command_lookup", items),
+                [&cluster](store::Tx& tx, std::span<const RouteLookup> batch) {
+                  return look_up_routes(tx, batch, cluster.node_id());
+                }),
+        entries(io, pool, router_batches("command_log", items), insert_log_entries),
+        completions(io, pool, router_batches("command_outcome", items), complete_log_entries) {}
+
+  GroupCommit<RouteLookup, RouteFound> lookups;
+  GroupCommit<store::command_log::Entry, bool> entries;  // committed before the CALL leaves
+  GroupCommit<store::command_log::Completion, bool> completions;
+};
 
 CommandRouter::CommandRouter(const Config& config, asio::io_context& io, Database& database,
                              StationRegistry& stations, Cluster& cluster, EventBus& events)
@@ -53,14 +133,18 @@ CommandRouter::CommandRouter(const Config& config, asio::io_context& io, Databas
       database_(database),
       stations_(stations),
       cluster_(cluster),
-      events_(events) {
+      events_(events),
+      batches_(std::make_unique<Batches>(io, database.pool(), config.write_batch_items, cluster)) {
   cluster_.on_routed_command = [this](std::int64_t id) { run_routed(id); };
 }
 
+CommandRouter::~CommandRouter() = default;
+
 asio::awaitable<std::int64_t> CommandRouter::reserve_id() {
-  auto id =
-      co_await database_.transaction([](store::Tx& tx) { return store::command_log::next_id(tx); });
-  co_return id;
+  RouteLookup lookup;
+  lookup.read_site = false;
+  auto found = co_await batches_->lookups.write(std::move(lookup));
+  co_return found.id;
 }
 
 asio::awaitable<CommandResult> CommandRouter::send(StationCommand command,
@@ -73,20 +157,16 @@ asio::awaitable<CommandResult> CommandRouter::send(StationCommand command,
 
   // Where the station is: here, held by another node, or nowhere.
   auto local = stations_.find(command.station_id);
-  struct Found {
-    std::int64_t id = 0;
-    std::optional<std::int64_t> site;
-    std::optional<RemoteHolder> remote;
-  };
-  const bool look_elsewhere = !local && cluster_.enabled();
-  auto found = co_await database_.transaction([&](store::Tx& tx) {
-    Found f;
-    f.id = command_id ? *command_id : store::command_log::next_id(tx);
-    f.site = command.site_id ? command.site_id : store::stations::site_of(tx, command.station_id);
-    if (look_elsewhere)
-      f.remote = store::stations::remote_holder(tx, command.station_id, cluster_.node_id());
-    return f;
-  });
+  RouteLookup lookup;
+  lookup.station_id = command.station_id;
+  lookup.new_id = !command_id;
+  lookup.read_site = !command.site_id;
+  lookup.find_holder = !local && cluster_.enabled();
+  RouteFound found;
+  if (lookup.new_id || lookup.read_site || lookup.find_holder)
+    found = co_await batches_->lookups.write(std::move(lookup));
+  if (command_id) found.id = *command_id;
+  if (command.site_id) found.site = command.site_id;
 
   CommandResult result;
   result.command_id = found.id;
@@ -127,7 +207,7 @@ asio::awaitable<CommandResult> CommandRouter::send(StationCommand command,
     entry.dispatch = payload;
     entry.lease_epoch = found.remote->epoch;
   }
-  co_await database_.transaction([&](store::Tx& tx) { store::command_log::insert(tx, entry); });
+  co_await batches_->entries.write(std::move(entry));
   if (!result.version) {
     result.outcome = {Outcome::Kind::Offline, json::object()};
     co_return result;
@@ -138,10 +218,10 @@ asio::awaitable<CommandResult> CommandRouter::send(StationCommand command,
   } else {
     result.outcome = co_await call_station(local, result.ocpp_action, std::move(payload));
     try {
-      const std::string name(outcome_name(result.outcome.kind));
-      co_await database_.transaction([&](store::Tx& tx) {
-        store::command_log::complete(tx, found.id, name, result.outcome.payload);
-      });
+      // A named item, not a braced temporary in the co_await: g++ 12 freed that one twice.
+      store::command_log::Completion completion{
+          found.id, std::string(outcome_name(result.outcome.kind)), result.outcome.payload};
+      co_await batches_->completions.write(std::move(completion));
     } catch (const std::exception& e) {
       // The station has acted; the sender must hear its answer even so.
       log::warn("command_audit_failed", {{"command_id", found.id}, {"error", e.what()}});

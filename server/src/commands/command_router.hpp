@@ -9,10 +9,13 @@
 //   3. it is written to the command log with its origin before it is sent;
 //   4. it is sent here, or routed to the holding node, which sends it and writes the outcome;
 //   5. the outcome goes into the command log and out as a `command.result` event.
+// The database work of steps 1, 3 and 5 is shared by the commands under way at once: each
+// step's statements for all of them in one transaction (group_commit.hpp).
 
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -70,6 +73,9 @@ class CommandRouter {
  public:
   CommandRouter(const Config& config, boost::asio::io_context& io, Database& database,
                 StationRegistry& stations, Cluster& cluster, EventBus& events);
+  ~CommandRouter();
+  CommandRouter(const CommandRouter&) = delete;
+  CommandRouter& operator=(const CommandRouter&) = delete;
 
   // A command id from the command log's sequence, for payloads that carry it (remoteStartId,
   // requestId): reserve it, then pass it to send().
@@ -102,6 +108,8 @@ class CommandRouter {
   StationRegistry& stations_;
   Cluster& cluster_;
   EventBus& events_;
+  struct Batches;  // the group commits of the steps above
+  std::unique_ptr<Batches> batches_;
 };
 
 }  // namespace chargegrid::server::commands

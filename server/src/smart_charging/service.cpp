@@ -23,6 +23,7 @@
 #include "concurrently.hpp"
 #include "events/domain_events.hpp"
 #include "events/outbox_consumer.hpp"
+#include "group_commit.hpp"
 #include "logging.hpp"
 #include "smart_charging/planning.hpp"
 #include "smart_charging/site_leases.hpp"
@@ -119,6 +120,15 @@ json schedule_arguments(int evse_id, const std::string& purpose, const json& tra
   return out;
 }
 
+// The records of the profiles being sent at the moment, in one transaction per batch.
+std::vector<plans::Recorded> record_profiles(store::Tx& tx,
+                                             std::span<const plans::ProfileSent> profiles) {
+  std::vector<plans::Recorded> out;
+  out.reserve(profiles.size());
+  for (const auto& p : profiles) out.push_back(plans::record_profile(tx, p));
+  return out;
+}
+
 }  // namespace
 
 struct Service::Impl : std::enable_shared_from_this<Impl> {
@@ -131,7 +141,10 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
         router(r),
         events(e),
         strand(asio::make_strand(i)),
-        leases(d, std::move(node_id), seconds{c.lease_timeout_s}) {}
+        leases(d, std::move(node_id), seconds{c.lease_timeout_s}),
+        // No delay: a profile's station waits for it; what queues meanwhile goes next.
+        recorder(i, p, {"smart_charging_record", c.write_batch_items, 0, nullptr},
+                 record_profiles) {}
 
   const Config& config;
   asio::io_context& io;
@@ -144,6 +157,7 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
   std::unique_ptr<asio::steady_timer> slot_timer;
   SiteLeases leases;  // on the strand only
   std::unique_ptr<asio::steady_timer> lease_timer;
+  GroupCommit<plans::ProfileSent, plans::Recorded> recorder;
 
   std::mutex mutex;  // guards what follows
   std::map<std::int64_t, std::string> pending_sites;
@@ -289,22 +303,14 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
     Sent sent;
   };
 
-  // Sends a batch of profiles: recorded in one transaction, sent to the stations side by side
-  // (an answer takes a round trip, and a replan may address a thousand stations), their
-  // outcomes recorded in one more. Returns what each station answered, in the batch's order.
+  // Sends a batch of profiles to the stations side by side (an answer takes a round trip, and
+  // a replan may address a thousand stations). Each is recorded just before it is sent, with
+  // the others under way in one transaction (recorder), so the first leaves without waiting
+  // for the whole batch's records; the outcomes are recorded in one more. Returns what each
+  // station answered, in the batch's order.
   awaitable<std::vector<Sent>> send_all(std::vector<Outgoing> batch) {
     if (batch.empty()) co_return std::vector<Sent>{};
     for (auto& o : batch) o.profile.sent_by = leases.node_id();
-    auto recorded = co_await database.transaction([&](store::Tx& tx) {
-      std::vector<plans::Recorded> out;
-      out.reserve(batch.size());
-      for (const auto& o : batch) out.push_back(plans::record_profile(tx, o.profile));
-      return out;
-    });
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      batch[i].recorded = recorded[i];
-      batch[i].arguments["profile_id"] = recorded[i].profile_id;
-    }
     // One call at a time per station (OCPP-J expects a CALL to be answered before the next);
     // the stations side by side.
     std::map<std::string, std::vector<std::size_t>> by_station;
@@ -313,12 +319,28 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
     std::vector<const std::vector<std::size_t>*> stations;
     for (const auto& [station, items] : by_station) stations.push_back(&items);
     co_await concurrently(stations.size(), kSendWidth, [&](std::size_t s) -> awaitable<void> {
-      for (auto i : *stations[s]) co_await dispatch(batch[i]);
+      for (auto i : *stations[s]) {
+        auto& o = batch[i];
+        try {
+          auto profile = o.profile;
+          o.recorded = co_await recorder.write(std::move(profile));
+        } catch (const std::exception& e) {
+          // Not recorded, so not sent; the next replan sends it again.
+          o.sent.outcome = "refused";
+          log::warn("smart_charging_record_failed",
+                    {{"station", o.profile.station_id}, {"error", e.what()}});
+          continue;
+        }
+        o.arguments["profile_id"] = o.recorded.profile_id;
+        co_await dispatch(o);
+      }
     });
-    co_await database.transaction([&](store::Tx& tx) {
-      for (const auto& o : batch)
-        plans::record_outcome(tx, o.recorded.id, o.command_id, o.sent.outcome, o.sent.status);
-    });
+    std::vector<plans::Outcome> outcomes;
+    outcomes.reserve(batch.size());
+    for (const auto& o : batch)
+      if (o.recorded.id != 0)
+        outcomes.push_back({o.recorded.id, o.command_id, o.sent.outcome, o.sent.status});
+    co_await database.transaction([&](store::Tx& tx) { plans::record_outcomes(tx, outcomes); });
     std::vector<Sent> out;
     out.reserve(batch.size());
     for (auto& o : batch) out.push_back(std::move(o.sent));

@@ -212,6 +212,28 @@ void record_outcome(Tx& tx, std::int64_t row_id, std::int64_t command_id,
       row_id, command_id, outcome, status);
 }
 
+void record_outcomes(Tx& tx, std::span<const Outcome> outcomes) {
+  if (outcomes.empty()) return;
+  ArrayLiteral row, command, outcome, status;
+  for (const auto& o : outcomes) {
+    row.add_int(o.row_id);
+    command.add_int(o.command_id);
+    outcome.add(o.outcome);
+    if (o.status)
+      status.add(*o.status);
+    else
+      status.add_null();
+  }
+  tx.exec_params(
+      R"(UPDATE charging_profiles p
+            SET command_id = NULLIF(t.command_id, 0), outcome = t.outcome, status = t.status,
+                answered_at = now()
+           FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[])
+             AS t(id, command_id, outcome, status)
+          WHERE p.id = t.id)",
+      row.str(), command.str(), outcome.str(), status.str());
+}
+
 namespace {
 std::optional<LastProfile> last_of(const pqxx::result& rows) {
   if (rows.empty()) return std::nullopt;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -103,6 +104,14 @@ struct Recorded {
 Recorded record_profile(Tx& tx, const ProfileSent& profile);
 void record_outcome(Tx& tx, std::int64_t row_id, std::int64_t command_id,
                     const std::string& outcome, const std::optional<std::string>& status);
+struct Outcome {
+  std::int64_t row_id = 0;
+  std::int64_t command_id = 0;  // 0: none (not sent)
+  std::string outcome;
+  std::optional<std::string> status;
+};
+// record_outcome() for many profiles in one statement.
+void record_outcomes(Tx& tx, std::span<const Outcome> outcomes);
 // The latest profile accepted for a session that has not been cleared: its id and schedule.
 struct LastProfile {
   std::int64_t id = 0;

@@ -4,6 +4,7 @@
 
 #include "cluster/messages.hpp"
 #include "store/cluster_nodes.hpp"
+#include "store/sql_arrays.hpp"
 
 namespace chargegrid::server::store::command_log {
 
@@ -11,6 +12,17 @@ using nlohmann::json;
 
 std::int64_t next_id(Tx& tx) {
   return tx.exec("SELECT nextval('command_log_id_seq')")[0][0].as<std::int64_t>();
+}
+
+std::vector<std::int64_t> next_ids(Tx& tx, std::size_t count) {
+  std::vector<std::int64_t> ids;
+  ids.reserve(count);
+  if (count == 0) return ids;
+  for (const auto& row : tx.exec_params(
+           "SELECT nextval('command_log_id_seq') AS id FROM generate_series(1, $1) ORDER BY id",
+           static_cast<std::int64_t>(count)))
+    ids.push_back(row[0].as<std::int64_t>());
+  return ids;
 }
 
 void insert(Tx& tx, const Entry& e) {
@@ -29,11 +41,92 @@ void insert(Tx& tx, const Entry& e) {
   if (e.routed_to) cluster_nodes::notify(tx, *e.routed_to, cluster::messages::command(e.id));
 }
 
+void insert_all(Tx& tx, std::span<const Entry> entries) {
+  if (entries.empty()) return;
+  if (entries.size() == 1) {
+    insert(tx, entries.front());
+    return;
+  }
+  ArrayLiteral id, station, site, api_key, origin, command, action, request, outcome, routed_from,
+      routed_to, dispatch, epoch;
+  const auto optional_int = [](ArrayLiteral& array, const std::optional<std::int64_t>& value) {
+    if (value)
+      array.add_int(*value);
+    else
+      array.add_null();
+  };
+  const auto optional_text = [](ArrayLiteral& array, const std::optional<std::string>& value) {
+    if (value)
+      array.add(*value);
+    else
+      array.add_null();
+  };
+  for (const auto& e : entries) {
+    id.add_int(e.id);
+    station.add(e.station_id);
+    optional_int(site, e.site_id);
+    optional_int(api_key, e.api_key_id);
+    origin.add(e.origin);
+    command.add(e.command);
+    if (e.ocpp_action.empty())
+      action.add_null();
+    else
+      action.add(e.ocpp_action);
+    request.add(e.audited.dump());
+    outcome.add(e.outcome);
+    optional_text(routed_from, e.routed_from);
+    optional_text(routed_to, e.routed_to);
+    if (e.dispatch)
+      dispatch.add(e.dispatch->dump());
+    else
+      dispatch.add_null();
+    optional_int(epoch, e.lease_epoch);
+  }
+  tx.exec_params(
+      R"(INSERT INTO command_log (id, station_id, site_id, api_key_id, origin, command,
+                                  ocpp_action, request, outcome, completed_at, routed_from,
+                                  routed_to, dispatch, lease_epoch)
+         SELECT id, station_id, site_id, api_key_id, origin, command, ocpp_action, request,
+                outcome, CASE WHEN outcome = 'pending' THEN NULL ELSE now() END, routed_from,
+                routed_to, dispatch, lease_epoch
+           FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::text[],
+                       $6::text[], $7::text[], $8::jsonb[], $9::text[], $10::text[], $11::text[],
+                       $12::jsonb[], $13::bigint[])
+             AS t(id, station_id, site_id, api_key_id, origin, command, ocpp_action, request,
+                  outcome, routed_from, routed_to, dispatch, lease_epoch))",
+      id.str(), station.str(), site.str(), api_key.str(), origin.str(), command.str(), action.str(),
+      request.str(), outcome.str(), routed_from.str(), routed_to.str(), dispatch.str(),
+      epoch.str());
+  for (const auto& e : entries)
+    if (e.routed_to) cluster_nodes::notify(tx, *e.routed_to, cluster::messages::command(e.id));
+}
+
 void complete(Tx& tx, std::int64_t id, const std::string& outcome, const json& response) {
   tx.exec_params(
       "UPDATE command_log SET outcome = $2, response = $3::jsonb, completed_at = now() "
       "WHERE id = $1",
       id, outcome, response.dump());
+}
+
+void complete_all(Tx& tx, std::span<const Completion> completions) {
+  if (completions.empty()) return;
+  if (completions.size() == 1) {
+    const auto& c = completions.front();
+    complete(tx, c.id, c.outcome, c.response);
+    return;
+  }
+  ArrayLiteral id, outcome, response;
+  for (const auto& c : completions) {
+    id.add_int(c.id);
+    outcome.add(c.outcome);
+    response.add(c.response.dump());
+  }
+  tx.exec_params(
+      R"(UPDATE command_log c
+            SET outcome = t.outcome, response = t.response, completed_at = now()
+           FROM unnest($1::bigint[], $2::text[], $3::jsonb[]) AS t(id, outcome, response)
+          WHERE c.id = t.id)",
+      id.str(), outcome.str(), response.str());
 }
 
 std::optional<Dispatch> take_on(Tx& tx, std::int64_t id, const std::string& node) {

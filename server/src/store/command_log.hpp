@@ -4,9 +4,11 @@
 // station held by another node carries the payload to send (dispatch) until the holder has
 // taken it on (once) and written the outcome.
 
+#include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -15,6 +17,8 @@
 namespace chargegrid::server::store::command_log {
 
 std::int64_t next_id(Tx& tx);
+// `count` ids from the sequence in one statement, ascending.
+std::vector<std::int64_t> next_ids(Tx& tx, std::size_t count);
 
 struct Entry {
   std::int64_t id = 0;
@@ -32,9 +36,18 @@ struct Entry {
   std::optional<std::int64_t> lease_epoch;
 };
 void insert(Tx& tx, const Entry& entry);
+// insert() for many commands in one statement.
+void insert_all(Tx& tx, std::span<const Entry> entries);
 
 // The outcome of a command sent from this node.
 void complete(Tx& tx, std::int64_t id, const std::string& outcome, const nlohmann::json& response);
+struct Completion {
+  std::int64_t id = 0;
+  std::string outcome;
+  nlohmann::json response;
+};
+// complete() for many commands in one statement.
+void complete_all(Tx& tx, std::span<const Completion> completions);
 
 // A routed command the holding node takes on: nullopt when it is not pending for `node`, or
 // was taken on already (a command is never sent twice).

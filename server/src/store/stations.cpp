@@ -27,6 +27,19 @@ std::optional<std::int64_t> site_of(Tx& tx, const std::string& station_id) {
   return rows[0][0].as<std::int64_t>();
 }
 
+std::vector<std::optional<std::int64_t>> sites_of(Tx& tx,
+                                                  std::span<const std::string> station_ids) {
+  std::vector<std::optional<std::int64_t>> out(station_ids.size());
+  ArrayLiteral ids;
+  for (const auto& id : station_ids) ids.add(id);
+  for (const auto& row : tx.exec_params(
+           "SELECT i.ord, s.site_id FROM unnest($1::text[]) WITH ORDINALITY AS i(id, ord) "
+           "JOIN stations s ON s.id = i.id WHERE s.site_id IS NOT NULL",
+           ids.str()))
+    out[row[0].as<std::size_t>() - 1] = row[1].as<std::int64_t>();
+  return out;
+}
+
 void record_seen(Tx& tx, const std::vector<std::string>& station_ids) {
   // Rows locked in byte order of their ids, as the batches of boots and connections lock
   // them (StateWriters), so that neither waits for the other in a cycle.
@@ -137,6 +150,21 @@ void end_connection(Tx& tx, const std::string& station_id, const std::optional<s
       station_id, *node, epoch);
 }
 
+namespace {
+
+// held_by, lease_epoch and protocol from `row`, starting at column `first`.
+Holder holder_from_row(const pqxx::row& row, int first) {
+  Holder holder;
+  holder.node = row[first].as<std::string>();
+  holder.epoch = row[first + 1].as<std::int64_t>();
+  if (!row[first + 2].is_null())
+    if (auto version = protocols::version_from_subprotocol(row[first + 2].as<std::string>()))
+      holder.version = *version;
+  return holder;
+}
+
+}  // namespace
+
 std::optional<Holder> remote_holder(Tx& tx, const std::string& station_id,
                                     const std::string& self) {
   auto rows = tx.exec_params(
@@ -144,13 +172,21 @@ std::optional<Holder> remote_holder(Tx& tx, const std::string& station_id,
       "JOIN cluster_live_nodes n ON n.id = s.held_by WHERE s.id = $1 AND s.held_by <> $2",
       station_id, self);
   if (rows.empty()) return std::nullopt;
-  Holder holder;
-  holder.node = rows[0][0].as<std::string>();
-  holder.epoch = rows[0][1].as<std::int64_t>();
-  if (!rows[0][2].is_null())
-    if (auto version = protocols::version_from_subprotocol(rows[0][2].as<std::string>()))
-      holder.version = *version;
-  return holder;
+  return holder_from_row(rows[0], 0);
+}
+
+std::vector<std::optional<Holder>> remote_holders(Tx& tx, std::span<const std::string> station_ids,
+                                                  const std::string& self) {
+  std::vector<std::optional<Holder>> out(station_ids.size());
+  ArrayLiteral ids;
+  for (const auto& id : station_ids) ids.add(id);
+  for (const auto& row : tx.exec_params(
+           "SELECT i.ord, s.held_by, s.lease_epoch, s.protocol "
+           "FROM unnest($1::text[]) WITH ORDINALITY AS i(id, ord) JOIN stations s ON s.id = i.id "
+           "JOIN cluster_live_nodes n ON n.id = s.held_by WHERE s.held_by <> $2",
+           ids.str(), self))
+    out[row[0].as<std::size_t>() - 1] = holder_from_row(row, 1);
+  return out;
 }
 
 std::size_t free_leases_of(Tx& tx, const std::string& node) {

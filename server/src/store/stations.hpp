@@ -17,6 +17,8 @@ namespace chargegrid::server::store::stations {
 
 // The site a station belongs to (nullopt: none, or no such station).
 std::optional<std::int64_t> site_of(Tx& tx, const std::string& station_id);
+// site_of() for many stations in one statement, in the order of `station_ids`.
+std::vector<std::optional<std::int64_t>> sites_of(Tx& tx, std::span<const std::string> station_ids);
 
 // Stations heard from recently (batched: one statement for many).
 void record_seen(Tx& tx, const std::vector<std::string>& station_ids);
@@ -71,6 +73,9 @@ struct Holder {
   protocols::OcppVersion version = protocols::OcppVersion::v16;
 };
 std::optional<Holder> remote_holder(Tx& tx, const std::string& station_id, const std::string& self);
+// remote_holder() for many stations in one statement, in the order of `station_ids`.
+std::vector<std::optional<Holder>> remote_holders(Tx& tx, std::span<const std::string> station_ids,
+                                                  const std::string& self);
 
 using StationEpoch = std::pair<std::string, std::int64_t>;
 // Ends every lease `node` holds (it left, restarted or died); returns how many.
