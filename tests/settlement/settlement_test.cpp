@@ -389,20 +389,29 @@ TEST_CASE("a session held back during a demand-response window earns the window'
                     tariff.dump())
               .status == 200);
   REQUIRE(fx.admin().patch("/stations/CS-FLEX/evses/1", {{"max_power_w", 11000}}).status == 200);
-  {
-    // A utility's event limited the site from 05:00 to 06:00.
+  // The event's windows as the OpenADR module writes them: one from `from` to `to` at an
+  // import limit, or none (withdrawn).
+  const auto write_event = [&](std::optional<std::pair<std::string, std::string>> window,
+                               double import_limit_w) {
+    namespace dr = chargegrid::server::store::demand_response;
+    std::vector<dr::Window> windows;
+    if (window) {
+      dr::Window w;
+      w.event_id = "evt-evening";
+      w.program_id = "prog-1";
+      w.site_id = site;
+      w.starts_at = window->first;
+      w.ends_at = window->second;
+      w.import_limit_w = import_limit_w;
+      windows.push_back(w);
+    }
     auto conn = fx.sql();
     pqxx::work tx(conn);
-    chargegrid::server::store::demand_response::Window w;
-    w.event_id = "evt-evening";
-    w.program_id = "prog-1";
-    w.site_id = site;
-    w.starts_at = "2026-11-24T05:00:00Z";
-    w.ends_at = "2026-11-24T06:00:00Z";
-    w.import_limit_w = 4000.0;
-    chargegrid::server::store::demand_response::replace_event(tx, "evt-evening", {w});
+    dr::replace_event(tx, "evt-evening", windows);
     tx.commit();
-  }
+  };
+  // A utility's event limited the site from 05:00 to 06:00.
+  write_event(std::pair{"2026-11-24T05:00:00Z", "2026-11-24T06:00:00Z"}, 4000.0);
 
   auto station = fx.connect("CS-FLEX", "ocpp1.6");
   REQUIRE(is_result(station->call("BootNotification", boot_16())));
@@ -418,23 +427,10 @@ TEST_CASE("a session held back during a demand-response window earns the window'
   // What the event asked while it was in force stays asked, whatever the utility does later.
   SECTION("the event stays") {}
   SECTION("the utility withdraws the event after its window") {
-    auto conn = fx.sql();
-    pqxx::work tx(conn);
-    chargegrid::server::store::demand_response::replace_event(tx, "evt-evening", {});
-    tx.commit();
+    write_event(std::nullopt, 0);
   }
   SECTION("the utility changes the event after its window") {
-    auto conn = fx.sql();
-    pqxx::work tx(conn);
-    chargegrid::server::store::demand_response::Window w;
-    w.event_id = "evt-evening";
-    w.program_id = "prog-1";
-    w.site_id = site;
-    w.starts_at = "2026-11-24T04:00:00Z";
-    w.ends_at = "2026-11-24T07:00:00Z";
-    w.import_limit_w = 1000.0;
-    chargegrid::server::store::demand_response::replace_event(tx, "evt-evening", {w});
-    tx.commit();
+    write_event(std::pair{"2026-11-24T04:00:00Z", "2026-11-24T07:00:00Z"}, 1000.0);
   }
   REQUIRE(is_result(station->call("StopTransaction", {{"transactionId", id},
                                                       {"meterStop", 8000},

@@ -4,7 +4,7 @@
 
 namespace chargegrid::server::store {
 
-std::string text_array(const std::vector<std::string>& items) {
+std::string text_array(std::span<const std::string> items) {
   std::string out = "{";
   for (std::size_t i = 0; i < items.size(); ++i) {
     if (i) out += ',';

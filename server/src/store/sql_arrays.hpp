@@ -3,13 +3,14 @@
 // as one parameter ($1::text[]), and columns set from a JSON merge-patch.
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
 namespace chargegrid::server::store {
 
 // {"a","b"} with quotes and backslashes escaped.
-std::string text_array(const std::vector<std::string>& items);
+std::string text_array(std::span<const std::string> items);
 // {1,2,3}
 std::string integer_array(const std::vector<std::int64_t>& items);
 

@@ -19,6 +19,21 @@ void tell_previous_holder(Tx& tx, const std::string& station_id, const pqxx::fie
   cluster_nodes::notify(tx, holder, cluster::messages::release(station_id, epoch));
 }
 
+// The FROM clause of a read of many stations: $1 their ids, i.ord each one's position (from
+// 1), s its row. Ids without a row yield none.
+const std::string kStationsInOrder =
+    "FROM unnest($1::text[]) WITH ORDINALITY AS i(id, ord) JOIN stations s ON s.id = i.id";
+
+// One value per asked station, in the order asked: read(row) for each row (its position in
+// column 0), nullopt for a station without one.
+template <class T, class Read>
+std::vector<std::optional<T>> per_station(const pqxx::result& rows, std::size_t stations,
+                                          Read read) {
+  std::vector<std::optional<T>> out(stations);
+  for (const auto& row : rows) out[row[0].as<std::size_t>() - 1] = read(row);
+  return out;
+}
+
 }  // namespace
 
 std::optional<std::int64_t> site_of(Tx& tx, const std::string& station_id) {
@@ -29,15 +44,10 @@ std::optional<std::int64_t> site_of(Tx& tx, const std::string& station_id) {
 
 std::vector<std::optional<std::int64_t>> sites_of(Tx& tx,
                                                   std::span<const std::string> station_ids) {
-  std::vector<std::optional<std::int64_t>> out(station_ids.size());
-  ArrayLiteral ids;
-  for (const auto& id : station_ids) ids.add(id);
-  for (const auto& row : tx.exec_params(
-           "SELECT i.ord, s.site_id FROM unnest($1::text[]) WITH ORDINALITY AS i(id, ord) "
-           "JOIN stations s ON s.id = i.id WHERE s.site_id IS NOT NULL",
-           ids.str()))
-    out[row[0].as<std::size_t>() - 1] = row[1].as<std::int64_t>();
-  return out;
+  return per_station<std::int64_t>(
+      tx.exec_params("SELECT i.ord, s.site_id " + kStationsInOrder + " WHERE s.site_id IS NOT NULL",
+                     text_array(station_ids)),
+      station_ids.size(), [](const pqxx::row& row) { return row[1].as<std::int64_t>(); });
 }
 
 void record_seen(Tx& tx, const std::vector<std::string>& station_ids) {
@@ -80,15 +90,13 @@ std::optional<std::string> record_boot(Tx& tx, const std::string& station_id,
 }
 
 std::vector<std::optional<Credentials>> credentials_of(Tx& tx, std::span<const std::string> ids) {
-  std::vector<std::optional<Credentials>> out(ids.size());
-  ArrayLiteral array;
-  for (const auto& id : ids) array.add(id);
-  for (const auto& row : tx.exec_params(
-           "SELECT i.ord, s.security_profile, coalesce(s.password_hash, '') "
-           "FROM unnest($1::text[]) WITH ORDINALITY AS i(id, ord) JOIN stations s ON s.id = i.id",
-           array.str()))
-    out[row[0].as<std::size_t>() - 1] = Credentials{row[1].as<int>(), row[2].as<std::string>()};
-  return out;
+  return per_station<Credentials>(
+      tx.exec_params(
+          "SELECT i.ord, s.security_profile, coalesce(s.password_hash, '') " + kStationsInOrder,
+          text_array(ids)),
+      ids.size(), [](const pqxx::row& row) {
+        return Credentials{row[1].as<int>(), row[2].as<std::string>()};
+      });
 }
 
 Connected connect(Tx& tx, const std::string& station_id, protocols::OcppVersion version,
@@ -177,16 +185,11 @@ std::optional<Holder> remote_holder(Tx& tx, const std::string& station_id,
 
 std::vector<std::optional<Holder>> remote_holders(Tx& tx, std::span<const std::string> station_ids,
                                                   const std::string& self) {
-  std::vector<std::optional<Holder>> out(station_ids.size());
-  ArrayLiteral ids;
-  for (const auto& id : station_ids) ids.add(id);
-  for (const auto& row : tx.exec_params(
-           "SELECT i.ord, s.held_by, s.lease_epoch, s.protocol "
-           "FROM unnest($1::text[]) WITH ORDINALITY AS i(id, ord) JOIN stations s ON s.id = i.id "
-           "JOIN cluster_live_nodes n ON n.id = s.held_by WHERE s.held_by <> $2",
-           ids.str(), self))
-    out[row[0].as<std::size_t>() - 1] = holder_from_row(row, 1);
-  return out;
+  return per_station<Holder>(
+      tx.exec_params("SELECT i.ord, s.held_by, s.lease_epoch, s.protocol " + kStationsInOrder +
+                         " JOIN cluster_live_nodes n ON n.id = s.held_by WHERE s.held_by <> $2",
+                     text_array(station_ids), self),
+      station_ids.size(), [](const pqxx::row& row) { return holder_from_row(row, 1); });
 }
 
 std::size_t free_leases_of(Tx& tx, const std::string& node) {
