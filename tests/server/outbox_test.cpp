@@ -173,10 +173,22 @@ TEST_CASE("A committed outbox row wakes its consumer at once, not at its next po
   REQUIRE(ServerFixture::eventually([&] {
     return fx.query_value("SELECT count(*) FROM outbox_consumers WHERE consumer = 'sleepy'") == "1";
   }));
+  // Connections of this database listening for outbox wake-ups: the server's own, then ours.
+  const auto listening = [&](const char* count) {
+    return ServerFixture::eventually([&] {
+      return fx.query_value(
+                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                 "AND query LIKE 'LISTEN %" +
+                 std::string(chargegrid::server::store::outbox::kWakeChannel) + "%'") == count;
+    });
+  };
+  REQUIRE(listening("1"));
   chargegrid::server::OutboxWakeups wakeups(fx.database().url());
   wakeups.start();
-  // Past the first round and the listener's own start-up wake: from here only a notification
-  // can bring the consumer back before its poll.
+  // Ours has said LISTEN (on a loaded machine that can take longer than a second)...
+  REQUIRE(listening("2"));
+  // ...and is past its start-up wake: from here only a notification can bring the consumer
+  // back before its poll.
   std::this_thread::sleep_for(1s);
   const auto appended_at = std::chrono::steady_clock::now();
   {
