@@ -351,12 +351,31 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
   // last accepted TxProfile, or a station's last station-wide limit, with the same schedule.
   awaitable<std::vector<Sent>> send_changed(std::vector<Outgoing> batch) {
     const auto held = co_await database.transaction([&](store::Tx& tx) {
+      // What the stations hold, read for the whole batch at once: a replan of a large site
+      // asks for every vehicle, and one statement each would cost a round trip each.
+      std::map<std::string, std::vector<std::int64_t>> sessions_by_purpose;
+      std::vector<std::string> stations;
+      for (const auto& o : batch) {
+        if (o.profile.session_id)
+          sessions_by_purpose[o.profile.purpose].push_back(*o.profile.session_id);
+        else
+          stations.push_back(o.profile.station_id);
+      }
+      std::map<std::string, std::map<std::int64_t, plans::LastProfile>> by_session;
+      for (const auto& [purpose, sessions] : sessions_by_purpose)
+        by_session[purpose] = plans::last_accepted(tx, sessions, purpose);
+      const auto by_station = plans::last_station_limits(tx, stations);
       std::vector<bool> out;
       out.reserve(batch.size());
       for (const auto& o : batch) {
-        const auto last = o.profile.session_id
-                              ? plans::last_accepted(tx, *o.profile.session_id, o.profile.purpose)
-                              : plans::last_station_limit(tx, o.profile.station_id);
+        const plans::LastProfile* last = nullptr;
+        if (o.profile.session_id) {
+          const auto& of_purpose = by_session[o.profile.purpose];
+          if (const auto it = of_purpose.find(*o.profile.session_id); it != of_purpose.end())
+            last = &it->second;
+        } else if (const auto it = by_station.find(o.profile.station_id); it != by_station.end()) {
+          last = &it->second;
+        }
         out.push_back(last && last->schedule == o.arguments);
       }
       return out;
@@ -399,16 +418,14 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
   awaitable<void> clear_sessions(const std::vector<std::int64_t>& sessions) {
     auto batch = co_await database.transaction([&](store::Tx& tx) {
       std::vector<Outgoing> out;
-      for (auto session_id : sessions) {
-        const auto last = plans::last_accepted(tx, session_id, kTxPurpose);
-        if (!last) continue;
+      for (const auto& [session_id, last] : plans::last_accepted(tx, sessions, kTxPurpose)) {
         Outgoing o;
         o.command_name = "clear-charging-profile";
         o.arguments = json::object();
         o.profile.kind = "clear";
         o.profile.purpose = kTxPurpose;
-        o.profile.station_id = last->station_id;
-        o.profile.evse_id = last->evse_id;
+        o.profile.station_id = last.station_id;
+        o.profile.evse_id = last.evse_id;
         o.profile.session_id = session_id;
         out.push_back(std::move(o));
       }

@@ -235,31 +235,45 @@ void record_outcomes(Tx& tx, std::span<const Outcome> outcomes) {
 }
 
 namespace {
-std::optional<LastProfile> last_of(const pqxx::result& rows) {
-  if (rows.empty()) return std::nullopt;
-  return LastProfile{rows[0][0].as<std::int64_t>(), rows[0][2].as<std::int64_t>(),
-                     rows[0][3].as<std::string>(), rows[0][4].as<int>(),
-                     nlohmann::json::parse(rows[0][1].c_str())};
+LastProfile last_of(const pqxx::row& row) {
+  return LastProfile{row[1].as<std::int64_t>(), row[3].as<std::int64_t>(), row[4].as<std::string>(),
+                     row[5].as<int>(), nlohmann::json::parse(row[2].c_str())};
 }
 }  // namespace
 
-std::optional<LastProfile> last_accepted(Tx& tx, std::int64_t session_id,
-                                         const std::string& purpose) {
-  return last_of(tx.exec_params(
-      R"(SELECT id, schedule::text, profile_id, station_id, evse_id FROM charging_profiles
-          WHERE session_id = $1 AND purpose = $2 AND kind = 'set' AND status = 'Accepted'
-            AND NOT EXISTS (SELECT 1 FROM charging_profiles c WHERE c.session_id = $1
-                              AND c.kind = 'clear' AND c.id > charging_profiles.id)
-          ORDER BY id DESC LIMIT 1)",
-      session_id, purpose));
+std::map<std::int64_t, LastProfile> last_accepted(Tx& tx,
+                                                  const std::vector<std::int64_t>& session_ids,
+                                                  const std::string& purpose) {
+  std::map<std::int64_t, LastProfile> out;
+  if (session_ids.empty()) return out;
+  const auto rows = tx.exec_params(
+      R"(SELECT s.id, p.id, p.schedule::text, p.profile_id, p.station_id, p.evse_id
+           FROM unnest($1::bigint[]) AS s(id)
+           CROSS JOIN LATERAL (
+             SELECT id, schedule, profile_id, station_id, evse_id FROM charging_profiles
+              WHERE session_id = s.id AND purpose = $2 AND kind = 'set' AND status = 'Accepted'
+                AND NOT EXISTS (SELECT 1 FROM charging_profiles c WHERE c.session_id = s.id
+                                  AND c.kind = 'clear' AND c.id > charging_profiles.id)
+              ORDER BY id DESC LIMIT 1) p)",
+      integer_array(session_ids), purpose);
+  for (const auto& row : rows) out.emplace(row[0].as<std::int64_t>(), last_of(row));
+  return out;
 }
 
-std::optional<LastProfile> last_station_limit(Tx& tx, const std::string& station_id) {
-  return last_of(tx.exec_params(
-      R"(SELECT id, schedule::text, profile_id, station_id, evse_id FROM charging_profiles
-          WHERE station_id = $1 AND evse_id = 0 AND kind = 'set' AND status = 'Accepted'
-          ORDER BY id DESC LIMIT 1)",
-      station_id));
+std::map<std::string, LastProfile> last_station_limits(Tx& tx,
+                                                       std::span<const std::string> station_ids) {
+  std::map<std::string, LastProfile> out;
+  if (station_ids.empty()) return out;
+  const auto rows = tx.exec_params(
+      R"(SELECT s.id, p.id, p.schedule::text, p.profile_id, p.station_id, p.evse_id
+           FROM unnest($1::text[]) AS s(id)
+           CROSS JOIN LATERAL (
+             SELECT id, schedule, profile_id, station_id, evse_id FROM charging_profiles
+              WHERE station_id = s.id AND evse_id = 0 AND kind = 'set' AND status = 'Accepted'
+              ORDER BY id DESC LIMIT 1) p)",
+      text_array(station_ids));
+  for (const auto& row : rows) out.emplace(row[0].as<std::string>(), last_of(row));
+  return out;
 }
 
 void save_plan(Tx& tx, std::int64_t site_id, const std::string& reason, const nlohmann::json& plan,

@@ -5,6 +5,7 @@
 // are the writers. Times cross this interface as Unix seconds (UTC).
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
@@ -120,10 +121,14 @@ struct LastProfile {
   int evse_id = 0;
   nlohmann::json schedule;
 };
-std::optional<LastProfile> last_accepted(Tx& tx, std::int64_t session_id,
-                                         const std::string& purpose);
-// The latest accepted station-wide profile of a station and EVSE 0.
-std::optional<LastProfile> last_station_limit(Tx& tx, const std::string& station_id);
+// The latest accepted, uncleared profile of each session, by session id (sessions without
+// one are left out); one statement for all, since a replan asks for every vehicle of a site.
+std::map<std::int64_t, LastProfile> last_accepted(Tx& tx,
+                                                  const std::vector<std::int64_t>& session_ids,
+                                                  const std::string& purpose);
+// The latest accepted station-wide profile (EVSE 0) of each station, by station id.
+std::map<std::string, LastProfile> last_station_limits(Tx& tx,
+                                                       std::span<const std::string> station_ids);
 
 // `planned_by` and `lease_epoch`: the cluster node and its site lease ("" and nullopt outside
 // cluster mode).
