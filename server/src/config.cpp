@@ -244,11 +244,12 @@ std::optional<Config> parse_config(int argc, const char* const* argv, int& exit_
       "Longest a meter row waits for its batch")
       ->check(CLI::Range(0, 1000));
   add("write-batch-items", config.write_batch_items,
-      "Status changes, boots, connections and station commands' log rows written in one "
-      "transaction once this many wait")
+      "Status changes, boots, connections, Authorize and session messages' writes and station "
+      "commands' log rows written in one transaction once this many wait")
       ->check(CLI::Range(1, 100000));
   add("write-batch-delay-ms", config.write_batch_delay_ms,
-      "Longest a status change, boot or connection waits for its batch")
+      "Longest a status change, boot, connection, Authorize or session message waits for its "
+      "batch")
       ->check(CLI::Range(0, 1000));
   add("max-frame-bytes", config.max_frame_bytes,
       "Largest WebSocket message accepted; larger closes with 1009")

@@ -42,6 +42,7 @@ void Metrics::observe_write_batch(WriteBatch writer, std::size_t items) {
   auto& histogram = writer == WriteBatch::status    ? status_batch_items_
                     : writer == WriteBatch::boot    ? boot_batch_items_
                     : writer == WriteBatch::connect ? connect_batch_items_
+                    : writer == WriteBatch::session ? session_batch_items_
                                                     : credentials_batch_items_;
   histogram.observe(static_cast<double>(items));
 }
@@ -83,6 +84,9 @@ std::string Metrics::render() const {
                               "Station connections per write batch (one transaction each)");
   credentials_batch_items_.render(out, "chargegrid_db_credentials_batch_items",
                                   "Handshakes' credential reads per batch (one transaction each)");
+  session_batch_items_.render(out, "chargegrid_db_session_batch_items",
+                              "Authorize and session messages' writes per batch (one transaction "
+                              "each)");
   return out;
 }
 

@@ -57,6 +57,11 @@ std::vector<store::stations::Connected> write_connects(store::Tx& tx,
   return known;
 }
 
+std::vector<bool> run_session_writes(store::Tx& tx, std::span<const SessionWrite> writes) {
+  for (const auto i : by_station(writes)) writes[i].write(tx);
+  return std::vector<bool>(writes.size(), true);
+}
+
 std::vector<std::optional<security::StationSecurity>> read_credentials(
     store::Tx& tx, std::span<const std::string> ids) {
   std::vector<std::optional<security::StationSecurity>> out;
@@ -87,13 +92,18 @@ StateWriters::StateWriters(boost::asio::io_context& io, db::ConnectionPool& pool
       credentials(io, pool,
                   options("credentials", metrics, Metrics::WriteBatch::credentials, batch_items,
                           batch_delay_ms),
-                  read_credentials) {}
+                  read_credentials),
+      session_writes(io, pool,
+                     options("session_write", metrics, Metrics::WriteBatch::session, batch_items,
+                             batch_delay_ms),
+                     run_session_writes) {}
 
 void StateWriters::flush() {
   statuses.flush();
   boots.flush();
   connects.flush();
   credentials.flush();
+  session_writes.flush();
 }
 
 }  // namespace chargegrid::server

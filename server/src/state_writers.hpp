@@ -2,10 +2,12 @@
 // The group commits (group_commit.hpp) of what every station sends when it connects and
 // boots: connector status changes, boots and connections, each written with those of other
 // stations in one transaction per batch, and the handshake's read of the station's
-// credentials, read for many stations at once. Boots and connections are batched only
-// outside cluster mode, where each takes the station's lease with its row locked (see
-// docs/architecture.md).
+// credentials, read for many stations at once; and of the writes that Authorize and a
+// session's messages (its start, events and stop) make before they are answered. Boots and
+// connections are batched only outside cluster mode, where each takes the station's lease with its
+// row locked (see docs/architecture.md).
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -36,6 +38,15 @@ struct ConnectWrite {
   protocols::OcppVersion version = protocols::OcppVersion::v16;
 };
 
+// The writes of one CALL that must commit before it is answered (Authorize, a session's
+// start, events and stop), run in its batch's transaction with other stations' writes. When
+// the batch fails it runs again in a transaction of its own, so it sets what it hands back
+// afresh on every run.
+struct SessionWrite {
+  std::string station_id;  // batches run their writes in station order (see by_station)
+  std::function<void(store::Tx&)> write;
+};
+
 class StateWriters {
  public:
   StateWriters(boost::asio::io_context& io, db::ConnectionPool& pool, Metrics& metrics,
@@ -48,6 +59,8 @@ class StateWriters {
   GroupCommit<ConnectWrite, store::stations::Connected> connects;
   // A station id's credentials for its handshake, nullopt when there is no such station.
   GroupCommit<std::string, std::optional<security::StationSecurity>> credentials;
+  // SessionWrite: true once committed.
+  GroupCommit<SessionWrite, bool> session_writes;
 
   // Writes whatever waits (at shutdown).
   void flush();

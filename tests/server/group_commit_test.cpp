@@ -1,9 +1,10 @@
-// Status changes, boots and connections of many stations share one transaction per batch
-// (StateWriters): each caller resumes once its item is committed, changes of one connector
+// Status changes, boots, connections and session messages of many stations share one
+// transaction per batch (StateWriters): each caller resumes once its item is committed, changes of one connector
 // keep their order, and an item the database refuses fails only its own caller.
 
 #include "group_commit.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -14,6 +15,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <catch2/catch.hpp>
+#include <map>
 #include <pqxx/pqxx>
 #include <thread>
 
@@ -394,4 +396,102 @@ TEST_CASE("A StatusNotification the database refuses gets a CALLERROR, its neigh
   CHECK_FALSE(refused.empty());
   CHECK(refused != "InternalError");
   CHECK(fx.query_value("SELECT count(*) FROM status_history WHERE station_id = 'GOOD'") == "1");
+}
+
+TEST_CASE("Authorize and session messages of many stations share batches, each decided as alone",
+          "[integration][group-commit][integrity]") {
+  auto config = chargegrid::testing::test_config();
+  config.write_batch_delay_ms = 50;  // the stations' messages meet in batches
+  config.accept_unknown_tokens = true;
+  ServerFixture fx(config);
+  constexpr int kStations = 6;
+  std::vector<std::unique_ptr<chargegrid::sim::OcppTestClient>> stations;
+  for (int s = 0; s < kStations; ++s) {
+    stations.push_back(fx.connect("SW" + std::to_string(s), "ocpp1.6"));
+    REQUIRE(is_result(stations.back()->call(
+        "BootNotification", {{"chargePointVendor", "V"}, {"chargePointModel", "M"}})));
+  }
+  const auto frame = [](const std::string& id, const std::string& action,
+                        const nlohmann::json& payload) {
+    return nlohmann::json::array({2, id, action, payload}).dump();
+  };
+  const auto start = [](int s) {
+    return nlohmann::json{{"connectorId", 1},
+                          {"idTag", "TAG" + std::to_string(s)},
+                          {"meterStart", 1000 * s},
+                          {"timestamp", "2026-12-06T10:00:0" + std::to_string(s) + "Z"}};
+  };
+  // Every station at once: Authorize, then the same StartTransaction twice (a resend under a
+  // new message id).
+  for (int s = 0; s < kStations; ++s) {
+    auto& station = *stations[s];
+    station.send_text(frame("a", "Authorize", {{"idTag", "TAG" + std::to_string(s)}}));
+    station.send_text(frame("s1", "StartTransaction", start(s)));
+    station.send_text(frame("s2", "StartTransaction", start(s)));
+  }
+  std::vector<long long> ids;
+  for (int s = 0; s < kStations; ++s) {
+    std::map<std::string, nlohmann::json> answers;
+    for (int k = 0; k < 3; ++k) {
+      const auto text = stations[s]->receive(std::chrono::seconds(20));
+      REQUIRE(text);
+      const auto answer = nlohmann::json::parse(*text);
+      REQUIRE(is_result(answer));
+      answers[answer[1].get<std::string>()] = answer[2];
+    }
+    CHECK(answers["a"]["idTagInfo"]["status"] == "Accepted");
+    const auto first = answers["s1"]["transactionId"].get<long long>();
+    CHECK(answers["s2"]["transactionId"].get<long long>() == first);  // the same session
+    ids.push_back(first);
+  }
+  std::sort(ids.begin(), ids.end());
+  CHECK(std::adjacent_find(ids.begin(), ids.end()) == ids.end());  // one session per station
+  CHECK(fx.query_value("SELECT count(*) FROM transactions") == std::to_string(kStations));
+
+  // A stop naming another station's transaction ends nothing of that station's; its own stop
+  // sent twice at once ends its session once.
+  const auto stop = [](long long id) {
+    return nlohmann::json{{"transactionId", id},
+                          {"meterStop", 9000},
+                          {"timestamp", "2026-12-06T11:00:00Z"},
+                          {"reason", "Local"}};
+  };
+  const auto own =
+      std::stoll(fx.query_value("SELECT id FROM transactions WHERE station_id = 'SW0'"));
+  const auto foreign =
+      std::stoll(fx.query_value("SELECT id FROM transactions WHERE station_id = 'SW1'"));
+  stations[1]->send_text(frame("x", "StopTransaction", stop(own)));
+  stations[0]->send_text(frame("t1", "StopTransaction", stop(own)));
+  stations[0]->send_text(frame("t2", "StopTransaction", stop(own)));
+  for (int k = 0; k < 2; ++k) {
+    const auto text = stations[0]->receive(std::chrono::seconds(20));
+    REQUIRE(text);
+    CHECK(is_result(nlohmann::json::parse(*text)));
+  }
+  const auto other = stations[1]->receive(std::chrono::seconds(20));
+  REQUIRE(other);
+  CHECK(is_result(nlohmann::json::parse(*other)));  // answered, so it is not resent for ever
+  CHECK(fx.query_value("SELECT state FROM transactions WHERE id = " + std::to_string(own)) ==
+        "ended");
+  CHECK(fx.query_value("SELECT state FROM transactions WHERE id = " + std::to_string(foreign)) ==
+        "active");
+  // One session.ended per consumer, all of the one session.
+  CHECK(fx.query_value("SELECT count(*) > 0 AND count(*) = count(DISTINCT consumer) AND "
+                       "count(DISTINCT payload->>'session_id') = 1 FROM outbox "
+                       "WHERE topic = 'session.ended'") == "t");
+
+  boost::asio::io_context io;
+  boost::beast::tcp_stream stream(io);
+  stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"),
+                                                fx.server().http_port()));
+  http::request<http::string_body> request{http::verb::get, "/metrics", 11};
+  request.set(http::field::host, "localhost");
+  http::write(stream, request);
+  boost::beast::flat_buffer buffer;
+  http::response<http::string_body> response;
+  http::read(stream, buffer, response);
+  const auto batches = histogram_count(response.body(), "chargegrid_db_session_batch_items");
+  INFO("session batches: " << batches);
+  CHECK(batches > 0);
+  CHECK(batches < kStations * 3 + 3);  // fewer transactions than messages
 }

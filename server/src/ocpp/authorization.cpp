@@ -1,7 +1,5 @@
 // Authorization: Authorize against the token table.
 
-#include <pqxx/pqxx>
-
 #include "events/domain_events.hpp"
 #include "ocpp/adapters/adapters.hpp"
 #include "ocpp/common.hpp"
@@ -20,17 +18,17 @@ Handler authorize(Services& services) {
     const auto& token = id_token.value;
     if (id_token.type == "NoAuthorization")
       co_return CallReply::ok({{"idTokenInfo", {{"status", "Accepted"}}}});
-    auto check = co_await services.database.run([&](pqxx::connection& c) {
-      pqxx::work tx(c);
-      auto result = check_token(tx, token, services.config.accept_unknown_tokens);
-      // A driver's token at a station associates the driver with it; the
-      // session that follows takes the association over (see 0002_api.sql).
-      if (result.status == "Accepted" && result.driver_id) {
-        store::associations::authorized(tx, ctx.station_id, *result.driver_id, token);
-      }
-      tx.commit();
-      return result;
-    });
+    // In a transaction shared with other stations' session writes (StateWriters).
+    TokenCheck check;
+    SessionWrite item{ctx.station_id, [&](store::Tx& tx) {
+                        check = check_token(tx, token, services.config.accept_unknown_tokens);
+                        // A driver's token at a station associates the driver with it; the
+                        // session that follows takes the association over (see 0002_api.sql).
+                        if (check.status == "Accepted" && check.driver_id)
+                          store::associations::authorized(tx, ctx.station_id, *check.driver_id,
+                                                          token);
+                      }};
+    co_await services.writers.session_writes.write(std::move(item));
     if (check.status == "Accepted" && check.driver_id) {
       services.events.publish(events::AssociationCreated{
           ctx.station_id,

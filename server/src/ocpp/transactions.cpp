@@ -3,8 +3,6 @@
 // reconnect, or the same message sent twice) finds what the first one stored.
 // Energy comes from the meter's register readings, never from summing power.
 
-#include <pqxx/pqxx>
-
 #include "events/domain_events.hpp"
 #include "logging.hpp"
 #include "ocpp/adapters/adapters.hpp"
@@ -65,7 +63,8 @@ void publish_readings(Services& services, const std::string& station_id, int evs
   services.events.publish(readings);
 }
 
-// A session write and the check of the token the message names, in one transaction.
+// A session write and the check of the token the message names, in one transaction shared
+// with other stations' session writes (StateWriters::session_writes).
 template <class Session>
 struct Checked {
   Session session;
@@ -73,17 +72,22 @@ struct Checked {
 };
 
 template <class Write>
-auto write_checked(Services& services, std::optional<std::string> token, Write write) {
-  using Session = std::invoke_result_t<Write&, pqxx::work&, const std::optional<TokenCheck>&>;
-  return services.database.run(
-      [&services, token = std::move(token), write = std::move(write)](pqxx::connection& c) mutable {
-        pqxx::work tx(c);
-        Checked<Session> result;
-        if (token) result.check = check_token(tx, *token, services.config.accept_unknown_tokens);
-        result.session = write(tx, result.check);
-        tx.commit();
-        return result;
-      });
+auto write_checked(Services& services, const std::string& station_id,
+                   const std::optional<std::string>& token, const Write& write)
+    -> boost::asio::awaitable<
+        Checked<std::invoke_result_t<Write&, store::Tx&, const std::optional<TokenCheck>&>>> {
+  using Session = std::invoke_result_t<Write&, store::Tx&, const std::optional<TokenCheck>&>;
+  Checked<Session> result;
+  SessionWrite item{station_id, [&](store::Tx& tx) {
+                      // Runs again on its own if its batch failed: nothing kept from before.
+                      result = {};
+                      if (token)
+                        result.check =
+                            check_token(tx, *token, services.config.accept_unknown_tokens);
+                      result.session = write(tx, result.check);
+                    }};
+  co_await services.writers.session_writes.write(std::move(item));
+  co_return result;
 }
 
 // ---- OCPP 1.6 -------------------------------------------------------------
@@ -101,11 +105,13 @@ Handler start_transaction_16(Services& services) {
     issued.start_key = std::to_string(start.connector_id) + "|" + start.id_tag + "|" +
                        start.timestamp + "|" + std::to_string(start.meter_start_wh);
 
-    auto started = co_await write_checked(
-        services, start.id_tag, [&](pqxx::work& tx, const std::optional<TokenCheck>& check) {
-          issued.driver_id = check->driver_id;
-          return store::sessions::start_issued(tx, issued);
-        });
+    // Named, not a temporary in the co_await's arguments (GCC 12 destroys those twice).
+    const auto start_session = [&](store::Tx& tx, const std::optional<TokenCheck>& check) {
+      issued.driver_id = check->driver_id;
+      return store::sessions::start_issued(tx, issued);
+    };
+    const std::optional<std::string> token = start.id_tag;
+    auto started = co_await write_checked(services, ctx.station_id, token, start_session);
     const auto& check = *started.check;
     const int id = started.session.id;
     if (started.session.inserted) {
@@ -145,7 +151,7 @@ Handler stop_transaction_16(Services& services) {
     // An unknown transaction is this station's (foreign ids are not looked up);
     // an ended one is never rewritten.
     using Found = store::sessions::StopFound;
-    const auto end_session = [&](pqxx::work& tx, const std::optional<TokenCheck>&) {
+    const auto end_session = [&](store::Tx& tx, const std::optional<TokenCheck>&) {
       auto stopped = store::sessions::stop_issued(tx, issued);
       // Consumers that must not miss it (settlement, smart charging) learn of it durably.
       if (stopped.found == Found::Ended)
@@ -158,7 +164,7 @@ Handler stop_transaction_16(Services& services) {
                                {"meter_stop_wh", meter_stop}});
       return stopped;
     };
-    auto result = co_await write_checked(services, stop.id_tag, end_session);
+    auto result = co_await write_checked(services, ctx.station_id, stop.id_tag, end_session);
     const auto& stopped = result.session;
 
     switch (stopped.found) {
@@ -253,24 +259,24 @@ Handler transaction_event(Services& services) {
     std::optional<std::string> token_to_check;
     if (update.id_token && update.id_token->type != "NoAuthorization")
       token_to_check = event.id_token;
-    auto result = co_await write_checked(
-        services, token_to_check, [&](pqxx::work& tx, const std::optional<TokenCheck>& check) {
-          auto stored = event;
-          stored.driver_id = check ? check->driver_id : std::nullopt;
-          auto recorded = store::sessions::record_event(tx, stored);
-          // Consumers that must not miss it (settlement, smart charging) learn of it durably.
-          if (recorded.ended)
-            store::outbox::append(
-                tx, store::outbox::kSessionEnded,
-                {{"session_id", recorded.id},
-                 {"station_id", ctx.station_id},
-                 {"protocol", event.protocol},
-                 {"station_transaction_id", uid},
-                 {"ended_at", event.timestamp},
-                 {"stop_reason", event.stopped_reason ? nlohmann::json(*event.stopped_reason)
-                                                      : nlohmann::json(nullptr)}});
-          return recorded;
-        });
+    const auto record = [&](store::Tx& tx, const std::optional<TokenCheck>& check) {
+      auto stored = event;
+      stored.driver_id = check ? check->driver_id : std::nullopt;
+      auto recorded = store::sessions::record_event(tx, stored);
+      // Consumers that must not miss it (settlement, smart charging) learn of it durably.
+      if (recorded.ended)
+        store::outbox::append(
+            tx, store::outbox::kSessionEnded,
+            {{"session_id", recorded.id},
+             {"station_id", ctx.station_id},
+             {"protocol", event.protocol},
+             {"station_transaction_id", uid},
+             {"ended_at", event.timestamp},
+             {"stop_reason", event.stopped_reason ? nlohmann::json(*event.stopped_reason)
+                                                  : nlohmann::json(nullptr)}});
+      return recorded;
+    };
+    auto result = co_await write_checked(services, ctx.station_id, token_to_check, record);
     const auto& recorded = result.session;
     if (recorded.after_end)
       log::warn("transaction_event_after_end", {{"station", ctx.station_id},
