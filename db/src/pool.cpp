@@ -82,6 +82,23 @@ void ConnectionPool::submit(Job job, OnError on_error) {
   }
 }
 
+void ConnectionPool::submit_or_fail(Job job, OnError on_error) {
+  if (!on_error) throw std::invalid_argument("connection pool: submit_or_fail needs on_error");
+  auto refused = on_error;  // enqueue() keeps the original only when it queues the job
+  switch (enqueue(std::move(job), std::move(on_error))) {
+    case Admission::accepted:
+      return;
+    case Admission::full:
+      refused(std::make_exception_ptr(PoolFull("connection pool: queue full (" +
+                                               std::to_string(options_.queue_capacity) +
+                                               " jobs waiting)")));
+      return;
+    case Admission::stopped:
+      refused(std::make_exception_ptr(PoolStopped("connection pool: stopped")));
+      return;
+  }
+}
+
 bool ConnectionPool::try_submit(Job job, OnError on_error) {
   return enqueue(std::move(job), std::move(on_error)) == Admission::accepted;
 }

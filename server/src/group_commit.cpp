@@ -44,13 +44,12 @@ void GroupCommitQueue::State::start_locked(std::unique_lock<std::mutex>& lock) {
     batch->complete(0, batch->size(), error);
     self->finished();
   };
-  const bool queued = pool.try_submit(
+  pool.submit_or_fail(
       [self, batch](pqxx::connection& connection) {
         self->write(*batch, connection);
         self->finished();
       },
       not_run);
-  if (!queued) not_run(std::make_exception_ptr(db::PoolFull("the database queue is full")));
   lock.lock();
 }
 

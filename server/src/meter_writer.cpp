@@ -105,7 +105,7 @@ void MeterWriter::flush_locked(std::unique_lock<std::mutex>& lock) {
   auto fail_all = [waiters](std::exception_ptr error) {
     for (auto& waiter : *waiters) waiter.done(error, false);
   };
-  const bool queued = pool_.try_submit(
+  pool_.submit_or_fail(
       [rows, waiters](pqxx::connection& connection) {
         try {
           const auto foreign = write_meter_rows(connection, *rows);
@@ -140,7 +140,6 @@ void MeterWriter::flush_locked(std::unique_lock<std::mutex>& lock) {
         }
       },
       fail_all);
-  if (!queued) fail_all(std::make_exception_ptr(db::PoolFull("database queue is full")));
   lock.lock();
 }
 

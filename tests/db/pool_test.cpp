@@ -104,12 +104,23 @@ TEST_CASE("ConnectionPool refuses jobs when its queue is full", "[db][pool]") {
   CHECK(pool.stats().queued == 2);
   CHECK_FALSE(pool.try_submit([&](pqxx::connection&) { ++ran; }));
   CHECK_THROWS_AS(pool.submit([&](pqxx::connection&) { ++ran; }), PoolFull);
+  // The same refusal handed to the caller's error path instead of thrown.
+  Outcome refused;
+  pool.submit_or_fail([&](pqxx::connection&) { ++ran; }, refused.on_error());
+  CHECK_THROWS_AS(refused.future.get(), PoolFull);
 
   gate.set_value();
   REQUIRE(eventually([&] { return pool.stats().jobs_total == 3; }));
   CHECK(ran == 3);
   CHECK(pool.try_submit([&](pqxx::connection&) { ++ran; }));  // room again
   REQUIRE(eventually([&] { return ran.load() == 4; }));
+
+  // At shutdown it says so, not that the queue is full.
+  pool.stop();
+  Outcome stopped;
+  pool.submit_or_fail([&](pqxx::connection&) { ++ran; }, stopped.on_error());
+  CHECK_THROWS_AS(stopped.future.get(), PoolStopped);
+  CHECK(ran == 4);
 }
 
 TEST_CASE("ConnectionPool reports a failing job and keeps its connection", "[db][pool]") {

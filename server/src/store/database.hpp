@@ -91,8 +91,7 @@ class Database {
       }
     };
     auto not_run = [complete](std::exception_ptr error) { complete(error, Value{}); };
-    if (!pool.try_submit(std::move(job), not_run))
-      not_run(std::make_exception_ptr(db::PoolFull("the database queue is full")));
+    pool.submit_or_fail(std::move(job), not_run);
   }
 
   db::ConnectionPool& pool_;

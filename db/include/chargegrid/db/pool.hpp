@@ -83,6 +83,10 @@ class ConnectionPool {
   // Like submit(), but returns false instead of throwing when the queue is full or the
   // pool is stopped.
   bool try_submit(Job job, OnError on_error = nullptr);
+  // Like submit(), but a job that cannot be queued goes to on_error at once with what
+  // submit() would throw (PoolFull, or PoolStopped at shutdown): for callers that hand every
+  // failure on the same way and must say which it was.
+  void submit_or_fail(Job job, OnError on_error);
 
   // At least one worker holds a working connection.
   bool healthy() const;
