@@ -15,6 +15,7 @@
 
 #include "chargegrid/base/enum_names.hpp"
 #include "chargegrid/base/time_zone.hpp"
+#include "chargegrid/db/pool.hpp"
 #include "chargegrid/scheduler/planner.hpp"
 #include "chargegrid/scheduler/prediction.hpp"
 #include "chargegrid/server/config.hpp"
@@ -318,12 +319,21 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
       by_station[batch[i].profile.station_id].push_back(i);
     std::vector<const std::vector<std::size_t>*> stations;
     for (const auto& [station, items] : by_station) stations.push_back(&items);
+    bool stopping = false;  // the database pool has stopped: the server is shutting down
     co_await concurrently(stations.size(), kSendWidth, [&](std::size_t s) -> awaitable<void> {
       for (auto i : *stations[s]) {
         auto& o = batch[i];
+        if (stopping) {
+          o.sent.outcome = "refused";  // not recorded, not sent
+          continue;
+        }
         try {
           auto profile = o.profile;
           o.recorded = co_await recorder.write(std::move(profile));
+        } catch (const db::PoolStopped&) {
+          stopping = true;
+          o.sent.outcome = "refused";
+          continue;
         } catch (const std::exception& e) {
           // Not recorded, so not sent; the next replan sends it again.
           o.sent.outcome = "refused";
@@ -335,6 +345,12 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
         co_await dispatch(o);
       }
     });
+    if (stopping) {
+      // One line instead of a warning per profile: the next start replans the site.
+      log::info("smart_charging_send_abandoned",
+                {{"profiles", batch.size()}, {"reason", "the server is stopping"}});
+      co_return std::vector<Sent>(batch.size(), Sent{"refused", std::nullopt});
+    }
     std::vector<plans::Outcome> outcomes;
     outcomes.reserve(batch.size());
     for (const auto& o : batch)
@@ -404,6 +420,8 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
     } catch (const commands::NotAvailable&) {
       o.sent.outcome = "invalid";
       o.sent.status = "NotAvailable";
+    } catch (const db::PoolStopped&) {
+      o.sent.outcome = "refused";  // the server is stopping; the next start replans
     } catch (const std::exception& e) {
       // The router could not log it (the database refused): not sent, like a station that
       // had too many calls waiting; the next replan sends it again.
