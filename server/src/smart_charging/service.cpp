@@ -14,6 +14,7 @@
 #include <set>
 
 #include "chargegrid/base/enum_names.hpp"
+#include "chargegrid/base/time.hpp"
 #include "chargegrid/base/time_zone.hpp"
 #include "chargegrid/db/pool.hpp"
 #include "chargegrid/scheduler/planner.hpp"
@@ -119,6 +120,39 @@ json schedule_arguments(int evse_id, const std::string& purpose, const json& tra
     out["periods"].push_back(std::move(period));
   }
   return out;
+}
+
+// Whether a schedule (schedule_arguments()) lets an EVSE draw less than `held` at some moment
+// from `now` on: such a profile is sent before those that only raise limits, so that while a
+// replan is on its way no station runs its new, higher limit beside another's old one and the
+// site goes over its own. A profile that replaces none counts as lowering (it limits a
+// vehicle that was drawing freely).
+bool lowers(const json& next, const json* held, Time now) {
+  if (!held) return true;
+  const auto start_of = [](const json& a) -> std::optional<double> {
+    const auto at = base::parse_rfc3339(a.value("start", std::string()));
+    if (!at) return std::nullopt;
+    return std::chrono::duration<double>(at->time_since_epoch()).count();
+  };
+  const auto a0 = start_of(next), b0 = start_of(*held);
+  if (!a0 || !b0) return true;
+  // The limit a schedule sets at unix time t; +inf outside it (nothing held there).
+  const auto limit_at = [](const json& a, double start, double t) {
+    const double offset = t - start;
+    if (offset < 0 || offset >= a.value("duration_s", 0.0)) return HUGE_VAL;
+    double limit = HUGE_VAL;
+    for (const auto& p : a.value("periods", json::array()))
+      if (p.value("start_s", 0.0) <= offset) limit = p.value("limit", HUGE_VAL);
+    return limit;
+  };
+  const double from = std::chrono::duration<double>(now.time_since_epoch()).count();
+  std::vector<double> moments{from};
+  for (const auto& [a, start] : {std::pair{&next, *a0}, std::pair{held, *b0}})
+    for (const auto& p : a->value("periods", json::array()))
+      if (const double t = start + p.value("start_s", 0.0); t > from) moments.push_back(t);
+  for (const double t : moments)
+    if (limit_at(next, *a0, t) < limit_at(*held, *b0, t)) return true;
+  return false;
 }
 
 // The records of the profiles being sent at the moment, in one transaction per batch.
@@ -363,8 +397,10 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
     co_return out;
   }
 
-  // send_all() for the profiles of the batch the stations do not hold already: a session's
-  // last accepted TxProfile, or a station's last station-wide limit, with the same schedule.
+  // send_all() for the profiles of the batch the stations do not hold already (a session's
+  // last accepted TxProfile, or a station's last station-wide limit, with the same schedule),
+  // those that lower a limit first (see lowers()).
+  enum class Hold { same, lowered, raised };
   awaitable<std::vector<Sent>> send_changed(std::vector<Outgoing> batch) {
     const auto held = co_await database.transaction([&](store::Tx& tx) {
       // What the stations hold, read for the whole batch at once: a replan of a large site
@@ -381,7 +417,8 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
       for (const auto& [purpose, sessions] : sessions_by_purpose)
         by_session[purpose] = plans::last_accepted(tx, sessions, purpose);
       const auto by_station = plans::last_station_limits(tx, stations);
-      std::vector<bool> out;
+      const auto now = now_seconds();
+      std::vector<Hold> out;
       out.reserve(batch.size());
       for (const auto& o : batch) {
         const plans::LastProfile* last = nullptr;
@@ -392,14 +429,25 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
         } else if (const auto it = by_station.find(o.profile.station_id); it != by_station.end()) {
           last = &it->second;
         }
-        out.push_back(last && last->schedule == o.arguments);
+        if (last && last->schedule == o.arguments)
+          out.push_back(Hold::same);
+        else
+          out.push_back(lowers(o.arguments, last ? &last->schedule : nullptr, now) ? Hold::lowered
+                                                                                   : Hold::raised);
       }
       return out;
     });
-    std::vector<Outgoing> changed;
-    for (std::size_t i = 0; i < batch.size(); ++i)
-      if (!held[i]) changed.push_back(std::move(batch[i]));
-    co_return co_await send_all(std::move(changed));
+    // Lowered limits first, all answered, then raised ones.
+    std::vector<Outgoing> lowering, raising;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (held[i] == Hold::lowered) lowering.push_back(std::move(batch[i]));
+      if (held[i] == Hold::raised) raising.push_back(std::move(batch[i]));
+    }
+    auto sent = co_await send_all(std::move(lowering));
+    auto after = co_await send_all(std::move(raising));
+    sent.insert(sent.end(), std::make_move_iterator(after.begin()),
+                std::make_move_iterator(after.end()));
+    co_return sent;
   }
 
   // One recorded profile through the router; never throws (a failure is its outcome).
