@@ -1,6 +1,7 @@
 #include "norway_week_replay.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -33,7 +34,7 @@ constexpr double kEvseW = 7400;  // the offline replay's EVSE
 constexpr const char* kPrefix = "NW";
 constexpr const char* kIdTag = "NORWAY";
 // Real seconds the stations get to connect and boot before the first plug-in.
-constexpr double kLeadS = 4;
+constexpr double kLeadS = 2;
 
 double epoch_s(Wall t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
@@ -197,10 +198,10 @@ int run_norway_week(const NorwayWeekOptions& opt) {
   setup_config.accept_unknown_tokens = true;
   std::map<std::string, std::int64_t> site_ids;
   std::map<std::string, std::int64_t> limits;
+  std::string admin_key;
   {
     server::Server setup(setup_config, db.url());
     setup.start();
-    std::string admin_key;
     {
       auto c = db.connect();
       pqxx::work tx(c);
@@ -246,7 +247,7 @@ int run_norway_week(const NorwayWeekOptions& opt) {
   const Time replay_origin =
       std::chrono::floor<seconds>(first_arrival) - (first_arrival.time_since_epoch() % slot) - lead;
   const Time wall_origin =
-      std::chrono::ceil<seconds>(std::chrono::system_clock::now()) + seconds{5};
+      std::chrono::ceil<seconds>(std::chrono::system_clock::now()) + seconds{2};
   const auto to_wall = [&](Time replay) {
     return Wall(wall_origin) +
            std::chrono::duration_cast<Wall::duration>(std::chrono::duration<double>(
@@ -310,7 +311,7 @@ int run_norway_week(const NorwayWeekOptions& opt) {
   fleet.station.default_heartbeat_s = 86400;
   fleet.station.response_timeout_s = 60;
   fleet.station.meter.max_power_w = kEvseW;
-  fleet.station.ev.notify_charging_needs = true;
+  fleet.station.ev.notify_charging_needs = !opt.declare_energy;
   fleet.station.id_tag = kIdTag;
   fleet.station.script_start = Wall(wall_origin);
   fleet.threads = 2;
@@ -328,6 +329,33 @@ int run_norway_week(const NorwayWeekOptions& opt) {
     return static_cast<std::size_t>(testing::query_int(db.url(), sql));
   };
   const auto replay_end = to_wall(last_departure) + std::chrono::seconds(2);
+  // --declare-energy: each session's need declared through the API as it starts.
+  std::atomic<bool> replaying{true};
+  std::thread declarer([&] {
+    if (!opt.declare_energy) return;
+    testing::ApiClient api(server.http_port(), admin_key);
+    std::set<std::int64_t> declared;
+    std::map<std::string, std::size_t> begun;  // sessions per station so far
+    while (replaying) {
+      auto c = db.connect();
+      pqxx::read_transaction tx(c);
+      const auto rows = tx.exec(
+          "SELECT t.id, t.station_id FROM transactions t WHERE t.station_id LIKE '" +
+          std::string(kPrefix) + "0%' AND t.transaction_uid NOT LIKE 'history-%' ORDER BY t.id");
+      tx.commit();
+      for (const auto& row : rows) {
+        const auto id = row[0].as<std::int64_t>();
+        if (!declared.insert(id).second) continue;
+        const auto station = row[1].as<std::string>();
+        const auto index = static_cast<std::size_t>(std::stoi(station.substr(2))) - 1;
+        const auto n = begun[station]++;
+        if (index >= stations.size() || n >= stations[index].sessions.size()) continue;
+        api.patch("/sessions/" + std::to_string(id),
+                  {{"energy_wh", std::llround(stations[index].sessions[n]->need_wh)}});
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
   std::printf("replaying %zu sessions at %zu sites on %zu stations, %s to %s at x%d (%.0f s)\n",
               session_count, scenario.sites.size(), stations.size(),
               base::format_rfc3339(replay_origin).c_str(),
@@ -343,6 +371,8 @@ int run_norway_week(const NorwayWeekOptions& opt) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   simulated.stop();
   runner.join();
+  replaying = false;
+  declarer.join();
   const double run_s = testing::seconds_since(started);
 
   // ---- scoring ----
@@ -439,6 +469,12 @@ int run_norway_week(const NorwayWeekOptions& opt) {
       "SELECT count(*), coalesce(extract(epoch FROM max(answered_at) - min(sent_at)), 0)::float8 "
       "FROM charging_profiles WHERE kind = 'set'");
   const double all_profiles = sending[0].as<double>();
+  // What the stations answered: a profile not accepted leaves its vehicle uncontrolled.
+  json outcomes = json::object();
+  for (const auto& row :
+       tx.exec("SELECT kind || ' ' || purpose || ' ' || coalesce(outcome, '-') || ' ' || "
+               "coalesce(status, '-'), count(*) FROM charging_profiles GROUP BY 1 ORDER BY 1"))
+    outcomes[row[0].as<std::string>()] = row[1].as<std::int64_t>();
   const double profiles_per_s = run_s > 0 ? all_profiles / run_s : 0;
   tx.commit();
 
@@ -451,6 +487,7 @@ int run_norway_week(const NorwayWeekOptions& opt) {
               {"stations", stations.size()},
               {"earlier_sessions", scenario.earlier.size()},
               {"time_scale", k},
+              {"energy_declared", opt.declare_energy},
               {"slot_s", opt.slot_s},
               {"run_s", std::round(run_s)},
               {"requested_kwh", need_wh / 1000},
@@ -476,6 +513,13 @@ int run_norway_week(const NorwayWeekOptions& opt) {
   for (const auto& [id, d] : site_delivered)
     per_site[id] = {{"delivered_kwh", d / 1000}, {"hindsight_kwh", site_hindsight[id] / 1000}};
   result["per_site"] = per_site;
+  result["profile_outcomes"] = outcomes;
+  // Sessions whose energy need the loop knew from the vehicle (ISO 15118 charging needs)
+  // rather than from the predictor.
+  result["sessions_with_charging_needs"] = count(
+      "SELECT count(*) FROM ev_charging_needs n JOIN transactions t ON t.id = n.session_id "
+      "WHERE " +
+      live);
   if (per_session.size() <= 50) result["per_session"] = per_session;
   std::printf(
       "delivered %.1f kWh of the hindsight optimum's %.1f kWh (%.2f %%; requested %.1f kWh; the "

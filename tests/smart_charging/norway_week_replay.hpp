@@ -19,6 +19,9 @@ struct NorwayWeekOptions {
   double check_tolerance = 0.05;
   bool check = false;  // exit 1 unless every session is scored, no site-slot is over the limit
                        // beyond the tolerance and every profile starts on a replay slot boundary
+  // Each session's need declared through the API as it starts (PATCH /sessions/{id}
+  // energy_wh) instead of reported by its vehicle's charging needs.
+  bool declare_energy = false;
   std::string result_file;
 };
 

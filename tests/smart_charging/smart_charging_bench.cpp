@@ -132,6 +132,9 @@ int main(int argc, char** argv) {
                  "--norway-week: only the M sessions of those sites that leave first");
   app.add_option("--tolerance", week.check_tolerance,
                  "--norway-week --check: share a site-slot may exceed its limit by");
+  app.add_flag("--declare-energy", week.declare_energy,
+               "--norway-week: declare each session's need through the API instead of its "
+               "vehicle reporting it (charging needs)");
   app.add_flag("--check", week.check,
                "--norway-week: exit 1 unless every session is scored, no site-slot is over its "
                "limit beyond --tolerance and every profile starts on a replay slot boundary");
