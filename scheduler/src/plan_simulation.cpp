@@ -16,6 +16,7 @@ using namespace std::chrono;
 
 struct SimVehicle {
   std::string id;
+  std::size_t session = 0;        // index into the replay's sessions, by plug-in time
   int arrive = 0, depart = 0;     // usable slots [arrive, depart), relative to the site start
   int p10 = 0, p50 = 0, p90 = 0;  // predicted departure slots (exclusive end)
   double need_wh = 0;
@@ -299,15 +300,23 @@ Outcome run_online(const Site& site, std::int64_t max_w, minutes slot_length, do
   return o;
 }
 
-}  // namespace
+// The replay's sessions (sorted by plug-in) and its sites with their vehicles, limits and
+// prices; fills the report's window, session, site, slot and binding figures.
+struct Replay {
+  std::vector<FinishedSession> sessions;
+  std::map<std::string, Site> sites;
+  bool built = false;  // false: nothing to replay
+};
 
-SimulationReport simulate_planning(const std::vector<FinishedSession>& input,
-                                   const SimulationOptions& opt) {
-  SimulationReport report;
-  std::vector<FinishedSession> sessions = input;
+Replay build_replay(const std::vector<FinishedSession>& input, const SimulationOptions& opt,
+                    SimulationReport& report) {
+  Replay replay;
+  auto& sessions = replay.sessions;
+  auto& sites = replay.sites;
+  sessions = input;
   std::stable_sort(sessions.begin(), sessions.end(),
                    [](const auto& a, const auto& b) { return a.plugin < b.plugin; });
-  if (sessions.empty() || opt.slot_length <= minutes{0}) return report;
+  if (sessions.empty() || opt.slot_length <= minutes{0}) return replay;
   const minutes L = opt.slot_length;
   const double dt_h = duration<double, std::ratio<3600>>(L).count();
   const auto max_w = static_cast<std::int64_t>(opt.evse_kw * 1000);
@@ -332,7 +341,7 @@ SimulationReport simulate_planning(const std::vector<FinishedSession>& input,
   std::vector<Time> plugins;  // of the sessions the replay may take, in order
   for (const auto& s : sessions)
     if (replayed(s)) plugins.push_back(s.plugin);
-  if (plugins.empty()) return report;
+  if (plugins.empty()) return replay;
   Time window_end = plugins.back() + seconds{1};
   if (opt.end) {
     window_end = *opt.end;
@@ -357,7 +366,6 @@ SimulationReport simulate_planning(const std::vector<FinishedSession>& input,
     return sessions[a].plugout > sessions[b].plugout;
   };
   std::priority_queue<std::size_t, std::vector<std::size_t>, decltype(later)> connected(later);
-  std::map<std::string, Site> sites;
   auto slot_at = [&](Time start, Time t, bool up) {
     auto d = t - start;
     auto q = d / L;
@@ -382,6 +390,7 @@ SimulationReport simulate_planning(const std::vector<FinishedSession>& input,
     for (int copy = 0; copy < std::max(1, opt.vehicle_multiplier); ++copy) {
       SimVehicle v;
       v.id = s.user_id + "#" + std::to_string(i) + "." + std::to_string(copy);
+      v.session = i;
       v.arrive = slot_at(site.start, s.plugin, true);
       v.depart = std::max(v.arrive, slot_at(site.start, s.plugout, false));
       v.p10 = slot_at(site.start, p.departure_p10, false);
@@ -402,14 +411,7 @@ SimulationReport simulate_planning(const std::vector<FinishedSession>& input,
     }
   }
 
-  std::vector<std::string> names = {"chargegrid",
-                                    "chargegrid_exact_departures",
-                                    "hindsight_optimum",
-                                    "uncontrolled",
-                                    "round_robin",
-                                    "edf",
-                                    "llf"};
-  for (const auto& name : names) report.policies[name];
+  replay.built = true;
   std::size_t binding = 0;
   for (auto& [id, site] : sites) {
     if (site.vehicles.empty()) continue;
@@ -463,6 +465,73 @@ SimulationReport simulate_planning(const std::vector<FinishedSession>& input,
       }
       if (demand[t] > site.import_limit[t]) ++binding;
     }
+  }
+  report.limit_binding_share = report.slots ? double(binding) / report.slots : 0;
+  return replay;
+}
+
+}  // namespace
+
+std::int64_t replay_import_price(int local_hour) {
+  return tariff(local_hour);
+}
+
+ReplayScenario replay_scenario(const std::vector<FinishedSession>& input,
+                               const SimulationOptions& opt) {
+  SimulationReport report;
+  auto replay = build_replay(input, opt, report);
+  ReplayScenario out;
+  out.window_start = report.window_start;
+  out.window_end = report.window_end;
+  const minutes L = opt.slot_length;
+  const double dt_h = duration<double, std::ratio<3600>>(L).count();
+  const auto max_w = static_cast<std::int64_t>(opt.evse_kw * 1000);
+  for (const auto& s : replay.sessions)
+    if (s.plugout <= out.window_start) out.earlier.push_back(s);
+  for (const auto& [id, site] : replay.sites) {
+    if (site.vehicles.empty()) continue;
+    ReplaySite r;
+    r.id = id;
+    r.start = site.start;
+    r.utc_offset = site.utc_offset;
+    r.import_limit_w = site.import_limit.empty() ? 0 : site.import_limit.front();
+    const auto optimum = run_hindsight(site, max_w, L);
+    for (std::size_t i = 0; i < site.vehicles.size(); ++i) {
+      const auto& v = site.vehicles[i];
+      ReplaySession rs;
+      rs.session = replay.sessions[v.session];
+      rs.arrival = site.start + L * v.arrive;
+      rs.departure = site.start + L * v.depart;
+      rs.need_wh = v.need_wh;
+      double net = 0;
+      for (int t = v.arrive; t < v.depart; ++t) net += optimum.power[i][t] * dt_h;
+      rs.hindsight_wh = std::clamp(net, 0.0, v.need_wh);
+      r.sessions.push_back(std::move(rs));
+    }
+    out.sites.push_back(std::move(r));
+  }
+  return out;
+}
+
+SimulationReport simulate_planning(const std::vector<FinishedSession>& input,
+                                   const SimulationOptions& opt) {
+  SimulationReport report;
+  auto replay = build_replay(input, opt, report);
+  const minutes L = opt.slot_length;
+  const double dt_h = duration<double, std::ratio<3600>>(L).count();
+  const auto max_w = static_cast<std::int64_t>(opt.evse_kw * 1000);
+  std::vector<std::string> names = {"chargegrid",
+                                    "chargegrid_exact_departures",
+                                    "hindsight_optimum",
+                                    "uncontrolled",
+                                    "round_robin",
+                                    "edf",
+                                    "llf"};
+  if (!replay.built) return report;
+  for (const auto& name : names) report.policies[name];
+  for (auto& [id, site] : replay.sites) {
+    if (site.vehicles.empty()) continue;
+    Outcome free = run_classic(site, Classic::uncontrolled, max_w, dt_h, opt.departure_quantile);
     std::size_t replans = 0, exact_replans = 0;
     score(site, run_online(site, max_w, L, dt_h, opt, false, replans), dt_h,
           report.policies["chargegrid"]);
@@ -479,7 +548,6 @@ SimulationReport simulate_planning(const std::vector<FinishedSession>& input,
     score(site, run_classic(site, Classic::llf, max_w, dt_h, opt.departure_quantile), dt_h,
           report.policies["llf"]);
   }
-  report.limit_binding_share = report.slots ? double(binding) / report.slots : 0;
   return report;
 }
 

@@ -7,6 +7,8 @@
 #include <iostream>
 #include <map>
 
+#include "chargegrid/base/time.hpp"
+
 namespace chargegrid::server {
 namespace {
 
@@ -304,6 +306,18 @@ std::optional<Config> parse_config(int argc, const char* const* argv, int& exit_
   add("smart-charging-evse-power", config.smart_charging_evse_power_w,
       "Smart charging: an EVSE's maximum power in W")
       ->check(CLI::Range(std::int64_t{1000}, std::int64_t{1000000}));
+  add("smart-charging-day-type-shift", config.smart_charging_day_type_shift_h,
+      "Smart charging: hours after an arrival whose day type the departure predictor uses (0: "
+      "the arrival's own)")
+      ->check(CLI::Range(0.0, 48.0));
+  add("smart-charging-time-scale", config.smart_charging_time_scale,
+      "Smart charging, benchmarks and tests only: plan on a replay timeline this many times as "
+      "fast as the wall clock (stations simulated at the same --time-scale); a divisor of the "
+      "slot")
+      ->check(CLI::Range(1, 3600));
+  add("smart-charging-replay-start", config.smart_charging_replay_start,
+      "Smart charging, benchmarks and tests only: the replay timeline's start (RFC 3339, rounded "
+      "down to a slot boundary) at the moment the loop starts; default now");
   add("log-level", config.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   add("log-format", config.log_format, "text (key=value) or json")
@@ -349,6 +363,19 @@ std::optional<Config> parse_config(int argc, const char* const* argv, int& exit_
     std::cerr << "--openadr-vtn-url needs --openadr-client-id and --openadr-client-secret\n";
     exit_code = 2;
     return std::nullopt;
+  }
+  // A scaled slot must last whole wall seconds: profiles carry whole-second start times.
+  if (config.smart_charging_slot_s % config.smart_charging_time_scale != 0) {
+    std::cerr << "--smart-charging-time-scale must divide --smart-charging-slot\n";
+    exit_code = 2;
+    return std::nullopt;
+  }
+  if (!config.smart_charging_replay_start.empty()) {
+    if (!base::parse_rfc3339(config.smart_charging_replay_start)) {
+      std::cerr << "--smart-charging-replay-start: not an RFC 3339 time\n";
+      exit_code = 2;
+      return std::nullopt;
+    }
   }
   exit_code = 0;
   return config;

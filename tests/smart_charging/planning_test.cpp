@@ -48,14 +48,22 @@ TEST_CASE("A declaration replaces the predicted median and ISO 15118 needs come 
   CHECK(need.departure_p50 == at(5000));
   CHECK(need.energy_wh == 7000);
 
+  // Needs sent when 1,000 Wh were delivered ask for 3,000 Wh from then on.
   state.vehicle.charging_needs = {{"departure_time", format_time(at(7000))},
                                   {"energy_amount_wh", 3000},
                                   {"ev_max_power_w", 7400}};
+  state.vehicle.delivered_wh_at_needs = 1000;
   need = need_of(state, prediction, at(500));
   CHECK(need.departure_source == "iso15118");
   CHECK(need.departure_p50 == at(7000));
   CHECK(need.energy_wh == 3000);
   CHECK(need.max_power_w == 7400);
+  // What the vehicle charged since counts against the amount, down to nothing.
+  state.vehicle.delivered_wh = 3500;
+  CHECK(need_of(state, prediction, at(500)).energy_wh == 500);
+  state.vehicle.delivered_wh = 4200;
+  CHECK(need_of(state, prediction, at(500)).energy_wh == 0);
+  state.vehicle.delivered_wh = 1000;
 
   state.vehicle.declaration = plans::Declaration{600, 4000, std::nullopt};
   need = need_of(state, prediction, at(500));

@@ -16,6 +16,9 @@
 // where the time goes: trigger → plan saved (delivery to the loop, reading, planning), plan
 // saved → first profile sent, first sent → last answered (sending).
 // Text and JSON go to stdout (and --result), with the load average (docs/benchmarks.md).
+//
+// --norway-week instead replays the busiest Norway week through the server on a replay
+// timeline (norway_week_replay.hpp; --time-scale, --sites, --max-sessions, --check).
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -31,6 +34,7 @@
 #include "chargegrid/sim/fleet.hpp"
 #include "chargegrid/testing/bench.hpp"
 #include "chargegrid/testing/http_client.hpp"
+#include "norway_week_replay.hpp"
 
 using namespace chargegrid;
 namespace http = boost::beast::http;
@@ -113,7 +117,36 @@ int main(int argc, char** argv) {
   app.add_option("--slot", slot_s, "plan slot in seconds")->check(CLI::Range(10, 3600));
   app.add_option("--horizon", horizon_s, "plan horizon in seconds")->check(CLI::Range(600, 604800));
   app.add_option("--result", result_file, "also write the JSON result here");
+  bool norway_week = false;
+  bench::NorwayWeekOptions week;
+  week.data_file = CHARGEGRID_NORWAY_SESSIONS;
+  app.add_flag("--norway-week", norway_week,
+               "replay the busiest Norway week through the server instead (time-scaled)");
+  app.add_option("--data", week.data_file, "--norway-week: the Norway sessions file");
+  app.add_option("--time-scale", week.time_scale,
+                 "--norway-week: replay seconds per wall second (a divisor of --slot)")
+      ->check(CLI::Range(1, 3600));
+  app.add_option("--days", week.days, "--norway-week: days of plug-ins")->check(CLI::Range(1, 28));
+  app.add_option("--sites", week.sites, "--norway-week: only the N sites with most sessions");
+  app.add_option("--max-sessions", week.max_sessions,
+                 "--norway-week: only the M sessions of those sites that leave first");
+  app.add_option("--tolerance", week.check_tolerance,
+                 "--norway-week --check: share a site-slot may exceed its limit by");
+  app.add_option("--min-delivered", week.check_min_delivered,
+                 "--norway-week --check: the least share of the hindsight optimum delivered")
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_flag("--declare-energy", week.declare_energy,
+               "--norway-week: declare each session's need through the API instead of its "
+               "vehicle reporting it (charging needs)");
+  app.add_flag("--check", week.check,
+               "--norway-week: exit 1 unless every session is scored, no site-slot is over its "
+               "limit beyond --tolerance and every profile starts on a replay slot boundary");
   CLI11_PARSE(app, argc, argv);
+  if (norway_week) {
+    week.slot_s = slot_s;
+    week.result_file = result_file;
+    return bench::run_norway_week(week);
+  }
   if (arrivals <= 0) arrivals = rounds;
 
   auto config = testing::test_config();

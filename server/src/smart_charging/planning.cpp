@@ -128,12 +128,15 @@ Need need_of(const VehicleState& state, const store::charging_plans::Prediction&
     total = *v.declaration->energy_wh;
     n.energy_source = "declared";
   } else if (v.declaration && v.declaration->target_soc && capacity && soc) {
-    // What is still missing to the target, on top of what this session delivered already.
-    total = v.delivered_wh +
+    // What was missing to the target when the needs (and their state of charge) arrived, on
+    // top of what the session had delivered by then.
+    total = std::min(v.delivered_wh, v.delivered_wh_at_needs) +
             std::llround(std::max(0.0, *v.declaration->target_soc - *soc) / 100 * *capacity);
     n.energy_source = "declared";
   } else if (auto amount = number(needs, "energy_amount_wh")) {
-    total = v.delivered_wh + std::llround(*amount);
+    // Asked for when the needs arrived: what the session has delivered since counts
+    // against it.
+    total = std::min(v.delivered_wh, v.delivered_wh_at_needs) + std::llround(*amount);
     n.energy_source = "iso15118";
   }
   n.energy_wh = std::max<std::int64_t>(0, total - v.delivered_wh);

@@ -27,6 +27,7 @@
 #include "events/outbox_consumer.hpp"
 #include "group_commit.hpp"
 #include "logging.hpp"
+#include "smart_charging/clock.hpp"
 #include "smart_charging/planning.hpp"
 #include "smart_charging/site_leases.hpp"
 #include "store/charging_plans.hpp"
@@ -68,8 +69,21 @@ bool every_node_asks(const std::string& reason) {
   return reason == "start" || reason == "slot_boundary";
 }
 
-Time now_seconds() {
-  return std::chrono::floor<seconds>(std::chrono::system_clock::now());
+// The wall clock, or with --smart-charging-time-scale a replay timeline (benchmarks, tests).
+LoopClock clock_of(const Config& config) {
+  const auto scale = config.smart_charging_time_scale;
+  if (scale == 1 && config.smart_charging_replay_start.empty()) return {};
+  const seconds slot{config.smart_charging_slot_s};
+  const auto wall_now = std::chrono::ceil<seconds>(std::chrono::system_clock::now());
+  const Time wall_origin = config.smart_charging_replay_wall_start_s > 0
+                               ? Time{seconds{config.smart_charging_replay_wall_start_s}}
+                               : wall_now;
+  Time replay_origin = wall_origin;
+  if (!config.smart_charging_replay_start.empty())
+    if (auto t = base::parse_rfc3339(config.smart_charging_replay_start))
+      replay_origin = std::chrono::floor<seconds>(*t);
+  replay_origin -= (replay_origin.time_since_epoch() % slot);  // a slot boundary
+  return LoopClock(scale, replay_origin, wall_origin);
 }
 
 // Local time minus UTC at `t` in the site's zone: the predictor's hour-of-day and weekday
@@ -126,8 +140,9 @@ json schedule_arguments(int evse_id, const std::string& purpose, const json& tra
 // from `now` on: such a profile is sent before those that only raise limits, so that while a
 // replan is on its way no station runs its new, higher limit beside another's old one and the
 // site goes over its own. A profile that replaces none counts as lowering (it limits a
-// vehicle that was drawing freely).
-bool lowers(const json& next, const json* held, Time now) {
+// vehicle that was drawing freely). `now` and the schedules' starts are wall time; their
+// periods count `scale` times as fast (LoopClock).
+bool lowers(const json& next, const json* held, Time now, int scale) {
   if (!held) return true;
   const auto start_of = [](const json& a) -> std::optional<double> {
     const auto at = base::parse_rfc3339(a.value("start", std::string()));
@@ -137,8 +152,8 @@ bool lowers(const json& next, const json* held, Time now) {
   const auto a0 = start_of(next), b0 = start_of(*held);
   if (!a0 || !b0) return true;
   // The limit a schedule sets at unix time t; +inf outside it (nothing held there).
-  const auto limit_at = [](const json& a, double start, double t) {
-    const double offset = t - start;
+  const auto limit_at = [scale](const json& a, double start, double t) {
+    const double offset = (t - start) * scale;
     if (offset < 0 || offset >= a.value("duration_s", 0.0)) return HUGE_VAL;
     double limit = HUGE_VAL;
     for (const auto& p : a.value("periods", json::array()))
@@ -149,7 +164,7 @@ bool lowers(const json& next, const json* held, Time now) {
   std::vector<double> moments{from};
   for (const auto& [a, start] : {std::pair{&next, *a0}, std::pair{held, *b0}})
     for (const auto& p : a->value("periods", json::array()))
-      if (const double t = start + p.value("start_s", 0.0); t > from) moments.push_back(t);
+      if (const double t = start + p.value("start_s", 0.0) / scale; t > from) moments.push_back(t);
   for (const double t : moments)
     if (limit_at(next, *a0, t) < limit_at(*held, *b0, t)) return true;
   return false;
@@ -176,6 +191,7 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
         router(r),
         events(e),
         strand(asio::make_strand(i)),
+        clock(clock_of(c)),
         leases(d, std::move(node_id), seconds{c.lease_timeout_s}),
         // No delay: a profile's station waits for it; what queues meanwhile goes next.
         recorder(i, p, {"smart_charging_record", c.write_batch_items, 0, nullptr},
@@ -188,6 +204,7 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
   commands::CommandRouter& router;
   EventBus& events;
   asio::strand<asio::io_context::executor_type> strand;
+  const LoopClock clock;
   std::unique_ptr<OutboxConsumer> consumer;
   std::unique_ptr<asio::steady_timer> slot_timer;
   SiteLeases leases;  // on the strand only
@@ -268,9 +285,31 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
 
   // ---- learning ----
 
-  void observe(const plans::Finished& f) {
+  void observe(plans::Finished f) {
+    f.plugin_s = clock.to_replay_s(f.plugin_s);
+    f.plugout_s = clock.to_replay_s(f.plugout_s);
     std::lock_guard lock(mutex);
-    predictors[f.site_id].observe(finished_of(f));
+    predictor(f.site_id).observe(finished_of(f));
+  }
+
+  // The site's predictor (under `mutex`).
+  scheduler::DeparturePredictor& predictor(std::int64_t site_id) {
+    scheduler::PredictorSettings settings;
+    settings.day_type_shift_h = config.smart_charging_day_type_shift_h;
+    return predictors.try_emplace(site_id, settings).first->second;
+  }
+
+  // The times a vehicle is planned with, on the loop's timeline (the database keeps wall time).
+  void to_timeline(plans::Vehicle& v) const {
+    if (!clock.replayed()) return;
+    v.started_s = clock.to_replay_s(v.started_s);
+    if (v.declaration && v.declaration->departure_s)
+      v.declaration->departure_s = clock.to_replay_s(*v.declaration->departure_s);
+    auto& needs = v.charging_needs;
+    if (needs.is_object() && needs.contains("departure_time") &&
+        needs["departure_time"].is_string())
+      if (auto t = base::parse_rfc3339(needs["departure_time"].get<std::string>()))
+        needs["departure_time"] = format_time(clock.to_replay(*t));
   }
 
   plans::Prediction predict(std::int64_t site_id, const std::string& time_zone,
@@ -281,7 +320,7 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
     arrival.plugin = Time{seconds{v.started_s}};
     arrival.utc_offset = utc_offset(time_zone, arrival.plugin);
     std::lock_guard lock(mutex);
-    const auto p = predictors[site_id].predict(arrival);
+    const auto p = predictor(site_id).predict(arrival);
     const auto unix = [](Time t) {
       return static_cast<std::int64_t>(t.time_since_epoch().count());
     };
@@ -417,7 +456,7 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
       for (const auto& [purpose, sessions] : sessions_by_purpose)
         by_session[purpose] = plans::last_accepted(tx, sessions, purpose);
       const auto by_station = plans::last_station_limits(tx, stations);
-      const auto now = now_seconds();
+      const auto now = std::chrono::floor<seconds>(std::chrono::system_clock::now());
       std::vector<Hold> out;
       out.reserve(batch.size());
       for (const auto& o : batch) {
@@ -432,8 +471,9 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
         if (last && last->schedule == o.arguments)
           out.push_back(Hold::same);
         else
-          out.push_back(lowers(o.arguments, last ? &last->schedule : nullptr, now) ? Hold::lowered
-                                                                                   : Hold::raised);
+          out.push_back(lowers(o.arguments, last ? &last->schedule : nullptr, now, clock.scale())
+                            ? Hold::lowered
+                            : Hold::raised);
       }
       return out;
     });
@@ -505,7 +545,7 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
   // `epoch`: the site lease this node plans under (cluster mode).
   awaitable<void> plan(std::int64_t site_id, const std::string& reason,
                        std::optional<std::int64_t> epoch) {
-    const auto now = now_seconds();
+    const auto now = clock.now();
     const auto horizon = horizon_at(now, slot(), horizon_length());
     struct Inputs {
       std::optional<plans::Site> site;
@@ -531,6 +571,7 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
     std::vector<plans::Prediction> predictions;
     std::vector<std::pair<std::int64_t, plans::Prediction>> new_predictions;
     for (auto& v : in.vehicles) {
+      to_timeline(v);
       VehicleState state;
       const auto* evse = described(in.evses, v.station_id, v.evse_id);
       state.evse_max_power_w = evse_power_w(evse);
@@ -594,7 +635,7 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
       Outgoing o;
       o.command_name = "set-charging-profile";
       o.arguments =
-          schedule_arguments(v.evse_id, kTxPurpose, transaction_id, horizon.start,
+          schedule_arguments(v.evse_id, kTxPurpose, transaction_id, clock.to_wall(horizon.start),
                              static_cast<std::int64_t>(vp.slots_connected) * horizon.slot.count(),
                              amps, periods, vp.state.evse_phases);
       o.profile.purpose = kTxPurpose;
@@ -602,7 +643,7 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
       o.profile.station_id = v.station_id;
       o.profile.evse_id = v.evse_id;
       o.profile.session_id = v.session_id;
-      o.profile.start_s = horizon.start.time_since_epoch().count();
+      o.profile.start_s = clock.to_wall(horizon.start).time_since_epoch().count();
       o.profile.rate_unit = amps ? "A" : "W";
       o.profile.schedule = o.arguments;
       batch.push_back(std::move(o));
@@ -676,7 +717,7 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
       const auto it = planned_power.find({readings.station_id, readings.evse_id});
       if (it == planned_power.end()) return;
       const auto& plan = it->second;
-      const auto now = now_seconds();
+      const auto now = clock.now();
       if (now < plan.start) return;
       const auto slot = static_cast<std::size_t>((now - plan.start) / plan.slot);
       if (slot >= plan.power_w.size() || plan.power_w[slot] < 0) return;  // discharge: not here
@@ -750,7 +791,7 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
                             ? station_max
                             : station_share_w(*limits[i].import_limit_w, station_max, site_max));
       const bool amps = station.protocol == "ocpp1.6";
-      const auto start = horizon.slot_start(*first);
+      const auto start = clock.to_wall(horizon.slot_start(*first));
       Outgoing o;
       o.command_name = "set-charging-profile";
       o.arguments =
@@ -774,9 +815,10 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
 
   static awaitable<void> slot_loop(std::shared_ptr<Impl> self) {
     for (;;) {
-      const auto now = std::chrono::system_clock::now();
-      const auto next = horizon_at(now_seconds(), self->slot(), self->slot()).start + self->slot();
-      self->slot_timer->expires_after(next - now + std::chrono::milliseconds(50));
+      const auto& clock = self->clock;
+      const auto next = horizon_at(clock.now(), self->slot(), self->slot()).start + self->slot();
+      self->slot_timer->expires_after(clock.to_wall(next) - std::chrono::system_clock::now() +
+                                      std::chrono::milliseconds(50));
       auto [ec] = co_await self->slot_timer->async_wait(asio::as_tuple(asio::use_awaitable));
       if (ec) co_return;
       try {

@@ -32,8 +32,12 @@ void declare_for_association(Tx& tx, std::int64_t association_id, const Declarat
 
 void keep_charging_needs(Tx& tx, std::int64_t session_id, const nlohmann::json& needs) {
   tx.exec_params(
-      R"(INSERT INTO ev_charging_needs (session_id, needs) VALUES ($1, $2::jsonb)
-         ON CONFLICT (session_id) DO UPDATE SET needs = EXCLUDED.needs, received_at = now())",
+      R"(INSERT INTO ev_charging_needs (session_id, needs, delivered_wh)
+         SELECT $1, $2::jsonb,
+                coalesce(round((SELECT import_last_wh - import_first_wh FROM transactions
+                                 WHERE id = $1)), 0)::bigint
+         ON CONFLICT (session_id) DO UPDATE
+           SET needs = EXCLUDED.needs, delivered_wh = EXCLUDED.delivered_wh, received_at = now())",
       session_id, needs.dump());
 }
 
@@ -105,7 +109,7 @@ std::vector<Vehicle> vehicles(Tx& tx, std::int64_t site_id) {
            extract(epoch FROM coalesce(t.started_at, t.created_at))::bigint,
            coalesce(round(t.import_last_wh - t.import_first_wh), 0)::bigint,
            d.departure_s, d.energy_wh, d.target_soc, d.id IS NOT NULL,
-           n.needs::text,
+           n.needs::text, coalesce(n.delivered_wh, 0),
            extract(epoch FROM p.departure_p10)::bigint, extract(epoch FROM p.departure_p50)::bigint,
            extract(epoch FROM p.departure_p90)::bigint, p.energy_p10_wh, p.energy_p50_wh,
            p.energy_p90_wh, p.basis,
@@ -141,12 +145,13 @@ std::vector<Vehicle> vehicles(Tx& tx, std::int64_t site_id) {
       v.declaration = Declaration{optional_of<std::int64_t>(r[8]), optional_of<std::int64_t>(r[9]),
                                   optional_of<double>(r[10])};
     v.charging_needs = r[12].is_null() ? nlohmann::json() : nlohmann::json::parse(r[12].c_str());
-    if (!r[13].is_null())
+    v.delivered_wh_at_needs = r[13].as<std::int64_t>();
+    if (!r[14].is_null())
       v.prediction =
-          Prediction{r[13].as<std::int64_t>(), r[14].as<std::int64_t>(), r[15].as<std::int64_t>(),
-                     r[16].as<std::int64_t>(), r[17].as<std::int64_t>(), r[18].as<std::int64_t>(),
-                     r[19].as<std::string>()};
-    v.last_profile_status = optional_of<std::string>(r[20]);
+          Prediction{r[14].as<std::int64_t>(), r[15].as<std::int64_t>(), r[16].as<std::int64_t>(),
+                     r[17].as<std::int64_t>(), r[18].as<std::int64_t>(), r[19].as<std::int64_t>(),
+                     r[20].as<std::string>()};
+    v.last_profile_status = optional_of<std::string>(r[21]);
     out.push_back(std::move(v));
   }
   return out;

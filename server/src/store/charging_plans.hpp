@@ -24,7 +24,8 @@ struct Declaration {
 void declare_for_session(Tx& tx, std::int64_t session_id, const Declaration& declaration);
 void declare_for_association(Tx& tx, std::int64_t association_id, const Declaration& declaration);
 
-// Keeps the latest charging needs of a session (the ev.charging_needs event's JSON).
+// Keeps the latest charging needs of a session (the ev.charging_needs event's JSON) with what
+// the session had delivered by then.
 void keep_charging_needs(Tx& tx, std::int64_t session_id, const nlohmann::json& needs);
 
 struct Site {
@@ -64,7 +65,8 @@ struct Vehicle {
   std::int64_t started_s = 0;
   std::int64_t delivered_wh = 0;  // from the meter register so far
   std::optional<Declaration> declaration;
-  nlohmann::json charging_needs;  // null when none
+  nlohmann::json charging_needs;           // null when none
+  std::int64_t delivered_wh_at_needs = 0;  // delivered_wh when the charging needs arrived
   std::optional<Prediction> prediction;
   // The station's answer to the latest profile sent for this session (null: none yet).
   std::optional<std::string> last_profile_status;

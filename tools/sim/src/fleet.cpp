@@ -125,9 +125,14 @@ Stats Fleet::run(std::optional<std::chrono::milliseconds> limit) {
       source = net::ip::make_address_v4("127.0.0." + std::to_string(std::min(host, 254)));
     }
     const auto delay = std::chrono::milliseconds(static_cast<long>(o.ramp_up_s * 1000.0 * i));
+    StationOptions station = o.station;
+    const auto id = station_id(o, o.first_index + i);
+    if (auto script = o.scripts.find(o.first_index + i); script != o.scripts.end()) {
+      station.script = script->second;
+      station.id_tag += "-" + id;  // one driver per scripted station
+    }
     impl.stations.push_back(std::make_shared<detail::Station>(
-        net::make_strand(impl.io), station_id(o, o.first_index + i), o.station, &impl.tls, source,
-        delay, &impl.probe, [&impl] {
+        net::make_strand(impl.io), id, station, &impl.tls, source, delay, &impl.probe, [&impl] {
           {
             std::lock_guard lock(impl.mutex);
             ++impl.finished;

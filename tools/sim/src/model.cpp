@@ -49,6 +49,7 @@ StationModel::StationModel(std::string id_, StationOptions options_, Stats& stat
   options.connectors = std::max(1, options.connectors);
   if (options.time_scale <= 0 || !std::isfinite(options.time_scale)) options.time_scale = 1.0;
   if (options.identity.serial_number.empty()) options.identity.serial_number = id;
+  if (!options.script.empty()) options.sessions = static_cast<int>(options.script.size());
   for (int e = 1; e <= options.connectors; ++e) evses.push_back(Evse{.id = e});
   if (options.iso15118.enabled)
     iso15118 = std::make_unique<Iso15118Vehicle>(Iso15118Credentials::load(options.iso15118),
@@ -150,11 +151,27 @@ Session& StationModel::begin_session(Evse& e, std::string id_tag, bool remote,
   meter_config.bidirectional =
       options.meter.bidirectional || next_unit(draw) < options.ev.v2g_share;
   const auto now = SteadyClock::now();
+  // A scripted session (the station's own, sessions_begun counted already): its vehicle wants
+  // its recorded energy, below the taper, and leaves at its recorded plug-out.
+  const ScriptedSession* scripted = nullptr;
+  if (!remote && !options.script.empty() && sessions_begun >= 1 &&
+      sessions_begun <= static_cast<int>(options.script.size())) {
+    scripted = &options.script[static_cast<std::size_t>(sessions_begun - 1)];
+    constexpr double kTargetSoc = 80;
+    meter_config.battery_capacity_wh =
+        std::max(options.meter.battery_capacity_wh, scripted->energy_wh * 1.25 + 1000);
+    meter_config.target_soc_percent = kTargetSoc;
+    meter_config.initial_soc_percent =
+        std::max(0.0, kTargetSoc - 100 * std::max(0.0, scripted->energy_wh) /
+                                       meter_config.battery_capacity_wh);
+    meter_config.bidirectional = false;
+  }
   ++session_counter;
   ++stats.sessions_started;
   if (probe) probe->on_session_started();
-  const auto ends = options.session_length_s > 0 ? now + real(options.session_length_s)
-                                                 : SteadyClock::time_point::max();
+  auto ends = options.session_length_s > 0 ? now + real(options.session_length_s)
+                                           : SteadyClock::time_point::max();
+  if (scripted) ends = std::max(now, on_script(scripted->plug_out_s));
   e.session.emplace(Session{
       .local_id = session_counter,
       .evse = e.id,
@@ -307,6 +324,20 @@ void StationModel::end_session(Evse& e, SteadyClock::time_point now, const std::
   if (probe) probe->on_session_completed();
   status_dirty = true;
   next_session = now + real(options.idle_between_sessions_s);
+  if (!options.script.empty() && sessions_begun < static_cast<int>(options.script.size()))
+    next_session = scripted_plug_in(static_cast<std::size_t>(sessions_begun));
+}
+
+SteadyClock::time_point StationModel::scripted_plug_in(std::size_t index) const {
+  return on_script(options.script.at(index).plug_in_s);
+}
+
+SteadyClock::time_point StationModel::on_script(double simulated_s) const {
+  const auto wall_at =
+      options.script_start + std::chrono::duration_cast<Timestamp::duration>(
+                                 std::chrono::duration<double>(simulated_s / options.time_scale));
+  return SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(
+                                  wall_at - std::chrono::system_clock::now());
 }
 
 void StationModel::enqueue_transaction(OutgoingMessage message, int session, bool resend_refused) {

@@ -118,6 +118,10 @@ class StationModel {
   // schedules run on it, so their periods pass as fast as the sessions they limit.
   Timestamp simulated(SteadyClock::time_point at) const;
   Timestamp simulated(Timestamp wall) const;
+  // When the next scripted session plugs in (StationOptions::script), as real time.
+  SteadyClock::time_point scripted_plug_in(std::size_t index) const;
+  // The real time of a simulated second of the script (after StationOptions::script_start).
+  SteadyClock::time_point on_script(double simulated_s) const;
   // The real time of an instant on the simulated timeline.
   Timestamp wall(Timestamp simulated) const;
   // A profile read from the CSMS, its times moved onto the simulated timeline.

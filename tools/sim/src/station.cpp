@@ -61,7 +61,9 @@ awaitable<void> Station::sleep_until(SteadyClock::time_point until) {
 
 awaitable<void> Station::run() {
   if (start_delay_.count() > 0) co_await sleep_until(SteadyClock::now() + start_delay_);
-  model_.next_session = SteadyClock::now() + model_.real(model_.options.first_session_delay_s);
+  model_.next_session = model_.options.script.empty()
+                            ? SteadyClock::now() + model_.real(model_.options.first_session_delay_s)
+                            : model_.scripted_plug_in(0);
   bool finished = false;
   while (!model_.stopping && !finished) {
     if (co_await transport_.open(model_.options.password)) {
@@ -295,7 +297,7 @@ awaitable<void> Station::start_session(int evse_id, std::string id_tag, bool rem
     if (model_.options.ev.notify_charging_needs) {
       const Session& s = *evse.session;
       std::optional<Timestamp> departure;
-      if (s.ends != SteadyClock::time_point::max())
+      if (s.ends != SteadyClock::time_point::max() && model_.options.script.empty())
         departure = wall + std::chrono::duration_cast<Timestamp::duration>(s.ends - s.started);
       model_.enqueue_transaction(outgoing::ev_charging_needs(version, s, departure), local_id,
                                  false);

@@ -78,4 +78,30 @@ struct SimulationReport {
 SimulationReport simulate_planning(const std::vector<FinishedSession>& sessions,
                                    const SimulationOptions& options);
 
+// The replay's scenario for replaying it elsewhere (through the server, with simulated
+// stations): the same window, sites, sessions, limits and prices as simulate_planning, and
+// what the hindsight optimum delivers to each session.
+struct ReplaySession {
+  FinishedSession session;
+  Time arrival{}, departure{};  // the slots it may use: [arrival, departure)
+  double need_wh = 0;           // its energy, capped at what its EVSE delivers while it stays
+  double hindsight_wh = 0;      // what the hindsight optimum delivers to it
+};
+struct ReplaySite {
+  std::string id;
+  Time start{};  // the first slot of the replay (midnight UTC before the window)
+  std::chrono::minutes utc_offset{0};
+  std::int64_t import_limit_w = 0;  // without a demand-response window: every slot's
+  std::vector<ReplaySession> sessions;
+};
+struct ReplayScenario {
+  Time window_start{}, window_end{};  // plug-ins replayed
+  std::vector<ReplaySite> sites;
+  std::vector<FinishedSession> earlier;  // every session that ended by window_start
+};
+ReplayScenario replay_scenario(const std::vector<FinishedSession>& sessions,
+                               const SimulationOptions& options);
+// The replay's import price by local hour (minor units per kWh; export earns 40).
+std::int64_t replay_import_price(int local_hour);
+
 }  // namespace chargegrid::scheduler

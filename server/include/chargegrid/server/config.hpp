@@ -97,6 +97,16 @@ struct Config {
   int smart_charging_slot_s = 900;                   // planning slot, a whole number of minutes
   int smart_charging_horizon_s = 86400;              // how far ahead each plan reaches
   std::int64_t smart_charging_evse_power_w = 11000;  // an EVSE's maximum power
+  // Benchmarks and tests only (docs/smart-charging.md): the loop plans on a replay timeline
+  // that runs this many times as fast as the wall clock (1: the wall clock), from
+  // smart_charging_replay_start (RFC 3339, rounded down to a slot boundary; empty: now) at
+  // the wall instant smart_charging_replay_wall_start_s (Unix seconds; 0: when the loop starts).
+  int smart_charging_time_scale = 1;
+  // Hours after an arrival whose day type (weekday, weekend) the departure predictor uses;
+  // 0: the arrival's own, as chargegrid-plan-eval's replay (docs/scheduler.md).
+  double smart_charging_day_type_shift_h = 9;
+  std::string smart_charging_replay_start;
+  std::int64_t smart_charging_replay_wall_start_s = 0;
   std::string ledger_key_file;  // the log's Ed25519 note key; empty: DATA_DIR/ledger/log.key
   std::string ledger_origin;    // the log's name for a new key; empty: HOST/ledger
   std::string webhook_url;      // http(s)://...

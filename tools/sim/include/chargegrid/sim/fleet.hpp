@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -63,6 +64,14 @@ struct Iso15118Options {
   std::string ev_certificate_request_file;
 };
 
+// A recorded session a scripted station replays: plug-in and plug-out in simulated seconds
+// after StationOptions::script_start, and the energy its vehicle takes (then it is full).
+struct ScriptedSession {
+  double plug_in_s = 0;
+  double plug_out_s = 0;
+  double energy_wh = 0;
+};
+
 struct StationOptions {
   OcppVersion version = OcppVersion::v16;
   Endpoint endpoint;
@@ -93,6 +102,13 @@ struct StationOptions {
   int transaction_message_attempts = 5;
   double transaction_message_retry_interval_s = 60.0;
   std::string id_tag = "SIMTAG";  // a station suffix is appended
+  // Scripted sessions, in order, instead of drawn ones (`sessions`, `session_length_s` and the
+  // drawn state of charge are then not used): each plugs in and out at its recorded times on
+  // the simulated timeline, counted from the wall instant `script_start`, and its vehicle wants
+  // exactly its energy (without the taper: it stops at 80 % of a battery large enough). Its
+  // charging needs carry the energy and no departure, as a driver who declares nothing.
+  std::vector<ScriptedSession> script;
+  std::chrono::system_clock::time_point script_start{};
   MeterConfig meter;
   EvOptions ev;
   Iso15118Options iso15118;
@@ -110,6 +126,9 @@ struct FleetOptions {
   int source_address_spread = 0;
   // Real seconds between station starts, so a large fleet does not connect at once.
   double ramp_up_s = 0.0;
+  // Per station (by index, from first_index): its scripted sessions (StationOptions::script);
+  // a scripted station's vehicles are one driver, its id tag followed by "-" and its id.
+  std::map<int, std::vector<ScriptedSession>> scripts;
 };
 
 // Station id for the i-th station, e.g. "SIM0001".
