@@ -1,6 +1,6 @@
 // Status changes, boots, connections and session messages of many stations share one
-// transaction per batch (StateWriters): each caller resumes once its item is committed, changes of one connector
-// keep their order, and an item the database refuses fails only its own caller.
+// transaction per batch (StateWriters): each caller resumes once its item is committed, changes of
+// one connector keep their order, and an item the database refuses fails only its own caller.
 
 #include "group_commit.hpp"
 
@@ -44,6 +44,21 @@ long histogram_count(const std::string& text, const std::string& name) {
   const auto at = text.find(key);
   if (at == std::string::npos) return -1;
   return std::stol(text.substr(at + key.size()));
+}
+
+// The server's /metrics page.
+std::string metrics_text(ServerFixture& fx) {
+  boost::asio::io_context io;
+  boost::beast::tcp_stream stream(io);
+  stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"),
+                                                fx.server().http_port()));
+  http::request<http::string_body> request{http::verb::get, "/metrics", 11};
+  request.set(http::field::host, "localhost");
+  http::write(stream, request);
+  boost::beast::flat_buffer buffer;
+  http::response<http::string_body> response;
+  http::read(stream, buffer, response);
+  return response.body();
 }
 
 StatusChange change(const std::string& station, int connector, const std::string& status,
@@ -338,21 +353,12 @@ TEST_CASE("StatusNotifications of many stations at once are answered once commit
   for (const auto& failure : failures) CHECK(failure.empty());
 
   // Fewer transactions than messages.
-  boost::asio::io_context io;
-  boost::beast::tcp_stream stream(io);
-  stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"),
-                                                fx.server().http_port()));
-  http::request<http::string_body> request{http::verb::get, "/metrics", 11};
-  request.set(http::field::host, "localhost");
-  http::write(stream, request);
-  boost::beast::flat_buffer buffer;
-  http::response<http::string_body> response;
-  http::read(stream, buffer, response);
-  const auto batches = histogram_count(response.body(), "chargegrid_db_status_batch_items");
+  const auto metrics = metrics_text(fx);
+  const auto batches = histogram_count(metrics, "chargegrid_db_status_batch_items");
   INFO("status batches: " << batches);
   CHECK(batches > 0);
   CHECK(batches < kStations * kConnectors * 4);
-  CHECK(histogram_count(response.body(), "chargegrid_db_boot_batch_items") > 0);
+  CHECK(histogram_count(metrics, "chargegrid_db_boot_batch_items") > 0);
 }
 
 TEST_CASE("A StatusNotification the database refuses gets a CALLERROR, its neighbours are stored",
@@ -480,17 +486,8 @@ TEST_CASE("Authorize and session messages of many stations share batches, each d
                        "count(DISTINCT payload->>'session_id') = 1 FROM outbox "
                        "WHERE topic = 'session.ended'") == "t");
 
-  boost::asio::io_context io;
-  boost::beast::tcp_stream stream(io);
-  stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"),
-                                                fx.server().http_port()));
-  http::request<http::string_body> request{http::verb::get, "/metrics", 11};
-  request.set(http::field::host, "localhost");
-  http::write(stream, request);
-  boost::beast::flat_buffer buffer;
-  http::response<http::string_body> response;
-  http::read(stream, buffer, response);
-  const auto batches = histogram_count(response.body(), "chargegrid_db_session_batch_items");
+  const auto metrics = metrics_text(fx);
+  const auto batches = histogram_count(metrics, "chargegrid_db_session_batch_items");
   INFO("session batches: " << batches);
   CHECK(batches > 0);
   CHECK(batches < kStations * 3 + 3);  // fewer transactions than messages
