@@ -224,10 +224,7 @@ void record_outcomes(Tx& tx, std::span<const Outcome> outcomes) {
     row.add_int(o.row_id);
     command.add_int(o.command_id);
     outcome.add(o.outcome);
-    if (o.status)
-      status.add(*o.status);
-    else
-      status.add_null();
+    status.add_or_null(o.status);
   }
   tx.exec_params(
       R"(UPDATE charging_profiles p

@@ -49,23 +49,11 @@ void insert_all(Tx& tx, std::span<const Entry> entries) {
   }
   ArrayLiteral id, station, site, api_key, origin, command, action, request, outcome, routed_from,
       routed_to, dispatch, epoch;
-  const auto optional_int = [](ArrayLiteral& array, const std::optional<std::int64_t>& value) {
-    if (value)
-      array.add_int(*value);
-    else
-      array.add_null();
-  };
-  const auto optional_text = [](ArrayLiteral& array, const std::optional<std::string>& value) {
-    if (value)
-      array.add(*value);
-    else
-      array.add_null();
-  };
   for (const auto& e : entries) {
     id.add_int(e.id);
     station.add(e.station_id);
-    optional_int(site, e.site_id);
-    optional_int(api_key, e.api_key_id);
+    site.add_int_or_null(e.site_id);
+    api_key.add_int_or_null(e.api_key_id);
     origin.add(e.origin);
     command.add(e.command);
     if (e.ocpp_action.empty())
@@ -74,13 +62,13 @@ void insert_all(Tx& tx, std::span<const Entry> entries) {
       action.add(e.ocpp_action);
     request.add(e.audited.dump());
     outcome.add(e.outcome);
-    optional_text(routed_from, e.routed_from);
-    optional_text(routed_to, e.routed_to);
+    routed_from.add_or_null(e.routed_from);
+    routed_to.add_or_null(e.routed_to);
     if (e.dispatch)
       dispatch.add(e.dispatch->dump());
     else
       dispatch.add_null();
-    optional_int(epoch, e.lease_epoch);
+    epoch.add_int_or_null(e.lease_epoch);
   }
   tx.exec_params(
       R"(INSERT INTO command_log (id, station_id, site_id, api_key_id, origin, command,

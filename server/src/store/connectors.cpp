@@ -32,20 +32,14 @@ void record_statuses(Tx& tx, std::span<const StatusChange> changes) {
     return;
   }
   ArrayLiteral station, evse, connector, status, error_code, info, vendor_error, reported_at;
-  const auto optional = [](ArrayLiteral& array, const std::optional<std::string>& value) {
-    if (value)
-      array.add(*value);
-    else
-      array.add_null();
-  };
   for (const auto& c : changes) {
     station.add(c.station_id);
     evse.add_int(c.evse_id);
     connector.add_int(c.connector_id);
     status.add(c.status);
-    optional(error_code, c.error_code);
-    optional(info, c.info);
-    optional(vendor_error, c.vendor_error);
+    error_code.add_or_null(c.error_code);
+    info.add_or_null(c.info);
+    vendor_error.add_or_null(c.vendor_error);
     reported_at.add(c.reported_at);
   }
   // One connector's changes, applied one by one with record_status's rule (a report replaces

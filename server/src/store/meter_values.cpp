@@ -21,8 +21,8 @@ std::vector<ForeignTransaction> append(Tx& work, std::vector<MeterRow>::const_it
     format.add(r.format);
     r.value ? value.add_number(*r.value) : value.add_null();
     unit.add(r.unit);
-    r.transaction_id ? tx.add_int(*r.transaction_id) : tx.add_null();
-    r.signed_data ? sig.add(*r.signed_data) : sig.add_null();
+    tx.add_int_or_null(r.transaction_id);
+    sig.add_or_null(r.signed_data);
   }
   // A sample names a transaction only if it is the sending station's own: one naming
   // another station's transaction (or one never issued) is kept as the station's meter

@@ -62,4 +62,12 @@ void ArrayLiteral::add_int(long long value) {
   out_ += std::to_string(value);
 }
 
+void ArrayLiteral::add_or_null(const std::optional<std::string>& value) {
+  value ? add(*value) : add_null();
+}
+
+void ArrayLiteral::add_int_or_null(const std::optional<long long>& value) {
+  value ? add_int(*value) : add_null();
+}
+
 }  // namespace chargegrid::server::store

@@ -3,6 +3,7 @@
 // as one parameter ($1::text[]), and columns set from a JSON merge-patch.
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -27,6 +28,9 @@ class ArrayLiteral {
   void add_null();
   void add_number(double value);
   void add_int(long long value);
+  // The value, or NULL when there is none.
+  void add_or_null(const std::optional<std::string>& value);
+  void add_int_or_null(const std::optional<long long>& value);
   std::string str() const { return "{" + out_ + "}"; }
 
  private:
