@@ -153,6 +153,19 @@ TEST_CASE("Meter values are stored once and never widen another station's sessio
   CHECK(fx.value("SELECT count(*) FROM meter_values") == "2");
   CHECK(fx.value("SELECT import_last_wh FROM transactions") == "700");
 
+  // A batch that holds a stored sample and a new one (a resend after a reconnect, then the
+  // next reading): the new one is stored and widens the span, the stored one stays as it is.
+  auto mixed = rows;
+  mixed[0].value = 1.0;  // differs from what was stored: must not replace it
+  mixed[1].sampled_at = "2026-12-05T08:45:00Z";
+  mixed[1].value = 900.0;
+  CHECK(write(mixed).empty());
+  CHECK(fx.value("SELECT count(*) FROM meter_values") == "3");
+  CHECK(fx.value("SELECT value FROM meter_values WHERE sampled_at = '2026-12-05T08:15:00Z'") ==
+        "400");
+  // (the first is the start reading's)
+  CHECK(fx.value("SELECT import_first_wh || ' ' || import_last_wh FROM transactions") == "100 900");
+
   // Station B names A's session: stored as B's own meter data, reported, A unchanged.
   auto foreign = rows;
   for (auto& row : foreign) {
@@ -165,7 +178,7 @@ TEST_CASE("Meter values are stored once and never widen another station's sessio
   CHECK(reported[0].transaction_id == a.id);
   CHECK(fx.value("SELECT count(*) FROM meter_values WHERE station_id = 'B' AND "
                  "transaction_id IS NULL") == "2");
-  CHECK(fx.value("SELECT import_last_wh FROM transactions") == "700");
+  CHECK(fx.value("SELECT import_last_wh FROM transactions") == "900");
 }
 
 TEST_CASE("A late connector report goes into the history only", "[store][connectors]") {
