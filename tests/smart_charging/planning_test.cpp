@@ -194,3 +194,33 @@ TEST_CASE("Slots shorter than a minute plan energy by their own length", "[unit]
   // 200 Wh is 6.5 slots at 11 kW: delivered, and not more.
   CHECK(wh == Approx(200).margin(1));
 }
+
+TEST_CASE("An arrival may draw what the plan leaves, shared among the EVSEs free in the slot",
+          "[unit][smart_charging]") {
+  SitePlan plan;
+  plan.horizon.slots = 4;
+  plan.limits.resize(4);
+  for (std::size_t i = 0; i < 3; ++i) plan.limits[i].import_limit_w = 22000;  // slot 3: none
+  plan.baseline_w.assign(4, 0);
+  VehiclePlan staying;  // planned 11 kW for two slots, then gone
+  staying.power_w = {11000, 11000, 0, 0};
+  staying.slots_connected = 2;
+  plan.vehicles.push_back(staying);
+  const auto share = arrival_share_w(plan, 4);
+  REQUIRE(share.size() == 4);
+  CHECK(share[0] == 3600);  // (22,000 - 11,000) W over 3 free EVSEs, down to 100 W
+  CHECK(share[1] == 3600);
+  CHECK(share[2] == 5500);  // the vehicle has left: 4 free
+  CHECK_FALSE(share[3]);    // no limit
+  // A vehicle out of control draws its EVSE's power (the baseline) and keeps its EVSE.
+  VehiclePlan offline;
+  offline.state.control = Control::station_offline;
+  offline.power_w.assign(4, 0);
+  plan.vehicles.push_back(offline);
+  plan.baseline_w.assign(4, 11000);
+  const auto narrowed = arrival_share_w(plan, 4);
+  CHECK(narrowed[0] == 0);     // 22,000 - 11,000 - 11,000
+  CHECK(narrowed[2] == 3600);  // 11,000 over 3
+  // More vehicles than EVSEs described: the share goes to one.
+  CHECK(arrival_share_w(plan, 1)[2] == 11000);
+}

@@ -306,6 +306,60 @@ TEST_CASE("Sessions over a site limit share it: declarations, session end and th
   }));
 }
 
+TEST_CASE("Free EVSEs hold an arrival limit inside what the plan leaves, until the limit goes",
+          "[integration][smart_charging]") {
+  ApiFixture fx(smart_config());
+  const auto site = limited_site(fx, 16000);
+  for (auto id : {"SD-A", "SD-B", "SD-C"}) fx.make_station(id, site);
+  Station a(fx, "SD-A", "ocpp2.0.1"), b(fx, "SD-B", "ocpp1.6"), c(fx, "SD-C", "ocpp2.0.1");
+  a.start(fx);
+  // A charges under its TxProfile; B and C, free, each hold a TxDefaultProfile for the next
+  // vehicle to arrive.
+  REQUIRE(fx.eventually([&] {
+    return a.count("SetChargingProfile") >= 1 && b.last_profile("TxDefaultProfile").is_object() &&
+           c.last_profile("TxDefaultProfile").is_object() &&
+           fx.query_value("SELECT count(*) FROM charging_profiles WHERE outcome IS NULL") == "0";
+  }));
+  const auto b_default = b.last_profile("TxDefaultProfile");
+  CHECK(b_default["connectorId"] == 0);
+  CHECK(b_default["csChargingProfiles"]["stackLevel"] == 0);
+  CHECK_FALSE(b_default["csChargingProfiles"].contains("transactionId"));
+  CHECK(schedule_of(b_default)["chargingRateUnit"] == "A");
+  const auto c_default = c.last_profile("TxDefaultProfile");
+  CHECK(c_default["evseId"] == 0);
+  CHECK(schedule_of(c_default)["chargingRateUnit"] == "W");
+  // Vehicles arriving at B and C at once leave the site inside its limit in every slot (A as
+  // planned; past its planned departure it is gone), and the room A leaves is offered.
+  const auto now = std::chrono::system_clock::now();
+  for (int k = 0; k < 12; ++k) {
+    const auto at = now + seconds{k * kSlot};
+    const double sum = watts_at(a.last_tx(), at).value_or(0) +
+                       watts_at(b_default, at).value_or(11000) +
+                       watts_at(c_default, at).value_or(11000);
+    INFO("slot " << k);
+    CHECK(sum <= 16000);
+    if (k == 0) CHECK(sum >= 15000);
+  }
+
+  // (A held one too, from when it was free.) The site's limit goes: A's TxProfile and the
+  // three arrival limits are cleared.
+  REQUIRE(
+      fx.admin().patch("/sites/" + std::to_string(site), {{"import_limit_w", nullptr}}).status ==
+      200);
+  REQUIRE(fx.eventually([&] {
+    return a.count("ClearChargingProfile") == 2 && b.count("ClearChargingProfile") == 1 &&
+           c.count("ClearChargingProfile") == 1;
+  }));
+  CHECK(b.last("ClearChargingProfile")["id"] ==
+        b_default["csChargingProfiles"]["chargingProfileId"]);
+  CHECK(c.last("ClearChargingProfile")["chargingProfileId"] == c_default["chargingProfile"]["id"]);
+  REQUIRE(fx.eventually([&] {
+    return fx.query_value(
+               "SELECT count(*) FROM charging_profiles WHERE kind = 'clear' AND "
+               "purpose = 'TxDefaultProfile' AND status = 'Accepted'") == "3";
+  }));
+}
+
 TEST_CASE("A rejected profile and an offline station are planned around at full power",
           "[integration][smart_charging]") {
   ApiFixture fx(smart_config());

@@ -4,6 +4,7 @@
 #include "store/sites.hpp"
 
 #include "api/context.hpp"
+#include "store/outbox.hpp"
 
 namespace chargegrid::server::api {
 
@@ -104,6 +105,8 @@ void add_site_routes(Router& router, ApiContext& api) {
                  check_power_service_location(r.body);
                  if (!store::sites::update(tx, id, r.body.dump()))
                    throw not_found("no site " + std::to_string(id));
+                 // Its limits may have changed: the smart-charging loop replans it.
+                 store::outbox::append(tx, store::outbox::kSiteChanged, {{"site_ids", {id}}});
                  return site(tx, id);
                });
                co_return json_answer(r.http, http::status::ok, body);

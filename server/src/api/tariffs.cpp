@@ -4,6 +4,7 @@
 #include "store/tariffs.hpp"
 
 #include "api/context.hpp"
+#include "store/outbox.hpp"
 #include "tariff/tariff.hpp"
 
 namespace chargegrid::server::api {
@@ -48,6 +49,8 @@ void add_tariff_routes(Router& router, ApiContext& api) {
                co_await api.transaction([&](pqxx::work& tx) {
                  if (!store::tariffs::put(tx, id, parsed))
                    throw not_found("no site " + std::to_string(id));
+                 // New prices: the smart-charging loop replans the site.
+                 store::outbox::append(tx, store::outbox::kSiteChanged, {{"site_ids", {id}}});
                  return true;
                });
                co_return json_answer(r.http, http::status::ok, tariff::to_json(parsed));

@@ -298,6 +298,25 @@ std::int64_t station_share_w(std::int64_t site_limit_w, std::int64_t station_max
                                    site_max_w);
 }
 
+std::vector<std::optional<std::int64_t>> arrival_share_w(const SitePlan& plan,
+                                                         std::size_t site_evses) {
+  const auto planned = plan.planned_import_w();
+  std::vector<std::optional<std::int64_t>> out(plan.limits.size());
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const auto& limit = plan.limits[i].import_limit_w;
+    if (!limit) continue;
+    // A vehicle out of the planner's control stays for the whole horizon (its EVSE is taken);
+    // a controlled one until its planned departure.
+    std::size_t taken = 0;
+    for (const auto& vp : plan.vehicles)
+      if (vp.state.control != Control::controlled || vp.slots_connected > i) ++taken;
+    const auto free = static_cast<std::int64_t>(site_evses > taken ? site_evses - taken : 1);
+    const std::int64_t headroom = std::max<std::int64_t>(0, *limit - planned[i]);
+    out[i] = headroom / free / 100 * 100;
+  }
+  return out;
+}
+
 std::vector<std::int64_t> SitePlan::planned_import_w() const {
   auto out = baseline_w;
   for (const auto& vp : vehicles) {

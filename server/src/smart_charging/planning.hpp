@@ -123,6 +123,14 @@ SitePlan plan_site(scheduler::Planner& planner, const Horizon& horizon,
 std::int64_t station_share_w(std::int64_t site_limit_w, std::int64_t station_max_w,
                              std::int64_t site_max_w);
 
+// What an EVSE without a vehicle may let the next one to arrive draw (the limit of its
+// TxDefaultProfile), per slot of the plan: what the plan leaves of the slot's import limit,
+// shared among the site's EVSEs that are free in that slot (each may see an arrival before the
+// replan that arrival causes has reached it), rounded down to 100 W. None: the slot has no
+// import limit. `site_evses`: the EVSEs of the site's stations.
+std::vector<std::optional<std::int64_t>> arrival_share_w(const SitePlan& plan,
+                                                         std::size_t site_evses);
+
 std::string format_time(Time t);
 
 }  // namespace chargegrid::server::smart_charging

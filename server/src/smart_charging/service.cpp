@@ -51,6 +51,8 @@ namespace {
 constexpr const char* kConsumer = "smart-charging";
 constexpr const char* kTxPurpose = "TxProfile";
 constexpr const char* kStationPurpose = "ChargingStationMaxProfile";
+// What an EVSE without a vehicle lets the next arrival draw until the plan reaches it.
+constexpr const char* kArrivalPurpose = "TxDefaultProfile";
 // Events that come together (a session's end and its station's next arrival) make one replan.
 constexpr auto kCoalesce = std::chrono::milliseconds(100);
 // How many profiles of one replan await their stations' answers at once: enough to hide the
@@ -352,11 +354,14 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
       plans::keep_charging_needs(tx, session, payload);
       if (auto site = plans::site_of_session(tx, session))
         request([&] { pending_sites.emplace(*site, "charging_needs"); });
-    } else if (row.topic == store::outbox::kDemandResponseChanged) {
+    } else if (row.topic == store::outbox::kDemandResponseChanged ||
+               row.topic == store::outbox::kSiteChanged) {
       if (!payload.contains("site_ids") || !payload["site_ids"].is_array()) return;
+      const std::string reason =
+          row.topic == store::outbox::kSiteChanged ? "site_changed" : "demand_response";
       for (const auto& site : payload["site_ids"])
         if (site.is_number_integer())
-          request([&] { pending_sites.emplace(site.get<std::int64_t>(), "demand_response"); });
+          request([&] { pending_sites.emplace(site.get<std::int64_t>(), reason); });
     }
   }
 
@@ -445,17 +450,19 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
       // What the stations hold, read for the whole batch at once: a replan of a large site
       // asks for every vehicle, and one statement each would cost a round trip each.
       std::map<std::string, std::vector<std::int64_t>> sessions_by_purpose;
-      std::vector<std::string> stations;
+      std::map<std::string, std::vector<std::string>> stations_by_purpose;
       for (const auto& o : batch) {
         if (o.profile.session_id)
           sessions_by_purpose[o.profile.purpose].push_back(*o.profile.session_id);
         else
-          stations.push_back(o.profile.station_id);
+          stations_by_purpose[o.profile.purpose].push_back(o.profile.station_id);
       }
       std::map<std::string, std::map<std::int64_t, plans::LastProfile>> by_session;
       for (const auto& [purpose, sessions] : sessions_by_purpose)
         by_session[purpose] = plans::last_accepted(tx, sessions, purpose);
-      const auto by_station = plans::last_station_limits(tx, stations);
+      std::map<std::string, std::map<std::string, plans::LastProfile>> by_station;
+      for (const auto& [purpose, stations] : stations_by_purpose)
+        by_station[purpose] = plans::last_station_profiles(tx, stations, purpose);
       const auto now = std::chrono::floor<seconds>(std::chrono::system_clock::now());
       std::vector<Hold> out;
       out.reserve(batch.size());
@@ -465,8 +472,10 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
           const auto& of_purpose = by_session[o.profile.purpose];
           if (const auto it = of_purpose.find(*o.profile.session_id); it != of_purpose.end())
             last = &it->second;
-        } else if (const auto it = by_station.find(o.profile.station_id); it != by_station.end()) {
-          last = &it->second;
+        } else {
+          const auto& of_purpose = by_station[o.profile.purpose];
+          if (const auto it = of_purpose.find(o.profile.station_id); it != of_purpose.end())
+            last = &it->second;
         }
         if (last && last->schedule == o.arguments)
           out.push_back(Hold::same);
@@ -618,7 +627,16 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
                                          {"reason", reason},
                                          {"vehicles", site_plan.vehicles.size()},
                                          {"ok", site_plan.ok}});
-    if (!site_plan.ok || !limited) co_return;  // without a limit the stations need no profile
+    if (!site_plan.ok) co_return;
+    auto stations = co_await database.transaction(
+        [&](store::Tx& tx) { return plans::site_stations(tx, site_id); });
+    if (!limited) {  // without a limit the stations need no profile: what they hold goes
+      std::vector<std::int64_t> sessions;
+      for (const auto& vp : site_plan.vehicles) sessions.push_back(vp.state.vehicle.session_id);
+      co_await clear_sessions(sessions);
+      co_await clear_arrival_limits(site_id, stations);
+      co_return;
+    }
 
     std::vector<Outgoing> batch;
     for (const auto& vp : site_plan.vehicles) {
@@ -658,7 +676,8 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
       if (sent.outcome == "offline") rejected = true;  // planned again without it
     }
     if (rejected) request([&] { pending_sites.emplace(site_id, "profile_rejected"); });
-    co_await send_station_limits(site_id, site_plan, in.evses);
+    co_await send_station_limits(site_id, site_plan, stations, in.evses);
+    co_await send_arrival_limits(site_id, site_plan, stations, in.evses);
   }
 
   // ---- measured power against the plan ----
@@ -767,6 +786,7 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
   // the site's limit, so that the site stays inside it if the station loses ChargeGrid. Sent
   // ahead with the windows' start as its startSchedule; it ends with the last window.
   awaitable<void> send_station_limits(std::int64_t site_id, const SitePlan& site_plan,
+                                      const std::vector<plans::SiteStation>& stations,
                                       const std::vector<store::evses::EvsePower>& evses) {
     const auto& limits = site_plan.limits;
     std::optional<std::size_t> first, last;
@@ -776,8 +796,6 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
         last = i;
       }
     if (!first) co_return;
-    auto stations = co_await database.transaction(
-        [&](store::Tx& tx) { return plans::site_stations(tx, site_id); });
     std::int64_t site_max = 0;
     for (const auto& s : stations) site_max += station_power_w(s, evses);
     const auto& horizon = site_plan.horizon;
@@ -809,6 +827,71 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
       batch.push_back(std::move(o));
     }
     co_await send_changed(std::move(batch));
+  }
+
+  // A vehicle that arrives charges at whatever its EVSE allows until the replan its arrival
+  // causes has sent its profile. So each station with a free EVSE holds a TxDefaultProfile for
+  // its arrivals, as high as the plan leaves room for (arrival_share_w()): with a vehicle
+  // plugging in at every free EVSE at once the site would still be inside its limit.
+  awaitable<void> send_arrival_limits(std::int64_t site_id, const SitePlan& site_plan,
+                                      const std::vector<plans::SiteStation>& stations,
+                                      const std::vector<store::evses::EvsePower>& evses) {
+    std::size_t site_evses = 0;
+    for (const auto& s : stations) site_evses += static_cast<std::size_t>(std::max(s.evses, 1));
+    const auto share = arrival_share_w(site_plan, site_evses);
+    std::map<std::string, int> taken;  // vehicles connected now, by station
+    for (const auto& vp : site_plan.vehicles) ++taken[vp.state.vehicle.station_id];
+    const auto& horizon = site_plan.horizon;
+    std::vector<Outgoing> batch;
+    for (const auto& station : stations) {
+      if (taken[station.station_id] >= std::max(station.evses, 1)) continue;  // none free
+      if (!co_await router.online(station.station_id)) continue;
+      std::int64_t evse_max = 0;
+      for (int id = 1; id <= std::max(station.evses, 1); ++id)
+        evse_max = std::max(evse_max, evse_power_w(described(evses, station.station_id, id)));
+      std::vector<std::int64_t> power;
+      for (const auto& s : share) power.push_back(s ? std::min(*s, evse_max) : evse_max);
+      const bool amps = station.protocol == "ocpp1.6";
+      Outgoing o;
+      o.command_name = "set-charging-profile";
+      o.arguments =
+          schedule_arguments(0, kArrivalPurpose, nullptr, clock.to_wall(horizon.start),
+                             static_cast<std::int64_t>(power.size()) * horizon.slot.count(), amps,
+                             periods_of(power, horizon.slot, amps));
+      o.arguments["stack_level"] = 0;
+      o.profile.purpose = kArrivalPurpose;
+      o.profile.site_id = site_id;
+      o.profile.station_id = station.station_id;
+      o.profile.evse_id = 0;
+      o.profile.start_s = clock.to_wall(horizon.start).time_since_epoch().count();
+      o.profile.rate_unit = amps ? "A" : "W";
+      o.profile.schedule = o.arguments;
+      batch.push_back(std::move(o));
+    }
+    co_await send_changed(std::move(batch));
+  }
+
+  // A site without a limit any more: its stations' arrival limits go.
+  awaitable<void> clear_arrival_limits(std::int64_t site_id,
+                                       const std::vector<plans::SiteStation>& stations) {
+    std::vector<std::string> ids;
+    for (const auto& s : stations) ids.push_back(s.station_id);
+    const auto held = co_await database.transaction(
+        [&](store::Tx& tx) { return plans::last_station_profiles(tx, ids, kArrivalPurpose); });
+    std::vector<Outgoing> batch;
+    for (const auto& [station_id, last] : held) {
+      if (!co_await router.online(station_id)) continue;
+      Outgoing o;
+      o.command_name = "clear-charging-profile";
+      o.arguments = json{{"profile_id", last.profile_id}};
+      o.profile.kind = "clear";
+      o.profile.purpose = kArrivalPurpose;
+      o.profile.site_id = site_id;
+      o.profile.station_id = station_id;
+      o.profile.evse_id = 0;
+      batch.push_back(std::move(o));
+    }
+    co_await send_all(std::move(batch));
   }
 
   // ---- slot boundaries ----
@@ -903,7 +986,7 @@ void Service::start() {
   s.consumer = std::make_unique<OutboxConsumer>(
       s.io, s.pool, kConsumer,
       std::vector<std::string>{store::outbox::kSessionEnded, store::outbox::kChargingNeeds,
-                               store::outbox::kDemandResponseChanged},
+                               store::outbox::kDemandResponseChanged, store::outbox::kSiteChanged},
       [impl = impl_.get()](store::Tx& tx, const store::outbox::Row& row) {
         impl->on_outbox(tx, row);
       },

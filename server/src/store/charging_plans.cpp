@@ -262,18 +262,23 @@ std::map<std::int64_t, LastProfile> last_accepted(Tx& tx,
   return out;
 }
 
-std::map<std::string, LastProfile> last_station_limits(Tx& tx,
-                                                       std::span<const std::string> station_ids) {
+std::map<std::string, LastProfile> last_station_profiles(Tx& tx,
+                                                         std::span<const std::string> station_ids,
+                                                         const std::string& purpose) {
   std::map<std::string, LastProfile> out;
   if (station_ids.empty()) return out;
+  // The latest accepted profile, unless a clear the station answered came after it.
   const auto rows = tx.exec_params(
       R"(SELECT s.id, p.id, p.schedule::text, p.profile_id, p.station_id, p.evse_id
            FROM unnest($1::text[]) AS s(id)
            CROSS JOIN LATERAL (
-             SELECT id, schedule, profile_id, station_id, evse_id FROM charging_profiles
-              WHERE station_id = s.id AND evse_id = 0 AND kind = 'set' AND status = 'Accepted'
-              ORDER BY id DESC LIMIT 1) p)",
-      text_array(station_ids));
+             SELECT id, kind, schedule, profile_id, station_id, evse_id FROM charging_profiles
+              WHERE station_id = s.id AND evse_id = 0 AND purpose = $2
+                AND ((kind = 'set' AND status = 'Accepted') OR
+                     (kind = 'clear' AND status IS NOT NULL))
+              ORDER BY id DESC LIMIT 1) p
+          WHERE p.kind = 'set')",
+      text_array(station_ids), purpose);
   for (const auto& row : rows) out.emplace(row[0].as<std::string>(), last_of(row));
   return out;
 }

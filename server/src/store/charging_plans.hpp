@@ -128,9 +128,11 @@ struct LastProfile {
 std::map<std::int64_t, LastProfile> last_accepted(Tx& tx,
                                                   const std::vector<std::int64_t>& session_ids,
                                                   const std::string& purpose);
-// The latest accepted station-wide profile (EVSE 0) of each station, by station id.
-std::map<std::string, LastProfile> last_station_limits(Tx& tx,
-                                                       std::span<const std::string> station_ids);
+// The latest accepted station-wide profile (EVSE 0) of `purpose` that each station still
+// holds (none once a clear was answered after it), by station id.
+std::map<std::string, LastProfile> last_station_profiles(Tx& tx,
+                                                         std::span<const std::string> station_ids,
+                                                         const std::string& purpose);
 
 // `planned_by` and `lease_epoch`: the cluster node and its site lease ("" and nullopt outside
 // cluster mode).

@@ -19,6 +19,8 @@ inline constexpr const char* kChargingNeeds = "ev.charging_needs";
 inline constexpr const char* kSettlementRecorded = "settlement.recorded";
 // {"site_ids": [...]}: the demand-response windows of these sites changed (store/demand_response).
 inline constexpr const char* kDemandResponseChanged = "demand_response.changed";
+// {"site_ids": [...]}: these sites' limits or tariff changed (the sites and tariff API).
+inline constexpr const char* kSiteChanged = "site.changed";
 
 // From now on `consumer` receives every event of `topic`, each due `deliver_after` after it is
 // written (a consumer that must wait for what follows an event; not a failure, no backoff).
