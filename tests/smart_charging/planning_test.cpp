@@ -208,9 +208,9 @@ TEST_CASE("An arrival may draw what the plan leaves, shared among the EVSEs free
   plan.vehicles.push_back(staying);
   const auto share = arrival_share_w(plan, 4);
   REQUIRE(share.size() == 4);
-  CHECK(share[0] == 3600);  // (22,000 - 11,000) W over 3 free EVSEs, down to 100 W
-  CHECK(share[1] == 3600);
-  CHECK(share[2] == 5500);  // the vehicle has left: 4 free
+  CHECK(share[0] == 3000);  // (22,000 - 11,000) W over 3 free EVSEs, down to whole kW
+  CHECK(share[1] == 3000);
+  CHECK(share[2] == 5000);  // the vehicle has left: 4 free
   CHECK_FALSE(share[3]);    // no limit
   // A vehicle out of control draws its EVSE's power (the baseline) and keeps its EVSE.
   VehiclePlan offline;
@@ -220,7 +220,7 @@ TEST_CASE("An arrival may draw what the plan leaves, shared among the EVSEs free
   plan.baseline_w.assign(4, 11000);
   const auto narrowed = arrival_share_w(plan, 4);
   CHECK(narrowed[0] == 0);     // 22,000 - 11,000 - 11,000
-  CHECK(narrowed[2] == 3600);  // 11,000 over 3
+  CHECK(narrowed[2] == 3000);  // 11,000 over 3
   // More vehicles than EVSEs described: the share goes to one.
   CHECK(arrival_share_w(plan, 1)[2] == 11000);
 }

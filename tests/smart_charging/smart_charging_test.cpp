@@ -338,17 +338,18 @@ TEST_CASE("Free EVSEs hold an arrival limit inside what the plan leaves, until t
                        watts_at(c_default, at).value_or(11000);
     INFO("slot " << k);
     CHECK(sum <= 16000);
-    if (k == 0) CHECK(sum >= 15000);
+    if (k == 0) CHECK(sum >= 13500);  // the room A leaves is offered, in whole kW
   }
 
-  // (A held one too, from when it was free.) The site's limit goes: A's TxProfile and the
-  // three arrival limits are cleared.
+  // The site's limit goes: A's TxProfile and the arrival limits are cleared (A holds one too
+  // when the replan of its station's connection came before its session).
+  const std::size_t a_defaults = a.last_profile("TxDefaultProfile").is_object() ? 1 : 0;
   REQUIRE(
       fx.admin().patch("/sites/" + std::to_string(site), {{"import_limit_w", nullptr}}).status ==
       200);
   REQUIRE(fx.eventually([&] {
-    return a.count("ClearChargingProfile") == 2 && b.count("ClearChargingProfile") == 1 &&
-           c.count("ClearChargingProfile") == 1;
+    return a.count("ClearChargingProfile") == 1 + a_defaults &&
+           b.count("ClearChargingProfile") == 1 && c.count("ClearChargingProfile") == 1;
   }));
   CHECK(b.last("ClearChargingProfile")["id"] ==
         b_default["csChargingProfiles"]["chargingProfileId"]);
@@ -356,7 +357,8 @@ TEST_CASE("Free EVSEs hold an arrival limit inside what the plan leaves, until t
   REQUIRE(fx.eventually([&] {
     return fx.query_value(
                "SELECT count(*) FROM charging_profiles WHERE kind = 'clear' AND "
-               "purpose = 'TxDefaultProfile' AND status = 'Accepted'") == "3";
+               "purpose = 'TxDefaultProfile' AND status = 'Accepted'") ==
+           std::to_string(2 + a_defaults);
   }));
 }
 

@@ -312,7 +312,7 @@ std::vector<std::optional<std::int64_t>> arrival_share_w(const SitePlan& plan,
       if (vp.state.control != Control::controlled || vp.slots_connected > i) ++taken;
     const auto free = static_cast<std::int64_t>(site_evses > taken ? site_evses - taken : 1);
     const std::int64_t headroom = std::max<std::int64_t>(0, *limit - planned[i]);
-    out[i] = headroom / free / 100 * 100;
+    out[i] = headroom / free / kArrivalStepW * kArrivalStepW;
   }
   return out;
 }

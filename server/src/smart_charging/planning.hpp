@@ -126,8 +126,10 @@ std::int64_t station_share_w(std::int64_t site_limit_w, std::int64_t station_max
 // What an EVSE without a vehicle may let the next one to arrive draw (the limit of its
 // TxDefaultProfile), per slot of the plan: what the plan leaves of the slot's import limit,
 // shared among the site's EVSEs that are free in that slot (each may see an arrival before the
-// replan that arrival causes has reached it), rounded down to 100 W. None: the slot has no
-// import limit. `site_evses`: the EVSEs of the site's stations.
+// replan that arrival causes has reached it), rounded down to whole kArrivalStepW (coarse, so
+// that a replan that moves the headroom a little sends the stations nothing). None: the slot
+// has no import limit. `site_evses`: the EVSEs of the site's stations.
+inline constexpr std::int64_t kArrivalStepW = 1000;
 std::vector<std::optional<std::int64_t>> arrival_share_w(const SitePlan& plan,
                                                          std::size_t site_evses);
 

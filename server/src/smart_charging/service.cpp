@@ -782,6 +782,28 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
     return total;
   }
 
+  // A profile for a whole station (EVSE 0, stack level 0, no transaction): `power` per slot
+  // from `start` (wall time).
+  static Outgoing station_wide(const char* purpose, std::int64_t site_id,
+                               const plans::SiteStation& station, Time start,
+                               const std::vector<std::int64_t>& power, seconds slot) {
+    const bool amps = station.protocol == "ocpp1.6";
+    Outgoing o;
+    o.command_name = "set-charging-profile";
+    o.arguments = schedule_arguments(0, purpose, nullptr, start,
+                                     static_cast<std::int64_t>(power.size()) * slot.count(), amps,
+                                     periods_of(power, slot, amps));
+    o.arguments["stack_level"] = 0;
+    o.profile.purpose = purpose;
+    o.profile.site_id = site_id;
+    o.profile.station_id = station.station_id;
+    o.profile.evse_id = 0;
+    o.profile.start_s = start.time_since_epoch().count();
+    o.profile.rate_unit = amps ? "A" : "W";
+    o.profile.schedule = o.arguments;
+    return o;
+  }
+
   // During demand-response windows each station also holds a station-wide limit, its share of
   // the site's limit, so that the site stays inside it if the station loses ChargeGrid. Sent
   // ahead with the windows' start as its startSchedule; it ends with the last window.
@@ -808,23 +830,8 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
         power.push_back(limits[i].event_ids.empty() || !limits[i].import_limit_w
                             ? station_max
                             : station_share_w(*limits[i].import_limit_w, station_max, site_max));
-      const bool amps = station.protocol == "ocpp1.6";
-      const auto start = clock.to_wall(horizon.slot_start(*first));
-      Outgoing o;
-      o.command_name = "set-charging-profile";
-      o.arguments =
-          schedule_arguments(0, kStationPurpose, nullptr, start,
-                             static_cast<std::int64_t>(power.size()) * horizon.slot.count(), amps,
-                             periods_of(power, horizon.slot, amps));
-      o.arguments["stack_level"] = 0;
-      o.profile.purpose = kStationPurpose;
-      o.profile.site_id = site_id;
-      o.profile.station_id = station.station_id;
-      o.profile.evse_id = 0;
-      o.profile.start_s = start.time_since_epoch().count();
-      o.profile.rate_unit = amps ? "A" : "W";
-      o.profile.schedule = o.arguments;
-      batch.push_back(std::move(o));
+      batch.push_back(station_wide(kStationPurpose, site_id, station,
+                                   clock.to_wall(horizon.slot_start(*first)), power, horizon.slot));
     }
     co_await send_changed(std::move(batch));
   }
@@ -851,22 +858,8 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
         evse_max = std::max(evse_max, evse_power_w(described(evses, station.station_id, id)));
       std::vector<std::int64_t> power;
       for (const auto& s : share) power.push_back(s ? std::min(*s, evse_max) : evse_max);
-      const bool amps = station.protocol == "ocpp1.6";
-      Outgoing o;
-      o.command_name = "set-charging-profile";
-      o.arguments =
-          schedule_arguments(0, kArrivalPurpose, nullptr, clock.to_wall(horizon.start),
-                             static_cast<std::int64_t>(power.size()) * horizon.slot.count(), amps,
-                             periods_of(power, horizon.slot, amps));
-      o.arguments["stack_level"] = 0;
-      o.profile.purpose = kArrivalPurpose;
-      o.profile.site_id = site_id;
-      o.profile.station_id = station.station_id;
-      o.profile.evse_id = 0;
-      o.profile.start_s = clock.to_wall(horizon.start).time_since_epoch().count();
-      o.profile.rate_unit = amps ? "A" : "W";
-      o.profile.schedule = o.arguments;
-      batch.push_back(std::move(o));
+      batch.push_back(station_wide(kArrivalPurpose, site_id, station, clock.to_wall(horizon.start),
+                                   power, horizon.slot));
     }
     co_await send_changed(std::move(batch));
   }

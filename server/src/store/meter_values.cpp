@@ -9,6 +9,18 @@ namespace chargegrid::server::store::meter_values {
 
 namespace {
 
+// A running session's register span widened by `span` (imin, imax, emin, emax): applying it
+// twice changes nothing.
+constexpr const char* kWidenSpan =
+    R"(UPDATE transactions t SET
+         import_first_wh = LEAST(t.import_first_wh, span.imin),
+         import_last_wh = GREATEST(t.import_last_wh, span.imax),
+         export_first_wh = LEAST(t.export_first_wh, span.emin),
+         export_last_wh = GREATEST(t.export_last_wh, span.emax),
+         meter_start_wh = LEAST(t.meter_start_wh, round(span.imin)::bigint),
+         updated_at = now()
+       )";
+
 // The batch as one statement that needs no prior knowledge: it checks ownership, skips
 // replayed samples (ON CONFLICT) and widens the spans itself. The path for a batch that holds
 // a sample already stored.
@@ -37,7 +49,7 @@ std::vector<ForeignTransaction> append_checked(Tx& work,
   // Only a running session's register span widens, and only from the samples stored now (a
   // resend that differs from what was stored moves nothing); an ended session's figures are
   // final.
-  auto foreign = work.exec_params(
+  static const std::string statement =
       R"(WITH batch AS (
            SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::text[], $5::text[],
                                 $6::text[], $7::text[], $8::text[], $9::float8[], $10::text[],
@@ -66,21 +78,17 @@ std::vector<ForeignTransaction> append_checked(Tx& work,
              AND value IS NOT NULL
            GROUP BY station_id, transaction_id
          ), widened AS (
-           UPDATE transactions t SET
-             import_first_wh = LEAST(t.import_first_wh, span.imin),
-             import_last_wh = GREATEST(t.import_last_wh, span.imax),
-             export_first_wh = LEAST(t.export_first_wh, span.emin),
-             export_last_wh = GREATEST(t.export_last_wh, span.emax),
-             meter_start_wh = LEAST(t.meter_start_wh, round(span.imin)::bigint),
-             updated_at = now()
+           )" +
+      std::string(kWidenSpan) + R"(
            FROM span
            WHERE t.id = span.transaction_id AND t.station_id = span.station_id
              AND t.state = 'active'
          )
          SELECT DISTINCT station_id, transaction_id FROM checked
-         WHERE transaction_id IS NOT NULL AND NOT owned)",
-      station.str(), evse.str(), at.str(), measurand.str(), phase.str(), location.str(),
-      context.str(), format.str(), value.str(), unit.str(), tx.str(), sig.str());
+         WHERE transaction_id IS NOT NULL AND NOT owned)";
+  auto foreign = work.exec_params(statement, station.str(), evse.str(), at.str(), measurand.str(),
+                                  phase.str(), location.str(), context.str(), format.str(),
+                                  value.str(), unit.str(), tx.str(), sig.str());
   std::vector<ForeignTransaction> out;
   for (const auto& row : foreign)
     out.push_back({row[0].as<std::string>(), row[1].as<std::int64_t>()});
@@ -97,10 +105,12 @@ struct NamedTransaction {
   std::optional<double> import_min, import_max, export_min, export_max;
 };
 
-NamedTransaction* find(std::vector<NamedTransaction>& named, const MeterRow& row) {
+// The entry of the transaction `row` names (it names one).
+template <typename Named>
+auto* named_by(Named& named, const MeterRow& row) {
   for (auto& n : named)
     if (n.id == *row.transaction_id && n.station_id == row.station_id) return &n;
-  return nullptr;
+  return static_cast<decltype(&named[0])>(nullptr);
 }
 
 // The distinct transactions [begin, end) name, with whether each is its station's own and
@@ -110,7 +120,7 @@ std::vector<NamedTransaction> named_transactions(Tx& work,
                                                  std::vector<MeterRow>::const_iterator end) {
   std::vector<NamedTransaction> named;
   for (auto it = begin; it != end; ++it)
-    if (it->transaction_id && !find(named, *it))
+    if (it->transaction_id && !named_by(named, *it))
       named.push_back({it->station_id, *it->transaction_id});
   if (named.empty()) return named;
   ArrayLiteral stations, ids;
@@ -165,10 +175,7 @@ bool copy_rows(Tx& work, const std::vector<NamedTransaction>& named,
         }
         const char* transaction_or_null = nullptr;
         if (r.transaction_id) {
-          const auto n = std::find_if(named.begin(), named.end(), [&](const auto& t) {
-            return t.id == *r.transaction_id && t.station_id == r.station_id;
-          });
-          if (n != named.end() && n->owned) {
+          if (const auto* n = named_by(named, r); n && n->owned) {
             transaction = std::to_string(*r.transaction_id);
             transaction_or_null = transaction.c_str();
           }
@@ -205,7 +212,7 @@ std::vector<ForeignTransaction> append(Tx& work, std::vector<MeterRow>::const_it
     if (!r.transaction_id || !r.value || !r.phase.empty() ||
         !(r.location.empty() || r.location == "Outlet"))
       continue;
-    auto* n = find(named, r);
+    auto* n = named_by(named, r);
     if (!n || !n->owned || !n->active) continue;
     if (r.measurand == "Energy.Active.Import.Register")
       widen(n->import_min, n->import_max, *r.value);
@@ -228,18 +235,12 @@ std::vector<ForeignTransaction> append(Tx& work, std::vector<MeterRow>::const_it
     add(emax, n.export_max);
   }
   if (any) {
-    work.exec_params(
-        R"(UPDATE transactions t SET
-             import_first_wh = LEAST(t.import_first_wh, span.imin),
-             import_last_wh = GREATEST(t.import_last_wh, span.imax),
-             export_first_wh = LEAST(t.export_first_wh, span.emin),
-             export_last_wh = GREATEST(t.export_last_wh, span.emax),
-             meter_start_wh = LEAST(t.meter_start_wh, round(span.imin)::bigint),
-             updated_at = now()
+    static const std::string statement = std::string(kWidenSpan) + R"(
            FROM unnest($1::text[], $2::int[], $3::float8[], $4::float8[], $5::float8[],
                        $6::float8[]) AS span(station_id, id, imin, imax, emin, emax)
-           WHERE t.id = span.id AND t.station_id = span.station_id AND t.state = 'active')",
-        stations.str(), ids.str(), imin.str(), imax.str(), emin.str(), emax.str());
+           WHERE t.id = span.id AND t.station_id = span.station_id AND t.state = 'active')";
+    work.exec_params(statement, stations.str(), ids.str(), imin.str(), imax.str(), emin.str(),
+                     emax.str());
   }
   std::vector<ForeignTransaction> foreign;
   for (const auto& n : named)
