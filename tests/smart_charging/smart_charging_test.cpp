@@ -548,6 +548,19 @@ TEST_CASE("Plans price each slot with the site's tariff in its time zone and use
     peak = std::max(peak, period["limit"].get<double>());
   CHECK(peak > 0);
   CHECK(peak <= 7400);
+
+  // A new tariff replans the site at once (site.changed), not at the next slot boundary.
+  const json flat = {
+      {"days", all_days}, {"from", "00:00"}, {"to", "24:00"}, {"price_minor_per_kwh", 20}};
+  REQUIRE(fx.admin()
+              .send(boost::beast::http::verb::put, site_path + "/tariff",
+                    json{{"currency", "EUR"}, {"import", json::array({flat})}}.dump())
+              .status == 200);
+  REQUIRE(fx.eventually([&] {
+    const auto s = fx.admin().get(site_path + "/schedule").data;
+    return s["planned_reason"] == "site_changed" &&
+           s["slots"][0]["import_price_minor_per_kwh"] == 20;
+  }));
 }
 
 TEST_CASE("An event posted to the built-in VTN lowers the profiles sent, and its end raises them",

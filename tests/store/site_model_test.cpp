@@ -6,11 +6,13 @@
 #include <pqxx/pqxx>
 
 #include "chargegrid/testing/database.hpp"
+#include "store/charging_plans.hpp"
 #include "store/evses.hpp"
 #include "store/tariffs.hpp"
 
 using chargegrid::testing::TestDatabase;
 namespace evses = chargegrid::server::store::evses;
+namespace plans = chargegrid::server::store::charging_plans;
 namespace tariffs = chargegrid::server::store::tariffs;
 namespace tariff = chargegrid::server::tariff;
 
@@ -86,6 +88,41 @@ TEST_CASE("EVSE power rows go with their station", "[store][integration]") {
   tx.exec("DELETE FROM stations WHERE id = 'CP-1'");
   CHECK_FALSE(evses::find(tx, "CP-1", 1));
   CHECK(evses::for_site(tx, a).empty());
+}
+
+TEST_CASE("A station holds its latest accepted profile of a purpose until a clear is answered",
+          "[store][integration]") {
+  TestDatabase db;
+  pqxx::connection c{db.url()};
+  pqxx::work tx(c);
+  insert_station(tx, "CP-1", insert_site(tx, "A", "UTC"));
+  const auto send = [&](const std::string& kind, const std::string& purpose, int limit,
+                        const std::optional<std::string>& status) {
+    plans::ProfileSent p;
+    p.kind = kind;
+    p.purpose = purpose;
+    p.station_id = "CP-1";
+    p.schedule = {{"limit", limit}};
+    const auto recorded = plans::record_profile(tx, p);
+    if (status) plans::record_outcome(tx, recorded.id, 0, "answered", status);
+  };
+  const std::vector<std::string> stations{"CP-1"};
+  const auto held = [&](const std::string& purpose) {
+    const auto all = plans::last_station_profiles(tx, stations, purpose);
+    return all.count("CP-1") ? all.at("CP-1").schedule.value("limit", -1) : -1;
+  };
+  send("set", "TxDefaultProfile", 1000, "Accepted");
+  send("set", "TxDefaultProfile", 2000, "Rejected");  // not held
+  send("set", "ChargingStationMaxProfile", 5000, "Accepted");
+  CHECK(held("TxDefaultProfile") == 1000);
+  CHECK(held("ChargingStationMaxProfile") == 5000);
+  send("clear", "TxDefaultProfile", 0, std::nullopt);  // not answered yet: still held
+  CHECK(held("TxDefaultProfile") == 1000);
+  send("clear", "TxDefaultProfile", 0, "Accepted");
+  CHECK(held("TxDefaultProfile") == -1);
+  CHECK(held("ChargingStationMaxProfile") == 5000);
+  send("set", "TxDefaultProfile", 3000, "Accepted");  // sent again after the clear
+  CHECK(held("TxDefaultProfile") == 3000);
 }
 
 TEST_CASE("a site has one tariff, read with its time zone, and it goes with the site",
