@@ -224,3 +224,72 @@ TEST_CASE("An arrival may draw what the plan leaves, shared among the EVSEs free
   // More vehicles than EVSEs described: the share goes to one.
   CHECK(arrival_share_w(plan, 1)[2] == 11000);
 }
+
+namespace {
+// A schedule as the loop sends it: `limits` per `slot_s` from `start`.
+nlohmann::json schedule_of(std::int64_t start, const std::vector<double>& limits,
+                           std::int64_t slot_s = 900) {
+  nlohmann::json periods = nlohmann::json::array();
+  for (std::size_t i = 0; i < limits.size(); ++i)
+    if (i == 0 || limits[i] != limits[i - 1])
+      periods.push_back({{"start_s", static_cast<std::int64_t>(i) * slot_s}, {"limit", limits[i]}});
+  return {{"evse_id", 0},
+          {"stack_level", 0},
+          {"purpose", "TxDefaultProfile"},
+          {"rate_unit", "W"},
+          {"start", format_time(at(start))},
+          {"duration_s", static_cast<std::int64_t>(limits.size()) * slot_s},
+          {"periods", periods}};
+}
+}  // namespace
+
+TEST_CASE("A profile that lowers a limit anywhere from now on goes first",
+          "[unit][smart_charging]") {
+  const std::int64_t t0 = 1'800'000'000;
+  const auto held = schedule_of(t0, {5000, 5000, 5000, 5000});
+  CHECK(lowers(schedule_of(t0, {5000, 4000, 5000, 5000}), &held, at(t0), 1));
+  CHECK_FALSE(lowers(schedule_of(t0, {5000, 6000, 5000, 5000}), &held, at(t0), 1));
+  // What it may draw now decides: raised now and lowered later is a raise.
+  CHECK_FALSE(lowers(schedule_of(t0, {6000, 4000, 5000, 5000}), &held, at(t0), 1));
+  CHECK(lowers(schedule_of(t0, {4000, 6000, 5000, 5000}), &held, at(t0), 1));
+  // Lower only in a slot already past: not lowering any more.
+  CHECK_FALSE(lowers(schedule_of(t0, {4000, 5000, 5000, 5000}), &held, at(t0 + 900), 1));
+  // Beyond what is held the station holds nothing: any limit there lowers.
+  CHECK(lowers(schedule_of(t0, {5000, 5000, 5000, 5000, 9000}), &held, at(t0), 1));
+  CHECK(lowers(held, nullptr, at(t0), 1));
+  // Time-scaled: periods count 900 times as fast as the wall clock.
+  const auto scaled = schedule_of(t0, {5000, 5000, 5000, 5000});
+  CHECK(lowers(schedule_of(t0 + 1, {5000, 5000, 4000}), &scaled, at(t0 + 1), 900));
+}
+
+TEST_CASE("A station keeps what it holds while the new schedule sets the same limits",
+          "[unit][smart_charging]") {
+  const std::int64_t t0 = 1'800'000'000;
+  const auto held = schedule_of(t0, std::vector<double>(96, 3000));
+  // The next slot's replan: the same limits from a start one slot later.
+  CHECK(keeps_holding(schedule_of(t0 + 900, std::vector<double>(96, 3000)), held, at(t0 + 900), 1));
+  // A limit that differs anywhere before the held schedule ends is sent.
+  auto changed = std::vector<double>(96, 3000);
+  changed[40] = 2000;
+  CHECK_FALSE(keeps_holding(schedule_of(t0 + 900, changed), held, at(t0 + 900), 1));
+  // ... but not where only what the station holds has run out (past its end).
+  changed = std::vector<double>(96, 3000);
+  changed[95] = 2000;
+  CHECK(keeps_holding(schedule_of(t0 + 900, changed), held, at(t0 + 900), 1));
+  // Once less than half of the new schedule's reach is held, it is sent again.
+  const std::int64_t later = t0 + 49 * 900;
+  CHECK_FALSE(keeps_holding(schedule_of(later, std::vector<double>(96, 3000)), held, at(later), 1));
+  // Another unit, EVSE or purpose is another profile.
+  auto amps = schedule_of(t0 + 900, std::vector<double>(96, 3000));
+  amps["rate_unit"] = "A";
+  CHECK_FALSE(keeps_holding(amps, held, at(t0 + 900), 1));
+  // A period that says more than its limit (a 2.1 setpoint) must be said again.
+  auto with_setpoint = schedule_of(t0 + 900, std::vector<double>(96, 3000));
+  with_setpoint["periods"][0]["setpoint"] = -2000;
+  CHECK_FALSE(keeps_holding(with_setpoint, held, at(t0 + 900), 1));
+  // Time-scaled: 96 slots of 900 s held from t0 last 96 wall seconds at x900.
+  const auto scaled = schedule_of(t0, std::vector<double>(96, 3000));
+  CHECK(keeps_holding(schedule_of(t0 + 1, std::vector<double>(96, 3000)), scaled, at(t0 + 1), 900));
+  CHECK_FALSE(
+      keeps_holding(schedule_of(t0 + 50, std::vector<double>(96, 3000)), scaled, at(t0 + 50), 900));
+}

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <limits>
+#include <optional>
+#include <utility>
 
 #include "chargegrid/base/enum_names.hpp"
 #include "chargegrid/base/time.hpp"
@@ -381,6 +384,93 @@ nlohmann::json SitePlan::to_json() const {
                      {"vehicles", std::move(cars)}};
   if (!ok) out["error"] = error;
   return out;
+}
+
+namespace {
+
+// A schedule's start as unix seconds.
+std::optional<double> schedule_start(const nlohmann::json& schedule) {
+  const auto at = base::parse_rfc3339(schedule.value("start", std::string()));
+  if (!at) return std::nullopt;
+  return std::chrono::duration<double>(at->time_since_epoch()).count();
+}
+
+// The period in force at unix time `t` (nullptr outside the schedule).
+const nlohmann::json* period_at(const nlohmann::json& schedule, double start, double t, int scale) {
+  const double offset = (t - start) * scale;
+  if (offset < 0 || offset >= schedule.value("duration_s", 0.0)) return nullptr;
+  const auto periods = schedule.find("periods");
+  if (periods == schedule.end() || !periods->is_array()) return nullptr;
+  const nlohmann::json* in_force = nullptr;
+  for (const auto& p : *periods)
+    if (p.value("start_s", 0.0) <= offset) in_force = &p;
+  return in_force;
+}
+
+double limit_of(const nlohmann::json* period) {
+  return period ? period->value("limit", HUGE_VAL) : HUGE_VAL;
+}
+
+// `now` and every later moment before `until` at which either schedule's period changes.
+std::vector<double> moments(double now, double until,
+                            std::initializer_list<std::pair<const nlohmann::json*, double>> of,
+                            int scale) {
+  std::vector<double> out{now};
+  for (const auto& [schedule, start] : of) {
+    for (const auto& p : schedule->value("periods", nlohmann::json::array()))
+      if (const double t = start + p.value("start_s", 0.0) / scale; t > now && t < until)
+        out.push_back(t);
+    if (const double end = start + schedule->value("duration_s", 0.0) / scale;
+        end > now && end < until)
+      out.push_back(end);
+  }
+  return out;
+}
+
+double unix_seconds(Time t) {
+  return std::chrono::duration<double>(t.time_since_epoch()).count();
+}
+
+}  // namespace
+
+bool lowers(const nlohmann::json& next, const nlohmann::json* held, Time now, int scale) {
+  if (!held) return true;
+  const auto a0 = schedule_start(next), b0 = schedule_start(*held);
+  if (!a0 || !b0) return true;
+  // What the EVSE may draw now decides; equal now, any later moment that `next` lowers.
+  const auto from = unix_seconds(now);
+  const double next_now = limit_of(period_at(next, *a0, from, scale));
+  const double held_now = limit_of(period_at(*held, *b0, from, scale));
+  if (next_now != held_now) return next_now < held_now;
+  for (const double t : moments(from, HUGE_VAL, {{&next, *a0}, {held, *b0}}, scale))
+    if (limit_of(period_at(next, *a0, t, scale)) < limit_of(period_at(*held, *b0, t, scale)))
+      return true;
+  return false;
+}
+
+bool keeps_holding(const nlohmann::json& next, const nlohmann::json& held, Time now, int scale) {
+  const auto addressed = [](nlohmann::json schedule) {
+    for (const char* key : {"start", "duration_s", "periods"}) schedule.erase(key);
+    return schedule;
+  };
+  if (!next.is_object() || !held.is_object() || addressed(next) != addressed(held)) return false;
+  const auto a0 = schedule_start(next), b0 = schedule_start(held);
+  if (!a0 || !b0) return false;
+  const double from = unix_seconds(now);
+  const double held_end = *b0 + held.value("duration_s", 0.0) / scale;
+  const double next_end = *a0 + next.value("duration_s", 0.0) / scale;
+  if (held_end - from < (next_end - from) / 2) return false;
+  // The period in force, without its own start, is what the EVSE is told at that moment.
+  const auto told = [&](const nlohmann::json& schedule, double start, double t) {
+    const auto* p = period_at(schedule, start, t, scale);
+    if (!p) return nlohmann::json();
+    auto out = *p;
+    out.erase("start_s");
+    return out;
+  };
+  for (const double t : moments(from, held_end, {{&next, *a0}, {&held, *b0}}, scale))
+    if (told(next, *a0, t) != told(held, *b0, t)) return false;
+  return true;
 }
 
 }  // namespace chargegrid::server::smart_charging

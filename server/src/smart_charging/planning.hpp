@@ -133,6 +133,25 @@ inline constexpr std::int64_t kArrivalStepW = 1000;
 std::vector<std::optional<std::int64_t>> arrival_share_w(const SitePlan& plan,
                                                          std::size_t site_evses);
 
+// Comparing a profile's schedule with the one its station holds. A schedule is the JSON of a
+// profile's arguments: "start" (RFC 3339, wall time), "duration_s" and "periods" (each
+// "start_s" and "limit"); `now` is wall time, and the periods count `scale` times as fast
+// (LoopClock, 1 outside a time-scaled replay).
+//
+// Whether `next` lowers what `held` lets the EVSE draw: now, or, where both set the same limit
+// now, at some later moment. Such a profile is sent before those that raise limits, so that
+// while a replan is on its way no station runs its new, higher limit beside another's old one
+// and the site goes over its own (what a station draws during the send is what it may draw
+// now). Nothing held counts as lowering (the vehicle was drawing freely).
+bool lowers(const nlohmann::json& next, const nlohmann::json* held, Time now, int scale);
+// Whether the station may keep `held` instead of receiving `next`: both address the same
+// EVSE, purpose, transaction, unit and stack level and set the same limit at every moment from
+// `now` until `held` ends, and `held` still reaches at least half as far ahead as `next`.
+// A replan that changes nothing for a station still moves its schedule's start (to the
+// horizon's); this keeps that from being sent again at every slot boundary, and sends it once
+// half of what the station holds has run out.
+bool keeps_holding(const nlohmann::json& next, const nlohmann::json& held, Time now, int scale);
+
 std::string format_time(Time t);
 
 }  // namespace chargegrid::server::smart_charging

@@ -138,40 +138,6 @@ json schedule_arguments(int evse_id, const std::string& purpose, const json& tra
   return out;
 }
 
-// Whether a schedule (schedule_arguments()) lets an EVSE draw less than `held` at some moment
-// from `now` on: such a profile is sent before those that only raise limits, so that while a
-// replan is on its way no station runs its new, higher limit beside another's old one and the
-// site goes over its own. A profile that replaces none counts as lowering (it limits a
-// vehicle that was drawing freely). `now` and the schedules' starts are wall time; their
-// periods count `scale` times as fast (LoopClock).
-bool lowers(const json& next, const json* held, Time now, int scale) {
-  if (!held) return true;
-  const auto start_of = [](const json& a) -> std::optional<double> {
-    const auto at = base::parse_rfc3339(a.value("start", std::string()));
-    if (!at) return std::nullopt;
-    return std::chrono::duration<double>(at->time_since_epoch()).count();
-  };
-  const auto a0 = start_of(next), b0 = start_of(*held);
-  if (!a0 || !b0) return true;
-  // The limit a schedule sets at unix time t; +inf outside it (nothing held there).
-  const auto limit_at = [scale](const json& a, double start, double t) {
-    const double offset = (t - start) * scale;
-    if (offset < 0 || offset >= a.value("duration_s", 0.0)) return HUGE_VAL;
-    double limit = HUGE_VAL;
-    for (const auto& p : a.value("periods", json::array()))
-      if (p.value("start_s", 0.0) <= offset) limit = p.value("limit", HUGE_VAL);
-    return limit;
-  };
-  const double from = std::chrono::duration<double>(now.time_since_epoch()).count();
-  std::vector<double> moments{from};
-  for (const auto& [a, start] : {std::pair{&next, *a0}, std::pair{held, *b0}})
-    for (const auto& p : a->value("periods", json::array()))
-      if (const double t = start + p.value("start_s", 0.0) / scale; t > from) moments.push_back(t);
-  for (const double t : moments)
-    if (limit_at(next, *a0, t) < limit_at(*held, *b0, t)) return true;
-  return false;
-}
-
 // The records of the profiles being sent at the moment, in one transaction per batch.
 std::vector<plans::Recorded> record_profiles(store::Tx& tx,
                                              std::span<const plans::ProfileSent> profiles) {
@@ -442,8 +408,9 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
   }
 
   // send_all() for the profiles of the batch the stations do not hold already (a session's
-  // last accepted TxProfile, or a station's last station-wide limit, with the same schedule),
-  // those that lower a limit first (see lowers()).
+  // last accepted TxProfile, or a station's last station-wide limit, with the same schedule or
+  // one that sets the same limits from now on, see keeps_holding()), those that lower a limit
+  // first (see lowers()).
   enum class Hold { same, lowered, raised };
   awaitable<std::vector<Sent>> send_changed(std::vector<Outgoing> batch) {
     const auto held = co_await database.transaction([&](store::Tx& tx) {
@@ -463,24 +430,41 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
       std::map<std::string, std::map<std::string, plans::LastProfile>> by_station;
       for (const auto& [purpose, stations] : stations_by_purpose)
         by_station[purpose] = plans::last_station_profiles(tx, stations, purpose);
+      // A session's first TxProfile replaces the arrival limit its vehicle has been drawing
+      // under since it plugged in: that, not nothing, is what it raises or lowers.
+      std::vector<std::string> first_profile_stations;
+      for (const auto& o : batch)
+        if (o.profile.session_id && !by_session[o.profile.purpose].contains(*o.profile.session_id))
+          first_profile_stations.push_back(o.profile.station_id);
+      const auto arrival_limits =
+          first_profile_stations.empty()
+              ? std::map<std::string, plans::LastProfile>{}
+              : plans::last_station_profiles(tx, first_profile_stations, kArrivalPurpose);
       const auto now = std::chrono::floor<seconds>(std::chrono::system_clock::now());
       std::vector<Hold> out;
       out.reserve(batch.size());
       for (const auto& o : batch) {
         const plans::LastProfile* last = nullptr;
+        const plans::LastProfile* replaced = nullptr;  // what lowers() compares with
         if (o.profile.session_id) {
           const auto& of_purpose = by_session[o.profile.purpose];
           if (const auto it = of_purpose.find(*o.profile.session_id); it != of_purpose.end())
             last = &it->second;
+          else if (const auto arrival = arrival_limits.find(o.profile.station_id);
+                   arrival != arrival_limits.end())
+            replaced = &arrival->second;
         } else {
           const auto& of_purpose = by_station[o.profile.purpose];
           if (const auto it = of_purpose.find(o.profile.station_id); it != of_purpose.end())
             last = &it->second;
         }
-        if (last && last->schedule == o.arguments)
+        if (last && (last->schedule == o.arguments ||
+                     keeps_holding(o.arguments, last->schedule, now, clock.scale())))
           out.push_back(Hold::same);
+        else if (!last && !replaced)
+          out.push_back(Hold::lowered);  // its vehicle has been drawing freely
         else
-          out.push_back(lowers(o.arguments, last ? &last->schedule : nullptr, now, clock.scale())
+          out.push_back(lowers(o.arguments, &(last ? last : replaced)->schedule, now, clock.scale())
                             ? Hold::lowered
                             : Hold::raised);
       }
