@@ -37,6 +37,9 @@ MeterModel charged_meter(bool v2g, int phases = 3) {
 
 TEST_CASE("timestamps are RFC 3339 UTC with milliseconds", "[sim]") {
   CHECK(format_timestamp(kNow) == "2024-05-01T12:00:00.123Z");
+  // Rounded, not cut: an instant a microsecond before a whole second is that second.
+  CHECK(format_timestamp(kNow - std::chrono::milliseconds(123) - std::chrono::microseconds(1)) ==
+        "2024-05-01T12:00:00.000Z");
 }
 
 TEST_CASE("1.6 MeterValues conforms to the OCA schema", "[sim]") {

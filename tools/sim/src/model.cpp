@@ -183,13 +183,26 @@ Session& StationModel::begin_session(Evse& e, std::string id_tag, bool remote,
       .remote = remote,
       .started = now,
       .last_meter = now,
-      .next_meter = now + real(meter_interval_s),
+      .next_meter = first_meter_sample(now),
       .ends = ends,
       .meter = MeterModel(meter_config),
       .import_at_start_wh = import_register_wh,
       .export_at_start_wh = export_register_wh});
   apply_profiles(now);
   return *e.session;
+}
+
+SteadyClock::time_point StationModel::first_meter_sample(SteadyClock::time_point now) const {
+  const auto interval = real(meter_interval_s);
+  if (!options.meter_aligned_to || interval.count() <= 0) return now + interval;
+  // The next instant after `now` on the aligned grid, moved onto the steady clock.
+  const auto wall_now = wall_time(now);
+  const auto since =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(wall_now - *options.meter_aligned_to);
+  auto steps = since.count() >= 0 ? since / interval + 1 : 0;
+  const auto next =
+      *options.meter_aligned_to + std::chrono::duration_cast<Timestamp::duration>(interval * steps);
+  return now + std::chrono::duration_cast<SteadyClock::duration>(next - wall_now);
 }
 
 void StationModel::advance(SteadyClock::time_point now) {
@@ -206,7 +219,8 @@ void StationModel::advance(SteadyClock::time_point now) {
     }
     // Its time is up: a session the driver authorized here ends with the driver's token;
     // one the CSMS started ends when the vehicle is unplugged.
-    if (now >= s.ends) end_session(e, now, s.remote ? "EVDisconnected" : "Local");
+    // The vehicle drew nothing after its time was up, however late this runs.
+    if (now >= s.ends) end_session(e, s.ends, s.remote ? "EVDisconnected" : "Local");
   }
 }
 
@@ -307,9 +321,8 @@ void StationModel::queue_meter_values(Evse& e, SteadyClock::time_point at) {
 void StationModel::end_session(Evse& e, SteadyClock::time_point now, const std::string& reason) {
   run_meter(e, now);
   Session& s = *e.session;
-  enqueue_transaction(
-      outgoing::transaction_ended(version(), s, std::chrono::system_clock::now(), reason, !booted),
-      s.local_id);
+  enqueue_transaction(outgoing::transaction_ended(version(), s, wall_time(now), reason, !booted),
+                      s.local_id);
   // What this session drew adds to the station's registers (others may have run alongside).
   if (import_register_wh == s.import_at_start_wh && export_register_wh == s.export_at_start_wh) {
     import_register_wh = s.meter.import_register_wh();

@@ -88,6 +88,9 @@ class StationModel {
 
   // Real time for a span of simulated seconds.
   std::chrono::nanoseconds real(double simulated_seconds) const;
+  // When a session started at `now` takes its first meter sample (StationOptions::
+  // meter_aligned_to).
+  SteadyClock::time_point first_meter_sample(SteadyClock::time_point now) const;
   OcppVersion version() const { return options.version; }
 
   Evse* evse(int id);

@@ -85,6 +85,10 @@ struct StationOptions {
   // Simulated seconds; time_scale divides every wait, so 60 turns minutes into seconds.
   double time_scale = 1.0;
   double meter_interval_s = 60.0;
+  // When set, a session's meter samples fall on this wall instant plus whole intervals, the
+  // way clock-aligned readings fall on the quarter hours, instead of counting from the
+  // session's start: registers read on a CSMS's slot boundaries tell each slot's energy exactly.
+  std::optional<std::chrono::system_clock::time_point> meter_aligned_to;
   // How long every session charges before the station ends it by itself (its own: Local,
   // the CSMS's: EVDisconnected); 0 = only when something stops it.
   double session_length_s = 1800.0;
