@@ -243,8 +243,9 @@ nlohmann::json schedule_of(std::int64_t start, const std::vector<double>& limits
 }
 }  // namespace
 
-TEST_CASE("A profile that lowers a limit anywhere from now on goes first",
-          "[unit][smart_charging]") {
+TEST_CASE(
+    "A profile that lowers what an EVSE may draw now, or later where now is unchanged, goes first",
+    "[unit][smart_charging]") {
   const std::int64_t t0 = 1'800'000'000;
   const auto held = schedule_of(t0, {5000, 5000, 5000, 5000});
   CHECK(lowers(schedule_of(t0, {5000, 4000, 5000, 5000}), &held, at(t0), 1));

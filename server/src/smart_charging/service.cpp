@@ -622,14 +622,24 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
       co_return;
     }
 
+    // After its planned departure a vehicle's EVSE counts as free: a vehicle that stays is
+    // held to what an arrival there may draw, not left to the station's own limits beside the
+    // power the plan has given the others.
+    std::size_t site_evses = 0;
+    for (const auto& s : stations) site_evses += static_cast<std::size_t>(std::max(s.evses, 1));
+    const auto arrival_share = arrival_share_w(site_plan, site_evses);
     std::vector<Outgoing> batch;
     for (const auto& vp : site_plan.vehicles) {
       if (vp.state.control != Control::controlled) continue;
       const auto& v = vp.state.vehicle;
       const bool amps = v.protocol == "ocpp1.6";
       const json transaction_id = amps ? json(v.session_id) : json(v.station_transaction_id);
-      const std::vector<std::int64_t> connected(vp.power_w.begin(),
-                                                vp.power_w.begin() + vp.slots_connected);
+      std::vector<std::int64_t> connected(vp.power_w.begin(),
+                                          vp.power_w.begin() + vp.slots_connected);
+      for (auto i = vp.slots_connected; i < horizon.slots && i < arrival_share.size(); ++i)
+        connected.push_back(arrival_share[i]
+                                ? std::min(*arrival_share[i], vp.state.evse_max_power_w)
+                                : vp.state.evse_max_power_w);
       // A vehicle that may discharge gets its discharging slots as setpoints (OCPP 2.1).
       const auto periods = may_discharge(vp.state)
                                ? discharge_periods_of(connected, horizon.slot)
@@ -638,7 +648,7 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
       o.command_name = "set-charging-profile";
       o.arguments =
           schedule_arguments(v.evse_id, kTxPurpose, transaction_id, clock.to_wall(horizon.start),
-                             static_cast<std::int64_t>(vp.slots_connected) * horizon.slot.count(),
+                             static_cast<std::int64_t>(connected.size()) * horizon.slot.count(),
                              amps, periods, vp.state.evse_phases);
       o.profile.purpose = kTxPurpose;
       o.profile.site_id = site_id;
