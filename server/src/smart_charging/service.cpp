@@ -138,6 +138,13 @@ json schedule_arguments(int evse_id, const std::string& purpose, const json& tra
   return out;
 }
 
+// The EVSEs of a site's stations (a station that reported none counts as one).
+std::size_t evse_count(const std::vector<plans::SiteStation>& stations) {
+  std::size_t out = 0;
+  for (const auto& s : stations) out += static_cast<std::size_t>(std::max(s.evses, 1));
+  return out;
+}
+
 // The records of the profiles being sent at the moment, in one transaction per batch.
 std::vector<plans::Recorded> record_profiles(store::Tx& tx,
                                              std::span<const plans::ProfileSent> profiles) {
@@ -625,9 +632,7 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
     // After its planned departure a vehicle's EVSE counts as free: a vehicle that stays is
     // held to what an arrival there may draw, not left to the station's own limits beside the
     // power the plan has given the others.
-    std::size_t site_evses = 0;
-    for (const auto& s : stations) site_evses += static_cast<std::size_t>(std::max(s.evses, 1));
-    const auto arrival_share = arrival_share_w(site_plan, site_evses);
+    const auto arrival_share = arrival_share_w(site_plan, evse_count(stations));
     std::vector<Outgoing> batch;
     for (const auto& vp : site_plan.vehicles) {
       if (vp.state.control != Control::controlled) continue;
@@ -837,9 +842,7 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
   awaitable<void> send_arrival_limits(std::int64_t site_id, const SitePlan& site_plan,
                                       const std::vector<plans::SiteStation>& stations,
                                       const std::vector<store::evses::EvsePower>& evses) {
-    std::size_t site_evses = 0;
-    for (const auto& s : stations) site_evses += static_cast<std::size_t>(std::max(s.evses, 1));
-    const auto share = arrival_share_w(site_plan, site_evses);
+    const auto share = arrival_share_w(site_plan, evse_count(stations));
     std::map<std::string, int> taken;  // vehicles connected now, by station
     for (const auto& vp : site_plan.vehicles) ++taken[vp.state.vehicle.station_id];
     const auto& horizon = site_plan.horizon;
