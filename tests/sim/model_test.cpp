@@ -152,3 +152,31 @@ TEST_CASE("sessions side by side: limits per EVSE, registers add up, each ends b
   CHECK(station.import_register_wh == Approx(1000 + drawn).margin(2));
   CHECK(station.import_register_wh > 1000 + 1500);  // 11 kW and 3 kW for ten minutes
 }
+
+TEST_CASE("clock-aligned meter samples, and nothing drawn after a session's time is up", "[sim]") {
+  Stats stats;
+  auto options = three_evses(OcppVersion::v16);  // x60: 300 s of the station's are 5 s
+  options.meter_interval_s = 300;
+  options.session_length_s = 600;
+  const auto origin = std::chrono::system_clock::now() - std::chrono::milliseconds(2500);
+  options.meter_aligned_to = origin;
+  StationModel station("M3", options, stats, nullptr);
+  auto& session = station.begin_session(*station.evse(1), "OWN", false, std::nullopt);
+  // The first sample falls on the grid from `origin` (5 s after it), not 5 s after the start.
+  const auto first_sample_wall = std::chrono::system_clock::now() -
+                                 std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                     SteadyClock::now() - session.next_meter);
+  CHECK(
+      std::abs(std::chrono::duration<double>(first_sample_wall - (origin + std::chrono::seconds(5)))
+                   .count()) < 0.05);
+
+  // Run long after the session's end: it drew for its 600 s only (at most 11 kW).
+  station.advance(SteadyClock::now() + station.real(1800));
+  CHECK_FALSE(station.any_session());
+  double drawn = -1;
+  for (const auto& message : station.transaction_queue)
+    if (message.action == "StopTransaction")
+      drawn = message.payload["meterStop"].get<double>() - options.meter.initial_import_register_wh;
+  CHECK(drawn > 0);
+  CHECK(drawn <= 11000.0 * 600 / 3600 + 1);
+}

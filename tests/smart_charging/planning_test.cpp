@@ -284,6 +284,10 @@ TEST_CASE("A station keeps what it holds while the new schedule sets the same li
   auto amps = schedule_of(t0 + 900, std::vector<double>(96, 3000));
   amps["rate_unit"] = "A";
   CHECK_FALSE(keeps_holding(amps, held, at(t0 + 900), 1));
+  auto for_a_transaction = schedule_of(t0 + 900, std::vector<double>(96, 3000));
+  for_a_transaction["transaction_id"] = "tx-1";
+  CHECK_FALSE(keeps_holding(for_a_transaction, held, at(t0 + 900), 1));
+  CHECK_FALSE(keeps_holding(held, for_a_transaction, at(t0 + 900), 1));
   // A period that says more than its limit (a 2.1 setpoint) must be said again.
   auto with_setpoint = schedule_of(t0 + 900, std::vector<double>(96, 3000));
   with_setpoint["periods"][0]["setpoint"] = -2000;

@@ -388,6 +388,13 @@ nlohmann::json SitePlan::to_json() const {
 
 namespace {
 
+// A schedule's periods (an empty array when it has none).
+const nlohmann::json& periods_of_schedule(const nlohmann::json& schedule) {
+  static const nlohmann::json kNone = nlohmann::json::array();
+  const auto periods = schedule.find("periods");
+  return periods != schedule.end() && periods->is_array() ? *periods : kNone;
+}
+
 // A schedule's start as unix seconds.
 std::optional<double> schedule_start(const nlohmann::json& schedule) {
   const auto at = base::parse_rfc3339(schedule.value("start", std::string()));
@@ -399,10 +406,8 @@ std::optional<double> schedule_start(const nlohmann::json& schedule) {
 const nlohmann::json* period_at(const nlohmann::json& schedule, double start, double t, int scale) {
   const double offset = (t - start) * scale;
   if (offset < 0 || offset >= schedule.value("duration_s", 0.0)) return nullptr;
-  const auto periods = schedule.find("periods");
-  if (periods == schedule.end() || !periods->is_array()) return nullptr;
   const nlohmann::json* in_force = nullptr;
-  for (const auto& p : *periods)
+  for (const auto& p : periods_of_schedule(schedule))
     if (p.value("start_s", 0.0) <= offset) in_force = &p;
   return in_force;
 }
@@ -417,7 +422,7 @@ std::vector<double> moments(double now, double until,
                             int scale) {
   std::vector<double> out{now};
   for (const auto& [schedule, start] : of) {
-    for (const auto& p : schedule->value("periods", nlohmann::json::array()))
+    for (const auto& p : periods_of_schedule(*schedule))
       if (const double t = start + p.value("start_s", 0.0) / scale; t > now && t < until)
         out.push_back(t);
     if (const double end = start + schedule->value("duration_s", 0.0) / scale;
@@ -425,6 +430,24 @@ std::vector<double> moments(double now, double until,
       out.push_back(end);
   }
   return out;
+}
+
+// Whether two schedules agree on everything but when they say it (their start, duration and
+// periods): EVSE, purpose, transaction, unit, stack level. Compared in place: a replan of a
+// large site asks this for every vehicle.
+bool same_address(const nlohmann::json& a, const nlohmann::json& b) {
+  const auto is_when = [](const std::string& key) {
+    return key == "start" || key == "duration_s" || key == "periods";
+  };
+  std::size_t in_a = 0, in_b = 0;
+  for (auto it = a.begin(); it != a.end(); ++it) {
+    if (is_when(it.key())) continue;
+    const auto other = b.find(it.key());
+    if (other == b.end() || *other != it.value()) return false;
+    ++in_a;
+  }
+  for (auto it = b.begin(); it != b.end(); ++it) in_b += is_when(it.key()) ? 0 : 1;
+  return in_a == in_b;  // and so b has nothing a lacks
 }
 
 double unix_seconds(Time t) {
@@ -449,11 +472,7 @@ bool lowers(const nlohmann::json& next, const nlohmann::json* held, Time now, in
 }
 
 bool keeps_holding(const nlohmann::json& next, const nlohmann::json& held, Time now, int scale) {
-  const auto addressed = [](nlohmann::json schedule) {
-    for (const char* key : {"start", "duration_s", "periods"}) schedule.erase(key);
-    return schedule;
-  };
-  if (!next.is_object() || !held.is_object() || addressed(next) != addressed(held)) return false;
+  if (!next.is_object() || !held.is_object() || !same_address(next, held)) return false;
   const auto a0 = schedule_start(next), b0 = schedule_start(held);
   if (!a0 || !b0) return false;
   const double from = unix_seconds(now);
