@@ -180,3 +180,33 @@ TEST_CASE("clock-aligned meter samples, and nothing drawn after a session's time
   CHECK(drawn > 0);
   CHECK(drawn <= 11000.0 * 600 / 3600 + 1);
 }
+
+TEST_CASE("a meter read late still follows the profile's periods by the clock", "[sim]") {
+  Stats stats;
+  auto options = three_evses(OcppVersion::v16);  // x60
+  options.meter_interval_s = 3600;               // no sample inside the span
+  options.session_length_s = 3600;
+  StationModel station("M4", options, stats, nullptr);
+  auto& session = station.begin_session(*station.evse(1), "OWN", false, std::nullopt);
+  const auto start = session.last_meter;
+  const Json profile = {
+      {"connectorId", 1},
+      {"csChargingProfiles",
+       {{"chargingProfileId", 1},
+        {"stackLevel", 0},
+        {"chargingProfilePurpose", "TxProfile"},
+        {"chargingProfileKind", "Relative"},
+        {"chargingSchedule",
+         {{"chargingRateUnit", "W"},
+          {"chargingSchedulePeriod",
+           {{{"startPeriod", 0}, {"limit", 3000}}, {{"startPeriod", 330}, {"limit", 6000}}}}}}}}};
+  CHECK(answer(station, "SetChargingProfile", profile)["status"] == "Accepted");
+  const double before = session.meter.import_register_wh();
+
+  // Read once, 450 s in (steps of a minute would put the change at 360 s): 330 s at 3 kW,
+  // then 120 s at 6 kW.
+  station.run_meters(start + station.real(450));
+  CHECK(session.meter.import_register_wh() - before ==
+        Approx(3000.0 * 330 / 3600 + 6000.0 * 120 / 3600).margin(0.5));
+  CHECK(session.meter.power_w() == 6000);
+}

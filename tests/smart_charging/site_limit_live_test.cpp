@@ -65,6 +65,8 @@ TEST_CASE(
   options.station.meter.max_power_w = kEvseW;
   options.station.meter.battery_capacity_wh = 20000;
   options.station.meter.initial_soc_percent = 40;
+  // A slot is ~30 Wh per vehicle: whole-Wh registers would blur it by up to 360 W each.
+  options.station.meter.register_resolution_wh = 0.01;
   options.station.ev.soc_spread_percent = 20;  // needs of 6 to 14 kWh
   options.stations = kVehicles;
   options.id_prefix = "SL";
@@ -115,20 +117,46 @@ TEST_CASE(
   }
   REQUIRE(registers.size() == kVehicles);
 
+  // What a failure needs to be read: every profile answered around the span, with its offset
+  // from the first measured slot's start and its first periods.
+  std::string profiles;
+  {
+    auto c = fx.sql();
+    pqxx::read_transaction tx(c);
+    for (const auto& row :
+         tx.exec_params("SELECT station_id, purpose, kind, coalesce(status, outcome, '-'), "
+                        "extract(epoch FROM sent_at)::float8 - $1, "
+                        "coalesce(extract(epoch FROM answered_at)::float8 - $1, 0), "
+                        "coalesce(extract(epoch FROM start_at)::float8 - $1, 0), "
+                        "left((schedule->'periods')::text, 160) FROM charging_profiles "
+                        "WHERE sent_at BETWEEN to_timestamp($2) AND to_timestamp($3) ORDER BY id",
+                        first, first - 2 * kLiveSlot, last + 1))
+      profiles += row[0].as<std::string>() + " " + row[1].as<std::string>() + " " +
+                  row[2].as<std::string>() + " " + row[3].as<std::string>() + " sent " +
+                  row[4].as<std::string>() + " answered " + row[5].as<std::string>() + " start " +
+                  row[6].as<std::string>() + " " + row[7].as<std::string>("") + "\n";
+  }
+  INFO("profiles sent from two slots before the first measured one (times from its start):\n"
+       << profiles);
+
   // A station follows a changed plan from its next meter step: at each boundary at most one
   // step of each station at its old power, a small share of a slot.
   const double tolerance_w = 0.02 * static_cast<double>(kLimitW);
   for (int k = 0; k < kMeasuredSlots; ++k) {
     const double from = first + k * kLiveSlot, to = from + kLiveSlot;
     double site_wh = 0;
+    std::string by_station;
     for (const auto& [station, samples] : registers) {
       const auto a = register_at(samples, from), b = register_at(samples, to);
       INFO(station << " has no meter values around slot " << k);
       REQUIRE((a && b));
       site_wh += *b - *a;
+      by_station += " " + station + " " + std::to_string((*b - *a) * 3600.0 / kLiveSlot) + " W";
     }
     const double site_w = site_wh * 3600.0 / kLiveSlot;
-    INFO("slot " << k << ": " << site_w << " W against " << kLimitW << " W");
+    std::printf("slot %d: %.0f W against %lld W:%s\n", k, site_w, static_cast<long long>(kLimitW),
+                by_station.c_str());
+    INFO("slot " << k << ": " << site_w << " W against " << kLimitW << " W:" << by_station);
     CHECK(site_w <= static_cast<double>(kLimitW) + tolerance_w);
     // The vehicles want three times as much: the limit is used, not left idle.
     CHECK(site_w >= 0.9 * static_cast<double>(kLimitW));

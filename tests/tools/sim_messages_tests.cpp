@@ -175,6 +175,21 @@ TEST_CASE("a charging profile limit caps the power", "[sim]") {
   CHECK(meter.import_register_wh() == Approx(3680).epsilon(0.001));
 }
 
+TEST_CASE("registers are reported in whole Wh, or in the step configured", "[sim]") {
+  MeterConfig config;
+  config.max_power_w = 11000;
+  MeterModel whole(config);
+  whole.advance(10);  // 30.56 Wh
+  CHECK(whole.sample()[0].value == 30);
+  config.register_resolution_wh = 0.01;
+  MeterModel fine(config);
+  fine.advance(10);
+  CHECK(fine.sample()[0].value == Approx(30.55).margin(1e-9));
+  // 1.6 prints the decimals a reading has, no more.
+  const auto payload = v16::meter_values(1, 42, fine.sample(), kNow);
+  CHECK(payload["meterValue"][0]["sampledValue"][0]["value"] == "30.55");
+}
+
 TEST_CASE("V2G discharges in its window and reports the export register", "[sim]") {
   MeterConfig config;
   config.v2g = true;

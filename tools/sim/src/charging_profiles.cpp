@@ -363,14 +363,11 @@ PowerLimit limit_at(const std::vector<ChargingProfile>& profiles, int evse,
   return limit;
 }
 
-std::vector<CompositePeriod> composite_schedule(const std::vector<ChargingProfile>& profiles,
-                                                int evse,
-                                                const std::optional<RunningTransaction>& tx,
-                                                Timestamp from, double duration_s, RateUnit unit,
-                                                const Electrics& electrics, double unlimited_w) {
-  const Timestamp until = after(from, duration_s);
-  // Where the limit may change: the edges of every profile's validity and every period.
-  std::vector<Timestamp> edges{from};
+std::vector<Timestamp> limit_edges(const std::vector<ChargingProfile>& profiles,
+                                   const std::optional<RunningTransaction>& tx, Timestamp from,
+                                   Timestamp until) {
+  // The edges of every profile's validity and of every period.
+  std::vector<Timestamp> edges;
   const auto add = [&](Timestamp t) {
     if (t > from && t < until) edges.push_back(t);
   };
@@ -393,6 +390,17 @@ std::vector<CompositePeriod> composite_schedule(const std::vector<ChargingProfil
   }
   std::sort(edges.begin(), edges.end());
   edges.erase(std::unique(edges.begin(), edges.end()), edges.end());
+  return edges;
+}
+
+std::vector<CompositePeriod> composite_schedule(const std::vector<ChargingProfile>& profiles,
+                                                int evse,
+                                                const std::optional<RunningTransaction>& tx,
+                                                Timestamp from, double duration_s, RateUnit unit,
+                                                const Electrics& electrics, double unlimited_w) {
+  std::vector<Timestamp> edges{from};
+  const auto later = limit_edges(profiles, tx, from, after(from, duration_s));
+  edges.insert(edges.end(), later.begin(), later.end());
 
   const auto in_unit = [&](double watts, std::optional<int> phases) {
     if (unit == RateUnit::W) return watts;

@@ -112,6 +112,12 @@ PowerLimit limit_at(const std::vector<ChargingProfile>& profiles, int evse,
                     const std::optional<RunningTransaction>& transaction, Timestamp at,
                     const Electrics& electrics);
 
+// Where the limits the profiles set may change between `from` and `until` (both excluded):
+// every profile's validity edges and period starts, in order.
+std::vector<Timestamp> limit_edges(const std::vector<ChargingProfile>& profiles,
+                                   const std::optional<RunningTransaction>& tx, Timestamp from,
+                                   Timestamp until);
+
 // One period of a composite schedule, from the schedule's start.
 struct CompositePeriod {
   double start_s = 0;

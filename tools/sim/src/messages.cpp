@@ -92,13 +92,17 @@ std::string truncate(const std::string& text, std::size_t max) {
 }
 
 std::string format_number(double value) {
-  // Integral values without a decimal point, others with one decimal, as meters print them.
+  // Integral values without a decimal point, others with the decimals they have (up to three),
+  // as meters print them.
   if (std::floor(value) == value && std::abs(value) < 1e15) {
     return std::to_string(static_cast<long long>(value));
   }
   char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.1f", value);
-  return buffer;
+  std::snprintf(buffer, sizeof buffer, "%.3f", value);
+  std::string text = buffer;
+  while (text.back() == '0') text.pop_back();
+  if (text.back() == '.') text.pop_back();
+  return text;
 }
 
 // The station's serial number (as `serial_key`) and firmware version, where it has them.

@@ -102,9 +102,11 @@ std::int64_t MeterModel::import_register_whole_wh() const {
 std::vector<SampledValue> MeterModel::sample() const {
   const auto round1 = [](double v) { return std::round(v * 10.0) / 10.0; };
   std::vector<SampledValue> values;
-  values.push_back({"Energy.Active.Import.Register", "", "Wh", "Outlet", std::floor(import_wh_)});
+  const double step = config_.register_resolution_wh > 0 ? config_.register_resolution_wh : 1.0;
+  const auto reading = [step](double wh) { return std::floor(wh / step) * step; };
+  values.push_back({"Energy.Active.Import.Register", "", "Wh", "Outlet", reading(import_wh_)});
   if (can_discharge()) {
-    values.push_back({"Energy.Active.Export.Register", "", "Wh", "Outlet", std::floor(export_wh_)});
+    values.push_back({"Energy.Active.Export.Register", "", "Wh", "Outlet", reading(export_wh_)});
   }
   if (power_w_ < 0) {
     values.push_back({"Power.Active.Export", "", "W", "Outlet", std::round(-power_w_)});

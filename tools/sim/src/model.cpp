@@ -295,9 +295,21 @@ void StationModel::run_meters(SteadyClock::time_point at) {
 
 void StationModel::run_meter(Evse& e, SteadyClock::time_point to) {
   Session& s = *e.session;
-  // Steps of at most a simulated minute, each under the limit in force at its start.
+  // Steps of at most a simulated minute, each under the limit in force at its start, and each
+  // ending where a profile's limit may change: the meter follows the profiles by the clock,
+  // however late the station gets round to reading it.
   while (s.last_meter < to) {
-    const auto step_end = std::min(to, s.last_meter + real(60));
+    auto step_end = std::min(to, s.last_meter + real(60));
+    const auto from = simulated(s.last_meter);
+    const auto edges =
+        limit_edges(profiles.profiles(), running_transaction(e.id), from, simulated(step_end));
+    if (!edges.empty()) {
+      // One nanosecond past the edge: the next step starts under the new limit.
+      const auto edge = s.last_meter +
+                        real(std::chrono::duration<double>(edges.front() - from).count()) +
+                        std::chrono::nanoseconds(1);
+      if (edge < step_end) step_end = edge;
+    }
     const PowerLimit limit = limit_on(e.id, s.last_meter);
     s.meter.set_power_limit_w(limit.max_w);
     s.meter.set_setpoint_w(limit.setpoint_w);

@@ -25,6 +25,9 @@ struct MeterConfig {
   double min_soc_percent = 20.0;            // it never discharges below this
   double initial_import_register_wh = 0.0;  // meters do not start at zero in the field
   double initial_export_register_wh = 0.0;
+  // The registers' step in meter values: whole Wh as most meters report; finer where a test
+  // measures a few seconds' energy from them.
+  double register_resolution_wh = 1.0;
   std::uint64_t seed = 1;  // jitter on voltage, deterministic per station
 };
 
