@@ -143,6 +143,17 @@ void ConnectionPool::try_connect(Worker& worker, std::unique_lock<std::mutex>& l
   } catch (const std::exception& e) {
     error = describe(std::current_exception());
   }
+  if (connection) {
+    for (const auto& [name, value] : options_.session_settings) {
+      try {
+        pqxx::nontransaction tx(*connection);
+        tx.exec_params("SELECT set_config($1, $2, false)", name, value);
+      } catch (const std::exception& e) {
+        // The connection works without it: a setting is a tuning, not a condition.
+        log::warn("db_pool_setting_refused", {{"setting", name}, {"error", e.what()}});
+      }
+    }
+  }
   lock.lock();
   if (connection) {
     worker.connection = std::move(connection);

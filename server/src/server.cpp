@@ -47,8 +47,12 @@ using asio::ip::tcp;
 struct Server::Impl {
   Impl(Config c, std::string url)
       : config(std::move(c)),
+        // No JIT: the server's statements are short, and compiling one that crosses the
+        // planner's cost threshold (a replan reading a thousand sessions' profiles) took longer
+        // than running it.
         pool(url, db::PoolOptions{.connections = config.db_connections,
-                                  .queue_capacity = config.db_queue_capacity}),
+                                  .queue_capacity = config.db_queue_capacity,
+                                  .session_settings = {{"jit", "off"}}}),
         database(pool),
         meters(io, pool, metrics, config.meter_batch_rows, config.meter_batch_delay_ms),
         writers(io, pool, metrics, config.write_batch_items, config.write_batch_delay_ms),

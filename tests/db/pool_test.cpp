@@ -286,3 +286,30 @@ TEST_CASE("ConnectionPool stop finishes queued jobs, or drops them at the deadli
     CHECK(pool.stats().jobs_failed == 3);
   }
 }
+
+TEST_CASE("ConnectionPool applies its session settings to every connection", "[db][pool]") {
+  TestDatabase db(TestDatabase::Options{.migrate = false});
+  PoolOptions options;
+  options.connections = 2;
+  // One PostgreSQL refuses: the connection works without it, and the others still apply.
+  options.session_settings = {
+      {"not_a_setting", "1"}, {"jit", "off"}, {"no_such.setting_of_ours", "x"}};
+  ConnectionPool pool(db.url(), options);
+  REQUIRE(pool.wait_until_ready(10s));
+  std::mutex mutex;
+  std::set<std::string> seen;
+  std::atomic<int> done{0};
+  for (int i = 0; i < 20; ++i) {
+    pool.submit([&](pqxx::connection& connection) {
+      pqxx::nontransaction txn(connection);
+      const auto row = txn.exec1(
+          "SELECT current_setting('jit'), "
+          "current_setting('no_such.setting_of_ours', true)");
+      std::lock_guard lock(mutex);
+      seen.insert(row[0].as<std::string>() + " " + row[1].as<std::string>());
+      ++done;
+    });
+  }
+  REQUIRE(eventually([&] { return done.load() == 20; }));
+  CHECK(seen == std::set<std::string>{"off x"});
+}

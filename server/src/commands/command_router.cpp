@@ -147,6 +147,12 @@ asio::awaitable<std::int64_t> CommandRouter::reserve_id() {
   co_return found.id;
 }
 
+asio::awaitable<std::vector<std::int64_t>> CommandRouter::reserve_ids(std::size_t count) {
+  if (count == 0) co_return std::vector<std::int64_t>{};
+  co_return co_await database_.transaction(
+      [count](store::Tx& tx) { return store::command_log::next_ids(tx, count); });
+}
+
 asio::awaitable<CommandResult> CommandRouter::send(StationCommand command,
                                                    std::optional<std::int64_t> command_id) {
   const CommandSpec* spec = nullptr;

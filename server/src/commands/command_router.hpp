@@ -80,6 +80,9 @@ class CommandRouter {
   // A command id from the command log's sequence, for payloads that carry it (remoteStartId,
   // requestId): reserve it, then pass it to send().
   boost::asio::awaitable<std::int64_t> reserve_id();
+  // `count` of them in one statement, ascending: a caller about to send a batch of commands
+  // takes their ids at once instead of one lookup each.
+  boost::asio::awaitable<std::vector<std::int64_t>> reserve_ids(std::size_t count);
 
   // Sends the command and waits for its outcome. Throws NotAvailable (translation.hpp) when
   // the command has no form in the station's version, std::invalid_argument for an unknown

@@ -53,8 +53,9 @@ constexpr const char* kTxPurpose = "TxProfile";
 constexpr const char* kStationPurpose = "ChargingStationMaxProfile";
 // What an EVSE without a vehicle lets the next arrival draw until the plan reaches it.
 constexpr const char* kArrivalPurpose = "TxDefaultProfile";
-// Events that come together (a session's end and its station's next arrival) make one replan.
-constexpr auto kCoalesce = std::chrono::milliseconds(100);
+// Events that come together (one outbox delivery's arrivals and departures) make one replan;
+// what comes while a replan runs makes the next. Short: every trigger waits this long.
+constexpr auto kCoalesce = std::chrono::milliseconds(25);
 // How many profiles of one replan await their stations' answers at once: enough to hide the
 // round trips, few enough to leave the database queue room for the stations' own messages.
 constexpr std::size_t kSendWidth = 32;
@@ -351,7 +352,8 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
     std::string command_name;
     json arguments;
     plans::Recorded recorded;
-    std::int64_t command_id = 0;
+    std::int64_t reserved_id = 0;  // the command's id, taken for the batch
+    std::int64_t command_id = 0;   // once the router has logged the command
     Sent sent;
   };
 
@@ -363,6 +365,13 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
   awaitable<std::vector<Sent>> send_all(std::vector<Outgoing> batch) {
     if (batch.empty()) co_return std::vector<Sent>{};
     for (auto& o : batch) o.profile.sent_by = leases.node_id();
+    // The commands' ids in one statement, not one lookup per profile on its way out (if the
+    // database refuses, each command takes its own, and fails as it would have).
+    try {
+      const auto ids = co_await router.reserve_ids(batch.size());
+      for (std::size_t i = 0; i < batch.size(); ++i) batch[i].reserved_id = ids[i];
+    } catch (const std::exception&) {
+    }
     // One call at a time per station (OCPP-J expects a CALL to be answered before the next);
     // the stations side by side.
     std::map<std::string, std::vector<std::size_t>> by_station;
@@ -420,6 +429,7 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
   // first (see lowers()).
   enum class Hold { same, lowered, raised };
   awaitable<std::vector<Sent>> send_changed(std::vector<Outgoing> batch) {
+    const auto began = std::chrono::steady_clock::now();
     const auto held = co_await database.transaction([&](store::Tx& tx) {
       // What the stations hold, read for the whole batch at once: a replan of a large site
       // asks for every vehicle, and one statement each would cost a round trip each.
@@ -483,8 +493,21 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
       if (held[i] == Hold::lowered) lowering.push_back(std::move(batch[i]));
       if (held[i] == Hold::raised) raising.push_back(std::move(batch[i]));
     }
+    const auto checked = std::chrono::steady_clock::now();
+    const auto lowered = lowering.size(), raised = raising.size();
     auto sent = co_await send_all(std::move(lowering));
     auto after = co_await send_all(std::move(raising));
+    if (lowered + raised > 0) {
+      const auto ms = [](auto from, auto to) {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count();
+      };
+      log::info("smart_charging_sent",
+                {{"profiles", batch.size()},
+                 {"lowering", lowered},
+                 {"raising", raised},
+                 {"held_check_ms", ms(began, checked)},
+                 {"send_ms", ms(checked, std::chrono::steady_clock::now())}});
+    }
     sent.insert(sent.end(), std::make_move_iterator(after.begin()),
                 std::make_move_iterator(after.end()));
     co_return sent;
@@ -499,7 +522,9 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
     command.origin = commands::Origin::internal("smart-charging");
     command.site_id = o.profile.site_id;
     try {
-      const auto result = co_await router.send(std::move(command));
+      const auto result = co_await router.send(
+          std::move(command),
+          o.reserved_id ? std::optional<std::int64_t>(o.reserved_id) : std::nullopt);
       o.command_id = result.command_id;
       o.sent.outcome = std::string(commands::outcome_name(result.outcome.kind));
       if (result.outcome.kind == commands::Outcome::Kind::Answered &&
@@ -545,6 +570,7 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
   // `epoch`: the site lease this node plans under (cluster mode).
   awaitable<void> plan(std::int64_t site_id, const std::string& reason,
                        std::optional<std::int64_t> epoch) {
+    const auto began = std::chrono::steady_clock::now();
     const auto now = clock.now();
     const auto horizon = horizon_at(now, slot(), horizon_length());
     struct Inputs {
@@ -553,6 +579,7 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
       std::vector<store::demand_response::Window> windows;
       std::optional<store::tariffs::SiteTariff> tariff;
       std::vector<store::evses::EvsePower> evses;
+      std::vector<plans::SiteStation> stations;
     };
     auto in = co_await database.transaction([&](store::Tx& tx) {
       Inputs r;
@@ -563,9 +590,11 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
                                                    format_time(horizon.end()));
       r.tariff = store::tariffs::find(tx, site_id);
       r.evses = store::evses::for_site(tx, site_id);
+      r.stations = plans::site_stations(tx, site_id);
       return r;
     });
     if (!in.site) co_return;
+    const auto read = std::chrono::steady_clock::now();
 
     std::vector<VehicleState> states;
     std::vector<plans::Prediction> predictions;
@@ -598,29 +627,56 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
     for (const auto& l : limits) limited = limited || l.import_limit_w.has_value();
     const auto site_plan = plan_site(planners[site_id], horizon, std::move(limits),
                                      std::move(states), predictions, now);
-    const bool saved = co_await database.transaction([&](store::Tx& tx) {
-      // A lease lost while planning (another node took it over) ends this plan unsaved.
+    const auto planned = std::chrono::steady_clock::now();
+    // The lease and the new predictions first (small): a plan made under a lease another node
+    // has taken since is neither saved nor sent.
+    const bool holds = co_await database.transaction([&](store::Tx& tx) {
       if (epoch && !store::site_leases::holds(tx, site_id, leases.node_id(), *epoch)) return false;
       for (const auto& [session, prediction] : new_predictions)
         plans::save_prediction(tx, session, prediction);
-      plans::save_plan(tx, site_id, reason, site_plan.to_json(), leases.node_id(), epoch);
-      plans::save_slots(tx, site_id, horizon.start.time_since_epoch().count(), horizon.slot.count(),
-                        site_plan.baseline_w, site_plan.planned_import_w());
       return true;
     });
-    if (!saved) {
+    if (!holds) {
       log::warn("smart_charging_site_lease_lost",
                 {{"site_id", site_id}, {"node", leases.node_id()}, {"epoch", *epoch}});
       co_return;
     }
     remember_power(site_id, horizon, site_plan);
-    log::info("smart_charging_planned", {{"site_id", site_id},
-                                         {"reason", reason},
-                                         {"vehicles", site_plan.vehicles.size()},
-                                         {"ok", site_plan.ok}});
-    if (!site_plan.ok) co_return;
-    auto stations = co_await database.transaction(
-        [&](store::Tx& tx) { return plans::site_stations(tx, site_id); });
+    // The plan's record (a thousand vehicles' slots are a large row) is written while its
+    // profiles go out: the stations need not wait for it.
+    std::chrono::steady_clock::time_point saved;
+    const auto save = [&]() -> awaitable<void> {
+      co_await database.transaction([&](store::Tx& tx) {
+        plans::save_plan(tx, site_id, reason, site_plan.to_json(), leases.node_id(), epoch);
+        plans::save_slots(tx, site_id, horizon.start.time_since_epoch().count(),
+                          horizon.slot.count(), site_plan.baseline_w, site_plan.planned_import_w());
+      });
+      saved = std::chrono::steady_clock::now();
+    };
+    const auto send = [&]() -> awaitable<void> {
+      if (site_plan.ok)
+        co_await execute(site_id, horizon, site_plan, limited, in.stations, in.evses);
+    };
+    co_await concurrently(2, 2, [&](std::size_t i) { return i == 0 ? save() : send(); });
+    const auto ms = [](auto from, auto to) {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count();
+    };
+    log::info("smart_charging_planned",
+              {{"site_id", site_id},
+               {"reason", reason},
+               {"vehicles", site_plan.vehicles.size()},
+               {"ok", site_plan.ok},
+               {"read_ms", ms(began, read)},
+               {"plan_ms", ms(read, planned)},
+               {"save_ms", ms(planned, saved)},
+               {"sent_ms", ms(planned, std::chrono::steady_clock::now())}});
+  }
+
+  // Sends a plan: its TxProfiles, then the stations' limits during a window and the
+  // arrival limits of free EVSEs; without any limit, clears what the stations hold.
+  awaitable<void> execute(std::int64_t site_id, const Horizon& horizon, const SitePlan& site_plan,
+                          bool limited, const std::vector<plans::SiteStation>& stations,
+                          const std::vector<store::evses::EvsePower>& evses) {
     if (!limited) {  // without a limit the stations need no profile: what they hold goes
       std::vector<std::int64_t> sessions;
       for (const auto& vp : site_plan.vehicles) sessions.push_back(vp.state.vehicle.session_id);
@@ -675,8 +731,8 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
       if (sent.outcome == "offline") rejected = true;  // planned again without it
     }
     if (rejected) request([&] { pending_sites.emplace(site_id, "profile_rejected"); });
-    co_await send_station_limits(site_id, site_plan, stations, in.evses);
-    co_await send_arrival_limits(site_id, site_plan, stations, in.evses);
+    co_await send_station_limits(site_id, site_plan, stations, evses);
+    co_await send_arrival_limits(site_id, site_plan, stations, evses);
   }
 
   // ---- measured power against the plan ----

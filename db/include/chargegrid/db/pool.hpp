@@ -18,6 +18,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace chargegrid::db {
@@ -47,6 +48,8 @@ struct PoolOptions {
   std::chrono::milliseconds reconnect_max{5'000};
   // How often an idle worker checks (without a round trip) that its connection still lives.
   std::chrono::milliseconds idle_check{1'000};
+  // Settings for every connection's session (set_config name, value), applied as it opens.
+  std::vector<std::pair<std::string, std::string>> session_settings;
 };
 
 struct PoolStats {
