@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 #include <set>
+#include <utility>
+#include <vector>
 
 #include "actions.hpp"
 
@@ -19,6 +21,22 @@ StationOptions three_evses(OcppVersion version) {
   options.connectors = 3;
   options.time_scale = 60;
   return options;
+}
+
+// A 1.6 SetChargingProfile: a Relative TxProfile in W on `connector` with these periods
+// (startPeriod, limit).
+Json relative_tx_profile(int connector, const std::vector<std::pair<int, double>>& periods) {
+  Json schedule = Json::array();
+  for (const auto& [start, limit] : periods)
+    schedule.push_back({{"startPeriod", start}, {"limit", limit}});
+  return {
+      {"connectorId", connector},
+      {"csChargingProfiles",
+       {{"chargingProfileId", 1},
+        {"stackLevel", 0},
+        {"chargingProfilePurpose", "TxProfile"},
+        {"chargingProfileKind", "Relative"},
+        {"chargingSchedule", {{"chargingRateUnit", "W"}, {"chargingSchedulePeriod", schedule}}}}}};
 }
 
 Json answer(StationModel& station, const std::string& action, const Json& payload) {
@@ -121,16 +139,7 @@ TEST_CASE("sessions side by side: limits per EVSE, registers add up, each ends b
   CHECK(remote.meter.import_register_wh() == 1000);
 
   // A profile for connector 2 caps its session only.
-  const Json profile = {
-      {"connectorId", 2},
-      {"csChargingProfiles",
-       {{"chargingProfileId", 1},
-        {"stackLevel", 0},
-        {"chargingProfilePurpose", "TxProfile"},
-        {"chargingProfileKind", "Relative"},
-        {"chargingSchedule",
-         {{"chargingRateUnit", "W"},
-          {"chargingSchedulePeriod", {{{"startPeriod", 0}, {"limit", 3000}}}}}}}}};
+  const Json profile = relative_tx_profile(2, {{0, 3000}});
   CHECK(answer(station, "SetChargingProfile", profile)["status"] == "Accepted");
   CHECK(remote.meter.power_w() == 3000);
   CHECK(local.meter.power_w() == 11000);
@@ -189,17 +198,7 @@ TEST_CASE("a meter read late still follows the profile's periods by the clock", 
   StationModel station("M4", options, stats, nullptr);
   auto& session = station.begin_session(*station.evse(1), "OWN", false, std::nullopt);
   const auto start = session.last_meter;
-  const Json profile = {
-      {"connectorId", 1},
-      {"csChargingProfiles",
-       {{"chargingProfileId", 1},
-        {"stackLevel", 0},
-        {"chargingProfilePurpose", "TxProfile"},
-        {"chargingProfileKind", "Relative"},
-        {"chargingSchedule",
-         {{"chargingRateUnit", "W"},
-          {"chargingSchedulePeriod",
-           {{{"startPeriod", 0}, {"limit", 3000}}, {{"startPeriod", 330}, {"limit", 6000}}}}}}}}};
+  const Json profile = relative_tx_profile(1, {{0, 3000}, {330, 6000}});
   CHECK(answer(station, "SetChargingProfile", profile)["status"] == "Accepted");
   const double before = session.meter.import_register_wh();
 
