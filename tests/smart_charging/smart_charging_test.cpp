@@ -232,6 +232,15 @@ TEST_CASE("Sessions over a site limit share it: declarations, session end and th
   REQUIRE(profiles.data["items"].size() >= 1);
   CHECK(profiles.data["items"][0]["status"] == "Accepted");
   CHECK(profiles.data["items"][0]["kind"] == "set");
+  // Each answered profile names the command that carried it (ids are taken per batch): the
+  // command log's entry for its station, answered, with the same profile id.
+  CHECK(fx.query_value(
+            "SELECT count(*) FROM charging_profiles p LEFT JOIN command_log c ON c.id = "
+            "p.command_id AND c.station_id = p.station_id AND c.outcome = 'answered' AND "
+            "c.command = 'set-charging-profile' AND (c.request->>'profile_id')::bigint = "
+            "p.profile_id WHERE p.kind = 'set' AND p.status IS NOT NULL AND c.id IS NULL") == "0");
+  CHECK(fx.query_value("SELECT count(DISTINCT command_id) = count(*) FROM charging_profiles WHERE "
+                       "status IS NOT NULL") == "t");
 
   // The schedule: JSON and CSV.
   auto schedule = fx.admin().get("/sites/" + std::to_string(site) + "/schedule");
