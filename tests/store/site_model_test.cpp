@@ -103,7 +103,7 @@ TEST_CASE("A station holds its latest accepted profile of a purpose until a clea
     p.purpose = purpose;
     p.station_id = "CP-1";
     p.schedule = {{"limit", limit}};
-    const auto recorded = plans::record_profile(tx, p);
+    const auto recorded = plans::record_profiles(tx, std::span(&p, 1)).at(0);
     if (status) plans::record_outcome(tx, recorded.id, 0, "answered", status);
   };
   const std::vector<std::string> stations{"CP-1"};
@@ -123,6 +123,71 @@ TEST_CASE("A station holds its latest accepted profile of a purpose until a clea
   CHECK(held("ChargingStationMaxProfile") == 5000);
   send("set", "TxDefaultProfile", 3000, "Accepted");  // sent again after the clear
   CHECK(held("TxDefaultProfile") == 3000);
+}
+
+TEST_CASE("A batch of profiles is recorded in its order, each keeping its target's profile id",
+          "[store][integration]") {
+  TestDatabase db;
+  pqxx::connection c{db.url()};
+  pqxx::work tx(c);
+  const auto site = insert_site(tx, "A", "UTC");
+  insert_station(tx, "CP-1", site);
+  insert_station(tx, "CP-2", site);
+  const auto session = [&](const std::string& station) {
+    return tx
+        .exec_params1(
+            "INSERT INTO transactions (station_id, transaction_uid, protocol, evse_id, "
+            "started_at) VALUES ($1, $1 || '-T', 'ocpp2.0.1', 1, now()) RETURNING id",
+            station)[0]
+        .as<std::int64_t>();
+  };
+  const auto s1 = session("CP-1"), s2 = session("CP-2");
+  const auto profile = [&](const std::string& station, std::optional<std::int64_t> on_session,
+                           const std::string& purpose, int limit) {
+    plans::ProfileSent p;
+    p.purpose = purpose;
+    p.site_id = site;
+    p.station_id = station;
+    p.evse_id = on_session ? 1 : 0;
+    p.session_id = on_session;
+    p.start_s = 1'700'000'000;
+    p.rate_unit = "W";
+    p.schedule = {{"limit", limit}};
+    return p;
+  };
+  const std::vector<plans::ProfileSent> first{
+      profile("CP-1", s1, "TxProfile", 1), profile("CP-2", s2, "TxProfile", 2),
+      profile("CP-1", std::nullopt, "ChargingStationMaxProfile", 3),
+      profile("CP-1", s1, "TxProfile", 4)};
+  const auto a = plans::record_profiles(tx, first);
+  REQUIRE(a.size() == 4);
+  CHECK(a[0].id < a[1].id);
+  CHECK(a[1].id < a[2].id);
+  CHECK(a[2].id < a[3].id);
+  CHECK(a[0].profile_id == a[0].id);  // a session's first profile takes its row's id
+  CHECK(a[1].profile_id == a[1].id);
+  CHECK(a[2].profile_id == a[2].id);
+  CHECK(a[3].profile_id == a[0].profile_id);  // the same session's later one replaces it
+  // Rows as sent, in the batch's order.
+  CHECK(tx.exec_params1(
+              "SELECT schedule->>'limit' || ':' || station_id || ':' || rate_unit || ':' "
+              "|| extract(epoch FROM start_at)::bigint FROM charging_profiles WHERE id = $1",
+              a[2].id)[0]
+            .as<std::string>() == "3:CP-1:W:1700000000");
+
+  // A later batch keeps each target's id; another purpose or EVSE has its own.
+  const std::vector<plans::ProfileSent> second{
+      profile("CP-2", s2, "TxProfile", 5),
+      profile("CP-1", std::nullopt, "ChargingStationMaxProfile", 6),
+      profile("CP-2", std::nullopt, "ChargingStationMaxProfile", 7),
+      profile("CP-1", std::nullopt, "TxDefaultProfile", 8)};
+  const auto b = plans::record_profiles(tx, second);
+  REQUIRE(b.size() == 4);
+  CHECK(b[0].profile_id == a[1].profile_id);
+  CHECK(b[1].profile_id == a[2].profile_id);
+  CHECK(b[2].profile_id == b[2].id);
+  CHECK(b[3].profile_id == b[3].id);
+  CHECK(plans::record_profiles(tx, std::span<const plans::ProfileSent>{}).empty());
 }
 
 TEST_CASE("a site has one tariff, read with its time zone, and it goes with the site",

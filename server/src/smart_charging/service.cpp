@@ -146,15 +146,6 @@ std::size_t evse_count(const std::vector<plans::SiteStation>& stations) {
   return out;
 }
 
-// The records of the profiles being sent at the moment, in one transaction per batch.
-std::vector<plans::Recorded> record_profiles(store::Tx& tx,
-                                             std::span<const plans::ProfileSent> profiles) {
-  std::vector<plans::Recorded> out;
-  out.reserve(profiles.size());
-  for (const auto& p : profiles) out.push_back(plans::record_profile(tx, p));
-  return out;
-}
-
 }  // namespace
 
 struct Service::Impl : std::enable_shared_from_this<Impl> {
@@ -171,7 +162,7 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
         leases(d, std::move(node_id), seconds{c.lease_timeout_s}),
         // No delay: a profile's station waits for it; what queues meanwhile goes next.
         recorder(i, p, {"smart_charging_record", c.write_batch_items, 0, nullptr},
-                 record_profiles) {}
+                 plans::record_profiles) {}
 
   const Config& config;
   asio::io_context& io;

@@ -190,23 +190,67 @@ std::optional<Finished> finished_session(Tx& tx, std::int64_t session_id) {
   return finished_of(rows[0]);
 }
 
-Recorded record_profile(Tx& tx, const ProfileSent& p) {
-  const auto row = tx.exec_params1(
-      R"(WITH fresh AS (SELECT nextval(pg_get_serial_sequence('charging_profiles', 'id')) AS id),
-         earlier AS (
-           SELECT min(profile_id) AS profile_id FROM charging_profiles
-            WHERE purpose = $2 AND kind = 'set'
-              AND (CASE WHEN $6::int IS NULL THEN station_id = $4 AND evse_id = $5 AND
-                                                  session_id IS NULL
-                        ELSE session_id = $6 END))
-         INSERT INTO charging_profiles (id, profile_id, kind, purpose, site_id, station_id, evse_id,
-                                        session_id, start_at, rate_unit, schedule, sent_by)
-         SELECT fresh.id, coalesce(earlier.profile_id, fresh.id), $1, $2, $3, $4, $5, $6, to_timestamp($7::bigint), NULLIF($8, ''), $9::jsonb, NULLIF($10, '')
-           FROM fresh, earlier
-         RETURNING id, profile_id)",
-      p.kind, p.purpose, p.site_id, p.station_id, p.evse_id, p.session_id, p.start_s, p.rate_unit,
-      p.schedule.dump(), p.sent_by);
-  return {row[0].as<std::int64_t>(), row[1].as<std::int64_t>()};
+std::vector<Recorded> record_profiles(Tx& tx, std::span<const ProfileSent> profiles) {
+  std::vector<Recorded> out;
+  if (profiles.empty()) return out;
+  // The batch as one JSON document, parsed once by PostgreSQL.
+  auto batch = nlohmann::json::array();
+  for (const auto& p : profiles)
+    batch.push_back({{"kind", p.kind},
+                     {"purpose", p.purpose},
+                     {"site_id", p.site_id ? nlohmann::json(*p.site_id) : nullptr},
+                     {"station_id", p.station_id},
+                     {"evse_id", p.evse_id},
+                     {"session_id", p.session_id ? nlohmann::json(*p.session_id) : nullptr},
+                     {"start_s", p.start_s ? nlohmann::json(*p.start_s) : nullptr},
+                     {"rate_unit", p.rate_unit},
+                     {"schedule", p.schedule},
+                     {"sent_by", p.sent_by}});
+  // A profile keeps the chargingProfileId of its session's (without a session: its station
+  // EVSE's) earlier profiles of its purpose; the first takes its row's id, and later rows of
+  // the same batch for the same target share it.
+  const auto rows = tx.exec_params(
+      R"(WITH input AS (
+           SELECT e.n, r.* FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(doc, n),
+                  jsonb_to_record(e.doc) AS r(kind text, purpose text, site_id bigint,
+                                             station_id text, evse_id integer, session_id integer,
+                                             start_s bigint, rate_unit text, schedule jsonb,
+                                             sent_by text)),
+         fresh AS (
+           SELECT i.*, nextval(pg_get_serial_sequence('charging_profiles', 'id')) AS id,
+                  -- Two lookups, each on its index (a CASE over the row's columns would
+                  -- scan the table for every row).
+                  coalesce((SELECT min(c.profile_id) FROM charging_profiles c
+                             WHERE c.session_id = i.session_id AND c.purpose = i.purpose
+                               AND c.kind = 'set'),
+                           (SELECT min(c.profile_id) FROM charging_profiles c
+                             WHERE i.session_id IS NULL AND c.station_id = i.station_id
+                               AND c.evse_id = i.evse_id AND c.session_id IS NULL
+                               AND c.purpose = i.purpose AND c.kind = 'set')) AS earlier
+             FROM input i ORDER BY i.n),
+         resolved AS (
+           SELECT f.*, coalesce(f.earlier,
+                                min(f.id) FILTER (WHERE f.kind = 'set') OVER (
+                                  PARTITION BY f.purpose, f.session_id,
+                                               CASE WHEN f.session_id IS NULL
+                                                    THEN f.station_id END,
+                                               CASE WHEN f.session_id IS NULL
+                                                    THEN f.evse_id END),
+                                f.id) AS profile_id
+             FROM fresh f),
+         inserted AS (
+           INSERT INTO charging_profiles (id, profile_id, kind, purpose, site_id, station_id,
+                                          evse_id, session_id, start_at, rate_unit, schedule,
+                                          sent_by)
+           SELECT id, profile_id, kind, purpose, site_id, station_id, evse_id, session_id,
+                  to_timestamp(start_s), NULLIF(rate_unit, ''), schedule, NULLIF(sent_by, '')
+             FROM resolved)
+       SELECT id, profile_id FROM resolved ORDER BY n)",
+      batch.dump());
+  out.reserve(rows.size());
+  for (const auto& row : rows)
+    out.push_back({row[0].as<std::int64_t>(), row[1].as<std::int64_t>()});
+  return out;
 }
 
 void record_outcome(Tx& tx, std::int64_t row_id, std::int64_t command_id,

@@ -98,13 +98,14 @@ struct ProfileSent {
   nlohmann::json schedule = nlohmann::json::object();
   std::string sent_by;  // the cluster node that sent it ("" outside cluster mode)
 };
-// Returns the row's id and the chargingProfileId to send: the one the session's (or, without a
-// session, the station's) earlier profiles of this purpose had, else a new one.
+// Each row's id and the chargingProfileId to send: the one the session's (or, without a
+// session, the station's) earlier profiles of this purpose had, else a new one. One statement
+// for the whole batch, in its order.
 struct Recorded {
   std::int64_t id = 0;
   std::int64_t profile_id = 0;
 };
-Recorded record_profile(Tx& tx, const ProfileSent& profile);
+std::vector<Recorded> record_profiles(Tx& tx, std::span<const ProfileSent> profiles);
 void record_outcome(Tx& tx, std::int64_t row_id, std::int64_t command_id,
                     const std::string& outcome, const std::optional<std::string>& status);
 struct Outcome {
