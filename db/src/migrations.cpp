@@ -7,6 +7,7 @@
 
 #include "chargegrid/base/log.hpp"
 #include "chargegrid/base/sha256.hpp"
+#include "chargegrid/base/time.hpp"
 
 namespace chargegrid::db {
 namespace {
@@ -134,11 +135,10 @@ int migrate(pqxx::connection& connection, const std::vector<Migration>& migratio
       throw MigrationError("migration " + label(*m) + " failed: " + e.what());
     }
     ++count;
-    log::info("migrations_applied", {{"version", m->version},
-                                     {"name", m->name},
-                                     {"ms", std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                std::chrono::steady_clock::now() - started)
-                                                .count()}});
+    log::info("migrations_applied",
+              {{"version", m->version},
+               {"name", m->name},
+               {"ms", base::milliseconds_between(started, std::chrono::steady_clock::now())}});
   }
   return count;
 }

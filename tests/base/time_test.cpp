@@ -93,3 +93,9 @@ TEST_CASE("RFC 3339 takes any four-digit year, an instant needs a year a TimePoi
   CHECK(parse_rfc3339("2261-12-31T23:59:59.999999999Z") ==
         sys_days{2261y / 12 / 31} + 23h + 59min + 59s + 999999999ns);
 }
+
+TEST_CASE("durations are whole milliseconds, cut, and negative backwards", "[base][time]") {
+  const auto t0 = std::chrono::steady_clock::time_point{};
+  CHECK(chargegrid::base::milliseconds_between(t0, t0 + std::chrono::microseconds(1999)) == 1);
+  CHECK(chargegrid::base::milliseconds_between(t0 + std::chrono::seconds(2), t0) == -2000);
+}

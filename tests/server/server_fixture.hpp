@@ -40,7 +40,11 @@ class ServerFixture {
   // One value from the database (first column of the first row), as text.
   std::string query_value(const std::string& sql_text) const {
     auto c = db_.connect();
-    pqxx::read_transaction tx(c);
+    return query_value(c, sql_text);
+  }
+  // The same on a connection the caller keeps (one that polls should not open one each time).
+  static std::string query_value(pqxx::connection& connection, const std::string& sql_text) {
+    pqxx::read_transaction tx(connection);
     auto rows = tx.exec(sql_text);
     if (rows.empty() || rows[0][0].is_null()) return "";
     return rows[0][0].as<std::string>();

@@ -212,9 +212,7 @@ int main(int argc, char** argv) {
   // connection each would fork a PostgreSQL backend each, taking CPU from what is measured.
   auto probe = fx.sql();
   const auto probe_value = [&](const std::string& sql) {
-    pqxx::nontransaction tx(probe);
-    const auto rows = tx.exec(sql);
-    return rows.empty() || rows[0][0].is_null() ? std::string() : rows[0][0].as<std::string>();
+    return testing::ServerFixture::query_value(probe, sql);
   };
   const auto count = [&](const std::string& sql) { return std::stoll(probe_value(sql)); };
   const auto start = testing::BenchClock::now();

@@ -489,9 +489,7 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
     auto sent = co_await send_all(std::move(lowering));
     auto after = co_await send_all(std::move(raising));
     if (lowered + raised > 0) {
-      const auto ms = [](auto from, auto to) {
-        return std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count();
-      };
+      const auto ms = base::milliseconds_between;
       log::info("smart_charging_sent",
                 {{"profiles", batch.size()},
                  {"lowering", lowered},
@@ -638,6 +636,9 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
     std::chrono::steady_clock::time_point saved;
     const auto save = [&]() -> awaitable<void> {
       co_await database.transaction([&](store::Tx& tx) {
+        // Checked again with the write: a node whose lease has moved on since does not
+        // overwrite the new holder's plan.
+        if (epoch && !store::site_leases::holds(tx, site_id, leases.node_id(), *epoch)) return;
         plans::save_plan(tx, site_id, reason, site_plan.to_json(), leases.node_id(), epoch);
         plans::save_slots(tx, site_id, horizon.start.time_since_epoch().count(),
                           horizon.slot.count(), site_plan.baseline_w, site_plan.planned_import_w());
@@ -649,9 +650,7 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
         co_await execute(site_id, horizon, site_plan, limited, in.stations, in.evses);
     };
     co_await concurrently(2, 2, [&](std::size_t i) { return i == 0 ? save() : send(); });
-    const auto ms = [](auto from, auto to) {
-      return std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count();
-    };
+    const auto ms = base::milliseconds_between;
     log::info("smart_charging_planned",
               {{"site_id", site_id},
                {"reason", reason},

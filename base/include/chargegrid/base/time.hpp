@@ -1,4 +1,5 @@
-// UTC time as RFC 3339 text: the one parser and formatter every library uses.
+// UTC time as RFC 3339 text: the one parser and formatter every library uses; and durations
+// as log lines give them.
 #pragma once
 
 #include <chrono>
@@ -44,5 +45,11 @@ std::string format_rfc3339(TimePoint time, TimePrecision precision, std::chrono:
 
 // Now, as OCPP's dateTime: UTC with milliseconds.
 std::string now_rfc3339();
+
+// Whole milliseconds from `from` to `to` (durations in log lines).
+inline long long milliseconds_between(std::chrono::steady_clock::time_point from,
+                                      std::chrono::steady_clock::time_point to) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count();
+}
 
 }  // namespace chargegrid::base
