@@ -8,9 +8,11 @@ protocols/schemas/NOTICE). For the version it writes, under --include-dir:
   chargegrid/protocols/<ns>/<action>.hpp     <Action>Request / <Action>Response (snake_case name)
   chargegrid/protocols/<ns>/messages.hpp     every action header
   chargegrid/protocols/<ns>/actions.hpp      action count
+  chargegrid/protocols/<ns>/typed_requests.hpp  the requests read straight from a frame
 
 and under --source-dir the definitions of the conversions and validators, split
-into several translation units, plus the action registry.
+into several translation units, plus the action registry and the readers of the
+typed requests (a simdjson DOM value straight into its struct).
 
 With --list it prints the files it would write (relative to the two
 directories, prefixed "include/" or "src/") and writes nothing.
@@ -31,6 +33,17 @@ VERSIONS = {
              "dirs": {"req": "Request", "conf": "Response"}},
     "v21": {"id": re.compile(r"^urn:(?P<action>.+?)(?P<dir>Request|Response)?$"),
             "dirs": {"Request": "Request", "Response": "Response", None: "Request"}},
+}
+
+# The requests stations send most: read straight from a frame into their structs
+# (typed_call.hpp), without a JSON DOM. Any other action takes the DOM and the validators.
+TYPED_REQUESTS = {
+    "v16": ["Authorize", "BootNotification", "Heartbeat", "MeterValues", "StartTransaction",
+            "StatusNotification", "StopTransaction"],
+    "v201": ["Authorize", "BootNotification", "Heartbeat", "MeterValues", "StatusNotification",
+             "TransactionEvent"],
+    "v21": ["Authorize", "BootNotification", "Heartbeat", "MeterValues", "StatusNotification",
+            "TransactionEvent"],
 }
 
 # Keys that document a schema but do not constrain a value.
@@ -673,6 +686,156 @@ def emit_registry_source(model):
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------------------
+# Readers: a simdjson DOM value straight into a struct, for the typed requests. A reader
+# accepts exactly what the validator accepts and converts it as from_json does; it answers
+# false on anything else (including input it leaves to the DOM path: members of open objects
+# the schema does not name, untyped values, a member given twice), and the caller then takes
+# the DOM path, whose validator names the error.
+
+
+def reader_value(kind, src, dst, indent, depth=0):
+    """Lines that read simdjson element `src` into lvalue `dst`, returning false on failure."""
+    pad = " " * indent
+    if kind.tag == "named":
+        return [f"{pad}if (!read_{kind.type.name}({src}, {dst})) return false;"]
+    if kind.tag == "string":
+        fmt = {None: "None", "date-time": "DateTime", "uri": "Uri"}[kind.format]
+        return [f"{pad}if (!detail::read_string({src}, {dst}, {kind.max_length}, "
+                f"detail::StringFormat::{fmt})) return false;"]
+    if kind.tag in ("integer", "number"):
+        return [f"{pad}if (!detail::read_{kind.tag}({src}, {dst}, {limits_literal(kind)})) "
+                "return false;"]
+    if kind.tag == "boolean":
+        return [f"{pad}if (!detail::read_boolean({src}, {dst})) return false;"]
+    if kind.tag == "any":
+        return [f"{pad}return false;  // untyped: the DOM path keeps it as it is"]
+    if kind.tag == "array":
+        max_items = "std::nullopt" if kind.max_items is None else f"std::size_t{{{kind.max_items}}}"
+        array, item = f"array{depth}", f"item{depth}"
+        lines = [f"{pad}simdjson::dom::array {array};",
+                 f"{pad}if ({src}.get_array().get({array})) return false;",
+                 f"{pad}if (!detail::items_within({array}.size(), {kind.min_items}, {max_items})) "
+                 "return false;",
+                 f"{pad}{dst}.reserve({array}.size());",
+                 f"{pad}for (simdjson::dom::element {item} : {array}) {{",
+                 f"{pad}  auto& element{depth} = {dst}.emplace_back();"]
+        lines += reader_value(kind.element, item, f"element{depth}", indent + 2, depth + 1)
+        lines.append(f"{pad}}}")
+        return lines
+    raise AssertionError(kind.tag)
+
+
+def reader_closure(model, actions):
+    """The types the requests of `actions` are made of, each once, dependencies first."""
+    names = [model.actions[a]["Request"].name for a in actions]
+    seen, order = set(), []
+
+    def visit(t):
+        if t.name in seen:
+            return
+        seen.add(t.name)
+        if isinstance(t, StructType):
+            for dep in t.dependencies():
+                visit(dep)
+        order.append(t)
+
+    for n in names:
+        visit(model.types[n])
+    return order
+
+
+def define_reader(t, lines):
+    signature = f"bool read_{t.name}(simdjson::dom::element value, {t.name}& out)"
+    if isinstance(t, EnumType):
+        lines.append(f"{signature} {{")
+        lines.append("  std::string_view text;")
+        lines.append("  if (value.get_string().get(text)) return false;")
+        lines.append(f"  const auto parsed = parse_{t.name}(text);")
+        lines.append("  if (!parsed) return false;")
+        lines.append("  out = *parsed;")
+        lines.append("  return true;")
+        lines.append("}")
+        lines.append("")
+        return
+    if len(t.fields) > 64:
+        raise SchemaError(f"{t.name}: more than 64 members, too many for a reader's bit set")
+    unused = "[[maybe_unused]] " if not t.fields else ""
+    lines.append(f"bool read_{t.name}(simdjson::dom::element value, {unused}{t.name}& out) {{")
+    lines.append("  simdjson::dom::object object;")
+    lines.append("  if (value.get_object().get(object)) return false;")
+    if not t.fields:
+        lines.append("  return object.size() == 0;")
+        lines.append("}")
+        lines.append("")
+        return
+    lines.append("  std::uint64_t seen = 0;")
+    lines.append("  for (const simdjson::dom::key_value_pair member : object) {")
+    for i, f in enumerate(t.fields):
+        key = cpp_string(f.json_name)
+        keyword = "if" if i == 0 else "} else if"
+        lines.append(f"    {keyword} (member.key == {key}) {{")
+        lines.append(f"      if (seen & (std::uint64_t{{1}} << {i})) return false;")
+        lines.append(f"      seen |= std::uint64_t{{1}} << {i};")
+        target = f"out.{f.cpp_name}" if f.required else f"out.{f.cpp_name}.emplace()"
+        if f.required:
+            lines += reader_value(f.kind, "member.value", target, 6)
+        else:
+            lines.append(f"      auto& field = {target};")
+            lines += reader_value(f.kind, "member.value", "field", 6)
+    lines.append("    } else {")
+    lines.append("      return false;")
+    lines.append("    }")
+    lines.append("  }")
+    required = sum(1 << i for i, f in enumerate(t.fields) if f.required)
+    if required:
+        lines.append(f"  return (seen & std::uint64_t{{{required}u}}) == std::uint64_t{{{required}u}};")
+    else:
+        lines.append("  return true;")
+    lines.append("}")
+    lines.append("")
+
+
+def emit_typed_requests_header(model):
+    ns = model.namespace
+    actions = TYPED_REQUESTS[ns]
+    lines = header_prologue(f"OCPP {ns}: the requests read straight from a frame "
+                            "(chargegrid/protocols/typed_call.hpp).")
+    lines += ["#include <tuple>", ""]
+    lines += [f'#include "chargegrid/protocols/{ns}/{snake_case(a)}.hpp"' for a in actions]
+    names = ", ".join(model.actions[a]["Request"].name for a in actions)
+    lines += ["", f"namespace chargegrid::protocols::{ns} {{", "",
+              f"using TypedRequests = std::tuple<{names}>;", "",
+              f"}}  // namespace chargegrid::protocols::{ns}", ""]
+    return "\n".join(lines)
+
+
+def emit_reader_source(model):
+    ns = model.namespace
+    actions = TYPED_REQUESTS[ns]
+    for a in actions:
+        if a not in model.actions or "Request" not in model.actions[a]:
+            raise SchemaError(f"typed request {a} is not an action of {ns}")
+    lines = ["// Generated from the OCA JSON schemas by protocols/codegen/generate.py; "
+             "do not edit.", "", "#include <cstdint>", "#include <string_view>", "",
+             '#include "chargegrid/protocols/typed_call.hpp"', '#include "reader_support.hpp"', "",
+             f"namespace chargegrid::protocols::{ns} {{", "namespace {", "",
+             "namespace detail = chargegrid::protocols::detail;", ""]
+    for t in reader_closure(model, actions):
+        define_reader(t, lines)
+    lines += ["}  // namespace", "",
+              "bool read_typed_request(std::string_view action, simdjson::dom::element payload,",
+              "                        TypedRequest& out) {"]
+    for a in actions:
+        req = model.actions[a]["Request"].name
+        lines += [f"  if (action == {cpp_string(a)}) {{",
+                  f"    auto& request = out.emplace<{req}>();",
+                  f"    return read_{req}(payload, request);",
+                  "  }"]
+    lines += ["  return false;", "}", "", f"}}  // namespace chargegrid::protocols::{ns}", ""]
+    return "\n".join(lines)
+
+
 def render(model):
     """All generated files: {relative path: text}."""
     ns = model.namespace
@@ -685,8 +848,8 @@ def render(model):
         files[inc + f"{snake_case(a)}.hpp"] = emit_action_header(model, a)
     files[inc + "messages.hpp"] = emit_messages_header(model)
     files[inc + "actions.hpp"] = emit_actions_header(model)
-    if len({snake_case(a) for a in model.actions} | {"types", "messages", "actions"}) != \
-            len(model.actions) + 3:
+    reserved = {"types", "messages", "actions", "typed_requests"}
+    if len({snake_case(a) for a in model.actions} | reserved) != len(model.actions) + len(reserved):
         raise SchemaError("action header names collide")
 
     src = f"src/{ns}/"
@@ -697,6 +860,8 @@ def render(model):
         files[src + f"conversions_{i}.cpp"] = emit_conversion_source(model, group)
         files[src + f"validators_{i}.cpp"] = emit_validator_source(model, group)
     files[src + "registry.cpp"] = emit_registry_source(model)
+    files[inc + "typed_requests.hpp"] = emit_typed_requests_header(model)
+    files[src + "readers.cpp"] = emit_reader_source(model)
     return files
 
 

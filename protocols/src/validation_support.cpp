@@ -34,22 +34,18 @@ std::string format_limit(double limit) {
 }
 
 bool check_limits(double value, ValidationCursor& cursor, const NumberLimits& limits) {
-  if (limits.minimum && value < *limits.minimum) {
-    return cursor.fail(RpcErrorCode::PropertyConstraintViolation,
-                       "value is below the minimum of " + format_limit(*limits.minimum));
-  }
-  if (limits.maximum && value > *limits.maximum) {
-    return cursor.fail(RpcErrorCode::PropertyConstraintViolation,
-                       "value is above the maximum of " + format_limit(*limits.maximum));
-  }
-  if (limits.multiple_of) {
-    const double quotient = value / *limits.multiple_of;
-    // Decimal steps such as 0.1 are not exact in binary: allow rounding noise.
-    const double tolerance = 1e-9 * std::max(1.0, std::abs(quotient));
-    if (!std::isfinite(quotient) || std::abs(quotient - std::round(quotient)) > tolerance) {
+  switch (breached_limit(value, limits)) {
+    case LimitBreach::None:
+      return true;
+    case LimitBreach::BelowMinimum:
+      return cursor.fail(RpcErrorCode::PropertyConstraintViolation,
+                         "value is below the minimum of " + format_limit(*limits.minimum));
+    case LimitBreach::AboveMaximum:
+      return cursor.fail(RpcErrorCode::PropertyConstraintViolation,
+                         "value is above the maximum of " + format_limit(*limits.maximum));
+    case LimitBreach::NotMultiple:
       return cursor.fail(RpcErrorCode::PropertyConstraintViolation,
                          "value is not a multiple of " + format_limit(*limits.multiple_of));
-    }
   }
   return true;
 }
@@ -59,6 +55,19 @@ bool is_digit(char c) {
 }
 
 }  // namespace
+
+LimitBreach breached_limit(double value, const NumberLimits& limits) {
+  if (limits.minimum && value < *limits.minimum) return LimitBreach::BelowMinimum;
+  if (limits.maximum && value > *limits.maximum) return LimitBreach::AboveMaximum;
+  if (limits.multiple_of) {
+    const double quotient = value / *limits.multiple_of;
+    // Decimal steps such as 0.1 are not exact in binary: allow rounding noise.
+    const double tolerance = 1e-9 * std::max(1.0, std::abs(quotient));
+    if (!std::isfinite(quotient) || std::abs(quotient - std::round(quotient)) > tolerance)
+      return LimitBreach::NotMultiple;
+  }
+  return LimitBreach::None;
+}
 
 void ValidationCursor::append_key(std::string_view key) {
   path_ += '/';

@@ -63,6 +63,11 @@ struct NumberLimits {
   std::optional<double> multiple_of;
 };
 
+// Which of a number's schema limits a value breaks, if any (the validators and the typed
+// readers share it).
+enum class LimitBreach { None, BelowMinimum, AboveMaximum, NotMultiple };
+LimitBreach breached_limit(double value, const NumberLimits& limits);
+
 using Validator = bool (*)(const nlohmann::json&, ValidationCursor&);
 
 // One action of a version: its name and the validators of its two messages

@@ -70,6 +70,18 @@ RPC_FRAMES = [
     '"unitOfMeasure":{"unit":"Wh"}}]}]}]',
 ]
 
+# What the typed readers (read_typed_call) must read exactly as the DOM path does, or leave to it.
+RPC_FRAMES += [
+    '[2,"d1","Authorize",{"idTag":"A","idTag":"B"}]',
+    '[2,"c1","Heartbeat",{"customData":{"vendorId":"X","hint":1}}]',
+    '[2,"c2","StatusNotification",{"connectorId":2.0,"errorCode":"NoError","status":"Available"}]',
+    ' [ 2 , "i,d\\"{[" , "Authorize" , { "idTag" : "T{,}" } ] ',
+    '[2,"e1","StatusNotification",{"timestamp":"2026-11-24T12:00:00Z","connectorStatus":'
+    '"Occupied","evseId":1,"connectorId":1}]',
+    '[2,"e2","BootNotification",{"chargingStation":{"model":"M","vendorName":"V","modem":'
+    '{"iccid":"1"}},"reason":"PowerUp"}]',
+]
+
 # Hostile input every target must refuse cleanly: nesting past the 64-level limit (and far
 # past any recursion a later pass could survive), NUL characters, non-finite numbers and
 # integers that fit nothing they could be stored in.

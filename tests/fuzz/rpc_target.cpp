@@ -1,10 +1,15 @@
 // parse_rpc on any bytes, as a frame of each OCPP version. Properties: it never throws; a
 // parsed message serialises to a frame that parses back to the same message; an error
 // becomes a CALLERROR frame that parses as one, with the id the error names (or "-1").
+// read_typed_call on the same bytes reads only CALLs that parse_rpc reads and validate
+// accepts, into the struct from_json makes of parse_rpc's payload.
 
 #include <string_view>
 
+#include "chargegrid/protocols/json_limits.hpp"
 #include "chargegrid/protocols/rpc.hpp"
+#include "chargegrid/protocols/typed_call.hpp"
+#include "chargegrid/protocols/validation.hpp"
 #include "targets.hpp"
 
 namespace chargegrid::fuzz {
@@ -13,7 +18,36 @@ using protocols::OcppVersion;
 
 namespace {
 
+void check_typed(std::string_view frame, OcppVersion version) {
+  const auto typed = protocols::read_typed_call(frame, version);
+  if (!typed) return;
+  const auto parsed = protocols::parse_rpc(frame, version);
+  const auto* message = std::get_if<protocols::RpcMessage>(&parsed);
+  require(message != nullptr, "a typed call is a frame parse_rpc reads");
+  const auto* call = std::get_if<protocols::Call>(message);
+  require(call != nullptr, "a typed call is a CALL");
+  require(call->message_id == typed->message_id && call->action == typed->action,
+          "a typed call has parse_rpc's id and action");
+  require(!protocols::validate(version, call->action, protocols::Direction::Request, call->payload),
+          "a typed call's payload passes validation");
+  require(!protocols::find_nul_character(call->payload), "a typed call holds no NUL");
+  const bool same = std::visit(
+      [&](const auto& request) {
+        using Request = std::decay_t<decltype(request)>;
+        if constexpr (std::is_same_v<Request, std::monostate>) {
+          return false;
+        } else {
+          return call->payload.get<Request>() == request;
+        }
+      },
+      typed->request);
+  require(same, "a typed request equals from_json of the payload");
+  const auto payload = protocols::parse_json(typed->payload_json);
+  require(payload && payload.value == call->payload, "a typed call's payload text is its payload");
+}
+
 void check_version(std::string_view frame, OcppVersion version) {
+  check_typed(frame, version);
   const auto parsed = protocols::parse_rpc(frame, version);
   if (const auto* message = std::get_if<protocols::RpcMessage>(&parsed)) {
     const auto text = protocols::serialize(*message);

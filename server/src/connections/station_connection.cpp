@@ -455,7 +455,20 @@ void StationConnection::on_frame(beast::error_code ec) {
   if (draining_) return read_next();
   services_.stations.touch(station_id_);
   auto text = beast::buffers_to_string(buffer_.data());
-  auto parsed = protocols::parse_rpc(text, version_);
+  // The requests stations send most are read straight into their structs; everything else,
+  // and anything those readers do not accept, through the DOM (whose errors name the fault).
+  std::optional<TypedFrame> typed;
+  std::variant<protocols::RpcMessage, protocols::RpcParseError> parsed;
+  if (auto typed_call = protocols::read_typed_call(text, version_)) {
+    typed.emplace();
+    typed->request = std::move(typed_call->request);
+    typed->payload_begin = static_cast<std::size_t>(typed_call->payload_json.data() - text.data());
+    typed->payload_size = typed_call->payload_json.size();
+    parsed = protocols::RpcMessage{
+        protocols::Call{std::move(typed_call->message_id), std::move(typed_call->action), {}}};
+  } else {
+    parsed = protocols::parse_rpc(text, version_);
+  }
   if (!within_message_rate(parsed)) return read_next();
 
   if (auto* error = std::get_if<protocols::RpcParseError>(&parsed)) {
@@ -480,9 +493,11 @@ void StationConnection::on_frame(beast::error_code ec) {
     // A JSON string can only hold NUL escaped: no escape, no need to look for one.
     const bool may_hold_nul = text.find("\\u0000") != std::string::npos;
     const auto frame_hash = std::hash<std::string>{}(text);
+    if (typed) typed->frame = std::move(text);
     // Only a CALL resumes a coroutine; the next frame is read once it is answered, so
     // CALLs are handled one at a time and answered in order.
-    asio::co_spawn(ws_.get_executor(), handle_call(std::move(*call), frame_hash, may_hold_nul),
+    asio::co_spawn(ws_.get_executor(),
+                   handle_call(std::move(*call), frame_hash, may_hold_nul, std::move(typed)),
                    [self = shared_from_this()](std::exception_ptr e) {
                      if (e) {
                        try {
@@ -598,7 +613,8 @@ void StationConnection::on_idle_timer(beast::error_code ec) {
 }
 
 asio::awaitable<void> StationConnection::handle_call(protocols::Call call, std::size_t frame_hash,
-                                                     bool may_hold_nul) {
+                                                     bool may_hold_nul,
+                                                     std::optional<TypedFrame> typed) {
   const auto started = std::chrono::steady_clock::now();
   auto answer = [&](std::string frame, const std::string& outcome) {
     services_.metrics.count_message("in", call.action, outcome);
@@ -627,12 +643,14 @@ asio::awaitable<void> StationConnection::handle_call(protocols::Call call, std::
     fail(RpcErrorCode::NotImplemented, "unknown action '" + call.action + "'");
     co_return;
   }
-  if (auto invalid =
-          protocols::validate(version_, call.action, protocols::Direction::Request, call.payload)) {
-    fail(invalid->code, invalid->path + ": " + invalid->message, {{"path", invalid->path}});
-    co_return;
+  if (!typed) {
+    if (auto invalid = protocols::validate(version_, call.action, protocols::Direction::Request,
+                                           call.payload)) {
+      fail(invalid->code, invalid->path + ": " + invalid->message, {{"path", invalid->path}});
+      co_return;
+    }
   }
-  if (may_hold_nul) {
+  if (may_hold_nul) {  // never a typed CALL: read_typed_call leaves those to the DOM
     if (auto invalid = protocols::find_nul_character(call.payload)) {
       fail(invalid->code, invalid->path + ": " + invalid->message, {{"path", invalid->path}});
       co_return;
@@ -650,7 +668,13 @@ asio::awaitable<void> StationConnection::handle_call(protocols::Call call, std::
   }
 
   CallReply reply;
-  CallContext context{station_id_, version_, call.action, call.payload, shared_from_this()};
+  CallContext context{
+      station_id_, version_, call.action,
+      typed ? ocpp::Payload(
+                  typed->request,
+                  std::string_view(typed->frame).substr(typed->payload_begin, typed->payload_size))
+            : ocpp::Payload(call.payload),
+      shared_from_this()};
   try {
     reply = co_await (*handler)(context);
   } catch (const std::exception& e) {

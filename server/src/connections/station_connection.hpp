@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "chargegrid/protocols/rpc.hpp"
+#include "chargegrid/protocols/typed_call.hpp"
 #include "chargegrid/protocols/version.hpp"
 #include "commands/outcome.hpp"
 #include "connections/station_stream.hpp"
@@ -91,9 +92,18 @@ class StationConnection : public std::enable_shared_from_this<StationConnection>
   void read_next();
   void on_frame(boost::system::error_code ec);
   void disconnected();
-  // `frame_hash` identifies a resend; `may_hold_nul`: the frame has a \u0000 escape.
+  // A CALL read straight into its request struct (protocols/typed_call.hpp), with the frame
+  // its payload's text is in.
+  struct TypedFrame {
+    protocols::TypedRequest request;
+    std::string frame;
+    std::size_t payload_begin = 0;
+    std::size_t payload_size = 0;
+  };
+  // `frame_hash` identifies a resend; `may_hold_nul`: the frame has a \u0000 escape. A typed
+  // CALL comes with `typed` (its payload checked already) and an empty `call.payload`.
   boost::asio::awaitable<void> handle_call(protocols::Call call, std::size_t frame_hash,
-                                           bool may_hold_nul);
+                                           bool may_hold_nul, std::optional<TypedFrame> typed);
   void handle_answer(const std::string& message_id, commands::Outcome outcome);
   void send(std::string frame);
   void write_next();

@@ -13,7 +13,7 @@ Handler data_transfer(Services& services) {
   return [&services](CallContext& ctx) -> boost::asio::awaitable<CallReply> {
     const std::optional<std::string> no_status;
     co_await store_notification(services, ctx.station_id, "DataTransfer", no_status, std::nullopt,
-                                ctx.payload);
+                                ctx.payload.json());
     co_return CallReply::ok({{"status", "UnknownVendorId"}});
   };
 }

@@ -11,9 +11,10 @@ namespace {
 
 Handler keep(Services& services, std::string kind) {
   return [&services, kind](CallContext& ctx) -> boost::asio::awaitable<CallReply> {
-    const auto status = optional_field<std::string>(ctx.payload, "status");
+    const auto status = optional_field<std::string>(ctx.payload.json(), "status");
     co_await store_notification(services, ctx.station_id, kind, status,
-                                optional_field<int>(ctx.payload, "requestId"), ctx.payload);
+                                optional_field<int>(ctx.payload.json(), "requestId"),
+                                ctx.payload.json());
     co_return CallReply::ok(nlohmann::json::object());
   };
 }

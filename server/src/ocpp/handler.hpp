@@ -1,6 +1,7 @@
 #pragma once
 // What a functional-block handler sees and returns. Handlers are registered per
-// OCPP version and action; the payload has already passed schema validation.
+// OCPP version and action; the payload has already passed schema validation (ocpp/payload.hpp:
+// the generated struct for the requests stations send most, JSON for the rest).
 
 #include <boost/asio/awaitable.hpp>
 #include <functional>
@@ -13,6 +14,7 @@
 
 #include "chargegrid/protocols/rpc.hpp"
 #include "chargegrid/protocols/version.hpp"
+#include "ocpp/payload.hpp"
 
 namespace chargegrid::server {
 
@@ -22,7 +24,7 @@ struct CallContext {
   std::string station_id;
   protocols::OcppVersion version;
   std::string action;
-  const nlohmann::json& payload;
+  ocpp::Payload payload;
   std::shared_ptr<StationConnection> connection;
 };
 

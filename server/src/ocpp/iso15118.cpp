@@ -74,12 +74,12 @@ class Iso15118 {
       registry.add(v, "Authorize", [self](CallContext& ctx) { return self->authorize(ctx); });
       registry.add(v, "GetCertificateStatus",
                    [self](CallContext& ctx) -> boost::asio::awaitable<CallReply> {
-                     auto answer = co_await self->certificate_status(ctx.payload);
+                     auto answer = co_await self->certificate_status(ctx.payload.json());
                      co_return CallReply::ok(std::move(answer));
                    });
       registry.add(v, "Get15118EVCertificate",
                    [self](CallContext& ctx) -> boost::asio::awaitable<CallReply> {
-                     auto answer = co_await self->ev_certificate(ctx.payload, ctx.version);
+                     auto answer = co_await self->ev_certificate(ctx.payload.json(), ctx.version);
                      co_return CallReply::ok(std::move(answer));
                    });
       registry.add(v, "SignCertificate", [self](CallContext& ctx) { return self->sign(ctx); });
@@ -92,14 +92,14 @@ class Iso15118 {
   // ---- Authorize ----
 
   boost::asio::awaitable<CallReply> authorize(CallContext& ctx) {
-    const auto& token = ctx.payload.at("idToken");
-    const bool contract =
-        token.value("type", "") == "eMAID" && (ctx.payload.contains("certificate") ||
-                                               ctx.payload.contains("iso15118CertificateHashData"));
+    const auto& token = ctx.payload.json().at("idToken");
+    const bool contract = token.value("type", "") == "eMAID" &&
+                          (ctx.payload.json().contains("certificate") ||
+                           ctx.payload.json().contains("iso15118CertificateHashData"));
     if (!contract) co_return co_await token_authorize_(ctx);
     // Arguments are named: GCC 12 may destroy temporaries of a co_await expression twice.
     const Caller caller{ctx.station_id, ctx.version, ctx.connection};
-    auto answer = co_await authorize_contract(caller, ctx.payload);
+    auto answer = co_await authorize_contract(caller, ctx.payload.json());
     co_return CallReply::ok(std::move(answer));
   }
 
@@ -173,11 +173,11 @@ class Iso15118 {
   // ---- SignCertificate (V2G) ----
 
   boost::asio::awaitable<CallReply> sign(CallContext& ctx) {
-    const auto type = ctx.payload.value("certificateType", "");
+    const auto type = ctx.payload.json().value("certificateType", "");
     if (type != "V2GCertificate" && type != "V2G20Certificate")
       co_return co_await (ctx.version == OcppVersion::v21 ? sign_21_ : sign_201_)(ctx);
     const Caller caller{ctx.station_id, ctx.version, ctx.connection};
-    auto [answer, after] = co_await sign_v2g(caller, ctx.payload, type);
+    auto [answer, after] = co_await sign_v2g(caller, ctx.payload.json(), type);
     auto reply = CallReply::ok(std::move(answer));
     reply.after_answer = std::move(after);
     co_return reply;
@@ -280,14 +280,16 @@ class Iso15118 {
   // ---- OCPP 1.6: the application note's DataTransfer ----
 
   boost::asio::awaitable<CallReply> data_transfer_16(CallContext& ctx) {
-    if (ctx.payload.value("vendorId", "") != kPncVendor) co_return co_await data_transfer_16_(ctx);
-    const auto message = ctx.payload.value("messageId", "");
+    if (ctx.payload.json().value("vendorId", "") != kPncVendor)
+      co_return co_await data_transfer_16_(ctx);
+    const auto message = ctx.payload.json().value("messageId", "");
     const bool known = message == "Authorize" || message == "GetCertificateStatus" ||
                        message == "Get15118EVCertificate" || message == "SignCertificate";
     if (!known) co_return CallReply::ok({{"status", "UnknownMessageId"}});
-    const auto data = ctx.payload.contains("data") && ctx.payload["data"].is_string()
-                          ? json::parse(ctx.payload["data"].get<std::string>(), nullptr, false)
-                          : json();
+    const auto data =
+        ctx.payload.json().contains("data") && ctx.payload.json()["data"].is_string()
+            ? json::parse(ctx.payload.json()["data"].get<std::string>(), nullptr, false)
+            : json();
     if (!data.is_object())
       co_return rejected_16(message, "data must be the message's JSON object as a string");
     if (auto invalid =

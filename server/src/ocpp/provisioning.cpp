@@ -105,7 +105,7 @@ Handler notify_report(Services& services) {
   return [&services](CallContext& ctx) -> boost::asio::awaitable<CallReply> {
     const std::optional<std::string> no_status;
     co_await store_notification(services, ctx.station_id, "NotifyReport", no_status,
-                                ctx.payload.at("requestId").get<int>(), ctx.payload);
+                                ctx.payload.json().at("requestId").get<int>(), ctx.payload.json());
     co_return CallReply::ok(nlohmann::json::object());
   };
 }

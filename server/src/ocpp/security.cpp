@@ -69,9 +69,9 @@ std::function<void()> send_certificate(Services& services, const std::string& st
 
 Handler sign_certificate(Services& services) {
   return [&services](CallContext& ctx) -> boost::asio::awaitable<CallReply> {
-    const auto csr = ctx.payload.at("csr").get<std::string>();
-    const auto type = optional_field<std::string>(ctx.payload, "certificateType");
-    const auto request_id = optional_field<int>(ctx.payload, "requestId");
+    const auto csr = ctx.payload.json().at("csr").get<std::string>();
+    const auto type = optional_field<std::string>(ctx.payload.json(), "certificateType");
+    const auto request_id = optional_field<int>(ctx.payload.json(), "requestId");
     const auto remote = ctx.connection->remote_address();
     auto& security = services.security;
 

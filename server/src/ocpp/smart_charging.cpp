@@ -48,7 +48,7 @@ Handler notify_ev_charging_needs(Services& services) {
     const auto needs = adapters::read<EvChargingNeeds>(ctx.version, ctx.payload);
     auto event = needs_json(needs);
     event["station_id"] = ctx.station_id;
-    const std::string sent = ctx.payload.dump();
+    const std::string sent = ctx.payload.text();
     struct Recorded {
       std::optional<std::int64_t> session_id;
       std::size_t planners = 0;

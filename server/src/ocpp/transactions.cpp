@@ -254,7 +254,7 @@ Handler transaction_event(Services& services) {
     event.charging_state = update.charging_state;
     event.stopped_reason = update.stopped_reason;
     event.span = register_span(rows);
-    event.payload = ctx.payload.dump();
+    event.payload = ctx.payload.text();
 
     std::optional<std::string> token_to_check;
     if (update.id_token && update.id_token->type != "NoAuthorization")

@@ -27,9 +27,9 @@ namespace {
 
 // Picks the version's adapter function; one a version lacks is null.
 template <class Message>
-Message dispatch(OcppVersion version, const nlohmann::json& payload,
-                 Message (*v16)(const nlohmann::json&), Message (*v201)(const nlohmann::json&),
-                 Message (*v21)(const nlohmann::json&), const char* what) {
+Message dispatch(OcppVersion version, const Payload& payload, Message (*v16)(const Payload&),
+                 Message (*v201)(const Payload&), Message (*v21)(const Payload&),
+                 const char* what) {
   switch (version) {
     case OcppVersion::v16:
       if (v16) return v16(payload);
@@ -51,7 +51,7 @@ Message dispatch(OcppVersion version, const nlohmann::json& payload,
 // generated request struct.
 #define CHARGEGRID_READ(Message, v16_adapter, v2x_adapter, Request, action)       \
   template <>                                                                     \
-  Message read<Message>(OcppVersion version, const nlohmann::json& payload) {     \
+  Message read<Message>(OcppVersion version, const Payload& payload) {            \
     return dispatch<Message>(version, payload, v16_adapter,                       \
                              &v2x::v2x_adapter<protocols::v201::Request>,         \
                              &v2x::v2x_adapter<protocols::v21::Request>, action); \
@@ -72,12 +72,12 @@ CHARGEGRID_READ(EvChargingNeeds, nullptr, charging_needs, NotifyEVChargingNeedsR
 
 // 1.6 only: 2.x has TransactionEvent instead.
 template <>
-TransactionStart read<TransactionStart>(OcppVersion version, const nlohmann::json& payload) {
+TransactionStart read<TransactionStart>(OcppVersion version, const Payload& payload) {
   return dispatch<TransactionStart>(version, payload, &v16::start_transaction, nullptr, nullptr,
                                     "StartTransaction");
 }
 template <>
-TransactionStop read<TransactionStop>(OcppVersion version, const nlohmann::json& payload) {
+TransactionStop read<TransactionStop>(OcppVersion version, const Payload& payload) {
   return dispatch<TransactionStop>(version, payload, &v16::stop_transaction, nullptr, nullptr,
                                    "StopTransaction");
 }

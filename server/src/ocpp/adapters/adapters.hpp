@@ -6,49 +6,50 @@
 //
 //   auto report = adapters::read<MeterReport>(ctx.version, ctx.payload);
 //
-// The payload must have passed validation: a payload of another shape throws
-// (nlohmann::json::exception, std::invalid_argument). An action a version does not have
+// The payload (a typed reading, or JSON) must have passed validation: a payload of another shape
+// throws (nlohmann::json::exception, std::invalid_argument). An action a version does not have
 // throws std::logic_error (a registration mistake, not station input).
 
 #include <nlohmann/json.hpp>
 
 #include "chargegrid/protocols/version.hpp"
 #include "ocpp/messages.hpp"
+#include "ocpp/payload.hpp"
 
 namespace chargegrid::server::ocpp::adapters {
 
 template <class Message>
-Message read(protocols::OcppVersion version, const nlohmann::json& payload);
+Message read(protocols::OcppVersion version, const Payload& payload);
 
 template <>
-BootInfo read<BootInfo>(protocols::OcppVersion, const nlohmann::json&);
+BootInfo read<BootInfo>(protocols::OcppVersion, const Payload&);
 template <>
-StatusReport read<StatusReport>(protocols::OcppVersion, const nlohmann::json&);
+StatusReport read<StatusReport>(protocols::OcppVersion, const Payload&);
 template <>
-IdToken read<IdToken>(protocols::OcppVersion, const nlohmann::json&);  // Authorize
+IdToken read<IdToken>(protocols::OcppVersion, const Payload&);  // Authorize
 template <>
-MeterReport read<MeterReport>(protocols::OcppVersion, const nlohmann::json&);  // MeterValues
+MeterReport read<MeterReport>(protocols::OcppVersion, const Payload&);  // MeterValues
 template <>
-TransactionStart read<TransactionStart>(protocols::OcppVersion, const nlohmann::json&);  // 1.6
+TransactionStart read<TransactionStart>(protocols::OcppVersion, const Payload&);  // 1.6
 template <>
-TransactionStop read<TransactionStop>(protocols::OcppVersion, const nlohmann::json&);  // 1.6
+TransactionStop read<TransactionStop>(protocols::OcppVersion, const Payload&);  // 1.6
 template <>
 TransactionUpdate read<TransactionUpdate>(protocols::OcppVersion,
-                                          const nlohmann::json&);  // TransactionEvent, 2.x
+                                          const Payload&);  // TransactionEvent, 2.x
 template <>
-SecurityEvent read<SecurityEvent>(protocols::OcppVersion, const nlohmann::json&);
+SecurityEvent read<SecurityEvent>(protocols::OcppVersion, const Payload&);
 template <>
-EvChargingNeeds read<EvChargingNeeds>(protocols::OcppVersion, const nlohmann::json&);
+EvChargingNeeds read<EvChargingNeeds>(protocols::OcppVersion, const Payload&);
 
 // The 1.6 adapter (v16.cpp); the 2.x one is v2x.hpp, a template over each version's structs.
 namespace v16 {
-BootInfo boot_info(const nlohmann::json&);
-StatusReport status_report(const nlohmann::json&);
-IdToken authorize(const nlohmann::json&);
-MeterReport meter_values(const nlohmann::json&);
-TransactionStart start_transaction(const nlohmann::json&);
-TransactionStop stop_transaction(const nlohmann::json&);
-SecurityEvent security_event(const nlohmann::json&);
+BootInfo boot_info(const Payload&);
+StatusReport status_report(const Payload&);
+IdToken authorize(const Payload&);
+MeterReport meter_values(const Payload&);
+TransactionStart start_transaction(const Payload&);
+TransactionStop stop_transaction(const Payload&);
+SecurityEvent security_event(const Payload&);
 }  // namespace v16
 
 }  // namespace chargegrid::server::ocpp::adapters

@@ -15,8 +15,8 @@ namespace chargegrid::server::ocpp::adapters::v16 {
 
 namespace wire = protocols::v16;
 
-BootInfo boot_info(const nlohmann::json& payload) {
-  const auto m = payload.get<wire::BootNotificationRequest>();
+BootInfo boot_info(const Payload& payload) {
+  const auto m = payload.take<wire::BootNotificationRequest>();
   BootInfo info;
   info.reason = "PowerUp";
   info.vendor = m.chargePointVendor;
@@ -30,8 +30,8 @@ BootInfo boot_info(const nlohmann::json& payload) {
   return info;
 }
 
-StatusReport status_report(const nlohmann::json& payload) {
-  const auto m = payload.get<wire::StatusNotificationRequest>();
+StatusReport status_report(const Payload& payload) {
+  const auto m = payload.take<wire::StatusNotificationRequest>();
   StatusReport report;
   // Connector n is EVSE n with one connector; connector 0 is the station.
   report.evse_id = static_cast<int>(m.connectorId);
@@ -44,8 +44,8 @@ StatusReport status_report(const nlohmann::json& payload) {
   return report;
 }
 
-IdToken authorize(const nlohmann::json& payload) {
-  return {payload.get<wire::AuthorizeRequest>().idTag, ""};
+IdToken authorize(const Payload& payload) {
+  return {payload.take<wire::AuthorizeRequest>().idTag, ""};
 }
 
 namespace {
@@ -75,8 +75,8 @@ std::vector<MeterValue> meter_readings(const std::vector<MeterValueType>& values
 
 }  // namespace
 
-MeterReport meter_values(const nlohmann::json& payload) {
-  const auto m = payload.get<wire::MeterValuesRequest>();
+MeterReport meter_values(const Payload& payload) {
+  const auto m = payload.take<wire::MeterValuesRequest>();
   MeterReport report;
   report.evse_id = static_cast<int>(m.connectorId);
   report.transaction_id = m.transactionId;
@@ -84,14 +84,14 @@ MeterReport meter_values(const nlohmann::json& payload) {
   return report;
 }
 
-TransactionStart start_transaction(const nlohmann::json& payload) {
-  auto m = payload.get<wire::StartTransactionRequest>();
+TransactionStart start_transaction(const Payload& payload) {
+  auto m = payload.take<wire::StartTransactionRequest>();
   return {static_cast<int>(m.connectorId), std::move(m.idTag), m.meterStart, std::move(m.timestamp),
           m.reservationId};
 }
 
-TransactionStop stop_transaction(const nlohmann::json& payload) {
-  auto m = payload.get<wire::StopTransactionRequest>();
+TransactionStop stop_transaction(const Payload& payload) {
+  auto m = payload.take<wire::StopTransactionRequest>();
   TransactionStop stop;
   stop.transaction_id = m.transactionId;
   stop.meter_stop_wh = m.meterStop;
@@ -102,8 +102,8 @@ TransactionStop stop_transaction(const nlohmann::json& payload) {
   return stop;
 }
 
-SecurityEvent security_event(const nlohmann::json& payload) {
-  auto m = payload.get<wire::SecurityEventNotificationRequest>();
+SecurityEvent security_event(const Payload& payload) {
+  auto m = payload.take<wire::SecurityEventNotificationRequest>();
   return {std::move(m.type), std::move(m.timestamp), std::move(m.techInfo)};
 }
 

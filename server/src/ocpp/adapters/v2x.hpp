@@ -9,12 +9,13 @@
 #include "ocpp/adapters/readings.hpp"
 #include "ocpp/adapters/text.hpp"
 #include "ocpp/messages.hpp"
+#include "ocpp/payload.hpp"
 
 namespace chargegrid::server::ocpp::adapters::v2x {
 
 template <class Request>
-BootInfo boot_info(const nlohmann::json& payload) {
-  const auto m = payload.template get<Request>();
+BootInfo boot_info(const Payload& payload) {
+  const auto m = payload.template take<Request>();
   BootInfo info;
   info.reason = text(m.reason);
   info.vendor = m.chargingStation.vendorName;
@@ -29,8 +30,8 @@ BootInfo boot_info(const nlohmann::json& payload) {
 }
 
 template <class Request>
-StatusReport status_report(const nlohmann::json& payload) {
-  const auto m = payload.template get<Request>();
+StatusReport status_report(const Payload& payload) {
+  const auto m = payload.template take<Request>();
   StatusReport report;
   report.evse_id = static_cast<int>(m.evseId);
   report.connector_id = static_cast<int>(m.connectorId);
@@ -40,8 +41,8 @@ StatusReport status_report(const nlohmann::json& payload) {
 }
 
 template <class Request>
-IdToken authorize(const nlohmann::json& payload) {
-  const auto m = payload.template get<Request>();
+IdToken authorize(const Payload& payload) {
+  const auto m = payload.template take<Request>();
   return {m.idToken.idToken, text(m.idToken.type)};
 }
 
@@ -68,14 +69,14 @@ std::vector<MeterValue> meter_values(const std::vector<MeterValueType>& values,
 }
 
 template <class Request>
-MeterReport meter_values(const nlohmann::json& payload) {
-  const auto m = payload.template get<Request>();
+MeterReport meter_values(const Payload& payload) {
+  const auto m = payload.template take<Request>();
   return {static_cast<int>(m.evseId), std::nullopt, meter_values(m.meterValue, "/meterValue")};
 }
 
 template <class Request>
-TransactionUpdate transaction_event(const nlohmann::json& payload) {
-  const auto m = payload.template get<Request>();
+TransactionUpdate transaction_event(const Payload& payload) {
+  const auto m = payload.template take<Request>();
   TransactionUpdate update;
   update.event_type = text(m.eventType);
   update.timestamp = m.timestamp;
@@ -95,14 +96,14 @@ TransactionUpdate transaction_event(const nlohmann::json& payload) {
 }
 
 template <class Request>
-SecurityEvent security_event(const nlohmann::json& payload) {
-  auto m = payload.template get<Request>();
+SecurityEvent security_event(const Payload& payload) {
+  auto m = payload.template take<Request>();
   return {std::move(m.type), std::move(m.timestamp), std::move(m.techInfo)};
 }
 
 template <class Request>
-EvChargingNeeds charging_needs(const nlohmann::json& payload) {
-  const auto m = payload.template get<Request>();
+EvChargingNeeds charging_needs(const Payload& payload) {
+  const auto m = payload.template take<Request>();
   const auto& needs = m.chargingNeeds;
   EvChargingNeeds out;
   out.evse_id = static_cast<int>(m.evseId);
