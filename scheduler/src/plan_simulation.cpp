@@ -218,8 +218,9 @@ Outcome run_hindsight(const Site& site, std::int64_t max_w, minutes slot_length)
   return o;
 }
 
-// The online planner: replans at every arrival, departure, signal change and whenever a
-// vehicle outstays the departure it was planned for; follows the latest plan in between.
+// The online planner: replans at every arrival, departure, signal change, whenever a vehicle
+// outstays the departure it was planned for and, with predicted departures, every
+// `replan_every_slots` slots; follows the latest plan in between.
 Outcome run_online(const Site& site, std::int64_t max_w, minutes slot_length, double dt_h,
                    const SimulationOptions& opt, bool exact_departures, std::size_t& replans) {
   Outcome o;
@@ -241,7 +242,9 @@ Outcome run_online(const Site& site, std::int64_t max_w, minutes slot_length, do
   int plan_start = 0, plan_slots = 0;
   for (int t = 0; t < site.slots; ++t) {
     bool event = t == 0 || t >= plan_start + plan_slots ||
-                 (t > 0 && site.in_dr_window[t] != site.in_dr_window[t - 1]);
+                 (t > 0 && site.in_dr_window[t] != site.in_dr_window[t - 1]) ||
+                 (!exact_departures && opt.replan_every_slots > 0 &&
+                  t - plan_start >= opt.replan_every_slots);
     if (!event) {
       // The measured building load leaves less room than the plan assumed.
       std::int64_t planned = site.building[t];
@@ -264,6 +267,7 @@ Outcome run_online(const Site& site, std::int64_t max_w, minutes slot_length, do
       PlanRequest r;
       r.site = slots_of(site, t, plan_slots, slot_length, false);
       if (!exact_departures) r.at_risk_value_minor_per_kwh = opt.at_risk_value_minor_per_kwh;
+      r.departure_front_load_h = opt.departure_front_load_h;
       // The current slot's building load is measured, later slots are forecast.
       if (!r.site.building_load_w.empty()) r.site.building_load_w[0] = site.building[t];
       plan_vehicles.clear();

@@ -73,6 +73,8 @@ std::string validate(const PlanRequest& r) {
     if (s.export_price_minor_per_kwh[t] > s.import_price_minor_per_kwh[t])
       return "slot " + std::to_string(t) + ": export price above import price";
   }
+  if (!(r.departure_front_load_h >= 0 && std::isfinite(r.departure_front_load_h)))
+    return "departure front-loading must be a finite time of at least 0 hours";
   for (const auto& v : r.vehicles) {
     if (v.max_charge_w < 0 || v.max_discharge_w < 0)
       return "vehicle " + v.id + ": negative power limit";
@@ -206,7 +208,7 @@ BuiltLp build(const PlanRequest& r, bool with_rounding_margins) {
       if (!connected_in_slot(s, v, t)) continue;
       if (v.max_charge_w > 0 && (need > 0 || v2g)) {
         // Energy that may arrive after the vehicle has left is worth less (expected energy).
-        double at_risk = 1 - presence_probability(s, v, t);
+        double at_risk = 1 - presence_probability(s, v, t, r.departure_front_load_h);
         cols.charge[t] = lp.add_col(0, v.max_charge_w / 1000.0, w_risk * at_risk * dt);
         lp.set(balance[t], cols.charge[t], 1);
         lp.set(energy_row, cols.charge[t], dt);
@@ -306,6 +308,7 @@ struct FlowModel {
   std::vector<PlannedVehicle> held;   // the vehicles the model holds, in model order
   SiteSlots site;
   double w_energy = 0, w_risk = 0;
+  double front_load_h = 0;
 };
 
 // Whole flow units (W for one slot) in an amount of Wh, rounded down.
@@ -368,7 +371,8 @@ void add_vehicle(FlowModel& m, const PlannedVehicle& v) {
   }
   int previous = -1;
   for (std::size_t t : active) {
-    const std::int64_t risk = scaled_cost(m.w_risk * (1 - presence_probability(s, v, t)));
+    const std::int64_t risk =
+        scaled_cost(m.w_risk * (1 - presence_probability(s, v, t, m.front_load_h)));
     const bool can_charge = v.max_charge_w > 0 && (need > 0 || v2g);
     if (!chain) {
       if (can_charge) fv.charge[t] = m.net.add_arc(m.slot_node[t], sink, v.max_charge_w, risk);
@@ -392,6 +396,7 @@ void build_flow(FlowModel& m, const PlanRequest& r) {
   m.site = s;
   m.w_energy = energy_weight(r);
   m.w_risk = at_risk_value(r);
+  m.front_load_h = r.departure_front_load_h;
   const std::size_t n = slot_count(s);
   std::int64_t building_total = 0;
   for (std::size_t t = 0; t < n; ++t) building_total += building(s, t);
@@ -443,7 +448,7 @@ bool same_vehicle(const PlannedVehicle& a, const PlannedVehicle& b) {
 // to what the model holds (same site, earlier vehicles unchanged); empty otherwise.
 std::optional<std::vector<std::size_t>> extension_of(const FlowModel& m, const PlanRequest& r) {
   if (m.hub < 0 || !same_site(m.site, r.site) || energy_weight(r) != m.w_energy ||
-      at_risk_value(r) != m.w_risk)
+      at_risk_value(r) != m.w_risk || r.departure_front_load_h != m.front_load_h)
     return {};
   std::unordered_map<std::string, std::size_t> held;
   for (std::size_t k = 0; k < m.held.size(); ++k)
@@ -524,16 +529,18 @@ bool connected_in_slot(const SiteSlots& site, const PlannedVehicle& v, std::size
   return v.arrival <= begin && v.departure >= end;
 }
 
-double presence_probability(const SiteSlots& site, const PlannedVehicle& v, std::size_t slot) {
+double presence_probability(const SiteSlots& site, const PlannedVehicle& v, std::size_t slot,
+                            double front_load_h) {
   if (!v.departure_quantiles) return 1;
   const auto& q = *v.departure_quantiles;
   if (!(q.p10 <= q.p50 && q.p50 <= q.p90)) return 1;  // inconsistent quantiles carry no risk
   // A vehicle predicted to be gone before it arrived (a stay shorter than the slot rounding) is
   // here all the same: the prediction says nothing about it.
   if (q.p90 <= v.arrival) return 1;
-  // Survival curve through the quantiles, linear in between, and after P90 an exponential tail
-  // (stays of several days are common): every connected slot keeps some value, so charging a
-  // vehicle that is still here always beats leaving its need unmet.
+  // Survival curve through the quantiles, linear from the arrival to P10, front-loaded from P10
+  // to P50 and from P50 to P90 (departures bunch within hours after each quantile), and after
+  // P90 an exponential tail (stays of several days are common): every connected slot keeps some
+  // value, so charging a vehicle that is still here always beats leaving its need unmet.
   const double tail_scale_s =
       std::max(duration<double>(q.p90 - q.p50).count(), duration<double>(site.slot_length).count());
   auto survival = [&](Time t) {
@@ -545,6 +552,10 @@ double presence_probability(const SiteSlots& site, const PlannedVehicle& v, std:
       if (t <= points[k].first) {
         double span = hours_between(points[k - 1].first, points[k].first);
         double f = span > 0 ? hours_between(points[k - 1].first, t) / span : 1;
+        if (k > 1 && front_load_h > 0 && span > 0) {
+          const double scale_s = front_load_h * 3600;
+          f = std::expm1(-f * span / scale_s) / std::expm1(-span / scale_s);
+        }
         return points[k - 1].second + f * (points[k].second - points[k - 1].second);
       }
     }
@@ -683,8 +694,9 @@ double plan_objective(const PlanRequest& request, const Plan& plan) {
     for (std::size_t t = 0; t < slot_count(s); ++t) {
       delivered += plan.power_w[i][t] * dt / 1000;
       if (plan.power_w[i][t] > 0)
-        cost += at_risk_value(request) * (1 - presence_probability(s, v, t)) * plan.power_w[i][t] /
-                1000.0 * dt;
+        cost += at_risk_value(request) *
+                (1 - presence_probability(s, v, t, request.departure_front_load_h)) *
+                plan.power_w[i][t] / 1000.0 * dt;
       if (plan.power_w[i][t] < 0 && v.soc_wh)
         cost += -plan.power_w[i][t] / 1000.0 * dt * price_at_soc(v, *v.soc_wh);
     }

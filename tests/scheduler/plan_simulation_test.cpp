@@ -166,3 +166,22 @@ TEST_CASE("chargegrid-plan-eval replays a part and the workplace slice",
   CHECK(exit_status(std::string(CHARGEGRID_PLAN_EVAL) + " --format norway " + slice +
                     " --part future 2>/dev/null") != 0);
 }
+
+TEST_CASE("the online planner replans every slot with predicted departures only",
+          "[scheduler][simulation]") {
+  SimulationOptions opt;
+  opt.days = 3;
+  opt.replan_every_slots = 0;
+  const auto sessions = load_slice();
+  SimulationReport on_events = simulate_planning(sessions, opt);
+  opt.replan_every_slots = 1;
+  SimulationReport every_slot = simulate_planning(sessions, opt);
+  const auto& replanned = every_slot.policies.at("chargegrid");
+  // A plan per site and slot (up to the last departure), where events alone give far fewer.
+  CHECK(replanned.replans == every_slot.slots);
+  CHECK(on_events.policies.at("chargegrid").replans < every_slot.slots / 2);
+  CHECK(replanned.violations == 0);
+  // Exact departures leave nothing to learn from a vehicle still being here.
+  CHECK(every_slot.policies.at("chargegrid_exact_departures").replans ==
+        on_events.policies.at("chargegrid_exact_departures").replans);
+}

@@ -88,6 +88,7 @@ PlanRequest random_scenario(std::mt19937_64& rng) {
     for (auto& b : r.site.building_load_w) b = uniform(-5000, 15000);
   }
   if (uniform(0, 3) == 0) r.at_risk_value_minor_per_kwh = uniform(0, 3000);
+  if (uniform(0, 3) == 0) r.departure_front_load_h = uniform(0, 8) / 4.0;
   std::size_t vehicles = uniform(0, 10);
   for (std::size_t i = 0; i < vehicles; ++i) {
     int a = static_cast<int>(uniform(-4, slots - 1));
@@ -198,6 +199,7 @@ TEST_CASE("the planner rejects malformed requests with a reason", "[scheduler][p
   broken([](PlanRequest& x) { x.vehicles[0].max_charge_w = -5; });
   broken([](PlanRequest& x) { x.vehicles[0].energy_need_wh = -5; });
   broken([](PlanRequest& x) { x.vehicles[0].capacity_wh = 1000, x.vehicles[0].soc_wh = 2000; });
+  broken([](PlanRequest& x) { x.departure_front_load_h = -1; });
 }
 
 TEST_CASE("the checker catches broken plans", "[scheduler][planner]") {
@@ -337,6 +339,10 @@ TEST_CASE("a changed vehicle or site makes the planner solve from scratch",
   p = planner.plan(r);
   CHECK_FALSE(planner.last_plan_incremental());
   CHECK(check_plan(r, p).empty());
+  r.departure_front_load_h = 1;  // the valuation changed
+  p = planner.plan(r);
+  CHECK_FALSE(planner.last_plan_incremental());
+  CHECK(check_plan(r, p).empty());
   r.vehicles.pop_back();  // a vehicle left
   p = planner.plan(r);
   CHECK_FALSE(planner.last_plan_incremental());
@@ -383,6 +389,26 @@ TEST_CASE("a vehicle still connected after its predicted departures is charged",
   REQUIRE(p.ok);
   CHECK(check_plan(r, p).empty());
   for (std::size_t t = 0; t < 16; ++t) CHECK(p.power_w[0][t] == 7000);
+}
+
+TEST_CASE("a vehicle past its median departure is served before a new arrival",
+          "[scheduler][planner]") {
+  // "stayed" has been here 6 h and is just past its P50 with P90 a day away; "new" has just
+  // arrived with P10 in 2 h. Departures bunch within hours after a quantile, so "stayed" is the
+  // likelier to leave soon; spread evenly over the day to P90 it would look the safer one.
+  PlanRequest r;
+  r.site = flat_site(8, 7000);
+  r.vehicles = {car("stayed", -24, 8, 7000), car("new", 0, 8, 7000)};
+  r.vehicles[0].departure_quantiles = PlannedVehicle::DepartureQuantiles{t0 - 4h, t0, t0 + 24h};
+  r.vehicles[1].departure_quantiles = PlannedVehicle::DepartureQuantiles{t0 + 2h, t0 + 4h, t0 + 6h};
+  // Conditional on being here now: 1 - 0.8 (1 - e^-0.5) / (1 - e^-6) after 2 h.
+  CHECK(presence_probability(r.site, r.vehicles[0], 7) == Approx(0.6844).epsilon(1e-3));
+  CHECK(presence_probability(r.site, r.vehicles[0], 7, 0) == Approx(1 - 0.8 / 12));
+  Plan p = checked_plan(r);
+  for (std::size_t t = 0; t < 4; ++t) CHECK(p.power_w[0][t] == 7000);
+  r.departure_front_load_h = 0;  // linear in time: the new arrival looks the more urgent
+  p = checked_plan(r);
+  for (std::size_t t = 0; t < 4; ++t) CHECK(p.power_w[1][t] == 7000);
 }
 
 TEST_CASE("a departure predicted before the arrival carries no risk", "[scheduler][planner]") {

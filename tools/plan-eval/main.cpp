@@ -153,6 +153,14 @@ int main(int argc, char** argv) {
          "Value (minor units per kWh) of energy at risk of an early departure; "
          "-1 = energy first",
          CLI::Range(std::int64_t{-1}, std::int64_t{1000000}));
+  option(app, "--front-load-h", opt.departure_front_load_h,
+         "Departures after P10 and P50 come within this time scale (h) of the quantile rather "
+         "than evenly until the next one; 0 = linear",
+         CLI::Range(0.0, 1000.0));
+  option(app, "--replan-every", opt.replan_every_slots,
+         "Online planner: replan at least every N slots besides arrivals, departures and other "
+         "events (0 = on events only)",
+         CLI::Range(0, 100000));
   int speed_vehicles = 0;
   app.add_option("--speed", speed_vehicles,
                  "Instead of a replay, time a full replan of N vehicles x 96 slots against CLP")

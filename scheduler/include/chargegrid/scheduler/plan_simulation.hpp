@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "chargegrid/scheduler/planner.hpp"
 #include "chargegrid/scheduler/prediction.hpp"
 #include "chargegrid/scheduler/sessions.hpp"
 
@@ -51,6 +52,11 @@ struct SimulationOptions {
   PredictorSettings predictor{.day_type_shift_h = 0};
   double departure_quantile = 0.1;  // 0.1, 0.5 or 0.9: the predicted departure EDF and LLF use
   int horizon_slots = 96;           // planning horizon of the online planner
+  // Replan at least every this many slots besides the events (0 = on events only): presence is
+  // conditional on being connected now, so a vehicle still here is worth more than planned.
+  int replan_every_slots = 1;
+  // Shape of the online planner's survival curve (PlanRequest::departure_front_load_h).
+  double departure_front_load_h = default_departure_front_load_h;
   // Value of energy at risk of an early departure for the online planner with predicted
   // departures (PlanRequest::at_risk_value_minor_per_kwh); unset = energy first.
   std::optional<std::int64_t> at_risk_value_minor_per_kwh;

@@ -52,6 +52,11 @@ struct SiteSlots {
   std::vector<std::int64_t> building_load_w;  // forecast; empty = none (negative = generation)
 };
 
+// Time scale of departures after a predicted quantile (see PlanRequest): the predictor's
+// calibration on the Norway training part, where vehicles still connected at P10 or P50 leave
+// within hours of it, however far away the next quantile is.
+inline constexpr double default_departure_front_load_h = 4;
+
 struct PlanRequest {
   SiteSlots site;
   std::vector<PlannedVehicle> vehicles;
@@ -61,6 +66,10 @@ struct PlanRequest {
   // few times the highest import price lets the planner wait for cheaper slots when the risk
   // of an early departure is small.
   std::optional<std::int64_t> at_risk_value_minor_per_kwh;
+  // Shape of the survival curve between P10 and P50 and between P50 and P90: departures come
+  // soon after each quantile rather than evenly over a wide interval, so the curve falls as
+  // 1 - exp(-hours / front_load_h), scaled to reach the next quantile. 0 = linear in time.
+  double departure_front_load_h = default_departure_front_load_h;
 };
 
 struct Plan {
@@ -123,8 +132,9 @@ std::vector<std::string> check_plan(const PlanRequest& request, const Plan& plan
 // Which slots a vehicle is connected for the whole of (arrival <= slot start, departure >= end).
 bool connected_in_slot(const SiteSlots& site, const PlannedVehicle& vehicle, std::size_t slot);
 // Chance that the vehicle is still connected at the end of the slot, given that it is connected
-// at the start of the horizon (1 without departure quantiles).
-double presence_probability(const SiteSlots& site, const PlannedVehicle& vehicle, std::size_t slot);
+// at the start of the horizon (1 without departure quantiles); front_load_h as in PlanRequest.
+double presence_probability(const SiteSlots& site, const PlannedVehicle& vehicle, std::size_t slot,
+                            double front_load_h = default_departure_front_load_h);
 // Whether the planner may discharge this vehicle in this slot at all (permission, hardware,
 // known SoC, and the slot's export price strictly above the vehicle's discharge price).
 bool discharge_permitted(const SiteSlots& site, const PlannedVehicle& vehicle, std::size_t slot);
