@@ -401,8 +401,9 @@ TEST_CASE("a vehicle past its median departure is served before a new arrival",
   r.vehicles = {car("stayed", -24, 8, 7000), car("new", 0, 8, 7000)};
   r.vehicles[0].departure_quantiles = PlannedVehicle::DepartureQuantiles{t0 - 4h, t0, t0 + 24h};
   r.vehicles[1].departure_quantiles = PlannedVehicle::DepartureQuantiles{t0 + 2h, t0 + 4h, t0 + 6h};
+  r.departure_front_load_h = 4;
   // Conditional on being here now: 1 - 0.8 (1 - e^-0.5) / (1 - e^-6) after 2 h.
-  CHECK(presence_probability(r.site, r.vehicles[0], 7) == Approx(0.6844).epsilon(1e-3));
+  CHECK(presence_probability(r.site, r.vehicles[0], 7, 4) == Approx(0.6844).epsilon(1e-3));
   CHECK(presence_probability(r.site, r.vehicles[0], 7, 0) == Approx(1 - 0.8 / 12));
   Plan p = checked_plan(r);
   for (std::size_t t = 0; t < 4; ++t) CHECK(p.power_w[0][t] == 7000);
