@@ -238,7 +238,7 @@ TEST_CASE("Transactions: 1.6 Start/StopTransaction and 2.x TransactionEvent beco
   CHECK(stop.reason == "Local");  // the schema's default when left out
   CHECK_FALSE(stop.id_tag);
   REQUIRE(stop.readings.size() == 1);
-  CHECK(stop.readings[0].samples[0].path == "/transactionData/0/sampledValue/0");
+  CHECK(stop.readings[0].samples[0].path() == "/transactionData/0/sampledValue/0");
   const auto rows = meter_rows("CS", 0, 7, stop.readings);
   REQUIRE(rows.size() == 1);
   CHECK(rows[0].value == 9000.0);

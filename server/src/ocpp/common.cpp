@@ -64,13 +64,13 @@ namespace {
 constexpr double kMaxMeterMagnitude = 1e15;
 
 // A reading that can be stored and summed: finite, within range, and no negative register.
-void check_reading(const MeterRow& row, const std::string& where) {
+void check_reading(const MeterRow& row, const SampledValue& sample) {
   const double v = *row.value;
-  if (!std::isfinite(v)) throw BadMeterValue(where, "must be a finite number");
+  if (!std::isfinite(v)) throw BadMeterValue(sample.path("/value"), "must be a finite number");
   if (std::abs(v) > kMaxMeterMagnitude)
-    throw BadMeterValue(where, "is out of range (more than 1e15 " + row.unit + ")");
+    throw BadMeterValue(sample.path("/value"), "is out of range (more than 1e15 " + row.unit + ")");
   if (v < 0 && row.measurand.ends_with(".Register"))
-    throw BadMeterValue(where, "a register reading cannot be negative");
+    throw BadMeterValue(sample.path("/value"), "a register reading cannot be negative");
 }
 
 }  // namespace
@@ -96,7 +96,7 @@ std::vector<MeterRow> meter_rows(const std::string& station_id, int evse_id,
       row.transaction_id = transaction_id;
       row.signed_data = sample.signed_data;
       double number = 0;
-      std::string unit_path = sample.path + "/unitOfMeasure/unit";
+      std::string_view unit_field = "/unitOfMeasure/unit";
       if (sample.number) {
         number = *sample.number;
       } else if (sample.text) {
@@ -104,9 +104,9 @@ std::vector<MeterRow> meter_rows(const std::string& station_id, int evse_id,
         auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
         // from_chars also reads "nan" and "inf": not numbers a meter sends.
         if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(number))
-          throw BadMeterValue(sample.path + "/value",
+          throw BadMeterValue(sample.path("/value"),
                               "'" + text.substr(0, 64) + "' is not a number");
-        unit_path = sample.path + "/unit";
+        unit_field = "/unit";
       } else {
         // Signed data only (1.6 SignedData): the reading is inside the signature.
         row.unit = std::string(default_unit(row.measurand));
@@ -114,10 +114,11 @@ std::vector<MeterRow> meter_rows(const std::string& station_id, int evse_id,
         continue;
       }
       auto normalised = normalise(row.measurand, sample.unit, number, sample.multiplier);
-      if (!normalised) throw BadMeterValue(unit_path, "unknown unit '" + sample.unit + "'");
+      if (!normalised)
+        throw BadMeterValue(sample.path(unit_field), "unknown unit '" + sample.unit + "'");
       row.value = normalised->value;
       row.unit = normalised->unit;
-      check_reading(row, sample.path + "/value");
+      check_reading(row, sample);
       rows.push_back(std::move(row));
     }
   }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace chargegrid::server::ocpp {
@@ -31,18 +32,32 @@ struct IdToken {
   std::string type;
 };
 
-// One sampled value as sent, before units are normalised. `path` is its JSON pointer in the
-// message, for errors that name the offending field.
+// One sampled value as sent, before units are normalised. The names are the schema's own
+// enumeration values (static strings); `path()` is its JSON pointer in the message, made only
+// for an error that names the offending field.
 struct SampledValue {
-  std::string measurand = "Energy.Active.Import.Register";
-  std::string phase, location, context;
-  std::string format = "Raw";              // 1.6: Raw or SignedData
+  std::string_view measurand = "Energy.Active.Import.Register";
+  std::string_view phase, location, context;
+  std::string_view format = "Raw";         // 1.6: Raw or SignedData
   std::optional<std::string> text;         // 1.6 sends numbers as text
   std::optional<double> number;            // 2.x
   std::string unit;                        // as sent; empty: the measurand's default
   int multiplier = 0;                      // 2.x power of ten
   std::optional<std::string> signed_data;  // 1.6 SignedData text, 2.x signedMeterValue (JSON)
-  std::string path;
+  std::string_view array;                  // its array's pointer: "/meterValue", a literal
+  std::size_t value_index = 0;             // the meter value's index in it
+  std::size_t sample_index = 0;            // its own index in the meter value
+
+  // The JSON pointer, e.g. "/meterValue/0/sampledValue/3", followed by `field` ("/value").
+  std::string path(std::string_view field = {}) const {
+    std::string out(array);
+    out += '/';
+    out += std::to_string(value_index);
+    out += "/sampledValue/";
+    out += std::to_string(sample_index);
+    out += field;
+    return out;
+  }
 };
 
 struct MeterValue {

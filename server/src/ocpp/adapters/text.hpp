@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 
 namespace chargegrid::server::ocpp::adapters {
@@ -26,6 +27,18 @@ std::optional<std::string> optional_text(const std::optional<T>& value) {
 template <class T>
 std::string text_or(const std::optional<T>& value, std::string fallback) {
   return value ? text(*value) : std::move(fallback);
+}
+
+// An enumeration's wire name as a view of its static string, without a copy.
+template <class Enum>
+requires std::is_enum_v<Enum> std::string_view name(const Enum& value) {
+  return to_string(value);
+}
+
+template <class Enum>
+requires std::is_enum_v<Enum> std::string_view name_or(const std::optional<Enum>& value,
+                                                       std::string_view fallback) {
+  return value ? name(*value) : fallback;
 }
 
 template <class T>

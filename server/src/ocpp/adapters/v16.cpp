@@ -54,11 +54,11 @@ namespace {
 template <class Sampled>
 SampledValue sample(const Sampled& s) {
   SampledValue out;
-  if (s.measurand) out.measurand = text(*s.measurand);
-  out.phase = text_or(s.phase, "");
-  out.location = text_or(s.location, "");
-  out.context = text_or(s.context, "");
-  out.format = text_or(s.format, "Raw");
+  if (s.measurand) out.measurand = name(*s.measurand);
+  out.phase = name_or(s.phase, "");
+  out.location = name_or(s.location, "");
+  out.context = name_or(s.context, "");
+  out.format = name_or(s.format, "Raw");
   out.unit = text_or(s.unit, "");
   if (out.format == "SignedData")
     out.signed_data = s.value;
@@ -69,7 +69,7 @@ SampledValue sample(const Sampled& s) {
 
 template <class MeterValueType>
 std::vector<MeterValue> meter_readings(const std::vector<MeterValueType>& values,
-                                       const std::string& path) {
+                                       std::string_view path) {
   return readings(values, path, [](const auto& s) { return sample(s); });
 }
 

@@ -49,13 +49,13 @@ IdToken authorize(const Payload& payload) {
 // The meterValue array of MeterValues or TransactionEvent; `path` is the array's pointer.
 template <class MeterValueType>
 std::vector<MeterValue> meter_values(const std::vector<MeterValueType>& values,
-                                     const std::string& path) {
+                                     std::string_view path) {
   return readings(values, path, [](const auto& s) {
     SampledValue sample;
-    if (s.measurand) sample.measurand = text(*s.measurand);
-    sample.phase = text_or(s.phase, "");
-    sample.location = text_or(s.location, "");
-    sample.context = text_or(s.context, "");
+    if (s.measurand) sample.measurand = name(*s.measurand);
+    sample.phase = name_or(s.phase, "");
+    sample.location = name_or(s.location, "");
+    sample.context = name_or(s.context, "");
     sample.number = s.value;
     // No unitOfMeasure: the measurand's default unit; one without a unit: Wh (the schema's
     // default).
