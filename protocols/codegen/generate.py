@@ -540,20 +540,27 @@ def limits_literal(kind):
     return f"detail::NumberLimits{{{opt(kind.minimum)}, {opt(kind.maximum)}, {opt(kind.multiple_of)}}}"
 
 
+def primitive_call(kind, verb, args):
+    """The support call that checks (verb "check") or reads (verb "read") a string, number or
+    boolean: detail::<verb>_<kind>(<args>, <the kind's constraints>); None for other kinds."""
+    if kind.tag == "string":
+        fmt = {None: "None", "date-time": "DateTime", "uri": "Uri"}[kind.format]
+        return f"detail::{verb}_string({args}, {kind.max_length}, detail::StringFormat::{fmt})"
+    if kind.tag in ("integer", "number"):
+        return f"detail::{verb}_{kind.tag}({args}, {limits_literal(kind)})"
+    if kind.tag == "boolean":
+        return f"detail::{verb}_boolean({args})"
+    return None
+
+
 def value_check(kind, expr, indent, depth=0):
     """Lines that validate `expr` (a const nlohmann::json&) and return false on the first error."""
     pad = " " * indent
     if kind.tag == "named":
         return [f"{pad}if (!validate_{kind.type.name}({expr}, cursor)) return false;"]
-    if kind.tag == "string":
-        fmt = {None: "None", "date-time": "DateTime", "uri": "Uri"}[kind.format]
-        return [f"{pad}if (!detail::check_string({expr}, cursor, {kind.max_length}, "
-                f"detail::StringFormat::{fmt})) return false;"]
-    if kind.tag in ("integer", "number"):
-        return [f"{pad}if (!detail::check_{kind.tag}({expr}, cursor, {limits_literal(kind)})) "
-                "return false;"]
-    if kind.tag == "boolean":
-        return [f"{pad}if (!detail::check_boolean({expr}, cursor)) return false;"]
+    call = primitive_call(kind, "check", f"{expr}, cursor")
+    if call:
+        return [f"{pad}if (!{call}) return false;"]
     if kind.tag == "any":
         return []
     if kind.tag == "array":
@@ -699,15 +706,9 @@ def reader_value(kind, src, dst, indent, depth=0):
     pad = " " * indent
     if kind.tag == "named":
         return [f"{pad}if (!read_{kind.type.name}({src}, {dst})) return false;"]
-    if kind.tag == "string":
-        fmt = {None: "None", "date-time": "DateTime", "uri": "Uri"}[kind.format]
-        return [f"{pad}if (!detail::read_string({src}, {dst}, {kind.max_length}, "
-                f"detail::StringFormat::{fmt})) return false;"]
-    if kind.tag in ("integer", "number"):
-        return [f"{pad}if (!detail::read_{kind.tag}({src}, {dst}, {limits_literal(kind)})) "
-                "return false;"]
-    if kind.tag == "boolean":
-        return [f"{pad}if (!detail::read_boolean({src}, {dst})) return false;"]
+    call = primitive_call(kind, "read", f"{src}, {dst}")
+    if call:
+        return [f"{pad}if (!{call}) return false;"]
     if kind.tag == "any":
         return [f"{pad}return false;  // untyped: the DOM path keeps it as it is"]
     if kind.tag == "array":
