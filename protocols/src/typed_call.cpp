@@ -26,9 +26,22 @@ std::string_view payload_text(std::string_view frame) {
   return frame.substr(begin, end - begin + 1);
 }
 
+// Whether the frame opens as a CALL, "[2,": answers and errors are left to the DOM path
+// without being parsed twice.
+bool opens_as_call(std::string_view frame) {
+  auto next = [&frame](std::size_t from) { return frame.find_first_not_of(" \t\r\n", from); };
+  const auto bracket = next(0);
+  if (bracket == std::string_view::npos || frame[bracket] != '[') return false;
+  const auto type = next(bracket + 1);
+  if (type == std::string_view::npos || frame[type] != '2') return false;
+  const auto after = next(type + 1);
+  return after != std::string_view::npos && frame[after] == ',';
+}
+
 }  // namespace
 
 std::optional<TypedCall> read_typed_call(std::string_view frame, OcppVersion version) {
+  if (!opens_as_call(frame)) return std::nullopt;
   // A NUL is refused after validation on the DOM path (find_nul_character): leave it there.
   if (frame.find("\\u0000") != std::string_view::npos) return std::nullopt;
   try {

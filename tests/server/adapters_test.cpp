@@ -280,3 +280,26 @@ TEST_CASE("Transactions: 1.6 Start/StopTransaction and 2.x TransactionEvent beco
   CHECK_THROWS_AS(adapters::read<TransactionStart>(OcppVersion::v201, json::object()),
                   std::logic_error);
 }
+
+TEST_CASE("A typed request reaches its adapter as read, its JSON only when asked for",
+          "[unit][adapters]") {
+  const std::string frame =
+      R"([2,"m1","MeterValues",{"connectorId":2,"meterValue":[{"timestamp":"2026-12-05T10:00:00Z",)"
+      R"("sampledValue":[{"value":"1200","measurand":"Energy.Active.Import.Register"}]}]}])";
+  auto typed = chargegrid::protocols::read_typed_call(frame, OcppVersion::v16);
+  REQUIRE(typed);
+  Payload payload(typed->request, typed->payload_json);
+  // The text as the station sent it; the JSON parsed from it, equal to the DOM path's.
+  CHECK(payload.text() == std::string(typed->payload_json));
+  CHECK(payload.json() == json::parse(typed->payload_json));
+  const auto report = adapters::read<MeterReport>(OcppVersion::v16, payload);
+  CHECK(report.evse_id == 2);
+  REQUIRE(report.values.size() == 1);
+  CHECK(report.values[0].samples[0].text == "1200");
+  CHECK(report.values[0].samples[0].path("/value") == "/meterValue/0/sampledValue/0/value");
+  // The typed reading is spent once taken: a second read converts the JSON, to the same.
+  CHECK(std::holds_alternative<std::monostate>(typed->request));
+  const auto again = adapters::read<MeterReport>(OcppVersion::v16, payload);
+  CHECK(again.evse_id == 2);
+  CHECK(again.values[0].samples[0].text == "1200");
+}

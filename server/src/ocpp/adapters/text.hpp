@@ -9,13 +9,25 @@
 
 namespace chargegrid::server::ocpp::adapters {
 
+// An enumeration's wire name as a view of its static string, without a copy.
+template <class Enum>
+requires std::is_enum_v<Enum> std::string_view name(const Enum& value) {
+  return to_string(value);
+}
+
+template <class Enum>
+requires std::is_enum_v<Enum> std::string_view name_or(const std::optional<Enum>& value,
+                                                       std::string_view fallback) {
+  return value ? name(*value) : fallback;
+}
+
 inline std::string text(const std::string& value) {
   return value;
 }
 
 template <class Enum>
 requires std::is_enum_v<Enum> std::string text(const Enum& value) {
-  return std::string(to_string(value));
+  return std::string(name(value));
 }
 
 template <class T>
@@ -27,18 +39,6 @@ std::optional<std::string> optional_text(const std::optional<T>& value) {
 template <class T>
 std::string text_or(const std::optional<T>& value, std::string fallback) {
   return value ? text(*value) : std::move(fallback);
-}
-
-// An enumeration's wire name as a view of its static string, without a copy.
-template <class Enum>
-requires std::is_enum_v<Enum> std::string_view name(const Enum& value) {
-  return to_string(value);
-}
-
-template <class Enum>
-requires std::is_enum_v<Enum> std::string_view name_or(const std::optional<Enum>& value,
-                                                       std::string_view fallback) {
-  return value ? name(*value) : fallback;
 }
 
 template <class T>
