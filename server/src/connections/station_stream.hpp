@@ -1,23 +1,24 @@
 #pragma once
-// A station's WebSocket over plain TCP (ws) or TLS (wss). The session reaches the stream it
+// A station's WebSocket over plain TCP (ws) or TLS (wss). The connection reaches the stream it
 // holds through visit(); both kinds complete with the same types, so one coroutine serves both.
 // The WebSocket sits on the bare socket: Beast's own timeouts (stream_base::timeout) cover
-// the open connection, and the connection's timer the handshake before it.
+// the open connection, and the connection's timer the handshake before it. wss goes through
+// TlsStream, which keeps no buffers while the station is idle (tls_stream.hpp).
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
-#include <boost/beast/websocket/ssl.hpp>
 #include <boost/beast/websocket/stream.hpp>
 #include <memory>
 #include <variant>
+
+#include "connections/tls_stream.hpp"
 
 namespace chargegrid::server {
 
 class StationStream {
  public:
   using Socket = boost::asio::ip::tcp::socket;
-  using TlsLayer = boost::beast::ssl_stream<Socket>;
+  using TlsLayer = TlsStream;
   using Plain = boost::beast::websocket::stream<Socket>;
   using Tls = boost::beast::websocket::stream<TlsLayer>;
 
