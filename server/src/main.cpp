@@ -10,16 +10,22 @@
 #include "chargegrid/db/migrations.hpp"
 #include "chargegrid/server/config.hpp"
 #include "chargegrid/server/server.hpp"
+#include "connections/tls_buffers.hpp"
 #include "logging.hpp"
 
 namespace cg = chargegrid;
 
 int main(int argc, char** argv) {
+  // Before anything can make OpenSSL allocate.
+  const bool tls_buffers_shared = cg::server::tls_buffers::install();
   if (cg::server::is_admin_command(argc, argv)) return cg::server::run_admin_command(argc, argv);
   int exit_code = 0;
   auto config = cg::server::parse_config(argc, argv, exit_code);
   if (!config) return exit_code;
   cg::server::log::setup(config->log_level, config->log_format);
+  if (!tls_buffers_shared)
+    cg::server::log::warn("tls_buffers_not_shared",
+                          {{"reason", "OpenSSL allocated memory before main"}});
 
   try {
     std::optional<cg::db::EmbeddedPostgres> embedded;

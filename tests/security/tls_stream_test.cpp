@@ -1,11 +1,14 @@
 // The station TLS stream (server/src/connections/tls_stream.hpp) against Asio's own TLS
 // client over loopback TCP: handshakes with TLS 1.2 and 1.3 and a client certificate, data of
 // every size both ways and at once, gathered writes, the ways a connection ends, and a Beast
-// WebSocket on top.
+// WebSocket on top. OpenSSL's record buffers come from the per-thread pool
+// (tls_buffers.hpp), installed here before OpenSSL's first allocation as chargegridd does.
 
 #include "connections/tls_stream.hpp"
 
 #include <openssl/ssl.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/read.hpp>
@@ -17,9 +20,12 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "connections/tls_buffers.hpp"
 #include "security/tls.hpp"
 #include "test_pki.hpp"
 
@@ -31,7 +37,11 @@ using boost::system::error_code;
 using chargegrid::server::TlsStream;
 using chargegrid::testing::TestPki;
 
+namespace tls_buffers = chargegrid::server::tls_buffers;
+
 namespace {
+
+const bool kPoolInstalled = tls_buffers::install();
 
 // Runs `io` until `done()` or 10 s; false on timeout.
 template <class Done>
@@ -346,4 +356,73 @@ TEST_CASE("TLS stream: a Beast WebSocket on top exchanges messages and closes bo
   });
   REQUIRE(run_until(pair.io, [&] { return done == 2; }));
   CHECK(client_read == websocket::error::closed);
+}
+
+namespace {
+
+// Whether every page of a block is in memory.
+bool resident(void* block) {
+  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> pages(tls_buffers::kBlockBytes / page);
+  REQUIRE(::mincore(block, tls_buffers::kBlockBytes, pages.data()) == 0);
+  for (auto p : pages)
+    if (!(p & 1)) return false;
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("TLS buffers: OpenSSL's record-sized allocations get blocks of their own",
+          "[tls_stream][tls_buffers]") {
+  REQUIRE(kPoolInstalled);
+  CHECK(tls_buffers::allocate(tls_buffers::kSmallestPooled - 1) == nullptr);
+  CHECK(tls_buffers::allocate(tls_buffers::kBlockBytes + 1) == nullptr);
+
+  void* block = tls_buffers::allocate(tls_buffers::kSmallestPooled);
+  REQUIRE(block);
+  CHECK(tls_buffers::owns(block));
+  std::memset(block, 0x5a, tls_buffers::kBlockBytes);
+  tls_buffers::release(block);
+  // The thread's next record reuses the block it just gave back, still in memory.
+  void* again = tls_buffers::allocate(tls_buffers::kBlockBytes);
+  CHECK(again == block);
+  CHECK(resident(again));
+  tls_buffers::release(again);
+
+  // A thread keeps a few; the pages of every block beyond them go back to the system.
+  std::vector<void*> blocks;
+  for (std::size_t i = 0; i < tls_buffers::kKeptPerThread + 4; ++i) {
+    blocks.push_back(tls_buffers::allocate(20'000));
+    REQUIRE(blocks.back());
+    std::memset(blocks.back(), 1, tls_buffers::kBlockBytes);
+  }
+  for (void* b : blocks) tls_buffers::release(b);
+  std::size_t kept = 0, returned = 0;
+  for (void* b : blocks) (resident(b) ? kept : returned)++;
+  CHECK(returned >= 4);
+  CHECK(kept <= tls_buffers::kKeptPerThread);
+
+  // Blocks freed by another thread are that thread's to keep or return.
+  void* crossing = tls_buffers::allocate(20'000);
+  std::thread([&] { tls_buffers::release(crossing); }).join();
+
+  // OpenSSL itself uses the pool: a handshake and a record of 16 KB go through it.
+  const auto before = tls_buffers::blocks_handed_out();
+  Pair pair;
+  REQUIRE_FALSE(pair.handshake());
+  const auto big = pattern(16'384, 'q');
+  std::string got(big.size(), '\0');
+  int done = 0;
+  asio::async_write(*pair.server, asio::buffer(big), [&](error_code ec, std::size_t) {
+    REQUIRE_FALSE(ec);
+    ++done;
+  });
+  asio::async_read(*pair.client, asio::buffer(got), [&](error_code ec, std::size_t) {
+    REQUIRE_FALSE(ec);
+    ++done;
+  });
+  REQUIRE(run_until(pair.io, [&] { return done == 2; }));
+  CHECK(got == big);
+  // At least the server's and the client's read and write buffers.
+  CHECK(tls_buffers::blocks_handed_out() >= before + 4);
 }
