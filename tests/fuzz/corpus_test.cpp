@@ -62,3 +62,7 @@ TEST_CASE("the http fuzz target holds on its seeds and past crashes", "[fuzz]") 
 TEST_CASE("the pki fuzz target holds on its seeds and past crashes", "[fuzz]") {
   check_target("pki", chargegrid::fuzz::pki);
 }
+
+TEST_CASE("the tls fuzz target holds on its seeds and past crashes", "[fuzz]") {
+  check_target("tls", chargegrid::fuzz::tls);
+}

@@ -357,6 +357,64 @@ def pki_seeds():
         return seeds
 
 
+def client_hello(minimum, maximum, alpn=None):
+    """The first flight of Python's TLS client (OpenSSL underneath) with these versions."""
+    import ssl
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.minimum_version = minimum
+    context.maximum_version = maximum
+    if alpn:
+        context.set_alpn_protocols(alpn)
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    connection = context.wrap_bio(incoming, outgoing, server_hostname="localhost")
+    try:
+        connection.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return outgoing.read()
+
+
+def tls_seeds():
+    """Mode 0 (even first byte): a client's bytes, each segment after a length byte.
+    Mode 1 (odd): a real client, then the script (tests/fuzz/tls_target.cpp)."""
+    import ssl
+    v = ssl.TLSVersion
+    seeds = []
+    for low, high in ((v.TLSv1_2, v.TLSv1_3), (v.TLSv1_2, v.TLSv1_2), (v.TLSv1_3, v.TLSv1_3)):
+        hello = client_hello(low, high)
+        seeds.append(b"\x00\xff" + hello)
+        # The same hello in 1-byte, then 9-byte segments.
+        seeds.append(b"\x00" + b"".join(b"\x00" + hello[i:i + 1] for i in range(len(hello))))
+        seeds.append(b"\x00" + b"".join(b"\x02" + hello[i:i + 9]
+                                          for i in range(0, len(hello), 9)))
+        # Cut short, and followed by garbage.
+        seeds.append(b"\x00\xff" + hello[:len(hello) // 2])
+        seeds.append(b"\x00\xff" + hello + b"\x17\x03\x03\x00\x05hello")
+    seeds.append(b"\x00\xffGET /ocpp/CS1 HTTP/1.1\r\nHost: x\r\n\r\n")
+    seeds.append(b"\x00\xff\x16\x03\x01\xff\xff" + b"\x01" * 64)
+
+    def script(send, segment, faults, flip=0, cut=0, read=0, reply=0):
+        out = b"\x01" + send.to_bytes(2, "big") + segment.to_bytes(2, "big") + bytes([faults])
+        if faults & 1:
+            out += flip.to_bytes(2, "big")
+        if faults & 2:
+            out += cut.to_bytes(2, "big")
+        return out + read.to_bytes(2, "big") + reply.to_bytes(2, "big")
+    seeds += [
+        script(0, 100, 4),                               # nothing, then close_notify
+        script(1000, 20000, 4, read=4095, reply=300),    # one record each way
+        script(60000, 19999, 4, read=127, reply=30000),  # many records, small reads
+        script(60000, 0, 0, read=19999),                 # 1-byte segments, TCP closed
+        script(5000, 700, 1, flip=2000, read=999),       # a flipped byte
+        script(5000, 700, 2, cut=2500, read=999),        # cut mid-record
+        script(5000, 700, 6, cut=5, read=999),           # cut inside the first header
+        script(20000, 16384, 7, flip=30, cut=9000, read=16384, reply=40000),
+    ]
+    return seeds
+
+
 def write(folder, items):
     target = HERE / "corpus" / folder
     shutil.rmtree(target, ignore_errors=True)
@@ -372,6 +430,7 @@ def main():
     write("validate",
           [f"{v} {d} {a}\n{json.dumps(p)}" for v, d, a, p in VALIDATE] + VALIDATE_RAW)
     write("http", http_seeds())
+    write("tls", tls_seeds())
     if "--pki" in sys.argv[1:]:
         write("pki", pki_seeds())
 

@@ -24,6 +24,10 @@ int http(const std::uint8_t* data, std::size_t size);
 // (the first byte picks which).
 int pki(const std::uint8_t* data, std::size_t size);
 
+// The station TLS stream: the input as a client's bytes, or a real client's connection
+// scripted by the input (segments, a flipped byte, a cut, read sizes, close_notify).
+int tls(const std::uint8_t* data, std::size_t size);
+
 // Aborts with `what` on stderr when `condition` is false.
 void require(bool condition, const char* what);
 
