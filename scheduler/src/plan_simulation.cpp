@@ -83,13 +83,18 @@ struct Outcome {
   std::vector<std::vector<std::int64_t>> power;  // [vehicle][slot], absolute slots
 };
 
+// Net energy a vehicle took while connected, capped at its need (Wh).
+double delivered_wh(const SimVehicle& v, const std::vector<std::int64_t>& power, double dt_h) {
+  double net = 0;
+  for (int t = v.arrive; t < v.depart; ++t) net += power[t] * dt_h;
+  return std::clamp(net, 0.0, v.need_wh);
+}
+
 void score(const Site& site, const Outcome& o, double dt_h, PolicyResult& r) {
   for (std::size_t i = 0; i < site.vehicles.size(); ++i) {
     const auto& v = site.vehicles[i];
-    double net = 0;
-    for (int t = v.arrive; t < v.depart; ++t) net += o.power[i][t] * dt_h;
     r.requested_kwh += v.need_wh / 1000;
-    double delivered = std::clamp(net, 0.0, v.need_wh);
+    double delivered = delivered_wh(v, o.power[i], dt_h);
     r.delivered_kwh += delivered / 1000;
     r.unmet_kwh += (v.need_wh - delivered) / 1000;
   }
@@ -268,6 +273,8 @@ Outcome run_online(const Site& site, std::int64_t max_w, minutes slot_length, do
       r.site = slots_of(site, t, plan_slots, slot_length, false);
       if (!exact_departures) r.at_risk_value_minor_per_kwh = opt.at_risk_value_minor_per_kwh;
       r.departure_front_load_h = opt.departure_front_load_h;
+      r.overdue_hazard_per_h = opt.overdue_hazard_per_h;
+      r.overdue_laxity_h = opt.overdue_laxity_h;
       // The current slot's building load is measured, later slots are forecast.
       if (!r.site.building_load_w.empty()) r.site.building_load_w[0] = site.building[t];
       plan_vehicles.clear();
@@ -535,22 +542,45 @@ SimulationReport simulate_planning(const std::vector<FinishedSession>& input,
   for (const auto& name : names) report.policies[name];
   for (auto& [id, site] : replay.sites) {
     if (site.vehicles.empty()) continue;
-    Outcome free = run_classic(site, Classic::uncontrolled, max_w, dt_h, opt.departure_quantile);
     std::size_t replans = 0, exact_replans = 0;
-    score(site, run_online(site, max_w, L, dt_h, opt, false, replans), dt_h,
-          report.policies["chargegrid"]);
-    score(site, run_online(site, max_w, L, dt_h, opt, true, exact_replans), dt_h,
-          report.policies["chargegrid_exact_departures"]);
+    std::map<std::string, Outcome> outcomes;
+    outcomes["chargegrid"] = run_online(site, max_w, L, dt_h, opt, false, replans);
+    outcomes["chargegrid_exact_departures"] =
+        run_online(site, max_w, L, dt_h, opt, true, exact_replans);
+    outcomes["hindsight_optimum"] = run_hindsight(site, max_w, L);
+    outcomes["uncontrolled"] =
+        run_classic(site, Classic::uncontrolled, max_w, dt_h, opt.departure_quantile);
+    outcomes["round_robin"] =
+        run_classic(site, Classic::round_robin, max_w, dt_h, opt.departure_quantile);
+    outcomes["edf"] = run_classic(site, Classic::edf, max_w, dt_h, opt.departure_quantile);
+    outcomes["llf"] = run_classic(site, Classic::llf, max_w, dt_h, opt.departure_quantile);
     report.policies["chargegrid"].replans += replans;
     report.policies["chargegrid_exact_departures"].replans += exact_replans;
-    score(site, run_hindsight(site, max_w, L), dt_h, report.policies["hindsight_optimum"]);
-    score(site, free, dt_h, report.policies["uncontrolled"]);
-    score(site, run_classic(site, Classic::round_robin, max_w, dt_h, opt.departure_quantile), dt_h,
-          report.policies["round_robin"]);
-    score(site, run_classic(site, Classic::edf, max_w, dt_h, opt.departure_quantile), dt_h,
-          report.policies["edf"]);
-    score(site, run_classic(site, Classic::llf, max_w, dt_h, opt.departure_quantile), dt_h,
-          report.policies["llf"]);
+    for (const auto& [name, outcome] : outcomes) score(site, outcome, dt_h, report.policies[name]);
+    if (!opt.record_sessions) continue;
+    // A window only lowers the limit: the highest is the site's own.
+    const std::int64_t site_limit =
+        site.import_limit.empty()
+            ? 0
+            : *std::max_element(site.import_limit.begin(), site.import_limit.end());
+    for (std::size_t i = 0; i < site.vehicles.size(); ++i) {
+      const auto& v = site.vehicles[i];
+      SessionResult r;
+      r.site_id = site.id;
+      r.vehicle_id = v.id;
+      r.site_start = site.start;
+      r.utc_offset = site.utc_offset;
+      r.arrive = v.arrive;
+      r.depart = v.depart;
+      r.p10 = v.p10;
+      r.p50 = v.p50;
+      r.p90 = v.p90;
+      r.need_wh = v.need_wh;
+      r.import_limit_w = site_limit;
+      for (const auto& [name, outcome] : outcomes)
+        r.delivered_wh[name] = delivered_wh(v, outcome.power[i], dt_h);
+      report.session_results.push_back(std::move(r));
+    }
   }
   return report;
 }

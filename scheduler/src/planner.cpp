@@ -75,6 +75,9 @@ std::string validate(const PlanRequest& r) {
   }
   if (!(r.departure_front_load_h >= 0 && std::isfinite(r.departure_front_load_h)))
     return "departure front-loading must be a finite time of at least 0 hours";
+  if (!(r.overdue_hazard_per_h >= 0 && std::isfinite(r.overdue_hazard_per_h)) ||
+      !(r.overdue_laxity_h >= 0 && std::isfinite(r.overdue_laxity_h)))
+    return "the overdue departure rate and laxity must be finite and at least 0";
   for (const auto& v : r.vehicles) {
     if (v.max_charge_w < 0 || v.max_discharge_w < 0)
       return "vehicle " + v.id + ": negative power limit";
@@ -135,6 +138,12 @@ double energy_weight(const PlanRequest& r) {
 double at_risk_value(const PlanRequest& r) {
   return r.at_risk_value_minor_per_kwh ? std::max<double>(0, *r.at_risk_value_minor_per_kwh)
                                        : energy_weight(r);
+}
+
+// The vehicle's presence curve with the request's settings.
+double presence(const PlanRequest& r, const PlannedVehicle& v, std::size_t t) {
+  return presence_probability(r.site, v, t, r.departure_front_load_h, r.overdue_hazard_per_h,
+                              r.overdue_laxity_h);
 }
 
 bool v2g_planned(const SiteSlots& site, const PlannedVehicle& v) {
@@ -208,7 +217,7 @@ BuiltLp build(const PlanRequest& r, bool with_rounding_margins) {
       if (!connected_in_slot(s, v, t)) continue;
       if (v.max_charge_w > 0 && (need > 0 || v2g)) {
         // Energy that may arrive after the vehicle has left is worth less (expected energy).
-        double at_risk = 1 - presence_probability(s, v, t, r.departure_front_load_h);
+        double at_risk = 1 - presence(r, v, t);
         cols.charge[t] = lp.add_col(0, v.max_charge_w / 1000.0, w_risk * at_risk * dt);
         lp.set(balance[t], cols.charge[t], 1);
         lp.set(energy_row, cols.charge[t], dt);
@@ -309,6 +318,7 @@ struct FlowModel {
   SiteSlots site;
   double w_energy = 0, w_risk = 0;
   double front_load_h = 0;
+  double overdue_hazard_per_h = 0, overdue_laxity_h = 0;
 };
 
 // Whole flow units (W for one slot) in an amount of Wh, rounded down.
@@ -371,8 +381,9 @@ void add_vehicle(FlowModel& m, const PlannedVehicle& v) {
   }
   int previous = -1;
   for (std::size_t t : active) {
-    const std::int64_t risk =
-        scaled_cost(m.w_risk * (1 - presence_probability(s, v, t, m.front_load_h)));
+    const std::int64_t risk = scaled_cost(
+        m.w_risk * (1 - presence_probability(s, v, t, m.front_load_h, m.overdue_hazard_per_h,
+                                             m.overdue_laxity_h)));
     const bool can_charge = v.max_charge_w > 0 && (need > 0 || v2g);
     if (!chain) {
       if (can_charge) fv.charge[t] = m.net.add_arc(m.slot_node[t], sink, v.max_charge_w, risk);
@@ -397,6 +408,8 @@ void build_flow(FlowModel& m, const PlanRequest& r) {
   m.w_energy = energy_weight(r);
   m.w_risk = at_risk_value(r);
   m.front_load_h = r.departure_front_load_h;
+  m.overdue_hazard_per_h = r.overdue_hazard_per_h;
+  m.overdue_laxity_h = r.overdue_laxity_h;
   const std::size_t n = slot_count(s);
   std::int64_t building_total = 0;
   for (std::size_t t = 0; t < n; ++t) building_total += building(s, t);
@@ -448,7 +461,8 @@ bool same_vehicle(const PlannedVehicle& a, const PlannedVehicle& b) {
 // to what the model holds (same site, earlier vehicles unchanged); empty otherwise.
 std::optional<std::vector<std::size_t>> extension_of(const FlowModel& m, const PlanRequest& r) {
   if (m.hub < 0 || !same_site(m.site, r.site) || energy_weight(r) != m.w_energy ||
-      at_risk_value(r) != m.w_risk || r.departure_front_load_h != m.front_load_h)
+      at_risk_value(r) != m.w_risk || r.departure_front_load_h != m.front_load_h ||
+      r.overdue_hazard_per_h != m.overdue_hazard_per_h || r.overdue_laxity_h != m.overdue_laxity_h)
     return {};
   std::unordered_map<std::string, std::size_t> held;
   for (std::size_t k = 0; k < m.held.size(); ++k)
@@ -530,7 +544,8 @@ bool connected_in_slot(const SiteSlots& site, const PlannedVehicle& v, std::size
 }
 
 double presence_probability(const SiteSlots& site, const PlannedVehicle& v, std::size_t slot,
-                            double front_load_h) {
+                            double front_load_h, double overdue_hazard_per_h,
+                            double overdue_laxity_h) {
   if (!v.departure_quantiles) return 1;
   const auto& q = *v.departure_quantiles;
   if (!(q.p10 <= q.p50 && q.p50 <= q.p90)) return 1;  // inconsistent quantiles carry no risk
@@ -564,7 +579,16 @@ double presence_probability(const SiteSlots& site, const PlannedVehicle& v, std:
   double now = survival(site.start);
   if (now < 1e-3) return 1;  // already past every quantile: plan as if it stays
   Time end = site.start + site.slot_length * static_cast<int>(slot + 1);
-  return std::clamp(survival(end) / now, 0.0, 1.0);
+  double presence = std::clamp(survival(end) / now, 0.0, 1.0);
+  // Past P10 with little to spare before P50: an extra departure rate from now on.
+  if (overdue_hazard_per_h > 0 && q.p10 <= site.start && v.max_charge_w > 0) {
+    auto hours = [](auto d) { return duration<double, std::ratio<3600>>(d).count(); };
+    double laxity_h = hours(q.p50 - site.start) -
+                      static_cast<double>(effective_need(v)) / static_cast<double>(v.max_charge_w);
+    if (laxity_h < overdue_laxity_h)
+      presence *= std::exp(-overdue_hazard_per_h * hours(end - site.start));
+  }
+  return presence;
 }
 
 bool discharge_permitted(const SiteSlots& site, const PlannedVehicle& v, std::size_t slot) {
@@ -694,9 +718,8 @@ double plan_objective(const PlanRequest& request, const Plan& plan) {
     for (std::size_t t = 0; t < slot_count(s); ++t) {
       delivered += plan.power_w[i][t] * dt / 1000;
       if (plan.power_w[i][t] > 0)
-        cost += at_risk_value(request) *
-                (1 - presence_probability(s, v, t, request.departure_front_load_h)) *
-                plan.power_w[i][t] / 1000.0 * dt;
+        cost += at_risk_value(request) * (1 - presence(request, v, t)) * plan.power_w[i][t] /
+                1000.0 * dt;
       if (plan.power_w[i][t] < 0 && v.soc_wh)
         cost += -plan.power_w[i][t] / 1000.0 * dt * price_at_soc(v, *v.soc_wh);
     }

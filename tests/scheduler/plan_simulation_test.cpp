@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <cstdio>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "eval_support.hpp"
@@ -184,4 +186,52 @@ TEST_CASE("the online planner replans every slot with predicted departures only"
   // Exact departures leave nothing to learn from a vehicle still being here.
   CHECK(every_slot.policies.at("chargegrid_exact_departures").replans ==
         on_events.policies.at("chargegrid_exact_departures").replans);
+}
+
+TEST_CASE("the replay records what every policy delivered to each vehicle",
+          "[scheduler][simulation]") {
+  SimulationOptions opt;
+  opt.days = 3;
+  const auto sessions = load_slice();
+  CHECK(simulate_planning(sessions, opt).session_results.empty());
+  opt.record_sessions = true;
+  SimulationReport report = simulate_planning(sessions, opt);
+  REQUIRE_FALSE(report.session_results.empty());
+  CHECK(report.session_results.size() <= report.sessions);
+  for (const auto& [name, policy] : report.policies) {
+    INFO(name);
+    double delivered = 0, requested = 0;
+    for (const auto& r : report.session_results) {
+      REQUIRE(r.delivered_wh.count(name) == 1);
+      CHECK(r.delivered_wh.at(name) <= r.need_wh);
+      CHECK(r.depart > r.arrive);
+      delivered += r.delivered_wh.at(name);
+      requested += r.need_wh;
+    }
+    CHECK(delivered / 1000 == Approx(policy.delivered_kwh));
+    CHECK(requested / 1000 == Approx(policy.requested_kwh));
+  }
+}
+
+TEST_CASE("chargegrid-plan-eval writes the per-vehicle dump", "[scheduler][simulation]") {
+  const std::string dump = "plan_eval_session_dump_test.csv";
+  std::remove(dump.c_str());
+  auto j = nlohmann::json::parse(run(std::string(CHARGEGRID_PLAN_EVAL) + " --format norway " +
+                                     slice + " --days 3 --json --session-dump " + dump));
+  std::ifstream in(dump);
+  REQUIRE(in);
+  std::string header, line;
+  std::getline(in, header);
+  CHECK(header.rfind("site,vehicle,arrival,departure,arrival_local_hour,stay_h,p10_h", 0) == 0);
+  CHECK(header.find("chargegrid_kwh") != std::string::npos);
+  CHECK(header.find("edf_kwh") != std::string::npos);
+  int rows = 0;
+  while (std::getline(in, line))
+    if (!line.empty()) ++rows;
+  CHECK(rows > 0);
+  CHECK(rows <= j["sessions"].get<int>());
+  in.close();
+  std::remove(dump.c_str());
+  CHECK(exit_status(std::string(CHARGEGRID_PLAN_EVAL) + " --format norway " + slice +
+                    " --days 3 --session-dump /nonexistent-dir/x.csv >/dev/null 2>&1") != 0);
 }

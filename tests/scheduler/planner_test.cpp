@@ -1,6 +1,7 @@
 #include "chargegrid/scheduler/planner.hpp"
 
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <random>
 
 using namespace chargegrid::scheduler;
@@ -89,6 +90,10 @@ PlanRequest random_scenario(std::mt19937_64& rng) {
   }
   if (uniform(0, 3) == 0) r.at_risk_value_minor_per_kwh = uniform(0, 3000);
   if (uniform(0, 3) == 0) r.departure_front_load_h = uniform(0, 8) / 4.0;
+  if (uniform(0, 3) == 0) {
+    r.overdue_hazard_per_h = uniform(0, 10) / 20.0;
+    r.overdue_laxity_h = uniform(0, 24) / 2.0;
+  }
   std::size_t vehicles = uniform(0, 10);
   for (std::size_t i = 0; i < vehicles; ++i) {
     int a = static_cast<int>(uniform(-4, slots - 1));
@@ -200,6 +205,8 @@ TEST_CASE("the planner rejects malformed requests with a reason", "[scheduler][p
   broken([](PlanRequest& x) { x.vehicles[0].energy_need_wh = -5; });
   broken([](PlanRequest& x) { x.vehicles[0].capacity_wh = 1000, x.vehicles[0].soc_wh = 2000; });
   broken([](PlanRequest& x) { x.departure_front_load_h = -1; });
+  broken([](PlanRequest& x) { x.overdue_hazard_per_h = -0.1; });
+  broken([](PlanRequest& x) { x.overdue_laxity_h = std::nan(""); });
 }
 
 TEST_CASE("the checker catches broken plans", "[scheduler][planner]") {
@@ -402,14 +409,49 @@ TEST_CASE("a vehicle past its median departure is served before a new arrival",
   r.vehicles[0].departure_quantiles = PlannedVehicle::DepartureQuantiles{t0 - 4h, t0, t0 + 24h};
   r.vehicles[1].departure_quantiles = PlannedVehicle::DepartureQuantiles{t0 + 2h, t0 + 4h, t0 + 6h};
   r.departure_front_load_h = 4;
+  r.overdue_hazard_per_h = 0;  // the curve's shape alone
   // Conditional on being here now: 1 - 0.8 (1 - e^-0.5) / (1 - e^-6) after 2 h.
-  CHECK(presence_probability(r.site, r.vehicles[0], 7, 4) == Approx(0.6844).epsilon(1e-3));
-  CHECK(presence_probability(r.site, r.vehicles[0], 7, 0) == Approx(1 - 0.8 / 12));
+  CHECK(presence_probability(r.site, r.vehicles[0], 7, 4, 0) == Approx(0.6844).epsilon(1e-3));
+  CHECK(presence_probability(r.site, r.vehicles[0], 7, 0, 0) == Approx(1 - 0.8 / 12));
   Plan p = checked_plan(r);
   for (std::size_t t = 0; t < 4; ++t) CHECK(p.power_w[0][t] == 7000);
   r.departure_front_load_h = 0;  // linear in time: the new arrival looks the more urgent
   p = checked_plan(r);
   for (std::size_t t = 0; t < 4; ++t) CHECK(p.power_w[1][t] == 7000);
+}
+
+TEST_CASE("a vehicle past its P10 with little to spare before P50 is served first",
+          "[scheduler][planner]") {
+  // "stayed" is past its P10 and needs 4 of the 5 hours to its P50; "new" has just arrived with
+  // P10 in 30 minutes. The site has room for one vehicle for an hour, then for both. On the
+  // linear curve alone the new arrival looks the more urgent at first; the overdue departure
+  // rate puts the vehicle that cannot wait first.
+  PlanRequest r;
+  r.site = flat_site(32, 14000);
+  for (std::size_t t = 0; t < 4; ++t) r.site.import_limit_w[t] = 7000;
+  r.vehicles = {car("stayed", -16, 32, 28000, 7000), car("new", 0, 32, 14000, 7000)};
+  r.vehicles[0].departure_quantiles =
+      PlannedVehicle::DepartureQuantiles{t0 - 1h, t0 + 5h, t0 + 30h};
+  r.vehicles[1].departure_quantiles =
+      PlannedVehicle::DepartureQuantiles{t0 + 30min, t0 + 3h, t0 + 6h};
+  // Laxity 5 h - 28 kWh / 7 kW = 1 h, under the default 3 h: an extra 8 % per hour.
+  const double linear = presence_probability(r.site, r.vehicles[0], 3, 0, 0);
+  CHECK(presence_probability(r.site, r.vehicles[0], 3) == Approx(linear * std::exp(-0.08)));
+  Plan p = checked_plan(r);
+  for (std::size_t t = 0; t < 4; ++t) CHECK(p.power_w[0][t] == 7000);
+  r.overdue_hazard_per_h = 0;
+  p = checked_plan(r);
+  for (std::size_t t = 0; t < 2; ++t) CHECK(p.power_w[1][t] == 7000);
+  // With time to spare before P50 (laxity 5 h - 7 kWh / 7 kW = 4 h), the curve stands.
+  r.overdue_hazard_per_h = default_overdue_hazard_per_h;
+  r.vehicles[0].energy_need_wh = 7000;
+  CHECK(presence_probability(r.site, r.vehicles[0], 3) ==
+        presence_probability(r.site, r.vehicles[0], 3, 0, 0));
+  // Not yet at P10: no extra rate either.
+  r.vehicles[0].energy_need_wh = 28000;
+  r.vehicles[0].departure_quantiles->p10 = t0 + 15min;
+  CHECK(presence_probability(r.site, r.vehicles[0], 3) ==
+        presence_probability(r.site, r.vehicles[0], 3, 0, 0));
 }
 
 TEST_CASE("a departure predicted before the arrival carries no risk", "[scheduler][planner]") {

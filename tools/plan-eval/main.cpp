@@ -113,6 +113,46 @@ int run_speed(int vehicles, bool json) {
   return plan.ok && after.ok && lp.ok && problems.empty() && after_problems.empty() ? 0 : 1;
 }
 
+// Hours from a vehicle's arrival slot to another slot.
+double hours_after_arrival(const SessionResult& r, int slot, std::chrono::minutes slot_length) {
+  return std::chrono::duration<double, std::ratio<3600>>(slot_length * (slot - r.arrive)).count();
+}
+
+bool write_session_dump(const std::string& path, const SimulationReport& report,
+                        std::chrono::minutes slot_length) {
+  std::ofstream out(path);
+  if (!out) {
+    std::cerr << "--session-dump: cannot write " << path << "\n";
+    return false;
+  }
+  std::vector<std::string> policies;
+  for (const auto& [name, r] : report.policies) policies.push_back(name);
+  out << "site,vehicle,arrival,departure,arrival_local_hour,stay_h,p10_h,p50_h,p90_h,need_kwh,"
+         "site_limit_kw";
+  for (const auto& name : policies) out << "," << name << "_kwh";
+  out << "\n";
+  for (const auto& r : report.session_results) {
+    auto at = [&](int slot) { return r.site_start + slot_length * slot; };
+    auto local = at(r.arrive) + r.utc_offset;
+    auto local_hour = std::chrono::duration<double, std::ratio<3600>>(
+                          local - std::chrono::floor<std::chrono::days>(local))
+                          .count();
+    out << r.site_id << "," << r.vehicle_id << "," << format_iso8601(at(r.arrive)) << ","
+        << format_iso8601(at(r.depart)) << "," << local_hour << ","
+        << hours_after_arrival(r, r.depart, slot_length) << ","
+        << hours_after_arrival(r, r.p10, slot_length) << ","
+        << hours_after_arrival(r, r.p50, slot_length) << ","
+        << hours_after_arrival(r, r.p90, slot_length) << "," << r.need_wh / 1000 << ","
+        << r.import_limit_w / 1000.0;
+    for (const auto& name : policies) {
+      auto found = r.delivered_wh.find(name);
+      out << "," << (found == r.delivered_wh.end() ? 0.0 : found->second / 1000);
+    }
+    out << "\n";
+  }
+  return static_cast<bool>(out);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -157,6 +197,13 @@ int main(int argc, char** argv) {
          "Departures after P10 and P50 come within this time scale (h) of the quantile rather "
          "than evenly until the next one; 0 = linear",
          CLI::Range(0.0, 1000.0));
+  option(app, "--overdue-hazard", opt.overdue_hazard_per_h,
+         "Extra departure rate per hour of a vehicle past its P10 that has less than "
+         "--overdue-laxity-h to spare before its P50 (0 = off)",
+         CLI::Range(0.0, 100.0));
+  option(app, "--overdue-laxity-h", opt.overdue_laxity_h,
+         "Laxity before P50 (hours) below which a vehicle past its P10 gets --overdue-hazard",
+         CLI::Range(0.0, 1000.0));
   option(app, "--replan-every", opt.replan_every_slots,
          "Online planner: replan at least every N slots besides arrivals, departures and other "
          "events (0 = on events only)",
@@ -183,6 +230,10 @@ int main(int argc, char** argv) {
          "First local arrival hour of the workplace slice", CLI::Range(0, 23));
   option(app, "--workplace-to-hour", opt.workplace_to_hour,
          "Local arrival hour the workplace slice ends before", CLI::Range(1, 24));
+  std::string session_dump;
+  app.add_option("--session-dump", session_dump,
+                 "Also write one CSV row per replayed vehicle to this file: its stay, predicted "
+                 "departure, need and the energy every policy delivered to it");
   std::string end;
   app.add_option("--end", end,
                  "End of the replayed plug-ins (ISO 8601); default: the busiest window");
@@ -202,7 +253,9 @@ int main(int argc, char** argv) {
   opt.horizon_slots = 24 * 60 / slot_minutes;
   auto file = chargegrid::tools::read_session_input(input);
   if (!file) return 2;
+  opt.record_sessions = !session_dump.empty();
   SimulationReport report = simulate_planning(file->sessions, opt);
+  if (!session_dump.empty() && !write_session_dump(session_dump, report, opt.slot_length)) return 2;
   if (input.json) {
     nlohmann::json j;
     j["window_start"] = format_iso8601(report.window_start);

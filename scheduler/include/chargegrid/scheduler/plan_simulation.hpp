@@ -57,9 +57,15 @@ struct SimulationOptions {
   int replan_every_slots = 1;
   // Shape of the online planner's survival curve (PlanRequest::departure_front_load_h).
   double departure_front_load_h = default_departure_front_load_h;
+  // Extra departure rate of vehicles past P10 with little to spare (PlanRequest).
+  double overdue_hazard_per_h = default_overdue_hazard_per_h;
+  double overdue_laxity_h = default_overdue_laxity_h;
   // Value of energy at risk of an early departure for the online planner with predicted
   // departures (PlanRequest::at_risk_value_minor_per_kwh); unset = energy first.
   std::optional<std::int64_t> at_risk_value_minor_per_kwh;
+  // Fill SimulationReport::session_results: one row per replayed vehicle with what each policy
+  // delivered to it (for finding which sessions a policy loses energy on).
+  bool record_sessions = false;
 };
 
 struct PolicyResult {
@@ -73,12 +79,25 @@ struct PolicyResult {
   double delivered_share() const { return requested_kwh > 0 ? delivered_kwh / requested_kwh : 1; }
 };
 
+// One replayed vehicle: its stay, its predicted departure and what each policy delivered to it.
+struct SessionResult {
+  std::string site_id, vehicle_id;
+  Time site_start{};  // the site's first replay slot (midnight UTC before the window)
+  std::chrono::minutes utc_offset{0};
+  int arrive = 0, depart = 0;     // usable slots [arrive, depart) from site_start
+  int p10 = 0, p50 = 0, p90 = 0;  // predicted departure slots (exclusive end)
+  double need_wh = 0;
+  std::int64_t import_limit_w = 0;             // the site's limit outside a window
+  std::map<std::string, double> delivered_wh;  // by policy, capped at the need
+};
+
 struct SimulationReport {
   Time window_start{}, window_end{};  // plug-ins replayed
   Time held_back_start{};             // first plug-in of the held-back part
   std::size_t sites = 0, sessions = 0, slots = 0;
   double limit_binding_share = 0;  // share of site-slots where uncontrolled demand > limit
   std::map<std::string, PolicyResult> policies;  // chargegrid, chargegrid_exact_departures, ...
+  std::vector<SessionResult> session_results;    // with SimulationOptions::record_sessions
 };
 
 SimulationReport simulate_planning(const std::vector<FinishedSession>& sessions,

@@ -56,6 +56,10 @@ struct SiteSlots {
 // default: on the Norway training part 4 h served daytime (workplace) stays better but cost
 // overnight (residential) sites delivered energy, which is what most sites are.
 inline constexpr double default_departure_front_load_h = 0;
+// Vehicles past their predicted P10 with little time to spare (see PlanRequest): the extra
+// departure rate they are counted with, per hour, and the laxity below which it applies.
+inline constexpr double default_overdue_hazard_per_h = 0.08;
+inline constexpr double default_overdue_laxity_h = 3;
 
 struct PlanRequest {
   SiteSlots site;
@@ -70,6 +74,15 @@ struct PlanRequest {
   // soon after each quantile rather than evenly over a wide interval, so the curve falls as
   // 1 - exp(-hours / front_load_h), scaled to reach the next quantile. 0 = linear in time.
   double departure_front_load_h = default_departure_front_load_h;
+  // A vehicle already past its predicted P10 when the plan is made, whose remaining need at its
+  // full power would leave less than `overdue_laxity_h` hours to spare before its P50, counts
+  // as leaving at an extra `overdue_hazard_per_h` per hour from the start of the horizon (its
+  // presence is multiplied by exp(-rate x hours)). Such a vehicle is charged before others
+  // whose curve says they can wait: the vehicles still connected after P10 that need nearly all
+  // of their remaining time leave sooner than the curve between P10 and P50 says, and a plan
+  // that postpones them loses their energy. 0 = off.
+  double overdue_hazard_per_h = default_overdue_hazard_per_h;
+  double overdue_laxity_h = default_overdue_laxity_h;
 };
 
 struct Plan {
@@ -132,9 +145,12 @@ std::vector<std::string> check_plan(const PlanRequest& request, const Plan& plan
 // Which slots a vehicle is connected for the whole of (arrival <= slot start, departure >= end).
 bool connected_in_slot(const SiteSlots& site, const PlannedVehicle& vehicle, std::size_t slot);
 // Chance that the vehicle is still connected at the end of the slot, given that it is connected
-// at the start of the horizon (1 without departure quantiles); front_load_h as in PlanRequest.
+// at the start of the horizon (1 without departure quantiles); front_load_h,
+// overdue_hazard_per_h and overdue_laxity_h as in PlanRequest.
 double presence_probability(const SiteSlots& site, const PlannedVehicle& vehicle, std::size_t slot,
-                            double front_load_h = default_departure_front_load_h);
+                            double front_load_h = default_departure_front_load_h,
+                            double overdue_hazard_per_h = default_overdue_hazard_per_h,
+                            double overdue_laxity_h = default_overdue_laxity_h);
 // Whether the planner may discharge this vehicle in this slot at all (permission, hardware,
 // known SoC, and the slot's export price strictly above the vehicle's discharge price).
 bool discharge_permitted(const SiteSlots& site, const PlannedVehicle& vehicle, std::size_t slot);
