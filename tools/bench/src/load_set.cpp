@@ -86,14 +86,16 @@ bool LoadSet::wait_until(const std::function<bool(const Json&)>& done,
   std::unique_lock lock(mutex_);
   bool reached = false;
   changed_.wait_for(lock, timeout, [&] {
+    // Each process ends on its own once its stations are done: the goal is missed only when
+    // every one has ended without reaching it.
     Json total = Json::object();
-    bool ended = false;
+    bool all_ended = !states_.empty();
     for (const auto& state : states_) {
       add_numbers(total, state.counters);
-      ended = ended || state.done;
+      all_ended = all_ended && state.done;
     }
     reached = done(total);
-    return reached || ended;
+    return reached || all_ended;
   });
   return reached;
 }

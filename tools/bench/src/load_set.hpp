@@ -36,7 +36,7 @@ class LoadSet {
   // The processes' latest counters, summed.
   Json counters();
   // Waits until `done(counters())` holds, checking on every progress line; false on
-  // timeout or when a process ended early.
+  // timeout or once every process has ended without reaching it.
   bool wait_until(const std::function<bool(const Json&)>& done, std::chrono::milliseconds timeout);
   // Opens the window in every process; returns the summed counters at that moment.
   Json begin_window();
