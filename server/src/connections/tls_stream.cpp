@@ -133,12 +133,18 @@ unsigned char* TlsStream::gather_space() {
   return space;
 }
 
-TlsStream::Attempt TlsStream::finish(int result) {
+void TlsStream::begin_call() {
+  ERR_clear_error();
+  errno = 0;
+}
+
+TlsStream::Attempt TlsStream::finish(int result, std::size_t bytes) {
   const int saved_errno = errno;  // the socket's, before anything else can change it
   Attempt out;
   const int reason = SSL_get_error(ssl_, result);
   switch (reason) {
     case SSL_ERROR_NONE:
+      out.bytes = bytes;
       return out;
     case SSL_ERROR_WANT_READ:
       out.wait = Attempt::Wait::readable;
@@ -174,36 +180,28 @@ TlsStream::Attempt TlsStream::finish(int result) {
 }
 
 TlsStream::Attempt TlsStream::try_handshake() {
-  ERR_clear_error();
-  errno = 0;
+  begin_call();
   return finish(SSL_do_handshake(ssl_));
 }
 
 TlsStream::Attempt TlsStream::try_read(void* data, std::size_t size) {
-  ERR_clear_error();
-  errno = 0;
+  begin_call();
   std::size_t read = 0;
   const int ok = SSL_read_ex(ssl_, data, static_cast<std::size_t>(clamp(size)), &read);
-  auto out = finish(ok);
-  if (ok == 1) out.bytes = read;
-  return out;
+  return finish(ok, read);
 }
 
 TlsStream::Attempt TlsStream::try_write(const void* data, std::size_t size) {
-  ERR_clear_error();
-  errno = 0;
+  begin_call();
   std::size_t written = 0;
   const int ok = SSL_write_ex(ssl_, data, static_cast<std::size_t>(clamp(size)), &written);
-  auto out = finish(ok);
-  if (ok == 1) out.bytes = written;
-  return out;
+  return finish(ok, written);
 }
 
 TlsStream::Attempt TlsStream::try_shutdown() {
   // Nothing to close before the handshake finished, or once closed both ways.
   if (!SSL_is_init_finished(ssl_)) return {};
-  ERR_clear_error();
-  errno = 0;
+  begin_call();
   const int result = SSL_shutdown(ssl_);
   if (result >= 0) return {};  // 0: our close_notify is sent, the peer's not awaited
   return finish(result);

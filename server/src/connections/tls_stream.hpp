@@ -82,8 +82,11 @@ class TlsStream {
 
  private:
   friend struct SocketBio;
-  // The attempt's outcome from an OpenSSL call's result (and errno, as the call left it).
-  Attempt finish(int result);
+  // Before an OpenSSL call: no stale error for finish() to read.
+  void begin_call();
+  // The attempt's outcome from an OpenSSL call's result (and errno, as the call left it);
+  // `bytes` is what a successful call moved.
+  Attempt finish(int result, std::size_t bytes = 0);
 
   Socket socket_;
   SSL* ssl_ = nullptr;
