@@ -282,10 +282,8 @@ void scripted_client(Script& script) {
   };
   read_more();
   const std::string answer(reply, 'r');
-  bool server_wrote = reply == 0;
-  if (reply > 0)
-    asio::async_write(server, asio::buffer(answer),
-                      [&](error_code, std::size_t) { server_wrote = true; });
+  // Its outcome is not a property: the client may stop reading before it ends.
+  if (reply > 0) asio::async_write(server, asio::buffer(answer), [](error_code, std::size_t) {});
   std::string client_got;
   std::vector<char> client_buffer(4096);
   std::function<void()> client_read = [&] {
@@ -319,7 +317,6 @@ void scripted_client(Script& script) {
   if (intact) require(received == sent, "all of it when nothing was flipped or cut");
   if (intact && close_notify) require(read_error == asio::error::eof, "close_notify is eof");
   require(client_got.size() <= answer.size(), "the client gets no more than the server sent");
-  (void)server_wrote;
   error_code ignored;
   server.next_layer().close(ignored);
   io.poll();

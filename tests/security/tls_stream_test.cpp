@@ -6,6 +6,7 @@
 
 #include "connections/tls_stream.hpp"
 
+#include <openssl/crypto.h>
 #include <openssl/ssl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -406,6 +407,26 @@ TEST_CASE("TLS buffers: OpenSSL's record-sized allocations get blocks of their o
   // Blocks freed by another thread are that thread's to keep or return.
   void* crossing = tls_buffers::allocate(20'000);
   std::thread([&] { tls_buffers::release(crossing); }).join();
+
+  // OpenSSL's allocation calls: blocks for 16-32 KB, the heap otherwise, contents kept when a
+  // buffer grows out of a block or into one.
+  auto* grown = static_cast<unsigned char*>(OPENSSL_malloc(20'000));
+  REQUIRE(tls_buffers::owns(grown));
+  std::memset(grown, 7, 20'000);
+  CHECK(OPENSSL_realloc(grown, 30'000) == grown);  // the block has room
+  grown = static_cast<unsigned char*>(OPENSSL_realloc(grown, 40'000));
+  REQUIRE(grown);
+  CHECK_FALSE(tls_buffers::owns(grown));
+  CHECK((grown[0] == 7 && grown[19'999] == 7));
+  OPENSSL_free(grown);
+  auto* small = static_cast<unsigned char*>(OPENSSL_malloc(1000));
+  REQUIRE(small);
+  CHECK_FALSE(tls_buffers::owns(small));
+  std::memset(small, 9, 1000);
+  small = static_cast<unsigned char*>(OPENSSL_realloc(small, 18'000));
+  REQUIRE(tls_buffers::owns(small));
+  CHECK((small[0] == 9 && small[999] == 9));
+  OPENSSL_free(small);
 
   // OpenSSL itself uses the pool: a handshake and a record of 16 KB go through it.
   const auto before = tls_buffers::blocks_handed_out();

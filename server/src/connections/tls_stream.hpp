@@ -26,6 +26,7 @@
 #include <boost/system/error_code.hpp>
 #include <cstddef>
 #include <functional>
+#include <type_traits>
 
 namespace chargegrid::server {
 
