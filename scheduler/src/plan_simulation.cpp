@@ -33,6 +33,7 @@ struct Site {
   std::vector<std::int64_t> import_limit, export_limit, import_price, export_price;
   std::vector<std::int64_t> building, building_forecast;  // W per slot (zero without building)
   std::vector<bool> in_dr_window;
+  std::int64_t min_charge_w = 0;  // SimulationOptions::min_charge_kw
 };
 
 // Stylised residential building load by local hour (mean 1): low at night, a morning and a
@@ -64,6 +65,12 @@ void keep_site_limits(const Site& site, int t, std::vector<std::vector<std::int6
     for (auto& row : power)
       if (row[t] < 0) row[t] = -static_cast<std::int64_t>(std::floor(-row[t] * keep));
   }
+}
+
+// What a vehicle draws of the power it was given: nothing below its minimum.
+void pause_below_minimum(int t, std::int64_t min_w, std::vector<std::vector<std::int64_t>>& power) {
+  for (auto& row : power)
+    if (row[t] > 0 && row[t] < min_w) row[t] = 0;
 }
 
 constexpr std::int64_t v2g_price_minor_per_kwh = 100;  // what V2G operators ask in the replay
@@ -122,6 +129,7 @@ enum class Classic { uncontrolled, round_robin, edf, llf };
 
 Outcome run_classic(const Site& site, Classic policy, std::int64_t max_w, double dt_h,
                     double departure_quantile) {
+  const std::int64_t min_w = site.min_charge_w;
   Outcome o;
   o.power.assign(site.vehicles.size(), std::vector<std::int64_t>(site.slots, 0));
   std::vector<double> remaining(site.vehicles.size());
@@ -134,12 +142,34 @@ Outcome run_classic(const Site& site, Classic policy, std::int64_t max_w, double
     for (std::size_t i = 0; i < site.vehicles.size(); ++i)
       if (site.vehicles[i].arrive <= t && t < site.vehicles[i].depart && remaining[i] > 0.5)
         present.push_back(i);
+    // A vehicle's last bit still needs its minimum power.
     auto want = [&](std::size_t i) {
-      return std::min<std::int64_t>(max_w, static_cast<std::int64_t>(remaining[i] / dt_h));
+      return std::clamp<std::int64_t>(static_cast<std::int64_t>(remaining[i] / dt_h),
+                                      std::min(min_w, max_w), max_w);
     };
     std::int64_t budget = std::max<std::int64_t>(0, site.import_limit[t] - site.building[t]);
     if (policy == Classic::uncontrolled) {
       for (auto i : present) o.power[i][t] = want(i);
+    } else if (policy == Classic::round_robin && min_w > 0 &&
+               budget / std::max<std::int64_t>(1, static_cast<std::int64_t>(present.size())) <
+                   min_w) {
+      // Equal shares would be below the minimum: whole minimums in turn, to the vehicles
+      // that have had the least so far.
+      std::stable_sort(present.begin(), present.end(), [&](auto a, auto b) {
+        return site.vehicles[a].need_wh - remaining[a] < site.vehicles[b].need_wh - remaining[b];
+      });
+      std::vector<std::size_t> served;
+      for (auto i : present) {
+        if (budget < min_w) break;
+        o.power[i][t] = min_w;
+        budget -= min_w;
+        served.push_back(i);
+      }
+      for (auto i : served) {  // the rest of the budget tops them up
+        const auto give = std::min(budget, want(i) - o.power[i][t]);
+        o.power[i][t] += give;
+        budget -= give;
+      }
     } else if (policy == Classic::round_robin) {
       // Equal shares, handing what a vehicle cannot take to the others.
       std::vector<std::size_t> open = present;
@@ -166,23 +196,26 @@ Outcome run_classic(const Site& site, Classic policy, std::int64_t max_w, double
                        [&](auto a, auto b) { return key(a) < key(b); });
       for (auto i : present) {
         std::int64_t give = std::min(want(i), budget);
+        if (give < min_w) give = 0;  // what is left is below a minimum
         o.power[i][t] = give;
         budget -= give;
       }
     }
+    pause_below_minimum(t, min_w, o.power);
     for (auto i : present) remaining[i] -= o.power[i][t] * dt_h;
   }
   return o;
 }
 
 PlannedVehicle planned(const SimVehicle& v, const SiteSlots& slots, int plan_start, int depart,
-                       double remaining_wh, double soc_wh, std::int64_t max_w) {
+                       double remaining_wh, double soc_wh, std::int64_t max_w, std::int64_t min_w) {
   PlannedVehicle p;
   p.id = v.id;
   p.arrival = slots.start + slots.slot_length * (std::max(v.arrive, plan_start) - plan_start);
   p.departure = slots.start + slots.slot_length * (depart - plan_start);
   p.energy_need_wh = static_cast<std::int64_t>(std::max(remaining_wh, 0.0));
   p.max_charge_w = max_w;
+  p.min_charge_w = min_w;
   if (v.v2g) {
     p.discharge_allowed = true;
     p.max_discharge_w = max_w;
@@ -215,8 +248,10 @@ Outcome run_hindsight(const Site& site, std::int64_t max_w, minutes slot_length)
   o.power.assign(site.vehicles.size(), std::vector<std::int64_t>(site.slots, 0));
   PlanRequest r;
   r.site = slots_of(site, 0, site.slots, slot_length, true);
+  // Any power down to zero: the bound on what perfect knowledge delivers, not a plan the
+  // vehicles would all draw under a minimum current.
   for (const auto& v : site.vehicles)
-    r.vehicles.push_back(planned(v, r.site, 0, v.depart, v.need_wh, v.soc0_wh, max_w));
+    r.vehicles.push_back(planned(v, r.site, 0, v.depart, v.need_wh, v.soc0_wh, max_w, 0));
   Plan plan = plan_charging(r);
   if (!plan.ok) return o;
   for (std::size_t i = 0; i < site.vehicles.size(); ++i) o.power[i] = plan.power_w[i];
@@ -283,7 +318,8 @@ Outcome run_online(const Site& site, std::int64_t max_w, minutes slot_length, do
         if (v.arrive > t || v.depart <= t) continue;
         if (remaining[i] <= 0.5 && !v.v2g) continue;
         int depart = std::clamp(plan_depart[i], t + 1, t + plan_slots);
-        r.vehicles.push_back(planned(v, r.site, t, depart, remaining[i], soc[i], max_w));
+        r.vehicles.push_back(
+            planned(v, r.site, t, depart, remaining[i], soc[i], max_w, site.min_charge_w));
         if (!exact_departures) {
           auto at = [&](int slot) { return site.start + slot_length * slot; };
           r.vehicles.back().departure_quantiles = {at(v.p10), at(v.p50), at(v.p90)};
@@ -303,6 +339,7 @@ Outcome run_online(const Site& site, std::int64_t max_w, minutes slot_length, do
       if (v.arrive <= t && t < v.depart) o.power[i][t] = plan[i][t - plan_start];
     }
     keep_site_limits(site, t, o.power);
+    pause_below_minimum(t, site.min_charge_w, o.power);
     for (std::size_t i = 0; i < n; ++i) {
       remaining[i] -= o.power[i][t] * dt_h;
       soc[i] += o.power[i][t] * dt_h;
@@ -476,6 +513,8 @@ Replay build_replay(const std::vector<FinishedSession>& input, const SimulationO
       }
       if (demand[t] > site.import_limit[t]) ++binding;
     }
+    // After the limits: a minimum changes what vehicles draw, not the site the replay builds.
+    site.min_charge_w = std::llround(std::max(0.0, opt.min_charge_kw) * 1000);
   }
   report.limit_binding_share = report.slots ? double(binding) / report.slots : 0;
   return replay;

@@ -43,6 +43,11 @@ std::int64_t price_at_soc(const PlannedVehicle& v, std::int64_t soc) {
   return (best ? best : lowest)->price_minor_per_kwh;
 }
 
+// The lowest charging power the vehicle draws, never above its maximum.
+std::int64_t min_charge(const PlannedVehicle& v) {
+  return std::clamp<std::int64_t>(v.min_charge_w, 0, v.max_charge_w);
+}
+
 // Energy the vehicle can still take: its need, clamped to the room left in the battery.
 std::int64_t effective_need(const PlannedVehicle& v) {
   std::int64_t need = std::max<std::int64_t>(v.energy_need_wh, 0);
@@ -79,7 +84,7 @@ std::string validate(const PlanRequest& r) {
       !(r.overdue_laxity_h >= 0 && std::isfinite(r.overdue_laxity_h)))
     return "the overdue departure rate and laxity must be finite and at least 0";
   for (const auto& v : r.vehicles) {
-    if (v.max_charge_w < 0 || v.max_discharge_w < 0)
+    if (v.max_charge_w < 0 || v.max_discharge_w < 0 || v.min_charge_w < 0)
       return "vehicle " + v.id + ": negative power limit";
     if (v.energy_need_wh < 0) return "vehicle " + v.id + ": negative energy need";
     if (v.capacity_wh && *v.capacity_wh <= 0)
@@ -535,6 +540,210 @@ Plan plan_with_lp(const PlanRequest& request) {
   return plan;
 }
 
+// A vehicle given less than its minimum charging power draws nothing, so the optimum's powers
+// below a minimum would be neither drawn nor delivered. Slot by slot, from the first: those
+// powers are pooled; a vehicle that has fallen behind its optimum by more than it can still
+// take after the slot gets what it is owed first (from the pool, then the import room); the
+// pool is then handed out again as whole minimums to the paused vehicles with the least
+// slack (behind the most, against the room they have left), the import room lifting one the
+// pool cannot; what is left of the pool tops up the vehicles charging in the slot. A shortfall
+// so rotates among vehicles instead of starving the same ones. Site limits, power limits and
+// battery capacities hold as in the optimum; the shift costs at most one minimum per slot of
+// the slot's charging energy.
+void keep_minimum_power(const PlanRequest& r, Plan& plan) {
+  const auto& vehicles = r.vehicles;
+  if (std::none_of(vehicles.begin(), vehicles.end(),
+                   [](const PlannedVehicle& v) { return min_charge(v) > 0; }))
+    return;
+  const auto& s = r.site;
+  const double dt = slot_hours(s);
+  const std::size_t count = vehicles.size();
+  std::vector<double> behind_wh(count, 0);  // taken by this adjustment so far (negative: given)
+  // Per vehicle and slot: the energy it could still take after the slot (at full power where
+  // the optimum leaves room), to tell a vehicle that can catch up later from one that cannot.
+  const std::size_t n = slot_count(s);
+  std::vector<std::vector<double>> room_after_wh(count, std::vector<double>(n + 1, 0));
+  for (std::size_t i = 0; i < count; ++i)
+    for (std::size_t t = n; t-- > 0;) {
+      const auto p = std::max<std::int64_t>(plan.power_w[i][t], 0);
+      const bool connected = connected_in_slot(s, vehicles[i], t);
+      room_after_wh[i][t] =
+          room_after_wh[i][t + 1] + (connected ? (vehicles[i].max_charge_w - p) * dt : 0);
+    }
+  std::vector<double> soc_wh(count, 0);
+  for (std::size_t i = 0; i < count; ++i)
+    soc_wh[i] = static_cast<double>(vehicles[i].soc_wh.value_or(0));
+  // Whether the battery has room for `w` more in this slot.
+  const auto has_room = [&](std::size_t i, std::int64_t w) {
+    const auto& v = vehicles[i];
+    return !(v.soc_wh && v.capacity_wh) || soc_wh[i] + w * dt <= *v.capacity_wh + 1e-6;
+  };
+  // Least slack first: what the vehicle is behind by, against the room it has left to catch
+  // up after slot t (a vehicle about to leave cannot wait for a later turn).
+  std::size_t slot = 0;
+  const auto furthest_behind_first = [&](std::vector<std::size_t>& order) {
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      return room_after_wh[a][slot + 1] - behind_wh[a] < room_after_wh[b][slot + 1] - behind_wh[b];
+    });
+  };
+  std::vector<std::size_t> paused, charging;
+  for (std::size_t t = 0; t < n; ++t) {
+    slot = t;
+    // Energy moved to earlier slots fills a battery sooner, and energy taken from them leaves
+    // less to discharge: the slot's powers first keep within the battery as it now stands.
+    bool discharge_cut = false;
+    for (std::size_t i = 0; i < count; ++i) {
+      const auto& v = vehicles[i];
+      auto& p = plan.power_w[i][t];
+      if (!v.soc_wh) continue;
+      if (p > 0 && v.capacity_wh)
+        p = std::min(p, std::max<std::int64_t>(0, static_cast<std::int64_t>(std::floor(
+                                                      (*v.capacity_wh - soc_wh[i]) / dt + 1e-9))));
+      if (p < 0) {
+        const auto floor_w = std::min<std::int64_t>(
+            0, -static_cast<std::int64_t>(std::floor((soc_wh[i] - v.min_soc_wh) / dt + 1e-9)));
+        discharge_cut = discharge_cut || p < floor_w;
+        p = std::max(p, floor_w);
+      }
+    }
+    std::int64_t site_w = building(s, t);
+    for (std::size_t i = 0; i < count; ++i) site_w += plan.power_w[i][t];
+    std::int64_t headroom_w = std::max<std::int64_t>(0, s.import_limit_w[t] - site_w);
+    std::int64_t pool_w = 0;
+    paused.clear();
+    for (std::size_t i = 0; i < count; ++i) {
+      auto& p = plan.power_w[i][t];
+      if (p > 0 && p < min_charge(vehicles[i])) {
+        pool_w += p;
+        behind_wh[i] += p * dt;
+        p = 0;
+        paused.push_back(i);
+      }
+    }
+    // A vehicle behind by more than it can still take after this slot is owed the rest now,
+    // whether the optimum gave it power here or not: from the pool, then the import room.
+    for (std::size_t i = 0; i < count; ++i) {
+      const auto& v = vehicles[i];
+      const double owed_wh = behind_wh[i] - room_after_wh[i][t + 1];
+      auto& p = plan.power_w[i][t];
+      if (owed_wh <= 0 || p < 0 || !connected_in_slot(s, v, t)) continue;
+      auto extra = static_cast<std::int64_t>(std::ceil(owed_wh / dt));
+      if (p == 0) extra = std::max(extra, min_charge(v));
+      extra = std::min(extra, v.max_charge_w - p);
+      if (v.soc_wh && v.capacity_wh)
+        extra = std::min<std::int64_t>(
+            extra, static_cast<std::int64_t>(std::floor((*v.capacity_wh - soc_wh[i]) / dt)) - p);
+      extra = std::min(extra, pool_w + headroom_w);
+      if (extra <= 0 || p + extra < min_charge(v)) continue;
+      const auto from_pool = std::min(pool_w, extra);
+      pool_w -= from_pool;
+      headroom_w -= extra - from_pool;
+      p += extra;
+      behind_wh[i] -= extra * dt;
+    }
+    if (!paused.empty()) {
+      furthest_behind_first(paused);
+      const auto lift = [&](std::size_t i) {
+        const auto m = min_charge(vehicles[i]);
+        plan.power_w[i][t] = m;
+        behind_wh[i] -= m * dt;
+      };
+      const auto slack = [&](std::size_t i) { return room_after_wh[i][t + 1] - behind_wh[i]; };
+      for (std::size_t i : paused) {
+        // Served above, or ahead of its plan already (more would go beyond its need).
+        if (plan.power_w[i][t] > 0 || behind_wh[i] <= 0) continue;
+        const auto m = min_charge(vehicles[i]);
+        if (!has_room(i, m)) continue;
+        const auto from_pool = std::min(pool_w, m);
+        const auto from_room = std::min(headroom_w, m - from_pool);
+        auto short_w = m - from_pool - from_room;
+        // Where pool and room fall short, vehicles with more slack charging above their own
+        // minimum give the rest: the slot's energy then goes to one more vehicle instead of
+        // being lost.
+        std::vector<std::pair<std::size_t, std::int64_t>> donors;
+        if (short_w > 0) {
+          std::vector<std::size_t> givers;
+          for (std::size_t j = 0; j < count; ++j)
+            if (j != i && plan.power_w[j][t] > min_charge(vehicles[j]) && slack(j) > slack(i))
+              givers.push_back(j);
+          std::stable_sort(givers.begin(), givers.end(),
+                           [&](std::size_t a, std::size_t b) { return slack(a) > slack(b); });
+          for (std::size_t j : givers) {
+            if (short_w == 0) break;
+            const auto give = std::min(
+                short_w, plan.power_w[j][t] - std::max<std::int64_t>(min_charge(vehicles[j]), 1));
+            if (give <= 0) continue;
+            donors.emplace_back(j, give);
+            short_w -= give;
+          }
+        }
+        if (short_w > 0) continue;
+        for (const auto& [j, give] : donors) {
+          plan.power_w[j][t] -= give;
+          behind_wh[j] += give * dt;
+        }
+        pool_w -= from_pool;
+        headroom_w -= from_room;
+        lift(i);
+      }
+      charging.clear();
+      for (std::size_t i = 0; i < count; ++i)
+        if (plan.power_w[i][t] > 0 && plan.power_w[i][t] < vehicles[i].max_charge_w)
+          charging.push_back(i);
+      furthest_behind_first(charging);
+      for (std::size_t i : charging) {
+        if (pool_w == 0) break;
+        const auto& v = vehicles[i];
+        auto give = std::min(pool_w, v.max_charge_w - plan.power_w[i][t]);
+        if (v.soc_wh && v.capacity_wh)
+          give = std::min<std::int64_t>(
+              give, static_cast<std::int64_t>(
+                        std::floor((*v.capacity_wh - soc_wh[i] - plan.power_w[i][t] * dt) / dt)));
+        if (give <= 0) continue;
+        plan.power_w[i][t] += give;
+        behind_wh[i] -= give * dt;
+        pool_w -= give;
+      }
+    }
+    if (discharge_cut) {
+      // Less discharge than the optimum counted on may leave the site over its import limit:
+      // the largest charging powers give way (to zero where what is left is below a minimum).
+      std::int64_t vehicles_w = 0;
+      for (std::size_t i = 0; i < count; ++i) vehicles_w += plan.power_w[i][t];
+      std::int64_t over_w = building(s, t) + vehicles_w - s.import_limit_w[t];
+      charging.clear();
+      for (std::size_t i = 0; i < count; ++i)
+        if (plan.power_w[i][t] > 0) charging.push_back(i);
+      std::stable_sort(charging.begin(), charging.end(), [&](std::size_t a, std::size_t b) {
+        return plan.power_w[a][t] > plan.power_w[b][t];
+      });
+      for (std::size_t i : charging) {
+        if (over_w <= 0 || vehicles_w <= 0) break;
+        auto& p = plan.power_w[i][t];
+        const auto before = p;
+        p -= std::min(over_w, p);
+        if (p < min_charge(vehicles[i])) p = 0;
+        over_w -= before - p;
+        vehicles_w -= before - p;
+      }
+    }
+    // Less charging may leave a discharging site over its export limit: discharge gives way by
+    // the excess (which leaves the site at its export limit, never over its import).
+    std::int64_t vehicles_w = 0;
+    for (std::size_t i = 0; i < count; ++i) vehicles_w += plan.power_w[i][t];
+    std::int64_t excess_w = -(building(s, t) + vehicles_w) - s.export_limit_w[t];
+    for (std::size_t i = 0; i < count && vehicles_w < 0 && excess_w > 0; ++i) {
+      auto& p = plan.power_w[i][t];
+      if (p >= 0) continue;
+      const auto cut = std::min(excess_w, -p);
+      p += cut;
+      excess_w -= cut;
+      vehicles_w += cut;
+    }
+    for (std::size_t i = 0; i < count; ++i) soc_wh[i] += plan.power_w[i][t] * dt;
+  }
+}
+
 }  // namespace
 
 bool connected_in_slot(const SiteSlots& site, const PlannedVehicle& v, std::size_t slot) {
@@ -612,6 +821,12 @@ bool Planner::last_plan_incremental() const {
 }
 
 Plan Planner::plan(const PlanRequest& request) {
+  Plan plan = solve_flow(request);
+  if (plan.ok) keep_minimum_power(request, plan);
+  return plan;
+}
+
+Plan Planner::solve_flow(const PlanRequest& request) {
   state_->incremental = false;
   if (auto error = validate(request); !error.empty()) {
     state_->model = FlowModel{};
@@ -764,6 +979,8 @@ std::vector<std::string> check_plan(const PlanRequest& request, const Plan& plan
       if (p != 0 && !connected_in_slot(s, v, t))
         problems.push_back(who + slot_text(t) + ": power while not connected");
       if (p > v.max_charge_w) problems.push_back(who + slot_text(t) + ": above charge limit");
+      if (p > 0 && p < min_charge(v))
+        problems.push_back(who + slot_text(t) + ": charging below the vehicle's minimum power");
       if (p < 0) {
         if (-p > v.max_discharge_w)
           problems.push_back(who + slot_text(t) + ": above discharge limit");

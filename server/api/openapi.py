@@ -316,6 +316,9 @@ SCHEMAS = {
         "energy_need_wh": integer("Still to deliver"),
         "energy_source": string(enum=["declared", "iso15118", "predicted"]),
         "planned_energy_wh": integer(), "max_power_w": integer(),
+        "min_power_w": integer("Below it the vehicle draws nothing (6 A per phase on AC unless "
+                               "ISO 15118 reports its minimum current; 0 on DC): planned 0 or "
+                               "at least this"),
         "control": string(enum=["controlled", "station_offline", "profile_rejected"]),
         "power_w": {"type": "array", "items": integer(), "description": "One per slot"}},
         closed=False),

@@ -479,3 +479,87 @@ TEST_CASE("an at-risk value above the energy weight still delivers every need",
   REQUIRE(lp.ok);
   CHECK(lp.unmet_wh < 1);
 }
+
+TEST_CASE("a shortfall shared below the minimum current rotates whole minimums",
+          "[scheduler][planner]") {
+  // 40 vehicles on 50 kW: the optimum gives each 1.25 kW, which no AC vehicle draws below
+  // 6 A on three phases (4,140 W). The plan hands out whole minimums instead, to different
+  // vehicles in turn, and keeps the site busy.
+  std::vector<PlannedVehicle> fleet;
+  for (int i = 0; i < 40; ++i) {
+    fleet.push_back(car("v" + std::to_string(i), 0, 16, 20000));
+    fleet.back().min_charge_w = 4140;
+  }
+  const PlanRequest r = flat_request(16, 50000, fleet);
+  const Plan p = checked_plan(r);
+  for (std::size_t t = 0; t < 16; ++t) {
+    std::int64_t site = 0;
+    for (std::size_t i = 0; i < 40; ++i) {
+      CHECK((p.power_w[i][t] == 0 || p.power_w[i][t] >= 4140));
+      site += p.power_w[i][t];
+    }
+    CHECK(site > 50000 - 4140);
+    CHECK(site <= 50000);
+  }
+  // 200 kWh over 40 vehicles: each gets about its fifth (5 kWh), none is left out.
+  for (std::size_t i = 0; i < 40; ++i) {
+    CHECK(delivered(r, p, i) >= 3500);
+    CHECK(delivered(r, p, i) <= 6500);
+  }
+}
+
+TEST_CASE("a vehicle's last trickle becomes its minimum where the site has room",
+          "[scheduler][planner]") {
+  PlanRequest r = flat_request(8, 30000, {car("full", 0, 8, 300), car("busy", 0, 8, 20000)});
+  r.vehicles[0].min_charge_w = 1380;  // one phase
+  const Plan p = checked_plan(r);
+  CHECK(delivered(r, p, 0) >= 300);
+  CHECK(delivered(r, p, 1) >= 20000 * 0.999);
+  for (auto w : p.power_w[0]) CHECK((w == 0 || w >= 1380));
+  // A minimum above the vehicle's maximum is its maximum.
+  r.vehicles[0].min_charge_w = 20000;
+  r.vehicles[0].energy_need_wh = 5000;
+  const Plan capped = checked_plan(r);
+  for (auto w : capped.power_w[0]) CHECK((w == 0 || w == 11000));
+  CHECK(delivered(r, capped, 0) >= 5000);
+}
+
+TEST_CASE("minimum charging powers are validated and checked", "[scheduler][planner]") {
+  PlanRequest r = flat_request(4, 10000, {car("a", 0, 4, 1000)});
+  r.vehicles[0].min_charge_w = -1;
+  CHECK_FALSE(plan_charging(r).ok);
+  r.vehicles[0].min_charge_w = 4140;
+  Plan p = checked_plan(r);
+  p.power_w[0] = {1000, 0, 0, 0};
+  const auto problems = check_plan(r, p);
+  REQUIRE(problems.size() == 1);
+  CHECK(problems.front().find("below the vehicle's minimum power") != std::string::npos);
+}
+
+TEST_CASE("property: minimum powers keep every limit and cost at most a minimum per slot",
+          "[scheduler][planner][property]") {
+  std::mt19937_64 rng(6161);
+  int lifted = 0;
+  for (int round = 0; round < 1500; ++round) {
+    PlanRequest free = random_scenario(rng);
+    PlanRequest r = free;
+    std::int64_t largest_min = 0;
+    for (auto& v : r.vehicles) {
+      v.min_charge_w = std::uniform_int_distribution<std::int64_t>(0, 2)(rng) * 2070;
+      largest_min = std::max(largest_min, std::min(v.min_charge_w, v.max_charge_w));
+    }
+    INFO("scenario " << round);
+    const Plan optimum = plan_charging(free);
+    const Plan p = plan_charging(r);
+    REQUIRE(p.ok);
+    const auto problems = check_plan(r, p);
+    INFO((problems.empty() ? std::string() : problems.front()));
+    REQUIRE(problems.empty());
+    // Pooled minimums hand out all but less than one minimum of each slot's charging.
+    const double slots = static_cast<double>(r.site.import_limit_w.size());
+    CHECK(plan_figures(r, p).delivered_wh >=
+          plan_figures(free, optimum).delivered_wh - largest_min * 0.25 * slots - 1);
+    if (p.power_w != optimum.power_w) ++lifted;
+  }
+  CHECK(lifted > 100);  // the scenarios do reach the adjustment
+}

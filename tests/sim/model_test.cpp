@@ -139,9 +139,9 @@ TEST_CASE("sessions side by side: limits per EVSE, registers add up, each ends b
   CHECK(remote.meter.import_register_wh() == 1000);
 
   // A profile for connector 2 caps its session only.
-  const Json profile = relative_tx_profile(2, {{0, 3000}});
+  const Json profile = relative_tx_profile(2, {{0, 5000}});
   CHECK(answer(station, "SetChargingProfile", profile)["status"] == "Accepted");
-  CHECK(remote.meter.power_w() == 3000);
+  CHECK(remote.meter.power_w() == 5000);
   CHECK(local.meter.power_w() == 11000);
 
   station.advance(SteadyClock::now() + station.real(601));
@@ -159,7 +159,7 @@ TEST_CASE("sessions side by side: limits per EVSE, registers add up, each ends b
         std::map<std::string, std::string>{{"OWN", "Local"}, {"(none)", "EVDisconnected"}});
   // The station's register holds what both sessions drew (whole Wh on the wire).
   CHECK(station.import_register_wh == Approx(1000 + drawn).margin(2));
-  CHECK(station.import_register_wh > 1000 + 1500);  // 11 kW and 3 kW for ten minutes
+  CHECK(station.import_register_wh > 1000 + 1500);  // 11 kW and 5 kW for ten minutes
 }
 
 TEST_CASE("clock-aligned meter samples, and nothing drawn after a session's time is up", "[sim]") {
@@ -198,14 +198,14 @@ TEST_CASE("a meter read late still follows the profile's periods by the clock", 
   StationModel station("M4", options, stats, nullptr);
   auto& session = station.begin_session(*station.evse(1), "OWN", false, std::nullopt);
   const auto start = session.last_meter;
-  const Json profile = relative_tx_profile(1, {{0, 3000}, {330, 6000}});
+  const Json profile = relative_tx_profile(1, {{0, 5000}, {330, 8000}});
   CHECK(answer(station, "SetChargingProfile", profile)["status"] == "Accepted");
   const double before = session.meter.import_register_wh();
 
-  // Read once, 450 s in (steps of a minute would put the change at 360 s): 330 s at 3 kW,
-  // then 120 s at 6 kW.
+  // Read once, 450 s in (steps of a minute would put the change at 360 s): 330 s at 5 kW,
+  // then 120 s at 8 kW.
   station.run_meters(start + station.real(450));
   CHECK(session.meter.import_register_wh() - before ==
-        Approx(3000.0 * 330 / 3600 + 6000.0 * 120 / 3600).margin(0.5));
-  CHECK(session.meter.power_w() == 6000);
+        Approx(5000.0 * 330 / 3600 + 8000.0 * 120 / 3600).margin(0.5));
+  CHECK(session.meter.power_w() == 8000);
 }

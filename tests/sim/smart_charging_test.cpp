@@ -57,10 +57,10 @@ StationOptions one_evse(OcppVersion version) {
   return options;
 }
 
-// A relative TxProfile for the running session: 12 A, then 5 A after ten minutes.
+// A relative TxProfile for the running session: 12 A, then 8 A after ten minutes.
 Json tx_profile(StationModel& station, const std::string& transaction_id) {
   const Json periods = {{{"startPeriod", 0}, {"limit", 12.0}},
-                        {{"startPeriod", 600}, {"limit", 5.0}}};
+                        {{"startPeriod", 600}, {"limit", 8.0}}};
   if (station.version() == OcppVersion::v16) {
     return {
         {"connectorId", 1},
@@ -135,15 +135,15 @@ TEST_CASE("each version's station applies a TxProfile, tells its composite sched
                                  : composite["schedule"]["chargingSchedulePeriod"];
       REQUIRE(periods.size() == 2);
       CHECK(periods[0]["limit"] == 12.0);
-      CHECK(periods[1]["limit"] == 5.0);
+      CHECK(periods[1]["limit"] == 8.0);
       CHECK(periods[1]["startPeriod"].get<int>() == Approx(600).margin(2));
 
-      // Twenty simulated minutes: 12 A for ten, then 5 A.
+      // Twenty simulated minutes: 12 A for ten, then 8 A.
       station.advance(SteadyClock::now() + station.real(20 * 60 + 1));
       const auto power = queued_power(station);
       REQUIRE(power.size() >= 19);
       CHECK(power[2] == Approx(8280));
-      CHECK(power.back() == Approx(3450));
+      CHECK(power.back() == Approx(5520));
       CHECK(session.meter.soc_percent() > 50);
 
       // Cleared by its purpose: unlimited again; clearing again finds nothing.

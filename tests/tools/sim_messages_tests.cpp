@@ -170,9 +170,31 @@ TEST_CASE("meter registers only grow and follow the power", "[sim]") {
 
 TEST_CASE("a charging profile limit caps the power", "[sim]") {
   MeterModel meter(MeterConfig{});
-  meter.set_power_limit_w(3680);
+  meter.set_power_limit_w(5000);
   meter.advance(3600);
-  CHECK(meter.import_register_wh() == Approx(3680).epsilon(0.001));
+  CHECK(meter.import_register_wh() == Approx(5000).epsilon(0.001));
+}
+
+TEST_CASE("a limit below the vehicle's minimum current pauses it", "[sim]") {
+  MeterModel three(MeterConfig{});  // 6 A on three phases at 230 V: 4,140 W
+  three.set_power_limit_w(4000);
+  three.advance(3600);
+  CHECK(three.import_register_wh() == 0);
+  CHECK(three.power_w() == 0);
+  three.set_power_limit_w(4140);
+  three.advance(3600);
+  CHECK(three.import_register_wh() == Approx(4140).epsilon(0.001));
+  MeterConfig config;
+  config.phases = 1;
+  MeterModel one(config);  // 1,380 W
+  one.set_power_limit_w(3680);
+  one.advance(3600);
+  CHECK(one.import_register_wh() == Approx(3680).epsilon(0.001));
+  config.ev_min_current_a = 0;
+  MeterModel any(config);
+  any.set_power_limit_w(500);
+  any.advance(3600);
+  CHECK(any.import_register_wh() == Approx(500).epsilon(0.001));
 }
 
 TEST_CASE("registers are reported in whole Wh, or in the step configured", "[sim]") {

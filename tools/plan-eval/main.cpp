@@ -165,6 +165,10 @@ int main(int argc, char** argv) {
   option(app, "--days", opt.days, "Simulate the last N days of plug-ins", CLI::Range(1, 3660));
   option(app, "--evse-kw", opt.evse_kw, "Charge (and V2G) power of every EVSE",
          CLI::Range(0.1, 1000.0));
+  option(app, "--min-charge-kw", opt.min_charge_kw,
+         "Lowest power a vehicle charges at (6 A: 1.38 on one phase, 4.14 on three); less "
+         "pauses it, under every policy (0: any power)",
+         CLI::Range(0.0, 1000.0));
   option(app, "--site-limit-share", opt.site_limit_share,
          "Site import limit as a share of the uncontrolled peak", CLI::Range(0.01, 10.0));
   option(app, "--v2g-share", opt.v2g_share, "Share of vehicles that may discharge",

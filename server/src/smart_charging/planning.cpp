@@ -146,7 +146,27 @@ Need need_of(const VehicleState& state, const store::charging_plans::Prediction&
   n.max_power_w = state.evse_max_power_w;
   if (auto ev_max = number(needs, "ev_max_power_w"); ev_max && *ev_max > 0)
     n.max_power_w = std::min(n.max_power_w, static_cast<std::int64_t>(*ev_max));
+  n.min_power_w = min_power_w(state);
   return n;
+}
+
+std::int64_t min_power_w(const VehicleState& state) {
+  // ISO 15118 needs name the transfer: DC has no minimum current to respect, AC names its
+  // phases. Without them the EVSE's phases, as its profiles in A are computed for.
+  const auto& needs = state.vehicle.charging_needs;
+  std::string transfer;
+  if (needs.is_object() && needs.contains("requested_energy_transfer") &&
+      needs["requested_energy_transfer"].is_string())
+    transfer = needs["requested_energy_transfer"].get<std::string>();
+  if (transfer.rfind("DC", 0) == 0) return 0;
+  int phases = std::max(1, state.evse_phases);
+  if (transfer.find("single_phase") != std::string::npos) phases = 1;
+  if (transfer.find("two_phase") != std::string::npos) phases = 2;
+  if (transfer.find("three_phase") != std::string::npos) phases = 3;
+  double amps = kMinCurrentA;
+  if (auto reported = number(needs, "ev_min_current_a"); reported && *reported > 0)
+    amps = *reported;
+  return static_cast<std::int64_t>(std::ceil(amps * kVolts * phases));
 }
 
 std::vector<Period> periods_of(const std::vector<std::int64_t>& power_w, seconds slot, bool amps,
@@ -274,6 +294,7 @@ SitePlan plan_site(scheduler::Planner& planner, const Horizon& horizon,
     pv.departure = horizon.slot_start(vp.slots_connected);
     pv.energy_need_wh = vp.need.energy_wh;
     pv.max_charge_w = vp.need.max_power_w;
+    pv.min_charge_w = vp.need.min_power_w;
     if (may_discharge(vp.state)) offer_discharge(vp.state, vp.state.evse_max_power_w, pv);
     if (vp.need.departure_source == "predicted")
       pv.departure_quantiles = scheduler::PlannedVehicle::DepartureQuantiles{
@@ -375,6 +396,7 @@ nlohmann::json SitePlan::to_json() const {
                     {"energy_source", vp.need.energy_source},
                     {"planned_energy_wh", planned_wh},
                     {"max_power_w", vp.need.max_power_w},
+                    {"min_power_w", vp.need.min_power_w},
                     {"control", kControlNames.name(vp.state.control)},
                     {"power_w", vp.power_w}});
   }

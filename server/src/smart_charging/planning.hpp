@@ -71,6 +71,7 @@ struct Need {
   std::int64_t energy_wh = 0;  // still to deliver
   std::string energy_source;
   std::int64_t max_power_w = 0;
+  std::int64_t min_power_w = 0;  // below it the vehicle draws nothing (min_power_w())
 };
 // `prediction` is the session's stored prediction (the vehicle's, made at plug-in).
 Need need_of(const VehicleState& state, const store::charging_plans::Prediction& prediction,
@@ -91,6 +92,11 @@ std::vector<Period> discharge_periods_of(const std::vector<std::int64_t>& power_
                                          std::chrono::seconds slot);
 inline constexpr double kVolts = 230.0;
 inline constexpr int kPhases = 3;
+// The lowest current an AC vehicle charges at (IEC 61851-1); below it the vehicle pauses.
+inline constexpr double kMinCurrentA = 6.0;
+// The lowest charging power the vehicle draws: its reported minimum current (ISO 15118), else
+// 6 A, on the phases its transfer names, else the EVSE's; 0 for DC.
+std::int64_t min_power_w(const VehicleState& state);
 
 struct VehiclePlan {
   VehicleState state;

@@ -84,6 +84,10 @@ int main(int argc, char** argv) {
          "state of charge (%) at which the vehicle stops charging", CLI::Range(0.0, 100.0));
   option(app, "--ev-max-power", station.meter.ev_max_power_w,
          "the vehicle's own charging limit in W (0: as --max-power)", CLI::NonNegativeNumber);
+  option(app, "--ev-min-current", station.meter.ev_min_current_a,
+         "the lowest current per phase (A) the vehicle charges at: a lower limit pauses it "
+         "(IEC 61851-1: 6; 0: it follows any limit)",
+         CLI::NonNegativeNumber);
   option(app, "--ev-max-discharge", station.meter.discharge_power_w,
          "the vehicle's discharging limit in W (V2G)", CLI::NonNegativeNumber);
   option(app, "--v2g-share", station.ev.v2g_share,

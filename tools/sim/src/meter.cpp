@@ -68,7 +68,11 @@ void MeterModel::update_power() {
   } else if (soc_ > 80.0) {
     power *= 1.0 - 0.9 * (soc_ - 80.0) / 20.0;
   }
-  if (power_limit_w_ >= 0.0) power = std::min(power, power_limit_w_);
+  if (power_limit_w_ >= 0.0) {
+    // Below the vehicle's minimum current it does not charge at all.
+    const double min_w = config_.ev_min_current_a * config_.nominal_voltage_v * config_.phases;
+    power = power_limit_w_ + 1e-6 < min_w ? 0.0 : std::min(power, power_limit_w_);
+  }
   if (setpoint_w_) power = std::min(power, *setpoint_w_);
   power_w_ = std::max(0.0, power);
 }

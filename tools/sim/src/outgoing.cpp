@@ -133,6 +133,7 @@ OutgoingMessage ev_charging_needs(OcppVersion version, const Session& s,
   needs.energy_amount_wh = s.meter.energy_needed_wh();
   needs.ev_max_power_w = s.meter.max_charge_power_w();
   needs.ev_max_current_a = needs.ev_max_power_w / (ev.nominal_voltage_v * ev.phases);
+  needs.ev_min_current_a = ev.ev_min_current_a;
   needs.ev_max_voltage_v = ev.phases == 1 ? ev.nominal_voltage_v : ev.nominal_voltage_v * 1.7320508;
   if (s.meter.can_discharge()) {
     needs.ev_max_discharge_power_w = ev.discharge_power_w;

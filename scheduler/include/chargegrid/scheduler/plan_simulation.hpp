@@ -30,7 +30,12 @@ struct SimulationOptions {
   bool workplace = false;
   int workplace_from_hour = 6;
   int workplace_to_hour = 12;
-  double evse_kw = 7.4;           // charge power of every EVSE (and V2G discharge power)
+  double evse_kw = 7.4;  // charge power of every EVSE (and V2G discharge power)
+  // The lowest power a vehicle charges at (IEC 61851-1's 6 A: 1.38 kW on one phase, 4.14 kW on
+  // three): less pauses it, whatever policy set it. Every policy knows it (the planners through
+  // PlannedVehicle::min_charge_w; the classic ones give it whole or not at all) except the
+  // hindsight optimum, which stays the bound (any power). 0 = any power.
+  double min_charge_kw = 0;
   double site_limit_share = 0.5;  // site import limit as a share of the uncontrolled peak
   double v2g_share = 0.0;         // share of vehicles that may discharge
   int vehicle_multiplier = 1;     // each session is replayed this many times (more vehicles)

@@ -26,6 +26,10 @@ struct PlannedVehicle {
   Time departure{};                 // planning departure: a conservative quantile of the prediction
   std::int64_t energy_need_wh = 0;  // energy still to deliver by departure
   std::int64_t max_charge_w = 0;    // min of EVSE and vehicle limits
+  // The lowest charging power the vehicle draws at all: an AC vehicle given less than its
+  // minimum current (IEC 61851-1: 6 A per phase) pauses. A plan gives it 0 or at least this
+  // (capped at max_charge_w). 0 = any power.
+  std::int64_t min_charge_w = 0;
   std::int64_t max_discharge_w = 0;         // min of EVSE and vehicle limits; 0 = no V2G hardware
   std::optional<std::int64_t> soc_wh;       // state of charge now, when known
   std::optional<std::int64_t> capacity_wh;  // battery capacity, when known
@@ -122,6 +126,8 @@ class Planner {
   bool last_plan_incremental() const;  // whether the last plan started from the previous one
 
  private:
+  Plan solve_flow(const PlanRequest& request);  // the optimum before minimum powers
+
   struct State;
   std::unique_ptr<State> state_;
 };

@@ -14,6 +14,9 @@ struct MeterConfig {
   double nominal_voltage_v = 230.0;  // phase-to-neutral
   double max_power_w = 11000.0;      // charging limit of the EVSE (and, by default, the vehicle)
   double ev_max_power_w = 0.0;       // the vehicle's own charging limit; 0: as the EVSE's
+  // The lowest current per phase the vehicle charges at (IEC 61851-1: 6 A): a limit that
+  // allows less pauses it. 0: it follows any limit.
+  double ev_min_current_a = 6.0;
   double battery_capacity_wh = 60000.0;
   double initial_soc_percent = 30.0;
   double target_soc_percent = 100.0;  // the vehicle stops charging there
