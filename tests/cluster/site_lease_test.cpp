@@ -11,6 +11,7 @@
 #include <map>
 #include <mutex>
 #include <pqxx/pqxx>
+#include <sstream>
 #include <thread>
 
 #include "chargegrid/base/time.hpp"
@@ -337,4 +338,78 @@ TEST_CASE(
   WARN("site lease moved "
        << std::chrono::duration_cast<std::chrono::milliseconds>(moved_after).count()
        << " ms after kill -9 of " << holder << " to " << successor);
+}
+
+TEST_CASE(
+    "Cluster: a holder whose site lease moves while it plans sends nothing and hands the "
+    "replan to the new holder",
+    "[cluster][site_lease][smart_charging]") {
+  chargegrid::testing::TestDatabase db;
+  ClusterHarness cluster(db.url(), "site-lease-lost", 2,
+                         {"--smart-charging", "", "--call-timeout", "5"});
+  auto api = cluster.api(1);
+  auto site_r = api.post("/sites", {{"name", "Depot"}, {"import_limit_w", 16000}});
+  REQUIRE(site_r.status == 201);
+  const auto site = std::to_string(site_r.data["id"].get<std::int64_t>());
+  std::vector<std::unique_ptr<Station>> stations;
+  for (int i = 1; i <= 2; ++i) {
+    const auto id = "LL-" + std::to_string(i);
+    REQUIRE(api.post("/stations", {{"id", id}, {"site_id", site_r.data["id"]}}).status == 201);
+    stations.push_back(std::make_unique<Station>(cluster.node(i).ocpp_port(), id));
+    stations.back()->start_session();
+  }
+  const auto url = db.url();
+  const bool planned = eventually(
+      [&] {
+        return stations[0]->profiles() > 0 && stations[1]->profiles() > 0 &&
+               query(url, "SELECT count(*) FROM charging_profiles WHERE outcome IS NULL") == "0";
+      },
+      15s);
+  if (!planned) FAIL("the site was not planned\n" << cluster.logs());
+  const auto holder = query(url, "SELECT held_by FROM site_leases WHERE site_id = " + site);
+  const int h = holder == ClusterHarness::node_id(1) ? 1 : 2;
+  const auto other = ClusterHarness::node_id(3 - h);
+  const auto epoch = query(url, "SELECT lease_epoch FROM site_leases");
+  const auto requests = query(url, "SELECT replan_requests FROM site_leases");
+  const auto last_profile = query(url, "SELECT max(id) FROM charging_profiles");
+  const auto session = query(url, "SELECT min(id) FROM transactions");
+
+  // The lease row locked: the holder's plan for a declaration stops at its lease check (and
+  // its renewals wait); meanwhile the lease moves to the other node, as after a stall.
+  pqxx::connection locker(url);
+  pqxx::work lock(locker);
+  lock.exec("SELECT 1 FROM site_leases WHERE site_id = " + site + " FOR UPDATE");
+  const auto declared = cluster.api(h).patch("/sessions/" + session, {{"energy_wh", 30000}});
+  REQUIRE(declared.status == 200);
+  std::this_thread::sleep_for(1s);
+  lock.exec("UPDATE site_leases SET held_by = '" + other +
+            "', lease_epoch = lease_epoch + 1, acquired_at = now(), "
+            "expires_at = now() + interval '3 seconds' WHERE site_id = " +
+            site);
+  lock.commit();
+
+  // The old holder finds its lease gone mid-replan, sends nothing, and asks the new holder to
+  // plan for the declaration, which it does under the new epoch.
+  const bool handed = eventually(
+      [&] {
+        return query(url, "SELECT replan_requests > " + requests +
+                              " AND replan_reason = 'declaration' FROM site_leases") == "t" &&
+               !query(url, "SELECT planned_by FROM site_plans WHERE lease_epoch > " + epoch)
+                    .empty();
+      },
+      10s);
+  if (!handed) FAIL("the replan was not handed over\n" << cluster.logs());
+  CHECK(query(url, "SELECT planned_by FROM site_plans") == other);
+  CHECK(query(url, "SELECT count(*) FROM charging_profiles WHERE id > " + last_profile +
+                       " AND sent_by = '" + holder + "'") == "0");
+  // Lost at the plan's own check (which names the epoch), not found by a renewal first.
+  std::istringstream logs(cluster.logs());
+  bool lost_mid_plan = false;
+  for (std::string line; std::getline(logs, line);)
+    lost_mid_plan =
+        lost_mid_plan || (line.find("smart_charging_site_lease_lost") != std::string::npos &&
+                          line.find(holder) != std::string::npos &&
+                          line.find("epoch=" + epoch) != std::string::npos);
+  CHECK(lost_mid_plan);
+  CHECK(query(url, "SELECT held_by FROM site_leases") == other);
 }

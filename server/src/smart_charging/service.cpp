@@ -628,6 +628,11 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
     if (!holds) {
       log::warn("smart_charging_site_lease_lost",
                 {{"site_id", site_id}, {"node", leases.node_id()}, {"epoch", *epoch}});
+      // What asked for this plan still needs one: claimed again from the database, which
+      // asks the new holder to replan for it (or hands this node the lease, should it be
+      // free again).
+      leases.forget(site_id);
+      request([&] { pending_sites.emplace(site_id, reason); });
       co_return;
     }
     remember_power(site_id, horizon, site_plan);

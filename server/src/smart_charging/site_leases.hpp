@@ -45,6 +45,10 @@ class SiteLeases {
   // free or expired leases of sites with sessions. Returns the sites to replan here, with why.
   boost::asio::awaitable<std::vector<std::pair<std::int64_t, std::string>>> tick();
 
+  // Drops what this node knows of the site's lease (a plan found it gone): the next claim asks
+  // the database.
+  void forget(std::int64_t site_id) { held_.erase(site_id); }
+
   // Gives every lease back (a clean stop), without waiting for the answer, and takes none
   // afterwards. Any thread.
   void release_all(db::ConnectionPool& pool);
