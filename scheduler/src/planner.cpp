@@ -649,6 +649,17 @@ void keep_minimum_power(const PlanRequest& r, Plan& plan) {
         behind_wh[i] -= m * dt;
       };
       const auto slack = [&](std::size_t i) { return room_after_wh[i][t + 1] - behind_wh[i]; };
+      // Who may give (charging above its own minimum), most slack first; what they may give
+      // in all bounds the search, so a slot with nothing to give costs one pass.
+      std::vector<std::size_t> givers;
+      std::int64_t givable_w = 0;
+      for (std::size_t j = 0; j < count; ++j)
+        if (plan.power_w[j][t] > min_charge(vehicles[j])) {
+          givers.push_back(j);
+          givable_w += plan.power_w[j][t] - std::max<std::int64_t>(min_charge(vehicles[j]), 1);
+        }
+      std::stable_sort(givers.begin(), givers.end(),
+                       [&](std::size_t a, std::size_t b) { return slack(a) > slack(b); });
       for (std::size_t i : paused) {
         // Served above, or ahead of its plan already (more would go beyond its need).
         if (plan.power_w[i][t] > 0 || behind_wh[i] <= 0) continue;
@@ -660,27 +671,22 @@ void keep_minimum_power(const PlanRequest& r, Plan& plan) {
         // Where pool and room fall short, vehicles with more slack charging above their own
         // minimum give the rest: the slot's energy then goes to one more vehicle instead of
         // being lost.
+        if (short_w > givable_w) continue;
         std::vector<std::pair<std::size_t, std::int64_t>> donors;
-        if (short_w > 0) {
-          std::vector<std::size_t> givers;
-          for (std::size_t j = 0; j < count; ++j)
-            if (j != i && plan.power_w[j][t] > min_charge(vehicles[j]) && slack(j) > slack(i))
-              givers.push_back(j);
-          std::stable_sort(givers.begin(), givers.end(),
-                           [&](std::size_t a, std::size_t b) { return slack(a) > slack(b); });
-          for (std::size_t j : givers) {
-            if (short_w == 0) break;
-            const auto give = std::min(
-                short_w, plan.power_w[j][t] - std::max<std::int64_t>(min_charge(vehicles[j]), 1));
-            if (give <= 0) continue;
-            donors.emplace_back(j, give);
-            short_w -= give;
-          }
+        for (std::size_t j : givers) {
+          if (short_w == 0) break;
+          if (slack(j) <= slack(i)) continue;
+          const auto give = std::min(
+              short_w, plan.power_w[j][t] - std::max<std::int64_t>(min_charge(vehicles[j]), 1));
+          if (give <= 0) continue;
+          donors.emplace_back(j, give);
+          short_w -= give;
         }
         if (short_w > 0) continue;
         for (const auto& [j, give] : donors) {
           plan.power_w[j][t] -= give;
           behind_wh[j] += give * dt;
+          givable_w -= give;
         }
         pool_w -= from_pool;
         headroom_w -= from_room;
