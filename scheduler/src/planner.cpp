@@ -578,17 +578,17 @@ void keep_minimum_power(const PlanRequest& r, Plan& plan) {
     const auto& v = vehicles[i];
     return !(v.soc_wh && v.capacity_wh) || soc_wh[i] + w * dt <= *v.capacity_wh + 1e-6;
   };
-  // Least slack first: what the vehicle is behind by, against the room it has left to catch
-  // up after slot t (a vehicle about to leave cannot wait for a later turn).
-  std::size_t slot = 0;
-  const auto furthest_behind_first = [&](std::vector<std::size_t>& order) {
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-      return room_after_wh[a][slot + 1] - behind_wh[a] < room_after_wh[b][slot + 1] - behind_wh[b];
-    });
+  // Slack after slot t: the room a vehicle has left to catch up in, less what it is behind by
+  // (a vehicle about to leave cannot wait for a later turn).
+  const auto slack = [&](std::size_t i, std::size_t t) {
+    return room_after_wh[i][t + 1] - behind_wh[i];
+  };
+  const auto least_slack_first = [&](std::vector<std::size_t>& order, std::size_t t) {
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return slack(a, t) < slack(b, t); });
   };
   std::vector<std::size_t> paused, charging;
   for (std::size_t t = 0; t < n; ++t) {
-    slot = t;
     // Energy moved to earlier slots fills a battery sooner, and energy taken from them leaves
     // less to discharge: the slot's powers first keep within the battery as it now stands.
     bool discharge_cut = false;
@@ -624,7 +624,7 @@ void keep_minimum_power(const PlanRequest& r, Plan& plan) {
     // whether the optimum gave it power here or not: from the pool, then the import room.
     for (std::size_t i = 0; i < count; ++i) {
       const auto& v = vehicles[i];
-      const double owed_wh = behind_wh[i] - room_after_wh[i][t + 1];
+      const double owed_wh = -slack(i, t);
       auto& p = plan.power_w[i][t];
       if (owed_wh <= 0 || p < 0 || !connected_in_slot(s, v, t)) continue;
       auto extra = static_cast<std::int64_t>(std::ceil(owed_wh / dt));
@@ -642,13 +642,12 @@ void keep_minimum_power(const PlanRequest& r, Plan& plan) {
       behind_wh[i] -= extra * dt;
     }
     if (!paused.empty()) {
-      furthest_behind_first(paused);
+      least_slack_first(paused, t);
       const auto lift = [&](std::size_t i) {
         const auto m = min_charge(vehicles[i]);
         plan.power_w[i][t] = m;
         behind_wh[i] -= m * dt;
       };
-      const auto slack = [&](std::size_t i) { return room_after_wh[i][t + 1] - behind_wh[i]; };
       // Who may give (charging above its own minimum), most slack first; what they may give
       // in all bounds the search, so a slot with nothing to give costs one pass.
       std::vector<std::size_t> givers;
@@ -656,10 +655,10 @@ void keep_minimum_power(const PlanRequest& r, Plan& plan) {
       for (std::size_t j = 0; j < count; ++j)
         if (plan.power_w[j][t] > min_charge(vehicles[j])) {
           givers.push_back(j);
-          givable_w += plan.power_w[j][t] - std::max<std::int64_t>(min_charge(vehicles[j]), 1);
+          givable_w += plan.power_w[j][t] - min_charge(vehicles[j]);
         }
       std::stable_sort(givers.begin(), givers.end(),
-                       [&](std::size_t a, std::size_t b) { return slack(a) > slack(b); });
+                       [&](std::size_t a, std::size_t b) { return slack(a, t) > slack(b, t); });
       for (std::size_t i : paused) {
         // Served above, or ahead of its plan already (more would go beyond its need).
         if (plan.power_w[i][t] > 0 || behind_wh[i] <= 0) continue;
@@ -675,9 +674,8 @@ void keep_minimum_power(const PlanRequest& r, Plan& plan) {
         std::vector<std::pair<std::size_t, std::int64_t>> donors;
         for (std::size_t j : givers) {
           if (short_w == 0) break;
-          if (slack(j) <= slack(i)) continue;
-          const auto give = std::min(
-              short_w, plan.power_w[j][t] - std::max<std::int64_t>(min_charge(vehicles[j]), 1));
+          if (slack(j, t) <= slack(i, t)) continue;
+          const auto give = std::min(short_w, plan.power_w[j][t] - min_charge(vehicles[j]));
           if (give <= 0) continue;
           donors.emplace_back(j, give);
           short_w -= give;
@@ -696,7 +694,7 @@ void keep_minimum_power(const PlanRequest& r, Plan& plan) {
       for (std::size_t i = 0; i < count; ++i)
         if (plan.power_w[i][t] > 0 && plan.power_w[i][t] < vehicles[i].max_charge_w)
           charging.push_back(i);
-      furthest_behind_first(charging);
+      least_slack_first(charging, t);
       for (std::size_t i : charging) {
         if (pool_w == 0) break;
         const auto& v = vehicles[i];

@@ -21,6 +21,7 @@
 #include "chargegrid/testing/database.hpp"
 #include "chargegrid/testing/http_client.hpp"
 #include "chargegrid/testing/test_config.hpp"
+#include "smart_charging/planning.hpp"
 
 namespace chargegrid::bench {
 namespace {
@@ -104,7 +105,8 @@ int run_norway_week(const NorwayWeekOptions& opt) {
   sim.horizon_slots = 96;
   // The simulated vehicles pause below 6 A on their three phases, as the server plans for:
   // the offline replay and its hindsight optimum plan for the same minimum.
-  sim.min_charge_kw = 6 * 230.0 * 3 / 1000;
+  sim.min_charge_kw = server::smart_charging::kMinCurrentA * server::smart_charging::kVolts *
+                      server::smart_charging::kPhases / 1000;
   auto scenario = scheduler::replay_scenario(file.sessions, sim);
   std::vector<scheduler::FinishedSession> replayed_input = file.sessions;
   if (opt.sites > 0 || opt.max_sessions > 0) {

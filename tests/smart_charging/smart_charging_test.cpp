@@ -543,6 +543,8 @@ TEST_CASE("Plans price each slot with the site's tariff in its time zone and use
   CHECK(schedule["currency"] == "EUR");
   const auto& vehicle = schedule["vehicles"][0];
   CHECK(vehicle["max_power_w"] == 7400);
+  CHECK(vehicle["min_power_w"] == 4140);  // 6 A on the EVSE's three phases (not described)
+  for (const auto& p : vehicle["power_w"]) CHECK((p.get<long>() == 0 || p.get<long>() >= 4140));
   std::int64_t cheap_wh = 0, dear_wh = 0;
   for (std::size_t i = 0; i < schedule["slots"].size(); ++i) {
     const auto& slot = schedule["slots"][i];
