@@ -27,16 +27,18 @@ void log_foreign(const std::vector<ForeignTransaction>& foreign) {
 
 std::vector<ForeignTransaction> write_meter_rows(pqxx::connection& connection,
                                                  std::vector<MeterRow>::const_iterator begin,
-                                                 std::vector<MeterRow>::const_iterator end) {
+                                                 std::vector<MeterRow>::const_iterator end,
+                                                 store::meter_values::TransactionOwners* owners) {
   pqxx::work work(connection);
-  auto foreign = store::meter_values::append(work, begin, end);
+  auto foreign = store::meter_values::append(work, begin, end, owners);
   work.commit();
   return foreign;
 }
 
 std::vector<ForeignTransaction> write_meter_rows(pqxx::connection& connection,
-                                                 const std::vector<MeterRow>& rows) {
-  return write_meter_rows(connection, rows.begin(), rows.end());
+                                                 const std::vector<MeterRow>& rows,
+                                                 store::meter_values::TransactionOwners* owners) {
+  return write_meter_rows(connection, rows.begin(), rows.end(), owners);
 }
 
 MeterWriter::MeterWriter(asio::io_context& io, db::ConnectionPool& pool, Metrics& metrics,
@@ -106,9 +108,9 @@ void MeterWriter::flush_locked(std::unique_lock<std::mutex>& lock) {
     for (auto& waiter : *waiters) waiter.done(error, false);
   };
   pool_.submit_or_fail(
-      [rows, waiters](pqxx::connection& connection) {
+      [rows, waiters, owners = owners_](pqxx::connection& connection) {
         try {
-          const auto foreign = write_meter_rows(connection, *rows);
+          const auto foreign = write_meter_rows(connection, *rows, owners.get());
           log_foreign(foreign);
           std::size_t begin = 0;
           for (auto& waiter : *waiters) {
@@ -130,7 +132,7 @@ void MeterWriter::flush_locked(std::unique_lock<std::mutex>& lock) {
         for (auto& waiter : *waiters) {
           try {
             const auto first = rows->begin() + begin, last = rows->begin() + waiter.end;
-            const auto foreign = write_meter_rows(connection, first, last);
+            const auto foreign = write_meter_rows(connection, first, last, owners.get());
             log_foreign(foreign);
             waiter.done(nullptr, names_foreign(foreign, first, last));
           } catch (const std::exception&) {

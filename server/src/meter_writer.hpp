@@ -1,6 +1,6 @@
 #pragma once
 // Meter samples from all stations are written together: rows queue up and go
-// to PostgreSQL in one statement per batch (when enough rows wait or the
+// to PostgreSQL in one transaction per batch (when enough rows wait or the
 // oldest has waited long enough). A station's MeterValues is answered only
 // after its rows are committed.
 
@@ -72,14 +72,20 @@ class MeterWriter {
   std::vector<MeterRow> rows_;
   std::vector<Waiter> waiters_;
   bool timer_armed_ = false;
+  // Whose each transaction is, looked up once instead of in every batch naming it (shared
+  // with the batches in flight, which may outlive the writer at shutdown).
+  std::shared_ptr<store::meter_values::TransactionOwners> owners_ =
+      std::make_shared<store::meter_values::TransactionOwners>();
 };
 
 // Writes one batch in a transaction (exposed for tests and tools); returns the foreign
 // transaction ids it met.
-std::vector<ForeignTransaction> write_meter_rows(pqxx::connection& connection,
-                                                 const std::vector<MeterRow>& rows);
-std::vector<ForeignTransaction> write_meter_rows(pqxx::connection& connection,
-                                                 std::vector<MeterRow>::const_iterator begin,
-                                                 std::vector<MeterRow>::const_iterator end);
+std::vector<ForeignTransaction> write_meter_rows(
+    pqxx::connection& connection, const std::vector<MeterRow>& rows,
+    store::meter_values::TransactionOwners* owners = nullptr);
+std::vector<ForeignTransaction> write_meter_rows(
+    pqxx::connection& connection, std::vector<MeterRow>::const_iterator begin,
+    std::vector<MeterRow>::const_iterator end,
+    store::meter_values::TransactionOwners* owners = nullptr);
 
 }  // namespace chargegrid::server

@@ -181,6 +181,58 @@ TEST_CASE("Meter values are stored once and never widen another station's sessio
   CHECK(fx.value("SELECT import_last_wh FROM transactions") == "900");
 }
 
+TEST_CASE("A meter writer looks each transaction's station up once, and never a missing one",
+          "[store][meter_values]") {
+  Fixture fx;
+  const auto a = fx.write([](auto& tx) { return sessions::start_issued(tx, start("A", 100)); });
+  store::meter_values::TransactionOwners owners;
+  int minute = 0;
+  const auto batch = [&](const std::string& station, int transaction_id) {
+    store::MeterRow row;
+    row.station_id = station;
+    row.evse_id = 1;
+    row.sampled_at = "2026-12-05T08:" + std::to_string(10 + minute++) + ":00Z";
+    row.measurand = "Energy.Active.Import.Register";
+    row.unit = "Wh";
+    row.value = 1000.0 + minute;
+    row.transaction_id = transaction_id;
+    const std::vector<store::MeterRow> rows{row};
+    return fx.write([&](auto& tx) {
+      return store::meter_values::append(tx, rows.begin(), rows.end(), &owners);
+    });
+  };
+  CHECK(batch("A", a.id).empty());
+  CHECK(owners.size() == 1);
+  CHECK(owners.owner(a.id) == std::optional<std::string>("A"));
+  // Known now: another station naming it is refused from what the writer knows.
+  CHECK(batch("B", a.id).size() == 1);
+  // And it is not read again: were the session's station to change (it never does), A would
+  // still be taken as its owner.
+  fx.write([](auto& tx) { return tx.exec("UPDATE transactions SET station_id = 'B'"); });
+  CHECK(batch("A", a.id).empty());
+  fx.write([](auto& tx) { return tx.exec("UPDATE transactions SET station_id = 'A'"); });
+  CHECK(fx.value("SELECT count(*) FROM meter_values WHERE transaction_id IS NOT NULL") == "2");
+
+  // An id not issued yet is foreign and not remembered: once issued to A, it is A's.
+  const int next = a.id + 1;
+  CHECK(batch("A", next).size() == 1);
+  CHECK_FALSE(owners.owner(next));
+  auto second = start("A", 200);
+  second.connector_id = 2;
+  second.start_key = "2|TAG|2026-12-05T08:00:00Z|200";
+  REQUIRE(fx.write([&](auto& tx) { return sessions::start_issued(tx, second); }).id == next);
+  CHECK(batch("A", next).empty());
+  CHECK(owners.owner(next) == std::optional<std::string>("A"));
+
+  // Bounded: a full map starts afresh.
+  store::meter_values::TransactionOwners one(1);
+  one.remember(1, "A");
+  one.remember(2, "B");
+  CHECK(one.size() == 1);
+  CHECK_FALSE(one.owner(1));
+  CHECK(one.owner(2) == std::optional<std::string>("B"));
+}
+
 TEST_CASE("A late connector report goes into the history only", "[store][connectors]") {
   Fixture fx;
   const auto report = [&](const std::string& status, const std::string& at) {

@@ -100,7 +100,6 @@ struct NamedTransaction {
   std::string station_id;
   int id = 0;
   bool owned = false;  // the sending station's own
-  bool active = false;
   // The register span the batch's samples show for it.
   std::optional<double> import_min, import_max, export_min, export_max;
 };
@@ -113,33 +112,37 @@ auto* named_by(Named& named, const MeterRow& row) {
   return static_cast<decltype(&named[0])>(nullptr);
 }
 
-// The distinct transactions [begin, end) name, with whether each is its station's own and
-// still running.
+// The distinct transactions [begin, end) name, with whether each is its station's own: from
+// `owners` where it knows the id, else read (and remembered there).
 std::vector<NamedTransaction> named_transactions(Tx& work,
                                                  std::vector<MeterRow>::const_iterator begin,
-                                                 std::vector<MeterRow>::const_iterator end) {
+                                                 std::vector<MeterRow>::const_iterator end,
+                                                 TransactionOwners* owners) {
   std::vector<NamedTransaction> named;
   for (auto it = begin; it != end; ++it)
     if (it->transaction_id && !named_by(named, *it))
       named.push_back({it->station_id, *it->transaction_id});
-  if (named.empty()) return named;
-  ArrayLiteral stations, ids;
-  for (const auto& n : named) {
-    stations.add(n.station_id);
-    ids.add_int(n.id);
-  }
-  const auto rows = work.exec_params(
-      "SELECT t.station_id, t.id, t.state = 'active' FROM transactions t "
-      "JOIN unnest($1::text[], $2::int[]) AS n(station_id, id) "
-      "ON t.id = n.id AND t.station_id = n.station_id",
-      stations.str(), ids.str());
-  for (const auto& row : rows) {
-    for (auto& n : named) {
-      if (n.id == row[1].as<int>() && n.station_id == row[0].c_str()) {
-        n.owned = true;
-        n.active = row[2].as<bool>();
-      }
+  ArrayLiteral unknown;
+  bool any_unknown = false;
+  for (auto& n : named) {
+    const auto owner = owners ? owners->owner(n.id) : std::nullopt;
+    if (owner) {
+      n.owned = *owner == n.station_id;
+    } else {
+      unknown.add_int(n.id);
+      any_unknown = true;
     }
+  }
+  if (!any_unknown) return named;
+  // By id alone, so that a transaction of another station is known as that station's too.
+  const auto rows = work.exec_params(
+      "SELECT id, station_id FROM transactions WHERE id = ANY($1::int[])", unknown.str());
+  for (const auto& row : rows) {
+    const int id = row[0].as<int>();
+    const char* station = row[1].c_str();
+    if (owners) owners->remember(id, station);
+    for (auto& n : named)
+      if (n.id == id && n.station_id == station) n.owned = true;
   }
   return named;
 }
@@ -196,24 +199,44 @@ bool copy_rows(Tx& work, const std::vector<NamedTransaction>& named,
 
 }  // namespace
 
+std::optional<std::string> TransactionOwners::owner(std::int64_t transaction_id) const {
+  std::lock_guard lock(mutex_);
+  const auto it = owners_.find(transaction_id);
+  if (it == owners_.end()) return std::nullopt;
+  return it->second;
+}
+
+void TransactionOwners::remember(std::int64_t transaction_id, const std::string& station_id) {
+  std::lock_guard lock(mutex_);
+  if (owners_.size() >= capacity_) owners_.clear();
+  owners_.insert_or_assign(transaction_id, station_id);
+}
+
+std::size_t TransactionOwners::size() const {
+  std::lock_guard lock(mutex_);
+  return owners_.size();
+}
+
 std::vector<ForeignTransaction> append(Tx& work, std::vector<MeterRow>::const_iterator begin,
-                                       std::vector<MeterRow>::const_iterator end) {
+                                       std::vector<MeterRow>::const_iterator end,
+                                       TransactionOwners* owners) {
   // Most batches hold only new samples: they are copied in (PostgreSQL's cheapest way in, a
   // fifth of the statement's cost), with ownership read first and the spans widened after.
   // A replayed sample makes the copy fail on the primary key and the batch take the checked
   // statement instead, in the same transaction.
-  auto named = named_transactions(work, begin, end);
+  auto named = named_transactions(work, begin, end, owners);
   if (!copy_rows(work, named, begin, end)) return append_checked(work, begin, end);
 
-  // The same rules as the checked statement: only a running session's span widens, from
-  // its register readings at the outlet (or without a location), all phases together.
+  // The same rules as the checked statement: only a running session's span widens (the
+  // statement below skips ended ones), from its register readings at the outlet (or without a
+  // location), all phases together.
   for (auto it = begin; it != end; ++it) {
     const auto& r = *it;
     if (!r.transaction_id || !r.value || !r.phase.empty() ||
         !(r.location.empty() || r.location == "Outlet"))
       continue;
     auto* n = named_by(named, r);
-    if (!n || !n->owned || !n->active) continue;
+    if (!n || !n->owned) continue;
     if (r.measurand == "Energy.Active.Import.Register")
       widen(n->import_min, n->import_max, *r.value);
     else if (r.measurand == "Energy.Active.Export.Register")

@@ -1,11 +1,14 @@
 #pragma once
-// meter_values: the one writer of meter samples. A batch is one statement; it also widens the
-// register span of the running sessions its samples belong to (transactions' *_first_wh /
-// *_last_wh), the only write to transactions outside store/sessions.
+// meter_values: the one writer of meter samples. A batch is copied in (or, when it holds a
+// sample already stored, inserted by one checked statement); it also widens the register span
+// of the running sessions its samples belong to (transactions' *_first_wh / *_last_wh), the
+// only write to transactions outside store/sessions.
 
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "store/transaction.hpp"
@@ -36,10 +39,31 @@ struct ForeignTransaction {
 
 namespace meter_values {
 
+// The station each transaction id was issued to, as batches have looked them up. A
+// transaction's station never changes and its id is never issued again, so one look-up serves
+// every later batch that names it. Shared by the batches a writer has in flight; when it holds
+// `capacity` ids it starts afresh.
+class TransactionOwners {
+ public:
+  explicit TransactionOwners(std::size_t capacity = 200'000) : capacity_(capacity) {}
+
+  // The station `transaction_id` belongs to, if known.
+  std::optional<std::string> owner(std::int64_t transaction_id) const;
+  void remember(std::int64_t transaction_id, const std::string& station_id);
+  std::size_t size() const;
+
+ private:
+  const std::size_t capacity_;
+  mutable std::mutex mutex_;
+  std::unordered_map<std::int64_t, std::string> owners_;
+};
+
 // Stores [begin, end) and returns the foreign transaction ids it met. Replayed samples (same
-// primary key) are skipped; an ended session's figures do not move.
+// primary key) are skipped; an ended session's figures do not move. With `owners`, the
+// transactions it already knows are not looked up again.
 std::vector<ForeignTransaction> append(Tx& tx, std::vector<MeterRow>::const_iterator begin,
-                                       std::vector<MeterRow>::const_iterator end);
+                                       std::vector<MeterRow>::const_iterator end,
+                                       TransactionOwners* owners = nullptr);
 
 }  // namespace meter_values
 }  // namespace chargegrid::server::store
