@@ -50,11 +50,7 @@ std::vector<std::optional<std::string>> write_boots(store::Tx& tx,
 
 std::vector<store::stations::Connected> write_connects(store::Tx& tx,
                                                        std::span<const ConnectWrite> connects) {
-  std::vector<store::stations::Connected> known(connects.size());
-  const std::optional<std::string> no_lease;
-  for (const auto i : by_station(connects))
-    known[i] = store::stations::connect(tx, connects[i].station_id, connects[i].version, no_lease);
-  return known;
+  return store::stations::connect_all(tx, connects);
 }
 
 std::vector<bool> run_session_writes(store::Tx& tx, std::span<const SessionWrite> writes) {

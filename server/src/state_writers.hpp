@@ -32,11 +32,8 @@ struct BootWrite {
   bool register_unknown = true;
 };
 
-// A station that connected (store::stations::connect without a lease).
-struct ConnectWrite {
-  std::string station_id;
-  protocols::OcppVersion version = protocols::OcppVersion::v16;
-};
+// A station that connected (store::stations::connect_all, without a lease).
+using ConnectWrite = store::stations::Connection;
 
 // The writes of one CALL that must commit before it is answered (Authorize, a session's
 // start, events and stop), run in its batch's transaction with other stations' writes. When

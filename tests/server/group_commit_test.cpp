@@ -253,15 +253,31 @@ TEST_CASE("Boots, connections and credentials of several stations in one batch, 
           "pending");
   }
 
-  std::vector<ConnectWrite> connects{{"KNOWN-A", chargegrid::protocols::OcppVersion::v201},
-                                     {"NOBODY", chargegrid::protocols::OcppVersion::v16}};
+  // One statement for the batch: a station that connects twice in it (a quick reconnect) gets
+  // its row's answer both times and keeps the protocol of its last connection.
+  using chargegrid::protocols::OcppVersion;
+  std::vector<ConnectWrite> connects{{"KNOWN-R", OcppVersion::v16},
+                                     {"KNOWN-A", OcppVersion::v16},
+                                     {"NOBODY", OcppVersion::v16},
+                                     {"KNOWN-A", OcppVersion::v201}};
   std::vector<chargegrid::server::store::stations::Connected> known;
   errors = write_all(io, writers.connects, connects, known);
   for (const auto& error : errors) CHECK(error == nullptr);
+  REQUIRE(known.size() == 4);
   CHECK(known[0].found);
-  CHECK(known[0].registration == "accepted");
-  CHECK_FALSE(known[1].found);
+  CHECK(known[0].registration == "rejected");
+  CHECK(known[1].found);
+  CHECK(known[1].registration == "accepted");
+  CHECK_FALSE(known[2].found);
+  CHECK(known[3].found);
+  CHECK(known[3].registration == "accepted");
   CHECK(histogram_count(metrics.render(), "chargegrid_db_connect_batch_items") == 1);
+  {
+    auto c = database.connect();
+    pqxx::read_transaction tx(c);
+    CHECK(tx.exec1("SELECT protocol FROM stations WHERE id = 'KNOWN-A'")[0].as<std::string>() ==
+          "ocpp2.0.1");
+  }
 
   std::vector<std::string> ids{"NOBODY", "KNOWN-R", "KNOWN-A"};
   std::vector<std::optional<chargegrid::server::security::StationSecurity>> credentials;

@@ -1,6 +1,8 @@
 #include "store/stations.hpp"
 
 #include <pqxx/pqxx>
+#include <string_view>
+#include <unordered_map>
 
 #include "cluster/messages.hpp"
 #include "store/cluster_nodes.hpp"
@@ -130,6 +132,41 @@ Connected connect(Tx& tx, const std::string& station_id, protocols::OcppVersion 
   result.lease_epoch = rows[0][2].as<std::int64_t>();
   tell_previous_holder(tx, station_id, rows[0][3], *node, result.lease_epoch);
   return result;
+}
+
+std::vector<Connected> connect_all(Tx& tx, std::span<const Connection> connections) {
+  // One entry per station (an UPDATE changes a row once, however many join rows name it).
+  std::unordered_map<std::string_view, std::size_t> entry;
+  std::vector<std::string> ids, protocols;
+  for (const auto& c : connections) {
+    const auto [it, added] = entry.try_emplace(c.station_id, ids.size());
+    if (added) {
+      ids.push_back(c.station_id);
+      protocols.emplace_back(protocols::subprotocol(c.version));
+    } else {
+      protocols[it->second] = protocols::subprotocol(c.version);
+    }
+  }
+  const auto rows = tx.exec_params(
+      R"(UPDATE stations s SET connected_since = now(), last_seen_at = now(),
+                               protocol = c.protocol
+         FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS c(id, protocol, ord)
+         WHERE s.id = c.id
+           AND s.id IN (SELECT id FROM stations WHERE id = ANY($1::text[])
+                        ORDER BY id COLLATE "C" FOR NO KEY UPDATE)
+         RETURNING c.ord, s.registration, s.site_id)",
+      text_array(ids), text_array(protocols));
+  std::vector<Connected> found(ids.size());
+  for (const auto& row : rows) {
+    auto& connected = found[row[0].as<std::size_t>() - 1];
+    connected.found = true;
+    connected.registration = row[1].as<std::string>();
+    if (!row[2].is_null()) connected.site_id = row[2].as<std::int64_t>();
+  }
+  std::vector<Connected> out;
+  out.reserve(connections.size());
+  for (const auto& c : connections) out.push_back(found[entry.at(c.station_id)]);
+  return out;
 }
 
 std::int64_t take_lease(Tx& tx, const std::string& station_id, const std::string& node) {

@@ -57,6 +57,15 @@ struct Connected {
 // statement takes the station's lease over; the node that held it is told to let go.
 Connected connect(Tx& tx, const std::string& station_id, protocols::OcppVersion version,
                   const std::optional<std::string>& node);
+// A station that connected, for connect_all.
+struct Connection {
+  std::string station_id;
+  protocols::OcppVersion version = protocols::OcppVersion::v16;
+};
+// connect() without a lease for many stations in one statement (their rows locked in byte
+// order of their ids, as record_seen locks them): what each one's row says, in order. A
+// station named twice gets the same answer twice, its last protocol stored.
+std::vector<Connected> connect_all(Tx& tx, std::span<const Connection> connections);
 // Takes the lease of an existing row (e.g. one BootNotification just made); returns the new
 // epoch, 0 if the station has no row. The previous holder is told to let go.
 std::int64_t take_lease(Tx& tx, const std::string& station_id, const std::string& node);
