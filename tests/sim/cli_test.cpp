@@ -136,3 +136,26 @@ TEST_CASE("chargegrid-sim --run-for: the run ends after that many real seconds",
     CHECK(csms.received("TransactionEvent").size() >= 2);
   }
 }
+
+TEST_CASE("chargegrid-sim --ev-min-current: the vehicle reports its minimum current",
+          "[sim][cli]") {
+  CsmsStub csms;
+  auto args = common(csms, "CLIM-");
+  for (const char* a : {"--sessions", "1", "--session-length", "60", "--ev-min-current", "10"})
+    args.push_back(a);
+  const auto exit = run_sim(args, 20s);
+  REQUIRE(exit.exited);
+  CHECK(exit.status == 0);
+  const auto needs = csms.received("NotifyEVChargingNeeds");
+  REQUIRE(needs.size() == 1);
+  const auto& ac = needs[0].payload["chargingNeeds"]["acChargingParameters"];
+  CHECK(ac["evMinCurrent"] == 10);
+  CHECK(ac["evMaxCurrent"].get<double>() >= 10);
+
+  // A negative current is refused on the command line.
+  auto bad = common(csms, "CLIN-");
+  for (const char* a : {"--sessions", "1", "--ev-min-current", "-1"}) bad.push_back(a);
+  const auto refused = run_sim(bad, 10s);
+  REQUIRE(refused.exited);
+  CHECK(refused.status != 0);
+}

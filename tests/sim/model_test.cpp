@@ -209,3 +209,24 @@ TEST_CASE("a meter read late still follows the profile's periods by the clock", 
         Approx(5000.0 * 330 / 3600 + 8000.0 * 120 / 3600).margin(0.5));
   CHECK(session.meter.power_w() == 8000);
 }
+
+TEST_CASE("connect failures are counted by kind, where they were thrown left out", "[sim]") {
+  Stats a, b;
+  a.count_connect_failure("connect: Connection refused [system:111 at socket_ops.ipp:1]");
+  a.count_connect_failure("connect: Connection refused [system:111 at socket_ops.ipp:2]");
+  b.count_connect_failure("handshake refused with HTTP 503");
+  a.merge(b);
+  CHECK(a.connect_failures == 3);
+  CHECK(a.connect_failure_kinds ==
+        std::map<std::string, std::uint64_t>{{"connect: Connection refused", 2},
+                                             {"handshake refused with HTTP 503", 1}});
+  CHECK(a.to_json()["connect_failure_kinds"]["connect: Connection refused"] == 2);
+
+  // Kinds are bounded: past the limit, a new one counts as "other".
+  Stats many;
+  for (std::size_t i = 0; i < Stats::kMaxFailureKinds + 3; ++i)
+    many.count_connect_failure("kind " + std::to_string(i));
+  CHECK(many.connect_failures == Stats::kMaxFailureKinds + 3);
+  CHECK(many.connect_failure_kinds.size() == Stats::kMaxFailureKinds + 1);
+  CHECK(many.connect_failure_kinds["other"] == 3);
+}

@@ -77,6 +77,16 @@ LatencyHistogram LatencyHistogram::from_buckets_json(const nlohmann::json& json)
   return h;
 }
 
+void Stats::count_connect_failure(const std::string& what) {
+  ++connect_failures;
+  // Boost's system_error appends where it was thrown (" [system:111 at file:line]"): not a
+  // kind of its own.
+  std::string kind = what.substr(0, what.find(" ["));
+  if (!connect_failure_kinds.contains(kind) && connect_failure_kinds.size() >= kMaxFailureKinds)
+    kind = "other";
+  ++connect_failure_kinds[kind];
+}
+
 void Stats::merge(const Stats& o) {
   calls_sent += o.calls_sent;
   calls_answered += o.calls_answered;
@@ -89,6 +99,7 @@ void Stats::merge(const Stats& o) {
   connects += o.connects;
   reconnects += o.reconnects;
   connect_failures += o.connect_failures;
+  for (const auto& [kind, n] : o.connect_failure_kinds) connect_failure_kinds[kind] += n;
   boots_accepted += o.boots_accepted;
   boots_pending += o.boots_pending;
   boots_rejected += o.boots_rejected;
@@ -121,6 +132,7 @@ nlohmann::json Stats::to_json() const {
       {"connects", connects},
       {"reconnects", reconnects},
       {"connect_failures", connect_failures},
+      {"connect_failure_kinds", connect_failure_kinds},
       {"boots",
        {{"accepted", boots_accepted}, {"pending", boots_pending}, {"rejected", boots_rejected}}},
       {"sessions_started", sessions_started},

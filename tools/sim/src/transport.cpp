@@ -44,7 +44,7 @@ awaitable<bool> Transport::open(std::optional<std::string> password) {
   try {
     connection_ = co_await connect(request);
   } catch (const std::exception& e) {
-    ++stats_.connect_failures;
+    stats_.count_connect_failure(e.what());
     if (probe_) probe_->on_connect_failure();
     spdlog::debug("{}: connect failed: {}", station_id_, e.what());
     co_return false;

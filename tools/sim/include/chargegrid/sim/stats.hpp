@@ -48,6 +48,11 @@ struct Stats {
   std::uint64_t connects = 0;    // successful WebSocket handshakes
   std::uint64_t reconnects = 0;  // ... of them after a drop
   std::uint64_t connect_failures = 0;
+  // ... by what failed ("connect: Connection refused", "handshake refused with HTTP 503", ...;
+  // at most kMaxFailureKinds kinds, then the rest as "other").
+  std::map<std::string, std::uint64_t> connect_failure_kinds;
+  static constexpr std::size_t kMaxFailureKinds = 16;
+  void count_connect_failure(const std::string& what);
   std::uint64_t boots_accepted = 0;
   std::uint64_t boots_pending = 0;
   std::uint64_t boots_rejected = 0;
