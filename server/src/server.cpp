@@ -143,12 +143,17 @@ struct Server::Impl {
   }
 
   // Station connections on the ws (tls = false) or wss listener, within the connection limits.
+  // Each wake-up takes what waits in the listen backlog, up to kAcceptBurst connections, not
+  // one: in a boot storm the I/O threads are busy answering, an accept that waits its turn
+  // behind their work each time lets the backlog fill, and the kernel then resets the
+  // connections it cannot queue.
   asio::awaitable<void> accept_stations(tcp::acceptor& acceptor, bool tls) {
+    constexpr int kAcceptBurst = 256;
     const char* listener = tls ? "ocpp_tls" : "ocpp";
+    acceptor.non_blocking(true);  // the burst's accepts; async_accept waits as before
     for (;;) {
-      auto strand = asio::make_strand(io);
-      auto [ec, socket] =
-          co_await acceptor.async_accept(strand, asio::as_tuple(asio::use_awaitable));
+      auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io),
+                                                         asio::as_tuple(asio::use_awaitable));
       if (ec == asio::error::operation_aborted) co_return;
       if (ec) {
         // Out of descriptors and the like: wait a little instead of spinning.
@@ -157,33 +162,45 @@ struct Server::Impl {
         co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
         continue;
       }
-      boost::system::error_code endpoint_ec;
-      const auto remote = socket.remote_endpoint(endpoint_ec);
-      if (endpoint_ec) continue;  // already gone
-      auto refusal = security::ConnectionLimits::Refusal::None;
-      auto ticket = security.connections().admit(remote.address(), refusal);
-      if (!ticket) {
-        // Closed before a byte is read: the cheapest answer to a flood.
-        const bool total = refusal == security::ConnectionLimits::Refusal::Total;
-        metrics.count_connection(total ? "over_connection_limit" : "over_address_limit");
-        std::size_t suppressed = 0;
-        if (security.refusal_log().allow(total ? "connection_limit" : "address_limit", suppressed))
-          log::warn("station_connection_limit_reached",
-                    {{"listener", listener},
-                     {"remote", remote.address().to_string()},
-                     {"limit", total ? "max-connections" : "max-connections-per-address"},
-                     {"open", security.connections().open()},
-                     {"similar_since_last", suppressed}});
-        boost::system::error_code ignored;
-        socket.close(ignored);
-        continue;
+      admit_station(std::move(socket), tls, listener);
+      for (int i = 1; i < kAcceptBurst; ++i) {
+        boost::system::error_code burst_ec;
+        auto next = acceptor.accept(asio::make_strand(io), burst_ec);
+        if (burst_ec) break;  // the backlog is empty (would_block), or the next wait says why
+        admit_station(std::move(next), tls, listener);
       }
-      socket.set_option(tcp::no_delay(true));
-      auto context = tls ? security.tls_context() : nullptr;
-      std::make_shared<StationConnection>(std::move(socket), std::move(context), services,
-                                          std::move(*ticket))
-          ->start();
     }
+  }
+
+  // A connection just accepted: refused over the connection limits, else served.
+  template <class Socket>
+  void admit_station(Socket socket, bool tls, const char* listener) {
+    boost::system::error_code endpoint_ec;
+    const auto remote = socket.remote_endpoint(endpoint_ec);
+    if (endpoint_ec) return;  // already gone
+    auto refusal = security::ConnectionLimits::Refusal::None;
+    auto ticket = security.connections().admit(remote.address(), refusal);
+    if (!ticket) {
+      // Closed before a byte is read: the cheapest answer to a flood.
+      const bool total = refusal == security::ConnectionLimits::Refusal::Total;
+      metrics.count_connection(total ? "over_connection_limit" : "over_address_limit");
+      std::size_t suppressed = 0;
+      if (security.refusal_log().allow(total ? "connection_limit" : "address_limit", suppressed))
+        log::warn("station_connection_limit_reached",
+                  {{"listener", listener},
+                   {"remote", remote.address().to_string()},
+                   {"limit", total ? "max-connections" : "max-connections-per-address"},
+                   {"open", security.connections().open()},
+                   {"similar_since_last", suppressed}});
+      boost::system::error_code ignored;
+      socket.close(ignored);
+      return;
+    }
+    socket.set_option(tcp::no_delay(true));
+    auto context = tls ? security.tls_context() : nullptr;
+    std::make_shared<StationConnection>(std::move(socket), std::move(context), services,
+                                        std::move(*ticket))
+        ->start();
   }
 
   // SIGHUP: certificates, keys and CAs are read again; new connections use them.
