@@ -42,7 +42,8 @@ namespace meter_values {
 // The station each transaction id was issued to, as batches have looked them up. A
 // transaction's station never changes and its id is never issued again, so one look-up serves
 // every later batch that names it. Shared by the batches a writer has in flight; when it holds
-// `capacity` ids it starts afresh.
+// `capacity` ids it starts afresh. (A transaction deleted with its station stays known until
+// then: should the station be registered again and name it, its samples keep the id.)
 class TransactionOwners {
  public:
   explicit TransactionOwners(std::size_t capacity = 200'000) : capacity_(capacity) {}
