@@ -388,8 +388,7 @@ asio::awaitable<void> StationConnection::load_registration() {
     store::stations::Connected known;
     if (leased) {
       // Cluster mode: connecting takes the station's lease over, in a transaction of its own.
-      std::optional<std::string> node = cluster.node_id();
-      auto connect = [this, node](store::Tx& tx) {
+      auto connect = [this, node = cluster.node_id()](store::Tx& tx) {
         return store::stations::connect(tx, station_id_, version_, node);
       };
       known = co_await services_.database.transaction(std::move(connect));

@@ -102,20 +102,9 @@ std::vector<std::optional<Credentials>> credentials_of(Tx& tx, std::span<const s
 }
 
 Connected connect(Tx& tx, const std::string& station_id, protocols::OcppVersion version,
-                  const std::optional<std::string>& node) {
+                  const std::string& node) {
   const std::string protocol(protocols::subprotocol(version));
   Connected result;
-  if (!node) {
-    auto rows = tx.exec_params(
-        "UPDATE stations SET connected_since = now(), last_seen_at = now(), protocol = $2 "
-        "WHERE id = $1 RETURNING registration, site_id",
-        station_id, protocol);
-    if (rows.empty()) return result;
-    result.found = true;
-    result.registration = rows[0][0].as<std::string>();
-    if (!rows[0][1].is_null()) result.site_id = rows[0][1].as<std::int64_t>();
-    return result;
-  }
   // The row lock orders two nodes taking the same station at once.
   auto rows = tx.exec_params(
       R"(WITH previous AS (SELECT id, held_by FROM stations WHERE id = $1 FOR UPDATE)
@@ -124,13 +113,13 @@ Connected connect(Tx& tx, const std::string& station_id, protocols::OcppVersion 
                                lease_acquired_at = now()
            FROM previous p WHERE s.id = p.id
          RETURNING s.registration, s.site_id, s.lease_epoch, p.held_by)",
-      station_id, protocol, *node);
+      station_id, protocol, node);
   if (rows.empty()) return result;
   result.found = true;
   result.registration = rows[0][0].as<std::string>();
   if (!rows[0][1].is_null()) result.site_id = rows[0][1].as<std::int64_t>();
   result.lease_epoch = rows[0][2].as<std::int64_t>();
-  tell_previous_holder(tx, station_id, rows[0][3], *node, result.lease_epoch);
+  tell_previous_holder(tx, station_id, rows[0][3], node, result.lease_epoch);
   return result;
 }
 

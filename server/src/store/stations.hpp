@@ -53,11 +53,11 @@ struct Connected {
   std::optional<std::int64_t> site_id;
   std::int64_t lease_epoch = 0;  // cluster mode: the lease this node took (0: none)
 };
-// Marks the station connected (protocol, last seen). With `node` (cluster mode) the same
-// statement takes the station's lease over; the node that held it is told to let go.
+// Cluster mode: marks the station connected (protocol, last seen) and, in the same statement,
+// takes its lease over for `node`; the node that held it is told to let go.
 Connected connect(Tx& tx, const std::string& station_id, protocols::OcppVersion version,
-                  const std::optional<std::string>& node);
-// A station that connected, for connect_all.
+                  const std::string& node);
+// A station that connected outside cluster mode, for connect_all.
 struct Connection {
   std::string station_id;
   protocols::OcppVersion version = protocols::OcppVersion::v16;
