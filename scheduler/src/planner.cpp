@@ -573,10 +573,13 @@ void keep_minimum_power(const PlanRequest& r, Plan& plan) {
   std::vector<double> soc_wh(count, 0);
   for (std::size_t i = 0; i < count; ++i)
     soc_wh[i] = static_cast<double>(vehicles[i].soc_wh.value_or(0));
-  // Whether the battery has room for `w` more in this slot.
-  const auto has_room = [&](std::size_t i, std::int64_t w) {
+  // The most the battery takes in this slot as it stands before it (no bound where its state
+  // of charge or capacity is unknown).
+  const auto battery_room_w = [&](std::size_t i) {
     const auto& v = vehicles[i];
-    return !(v.soc_wh && v.capacity_wh) || soc_wh[i] + w * dt <= *v.capacity_wh + 1e-6;
+    if (!(v.soc_wh && v.capacity_wh)) return std::numeric_limits<std::int64_t>::max();
+    return std::max<std::int64_t>(
+        0, static_cast<std::int64_t>(std::floor((*v.capacity_wh - soc_wh[i]) / dt + 1e-9)));
   };
   // Slack after slot t: the room a vehicle has left to catch up in, less what it is behind by
   // (a vehicle about to leave cannot wait for a later turn).
@@ -596,9 +599,7 @@ void keep_minimum_power(const PlanRequest& r, Plan& plan) {
       const auto& v = vehicles[i];
       auto& p = plan.power_w[i][t];
       if (!v.soc_wh) continue;
-      if (p > 0 && v.capacity_wh)
-        p = std::min(p, std::max<std::int64_t>(0, static_cast<std::int64_t>(std::floor(
-                                                      (*v.capacity_wh - soc_wh[i]) / dt + 1e-9))));
+      if (p > 0) p = std::min(p, battery_room_w(i));
       if (p < 0) {
         const auto floor_w = std::min<std::int64_t>(
             0, -static_cast<std::int64_t>(std::floor((soc_wh[i] - v.min_soc_wh) / dt + 1e-9)));
@@ -629,10 +630,7 @@ void keep_minimum_power(const PlanRequest& r, Plan& plan) {
       if (owed_wh <= 0 || p < 0 || !connected_in_slot(s, v, t)) continue;
       auto extra = static_cast<std::int64_t>(std::ceil(owed_wh / dt));
       if (p == 0) extra = std::max(extra, min_charge(v));
-      extra = std::min(extra, v.max_charge_w - p);
-      if (v.soc_wh && v.capacity_wh)
-        extra = std::min<std::int64_t>(
-            extra, static_cast<std::int64_t>(std::floor((*v.capacity_wh - soc_wh[i]) / dt)) - p);
+      extra = std::min({extra, v.max_charge_w - p, battery_room_w(i) - p});
       extra = std::min(extra, pool_w + headroom_w);
       if (extra <= 0 || p + extra < min_charge(v)) continue;
       const auto from_pool = std::min(pool_w, extra);
@@ -663,7 +661,7 @@ void keep_minimum_power(const PlanRequest& r, Plan& plan) {
         // Served above, or ahead of its plan already (more would go beyond its need).
         if (plan.power_w[i][t] > 0 || behind_wh[i] <= 0) continue;
         const auto m = min_charge(vehicles[i]);
-        if (!has_room(i, m)) continue;
+        if (m > battery_room_w(i)) continue;
         const auto from_pool = std::min(pool_w, m);
         const auto from_room = std::min(headroom_w, m - from_pool);
         auto short_w = m - from_pool - from_room;
@@ -697,12 +695,8 @@ void keep_minimum_power(const PlanRequest& r, Plan& plan) {
       least_slack_first(charging, t);
       for (std::size_t i : charging) {
         if (pool_w == 0) break;
-        const auto& v = vehicles[i];
-        auto give = std::min(pool_w, v.max_charge_w - plan.power_w[i][t]);
-        if (v.soc_wh && v.capacity_wh)
-          give = std::min<std::int64_t>(
-              give, static_cast<std::int64_t>(
-                        std::floor((*v.capacity_wh - soc_wh[i] - plan.power_w[i][t] * dt) / dt)));
+        const auto give = std::min({pool_w, vehicles[i].max_charge_w - plan.power_w[i][t],
+                                    battery_room_w(i) - plan.power_w[i][t]});
         if (give <= 0) continue;
         plan.power_w[i][t] += give;
         behind_wh[i] -= give * dt;
