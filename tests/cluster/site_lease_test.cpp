@@ -30,6 +30,10 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// Node and site lease timeouts of these tests: long enough that nothing expires by itself on a
+// loaded machine; expiry and a node's death are made by hand where a test needs them.
+constexpr int kLeaseS = 30;
+
 std::string query(const std::string& url, const std::string& sql) {
   pqxx::connection c(url);
   auto rows = pqxx::nontransaction(c).exec(sql);
@@ -39,7 +43,7 @@ std::string query(const std::string& url, const std::string& sql) {
 
 void add_node(pqxx::connection& c, const std::string& id) {
   pqxx::work tx(c);
-  chargegrid::server::store::cluster_nodes::upsert(tx, {id, 1, "test", 1, 0, 0, 3});
+  chargegrid::server::store::cluster_nodes::upsert(tx, {id, 1, "test", 1, 0, 0, kLeaseS});
   tx.commit();
 }
 
@@ -103,6 +107,13 @@ class Station {
   std::thread thread_;
 };
 
+// A site of 16 kW named Depot, made through the REST API: its id.
+std::int64_t post_site(chargegrid::testing::ApiClient& api) {
+  auto created = api.post("/sites", {{"name", "Depot"}, {"import_limit_w", 16000}});
+  REQUIRE(created.status == 201);
+  return created.data["id"].get<std::int64_t>();
+}
+
 }  // namespace
 
 TEST_CASE("site leases: one holder at a time, renewals, requests, take-overs and release",
@@ -114,7 +125,7 @@ TEST_CASE("site leases: one holder at a time, renewals, requests, take-overs and
   const auto site = add_site(c);
 
   auto take = [&](const std::string& node) {
-    return in_tx(c, [&](pqxx::work& tx) { return leases::take(tx, site, node, 3); });
+    return in_tx(c, [&](pqxx::work& tx) { return leases::take(tx, site, node, kLeaseS); });
   };
   auto holds = [&](const std::string& node, std::int64_t epoch) {
     return in_tx(c, [&](pqxx::work& tx) { return leases::holds(tx, site, node, epoch); });
@@ -130,8 +141,8 @@ TEST_CASE("site leases: one holder at a time, renewals, requests, take-overs and
   // Taking it again is a renewal: same epoch.
   REQUIRE(take("node-a"));
   CHECK(take("node-a")->epoch == 1);
-  CHECK(in_tx(c, [&](pqxx::work& tx) { return leases::renew(tx, "node-a", 3); }).size() == 1);
-  CHECK(in_tx(c, [&](pqxx::work& tx) { return leases::renew(tx, "node-b", 3); }).empty());
+  CHECK(in_tx(c, [&](pqxx::work& tx) { return leases::renew(tx, "node-a", kLeaseS); }).size() == 1);
+  CHECK(in_tx(c, [&](pqxx::work& tx) { return leases::renew(tx, "node-b", kLeaseS); }).empty());
 
   // Requests: only another node asks the holder; the count and the latest reason are kept.
   CHECK(in_tx(
@@ -150,7 +161,7 @@ TEST_CASE("site leases: one holder at a time, renewals, requests, take-overs and
 
   // An unknown site is never leased.
   CHECK(in_tx(c, [&](pqxx::work& tx) {
-          return leases::take(tx, std::vector<std::int64_t>{site + 99, -1}, "node-a", 3);
+          return leases::take(tx, std::vector<std::int64_t>{site + 99, -1}, "node-a", kLeaseS);
         }).empty());
   CHECK(query(db.url(), "SELECT count(*) FROM site_leases") == "1");
 
@@ -186,7 +197,8 @@ TEST_CASE("site leases: one holder at a time, renewals, requests, take-overs and
     std::atomic<int> winners{0};
     auto racer = [&](const std::string& node) {
       pqxx::connection own(db.url());
-      if (in_tx(own, [&](pqxx::work& tx) { return leases::take(tx, site, node, 3); })) ++winners;
+      if (in_tx(own, [&](pqxx::work& tx) { return leases::take(tx, site, node, kLeaseS); }))
+        ++winners;
     };
     std::thread a(racer, "node-a"), b(racer, "node-b");
     a.join();
@@ -204,8 +216,9 @@ TEST_CASE("site leases: one holder at a time, renewals, requests, take-overs and
     pqxx::connection own(db.url());
     try {
       for (int round = 0; round < 5; ++round) {
-        auto got = in_tx(own, [&](pqxx::work& tx) { return leases::take(tx, sites, node, 3); });
-        in_tx(own, [&](pqxx::work& tx) { return leases::renew(tx, node, 3); });
+        auto got =
+            in_tx(own, [&](pqxx::work& tx) { return leases::take(tx, sites, node, kLeaseS); });
+        in_tx(own, [&](pqxx::work& tx) { return leases::renew(tx, node, kLeaseS); });
         if (round == 0) {
           std::lock_guard lock(holders_mutex);
           for (const auto& h : got) ++holders[h.site_id];
@@ -233,13 +246,12 @@ TEST_CASE(
   ClusterHarness cluster(db.url(), "site-lease", 3,
                          {"--smart-charging", "", "--call-timeout", "5"});
   auto api = cluster.api(1);
-  auto site_r = api.post("/sites", {{"name", "Depot"}, {"import_limit_w", 16000}});
-  REQUIRE(site_r.status == 201);
-  const auto site = std::to_string(site_r.data["id"].get<std::int64_t>());
+  const auto site_id = post_site(api);
+  const auto site = std::to_string(site_id);
   for (int i = 1; i <= 4; ++i)
     REQUIRE(
-        api.post("/stations", {{"id", "SL-" + std::to_string(i)}, {"site_id", site_r.data["id"]}})
-            .status == 201);
+        api.post("/stations", {{"id", "SL-" + std::to_string(i)}, {"site_id", site_id}}).status ==
+        201);
 
   // One station with a session on each node.
   std::vector<std::unique_ptr<Station>> stations;
@@ -348,13 +360,12 @@ TEST_CASE(
   ClusterHarness cluster(db.url(), "site-lease-lost", 2,
                          {"--smart-charging", "", "--call-timeout", "5"});
   auto api = cluster.api(1);
-  auto site_r = api.post("/sites", {{"name", "Depot"}, {"import_limit_w", 16000}});
-  REQUIRE(site_r.status == 201);
-  const auto site = std::to_string(site_r.data["id"].get<std::int64_t>());
+  const auto site_id = post_site(api);
+  const auto site = std::to_string(site_id);
   std::vector<std::unique_ptr<Station>> stations;
   for (int i = 1; i <= 2; ++i) {
     const auto id = "LL-" + std::to_string(i);
-    REQUIRE(api.post("/stations", {{"id", id}, {"site_id", site_r.data["id"]}}).status == 201);
+    REQUIRE(api.post("/stations", {{"id", id}, {"site_id", site_id}}).status == 201);
     stations.push_back(std::make_unique<Station>(cluster.node(i).ocpp_port(), id));
     stations.back()->start_session();
   }
