@@ -3,9 +3,9 @@
 // boots: connector status changes, boots and connections, each written with those of other
 // stations in one transaction per batch, and the handshake's read of the station's
 // credentials, read for many stations at once; and of the writes that Authorize and a
-// session's messages (its start, events and stop) make before they are answered. Boots and
-// connections are batched only outside cluster mode, where each takes the station's lease with its
-// row locked (see docs/architecture.md).
+// session's messages (its start, events and stop) make before they are answered. In cluster
+// mode a connection, and the boot of a station unknown when it connected, take the station's
+// lease in their batch (see docs/architecture.md).
 
 #include <functional>
 #include <optional>
@@ -30,9 +30,17 @@ struct BootWrite {
   store::stations::Boot boot;
   std::string initial_registration;
   bool register_unknown = true;
+  // Cluster mode: the node taking the lease of the row the boot makes or finds; empty: none.
+  std::string lease_node;
+};
+// What a boot wrote: the station's registration, nullopt when no row was made; the lease's
+// epoch when one was taken (0: none).
+struct BootRecorded {
+  std::optional<std::string> registration;
+  std::int64_t lease_epoch = 0;
 };
 
-// A station that connected (store::stations::connect_all, without a lease).
+// A station that connected (store::stations::connect_all; in cluster mode with the lease).
 using ConnectWrite = store::stations::Connection;
 
 // The writes of one CALL that must commit before it is answered (Authorize, a session's
@@ -51,8 +59,8 @@ class StateWriters {
 
   // store::connectors::record_status; true once committed.
   GroupCommit<store::connectors::StatusChange, bool> statuses;
-  // store::stations::record_boot: the station's registration, nullopt when no row was made.
-  GroupCommit<BootWrite, std::optional<std::string>> boots;
+  // store::stations::record_boot, then take_lease for a lease_node.
+  GroupCommit<BootWrite, BootRecorded> boots;
   GroupCommit<ConnectWrite, store::stations::Connected> connects;
   // A station id's credentials for its handshake, nullopt when there is no such station.
   GroupCommit<std::string, std::optional<security::StationSecurity>> credentials;

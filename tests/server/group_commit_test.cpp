@@ -21,6 +21,7 @@
 
 #include "chargegrid/db/errors.hpp"
 #include "chargegrid/db/pool.hpp"
+#include "cluster/messages.hpp"
 #include "metrics.hpp"
 #include "server_fixture.hpp"
 #include "state_writers.hpp"
@@ -237,9 +238,14 @@ TEST_CASE("Boots, connections and credentials of several stations in one batch, 
   std::vector<BootWrite> boots{boot("KNOWN-A", "pending", true), boot("KNOWN-R", "accepted", true),
                                boot("NEW-P", "pending", true), boot("NEW-X", "rejected", false),
                                boot("NEW-P", "accepted", true)};
-  std::vector<std::optional<std::string>> registrations;
-  auto errors = write_all(io, writers.boots, boots, registrations);
+  std::vector<chargegrid::server::BootRecorded> recorded;
+  auto errors = write_all(io, writers.boots, boots, recorded);
   for (const auto& error : errors) CHECK(error == nullptr);
+  std::vector<std::optional<std::string>> registrations;
+  for (const auto& r : recorded) {
+    registrations.push_back(r.registration);
+    CHECK(r.lease_epoch == 0);
+  }
   CHECK(registrations == std::vector<std::optional<std::string>>{"accepted", "rejected", "pending",
                                                                  std::nullopt, "pending"});
   CHECK(histogram_count(metrics.render(), "chargegrid_db_boot_batch_items") == 1);
@@ -256,10 +262,10 @@ TEST_CASE("Boots, connections and credentials of several stations in one batch, 
   // One statement for the batch: a station that connects twice in it (a quick reconnect) gets
   // its row's answer both times and keeps the protocol of its last connection.
   using chargegrid::protocols::OcppVersion;
-  std::vector<ConnectWrite> connects{{"KNOWN-R", OcppVersion::v16},
-                                     {"KNOWN-A", OcppVersion::v16},
-                                     {"NOBODY", OcppVersion::v16},
-                                     {"KNOWN-A", OcppVersion::v201}};
+  std::vector<ConnectWrite> connects{{"KNOWN-R", OcppVersion::v16, ""},
+                                     {"KNOWN-A", OcppVersion::v16, ""},
+                                     {"NOBODY", OcppVersion::v16, ""},
+                                     {"KNOWN-A", OcppVersion::v201, ""}};
   std::vector<chargegrid::server::store::stations::Connected> known;
   errors = write_all(io, writers.connects, connects, known);
   for (const auto& error : errors) CHECK(error == nullptr);
@@ -287,6 +293,95 @@ TEST_CASE("Boots, connections and credentials of several stations in one batch, 
   REQUIRE(credentials[1]);
   REQUIRE(credentials[2]);
   CHECK(credentials[2]->password_hash.empty());
+}
+
+TEST_CASE("Cluster mode: connections and boots take their stations' leases in one batch",
+          "[integration][group-commit][cluster]") {
+  chargegrid::testing::TestDatabase database;
+  add_stations(database, {"HELD-ELSEWHERE", "FREE", "TWICE"}, "accepted");
+  {
+    auto c = database.connect();
+    pqxx::work tx(c);
+    tx.exec("UPDATE stations SET held_by = 'node-b', lease_epoch = 7 WHERE id = 'HELD-ELSEWHERE'");
+    tx.exec("UPDATE stations SET lease_epoch = 3 WHERE id = 'TWICE'");
+    tx.commit();
+  }
+  chargegrid::db::ConnectionPool pool(database.url(), 1);
+  REQUIRE(pool.wait_until_ready(std::chrono::seconds(10)));
+  // node-b listens on its channel: it must be told to let its station go.
+  auto listener = database.connect();
+  std::vector<std::string> told;
+  struct Receiver : pqxx::notification_receiver {
+    Receiver(pqxx::connection& c, const std::string& channel, std::vector<std::string>& told)
+        : pqxx::notification_receiver(c, channel), told_(told) {}
+    void operator()(const std::string& payload, int) override { told_.push_back(payload); }
+    std::vector<std::string>& told_;
+  } receiver(listener, chargegrid::server::cluster::channel("node-b"), told);
+
+  asio::io_context io;
+  Metrics metrics;
+  StateWriters writers(io, pool, metrics, 1000, 300);
+  using chargegrid::protocols::OcppVersion;
+  // TWICE reconnects within the batch: each connection its own epoch, the later one newer.
+  std::vector<ConnectWrite> connects{{"TWICE", OcppVersion::v16, "node-a"},
+                                     {"HELD-ELSEWHERE", OcppVersion::v201, "node-a"},
+                                     {"FREE", OcppVersion::v16, "node-a"},
+                                     {"NOBODY", OcppVersion::v16, "node-a"},
+                                     {"TWICE", OcppVersion::v201, "node-a"}};
+  std::vector<chargegrid::server::store::stations::Connected> known;
+  auto errors = write_all(io, writers.connects, connects, known);
+  for (const auto& error : errors) CHECK(error == nullptr);
+  REQUIRE(known.size() == 5);
+  CHECK(known[0].lease_epoch == 4);
+  CHECK(known[4].lease_epoch == 5);
+  CHECK(known[1].lease_epoch == 8);
+  CHECK(known[2].lease_epoch == 1);
+  CHECK_FALSE(known[3].found);
+  CHECK(known[3].lease_epoch == 0);
+  CHECK(histogram_count(metrics.render(), "chargegrid_db_connect_batch_items") == 1);
+  {
+    auto c = database.connect();
+    pqxx::read_transaction tx(c);
+    CHECK(
+        tx.exec1("SELECT held_by FROM stations WHERE id = 'HELD-ELSEWHERE'")[0].as<std::string>() ==
+        "node-a");
+    CHECK(tx.exec1("SELECT lease_epoch FROM stations WHERE id = 'TWICE'")[0].as<int>() == 5);
+    CHECK(tx.exec1("SELECT protocol FROM stations WHERE id = 'TWICE'")[0].as<std::string>() ==
+          "ocpp2.0.1");
+  }
+  // The earlier of TWICE's connections ending leaves the later one's lease.
+  {
+    auto c = database.connect();
+    pqxx::work tx(c);
+    chargegrid::server::store::stations::end_connection(tx, "TWICE", std::string("node-a"), 4);
+    tx.commit();
+    pqxx::read_transaction read(c);
+    CHECK(read.exec1("SELECT held_by FROM stations WHERE id = 'TWICE'")[0].as<std::string>() ==
+          "node-a");
+  }
+  for (int i = 0; i < 50 && told.empty(); ++i) listener.await_notification(0, 100000);
+  REQUIRE(told.size() == 1);
+  CHECK(told[0].find("HELD-ELSEWHERE") != std::string::npos);
+
+  // A boot of a station unknown when it connected takes the lease with the row it makes.
+  BootWrite boot;
+  boot.station_id = "NEW-IN-CLUSTER";
+  boot.boot.reason = "PowerUp";
+  boot.initial_registration = "accepted";
+  boot.lease_node = "node-a";
+  BootWrite known_boot = boot;
+  known_boot.station_id = "FREE";
+  known_boot.lease_node.clear();
+  std::vector<chargegrid::server::BootRecorded> recorded;
+  errors = write_all(io, writers.boots, std::vector<BootWrite>{boot, known_boot}, recorded);
+  for (const auto& error : errors) CHECK(error == nullptr);
+  CHECK(recorded[0].registration == "accepted");
+  CHECK(recorded[0].lease_epoch == 1);
+  CHECK(recorded[1].lease_epoch == 0);
+  auto c = database.connect();
+  pqxx::read_transaction tx(c);
+  CHECK(tx.exec1("SELECT held_by FROM stations WHERE id = 'NEW-IN-CLUSTER'")[0].as<std::string>() ==
+        "node-a");
 }
 
 TEST_CASE("A batch rolled back in a deadlock is written again item by item",

@@ -385,17 +385,10 @@ asio::awaitable<void> StationConnection::load_registration() {
   const bool leased = cluster.enabled();
   std::int64_t lease_epoch = 0;
   try {
-    store::stations::Connected known;
-    if (leased) {
-      // Cluster mode: connecting takes the station's lease over, in a transaction of its own.
-      auto connect = [this, node = cluster.node_id()](store::Tx& tx) {
-        return store::stations::connect(tx, station_id_, version_, node);
-      };
-      known = co_await services_.database.transaction(std::move(connect));
-    } else {
-      ConnectWrite write{station_id_, version_};
-      known = co_await services_.writers.connects.write(std::move(write));
-    }
+    // With other stations' connections in one statement; in cluster mode it takes the
+    // station's lease over.
+    ConnectWrite write{station_id_, version_, leased ? cluster.node_id() : std::string()};
+    const auto known = co_await services_.writers.connects.write(std::move(write));
     lease_epoch = known.lease_epoch;
     // An id with no row (not registered yet) leaves nothing behind here.
     if (known.found) services_.events.set_station_site(station_id_, known.site_id);

@@ -1,7 +1,5 @@
 // Provisioning: BootNotification, Heartbeat, NotifyReport.
 
-#include <pqxx/pqxx>
-
 #include "chargegrid/base/enum_names.hpp"
 #include "cluster/cluster.hpp"
 #include "commands/command_router.hpp"
@@ -32,31 +30,18 @@ Handler boot_notification(Services& services) {
     // the row that registers it.
     const bool take_lease =
         services.cluster.enabled() && services.stations.lease_epoch(ctx.station_id) == 0;
-    std::int64_t lease_epoch = 0;
     const bool register_unknown = services.config.unknown_stations != UnknownStationPolicy::Reject;
     // Empty when the station is unknown and unknown ones are rejected: no row is made for it.
     const store::stations::Boot boot{info.reason, info.vendor,     info.model,
                                      info.serial, info.firmware,   info.iccid,
                                      info.imsi,   info.meter_type, info.meter_serial};
-    std::string registration;
-    if (services.cluster.enabled()) {
-      // Cluster mode: the boot and the lease in a transaction of their own, so the station's
-      // row stays locked only as long as its own boot takes.
-      registration = co_await services.database.run([&](pqxx::connection& c) {
-        pqxx::work tx(c);
-        auto registered = store::stations::record_boot(tx, ctx.station_id, ctx.version, boot,
-                                                       initial, register_unknown);
-        if (registered && take_lease)
-          lease_epoch = store::stations::take_lease(tx, ctx.station_id, services.cluster.node_id());
-        tx.commit();
-        return registered.value_or(std::string());
-      });
-    } else {
-      // With other stations' boots in one transaction; answered only once committed.
-      BootWrite write{ctx.station_id, ctx.version, boot, initial, register_unknown};
-      auto registered = co_await services.writers.boots.write(std::move(write));
-      registration = registered.value_or(std::string());
-    }
+    // With other stations' boots in one transaction; answered only once committed.
+    BootWrite write{
+        ctx.station_id, ctx.version,      boot,
+        initial,        register_unknown, take_lease ? services.cluster.node_id() : std::string()};
+    auto recorded = co_await services.writers.boots.write(std::move(write));
+    const auto registration = recorded.registration.value_or(std::string());
+    const auto lease_epoch = recorded.lease_epoch;
     if (take_lease && !registration.empty())
       services.cluster.lease_taken(ctx.station_id, lease_epoch, ctx.connection);
     if (registration.empty()) {

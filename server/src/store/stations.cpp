@@ -36,6 +36,13 @@ std::vector<std::optional<T>> per_station(const pqxx::result& rows, std::size_t 
   return out;
 }
 
+// {"node",NULL,...}: the lease nodes of connect_all, NULL where none is taken.
+std::string node_array(const std::vector<std::optional<std::string>>& nodes) {
+  ArrayLiteral array;
+  for (const auto& node : nodes) array.add_or_null(node);
+  return array.str();
+}
+
 }  // namespace
 
 std::optional<std::int64_t> site_of(Tx& tx, const std::string& station_id) {
@@ -101,60 +108,75 @@ std::vector<std::optional<Credentials>> credentials_of(Tx& tx, std::span<const s
       });
 }
 
-Connected connect(Tx& tx, const std::string& station_id, protocols::OcppVersion version,
-                  const std::string& node) {
-  const std::string protocol(protocols::subprotocol(version));
-  Connected result;
-  // The row lock orders two nodes taking the same station at once.
-  auto rows = tx.exec_params(
-      R"(WITH previous AS (SELECT id, held_by FROM stations WHERE id = $1 FOR UPDATE)
-         UPDATE stations s SET connected_since = now(), last_seen_at = now(), protocol = $2,
-                               held_by = $3, lease_epoch = s.lease_epoch + 1,
-                               lease_acquired_at = now()
-           FROM previous p WHERE s.id = p.id
-         RETURNING s.registration, s.site_id, s.lease_epoch, p.held_by)",
-      station_id, protocol, node);
-  if (rows.empty()) return result;
-  result.found = true;
-  result.registration = rows[0][0].as<std::string>();
-  if (!rows[0][1].is_null()) result.site_id = rows[0][1].as<std::int64_t>();
-  result.lease_epoch = rows[0][2].as<std::int64_t>();
-  tell_previous_holder(tx, station_id, rows[0][3], node, result.lease_epoch);
-  return result;
-}
-
 std::vector<Connected> connect_all(Tx& tx, std::span<const Connection> connections) {
-  // One entry per station (an UPDATE changes a row once, however many join rows name it).
-  std::unordered_map<std::string_view, std::size_t> entry;
+  // One entry per station (an UPDATE changes a row once, however many join rows name it):
+  // its last protocol and lease node, and how many of its connections take the lease.
+  struct Entry {
+    std::size_t index;
+    std::int64_t leases = 0;
+  };
+  std::unordered_map<std::string_view, Entry> entry;
   std::vector<std::string> ids, protocols;
-  for (const auto& c : connections) {
-    const auto [it, added] = entry.try_emplace(c.station_id, ids.size());
+  std::vector<std::optional<std::string>> nodes;  // nullopt: no lease taken
+  std::vector<std::int64_t> leases;
+  // Per connection: its station's entry and, for a lease, its place among the station's.
+  std::vector<std::int64_t> lease_number(connections.size(), 0);
+  for (std::size_t i = 0; i < connections.size(); ++i) {
+    const auto& c = connections[i];
+    const auto [it, added] = entry.try_emplace(c.station_id, Entry{ids.size()});
     if (added) {
       ids.push_back(c.station_id);
-      protocols.emplace_back(protocols::subprotocol(c.version));
-    } else {
-      protocols[it->second] = protocols::subprotocol(c.version);
+      protocols.emplace_back();
+      nodes.emplace_back();
+      leases.push_back(0);
+    }
+    const auto at = it->second.index;
+    protocols[at] = protocols::subprotocol(c.version);
+    if (!c.lease_node.empty()) {
+      nodes[at] = c.lease_node;
+      lease_number[i] = ++leases[at];
     }
   }
+  // `previous` locks the rows (in byte order of their ids) and keeps who held each before.
   const auto rows = tx.exec_params(
-      R"(UPDATE stations s SET connected_since = now(), last_seen_at = now(),
-                               protocol = c.protocol
-         FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS c(id, protocol, ord)
+      R"(WITH previous AS (
+           SELECT id, held_by FROM stations WHERE id = ANY($1::text[])
+           ORDER BY id COLLATE "C" FOR NO KEY UPDATE)
+         UPDATE stations s SET connected_since = now(), last_seen_at = now(),
+                               protocol = c.protocol,
+                               held_by = COALESCE(c.node, s.held_by),
+                               lease_epoch = s.lease_epoch + c.leases,
+                               lease_acquired_at = CASE WHEN c.node IS NULL
+                                                        THEN s.lease_acquired_at ELSE now() END
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])
+                WITH ORDINALITY AS c(id, protocol, node, leases, ord)
+           JOIN previous p ON p.id = c.id
          WHERE s.id = c.id
-           AND s.id IN (SELECT id FROM stations WHERE id = ANY($1::text[])
-                        ORDER BY id COLLATE "C" FOR NO KEY UPDATE)
-         RETURNING c.ord, s.registration, s.site_id)",
-      text_array(ids), text_array(protocols));
+         RETURNING c.ord, s.registration, s.site_id, s.lease_epoch, p.held_by)",
+      text_array(ids), text_array(protocols), node_array(nodes), integer_array(leases));
   std::vector<Connected> found(ids.size());
   for (const auto& row : rows) {
-    auto& connected = found[row[0].as<std::size_t>() - 1];
+    const auto at = row[0].as<std::size_t>() - 1;
+    auto& connected = found[at];
     connected.found = true;
     connected.registration = row[1].as<std::string>();
     if (!row[2].is_null()) connected.site_id = row[2].as<std::int64_t>();
+    if (nodes[at]) {
+      connected.lease_epoch = row[3].as<std::int64_t>();
+      tell_previous_holder(tx, ids[at], row[4], *nodes[at], connected.lease_epoch);
+    }
   }
   std::vector<Connected> out;
   out.reserve(connections.size());
-  for (const auto& c : connections) out.push_back(found[entry.at(c.station_id)]);
+  for (std::size_t i = 0; i < connections.size(); ++i) {
+    const auto& e = entry.at(connections[i].station_id);
+    auto connected = found[e.index];
+    // Each lease-taking connection of a station its own epoch, the last one the row's.
+    connected.lease_epoch = lease_number[i] == 0 || connected.lease_epoch == 0
+                                ? 0
+                                : connected.lease_epoch - (leases[e.index] - lease_number[i]);
+    out.push_back(std::move(connected));
+  }
   return out;
 }
 

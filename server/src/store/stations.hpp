@@ -53,18 +53,20 @@ struct Connected {
   std::optional<std::int64_t> site_id;
   std::int64_t lease_epoch = 0;  // cluster mode: the lease this node took (0: none)
 };
-// Cluster mode: marks the station connected (protocol, last seen) and, in the same statement,
-// takes its lease over for `node`; the node that held it is told to let go.
-Connected connect(Tx& tx, const std::string& station_id, protocols::OcppVersion version,
-                  const std::string& node);
-// A station that connected outside cluster mode, for connect_all.
+// A station that connected, for connect_all.
 struct Connection {
   std::string station_id;
   protocols::OcppVersion version = protocols::OcppVersion::v16;
+  // Cluster mode: the node taking the station's lease over with the connection; empty
+  // outside cluster mode (no lease).
+  std::string lease_node;
 };
-// connect() without a lease for many stations in one statement (their rows locked in byte
-// order of their ids, as record_seen locks them): what each one's row says, in order. A
-// station named twice gets the same answer twice, its last protocol stored.
+// Marks many stations connected (protocol, last seen) in one statement, their rows locked in
+// byte order of their ids as record_seen locks them: what each one's row says, in order. A
+// connection with a lease_node takes the station's lease over in the same statement, and the
+// node that held it is told to let go. A station named twice gets its row's answer twice and
+// keeps its last protocol; with leases each of its connections gets an epoch of its own, the
+// last one the newest, so the end of an earlier one never ends the later one's lease.
 std::vector<Connected> connect_all(Tx& tx, std::span<const Connection> connections);
 // Takes the lease of an existing row (e.g. one BootNotification just made); returns the new
 // epoch, 0 if the station has no row. The previous holder is told to let go.
