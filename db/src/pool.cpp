@@ -119,7 +119,7 @@ PoolStats ConnectionPool::stats() const {
                    jobs_total_,     jobs_failed_, reconnects_};
 }
 
-void ConnectionPool::fail(Task& task, std::exception_ptr error) {
+void ConnectionPool::fail(Task& task, std::exception_ptr error, bool log_unhandled) {
   if (task.on_error) {
     try {
       task.on_error(error);
@@ -130,7 +130,7 @@ void ConnectionPool::fail(Task& task, std::exception_ptr error) {
       log::error("db_pool_on_error_threw");
     }
   }
-  log::warn("db_pool_job_failed", {{"error", describe(error)}});
+  if (log_unhandled) log::warn("db_pool_job_failed", {{"error", describe(error)}});
 }
 
 void ConnectionPool::try_connect(Worker& worker, std::unique_lock<std::mutex>& lock) {
@@ -308,7 +308,8 @@ void ConnectionPool::stop(std::chrono::milliseconds deadline) {
   if (!dropped.empty()) log::warn("db_pool_stop_dropped_jobs", {{"count", dropped.size()}});
   for (auto& task : dropped) {
     fail(task,
-         std::make_exception_ptr(PoolStopped("connection pool: stopped before the job could run")));
+         std::make_exception_ptr(PoolStopped("connection pool: stopped before the job could run")),
+         false);
     std::lock_guard lock(mutex_);
     ++jobs_total_;
     ++jobs_failed_;

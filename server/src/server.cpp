@@ -89,6 +89,15 @@ struct Server::Impl {
       cluster.on_event = [this](const nlohmann::json& message) {
         for (auto& event : EventRelay::events_of(message)) events.publish_remote(std::move(event));
       };
+      cluster.streams_events = [this] { return events.subscribers() > 0; };
+      metrics.add_gauge_source([this](std::string& out) {
+        base::prometheus::Writer writer(out);
+        writer.counter("chargegrid_cluster_events_relayed_total",
+                       "Live events sent to the other nodes", event_relay.relayed());
+        writer.counter("chargegrid_cluster_events_unwanted_total",
+                       "Live events not sent: no other node streamed events",
+                       event_relay.unwanted());
+      });
     }
     ocpp::register_provisioning(handlers, services);
     ocpp::register_authorization(handlers, services);

@@ -261,3 +261,33 @@ TEST_CASE("live events of every node reach a stream on any node", "[cluster][eve
   REQUIRE(change);
   CHECK((*change)["data"]["status"] == "Preparing");
 }
+
+TEST_CASE("a node relays its live events only while another node streams them",
+          "[cluster][events]") {
+  chargegrid::testing::TestDatabase db;
+  ClusterHarness cluster(db.url(), "relay", 2);
+  const std::string relayed = "chargegrid_cluster_events_relayed_total";
+  const std::string unwanted = "chargegrid_cluster_events_unwanted_total";
+  // No stream anywhere: node 2 keeps its events to itself.
+  auto quiet = boot_station(cluster.node(2).ocpp_port(), "RELAY-UNWATCHED");
+  REQUIRE(eventually([&] { return cluster.metric(2, unwanted) > 0; }, 10s));
+  CHECK(cluster.metric(2, relayed) == 0);
+
+  // A stream on node 1: node 2's next events reach it.
+  chargegrid::testing::EventStream stream(cluster.node(1).http_port(), cluster.admin_key(),
+                                          "?types=station.online");
+  REQUIRE(stream.head().find("200") != std::string::npos);
+  auto watched = boot_station(cluster.node(2).ocpp_port(), "RELAY-WATCHED");
+  auto online = stream.next("station.online", 10s);
+  REQUIRE(online);
+  CHECK((*online)["station_id"] == "RELAY-WATCHED");
+  CHECK(cluster.metric(2, relayed) > 0);
+  // The node that streams says so in its row, ahead of now, for the others to read.
+  auto c = db.connect();
+  pqxx::read_transaction tx(c);
+  CHECK(tx.exec1("SELECT events_wanted_until > now() + interval '4 minutes' FROM cluster_nodes "
+                 "WHERE id = 'node-1'")[0]
+            .as<bool>());
+  CHECK(tx.exec1("SELECT events_wanted_until IS NULL FROM cluster_nodes WHERE id = 'node-2'")[0]
+            .as<bool>());
+}

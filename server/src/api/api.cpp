@@ -16,7 +16,9 @@
 #include "chargegrid/base/text.hpp"
 #include "chargegrid/db/pool.hpp"
 #include "chargegrid/protocols/json_limits.hpp"
+#include "cluster/cluster.hpp"
 #include "logging.hpp"
+#include "store/cluster_nodes.hpp"
 
 namespace chargegrid::server::api {
 
@@ -325,6 +327,22 @@ awaitable<void> Api::stream_events(Stream& stream, const HttpRequest& request) {
     co_return;
   }
 
+  // Cluster mode: the other nodes are told to relay their events before the head goes out, so
+  // a client that acts once it has the head sees every event its action causes on any node.
+  // Without the database the stream still shows this node's own.
+  auto& services = context_->services;
+  if (services.cluster.enabled()) {
+    // A named function, not a temporary inside the co_await (g++ 12 destroys the latter's
+    // captures twice).
+    auto want_events = [node = services.cluster.node_id()](store::Tx& tx) {
+      store::cluster_nodes::want_events(tx, node, Cluster::kEventsWantedS);
+    };
+    try {
+      co_await services.database.transaction(std::move(want_events));
+    } catch (const std::exception& e) {
+      log::warn("event_stream_relay_unavailable", {{"error", e.what()}});
+    }
+  }
   // Subscribed before the head goes out: a client that acts once it has the head sees
   // every event its action causes.
   auto executor = co_await asio::this_coro::executor;

@@ -64,6 +64,12 @@ class Cluster {
   std::function<void(const std::string& station_id, const std::string& registration)>
       on_registration;
   std::function<void(const nlohmann::json& event)> on_event;
+  // Whether a client streams live events from this node: each heartbeat then tells the
+  // other nodes to keep relaying theirs (store::cluster_nodes::want_events).
+  std::function<bool()> streams_events;
+  // How long the other nodes relay their events after this node last said it streams them:
+  // a client that reconnects within it resumes with every node's events.
+  static constexpr int kEventsWantedS = 300;
 
   // Registers this node (refusing an id a live node elsewhere uses), ends the leases and
   // commands a previous process under the same id left, and starts the listener. Throws

@@ -34,38 +34,47 @@ EventRelay::EventRelay(boost::asio::io_context& io, db::ConnectionPool& pool, st
 
 void EventRelay::push(const Event& event) {
   if (job_.stopping()) return;
+  auto text = wire(event).dump();
   std::lock_guard lock(mutex_);
-  pending_.push_back(wire(event));
+  pending_.push_back(std::move(text));
   if (pending_.size() > kMaxPending) pending_.pop_front();
 }
 
 void EventRelay::flush(pqxx::connection_base& c) {
-  std::vector<std::string> payloads;
+  std::deque<std::string> events;
   {
     std::lock_guard lock(mutex_);
-    json batch = json::array();
-    std::size_t size = 0;
-    auto close_batch = [&] {
-      if (batch.empty()) return;
-      payloads.push_back(
-          json{{"op", "event"}, {"node", node_id_}, {"events", std::move(batch)}}.dump());
-      batch = json::array();
-      size = 0;
-    };
-    for (auto& event : pending_) {
-      auto text_size = event.dump().size();
-      if (text_size > kMaxPayload - 100) continue;  // too large to relay: this node's only
-      if (size + text_size > kMaxPayload - 100) close_batch();
-      size += text_size + 1;
-      batch.push_back(std::move(event));
-    }
-    close_batch();
-    pending_.clear();
+    events.swap(pending_);
   }
-  if (payloads.empty()) return;
+  if (events.empty()) return;
   pqxx::work tx(c);
-  for (const auto& payload : payloads)
+  // Decided after the events were published: a stream whose node said so before they were
+  // gets them all.
+  if (!store::cluster_nodes::events_wanted_elsewhere(tx, node_id_)) {
+    unwanted_ += events.size();
+    return;
+  }
+  const std::string head = R"({"op":"event","node":)" + json(node_id_).dump() + R"(,"events":[)";
+  std::string payload;
+  std::size_t in_payload = 0;
+  auto send = [&] {
+    if (in_payload == 0) return;
+    payload += "]}";
     store::cluster_nodes::notify_all(tx, cluster::kEventsChannel, payload);
+    relayed_ += in_payload;
+    in_payload = 0;
+  };
+  for (const auto& event : events) {
+    if (head.size() + event.size() + 2 > kMaxPayload) continue;  // too large: this node's only
+    if (in_payload > 0 && payload.size() + 1 + event.size() + 2 > kMaxPayload) send();
+    if (in_payload == 0)
+      payload = head;
+    else
+      payload += ',';
+    payload += event;
+    ++in_payload;
+  }
+  send();
   tx.commit();
 }
 

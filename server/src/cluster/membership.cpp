@@ -128,6 +128,8 @@ void Cluster::heartbeat(pqxx::connection_base& c) {
     log::warn("cluster_node_rejoined", {{"node", node_id_}});
     reconcile_leases(c, false);
   } else {
+    if (streams_events && streams_events())
+      store::cluster_nodes::want_events(tx, node_id_, kEventsWantedS);
     tx.commit();
   }
   if (!healthy_since_) healthy_since_ = std::chrono::steady_clock::now();

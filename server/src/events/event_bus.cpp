@@ -73,6 +73,11 @@ void EventBus::unsubscribe(const std::shared_ptr<Subscription>& subscription) {
   std::erase(subscriptions_, subscription);
 }
 
+std::size_t EventBus::subscribers() const {
+  std::lock_guard lock(mutex_);
+  return subscriptions_.size();
+}
+
 void EventBus::set_station_site(const std::string& station_id,
                                 std::optional<std::int64_t> site_id) {
   std::lock_guard lock(mutex_);

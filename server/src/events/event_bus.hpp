@@ -94,6 +94,8 @@ class EventBus {
   std::shared_ptr<Subscription> subscribe(std::function<void()> notify,
                                           std::optional<std::uint64_t> last_seen_id);
   void unsubscribe(const std::shared_ptr<Subscription>& subscription);
+  // Live subscribers now.
+  std::size_t subscribers() const;
 
   // The site of each station, so events can be filtered by a caller's sites.
   void set_station_site(const std::string& station_id, std::optional<std::int64_t> site_id);

@@ -71,6 +71,22 @@ nlohmann::json list(Tx& tx) {
   return nlohmann::json::parse(rows[0][0].as<std::string>());
 }
 
+void want_events(Tx& tx, const std::string& id, int seconds) {
+  tx.exec_params(
+      "UPDATE cluster_nodes SET events_wanted_until = greatest(events_wanted_until, now() + "
+      "make_interval(secs => $2)) WHERE id = $1",
+      id, seconds);
+}
+
+bool events_wanted_elsewhere(Tx& tx, const std::string& self) {
+  return tx
+      .exec_params1(
+          "SELECT EXISTS (SELECT 1 FROM cluster_nodes WHERE id <> $1 AND "
+          "events_wanted_until > now() AND heartbeat_at > now() - lease_timeout)",
+          self)[0]
+      .as<bool>();
+}
+
 void notify(Tx& tx, const std::string& node, const nlohmann::json& message) {
   tx.exec_params("SELECT pg_notify($1, $2)", cluster::channel(node), message.dump());
 }

@@ -39,6 +39,11 @@ bool rejoin(Tx& tx, const Node& node);
 // Deletes the nodes (other than `self`) whose heartbeat is older than their lease timeout.
 std::vector<std::string> delete_dead(Tx& tx, const std::string& self);
 void leave(Tx& tx, const std::string& id, std::int64_t incarnation);
+// The node streams live events to a client: others relay theirs to it for `seconds` from now
+// (or longer, if already so).
+void want_events(Tx& tx, const std::string& id, int seconds);
+// Whether a live node other than `self` wants the others' live events now.
+bool events_wanted_elsewhere(Tx& tx, const std::string& self);
 // The nodes as the API shows them (GET /api/v1/cluster).
 nlohmann::json list(Tx& tx);
 

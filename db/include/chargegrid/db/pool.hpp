@@ -114,7 +114,9 @@ class ConnectionPool {
   void run_worker(Worker& worker);
   void try_connect(Worker& worker, std::unique_lock<std::mutex>& lock);
   void drop_connection(Worker& worker);
-  void fail(Task& task, std::exception_ptr error);
+  // Hands `error` to the task's on_error; without one it is logged unless `log_unhandled` is
+  // false (jobs dropped at stop, which stop() counts in one line).
+  void fail(Task& task, std::exception_ptr error, bool log_unhandled = true);
 
   const std::string url_;
   const PoolOptions options_;
