@@ -85,7 +85,7 @@ struct Server::Impl {
     };
     if (config.cluster) {
       // Live streams carry every node's events.
-      events.forward = [this](const Event& event) { event_relay.push(event); };
+      events.forward = [this](Event&& event) { event_relay.push(std::move(event)); };
       cluster.on_event = [this](const nlohmann::json& message) {
         for (auto& event : EventRelay::events_of(message)) events.publish_remote(std::move(event));
       };

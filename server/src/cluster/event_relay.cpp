@@ -32,16 +32,15 @@ EventRelay::EventRelay(boost::asio::io_context& io, db::ConnectionPool& pool, st
         return false;
       }) {}
 
-void EventRelay::push(const Event& event) {
+void EventRelay::push(Event&& event) {
   if (job_.stopping()) return;
-  auto text = wire(event).dump();
   std::lock_guard lock(mutex_);
-  pending_.push_back(std::move(text));
+  pending_.push_back(std::move(event));
   if (pending_.size() > kMaxPending) pending_.pop_front();
 }
 
 void EventRelay::flush(pqxx::connection_base& c) {
-  std::deque<std::string> events;
+  std::deque<Event> events;
   {
     std::lock_guard lock(mutex_);
     events.swap(pending_);
@@ -64,7 +63,8 @@ void EventRelay::flush(pqxx::connection_base& c) {
     relayed_ += in_payload;
     in_payload = 0;
   };
-  for (const auto& event : events) {
+  for (const auto& e : events) {
+    const auto event = wire(e).dump();
     if (head.size() + event.size() + 2 > kMaxPayload) continue;  // too large: this node's only
     if (in_payload > 0 && payload.size() + 1 + event.size() + 2 > kMaxPayload) send();
     if (in_payload == 0)

@@ -25,7 +25,7 @@ class EventRelay {
  public:
   EventRelay(boost::asio::io_context& io, db::ConnectionPool& pool, std::string node_id);
   // Takes an event published here (EventBus::forward).
-  void push(const Event& event);
+  void push(Event&& event);
   // Starts the periodic flush.
   void start() { job_.start(); }
   void stop() { job_.stop(); }
@@ -41,7 +41,7 @@ class EventRelay {
 
   std::string node_id_;
   std::mutex mutex_;
-  std::deque<std::string> pending_;  // each event's wire form
+  std::deque<Event> pending_;  // turned into wire text only when some node wants them
   std::atomic<std::uint64_t> relayed_{0};
   std::atomic<std::uint64_t> unwanted_{0};
   RecurringJob job_;

@@ -30,7 +30,7 @@ void EventBus::deliver(const std::shared_ptr<Subscription>& subscription, const 
 
 void EventBus::publish(Event event) {
   deliver_all(event);
-  if (forward) forward(event);
+  if (forward) forward(std::move(event));
 }
 
 void EventBus::publish_remote(Event event) {

@@ -87,8 +87,9 @@ class EventBus {
     return listeners_.contains(std::type_index(typeid(T)));
   }
 
-  // Cluster mode: called with every event published on this node (set before start).
-  std::function<void(const Event&)> forward;
+  // Cluster mode: handed every event published on this node, once delivered here (set
+  // before start).
+  std::function<void(Event&&)> forward;
 
   // Events after `last_seen_id` still in the history are queued at once.
   std::shared_ptr<Subscription> subscribe(std::function<void()> notify,
