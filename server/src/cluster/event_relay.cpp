@@ -55,12 +55,12 @@ void EventRelay::flush(pqxx::connection_base& c) {
   }
   const std::string head = R"({"op":"event","node":)" + json(node_id_).dump() + R"(,"events":[)";
   std::string payload;
-  std::size_t in_payload = 0;
+  std::size_t in_payload = 0, sent = 0;
   auto send = [&] {
     if (in_payload == 0) return;
     payload += "]}";
     store::cluster_nodes::notify_all(tx, cluster::kEventsChannel, payload);
-    relayed_ += in_payload;
+    sent += in_payload;
     in_payload = 0;
   };
   for (const auto& e : events) {
@@ -76,6 +76,7 @@ void EventRelay::flush(pqxx::connection_base& c) {
   }
   send();
   tx.commit();
+  relayed_ += sent;
 }
 
 std::vector<Event> EventRelay::events_of(const json& message) {
