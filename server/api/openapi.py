@@ -542,8 +542,9 @@ op("get", V + "/events", "Live events (Server-Sent Events)", [ADMIN, MANAGER, DR
                "holding an Event object. Facility managers receive their sites' events, drivers "
                "their own sessions' and associations'. Send Last-Event-ID to resume after a "
                "reconnect (the latest 1,000 events are kept). In cluster mode the stream "
-               "carries every node's events; resume on the node the stream was on, within "
-               "five minutes. A comment line every 15 s keeps "
+               "carries every node's events; resume on the node the stream was on (event ids "
+               "are per node), within five minutes of the last stream for every node's events "
+               "of the gap. A comment line every 15 s keeps "
                "the stream open. types takes Event types, comma-separated; an unknown type answers "
                "400 naming the known ones.",
    errors=(400, 404))

@@ -290,4 +290,24 @@ TEST_CASE("a node relays its live events only while another node streams them",
             .as<bool>());
   CHECK(tx.exec1("SELECT events_wanted_until IS NULL FROM cluster_nodes WHERE id = 'node-2'")[0]
             .as<bool>());
+  tx.commit();
+
+  // While the stream stays open, node 1's heartbeats keep its time ahead.
+  {
+    pqxx::work lapse(c);
+    lapse.exec(
+        "UPDATE cluster_nodes SET events_wanted_until = now() - interval '1 second' "
+        "WHERE id = 'node-1'");
+    lapse.commit();
+  }
+  CHECK(eventually(
+      [&] {
+        pqxx::read_transaction read(c);
+        return read
+            .exec1(
+                "SELECT events_wanted_until > now() + interval '4 minutes' FROM "
+                "cluster_nodes WHERE id = 'node-1'")[0]
+            .as<bool>();
+      },
+      15s));
 }
