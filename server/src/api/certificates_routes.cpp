@@ -6,6 +6,8 @@
 #include "api/context.hpp"
 #include "api/station_calls.hpp"
 #include "cluster/cluster.hpp"
+#include "connections/station_connection.hpp"
+#include "connections/station_registry.hpp"
 #include "plug_and_charge/trust_anchors.hpp"
 
 namespace chargegrid::server::api {
@@ -42,14 +44,19 @@ struct StationInScope {
 
 awaitable<StationInScope> station_in_scope(ApiContext& api, const Principal& principal,
                                            const std::string& station_id) {
-  co_return co_await api.transaction([&](pqxx::work& tx) {
-    StationInScope out;
-    out.site = station_site_in_scope(tx, principal, station_id);
+  auto out = co_await api.transaction([&](pqxx::work& tx) {
+    StationInScope read;
+    read.site = station_site_in_scope(tx, principal, station_id);
     auto rows =
         tx.exec_params("SELECT coalesce(protocol, '') FROM stations WHERE id = $1", station_id);
-    if (!rows.empty()) out.protocol = rows[0][0].as<std::string>();
-    return out;
+    if (!rows.empty()) read.protocol = rows[0][0].as<std::string>();
+    return read;
   });
+  // Connected here: its connection's protocol, which its row gets only once the connection's
+  // batch commits.
+  if (auto connection = api.services.stations.find(station_id))
+    out.protocol = protocols::subprotocol(connection->version());
+  co_return out;
 }
 
 awaitable<json> call(ApiContext& api, const Principal& principal, const std::string& station_id,
