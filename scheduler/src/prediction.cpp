@@ -5,6 +5,7 @@
 #include <deque>
 #include <sstream>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace chargegrid::scheduler {
@@ -29,11 +30,15 @@ struct LocalFeatures {
 };
 
 // Time of day of the arrival; day type and weekday of the local time `day_shift_s` later (the
-// day an evening arrival's stay usually ends: a Friday evening is a weekend stay).
-LocalFeatures features(std::int64_t plugin_s, int offset_min, std::int64_t day_shift_s) {
+// day an evening arrival's stay usually ends: a Friday evening is a weekend stay). A holiday
+// (`holidays` sorted) is a Sunday: people stay home as they do at weekends.
+LocalFeatures features(std::int64_t plugin_s, int offset_min, std::int64_t day_shift_s,
+                       const std::vector<sys_days>& holidays) {
   sys_seconds local{seconds{plugin_s + offset_min * 60LL}};
   auto day = floor<days>(local);
-  weekday wd{floor<days>(local + seconds{day_shift_s})};
+  auto stay_end_day = floor<days>(local + seconds{day_shift_s});
+  weekday wd{stay_end_day};
+  if (std::binary_search(holidays.begin(), holidays.end(), stay_end_day)) wd = Sunday;
   return {static_cast<int>(duration_cast<minutes>(local - day).count()),
           wd == Saturday || wd == Sunday, wd.c_encoding()};
 }
@@ -105,7 +110,7 @@ struct DeparturePredictor::State {
     std::size_t first = out.size();
     double total = 0;
     for (const auto& r : pool) {
-      auto f = features(r.plugin_s, r.offset_min, day_shift_s);
+      auto f = features(r.plugin_s, r.offset_min, day_shift_s, settings.holidays);
       int delta = signed_tod_delta(arrival.minute_of_day, f.minute_of_day);
       double z = delta / bandwidth_min;
       double w = std::exp(-0.5 * z * z);
@@ -131,7 +136,9 @@ struct DeparturePredictor::State {
 
 DeparturePredictor::DeparturePredictor(PredictorSettings settings)
     : state_(std::make_unique<State>()) {
-  state_->settings = settings;
+  state_->settings = std::move(settings);
+  auto& holidays = state_->settings.holidays;  // sorted for binary_search in features()
+  std::sort(holidays.begin(), holidays.end());
 }
 DeparturePredictor::~DeparturePredictor() = default;
 DeparturePredictor::DeparturePredictor(DeparturePredictor&&) noexcept = default;
@@ -161,8 +168,9 @@ std::size_t DeparturePredictor::driver_history_size(const std::string& user_id) 
 Prediction DeparturePredictor::predict(const Arrival& arrival) const {
   const auto& st = *state_;
   std::int64_t plugin_s = arrival.plugin.time_since_epoch().count();
-  LocalFeatures f = features(plugin_s, static_cast<int>(arrival.utc_offset.count()),
-                             std::llround(st.settings.day_type_shift_h * 3600));
+  LocalFeatures f =
+      features(plugin_s, static_cast<int>(arrival.utc_offset.count()),
+               std::llround(st.settings.day_type_shift_h * 3600), st.settings.holidays);
   std::vector<Sample> samples;
   Prediction p;
 

@@ -105,6 +105,13 @@ TEST_CASE("chargegrid-predict-eval runs end to end on the fixed slice", "[schedu
   std::remove(out_csv.c_str());
 }
 
+TEST_CASE("chargegrid-predict-eval takes a holiday calendar", "[scheduler][eval]") {
+  std::string tool = std::string(CHARGEGRID_PREDICT_EVAL) + " --format norway " + slice;
+  auto j = nlohmann::json::parse(run(tool + " --json --holidays norway"));
+  CHECK(j["models"]["chargegrid"]["scored_sessions"].get<std::size_t>() > 100);
+  CHECK(exit_status(tool + " --holidays atlantis >/dev/null 2>&1") != 0);
+}
+
 TEST_CASE("chargegrid-predict-eval rejects unusable input", "[scheduler][eval]") {
   std::string bad = "predict-eval-bad.csv";
   std::ofstream(bad) << "not,a,session,file\n1,2,3,4\n";

@@ -154,3 +154,33 @@ TEST_CASE("a Friday-evening arrival is read as a weekend stay when the day type 
   Arrival tuesday{"dana", "home", sys_days{2024y / 3 / 12} + 18h, 0min, {}, {}};
   CHECK(hours_between(tuesday.plugin, b.predict(tuesday).departure_p50) == Approx(13).margin(1));
 }
+
+TEST_CASE("a public holiday is read as a Sunday", "[scheduler][prediction]") {
+  // Weekday evenings: gone next morning (13 h). Friday and Saturday evenings: 40 h.
+  std::vector<FinishedSession> history;
+  sys_days start = sys_days{2024y / 1 / 1};  // a Monday
+  for (int d = 0; d < 70; ++d) {
+    sys_days day = start + std::chrono::days{d};
+    weekday wd{day};
+    if (wd == Sunday) continue;
+    FinishedSession s{"erik", "home", "", day + 18h, {}, 9000, 0min};
+    s.plugout = s.plugin + (wd == Friday || wd == Saturday ? 40h : 13h);
+    history.push_back(s);
+  }
+  // The evening before a Thursday holiday: the stay ends on the holiday, a day off.
+  Time wednesday = sys_days{2024y / 3 / 13} + 18h;
+  PredictorSettings with_holiday;
+  with_holiday.holidays = {sys_days{2024y / 12 / 25}, sys_days{2024y / 3 / 14}};  // any order
+  DeparturePredictor plain, aware(with_holiday);
+  for (const auto& s : history) {
+    plain.observe(s);
+    aware.observe(s);
+  }
+  Arrival arrival{"erik", "home", wednesday, 0min, {}, {}};
+  CHECK(hours_between(wednesday, plain.predict(arrival).departure_p50) == Approx(13).margin(1));
+  CHECK(hours_between(wednesday, aware.predict(arrival).departure_p50) == Approx(40).margin(2));
+  // Other weekday evenings are unchanged.
+  Arrival tuesday{"erik", "home", sys_days{2024y / 3 / 12} + 18h, 0min, {}, {}};
+  CHECK(hours_between(tuesday.plugin, aware.predict(tuesday).departure_p50) ==
+        Approx(13).margin(1));
+}

@@ -9,6 +9,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "chargegrid/scheduler/sessions.hpp"
 
@@ -43,6 +44,9 @@ struct PredictorSettings {
   // Day type and weekday are those of the local time this many hours after the arrival (0 = the
   // arrival's own day; 8 makes a Friday-evening arrival a weekend stay).
   double day_type_shift_h = 9;
+  // Local dates of public holidays: they count as Sundays (weekend day type, Sunday for the
+  // weekday boost). Empty by default: the library does not know the site's country.
+  std::vector<std::chrono::sys_days> holidays;
   double recency_half_life_days = 80;   // older sessions count less
   double site_prior_weight = 1.0;       // pseudo-sessions of site behaviour mixed into a driver
   double departure_clock_anchor_h = 6;  // sessions longer than this keep their departure clock
