@@ -35,19 +35,8 @@ std::vector<std::size_t> by_station(std::span<const Item> items) {
   return order;
 }
 
-// The boots one after the other in the batch's transaction: the same statements as a boot on
-// its own, so registration and an operator's settings are decided exactly as then.
 std::vector<BootRecorded> write_boots(store::Tx& tx, std::span<const BootWrite> boots) {
-  std::vector<BootRecorded> recorded(boots.size());
-  for (const auto i : by_station(boots)) {
-    const auto& b = boots[i];
-    auto& r = recorded[i];
-    r.registration = store::stations::record_boot(tx, b.station_id, b.version, b.boot,
-                                                  b.initial_registration, b.register_unknown);
-    if (r.registration && !b.lease_node.empty())
-      r.lease_epoch = store::stations::take_lease(tx, b.station_id, b.lease_node);
-  }
-  return recorded;
+  return store::stations::record_boots(tx, boots);
 }
 
 std::vector<store::stations::Connected> write_connects(store::Tx& tx,

@@ -23,22 +23,10 @@ namespace chargegrid::server {
 class Metrics;
 struct Config;
 
-// A BootNotification's row: store::stations::record_boot's arguments.
-struct BootWrite {
-  std::string station_id;
-  protocols::OcppVersion version = protocols::OcppVersion::v16;
-  store::stations::Boot boot;
-  std::string initial_registration;
-  bool register_unknown = true;
-  // Cluster mode: the node taking the lease of the row the boot makes or finds; empty: none.
-  std::string lease_node;
-};
-// What a boot wrote: the station's registration, nullopt when no row was made; the lease's
-// epoch when one was taken (0: none).
-struct BootRecorded {
-  std::optional<std::string> registration;
-  std::int64_t lease_epoch = 0;
-};
+// A BootNotification to record, and what it wrote (store::stations::record_boots; in
+// cluster mode with the lease).
+using BootWrite = store::stations::BootRow;
+using BootRecorded = store::stations::Booted;
 
 // A station that connected (store::stations::connect_all; in cluster mode with the lease).
 using ConnectWrite = store::stations::Connection;
@@ -59,7 +47,7 @@ class StateWriters {
 
   // store::connectors::record_status; true once committed.
   GroupCommit<store::connectors::StatusChange, bool> statuses;
-  // store::stations::record_boot, then take_lease for a lease_node.
+  // store::stations::record_boots.
   GroupCommit<BootWrite, BootRecorded> boots;
   GroupCommit<ConnectWrite, store::stations::Connected> connects;
   // A station id's credentials for its handshake, nullopt when there is no such station.

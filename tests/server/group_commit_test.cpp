@@ -363,7 +363,9 @@ TEST_CASE("Cluster mode: connections and boots take their stations' leases in on
   REQUIRE(told.size() == 1);
   CHECK(told[0].find("HELD-ELSEWHERE") != std::string::npos);
 
-  // A boot of a station unknown when it connected takes the lease with the row it makes.
+  // A boot of a station unknown when it connected takes the lease with the row it makes; one
+  // that boots twice in the batch gets an epoch per boot; a row another node holds is taken
+  // over and that node told.
   BootWrite boot;
   boot.station_id = "NEW-IN-CLUSTER";
   boot.boot.reason = "PowerUp";
@@ -372,15 +374,42 @@ TEST_CASE("Cluster mode: connections and boots take their stations' leases in on
   BootWrite known_boot = boot;
   known_boot.station_id = "FREE";
   known_boot.lease_node.clear();
+  BootWrite again = boot;
+  again.boot.model = "second boot";
+  add_stations(database, {"BOOTS-HELD"}, "pending");
+  {
+    auto c = database.connect();
+    pqxx::work tx(c);
+    tx.exec("UPDATE stations SET held_by = 'node-b', lease_epoch = 2 WHERE id = 'BOOTS-HELD'");
+    tx.commit();
+  }
+  BootWrite held = boot;
+  held.station_id = "BOOTS-HELD";
+  told.clear();
   std::vector<chargegrid::server::BootRecorded> recorded;
-  errors = write_all(io, writers.boots, std::vector<BootWrite>{boot, known_boot}, recorded);
+  errors =
+      write_all(io, writers.boots, std::vector<BootWrite>{boot, known_boot, held, again}, recorded);
   for (const auto& error : errors) CHECK(error == nullptr);
+  REQUIRE(recorded.size() == 4);
   CHECK(recorded[0].registration == "accepted");
   CHECK(recorded[0].lease_epoch == 1);
+  CHECK(recorded[3].registration == "accepted");
+  CHECK(recorded[3].lease_epoch == 2);
+  CHECK(recorded[1].registration == "accepted");
   CHECK(recorded[1].lease_epoch == 0);
+  CHECK(recorded[2].registration == "pending");
+  CHECK(recorded[2].lease_epoch == 3);
+  for (int i = 0; i < 50 && told.empty(); ++i) listener.await_notification(0, 100000);
+  REQUIRE(told.size() == 1);
+  CHECK(told[0].find("BOOTS-HELD") != std::string::npos);
   auto c = database.connect();
   pqxx::read_transaction tx(c);
-  CHECK(tx.exec1("SELECT held_by FROM stations WHERE id = 'NEW-IN-CLUSTER'")[0].as<std::string>() ==
+  const auto row =
+      tx.exec1("SELECT held_by, lease_epoch, model FROM stations WHERE id = 'NEW-IN-CLUSTER'");
+  CHECK(row[0].as<std::string>() == "node-a");
+  CHECK(row[1].as<int>() == 2);
+  CHECK(row[2].as<std::string>() == "second boot");
+  CHECK(tx.exec1("SELECT held_by FROM stations WHERE id = 'BOOTS-HELD'")[0].as<std::string>() ==
         "node-a");
 }
 

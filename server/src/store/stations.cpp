@@ -1,5 +1,6 @@
 #include "store/stations.hpp"
 
+#include <algorithm>
 #include <pqxx/pqxx>
 #include <string_view>
 #include <unordered_map>
@@ -69,33 +70,169 @@ void record_seen(Tx& tx, const std::vector<std::string>& station_ids) {
       text_array(station_ids));
 }
 
-std::optional<std::string> record_boot(Tx& tx, const std::string& station_id,
-                                       protocols::OcppVersion version, const Boot& b,
-                                       const std::string& initial_registration,
-                                       bool register_unknown) {
-  const std::string protocol(protocols::subprotocol(version));
-  auto rows = tx.exec_params(
-      R"(UPDATE stations SET
-           protocol = $2, vendor = $3, model = $4, serial_number = $5, firmware_version = $6,
-           iccid = $7, imsi = $8, meter_type = $9, meter_serial_number = $10,
-           boot_reason = $11, last_boot_at = now(), last_seen_at = now(),
-           connected_since = COALESCE(connected_since, now())
-         WHERE id = $1 RETURNING registration)",
-      station_id, protocol, b.vendor, b.model, b.serial, b.firmware, b.iccid, b.imsi, b.meter_type,
-      b.meter_serial, b.reason);
-  if (rows.empty() && register_unknown)
-    rows = tx.exec_params(
-        R"(INSERT INTO stations (id, registration, protocol, vendor, model, serial_number,
-                                 firmware_version, iccid, imsi, meter_type,
-                                 meter_serial_number, boot_reason, last_boot_at,
-                                 last_seen_at, connected_since)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now(), now(), now())
-           ON CONFLICT (id) DO UPDATE SET last_boot_at = now()
-           RETURNING registration)",
-        station_id, initial_registration, protocol, b.vendor, b.model, b.serial, b.firmware,
-        b.iccid, b.imsi, b.meter_type, b.meter_serial, b.reason);
-  if (rows.empty()) return std::nullopt;
-  return rows[0][0].as<std::string>();
+namespace {
+
+// The boot values of many stations as array parameters: $n id, protocol, vendor, model,
+// serial, firmware, iccid, imsi, meter type, meter serial, reason (11 arrays, in that order).
+struct BootArrays {
+  std::vector<std::string> ids;
+  ArrayLiteral protocol, vendor, model, serial, firmware, iccid, imsi, meter_type, meter_serial,
+      reason;
+  void add(const BootRow& b) {
+    ids.push_back(b.station_id);
+    protocol.add(std::string(protocols::subprotocol(b.version)));
+    vendor.add_or_null(b.boot.vendor);
+    model.add_or_null(b.boot.model);
+    serial.add_or_null(b.boot.serial);
+    firmware.add_or_null(b.boot.firmware);
+    iccid.add_or_null(b.boot.iccid);
+    imsi.add_or_null(b.boot.imsi);
+    meter_type.add_or_null(b.boot.meter_type);
+    meter_serial.add_or_null(b.boot.meter_serial);
+    reason.add(b.boot.reason);
+  }
+  bool empty() const { return ids.empty(); }
+};
+
+// unnest() of BootArrays ($1 to $11) as b(id, protocol, vendor, ...), with $12 as the
+// column `registration` when `with_registration`.
+std::string unnest_boots(bool with_registration) {
+  std::string arrays;
+  for (int i = 1; i <= (with_registration ? 12 : 11); ++i)
+    arrays += (i > 1 ? ", $" : "$") + std::to_string(i) + "::text[]";
+  return "unnest(" + arrays +
+         ") AS b(id, protocol, vendor, model, serial_number, firmware_version, iccid, imsi, "
+         "meter_type, meter_serial_number, boot_reason" +
+         (with_registration ? ", registration)" : ")");
+}
+
+// The SET list of a boot, its values from the row `from` (b, or excluded in an upsert).
+std::string boot_columns(const std::string& from) {
+  std::string set;
+  for (const char* column : {"protocol", "vendor", "model", "serial_number", "firmware_version",
+                             "iccid", "imsi", "meter_type", "meter_serial_number", "boot_reason"})
+    set += std::string(column) + " = " + from + "." + column + ", ";
+  return set +
+         "last_boot_at = now(), last_seen_at = now(), "
+         "connected_since = COALESCE(s.connected_since, now())";
+}
+
+}  // namespace
+
+std::vector<Booted> record_boots(Tx& tx, std::span<const BootRow> boots) {
+  // One entry per station (a statement may change a row only once): its last boot's values,
+  // whether any of its boots registers it, and how many of them take the lease.
+  struct Entry {
+    const BootRow* last = nullptr;
+    const BootRow* registering = nullptr;  // the first boot that may register it
+    std::string lease_node;
+    std::int64_t leases = 0;
+    std::optional<std::string> registration;
+    std::int64_t lease_epoch = 0;
+  };
+  std::unordered_map<std::string_view, Entry> entry;
+  std::vector<std::int64_t> lease_number(boots.size(), 0);
+  for (std::size_t i = 0; i < boots.size(); ++i) {
+    const auto& b = boots[i];
+    auto& e = entry[b.station_id];
+    e.last = &b;
+    if (b.register_unknown && !e.registering) e.registering = &b;
+    if (!b.lease_node.empty()) {
+      e.lease_node = b.lease_node;
+      lease_number[i] = ++e.leases;
+    }
+  }
+  // In byte order of the ids, so the rows are locked in that order.
+  std::vector<std::string_view> ids;
+  ids.reserve(entry.size());
+  for (const auto& [id, e] : entry) ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
+
+  BootArrays registering, known_only;
+  ArrayLiteral initial;
+  for (const auto id : ids) {
+    const auto& e = entry.at(id);
+    if (e.registering) {
+      registering.add(*e.last);
+      initial.add(e.registering->initial_registration);
+    } else {
+      known_only.add(*e.last);
+    }
+  }
+  const auto read_registrations = [&](const pqxx::result& rows) {
+    for (const auto& row : rows) entry.at(row[0].as<std::string>()).registration = row[1].c_str();
+  };
+  if (!registering.empty()) {
+    // Made or updated; an operator's registration of a known station is kept.
+    read_registrations(tx.exec_params(
+        "INSERT INTO stations AS s (id, registration, protocol, vendor, model, serial_number, "
+        "firmware_version, iccid, imsi, meter_type, meter_serial_number, boot_reason, "
+        "last_boot_at, last_seen_at, connected_since) "
+        "SELECT b.id, b.registration, b.protocol, b.vendor, b.model, b.serial_number, "
+        "b.firmware_version, b.iccid, b.imsi, b.meter_type, b.meter_serial_number, "
+        "b.boot_reason, now(), now(), now() FROM " +
+            unnest_boots(true) +
+            " ORDER BY b.id COLLATE \"C\" "
+            "ON CONFLICT (id) DO UPDATE SET " +
+            boot_columns("excluded") + " RETURNING s.id, s.registration",
+        text_array(registering.ids), registering.protocol.str(), registering.vendor.str(),
+        registering.model.str(), registering.serial.str(), registering.firmware.str(),
+        registering.iccid.str(), registering.imsi.str(), registering.meter_type.str(),
+        registering.meter_serial.str(), registering.reason.str(), initial.str()));
+  }
+  if (!known_only.empty()) {
+    read_registrations(tx.exec_params(
+        "WITH locked AS (SELECT id FROM stations WHERE id = ANY($1::text[]) "
+        "ORDER BY id COLLATE \"C\" FOR NO KEY UPDATE) "
+        "UPDATE stations s SET " +
+            boot_columns("b") + " FROM " + unnest_boots(false) +
+            " JOIN locked l ON l.id = b.id WHERE s.id = b.id RETURNING s.id, s.registration",
+        text_array(known_only.ids), known_only.protocol.str(), known_only.vendor.str(),
+        known_only.model.str(), known_only.serial.str(), known_only.firmware.str(),
+        known_only.iccid.str(), known_only.imsi.str(), known_only.meter_type.str(),
+        known_only.meter_serial.str(), known_only.reason.str()));
+  }
+  // Cluster mode: the leases of the rows found or made, in one statement.
+  std::vector<std::string> lease_ids, lease_nodes;
+  std::vector<std::int64_t> lease_counts;
+  for (const auto id : ids) {
+    const auto& e = entry.at(id);
+    if (e.registration && e.leases > 0) {
+      lease_ids.emplace_back(id);
+      lease_nodes.push_back(e.lease_node);
+      lease_counts.push_back(e.leases);
+    }
+  }
+  if (!lease_ids.empty()) {
+    const auto rows = tx.exec_params(
+        R"(WITH previous AS (
+             SELECT id, held_by FROM stations WHERE id = ANY($1::text[])
+             ORDER BY id COLLATE "C" FOR NO KEY UPDATE)
+           UPDATE stations s SET held_by = c.node, lease_epoch = s.lease_epoch + c.leases,
+                                 lease_acquired_at = now()
+             FROM unnest($1::text[], $2::text[], $3::bigint[]) AS c(id, node, leases)
+             JOIN previous p ON p.id = c.id
+           WHERE s.id = c.id
+           RETURNING s.id, s.lease_epoch, p.held_by)",
+        text_array(lease_ids), text_array(lease_nodes), integer_array(lease_counts));
+    for (const auto& row : rows) {
+      const auto id = row[0].as<std::string>();
+      auto& e = entry.at(id);
+      e.lease_epoch = row[1].as<std::int64_t>();
+      tell_previous_holder(tx, id, row[2], e.lease_node, e.lease_epoch);
+    }
+  }
+  std::vector<Booted> out;
+  out.reserve(boots.size());
+  for (std::size_t i = 0; i < boots.size(); ++i) {
+    const auto& e = entry.at(boots[i].station_id);
+    Booted booted{e.registration, 0};
+    // Each lease-taking boot of a station its own epoch, the last one the row's.
+    if (lease_number[i] > 0 && e.lease_epoch > 0)
+      booted.lease_epoch = e.lease_epoch - (e.leases - lease_number[i]);
+    out.push_back(std::move(booted));
+  }
+  return out;
 }
 
 std::vector<std::optional<Credentials>> credentials_of(Tx& tx, std::span<const std::string> ids) {
@@ -178,20 +315,6 @@ std::vector<Connected> connect_all(Tx& tx, std::span<const Connection> connectio
     out.push_back(std::move(connected));
   }
   return out;
-}
-
-std::int64_t take_lease(Tx& tx, const std::string& station_id, const std::string& node) {
-  auto rows = tx.exec_params(
-      R"(WITH previous AS (SELECT id, held_by FROM stations WHERE id = $1 FOR UPDATE)
-         UPDATE stations s SET held_by = $2, lease_epoch = s.lease_epoch + 1,
-                               lease_acquired_at = now()
-           FROM previous p WHERE s.id = p.id
-         RETURNING s.lease_epoch, p.held_by)",
-      station_id, node);
-  if (rows.empty()) return 0;
-  const auto epoch = rows[0][0].as<std::int64_t>();
-  tell_previous_holder(tx, station_id, rows[0][1], node, epoch);
-  return epoch;
 }
 
 void end_connection(Tx& tx, const std::string& station_id, const std::optional<std::string>& node,

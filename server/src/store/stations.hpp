@@ -28,13 +28,30 @@ struct Boot {
   std::string reason;
   std::optional<std::string> vendor, model, serial, firmware, iccid, imsi, meter_type, meter_serial;
 };
-// Records a boot. A known station keeps the registration an operator gave it; an unknown one
-// is registered as `initial_registration` if `register_unknown`, else nothing is written.
-// Returns the station's registration (pending, accepted, rejected), nullopt for no row.
-std::optional<std::string> record_boot(Tx& tx, const std::string& station_id,
-                                       protocols::OcppVersion version, const Boot& boot,
-                                       const std::string& initial_registration,
-                                       bool register_unknown);
+// A BootNotification to record (record_boots). A known station keeps the registration an
+// operator gave it; an unknown one is registered as `initial_registration` if
+// `register_unknown`, else nothing is written for it.
+struct BootRow {
+  std::string station_id;
+  protocols::OcppVersion version = protocols::OcppVersion::v16;
+  Boot boot;
+  std::string initial_registration;
+  bool register_unknown = true;
+  // Cluster mode: the node taking the lease of the row the boot makes or finds; empty: none.
+  std::string lease_node;
+};
+// What a boot wrote: the station's registration, nullopt when no row was made; the lease's
+// epoch when one was taken (0: none).
+struct Booted {
+  std::optional<std::string> registration;
+  std::int64_t lease_epoch = 0;
+};
+// Records many boots in a few statements (not one per boot), the rows locked in byte order
+// of their ids as record_seen and connect_all lock them; what each boot wrote, in order. A
+// station named twice keeps its last boot's values and both get its registration; a lease
+// is taken as connect_all takes it (each lease-taking boot its own epoch, the previous
+// holder told to let go).
+std::vector<Booted> record_boots(Tx& tx, std::span<const BootRow> boots);
 
 // ---- Connections and leases ----
 
@@ -68,9 +85,6 @@ struct Connection {
 // keeps its last protocol; with leases each of its connections gets an epoch of its own, the
 // last one the newest, so the end of an earlier one never ends the later one's lease.
 std::vector<Connected> connect_all(Tx& tx, std::span<const Connection> connections);
-// Takes the lease of an existing row (e.g. one BootNotification just made); returns the new
-// epoch, 0 if the station has no row. The previous holder is told to let go.
-std::int64_t take_lease(Tx& tx, const std::string& station_id, const std::string& node);
 // The connection that held the station ended. Without `node`: it is offline. With `node`:
 // only that node's lease up to `epoch` ends (a newer connection here or elsewhere keeps the
 // station online).
