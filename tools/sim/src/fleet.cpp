@@ -167,6 +167,7 @@ Stats Fleet::run(std::optional<std::chrono::milliseconds> limit) {
 
   Stats total;
   for (const auto& station : impl.stations) total.merge(station->stats());
+  total.latency.merge(impl.probe.run_latency());
   total.stations = static_cast<std::uint64_t>(o.stations);
   total.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -48,16 +48,16 @@ void FleetProbe::on_disconnected(bool was_booted) {
 void FleetProbe::on_answer(std::chrono::microseconds latency, bool call_error) {
   add(calls_answered_, 1);
   if (call_error) add(call_errors_, 1);
-  if (!recording_.load(std::memory_order_relaxed)) return;
   auto& shard = shards_[std::hash<std::thread::id>{}(std::this_thread::get_id()) % kShards];
   std::lock_guard lock(shard.mutex);
-  shard.histogram.record(latency);
+  shard.run.record(latency);
+  if (recording_.load(std::memory_order_relaxed)) shard.window.record(latency);
 }
 
 void FleetProbe::begin_window() {
   for (auto& shard : shards_) {
     std::lock_guard lock(shard.mutex);
-    shard.histogram = LatencyHistogram{};
+    shard.window = LatencyHistogram{};
   }
   recording_.store(true);
 }
@@ -67,7 +67,16 @@ LatencyHistogram FleetProbe::end_window() {
   LatencyHistogram total;
   for (auto& shard : shards_) {
     std::lock_guard lock(shard.mutex);
-    total.merge(shard.histogram);
+    total.merge(shard.window);
+  }
+  return total;
+}
+
+LatencyHistogram FleetProbe::run_latency() {
+  LatencyHistogram total;
+  for (auto& shard : shards_) {
+    std::lock_guard lock(shard.mutex);
+    total.merge(shard.run);
   }
   return total;
 }

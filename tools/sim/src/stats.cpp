@@ -21,6 +21,7 @@ double bucket_upper_us(std::size_t bucket) {
 
 void LatencyHistogram::record(std::chrono::microseconds latency) {
   const auto us = static_cast<std::uint64_t>(std::max<std::int64_t>(0, latency.count()));
+  allocate();
   buckets_[std::min(bucket_of(us), kBuckets - 1)]++;
   ++count_;
   max_us_ = std::max(max_us_, us);
@@ -28,7 +29,10 @@ void LatencyHistogram::record(std::chrono::microseconds latency) {
 }
 
 void LatencyHistogram::merge(const LatencyHistogram& other) {
-  for (std::size_t i = 0; i < kBuckets; ++i) buckets_[i] += other.buckets_[i];
+  if (!other.buckets_.empty()) {
+    allocate();
+    for (std::size_t i = 0; i < kBuckets; ++i) buckets_[i] += other.buckets_[i];
+  }
   count_ += other.count_;
   max_us_ = std::max(max_us_, other.max_us_);
   sum_us_ += other.sum_us_;
@@ -39,7 +43,7 @@ double LatencyHistogram::quantile_us(double q) const {
   const auto rank =
       static_cast<std::uint64_t>(std::ceil(std::clamp(q, 0.0, 1.0) * static_cast<double>(count_)));
   std::uint64_t seen = 0;
-  for (std::size_t i = 0; i < kBuckets; ++i) {
+  for (std::size_t i = 0; i < buckets_.size(); ++i) {
     seen += buckets_[i];
     if (seen >= std::max<std::uint64_t>(rank, 1)) {
       return std::min(bucket_upper_us(i), static_cast<double>(max_us_));
@@ -50,7 +54,7 @@ double LatencyHistogram::quantile_us(double q) const {
 
 nlohmann::json LatencyHistogram::to_buckets_json() const {
   nlohmann::json buckets = nlohmann::json::array();
-  for (std::size_t i = 0; i < kBuckets; ++i) {
+  for (std::size_t i = 0; i < buckets_.size(); ++i) {
     if (buckets_[i] != 0) buckets.push_back({i, buckets_[i]});
   }
   return {
@@ -64,6 +68,7 @@ LatencyHistogram LatencyHistogram::from_buckets_json(const nlohmann::json& json)
     for (const auto& bucket : json.at("buckets")) {
       const auto index = bucket.at(0).get<std::size_t>();
       if (index >= kBuckets) throw std::invalid_argument("latency bucket out of range");
+      h.allocate();
       h.buckets_[index] += bucket.at(1).get<std::uint64_t>();
       total += bucket.at(1).get<std::uint64_t>();
     }

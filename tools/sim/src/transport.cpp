@@ -184,8 +184,11 @@ awaitable<Frame> Transport::call_text(std::string action, std::string text,
   ++stats_.calls_answered;
   const auto latency =
       std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - sent_at);
-  stats_.latency.record(latency);
-  if (probe_) probe_->on_answer(latency, response.type == MessageType::call_error);
+  // The fleet's probe keeps the run's latencies; a station without one keeps its own.
+  if (probe_)
+    probe_->on_answer(latency, response.type == MessageType::call_error);
+  else
+    stats_.latency.record(latency);
   if (response.type == MessageType::call_error) {
     ++stats_.call_errors_received;
     ++stats_.call_error_codes[response.error_code];

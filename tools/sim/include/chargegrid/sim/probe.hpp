@@ -3,7 +3,8 @@
 // stations are connected and booted now, how many CALLs were sent and answered so far,
 // and, between begin_window() and end_window(), a histogram of the CALL latencies seen
 // in that window. Load generators use it to find steady state and to measure one span
-// of time; Fleet::run's final Stats are unchanged by it.
+// of time. It also keeps the latencies of the whole run, which Fleet::run's final Stats
+// report (one histogram per fleet thread rather than one per station).
 
 #include <array>
 #include <atomic>
@@ -39,6 +40,8 @@ class FleetProbe {
   void begin_window();
   // Stops recording and returns what the window saw.
   LatencyHistogram end_window();
+  // Every answer's latency since the fleet started.
+  LatencyHistogram run_latency();
 
   // Every CALL a station receives from the CSMS, as it arrives (before the station acts on
   // it), on the station's strand: the watcher must be thread-safe. Set it before Fleet::run.
@@ -71,7 +74,8 @@ class FleetProbe {
   // Sharded by thread so the fleet's I/O threads rarely share a lock.
   struct alignas(64) Shard {
     std::mutex mutex;
-    LatencyHistogram histogram;
+    LatencyHistogram window;
+    LatencyHistogram run;
   };
   static constexpr std::size_t kShards = 8;
 

@@ -2,12 +2,12 @@
 // Counters a simulated fleet keeps: messages, CALLERRORs by code, connects and a
 // latency histogram of the station's CALLs (time from send to CALLRESULT/CALLERROR).
 
-#include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace chargegrid::sim {
 
@@ -30,7 +30,12 @@ class LatencyHistogram {
 
  private:
   static constexpr std::size_t kBuckets = 1200;
-  std::array<std::uint64_t, kBuckets> buckets_{};
+  // kBuckets counts once anything is recorded or merged; empty before, so that the many
+  // histograms that never record (a station's own Stats) cost nothing.
+  std::vector<std::uint64_t> buckets_;
+  void allocate() {
+    if (buckets_.empty()) buckets_.assign(kBuckets, 0);
+  }
   std::uint64_t count_ = 0;
   std::uint64_t max_us_ = 0;
   double sum_us_ = 0.0;
