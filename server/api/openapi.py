@@ -149,7 +149,10 @@ SCHEMAS = {
         "security_profile": integer(minimum=0, maximum=3),
         "has_password": {"type": "boolean"}, "password_set_at": nullable(TIME),
         "protocol": nullable(string()), "online": {"type": "boolean"},
-        "online_since": nullable(TIME), "last_seen_at": nullable(TIME),
+        "online_since": nullable(TIME),
+        "last_seen_at": dict(nullable(TIME), description=(
+            "When the station was last heard from (any message or connection), to within a "
+            "minute")),
         "boot_info": {"type": "object", "description": "What the station said in BootNotification"},
         "connectors": {"type": "array", "items": ref("Connector")},
         "associations": {"type": "array", "items": ref("Association")},

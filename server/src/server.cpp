@@ -275,11 +275,15 @@ struct Server::Impl {
     co_return problem(request, http::status::not_found, "Not found", "no resource at " + target);
   }
 
-  // Last-seen times go to the database in one statement every few seconds.
+  // Last-seen times go to the database in one statement every few seconds, to within a
+  // minute: a station heard from continuously has its row written once a minute, and one
+  // whose connection or boot just wrote it not again (a boot storm writes each row once).
+  static constexpr int kLastSeenPeriodS = 5;
+  static constexpr int kLastSeenPrecisionS = 60;
   asio::awaitable<void> flush_last_seen() {
     asio::steady_timer timer(io);
     for (;;) {
-      timer.expires_after(std::chrono::seconds(5));
+      timer.expires_after(std::chrono::seconds(kLastSeenPeriodS));
       auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
       if (ec) co_return;
       auto seen = stations.take_seen();
@@ -289,7 +293,7 @@ struct Server::Impl {
       for (const auto& entry : seen) seen_ids.push_back(entry.first);
       pool.try_submit([ids = std::move(seen_ids)](pqxx::connection& c) {
         pqxx::work tx(c);
-        store::stations::record_seen(tx, ids);
+        store::stations::record_seen(tx, ids, kLastSeenPrecisionS);
         tx.commit();
       });
     }

@@ -10,6 +10,7 @@
 #include "store/meter_values.hpp"
 #include "store/sessions.hpp"
 #include "store/station_reports.hpp"
+#include "store/stations.hpp"
 
 using chargegrid::testing::TestDatabase;
 namespace store = chargegrid::server::store;
@@ -266,4 +267,24 @@ TEST_CASE("Station reports are kept as sent", "[store][station_reports]") {
   CHECK(fx.value("SELECT count(*) FROM security_events WHERE source = 'csms' AND "
                  "occurred_at > now() - interval '1 minute'") == "1");
   CHECK(fx.value("SELECT tech_info FROM security_events WHERE source = 'station'") == "lid");
+}
+
+TEST_CASE("The last-seen update leaves a time written within its precision", "[store][stations]") {
+  Fixture fx;
+  fx.write([](auto& tx) {
+    tx.exec("INSERT INTO stations (id, registration) VALUES ('C', 'accepted')");
+    tx.exec("UPDATE stations SET last_seen_at = now() - interval '1 second' WHERE id = 'B'");
+    tx.exec("UPDATE stations SET last_seen_at = now() - interval '1 hour' WHERE id = 'C'");
+    return 0;
+  });
+  const auto b_before = fx.value("SELECT last_seen_at FROM stations WHERE id = 'B'");
+  const auto seen_at = fx.write([](auto& tx) {
+    store::stations::record_seen(tx, {"A", "B", "C", "NOBODY"}, 5);
+    return tx.exec1("SELECT now()")[0].template as<std::string>();
+  });
+  // A had none and C an old one: both now; B was heard from a second ago and keeps it.
+  CHECK(fx.value("SELECT last_seen_at FROM stations WHERE id = 'A'") == seen_at);
+  CHECK(fx.value("SELECT last_seen_at FROM stations WHERE id = 'C'") == seen_at);
+  CHECK(fx.value("SELECT last_seen_at FROM stations WHERE id = 'B'") == b_before);
+  CHECK(fx.value("SELECT count(*) FROM stations WHERE id = 'NOBODY'") == "0");
 }

@@ -60,14 +60,17 @@ std::vector<std::optional<std::int64_t>> sites_of(Tx& tx,
       station_ids.size(), [](const pqxx::row& row) { return row[1].as<std::int64_t>(); });
 }
 
-void record_seen(Tx& tx, const std::vector<std::string>& station_ids) {
+void record_seen(Tx& tx, const std::vector<std::string>& station_ids, int precision_s) {
   // Rows locked in byte order of their ids, as the batches of boots and connections lock
   // them (StateWriters), so that neither waits for the other in a cycle.
   tx.exec_params(
       R"(UPDATE stations SET last_seen_at = now()
-         WHERE id IN (SELECT id FROM stations WHERE id = ANY($1::text[])
-                      ORDER BY id COLLATE "C" FOR NO KEY UPDATE))",
-      text_array(station_ids));
+         WHERE id IN (SELECT id FROM stations
+                       WHERE id = ANY($1::text[])
+                         AND (last_seen_at IS NULL
+                              OR last_seen_at < now() - make_interval(secs => $2))
+                       ORDER BY id COLLATE "C" FOR NO KEY UPDATE))",
+      text_array(station_ids), precision_s);
 }
 
 namespace {

@@ -20,8 +20,10 @@ std::optional<std::int64_t> site_of(Tx& tx, const std::string& station_id);
 // site_of() for many stations in one statement, in the order of `station_ids`.
 std::vector<std::optional<std::int64_t>> sites_of(Tx& tx, std::span<const std::string> station_ids);
 
-// Stations heard from recently (batched: one statement for many).
-void record_seen(Tx& tx, const std::vector<std::string>& station_ids);
+// Stations heard from recently (batched: one statement for many). A row whose last_seen_at is
+// already less than `precision_s` old (a connection or boot just wrote it, or an earlier
+// call) is left alone, unlocked: the time is kept to within `precision_s`.
+void record_seen(Tx& tx, const std::vector<std::string>& station_ids, int precision_s);
 
 // What a BootNotification says about a station.
 struct Boot {
