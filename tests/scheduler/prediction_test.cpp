@@ -119,21 +119,30 @@ TEST_CASE("predictor state survives save and load", "[scheduler][prediction]") {
   }
 }
 
-TEST_CASE("a Friday-evening arrival is read as a weekend stay when the day type is shifted",
-          "[scheduler][prediction]") {
-  // Weekday evenings: gone next morning (13 h). Weekend stays (Friday and Saturday evenings):
-  // gone the morning after next... here 40 h.
+namespace {
+
+// Ten weeks of a driver's evenings at home from Monday 2024-01-01, Sundays off: weekday
+// evenings gone next morning (13 h); Friday and Saturday evenings (weekend stays) gone the
+// morning after next, here 40 h.
+std::vector<FinishedSession> evenings_at_home(const std::string& user) {
   std::vector<FinishedSession> history;
-  sys_days start = sys_days{2024y / 1 / 1};  // a Monday
+  const sys_days start = sys_days{2024y / 1 / 1};  // a Monday
   for (int d = 0; d < 70; ++d) {
-    sys_days day = start + std::chrono::days{d};
-    weekday wd{day};
+    const sys_days day = start + std::chrono::days{d};
+    const weekday wd{day};
     if (wd == Sunday) continue;
-    FinishedSession s{"dana", "home", "", day + 18h, {}, 9000, 0min};
-    bool weekend_stay = wd == Friday || wd == Saturday;
-    s.plugout = s.plugin + (weekend_stay ? 40h : 13h);
+    FinishedSession s{user, "home", "", day + 18h, {}, 9000, 0min};
+    s.plugout = s.plugin + (wd == Friday || wd == Saturday ? 40h : 13h);
     history.push_back(s);
   }
+  return history;
+}
+
+}  // namespace
+
+TEST_CASE("a Friday-evening arrival is read as a weekend stay when the day type is shifted",
+          "[scheduler][prediction]") {
+  const auto history = evenings_at_home("dana");
   Time friday = sys_days{2024y / 3 / 15} + 18h;
   PredictorSettings plain;
   plain.day_type_shift_h = 0;
@@ -156,17 +165,7 @@ TEST_CASE("a Friday-evening arrival is read as a weekend stay when the day type 
 }
 
 TEST_CASE("a public holiday is read as a Sunday", "[scheduler][prediction]") {
-  // Weekday evenings: gone next morning (13 h). Friday and Saturday evenings: 40 h.
-  std::vector<FinishedSession> history;
-  sys_days start = sys_days{2024y / 1 / 1};  // a Monday
-  for (int d = 0; d < 70; ++d) {
-    sys_days day = start + std::chrono::days{d};
-    weekday wd{day};
-    if (wd == Sunday) continue;
-    FinishedSession s{"erik", "home", "", day + 18h, {}, 9000, 0min};
-    s.plugout = s.plugin + (wd == Friday || wd == Saturday ? 40h : 13h);
-    history.push_back(s);
-  }
+  const auto history = evenings_at_home("erik");
   // The evening before a Thursday holiday: the stay ends on the holiday, a day off.
   Time wednesday = sys_days{2024y / 3 / 13} + 18h;
   PredictorSettings with_holiday;
