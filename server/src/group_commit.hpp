@@ -103,6 +103,14 @@ class GroupCommit {
         boost::asio::use_awaitable);
   }
 
+  // Queues an item nobody waits for: it is written with its batch, and a failure is logged
+  // as the batch's (<name>_batch_failed).
+  void submit(Item item) {
+    queue_.add([&](detail::GroupCommitBatch& batch) {
+      static_cast<Batch&>(batch).push(std::move(item), [](std::exception_ptr, Result) {});
+    });
+  }
+
   void flush() { queue_.flush(); }
 
  private:

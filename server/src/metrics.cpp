@@ -39,11 +39,12 @@ void Metrics::count_message(const std::string& direction, const std::string& act
 }
 
 void Metrics::observe_write_batch(WriteBatch writer, std::size_t items) {
-  auto& histogram = writer == WriteBatch::status    ? status_batch_items_
-                    : writer == WriteBatch::boot    ? boot_batch_items_
-                    : writer == WriteBatch::connect ? connect_batch_items_
-                    : writer == WriteBatch::session ? session_batch_items_
-                                                    : credentials_batch_items_;
+  auto& histogram = writer == WriteBatch::status      ? status_batch_items_
+                    : writer == WriteBatch::boot      ? boot_batch_items_
+                    : writer == WriteBatch::connect   ? connect_batch_items_
+                    : writer == WriteBatch::session   ? session_batch_items_
+                    : writer == WriteBatch::lease_end ? lease_end_batch_items_
+                                                      : credentials_batch_items_;
   histogram.observe(static_cast<double>(items));
 }
 
@@ -87,6 +88,9 @@ std::string Metrics::render() const {
   session_batch_items_.render(out, "chargegrid_db_session_batch_items",
                               "Authorize and session messages' writes per batch (one transaction "
                               "each)");
+  lease_end_batch_items_.render(out, "chargegrid_db_lease_end_batch_items",
+                                "Cluster mode: ended connections' leases per write batch (one "
+                                "transaction each)");
   return out;
 }
 

@@ -43,7 +43,7 @@ class Metrics {
   void observe_handling(std::chrono::steady_clock::duration d);
   void observe_batch(std::size_t rows) { batch_rows_.observe(static_cast<double>(rows)); }
   // Group commits of the other writers: one transaction per batch.
-  enum class WriteBatch { status, boot, connect, credentials, session };
+  enum class WriteBatch { status, boot, connect, credentials, session, lease_end };
   void observe_write_batch(WriteBatch writer, std::size_t items);
   void count_connection(const std::string& event) { count(connections_, event); }
 
@@ -67,6 +67,7 @@ class Metrics {
   Histogram connect_batch_items_{Histogram::kSizeBounds};
   Histogram credentials_batch_items_{Histogram::kSizeBounds};
   Histogram session_batch_items_{Histogram::kSizeBounds};
+  Histogram lease_end_batch_items_{Histogram::kSizeBounds};
 };
 
 }  // namespace chargegrid::server

@@ -58,7 +58,7 @@ struct Server::Impl {
         writers(io, pool, metrics, config.write_batch_items, config.write_batch_delay_ms),
         security(config, pool),
         pnc(config),
-        cluster(config, url, pool, database, stations, metrics),
+        cluster(config, url, pool, database, stations, writers, metrics),
         commands(config, io, database, stations, cluster, events),
         event_relay(io, pool, cluster.node_id()),
         outbox_wakeups(url),

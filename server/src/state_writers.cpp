@@ -44,6 +44,11 @@ std::vector<store::stations::Connected> write_connects(store::Tx& tx,
   return store::stations::connect_all(tx, connects);
 }
 
+std::vector<bool> write_lease_ends(store::Tx& tx, std::span<const store::stations::LeaseEnd> ends) {
+  store::stations::end_leases(tx, ends);
+  return std::vector<bool>(ends.size(), true);
+}
+
 std::vector<bool> run_session_writes(store::Tx& tx, std::span<const SessionWrite> writes) {
   for (const auto i : by_station(writes)) writes[i].write(tx);
   return std::vector<bool>(writes.size(), true);
@@ -83,7 +88,11 @@ StateWriters::StateWriters(boost::asio::io_context& io, db::ConnectionPool& pool
       session_writes(io, pool,
                      options("session_write", metrics, Metrics::WriteBatch::session, batch_items,
                              batch_delay_ms),
-                     run_session_writes) {}
+                     run_session_writes),
+      lease_ends(io, pool,
+                 options("lease_end", metrics, Metrics::WriteBatch::lease_end, batch_items,
+                         batch_delay_ms),
+                 write_lease_ends) {}
 
 void StateWriters::flush() {
   statuses.flush();
@@ -91,6 +100,7 @@ void StateWriters::flush() {
   connects.flush();
   credentials.flush();
   session_writes.flush();
+  lease_ends.flush();
 }
 
 }  // namespace chargegrid::server

@@ -5,7 +5,8 @@
 // credentials, read for many stations at once; and of the writes that Authorize and a
 // session's messages (its start, events and stop) make before they are answered. In cluster
 // mode a connection, and the boot of a station unknown when it connected, take the station's
-// lease in their batch (see docs/architecture.md).
+// lease in their batch, and a connection's end gives it back in another (see
+// docs/architecture.md).
 
 #include <functional>
 #include <optional>
@@ -54,6 +55,9 @@ class StateWriters {
   GroupCommit<std::string, std::optional<security::StationSecurity>> credentials;
   // SessionWrite: true once committed.
   GroupCommit<SessionWrite, bool> session_writes;
+  // Cluster mode: the leases of connections that ended (store::stations::end_leases), queued
+  // with submit(): a mass disconnect costs a transaction per batch, not per station.
+  GroupCommit<store::stations::LeaseEnd, bool> lease_ends;
 
   // Writes whatever waits (at shutdown).
   void flush();

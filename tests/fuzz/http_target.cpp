@@ -77,7 +77,7 @@ struct Harness {
         meters(io, pool, metrics, 100, 5),
         writers(io, pool, metrics, 100, 5),
         security(config, pool),
-        cluster(config, kDatabaseUrl, pool, database, stations, metrics),  // not enabled
+        cluster(config, kDatabaseUrl, pool, database, stations, writers, metrics),  // not enabled
         commands(config, io, database, stations, cluster, events),
         services{config,   database, meters,   writers, metrics, stations,
                  handlers, events,   security, cluster, commands},

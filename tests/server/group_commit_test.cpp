@@ -413,6 +413,55 @@ TEST_CASE("Cluster mode: connections and boots take their stations' leases in on
         "node-a");
 }
 
+TEST_CASE("Cluster mode: ended connections give their leases back in one batch",
+          "[integration][group-commit][cluster]") {
+  chargegrid::testing::TestDatabase database;
+  add_stations(database, {"TWICE", "STALE", "GONE", "SOON"}, "accepted");
+  {
+    auto c = database.connect();
+    pqxx::work tx(c);
+    tx.exec("UPDATE stations SET held_by = 'node-a', connected_since = now(), lease_epoch = 5");
+    tx.exec("UPDATE stations SET held_by = 'node-b' WHERE id = 'STALE'");
+    tx.commit();
+  }
+  chargegrid::db::ConnectionPool pool(database.url(), 1);
+  REQUIRE(pool.wait_until_ready(std::chrono::seconds(10)));
+  asio::io_context io;
+  Metrics metrics;
+  StateWriters writers(io, pool, metrics, 1000, 300);
+  using chargegrid::server::store::stations::LeaseEnd;
+  // TWICE's two connections end in one batch (the later one's epoch ends the lease); STALE
+  // was taken over by node-b meanwhile and stays its; GONE's lease is newer than the end.
+  std::vector<LeaseEnd> ends{{"TWICE", "node-a", 4},
+                             {"STALE", "node-a", 5},
+                             {"TWICE", "node-a", 5},
+                             {"GONE", "node-a", 4}};
+  std::vector<bool> done;
+  const auto errors = write_all(io, writers.lease_ends, ends, done);
+  for (const auto& error : errors) CHECK(error == nullptr);
+  CHECK(histogram_count(metrics.render(), "chargegrid_db_lease_end_batch_items") == 1);
+  const auto holder = [&](const std::string& id) {
+    auto c = database.connect();
+    pqxx::read_transaction tx(c);
+    const auto row = tx.exec_params1(
+        "SELECT coalesce(held_by, '-'), connected_since IS NULL FROM stations "
+        "WHERE id = $1",
+        id);
+    return row[0].as<std::string>() + (row[1].as<bool>() ? " offline" : " online");
+  };
+  CHECK(holder("TWICE") == "- offline");
+  CHECK(holder("STALE") == "node-b online");
+  CHECK(holder("GONE") == "node-a online");
+
+  // submit(): nobody waits; the batch goes all the same.
+  writers.lease_ends.submit({"SOON", "node-a", 5});
+  for (int i = 0; i < 100 && holder("SOON") != "- offline"; ++i) {
+    io.restart();
+    io.run_for(std::chrono::milliseconds(50));
+  }
+  CHECK(holder("SOON") == "- offline");
+}
+
 TEST_CASE("A batch rolled back in a deadlock is written again item by item",
           "[integration][group-commit]") {
   chargegrid::testing::TestDatabase database;

@@ -40,6 +40,7 @@ class Database;
 class Metrics;
 class StationConnection;
 class StationRegistry;
+class StateWriters;
 
 // The live node, other than this one, that holds a station.
 using RemoteHolder = store::stations::Holder;
@@ -47,7 +48,7 @@ using RemoteHolder = store::stations::Holder;
 class Cluster {
  public:
   Cluster(const Config& config, std::string database_url, db::ConnectionPool& pool,
-          Database& database, StationRegistry& stations, Metrics& metrics);
+          Database& database, StationRegistry& stations, StateWriters& writers, Metrics& metrics);
   ~Cluster();
   Cluster(const Cluster&) = delete;
   Cluster& operator=(const Cluster&) = delete;
@@ -123,6 +124,7 @@ class Cluster {
   const std::string url_;
   db::ConnectionPool& pool_;
   Database& database_;
+  StateWriters& writers_;
   StationRegistry& stations_;
   std::string node_id_;
   std::int64_t incarnation_ = 0;  // this process's registration (random)

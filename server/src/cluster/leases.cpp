@@ -9,6 +9,7 @@
 #include "connections/station_connection.hpp"
 #include "connections/station_registry.hpp"
 #include "logging.hpp"
+#include "state_writers.hpp"
 #include "store/stations.hpp"
 
 namespace chargegrid::server {
@@ -39,11 +40,7 @@ void Cluster::lease_taken(const std::string& station_id, std::int64_t epoch,
 }
 
 void Cluster::connection_ended(const std::string& station_id, std::int64_t epoch) {
-  pool_.try_submit([id = station_id, node = node_id_, epoch](pqxx::connection& c) {
-    pqxx::work tx(c);
-    store::stations::end_connection(tx, id, node, epoch);
-    tx.commit();
-  });
+  writers_.lease_ends.submit({station_id, node_id_, epoch});
 }
 
 void Cluster::reconcile_leases(pqxx::connection_base& c, bool unleased_only) {

@@ -43,11 +43,13 @@ bool process_alive(int pid) {
 }  // namespace
 
 Cluster::Cluster(const Config& config, std::string database_url, db::ConnectionPool& pool,
-                 Database& database, StationRegistry& stations, Metrics& metrics)
+                 Database& database, StationRegistry& stations, StateWriters& writers,
+                 Metrics& metrics)
     : config_(config),
       url_(std::move(database_url)),
       pool_(pool),
       database_(database),
+      writers_(writers),
       stations_(stations),
       node_id_(config.node_id.empty() ? default_node_id() : config.node_id),
       heartbeat_interval_(std::max<std::int64_t>(200, config.lease_timeout_s * 1000 / 5)) {

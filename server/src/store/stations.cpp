@@ -332,6 +332,31 @@ void end_connection(Tx& tx, const std::string& station_id, const std::optional<s
       station_id, *node, epoch);
 }
 
+void end_leases(Tx& tx, std::span<const LeaseEnd> ends) {
+  std::vector<std::string> ids, nodes;
+  std::vector<std::int64_t> epochs;
+  for (const auto& e : ends) {
+    ids.push_back(e.station_id);
+    nodes.push_back(e.node);
+    epochs.push_back(e.epoch);
+  }
+  // The same rule as end_connection's, checked as each row is locked; `id = ANY` keeps
+  // both scans of stations on its primary key.
+  tx.exec_params(
+      R"(WITH ended AS (
+           SELECT id, node, max(epoch) AS epoch
+             FROM unnest($1::text[], $2::text[], $3::bigint[]) AS e(id, node, epoch)
+            GROUP BY id, node),
+         locked AS (
+           SELECT s.id FROM stations s JOIN ended e ON e.id = s.id
+            WHERE s.id = ANY($1::text[])
+              AND ((s.held_by = e.node AND s.lease_epoch <= e.epoch) OR s.held_by IS NULL)
+            ORDER BY s.id COLLATE "C" FOR NO KEY UPDATE OF s)
+         UPDATE stations s SET connected_since = NULL, held_by = NULL
+           FROM locked l WHERE s.id = l.id AND s.id = ANY($1::text[]))",
+      text_array(ids), text_array(nodes), integer_array(epochs));
+}
+
 namespace {
 
 // held_by, lease_epoch and protocol from `row`, starting at column `first`.

@@ -93,6 +93,16 @@ std::vector<Connected> connect_all(Tx& tx, std::span<const Connection> connectio
 void end_connection(Tx& tx, const std::string& station_id, const std::optional<std::string>& node,
                     std::int64_t epoch);
 
+// A connection that ended in cluster mode: `node`'s lease of the station up to `epoch`.
+struct LeaseEnd {
+  std::string station_id;
+  std::string node;
+  std::int64_t epoch = 0;
+};
+// end_connection() with a node for many connections in one statement, the rows locked in
+// byte order of their ids. A station named twice ends up to its highest epoch.
+void end_leases(Tx& tx, std::span<const LeaseEnd> ends);
+
 // The live node other than `self` holding a station, with its epoch and the station's version.
 struct Holder {
   std::string node;
