@@ -74,6 +74,15 @@ StatusChange change(const std::string& station, int connector, const std::string
   return c;
 }
 
+// Runs `statements` in one committed transaction.
+void execute(const chargegrid::testing::TestDatabase& database,
+             std::initializer_list<const char*> statements) {
+  auto c = database.connect();
+  pqxx::work tx(c);
+  for (const auto* statement : statements) tx.exec(statement);
+  tx.commit();
+}
+
 void add_stations(const chargegrid::testing::TestDatabase& database,
                   const std::vector<std::string>& ids, const std::string& registration) {
   auto c = database.connect();
@@ -299,13 +308,9 @@ TEST_CASE("Cluster mode: connections and boots take their stations' leases in on
           "[integration][group-commit][cluster]") {
   chargegrid::testing::TestDatabase database;
   add_stations(database, {"HELD-ELSEWHERE", "FREE", "TWICE"}, "accepted");
-  {
-    auto c = database.connect();
-    pqxx::work tx(c);
-    tx.exec("UPDATE stations SET held_by = 'node-b', lease_epoch = 7 WHERE id = 'HELD-ELSEWHERE'");
-    tx.exec("UPDATE stations SET lease_epoch = 3 WHERE id = 'TWICE'");
-    tx.commit();
-  }
+  execute(database, {"UPDATE stations SET held_by = 'node-b', lease_epoch = 7 "
+                     "WHERE id = 'HELD-ELSEWHERE'",
+                     "UPDATE stations SET lease_epoch = 3 WHERE id = 'TWICE'"});
   chargegrid::db::ConnectionPool pool(database.url(), 1);
   REQUIRE(pool.wait_until_ready(std::chrono::seconds(10)));
   // node-b listens on its channel: it must be told to let its station go.
@@ -377,12 +382,8 @@ TEST_CASE("Cluster mode: connections and boots take their stations' leases in on
   BootWrite again = boot;
   again.boot.model = "second boot";
   add_stations(database, {"BOOTS-HELD"}, "pending");
-  {
-    auto c = database.connect();
-    pqxx::work tx(c);
-    tx.exec("UPDATE stations SET held_by = 'node-b', lease_epoch = 2 WHERE id = 'BOOTS-HELD'");
-    tx.commit();
-  }
+  execute(database, {"UPDATE stations SET held_by = 'node-b', lease_epoch = 2 "
+                     "WHERE id = 'BOOTS-HELD'"});
   BootWrite held = boot;
   held.station_id = "BOOTS-HELD";
   told.clear();
@@ -417,13 +418,9 @@ TEST_CASE("Cluster mode: ended connections give their leases back in one batch",
           "[integration][group-commit][cluster]") {
   chargegrid::testing::TestDatabase database;
   add_stations(database, {"TWICE", "STALE", "GONE", "SOON"}, "accepted");
-  {
-    auto c = database.connect();
-    pqxx::work tx(c);
-    tx.exec("UPDATE stations SET held_by = 'node-a', connected_since = now(), lease_epoch = 5");
-    tx.exec("UPDATE stations SET held_by = 'node-b' WHERE id = 'STALE'");
-    tx.commit();
-  }
+  execute(database,
+          {"UPDATE stations SET held_by = 'node-a', connected_since = now(), lease_epoch = 5",
+           "UPDATE stations SET held_by = 'node-b' WHERE id = 'STALE'"});
   chargegrid::db::ConnectionPool pool(database.url(), 1);
   REQUIRE(pool.wait_until_ready(std::chrono::seconds(10)));
   asio::io_context io;
