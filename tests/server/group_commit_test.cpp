@@ -358,7 +358,8 @@ TEST_CASE("Cluster mode: connections and boots take their stations' leases in on
   {
     auto c = database.connect();
     pqxx::work tx(c);
-    chargegrid::server::store::stations::end_connection(tx, "TWICE", std::string("node-a"), 4);
+    const chargegrid::server::store::stations::LeaseEnd earlier{"TWICE", "node-a", 4};
+    chargegrid::server::store::stations::end_leases(tx, {&earlier, 1});
     tx.commit();
     pqxx::read_transaction read(c);
     CHECK(read.exec1("SELECT held_by FROM stations WHERE id = 'TWICE'")[0].as<std::string>() ==

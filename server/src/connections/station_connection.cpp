@@ -139,7 +139,7 @@ void StationConnection::disconnected() {
     } else {
       services_.database.pool().try_submit([id = station_id_](pqxx::connection& c) {
         pqxx::work tx(c);
-        store::stations::end_connection(tx, id, std::nullopt, 0);
+        store::stations::end_connection(tx, id);
         tx.commit();
       });
     }

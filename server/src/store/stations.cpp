@@ -37,6 +37,13 @@ std::vector<std::optional<T>> per_station(const pqxx::result& rows, std::size_t 
   return out;
 }
 
+// The epoch of the n-th (from 1) of a station's `count` lease-taking items in a batch whose
+// statement left its row at `row_epoch`: each its own, the last the row's; 0 for an item
+// that took none (n 0) or a station without a row.
+std::int64_t nth_lease_epoch(std::int64_t row_epoch, std::int64_t count, std::int64_t n) {
+  return n == 0 || row_epoch == 0 ? 0 : row_epoch - (count - n);
+}
+
 // {"node",NULL,...}: the lease nodes of connect_all, NULL where none is taken.
 std::string node_array(const std::vector<std::optional<std::string>>& nodes) {
   ArrayLiteral array;
@@ -229,11 +236,7 @@ std::vector<Booted> record_boots(Tx& tx, std::span<const BootRow> boots) {
   out.reserve(boots.size());
   for (std::size_t i = 0; i < boots.size(); ++i) {
     const auto& e = entry.at(boots[i].station_id);
-    Booted booted{e.registration, 0};
-    // Each lease-taking boot of a station its own epoch, the last one the row's.
-    if (lease_number[i] > 0 && e.lease_epoch > 0)
-      booted.lease_epoch = e.lease_epoch - (e.leases - lease_number[i]);
-    out.push_back(std::move(booted));
+    out.push_back({e.registration, nth_lease_epoch(e.lease_epoch, e.leases, lease_number[i])});
   }
   return out;
 }
@@ -311,25 +314,15 @@ std::vector<Connected> connect_all(Tx& tx, std::span<const Connection> connectio
   for (std::size_t i = 0; i < connections.size(); ++i) {
     const auto& e = entry.at(connections[i].station_id);
     auto connected = found[e.index];
-    // Each lease-taking connection of a station its own epoch, the last one the row's.
-    connected.lease_epoch = lease_number[i] == 0 || connected.lease_epoch == 0
-                                ? 0
-                                : connected.lease_epoch - (leases[e.index] - lease_number[i]);
+    connected.lease_epoch =
+        nth_lease_epoch(connected.lease_epoch, leases[e.index], lease_number[i]);
     out.push_back(std::move(connected));
   }
   return out;
 }
 
-void end_connection(Tx& tx, const std::string& station_id, const std::optional<std::string>& node,
-                    std::int64_t epoch) {
-  if (!node) {
-    tx.exec_params("UPDATE stations SET connected_since = NULL WHERE id = $1", station_id);
-    return;
-  }
-  tx.exec_params(
-      "UPDATE stations SET connected_since = NULL, held_by = NULL "
-      "WHERE id = $1 AND ((held_by = $2 AND lease_epoch <= $3) OR held_by IS NULL)",
-      station_id, *node, epoch);
+void end_connection(Tx& tx, const std::string& station_id) {
+  tx.exec_params("UPDATE stations SET connected_since = NULL WHERE id = $1", station_id);
 }
 
 void end_leases(Tx& tx, std::span<const LeaseEnd> ends) {
@@ -340,8 +333,8 @@ void end_leases(Tx& tx, std::span<const LeaseEnd> ends) {
     nodes.push_back(e.node);
     epochs.push_back(e.epoch);
   }
-  // The same rule as end_connection's, checked as each row is locked; `id = ANY` keeps
-  // both scans of stations on its primary key.
+  // The rule is checked as each row is locked; `id = ANY` keeps both scans of stations on its
+  // primary key.
   tx.exec_params(
       R"(WITH ended AS (
            SELECT id, node, max(epoch) AS epoch

@@ -87,11 +87,8 @@ struct Connection {
 // keeps its last protocol; with leases each of its connections gets an epoch of its own, the
 // last one the newest, so the end of an earlier one never ends the later one's lease.
 std::vector<Connected> connect_all(Tx& tx, std::span<const Connection> connections);
-// The connection that held the station ended. Without `node`: it is offline. With `node`:
-// only that node's lease up to `epoch` ends (a newer connection here or elsewhere keeps the
-// station online).
-void end_connection(Tx& tx, const std::string& station_id, const std::optional<std::string>& node,
-                    std::int64_t epoch);
+// Outside cluster mode: the connection that held the station ended; it is offline.
+void end_connection(Tx& tx, const std::string& station_id);
 
 // A connection that ended in cluster mode: `node`'s lease of the station up to `epoch`.
 struct LeaseEnd {
@@ -99,8 +96,9 @@ struct LeaseEnd {
   std::string node;
   std::int64_t epoch = 0;
 };
-// end_connection() with a node for many connections in one statement, the rows locked in
-// byte order of their ids. A station named twice ends up to its highest epoch.
+// Ends many such leases in one statement, the rows locked in byte order of their ids: only
+// `node`'s lease up to `epoch` ends (a newer connection here or elsewhere keeps the station
+// online). A station named twice ends up to its highest epoch.
 void end_leases(Tx& tx, std::span<const LeaseEnd> ends);
 
 // The live node other than `self` holding a station, with its epoch and the station's version.
