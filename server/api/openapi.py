@@ -74,6 +74,9 @@ DECLARATION = {
     "target_soc": {"type": "number", "minimum": 0, "maximum": 100,
                    "description": "State of charge to reach, percent (with ISO 15118 SoC)"}}
 NULLABLE_INT = {"type": ["integer", "null"]}
+# The built-in holiday calendars (scheduler/holidays.hpp; a test checks the two agree).
+HOLIDAY_CALENDARS = ["NO"]
+DATE = string("A local date of the site (RFC 3339 full-date, e.g. 2026-12-24)", format="date")
 
 SCHEMAS = {
     "Problem": obj({
@@ -140,6 +143,35 @@ SCHEMAS = {
                     "tariff that does not add up (a gap or an overlap in the week, a bad time, "
                     "currency or price, overlapping discharge bands) answers 422 whose detail "
                     "names the member and whose pointer is its JSON pointer."),
+    "HolidayDate": obj({
+        "date": DATE,
+        "name": nullable(string("What the day is, e.g. Christmas Eve", minLength=1,
+                                maxLength=200))},
+        ["date"], description="A holiday of the site's own"),
+    "SiteHolidays": obj({
+        "calendar": {"type": ["string", "null"], "enum": HOLIDAY_CALENDARS + [None],
+                     "description": "A built-in calendar whose holidays the site keeps (NO: "
+                                    "Norway's public holidays with Christmas Eve and New Year's "
+                                    "Eve), or null for none"},
+        "dates": {"type": "array", "items": ref("HolidayDate"), "maxItems": 1000,
+                  "description": "The site's own holidays (each date once; answered by date)"}},
+        ["calendar", "dates"],
+        description="A site's public holidays, which smart charging's departure prediction "
+                    "counts as Sundays (docs/smart-charging.md). A calendar the server does not "
+                    "have or a date listed twice answers 422 naming the member."),
+    "HolidayInForce": obj({
+        "date": DATE, "name": nullable(string()),
+        "source": string("calendar: the site's calendar's; site: one of its own dates (which "
+                         "wins where both name a date)", enum=["calendar", "site"])},
+        closed=False),
+    "SiteHolidaysInForce": obj({
+        "calendar": nullable(string()), "dates": {"type": "array", "items": ref("HolidayDate")},
+        "from": DATE, "to": DATE,
+        "in_force": {"type": "array", "items": ref("HolidayInForce"),
+                     "description": "Every holiday from from to to (both included), by date: "
+                                    "the calendar's and the site's own"}},
+        ["calendar", "dates"], closed=False,
+        description="The site's holidays as set; with ?from=&to= also those in force then"),
     "Connector": obj({
         "evse_id": integer(), "connector_id": integer(), "status": string(),
         "error_code": nullable(string()), "reported_at": TIME}, closed=False),
@@ -575,6 +607,20 @@ op("put", V + "/sites/{site_id}/tariff", "Set or replace the site's tariff", OPE
    body="Tariff", response="Tariff",
    description="Answers the tariff as stored (every member written out). A tariff that does not "
                "add up answers 422 and the site keeps the tariff it had.")
+op("get", V + "/sites/{site_id}/holidays", "The site's public holidays",
+   [ADMIN, MANAGER, UTILITY], "Sites", response="SiteHolidaysInForce",
+   params=[param("from", schema=DATE, description="First date of the holidays in force "
+                 "(with to)"),
+           param("to", schema=DATE, description="Last date, included; the range spans at most "
+                 "10 calendar years")],
+   description="A site without holidays answers a null calendar and no dates. from and to "
+               "together add the holidays in force over that range; one without the other or "
+               "a malformed date answers 400, to before from or a wider range 422.")
+op("put", V + "/sites/{site_id}/holidays", "Set or replace the site's public holidays",
+   OPERATORS, "Sites", body="SiteHolidays", response="SiteHolidays",
+   description="Replaces the calendar and the dates together and answers them as stored. Bad "
+               "input answers 422 (or 400 for a body that is not JSON) and the site keeps the "
+               "holidays it had. Smart charging predicts the site's later arrivals with them.")
 
 op("get", V + "/stations", "List stations", OPERATORS, "Stations", response=page_of("Station"),
    params=PAGE + [param("site_id", schema=integer()),
@@ -1004,7 +1050,8 @@ def schema_summary(schema):
         t = "array of " + schema_summary(schema["items"])
     notes = []
     if "enum" in schema:
-        notes.append("one of " + ", ".join(f"`{v}`" for v in schema["enum"]))
+        notes.append("one of " + ", ".join(
+            f"`{v if isinstance(v, str) else json.dumps(v)}`" for v in schema["enum"]))
     if "format" in schema:
         notes.append(schema["format"])
     for key, word in (("minimum", "≥"), ("maximum", "≤")):

@@ -1,6 +1,7 @@
 // The smart-charging loop end to end: a server with --smart-charging, sites with an import
 // limit, and stations on real sockets that answer the profiles they receive.
 
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <mutex>
@@ -8,6 +9,7 @@
 
 #include "api/api_fixture.hpp"
 #include "chargegrid/base/time_zone.hpp"
+#include "chargegrid/scheduler/holidays.hpp"
 #include "store/demand_response.hpp"
 #include "store/outbox.hpp"
 
@@ -886,4 +888,111 @@ TEST_CASE("Measured power far from the plan replans the site, at most once a min
   reading(json::array({power(planned * 3)}));
   std::this_thread::sleep_for(std::chrono::milliseconds(800));
   CHECK(planned_at() == after);
+}
+
+namespace {
+
+// Ten weeks of a site's sessions before Thursday 14 May 2026, on the loop's replay timeline
+// (replay instant `origin` at wall instant `wall_origin`), written to the database as stations
+// report them: arrivals around 08:00 UTC, gone three hours later on working days, ten hours
+// later on Sundays and on Norway's public holidays (Saturdays closed).
+void site_history(ApiFixture& fx, const std::string& station, std::chrono::sys_seconds origin,
+                  std::chrono::sys_seconds wall_origin) {
+  using namespace std::chrono;
+  const auto norway = chargegrid::scheduler::public_holidays("NO", 2026, 2026);
+  const auto holiday = [&](sys_days day) {
+    return std::any_of(norway.begin(), norway.end(),
+                       [&](const chargegrid::scheduler::Holiday& h) { return h.date == day; });
+  };
+  const auto wall = [&](sys_seconds replay) {
+    return chargegrid::base::format_rfc3339(wall_origin + (replay - origin),
+                                            chargegrid::base::TimePrecision::kSeconds);
+  };
+  auto c = fx.sql();
+  pqxx::work tx(c);
+  for (int d = 1; d <= 70; ++d) {
+    const sys_days day = floor<days>(origin) - days{d};
+    const weekday wd{day};
+    if (wd == Saturday) continue;
+    const bool day_off = wd == Sunday || holiday(day);
+    const auto plugin = day + 8h + minutes{(d * 7) % 40 - 20};
+    const auto plugout = plugin + (day_off ? 10h : 3h) + minutes{(d * 11) % 30 - 15};
+    tx.exec_params(
+        "INSERT INTO transactions (station_id, transaction_uid, protocol, evse_id, connector_id, "
+        "id_token, state, started_at, ended_at, meter_start_wh, meter_stop_wh) "
+        "VALUES ($1, $2, 'ocpp2.0.1', 1, 1, $3, 'ended', $4, $5, 0, 9000)",
+        station, "history-" + std::to_string(d), "HIST-" + std::to_string(d % 5), wall(plugin),
+        wall(plugout));
+  }
+  tx.commit();
+}
+
+}  // namespace
+
+TEST_CASE("A site's holidays reach its departure predictions from the next arrival on",
+          "[integration][smart_charging]") {
+  using namespace std::chrono;
+  // The loop's timeline: Thursday 14 May 2026 08:00 UTC (Ascension Day in Norway) from now on.
+  const sys_seconds origin = sys_days{2026y / 5 / 14} + 8h;
+  const auto wall_origin = floor<seconds>(system_clock::now());
+  auto config = smart_config();
+  config.smart_charging_replay_start = "2026-05-14T08:00:00Z";
+  config.smart_charging_replay_wall_start_s = wall_origin.time_since_epoch().count();
+  ApiFixture fx(config);
+  const auto site = limited_site(fx, 100000);
+  for (auto id : {"HOL-HISTORY", "HOL-A", "HOL-B", "HOL-C", "HOL-D"}) fx.make_station(id, site);
+  site_history(fx, "HOL-HISTORY", origin, wall_origin);
+
+  // Started again on the database that holds the history: its predictors start from it.
+  fx.server().stop();
+  chargegrid::server::Server server(config, fx.database().url());
+  server.start();
+  ApiClient manager(server.http_port(),
+                    fx.make_key(chargegrid::server::api::Role::FacilityManager, {site}));
+  const auto path = "/sites/" + std::to_string(site) + "/holidays";
+
+  // A vehicle plugging in now (on the timeline 08:00 on the Thursday): its predicted stay in
+  // hours from 08:00, once its site has been planned.
+  std::vector<std::unique_ptr<Station>> stations;
+  const auto predicted_stay_h = [&](const std::string& station_id) {
+    stations.push_back(std::make_unique<Station>(server.ocpp_port(), station_id, "ocpp2.0.1"));
+    stations.back()->start(fx);
+    const auto session = std::to_string(stations.back()->session());
+    REQUIRE(fx.eventually([&] {
+      return fx.query_value("SELECT count(*) FROM session_predictions WHERE session_id = " +
+                            session) == "1";
+    }));
+    CHECK(fx.query_value("SELECT basis FROM session_predictions WHERE session_id = " + session) ==
+          "site");
+    return std::stod(fx.query_value(
+        "SELECT extract(epoch FROM departure_p50 - timestamptz '2026-05-14T08:00:00Z') / 3600 "
+        "FROM session_predictions WHERE session_id = " +
+        session));
+  };
+
+  // Without holidays the Thursday is a working day: a short stay.
+  const auto before = predicted_stay_h("HOL-A");
+  CHECK(before == Approx(3).margin(1));
+
+  // With Norway's calendar it is Ascension Day, a day off: a Sunday's long stay.
+  REQUIRE(manager.put(path, json::parse(R"({"calendar": "NO", "dates": []})")).status == 200);
+  CHECK(predicted_stay_h("HOL-B") == Approx(10).margin(1.5));
+  // The earlier arrival keeps the prediction it was planned with.
+  CHECK(std::stod(fx.query_value(
+            "SELECT extract(epoch FROM departure_p50 - timestamptz '2026-05-14T08:00:00Z') / "
+            "3600 FROM session_predictions WHERE session_id = " +
+            std::to_string(stations[0]->session()))) == Approx(before));
+
+  // A date of the site's own does the same without a calendar.
+  REQUIRE(manager
+              .put(path, json::parse(R"({"calendar": null,
+                                          "dates": [{"date": "2026-05-14", "name": "Closed"}]})"))
+              .status == 200);
+  CHECK(predicted_stay_h("HOL-C") == Approx(10).margin(1.5));
+
+  // And without any holiday the Thursday is a working day again.
+  REQUIRE(manager.put(path, json::parse(R"({"calendar": null, "dates": []})")).status == 200);
+  CHECK(predicted_stay_h("HOL-D") == Approx(3).margin(1));
+  stations.clear();
+  server.stop();
 }

@@ -11,41 +11,12 @@
 #include <vector>
 
 #include "../eval-common/session_input.hpp"
+#include "chargegrid/scheduler/holidays.hpp"
 #include "chargegrid/scheduler/prediction_eval.hpp"
 #include "chargegrid/tools/options.hpp"
 
 using namespace chargegrid::scheduler;
 using chargegrid::tools::option;
-
-namespace {
-
-using namespace std::chrono;
-
-// Easter Sunday of a Gregorian year (the anonymous Gregorian computus).
-sys_days easter_sunday(int y) {
-  int a = y % 19, b = y / 100, c = y % 100, d = b / 4, e = b % 4, f = (b + 8) / 25;
-  int g = (b - f + 1) / 3, h = (19 * a + b - d - g + 15) % 30, i = c / 4, k = c % 4;
-  int l = (32 + 2 * e + 2 * i - h - k) % 7, m = (a + 11 * h + 22 * l) / 451;
-  int month_number = (h + l - 7 * m + 114) / 31, day_number = (h + l - 7 * m + 114) % 31 + 1;
-  return sys_days{year{y} / month_number / day_number};
-}
-
-// Norway's public holidays, with Christmas Eve and New Year's Eve (most workplaces close), for
-// the years of any plausible session file. The Norway data set's sites are all in Norway.
-std::vector<sys_days> norway_holidays() {
-  constexpr std::pair<int, int> fixed_dates[] = {{1, 1},   {5, 1},   {5, 17}, {12, 24},
-                                                 {12, 25}, {12, 26}, {12, 31}};
-  std::vector<sys_days> days_off;
-  for (int y = 2000; y < 2100; ++y) {
-    for (auto [m, d] : fixed_dates) days_off.push_back(sys_days{year{y} / m / d});
-    // Maundy Thursday, Good Friday, Easter Monday, Ascension Day, Whit Monday.
-    for (int from_easter : {-3, -2, 1, 39, 50})
-      days_off.push_back(easter_sunday(y) + days{from_easter});
-  }
-  return days_off;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"Scores ChargeGrid's departure and energy prediction against baselines"};
@@ -77,7 +48,9 @@ int main(int argc, char** argv) {
                "Score the slice before the test split instead (for tuning)");
   CLI11_PARSE(app, argc, argv);
 
-  if (holidays == "norway") settings.holidays = norway_holidays();
+  // The Norway data set's sites are all in Norway; its sessions fall in these years.
+  if (holidays == "norway")
+    for (const auto& h : public_holidays("NO", 2000, 2099)) settings.holidays.push_back(h.date);
   auto file = chargegrid::tools::read_session_input(input);
   if (!file) return 2;
   std::size_t rejected = file->rejected.size();

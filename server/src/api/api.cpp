@@ -105,6 +105,7 @@ Api::Api(Services& services)
   add_cluster_routes(router, context);
   add_ledger_routes(router, context);
   add_tariff_routes(router, context);
+  add_holiday_routes(router, context);
   add_evse_routes(router, context);
   add_schedule_routes(router, context);
   add_settlement_routes(router, context);

@@ -89,6 +89,7 @@ void add_cluster_routes(Router&, ApiContext&);
 void add_command_routes(Router&, ApiContext&);
 void add_ledger_routes(Router&, ApiContext&);
 void add_tariff_routes(Router&, ApiContext&);
+void add_holiday_routes(Router&, ApiContext&);
 void add_evse_routes(Router&, ApiContext&);
 void add_schedule_routes(Router&, ApiContext&);
 void add_settlement_routes(Router&, ApiContext&);

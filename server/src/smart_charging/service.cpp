@@ -17,6 +17,7 @@
 #include "chargegrid/base/time.hpp"
 #include "chargegrid/base/time_zone.hpp"
 #include "chargegrid/db/pool.hpp"
+#include "chargegrid/scheduler/holidays.hpp"
 #include "chargegrid/scheduler/planner.hpp"
 #include "chargegrid/scheduler/prediction.hpp"
 #include "chargegrid/server/config.hpp"
@@ -35,6 +36,7 @@
 #include "store/demand_response.hpp"
 #include "store/evses.hpp"
 #include "store/outbox.hpp"
+#include "store/site_holidays.hpp"
 #include "store/site_leases.hpp"
 #include "store/tariffs.hpp"
 
@@ -66,6 +68,9 @@ constexpr double kDriftShare = 0.2;
 constexpr auto kDriftCooldown = std::chrono::seconds(60);
 // How many finished sessions the predictors start from.
 constexpr std::size_t kWarmStartSessions = 20000;
+// The years of a site's holiday calendar its predictor is given, around the year it is built
+// in: its sessions' (older ones weigh next to nothing) and its arrivals'.
+constexpr int kHolidayYearsBefore = 10, kHolidayYearsAfter = 10;
 // Replans every node asks for on its own: a node that does not hold the site leaves these to
 // the holder instead of asking it.
 bool every_node_asks(const std::string& reason) {
@@ -97,6 +102,23 @@ std::chrono::minutes utc_offset(const std::string& time_zone, Time t) {
   } catch (const std::invalid_argument&) {
     return std::chrono::minutes{0};
   }
+}
+
+// The local dates a site's predictor counts as Sundays: its calendar's in the years around
+// `now`'s, and its own dates.
+std::vector<std::chrono::sys_days> holiday_dates(const store::site_holidays::Holidays& holidays,
+                                                 Time now) {
+  std::vector<std::chrono::sys_days> out;
+  for (const auto& d : holidays.days) out.push_back(d.date);
+  // A calendar this server does not have (written by another version) adds nothing.
+  if (holidays.calendar && scheduler::is_holiday_calendar(*holidays.calendar)) {
+    const int year = static_cast<int>(
+        std::chrono::year_month_day{std::chrono::floor<std::chrono::days>(now)}.year());
+    for (const auto& h : scheduler::public_holidays(*holidays.calendar, year - kHolidayYearsBefore,
+                                                    year + kHolidayYearsAfter))
+      out.push_back(h.date);
+  }
+  return out;
 }
 
 scheduler::FinishedSession finished_of(const plans::Finished& f) {
@@ -184,7 +206,21 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
   std::vector<std::int64_t> pending_clears;  // sessions that ended
   bool scheduled = false;
   bool stopped = false;
-  std::map<std::int64_t, scheduler::DeparturePredictor> predictors;
+  // A site's predictor, the version of the site's holidays it was built with, and the sessions
+  // it learnt from the database whose session.ended events were still to come: each is learnt
+  // once.
+  struct SitePredictor {
+    scheduler::DeparturePredictor predictor;
+    std::int64_t holidays_version = 0;
+    std::set<std::int64_t> learnt_ahead;
+  };
+  std::map<std::int64_t, SitePredictor> predictors;
+  // Sites whose predictor is being rebuilt: the sessions learnt meanwhile, for the new one.
+  std::map<std::int64_t, std::vector<plans::Finished>> relearning;
+  // Until the start has learnt its sessions: the sites relearn() rebuilt meanwhile, whose
+  // predictors have those sessions already.
+  bool start_learnt = false;
+  std::set<std::int64_t> rebuilt_during_start;
 
   std::map<std::int64_t, scheduler::Planner> planners;  // on the strand only
 
@@ -252,18 +288,96 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
 
   // ---- learning ----
 
-  void observe(plans::Finished f) {
+  // A finished session's times on the loop's timeline (the database keeps wall time).
+  plans::Finished on_timeline(plans::Finished f) const {
     f.plugin_s = clock.to_replay_s(f.plugin_s);
     f.plugout_s = clock.to_replay_s(f.plugout_s);
-    std::lock_guard lock(mutex);
-    predictor(f.site_id).observe(finished_of(f));
+    return f;
   }
 
-  // The site's predictor (under `mutex`).
-  scheduler::DeparturePredictor& predictor(std::int64_t site_id) {
+  // `from_start`: one of the sessions the start learns from.
+  void observe(const plans::Finished& finished, bool from_start = false) {
+    const auto f = on_timeline(finished);
+    std::lock_guard lock(mutex);
+    if (from_start && rebuilt_during_start.contains(f.site_id)) return;
+    if (const auto rebuilt = relearning.find(f.site_id); rebuilt != relearning.end())
+      rebuilt->second.push_back(f);
+    auto& site = predictor(f.site_id);
+    if (site.learnt_ahead.erase(f.session_id) > 0) return;
+    site.predictor.observe(finished_of(f));
+  }
+
+  // A predictor that counts `holidays` as Sundays.
+  SitePredictor new_predictor(const store::site_holidays::Holidays& holidays) const {
     scheduler::PredictorSettings settings;
     settings.day_type_shift_h = config.smart_charging_day_type_shift_h;
-    return predictors.try_emplace(site_id, settings).first->second;
+    settings.holidays = holiday_dates(holidays, clock.now());
+    return {scheduler::DeparturePredictor(std::move(settings)), holidays.version, {}};
+  }
+
+  // The site's predictor (under `mutex`); a new one has no holidays (the next plan gives it
+  // the site's, see relearn()).
+  SitePredictor& predictor(std::int64_t site_id) {
+    auto it = predictors.find(site_id);
+    if (it == predictors.end()) it = predictors.emplace(site_id, new_predictor({})).first;
+    return it->second;
+  }
+
+  std::int64_t holidays_version(std::int64_t site_id) {
+    std::lock_guard lock(mutex);
+    const auto it = predictors.find(site_id);
+    return it == predictors.end() ? 0 : it->second.holidays_version;
+  }
+
+  // Builds the site's predictor anew, as the start builds them: with the site's holidays, from
+  // its finished sessions in the database (its holidays changed). The sessions that end
+  // meanwhile reach both predictors; each session is learnt once.
+  awaitable<void> relearn(std::int64_t site_id) {
+    {
+      std::lock_guard lock(mutex);
+      relearning[site_id].clear();
+    }
+    struct Stored {
+      store::site_holidays::Holidays holidays;
+      std::vector<plans::Finished> finished;
+      std::vector<std::int64_t> events_pending;  // session.ended events still to come
+    };
+    Stored stored;
+    try {
+      stored = co_await database.transaction([&](store::Tx& tx) {
+        Stored out;
+        out.holidays = store::site_holidays::find(tx, site_id).value_or(out.holidays);
+        out.finished = plans::finished_sessions_of_site(tx, site_id, kWarmStartSessions);
+        out.events_pending = store::outbox::pending_session_ends(tx, kConsumer);
+        return out;
+      });
+    } catch (...) {
+      std::lock_guard lock(mutex);
+      relearning.erase(site_id);
+      throw;
+    }
+    auto fresh = new_predictor(stored.holidays);
+    std::set<std::int64_t> from_database;
+    for (const auto& f : stored.finished) {
+      fresh.predictor.observe(finished_of(on_timeline(f)));
+      from_database.insert(f.session_id);
+    }
+    std::lock_guard lock(mutex);
+    const auto meanwhile = std::move(relearning[site_id]);
+    relearning.erase(site_id);
+    for (const auto& f : meanwhile)
+      if (!from_database.contains(f.session_id)) fresh.predictor.observe(finished_of(f));
+    for (const auto id : stored.events_pending)
+      if (from_database.contains(id)) fresh.learnt_ahead.insert(id);
+    for (const auto& f : meanwhile) fresh.learnt_ahead.erase(f.session_id);
+    predictors.insert_or_assign(site_id, std::move(fresh));
+    if (!start_learnt) rebuilt_during_start.insert(site_id);
+    log::info("smart_charging_predictor_rebuilt",
+              {{"site_id", site_id},
+               {"sessions_learned", from_database.size()},
+               {"holiday_calendar", stored.holidays.calendar.value_or("")},
+               {"holiday_dates", stored.holidays.days.size()},
+               {"holidays_version", stored.holidays.version}});
   }
 
   // The times a vehicle is planned with, on the loop's timeline (the database keeps wall time).
@@ -287,7 +401,7 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
     arrival.plugin = Time{seconds{v.started_s}};
     arrival.utc_offset = utc_offset(time_zone, arrival.plugin);
     std::lock_guard lock(mutex);
-    const auto p = predictor(site_id).predict(arrival);
+    const auto p = predictor(site_id).predictor.predict(arrival);
     const auto unix = [](Time t) {
       return static_cast<std::int64_t>(t.time_since_epoch().count());
     };
@@ -583,6 +697,8 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
       return r;
     });
     if (!in.site) co_return;
+    // Holidays set since its predictor was built: rebuilt before it predicts.
+    if (in.site->holidays_version != holidays_version(site_id)) co_await relearn(site_id);
     const auto read = std::chrono::steady_clock::now();
 
     std::vector<VehicleState> states;
@@ -979,9 +1095,22 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
 
   static awaitable<void> warm_start(std::shared_ptr<Impl> self) {
     try {
+      // The sites' holidays first: each predictor counts them from its first session on.
+      auto holidays = co_await self->database.transaction(
+          [](store::Tx& tx) { return store::site_holidays::all(tx); });
+      {
+        std::lock_guard lock(self->mutex);
+        for (const auto& [site, h] : holidays)
+          self->predictors.try_emplace(site, self->new_predictor(h));
+      }
       auto finished = co_await self->database.transaction(
           [](store::Tx& tx) { return plans::finished_sessions(tx, kWarmStartSessions); });
-      for (const auto& f : finished) self->observe(f);
+      for (const auto& f : finished) self->observe(f, true);
+      {
+        std::lock_guard lock(self->mutex);
+        self->start_learnt = true;
+        self->rebuilt_during_start.clear();
+      }
       auto sites = co_await self->database.transaction(
           [](store::Tx& tx) { return plans::sites_with_sessions(tx); });
       log::info("smart_charging_started",

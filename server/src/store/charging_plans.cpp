@@ -43,13 +43,16 @@ void keep_charging_needs(Tx& tx, std::int64_t session_id, const nlohmann::json& 
 
 std::optional<Site> site(Tx& tx, std::int64_t site_id) {
   auto rows = tx.exec_params(
-      "SELECT id, import_limit_w, export_limit_w, time_zone FROM sites WHERE id = $1", site_id);
+      "SELECT id, import_limit_w, export_limit_w, time_zone, holidays_version FROM sites "
+      "WHERE id = $1",
+      site_id);
   if (rows.empty()) return std::nullopt;
   Site s;
   s.id = rows[0][0].as<std::int64_t>();
   s.import_limit_w = optional_of<std::int64_t>(rows[0][1]);
   s.export_limit_w = optional_of<std::int64_t>(rows[0][2]);
   s.time_zone = rows[0][3].as<std::string>();
+  s.holidays_version = rows[0][4].as<std::int64_t>();
   return s;
 }
 
@@ -163,7 +166,7 @@ const char* kFinishedColumns = R"(
          extract(epoch FROM t.started_at)::bigint, extract(epoch FROM t.ended_at)::bigint,
          greatest(coalesce(round(t.import_last_wh - t.import_first_wh),
                            t.meter_stop_wh - t.meter_start_wh, 0), 0)::bigint,
-         si.time_zone
+         si.time_zone, t.id
     FROM transactions t JOIN stations st ON st.id = t.station_id JOIN sites si ON si.id = st.site_id
    WHERE t.state = 'ended' AND st.site_id IS NOT NULL AND t.started_at IS NOT NULL
      AND t.ended_at > t.started_at)";
@@ -171,7 +174,7 @@ const char* kFinishedColumns = R"(
 Finished finished_of(const pqxx::row& r) {
   return {r[0].as<std::string>(),  r[1].as<std::int64_t>(), r[2].as<std::string>(),
           r[3].as<std::int64_t>(), r[4].as<std::int64_t>(), r[5].as<std::int64_t>(),
-          r[6].as<std::string>()};
+          r[6].as<std::string>(),  r[7].as<std::int64_t>()};
 }
 }  // namespace
 
@@ -180,6 +183,16 @@ std::vector<Finished> finished_sessions(Tx& tx, std::size_t limit) {
   const auto rows = tx.exec_params(std::string("SELECT * FROM (") + kFinishedColumns +
                                        " ORDER BY t.ended_at DESC LIMIT $1) q ORDER BY 5",
                                    static_cast<std::int64_t>(limit));
+  for (const auto& r : rows) out.push_back(finished_of(r));
+  return out;
+}
+
+std::vector<Finished> finished_sessions_of_site(Tx& tx, std::int64_t site_id, std::size_t limit) {
+  std::vector<Finished> out;
+  const auto rows =
+      tx.exec_params(std::string("SELECT * FROM (") + kFinishedColumns +
+                         " AND st.site_id = $1 ORDER BY t.ended_at DESC LIMIT $2) q ORDER BY 5",
+                     site_id, static_cast<std::int64_t>(limit));
   for (const auto& r : rows) out.push_back(finished_of(r));
   return out;
 }

@@ -32,6 +32,7 @@ struct Site {
   std::int64_t id = 0;
   std::optional<std::int64_t> import_limit_w, export_limit_w;
   std::string time_zone;
+  std::int64_t holidays_version = 0;  // counts the changes of its holidays (store/site_holidays)
 };
 std::optional<Site> site(Tx& tx, std::int64_t site_id);
 std::optional<std::int64_t> site_of_station(Tx& tx, const std::string& station_id);
@@ -81,9 +82,12 @@ struct Finished {
   std::int64_t plugin_s = 0, plugout_s = 0;
   std::int64_t energy_wh = 0;
   std::string time_zone;  // the site's, which the predictor's time-of-day features are read in
+  std::int64_t session_id = 0;
 };
 // The last `limit` finished sessions of stations with a site, oldest first.
 std::vector<Finished> finished_sessions(Tx& tx, std::size_t limit);
+// The same of one site's stations.
+std::vector<Finished> finished_sessions_of_site(Tx& tx, std::int64_t site_id, std::size_t limit);
 std::optional<Finished> finished_session(Tx& tx, std::int64_t session_id);
 
 struct ProfileSent {

@@ -52,6 +52,16 @@ void failed(Tx& tx, std::int64_t id, const std::string& error,
       id, error, static_cast<double>(retry_after.count()) / 1000.0);
 }
 
+std::vector<std::int64_t> pending_session_ends(Tx& tx, const std::string& consumer) {
+  std::vector<std::int64_t> out;
+  for (const auto& r : tx.exec_params(
+           "SELECT (payload->>'session_id')::bigint FROM outbox WHERE consumer = $1 AND topic = $2 "
+           "AND done_at IS NULL AND payload->>'session_id' ~ '^[0-9]{1,18}$'",
+           consumer, std::string(kSessionEnded)))
+    out.push_back(r[0].as<std::int64_t>());
+  return out;
+}
+
 std::vector<Backlog> backlog(Tx& tx) {
   std::vector<Backlog> out;
   for (const auto& r :

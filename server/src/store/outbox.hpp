@@ -47,6 +47,10 @@ void done(Tx& tx, std::int64_t id);
 void failed(Tx& tx, std::int64_t id, const std::string& error,
             std::chrono::milliseconds retry_after);
 
+// The sessions whose session.ended event `consumer` has yet to process (its payload's
+// "session_id").
+std::vector<std::int64_t> pending_session_ends(Tx& tx, const std::string& consumer);
+
 struct Backlog {
   std::string consumer;
   std::int64_t pending = 0;

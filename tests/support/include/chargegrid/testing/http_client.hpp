@@ -71,6 +71,9 @@ class ApiClient {
   HttpResult patch(const std::string& target, const json& body) const {
     return send(verb::patch, target, body.dump());
   }
+  HttpResult put(const std::string& target, const json& body) const {
+    return send(verb::put, target, body.dump());
+  }
   HttpResult del(const std::string& target) const { return send(verb::delete_, target); }
   // A GET that asks for CSV (Accept: text/csv).
   HttpResult get_csv(const std::string& target) const {
