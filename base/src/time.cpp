@@ -108,6 +108,26 @@ std::optional<ParsedTime> parse_rfc3339_with_offset(std::string_view text,
                     fields->offset};
 }
 
+std::optional<sys_days> parse_date(std::string_view text) {
+  Cursor c{text};
+  int y = 0, m = 0, d = 0;
+  if (!c.number(4, y) || !c.literal('-') || !c.number(2, m) || !c.literal('-') || !c.number(2, d) ||
+      c.at != text.size())
+    return std::nullopt;
+  const year_month_day date{year{y}, month{static_cast<unsigned>(m)},
+                            day{static_cast<unsigned>(d)}};
+  if (y < 1 || !date.ok()) return std::nullopt;
+  return sys_days{date};
+}
+
+std::string format_date(sys_days day) {
+  const year_month_day date{day};
+  char text[16];
+  std::snprintf(text, sizeof text, "%04d-%02u-%02u", static_cast<int>(date.year()),
+                static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()));
+  return text;
+}
+
 std::optional<TimePoint> parse_rfc3339(std::string_view text, const Rfc3339Options& options) {
   auto parsed = parse_rfc3339_with_offset(text, options);
   if (!parsed) return std::nullopt;

@@ -2,8 +2,8 @@
 // whole after every check, read back with the holidays in force over a range, scoped like the
 // site itself.
 
-#include "api/json_schema.hpp"
 #include "api_fixture.hpp"
+#include "chargegrid/base/time.hpp"
 #include "chargegrid/scheduler/holidays.hpp"
 #include "store/site_holidays.hpp"
 
@@ -97,7 +97,7 @@ TEST_CASE("a site's holidays are stored whole and read back with those in force 
   // Up to a thousand dates.
   json many{{"calendar", "NO"}, {"dates", json::array()}};
   for (int d = 0; d < 1000; ++d)
-    many["dates"].push_back({{"date", chargegrid::server::api::format_date(
+    many["dates"].push_back({{"date", chargegrid::base::format_date(
                                           std::chrono::sys_days{std::chrono::year{2026} / 1 / 1} +
                                           std::chrono::days{d})}});
   auto thousand = manager.put(path, many);
@@ -167,8 +167,8 @@ TEST_CASE("bad holidays are refused naming what to fix, and the stored ones stay
   for (int d = 0; d < 1001; ++d)
     too_many["dates"].push_back(
         {{"date",
-          chargegrid::server::api::format_date(
-              std::chrono::sys_days{std::chrono::year{2030} / 1 / 1} + std::chrono::days{d})}});
+          chargegrid::base::format_date(std::chrono::sys_days{std::chrono::year{2030} / 1 / 1} +
+                                        std::chrono::days{d})}});
   refused(too_many, "dates: must have at most 1000 items");
 
   // Wrong types, missing and unknown members.

@@ -99,3 +99,18 @@ TEST_CASE("durations are whole milliseconds, cut, and negative backwards", "[bas
   CHECK(chargegrid::base::milliseconds_between(t0, t0 + std::chrono::microseconds(1999)) == 1);
   CHECK(chargegrid::base::milliseconds_between(t0 + std::chrono::seconds(2), t0) == -2000);
 }
+
+TEST_CASE("RFC 3339 full-dates name real days of the years 0001 to 9999", "[base][time]") {
+  CHECK(parse_date("2026-12-24") == sys_days{2026y / 12 / 24});
+  CHECK(parse_date("2028-02-29") == sys_days{2028y / 2 / 29});
+  CHECK(parse_date("0001-01-01") == sys_days{1y / 1 / 1});
+  CHECK(parse_date("9999-12-31") == sys_days{9999y / 12 / 31});
+  for (const char* bad :
+       {"2026-02-29", "2026-13-01", "2026-00-10", "2026-12-00", "0000-01-01", "2026-1-01",
+        "2026-12-24T00:00:00Z", "2026-12-24 ", "20261224", "2026/12/24", "", "２026-12-24"})
+    CHECK_FALSE(parse_date(bad).has_value());
+  CHECK(format_date(sys_days{2026y / 3 / 1}) == "2026-03-01");
+  CHECK(format_date(sys_days{1y / 1 / 9}) == "0001-01-09");
+  for (auto day = sys_days{2024y / 1 / 1}; day < sys_days{2025y / 1 / 1}; day += days{1})
+    REQUIRE(parse_date(format_date(day)) == day);
+}

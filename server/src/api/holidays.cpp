@@ -10,6 +10,7 @@
 
 #include "api/context.hpp"
 #include "api/json_schema.hpp"
+#include "chargegrid/base/time.hpp"
 #include "store/outbox.hpp"
 #include "store/site_holidays.hpp"
 
@@ -24,7 +25,7 @@ namespace holidays = store::site_holidays;
 constexpr int kLongestRangeYears = 10;
 
 json day_json(sys_days date, const std::string& name) {
-  return {{"date", format_date(date)}, {"name", name.empty() ? json(nullptr) : json(name)}};
+  return {{"date", base::format_date(date)}, {"name", name.empty() ? json(nullptr) : json(name)}};
 }
 
 json holidays_json(const holidays::Holidays& h) {
@@ -50,7 +51,7 @@ json in_force(const holidays::Holidays& h, sys_days from, sys_days to) {
 std::optional<sys_days> query_date(const ApiRequest& r, const std::string& name) {
   const auto text = r.query_text(name);
   if (!text) return std::nullopt;
-  const auto day = parse_date(*text);
+  const auto day = base::parse_date(*text);
   if (!day)
     throw bad_request("query parameter " + name + " must be a date such as 2026-12-24, not '" +
                       *text + "'");
@@ -79,7 +80,7 @@ Requested requested(const json& body) {
   const auto& dates = body["dates"];
   for (std::size_t i = 0; i < dates.size(); ++i) {
     const auto text = dates[i]["date"].get<std::string>();
-    const auto day = parse_date(text);
+    const auto day = base::parse_date(text);
     const auto path = "dates[" + std::to_string(i) + "].date";
     if (!day) throw unprocessable(path + ": must be a date such as 2026-12-24");
     if (auto [at, fresh] = seen.emplace(*day, i); !fresh)
@@ -119,8 +120,8 @@ void add_holiday_routes(Router& router, ApiContext& api) {
                  if (!found) throw not_found("no site " + std::to_string(id));
                  auto out = holidays_json(*found);
                  if (from) {
-                   out["from"] = format_date(*from);
-                   out["to"] = format_date(*to);
+                   out["from"] = base::format_date(*from);
+                   out["to"] = base::format_date(*to);
                    out["in_force"] = in_force(*found, *from, *to);
                  }
                  return out;

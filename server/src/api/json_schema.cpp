@@ -1,6 +1,5 @@
 #include "api/json_schema.hpp"
 
-#include <cstdio>
 #include <vector>
 
 #include "chargegrid/base/time.hpp"
@@ -119,7 +118,7 @@ std::optional<std::string> check(const json& raw_schema, const json& value, cons
     if (auto format = schema.find("format"); format != schema.end()) {
       if (*format == "date-time" && !is_rfc3339(s))
         return where(path) + ": must be an RFC 3339 date-time such as 2026-11-24T17:00:00Z";
-      if (*format == "date" && !parse_date(s))
+      if (*format == "date" && !base::parse_date(s))
         return where(path) + ": must be a date such as 2026-12-24, not '" + s + "'";
       if (*format == "uri" && s.find(':') == std::string::npos)
         return where(path) + ": must be an absolute URI";
@@ -188,34 +187,6 @@ std::optional<std::string> find_nul_character(const json& value) {
 
 bool is_rfc3339(const std::string& text) {
   return base::is_rfc3339(text, {.space_separator = true});
-}
-
-std::optional<std::chrono::sys_days> parse_date(std::string_view text) {
-  using namespace std::chrono;
-  const auto number = [text](std::size_t from, std::size_t width, int& value) {
-    value = 0;
-    for (auto i = from; i < from + width; ++i) {
-      if (text[i] < '0' || text[i] > '9') return false;
-      value = value * 10 + (text[i] - '0');
-    }
-    return true;
-  };
-  int y = 0, m = 0, d = 0;
-  if (text.size() != 10 || text[4] != '-' || text[7] != '-' || !number(0, 4, y) ||
-      !number(5, 2, m) || !number(8, 2, d))
-    return std::nullopt;
-  const year_month_day date{year{y}, month{static_cast<unsigned>(m)},
-                            day{static_cast<unsigned>(d)}};
-  if (y < 1 || !date.ok()) return std::nullopt;
-  return sys_days{date};
-}
-
-std::string format_date(std::chrono::sys_days day) {
-  const std::chrono::year_month_day date{day};
-  char text[16];
-  std::snprintf(text, sizeof text, "%04d-%02u-%02u", static_cast<int>(date.year()),
-                static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()));
-  return text;
 }
 
 }  // namespace chargegrid::server::api

@@ -5,7 +5,6 @@
 // minLength/maxLength, pattern-free formats (date-time, date, uri), items,
 // minItems/maxItems, $ref to #/components/schemas/..., and oneOf/anyOf.
 
-#include <chrono>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -25,11 +24,5 @@ std::optional<std::string> find_nul_character(const nlohmann::json& value);
 
 // RFC 3339 date-time with a time-zone offset ("2026-11-24T17:00:00Z").
 bool is_rfc3339(const std::string& text);
-
-// RFC 3339 full-date ("2026-12-24"): the day, or nullopt unless it is a real day (not Feb 30) of
-// the years 0001 to 9999.
-std::optional<std::chrono::sys_days> parse_date(std::string_view text);
-// "2026-12-24".
-std::string format_date(std::chrono::sys_days day);
 
 }  // namespace chargegrid::server::api

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "chargegrid/base/time.hpp"
+
 namespace chargegrid::server::credits {
 namespace {
 
@@ -45,11 +47,7 @@ Period previous_month(system_clock::time_point now) {
 }
 
 std::string day_text(sys_days day) {
-  const year_month_day d{day};
-  char text[32];
-  std::snprintf(text, sizeof text, "%04d-%02u-%02uT00:00:00.000Z", static_cast<int>(d.year()),
-                static_cast<unsigned>(d.month()), static_cast<unsigned>(d.day()));
-  return text;
+  return base::format_rfc3339(base::TimePoint{day});
 }
 
 }  // namespace chargegrid::server::credits

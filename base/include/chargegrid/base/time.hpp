@@ -43,6 +43,12 @@ std::string format_rfc3339(TimePoint time, TimePrecision precision = TimePrecisi
 // The same instant as local time at `offset`, with a numeric offset ("+01:00", "+00:00").
 std::string format_rfc3339(TimePoint time, TimePrecision precision, std::chrono::minutes offset);
 
+// RFC 3339 full-date ("2026-12-24"): the day, or nullopt unless it is a real day (not Feb 30)
+// of the years 0001 to 9999.
+std::optional<std::chrono::sys_days> parse_date(std::string_view text);
+// "2026-12-24".
+std::string format_date(std::chrono::sys_days day);
+
 // Now, as OCPP's dateTime: UTC with milliseconds.
 std::string now_rfc3339();
 
