@@ -109,6 +109,8 @@ struct Server::Impl {
     ocpp::register_smart_charging(handlers, services);
     ocpp::register_iso15118(handlers, services, pnc);  // after the handlers it extends
     register_gauges();
+    if (config.smart_charging)
+      metrics.add_gauge_source([this](std::string& out) { smart_charging.render_metrics(out); });
   }
 
   void register_gauges() {

@@ -927,6 +927,47 @@ void site_history(ApiFixture& fx, const std::string& station, std::chrono::sys_s
   tx.commit();
 }
 
+// A value on the server's /metrics page; -1 when it is not there.
+double metric(std::uint16_t port, const std::string& name) {
+  const auto text =
+      chargegrid::testing::http_request(port, boost::beast::http::verb::get, "/metrics", "").body;
+  const auto at = text.find("\n" + name + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + name.size() + 2));
+}
+
+double predictor_sessions(std::uint16_t port) {
+  return metric(port, "chargegrid_smart_charging_predictor_sessions");
+}
+
+// `count` sessions at `station` that ended on the days before today, each with its
+// session.ended event still to be processed (as the session's end writes them).
+void ended_sessions(ApiFixture& fx, const std::string& station, const std::string& tag, int count) {
+  using namespace std::chrono;
+  auto c = fx.sql();
+  pqxx::work tx(c);
+  for (int d = 1; d <= count; ++d) {
+    const auto plugin = floor<seconds>(system_clock::now()) - days{d};
+    const auto id =
+        tx.exec_params1(
+              "INSERT INTO transactions (station_id, transaction_uid, protocol, evse_id, "
+              "connector_id, id_token, state, started_at, ended_at, meter_start_wh, "
+              "meter_stop_wh) VALUES ($1, $2, 'ocpp2.0.1', 1, 1, 'LEARN', 'ended', $3, "
+              "$4, 0, 9000) RETURNING id",
+              station, tag + "-" + std::to_string(d), chargegrid::base::format_rfc3339(plugin),
+              chargegrid::base::format_rfc3339(plugin + 3h))[0]
+            .as<std::int64_t>();
+    chargegrid::server::store::outbox::append(tx, chargegrid::server::store::outbox::kSessionEnded,
+                                              {{"session_id", id}});
+  }
+  tx.commit();
+}
+
+std::string events_pending(ApiFixture& fx) {
+  return fx.query_value(
+      "SELECT count(*) FROM outbox WHERE consumer = 'smart-charging' AND done_at IS NULL");
+}
+
 }  // namespace
 
 TEST_CASE("A site's holidays reach its departure predictions from the next arrival on",
@@ -995,4 +1036,95 @@ TEST_CASE("A site's holidays reach its departure predictions from the next arriv
   CHECK(predicted_stay_h("HOL-D") == Approx(3).margin(1));
   stations.clear();
   server.stop();
+}
+
+TEST_CASE("Sessions whose end is still to be processed when the server starts are learnt once",
+          "[integration][smart_charging]") {
+  using namespace std::chrono_literals;
+  const auto config = smart_config();
+  ApiFixture fx(config);
+  const auto site = limited_site(fx, 100000);
+  fx.make_station("LEARN-A", site);
+  // Stopped with 12 sessions ended and their events not yet processed: the start reads them
+  // from the database, and the consumer receives their events. The test holds back one or the
+  // other with a lock.
+  fx.server().stop();
+  ended_sessions(fx, "LEARN-A", "before", 12);
+  REQUIRE(events_pending(fx) == "12");
+  auto locker = fx.sql();
+  pqxx::work lock(locker);
+  chargegrid::server::Server server(config, fx.database().url());
+  const auto port = [&] { return server.http_port(); };
+
+  SECTION("the start reads the database before the events are processed") {
+    // The consumer skips rows another transaction holds.
+    lock.exec("SELECT id FROM outbox WHERE consumer = 'smart-charging' FOR UPDATE");
+    server.start();
+    REQUIRE(fx.eventually([&] { return predictor_sessions(port()) == 12; }));
+    CHECK(events_pending(fx) == "12");
+    lock.abort();
+    REQUIRE(fx.eventually([&] { return events_pending(fx) == "0"; }));
+    CHECK(predictor_sessions(port()) == 12);
+  }
+  SECTION("the events are processed before the start reads the database") {
+    // The start's read waits for the site holidays table; the consumer does not read it.
+    lock.exec0("LOCK TABLE site_holidays IN ACCESS EXCLUSIVE MODE");
+    server.start();
+    REQUIRE(fx.eventually(
+        [&] { return events_pending(fx) == "0" && predictor_sessions(port()) == 12; }));
+    const auto start_waiting = [&] {
+      return fx.query_value(
+          "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = "
+          "'site_holidays'::regclass");
+    };
+    REQUIRE(fx.eventually([&] { return start_waiting() == "1"; }));
+    lock.abort();
+    REQUIRE(fx.eventually([&] { return start_waiting() == "0"; }));
+    std::this_thread::sleep_for(500ms);
+    CHECK(predictor_sessions(port()) == 12);
+  }
+  // One more ends while it runs: learnt from its event.
+  ended_sessions(fx, "LEARN-A", "after", 1);
+  CHECK(fx.eventually([&] { return predictor_sessions(port()) == 13; }));
+  CHECK(events_pending(fx) == "0");
+  server.stop();
+}
+
+TEST_CASE("A session that ends while its site's predictor is rebuilt is learnt once",
+          "[integration][smart_charging]") {
+  ApiFixture fx(smart_config());
+  const auto site = limited_site(fx, 100000);
+  fx.make_station("RELEARN-A", site);
+  const auto port = fx.server().http_port();
+  ended_sessions(fx, "RELEARN-A", "old", 10);
+  REQUIRE(
+      fx.eventually([&] { return events_pending(fx) == "0" && predictor_sessions(port) == 10; }));
+
+  // The rebuild's read waits on a lock the test holds, while the site's holidays change (as
+  // another node's PUT would) and a replan is asked for.
+  auto locker = fx.sql();
+  pqxx::work lock(locker);
+  lock.exec0("LOCK TABLE site_holidays IN ACCESS EXCLUSIVE MODE");
+  {
+    auto c = fx.sql();
+    pqxx::work tx(c);
+    tx.exec_params0("UPDATE sites SET holidays_version = holidays_version + 1 WHERE id = $1", site);
+    chargegrid::server::store::outbox::append(tx, chargegrid::server::store::outbox::kSiteChanged,
+                                              {{"site_ids", {site}}});
+    tx.commit();
+  }
+  REQUIRE(fx.eventually([&] {
+    return fx.query_value(
+               "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = "
+               "'site_holidays'::regclass") == "1";
+  }));
+  // A session ends meanwhile: the predictor being replaced learns it from its event, the new
+  // one from the database; neither twice.
+  ended_sessions(fx, "RELEARN-A", "meanwhile", 1);
+  REQUIRE(fx.eventually([&] { return events_pending(fx) == "0"; }));
+  CHECK(predictor_sessions(port) == 11);
+  lock.abort();
+  REQUIRE(fx.eventually(
+      [&] { return metric(port, "chargegrid_smart_charging_predictor_rebuilds_total") == 1; }));
+  CHECK(predictor_sessions(port) == 11);
 }

@@ -14,6 +14,7 @@
 #include <set>
 
 #include "chargegrid/base/enum_names.hpp"
+#include "chargegrid/base/prometheus.hpp"
 #include "chargegrid/base/time.hpp"
 #include "chargegrid/base/time_zone.hpp"
 #include "chargegrid/db/pool.hpp"
@@ -206,21 +207,25 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
   std::vector<std::int64_t> pending_clears;  // sessions that ended
   bool scheduled = false;
   bool stopped = false;
-  // A site's predictor, the version of the site's holidays it was built with, and the sessions
-  // it learnt from the database whose session.ended events were still to come: each is learnt
-  // once.
+  // A site's predictor, the version of the site's holidays it was built with, the sessions it
+  // learnt from the database whose session.ended events were still to come (each session is
+  // learnt once), and how many it learnt.
   struct SitePredictor {
     scheduler::DeparturePredictor predictor;
     std::int64_t holidays_version = 0;
     std::set<std::int64_t> learnt_ahead;
+    std::size_t sessions = 0;
   };
   std::map<std::int64_t, SitePredictor> predictors;
+  std::uint64_t rebuilds = 0;
   // Sites whose predictor is being rebuilt: the sessions learnt meanwhile, for the new one.
   std::map<std::int64_t, std::vector<plans::Finished>> relearning;
-  // Until the start has learnt its sessions: the sites relearn() rebuilt meanwhile, whose
-  // predictors have those sessions already.
+  // Until the start has learnt the database's sessions: the sites relearn() rebuilt meanwhile
+  // (their predictors have those sessions already) and the sessions whose session.ended event
+  // was processed meanwhile.
   bool start_learnt = false;
   std::set<std::int64_t> rebuilt_during_start;
+  std::set<std::int64_t> ended_during_start;
 
   std::map<std::int64_t, scheduler::Planner> planners;  // on the strand only
 
@@ -295,16 +300,22 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
     return f;
   }
 
-  // `from_start`: one of the sessions the start learns from.
-  void observe(const plans::Finished& finished, bool from_start = false) {
+  // `f` (on the timeline) joins what `site` predicts from.
+  static void learn(SitePredictor& site, const plans::Finished& f) {
+    site.predictor.observe(finished_of(f));
+    ++site.sessions;
+  }
+
+  // A session that ended (its session.ended event).
+  void observe(const plans::Finished& finished) {
     const auto f = on_timeline(finished);
     std::lock_guard lock(mutex);
-    if (from_start && rebuilt_during_start.contains(f.site_id)) return;
+    if (!start_learnt) ended_during_start.insert(f.session_id);
     if (const auto rebuilt = relearning.find(f.site_id); rebuilt != relearning.end())
       rebuilt->second.push_back(f);
     auto& site = predictor(f.site_id);
     if (site.learnt_ahead.erase(f.session_id) > 0) return;
-    site.predictor.observe(finished_of(f));
+    learn(site, f);
   }
 
   // A predictor that counts `holidays` as Sundays.
@@ -312,7 +323,7 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
     scheduler::PredictorSettings settings;
     settings.day_type_shift_h = config.smart_charging_day_type_shift_h;
     settings.holidays = holiday_dates(holidays, clock.now());
-    return {scheduler::DeparturePredictor(std::move(settings)), holidays.version, {}};
+    return {scheduler::DeparturePredictor(std::move(settings)), holidays.version, {}, 0};
   }
 
   // The site's predictor (under `mutex`); a new one has no holidays (the next plan gives it
@@ -359,18 +370,19 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
     auto fresh = new_predictor(stored.holidays);
     std::set<std::int64_t> from_database;
     for (const auto& f : stored.finished) {
-      fresh.predictor.observe(finished_of(on_timeline(f)));
+      learn(fresh, on_timeline(f));
       from_database.insert(f.session_id);
     }
     std::lock_guard lock(mutex);
     const auto meanwhile = std::move(relearning[site_id]);
     relearning.erase(site_id);
     for (const auto& f : meanwhile)
-      if (!from_database.contains(f.session_id)) fresh.predictor.observe(finished_of(f));
+      if (!from_database.contains(f.session_id)) learn(fresh, f);
     for (const auto id : stored.events_pending)
       if (from_database.contains(id)) fresh.learnt_ahead.insert(id);
     for (const auto& f : meanwhile) fresh.learnt_ahead.erase(f.session_id);
     predictors.insert_or_assign(site_id, std::move(fresh));
+    ++rebuilds;
     if (!start_learnt) rebuilt_during_start.insert(site_id);
     log::info("smart_charging_predictor_rebuilt",
               {{"site_id", site_id},
@@ -1093,31 +1105,65 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
+  // Learns the finished sessions in the database, with each site's holidays, then starts the
+  // outbox consumer; tried again until the database answers. A session whose session.ended
+  // event is still to come is learnt once: from the database now (the event then finds it in
+  // learnt_ahead) or from the event, if the event came first.
   static awaitable<void> warm_start(std::shared_ptr<Impl> self) {
-    try {
-      // The sites' holidays first: each predictor counts them from its first session on.
-      auto holidays = co_await self->database.transaction(
-          [](store::Tx& tx) { return store::site_holidays::all(tx); });
-      {
-        std::lock_guard lock(self->mutex);
-        for (const auto& [site, h] : holidays)
-          self->predictors.try_emplace(site, self->new_predictor(h));
+    struct Stored {
+      std::map<std::int64_t, store::site_holidays::Holidays> holidays;
+      std::vector<plans::Finished> finished;
+      std::vector<std::int64_t> events_pending;
+    };
+    asio::steady_timer retry(self->strand);
+    std::size_t learned = 0;
+    for (bool learnt = false;;) {
+      try {
+        if (!learnt) {
+          // The pending events are read after the sessions: a session that ends between the two
+          // reads is in neither or only in the events.
+          auto stored = co_await self->database.transaction([](store::Tx& tx) {
+            Stored out;
+            out.holidays = store::site_holidays::all(tx);
+            out.finished = plans::finished_sessions(tx, kWarmStartSessions);
+            out.events_pending = store::outbox::pending_session_ends(tx, kConsumer);
+            return out;
+          });
+          {
+            std::lock_guard lock(self->mutex);
+            // Each predictor counts its site's holidays from its first session on.
+            for (const auto& [site, h] : stored.holidays)
+              self->predictors.try_emplace(site, self->new_predictor(h));
+            const std::set<std::int64_t> pending(stored.events_pending.begin(),
+                                                 stored.events_pending.end());
+            for (const auto& raw : stored.finished) {
+              if (self->rebuilt_during_start.contains(raw.site_id) ||
+                  self->ended_during_start.contains(raw.session_id))
+                continue;
+              auto& site = self->predictor(raw.site_id);
+              learn(site, self->on_timeline(raw));
+              ++learned;
+              if (pending.contains(raw.session_id)) site.learnt_ahead.insert(raw.session_id);
+            }
+            self->start_learnt = true;
+            self->rebuilt_during_start.clear();
+            self->ended_during_start.clear();
+          }
+          learnt = true;
+        }
+        auto sites = co_await self->database.transaction(
+            [](store::Tx& tx) { return plans::sites_with_sessions(tx); });
+        log::info("smart_charging_started",
+                  {{"sessions_learned", learned}, {"sites", sites.size()}});
+        for (auto site : sites) self->request([&] { self->pending_sites.emplace(site, "start"); });
+        co_return;
+      } catch (const std::exception& e) {
+        log::warn("smart_charging_start_failed", {{"error", e.what()}, {"retry_s", 5}});
       }
-      auto finished = co_await self->database.transaction(
-          [](store::Tx& tx) { return plans::finished_sessions(tx, kWarmStartSessions); });
-      for (const auto& f : finished) self->observe(f, true);
-      {
-        std::lock_guard lock(self->mutex);
-        self->start_learnt = true;
-        self->rebuilt_during_start.clear();
-      }
-      auto sites = co_await self->database.transaction(
-          [](store::Tx& tx) { return plans::sites_with_sessions(tx); });
-      log::info("smart_charging_started",
-                {{"sessions_learned", finished.size()}, {"sites", sites.size()}});
-      for (auto site : sites) self->request([&] { self->pending_sites.emplace(site, "start"); });
-    } catch (const std::exception& e) {
-      log::warn("smart_charging_failed", {{"error", e.what()}});
+      retry.expires_after(std::chrono::seconds(5));
+      co_await retry.async_wait(asio::as_tuple(asio::use_awaitable));
+      std::lock_guard lock(self->mutex);
+      if (self->stopped) co_return;
     }
   }
 };
@@ -1192,6 +1238,23 @@ void Service::replan_site(std::int64_t site_id, const std::string& reason) {
 
 void Service::replan_station(const std::string& station_id, const std::string& reason) {
   impl_->request([&] { impl_->pending_stations.emplace(station_id, reason); });
+}
+
+void Service::render_metrics(std::string& out) const {
+  std::size_t sessions = 0;
+  std::uint64_t rebuilds = 0;
+  {
+    std::lock_guard lock(impl_->mutex);
+    for (const auto& [site, predictor] : impl_->predictors) sessions += predictor.sessions;
+    rebuilds = impl_->rebuilds;
+  }
+  base::prometheus::Writer writer(out);
+  writer.gauge("chargegrid_smart_charging_predictor_sessions",
+               "Finished sessions the sites' departure predictors learnt (a rebuilt predictor "
+               "counts afresh)",
+               sessions);
+  writer.counter("chargegrid_smart_charging_predictor_rebuilds_total",
+                 "Site predictors rebuilt from the database (their holidays changed)", rebuilds);
 }
 
 }  // namespace chargegrid::server::smart_charging

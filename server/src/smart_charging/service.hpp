@@ -51,6 +51,9 @@ class Service {
   void replan_site(std::int64_t site_id, const std::string& reason);
   void replan_station(const std::string& station_id, const std::string& reason);
 
+  // Prometheus text: the sessions the sites' departure predictors learnt, their rebuilds.
+  void render_metrics(std::string& out) const;
+
  private:
   struct Impl;
   std::shared_ptr<Impl> impl_;
