@@ -301,6 +301,17 @@ struct Server::Impl {
     }
   }
 
+  // Replay-cache answers too old to be recalled go once a minute.
+  asio::awaitable<void> forget_expired_answers() {
+    asio::steady_timer timer(io);
+    for (;;) {
+      timer.expires_after(std::chrono::minutes(1));
+      auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+      stations.forget_expired_answers(std::chrono::steady_clock::now());
+    }
+  }
+
   void write_ready_file() {
     if (config.ready_file.empty()) return;
     const auto tmp = config.ready_file + ".tmp";
@@ -393,6 +404,7 @@ void Server::start() {
     asio::co_spawn(s.io, s.accept_stations(s.ocpp_tls_acceptor, true), asio::detached);
   asio::co_spawn(s.io, s.accept_http(), asio::detached);
   asio::co_spawn(s.io, s.flush_last_seen(), asio::detached);
+  asio::co_spawn(s.io, s.forget_expired_answers(), asio::detached);
   const int n = s.config.threads > 0
                     ? s.config.threads
                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

@@ -174,6 +174,16 @@ std::optional<std::string> StationRegistry::recall_answer(const std::string& sta
   return std::nullopt;
 }
 
+std::size_t StationRegistry::forget_expired_answers(std::chrono::steady_clock::time_point now) {
+  const auto oldest = now - kResendWindow;
+  std::lock_guard lock(mutex_);
+  return std::erase_if(answers_, [oldest](const auto& entry) {
+    const auto& [ring, first] = entry.second;
+    // The newest is the one before the oldest (or the last while the ring still grows).
+    return ring.empty() || ring[(first + ring.size() - 1) % ring.size()].answered_at < oldest;
+  });
+}
+
 void StationRegistry::touch(const std::string& station_id) {
   std::lock_guard lock(mutex_);
   seen_[station_id] = std::chrono::system_clock::now();

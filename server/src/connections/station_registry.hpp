@@ -75,6 +75,11 @@ class StationRegistry {
                                            const std::string& message_id, const std::string& action,
                                            std::size_t frame_hash) const;
 
+  // Drops the kept answers of every station whose newest answer is older than kResendWindow
+  // at `now` (none of them could be recalled): a station that left keeps nothing. Returns how
+  // many stations' answers were dropped.
+  std::size_t forget_expired_answers(std::chrono::steady_clock::time_point now);
+
   void touch(const std::string& station_id);
   // Stations heard from since the last call, with when (for one batched UPDATE).
   std::vector<std::pair<std::string, std::chrono::system_clock::time_point>> take_seen();
