@@ -679,3 +679,53 @@ TEST_CASE("Authorize and session messages of many stations share batches, each d
   CHECK(batches > 0);
   CHECK(batches < kStations * 3 + 3);  // fewer transactions than messages
 }
+
+TEST_CASE(
+    "Cluster mode: a node's connections take their free leases back, those a live node "
+    "holds are named, and orphaned leases go unless taken over since",
+    "[integration][cluster]") {
+  namespace stations = chargegrid::server::store::stations;
+  chargegrid::testing::TestDatabase database;
+  add_stations(database, {"HELD-LIVE", "HELD-DEAD", "FREE", "MINE", "ORPHAN", "RETAKEN"},
+               "accepted");
+  execute(database,
+          {"INSERT INTO cluster_nodes (id, incarnation, host, pid, lease_timeout, heartbeat_at) "
+           "VALUES ('node-a', 1, 'h', 1, '15 s', now()), ('node-b', 2, 'h', 2, '15 s', now()), "
+           "('node-dead', 3, 'h', 3, '15 s', now() - interval '1 hour')",
+           "UPDATE stations SET held_by = 'node-b', lease_epoch = 4 WHERE id = 'HELD-LIVE'",
+           "UPDATE stations SET held_by = 'node-dead', lease_epoch = 5 WHERE id = 'HELD-DEAD'",
+           "UPDATE stations SET held_by = 'node-a', lease_epoch = 2 WHERE id = 'MINE'",
+           "UPDATE stations SET held_by = 'node-a', lease_epoch = 6, "
+           "lease_acquired_at = now() - interval '1 minute' WHERE id IN ('ORPHAN', 'RETAKEN')"});
+  auto c = database.connect();
+  {
+    pqxx::work tx(c);
+    std::size_t taken = 0;
+    auto [elsewhere, mine] =
+        stations::reconcile(tx, {"MINE", "FREE", "HELD-DEAD", "HELD-LIVE"}, "node-a", taken);
+    tx.commit();
+    CHECK(taken == 2);
+    CHECK(elsewhere == std::vector<stations::StationEpoch>{{"HELD-LIVE", 4}});
+    std::sort(mine.begin(), mine.end());
+    CHECK(mine == std::vector<stations::StationEpoch>{{"FREE", 1}, {"HELD-DEAD", 6}, {"MINE", 2}});
+  }
+  {
+    pqxx::work tx(c);
+    auto old = stations::leases_older_than(tx, "node-a", 30);
+    std::sort(old.begin(), old.end());
+    CHECK(old == std::vector<stations::StationEpoch>{{"ORPHAN", 6}, {"RETAKEN", 6}});
+    // RETAKEN was taken again by this node since the read: its newer lease stays.
+    tx.exec("UPDATE stations SET lease_epoch = 7 WHERE id = 'RETAKEN'");
+    CHECK(stations::release(tx, "node-a", old) == 1);
+    tx.commit();
+  }
+  pqxx::read_transaction read(c);
+  const auto holder = [&](const char* id) {
+    return read.exec_params1("SELECT coalesce(held_by, '-') FROM stations WHERE id = $1", id)[0]
+        .as<std::string>();
+  };
+  CHECK(holder("ORPHAN") == "-");
+  CHECK(holder("RETAKEN") == "node-a");
+  CHECK(holder("HELD-LIVE") == "node-b");
+  CHECK(holder("HELD-DEAD") == "node-a");
+}

@@ -400,11 +400,21 @@ std::pair<std::vector<StationEpoch>, std::vector<StationEpoch>> reconcile(
            "s.held_by WHERE s.id = ANY($1::text[]) AND s.held_by <> $2",
            array, self))
     elsewhere.emplace_back(row[0].as<std::string>(), row[1].as<std::int64_t>());
+  // The rows to take are locked in byte order of their ids, as every batch of leases locks
+  // them, so that this and a batch of connections cannot deadlock.
   taken = tx.exec_params(
-                R"(UPDATE stations s SET held_by = $2, lease_epoch = s.lease_epoch + 1,
+                R"(WITH free AS (
+                     SELECT s.id FROM stations s
+                      WHERE s.id = ANY($1::text[])
+                        AND (s.held_by IS NULL OR
+                             NOT EXISTS (SELECT 1 FROM cluster_live_nodes n
+                                          WHERE n.id = s.held_by))
+                      ORDER BY s.id COLLATE "C" FOR NO KEY UPDATE OF s)
+                   UPDATE stations s SET held_by = $2, lease_epoch = s.lease_epoch + 1,
                                          lease_acquired_at = now(),
                                          connected_since = coalesce(s.connected_since, now())
-                    WHERE s.id = ANY($1::text[])
+                     FROM free f
+                    WHERE s.id = f.id
                       AND (s.held_by IS NULL OR
                            NOT EXISTS (SELECT 1 FROM cluster_live_nodes n WHERE n.id = s.held_by)))",
                 array, self)
@@ -436,9 +446,15 @@ std::size_t release(Tx& tx, const std::string& node, const std::vector<StationEp
   }
   return tx
       .exec_params(
-          R"(UPDATE stations s SET held_by = NULL, connected_since = NULL
-              FROM unnest($1::text[], $3::bigint[]) AS seen(id, epoch)
-             WHERE s.id = seen.id AND s.held_by = $2 AND s.lease_epoch <= seen.epoch)",
+          R"(WITH locked AS (
+               SELECT s.id FROM stations s
+                 JOIN unnest($1::text[], $3::bigint[]) AS seen(id, epoch) ON seen.id = s.id
+                WHERE s.held_by = $2 AND s.lease_epoch <= seen.epoch
+                ORDER BY s.id COLLATE "C" FOR NO KEY UPDATE OF s)
+             UPDATE stations s SET held_by = NULL, connected_since = NULL
+               FROM unnest($1::text[], $3::bigint[]) AS seen(id, epoch), locked l
+              WHERE s.id = seen.id AND l.id = s.id AND s.held_by = $2
+                AND s.lease_epoch <= seen.epoch)",
           text_array(ids), node, integer_array(epochs))
       .affected_rows();
 }
