@@ -229,4 +229,18 @@ TEST_CASE("connect failures are counted by kind, where they were thrown left out
   CHECK(many.connect_failures == Stats::kMaxFailureKinds + 3);
   CHECK(many.connect_failure_kinds.size() == Stats::kMaxFailureKinds + 1);
   CHECK(many.connect_failure_kinds["other"] == 3);
+
+  // ... also when the stats of many load processes are added up.
+  Stats total;
+  for (std::size_t i = 0; i < Stats::kMaxFailureKinds + 3; ++i) {
+    Stats one;
+    one.count_connect_failure("kind " + std::to_string(i));
+    one.count_connect_failure("kind " + std::to_string(i));
+    total.merge(one);
+  }
+  total.merge(many);
+  CHECK(total.connect_failures == 3 * Stats::kMaxFailureKinds + 9);
+  CHECK(total.connect_failure_kinds.size() == Stats::kMaxFailureKinds + 1);
+  CHECK(total.connect_failure_kinds["kind 0"] == 3);
+  CHECK(total.connect_failure_kinds["other"] == 2 * 3 + 3);
 }

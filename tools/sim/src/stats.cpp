@@ -86,10 +86,13 @@ void Stats::count_connect_failure(const std::string& what) {
   ++connect_failures;
   // Boost's system_error appends where it was thrown (" [system:111 at file:line]"): not a
   // kind of its own.
-  std::string kind = what.substr(0, what.find(" ["));
+  add_failure_kind(what.substr(0, what.find(" [")), 1);
+}
+
+void Stats::add_failure_kind(std::string kind, std::uint64_t n) {
   if (!connect_failure_kinds.contains(kind) && connect_failure_kinds.size() >= kMaxFailureKinds)
     kind = "other";
-  ++connect_failure_kinds[kind];
+  connect_failure_kinds[kind] += n;
 }
 
 void Stats::merge(const Stats& o) {
@@ -104,7 +107,7 @@ void Stats::merge(const Stats& o) {
   connects += o.connects;
   reconnects += o.reconnects;
   connect_failures += o.connect_failures;
-  for (const auto& [kind, n] : o.connect_failure_kinds) connect_failure_kinds[kind] += n;
+  for (const auto& [kind, n] : o.connect_failure_kinds) add_failure_kind(kind, n);
   boots_accepted += o.boots_accepted;
   boots_pending += o.boots_pending;
   boots_rejected += o.boots_rejected;

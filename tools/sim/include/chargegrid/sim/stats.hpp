@@ -76,6 +76,10 @@ struct Stats {
 
   void merge(const Stats& other);
   nlohmann::json to_json() const;
+
+ private:
+  // `n` failures of `kind`, or of "other" once kMaxFailureKinds kinds are counted.
+  void add_failure_kind(std::string kind, std::uint64_t n);
 };
 
 }  // namespace chargegrid::sim
