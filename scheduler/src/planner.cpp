@@ -550,196 +550,252 @@ Plan plan_with_lp(const PlanRequest& request) {
 // so rotates among vehicles instead of starving the same ones. Site limits, power limits and
 // battery capacities hold as in the optimum; the shift costs at most one minimum per slot of
 // the slot's charging energy.
-void keep_minimum_power(const PlanRequest& r, Plan& plan) {
-  const auto& vehicles = r.vehicles;
-  if (std::none_of(vehicles.begin(), vehicles.end(),
-                   [](const PlannedVehicle& v) { return min_charge(v) > 0; }))
-    return;
-  const auto& s = r.site;
-  const double dt = slot_hours(s);
-  const std::size_t count = vehicles.size();
-  std::vector<double> behind_wh(count, 0);  // taken by this adjustment so far (negative: given)
-  // Per vehicle and slot: the energy it could still take after the slot (at full power where
-  // the optimum leaves room), to tell a vehicle that can catch up later from one that cannot.
-  const std::size_t n = slot_count(s);
-  std::vector<std::vector<double>> room_after_wh(count, std::vector<double>(n + 1, 0));
-  for (std::size_t i = 0; i < count; ++i)
-    for (std::size_t t = n; t-- > 0;) {
-      const auto p = std::max<std::int64_t>(plan.power_w[i][t], 0);
-      const bool connected = connected_in_slot(s, vehicles[i], t);
-      room_after_wh[i][t] =
-          room_after_wh[i][t + 1] + (connected ? (vehicles[i].max_charge_w - p) * dt : 0);
+class MinimumPower {
+ public:
+  MinimumPower(const PlanRequest& r, Plan& plan)
+      : vehicles_(r.vehicles),
+        site_(r.site),
+        plan_(plan),
+        dt_(slot_hours(r.site)),
+        count_(r.vehicles.size()),
+        slots_(slot_count(r.site)),
+        behind_wh_(count_, 0),
+        room_after_wh_(count_, std::vector<double>(slots_ + 1, 0)),
+        soc_wh_(count_, 0) {
+    for (std::size_t i = 0; i < count_; ++i) {
+      for (std::size_t t = slots_; t-- > 0;) {
+        const auto p = std::max<std::int64_t>(power(i, t), 0);
+        const bool connected = connected_in_slot(site_, vehicles_[i], t);
+        room_after_wh_[i][t] =
+            room_after_wh_[i][t + 1] + (connected ? (vehicles_[i].max_charge_w - p) * dt_ : 0);
+      }
+      soc_wh_[i] = static_cast<double>(vehicles_[i].soc_wh.value_or(0));
     }
-  std::vector<double> soc_wh(count, 0);
-  for (std::size_t i = 0; i < count; ++i)
-    soc_wh[i] = static_cast<double>(vehicles[i].soc_wh.value_or(0));
+  }
+
+  void run() {
+    for (std::size_t t = 0; t < slots_; ++t) {
+      const bool discharge_cut = keep_within_batteries(t);
+      std::int64_t site_w = building(site_, t);
+      for (std::size_t i = 0; i < count_; ++i) site_w += power(i, t);
+      headroom_w_ = std::max<std::int64_t>(0, site_.import_limit_w[t] - site_w);
+      pool_below_minimums(t);
+      pay_what_is_owed(t);
+      if (!paused_.empty()) {
+        lift_paused(t);
+        top_up_charging(t);
+      }
+      if (discharge_cut) keep_import_limit(t);
+      keep_export_limit(t);
+      for (std::size_t i = 0; i < count_; ++i) soc_wh_[i] += power(i, t) * dt_;
+    }
+  }
+
+ private:
+  std::int64_t& power(std::size_t i, std::size_t t) { return plan_.power_w[i][t]; }
+  std::int64_t minimum(std::size_t i) const { return min_charge(vehicles_[i]); }
+
   // The most the battery takes in this slot as it stands before it (no bound where its state
   // of charge or capacity is unknown).
-  const auto battery_room_w = [&](std::size_t i) {
-    const auto& v = vehicles[i];
+  std::int64_t battery_room_w(std::size_t i) const {
+    const auto& v = vehicles_[i];
     if (!(v.soc_wh && v.capacity_wh)) return std::numeric_limits<std::int64_t>::max();
     return std::max<std::int64_t>(
-        0, static_cast<std::int64_t>(std::floor((*v.capacity_wh - soc_wh[i]) / dt + 1e-9)));
-  };
+        0, static_cast<std::int64_t>(std::floor((*v.capacity_wh - soc_wh_[i]) / dt_ + 1e-9)));
+  }
+
   // Slack after slot t: the room a vehicle has left to catch up in, less what it is behind by
   // (a vehicle about to leave cannot wait for a later turn).
-  const auto slack = [&](std::size_t i, std::size_t t) {
-    return room_after_wh[i][t + 1] - behind_wh[i];
-  };
-  const auto least_slack_first = [&](std::vector<std::size_t>& order, std::size_t t) {
+  double slack(std::size_t i, std::size_t t) const {
+    return room_after_wh_[i][t + 1] - behind_wh_[i];
+  }
+
+  void least_slack_first(std::vector<std::size_t>& order, std::size_t t) const {
     std::stable_sort(order.begin(), order.end(),
                      [&](std::size_t a, std::size_t b) { return slack(a, t) < slack(b, t); });
-  };
-  std::vector<std::size_t> paused, charging;
-  for (std::size_t t = 0; t < n; ++t) {
-    // Energy moved to earlier slots fills a battery sooner, and energy taken from them leaves
-    // less to discharge: the slot's powers first keep within the battery as it now stands.
+  }
+
+  // Energy moved to earlier slots fills a battery sooner, and energy taken from them leaves
+  // less to discharge: the slot's powers first keep within the battery as it now stands.
+  // Whether a discharge was cut.
+  bool keep_within_batteries(std::size_t t) {
     bool discharge_cut = false;
-    for (std::size_t i = 0; i < count; ++i) {
-      const auto& v = vehicles[i];
-      auto& p = plan.power_w[i][t];
+    for (std::size_t i = 0; i < count_; ++i) {
+      const auto& v = vehicles_[i];
+      auto& p = power(i, t);
       if (!v.soc_wh) continue;
       if (p > 0) p = std::min(p, battery_room_w(i));
       if (p < 0) {
         const auto floor_w = std::min<std::int64_t>(
-            0, -static_cast<std::int64_t>(std::floor((soc_wh[i] - v.min_soc_wh) / dt + 1e-9)));
+            0, -static_cast<std::int64_t>(std::floor((soc_wh_[i] - v.min_soc_wh) / dt_ + 1e-9)));
         discharge_cut = discharge_cut || p < floor_w;
         p = std::max(p, floor_w);
       }
     }
-    std::int64_t site_w = building(s, t);
-    for (std::size_t i = 0; i < count; ++i) site_w += plan.power_w[i][t];
-    std::int64_t headroom_w = std::max<std::int64_t>(0, s.import_limit_w[t] - site_w);
-    std::int64_t pool_w = 0;
-    paused.clear();
-    for (std::size_t i = 0; i < count; ++i) {
-      auto& p = plan.power_w[i][t];
-      if (p > 0 && p < min_charge(vehicles[i])) {
-        pool_w += p;
-        behind_wh[i] += p * dt;
+    return discharge_cut;
+  }
+
+  // Powers below a vehicle's minimum go to the pool; their vehicles pause.
+  void pool_below_minimums(std::size_t t) {
+    pool_w_ = 0;
+    paused_.clear();
+    for (std::size_t i = 0; i < count_; ++i) {
+      auto& p = power(i, t);
+      if (p > 0 && p < minimum(i)) {
+        pool_w_ += p;
+        behind_wh_[i] += p * dt_;
         p = 0;
-        paused.push_back(i);
+        paused_.push_back(i);
       }
     }
-    // A vehicle behind by more than it can still take after this slot is owed the rest now,
-    // whether the optimum gave it power here or not: from the pool, then the import room.
-    for (std::size_t i = 0; i < count; ++i) {
-      const auto& v = vehicles[i];
+  }
+
+  // A vehicle behind by more than it can still take after this slot is owed the rest now,
+  // whether the optimum gave it power here or not: from the pool, then the import room.
+  void pay_what_is_owed(std::size_t t) {
+    for (std::size_t i = 0; i < count_; ++i) {
+      const auto& v = vehicles_[i];
       const double owed_wh = -slack(i, t);
-      auto& p = plan.power_w[i][t];
-      if (owed_wh <= 0 || p < 0 || !connected_in_slot(s, v, t)) continue;
-      auto extra = static_cast<std::int64_t>(std::ceil(owed_wh / dt));
-      if (p == 0) extra = std::max(extra, min_charge(v));
+      auto& p = power(i, t);
+      if (owed_wh <= 0 || p < 0 || !connected_in_slot(site_, v, t)) continue;
+      auto extra = static_cast<std::int64_t>(std::ceil(owed_wh / dt_));
+      if (p == 0) extra = std::max(extra, minimum(i));
       extra = std::min({extra, v.max_charge_w - p, battery_room_w(i) - p});
-      extra = std::min(extra, pool_w + headroom_w);
-      if (extra <= 0 || p + extra < min_charge(v)) continue;
-      const auto from_pool = std::min(pool_w, extra);
-      pool_w -= from_pool;
-      headroom_w -= extra - from_pool;
+      extra = std::min(extra, pool_w_ + headroom_w_);
+      if (extra <= 0 || p + extra < minimum(i)) continue;
+      const auto from_pool = std::min(pool_w_, extra);
+      pool_w_ -= from_pool;
+      headroom_w_ -= extra - from_pool;
       p += extra;
-      behind_wh[i] -= extra * dt;
+      behind_wh_[i] -= extra * dt_;
     }
-    if (!paused.empty()) {
-      least_slack_first(paused, t);
-      const auto lift = [&](std::size_t i) {
-        const auto m = min_charge(vehicles[i]);
-        plan.power_w[i][t] = m;
-        behind_wh[i] -= m * dt;
-      };
-      // Who may give (charging above its own minimum), most slack first; what they may give
-      // in all bounds the search, so a slot with nothing to give costs one pass.
-      std::vector<std::size_t> givers;
-      std::int64_t givable_w = 0;
-      for (std::size_t j = 0; j < count; ++j)
-        if (plan.power_w[j][t] > min_charge(vehicles[j])) {
-          givers.push_back(j);
-          givable_w += plan.power_w[j][t] - min_charge(vehicles[j]);
-        }
-      std::stable_sort(givers.begin(), givers.end(),
-                       [&](std::size_t a, std::size_t b) { return slack(a, t) > slack(b, t); });
-      for (std::size_t i : paused) {
-        // Served above, or ahead of its plan already (more would go beyond its need).
-        if (plan.power_w[i][t] > 0 || behind_wh[i] <= 0) continue;
-        const auto m = min_charge(vehicles[i]);
-        if (m > battery_room_w(i)) continue;
-        const auto from_pool = std::min(pool_w, m);
-        const auto from_room = std::min(headroom_w, m - from_pool);
-        auto short_w = m - from_pool - from_room;
-        // Where pool and room fall short, vehicles with more slack charging above their own
-        // minimum give the rest: the slot's energy then goes to one more vehicle instead of
-        // being lost.
-        if (short_w > givable_w) continue;
-        std::vector<std::pair<std::size_t, std::int64_t>> donors;
-        for (std::size_t j : givers) {
-          if (short_w == 0) break;
-          if (slack(j, t) <= slack(i, t)) continue;
-          const auto give = std::min(short_w, plan.power_w[j][t] - min_charge(vehicles[j]));
-          if (give <= 0) continue;
-          donors.emplace_back(j, give);
-          short_w -= give;
-        }
-        if (short_w > 0) continue;
-        for (const auto& [j, give] : donors) {
-          plan.power_w[j][t] -= give;
-          behind_wh[j] += give * dt;
-          givable_w -= give;
-        }
-        pool_w -= from_pool;
-        headroom_w -= from_room;
-        lift(i);
+  }
+
+  // The paused vehicles, least slack first, get whole minimums again: from the pool, then the
+  // import room, then from vehicles with more slack charging above their own minimum (the
+  // slot's energy then goes to one more vehicle instead of being lost).
+  void lift_paused(std::size_t t) {
+    least_slack_first(paused_, t);
+    // Who may give, most slack first; what they may give in all bounds the search, so a slot
+    // with nothing to give costs one pass.
+    std::vector<std::size_t> givers;
+    std::int64_t givable_w = 0;
+    for (std::size_t j = 0; j < count_; ++j)
+      if (power(j, t) > minimum(j)) {
+        givers.push_back(j);
+        givable_w += power(j, t) - minimum(j);
       }
-      charging.clear();
-      for (std::size_t i = 0; i < count; ++i)
-        if (plan.power_w[i][t] > 0 && plan.power_w[i][t] < vehicles[i].max_charge_w)
-          charging.push_back(i);
-      least_slack_first(charging, t);
-      for (std::size_t i : charging) {
-        if (pool_w == 0) break;
-        const auto give = std::min({pool_w, vehicles[i].max_charge_w - plan.power_w[i][t],
-                                    battery_room_w(i) - plan.power_w[i][t]});
+    std::stable_sort(givers.begin(), givers.end(),
+                     [&](std::size_t a, std::size_t b) { return slack(a, t) > slack(b, t); });
+    std::vector<std::pair<std::size_t, std::int64_t>> donors;
+    for (std::size_t i : paused_) {
+      // Served above, or ahead of its plan already (more would go beyond its need).
+      if (power(i, t) > 0 || behind_wh_[i] <= 0) continue;
+      const auto m = minimum(i);
+      if (m > battery_room_w(i)) continue;
+      const auto from_pool = std::min(pool_w_, m);
+      const auto from_room = std::min(headroom_w_, m - from_pool);
+      auto short_w = m - from_pool - from_room;
+      if (short_w > givable_w) continue;
+      donors.clear();
+      for (std::size_t j : givers) {
+        if (short_w == 0) break;
+        if (slack(j, t) <= slack(i, t)) continue;
+        const auto give = std::min(short_w, power(j, t) - minimum(j));
         if (give <= 0) continue;
-        plan.power_w[i][t] += give;
-        behind_wh[i] -= give * dt;
-        pool_w -= give;
+        donors.emplace_back(j, give);
+        short_w -= give;
       }
-    }
-    if (discharge_cut) {
-      // Less discharge than the optimum counted on may leave the site over its import limit:
-      // the largest charging powers give way (to zero where what is left is below a minimum).
-      std::int64_t vehicles_w = 0;
-      for (std::size_t i = 0; i < count; ++i) vehicles_w += plan.power_w[i][t];
-      std::int64_t over_w = building(s, t) + vehicles_w - s.import_limit_w[t];
-      charging.clear();
-      for (std::size_t i = 0; i < count; ++i)
-        if (plan.power_w[i][t] > 0) charging.push_back(i);
-      std::stable_sort(charging.begin(), charging.end(), [&](std::size_t a, std::size_t b) {
-        return plan.power_w[a][t] > plan.power_w[b][t];
-      });
-      for (std::size_t i : charging) {
-        if (over_w <= 0 || vehicles_w <= 0) break;
-        auto& p = plan.power_w[i][t];
-        const auto before = p;
-        p -= std::min(over_w, p);
-        if (p < min_charge(vehicles[i])) p = 0;
-        over_w -= before - p;
-        vehicles_w -= before - p;
+      if (short_w > 0) continue;
+      for (const auto& [j, give] : donors) {
+        power(j, t) -= give;
+        behind_wh_[j] += give * dt_;
+        givable_w -= give;
       }
+      pool_w_ -= from_pool;
+      headroom_w_ -= from_room;
+      power(i, t) = m;
+      behind_wh_[i] -= m * dt_;
     }
-    // Less charging may leave a discharging site over its export limit: discharge gives way by
-    // the excess (which leaves the site at its export limit, never over its import).
+  }
+
+  // What is left of the pool tops up the vehicles charging in the slot, least slack first.
+  void top_up_charging(std::size_t t) {
+    charging_.clear();
+    for (std::size_t i = 0; i < count_; ++i)
+      if (power(i, t) > 0 && power(i, t) < vehicles_[i].max_charge_w) charging_.push_back(i);
+    least_slack_first(charging_, t);
+    for (std::size_t i : charging_) {
+      if (pool_w_ == 0) break;
+      const auto give = std::min(
+          {pool_w_, vehicles_[i].max_charge_w - power(i, t), battery_room_w(i) - power(i, t)});
+      if (give <= 0) continue;
+      power(i, t) += give;
+      behind_wh_[i] -= give * dt_;
+      pool_w_ -= give;
+    }
+  }
+
+  // Less discharge than the optimum counted on may leave the site over its import limit: the
+  // largest charging powers give way (to zero where what is left is below a minimum).
+  void keep_import_limit(std::size_t t) {
     std::int64_t vehicles_w = 0;
-    for (std::size_t i = 0; i < count; ++i) vehicles_w += plan.power_w[i][t];
-    std::int64_t excess_w = -(building(s, t) + vehicles_w) - s.export_limit_w[t];
-    for (std::size_t i = 0; i < count && vehicles_w < 0 && excess_w > 0; ++i) {
-      auto& p = plan.power_w[i][t];
+    for (std::size_t i = 0; i < count_; ++i) vehicles_w += power(i, t);
+    std::int64_t over_w = building(site_, t) + vehicles_w - site_.import_limit_w[t];
+    charging_.clear();
+    for (std::size_t i = 0; i < count_; ++i)
+      if (power(i, t) > 0) charging_.push_back(i);
+    std::stable_sort(charging_.begin(), charging_.end(), [&](std::size_t a, std::size_t b) {
+      return plan_.power_w[a][t] > plan_.power_w[b][t];
+    });
+    for (std::size_t i : charging_) {
+      if (over_w <= 0 || vehicles_w <= 0) break;
+      auto& p = power(i, t);
+      const auto before = p;
+      p -= std::min(over_w, p);
+      if (p < minimum(i)) p = 0;
+      over_w -= before - p;
+      vehicles_w -= before - p;
+    }
+  }
+
+  // Less charging may leave a discharging site over its export limit: discharge gives way by
+  // the excess (which leaves the site at its export limit, never over its import).
+  void keep_export_limit(std::size_t t) {
+    std::int64_t vehicles_w = 0;
+    for (std::size_t i = 0; i < count_; ++i) vehicles_w += power(i, t);
+    std::int64_t excess_w = -(building(site_, t) + vehicles_w) - site_.export_limit_w[t];
+    for (std::size_t i = 0; i < count_ && vehicles_w < 0 && excess_w > 0; ++i) {
+      auto& p = power(i, t);
       if (p >= 0) continue;
       const auto cut = std::min(excess_w, -p);
       p += cut;
       excess_w -= cut;
       vehicles_w += cut;
     }
-    for (std::size_t i = 0; i < count; ++i) soc_wh[i] += plan.power_w[i][t] * dt;
   }
+
+  const std::vector<PlannedVehicle>& vehicles_;
+  const SiteSlots& site_;
+  Plan& plan_;
+  const double dt_;
+  const std::size_t count_, slots_;
+  std::vector<double> behind_wh_;  // taken by this adjustment so far (negative: given)
+  // Per vehicle and slot: the energy it could still take after the slot (at full power where
+  // the optimum leaves room), to tell a vehicle that can catch up later from one that cannot.
+  std::vector<std::vector<double>> room_after_wh_;
+  std::vector<double> soc_wh_;  // each battery's state of charge before the slot
+  // The slot's: the import room left, the pool of powers below a minimum, the vehicles they
+  // were taken from, and a list of vehicles charging.
+  std::int64_t headroom_w_ = 0, pool_w_ = 0;
+  std::vector<std::size_t> paused_, charging_;
+};
+
+void keep_minimum_power(const PlanRequest& r, Plan& plan) {
+  if (std::none_of(r.vehicles.begin(), r.vehicles.end(),
+                   [](const PlannedVehicle& v) { return min_charge(v) > 0; }))
+    return;
+  MinimumPower(r, plan).run();
 }
 
 }  // namespace
