@@ -19,6 +19,7 @@
 #include "chargegrid/testing/database.hpp"
 #include "cluster_harness.hpp"
 #include "store/cluster_nodes.hpp"
+#include "store/outbox.hpp"
 #include "store/site_leases.hpp"
 
 using namespace std::chrono_literals;
@@ -423,4 +424,85 @@ TEST_CASE(
                           line.find("epoch=" + epoch) != std::string::npos);
   CHECK(lost_mid_plan);
   CHECK(query(url, "SELECT held_by FROM site_leases") == other);
+}
+
+TEST_CASE(
+    "Cluster: every node's departure predictors learn every finished session, and a "
+    "node that leaves takes its own learning events with it",
+    "[cluster][smart_charging]") {
+  chargegrid::testing::TestDatabase db;
+  ClusterHarness cluster(db.url(), "learn", 2, {"--smart-charging", ""});
+  auto api = cluster.api(1);
+  const auto site_id = post_site(api);
+  REQUIRE(api.post("/stations", {{"id", "LEARN-1"}, {"site_id", site_id}}).status == 201);
+  const auto url = db.url();
+  const auto learner = [](int i) {
+    return chargegrid::server::store::outbox::node_consumer("smart-charging",
+                                                            ClusterHarness::node_id(i));
+  };
+  // Both nodes' learners have subscribed (at their start).
+  REQUIRE(eventually(
+      [&] {
+        return query(url, "SELECT count(*) FROM outbox_consumers WHERE consumer IN ('" +
+                              learner(1) + "', '" + learner(2) + "')") == "2";
+      },
+      15s));
+
+  // Six sessions end, each with its session.ended event (the cluster's consumer takes each
+  // on one node; each node's learner takes all of them).
+  {
+    pqxx::connection c(url);
+    pqxx::work tx(c);
+    for (int d = 1; d <= 6; ++d) {
+      const auto plugin =
+          std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()) -
+          std::chrono::hours(24 * d);
+      const auto id =
+          tx.exec_params1(
+                "INSERT INTO transactions (station_id, transaction_uid, protocol, evse_id, "
+                "connector_id, id_token, state, started_at, ended_at, meter_start_wh, "
+                "meter_stop_wh) VALUES ('LEARN-1', $1, 'ocpp2.0.1', 1, 1, 'LEARN', 'ended', $2, "
+                "$3, 0, 9000) RETURNING id",
+                "ended-" + std::to_string(d), chargegrid::base::format_rfc3339(plugin),
+                chargegrid::base::format_rfc3339(plugin + std::chrono::hours(3)))[0]
+              .as<std::int64_t>();
+      chargegrid::server::store::outbox::append(
+          tx, chargegrid::server::store::outbox::kSessionEnded, {{"session_id", id}});
+    }
+    tx.commit();
+  }
+  const auto learnt = [&](int i) {
+    return cluster.metric(i, "chargegrid_smart_charging_predictor_sessions");
+  };
+  const bool all_learnt = eventually(
+      [&] {
+        return query(url,
+                     "SELECT count(*) FROM outbox WHERE done_at IS NULL AND consumer LIKE "
+                     "'smart-charging%'") == "0" &&
+               learnt(1) == 6 && learnt(2) == 6;
+      },
+      15s);
+  if (!all_learnt)
+    FAIL("node-1 learnt " << learnt(1) << ", node-2 " << learnt(2) << "\n" << cluster.logs());
+
+  // Node 2 leaves: its learner's subscription goes with it, and later events are not kept
+  // for it (it learns them from the database when it starts again).
+  REQUIRE(cluster.node(2).stop());
+  CHECK(query(url, "SELECT count(*) FROM outbox_consumers WHERE consumer = '" + learner(2) + "'") ==
+        "0");
+  {
+    pqxx::connection c(url);
+    pqxx::work tx(c);
+    chargegrid::server::store::outbox::append(tx, chargegrid::server::store::outbox::kSessionEnded,
+                                              {{"session_id", 0}});
+    tx.commit();
+  }
+  CHECK(query(url, "SELECT count(*) FROM outbox WHERE consumer = '" + learner(2) +
+                       "' AND done_at IS NULL") == "0");
+  CHECK(query(url, "SELECT count(*) FROM outbox WHERE consumer = '" + learner(1) +
+                       "' AND payload->>'session_id' = '0'") == "1");
+
+  // Started again, it learns the six from the database.
+  cluster.restart(2);
+  CHECK(eventually([&] { return learnt(2) == 6; }, 15s));
 }

@@ -264,3 +264,34 @@ TEST_CASE(
   CHECK(bad[0] == 4);
   CHECK(fx.query_value("SELECT count(*) FROM outbox") == "1");
 }
+
+TEST_CASE("A node's own outbox consumers go with the node, and no other consumer does",
+          "[integration][outbox][cluster]") {
+  namespace outbox = chargegrid::server::store::outbox;
+  chargegrid::testing::TestDatabase database;
+  auto c = database.connect();
+  const std::vector<std::string> consumers{
+      outbox::node_consumer("learn", "node-x"), outbox::node_consumer("other", "node-x"),
+      outbox::node_consumer("learn", "node_x"),   // '_' is no wildcard
+      outbox::node_consumer("learn", "xnode-x"),  // a longer id with the same end
+      "learn"};
+  {
+    pqxx::work tx(c);
+    for (const auto& consumer : consumers) outbox::subscribe(tx, consumer, "session.ended");
+    outbox::subscribe(tx, outbox::node_consumer("other", "node-x"), "site.changed");
+    CHECK(outbox::append(tx, "session.ended", {{"session_id", 1}}) == 5);
+    CHECK(outbox::append(tx, "site.changed", {{"site_ids", {1}}}) == 1);
+    tx.commit();
+  }
+  {
+    pqxx::work tx(c);
+    CHECK(outbox::drop_node_consumers(tx, "node-x") == 3);
+    CHECK(outbox::drop_node_consumers(tx, "node-y") == 0);
+    tx.commit();
+  }
+  pqxx::read_transaction read(c);
+  CHECK(read.exec1("SELECT string_agg(consumer, ',' ORDER BY consumer) FROM outbox_consumers")[0]
+            .as<std::string>() == "learn,learn@node_x,learn@xnode-x");
+  CHECK(read.exec1("SELECT string_agg(consumer, ',' ORDER BY consumer) FROM outbox")[0]
+            .as<std::string>() == "learn,learn@node_x,learn@xnode-x");
+}

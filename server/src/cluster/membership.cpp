@@ -14,6 +14,7 @@
 #include "metrics.hpp"
 #include "store/cluster_nodes.hpp"
 #include "store/command_log.hpp"
+#include "store/outbox.hpp"
 #include "store/stations.hpp"
 
 namespace chargegrid::server {
@@ -142,8 +143,10 @@ void Cluster::expire_dead_nodes(pqxx::connection_base& c) {
   if (!healthy_since_ || std::chrono::steady_clock::now() - *healthy_since_ < timeout) return;
   pqxx::work tx(c);
   std::vector<std::pair<std::string, std::size_t>> expired;
-  for (const auto& node : store::cluster_nodes::delete_dead(tx, node_id_))
+  for (const auto& node : store::cluster_nodes::delete_dead(tx, node_id_)) {
     expired.emplace_back(node, store::stations::free_leases_of(tx, node));
+    store::outbox::drop_node_consumers(tx, node);
+  }
   // Commands whose requesting node died before it could give up on them.
   store::command_log::expire_routed(tx, 2 * config_.call_timeout_s + config_.lease_timeout_s);
   tx.commit();
@@ -167,6 +170,7 @@ void Cluster::stop() {
     pqxx::connection c(url_);
     pqxx::work tx(c);
     const auto freed = store::stations::free_leases_of(tx, node_id_);
+    store::outbox::drop_node_consumers(tx, node_id_);
     store::cluster_nodes::leave(tx, node_id_, incarnation_);
     tx.commit();
     log::info("cluster_node_left", {{"node", node_id_}, {"leases_released", freed}});

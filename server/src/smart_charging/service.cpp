@@ -182,7 +182,9 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
         events(e),
         strand(asio::make_strand(i)),
         clock(clock_of(c)),
-        leases(d, std::move(node_id), seconds{c.lease_timeout_s}),
+        leases(d, node_id, seconds{c.lease_timeout_s}),
+        learner_name(node_id.empty() ? kConsumer
+                                     : store::outbox::node_consumer(kConsumer, node_id)),
         // No delay: a profile's station waits for it; what queues meanwhile goes next.
         recorder(i, p, {"smart_charging_record", c.write_batch_items, 0, nullptr},
                  plans::record_profiles) {}
@@ -198,6 +200,12 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
   std::unique_ptr<OutboxConsumer> consumer;
   std::unique_ptr<asio::steady_timer> slot_timer;
   SiteLeases leases;  // on the strand only
+  // The consumer whose session.ended events the predictors learn from: in cluster mode one of
+  // this node's own (`learner`), so that every node's predictors learn every session — the
+  // node holding a site's lease, or taking it over, predicts from all of the site's history.
+  // Outside cluster mode the one consumer does both.
+  const std::string learner_name;
+  std::unique_ptr<OutboxConsumer> learner;
   std::unique_ptr<asio::steady_timer> lease_timer;
   GroupCommit<plans::ProfileSent, plans::Recorded> recorder;
 
@@ -359,7 +367,7 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
         Stored out;
         out.holidays = store::site_holidays::find(tx, site_id).value_or(out.holidays);
         out.finished = plans::finished_sessions_of_site(tx, site_id, kWarmStartSessions);
-        out.events_pending = store::outbox::pending_session_ends(tx, kConsumer);
+        out.events_pending = store::outbox::pending_session_ends(tx, learner_name);
         return out;
       });
     } catch (...) {
@@ -433,7 +441,7 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
     if (row.topic == store::outbox::kSessionEnded) {
       if (!payload.contains("session_id") || !payload["session_id"].is_number_integer()) return;
       const auto session = payload["session_id"].get<std::int64_t>();
-      if (auto finished = plans::finished_session(tx, session)) observe(*finished);
+      if (!leases.enabled()) learn_ended(tx, row);
       const auto site = plans::site_of_session(tx, session);
       request([&] {
         pending_clears.push_back(session);
@@ -454,6 +462,14 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
         if (site.is_number_integer())
           request([&] { pending_sites.emplace(site.get<std::int64_t>(), reason); });
     }
+  }
+
+  // A session.ended event of the learning consumer: its session joins the site's predictor.
+  void learn_ended(store::Tx& tx, const store::outbox::Row& row) {
+    const auto& payload = row.payload;
+    if (!payload.contains("session_id") || !payload["session_id"].is_number_integer()) return;
+    if (auto finished = plans::finished_session(tx, payload["session_id"].get<std::int64_t>()))
+      observe(*finished);
   }
 
   // ---- sending ----
@@ -1120,13 +1136,19 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
     for (bool learnt = false;;) {
       try {
         if (!learnt) {
+          // This node's learner subscribes before the read: a session that ends after the read
+          // then has an event for it.
+          if (self->leases.enabled())
+            co_await self->database.transaction([&](store::Tx& tx) {
+              store::outbox::subscribe(tx, self->learner_name, store::outbox::kSessionEnded);
+            });
           // The pending events are read after the sessions: a session that ends between the two
           // reads is in neither or only in the events.
-          auto stored = co_await self->database.transaction([](store::Tx& tx) {
+          auto stored = co_await self->database.transaction([&](store::Tx& tx) {
             Stored out;
             out.holidays = store::site_holidays::all(tx);
             out.finished = plans::finished_sessions(tx, kWarmStartSessions);
-            out.events_pending = store::outbox::pending_session_ends(tx, kConsumer);
+            out.events_pending = store::outbox::pending_session_ends(tx, self->learner_name);
             return out;
           });
           {
@@ -1208,6 +1230,15 @@ void Service::start() {
       },
       OutboxConsumer::Options{.poll_interval = std::chrono::milliseconds(500)});
   s.consumer->start();
+  if (s.leases.enabled()) {
+    s.learner = std::make_unique<OutboxConsumer>(
+        s.io, s.pool, s.learner_name, std::vector<std::string>{store::outbox::kSessionEnded},
+        [impl = impl_.get()](store::Tx& tx, const store::outbox::Row& row) {
+          impl->learn_ended(tx, row);
+        },
+        OutboxConsumer::Options{.poll_interval = std::chrono::milliseconds(500)});
+    s.learner->start();
+  }
   s.slot_timer = std::make_unique<asio::steady_timer>(s.strand);
   asio::co_spawn(s.strand, Impl::warm_start(impl_), asio::detached);
   asio::co_spawn(s.strand, Impl::slot_loop(impl_), asio::detached);
@@ -1224,6 +1255,7 @@ void Service::stop() {
     impl_->stopped = true;
   }
   if (impl_->consumer) impl_->consumer->stop();
+  if (impl_->learner) impl_->learner->stop();
   if (impl_->slot_timer) asio::post(impl_->strand, [impl = impl_] { impl->slot_timer->cancel(); });
   if (impl_->lease_timer) {
     asio::post(impl_->strand, [impl = impl_] { impl->lease_timer->cancel(); });

@@ -1,6 +1,9 @@
 #include "store/outbox.hpp"
 
 #include <pqxx/pqxx>
+#include <set>
+
+#include "store/sql_arrays.hpp"
 
 namespace chargegrid::server::store::outbox {
 
@@ -10,6 +13,26 @@ void subscribe(Tx& tx, const std::string& consumer, const std::string& topic,
       "INSERT INTO outbox_consumers (consumer, topic, deliver_after_ms) VALUES ($1, $2, $3) "
       "ON CONFLICT (consumer, topic) DO UPDATE SET deliver_after_ms = excluded.deliver_after_ms",
       consumer, topic, static_cast<int>(deliver_after.count()));
+}
+
+std::string node_consumer(const std::string& name, const std::string& node) {
+  return name + "@" + node;
+}
+
+std::size_t drop_node_consumers(Tx& tx, const std::string& node) {
+  // Node ids may hold '_', a LIKE wildcard: the suffix is compared as text.
+  std::set<std::string> names;
+  for (const auto& r : tx.exec_params(
+           "DELETE FROM outbox_consumers WHERE right(consumer, length($1) + 1) = '@' || $1 "
+           "RETURNING consumer",
+           node))
+    names.insert(r[0].as<std::string>());
+  if (names.empty()) return 0;
+  const std::vector<std::string> list(names.begin(), names.end());
+  return tx
+      .exec_params("DELETE FROM outbox WHERE consumer = ANY($1::text[]) AND done_at IS NULL",
+                   text_array(list))
+      .affected_rows();
 }
 
 std::size_t append(Tx& tx, const std::string& topic, const nlohmann::json& payload) {

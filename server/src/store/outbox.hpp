@@ -26,6 +26,13 @@ inline constexpr const char* kSiteChanged = "site.changed";
 // written (a consumer that must wait for what follows an event; not a failure, no backoff).
 void subscribe(Tx& tx, const std::string& consumer, const std::string& topic,
                std::chrono::milliseconds deliver_after = std::chrono::milliseconds(0));
+// A consumer of one cluster node rather than of the cluster ("name@node"): every node receives
+// each event. drop_node_consumers() ends its subscriptions and pending rows when the node leaves
+// or is declared dead; such a consumer catches up from the database when its node starts.
+std::string node_consumer(const std::string& name, const std::string& node);
+// Returns how many pending rows went.
+std::size_t drop_node_consumers(Tx& tx, const std::string& node);
+
 // The NOTIFY channel append() names each consumer on when its row commits
 // (events/outbox_wakeups.hpp).
 inline constexpr const char* kWakeChannel = "chargegrid_outbox";
