@@ -238,6 +238,9 @@ std::optional<Config> parse_config(int argc, const char* const* argv, int& exit_
   add("threads", config.threads, "I/O threads; 0 = one per core");
   add("db-connections", config.db_connections, "Database connections in the pool")
       ->check(CLI::Range(1, 256));
+  add("outbox-keep-days", config.outbox_keep_days,
+      "Days a processed outbox event is kept before it is deleted; 0 = kept for ever")
+      ->check(CLI::Range(0, 3660));
   add("db-queue-capacity", config.db_queue_capacity,
       "Database jobs that may wait before stations are told to retry");
   add("meter-batch-rows", config.meter_batch_rows, "Meter rows written in one batch at most")

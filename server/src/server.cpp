@@ -34,9 +34,11 @@
 #include "plug_and_charge/renewal.hpp"
 #include "plug_and_charge/rollout_recovery.hpp"
 #include "plug_and_charge/service.hpp"
+#include "recurring_job.hpp"
 #include "security/security.hpp"
 #include "settlement/service.hpp"
 #include "smart_charging/service.hpp"
+#include "store/outbox.hpp"
 
 namespace chargegrid::server {
 
@@ -312,6 +314,19 @@ struct Server::Impl {
     }
   }
 
+  // Processed outbox events older than --outbox-keep-days go, a batch at a time, every hour
+  // (each node prunes; concurrent deletes of a row are harmless).
+  static constexpr std::size_t kOutboxPruneBatch = 5000;
+  bool prune_outbox(pqxx::connection_base& c) {
+    if (config.outbox_keep_days <= 0) return false;
+    pqxx::work tx(c);
+    const auto pruned = store::outbox::prune_done(
+        tx, std::chrono::hours(24 * config.outbox_keep_days), kOutboxPruneBatch);
+    tx.commit();
+    if (pruned > 0) log::info("outbox_pruned", {{"events", pruned}});
+    return pruned == kOutboxPruneBatch;
+  }
+
   void write_ready_file() {
     if (config.ready_file.empty()) return;
     const auto tmp = config.ready_file + ".tmp";
@@ -351,6 +366,8 @@ struct Server::Impl {
   settlement::SettlementService settlements;
   plug_and_charge::CertificateRenewal v2g_renewal;
   plug_and_charge::RolloutRecovery rollout_recovery;
+  RecurringJob outbox_pruner{io, pool, std::chrono::hours(1),
+                             [this](pqxx::connection_base& c) { return prune_outbox(c); }};
   tcp::acceptor ocpp_acceptor;
   tcp::acceptor ocpp_tls_acceptor;
   tcp::acceptor http_acceptor;
@@ -399,6 +416,7 @@ void Server::start() {
   s.settlements.start();
   s.v2g_renewal.start();
   s.rollout_recovery.start();  // after cluster.start(): a taker is a live node
+  s.outbox_pruner.start();
   asio::co_spawn(s.io, s.accept_stations(s.ocpp_acceptor, false), asio::detached);
   if (s.config.tls)
     asio::co_spawn(s.io, s.accept_stations(s.ocpp_tls_acceptor, true), asio::detached);
@@ -465,6 +483,7 @@ void Server::stop() {
   s.settlements.stop();
   s.v2g_renewal.stop();
   s.rollout_recovery.stop();
+  s.outbox_pruner.stop();
   s.ledger.stop();
   s.openadr_ven.stop();
   s.smart_charging.stop();

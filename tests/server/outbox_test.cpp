@@ -295,3 +295,46 @@ TEST_CASE("A node's own outbox consumers go with the node, and no other consumer
   CHECK(read.exec1("SELECT string_agg(consumer, ',' ORDER BY consumer) FROM outbox")[0]
             .as<std::string>() == "learn,learn@node_x,learn@xnode-x");
 }
+
+TEST_CASE("Processed outbox events go once older than the time they are kept, pending ones never",
+          "[integration][outbox]") {
+  namespace outbox = chargegrid::server::store::outbox;
+  auto config = test_config();
+  config.outbox_keep_days = 0;  // the fixture's server prunes nothing
+  ServerFixture fx(config);
+  exec(fx,
+       "INSERT INTO outbox (consumer, topic, payload, created_at, done_at) "
+       "SELECT 'pruned', 'x', jsonb_build_object('n', n), now() - interval '30 days', "
+       "CASE WHEN n <= 10 THEN now() - interval '9 days' "      // done long ago: go
+       "     WHEN n <= 12 THEN now() - interval '6 days' END "  // done lately: stay
+       "FROM generate_series(1, 15) AS n");                     // 13-15 pending: stay
+  const auto left = [&] {
+    return fx.query_value(
+        "SELECT string_agg(payload->>'n', ',' ORDER BY (payload->>'n')::int) FROM outbox "
+        "WHERE consumer = 'pruned'");
+  };
+  {
+    auto c = fx.sql();
+    pqxx::work tx(c);
+    CHECK(outbox::prune_done(tx, std::chrono::hours(24 * 7), 4) == 4);  // a batch at most
+    tx.commit();
+  }
+  CHECK(fx.query_value("SELECT count(*) FROM outbox WHERE consumer = 'pruned'") == "11");
+
+  // The server's hourly job runs at its start and takes batch after batch.
+  config.outbox_keep_days = 7;
+  fx.server().stop();
+  chargegrid::server::Server server(config, fx.database().url());
+  server.start();
+  CHECK(ServerFixture::eventually([&] { return left() == "11,12,13,14,15"; }));
+  server.stop();
+
+  // --outbox-keep-days 0 keeps them all.
+  exec(fx, "UPDATE outbox SET done_at = now() - interval '400 days' WHERE consumer = 'pruned'");
+  config.outbox_keep_days = 0;
+  chargegrid::server::Server keeping(config, fx.database().url());
+  keeping.start();
+  std::this_thread::sleep_for(500ms);
+  CHECK(left() == "11,12,13,14,15");
+  keeping.stop();
+}

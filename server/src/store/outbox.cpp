@@ -85,6 +85,15 @@ std::vector<std::int64_t> pending_session_ends(Tx& tx, const std::string& consum
   return out;
 }
 
+std::size_t prune_done(Tx& tx, std::chrono::hours keep, std::size_t limit) {
+  return tx
+      .exec_params(
+          "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE done_at < now() - "
+          "make_interval(hours => $1) LIMIT $2)",
+          static_cast<int>(keep.count()), static_cast<std::int64_t>(limit))
+      .affected_rows();
+}
+
 std::vector<Backlog> backlog(Tx& tx) {
   std::vector<Backlog> out;
   for (const auto& r :

@@ -58,6 +58,10 @@ void failed(Tx& tx, std::int64_t id, const std::string& error,
 // "session_id").
 std::vector<std::int64_t> pending_session_ends(Tx& tx, const std::string& consumer);
 
+// Deletes up to `limit` rows processed more than `keep` ago (a consumer never reads a row
+// again once done); returns how many.
+std::size_t prune_done(Tx& tx, std::chrono::hours keep, std::size_t limit);
+
 struct Backlog {
   std::string consumer;
   std::int64_t pending = 0;

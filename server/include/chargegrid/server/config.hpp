@@ -60,6 +60,7 @@ struct Config {
   std::size_t max_connections_per_address = 1000;  // per source address or IPv6 /64 (0: unlimited)
   double messages_per_second = 20;                 // per station, sustained...
   int message_burst = 200;   // ...with this many at once; excess gets CALLERROR
+  int outbox_keep_days = 7;  // processed outbox events are deleted this long after (0: kept)
   int idle_timeout_s = 900;  // no OCPP message for this long closes (0: never)
 
   // ISO 15118 Plug & Charge (docs/iso15118.md).
