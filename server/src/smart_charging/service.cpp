@@ -1121,10 +1121,10 @@ struct Service::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
-  // Learns the finished sessions in the database, with each site's holidays, then starts the
-  // outbox consumer; tried again until the database answers. A session whose session.ended
-  // event is still to come is learnt once: from the database now (the event then finds it in
-  // learnt_ahead) or from the event, if the event came first.
+  // Learns the finished sessions in the database, with each site's holidays, and asks for a
+  // plan of every site with a vehicle; tried again every 5 s until the database answers. A
+  // session whose session.ended event is still to come is learnt once: from the database now
+  // (the event then finds it in learnt_ahead) or from the event, if the event came first.
   static awaitable<void> warm_start(std::shared_ptr<Impl> self) {
     struct Stored {
       std::map<std::int64_t, store::site_holidays::Holidays> holidays;
