@@ -413,10 +413,7 @@ std::pair<std::vector<StationEpoch>, std::vector<StationEpoch>> reconcile(
                    UPDATE stations s SET held_by = $2, lease_epoch = s.lease_epoch + 1,
                                          lease_acquired_at = now(),
                                          connected_since = coalesce(s.connected_since, now())
-                     FROM free f
-                    WHERE s.id = f.id
-                      AND (s.held_by IS NULL OR
-                           NOT EXISTS (SELECT 1 FROM cluster_live_nodes n WHERE n.id = s.held_by)))",
+                     FROM free f WHERE s.id = f.id)",
                 array, self)
               .affected_rows();
   for (const auto& row : tx.exec_params(
@@ -452,9 +449,7 @@ std::size_t release(Tx& tx, const std::string& node, const std::vector<StationEp
                 WHERE s.held_by = $2 AND s.lease_epoch <= seen.epoch
                 ORDER BY s.id COLLATE "C" FOR NO KEY UPDATE OF s)
              UPDATE stations s SET held_by = NULL, connected_since = NULL
-               FROM unnest($1::text[], $3::bigint[]) AS seen(id, epoch), locked l
-              WHERE s.id = seen.id AND l.id = s.id AND s.held_by = $2
-                AND s.lease_epoch <= seen.epoch)",
+               FROM locked l WHERE s.id = l.id)",
           text_array(ids), node, integer_array(epochs))
       .affected_rows();
 }
