@@ -8,7 +8,6 @@
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <pqxx/pqxx>
-#include <sstream>
 #include <thread>
 
 #include "api/auth.hpp"
@@ -84,13 +83,7 @@ std::vector<std::uint16_t> ClusterHarness::ocpp_ports() const {
 }
 
 double ClusterHarness::metric(int i, const std::string& series) {
-  auto r = http_request(node(i).http_port(), boost::beast::http::verb::get, "/metrics", "");
-  std::istringstream lines(r.body);
-  for (std::string line; std::getline(lines, line);)
-    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 &&
-        line[series.size()] == ' ')
-      return std::stod(line.substr(series.size() + 1));
-  return 0;
+  return metric_value(node(i).http_port(), series);
 }
 
 std::map<std::string, std::int64_t> ClusterHarness::connections(int i) {

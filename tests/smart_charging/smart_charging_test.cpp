@@ -927,17 +927,8 @@ void site_history(ApiFixture& fx, const std::string& station, std::chrono::sys_s
   tx.commit();
 }
 
-// A value on the server's /metrics page; -1 when it is not there.
-double metric(std::uint16_t port, const std::string& name) {
-  const auto text =
-      chargegrid::testing::http_request(port, boost::beast::http::verb::get, "/metrics", "").body;
-  const auto at = text.find("\n" + name + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(text.substr(at + name.size() + 2));
-}
-
 double predictor_sessions(std::uint16_t port) {
-  return metric(port, "chargegrid_smart_charging_predictor_sessions");
+  return chargegrid::testing::metric_value(port, "chargegrid_smart_charging_predictor_sessions");
 }
 
 // `count` sessions at `station` that ended on the days before today, each with its
@@ -1124,7 +1115,9 @@ TEST_CASE("A session that ends while its site's predictor is rebuilt is learnt o
   REQUIRE(fx.eventually([&] { return events_pending(fx) == "0"; }));
   CHECK(predictor_sessions(port) == 11);
   lock.abort();
-  REQUIRE(fx.eventually(
-      [&] { return metric(port, "chargegrid_smart_charging_predictor_rebuilds_total") == 1; }));
+  REQUIRE(fx.eventually([&] {
+    return chargegrid::testing::metric_value(
+               port, "chargegrid_smart_charging_predictor_rebuilds_total") == 1;
+  }));
   CHECK(predictor_sessions(port) == 11);
 }

@@ -2,6 +2,7 @@
 // A blocking HTTP client for tests: one request per connection, and the REST API with a
 // bearer key.
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -59,6 +60,19 @@ inline HttpResult http_request(std::uint16_t port, boost::beast::http::verb meth
     result.headers[std::string(field.name_string())] = field.value();
   if (!result.body.empty()) result.data = json::parse(result.body, nullptr, false);
   return result;
+}
+
+// The server's /metrics value of `series` (the exact text before the value), 0 if absent.
+inline double metric_value(std::uint16_t port, const std::string& series) {
+  const auto text = http_request(port, boost::beast::http::verb::get, "/metrics", "").body;
+  for (std::size_t at = 0; at < text.size();) {
+    const auto end = std::min(text.find('\n', at), text.size());
+    if (end - at > series.size() && text.compare(at, series.size(), series) == 0 &&
+        text[at + series.size()] == ' ')
+      return std::stod(text.substr(at + series.size() + 1, end - at - series.size() - 1));
+    at = end + 1;
+  }
+  return 0;
 }
 
 class ApiClient {
