@@ -173,3 +173,31 @@ TEST_CASE("a station that sends nothing for the idle timeout is closed", "[secur
   CHECK(quiet->close_reason() == "idle timeout");
   CHECK_FALSE(busy->closed());
 }
+
+TEST_CASE("a silent station is pinged and kept while it answers; one that does not is closed",
+          "[security][limits]") {
+  auto config = test_config();
+  config.keepalive_s = 1;
+  config.idle_timeout_s = 0;  // only the keep-alive decides here
+  ServerFixture fixture(config);
+  auto answering = fixture.connect("SEC-PONG", "ocpp1.6");
+  auto gone = fixture.connect("SEC-GONE", "ocpp1.6");
+  REQUIRE(is_result(answering->call("BootNotification", boot_16())));
+  REQUIRE(is_result(gone->call("BootNotification", boot_16())));
+
+  // Neither sends a message for 3.5 s. The answering station's client keeps reading, so it
+  // answers each ping with a pong; the other reads nothing and so answers nothing.
+  const auto started = Clock::now();
+  while (Clock::now() - started < std::chrono::milliseconds(3500))
+    CHECK_FALSE(answering->receive(std::chrono::milliseconds(100)));
+  CHECK(answering->pings_received() >= 2);
+  CHECK_FALSE(answering->closed());
+  REQUIRE(is_result(answering->call("Heartbeat", nlohmann::json::object())));
+
+  // The unanswered ping closed the socket after twice the keep-alive, without a close frame
+  // (the peer is taken to be gone).
+  CHECK_FALSE(gone->receive(std::chrono::seconds(1)));
+  CHECK(gone->closed());
+  CHECK_FALSE(gone->close_code());
+  CHECK(gone->pings_received() <= 1);
+}

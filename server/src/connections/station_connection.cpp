@@ -81,6 +81,7 @@ StationConnection::StationConnection(asio::ip::tcp::socket socket,
       rate_strikes_(services.config.messages_per_second, services.config.message_burst,
                     security::Clock::now()),
       last_message_at_(security::Clock::now()),
+      last_received_at_(last_message_at_),
       idle_timer_(ws_.get_executor()) {
   beast::error_code ec;
   auto endpoint = ws_.socket().remote_endpoint(ec);
@@ -119,7 +120,8 @@ asio::awaitable<void> StationConnection::run() {
                                   {"tls", ws_.tls() ? "yes" : "no"},
                                   {"remote", remote_address()}});
 
-  if (services_.config.idle_timeout_s > 0) wait_idle();
+  last_received_at_ = security::Clock::now();
+  wait_idle();
   co_await load_registration();
   publish_connection_event(true);
   read_next();
@@ -247,9 +249,12 @@ asio::awaitable<bool> StationConnection::handshake() {
   version_ = *version;
 
   auto accept = ws_.visit([&](auto& ws) {
+    // Beast's timer covers the opening and closing handshakes only: the connection's idle
+    // timer sends the keep-alive pings, so an open connection has one timer pending, not two.
     ws.set_option(websocket::stream_base::timeout{std::chrono::seconds(config.handshake_timeout_s),
-                                                  std::chrono::seconds(2 * config.keepalive_s),
-                                                  true});
+                                                  websocket::stream_base::none(), false});
+    // A pong (or any control frame) shows the station is there.
+    ws.control_callback([this](websocket::frame_type, beast::string_view) { heard_from(); });
     ws.read_message_max(config.max_frame_bytes);
     ws.set_option(websocket::stream_base::decorator(
         [proto = std::string(protocols::subprotocol(version_))](websocket::response_type& res) {
@@ -414,28 +419,35 @@ void StationConnection::read_next() {
   // back once it is handled.
   buffer_.clear();
   if (buffer_.capacity() > kIdleReadBytes) buffer_.shrink_to_fit();
+  read_some(kIdleReadBytes);
+}
+
+void StationConnection::read_some(std::size_t limit) {
+  // Into buffer_ as Beast's dynamic-buffer read would, but through its buffer-sequence
+  // overload: one composed operation pending instead of two nested ones (an idle station's
+  // read is its largest pending operation).
   ws_.visit([&](auto& ws) {
-    ws.async_read_some(
-        buffer_, kIdleReadBytes,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_frame(ec); });
+    const auto size = std::min(ws.read_size_hint(buffer_), limit);
+    ws.async_read_some(buffer_.prepare(size),
+                       [self = shared_from_this()](beast::error_code ec, std::size_t bytes) {
+                         self->buffer_.commit(bytes);
+                         if (!ec) self->heard_from();
+                         self->on_frame(ec);
+                       });
   });
 }
 
 void StationConnection::on_frame(beast::error_code ec) {
-  if (!ec && !ws_.visit([](auto& ws) { return ws.is_message_done(); })) {
-    // The rest of the message, in pieces of the size its frames announce.
-    ws_.visit([&](auto& ws) {
-      ws.async_read_some(buffer_, services_.config.max_frame_bytes,
-                         [self = shared_from_this()](beast::error_code read_ec, std::size_t) {
-                           self->on_frame(read_ec);
-                         });
-    });
-    return;
-  }
+  // The rest of the message, in pieces of the size its frames announce.
+  if (!ec && !ws_.visit([](auto& ws) { return ws.is_message_done(); }))
+    return read_some(services_.config.max_frame_bytes);
   if (ec) {
     if (ec == websocket::error::message_too_big)
       log::warn("station_frame_too_big",
                 {{"station", station_id_}, {"limit", services_.config.max_frame_bytes}});
+    else if (keepalive_timed_out_)
+      log::info("station_disconnected",
+                {{"station", station_id_}, {"reason", "no answer to the keep-alive ping"}});
     else if (ec != websocket::error::closed)
       log::info("station_disconnected", {{"station", station_id_}, {"reason", ec.message()}});
     else
@@ -587,21 +599,54 @@ void StationConnection::clear_deadline() {
   idle_timer_.expires_at(asio::steady_timer::time_point::max());
 }
 
+void StationConnection::heard_from() {
+  last_received_at_ = security::Clock::now();
+  ping_sent_ = false;
+}
+
 void StationConnection::wait_idle() {
-  idle_timer_.expires_at(last_message_at_ + std::chrono::seconds(services_.config.idle_timeout_s));
+  // The timer is re-armed only when it fires, for the earliest of: a ping after keepalive_s
+  // of silence, the close once a ping has had keepalive_s more without an answer, and the
+  // OCPP idle limit; frames only move the times it reads.
+  const auto& config = services_.config;
+  const std::chrono::seconds keepalive(config.keepalive_s);
+  auto next = last_received_at_ + (ping_sent_ ? 2 * keepalive : keepalive);
+  if (config.idle_timeout_s > 0)
+    next = std::min(next, last_message_at_ + std::chrono::seconds(config.idle_timeout_s));
+  idle_timer_.expires_at(next);
   idle_timer_.async_wait(
       [self = shared_from_this()](beast::error_code ec) { self->on_idle_timer(ec); });
 }
 
 void StationConnection::on_idle_timer(beast::error_code ec) {
   if (ec || closing_) return;
-  if (security::Clock::now() - last_message_at_ <
-      std::chrono::seconds(services_.config.idle_timeout_s))
-    return wait_idle();
-  log::info("station_idle",
-            {{"station", station_id_}, {"idle_timeout_s", services_.config.idle_timeout_s}});
-  services_.metrics.count_connection("idle_closed");
-  close(websocket::close_code::policy_error, "idle timeout");
+  const auto& config = services_.config;
+  const auto now = security::Clock::now();
+  if (config.idle_timeout_s > 0 &&
+      now - last_message_at_ >= std::chrono::seconds(config.idle_timeout_s)) {
+    log::info("station_idle",
+              {{"station", station_id_}, {"idle_timeout_s", config.idle_timeout_s}});
+    services_.metrics.count_connection("idle_closed");
+    close(websocket::close_code::policy_error, "idle timeout");
+    return;
+  }
+  const std::chrono::seconds keepalive(config.keepalive_s);
+  const auto silent = now - last_received_at_;
+  if (silent >= 2 * keepalive) {
+    // No answer to the ping: the peer or the path is gone, and a close handshake would wait
+    // for it too. The pending read ends with the socket.
+    services_.metrics.count_connection("keepalive_closed");
+    keepalive_timed_out_ = true;
+    beast::error_code ignored;
+    ws_.socket().close(ignored);
+    return;
+  }
+  if (silent >= keepalive && !ping_sent_) {
+    ping_sent_ = true;
+    ws_.visit(
+        [&](auto& ws) { ws.async_ping({}, [self = shared_from_this()](beast::error_code) {}); });
+  }
+  wait_idle();
 }
 
 asio::awaitable<void> StationConnection::handle_call(protocols::Call call, std::size_t frame_hash,

@@ -85,11 +85,16 @@ class StationConnection : public std::enable_shared_from_this<StationConnection>
   // Until the WebSocket is open: closes the socket once `after` has passed, unless cleared.
   void arm_deadline(std::chrono::seconds after);
   void clear_deadline();
+  // Once open: keep-alive pings and the idle limits (one timer; wait_idle()).
   void wait_idle();
   void on_idle_timer(boost::system::error_code ec);
+  // Any frame, data or control, arrived.
+  void heard_from();
   boost::asio::awaitable<void> load_registration();
   // Reads the next frame; on_frame handles it and reads the one after.
   void read_next();
+  // Reads at most `limit` more bytes of the current message into buffer_.
+  void read_some(std::size_t limit);
   void on_frame(boost::system::error_code ec);
   void disconnected();
   // A CALL read straight into its request struct (protocols/typed_call.hpp), with the frame
@@ -124,6 +129,7 @@ class StationConnection : public std::enable_shared_from_this<StationConnection>
   security::TokenBucket message_rate_;
   security::TokenBucket rate_strikes_;
   security::Clock::time_point last_message_at_;
+  security::Clock::time_point last_received_at_;  // any frame, pongs included
   // The handshake's deadline until the WebSocket is open, then the idle limit.
   boost::asio::steady_timer idle_timer_;
   boost::beast::flat_buffer buffer_;
@@ -145,6 +151,8 @@ class StationConnection : public std::enable_shared_from_this<StationConnection>
   bool closing_ = false;
   bool write_in_flight_ = false;
   bool deadline_passed_ = false;  // the handshake's deadline closed the socket
+  bool ping_sent_ = false;        // a keep-alive ping went out since the last frame
+  bool keepalive_timed_out_ = false;
 };
 
 // The station identity of an upgrade target such as /ocpp/CP%2D01; nullopt if none.

@@ -1,8 +1,9 @@
 #pragma once
 // A station's WebSocket over plain TCP (ws) or TLS (wss). The connection reaches the stream it
 // holds through visit(); both kinds complete with the same types, so one coroutine serves both.
-// The WebSocket sits on the bare socket: Beast's own timeouts (stream_base::timeout) cover
-// the open connection, and the connection's timer the handshake before it. wss goes through
+// The WebSocket sits on the bare socket: the connection's timer covers the handshake before it
+// is open and then the keep-alive pings and idle limits; Beast's own timeout (stream_base::timeout)
+// only the WebSocket's opening and closing handshakes. wss goes through
 // TlsStream, which keeps no buffers while the station is idle (tls_stream.hpp).
 
 #include <boost/asio/ip/tcp.hpp>

@@ -40,6 +40,7 @@ struct OcppTestClient::Impl {
   bool read_done = false;
   boost::system::error_code read_error;
   bool is_closed = false;
+  int pings = 0;
 
   void start_read() {
     if (read_pending || is_closed) return;
@@ -100,6 +101,9 @@ std::string OcppTestClient::connect(const std::string& host, std::uint16_t port,
   if (ec) throw boost::system::system_error(ec, "handshake");
   stream.expires_never();
   impl.ws.read_message_max(16 << 20);
+  impl.ws.control_callback([&impl](websocket::frame_type kind, beast::string_view) {
+    if (kind == websocket::frame_type::ping) ++impl.pings;
+  });
   return std::string(response[beast::http::field::sec_websocket_protocol]);
 }
 
@@ -169,6 +173,10 @@ void OcppTestClient::close(std::chrono::milliseconds timeout) {
   run_until(impl.io, timeout, [&] { return done && (!impl.read_pending || impl.read_done); });
   impl.is_closed = true;
   beast::get_lowest_layer(impl.ws).close();
+}
+
+int OcppTestClient::pings_received() const {
+  return impl_->pings;
 }
 
 bool OcppTestClient::closed() const {

@@ -68,6 +68,8 @@ class OcppTestClient {
   // Sends a close frame (code 1000) and waits briefly for the server's answer.
   void close(std::chrono::milliseconds timeout = std::chrono::seconds(2));
   bool closed() const;
+  // WebSocket pings read so far (each answered with a pong while receive() reads).
+  int pings_received() const;
   // Close code the server sent (1000 normal, 1002 protocol error, ...); nullopt if none.
   std::optional<std::uint16_t> close_code() const;
   std::string close_reason() const;
