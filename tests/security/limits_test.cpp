@@ -174,7 +174,7 @@ TEST_CASE("a station that sends nothing for the idle timeout is closed", "[secur
   CHECK_FALSE(busy->closed());
 }
 
-TEST_CASE("a silent station is pinged and kept while it answers; one that does not is closed",
+TEST_CASE("a silent station is pinged and kept while it answers, one that does not is closed",
           "[security][limits]") {
   auto config = test_config();
   config.keepalive_s = 1;
