@@ -293,6 +293,14 @@ TEST_CASE(
   CHECK(query(url, "SELECT lease_epoch FROM site_leases") == std::to_string(epoch));
 
   // kill -9 of the holder: another node takes the site over and plans it.
+  const auto dead_learner =
+      chargegrid::server::store::outbox::node_consumer("smart-charging", holder);
+  const auto learner_rows = [&] {
+    return query(url, "SELECT count(*) FROM outbox_consumers WHERE consumer = '" + dead_learner +
+                          "'") +
+           "/" + query(url, "SELECT count(*) FROM outbox WHERE consumer = '" + dead_learner + "'");
+  };
+  CHECK(learner_rows().rfind("1/", 0) == 0);  // subscribed while alive
   const int killed = std::stoi(holder.substr(holder.find('-') + 1));
   const auto profiles_before = query(url, "SELECT max(id) FROM charging_profiles");
   cluster.node(killed).kill_hard();
@@ -312,6 +320,9 @@ TEST_CASE(
   CHECK(query(url, "SELECT held_by FROM site_leases") == successor);
   // Within the lease timeout, a fifth of it for the next tick, and the plan itself.
   CHECK(moved_after < std::chrono::milliseconds(ClusterHarness::kLeaseTimeoutS * 1200 + 2500));
+  // The dead node's own learning consumer went with its node row (expire_dead_nodes): no
+  // events pile up for a node that will learn from the database when it starts again.
+  CHECK(eventually([&] { return learner_rows() == "0/0"; }, 10s));
 
   // An arrival on the third node reaches the new holder, which plans four vehicles and sends
   // the new station its profile.
