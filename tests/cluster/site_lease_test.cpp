@@ -296,8 +296,8 @@ TEST_CASE(
   const auto dead_learner =
       chargegrid::server::store::outbox::node_consumer("smart-charging", holder);
   const auto learner_rows = [&] {
-    return query(url, "SELECT count(*) FROM outbox_consumers WHERE consumer = '" + dead_learner +
-                          "'") +
+    return query(url,
+                 "SELECT count(*) FROM outbox_consumers WHERE consumer = '" + dead_learner + "'") +
            "/" + query(url, "SELECT count(*) FROM outbox WHERE consumer = '" + dead_learner + "'");
   };
   CHECK(learner_rows().rfind("1/", 0) == 0);  // subscribed while alive
