@@ -130,7 +130,7 @@ class StationConnection : public std::enable_shared_from_this<StationConnection>
   security::TokenBucket rate_strikes_;
   security::Clock::time_point last_message_at_;
   security::Clock::time_point last_received_at_;  // any frame, pongs included
-  // The handshake's deadline until the WebSocket is open, then the idle limit.
+  // The handshake's deadline until the WebSocket is open, then keep-alive pings and the idle limit.
   boost::asio::steady_timer idle_timer_;
   boost::beast::flat_buffer buffer_;
   std::string station_id_;
@@ -152,7 +152,7 @@ class StationConnection : public std::enable_shared_from_this<StationConnection>
   bool write_in_flight_ = false;
   bool deadline_passed_ = false;  // the handshake's deadline closed the socket
   bool ping_sent_ = false;        // a keep-alive ping went out since the last frame
-  bool keepalive_timed_out_ = false;
+  bool keepalive_timed_out_ = false;  // no answer to a ping closed the socket
 };
 
 // The station identity of an upgrade target such as /ocpp/CP%2D01; nullopt if none.
