@@ -150,8 +150,8 @@ class StationConnection : public std::enable_shared_from_this<StationConnection>
   bool draining_ = false;      // closing for the rate: frames are read and dropped
   bool closing_ = false;
   bool write_in_flight_ = false;
-  bool deadline_passed_ = false;  // the handshake's deadline closed the socket
-  bool ping_sent_ = false;        // a keep-alive ping went out since the last frame
+  bool deadline_passed_ = false;      // the handshake's deadline closed the socket
+  bool ping_sent_ = false;            // a keep-alive ping went out since the last frame
   bool keepalive_timed_out_ = false;  // no answer to a ping closed the socket
 };
 
