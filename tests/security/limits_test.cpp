@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include "chargegrid/sim/test_client.hpp"
+#include "chargegrid/testing/http_client.hpp"
 #include "security_fixture.hpp"
 
 using namespace chargegrid::testing;
@@ -200,4 +201,7 @@ TEST_CASE("a silent station is pinged and kept while it answers, one that does n
   CHECK(gone->closed());
   CHECK_FALSE(gone->close_code());
   CHECK(gone->pings_received() <= 1);
+  CHECK(chargegrid::testing::metric_value(
+            fixture.server().http_port(),
+            "chargegrid_station_connections_total{event=\"keepalive_closed\"}") == 1);
 }

@@ -455,7 +455,7 @@ void StationConnection::on_frame(beast::error_code ec) {
     disconnected();
     return;
   }
-  last_message_at_ = security::Clock::now();
+  last_message_at_ = last_received_at_;  // heard_from() ran as the read completed
   if (draining_) return read_next();
   services_.stations.touch(station_id_);
   auto text = beast::buffers_to_string(buffer_.data());
